@@ -1,0 +1,1 @@
+"""Device drivers, installed as ``wearsdk.drivers``."""

@@ -1,0 +1,295 @@
+"""Driver for any standard Heart Rate Service strap (Polar, Garmin, Wahoo, Coospo...)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import random
+from collections import deque
+
+import numpy as np
+from bleak import BleakClient
+from bleak.backends.characteristic import BleakGATTCharacteristic
+from bleak.exc import BleakError
+
+from wearsdk import (
+    DeviceNotFoundError,
+    Gap,
+    HeartRate,
+    ProtocolError,
+    SampleBlock,
+    Source,
+    SourceContext,
+)
+from wearsdk.drivers.heart_rate._protocol import (
+    BATTERY_LEVEL_UUID,
+    HEART_RATE_MEASUREMENT_UUID,
+    HEART_RATE_SERVICE_UUID,
+    parse_heart_rate_measurement,
+)
+from wearsdk.io.ble import BleTransport
+
+__all__ = ["BeatTimeline", "HeartRateStrap"]
+
+logger = logging.getLogger("wearsdk.drivers.heart_rate")
+
+
+class BeatTimeline:
+    """Places beats on the session clock from RR intervals and notification arrival times.
+
+    A standard strap has no clock of its own in the protocol: only RR intervals, which are
+    exact beat-to-beat durations. Beats are chained by their RR sums (so intervals are never
+    smeared by radio jitter) and the chain is anchored on arrival times: the last beat of a
+    notification cannot be later than its arrival, and if the chain falls more than
+    ``max_lag_s`` behind the arrivals (beats the strap never reported) it is re-anchored and
+    the unexplained interval is returned as a gap.
+
+    Args:
+        max_lag_s: how far the chain may trail the arrival time before re-anchoring.
+    """
+
+    def __init__(self, *, max_lag_s: float = 2.5) -> None:
+        self.max_lag_s = max_lag_s
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the chain (after a reconnect)."""
+        self._last_beat: float | None = None
+
+    @property
+    def last_beat(self) -> float | None:
+        """Session time of the last placed beat."""
+        return self._last_beat
+
+    def place(
+        self, rr_s: tuple[float, ...], arrival: float
+    ) -> tuple[np.ndarray, tuple[float, float] | None]:
+        """Return the beat times for ``rr_s`` and, if the chain had to jump, the gap.
+
+        Args:
+            rr_s: RR intervals of one notification, oldest first (seconds).
+            arrival: session time at which the notification arrived.
+        """
+        rr = np.asarray(rr_s, dtype=np.float64)
+        gap: tuple[float, float] | None = None
+        if self._last_beat is not None:
+            beats = self._last_beat + np.cumsum(rr)
+            lag = arrival - beats[-1]
+            if lag < 0.0:
+                # the chain runs ahead of real time (strap clock faster, or jitter): pull it back
+                beats = beats + lag
+            elif lag > self.max_lag_s:
+                # beats went unreported: re-anchor on arrival and report what is missing
+                anchored = arrival - np.cumsum(rr[::-1])[::-1] + rr
+                gap = (self._last_beat, float(anchored[0] - rr[0]))
+                beats = anchored
+        else:
+            beats = arrival - np.cumsum(rr[::-1])[::-1] + rr
+        # never go backwards
+        if self._last_beat is not None and beats[0] <= self._last_beat:
+            beats = np.maximum(beats, self._last_beat + 1e-6)
+        self._last_beat = float(beats[-1])
+        return beats, gap
+
+
+class HeartRateStrap(Source):
+    """A standard Bluetooth LE heart-rate strap: heart rate, RR intervals, energy, contact.
+
+    Publishes :class:`~wearsdk.HeartRate` events on ``physio/<id>/hr``, RR intervals as
+    :class:`~wearsdk.SampleBlock` (unit ``s``) on ``physio/<id>/rr``, :class:`~wearsdk.Gap`
+    on ``physio/<id>/rr`` when beats are lost, and connection states on ``device/<id>/status``.
+    It reconnects by itself with capped, jittered exponential backoff.
+
+    Args:
+        transport: the BLE transport (OS stack via bleak, or bumble).
+        address: device address to connect to.
+        name: advertised name to look for (used when no address is given).
+            Without either, the first strap advertising the Heart Rate Service is used.
+        source_id: explicit source id; default: a keyed pseudonym of the address/name.
+        connect_timeout_s: timeout of each discovery and connection attempt.
+        reconnect: reconnect after a lost link (else the driver ends with the link).
+        max_attempts: give up (raise) after this many failed attempts in a row; 0 = never.
+        backoff_max_s: cap of the reconnection backoff.
+        queue_size: bound of the notification queue between the BLE callback and the driver.
+    """
+
+    def __init__(
+        self,
+        transport: BleTransport,
+        *,
+        address: str | None = None,
+        name: str | None = None,
+        source_id: str | None = None,
+        connect_timeout_s: float = 10.0,
+        reconnect: bool = True,
+        max_attempts: int = 0,
+        backoff_max_s: float = 10.0,
+        queue_size: int = 256,
+    ) -> None:
+        self.transport = transport
+        self.address = address
+        self.name = name
+        self._source_id = source_id
+        self.connect_timeout_s = connect_timeout_s
+        self.reconnect = reconnect
+        self.max_attempts = max_attempts
+        self.backoff_max_s = backoff_max_s
+        self.queue_size = queue_size
+        self.malformed = 0
+        """Notifications dropped because they did not parse."""
+        self.overflowed = 0
+        """Notifications dropped because the driver fell behind (queue full)."""
+        self.notifications = 0
+        """Notifications received."""
+        self.timeline = BeatTimeline()
+
+    @property
+    def identity(self) -> str:
+        """The address, else the name (stays in-process)."""
+        return self.address or self.name or HEART_RATE_SERVICE_UUID
+
+    @property
+    def kind(self) -> str:
+        """Pseudonym prefix: ``hr``."""
+        return "hr"
+
+    @property
+    def source_id(self) -> str | None:
+        """The explicit source id, if one was given."""
+        return self._source_id
+
+    async def run(self, ctx: SourceContext) -> None:
+        """Connect, stream and reconnect until cancelled."""
+        failures = 0
+        attempt = 0
+        while True:
+            attempt += 1
+            ctx.status("connecting" if attempt == 1 else "reconnecting", attempt=attempt)
+            try:
+                await self._session(ctx)
+                failures = 0
+            except (DeviceNotFoundError, BleakError, TimeoutError, OSError) as exc:
+                failures += 1
+                logger.info("%s: connection attempt %d failed: %s", ctx.source_id, attempt, exc)
+                if self.max_attempts and failures >= self.max_attempts:
+                    ctx.status("failed", detail=type(exc).__name__)
+                    raise
+            if not self.reconnect:
+                ctx.status("closed")
+                return
+            # capped full-jitter backoff
+            delay = random.uniform(0, min(self.backoff_max_s, 0.25 * 2 ** min(failures, 8)))
+            await asyncio.sleep(delay)
+
+    async def _session(self, ctx: SourceContext) -> None:
+        async with asyncio.timeout(self.connect_timeout_s):
+            device = await self.transport.find_device(
+                address=self.address,
+                name=None if self.address else self.name,
+                service_uuid=None if self.address or self.name else HEART_RATE_SERVICE_UUID,
+                timeout_s=self.connect_timeout_s,
+            )
+        lost = asyncio.Event()
+        queue: deque[tuple[float, bytes]] = deque()
+        wake = asyncio.Event()
+
+        def on_disconnect(_client: BleakClient) -> None:
+            lost.set()
+            wake.set()
+
+        def on_notify(_char: BleakGATTCharacteristic, data: bytearray) -> None:
+            self.notifications += 1
+            if len(queue) >= self.queue_size:
+                self.overflowed += 1
+                return
+            queue.append((ctx.clock.now(), bytes(data)))
+            wake.set()
+
+        client = self.transport.client(
+            device, disconnected_callback=on_disconnect, timeout_s=self.connect_timeout_s
+        )
+        async with contextlib.AsyncExitStack() as stack:
+            await client.connect()
+            stack.push_async_callback(self._disconnect, client)
+            battery = await self._read_battery(client)
+            await client.start_notify(HEART_RATE_MEASUREMENT_UUID, on_notify)
+            ctx.status("connected", battery_pct=battery)
+            gap_start = self.timeline.last_beat
+            self.timeline.reset()
+            first = True
+            while True:
+                await wake.wait()
+                wake.clear()
+                while queue:
+                    arrival, payload = queue.popleft()
+                    self._handle(ctx, arrival, payload, gap_start if first else None)
+                    first = False
+                if lost.is_set():
+                    ctx.status("disconnected", detail="link lost")
+                    return
+
+    async def _disconnect(self, client: BleakClient) -> None:
+        if client.is_connected:
+            with contextlib.suppress(BleakError, OSError, TimeoutError):
+                await client.disconnect()
+
+    async def _read_battery(self, client: BleakClient) -> int | None:
+        try:
+            value = await client.read_gatt_char(BATTERY_LEVEL_UUID)
+        except (BleakError, OSError):
+            return None
+        return int(value[0]) if value else None
+
+    def _handle(
+        self, ctx: SourceContext, arrival: float, payload: bytes, gap_start: float | None
+    ) -> None:
+        try:
+            m = parse_heart_rate_measurement(payload)
+        except ProtocolError:
+            self.malformed += 1
+            if self.malformed == 1:
+                logger.warning("%s: malformed heart rate notification dropped", ctx.source_id)
+            return
+        rr = tuple(r for r in m.rr_s if r > 0)
+        ctx.publish_event(
+            "hr",
+            HeartRate(
+                t=arrival,
+                source=ctx.source_id,
+                hr_bpm=float(m.hr_bpm),
+                rr_s=m.rr_s,
+                energy_kj=m.energy_kj,
+                contact=m.contact,
+            ),
+        )
+        if not rr:
+            return
+        beats, gap = self.timeline.place(rr, arrival)
+        if gap_start is not None and gap is None:
+            gap = (gap_start, float(beats[0] - rr[0]))
+        if gap is not None and gap[1] > gap[0]:
+            ctx.publish_event(
+                "rr",
+                Gap(
+                    t=arrival,
+                    source=ctx.source_id,
+                    stream="rr",
+                    start=gap[0],
+                    end=gap[1],
+                    n_missing=max(0, math.floor((gap[1] - gap[0]) / float(np.mean(rr)))),
+                    reason="disconnect" if gap_start is not None else "unreported_beats",
+                ),
+            )
+        ctx.publish_block(
+            SampleBlock(
+                source=ctx.source_id,
+                stream="rr",
+                unit="s",
+                t=beats,
+                values=np.asarray(rr, dtype=np.float64)[:, None],
+                channels=("rr",),
+            )
+        )
+

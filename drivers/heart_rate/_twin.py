@@ -1,0 +1,224 @@
+"""Virtual twin of a standard Heart Rate Service strap: a bumble GATT peripheral.
+
+It serves the Heart Rate Service (0x180D: measurement, body sensor location, control point)
+and the Battery Service (0x180F) byte for byte as a strap does, notifying once per
+``notify_interval_s`` of session time with the RR intervals of the beats completed since the
+previous notification (several RR values per notification, 9 at most at the default ATT MTU).
+Beats come from a :class:`~wearsdk.sim.HeartSimulator`; pacing follows the session clock, so a
+fast (scaled) clock runs the twin fast.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from types import TracebackType
+from typing import Self
+
+from bumble import att, gatt
+from bumble.device import Connection, Device
+
+from wearsdk import SessionClock
+from wearsdk.drivers.heart_rate._protocol import (
+    BATTERY_LEVEL_UUID,
+    BATTERY_SERVICE_UUID,
+    BODY_SENSOR_LOCATION_UUID,
+    HEART_RATE_CONTROL_POINT_UUID,
+    HEART_RATE_MEASUREMENT_UUID,
+    HEART_RATE_SERVICE_UUID,
+    encode_heart_rate_measurement,
+)
+from wearsdk.io.ble import start_advertising
+from wearsdk.sim import HeartSimulator
+
+__all__ = ["VirtualHeartRateStrap"]
+
+logger = logging.getLogger("wearsdk.drivers.heart_rate.twin")
+
+_CONTROL_POINT_NOT_SUPPORTED = 0x80
+_MAX_RR_PER_NOTIFICATION = 9  # flags + uint8 HR + 9 x uint16 = 20 bytes = ATT MTU 23 - 3
+
+
+class VirtualHeartRateStrap:
+    """A virtual standard heart-rate strap on a bumble device.
+
+    Use it as an async context manager: entering adds the GATT services, starts advertising
+    and starts notifying; leaving stops it. Knobs (``contact``, ``battery_pct``,
+    :meth:`drop_link`) change its behaviour while it runs.
+
+    Args:
+        device: a powered-on bumble device (e.g. from ``VirtualLink.add_peripheral``).
+        heart: the beat generator.
+        clock: the session clock that paces the notifications.
+        name: advertised local name.
+        notify_interval_s: session seconds between notifications.
+        contact: ``True``/``False`` skin contact, ``None`` for a strap without detection.
+        battery_pct: battery level served by the Battery Service.
+        energy_every: include Energy Expended every N notifications (0: never).
+        body_location: Body Sensor Location value (1 = chest).
+    """
+
+    def __init__(
+        self,
+        device: Device,
+        heart: HeartSimulator,
+        clock: SessionClock,
+        *,
+        name: str = "wearsdk HR strap",
+        notify_interval_s: float = 1.0,
+        contact: bool | None = True,
+        battery_pct: int = 87,
+        energy_every: int = 10,
+        body_location: int = 1,
+    ) -> None:
+        self.device = device
+        self.heart = heart
+        self.clock = clock
+        self.name = name
+        self.notify_interval_s = notify_interval_s
+        self.contact: bool | None = contact
+        """Skin contact reported in the next notifications (a knob)."""
+        self.battery_pct = battery_pct
+        """Battery level served (a knob)."""
+        self.energy_every = energy_every
+        self.body_location = body_location
+        self.energy_kj = 0
+        """Cumulative energy expended, reset by control point 0x01."""
+        self.notifications_sent = 0
+        """Heart Rate Measurement notifications sent so far."""
+        self.beats_lost = 0
+        """Beats generated while nobody was connected (lost, as on a real strap)."""
+        self._task: asyncio.Task[None] | None = None
+        self._readvertise: asyncio.Task[None] | None = None
+        self._advertising = True
+        self._hrm = gatt.Characteristic(
+            HEART_RATE_MEASUREMENT_UUID,
+            gatt.Characteristic.Properties.NOTIFY,
+            gatt.Characteristic.Permissions(0),
+            b"",
+        )
+        self._services = [
+            gatt.Service(
+                HEART_RATE_SERVICE_UUID,
+                [
+                    self._hrm,
+                    gatt.Characteristic(
+                        BODY_SENSOR_LOCATION_UUID,
+                        gatt.Characteristic.Properties.READ,
+                        gatt.Characteristic.READABLE,
+                        gatt.CharacteristicValue(read=self._read_location),
+                    ),
+                    gatt.Characteristic(
+                        HEART_RATE_CONTROL_POINT_UUID,
+                        gatt.Characteristic.Properties.WRITE,
+                        gatt.Characteristic.WRITEABLE,
+                        gatt.CharacteristicValue(write=self._write_control_point),
+                    ),
+                ],
+            ),
+            gatt.Service(
+                BATTERY_SERVICE_UUID,
+                [
+                    gatt.Characteristic(
+                        BATTERY_LEVEL_UUID,
+                        gatt.Characteristic.Properties.READ | gatt.Characteristic.Properties.NOTIFY,
+                        gatt.Characteristic.READABLE,
+                        gatt.CharacteristicValue(read=self._read_battery),
+                    )
+                ],
+            ),
+        ]
+
+    def _read_location(self, _connection: Connection | None) -> bytes:
+        return bytes((self.body_location,))
+
+    def _read_battery(self, _connection: Connection | None) -> bytes:
+        return bytes((max(0, min(100, self.battery_pct)),))
+
+    def _write_control_point(self, _connection: Connection | None, value: bytes) -> None:
+        if bytes(value) == b"\x01":
+            self.energy_kj = 0
+            return
+        raise att.ATT_Error(_CONTROL_POINT_NOT_SUPPORTED)
+
+    @property
+    def connected(self) -> bool:
+        """Whether a central is connected."""
+        return bool(self.device.connections)
+
+    async def __aenter__(self) -> Self:
+        self.device.add_services(self._services)
+        self.device.on(self.device.EVENT_CONNECTION, self._on_connection)
+        await self._advertise()
+        self._task = asyncio.create_task(self._notify_loop(), name="wearsdk[twin-hr].notify")
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._advertising = False
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _advertise(self) -> None:
+        await start_advertising(self.device, name=self.name, service_uuids=[HEART_RATE_SERVICE_UUID])
+
+    def _on_connection(self, connection: Connection) -> None:
+        connection.on(connection.EVENT_DISCONNECTION, self._on_disconnection)
+
+    def _on_disconnection(self, _reason: int) -> None:
+        if self._advertising:
+            self._readvertise = asyncio.get_running_loop().create_task(self._advertise())
+
+    async def drop_link(self, *, vanish_s: float = 0.0) -> None:
+        """Drop the connection from the strap's side, optionally staying silent a while.
+
+        Args:
+            vanish_s: session seconds during which the strap does not advertise (out of range).
+        """
+        self._advertising = vanish_s <= 0
+        for connection in list(self.device.connections.values()):
+            await connection.disconnect()
+        if vanish_s > 0:
+            await self.device.stop_advertising()
+            await asyncio.sleep(self.clock.real_delay_s(vanish_s))
+            self._advertising = True
+            await self._advertise()
+
+    async def _notify_loop(self) -> None:
+        t0 = self.clock.now()
+        next_t = t0 + self.notify_interval_s
+        last_hr = round(self.heart.hr_rest_bpm)
+        n = 0
+        while True:
+            await asyncio.sleep(max(0.0, self.clock.real_delay_s(next_t - self.clock.now())))
+            next_t += self.notify_interval_s
+            rr = self.heart.beats_until(self.clock.now() - t0)
+            self.energy_kj = min(0xFFFF, self.energy_kj + 1)
+            if not self.connected:
+                self.beats_lost += len(rr)
+                continue
+            if rr:
+                last_hr = round(60.0 * len(rr) / sum(rr))
+            chunks = [
+                rr[i : i + _MAX_RR_PER_NOTIFICATION]
+                for i in range(0, len(rr), _MAX_RR_PER_NOTIFICATION)
+            ] or [[]]
+            for chunk in chunks:
+                n += 1
+                energy = self.energy_kj if self.energy_every and n % self.energy_every == 0 else None
+                payload = encode_heart_rate_measurement(
+                    last_hr,
+                    rr_s=chunk,
+                    energy_kj=energy,
+                    contact=self.contact,
+                )
+                await self.device.notify_subscribers(self._hrm, payload)
+                self.notifications_sent += 1

@@ -1,0 +1,43 @@
+"""Shared test configuration.
+
+LSL discovery is kept on this machine (loopback) for every test, as the LSL docs advise for
+test rigs: the config is written once per session and pointed at by ``LSLAPICFG``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _lsl_loopback_only(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    cfg = tmp_path_factory.mktemp("lsl") / "lsl_api.cfg"
+    cfg.write_text("[multicast]\nResolveScope = machine\n\n[ports]\nIPv6 = disable\n")
+    old = os.environ.get("LSLAPICFG")
+    os.environ["LSLAPICFG"] = str(cfg)
+    yield
+    if old is None:
+        os.environ.pop("LSLAPICFG", None)
+    else:
+        os.environ["LSLAPICFG"] = old
+
+
+@pytest.fixture
+def data_dir() -> Path:
+    """The shared real recordings (``WEARSDK_DATA`` or ``../shared/data``); skip if absent."""
+    env = os.environ.get("WEARSDK_DATA")
+    root = Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "data"
+    if not root.is_dir():
+        pytest.skip(f"real recordings not found at {root} (set WEARSDK_DATA)")
+    return root
+
+
+def other_tasks() -> set[asyncio.Task[object]]:
+    """Tasks still alive besides the current one (for leak checks)."""
+    current = asyncio.current_task()
+    return {t for t in asyncio.all_tasks() if t is not current and not t.done()}

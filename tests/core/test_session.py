@@ -1,0 +1,117 @@
+import asyncio
+
+import numpy as np
+import pytest
+
+from tests.conftest import other_tasks
+from wearsdk import (
+    ConfigError,
+    DeviceNotFoundError,
+    Estimate,
+    PipelineConfig,
+    SampleBlock,
+    ScaledClock,
+    Session,
+    Source,
+    SourceContext,
+)
+
+
+class Forever(Source):
+    """A source that publishes RR blocks until cancelled and records its teardown."""
+
+    def __init__(self, name: str, rr: float = 0.8) -> None:
+        self.name = name
+        self.rr = rr
+        self.cleaned_up = False
+        self.started = asyncio.Event()
+
+    @property
+    def identity(self) -> str:
+        return self.name
+
+    async def run(self, ctx: SourceContext) -> None:
+        t = ctx.clock.now()
+        self.started.set()
+        try:
+            while True:
+                t += self.rr
+                ctx.publish_block(
+                    SampleBlock(source=ctx.source_id, stream="rr", unit="s", t=[t], values=[self.rr])
+                )
+                await asyncio.sleep(ctx.clock.real_delay_s(self.rr))
+        finally:
+            self.cleaned_up = True
+
+
+class Failing(Source):
+    @property
+    def identity(self) -> str:
+        return "failing"
+
+    async def run(self, ctx: SourceContext) -> None:
+        await asyncio.sleep(0.01)
+        raise DeviceNotFoundError("AA:BB")
+
+
+async def test_cancellation_tears_everything_down_without_leaks() -> None:
+    before = other_tasks()
+    src = Forever("a")
+
+    async def body() -> None:
+        async with Session(clock=ScaledClock(50)) as session:
+            session.add(src)
+            await asyncio.sleep(3600)
+
+    task = asyncio.create_task(body())
+    await asyncio.wait_for(src.started.wait(), 2)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert src.cleaned_up
+    assert other_tasks() - before == set()
+
+
+async def test_source_error_propagates_unwrapped_and_stops_the_rest() -> None:
+    other = Forever("b")
+    with pytest.raises(DeviceNotFoundError) as info:
+        async with Session() as session:
+            session.add(other)
+            session.add(Failing())
+            await asyncio.sleep(5)
+    assert info.value.identifier == "AA:BB"
+    assert other.cleaned_up
+
+
+async def test_source_ids_are_pseudonymous_and_unique() -> None:
+    session = Session()
+    sid = session.add(Forever("F0:F0:F0:F0:F0:F0"))
+    assert "F0" not in sid.upper().replace("F0F0", "")
+    assert sid.startswith("dev-")
+    with pytest.raises(ConfigError):
+        session.add(Forever("F0:F0:F0:F0:F0:F0"))
+
+
+async def test_estimates_flow_and_iteration_ends_with_the_session() -> None:
+    estimates: list[Estimate] = []
+    session = Session(
+        clock=ScaledClock(100), pipeline=PipelineConfig(window_s=5, hop_s=1, baseline_s=5)
+    )
+    async with session:
+        session.add(Forever("c", rr=0.75))
+        stream = session.estimates()
+
+        async def collect() -> None:
+            async for est in stream:
+                estimates.append(est)
+
+        collector = asyncio.create_task(collect())
+        await session.sleep(20)
+    await asyncio.wait_for(collector, 1)  # ended because the session closed
+    assert len(estimates) >= 8
+    ends = np.array([e.window_end for e in estimates])
+    assert np.all(np.diff(ends) == pytest.approx(1.0))
+    # constant 80 bpm against its own baseline: calm, and confidence grows with the baseline
+    assert all(e.provisional and e.modalities == ("hr",) for e in estimates)
+    assert estimates[-1].confidence > estimates[0].confidence
+    assert estimates[-1].arousal < 0.5

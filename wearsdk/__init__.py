@@ -1,0 +1,70 @@
+"""wearsdk: wearable physiological sensors for affective-computing applications.
+
+The public facade. Everything importable from here is stable API; modules whose names start
+with an underscore are private.
+"""
+
+from wearsdk._clock import ScaledClock, SessionClock
+from wearsdk._errors import (
+    ConfigError,
+    ConnectionLostError,
+    ConsentError,
+    DeviceNotFoundError,
+    ProtocolError,
+    StreamClosedError,
+    SubscriberOverflowError,
+    WearError,
+)
+from wearsdk._events import (
+    EVENT_ADAPTER,
+    Annotation,
+    AnyEvent,
+    DeviceState,
+    DeviceStatus,
+    Estimate,
+    Event,
+    Features,
+    Gap,
+    HeartRate,
+    StressLevel,
+)
+from wearsdk._privacy import Pseudonymizer
+from wearsdk._types import SampleBlock
+from wearsdk._version import __version__
+from wearsdk.bus import Bus, Message, OverflowPolicy, Subscription
+from wearsdk.session import PipelineConfig, Session, Source, SourceContext
+
+__all__ = [
+    "EVENT_ADAPTER",
+    "Annotation",
+    "AnyEvent",
+    "Bus",
+    "ConfigError",
+    "ConnectionLostError",
+    "ConsentError",
+    "DeviceNotFoundError",
+    "DeviceState",
+    "DeviceStatus",
+    "Estimate",
+    "Event",
+    "Features",
+    "Gap",
+    "HeartRate",
+    "Message",
+    "OverflowPolicy",
+    "PipelineConfig",
+    "ProtocolError",
+    "Pseudonymizer",
+    "SampleBlock",
+    "ScaledClock",
+    "Session",
+    "SessionClock",
+    "Source",
+    "SourceContext",
+    "StreamClosedError",
+    "StressLevel",
+    "SubscriberOverflowError",
+    "Subscription",
+    "WearError",
+    "__version__",
+]

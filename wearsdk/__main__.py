@@ -1,0 +1,7 @@
+"""``python -m wearsdk``: the command line."""
+
+import sys
+
+from wearsdk.cli import main
+
+sys.exit(main())

@@ -1,0 +1,198 @@
+"""Typed bus events (pydantic v2 models).
+
+Every event carries ``t``, its time in seconds on the session clock, and a ``type``
+discriminator so that a JSON line can be parsed back into the right model with
+:data:`EVENT_ADAPTER`. Events are immutable.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+__all__ = [
+    "EVENT_ADAPTER",
+    "Annotation",
+    "AnyEvent",
+    "DeviceState",
+    "DeviceStatus",
+    "Estimate",
+    "Event",
+    "Features",
+    "Gap",
+    "HeartRate",
+    "StressLevel",
+]
+
+DeviceState = Literal[
+    "searching", "connecting", "connected", "disconnected", "reconnecting", "failed", "closed"
+]
+"""Connection states reported in :class:`DeviceStatus`."""
+
+StressLevel = Literal["low", "medium", "high"]
+"""Discrete stress levels for alerting."""
+
+
+class Event(BaseModel):
+    """Base of every bus event.
+
+    Attributes:
+        t: time of the event in seconds on the session clock.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    t: float
+
+
+class DeviceStatus(Event):
+    """A device's connection state changed, or it reports battery/link facts.
+
+    Attributes:
+        source: pseudonymous source id.
+        state: the connection state.
+        detail: human-readable detail (never a raw address or personal data).
+        battery_pct: battery level in percent, when known.
+        attempt: reconnection attempt number, when reconnecting.
+    """
+
+    type: Literal["device_status"] = "device_status"
+    source: str
+    state: DeviceState
+    detail: str | None = None
+    battery_pct: int | None = None
+    attempt: int | None = None
+
+
+class Gap(Event):
+    """An interval of a stream for which data is missing, with its exact extent.
+
+    Attributes:
+        source: pseudonymous source id.
+        stream: the stream with the gap.
+        start: session time of the last sample received before the gap.
+        end: session time of the first sample received after the gap.
+        n_missing: number of samples (or beats) known to be missing, when known.
+        reason: why (``disconnect``, ``sequence``, ``dropped``...).
+    """
+
+    type: Literal["gap"] = "gap"
+    source: str
+    stream: str
+    start: float
+    end: float
+    n_missing: int | None = None
+    reason: str = "unknown"
+
+
+class HeartRate(Event):
+    """One heart-rate measurement, as a strap notifies it.
+
+    Attributes:
+        source: pseudonymous source id.
+        hr_bpm: heart rate in beats per minute.
+        rr_s: RR intervals in seconds carried by this notification (oldest first).
+        energy_kj: cumulative energy expended in kJ, when the strap reports it.
+        contact: skin contact; ``None`` when the strap does not support contact detection.
+    """
+
+    type: Literal["heart_rate"] = "heart_rate"
+    source: str
+    hr_bpm: float
+    rr_s: tuple[float, ...] = ()
+    energy_kj: int | None = None
+    contact: bool | None = None
+
+
+class Features(Event):
+    """Features computed over one time window of one or more streams.
+
+    Attributes:
+        source: pseudonymous source id (or ``"session"`` for multi-source windows).
+        window_start: session time where the window starts.
+        window_end: session time where the window ends (``t`` equals it).
+        values: feature name to value (``hr_mean_bpm``, ``rmssd_s``...); NaN when undefined.
+        quality: quality indices in [0, 1] (``coverage``...).
+        flags: quality flags raised for this window (``low_coverage``...).
+    """
+
+    type: Literal["features"] = "features"
+    source: str
+    window_start: float
+    window_end: float
+    values: dict[str, float]
+    quality: dict[str, float] = Field(default_factory=dict)
+    flags: tuple[str, ...] = ()
+
+
+class Estimate(Event):
+    """An affect estimate for one window.
+
+    Attributes:
+        window_start: session time where the estimated window starts.
+        window_end: session time where it ends.
+        arousal: arousal in [0, 1] (0 calm, 1 highly aroused).
+        valence: valence in [-1, 1], or ``None`` when nothing supports an estimate.
+        confidence: confidence in [0, 1] of the arousal estimate.
+        valence_confidence: confidence in [0, 1] of the valence estimate.
+        stress_level: discrete stress level, when a level tracker runs.
+        modalities: modalities that contributed (``hr``, ``eda``, ``face``...).
+        sources: pseudonymous ids of the sources that contributed.
+        flags: quality flags that lowered the confidence.
+        model: identifier of the model that produced the estimate.
+        provisional: ``True`` for placeholder models not validated on real data.
+    """
+
+    type: Literal["estimate"] = "estimate"
+    window_start: float
+    window_end: float
+    arousal: float = Field(ge=0.0, le=1.0)
+    valence: float | None = Field(default=None, ge=-1.0, le=1.0)
+    confidence: float = Field(ge=0.0, le=1.0)
+    valence_confidence: float = Field(default=0.0, ge=0.0, le=1.0)
+    stress_level: StressLevel | None = None
+    modalities: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+    flags: tuple[str, ...] = ()
+    model: str = ""
+    provisional: bool = False
+
+
+class Annotation(Event):
+    """An analyzer's judgement over a time span (face, voice, text, markers...).
+
+    Attributes:
+        modality: ``face``, ``voice``, ``text``, ``marker`` or another modality name.
+        analyzer_id: which analyzer produced it.
+        start: session time where the annotated span starts.
+        end: session time where it ends.
+        arousal: arousal in [0, 1], when the analyzer estimates it.
+        valence: valence in [-1, 1], when the analyzer estimates it.
+        confidence: analyzer confidence in [0, 1].
+        emotions: categorical emotion probabilities (name to probability).
+        label: a free text label (marker streams).
+        extras: free-form JSON-serialisable extras.
+    """
+
+    type: Literal["annotation"] = "annotation"
+    modality: str
+    analyzer_id: str
+    start: float
+    end: float
+    arousal: float | None = Field(default=None, ge=0.0, le=1.0)
+    valence: float | None = Field(default=None, ge=-1.0, le=1.0)
+    confidence: float = Field(default=1.0, ge=0.0, le=1.0)
+    emotions: dict[str, float] = Field(default_factory=dict)
+    label: str | None = None
+    extras: dict[str, Any] = Field(default_factory=dict)
+
+
+AnyEvent = Annotated[
+    DeviceStatus | Gap | HeartRate | Features | Estimate | Annotation,
+    Field(discriminator="type"),
+]
+"""Union of every event model, discriminated by ``type``."""
+
+EVENT_ADAPTER: TypeAdapter[AnyEvent] = TypeAdapter(AnyEvent)
+"""Parses a dict or JSON into the right event model: ``EVENT_ADAPTER.validate_json(line)``."""

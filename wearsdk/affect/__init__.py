@@ -1,0 +1,5 @@
+"""Affect estimation from windowed physiological features (pure, synchronous)."""
+
+from wearsdk.affect._provisional import ProvisionalArousal
+
+__all__ = ["ProvisionalArousal"]

@@ -1,0 +1,188 @@
+"""The Session: owns the bus, the clock, the sources and the processing, in one TaskGroup."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from types import TracebackType
+from typing import Self
+
+from wearsdk._clock import SessionClock
+from wearsdk._errors import ConfigError, StreamClosedError
+from wearsdk._events import Estimate
+from wearsdk._privacy import Pseudonymizer
+from wearsdk.bus import Bus, OverflowPolicy, Subscription
+from wearsdk.session._pipeline import PipelineConfig, run_pipeline
+from wearsdk.session._source import Source, SourceContext
+
+__all__ = ["EstimateStream", "Session"]
+
+logger = logging.getLogger("wearsdk.session")
+
+
+class EstimateStream:
+    """Async iterator over the session's :class:`~wearsdk.Estimate` events.
+
+    Ends when the session closes. Usable directly (``async for est in session.estimates()``) or
+    as an async context manager that unsubscribes on exit.
+    """
+
+    def __init__(self, subscription: Subscription) -> None:
+        self.subscription = subscription
+        """The underlying bus subscription (for ``statistics()``)."""
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> Estimate:
+        while True:
+            try:
+                message = await self.subscription.receive()
+            except StreamClosedError:
+                raise StopAsyncIteration from None
+            if isinstance(message.payload, Estimate):
+                return message.payload
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.subscription.close()
+
+
+class Session:
+    """A wearsdk session: devices, processing and sinks sharing one clock and one bus.
+
+    ::
+
+        async with Session() as session:
+            session.add(HeartRateStrap(transport, name="Polar H10 1234"))
+            async for estimate in session.estimates():
+                print(estimate.arousal, estimate.confidence)
+
+    Everything the session starts runs in one :class:`asyncio.TaskGroup`: leaving the block
+    (normally, by an error or by cancellation) cancels and awaits every source and stage, then
+    closes the bus so every subscriber's iteration ends. A source that fails for good raises its
+    error out of the ``async with`` block (unwrapped when it is the only one).
+
+    Args:
+        clock: the session clock (default: LSL clock, else monotonic).
+        bus: the event bus (default: a new :class:`~wearsdk.bus.Bus`).
+        pipeline: processing settings, or ``None`` to run no processing stage.
+        pseudonymizer: maps device identities to the source ids that leave the process.
+    """
+
+    def __init__(
+        self,
+        *,
+        clock: SessionClock | None = None,
+        bus: Bus | None = None,
+        pipeline: PipelineConfig | None = PipelineConfig(),  # noqa: B008 (frozen, immutable)
+        pseudonymizer: Pseudonymizer | None = None,
+    ) -> None:
+        self.clock: SessionClock = clock or SessionClock()
+        """The session clock."""
+        self.bus: Bus = bus or Bus()
+        """The session's event bus."""
+        self.pipeline = pipeline
+        self.pseudonymizer = pseudonymizer or Pseudonymizer()
+        self._pending: list[tuple[Source, str]] = []
+        self._sources: dict[str, Source] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._tg: asyncio.TaskGroup | None = None
+        self._closed = False
+
+    @property
+    def running(self) -> bool:
+        """Whether the session has been entered and not yet left."""
+        return self._tg is not None
+
+    @property
+    def sources(self) -> dict[str, Source]:
+        """The added sources by source id."""
+        return dict(self._sources)
+
+    def add(self, source: Source) -> str:
+        """Add a source; it starts now if the session runs, else when it is entered.
+
+        Returns:
+            The source id under which it publishes (``physio/<source_id>/...``).
+
+        Raises:
+            ConfigError: a source with the same id was already added.
+            StreamClosedError: the session is closed.
+        """
+        if self._closed:
+            raise StreamClosedError("session is closed")
+        source_id = source.source_id or self.pseudonymizer.pseudonym(
+            source.identity, prefix=source.kind
+        )
+        if source_id in self._sources:
+            raise ConfigError(f"a source with id {source_id!r} is already in this session")
+        self._sources[source_id] = source
+        if self._tg is not None:
+            self._start(source, source_id)
+        else:
+            self._pending.append((source, source_id))
+        return source_id
+
+    def _start(self, source: Source, source_id: str) -> None:
+        assert self._tg is not None
+        ctx = SourceContext(self.bus, self.clock, source_id)
+        task = self._tg.create_task(source.run(ctx), name=f"wearsdk[{source_id}].source")
+        self._tasks.append(task)
+
+    def estimates(
+        self, *, maxsize: int = 1024, policy: OverflowPolicy = "drop_oldest"
+    ) -> EstimateStream:
+        """Iterate the :class:`~wearsdk.Estimate` events published on ``affect/estimate``."""
+        return EstimateStream(self.bus.subscribe("affect/estimate", maxsize=maxsize, policy=policy))
+
+    async def sleep(self, session_seconds: float) -> None:
+        """Sleep for ``session_seconds`` of session time (shorter in real time on a fast clock)."""
+        await asyncio.sleep(self.clock.real_delay_s(session_seconds))
+
+    async def __aenter__(self) -> Self:
+        if self._closed or self._tg is not None:
+            raise StreamClosedError("a Session can be entered once")
+        self.bus.bind_loop()
+        tg = asyncio.TaskGroup()
+        await tg.__aenter__()
+        self._tg = tg
+        if self.pipeline is not None:
+            self._tasks.append(
+                tg.create_task(
+                    run_pipeline(self.bus, self.pipeline), name="wearsdk[session].pipeline"
+                )
+            )
+        pending, self._pending = self._pending, []
+        for source, source_id in pending:
+            self._start(source, source_id)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        tg, self._tg = self._tg, None
+        self._closed = True
+        assert tg is not None
+        for task in self._tasks:
+            task.cancel()
+        try:
+            await tg.__aexit__(exc_type, exc, tb)
+        except BaseExceptionGroup as group:
+            errors = [e for e in group.exceptions if not isinstance(e, asyncio.CancelledError)]
+            if len(errors) == 1 and isinstance(errors[0], Exception):
+                raise errors[0] from group
+            raise
+        finally:
+            self._tasks.clear()
+            self.bus.close()
