@@ -49,11 +49,14 @@ class DemoConfig:
             raise ConfigError(f"demo speed must be > 0, got {self.speed}")
 
     def pipeline(self) -> PipelineConfig:
-        """Windows sized to the demo: a sixth of it (5 to 60 s), baseline in the calm third."""
+        """Windows sized to the demo (a sixth of it, 5 to 60 s); the baseline takes the windows
+        that end inside the calm third, before the transition to stress begins.
+        """  # noqa: D205
         window = min(60.0, max(5.0, self.duration_s / 6.0))
-        return PipelineConfig(
-            window_s=window, hop_s=1.0, baseline_s=min(120.0, self.duration_s / 4.0)
-        )
+        calm = self.duration_s / 3.0
+        transition = min(20.0, 0.08 * self.duration_s)
+        baseline = max(2.0, calm - window - transition / 2.0 - 1.0)
+        return PipelineConfig(window_s=window, hop_s=1.0, baseline_s=min(120.0, baseline))
 
 
 @dataclass(slots=True)
@@ -71,9 +74,7 @@ class DemoResult:
     script_start: float
 
 
-async def run_demo(
-    config: DemoConfig, emit: Callable[[Message, SessionClock], None]
-) -> DemoResult:
+async def run_demo(config: DemoConfig, emit: Callable[[Message, SessionClock], None]) -> DemoResult:
     """Run the demo; call ``emit(message, clock)`` for every bus message; return counts."""
     clock = ScaledClock(config.speed)
     script = ArousalScript.calm_stress_recovery(config.duration_s)
@@ -116,6 +117,4 @@ async def run_demo(
                 await session.sleep(1.5)
         # the session is closed: the subscription drains and ends
         await pump_task
-    return DemoResult(
-        messages=counts, dropped=sub.statistics().dropped, script_start=script_start
-    )
+    return DemoResult(messages=counts, dropped=sub.statistics().dropped, script_start=script_start)

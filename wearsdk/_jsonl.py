@@ -23,10 +23,10 @@ def message_to_dict(message: Message, clock: SessionClock) -> dict[str, Any]:
     """
     payload = message.payload
     if isinstance(payload, SampleBlock):
-        out = {"topic": message.topic, **payload.to_json_dict(clock.unix_offset_s)}
+        block = {"topic": message.topic, **payload.to_json_dict(clock.unix_offset_s)}
         if not np.isfinite(payload.values).all():
-            out["values"] = _finite(out["values"])
-        return out
+            block["values"] = _finite(block["values"])
+        return block
     data = _finite(payload.model_dump(mode="json"))
     out: dict[str, Any] = {"topic": message.topic, "type": data.pop("type")}
     out["t"] = data.pop("t")

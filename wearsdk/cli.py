@@ -13,7 +13,7 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from wearsdk._errors import WearError
 from wearsdk._version import __version__
@@ -85,9 +85,12 @@ class _Summary:
         self.out = out
         self.phase = "?"
         self.hr: float | None = None
+        self.t0: float | None = None
 
-    def __call__(self, line: dict[str, object]) -> None:
+    def __call__(self, line: dict[str, Any]) -> None:
         kind = line.get("type")
+        if self.t0 is None and isinstance(line.get("t"), float):
+            self.t0 = float(line["t"])
         if kind == "annotation" and line.get("modality") == "marker":
             self.phase = str(line.get("label"))
             print(f"--- phase: {self.phase}", file=self.out, flush=True)
@@ -98,13 +101,13 @@ class _Summary:
             hr = line.get("hr_bpm")
             self.hr = float(hr) if isinstance(hr, int | float) else None
         elif kind == "estimate":
-            arousal = float(line["arousal"])  # type: ignore[arg-type]
-            conf = float(line["confidence"])  # type: ignore[arg-type]
+            arousal = float(line["arousal"])
+            conf = float(line["confidence"])
             bar = "#" * round(arousal * 20)
             hr = f"{self.hr:5.1f}" if self.hr is not None else "  -  "
-            flags = ",".join(line.get("flags") or ())  # type: ignore[arg-type]
+            flags = ",".join(line.get("flags") or ())
             print(
-                f"t={float(line['t']):8.1f}s  {self.phase:<9} HR {hr} bpm  "
+                f"t={float(line['t']) - (self.t0 or 0.0):7.1f}s  {self.phase:<9} HR {hr} bpm  "
                 f"arousal {arousal:4.2f} [{bar:<20}] conf {conf:4.2f} {flags}",
                 file=self.out,
                 flush=True,
@@ -113,10 +116,10 @@ class _Summary:
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     # imported here: the demo needs the [bumble] extra, the rest of the CLI does not
-    from wearsdk._clock import SessionClock  # noqa: PLC0415
-    from wearsdk._demo import DemoConfig, run_demo  # noqa: PLC0415
-    from wearsdk._jsonl import message_to_dict  # noqa: PLC0415
-    from wearsdk.bus import Message  # noqa: PLC0415
+    from wearsdk._clock import SessionClock
+    from wearsdk._demo import DemoConfig, run_demo
+    from wearsdk._jsonl import message_to_dict
+    from wearsdk.bus import Message
 
     config = DemoConfig(duration_s=args.duration, speed=args.speed, seed=args.seed)
     out_file: TextIO | None = None

@@ -31,7 +31,7 @@ __all__ = [
 def __getattr__(name: str) -> object:
     # The twin needs bumble; import it only when asked for.
     if name == "VirtualHeartRateStrap":
-        from wearsdk.drivers.heart_rate._twin import VirtualHeartRateStrap  # noqa: PLC0415
+        from wearsdk.drivers.heart_rate._twin import VirtualHeartRateStrap
 
         return VirtualHeartRateStrap
     raise AttributeError(name)

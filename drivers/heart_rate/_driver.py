@@ -13,6 +13,12 @@ import numpy as np
 from bleak import BleakClient
 from bleak.backends.characteristic import BleakGATTCharacteristic
 from bleak.exc import BleakError
+from wearsdk.drivers.heart_rate._protocol import (
+    BATTERY_LEVEL_UUID,
+    HEART_RATE_MEASUREMENT_UUID,
+    HEART_RATE_SERVICE_UUID,
+    parse_heart_rate_measurement,
+)
 
 from wearsdk import (
     DeviceNotFoundError,
@@ -22,12 +28,6 @@ from wearsdk import (
     SampleBlock,
     Source,
     SourceContext,
-)
-from wearsdk.drivers.heart_rate._protocol import (
-    BATTERY_LEVEL_UUID,
-    HEART_RATE_MEASUREMENT_UUID,
-    HEART_RATE_SERVICE_UUID,
-    parse_heart_rate_measurement,
 )
 from wearsdk.io.ble import BleTransport
 
@@ -292,4 +292,3 @@ class HeartRateStrap(Source):
                 channels=("rr",),
             )
         )
-

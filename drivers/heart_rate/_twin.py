@@ -18,8 +18,6 @@ from typing import Self
 
 from bumble import att, gatt
 from bumble.device import Connection, Device
-
-from wearsdk import SessionClock
 from wearsdk.drivers.heart_rate._protocol import (
     BATTERY_LEVEL_UUID,
     BATTERY_SERVICE_UUID,
@@ -29,6 +27,8 @@ from wearsdk.drivers.heart_rate._protocol import (
     HEART_RATE_SERVICE_UUID,
     encode_heart_rate_measurement,
 )
+
+from wearsdk import SessionClock
 from wearsdk.io.ble import start_advertising
 from wearsdk.sim import HeartSimulator
 
@@ -168,7 +168,9 @@ class VirtualHeartRateStrap:
             self._task = None
 
     async def _advertise(self) -> None:
-        await start_advertising(self.device, name=self.name, service_uuids=[HEART_RATE_SERVICE_UUID])
+        await start_advertising(
+            self.device, name=self.name, service_uuids=[HEART_RATE_SERVICE_UUID]
+        )
 
     def _on_connection(self, connection: Connection) -> None:
         connection.on(connection.EVENT_DISCONNECTION, self._on_disconnection)
@@ -213,7 +215,9 @@ class VirtualHeartRateStrap:
             ] or [[]]
             for chunk in chunks:
                 n += 1
-                energy = self.energy_kj if self.energy_every and n % self.energy_every == 0 else None
+                energy = (
+                    self.energy_kj if self.energy_every and n % self.energy_every == 0 else None
+                )
                 payload = encode_heart_rate_measurement(
                     last_hr,
                     rr_s=chunk,

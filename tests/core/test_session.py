@@ -37,7 +37,9 @@ class Forever(Source):
             while True:
                 t += self.rr
                 ctx.publish_block(
-                    SampleBlock(source=ctx.source_id, stream="rr", unit="s", t=[t], values=[self.rr])
+                    SampleBlock(
+                        source=ctx.source_id, stream="rr", unit="s", t=[t], values=[self.rr]
+                    )
                 )
                 await asyncio.sleep(ctx.clock.real_delay_s(self.rr))
         finally:
@@ -74,11 +76,15 @@ async def test_cancellation_tears_everything_down_without_leaks() -> None:
 
 async def test_source_error_propagates_unwrapped_and_stops_the_rest() -> None:
     other = Forever("b")
-    with pytest.raises(DeviceNotFoundError) as info:
+
+    async def body() -> None:
         async with Session() as session:
             session.add(other)
             session.add(Failing())
             await asyncio.sleep(5)
+
+    with pytest.raises(DeviceNotFoundError) as info:
+        await body()
     assert info.value.identifier == "AA:BB"
     assert other.cleaned_up
 

@@ -1,3 +1,5 @@
+import itertools
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -40,7 +42,7 @@ def test_windows_align_on_hop_grid_and_cover() -> None:
     t, rr = beats(40, 0.8, t0=100.3)
     wins = w.step(t, rr)
     assert wins[0].end == pytest.approx(111.0)  # first end on the grid after 10 s of data
-    assert all(b.end - a.end == pytest.approx(1.0) for a, b in zip(wins, wins[1:], strict=False))
+    assert all(b.end - a.end == pytest.approx(1.0) for a, b in itertools.pairwise(wins))
     assert all(x.coverage == pytest.approx(1.0) for x in wins)
     assert all(np.all((x.beat_t > x.start) & (x.beat_t <= x.end)) for x in wins)
 

@@ -72,7 +72,8 @@ class ProvisionalArousal:
         Args:
             window_start: window start, session seconds.
             window_end: window end, session seconds.
-            features: at least ``hr_mean_bpm`` and ``rmssd_s`` (see :func:`~wearsdk.signals.hrv_time`).
+            features: at least ``hr_mean_bpm`` and ``rmssd_s``
+                (see :func:`~wearsdk.signals.hrv_time`).
             coverage: the window's RR coverage in [0, 1].
             contact: ``False`` when the strap reported lost skin contact during the window.
         """

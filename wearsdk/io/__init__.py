@@ -1,0 +1,1 @@
+"""I/O: BLE link, and later LSL, MQTT and recorders."""
