@@ -194,6 +194,10 @@ class VirtualHeartRateStrap:
             self._advertising = True
             await self._advertise()
 
+    async def send_raw(self, payload: bytes) -> None:
+        """Notify arbitrary bytes on the Heart Rate Measurement characteristic (fault injection)."""
+        await self.device.notify_subscribers(self._hrm, bytes(payload))
+
     async def _notify_loop(self) -> None:
         t0 = self.clock.now()
         next_t = t0 + self.notify_interval_s

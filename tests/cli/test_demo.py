@@ -1,0 +1,99 @@
+"""`wearsdk demo` end to end, as a user runs it (a subprocess reading its JSON lines)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from wearsdk import EVENT_ADAPTER, Estimate
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "wearsdk", *args], capture_output=True, text=True, timeout=100
+    )
+
+
+@pytest.fixture(scope="module")
+def demo_lines() -> list[dict]:  # type: ignore[type-arg]
+    result = run_cli("demo", "--duration", "30", "--speed", "10", "--jsonl")
+    assert result.returncode == 0, result.stderr
+    return [json.loads(line) for line in result.stdout.splitlines()]
+
+
+def test_every_line_has_the_envelope(demo_lines: list[dict]) -> None:  # type: ignore[type-arg]
+    assert demo_lines
+    for line in demo_lines:
+        assert {"topic", "type", "t", "t_unix"} <= line.keys()
+    events = [line for line in demo_lines if line["type"] != "samples"]
+    # events parse back into their typed models
+    for line in events:
+        fields = {k: v for k, v in line.items() if k not in ("topic", "t_unix")}
+        EVENT_ADAPTER.validate_python(fields)
+    # t_unix is t on the unix clock (now-ish), the same offset for every event
+    offsets = {round(line["t_unix"] - line["t"], 3) for line in events}
+    assert len(offsets) == 1
+
+
+def test_heart_rate_events_carry_hr_and_rr(demo_lines: list[dict]) -> None:  # type: ignore[type-arg]
+    hr = [line for line in demo_lines if line["type"] == "heart_rate"]
+    assert len(hr) >= 20
+    assert all(40 <= line["hr_bpm"] <= 200 for line in hr)
+    assert all(isinstance(line["rr_s"], list) for line in hr)
+    assert sum(len(line["rr_s"]) for line in hr) >= 25
+    rr_blocks = [line for line in demo_lines if line["type"] == "samples" and line["stream"] == "rr"]
+    assert rr_blocks and all(len(b["t"]) == len(b["values"]) for b in rr_blocks)
+
+
+def test_arousal_rises_in_the_stress_phase_and_falls_after(demo_lines: list[dict]) -> None:  # type: ignore[type-arg]
+    phases = {
+        line["label"]: (line["start"], line["end"])
+        for line in demo_lines
+        if line["type"] == "annotation" and line["modality"] == "marker"
+    }
+    assert list(phases) == ["calm", "stress", "recovery"]
+    estimates = [
+        Estimate.model_validate({k: v for k, v in line.items() if k not in ("topic", "t_unix")})
+        for line in demo_lines
+        if line["topic"] == "affect/estimate"
+    ]
+    assert len(estimates) >= 15
+
+    def mean_arousal(start: float, end: float) -> float:
+        # windows that lie entirely inside [start, end]
+        sel = [e.arousal for e in estimates if e.window_start >= start and e.window_end <= end]
+        assert sel, (start, end)
+        return float(np.mean(sel))
+
+    calm = mean_arousal(*phases["calm"])
+    stress = mean_arousal(*phases["stress"])
+    late_recovery = mean_arousal(phases["recovery"][1] - 6.0, phases["recovery"][1] + 2.0)
+    assert stress > calm + 0.3
+    assert late_recovery < stress - 0.3
+    assert all(e.provisional and e.model for e in estimates)
+
+
+def test_human_summary_and_out_dir(tmp_path: Path) -> None:
+    result = run_cli("demo", "--duration", "15", "--speed", "15", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "--- phase: stress" in result.stdout
+    assert "arousal" in result.stdout
+    assert "demo finished" in result.stdout
+    lines = (tmp_path / "events.jsonl").read_text().splitlines()
+    assert any(json.loads(line)["type"] == "estimate" for line in lines)
+
+
+def test_version_help_and_bad_arguments() -> None:
+    version = run_cli("--version")
+    assert version.returncode == 0 and version.stdout.startswith("wearsdk ")
+    helptext = run_cli("--help")
+    assert helptext.returncode == 0 and "demo" in helptext.stdout
+    bad = run_cli("demo", "--speed", "0")
+    assert bad.returncode == 2 and "must be > 0" in bad.stderr
+    short = run_cli("demo", "--duration", "5")
+    assert short.returncode == 1 and "at least 15" in short.stderr
