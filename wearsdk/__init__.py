@@ -32,7 +32,7 @@ from wearsdk._privacy import Pseudonymizer
 from wearsdk._types import SampleBlock
 from wearsdk._version import __version__
 from wearsdk.bus import Bus, Message, OverflowPolicy, Subscription
-from wearsdk.session import PipelineConfig, Session, Source, SourceContext
+from wearsdk.session import PipelineConfig, Session, Source, SourceContext, SourceStream
 
 __all__ = [
     "EVENT_ADAPTER",
@@ -61,6 +61,7 @@ __all__ = [
     "SessionClock",
     "Source",
     "SourceContext",
+    "SourceStream",
     "StreamClosedError",
     "StressLevel",
     "SubscriberOverflowError",

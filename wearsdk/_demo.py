@@ -17,8 +17,7 @@ from wearsdk._clock import ScaledClock, SessionClock
 from wearsdk._errors import ConfigError
 from wearsdk._events import Annotation
 from wearsdk.bus import Message
-from wearsdk.drivers.heart_rate import HeartRateStrap
-from wearsdk.drivers.heart_rate._twin import VirtualHeartRateStrap
+from wearsdk.drivers.heart_rate import HeartRateStrap, VirtualHeartRateStrap
 from wearsdk.io.ble import VirtualLink
 from wearsdk.session import PipelineConfig, Session
 from wearsdk.sim import ArousalScript, HeartSimulator

@@ -1,5 +1,7 @@
 """Standard Heart Rate Service (0x180D) straps: protocol, driver and virtual twin."""
 
+from typing import TYPE_CHECKING
+
 from wearsdk.drivers.heart_rate._driver import BeatTimeline, HeartRateStrap
 from wearsdk.drivers.heart_rate._protocol import (
     BATTERY_LEVEL_UUID,
@@ -23,9 +25,14 @@ __all__ = [
     "BeatTimeline",
     "HeartRateMeasurement",
     "HeartRateStrap",
+    "VirtualHeartRateStrap",
     "encode_heart_rate_measurement",
     "parse_heart_rate_measurement",
 ]
+
+
+if TYPE_CHECKING:
+    from wearsdk.drivers.heart_rate._twin import VirtualHeartRateStrap
 
 
 def __getattr__(name: str) -> object:

@@ -184,13 +184,12 @@ class HeartRateStrap(Source):
             await asyncio.sleep(delay)
 
     async def _session(self, ctx: SourceContext) -> None:
-        async with asyncio.timeout(self.connect_timeout_s):
-            device = await self.transport.find_device(
-                address=self.address,
-                name=None if self.address else self.name,
-                service_uuid=None if self.address or self.name else HEART_RATE_SERVICE_UUID,
-                timeout_s=self.connect_timeout_s,
-            )
+        device = await self.transport.find_device(
+            address=self.address,
+            name=None if self.address else self.name,
+            service_uuid=None if self.address or self.name else HEART_RATE_SERVICE_UUID,
+            timeout_s=self.connect_timeout_s,
+        )
         lost = asyncio.Event()
         queue: deque[tuple[float, bytes]] = deque()
         wake = asyncio.Event()
@@ -211,7 +210,8 @@ class HeartRateStrap(Source):
             device, disconnected_callback=on_disconnect, timeout_s=self.connect_timeout_s
         )
         async with contextlib.AsyncExitStack() as stack:
-            await client.connect()
+            async with asyncio.timeout(self.connect_timeout_s):
+                await client.connect()
             stack.push_async_callback(self._disconnect, client)
             battery = await self._read_battery(client)
             await client.start_notify(HEART_RATE_MEASUREMENT_UUID, on_notify)

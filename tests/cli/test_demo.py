@@ -46,8 +46,11 @@ def test_heart_rate_events_carry_hr_and_rr(demo_lines: list[dict]) -> None:  # t
     assert all(40 <= line["hr_bpm"] <= 200 for line in hr)
     assert all(isinstance(line["rr_s"], list) for line in hr)
     assert sum(len(line["rr_s"]) for line in hr) >= 25
-    rr_blocks = [line for line in demo_lines if line["type"] == "samples" and line["stream"] == "rr"]
-    assert rr_blocks and all(len(b["t"]) == len(b["values"]) for b in rr_blocks)
+    rr_blocks = [
+        line for line in demo_lines if line["type"] == "samples" and line["stream"] == "rr"
+    ]
+    assert rr_blocks
+    assert all(len(b["t"]) == len(b["values"]) for b in rr_blocks)
 
 
 def test_arousal_rises_in_the_stress_phase_and_falls_after(demo_lines: list[dict]) -> None:  # type: ignore[type-arg]
@@ -90,10 +93,14 @@ def test_human_summary_and_out_dir(tmp_path: Path) -> None:
 
 def test_version_help_and_bad_arguments() -> None:
     version = run_cli("--version")
-    assert version.returncode == 0 and version.stdout.startswith("wearsdk ")
+    assert version.returncode == 0
+    assert version.stdout.startswith("wearsdk ")
     helptext = run_cli("--help")
-    assert helptext.returncode == 0 and "demo" in helptext.stdout
+    assert helptext.returncode == 0
+    assert "demo" in helptext.stdout
     bad = run_cli("demo", "--speed", "0")
-    assert bad.returncode == 2 and "must be > 0" in bad.stderr
+    assert bad.returncode == 2
+    assert "must be > 0" in bad.stderr
     short = run_cli("demo", "--duration", "5")
-    assert short.returncode == 1 and "at least 15" in short.stderr
+    assert short.returncode == 1
+    assert "at least 15" in short.stderr

@@ -1,4 +1,5 @@
 import asyncio
+import re
 
 import numpy as np
 import pytest
@@ -9,6 +10,7 @@ from wearsdk import (
     DeviceNotFoundError,
     Estimate,
     PipelineConfig,
+    Pseudonymizer,
     SampleBlock,
     ScaledClock,
     Session,
@@ -90,12 +92,15 @@ async def test_source_error_propagates_unwrapped_and_stops_the_rest() -> None:
 
 
 async def test_source_ids_are_pseudonymous_and_unique() -> None:
-    session = Session()
-    sid = session.add(Forever("F0:F0:F0:F0:F0:F0"))
-    assert "F0" not in sid.upper().replace("F0F0", "")
-    assert sid.startswith("dev-")
+    address = "C4:7C:8D:6A:2F:10"
+    session = Session(pseudonymizer=Pseudonymizer(b"deployment key"))
+    sid = session.add(Forever(address))
+    assert re.fullmatch(r"dev-[0-9a-f]{12}", sid)
+    assert sid == Pseudonymizer(b"deployment key").pseudonym(address.lower(), prefix="dev")
+    assert sid != Pseudonymizer(b"another key").pseudonym(address, prefix="dev")
+    assert repr(session.pseudonymizer) == "Pseudonymizer(key=<hidden>)"
     with pytest.raises(ConfigError):
-        session.add(Forever("F0:F0:F0:F0:F0:F0"))
+        session.add(Forever(address))
 
 
 async def test_estimates_flow_and_iteration_ends_with_the_session() -> None:

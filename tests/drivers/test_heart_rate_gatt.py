@@ -1,4 +1,4 @@
-"""The heart-rate driver over real GATT on a virtual BLE link: twin, bumble's own profile, faults."""
+"""The heart-rate driver over real GATT on a virtual link: twin, bumble's own profile, faults."""
 
 import asyncio
 from collections.abc import AsyncIterator
@@ -7,10 +7,19 @@ from dataclasses import dataclass, field
 import numpy as np
 import pytest
 from bumble.profiles.heart_rate_service import HeartRateService
+from wearsdk.drivers.heart_rate import HeartRateStrap, VirtualHeartRateStrap
 
-from wearsdk import DeviceStatus, Gap, HeartRate, Message, SampleBlock, ScaledClock, Session
-from wearsdk.drivers.heart_rate import HeartRateStrap
-from wearsdk.drivers.heart_rate._twin import VirtualHeartRateStrap
+from wearsdk import (
+    DeviceNotFoundError,
+    DeviceStatus,
+    Gap,
+    HeartRate,
+    Message,
+    SampleBlock,
+    ScaledClock,
+    Session,
+    StreamClosedError,
+)
 from wearsdk.io.ble import VirtualLink, start_advertising
 from wearsdk.sim import ArousalScript, HeartSimulator
 
@@ -47,9 +56,10 @@ async def collect(session: Session, into: Collected) -> None:
             into.messages.append(m)
 
 
-async def wait_until(predicate, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+async def wait_until(predicate, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]  # noqa: ASYNC109
+    """Poll a condition on observed test state (nothing to await on directly)."""
     async with asyncio.timeout(timeout):
-        while not predicate():
+        while not predicate():  # noqa: ASYNC110
             await asyncio.sleep(0.01)
 
 
@@ -93,7 +103,7 @@ async def test_rr_intervals_arrive_exactly_as_the_strap_generated_them(link: Vir
     hrs = got.of(HeartRate)
     assert all(h.contact is True and h.source == sid for h in hrs)
     assert any(h.energy_kj is not None for h in hrs) or len(hrs) < 10
-    statuses = [s for s in got.of(DeviceStatus)]
+    statuses = list(got.of(DeviceStatus))
     assert [s.state for s in statuses][:2] == ["connecting", "connected"]
     assert statuses[1].battery_pct == 87
     assert strap.malformed == 0
@@ -117,7 +127,10 @@ async def test_reads_bumbles_own_heart_rate_service_exactly(link: VirtualLink) -
         await asyncio.sleep(0.05)
         measurements = [
             HeartRateService.HeartRateMeasurement(
-                heart_rate=75, sensor_contact_detected=True, energy_expended=100, rr_intervals=[0.75, 0.8]
+                heart_rate=75,
+                sensor_contact_detected=True,
+                energy_expended=100,
+                rr_intervals=[0.75, 0.8],
             ),
             HeartRateService.HeartRateMeasurement(heart_rate=301, rr_intervals=[0.5] * 9),
             HeartRateService.HeartRateMeasurement(heart_rate=70, sensor_contact_detected=False),
@@ -155,7 +168,8 @@ async def test_reconnects_after_a_drop_and_reports_the_gap_exactly(link: Virtual
         task.cancel()
     states = [s.state for s in got.of(DeviceStatus)]
     assert states[:2] == ["connecting", "connected"]
-    assert "disconnected" in states and states[-1] == "connected"
+    assert "disconnected" in states
+    assert states[-1] == "connected"
     assert states.index("reconnecting") > states.index("disconnected")
     (gap,) = got.of(Gap)
     blocks = got.rr_blocks()
@@ -195,3 +209,57 @@ async def test_malformed_notifications_are_counted_and_dropped(link: VirtualLink
         task.cancel()
     assert strap.malformed == 4
     assert strap.notifications >= len(got.of(HeartRate)) + 4
+
+
+async def test_standalone_strap_streams_without_a_session(link: VirtualLink) -> None:
+    clock = ScaledClock(20)
+    heart = HeartSimulator(ArousalScript.calm_stress_recovery(60), seed=2)
+    peripheral = await link.add_peripheral(name="HR twin D")
+    async with (
+        link.central() as ble,
+        VirtualHeartRateStrap(peripheral, heart, clock, name="HR twin D"),
+    ):
+        strap = HeartRateStrap(ble, name="HR twin D")
+        async with strap:
+            assert strap.context is not None
+            async with strap.stream("hr") as hr:
+                first = await anext(hr)
+                assert isinstance(first, HeartRate)
+                assert 50 < first.hr_bpm < 120
+        assert strap.context is None
+        with pytest.raises(StreamClosedError):
+            strap.stream("hr")
+
+
+async def test_standalone_strap_that_is_never_found_raises(link: VirtualLink) -> None:
+    async with link.central() as ble:
+        strap = HeartRateStrap(ble, name="nobody", connect_timeout_s=0.3, max_attempts=2)
+        with pytest.raises(DeviceNotFoundError):
+            async with strap:
+                pass
+
+
+async def test_two_straps_in_one_session(link: VirtualLink) -> None:
+    clock = ScaledClock(20)
+    p1 = await link.add_peripheral(name="HR twin E1")
+    p2 = await link.add_peripheral(name="HR twin E2")
+    h1 = HeartSimulator(ArousalScript.calm_stress_recovery(60), seed=1, hr_rest_bpm=55)
+    h2 = HeartSimulator(ArousalScript.calm_stress_recovery(60), seed=2, hr_rest_bpm=80)
+    got = Collected()
+    session = Session(clock=clock, pipeline=None)
+    async with (
+        link.central() as ble,
+        session,
+        VirtualHeartRateStrap(p1, h1, clock, name="HR twin E1"),
+        VirtualHeartRateStrap(p2, h2, clock, name="HR twin E2"),
+    ):
+        task = asyncio.create_task(collect(session, got))
+        a = session.add(HeartRateStrap(ble, name="HR twin E1"))
+        b = session.add(HeartRateStrap(ble, name="HR twin E2"))
+        await wait_until(lambda: {h.source for h in got.of(HeartRate)} == {a, b})
+        await wait_until(lambda: sum(h.source == a for h in got.of(HeartRate)) >= 4)
+        await wait_until(lambda: sum(h.source == b for h in got.of(HeartRate)) >= 4)
+        task.cancel()
+    hr_a = np.mean([h.hr_bpm for h in got.of(HeartRate) if h.source == a][1:])
+    hr_b = np.mean([h.hr_bpm for h in got.of(HeartRate) if h.source == b][1:])
+    assert hr_a < hr_b - 10  # each stream comes from its own strap

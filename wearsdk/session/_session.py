@@ -134,6 +134,7 @@ class Session:
     def _start(self, source: Source, source_id: str) -> None:
         assert self._tg is not None
         ctx = SourceContext(self.bus, self.clock, source_id)
+        source.attach(ctx)
         task = self._tg.create_task(source.run(ctx), name=f"wearsdk[{source_id}].source")
         self._tasks.append(task)
 

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
+from types import TracebackType
+from typing import Self
 
 from wearsdk._clock import SessionClock
+from wearsdk._errors import StreamClosedError
 from wearsdk._events import DeviceState, DeviceStatus, Event
+from wearsdk._privacy import Pseudonymizer
 from wearsdk._types import SampleBlock
-from wearsdk.bus import Bus
+from wearsdk.bus import Bus, BusItem, OverflowPolicy, Subscription
 
-__all__ = ["Source", "SourceContext"]
+__all__ = ["Source", "SourceContext", "SourceStream"]
 
 
 class SourceContext:
@@ -66,12 +71,57 @@ class SourceContext:
         return self._last_state
 
 
+class SourceStream:
+    """Async iterator over the payloads one source publishes on one stream.
+
+    Yields :class:`~wearsdk.SampleBlock` and event payloads published on
+    ``physio/<source_id>/<stream>`` (or on the topic given). Ends when the source's bus closes.
+    Use it as an async context manager to unsubscribe early.
+    """
+
+    def __init__(self, subscription: Subscription) -> None:
+        self.subscription = subscription
+        """The underlying bus subscription (for ``statistics()``)."""
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> BusItem:
+        try:
+            return (await self.subscription.receive()).payload
+        except StreamClosedError:
+            raise StopAsyncIteration from None
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.subscription.close()
+
+
 class Source(ABC):
     """Something that feeds a :class:`~wearsdk.Session`: a device driver, an inlet, a replay.
 
     Subclasses implement :meth:`run`, which publishes through the context until it is cancelled
-    (or the source ends by itself, e.g. a finite replay), and the two identity properties.
+    (or the source ends by itself, e.g. a finite replay), and :attr:`identity`.
+
+    A source also works on its own, without a session: ``async with`` runs it on a private bus
+    and session clock and returns once it reports ``connected``; :meth:`stream` then iterates
+    what it publishes::
+
+        async with HeartRateStrap(transport, name="Polar H10 1234") as strap:
+            async with strap.stream("rr") as rr:
+                async for block in rr:
+                    ...
     """
+
+    _ctx: SourceContext | None = None
+    _standalone: tuple[asyncio.Task[None], Bus] | None = None
 
     @property
     @abstractmethod
@@ -92,3 +142,96 @@ class Source(ABC):
     @abstractmethod
     async def run(self, ctx: SourceContext) -> None:
         """Acquire and publish until cancelled; release every resource on the way out."""
+
+    def attach(self, ctx: SourceContext) -> None:
+        """Remember the context this source runs in, so that :meth:`stream` can find its bus.
+
+        Called by the session (and by standalone entry) before :meth:`run`.
+        """
+        self._ctx = ctx
+
+    @property
+    def context(self) -> SourceContext | None:
+        """The context the source runs in, once it runs."""
+        return self._ctx
+
+    def stream(
+        self, stream: str, *, maxsize: int = 1024, policy: OverflowPolicy = "drop_oldest"
+    ) -> SourceStream:
+        """Iterate what this source publishes on ``stream`` (``hr``, ``rr``, ``ecg``...).
+
+        Works while the source runs, in a session or on its own.
+
+        Raises:
+            StreamClosedError: the source is not running.
+        """
+        if self._ctx is None:
+            raise StreamClosedError("the source is not running: add it to a session or enter it")
+        topic = f"physio/{self._ctx.source_id}/{stream}"
+        return SourceStream(self._ctx.bus.subscribe(topic, maxsize=maxsize, policy=policy))
+
+    def status_stream(self, *, maxsize: int = 256) -> SourceStream:
+        """Iterate this source's :class:`~wearsdk.DeviceStatus` events."""
+        if self._ctx is None:
+            raise StreamClosedError("the source is not running: add it to a session or enter it")
+        return SourceStream(
+            self._ctx.bus.subscribe(f"device/{self._ctx.source_id}/status", maxsize=maxsize)
+        )
+
+    async def __aenter__(self) -> Self:
+        if self._standalone is not None or self._ctx is not None:
+            raise StreamClosedError("this source is already running")
+        bus = Bus()
+        bus.bind_loop()
+        source_id = self.source_id or Pseudonymizer().pseudonym(self.identity, prefix=self.kind)
+        ctx = SourceContext(bus, SessionClock(), source_id)
+        self._ctx = ctx
+        status = bus.subscribe(f"device/{source_id}/status", maxsize=64)
+        task = asyncio.create_task(self.run(ctx), name=f"wearsdk[{source_id}].source")
+        self._standalone = (task, bus)
+        try:
+            while True:
+                getter = asyncio.ensure_future(status.receive())
+                done, _ = await asyncio.wait({getter, task}, return_when=asyncio.FIRST_COMPLETED)
+                if task in done:
+                    getter.cancel()
+                    task.result()  # raises the source's error
+                    raise StreamClosedError("the source ended before it connected")
+                payload = getter.result().payload
+                if isinstance(payload, DeviceStatus) and payload.state == "connected":
+                    break
+        except BaseException:
+            await self._stop_standalone()
+            raise
+        finally:
+            status.close()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        error = await self._stop_standalone()
+        if error is not None and exc is None:
+            raise error
+
+    async def _stop_standalone(self) -> BaseException | None:
+        """Stop the private run; return the error it ended with, if any (not cancellation)."""
+        standalone, self._standalone = self._standalone, None
+        self._ctx = None
+        if standalone is None:
+            return None
+        task, bus = standalone
+        task.cancel()
+        error: BaseException | None = None
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+        except Exception as e:
+            error = e
+        finally:
+            bus.close()
+        return error

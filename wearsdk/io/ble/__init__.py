@@ -30,7 +30,12 @@ from wearsdk.io.ble._transport import (
 
 if TYPE_CHECKING:
     from wearsdk.io.ble._bumble_backend import DEFAULT_MTU, BumbleBleakClient, BumbleBleakScanner
-    from wearsdk.io.ble._virtual import ADVERTISING_INTERVAL_MS, VirtualLink, start_advertising
+    from wearsdk.io.ble._virtual import (
+        ADVERTISING_INTERVAL_MS,
+        VirtualLink,
+        open_peripheral,
+        start_advertising,
+    )
 
 __all__ = [
     "ADVERTISING_INTERVAL_MS",
@@ -41,6 +46,7 @@ __all__ = [
     "BumbleBleakScanner",
     "OsBleTransport",
     "VirtualLink",
+    "open_peripheral",
     "parse_transport",
     "start_advertising",
 ]
@@ -51,6 +57,7 @@ _LAZY = {
     "BumbleBleakScanner": "wearsdk.io.ble._bumble_backend",
     "ADVERTISING_INTERVAL_MS": "wearsdk.io.ble._virtual",
     "VirtualLink": "wearsdk.io.ble._virtual",
+    "open_peripheral": "wearsdk.io.ble._virtual",
     "start_advertising": "wearsdk.io.ble._virtual",
 }
 

@@ -6,11 +6,12 @@ theirs; everything goes through real HCI, LL, L2CAP and ATT, in the running even
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import struct
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from types import TracebackType
 from typing import Self
 
@@ -26,7 +27,7 @@ from bumble.transport.common import AsyncPipeSink
 from wearsdk._errors import ConfigError, WearError
 from wearsdk.io.ble._transport import BleTransport, _BumbleCentralTransport, _shutdown_device
 
-__all__ = ["ADVERTISING_INTERVAL_MS", "VirtualLink", "start_advertising"]
+__all__ = ["ADVERTISING_INTERVAL_MS", "VirtualLink", "open_peripheral", "start_advertising"]
 
 logger = logging.getLogger(__name__)
 
@@ -238,3 +239,34 @@ class VirtualLink:
             if candidate not in self._addresses:
                 self._addresses.add(candidate)
                 return candidate
+
+
+@contextlib.asynccontextmanager
+async def open_peripheral(
+    spec: str, *, name: str, address: str | None = None
+) -> AsyncIterator[Device]:
+    """A powered-on bumble peripheral on a bumble transport, for twins served out of process.
+
+    For example, with ``python -m bumble.apps.controllers tcp-server:127.0.0.1:P1
+    tcp-server:127.0.0.1:P2`` running, a twin serves on ``open_peripheral("tcp-client:
+    127.0.0.1:P2", ...)`` and a central connects with ``BumbleBleTransport("tcp-client:
+    127.0.0.1:P1")``. The peripheral is disconnected and powered off on exit.
+
+    Args:
+        spec: a bumble transport spec.
+        name: the device (GAP) name.
+        address: static random address to advertise with; generated if omitted.
+    """
+    from bumble.transport import open_transport
+
+    transport = await open_transport(spec)
+    try:
+        addr = Address(address) if address else Address.generate_static_address()
+        device = Device(name=name, address=addr, host=Host(transport.source, transport.sink))
+        await device.power_on()
+        try:
+            yield device
+        finally:
+            await _shutdown_device(device)
+    finally:
+        await transport.close()
