@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.metadata
 import json
 import logging
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from wearsdk._errors import WearError
+from wearsdk._errors import ConfigError, WearError
 from wearsdk._version import __version__
 
 __all__ = ["main"]
@@ -75,14 +77,181 @@ def build_parser() -> argparse.ArgumentParser:
         "--jsonl", action="store_true", help="print every bus event as one JSON object per line"
     )
     demo.set_defaults(func=_cmd_demo)
+
+    transport_help = (
+        "BLE transport: 'bleak' (the OS Bluetooth stack, default) or 'bumble:<spec>' "
+        "(e.g. bumble:usb:0, bumble:tcp-client:127.0.0.1:19001)"
+    )
+    scan = sub.add_parser(
+        "scan", help="list nearby BLE devices", description="Scan for BLE devices."
+    )
+    scan.add_argument("--transport", default="bleak", metavar="T", help=transport_help)
+    scan.add_argument("--timeout", type=_positive_float, default=5.0, metavar="S", help="seconds")
+    scan.add_argument("--jsonl", action="store_true", help="one JSON object per device")
+    scan.set_defaults(func=_cmd_scan)
+
+    stream = sub.add_parser(
+        "stream",
+        help="connect to a device and stream its data",
+        description="Connect to a device and print its events (and estimates) until stopped.",
+    )
+    stream.add_argument("--device", required=True, metavar="ADDRESS|NAME", help="which device")
+    stream.add_argument(
+        "--driver",
+        default="heart-rate",
+        help=f"driver name (installed: {', '.join(sorted(_entry_points('wearsdk.drivers')))})",
+    )
+    stream.add_argument("--transport", default="bleak", metavar="T", help=transport_help)
+    stream.add_argument(
+        "--duration",
+        type=_positive_float,
+        metavar="S",
+        help="stop after S seconds (default: never)",
+    )
+    stream.add_argument("--jsonl", action="store_true", help="print every bus event as JSON")
+    stream.set_defaults(func=_cmd_stream)
+
+    twin = sub.add_parser(
+        "twin",
+        help="serve a virtual device on a bumble transport (for tests and demos across processes)",
+        description=(
+            "Serve a virtual twin over a bumble transport, e.g. one side of "
+            "'python -m bumble.apps.controllers tcp-server:127.0.0.1:P1 tcp-server:127.0.0.1:P2'."
+        ),
+    )
+    twin.add_argument(
+        "kind", help=f"twin kind ({', '.join(sorted(_entry_points('wearsdk.twins')))})"
+    )
+    twin.add_argument("--transport", required=True, metavar="SPEC", help="bumble transport spec")
+    twin.add_argument("--name", default=None, help="advertised name")
+    twin.add_argument("--duration", type=_positive_float, default=600.0, metavar="S")
+    twin.add_argument("--speed", type=_positive_float, default=1.0, metavar="X")
+    twin.add_argument("--seed", type=int, default=0)
+    twin.set_defaults(func=_cmd_twin)
     return parser
+
+
+def _entry_points(group: str) -> dict[str, importlib.metadata.EntryPoint]:
+    return {ep.name: ep for ep in importlib.metadata.entry_points(group=group)}
+
+
+def _load(group: str, name: str) -> Any:
+    eps = _entry_points(group)
+    if name not in eps:
+        raise ConfigError(f"unknown {group.split('.')[-1][:-1]} {name!r}; installed: {sorted(eps)}")
+    return eps[name].load()
+
+
+def _looks_like_address(text: str) -> bool:
+    return bool(
+        re.fullmatch(r"([0-9A-Fa-f]{2}:){5}[0-9A-Fa-f]{2}", text)
+        or re.fullmatch(r"[0-9A-Fa-f]{8}-([0-9A-Fa-f]{4}-){3}[0-9A-Fa-f]{12}", text)
+    )
+
+
+def _cmd_scan(args: argparse.Namespace) -> int:
+    from wearsdk.io.ble import parse_transport
+
+    async def scan() -> list[dict[str, Any]]:
+        async with parse_transport(args.transport) as transport:
+            found = await transport.scan(timeout_s=args.timeout)
+        return [
+            {
+                "address": device.address,
+                "name": adv.local_name or device.name,
+                "rssi": adv.rssi,
+                "services": sorted(adv.service_uuids),
+            }
+            for device, adv in found
+        ]
+
+    devices = asyncio.run(scan())
+    for d in devices:
+        if args.jsonl:
+            print(json.dumps(d))
+        else:
+            services = ", ".join(_service_label(u) for u in d["services"]) or "-"
+            name = d["name"] or "(no name)"
+            print(f"{d['address']:<20} {d['rssi']!s:>5} dBm  {name:<28} {services}")
+    if not args.jsonl:
+        print(f"{len(devices)} device(s) found")
+    return 0
+
+
+_KNOWN_SERVICES = {
+    "0000180d-0000-1000-8000-00805f9b34fb": "Heart Rate",
+    "0000180f-0000-1000-8000-00805f9b34fb": "Battery",
+    "fb005c80-02e7-f387-1cad-8acd2d8df0c8": "Polar PMD",
+    "c566488a-0882-4e1b-a6d0-0b717e652234": "BITalino",
+}
+
+
+def _service_label(uuid: str) -> str:
+    return _KNOWN_SERVICES.get(uuid.lower(), uuid)
+
+
+def _cmd_stream(args: argparse.Namespace) -> int:
+    from wearsdk._jsonl import message_to_dict
+    from wearsdk.io.ble import parse_transport
+    from wearsdk.session import Session
+
+    driver_cls = _load("wearsdk.drivers", args.driver)
+    key = "address" if _looks_like_address(args.device) else "name"
+
+    async def stream() -> None:
+        async with parse_transport(args.transport) as transport, Session() as session:
+            sub = session.bus.subscribe("#", maxsize=65536)
+            session.add(driver_cls(transport, **{key: args.device}))
+            summary = _Summary(sys.stdout, verbose_hr=True)
+
+            async def pump() -> None:
+                async for message in sub:
+                    line = message_to_dict(message, session.clock)
+                    if args.jsonl:
+                        print(json.dumps(line, separators=(",", ":")), flush=True)
+                    else:
+                        summary(line)
+
+            async with asyncio.TaskGroup() as tg:
+                pump_task = tg.create_task(pump())
+                if args.duration is not None:
+                    await session.sleep(args.duration)
+                    pump_task.cancel()
+                else:
+                    await pump_task
+
+    asyncio.run(stream())
+    return 0
+
+
+def _cmd_twin(args: argparse.Namespace) -> int:
+    from wearsdk._clock import ScaledClock
+    from wearsdk.io.ble import open_peripheral
+    from wearsdk.sim import ArousalScript, HeartSimulator
+
+    twin_cls = _load("wearsdk.twins", args.kind)
+    name = args.name or f"wearsdk {args.kind} twin"
+
+    async def serve() -> None:
+        clock = ScaledClock(args.speed)
+        heart = HeartSimulator(ArousalScript.calm_stress_recovery(args.duration), seed=args.seed)
+        async with (
+            open_peripheral(args.transport, name=name) as device,
+            twin_cls(device, heart, clock, name=name),
+        ):
+            print(f"serving {args.kind} twin {name!r} on {args.transport}", flush=True)
+            await asyncio.sleep(clock.real_delay_s(args.duration))
+
+    asyncio.run(serve())
+    return 0
 
 
 class _Summary:
     """The human-readable live summary of ``wearsdk demo``."""
 
-    def __init__(self, out: TextIO) -> None:
+    def __init__(self, out: TextIO, *, verbose_hr: bool = False) -> None:
         self.out = out
+        self.verbose_hr = verbose_hr
         self.phase = "?"
         self.hr: float | None = None
         self.t0: float | None = None
@@ -100,6 +269,21 @@ class _Summary:
         elif kind == "heart_rate":
             hr = line.get("hr_bpm")
             self.hr = float(hr) if isinstance(hr, int | float) else None
+            if self.verbose_hr:
+                rr = " ".join(f"{1000 * r:.0f}" for r in line.get("rr_s") or ())
+                contact = {True: "yes", False: "NO", None: "n/a"}[line.get("contact")]
+                print(
+                    f"HR {self.hr:5.1f} bpm  RR [{rr}] ms  contact {contact}",
+                    file=self.out,
+                    flush=True,
+                )
+        elif kind == "gap":
+            print(
+                f"[{line['source']}] gap in {line['stream']}: "
+                f"{float(line['end']) - float(line['start']):.2f} s ({line['reason']})",
+                file=self.out,
+                flush=True,
+            )
         elif kind == "estimate":
             arousal = float(line["arousal"])
             conf = float(line["confidence"])

@@ -1,0 +1,108 @@
+"""Across processes, as a lab would wire it: bumble's controllers app, a twin, scan and stream.
+
+Each piece runs as its own process over bumble's TCP HCI transports: one virtual controller
+serves the twin (`wearsdk twin`), the other the central (`wearsdk scan` / `wearsdk stream`).
+"""
+
+import json
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_listening(port: int, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise TimeoutError(f"nothing listens on {port}")
+
+
+@pytest.fixture
+def radio(tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """Controllers app plus a heart-rate twin; yields (central spec, twin name)."""
+    p1, p2 = free_port(), free_port()
+    log = (tmp_path / "procs.log").open("wb")
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "bumble.apps.controllers",
+                f"tcp-server:127.0.0.1:{p1}",
+                f"tcp-server:127.0.0.1:{p2}",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    ]
+    try:
+        wait_listening(p1)
+        wait_listening(p2)
+        name = "remote HR twin"
+        twin = [sys.executable, "-m", "wearsdk", "twin", "heart-rate", "--name", name]
+        twin += ["--transport", f"tcp-client:127.0.0.1:{p2}", "--duration", "60"]
+        procs.append(subprocess.Popen(twin, stdout=log, stderr=subprocess.STDOUT))
+        time.sleep(1.0)
+        yield f"bumble:tcp-client:127.0.0.1:{p1}", name
+    finally:
+        for proc in reversed(procs):
+            proc.kill()
+            proc.wait(timeout=10)
+        log.close()
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "wearsdk", *args], capture_output=True, text=True, timeout=60
+    )
+
+
+def test_scan_then_stream_a_twin_in_another_process(radio: tuple[str, str]) -> None:
+    transport, name = radio
+    scan = run_cli("scan", "--transport", transport, "--timeout", "2", "--jsonl")
+    assert scan.returncode == 0, scan.stderr
+    devices = [json.loads(line) for line in scan.stdout.splitlines()]
+    (twin,) = [d for d in devices if d["name"] == name]
+    assert "0000180d-0000-1000-8000-00805f9b34fb" in twin["services"]
+
+    stream = run_cli(
+        *("stream", "--transport", transport, "--device", twin["address"]),
+        *("--duration", "4", "--jsonl"),
+    )
+    assert stream.returncode == 0, stream.stderr
+    lines = [json.loads(line) for line in stream.stdout.splitlines()]
+    states = [x["state"] for x in lines if x["type"] == "device_status"]
+    assert states[:2] == ["connecting", "connected"]
+    hr = [x for x in lines if x["type"] == "heart_rate"]
+    assert len(hr) >= 2
+    assert all(50 <= x["hr_bpm"] <= 130 and x["contact"] is True for x in hr)
+    # no raw address leaves the process in the event stream: sources are pseudonyms
+    assert twin["address"] not in stream.stdout
+    assert twin["address"].lower() not in stream.stdout
+
+
+def test_stream_unknown_driver_and_missing_device_fail_cleanly(radio: tuple[str, str]) -> None:
+    transport, _ = radio
+    bad = run_cli("stream", "--transport", transport, "--device", "x", "--driver", "nope")
+    assert bad.returncode == 1
+    assert "unknown driver 'nope'" in bad.stderr
+    wrong = run_cli("scan", "--transport", "carrier-pigeon")
+    assert wrong.returncode == 1
+    assert "unknown BLE transport" in wrong.stderr
