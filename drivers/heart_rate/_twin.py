@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 from types import TracebackType
 from typing import Self
 
@@ -57,6 +58,12 @@ class VirtualHeartRateStrap:
         battery_pct: battery level served by the Battery Service.
         energy_every: include Energy Expended every N notifications (0: never).
         body_location: Body Sensor Location value (1 = chest).
+        drift_ppm: the strap's clock error: RR intervals are reported ``1 + drift_ppm * 1e-6``
+            times their true length (real straps are off by tens of ppm).
+        jitter_s: each notification is delayed by a uniform random 0 to ``jitter_s`` session
+            seconds (BLE connection events deliver 7.5-50 ms late).
+        malformed_rate: probability that a notification is replaced by a malformed payload.
+        seed: seed of the fault-injection random generator.
     """
 
     def __init__(
@@ -71,6 +78,10 @@ class VirtualHeartRateStrap:
         battery_pct: int = 87,
         energy_every: int = 10,
         body_location: int = 1,
+        drift_ppm: float = 0.0,
+        jitter_s: float = 0.0,
+        malformed_rate: float = 0.0,
+        seed: int = 0,
     ) -> None:
         self.device = device
         self.heart = heart
@@ -83,6 +94,15 @@ class VirtualHeartRateStrap:
         """Battery level served (a knob)."""
         self.energy_every = energy_every
         self.body_location = body_location
+        self.drift_ppm = drift_ppm
+        """Clock error of the RR intervals reported (a knob)."""
+        self.jitter_s = jitter_s
+        """Maximum extra delay of a notification (a knob)."""
+        self.malformed_rate = malformed_rate
+        """Probability of a malformed notification (a knob)."""
+        self._rng = random.Random(seed)
+        self.malformed_sent = 0
+        """Malformed notifications sent so far."""
         self.energy_kj = 0
         """Cumulative energy expended, reset by control point 0x01."""
         self.notifications_sent = 0
@@ -194,6 +214,14 @@ class VirtualHeartRateStrap:
             self._advertising = True
             await self._advertise()
 
+    def _malformed(self, payload: bytes) -> bytes:
+        kind = self._rng.randrange(3)
+        if kind == 0:
+            return payload[:1]  # truncated to the flags
+        if kind == 1:
+            return bytes((payload[0] | 0x10,)) + payload[1:] + b"\x07"  # odd RR bytes
+        return bytes((payload[0] | 0x01,)) + payload[1:2]  # uint16 HR with one byte
+
     async def send_raw(self, payload: bytes) -> None:
         """Notify arbitrary bytes on the Heart Rate Measurement characteristic (fault injection)."""
         await self.device.notify_subscribers(self._hrm, bytes(payload))
@@ -217,6 +245,9 @@ class VirtualHeartRateStrap:
                 rr[i : i + _MAX_RR_PER_NOTIFICATION]
                 for i in range(0, len(rr), _MAX_RR_PER_NOTIFICATION)
             ] or [[]]
+            if self.jitter_s > 0:
+                await asyncio.sleep(self.clock.real_delay_s(self._rng.uniform(0, self.jitter_s)))
+            scale = 1.0 + self.drift_ppm * 1e-6
             for chunk in chunks:
                 n += 1
                 energy = (
@@ -224,9 +255,12 @@ class VirtualHeartRateStrap:
                 )
                 payload = encode_heart_rate_measurement(
                     last_hr,
-                    rr_s=chunk,
+                    rr_s=[r * scale for r in chunk],
                     energy_kj=energy,
                     contact=self.contact,
                 )
+                if self.malformed_rate and self._rng.random() < self.malformed_rate:
+                    payload = self._malformed(payload)
+                    self.malformed_sent += 1
                 await self.device.notify_subscribers(self._hrm, payload)
                 self.notifications_sent += 1

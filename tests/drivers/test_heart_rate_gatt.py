@@ -263,3 +263,40 @@ async def test_two_straps_in_one_session(link: VirtualLink) -> None:
     hr_a = np.mean([h.hr_bpm for h in got.of(HeartRate) if h.source == a][1:])
     hr_b = np.mean([h.hr_bpm for h in got.of(HeartRate) if h.source == b][1:])
     assert hr_a < hr_b - 10  # each stream comes from its own strap
+
+
+async def test_faulty_strap_keeps_streaming_and_counts_every_bad_packet(link: VirtualLink) -> None:
+    clock = ScaledClock(25)
+    heart = RecordingHeart(ArousalScript.calm_stress_recovery(120), seed=7)
+    peripheral = await link.add_peripheral(name="HR twin F")
+    got = Collected()
+    session = Session(clock=clock, pipeline=None)
+    async with (
+        link.central() as ble,
+        session,
+        VirtualHeartRateStrap(
+            peripheral,
+            heart,
+            clock,
+            name="HR twin F",
+            malformed_rate=0.3,
+            jitter_s=0.05,
+            drift_ppm=100.0,
+            seed=11,
+        ) as twin,
+    ):
+        task = asyncio.create_task(collect(session, got))
+        strap = HeartRateStrap(ble, name="HR twin F")
+        session.add(strap)
+        await wait_until(lambda: twin.malformed_sent >= 5 and len(got.of(HeartRate)) >= 10)
+        await session.sleep(1.5)
+        task.cancel()
+    assert strap.malformed == twin.malformed_sent
+    assert strap.notifications == twin.notifications_sent
+    assert len(got.of(HeartRate)) == twin.notifications_sent - twin.malformed_sent
+    rr = np.concatenate([b.values[:, 0] for b in got.rr_blocks()])
+    # every interval received is one the strap generated, scaled by its +100 ppm clock error
+    generated = np.array(heart.generated)
+    drifted = set(np.round(generated * (1 + 100e-6) * 1024) / 1024)
+    assert set(rr) <= drifted
+    assert not set(rr) <= set(np.round(generated * 1024) / 1024)
