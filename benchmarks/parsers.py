@@ -27,7 +27,10 @@ def hr_payloads(n: int, seed: int = 0) -> list[bytes]:
         rr = [float(x) for x in rng.uniform(0.5, 1.1, k)]
         out.append(
             encode_heart_rate_measurement(
-                int(60 / np.mean(rr)), rr_s=rr, contact=True, energy_kj=i % 65536 if i % 10 == 0 else None
+                int(60 / np.mean(rr)),
+                rr_s=rr,
+                contact=True,
+                energy_kj=i % 65536 if i % 10 == 0 else None,
             )
         )
     return out

@@ -8,17 +8,12 @@ import logging
 import math
 import random
 from collections import deque
+from collections.abc import Callable
 
 import numpy as np
 from bleak import BleakClient
 from bleak.backends.characteristic import BleakGATTCharacteristic
 from bleak.exc import BleakError
-from wearsdk.drivers.heart_rate._protocol import (
-    BATTERY_LEVEL_UUID,
-    HEART_RATE_MEASUREMENT_UUID,
-    HEART_RATE_SERVICE_UUID,
-    parse_heart_rate_measurement,
-)
 
 from wearsdk import (
     DeviceNotFoundError,
@@ -28,6 +23,12 @@ from wearsdk import (
     SampleBlock,
     Source,
     SourceContext,
+)
+from wearsdk.drivers.heart_rate._protocol import (
+    BATTERY_LEVEL_UUID,
+    HEART_RATE_MEASUREMENT_UUID,
+    HEART_RATE_SERVICE_UUID,
+    parse_heart_rate_measurement,
 )
 from wearsdk.io.ble import BleTransport
 
@@ -113,6 +114,8 @@ class HeartRateStrap(Source):
         max_attempts: give up (raise) after this many failed attempts in a row; 0 = never.
         backoff_max_s: cap of the reconnection backoff.
         queue_size: bound of the notification queue between the BLE callback and the driver.
+        stale_after_s: drop and reconnect when no notification arrived for this long (a strap
+            that stays connected but stopped sending).
     """
 
     def __init__(
@@ -127,6 +130,7 @@ class HeartRateStrap(Source):
         max_attempts: int = 0,
         backoff_max_s: float = 10.0,
         queue_size: int = 256,
+        stale_after_s: float = 10.0,
     ) -> None:
         self.transport = transport
         self.address = address
@@ -137,6 +141,8 @@ class HeartRateStrap(Source):
         self.max_attempts = max_attempts
         self.backoff_max_s = backoff_max_s
         self.queue_size = queue_size
+        self.stale_after_s = stale_after_s
+        self._gap_start: float | None = None
         self.malformed = 0
         """Notifications dropped because they did not parse."""
         self.overflowed = 0
@@ -191,20 +197,24 @@ class HeartRateStrap(Source):
             timeout_s=self.connect_timeout_s,
         )
         lost = asyncio.Event()
-        queue: deque[tuple[float, bytes]] = deque()
+        queue: deque[tuple[str, float, bytes]] = deque()
         wake = asyncio.Event()
 
         def on_disconnect(_client: BleakClient) -> None:
             lost.set()
             wake.set()
 
-        def on_notify(_char: BleakGATTCharacteristic, data: bytearray) -> None:
-            self.notifications += 1
-            if len(queue) >= self.queue_size:
-                self.overflowed += 1
-                return
-            queue.append((ctx.clock.now(), bytes(data)))
-            wake.set()
+        def notifier(kind: str) -> Callable[[BleakGATTCharacteristic, bytearray], None]:
+            # runs in bleak's callback: only stamp and queue, never block
+            def on_notify(_char: BleakGATTCharacteristic, data: bytearray) -> None:
+                self.notifications += 1
+                if len(queue) >= self.queue_size:
+                    self.overflowed += 1
+                    return
+                queue.append((kind, ctx.clock.now(), bytes(data)))
+                wake.set()
+
+            return on_notify
 
         client = self.transport.client(
             device, disconnected_callback=on_disconnect, timeout_s=self.connect_timeout_s
@@ -214,21 +224,45 @@ class HeartRateStrap(Source):
                 await client.connect()
             stack.push_async_callback(self._disconnect, client)
             battery = await self._read_battery(client)
-            await client.start_notify(HEART_RATE_MEASUREMENT_UUID, on_notify)
+            await client.start_notify(HEART_RATE_MEASUREMENT_UUID, notifier("hr"))
+            await self._start_streams(client, ctx, notifier)
             ctx.status("connected", battery_pct=battery)
-            gap_start = self.timeline.last_beat
-            self.timeline.reset()
-            first = True
+            self._on_connected()
             while True:
-                await wake.wait()
+                try:
+                    async with asyncio.timeout(ctx.clock.real_delay_s(self.stale_after_s)):
+                        await wake.wait()
+                except TimeoutError:
+                    ctx.status("disconnected", detail=f"no data for {self.stale_after_s:g} s")
+                    return
                 wake.clear()
                 while queue:
-                    arrival, payload = queue.popleft()
-                    self._handle(ctx, arrival, payload, gap_start if first else None)
-                    first = False
+                    kind, arrival, payload = queue.popleft()
+                    self._handle_notification(ctx, kind, arrival, payload)
                 if lost.is_set():
                     ctx.status("disconnected", detail="link lost")
                     return
+
+    async def _start_streams(
+        self,
+        client: BleakClient,
+        ctx: SourceContext,
+        notifier: Callable[[str], Callable[[BleakGATTCharacteristic, bytearray], None]],
+    ) -> None:
+        """Hook for subclasses: start more notifications after heart rate (nothing here)."""
+
+    def _on_connected(self) -> None:
+        """Hook run once per connection, after the streams started."""
+        self._gap_start = self.timeline.last_beat
+        self.timeline.reset()
+
+    def _handle_notification(
+        self, ctx: SourceContext, kind: str, arrival: float, payload: bytes
+    ) -> None:
+        """Decode and publish one queued notification (subclasses add their kinds)."""
+        if kind == "hr":
+            gap_start, self._gap_start = self._gap_start, None
+            self._handle(ctx, arrival, payload, gap_start)
 
     async def _disconnect(self, client: BleakClient) -> None:
         if client.is_connected:
@@ -248,6 +282,7 @@ class HeartRateStrap(Source):
         try:
             m = parse_heart_rate_measurement(payload)
         except ProtocolError:
+            self._gap_start = gap_start
             self.malformed += 1
             if self.malformed == 1:
                 logger.warning("%s: malformed heart rate notification dropped", ctx.source_id)
@@ -265,6 +300,8 @@ class HeartRateStrap(Source):
             ),
         )
         if not rr:
+            if gap_start is not None:
+                self._gap_start = gap_start  # the first notification with beats closes the gap
             return
         beats, gap = self.timeline.place(rr, arrival)
         if gap_start is not None and gap is None:

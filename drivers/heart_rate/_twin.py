@@ -19,6 +19,8 @@ from typing import Self
 
 from bumble import att, gatt
 from bumble.device import Connection, Device
+
+from wearsdk import SessionClock
 from wearsdk.drivers.heart_rate._protocol import (
     BATTERY_LEVEL_UUID,
     BATTERY_SERVICE_UUID,
@@ -28,8 +30,6 @@ from wearsdk.drivers.heart_rate._protocol import (
     HEART_RATE_SERVICE_UUID,
     encode_heart_rate_measurement,
 )
-
-from wearsdk import SessionClock
 from wearsdk.io.ble import start_advertising
 from wearsdk.sim import HeartSimulator
 
@@ -103,6 +103,8 @@ class VirtualHeartRateStrap:
         self._rng = random.Random(seed)
         self.malformed_sent = 0
         """Malformed notifications sent so far."""
+        self.paused = False
+        """While ``True`` the strap stays connected but sends nothing (a knob)."""
         self.energy_kj = 0
         """Cumulative energy expended, reset by control point 0x01."""
         self.notifications_sent = 0
@@ -236,7 +238,7 @@ class VirtualHeartRateStrap:
             next_t += self.notify_interval_s
             rr = self.heart.beats_until(self.clock.now() - t0)
             self.energy_kj = min(0xFFFF, self.energy_kj + 1)
-            if not self.connected:
+            if not self.connected or self.paused:
                 self.beats_lost += len(rr)
                 continue
             if rr:

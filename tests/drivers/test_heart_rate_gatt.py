@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import pytest
 from bumble.profiles.heart_rate_service import HeartRateService
-from wearsdk.drivers.heart_rate import HeartRateStrap, VirtualHeartRateStrap
 
 from wearsdk import (
     DeviceNotFoundError,
@@ -20,6 +19,7 @@ from wearsdk import (
     Session,
     StreamClosedError,
 )
+from wearsdk.drivers.heart_rate import HeartRateStrap, VirtualHeartRateStrap
 from wearsdk.io.ble import VirtualLink, start_advertising
 from wearsdk.sim import ArousalScript, HeartSimulator
 
@@ -300,3 +300,30 @@ async def test_faulty_strap_keeps_streaming_and_counts_every_bad_packet(link: Vi
     drifted = set(np.round(generated * (1 + 100e-6) * 1024) / 1024)
     assert set(rr) <= drifted
     assert not set(rr) <= set(np.round(generated * 1024) / 1024)
+
+
+async def test_a_strap_that_goes_silent_is_dropped_and_reconnected(link: VirtualLink) -> None:
+    clock = ScaledClock(20)
+    heart = HeartSimulator(ArousalScript.calm_stress_recovery(300), seed=4)
+    peripheral = await link.add_peripheral(name="HR twin G")
+    got = Collected()
+    session = Session(clock=clock, pipeline=None)
+    async with (
+        link.central() as ble,
+        session,
+        VirtualHeartRateStrap(peripheral, heart, clock, name="HR twin G") as twin,
+    ):
+        task = asyncio.create_task(collect(session, got))
+        session.add(HeartRateStrap(ble, name="HR twin G", stale_after_s=4.0, backoff_max_s=0.1))
+        await wait_until(lambda: len(got.of(HeartRate)) >= 3)
+        twin.paused = True
+        await wait_until(lambda: any(s.state == "disconnected" for s in got.of(DeviceStatus)))
+        twin.paused = False
+        await wait_until(lambda: [s.state for s in got.of(DeviceStatus)][-1] == "connected")
+        n = len(got.of(HeartRate))
+        await wait_until(lambda: len(got.of(HeartRate)) > n + 2)
+        task.cancel()
+    detail = [s.detail for s in got.of(DeviceStatus) if s.state == "disconnected"]
+    assert detail == ["no data for 4 s"]
+    (gap,) = got.of(Gap)
+    assert gap.end - gap.start >= 4.0
