@@ -127,3 +127,158 @@ class ScaledClock(SessionClock):
         """Return the current (scaled) session time in seconds."""
         real = self._source()
         return self._start_real + (real - self._start_real) * self._speed
+
+
+class DeviceClockMap:
+    """Online mapping of a device clock onto the session clock: offset and drift.
+
+    A device stamps samples on its own clock (Polar: ns since 2000; counters); they arrive on
+    the session clock later, by a positive and jittery delay (BLE connection events, 7.5-50
+    ms). The latency-free relation lies on the *lower envelope* of ``arrival - device_time``:
+    the minimum of that difference is kept per ``bucket_s`` of device time, and a line through
+    those minima gives the offset and the drift (rate error, in ppm). Never "arrival time of the
+    packet" for every sample.
+
+    Guarantees on :meth:`map`: outputs never go backwards across calls, and after the first
+    fit the applied offset moves by at most ``max_slew`` seconds per second of device time, so
+    timestamps never jump; a device clock that jumps (reset, power loss) by more than
+    ``reset_after_s`` re-anchors the map (counted in :attr:`resets`).
+
+    Args:
+        bucket_s: device seconds per envelope bucket.
+        horizon_buckets: buckets kept for the fit (older ones are forgotten, so drift changes
+            with temperature are followed).
+        min_fit_span_s: device seconds the buckets must span before drift is estimated.
+        max_slew: fastest change of the applied offset, seconds per device second.
+        reset_after_s: a disagreement larger than this between the map and an arrival is a
+            clock reset.
+    """
+
+    def __init__(
+        self,
+        *,
+        bucket_s: float = 5.0,
+        horizon_buckets: int = 120,
+        min_fit_span_s: float = 30.0,
+        max_slew: float = 2e-3,
+        reset_after_s: float = 2.0,
+    ) -> None:
+        if not (bucket_s > 0 and horizon_buckets >= 2 and max_slew > 0 and reset_after_s > 0):
+            raise ConfigError("invalid DeviceClockMap settings")
+        self.bucket_s = bucket_s
+        self.horizon_buckets = horizon_buckets
+        self.min_fit_span_s = min_fit_span_s
+        self.max_slew = max_slew
+        self.reset_after_s = reset_after_s
+        self.resets = 0
+        """How many times the device clock jumped and the map re-anchored."""
+        self._reset_state()
+
+    def _reset_state(self) -> None:
+        self._bucket_d: list[float] = []  # device time of each bucket's minimum
+        self._bucket_m: list[float] = []  # minimum of (arrival - device) in the bucket
+        self._bucket_key: list[int] = []
+        self._slope = 0.0
+        self._intercept = 0.0
+        self._applied: float | None = None  # offset applied at _last_d
+        self._last_d: float | None = None
+        self._last_out = -np.inf
+        self.n_observations = 0
+
+    @property
+    def ready(self) -> bool:
+        """Whether at least one observation anchored the map."""
+        return self._applied is not None
+
+    @property
+    def offset_s(self) -> float:
+        """Session time minus device time at the last observed device time."""
+        return float("nan") if self._applied is None else self._applied
+
+    @property
+    def drift_ppm(self) -> float:
+        """Estimated rate error of the device clock, in parts per million."""
+        return self._slope * 1e6
+
+    def _target(self, d: float) -> float:
+        return self._intercept + self._slope * d
+
+    def observe(self, device_t: float, arrival: float) -> bool:
+        """Add one (device time, arrival time) pair.
+
+        Returns:
+            ``True`` when this observation reset the map (the device clock jumped).
+        """
+        if not (np.isfinite(device_t) and np.isfinite(arrival)):
+            return False
+        reset = False
+        if self._applied is not None and self._last_d is not None:
+            predicted = device_t + self._applied + self._slope * (device_t - self._last_d)
+            if device_t < self._last_d - self.reset_after_s or abs(
+                arrival - predicted
+            ) > self.reset_after_s + self.bucket_s * abs(self._slope):
+                self.resets += 1
+                last_out = self._last_out
+                self._reset_state()
+                self._last_out = last_out
+                reset = True
+        self.n_observations += 1
+        diff = arrival - device_t
+        key = int(np.floor(device_t / self.bucket_s))
+        if self._bucket_key and self._bucket_key[-1] == key:
+            if diff < self._bucket_m[-1]:
+                self._bucket_m[-1] = diff
+                self._bucket_d[-1] = device_t
+        else:
+            self._bucket_key.append(key)
+            self._bucket_m.append(diff)
+            self._bucket_d.append(device_t)
+            if len(self._bucket_key) > self.horizon_buckets:
+                del self._bucket_key[0], self._bucket_m[0], self._bucket_d[0]
+        self._fit()
+        if self._applied is None:
+            self._applied = self._target(device_t)
+            self._last_d = device_t
+        return reset
+
+    def _fit(self) -> None:
+        d = np.asarray(self._bucket_d)
+        m = np.asarray(self._bucket_m)
+        if d.size >= 3 and d[-1] - d[0] >= self.min_fit_span_s:
+            # the latest bucket is still filling: its minimum is not final, leave it out
+            slope, intercept = np.polyfit(d[:-1] - d[0], m[:-1], 1)
+            # keep the line under the envelope: shift it down to the lowest residual
+            resid = m - (intercept + slope * (d - d[0]))
+            intercept += min(0.0, float(resid.min()))
+            self._slope = float(slope)
+            self._intercept = float(intercept - slope * d[0])
+        else:
+            self._slope = 0.0
+            self._intercept = float(m.min())
+
+    def map(self, device_t: npt.ArrayLike) -> npt.NDArray[np.float64]:
+        """Map device times (seconds, non-decreasing) onto the session clock.
+
+        Raises:
+            ConfigError: before the first :meth:`observe`.
+        """
+        d = np.asarray(device_t, dtype=np.float64)
+        if self._applied is None or self._last_d is None:
+            raise ConfigError("DeviceClockMap.map() needs an observation first")
+        if d.size == 0:
+            return d.copy()
+        # move the applied offset toward the target, at most max_slew per device second
+        span = max(0.0, float(d[-1]) - self._last_d)
+        target = self._target(float(d[-1]))
+        step = float(np.clip(target - self._applied, -self.max_slew * span, self.max_slew * span))
+        start_offset = self._applied
+        frac = np.clip((d - self._last_d) / span, 0.0, 1.0) if span > 0 else np.zeros_like(d)
+        out = d + start_offset + step * frac
+        self._applied = start_offset + step
+        self._last_d = max(self._last_d, float(d[-1]))
+        # never backwards across calls
+        floor = self._last_out
+        if out[0] <= floor:
+            out = np.maximum(out, floor + 1e-9 * np.arange(1, d.size + 1))
+        self._last_out = float(out[-1])
+        return out

@@ -323,9 +323,7 @@ def parse_settings(
         size = struct.calcsize(fmt)
         if offset + count * size > len(raw):
             raise ProtocolError(f"PMD setting {kind.name} announces {count} values", raw)
-        values = tuple(
-            struct.unpack_from(fmt, raw, offset + i * size)[0] for i in range(count)
-        )
+        values = tuple(struct.unpack_from(fmt, raw, offset + i * size)[0] for i in range(count))
         out[kind] = out.get(kind, ()) + values
         offset += count * size
     return out
@@ -362,10 +360,16 @@ _SETTINGS_OPS = (PmdOpCode.GET_MEASUREMENT_SETTINGS, PmdOpCode.REQUEST_MEASUREME
 
 
 def _response(
-    op_code: int, measurement_type: int, status: PmdStatus, more: bool, params: bytes, raw: bytes
+    op_code: int,
+    measurement_type: int,
+    status: PmdStatus,
+    partial: bool,
+    params: bytes,
+    raw: bytes,
+    more: bool,
 ) -> PmdResponse:
     settings = None
-    if status == PmdStatus.SUCCESS and not more and params and op_code in _SETTINGS_OPS:
+    if status == PmdStatus.SUCCESS and not partial and params and op_code in _SETTINGS_OPS:
         try:
             settings = parse_settings(params)
         except ProtocolError as exc:
@@ -373,13 +377,20 @@ def _response(
     return PmdResponse(op_code, measurement_type, status, more, params, settings)
 
 
-def parse_control_point_response(data: bytes | bytearray | memoryview) -> PmdResponse:
+def parse_control_point_response(
+    data: bytes | bytearray | memoryview, *, continuation: bool = False
+) -> PmdResponse:
     """Decode a control point response (``F0 <op code> <type> <status> [<more> <params>]``).
 
-    As in Polar's SDK, ``more`` and parameters are only read from successful responses.
+    As in Polar's SDK, ``more`` and parameters are only read from successful responses. A
+    response too long for one packet comes in several, each with this header and all but the
+    last with ``more`` set: parse the ones after the first with ``continuation=True`` (their
+    parameters are fragments) and join them with :func:`merge_control_point_responses`.
 
     Args:
         data: the indication payload.
+        continuation: the packet continues a response whose previous packet had ``more``
+            set: its parameters are not decoded as settings.
 
     Returns:
         The response, with its settings decoded for a settings or start response.
@@ -403,7 +414,7 @@ def parse_control_point_response(data: bytes | bytearray | memoryview) -> PmdRes
     if status == PmdStatus.SUCCESS:
         more = len(raw) > 4 and raw[4] != 0
         params = raw[5:]
-    return _response(raw[1], raw[2], status, more, params, raw)
+    return _response(raw[1], raw[2], status, more or continuation, params, raw, more)
 
 
 def merge_control_point_responses(parts: Sequence[PmdResponse]) -> PmdResponse:
@@ -429,7 +440,9 @@ def merge_control_point_responses(parts: Sequence[PmdResponse]) -> PmdResponse:
             raise ProtocolError("PMD response packets answer different requests", params)
         if not part.ok or part.more == last:
             raise ProtocolError("PMD response packets: status or more flag out of place", params)
-    return _response(first.op_code, first.measurement_type, first.status, False, params, params)
+    return _response(
+        first.op_code, first.measurement_type, first.status, False, params, params, False
+    )
 
 
 def encode_control_point_response(
@@ -613,8 +626,7 @@ def _decode_raw(
     size = layout.sample_bytes
     if content.size == 0 or content.size % size:
         raise ProtocolError(
-            f"PMD frame body of {content.size} bytes is not a whole number of "
-            f"{size}-byte samples",
+            f"PMD frame body of {content.size} bytes is not a whole number of {size}-byte samples",
             raw,
         )
     rows = content.reshape(-1, size)
@@ -633,7 +645,9 @@ def _decode_raw(
         ints = _le_signed(rows[:, :6].reshape(-1, 2, 3), 24)
         status = rows[:, 6].copy()
     else:
-        ints = _le_signed(rows.reshape(-1, layout.channels, layout.value_bytes), size and 8 * layout.value_bytes)
+        ints = _le_signed(
+            rows.reshape(-1, layout.channels, layout.value_bytes), layout.resolution_bits
+        )
     return ints, status
 
 
@@ -833,9 +847,12 @@ def _as_int_matrix(values: npt.ArrayLike, channels: int, what: str) -> npt.NDArr
         array = array[:, None]
     if array.ndim != 2 or array.shape[1] != channels:
         raise ConfigError(f"{what} must have shape (n, {channels}), got {array.shape}")
-    if array.size and not np.issubdtype(array.dtype, np.integer):
-        if not np.all(np.isfinite(array)) or not np.all(array == np.round(array)):
-            raise ConfigError(f"{what} must be integers")
+    if (
+        array.size
+        and not np.issubdtype(array.dtype, np.integer)
+        and (not np.all(np.isfinite(array)) or not np.all(array == np.round(array)))
+    ):
+        raise ConfigError(f"{what} must be integers")
     return array.astype(np.int64)
 
 
