@@ -4,7 +4,7 @@ The public facade. Everything importable from here is stable API; modules whose 
 with an underscore are private.
 """
 
-from wearsdk._clock import ScaledClock, SessionClock
+from wearsdk._clock import DeviceClockMap, ScaledClock, SessionClock
 from wearsdk._errors import (
     ConfigError,
     ConnectionLostError,
@@ -42,6 +42,7 @@ __all__ = [
     "ConfigError",
     "ConnectionLostError",
     "ConsentError",
+    "DeviceClockMap",
     "DeviceNotFoundError",
     "DeviceState",
     "DeviceStatus",

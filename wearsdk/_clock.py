@@ -23,7 +23,7 @@ import numpy.typing as npt
 
 from wearsdk._errors import ConfigError
 
-__all__ = ["ScaledClock", "SessionClock", "monotonic_source"]
+__all__ = ["DeviceClockMap", "ScaledClock", "SessionClock", "monotonic_source"]
 
 
 def monotonic_source() -> tuple[Callable[[], float], str]:
@@ -139,10 +139,10 @@ class DeviceClockMap:
     those minima gives the offset and the drift (rate error, in ppm). Never "arrival time of the
     packet" for every sample.
 
-    Guarantees on :meth:`map`: outputs never go backwards across calls, and after the first
-    fit the applied offset moves by at most ``max_slew`` seconds per second of device time, so
-    timestamps never jump; a device clock that jumps (reset, power loss) by more than
-    ``reset_after_s`` re-anchors the map (counted in :attr:`resets`).
+    Guarantees on :meth:`map`: a stream's outputs never go backwards across calls, and the
+    applied offset moves by at most ``max_slew`` seconds per second of device time (beyond the
+    estimated drift), so timestamps never jump; a device clock that jumps (reset, power loss)
+    by more than ``reset_after_s`` re-anchors the map (counted in :attr:`resets`).
 
     Args:
         bucket_s: device seconds per envelope bucket.
@@ -150,6 +150,9 @@ class DeviceClockMap:
             with temperature are followed).
         min_fit_span_s: device seconds the buckets must span before drift is estimated.
         max_slew: fastest change of the applied offset, seconds per device second.
+        warmup_s: device seconds after (re-)anchoring during which ``warmup_slew`` applies
+            instead, so that a first packet that arrived late is forgotten quickly.
+        warmup_slew: the faster slew of the warm-up.
         reset_after_s: a disagreement larger than this between the map and an arrival is a
             clock reset.
     """
@@ -161,6 +164,8 @@ class DeviceClockMap:
         horizon_buckets: int = 120,
         min_fit_span_s: float = 30.0,
         max_slew: float = 2e-3,
+        warmup_s: float = 10.0,
+        warmup_slew: float = 0.1,
         reset_after_s: float = 2.0,
     ) -> None:
         if not (bucket_s > 0 and horizon_buckets >= 2 and max_slew > 0 and reset_after_s > 0):
@@ -169,9 +174,12 @@ class DeviceClockMap:
         self.horizon_buckets = horizon_buckets
         self.min_fit_span_s = min_fit_span_s
         self.max_slew = max_slew
+        self.warmup_s = warmup_s
+        self.warmup_slew = warmup_slew
         self.reset_after_s = reset_after_s
         self.resets = 0
         """How many times the device clock jumped and the map re-anchored."""
+        self._floors: dict[str, float] = {}
         self._reset_state()
 
     def _reset_state(self) -> None:
@@ -182,7 +190,7 @@ class DeviceClockMap:
         self._intercept = 0.0
         self._applied: float | None = None  # offset applied at _last_d
         self._last_d: float | None = None
-        self._last_out = -np.inf
+        self._anchor_d: float | None = None
         self.n_observations = 0
 
     @property
@@ -204,7 +212,7 @@ class DeviceClockMap:
         return self._intercept + self._slope * d
 
     def observe(self, device_t: float, arrival: float) -> bool:
-        """Add one (device time, arrival time) pair.
+        """Add one (device time, arrival time) pair and advance the applied offset.
 
         Returns:
             ``True`` when this observation reset the map (the device clock jumped).
@@ -218,9 +226,7 @@ class DeviceClockMap:
                 arrival - predicted
             ) > self.reset_after_s + self.bucket_s * abs(self._slope):
                 self.resets += 1
-                last_out = self._last_out
                 self._reset_state()
-                self._last_out = last_out
                 reset = True
         self.n_observations += 1
         diff = arrival - device_t
@@ -236,8 +242,20 @@ class DeviceClockMap:
             if len(self._bucket_key) > self.horizon_buckets:
                 del self._bucket_key[0], self._bucket_m[0], self._bucket_d[0]
         self._fit()
-        if self._applied is None:
+        if self._applied is None or self._last_d is None:
             self._applied = self._target(device_t)
+            self._last_d = device_t
+            self._anchor_d = device_t
+            return reset
+        # move the applied offset toward the fitted line, at most the slew per device second
+        span = device_t - self._last_d
+        if span > 0:
+            warm = self._anchor_d is not None and device_t - self._anchor_d < self.warmup_s
+            slew = (self.warmup_slew if warm else self.max_slew) * span
+            target = self._target(device_t)
+            # the part of the change that the drift explains is not a correction
+            expected = self._applied + self._slope * span
+            self._applied = expected + float(np.clip(target - expected, -slew, slew))
             self._last_d = device_t
         return reset
 
@@ -256,8 +274,11 @@ class DeviceClockMap:
             self._slope = 0.0
             self._intercept = float(m.min())
 
-    def map(self, device_t: npt.ArrayLike) -> npt.NDArray[np.float64]:
-        """Map device times (seconds, non-decreasing) onto the session clock.
+    def map(self, device_t: npt.ArrayLike, *, stream: str = "") -> npt.NDArray[np.float64]:
+        """Map device times (seconds) onto the session clock.
+
+        The outputs of one ``stream`` never go backwards across calls (several streams of one
+        device share the map, each with its own guarantee).
 
         Raises:
             ConfigError: before the first :meth:`observe`.
@@ -265,20 +286,11 @@ class DeviceClockMap:
         d = np.asarray(device_t, dtype=np.float64)
         if self._applied is None or self._last_d is None:
             raise ConfigError("DeviceClockMap.map() needs an observation first")
-        if d.size == 0:
-            return d.copy()
-        # move the applied offset toward the target, at most max_slew per device second
-        span = max(0.0, float(d[-1]) - self._last_d)
-        target = self._target(float(d[-1]))
-        step = float(np.clip(target - self._applied, -self.max_slew * span, self.max_slew * span))
-        start_offset = self._applied
-        frac = np.clip((d - self._last_d) / span, 0.0, 1.0) if span > 0 else np.zeros_like(d)
-        out = d + start_offset + step * frac
-        self._applied = start_offset + step
-        self._last_d = max(self._last_d, float(d[-1]))
-        # never backwards across calls
-        floor = self._last_out
+        out = d + self._applied + self._slope * (d - self._last_d)
+        if out.size == 0:
+            return out
+        floor = self._floors.get(stream, -np.inf)
         if out[0] <= floor:
-            out = np.maximum(out, floor + 1e-9 * np.arange(1, d.size + 1))
-        self._last_out = float(out[-1])
+            out = np.maximum(out, floor + 1e-9 * np.arange(1, out.size + 1))
+        self._floors[stream] = float(out[-1])
         return out

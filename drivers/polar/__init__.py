@@ -1,5 +1,6 @@
 """Polar sensors (H10): the Polar Measurement Data (PMD) protocol and a virtual H10 twin."""
 
+from wearsdk.drivers.polar._driver import PmdError, PolarH10
 from wearsdk.drivers.polar._pmd import (
     PMD_CONTROL_POINT_UUID,
     PMD_DATA_UUID,
@@ -41,6 +42,7 @@ __all__ = [
     "PMD_RESPONSE_CODE",
     "PMD_SERVICE_UUID",
     "POLAR_POWER_LOSS_EPOCH_NS",
+    "PmdError",
     "PmdFrame",
     "PmdFrameLayout",
     "PmdMeasurementType",
@@ -48,6 +50,7 @@ __all__ = [
     "PmdResponse",
     "PmdSettingType",
     "PmdStatus",
+    "PolarH10",
     "SentFrame",
     "VirtualPolarH10",
     "decode_pmd_frame",

@@ -5,9 +5,9 @@ import pytest
 from bumble.profiles.heart_rate_service import HeartRateService
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from wearsdk.drivers.heart_rate import encode_heart_rate_measurement, parse_heart_rate_measurement
 
 from wearsdk import ProtocolError
+from wearsdk.drivers.heart_rate import encode_heart_rate_measurement, parse_heart_rate_measurement
 
 
 def build(flags: int, hr: int, energy: int | None, rr_raw: list[int]) -> bytes:
