@@ -18,13 +18,15 @@ from wearsdk._errors import ConfigError
 from wearsdk._events import Annotation
 from wearsdk.bus import Message
 from wearsdk.drivers.heart_rate import HeartRateStrap, VirtualHeartRateStrap
+from wearsdk.drivers.polar import PolarH10, VirtualPolarH10
 from wearsdk.io.ble import VirtualLink
 from wearsdk.session import PipelineConfig, Session
 from wearsdk.sim import ArousalScript, HeartSimulator
 
 __all__ = ["DemoConfig", "DemoResult", "run_demo"]
 
-STRAP_NAME = "wearsdk HR strap"
+STRAPS = {"heart-rate": "wearsdk HR strap", "polar-h10": "Polar H10 0A1B2C3D"}
+"""Demo strap kinds and the names their twins advertise."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,17 +37,22 @@ class DemoConfig:
         duration_s: session seconds to simulate (the script is split into thirds).
         speed: session seconds per real second (10 runs 30 s in about 3 s).
         seed: seed of the simulators.
+        strap: ``heart-rate`` (a standard Heart Rate Service strap) or ``polar-h10`` (adds
+            raw ECG at 130 Hz and accelerometer at 50 Hz over Polar's PMD service).
     """
 
     duration_s: float = 180.0
     speed: float = 1.0
     seed: int = 0
+    strap: str = "heart-rate"
 
     def __post_init__(self) -> None:
         if not self.duration_s >= 15:
             raise ConfigError(f"demo duration must be at least 15 s, got {self.duration_s}")
         if not self.speed > 0:
             raise ConfigError(f"demo speed must be > 0, got {self.speed}")
+        if self.strap not in STRAPS:
+            raise ConfigError(f"demo strap must be one of {sorted(STRAPS)}, got {self.strap!r}")
 
     def pipeline(self) -> PipelineConfig:
         """Windows sized to the demo (a sixth of it, 5 to 60 s); the baseline takes the windows
@@ -88,12 +95,23 @@ async def run_demo(config: DemoConfig, emit: Callable[[Message, SessionClock], N
             counts[kind] = counts.get(kind, 0) + 1
             emit(message, clock)
 
+    name = STRAPS[config.strap]
     async with VirtualLink() as link:
-        peripheral = await link.add_peripheral(name=STRAP_NAME)
+        peripheral = await link.add_peripheral(name=name)
+        twin: VirtualHeartRateStrap | VirtualPolarH10
+        if config.strap == "polar-h10":
+            twin = VirtualPolarH10(peripheral, heart, clock, name=name, seed=config.seed)
+        else:
+            twin = VirtualHeartRateStrap(peripheral, heart, clock, name=name)
         async with link.central() as transport, session:
             pump_task = asyncio.create_task(pump(), name="wearsdk[demo].output")
-            session.add(HeartRateStrap(transport, name=STRAP_NAME))
-            async with VirtualHeartRateStrap(peripheral, heart, clock, name=STRAP_NAME):
+            driver = (
+                PolarH10(transport, name=name, acc_rate_hz=50)
+                if config.strap == "polar-h10"
+                else HeartRateStrap(transport, name=name)
+            )
+            session.add(driver)
+            async with twin:
                 script_start = clock.now()
                 t = 0.0
                 for phase in script.phases:

@@ -71,6 +71,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--seed", type=int, default=0, help="simulator seed (default 0)")
     demo.add_argument(
+        "--strap",
+        choices=("heart-rate", "polar-h10"),
+        default="heart-rate",
+        help="virtual strap: a standard Heart Rate Service strap, or a Polar H10 with ECG/ACC",
+    )
+    demo.add_argument(
         "--out", type=Path, metavar="DIR", help="also write every event to DIR/events.jsonl"
     )
     demo.add_argument(
@@ -305,7 +311,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from wearsdk._jsonl import message_to_dict
     from wearsdk.bus import Message
 
-    config = DemoConfig(duration_s=args.duration, speed=args.speed, seed=args.seed)
+    config = DemoConfig(
+        duration_s=args.duration, speed=args.speed, seed=args.seed, strap=args.strap
+    )
     out_file: TextIO | None = None
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)

@@ -1,5 +1,6 @@
 """`wearsdk demo` end to end, as a user runs it (a subprocess reading its JSON lines)."""
 
+import itertools
 import json
 import subprocess
 import sys
@@ -104,3 +105,18 @@ def test_version_help_and_bad_arguments() -> None:
     short = run_cli("demo", "--duration", "5")
     assert short.returncode == 1
     assert "at least 15" in short.stderr
+
+
+def test_demo_with_a_virtual_polar_h10_streams_ecg_and_acc() -> None:
+    result = run_cli("demo", "--duration", "15", "--speed", "5", "--strap", "polar-h10", "--jsonl")
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    ecg = [x for x in lines if x["type"] == "samples" and x["stream"] == "ecg"]
+    acc = [x for x in lines if x["type"] == "samples" and x["stream"] == "acc"]
+    assert len(ecg) >= 10
+    assert all(x["unit"] == "uV" and x["nominal_rate_hz"] == 130 for x in ecg)
+    assert sum(len(x["t"]) for x in ecg) >= 10 * 73
+    assert acc
+    assert acc[0]["channels"] == ["acc_x", "acc_y", "acc_z"]
+    t = [s for x in ecg for s in x["t"]]
+    assert all(b > a for a, b in itertools.pairwise(t))
