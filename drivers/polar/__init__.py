@@ -1,5 +1,7 @@
 """Polar sensors (H10): the Polar Measurement Data (PMD) protocol and a virtual H10 twin."""
 
+from typing import TYPE_CHECKING
+
 from wearsdk.drivers.polar._driver import PmdError, PolarH10
 from wearsdk.drivers.polar._pmd import (
     PMD_CONTROL_POINT_UUID,
@@ -68,6 +70,10 @@ __all__ = [
     "pmd_start_request",
     "pmd_stop_request",
 ]
+
+
+if TYPE_CHECKING:
+    from wearsdk.drivers.polar._twin import SentFrame, VirtualPolarH10
 
 
 def __getattr__(name: str) -> object:
