@@ -4,6 +4,14 @@ Every processor is an object with ``step(...)`` and ``reset()``; offline functio
 maths are named ``<modality>_<verb>``.
 """
 
+from wearsdk.signals._filters import SosFilter, butter_sos, filter_causal
 from wearsdk.signals._rr import RRWindow, RRWindower, hrv_time
 
-__all__ = ["RRWindow", "RRWindower", "hrv_time"]
+__all__ = [
+    "RRWindow",
+    "RRWindower",
+    "SosFilter",
+    "butter_sos",
+    "filter_causal",
+    "hrv_time",
+]
