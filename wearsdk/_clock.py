@@ -106,17 +106,29 @@ class ScaledClock(SessionClock):
     live session would, in a tenth of the time. Its origin is the base clock's time at creation,
     so early timestamps stay comparable with the LSL clock; they diverge as it runs.
 
+    Replays pass ``unix_at_start``: the unix time the recording started at, so that
+    :meth:`to_unix` gives back the recording's original wall-clock times.
+
     Args:
         speed: session seconds per real second, > 0.
         source: the underlying monotonic time function.
+        unix_at_start: the unix time that corresponds to the clock's creation (default: now).
     """
 
-    def __init__(self, speed: float, source: Callable[[], float] | None = None) -> None:
+    def __init__(
+        self,
+        speed: float,
+        source: Callable[[], float] | None = None,
+        *,
+        unix_at_start: float | None = None,
+    ) -> None:
         if not np.isfinite(speed) or speed <= 0:
             raise ConfigError(f"clock speed must be a positive finite number, got {speed!r}")
         super().__init__(source)
         self._speed = float(speed)
         self._start_real: float = self._source()
+        if unix_at_start is not None:
+            self._unix_offset = float(unix_at_start) - self._start_real
 
     @property
     def speed(self) -> float:

@@ -93,3 +93,11 @@ def test_streams_of_one_device_share_the_map_but_not_the_floor() -> None:
 def test_map_needs_an_observation() -> None:
     with pytest.raises(ConfigError):
         DeviceClockMap().map([1.0])
+
+
+def test_replay_clock_keeps_the_recordings_unix_times() -> None:
+    start = 1_600_000_000.0
+    clock = ScaledClock(10, unix_at_start=start)
+    t = clock.now()
+    assert clock.to_unix(t) == pytest.approx(start, abs=0.05)
+    assert clock.from_unix(start + 30) == pytest.approx(t + 30, abs=0.05)
