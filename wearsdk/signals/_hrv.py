@@ -1,0 +1,305 @@
+"""RR artifact classification (Lipponen & Tarvainen 2019) and frequency-domain HRV.
+
+Artifact classification follows Lipponen, J. A. & Tarvainen, M. P. (2019), "A robust algorithm
+for heart rate variability time series artefact correction using novel beat classification",
+J. Med. Eng. Technol. 43(3):173-181 (the "Kubios" method; constants as in NeuroKit2's
+``signal_fixpeaks``), with one change that makes it streaming: the thresholds (alpha x half
+the inter-quartile range of |dRR| and |mRR| over 91 beats) and the 11-beat median are computed
+on *trailing* windows, so a beat is classified as soon as the two beats after it are known.
+
+Beats are classified, not deleted:
+
+- ``ectopic``: a premature beat and its compensatory pause (real physiology: kept, flagged, and
+  its intervals left out of NN-based HRV);
+- ``missed``: a beat the detector missed (an interval of about twice the median): split in two;
+- ``extra``: a spurious beat (two intervals that add up to the median): merged;
+- ``longshort``: an interval too long or short to explain: flagged and left out of NN.
+
+The corrected fraction (non-normal beats / beats) is reported as a quality measure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+
+import numpy as np
+import numpy.typing as npt
+from numpy.lib.stride_tricks import sliding_window_view
+from scipy.signal import lombscargle
+
+from wearsdk._errors import ConfigError
+
+__all__ = [
+    "BeatClass",
+    "RRArtifacts",
+    "RRCleaner",
+    "hrv_frequency",
+    "rr_artifacts",
+]
+
+_C1 = 0.13
+_C2 = 0.17
+_ALPHA = 5.2
+_WINDOW = 91
+_MEDIAN = 11
+_LOOKAHEAD = 2
+
+
+class BeatClass(IntEnum):
+    """Class of one RR interval (the interval that ends at a beat)."""
+
+    NORMAL = 0
+    ECTOPIC = 1
+    MISSED = 2
+    EXTRA = 3
+    LONGSHORT = 4
+
+
+@dataclass(frozen=True, slots=True)
+class RRArtifacts:
+    """Classified RR intervals and the NN series derived from them.
+
+    Attributes:
+        rr_s: the RR intervals as given.
+        classes: a :class:`BeatClass` per interval (int8).
+        nn_s: normal-to-normal intervals: missed beats split, extra beats merged, intervals
+            touching an ectopic or long/short beat left out.
+        nn_end_index: for each NN interval, the index in ``rr_s`` of the interval it comes from
+            (a split interval appears twice).
+        corrected_fraction: non-normal intervals / intervals (0 when empty).
+    """
+
+    rr_s: npt.NDArray[np.float64]
+    classes: npt.NDArray[np.int8]
+    nn_s: npt.NDArray[np.float64]
+    nn_end_index: npt.NDArray[np.int64]
+    corrected_fraction: float
+
+
+def _trailing(values: npt.NDArray[np.float64], width: int) -> npt.NDArray[np.float64]:
+    """Windows of the last ``width`` values ending at each index (NaN-padded at the start)."""
+    padded = np.concatenate((np.full(width - 1, np.nan), values))
+    out: npt.NDArray[np.float64] = sliding_window_view(padded, width)
+    return out
+
+
+def _threshold(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    w = _trailing(np.abs(values), _WINDOW)
+    q1, q3 = np.nanpercentile(w, [25, 75], axis=1)
+    th: npt.NDArray[np.float64] = _ALPHA * (q3 - q1) / 2.0
+    return th
+
+
+def _classify(rr: npt.NDArray[np.float64], upto: int) -> npt.NDArray[np.int8]:
+    """Classify intervals ``0 .. upto-1`` of ``rr`` (needs ``rr`` to extend 2 beyond, or the
+    end is mirrored)."""  # noqa: D205
+    n = rr.size
+    if n == 0:
+        return np.zeros(0, np.int8)
+    drr = np.empty(n)
+    drr[1:] = np.diff(rr)
+    drr[0] = 0.0  # causal: the first interval has no predecessor (NeuroKit2 uses a mean)
+    th1 = _threshold(drr)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ndrr = np.where(th1 > 0, drr / np.where(th1 > 0, th1, 1.0), 0.0)
+    med = np.nanmedian(_trailing(rr, _MEDIAN), axis=1)
+    mrr = rr - med
+    mrr = np.where(mrr < 0, 2.0 * mrr, mrr)
+    th2 = _threshold(mrr)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        nmrr = np.where(th2 > 0, mrr / np.where(th2 > 0, th2, 1.0), 0.0)
+    # neighbours (mirrored beyond the ends, as a reflect pad would)
+    pad = (
+        np.pad(ndrr, _LOOKAHEAD, mode="reflect")
+        if n > _LOOKAHEAD
+        else np.pad(ndrr, _LOOKAHEAD, mode="edge")
+    )
+    prev1, next1, next2 = pad[1 : n + 1], pad[3 : n + 3], pad[4 : n + 4]
+    s12 = np.where(
+        ndrr > 0, np.maximum(prev1, next1), np.where(ndrr < 0, np.minimum(prev1, next1), 0)
+    )
+    s22 = np.where(ndrr >= 0, np.minimum(next1, next2), np.maximum(next1, next2))
+    rr_next = np.concatenate((rr[1:], rr[-1:]))
+
+    d, s12_, s22_, m = ndrr[:upto], s12[:upto], s22[:upto], nmrr[:upto]
+    out = np.zeros(upto, np.int8)
+    candidate = (np.abs(d) > 1) | (np.abs(m) > 3)
+    ectopic = ((d > 1) & (s12_ < -_C1 * d - _C2)) | ((d < -1) & (s12_ > -_C1 * d + _C2))
+    ectopic &= np.abs(d) > 1
+    eq3 = (d > 1) & (s22_ < -1)
+    eq4 = np.abs(m) > 3
+    eq5 = (d < -1) & (s22_ > 1)
+    longshort = candidate & ~ectopic & (eq3 | eq4 | eq5)
+    extra = longshort & eq5 & (np.abs(rr[:upto] + rr_next[:upto] - med[:upto]) < th2[:upto])
+    missed = longshort & ~extra & eq3 & (np.abs(rr[:upto] / 2 - med[:upto]) < th2[:upto])
+    out[longshort] = BeatClass.LONGSHORT
+    out[missed] = BeatClass.MISSED
+    out[extra] = BeatClass.EXTRA
+    out[ectopic] = BeatClass.ECTOPIC
+    # the interval after an extra beat absorbs it: judged merged, not on its own
+    after_extra = np.flatnonzero(extra) + 1
+    after_extra = after_extra[after_extra < upto]
+    out[after_extra] = BeatClass.NORMAL
+    return out
+
+
+def _nn(
+    rr: npt.NDArray[np.float64], classes: npt.NDArray[np.int8], offset: int = 0
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
+    """NN intervals from classified RR (vectorised)."""
+    n = rr.size
+    if n == 0:
+        return np.zeros(0), np.zeros(0, np.int64)
+    bad = (classes == BeatClass.ECTOPIC) | (classes == BeatClass.LONGSHORT)
+    # an ectopic beat spoils its own interval and the compensatory one after it
+    spoil = bad.copy()
+    spoil[1:] |= classes[:-1] == BeatClass.ECTOPIC
+    extra = classes == BeatClass.EXTRA
+    merged_into_next = extra.copy()
+    values = rr.copy()
+    # an extra beat: its interval is added to the next one
+    idx = np.flatnonzero(extra[:-1])
+    values[idx + 1] += rr[idx]
+    keep = ~spoil & ~merged_into_next
+    missed = classes == BeatClass.MISSED
+    reps = np.where(keep, np.where(missed, 2, 1), 0)
+    nn = np.repeat(np.where(missed, values / 2.0, values), reps)
+    index = np.repeat(np.arange(n, dtype=np.int64) + offset, reps)
+    return nn, index
+
+
+def rr_artifacts(rr_s: npt.ArrayLike) -> RRArtifacts:
+    """Classify every RR interval and derive the NN series (the offline mirror of
+    :class:`RRCleaner`; see the module documentation for the method).
+
+    Args:
+        rr_s: RR intervals in seconds, in beat order.
+    """  # noqa: D205
+    rr = np.asarray(rr_s, dtype=np.float64).ravel()
+    if not np.all(np.isfinite(rr)) or np.any(rr <= 0):
+        raise ConfigError("RR intervals must be finite and positive")
+    classes = _classify(rr, rr.size)
+    nn, index = _nn(rr, classes)
+    frac = float(np.mean(classes != BeatClass.NORMAL)) if rr.size else 0.0
+    return RRArtifacts(rr, classes, nn, index, frac)
+
+
+class RRCleaner:
+    """Online RR artifact classification with a two-beat delay.
+
+    ``step(rr)`` returns the classes of the intervals that can now be decided (each needs the
+    two intervals after it); :meth:`flush` decides the last ones at the end of a recording.
+    Over any split into blocks, ``step`` + ``flush`` equal :func:`rr_artifacts`.
+    Memory is bounded: only the trailing windows are kept.
+    """
+
+    _KEEP = _WINDOW + _MEDIAN + 2 * _LOOKAHEAD + 1
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the history."""
+        self._rr = np.zeros(0)
+        self._first = 0  # global index of self._rr[0]
+        self._decided = 0  # global index of the next interval to decide
+        self._first_mean: float | None = None
+        self.counts = np.zeros(len(BeatClass), np.int64)
+        """Intervals decided so far, per :class:`BeatClass`."""
+
+    @property
+    def corrected_fraction(self) -> float:
+        """Non-normal intervals / intervals decided so far."""
+        total = int(self.counts.sum())
+        return float(1.0 - self.counts[BeatClass.NORMAL] / total) if total else 0.0
+
+    def step(self, rr_s: npt.ArrayLike) -> RRArtifacts:
+        """Add intervals; return the ones decided now (with their NN intervals)."""
+        rr = np.asarray(rr_s, dtype=np.float64).ravel()
+        if rr.size and (not np.all(np.isfinite(rr)) or np.any(rr <= 0)):
+            raise ConfigError("RR intervals must be finite and positive")
+        self._rr = np.concatenate((self._rr, rr))
+        total = self._first + self._rr.size
+        return self._decide(total - _LOOKAHEAD)
+
+    def flush(self) -> RRArtifacts:
+        """Decide the remaining intervals (end of data: the end is mirrored)."""
+        return self._decide(self._first + self._rr.size)
+
+    def _decide(self, upto_global: int) -> RRArtifacts:
+        start = self._decided
+        if upto_global <= start:
+            empty = np.zeros(0)
+            return RRArtifacts(empty, np.zeros(0, np.int8), empty, np.zeros(0, np.int64), 0.0)
+        local_rr = self._rr
+        classes_all = _classify(local_rr, upto_global - self._first)
+        lo = start - self._first
+        hi = upto_global - self._first
+        classes = classes_all[lo:hi]
+        rr = local_rr[lo:hi]
+        # NN needs the class of the interval before (ectopic spoils the next one)
+        prev = classes_all[lo - 1 : lo] if lo > 0 else np.zeros(0, np.int8)
+        nn, index = _nn(
+            np.concatenate((local_rr[lo - 1 : lo], rr)) if lo > 0 else rr,
+            np.concatenate((prev, classes)) if lo > 0 else classes,
+            offset=start - (1 if lo > 0 else 0),
+        )
+        if lo > 0:
+            keep = index >= start
+            nn, index = nn[keep], index[keep]
+        self._decided = upto_global
+        np.add.at(self.counts, classes.astype(np.int64), 1)
+        # forget what no future window needs (keep a full trailing window before the next
+        # interval to decide, so its thresholds see exactly what the offline mirror sees)
+        new_first = self._decided - self._KEEP
+        if new_first > self._first:
+            self._rr = self._rr[new_first - self._first :]
+            self._first = new_first
+        frac = float(np.mean(classes != BeatClass.NORMAL)) if classes.size else 0.0
+        return RRArtifacts(rr.copy(), classes, nn, index, frac)
+
+
+def hrv_frequency(
+    nn_s: npt.ArrayLike,
+    beat_t: npt.ArrayLike,
+    *,
+    n_freqs: int = 256,
+) -> dict[str, float]:
+    """LF and HF power of an uneven NN series by the Lomb-Scargle periodogram.
+
+    No resampling or interpolation is needed for unevenly spaced beats (Lomb 1976; Scargle
+    1982; recommended for HRV by Clifford & Tarassenko 2005). Bands: LF 0.04-0.15 Hz, HF
+    0.15-0.40 Hz (Task Force of the ESC/NASPE, 1996). Powers are in s²: the periodogram is
+    scaled so that a sinusoid of amplitude A contributes A²/2 to its band.
+
+    Args:
+        nn_s: NN intervals in seconds.
+        beat_t: the time (s) of the beat that ends each interval.
+        n_freqs: frequency grid points between 0.04 and 0.40 Hz.
+
+    Returns:
+        ``lf_power_s2``, ``hf_power_s2``, ``lf_hf_ratio`` and ``lf_nu`` (LF / (LF + HF)); NaN
+        when fewer than 10 intervals or a span under 25 s make LF meaningless.
+    """
+    nn = np.asarray(nn_s, dtype=np.float64)
+    t = np.asarray(beat_t, dtype=np.float64)
+    nan = float("nan")
+    result = {"lf_power_s2": nan, "hf_power_s2": nan, "lf_hf_ratio": nan, "lf_nu": nan}
+    if nn.size < 10 or t.size != nn.size or t[-1] - t[0] < 25.0:
+        return result
+    freqs = np.linspace(0.04, 0.40, n_freqs)
+    y = nn - nn.mean()
+    pgram = lombscargle(t, y, 2 * np.pi * freqs, normalize=False)
+    # scipy returns (A² N / 4) for a sinusoid of amplitude A: make it a one-sided density whose
+    # band integral is A²/2
+    duration = t[-1] - t[0]
+    density = pgram * (4.0 / nn.size) * duration / 2.0
+    df = freqs[1] - freqs[0]
+    lf = float(density[(freqs >= 0.04) & (freqs < 0.15)].sum() * df)
+    hf = float(density[(freqs >= 0.15) & (freqs <= 0.40)].sum() * df)
+    result["lf_power_s2"] = lf
+    result["hf_power_s2"] = hf
+    result["lf_hf_ratio"] = lf / hf if hf > 0 else nan
+    result["lf_nu"] = lf / (lf + hf) if lf + hf > 0 else nan
+    return result
