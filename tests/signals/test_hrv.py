@@ -35,7 +35,8 @@ def test_each_artifact_kind_is_recognised() -> None:
     assert np.count_nonzero(classes != BeatClass.NORMAL) <= 6
     # the ectopic beat is kept in the RR series but its intervals are not NN
     assert res.rr_s.size == len(rr)
-    assert 100 not in res.nn_end_index and 101 not in res.nn_end_index
+    assert 100 not in res.nn_end_index
+    assert 101 not in res.nn_end_index
     # the missed beat is split, the extra one merged
     assert np.count_nonzero(res.nn_end_index == 150) == 2
     assert 200 not in res.nn_end_index

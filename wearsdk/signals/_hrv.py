@@ -93,7 +93,8 @@ def _threshold(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
 
 def _classify(rr: npt.NDArray[np.float64], upto: int) -> npt.NDArray[np.int8]:
     """Classify intervals ``0 .. upto-1`` of ``rr`` (needs ``rr`` to extend 2 beyond, or the
-    end is mirrored)."""  # noqa: D205
+    end is mirrored).
+    """  # noqa: D205
     n = rr.size
     if n == 0:
         return np.zeros(0, np.int8)
