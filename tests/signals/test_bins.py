@@ -1,0 +1,40 @@
+import numpy as np
+import pytest
+
+from wearsdk.signals._bins import BinnedStream
+
+
+def test_window_stats_match_numpy_and_slide() -> None:
+    rng = np.random.default_rng(0)
+    fs = 32.0
+    t = 1000.0 + np.arange(0, 300, 1 / fs)
+    y = 5 + 0.01 * (t - 1000) + rng.normal(0, 0.1, t.size)
+    b = BinnedStream(hop_s=1.0, capacity_bins=120, nominal_rate_hz=fs)
+    for i in range(0, t.size, 77):  # arbitrary blocks
+        b.add(t[i : i + 77], y[i : i + 77])
+    end_bin = int(np.floor(t[-1])) - 1
+    w = b.window(end_bin, 60)
+    sel = (t >= (end_bin - 59)) & (t < end_bin + 1)
+    assert w.n == sel.sum()
+    assert w.mean == pytest.approx(y[sel].mean())
+    assert w.std == pytest.approx(y[sel].std(), rel=1e-6)
+    assert w.slope_per_s == pytest.approx(np.polyfit(t[sel], y[sel], 1)[0], rel=1e-6)
+    assert w.coverage == pytest.approx(1.0)
+
+
+def test_gaps_and_nans_lower_coverage_and_late_samples_are_counted() -> None:
+    fs = 4.0
+    t = np.arange(0, 100, 1 / fs)
+    y = np.ones_like(t)
+    y[(t >= 40) & (t < 55)] = np.nan
+    b = BinnedStream(hop_s=1.0, capacity_bins=120, nominal_rate_hz=fs)
+    b.add(t, y)
+    w = b.window(59, 30)  # 30..59 s, 15 s of it NaN
+    assert w.coverage == pytest.approx(0.5)
+    small = BinnedStream(hop_s=1.0, capacity_bins=30, nominal_rate_hz=fs)
+    small.add(t, y)  # one block longer than the ring: its oldest bins are dropped, counted
+    before = small.late
+    assert before == np.isfinite(y[t < 70]).sum()
+    small.add([10.0], [1.0])  # far behind the ring
+    assert small.late == before + 1
+    assert small.window(59, 30).n == 0  # left the ring: empty, not wrong

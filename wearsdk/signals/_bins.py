@@ -1,0 +1,147 @@
+"""Per-hop summary bins: window statistics in O(1) per window, whatever the sampling rate.
+
+A stream's samples are summarised, as they arrive, into bins one hop long (count, sums of y,
+y², t, t² and t·y). A window of L seconds is the sum of its L/hop bins, so its mean, variance
+and least-squares slope cost the same for 4 Hz EDA and 200 Hz accelerometry, and sliding the
+window by one hop costs one bin. Gaps leave empty bins, so a window's coverage is exact.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import numpy.typing as npt
+
+from wearsdk._errors import ConfigError
+
+__all__ = ["BinnedStream", "WindowStats"]
+
+_N, _SY, _SYY, _ST, _STT, _STY = range(6)
+
+
+class WindowStats:
+    """Sums over one window, with the statistics derived from them.
+
+    Attributes:
+        n: number of samples.
+        expected: samples the window would hold at the nominal rate (0 if unknown).
+    """
+
+    __slots__ = ("_s", "expected", "n", "t_ref")
+
+    def __init__(self, sums: npt.NDArray[np.float64], expected: float, t_ref: float) -> None:
+        self._s = sums
+        self.n = int(sums[_N])
+        self.expected = expected
+        self.t_ref = t_ref
+
+    @property
+    def coverage(self) -> float:
+        """Fraction of the expected samples present, in [0, 1] (1 when the rate is unknown)."""
+        if self.expected <= 0:
+            return 1.0 if self.n else 0.0
+        return min(1.0, self.n / self.expected)
+
+    @property
+    def mean(self) -> float:
+        """Mean of the samples (NaN when empty)."""
+        return float(self._s[_SY] / self.n) if self.n else math.nan
+
+    @property
+    def std(self) -> float:
+        """Population standard deviation (NaN when empty)."""
+        if not self.n:
+            return math.nan
+        m = self._s[_SY] / self.n
+        return float(math.sqrt(max(0.0, self._s[_SYY] / self.n - m * m)))
+
+    @property
+    def slope_per_s(self) -> float:
+        """Least-squares slope of y against t, per second (NaN with under 2 samples)."""
+        n = self.n
+        if n < 2:
+            return math.nan
+        st, stt, sy, sty = self._s[_ST], self._s[_STT], self._s[_SY], self._s[_STY]
+        den = n * stt - st * st
+        if den <= 1e-12 * max(1.0, n * stt):
+            return math.nan
+        return float((n * sty - st * sy) / den)
+
+
+class BinnedStream:
+    """Accumulates one scalar stream into hop-long bins aligned on the session clock.
+
+    Bin ``k`` covers ``[k * hop_s, (k + 1) * hop_s)``. Times inside a bin are taken relative to
+    a reference near the window (``t_ref``) to keep the t² sums well conditioned.
+
+    Args:
+        hop_s: bin width, seconds.
+        capacity_bins: bins kept (the longest window, plus slack for late samples).
+        nominal_rate_hz: the stream's nominal rate, for coverage (``None``: unknown).
+    """
+
+    def __init__(
+        self, *, hop_s: float, capacity_bins: int, nominal_rate_hz: float | None = None
+    ) -> None:
+        if not (hop_s > 0 and capacity_bins >= 1):
+            raise ConfigError("hop_s must be > 0 and capacity_bins >= 1")
+        self.hop_s = float(hop_s)
+        self.capacity = int(capacity_bins)
+        self.nominal_rate_hz = nominal_rate_hz
+        self._bins = np.zeros((self.capacity, 6))
+        self._first: int | None = None  # bin index stored at ring position 0 offset
+        self._last_bin = -(2**62)
+        self.t_ref: float | None = None
+        self.late = 0
+        """Samples dropped because their bin had already left the ring."""
+        self.watermark = -math.inf
+        """Latest sample time seen."""
+
+    def add(self, t: npt.ArrayLike, y: npt.ArrayLike) -> None:
+        """Add samples (non-finite values are skipped: they count as missing)."""
+        tt = np.asarray(t, dtype=np.float64).ravel()
+        yy = np.asarray(y, dtype=np.float64).ravel()
+        ok = np.isfinite(tt) & np.isfinite(yy)
+        tt, yy = tt[ok], yy[ok]
+        if tt.size == 0:
+            return
+        if self.t_ref is None:
+            self.t_ref = math.floor(float(tt[0]) / self.hop_s) * self.hop_s
+        k = np.floor(tt / self.hop_s).astype(np.int64)
+        kmax = int(k.max())
+        if kmax > self._last_bin:
+            self._advance(kmax)
+        lo = self._last_bin - self.capacity + 1
+        keep = k >= lo
+        self.late += int((~keep).sum())
+        k, tt, yy = k[keep], tt[keep], yy[keep]
+        if k.size == 0:
+            return
+        pos = k % self.capacity
+        tr = tt - self.t_ref
+        contrib = np.stack((np.ones_like(yy), yy, yy * yy, tr, tr * tr, tr * yy), axis=1)
+        np.add.at(self._bins, pos, contrib)
+        self.watermark = max(self.watermark, float(tt.max()))
+
+    def _advance(self, kmax: int) -> None:
+        # clear the ring positions of bins that become current
+        start = max(self._last_bin + 1, kmax - self.capacity + 1)
+        if kmax - start + 1 >= self.capacity:
+            self._bins[:] = 0.0
+        else:
+            idx = np.arange(start, kmax + 1) % self.capacity
+            self._bins[idx] = 0.0
+        self._last_bin = kmax
+
+    def window(self, end_bin: int, n_bins: int) -> WindowStats:
+        """Statistics of bins ``end_bin - n_bins + 1 .. end_bin`` (bins outside the ring count
+        as empty)."""  # noqa: D205
+        lo = max(end_bin - n_bins + 1, self._last_bin - self.capacity + 1)
+        hi = min(end_bin, self._last_bin)
+        if hi < lo:
+            sums = np.zeros(6)
+        else:
+            sums = self._bins[np.arange(lo, hi + 1) % self.capacity].sum(axis=0)
+        expected = n_bins * self.hop_s * self.nominal_rate_hz if self.nominal_rate_hz else 0.0
+        return WindowStats(sums, expected, self.t_ref or 0.0)
