@@ -124,6 +124,18 @@ class BinnedStream:
         np.add.at(self._bins, pos, contrib)
         self.watermark = max(self.watermark, float(tt.max()))
 
+    def ensure_capacity(self, capacity_bins: int) -> None:
+        """Grow the ring (keeping its content) so that it holds at least ``capacity_bins``."""
+        if capacity_bins <= self.capacity:
+            return
+        new = np.zeros((capacity_bins, 6))
+        lo = self._last_bin - self.capacity + 1
+        ks = np.arange(lo, self._last_bin + 1)
+        if self._last_bin > -(2**61):
+            new[ks % capacity_bins] = self._bins[ks % self.capacity]
+        self._bins = new
+        self.capacity = capacity_bins
+
     def _advance(self, kmax: int) -> None:
         # clear the ring positions of bins that become current
         start = max(self._last_bin + 1, kmax - self.capacity + 1)
@@ -136,7 +148,8 @@ class BinnedStream:
 
     def window(self, end_bin: int, n_bins: int) -> WindowStats:
         """Statistics of bins ``end_bin - n_bins + 1 .. end_bin`` (bins outside the ring count
-        as empty)."""  # noqa: D205
+        as empty).
+        """  # noqa: D205
         lo = max(end_bin - n_bins + 1, self._last_bin - self.capacity + 1)
         hi = min(end_bin, self._last_bin)
         if hi < lo:

@@ -1,0 +1,113 @@
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from wearsdk import ConfigError
+from wearsdk.signals._features import FeatureConfig, FeatureExtractor
+from wearsdk.signals._hrv import rr_artifacts
+from wearsdk.signals._rr import hrv_time
+
+
+def session(
+    seconds: float = 300, seed: int = 0
+) -> dict[str, tuple[np.ndarray, np.ndarray, float | None]]:
+    rng = np.random.default_rng(seed)
+    rr = (
+        0.8
+        + 0.04 * np.sin(np.arange(int(seconds / 0.8)) / 3)
+        + rng.normal(0, 0.01, int(seconds / 0.8))
+    )
+    beat_t = 100.0 + np.cumsum(rr)
+    keep = beat_t < 100 + seconds
+    t_acc = 100.0 + np.arange(0, seconds, 1 / 32)
+    acc = np.stack([np.zeros_like(t_acc), np.zeros_like(t_acc), 1000 + 50 * np.sin(t_acc)], axis=1)
+    t_temp = 100.0 + np.arange(0, seconds, 1 / 4)
+    temp = 33.0 + 0.01 * (t_temp - 100)
+    return {
+        "rr": (beat_t[keep], rr[keep], None),
+        "acc": (t_acc, acc, 32.0),
+        "temp": (t_temp, temp, 4.0),
+    }
+
+
+def run(ex: FeatureExtractor, data, cuts: list[int] | None = None):  # type: ignore[no-untyped-def]
+    out = []
+    # interleave streams in 1-s chunks (or the given cut sizes in seconds)
+    edges = np.cumsum(cuts) if cuts else np.arange(1, 400)
+    lo = 100.0
+    for e in [*edges, 10_000]:
+        hi = 100.0 + float(e)
+        for name, (t, v, rate) in data.items():
+            sel = (t >= lo) & (t < hi)
+            if sel.any():
+                ex.push(name, t[sel], v[sel], nominal_rate_hz=rate)
+        out += ex.ready()
+        lo = hi
+        if lo > 100 + 400:
+            break
+    return out
+
+
+def test_features_match_direct_computation() -> None:
+    data = session()
+    wins = run(FeatureExtractor(FeatureConfig(window_s=60, hop_s=1)), data)
+    assert len(wins) > 200
+    w = wins[100]
+    assert w.end - w.start == 60
+    beat_t, rr, _ = data["rr"]
+    sel = (beat_t > w.start) & (beat_t <= w.end)
+    nn = rr_artifacts(rr).nn_s  # clean series: NN == RR
+    assert nn.size == rr.size
+    ref = hrv_time(rr[sel])
+    assert w.values["hr_mean_bpm"] == pytest.approx(ref["hr_mean_bpm"])
+    assert w.values["rmssd_s"] == pytest.approx(ref["rmssd_s"])
+    _t_temp, _temp, _ = data["temp"]
+    assert w.values["temp_slope_degc_per_min"] == pytest.approx(0.6, rel=1e-6)
+    t_acc, acc, _ = data["acc"]
+    s = (t_acc >= w.start) & (t_acc < w.end)
+    assert w.values["acc_activity_g"] == pytest.approx(np.std(acc[s, 2] / 1000), rel=1e-6)
+    assert w.quality["rr_coverage"] == pytest.approx(1.0, abs=0.02)
+    assert set(w.modalities) == {"rr", "acc", "temp"}
+    assert w.flags == ()
+
+
+def test_a_gap_is_flagged_not_averaged() -> None:
+    data = session()
+    t, rr, rate = data["rr"]
+    gap = (t > 200) & (t < 240)
+    data["rr"] = (t[~gap], rr[~gap], rate)
+    wins = run(FeatureExtractor(FeatureConfig(window_s=60, hop_s=1)), data)
+    during = [w for w in wins if w.start <= 200 and w.end >= 240]  # two thirds missing
+    assert during
+    assert all("low_coverage_rr" in w.flags and np.isnan(w.values["hr_mean_bpm"]) for w in during)
+    assert all("rr" not in w.modalities for w in during)
+
+
+def test_a_silent_stream_stops_holding_windows_back() -> None:
+    data = session()
+    t, v, rate = data["temp"]
+    data["temp"] = (t[t < 150], v[t < 150], rate)  # the thermometer dies at 150 s
+    wins = run(FeatureExtractor(FeatureConfig(window_s=30, hop_s=1, stale_s=5)), data)
+    assert wins[-1].end > 350
+    assert "low_coverage_temp" in wins[-1].flags
+
+
+@settings(max_examples=6, deadline=None)
+@given(cuts=st.lists(st.integers(1, 7), min_size=5, max_size=80))
+def test_features_do_not_depend_on_block_boundaries(cuts: list[int]) -> None:
+    data = session(120)
+    a = run(FeatureExtractor(FeatureConfig(window_s=30, hop_s=1)), data)
+    b = run(FeatureExtractor(FeatureConfig(window_s=30, hop_s=1)), data, cuts)
+    ends_a = [w.end for w in a]
+    common = [w for w in b if w.end in set(ends_a)]
+    assert len(common) >= len(a) - 10
+    lookup = {w.end: w for w in a}
+    for w in common:
+        for k, v in w.values.items():
+            assert v == pytest.approx(lookup[w.end].values[k], rel=1e-9, nan_ok=True)
+
+
+def test_config_validation() -> None:
+    with pytest.raises(ConfigError):
+        FeatureConfig(window_s=10, hop_s=3)

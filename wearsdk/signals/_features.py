@@ -1,0 +1,315 @@
+"""Online window features from any mix of streams of one person, aligned on the session clock.
+
+:class:`FeatureExtractor` takes sample blocks by stream name and emits one
+:class:`WindowFeatures` per hop once every active stream has passed the window's end. Each
+stream is processed once, as it arrives (RR artifact classification, EDA decomposition...), and
+summarised into hop-long bins (see :mod:`wearsdk.signals._bins`), so a window costs the same
+whatever its length and sampling rates; beat- and event-based features (HRV, SCRs) keep only the
+beats and events of the longest window.
+
+Streams understood (names as on the bus) and the features they give:
+
+===========  =========================================================================
+``rr``       s; through :class:`~wearsdk.signals.RRCleaner`: ``hr_mean_bpm``,
+             ``rmssd_s``, ``sdnn_s``, ``pnn50``, ``lf_hf_ratio``, ``lf_nu``,
+             ``rr_corrected_fraction``; quality ``rr_coverage``
+``hr``       bpm (a device's own heart rate, 1 Hz): ``hr_device_mean_bpm``,
+             ``hr_device_slope_bpm_per_min``
+``acc``      mG, 3 channels: ``acc_activity_g`` (standard deviation of the magnitude),
+             ``acc_mean_g``; flag ``motion`` above ``motion_threshold_g``
+``temp``     degC: ``temp_mean_degc``, ``temp_slope_degc_per_min``
+===========  =========================================================================
+
+A window whose stream coverage is below ``min_coverage`` is flagged (``low_coverage_<stream>``)
+and its features from that stream are NaN: missing data is never silently averaged.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from wearsdk._errors import ConfigError
+from wearsdk.signals._bins import BinnedStream
+from wearsdk.signals._hrv import BeatClass, RRCleaner, hrv_frequency
+from wearsdk.signals._rr import hrv_time
+
+__all__ = ["FeatureConfig", "FeatureExtractor", "WindowFeatures"]
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureConfig:
+    """Settings of :class:`FeatureExtractor`.
+
+    Attributes:
+        window_s: window length, a whole number of hops.
+        hop_s: hop between window ends.
+        min_coverage: below this fraction of expected data a stream's features are NaN.
+        stale_s: a stream silent for this long no longer holds windows back.
+        motion_threshold_g: ACC magnitude standard deviation that flags ``motion``.
+        lf_min_window_s: shortest window for which LF/HF is computed.
+        max_lead_s: how far one stream may run ahead of the windows still pending (memory
+            bound); samples further ahead are dropped and counted.
+    """
+
+    window_s: float = 60.0
+    hop_s: float = 1.0
+    min_coverage: float = 0.6
+    stale_s: float = 10.0
+    motion_threshold_g: float = 0.1
+    lf_min_window_s: float = 50.0
+    max_lead_s: float = 3600.0
+
+    def __post_init__(self) -> None:
+        if not (self.window_s > 0 and self.hop_s > 0):
+            raise ConfigError("window_s and hop_s must be > 0")
+        ratio = self.window_s / self.hop_s
+        if abs(ratio - round(ratio)) > 1e-9:
+            raise ConfigError("window_s must be a whole number of hops")
+        if not 0 <= self.min_coverage <= 1:
+            raise ConfigError("min_coverage must be within [0, 1]")
+
+
+@dataclass(frozen=True, slots=True)
+class WindowFeatures:
+    """The features of one window.
+
+    Attributes:
+        start: window start (session seconds).
+        end: window end.
+        values: feature name to value (NaN when undefined or not covered).
+        quality: quality indices in [0, 1] (``<stream>_coverage``...).
+        flags: quality flags (``low_coverage_rr``, ``motion``...).
+        modalities: streams that contributed usable features.
+    """
+
+    start: float
+    end: float
+    values: dict[str, float]
+    quality: dict[str, float]
+    flags: tuple[str, ...]
+    modalities: tuple[str, ...]
+
+
+@dataclass
+class _Beats:
+    t: deque[float] = field(default_factory=deque)
+    nn: deque[float] = field(default_factory=deque)
+    cls_t: deque[float] = field(default_factory=deque)
+    cls: deque[int] = field(default_factory=deque)
+
+
+class FeatureExtractor:
+    """Streams in, window features out (pure, synchronous, bounded memory).
+
+    Args:
+        config: window and quality settings.
+    """
+
+    def __init__(self, config: FeatureConfig | None = None) -> None:
+        self.config = config or FeatureConfig()
+        c = self.config
+        self._n_bins = round(c.window_s / c.hop_s)
+        self._cap = self._n_bins + round(max(c.stale_s, 10.0) / c.hop_s) + 2
+        self._bins: dict[str, BinnedStream] = {}
+        self._rr_cleaner = RRCleaner()
+        self._rr_pending: deque[tuple[float, float]] = deque()  # (beat time, rr) awaiting class
+        self._beats = _Beats()
+        self._rr_decided = 0
+        self._rr_ready = -math.inf  # time of the last beat whose class is decided
+        self._next_end_bin: int | None = None
+        self.dropped = 0
+        """Samples dropped (out of order, non-finite, unknown stream)."""
+
+    # -- input --------------------------------------------------------------------------------
+    def _stream(self, name: str, rate: float | None) -> BinnedStream:
+        b = self._bins.get(name)
+        if b is None:
+            b = self._bins[name] = BinnedStream(
+                hop_s=self.config.hop_s, capacity_bins=self._cap, nominal_rate_hz=rate
+            )
+        return b
+
+    def push(
+        self,
+        stream: str,
+        t: npt.ArrayLike,
+        values: npt.ArrayLike,
+        *,
+        nominal_rate_hz: float | None = None,
+    ) -> None:
+        """Add a block of one stream (see the module docs for names and units)."""
+        tt = np.asarray(t, dtype=np.float64).ravel()
+        vv = np.asarray(values, dtype=np.float64)
+        if vv.ndim == 1:
+            vv = vv[:, None]
+        if tt.size == 0:
+            return
+        self._start(tt)
+        self._make_room(tt)
+        if stream == "rr":
+            self._push_rr(tt, vv[:, 0])
+        elif stream == "acc":
+            mag = np.sqrt((vv[:, :3] ** 2).sum(axis=1)) / 1000.0  # mG -> g
+            self._stream("acc", nominal_rate_hz).add(tt, mag)
+        elif stream in ("hr", "temp"):
+            self._stream(stream, nominal_rate_hz).add(tt, vv[:, 0])
+        else:
+            self.dropped += tt.size
+
+    def _make_room(self, t: npt.NDArray[np.float64]) -> None:
+        """Grow every ring so that no bin a pending window needs is overwritten, even when one
+        stream runs far ahead of the others (a large block, a late stream).
+        """  # noqa: D205
+        assert self._next_end_bin is not None
+        newest = math.floor(float(np.nanmax(t)) / self.config.hop_s)
+        need = newest - (self._next_end_bin - self._n_bins + 1) + 2
+        limit = self._n_bins + round(self.config.max_lead_s / self.config.hop_s)
+        if need > self._cap and self._cap < limit:
+            self._cap = min(limit, max(need, 2 * self._cap))
+            for b in self._bins.values():
+                b.ensure_capacity(self._cap)
+
+    def _start(self, t: npt.NDArray[np.float64]) -> None:
+        if self._next_end_bin is None:
+            first_bin = math.floor(float(t.min()) / self.config.hop_s)
+            self._next_end_bin = first_bin + self._n_bins - 1
+
+    def _push_rr(self, t: npt.NDArray[np.float64], rr: npt.NDArray[np.float64]) -> None:
+        ok = np.isfinite(t) & np.isfinite(rr) & (rr > 0)
+        self.dropped += int((~ok).sum())
+        t, rr = t[ok], rr[ok]
+        if t.size == 0:
+            return
+        # RR coverage: the RR intervals' durations summed per bin (start of data counts too)
+        self._stream("rr", None).add(t, rr)
+        self._rr_pending.extend(zip(t.tolist(), rr.tolist(), strict=True))
+        decided = self._rr_cleaner.step(rr)
+        self._take_decided(decided.classes, decided.nn_s, decided.nn_end_index)
+
+    def _take_decided(
+        self,
+        classes: npt.NDArray[np.int8],
+        nn: npt.NDArray[np.float64],
+        nn_index: npt.NDArray[np.int64],
+    ) -> None:
+        if classes.size == 0:
+            return
+        first_index = self._rr_decided  # global index of classes[0]
+        self._rr_decided += classes.size
+        times = [self._rr_pending.popleft()[0] for _ in range(classes.size)]
+        self._rr_ready = times[-1]
+        b = self._beats
+        b.cls_t.extend(times)
+        b.cls.extend(classes.tolist())
+        for value, idx in zip(nn.tolist(), nn_index.tolist(), strict=True):
+            b.t.append(times[idx - first_index])
+            b.nn.append(value)
+
+    # -- output -------------------------------------------------------------------------------
+    def ready(self) -> list[WindowFeatures]:
+        """Windows every active stream has passed, oldest first."""
+        if self._next_end_bin is None:
+            return []
+        hop = self.config.hop_s
+        # RR is ready up to its last classified beat (classification waits for two more)
+        watermarks = [
+            self._rr_ready if name == "rr" else b.watermark
+            for name, b in self._bins.items()
+            if np.isfinite(b.watermark)
+        ]
+        if not watermarks:
+            return []
+        newest = max(watermarks)
+        # a stream holds windows back until it has passed them, unless it went silent
+        live = [w for w in watermarks if newest - w < self.config.stale_s]
+        limit = min(live) if live else newest
+        out: list[WindowFeatures] = []
+        while (self._next_end_bin + 1) * hop <= limit:
+            out.append(self._window(self._next_end_bin))
+            self._next_end_bin += 1
+        self._forget((self._next_end_bin + 1) * hop - self.config.window_s)
+        return out
+
+    def _forget(self, before: float) -> None:
+        b = self._beats
+        while b.t and b.t[0] <= before:
+            b.t.popleft()
+            b.nn.popleft()
+        while b.cls_t and b.cls_t[0] <= before:
+            b.cls_t.popleft()
+            b.cls.popleft()
+
+    def _window(self, end_bin: int) -> WindowFeatures:
+        c = self.config
+        end = (end_bin + 1) * c.hop_s
+        start = end - c.window_s
+        nan = math.nan
+        values: dict[str, float] = {}
+        quality: dict[str, float] = {}
+        flags: list[str] = []
+        modalities: list[str] = []
+
+        rr_bins = self._bins.get("rr")
+        if rr_bins is not None:
+            w = rr_bins.window(end_bin, self._n_bins)
+            coverage = min(1.0, w.mean * w.n / c.window_s) if w.n else 0.0
+            quality["rr_coverage"] = coverage
+            t = np.fromiter(self._beats.t, float)
+            nn = np.fromiter(self._beats.nn, float)
+            sel = (t > start) & (t <= end)
+            cls_t = np.fromiter(self._beats.cls_t, float)
+            cls = np.fromiter(self._beats.cls, np.int64)
+            in_win = (cls_t > start) & (cls_t <= end)
+            corrected = float(np.mean(cls[in_win] != BeatClass.NORMAL)) if in_win.any() else nan
+            if coverage >= c.min_coverage and sel.sum() >= 3:
+                hv = hrv_time(nn[sel])
+                values.update(
+                    hr_mean_bpm=hv["hr_mean_bpm"],
+                    rmssd_s=hv["rmssd_s"],
+                    sdnn_s=hv["sdnn_s"],
+                    pnn50=hv["pnn50"],
+                )
+                if c.window_s >= c.lf_min_window_s:
+                    fq = hrv_frequency(nn[sel], t[sel])
+                    values.update(lf_hf_ratio=fq["lf_hf_ratio"], lf_nu=fq["lf_nu"])
+                values["rr_corrected_fraction"] = corrected
+                modalities.append("rr")
+            else:
+                flags.append("low_coverage_rr")
+                values.update(hr_mean_bpm=nan, rmssd_s=nan, sdnn_s=nan, pnn50=nan)
+
+        for name in ("hr", "acc", "temp"):
+            stream = self._bins.get(name)
+            if stream is None:
+                continue
+            w = stream.window(end_bin, self._n_bins)
+            quality[f"{name}_coverage"] = w.coverage
+            ok = w.coverage >= c.min_coverage
+            if not ok:
+                flags.append(f"low_coverage_{name}")
+            if name == "hr":
+                values["hr_device_mean_bpm"] = w.mean if ok else nan
+                values["hr_device_slope_bpm_per_min"] = 60 * w.slope_per_s if ok else nan
+            elif name == "acc":
+                values["acc_activity_g"] = w.std if ok else nan
+                values["acc_mean_g"] = w.mean if ok else nan
+                if ok and w.std > c.motion_threshold_g:
+                    flags.append("motion")
+            else:
+                values["temp_mean_degc"] = w.mean if ok else nan
+                values["temp_slope_degc_per_min"] = 60 * w.slope_per_s if ok else nan
+            if ok:
+                modalities.append(name)
+        return WindowFeatures(
+            start=start,
+            end=end,
+            values=values,
+            quality=quality,
+            flags=tuple(flags),
+            modalities=tuple(modalities),
+        )
