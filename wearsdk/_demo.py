@@ -130,8 +130,9 @@ async def run_demo(config: DemoConfig, emit: Callable[[Message, SessionClock], N
                     )
                     await session.sleep(script_start + t + phase.duration_s - clock.now())
                     t += phase.duration_s
-                # let the last notification and window land
-                await session.sleep(1.5)
+                # let the last windows land: beats are classified two beats late, and
+                # notifications come once per second
+                await session.sleep(4.0)
         # the session is closed: the subscription drains and ends
         await pump_task
     return DemoResult(messages=counts, dropped=sub.statistics().dropped, script_start=script_start)

@@ -1,4 +1,4 @@
-"""The session's processing stage: beats to windows to features to estimates, on the bus."""
+"""The session's processing stage: streams to window features to estimates, on the bus."""
 
 from __future__ import annotations
 
@@ -10,11 +10,13 @@ from wearsdk._events import Features, HeartRate
 from wearsdk._types import SampleBlock
 from wearsdk.affect import ProvisionalArousal
 from wearsdk.bus import Bus
-from wearsdk.signals import RRWindower, hrv_time
+from wearsdk.signals._features import FeatureConfig, FeatureExtractor
 
 __all__ = ["PipelineConfig", "run_pipeline"]
 
 logger = logging.getLogger("wearsdk.session")
+
+_STREAMS = ("rr", "hr", "acc", "temp")
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,78 +24,95 @@ class PipelineConfig:
     """Settings of the processing stage.
 
     Attributes:
-        window_s: length of the feature windows in seconds.
+        window_s: length of the feature windows in seconds (a whole number of hops).
         hop_s: hop between windows in seconds.
         baseline_s: seconds of data that calibrate each person's baseline.
-        min_coverage: windows with less RR coverage are flagged and down-weighted.
+        min_coverage: windows with less data are flagged and their features left undefined.
+        stale_s: a stream silent for this long stops holding windows back.
     """
 
     window_s: float = 60.0
     hop_s: float = 1.0
     baseline_s: float = 120.0
     min_coverage: float = 0.6
+    stale_s: float = 10.0
 
     def __post_init__(self) -> None:
         if not (self.window_s > 0 and self.hop_s > 0 and self.baseline_s >= 0):
             raise ConfigError(f"invalid pipeline configuration: {self!r}")
         if not 0.0 <= self.min_coverage <= 1.0:
             raise ConfigError("min_coverage must be in [0, 1]")
+        self.features()  # validates the window/hop combination
+
+    def features(self) -> FeatureConfig:
+        """The feature-extraction settings."""
+        return FeatureConfig(
+            window_s=self.window_s,
+            hop_s=self.hop_s,
+            min_coverage=self.min_coverage,
+            stale_s=self.stale_s,
+        )
 
 
 @dataclass
 class _SourceState:
-    windower: RRWindower
+    extractor: FeatureExtractor
     estimator: ProvisionalArousal
-    contact_lost_until: float = float("-inf")
-    contact_seen: list[float] = field(default_factory=list)
+    contact_lost_at: list[float] = field(default_factory=list)
 
 
 async def run_pipeline(bus: Bus, config: PipelineConfig) -> None:
-    """Consume RR blocks and heart-rate events; publish features and estimates until cancelled.
+    """Consume physiological streams; publish features and estimates until cancelled.
 
-    Reads ``physio/+/rr`` (RR sample blocks) and ``physio/+/hr`` (:class:`HeartRate`, for skin
-    contact); publishes :class:`Features` on ``features/<source>/hrv`` and
-    :class:`~wearsdk.Estimate` on ``affect/estimate``.
+    Reads ``physio/+/<stream>`` sample blocks (``rr``, ``hr``, ``acc``, ``temp``) and
+    :class:`HeartRate` events (device heart rate and skin contact); publishes
+    :class:`Features` on ``features/<source>`` and :class:`~wearsdk.Estimate` on
+    ``affect/estimate``. Its subscription uses the ``block`` policy, so replays that await
+    ``bus.publish`` are processed losslessly.
     """
     states: dict[str, _SourceState] = {}
-    async with bus.subscribe(("physio/+/rr", "physio/+/hr"), maxsize=8192, policy="block") as sub:
+    topics = tuple(f"physio/+/{s}" for s in _STREAMS)
+    async with bus.subscribe(topics, maxsize=8192, policy="block") as sub:
         async for message in sub:
             payload = message.payload
-            if isinstance(payload, HeartRate):
-                state = states.get(payload.source)
-                if state is None:
-                    state = states[payload.source] = _new_state(config)
-                if payload.contact is False:
-                    state.contact_lost_until = payload.t
+            source = payload.source if isinstance(payload, SampleBlock | HeartRate) else None
+            if source is None:
                 continue
-            if not isinstance(payload, SampleBlock) or payload.stream != "rr":
-                continue
-            source = payload.source
             state = states.get(source)
             if state is None:
                 state = states[source] = _new_state(config)
-            for window in state.windower.step(payload.t, payload.values[:, 0]):
-                values = hrv_time(window.rr_s)
-                flags = ("low_coverage",) if window.coverage < config.min_coverage else ()
+            if isinstance(payload, HeartRate):
+                if payload.contact is False:
+                    state.contact_lost_at.append(payload.t)
+                state.extractor.push("hr", [payload.t], [payload.hr_bpm], nominal_rate_hz=1.0)
+            else:
+                state.extractor.push(
+                    payload.stream,
+                    payload.t,
+                    payload.values,
+                    nominal_rate_hz=payload.nominal_rate_hz,
+                )
+            for window in state.extractor.ready():
                 bus.publish_nowait(
-                    f"features/{source}/hrv",
+                    f"features/{source}",
                     Features(
                         t=window.end,
                         source=source,
                         window_start=window.start,
                         window_end=window.end,
-                        values=values,
-                        quality={"coverage": window.coverage},
-                        flags=flags,
+                        values=window.values,
+                        quality=window.quality,
+                        flags=window.flags,
                     ),
                 )
-                contact = False if state.contact_lost_until > window.start else None
+                lost = [t for t in state.contact_lost_at if t > window.start]
+                state.contact_lost_at = lost
                 estimate = state.estimator.step(
                     window_start=window.start,
                     window_end=window.end,
-                    features=values,
-                    coverage=window.coverage,
-                    contact=contact,
+                    features=window.values,
+                    coverage=window.quality.get("rr_coverage", 0.0),
+                    contact=False if lost else None,
                 )
                 if estimate is not None:
                     bus.publish_nowait(
@@ -103,7 +122,7 @@ async def run_pipeline(bus: Bus, config: PipelineConfig) -> None:
 
 def _new_state(config: PipelineConfig) -> _SourceState:
     return _SourceState(
-        windower=RRWindower(length_s=config.window_s, hop_s=config.hop_s),
+        extractor=FeatureExtractor(config.features()),
         estimator=ProvisionalArousal(
             baseline_s=config.baseline_s, min_coverage=config.min_coverage
         ),
