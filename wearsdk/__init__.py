@@ -19,6 +19,7 @@ from wearsdk._events import (
     EVENT_ADAPTER,
     Annotation,
     AnyEvent,
+    Command,
     DeviceState,
     DeviceStatus,
     Estimate,
@@ -28,7 +29,7 @@ from wearsdk._events import (
     HeartRate,
     StressLevel,
 )
-from wearsdk._privacy import Pseudonymizer
+from wearsdk._privacy import Consent, ExportPolicy, Pseudonymizer, require_consent
 from wearsdk._types import SampleBlock
 from wearsdk._version import __version__
 from wearsdk.bus import Bus, Message, OverflowPolicy, Subscription
@@ -39,8 +40,10 @@ __all__ = [
     "Annotation",
     "AnyEvent",
     "Bus",
+    "Command",
     "ConfigError",
     "ConnectionLostError",
+    "Consent",
     "ConsentError",
     "DeviceClockMap",
     "DeviceNotFoundError",
@@ -48,6 +51,7 @@ __all__ = [
     "DeviceStatus",
     "Estimate",
     "Event",
+    "ExportPolicy",
     "Features",
     "Gap",
     "HeartRate",
@@ -69,4 +73,5 @@ __all__ = [
     "Subscription",
     "WearError",
     "__version__",
+    "require_consent",
 ]

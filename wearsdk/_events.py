@@ -7,14 +7,16 @@ discriminator so that a JSON line can be parsed back into the right model with
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
 __all__ = [
     "EVENT_ADAPTER",
     "Annotation",
     "AnyEvent",
+    "Command",
     "DeviceState",
     "DeviceStatus",
     "Estimate",
@@ -112,7 +114,8 @@ class Features(Event):
         source: pseudonymous source id (or ``"session"`` for multi-source windows).
         window_start: session time where the window starts.
         window_end: session time where the window ends (``t`` equals it).
-        values: feature name to value (``hr_mean_bpm``, ``rmssd_s``...); NaN when undefined.
+        values: feature name to value (``hr_mean_bpm``, ``rmssd_s``...); ``None`` when
+            undefined (NaN and infinities given are stored as ``None``, so JSON stays valid).
         quality: quality indices in [0, 1] (``coverage``...).
         flags: quality flags raised for this window (``low_coverage``...).
     """
@@ -121,9 +124,19 @@ class Features(Event):
     source: str
     window_start: float
     window_end: float
-    values: dict[str, float]
+    values: dict[str, float | None]
     quality: dict[str, float] = Field(default_factory=dict)
     flags: tuple[str, ...] = ()
+
+    @field_validator("values", mode="before")
+    @classmethod
+    def _undefined_is_none(cls, v: Any) -> Any:
+        if isinstance(v, dict):
+            return {
+                k: (None if isinstance(x, float) and not math.isfinite(x) else x)
+                for k, x in v.items()
+            }
+        return v
 
 
 class Estimate(Event):
@@ -188,8 +201,23 @@ class Annotation(Event):
     extras: dict[str, Any] = Field(default_factory=dict)
 
 
+class Command(Event):
+    """A control command for the session (from an app, a dashboard, another process).
+
+    Attributes:
+        name: the command (``calibrate_start``, ``calibrate_stop``...).
+        args: JSON-serialisable arguments.
+        origin: where it came from (``mqtt``, ``local``...).
+    """
+
+    type: Literal["command"] = "command"
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")
+    args: dict[str, Any] = Field(default_factory=dict)
+    origin: str = "local"
+
+
 AnyEvent = Annotated[
-    DeviceStatus | Gap | HeartRate | Features | Estimate | Annotation,
+    DeviceStatus | Gap | HeartRate | Features | Estimate | Annotation | Command,
     Field(discriminator="type"),
 ]
 """Union of every event model, discriminated by ``type``."""

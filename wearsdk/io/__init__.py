@@ -1,1 +1,21 @@
-"""I/O: BLE link, and later LSL, MQTT and recorders."""
+"""I/O: the BLE link, the wire format, the MQTT bridge, file importers."""
+
+from wearsdk.io._wire import (
+    WIRE_SCHEMA,
+    AnnotationIn,
+    CommandIn,
+    SamplesPayload,
+    WireMessage,
+    encode_message,
+    wire_json_schema,
+)
+
+__all__ = [
+    "WIRE_SCHEMA",
+    "AnnotationIn",
+    "CommandIn",
+    "SamplesPayload",
+    "WireMessage",
+    "encode_message",
+    "wire_json_schema",
+]

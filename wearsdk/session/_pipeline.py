@@ -85,7 +85,7 @@ async def run_pipeline(bus: Bus, config: PipelineConfig) -> None:
                 if payload.contact is False:
                     state.contact_lost_at.append(payload.t)
                 state.extractor.push("hr", [payload.t], [payload.hr_bpm], nominal_rate_hz=1.0)
-            else:
+            elif isinstance(payload, SampleBlock):
                 state.extractor.push(
                     payload.stream,
                     payload.t,

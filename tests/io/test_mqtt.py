@@ -1,0 +1,310 @@
+"""The MQTT bridge against a real mosquitto started by the tests."""
+
+import asyncio
+import json
+import re
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import aiomqtt
+import numpy as np
+import pytest
+
+from tests.io.mosquitto import Mosquitto, make_test_ca
+from wearsdk import (
+    Annotation,
+    Bus,
+    Consent,
+    ConsentError,
+    DeviceStatus,
+    Estimate,
+    ExportPolicy,
+    Features,
+    HeartRate,
+    Pseudonymizer,
+    SampleBlock,
+    SessionClock,
+)
+from wearsdk.io import WireMessage
+from wearsdk.io.mqtt import MqttAuthError, MqttBridge, MqttConfig
+
+pytestmark = pytest.mark.timeout(90)
+
+ADDRESS = "C4:7C:8D:6A:2F:10"
+PARTICIPANT = "p-0042"
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Mosquitto]:
+    b = Mosquitto(tmp_path)
+    b.start()
+    yield b
+    b.stop()
+
+
+def consent(export: ExportPolicy = ExportPolicy.ESTIMATES) -> Consent:
+    return Consent(
+        participant=PARTICIPANT,
+        purposes=("research",),
+        export=export,
+        obtained_by="study nurse",
+        obtained_unix=1.7e9,
+    )
+
+
+def estimate(i: int, t0: float = 100.0) -> Estimate:
+    return Estimate(
+        t=t0 + i,
+        window_start=t0 + i - 60,
+        window_end=t0 + i,
+        arousal=(i % 10) / 10,
+        confidence=0.8,
+        modalities=("rr",),
+    )
+
+
+async def listen(
+    url_port: int, topic: str, into: list[aiomqtt.Message], ready: asyncio.Event, **kw: object
+) -> None:
+    async with aiomqtt.Client(
+        "127.0.0.1", url_port, identifier="test-listener", clean_session=False, **kw
+    ) as client:
+        await client.subscribe(topic, qos=1)
+        ready.set()
+        async for m in client.messages:
+            into.append(m)
+
+
+@pytest.fixture
+async def session_bus() -> AsyncIterator[tuple[Bus, SessionClock]]:
+    bus = Bus()
+    bus.bind_loop()
+    yield bus, SessionClock()
+    bus.close()
+
+
+async def wait_for(pred, timeout: float = 15.0) -> None:  # type: ignore[no-untyped-def]  # noqa: ASYNC109
+    async with asyncio.timeout(timeout):
+        while not pred():  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
+
+
+async def test_estimates_arrive_valid_and_in_order(broker: Mosquitto, session_bus) -> None:  # type: ignore[no-untyped-def]
+    bus, clock = session_bus
+    got: list[aiomqtt.Message] = []
+    ready = asyncio.Event()
+    listener = asyncio.create_task(listen(broker.port, "wearsdk/#", got, ready))
+    await asyncio.wait_for(ready.wait(), 10)
+    bridge = MqttBridge(bus, clock, MqttConfig(url=broker.url, session="s-test"), consent=consent())
+    task = asyncio.create_task(bridge.run())
+    await asyncio.wait_for(bridge.connected.wait(), 10)
+    for i in range(50):
+        bus.publish_nowait("affect/estimate", estimate(i))
+    await wait_for(lambda: len(got) >= 50)
+    task.cancel()
+    listener.cancel()
+    msgs = [WireMessage.model_validate_json(m.payload) for m in got]  # type: ignore[arg-type]
+    assert [m.seq for m in msgs] == list(range(50))
+    assert all(str(m.topic) == "wearsdk/s-test/affect/estimate" for m in got)
+    assert all(isinstance(m.event, Estimate) for m in msgs)
+    assert msgs[3].event.arousal == pytest.approx(0.3)  # type: ignore[union-attr]
+    assert msgs[3].t_unix == pytest.approx(clock.to_unix(103.0))
+    assert all(m.qos == 1 for m in got)
+
+
+@pytest.mark.slow
+async def test_broker_down_10s_loses_nothing_and_keeps_order(
+    broker: Mosquitto, session_bus
+) -> None:  # type: ignore[no-untyped-def]
+    bus, clock = session_bus
+    got: list[aiomqtt.Message] = []
+    ready = asyncio.Event()
+
+    async def resilient_listener() -> None:
+        while True:
+            try:
+                await listen(broker.port, "wearsdk/s-r/#", got, ready)
+            except aiomqtt.MqttError:
+                await asyncio.sleep(0.2)
+
+    listener = asyncio.create_task(resilient_listener())
+    await asyncio.wait_for(ready.wait(), 10)
+    bridge = MqttBridge(
+        bus, clock, MqttConfig(url=broker.url, session="s-r", backoff_max_s=0.5), consent=consent()
+    )
+    task = asyncio.create_task(bridge.run())
+    await asyncio.wait_for(bridge.connected.wait(), 10)
+    n = 0
+
+    async def produce(count: int) -> None:
+        nonlocal n
+        for _ in range(count):
+            bus.publish_nowait("affect/estimate", estimate(n))
+            n += 1
+            await asyncio.sleep(0.01)
+
+    await produce(100)
+    broker.stop()
+    await produce(300)  # ~3 s of estimates while the broker is away...
+    await asyncio.sleep(7.0)  # ...which stays away 10 s in all
+    assert bridge.stats.queued > 0
+    broker.start()
+    await produce(100)
+    await wait_for(lambda: len({json.loads(m.payload)["seq"] for m in got}) >= n, timeout=40)  # type: ignore[arg-type]
+    task.cancel()
+    listener.cancel()
+    seqs = [json.loads(m.payload)["seq"] for m in got]  # type: ignore[arg-type]
+    unique = list(dict.fromkeys(seqs))
+    # every estimate exactly once after dropping the rare re-sent duplicate, in order
+    assert unique == list(range(n))
+    duplicates = len(seqs) - len(unique)
+    assert duplicates <= bridge.config.inflight
+    assert bridge.stats.dropped_overflow == 0
+    assert bridge.stats.connects >= 2
+
+
+async def test_tls_with_a_test_ca(tmp_path: Path, session_bus) -> None:  # type: ignore[no-untyped-def]
+    bus, clock = session_bus
+    ca, cert, key = make_test_ca(tmp_path)
+    broker = Mosquitto(tmp_path, tls=(ca, cert, key))
+    broker.start()
+    try:
+        got: list[aiomqtt.Message] = []
+        ready = asyncio.Event()
+        import ssl
+
+        ctx = ssl.create_default_context(cafile=str(ca))
+        listener = asyncio.create_task(
+            listen(broker.port, "wearsdk/#", got, ready, tls_context=ctx)
+        )
+        await asyncio.wait_for(ready.wait(), 10)
+        config = MqttConfig(
+            url=f"mqtts://127.0.0.1:{broker.port}", session="s-tls", ca_file=str(ca)
+        )
+        bridge = MqttBridge(bus, clock, config, consent=consent())
+        task = asyncio.create_task(bridge.run())
+        await asyncio.wait_for(bridge.connected.wait(), 10)
+        bus.publish_nowait("affect/estimate", estimate(1))
+        await wait_for(lambda: len(got) >= 1)
+        task.cancel()
+        listener.cancel()
+        assert WireMessage.model_validate_json(got[0].payload).seq == 0  # type: ignore[arg-type]
+    finally:
+        broker.stop()
+
+
+async def test_wrong_password_is_a_clear_error_not_a_loop(tmp_path: Path, session_bus) -> None:  # type: ignore[no-untyped-def]
+    bus, clock = session_bus
+    broker = Mosquitto(tmp_path, users={"car17": "right"})
+    broker.start()
+    try:
+        config = MqttConfig(url=f"mqtt://car17:wrong@127.0.0.1:{broker.port}", session="s-pw")
+        assert "wrong" not in repr(config)
+        assert "wrong" not in config.safe_url()
+        bridge = MqttBridge(bus, clock, config, consent=consent())
+        with pytest.raises(MqttAuthError) as info:
+            await asyncio.wait_for(bridge.run(), 10)
+        assert "wrong" not in str(info.value)
+        ok = MqttConfig(url=f"mqtt://car17:right@127.0.0.1:{broker.port}", session="s-pw")
+        good = MqttBridge(bus, clock, ok, consent=consent())
+        task = asyncio.create_task(good.run())
+        await asyncio.wait_for(good.connected.wait(), 10)
+        task.cancel()
+    finally:
+        broker.stop()
+
+
+async def test_no_export_without_consent_or_beyond_it(broker: Mosquitto, session_bus) -> None:  # type: ignore[no-untyped-def]
+    bus, clock = session_bus
+    with pytest.raises(ConsentError):
+        await MqttBridge(bus, clock, MqttConfig(url=broker.url, session="s"), consent=None).run()
+    raw = MqttConfig(url=broker.url, session="s", policy=ExportPolicy.RAW)
+    with pytest.raises(ConsentError, match="estimates only"):
+        await MqttBridge(bus, clock, raw, consent=consent(ExportPolicy.ESTIMATES)).run()
+
+
+@pytest.mark.parametrize("policy", list(ExportPolicy))
+async def test_policy_is_enforced_and_identities_never_leave(
+    broker: Mosquitto, session_bus, policy: ExportPolicy
+) -> None:  # type: ignore[no-untyped-def]
+    bus, clock = session_bus
+    source = Pseudonymizer(b"deployment").pseudonym(ADDRESS, prefix="hr")
+    session_id = Pseudonymizer(b"deployment").pseudonym(PARTICIPANT, prefix="s")
+    got: list[aiomqtt.Message] = []
+    ready = asyncio.Event()
+    listener = asyncio.create_task(listen(broker.port, "#", got, ready))
+    await asyncio.wait_for(ready.wait(), 10)
+    bridge = MqttBridge(
+        bus,
+        clock,
+        MqttConfig(url=broker.url, session=session_id, policy=policy),
+        consent=consent(ExportPolicy.RAW),
+    )
+    task = asyncio.create_task(bridge.run())
+    await asyncio.wait_for(bridge.connected.wait(), 10)
+    t = clock.now()
+    items = [
+        (f"device/{source}/status", DeviceStatus(t=t, source=source, state="connected")),
+        (f"physio/{source}/hr", HeartRate(t=t, source=source, hr_bpm=71, rr_s=(0.84,))),
+        (
+            f"physio/{source}/rr",
+            SampleBlock(source=source, stream="rr", unit="s", t=[t], values=[0.84]),
+        ),
+        (
+            f"features/{source}",
+            Features(
+                t=t, source=source, window_start=t - 60, window_end=t, values={"x": float("nan")}
+            ),
+        ),
+        ("affect/estimate", estimate(0, t)),
+    ]
+    for topic, item in items:
+        bus.publish_nowait(topic, item)
+    expected = {ExportPolicy.ESTIMATES: 2, ExportPolicy.FEATURES: 3, ExportPolicy.RAW: 5}[policy]
+    await wait_for(lambda: len(got) >= expected)
+    await asyncio.sleep(0.3)
+    task.cancel()
+    listener.cancel()
+    assert len(got) == expected
+    assert bridge.stats.refused_by_policy == 5 - expected
+    kinds = {WireMessage.model_validate_json(m.payload).event.type for m in got}  # type: ignore[arg-type]
+    if policy is ExportPolicy.ESTIMATES:
+        assert kinds == {"estimate", "device_status"}
+    everything = " ".join(str(m.topic) + bytes(m.payload).decode() for m in got)  # type: ignore[arg-type]
+    for secret in (ADDRESS, ADDRESS.lower(), ADDRESS.replace(":", ""), PARTICIPANT):
+        assert secret.lower() not in everything.lower()
+    assert re.search(r"NaN|Infinity", everything) is None
+
+
+async def test_inbound_annotations_and_commands(broker: Mosquitto, session_bus) -> None:  # type: ignore[no-untyped-def]
+    bus, clock = session_bus
+    sub = bus.subscribe(("analyzer/#", "control/#"))
+    bridge = MqttBridge(bus, clock, MqttConfig(url=broker.url, session="s-in"), consent=consent())
+    task = asyncio.create_task(bridge.run())
+    await asyncio.wait_for(bridge.connected.wait(), 10)
+    await asyncio.sleep(0.2)
+    now_unix = clock.to_unix(clock.now())
+    async with aiomqtt.Client("127.0.0.1", broker.port) as client:
+        ann = {
+            "modality": "face",
+            "analyzer_id": "cam1",
+            "start_unix": now_unix - 1.0,
+            "end_unix": now_unix,
+            "valence": 0.6,
+            "confidence": 0.9,
+        }
+        await client.publish("wearsdk/s-in/analyzer/face/cam1", json.dumps(ann), qos=1)
+        await client.publish("wearsdk/s-in/analyzer/face/cam1", b"{not json", qos=1)
+        await client.publish(
+            "wearsdk/s-in/control", json.dumps({"command": "calibrate_start"}), qos=1
+        )
+    first = await asyncio.wait_for(sub.receive(), 10)
+    second = await asyncio.wait_for(sub.receive(), 10)
+    task.cancel()
+    assert first.topic == "analyzer/face/cam1"
+    assert isinstance(first.payload, Annotation)
+    assert first.payload.end == pytest.approx(clock.from_unix(now_unix), abs=1e-6)
+    assert first.payload.valence == 0.6
+    assert second.topic == "control/calibrate_start"
+    await wait_for(lambda: bridge.stats.rejected_inbound == 1)
+    _ = np

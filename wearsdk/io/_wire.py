@@ -1,0 +1,173 @@
+"""The versioned JSON wire format of everything wearsdk sends to or takes from other processes."""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any, Final, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
+
+from wearsdk._clock import SessionClock
+from wearsdk._events import (
+    Annotation,
+    Command,
+    DeviceStatus,
+    Estimate,
+    Features,
+    Gap,
+    HeartRate,
+)
+from wearsdk._types import SampleBlock
+from wearsdk.bus import Message
+
+__all__ = [
+    "WIRE_SCHEMA",
+    "AnnotationIn",
+    "CommandIn",
+    "SamplesPayload",
+    "WireMessage",
+    "encode_message",
+    "wire_json_schema",
+]
+
+WIRE_SCHEMA: Final = "wearsdk.wire/1"
+"""Version tag carried by every outgoing message; bumped on incompatible changes."""
+
+
+class SamplesPayload(BaseModel):
+    """A sample block on the wire (``values`` per sample; non-finite values as ``null``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    type: Literal["samples"] = "samples"
+    source: str
+    stream: str
+    unit: str
+    channels: tuple[str, ...]
+    nominal_rate_hz: float | None
+    t: list[float]
+    t_unix: list[float]
+    values: list[list[float | None]]
+
+
+WireEvent = Annotated[
+    DeviceStatus | Gap | HeartRate | Features | Estimate | Annotation | Command | SamplesPayload,
+    Field(discriminator="type"),
+]
+
+
+class WireMessage(BaseModel):
+    """One outgoing message.
+
+    Attributes:
+        schema_: the wire format version, :data:`WIRE_SCHEMA` (JSON key ``schema``).
+        session: pseudonymous session id.
+        seq: per-session sequence number, strictly increasing: consumers use it to drop the
+            rare duplicate (QoS 1 is at-least-once) and to check order and completeness.
+        topic: the bus topic the event was published on.
+        t_unix: the event time on the unix clock (UTC seconds).
+        event: the event itself (``t`` in session seconds, see :class:`~wearsdk.Event`).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    schema_: Literal["wearsdk.wire/1"] = Field(default=WIRE_SCHEMA, alias="schema")
+    session: str
+    seq: int = Field(ge=0)
+    topic: str
+    t_unix: float
+    event: WireEvent
+
+
+class AnnotationIn(BaseModel):
+    """An analyzer annotation arriving from another process (times on the unix clock).
+
+    The receiver maps ``start_unix``/``end_unix`` onto the session clock.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    schema_: Literal["wearsdk.wire/1"] = Field(default=WIRE_SCHEMA, alias="schema")
+    modality: str = Field(min_length=1, max_length=32)
+    analyzer_id: str = Field(min_length=1, max_length=64)
+    start_unix: float
+    end_unix: float
+    arousal: float | None = Field(default=None, ge=0.0, le=1.0)
+    valence: float | None = Field(default=None, ge=-1.0, le=1.0)
+    confidence: float = Field(default=1.0, ge=0.0, le=1.0)
+    emotions: dict[str, float] = Field(default_factory=dict)
+    label: str | None = None
+    extras: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("end_unix")
+    @classmethod
+    def _ordered(cls, v: float, info: Any) -> float:
+        start = info.data.get("start_unix")
+        if start is not None and v < start:
+            raise ValueError("end_unix is before start_unix")
+        return v
+
+    def to_annotation(self, clock: SessionClock) -> Annotation:
+        """The annotation on the session clock."""
+        start = clock.from_unix(self.start_unix)
+        return Annotation(
+            t=clock.from_unix(self.end_unix),
+            modality=self.modality,
+            analyzer_id=self.analyzer_id,
+            start=start,
+            end=clock.from_unix(self.end_unix),
+            arousal=self.arousal,
+            valence=self.valence,
+            confidence=self.confidence,
+            emotions=self.emotions,
+            label=self.label,
+            extras=self.extras,
+        )
+
+
+class CommandIn(BaseModel):
+    """A control command arriving from another process."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    schema_: Literal["wearsdk.wire/1"] = Field(default=WIRE_SCHEMA, alias="schema")
+    command: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")
+    args: dict[str, Any] = Field(default_factory=dict)
+
+
+def _finite(values: list[list[float]]) -> list[list[float | None]]:
+    return [[v if math.isfinite(v) else None for v in row] for row in values]
+
+
+def encode_message(message: Message, *, session: str, seq: int, clock: SessionClock) -> bytes:
+    """Serialise a bus message as a :class:`WireMessage` (compact JSON, UTF-8)."""
+    payload = message.payload
+    event: Any
+    if isinstance(payload, SampleBlock):
+        values = payload.values.tolist()
+        event = SamplesPayload(
+            source=payload.source,
+            stream=payload.stream,
+            unit=payload.unit,
+            channels=payload.channels,
+            nominal_rate_hz=payload.nominal_rate_hz,
+            t=payload.t.tolist(),
+            t_unix=clock.to_unix_array(payload.t).tolist(),
+            values=_finite(values),
+        )
+        t_unix = clock.to_unix(payload.t_start) if len(payload) else clock.to_unix(clock.now())
+    else:
+        event = payload
+        t_unix = clock.to_unix(payload.t)
+    wire = WireMessage(session=session, seq=seq, topic=message.topic, t_unix=t_unix, event=event)
+    return wire.model_dump_json(by_alias=True).encode()
+
+
+def wire_json_schema() -> dict[str, Any]:
+    """The JSON Schemas of the wire format: outgoing messages, incoming annotations, commands."""
+    return {
+        "version": WIRE_SCHEMA,
+        "outgoing": TypeAdapter(WireMessage).json_schema(by_alias=True),
+        "annotation_in": TypeAdapter(AnnotationIn).json_schema(by_alias=True),
+        "command_in": TypeAdapter(CommandIn).json_schema(by_alias=True),
+    }

@@ -1,0 +1,429 @@
+"""MQTT bridge: the bus to and from an MQTT broker (aiomqtt), under an export policy.
+
+Out: selected bus topics become JSON :class:`~wearsdk.io.WireMessage` payloads on
+``<prefix>/<session>/...`` topics (``affect/estimate``, ``<source>/status``, ``<source>/features``,
+``<source>/<stream>``), with a QoS per class of message. In: ``<prefix>/<session>/analyzer/#``
+(:class:`~wearsdk.io.AnnotationIn`, mapped onto the session clock) and
+``<prefix>/<session>/control`` (:class:`~wearsdk.io.CommandIn`) become bus events.
+
+Delivery: messages wait in a bounded, ordered outbox (overflow policy and size configurable,
+drops counted) and leave it only once the broker acknowledged them, so a broker restart loses
+nothing the outbox could hold; after a reconnect they are sent again in order. QoS 1 is
+at-least-once: a message in flight when the link broke may arrive twice, with the same ``seq``,
+which consumers use to drop it. The client keeps a persistent session (``clean_session=False``,
+a stable client id) so the broker queues what its subscriptions miss.
+
+Nothing leaves without a :class:`~wearsdk.Consent` that allows the bridge's
+:class:`~wearsdk.ExportPolicy`; credentials never appear in logs or reprs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import ssl
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Literal
+from urllib.parse import unquote, urlsplit
+
+from pydantic import ValidationError
+
+from wearsdk._clock import SessionClock
+from wearsdk._errors import ConfigError, ConnectionLostError, WearError
+from wearsdk._events import Annotation, Command, DeviceStatus, Estimate, Features, Gap, HeartRate
+from wearsdk._privacy import Consent, ExportPolicy, require_consent
+from wearsdk._types import SampleBlock
+from wearsdk.bus import Bus, BusItem, Message
+from wearsdk.io._wire import AnnotationIn, CommandIn, encode_message
+
+__all__ = ["MqttAuthError", "MqttBridge", "MqttConfig", "MqttStatistics"]
+
+logger = logging.getLogger("wearsdk.mqtt")
+
+_CLASS_POLICY = {
+    "estimate": ExportPolicy.ESTIMATES,
+    "status": ExportPolicy.ESTIMATES,
+    "features": ExportPolicy.FEATURES,
+    "annotation": ExportPolicy.FEATURES,
+    "samples": ExportPolicy.RAW,
+}
+
+
+class MqttAuthError(WearError):
+    """The broker refused the credentials or the client certificate (not retried)."""
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class MqttConfig:
+    """Where and how the bridge talks MQTT.
+
+    Attributes:
+        url: ``mqtt://[user[:password]@]host[:port]`` or ``mqtts://...`` (TLS, port 8883).
+        session: pseudonymous session id used in topics and payloads.
+        prefix: first topic level.
+        policy: what may leave the process (checked against the consent record).
+        username: broker user (overrides the URL's).
+        password: broker password (overrides the URL's); never logged.
+        ca_file: CA certificate to verify the broker (TLS).
+        cert_file: client certificate (TLS client authentication).
+        key_file: client private key.
+        client_id: MQTT client id; default ``wearsdk-<session>`` (stable, for the persistent
+            session).
+        qos: QoS per message class (``estimate``, ``status``, ``features``, ``annotation``,
+            ``samples``).
+        outbox_size: messages held while the broker is away.
+        outbox_policy: ``drop_oldest`` or ``drop_newest`` when the outbox is full.
+        inflight: messages sent before waiting for their acknowledgements.
+        subscribe_inbound: take analyzer annotations and commands from the broker.
+        backoff_max_s: cap of the reconnection backoff.
+    """
+
+    url: str
+    session: str
+    prefix: str = "wearsdk"
+    policy: ExportPolicy = ExportPolicy.ESTIMATES
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+    client_id: str | None = None
+    qos: dict[str, int] = field(
+        default_factory=lambda: {
+            "estimate": 1,
+            "status": 1,
+            "features": 1,
+            "annotation": 1,
+            "samples": 0,
+        }
+    )
+    outbox_size: int = 10_000
+    outbox_policy: Literal["drop_oldest", "drop_newest"] = "drop_oldest"
+    inflight: int = 16
+    subscribe_inbound: bool = True
+    backoff_max_s: float = 10.0
+
+    def __post_init__(self) -> None:
+        parts = urlsplit(self.url)
+        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+            raise ConfigError("MQTT URL must look like mqtt://host:1883 or mqtts://host:8883")
+        if not self.session or "/" in self.session or "+" in self.session or "#" in self.session:
+            raise ConfigError(f"invalid MQTT session id {self.session!r}")
+        if self.outbox_size < 1 or self.inflight < 1:
+            raise ConfigError("outbox_size and inflight must be >= 1")
+        if any(q not in (0, 1, 2) for q in self.qos.values()):
+            raise ConfigError("QoS must be 0, 1 or 2")
+
+    @property
+    def host(self) -> str:
+        """Broker host."""
+        host = urlsplit(self.url).hostname
+        assert host is not None
+        return host
+
+    @property
+    def port(self) -> int:
+        """Broker port (1883, or 8883 for mqtts)."""
+        parts = urlsplit(self.url)
+        return parts.port or (8883 if parts.scheme == "mqtts" else 1883)
+
+    @property
+    def tls(self) -> bool:
+        """Whether TLS is used."""
+        return urlsplit(self.url).scheme == "mqtts" or self.ca_file is not None
+
+    def credentials(self) -> tuple[str | None, str | None]:
+        """The user name and password (explicit ones win over the URL's)."""
+        parts = urlsplit(self.url)
+        user = self.username or (unquote(parts.username) if parts.username else None)
+        password = self.password or (unquote(parts.password) if parts.password else None)
+        return user, password
+
+    def __repr__(self) -> str:
+        user = self.credentials()[0]
+        return (
+            f"MqttConfig(url={self.safe_url()!r}, user={user!r}, session={self.session!r}, "
+            f"policy={self.policy.value!r}, tls={self.tls})"
+        )
+
+    def safe_url(self) -> str:
+        """The URL without credentials, for logs."""
+        parts = urlsplit(self.url)
+        return f"{parts.scheme}://{self.host}:{self.port}"
+
+
+@dataclass
+class MqttStatistics:
+    """Counters of a bridge."""
+
+    sent: int = 0
+    """Messages acknowledged by the broker (QoS 0: handed to the socket)."""
+    refused_by_policy: int = 0
+    """Bus messages the export policy kept in the process."""
+    dropped_overflow: int = 0
+    """Messages dropped because the outbox was full."""
+    received: int = 0
+    """Inbound annotations and commands put on the bus."""
+    rejected_inbound: int = 0
+    """Inbound payloads that did not validate (dropped)."""
+    connects: int = 0
+    """Successful connections (the first one included)."""
+    queued: int = 0
+    """Messages waiting in the outbox."""
+
+
+@dataclass(slots=True)
+class _Outgoing:
+    seq: int
+    topic: str
+    payload: bytes
+    qos: int
+
+
+class MqttBridge:
+    """Bridges a session's bus and an MQTT broker until cancelled (see the module docs).
+
+    Args:
+        bus: the session bus.
+        clock: the session clock (for ``t_unix`` and inbound times).
+        config: broker and policy settings.
+        consent: the participant's consent record; it must allow ``config.policy``.
+        topics: bus topic filters to export (the policy still filters them).
+
+    Raises:
+        ConsentError: (from :meth:`run`) no consent record, or one that does not allow the
+            policy.
+    """
+
+    def __init__(
+        self,
+        bus: Bus,
+        clock: SessionClock,
+        config: MqttConfig,
+        *,
+        consent: Consent | None,
+        topics: tuple[str, ...] = ("affect/#", "device/#", "features/#", "physio/#", "analyzer/#"),
+    ) -> None:
+        self.bus = bus
+        self.clock = clock
+        self.config = config
+        self.consent = consent
+        self.topics = topics
+        self.stats = MqttStatistics()
+        self._outbox: deque[_Outgoing] = deque()
+        self._seq = 0
+        self._ready = asyncio.Event()
+        self.connected = asyncio.Event()
+        """Set while connected to the broker."""
+
+    def __repr__(self) -> str:
+        return f"MqttBridge({self.config.safe_url()}, session={self.config.session!r})"
+
+    # -- outbound -----------------------------------------------------------------------------
+    @staticmethod
+    def _class_of(payload: BusItem) -> str | None:
+        if isinstance(payload, Estimate):
+            return "estimate"
+        if isinstance(payload, DeviceStatus | Gap):
+            return "status"
+        if isinstance(payload, Features):
+            return "features"
+        if isinstance(payload, Annotation):
+            return "annotation"
+        if isinstance(payload, SampleBlock | HeartRate):
+            return "samples"
+        return None
+
+    def _mqtt_topic(self, bus_topic: str) -> str:
+        c = self.config
+        parts = bus_topic.split("/")
+        if (parts[0] == "physio" and len(parts) == 3) or (parts[0] == "device" and len(parts) == 3):
+            tail = f"{parts[1]}/{parts[2]}"
+        elif parts[0] == "features" and len(parts) >= 2:
+            tail = f"{parts[1]}/features"
+        else:
+            tail = bus_topic
+        return f"{c.prefix}/{c.session}/{tail}"
+
+    def _enqueue(self, message: Message) -> None:
+        kind = self._class_of(message.payload)
+        if kind is None or _CLASS_POLICY[kind].rank > self.config.policy.rank:
+            self.stats.refused_by_policy += 1
+            return
+        qos = self.config.qos.get(kind, 1)
+        if len(self._outbox) >= self.config.outbox_size:
+            self.stats.dropped_overflow += 1
+            if self.config.outbox_policy == "drop_newest":
+                return
+            self._outbox.popleft()
+        payload = encode_message(
+            message, session=self.config.session, seq=self._seq, clock=self.clock
+        )
+        self._outbox.append(_Outgoing(self._seq, self._mqtt_topic(message.topic), payload, qos))
+        self._seq += 1
+        self.stats.queued = len(self._outbox)
+        self._ready.set()
+
+    async def _pump(self) -> None:
+        async with self.bus.subscribe(self.topics, maxsize=65536, policy="drop_oldest") as sub:
+            async for message in sub:
+                payload = message.payload
+                if isinstance(payload, Annotation) and payload.extras.get("_via") == "mqtt":
+                    continue  # do not echo annotations that came in over MQTT
+                self._enqueue(message)
+
+    async def _sender(self, client: object) -> None:
+        import aiomqtt
+
+        assert isinstance(client, aiomqtt.Client)
+        acked = -1
+        while True:
+            while self._outbox and self._outbox[0].seq <= acked:
+                self._outbox.popleft()
+            self.stats.queued = len(self._outbox)
+            if not self._outbox:
+                self._ready.clear()
+                await self._ready.wait()
+                continue
+            batch = [self._outbox[i] for i in range(min(self.config.inflight, len(self._outbox)))]
+            await asyncio.gather(*(client.publish(m.topic, m.payload, qos=m.qos) for m in batch))
+            acked = batch[-1].seq
+            self.stats.sent += len(batch)
+
+    # -- inbound ------------------------------------------------------------------------------
+    async def _receiver(self, client: object) -> None:
+        import aiomqtt
+
+        assert isinstance(client, aiomqtt.Client)
+        base = f"{self.config.prefix}/{self.config.session}"
+        async for msg in client.messages:
+            topic = str(msg.topic)
+            data = msg.payload if isinstance(msg.payload, bytes | bytearray) else b""
+            try:
+                if topic == f"{base}/control":
+                    cmd = CommandIn.model_validate_json(data)
+                    event: Command | Annotation = Command(
+                        t=self.clock.now(), name=cmd.command, args=cmd.args, origin="mqtt"
+                    )
+                    bus_topic = f"control/{cmd.command}"
+                else:
+                    ann = AnnotationIn.model_validate_json(data).to_annotation(self.clock)
+                    event = ann.model_copy(update={"extras": {**ann.extras, "_via": "mqtt"}})
+                    bus_topic = f"analyzer/{ann.modality}/{ann.analyzer_id}"
+            except (ValidationError, ValueError, ConfigError):
+                self.stats.rejected_inbound += 1
+                if self.stats.rejected_inbound == 1:
+                    logger.warning("invalid inbound MQTT payload dropped (topic %s)", topic)
+                continue
+            try:
+                self.bus.publish_nowait(bus_topic, event)
+            except ConfigError:
+                self.stats.rejected_inbound += 1
+                continue
+            self.stats.received += 1
+
+    # -- connection ---------------------------------------------------------------------------
+    def _tls_context(self) -> ssl.SSLContext | None:
+        c = self.config
+        if not c.tls:
+            return None
+        ctx = ssl.create_default_context(cafile=c.ca_file)
+        if c.cert_file:
+            ctx.load_cert_chain(c.cert_file, c.key_file)
+        return ctx
+
+    async def run(self) -> None:
+        """Bridge until cancelled; reconnect with capped, jittered backoff.
+
+        Raises:
+            ConsentError: no consent for the configured policy.
+            MqttAuthError: the broker refused the credentials.
+        """
+        import aiomqtt
+
+        require_consent(self.consent, export=self.config.policy)
+        c = self.config
+        user, password = c.credentials()
+        client_logger = logging.getLogger("wearsdk.mqtt.client")
+        client_logger.setLevel(max(client_logger.level, logging.WARNING))
+        failures = 0
+        pump = asyncio.create_task(self._pump(), name="wearsdk[mqtt].pump")
+        try:
+            while True:
+                try:
+                    async with aiomqtt.Client(
+                        c.host,
+                        c.port,
+                        username=user,
+                        password=password,
+                        identifier=c.client_id or f"wearsdk-{c.session}",
+                        clean_session=False,
+                        tls_context=self._tls_context(),
+                        logger=client_logger,
+                        timeout=10,
+                    ) as client:
+                        failures = 0
+                        self.stats.connects += 1
+                        self.connected.set()
+                        logger.info("connected to %s", c.safe_url())
+                        if c.subscribe_inbound:
+                            base = f"{c.prefix}/{c.session}"
+                            await client.subscribe(f"{base}/analyzer/#", qos=1)
+                            await client.subscribe(f"{base}/control", qos=1)
+                        async with asyncio.TaskGroup() as inner:
+                            inner.create_task(self._sender(client))
+                            inner.create_task(self._receiver(client))
+                except (aiomqtt.MqttError, OSError, TimeoutError, BaseExceptionGroup) as exc:
+                    self.connected.clear()
+                    first = _link_error(exc)  # re-raises anything that is not a link problem
+                    failures += 1
+                    rc = getattr(first, "rc", None)
+                    if isinstance(first, aiomqtt.MqttCodeError) and _is_auth_failure(rc):
+                        raise MqttAuthError(
+                            f"the broker at {c.safe_url()} refused the credentials ({rc})"
+                        ) from None
+                    if isinstance(first, ssl.SSLError) and failures >= 3:
+                        raise ConnectionLostError(
+                            f"TLS to {c.safe_url()} failed: {first}"
+                        ) from None
+                    logger.info(
+                        "MQTT link to %s unavailable (%s); reconnecting",
+                        c.safe_url(),
+                        type(first).__name__,
+                    )
+                delay = random.uniform(0, min(c.backoff_max_s, 0.2 * 2 ** min(failures, 8)))
+                await asyncio.sleep(delay)
+        finally:
+            self.connected.clear()
+            pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pump
+
+
+def _link_error(exc: BaseException) -> BaseException:
+    """The first link-level error in ``exc`` (a group or not); anything else is re-raised."""
+    import aiomqtt
+
+    leaves: list[BaseException] = []
+    stack = [exc]
+    while stack:
+        e = stack.pop()
+        if isinstance(e, BaseExceptionGroup):
+            stack.extend(e.exceptions)
+        else:
+            leaves.append(e)
+    for e in leaves:
+        if not isinstance(e, aiomqtt.MqttError | OSError | TimeoutError):
+            raise e
+    return leaves[0]
+
+
+def _is_auth_failure(rc: object) -> bool:
+    text = str(rc).lower()
+    with contextlib.suppress(TypeError, ValueError):
+        if int(rc) in (4, 5, 134, 135):  # type: ignore[call-overload]
+            return True
+    return "not authorized" in text or "bad user name or password" in text
