@@ -111,3 +111,57 @@ def test_features_do_not_depend_on_block_boundaries(cuts: list[int]) -> None:
 def test_config_validation() -> None:
     with pytest.raises(ConfigError):
         FeatureConfig(window_s=10, hop_s=3)
+
+
+def test_eda_features_follow_the_processor(data_dir) -> None:  # type: ignore[no-untyped-def]
+    from wearsdk.io.e4 import load_e4_session
+    from wearsdk.signals._eda import eda_process
+
+    s = load_e4_session(data_dir / "stress_predict" / "Raw_data" / "S02")
+    eda = s.signals["eda"]
+    n = int(eda.rate_hz * 900)  # 15 minutes
+    t = eda.t_unix[:n] - eda.start_unix_s
+    x = eda.values[:n, 0]
+    ex = FeatureExtractor(FeatureConfig(window_s=60, hop_s=1))
+    wins = []
+    for i in range(0, n, 4):  # 1 s blocks, as the wristband streams
+        ex.push("eda", t[i : i + 4], x[i : i + 4], nominal_rate_hz=eda.rate_hz)
+        wins += ex.ready()
+    assert len(wins) > 800
+    offline = eda_process(x, sampling_rate_hz=eda.rate_hz)
+    w = wins[500]
+    sel = (t >= w.start) & (t < w.end)
+    assert w.values["scl_mean_usiemens"] == pytest.approx(offline.tonic[sel].mean(), rel=1e-9)
+    peaks = offline.scrs.peak_s
+    assert w.values["scr_count"] == np.count_nonzero((peaks > w.start) & (peaks <= w.end))
+    assert "eda" in w.modalities
+    assert w.quality["eda_coverage"] == pytest.approx(1.0, abs=0.01)
+
+
+def test_ecg_gives_the_rr_stream_and_supersedes_device_rr(data_dir) -> None:  # type: ignore[no-untyped-def]
+    import csv
+
+    from wearsdk.signals._ecg import ecg_peak_times
+
+    with open(data_dir / "polar_h10" / "polar_h10.csv") as f:
+        rows = list(csv.DictReader(f))
+    t = np.array([int(r["time_ns"]) for r in rows[: 130 * 180]]) / 1e9
+    t -= t[0]
+    ecg = np.array([float(r["ecg"]) for r in rows[: 130 * 180]])
+    fs = 1 / np.median(np.diff(t))
+    ex = FeatureExtractor(FeatureConfig(window_s=60, hop_s=1))
+    wins = []
+    for i in range(0, t.size, 73):  # frames of 73 samples, as the H10 sends them
+        ex.push("ecg", t[i : i + 73], ecg[i : i + 73], nominal_rate_hz=fs)
+        ex.push("rr", [t[i]], [5.0])  # a nonsense device RR: must be ignored
+        wins += ex.ready()
+    assert len(wins) > 100
+    w = wins[60]
+    peaks = ecg_peak_times(ecg, sampling_rate_hz=fs)
+    peak_t = np.interp(peaks * fs, np.arange(t.size), t)
+    # the window's HR is the NN mean of the offline peaks' RR series in the window
+    res = rr_artifacts(np.diff(peak_t))
+    nn_t = peak_t[1:][res.nn_end_index]
+    sel = (nn_t > w.start) & (nn_t <= w.end)
+    assert w.values["hr_mean_bpm"] == pytest.approx(60 / res.nn_s[sel].mean(), rel=0.01)
+    assert "rr" in w.modalities

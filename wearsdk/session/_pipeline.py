@@ -16,7 +16,7 @@ __all__ = ["PipelineConfig", "run_pipeline"]
 
 logger = logging.getLogger("wearsdk.session")
 
-_STREAMS = ("rr", "hr", "acc", "temp")
+_STREAMS = ("rr", "ecg", "hr", "acc", "temp", "eda")
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +64,7 @@ class _SourceState:
 async def run_pipeline(bus: Bus, config: PipelineConfig) -> None:
     """Consume physiological streams; publish features and estimates until cancelled.
 
-    Reads ``physio/+/<stream>`` sample blocks (``rr``, ``hr``, ``acc``, ``temp``) and
+    Reads ``physio/+/<stream>`` sample blocks (``rr``, ``hr``, ``acc``, ``temp``, ``eda``) and
     :class:`HeartRate` events (device heart rate and skin contact); publishes
     :class:`Features` on ``features/<source>`` and :class:`~wearsdk.Estimate` on
     ``affect/estimate``. Its subscription uses the ``block`` policy, so replays that await

@@ -4,14 +4,45 @@ Every processor is an object with ``step(...)`` and ``reset()``; offline functio
 maths are named ``<modality>_<verb>``.
 """
 
+from wearsdk.signals._ecg import EcgPeakDetector, EcgPeaks, ecg_peak_times, ecg_peaks
+from wearsdk.signals._eda import (
+    EdaOptions,
+    EdaOutput,
+    EdaProcessor,
+    ScrTable,
+    eda_clean,
+    eda_features,
+    eda_peaks,
+    eda_phasic,
+    eda_process,
+)
 from wearsdk.signals._filters import SosFilter, butter_sos, filter_causal
+from wearsdk.signals._quality import AccActivity, AccUnit, EdaQuality, acc_activity, eda_quality
 from wearsdk.signals._rr import RRWindow, RRWindower, hrv_time
 
 __all__ = [
+    "AccActivity",
+    "AccUnit",
+    "EcgPeakDetector",
+    "EcgPeaks",
+    "EdaOptions",
+    "EdaOutput",
+    "EdaProcessor",
+    "EdaQuality",
     "RRWindow",
     "RRWindower",
+    "ScrTable",
     "SosFilter",
+    "acc_activity",
     "butter_sos",
+    "ecg_peak_times",
+    "ecg_peaks",
+    "eda_clean",
+    "eda_features",
+    "eda_peaks",
+    "eda_phasic",
+    "eda_process",
+    "eda_quality",
     "filter_causal",
     "hrv_time",
 ]

@@ -13,12 +13,24 @@ Streams understood (names as on the bus) and the features they give:
 ``rr``       s; through :class:`~wearsdk.signals.RRCleaner`: ``hr_mean_bpm``,
              ``rmssd_s``, ``sdnn_s``, ``pnn50``, ``lf_hf_ratio``, ``lf_nu``,
              ``rr_corrected_fraction``; quality ``rr_coverage``
+``ecg``      any unit, through :class:`~wearsdk.signals.EcgPeakDetector`: its R peaks become
+             the ``rr`` stream (and the device's own RR, if any, is then ignored: beats timed
+             on the ECG are more precise)
 ``hr``       bpm (a device's own heart rate, 1 Hz): ``hr_device_mean_bpm``,
              ``hr_device_slope_bpm_per_min``
 ``acc``      mG, 3 channels: ``acc_activity_g`` (standard deviation of the magnitude),
              ``acc_mean_g``; flag ``motion`` above ``motion_threshold_g``
 ``temp``     degC: ``temp_mean_degc``, ``temp_slope_degc_per_min``
+``eda``      uS; through :class:`~wearsdk.signals.EdaProcessor`: ``scl_mean_usiemens``,
+             ``scl_slope_usiemens_per_min``, ``phasic_mean_usiemens``, ``scr_count``,
+             ``scr_rate_per_min``, ``scr_amplitude_mean_usiemens``; quality
+             ``eda_coverage`` and ``eda_valid`` (share of samples that were not bridged);
+             flag ``eda_invalid`` when under half are valid
 ===========  =========================================================================
+
+An SCR is confirmed up to a few seconds after its peak (see ``EdaProcessor``), so a window cut
+as soon as its data arrived may lack a response that peaked in its last seconds; the next
+windows count it.
 
 A window whose stream coverage is below ``min_coverage`` is flagged (``low_coverage_<stream>``)
 and its features from that stream are NaN: missing data is never silently averaged.
@@ -35,6 +47,8 @@ import numpy.typing as npt
 
 from wearsdk._errors import ConfigError
 from wearsdk.signals._bins import BinnedStream
+from wearsdk.signals._ecg import EcgPeakDetector
+from wearsdk.signals._eda import EdaProcessor
 from wearsdk.signals._hrv import BeatClass, RRCleaner, hrv_frequency
 from wearsdk.signals._rr import hrv_time
 
@@ -119,6 +133,10 @@ class FeatureExtractor:
         self._rr_cleaner = RRCleaner()
         self._rr_pending: deque[tuple[float, float]] = deque()  # (beat time, rr) awaiting class
         self._beats = _Beats()
+        self._eda: EdaProcessor | None = None
+        self._ecg: EcgPeakDetector | None = None
+        self._last_peak: float | None = None
+        self._scrs: deque[tuple[float, float]] = deque()  # (peak time, amplitude)
         self._rr_decided = 0
         self._rr_ready = -math.inf  # time of the last beat whose class is decided
         self._next_end_bin: int | None = None
@@ -152,12 +170,17 @@ class FeatureExtractor:
         self._start(tt)
         self._make_room(tt)
         if stream == "rr":
-            self._push_rr(tt, vv[:, 0])
+            if self._ecg is None:
+                self._push_rr(tt, vv[:, 0])
+        elif stream == "ecg":
+            self._push_ecg(tt, vv[:, 0], nominal_rate_hz)
         elif stream == "acc":
             mag = np.sqrt((vv[:, :3] ** 2).sum(axis=1)) / 1000.0  # mG -> g
             self._stream("acc", nominal_rate_hz).add(tt, mag)
         elif stream in ("hr", "temp"):
             self._stream(stream, nominal_rate_hz).add(tt, vv[:, 0])
+        elif stream == "eda":
+            self._push_eda(tt, vv[:, 0], nominal_rate_hz)
         else:
             self.dropped += tt.size
 
@@ -178,6 +201,41 @@ class FeatureExtractor:
         if self._next_end_bin is None:
             first_bin = math.floor(float(t.min()) / self.config.hop_s)
             self._next_end_bin = first_bin + self._n_bins - 1
+
+    def _push_ecg(
+        self, t: npt.NDArray[np.float64], x: npt.NDArray[np.float64], rate: float | None
+    ) -> None:
+        if self._ecg is None:
+            if not rate or rate <= 0:
+                self.dropped += t.size  # peak detection needs the nominal rate
+                return
+            self._ecg = EcgPeakDetector(sampling_rate_hz=rate)
+        peaks = self._ecg.step(x, t)
+        if len(peaks) == 0:
+            return
+        last = self._last_peak
+        times = peaks.t if last is None else np.concatenate(([last], peaks.t))
+        self._last_peak = float(peaks.t[-1])
+        if times.size >= 2:
+            self._push_rr(times[1:], np.diff(times))
+
+    def _push_eda(
+        self, t: npt.NDArray[np.float64], x: npt.NDArray[np.float64], rate: float | None
+    ) -> None:
+        if self._eda is None:
+            if not rate or rate <= 0:
+                self.dropped += t.size  # EDA processing needs the nominal rate
+                return
+            self._eda = EdaProcessor(sampling_rate_hz=rate)
+        out = self._eda.step(x, t)
+        valid = ~out.bridged
+        self._stream("eda", rate).add(out.t[valid], out.tonic[valid])
+        self._stream("eda_phasic", rate).add(out.t[valid], out.phasic[valid])
+        self._stream("eda_valid", rate).add(out.t, valid.astype(np.float64))
+        if len(out.scrs):
+            self._scrs.extend(
+                zip(out.scrs.peak_s.tolist(), out.scrs.amplitude_usiemens.tolist(), strict=True)
+            )
 
     def _push_rr(self, t: npt.NDArray[np.float64], rr: npt.NDArray[np.float64]) -> None:
         ok = np.isfinite(t) & np.isfinite(rr) & (rr > 0)
@@ -220,7 +278,7 @@ class FeatureExtractor:
         watermarks = [
             self._rr_ready if name == "rr" else b.watermark
             for name, b in self._bins.items()
-            if np.isfinite(b.watermark)
+            if np.isfinite(b.watermark) and name not in ("eda_phasic", "eda_valid")
         ]
         if not watermarks:
             return []
@@ -236,6 +294,8 @@ class FeatureExtractor:
         return out
 
     def _forget(self, before: float) -> None:
+        while self._scrs and self._scrs[0][0] <= before:
+            self._scrs.popleft()
         b = self._beats
         while b.t and b.t[0] <= before:
             b.t.popleft()
@@ -243,6 +303,40 @@ class FeatureExtractor:
         while b.cls_t and b.cls_t[0] <= before:
             b.cls_t.popleft()
             b.cls.popleft()
+
+    def _eda_window(
+        self,
+        end_bin: int,
+        start: float,
+        end: float,
+        values: dict[str, float],
+        quality: dict[str, float],
+        flags: list[str],
+        modalities: list[str],
+    ) -> None:
+        c = self.config
+        nan = math.nan
+        tonic = self._bins["eda"].window(end_bin, self._n_bins)
+        valid = self._bins["eda_valid"].window(end_bin, self._n_bins)
+        quality["eda_coverage"] = valid.coverage
+        quality["eda_valid"] = valid.mean if valid.n else 0.0
+        ok = tonic.coverage >= c.min_coverage
+        if valid.n and valid.mean < 0.5:
+            flags.append("eda_invalid")
+        if not ok:
+            flags.append("low_coverage_eda")
+        phasic = self._bins["eda_phasic"].window(end_bin, self._n_bins)
+        peaks = [a for (p, a) in self._scrs if start < p <= end]
+        values["scl_mean_usiemens"] = tonic.mean if ok else nan
+        values["scl_slope_usiemens_per_min"] = 60 * tonic.slope_per_s if ok else nan
+        values["phasic_mean_usiemens"] = phasic.mean if ok else nan
+        values["scr_count"] = float(len(peaks)) if ok else nan
+        values["scr_rate_per_min"] = 60.0 * len(peaks) / c.window_s if ok else nan
+        values["scr_amplitude_mean_usiemens"] = (
+            float(np.mean(peaks)) if ok and peaks else (0.0 if ok else nan)
+        )
+        if ok:
+            modalities.append("eda")
 
     def _window(self, end_bin: int) -> WindowFeatures:
         c = self.config
@@ -305,6 +399,8 @@ class FeatureExtractor:
                 values["temp_slope_degc_per_min"] = 60 * w.slope_per_s if ok else nan
             if ok:
                 modalities.append(name)
+        if "eda" in self._bins:
+            self._eda_window(end_bin, start, end, values, quality, flags, modalities)
         return WindowFeatures(
             start=start,
             end=end,
