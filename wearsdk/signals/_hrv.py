@@ -77,72 +77,88 @@ class RRArtifacts:
     corrected_fraction: float
 
 
-def _trailing(values: npt.NDArray[np.float64], width: int) -> npt.NDArray[np.float64]:
-    """Windows of the last ``width`` values ending at each index (NaN-padded at the start)."""
-    padded = np.concatenate((np.full(width - 1, np.nan), values))
-    out: npt.NDArray[np.float64] = sliding_window_view(padded, width)
+def _trailing_stat(
+    values: npt.NDArray[np.float64], width: int, rows: npt.NDArray[np.int64], q: tuple[float, ...]
+) -> npt.NDArray[np.float64]:
+    """Percentiles ``q`` of the trailing windows (the last ``width`` values, fewer at the start)
+    ending at each index in ``rows``; shape ``(len(q), len(rows))``."""  # noqa: D205
+    out = np.empty((len(q), rows.size))
+    full = rows >= width - 1
+    if full.any():
+        windows = sliding_window_view(values, width)[rows[full] - (width - 1)]
+        out[:, full] = np.percentile(windows, q, axis=1)
+    for j in np.flatnonzero(~full):
+        out[:, j] = np.percentile(values[: rows[j] + 1], q)
     return out
 
 
-def _threshold(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    w = _trailing(np.abs(values), _WINDOW)
-    q1, q3 = np.nanpercentile(w, [25, 75], axis=1)
+def _threshold(
+    values: npt.NDArray[np.float64], rows: npt.NDArray[np.int64]
+) -> npt.NDArray[np.float64]:
+    q1, q3 = _trailing_stat(np.abs(values), _WINDOW, rows, (25.0, 75.0))
     th: npt.NDArray[np.float64] = _ALPHA * (q3 - q1) / 2.0
     return th
 
 
-def _classify(rr: npt.NDArray[np.float64], upto: int) -> npt.NDArray[np.int8]:
-    """Classify intervals ``0 .. upto-1`` of ``rr`` (needs ``rr`` to extend 2 beyond, or the
-    end is mirrored).
-    """  # noqa: D205
+def _classify(rr: npt.NDArray[np.float64], upto: int, start: int = 0) -> npt.NDArray[np.int8]:
+    """Classify intervals ``start .. upto-1`` of ``rr`` (``rr`` extends 2 beyond ``upto``, or
+    its end is mirrored). Only the trailing windows of those intervals are computed."""  # noqa: D205
     n = rr.size
-    if n == 0:
-        return np.zeros(0, np.int8)
+    if n == 0 or upto <= start:
+        return np.zeros(max(0, upto - start), np.int8)
+    lo = max(0, start - 1)  # the interval before: an extra beat there absorbs ours
     drr = np.empty(n)
     drr[1:] = np.diff(rr)
     drr[0] = 0.0  # causal: the first interval has no predecessor (NeuroKit2 uses a mean)
-    th1 = _threshold(drr)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ndrr = np.where(th1 > 0, drr / np.where(th1 > 0, th1, 1.0), 0.0)
-    med = np.nanmedian(_trailing(rr, _MEDIAN), axis=1)
-    mrr = rr - med
+    # normalised dRR for lo-1 .. upto+1 (neighbours), mirrored beyond the end
+    idx = np.arange(lo - 1, upto + 2)
+    mirrored = np.where(idx >= n, 2 * (n - 1) - idx, idx)
+    mirrored = np.where(mirrored < 0, -mirrored, mirrored)
+    mirrored = np.clip(mirrored, 0, n - 1)
+    th1 = _threshold(drr, mirrored)
+    d_all = drr[mirrored]
+    ndrr_ext = np.where(th1 > 0, d_all / np.where(th1 > 0, th1, 1.0), 0.0)
+    rows = np.arange(lo, upto)
+    ndrr = ndrr_ext[1:-2]
+    prev1, next1, next2 = ndrr_ext[:-3], ndrr_ext[2:-1], ndrr_ext[3:]
+    med = _trailing_stat(rr, _MEDIAN, rows, (50.0,))[0]
+    mrr = rr[rows] - med
     mrr = np.where(mrr < 0, 2.0 * mrr, mrr)
-    th2 = _threshold(mrr)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        nmrr = np.where(th2 > 0, mrr / np.where(th2 > 0, th2, 1.0), 0.0)
-    # neighbours (mirrored beyond the ends, as a reflect pad would)
-    pad = (
-        np.pad(ndrr, _LOOKAHEAD, mode="reflect")
-        if n > _LOOKAHEAD
-        else np.pad(ndrr, _LOOKAHEAD, mode="edge")
-    )
-    prev1, next1, next2 = pad[1 : n + 1], pad[3 : n + 3], pad[4 : n + 4]
+    # thresholds of mRR need the trailing mRR values themselves
+    first = max(0, lo - _WINDOW + 1)
+    hist_rows = np.arange(first, upto)
+    med_hist = _trailing_stat(rr, _MEDIAN, hist_rows, (50.0,))[0]
+    mrr_hist = rr[hist_rows] - med_hist
+    mrr_hist = np.where(mrr_hist < 0, 2.0 * mrr_hist, mrr_hist)
+    q = _trailing_stat(np.abs(mrr_hist), _WINDOW, rows - first, (25.0, 75.0))
+    th2 = _ALPHA * (q[1] - q[0]) / 2.0
+    nmrr = np.where(th2 > 0, mrr / np.where(th2 > 0, th2, 1.0), 0.0)
     s12 = np.where(
-        ndrr > 0, np.maximum(prev1, next1), np.where(ndrr < 0, np.minimum(prev1, next1), 0)
+        ndrr > 0, np.maximum(prev1, next1), np.where(ndrr < 0, np.minimum(prev1, next1), 0.0)
     )
     s22 = np.where(ndrr >= 0, np.minimum(next1, next2), np.maximum(next1, next2))
-    rr_next = np.concatenate((rr[1:], rr[-1:]))
+    rr_next = rr[np.minimum(rows + 1, n - 1)]
+    r = rr[rows]
 
-    d, s12_, s22_, m = ndrr[:upto], s12[:upto], s22[:upto], nmrr[:upto]
-    out = np.zeros(upto, np.int8)
+    d, m = ndrr, nmrr
+    out = np.zeros(rows.size, np.int8)
     candidate = (np.abs(d) > 1) | (np.abs(m) > 3)
-    ectopic = ((d > 1) & (s12_ < -_C1 * d - _C2)) | ((d < -1) & (s12_ > -_C1 * d + _C2))
+    ectopic = ((d > 1) & (s12 < -_C1 * d - _C2)) | ((d < -1) & (s12 > -_C1 * d + _C2))
     ectopic &= np.abs(d) > 1
-    eq3 = (d > 1) & (s22_ < -1)
+    eq3 = (d > 1) & (s22 < -1)
     eq4 = np.abs(m) > 3
-    eq5 = (d < -1) & (s22_ > 1)
+    eq5 = (d < -1) & (s22 > 1)
     longshort = candidate & ~ectopic & (eq3 | eq4 | eq5)
-    extra = longshort & eq5 & (np.abs(rr[:upto] + rr_next[:upto] - med[:upto]) < th2[:upto])
-    missed = longshort & ~extra & eq3 & (np.abs(rr[:upto] / 2 - med[:upto]) < th2[:upto])
+    extra = longshort & eq5 & (np.abs(r + rr_next - med) < th2)
+    missed = longshort & ~extra & eq3 & (np.abs(r / 2 - med) < th2)
     out[longshort] = BeatClass.LONGSHORT
     out[missed] = BeatClass.MISSED
     out[extra] = BeatClass.EXTRA
     out[ectopic] = BeatClass.ECTOPIC
     # the interval after an extra beat absorbs it: judged merged, not on its own
     after_extra = np.flatnonzero(extra) + 1
-    after_extra = after_extra[after_extra < upto]
-    out[after_extra] = BeatClass.NORMAL
-    return out
+    out[after_extra[after_extra < rows.size]] = BeatClass.NORMAL
+    return out[start - lo :]
 
 
 def _nn(
@@ -234,13 +250,13 @@ class RRCleaner:
             empty = np.zeros(0)
             return RRArtifacts(empty, np.zeros(0, np.int8), empty, np.zeros(0, np.int64), 0.0)
         local_rr = self._rr
-        classes_all = _classify(local_rr, upto_global - self._first)
         lo = start - self._first
         hi = upto_global - self._first
-        classes = classes_all[lo:hi]
+        with_prev = _classify(local_rr, hi, max(0, lo - 1))
+        classes = with_prev[1:] if lo > 0 else with_prev
         rr = local_rr[lo:hi]
         # NN needs the class of the interval before (ectopic spoils the next one)
-        prev = classes_all[lo - 1 : lo] if lo > 0 else np.zeros(0, np.int8)
+        prev = with_prev[:1] if lo > 0 else np.zeros(0, np.int8)
         nn, index = _nn(
             np.concatenate((local_rr[lo - 1 : lo], rr)) if lo > 0 else rr,
             np.concatenate((prev, classes)) if lo > 0 else classes,
@@ -265,7 +281,7 @@ def hrv_frequency(
     nn_s: npt.ArrayLike,
     beat_t: npt.ArrayLike,
     *,
-    n_freqs: int = 256,
+    n_freqs: int = 128,
 ) -> dict[str, float]:
     """LF and HF power of an uneven NN series by the Lomb-Scargle periodogram.
 
@@ -277,7 +293,8 @@ def hrv_frequency(
     Args:
         nn_s: NN intervals in seconds.
         beat_t: the time (s) of the beat that ends each interval.
-        n_freqs: frequency grid points between 0.04 and 0.40 Hz.
+        n_freqs: frequency grid points between 0.04 and 0.40 Hz (128 resolve 0.003 Hz,
+            finer than the 1/T resolution of any window under 4 minutes).
 
     Returns:
         ``lf_power_s2``, ``hf_power_s2``, ``lf_hf_ratio`` and ``lf_nu`` (LF / (LF + HF)); NaN
@@ -289,16 +306,21 @@ def hrv_frequency(
     result = {"lf_power_s2": nan, "hf_power_s2": nan, "lf_hf_ratio": nan, "lf_nu": nan}
     if nn.size < 10 or t.size != nn.size or t[-1] - t[0] < 25.0:
         return result
-    freqs = np.linspace(0.04, 0.40, n_freqs)
+    # a grid with points on the band edges (0.04, 0.15, 0.40), integrated by trapezoids
+    n_lf = max(4, round(n_freqs * 0.11 / 0.36))
+    freqs = np.concatenate(
+        (np.linspace(0.04, 0.15, n_lf), np.linspace(0.15, 0.40, n_freqs - n_lf + 1)[1:])
+    )
     y = nn - nn.mean()
     pgram = lombscargle(t, y, 2 * np.pi * freqs, normalize=False)
     # scipy returns (A² N / 4) for a sinusoid of amplitude A: make it a one-sided density whose
     # band integral is A²/2
     duration = t[-1] - t[0]
     density = pgram * (4.0 / nn.size) * duration / 2.0
-    df = freqs[1] - freqs[0]
-    lf = float(density[(freqs >= 0.04) & (freqs < 0.15)].sum() * df)
-    hf = float(density[(freqs >= 0.15) & (freqs <= 0.40)].sum() * df)
+    lf_band = freqs <= 0.15
+    hf_band = freqs >= 0.15
+    lf = float(np.trapezoid(density[lf_band], freqs[lf_band]))
+    hf = float(np.trapezoid(density[hf_band], freqs[hf_band]))
     result["lf_power_s2"] = lf
     result["hf_power_s2"] = hf
     result["lf_hf_ratio"] = lf / hf if hf > 0 else nan
