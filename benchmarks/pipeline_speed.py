@@ -88,13 +88,13 @@ def run_wearsdk(
 
 
 def run_neurokit_window(nk, inputs, end: float) -> None:  # type: ignore[no-untyped-def]
-    t, ecg, fs = inputs["ecg"]
+    _tc, ecg, fs = inputs["ecg"]
     seg = ecg[int((end - 60) * fs) : int(end * fs)]
     _signals, info = nk.ecg_process(seg, sampling_rate=int(fs))
     peaks = info["ECG_R_Peaks"]
     nk.hrv_time(peaks, sampling_rate=int(fs))
     nk.hrv_frequency(peaks, sampling_rate=int(fs))
-    t, eda, fs_e = inputs["eda"]
+    _te, eda, fs_e = inputs["eda"]
     nk.eda_process(eda[int((end - 60) * fs_e) : int(end * fs_e)], sampling_rate=int(fs_e))
     _t, acc, fs_a = inputs["acc"]
     a = acc[int((end - 60) * fs_a) : int(end * fs_a)]

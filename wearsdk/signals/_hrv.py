@@ -81,7 +81,8 @@ def _trailing_stat(
     values: npt.NDArray[np.float64], width: int, rows: npt.NDArray[np.int64], q: tuple[float, ...]
 ) -> npt.NDArray[np.float64]:
     """Percentiles ``q`` of the trailing windows (the last ``width`` values, fewer at the start)
-    ending at each index in ``rows``; shape ``(len(q), len(rows))``."""  # noqa: D205
+    ending at each index in ``rows``; shape ``(len(q), len(rows))``.
+    """  # noqa: D205
     out = np.empty((len(q), rows.size))
     full = rows >= width - 1
     if full.any():
@@ -102,7 +103,8 @@ def _threshold(
 
 def _classify(rr: npt.NDArray[np.float64], upto: int, start: int = 0) -> npt.NDArray[np.int8]:
     """Classify intervals ``start .. upto-1`` of ``rr`` (``rr`` extends 2 beyond ``upto``, or
-    its end is mirrored). Only the trailing windows of those intervals are computed."""  # noqa: D205
+    its end is mirrored). Only the trailing windows of those intervals are computed.
+    """  # noqa: D205
     n = rr.size
     if n == 0 or upto <= start:
         return np.zeros(max(0, upto - start), np.int8)

@@ -4,3 +4,7 @@ from wearsdk.sim._heart import HeartSimulator
 from wearsdk.sim._script import ArousalScript, Phase
 
 __all__ = ["ArousalScript", "HeartSimulator", "Phase"]
+
+from wearsdk.sim._eda import EdaSimulator, ScrEvent
+
+__all__ += ["EdaSimulator", "ScrEvent"]

@@ -1,0 +1,398 @@
+"""Driver for the BITalino (r)evolution over Bluetooth LE (BT121 firmware): EDA in µS."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import random
+from collections import deque
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+from bleak import BleakClient
+from bleak.backends.characteristic import BleakGATTCharacteristic
+from bleak.exc import BleakError
+
+from wearsdk import (
+    ConfigError,
+    DeviceClockMap,
+    DeviceNotFoundError,
+    Gap,
+    SampleBlock,
+    Source,
+    SourceContext,
+)
+from wearsdk.drivers.bitalino._protocol import (
+    BITALINO_COMMANDS_UUID,
+    BITALINO_FRAMES_UUID,
+    BITALINO_SERVICE_UUID,
+    STOP_COMMAND,
+    EdaSensor,
+    FrameReassembler,
+    channel_bits,
+    eda_usiemens,
+    sampling_rate_command,
+    start_command,
+)
+from wearsdk.io.ble import BleTransport
+
+__all__ = ["BITalino"]
+
+logger = logging.getLogger("wearsdk.drivers.bitalino")
+
+_IDLE_COMMAND = 0xFF  # "stop" that a BITalino 2 accepts in any mode (ignored when idle)
+_SEQ_MODULO = 16
+_WRAP_MIN_LAG_S = 0.1  # lag behind the arrivals that BLE latency alone cannot explain
+
+
+class BITalino(Source):
+    """A BITalino (r)evolution board over Bluetooth LE, with its EDA sensor converted to µS.
+
+    Publishes :class:`~wearsdk.SampleBlock` on ``physio/<id>/eda`` (unit ``uS``, channel
+    ``eda``) from the analog input the EDA sensor is on, and, with ``publish_raw``, every
+    acquired input on ``physio/<id>/analog`` (unit ``adc``, channels ``a1``...``a6``: raw ADC
+    codes, 10-bit for the first four acquired inputs, 6-bit beyond). Frames are reassembled
+    from the notification byte stream (:class:`~wearsdk.drivers.bitalino.FrameReassembler`):
+    frames with a bad CRC are dropped and counted (:attr:`crc_errors`), a jump in sequence
+    numbers gives a :class:`~wearsdk.Gap` with the number of frames lost (exact up to 15;
+    beyond, the 4-bit counter wraps and the count is completed from arrival times), and
+    a reconnection gives a ``disconnect`` gap. Sample times come from the sample count (the
+    board's crystal) mapped onto the session clock by a :class:`~wearsdk.DeviceClockMap`,
+    never from notification arrivals. It reconnects by itself with capped, jittered backoff
+    and restarts the acquisition; it stops the acquisition on the way out.
+
+    Args:
+        transport: the BLE transport.
+        address: device address.
+        name: advertised name (``BITalino``...); without address and name, the first device
+            advertising the BITalino service is used.
+        source_id: explicit source id; default: a keyed pseudonym of the address/name.
+        rate_hz: sampling rate, 1, 10, 100 or 1000 Hz.
+        channels: analog inputs to acquire, 1-6 for A1-A6.
+        eda_channel: the input the EDA sensor is on (A3 on the (r)evolution board kit), or
+            ``None`` to publish no ``eda`` stream.
+        eda_sensor: ``"revolution"`` (the (r)evolution EDA sensor, 0-25 µS) or ``"legacy"``
+            (the older sensor); their transfer functions differ.
+        vcc_v: the board's operating voltage (3.3 V).
+        publish_raw: also publish the raw codes of every input on ``analog``.
+        connect_timeout_s: timeout of each discovery and connection attempt.
+        reconnect: reconnect after a lost link (else the driver ends with the link).
+        max_attempts: give up (raise) after this many failed attempts in a row; 0 = never.
+        backoff_max_s: cap of the reconnection backoff.
+        queue_size: bound of the notification queue between the BLE callback and the driver.
+        stale_after_s: drop and reconnect when no notification arrived for this long.
+
+    Raises:
+        ConfigError: an unsupported rate, channels outside 1-6, or an EDA input not acquired.
+    """
+
+    def __init__(
+        self,
+        transport: BleTransport,
+        *,
+        address: str | None = None,
+        name: str | None = None,
+        source_id: str | None = None,
+        rate_hz: int = 100,
+        channels: Sequence[int] = (1, 2, 3, 4, 5, 6),
+        eda_channel: int | None = 3,
+        eda_sensor: EdaSensor = "revolution",
+        vcc_v: float = 3.3,
+        publish_raw: bool = True,
+        connect_timeout_s: float = 10.0,
+        reconnect: bool = True,
+        max_attempts: int = 0,
+        backoff_max_s: float = 10.0,
+        queue_size: int = 512,
+        stale_after_s: float = 5.0,
+    ) -> None:
+        sampling_rate_command(rate_hz)  # validates
+        self._start_command = start_command(channels)  # validates
+        self.channels: tuple[int, ...] = tuple(sorted(set(channels)))
+        if eda_channel is not None and eda_channel not in self.channels:
+            raise ConfigError(f"EDA input A{eda_channel} is not among the acquired {self.channels}")
+        if eda_sensor not in ("revolution", "legacy"):
+            raise ConfigError(f"unknown EDA sensor {eda_sensor!r} (revolution or legacy)")
+        self.transport = transport
+        self.address = address
+        self.name = name
+        self._source_id = source_id
+        self.rate_hz = rate_hz
+        self.eda_channel = eda_channel
+        self.eda_sensor: EdaSensor = eda_sensor
+        self.vcc_v = vcc_v
+        self.publish_raw = publish_raw
+        self.connect_timeout_s = connect_timeout_s
+        self.reconnect = reconnect
+        self.max_attempts = max_attempts
+        self.backoff_max_s = backoff_max_s
+        self.queue_size = queue_size
+        self.stale_after_s = stale_after_s
+        self.reassembler = FrameReassembler(len(self.channels))
+        """Rebuilds frames from the notification bytes (its counters add up across links)."""
+        self.notifications = 0
+        """Notifications received."""
+        self.overflowed = 0
+        """Notifications dropped because the driver fell behind (queue full)."""
+        self.frames = 0
+        """Frames decoded and published."""
+        self.frames_lost = 0
+        """Frames known missing from sequence numbers (bad CRC ones included)."""
+        self.clock_map = DeviceClockMap()
+        """Maps the sample count onto the session clock (a new map per connection)."""
+        self._last_seq: int | None = None
+        self._last_index = -1
+        self._last_t: float | None = None
+        self._gap_start: float | None = None
+
+    # -- identity ---------------------------------------------------------------------------
+
+    @property
+    def identity(self) -> str:
+        """The address, else the name (stays in-process)."""
+        return self.address or self.name or BITALINO_SERVICE_UUID
+
+    @property
+    def kind(self) -> str:
+        """Pseudonym prefix: ``bitalino``."""
+        return "bitalino"
+
+    @property
+    def source_id(self) -> str | None:
+        """The explicit source id, if one was given."""
+        return self._source_id
+
+    @property
+    def crc_errors(self) -> int:
+        """Frames dropped because their CRC did not match."""
+        return self.reassembler.crc_errors
+
+    @property
+    def resyncs(self) -> int:
+        """Times the byte stream fell out of step and was searched again."""
+        return self.reassembler.resyncs
+
+    @property
+    def eda_bits(self) -> int | None:
+        """Resolution of the EDA input in the frames (10 bits, or 6 beyond the 4th input)."""
+        if self.eda_channel is None:
+            return None
+        return channel_bits(self.channels.index(self.eda_channel))
+
+    # -- connection loop --------------------------------------------------------------------
+
+    async def run(self, ctx: SourceContext) -> None:
+        """Connect, acquire and reconnect until cancelled."""
+        failures = 0
+        attempt = 0
+        while True:
+            attempt += 1
+            ctx.status("connecting" if attempt == 1 else "reconnecting", attempt=attempt)
+            try:
+                await self._session(ctx)
+                failures = 0
+            except (DeviceNotFoundError, BleakError, TimeoutError, OSError) as exc:
+                failures += 1
+                logger.info("%s: connection attempt %d failed: %s", ctx.source_id, attempt, exc)
+                if self.max_attempts and failures >= self.max_attempts:
+                    ctx.status("failed", detail=type(exc).__name__)
+                    raise
+            if not self.reconnect:
+                ctx.status("closed")
+                return
+            delay = random.uniform(0, min(self.backoff_max_s, 0.25 * 2 ** min(failures, 8)))
+            await asyncio.sleep(delay)
+
+    async def _session(self, ctx: SourceContext) -> None:
+        device = await self.transport.find_device(
+            address=self.address,
+            name=None if self.address else self.name,
+            service_uuid=None if self.address or self.name else BITALINO_SERVICE_UUID,
+            timeout_s=self.connect_timeout_s,
+        )
+        lost = asyncio.Event()
+        wake = asyncio.Event()
+        queue: deque[tuple[float, bytes]] = deque()
+
+        def on_disconnect(_client: BleakClient) -> None:
+            lost.set()
+            wake.set()
+
+        def on_notify(_char: BleakGATTCharacteristic, data: bytearray) -> None:
+            # bleak's callback: stamp and queue (bounded), nothing else
+            self.notifications += 1
+            if len(queue) >= self.queue_size:
+                self.overflowed += 1
+                return
+            queue.append((ctx.clock.now(), bytes(data)))
+            wake.set()
+
+        client = self.transport.client(
+            device, disconnected_callback=on_disconnect, timeout_s=self.connect_timeout_s
+        )
+        async with contextlib.AsyncExitStack() as stack:
+            async with asyncio.timeout(self.connect_timeout_s):
+                await client.connect()
+            stack.push_async_callback(self._disconnect, client)
+            await client.start_notify(BITALINO_FRAMES_UUID, on_notify)
+            await self._command(client, _IDLE_COMMAND)  # in case it still acquires
+            await self._command(client, sampling_rate_command(self.rate_hz))
+            queue.clear()
+            self._reset_stream()
+            await self._command(client, self._start_command)
+            stack.push_async_callback(self._stop, client)
+            ctx.status("connected")
+            while True:
+                try:
+                    async with asyncio.timeout(ctx.clock.real_delay_s(self.stale_after_s)):
+                        await wake.wait()
+                except TimeoutError:
+                    ctx.status("disconnected", detail=f"no data for {self.stale_after_s:g} s")
+                    return
+                wake.clear()
+                while queue:
+                    arrival, payload = queue.popleft()
+                    self._handle(ctx, arrival, payload)
+                if lost.is_set():
+                    ctx.status("disconnected", detail="link lost")
+                    return
+
+    async def _command(self, client: BleakClient, command: int) -> None:
+        char = client.services.get_characteristic(BITALINO_COMMANDS_UUID)
+        response = char is None or "write" in char.properties
+        await client.write_gatt_char(BITALINO_COMMANDS_UUID, bytes((command,)), response=response)
+
+    async def _stop(self, client: BleakClient) -> None:
+        if client.is_connected:
+            with contextlib.suppress(BleakError, OSError, TimeoutError):
+                await self._command(client, STOP_COMMAND)
+
+    async def _disconnect(self, client: BleakClient) -> None:
+        if client.is_connected:
+            with contextlib.suppress(BleakError, OSError, TimeoutError):
+                await client.disconnect()
+
+    # -- decoding ---------------------------------------------------------------------------
+
+    def _reset_stream(self) -> None:
+        """A new acquisition starts (sequence numbers restart at 0)."""
+        if self._last_t is not None:
+            self._gap_start = self._last_t
+        self.reassembler.reset()
+        self.clock_map = DeviceClockMap()
+        self._last_seq = None
+        self._last_index = -1
+        self._last_t = None
+
+    def _indices(self, seq: npt.NDArray[np.int64], arrival: float) -> npt.NDArray[np.int64]:
+        """Sample index of each frame from its sequence number (lost frames leave holes)."""
+        prev = np.concatenate(([self._last_seq if self._last_seq is not None else -1], seq[:-1]))
+        steps = (seq - prev) % _SEQ_MODULO
+        steps[steps == 0] = _SEQ_MODULO  # a repeated number is a full wrap
+        if self._last_seq is None:
+            steps[0] = 1
+        elif self.clock_map.ready:
+            # more than 15 frames lost between notifications: the counter wrapped; the arrival
+            # time tells how many times (only when latency cannot explain the lag)
+            candidate = self._last_index + int(steps.sum())
+            expected = (arrival - self.clock_map.offset_s) * self.rate_hz
+            lag = expected - candidate
+            if lag >= _SEQ_MODULO / 2 and lag / self.rate_hz > _WRAP_MIN_LAG_S:
+                steps[0] += _SEQ_MODULO * math.floor((lag + _SEQ_MODULO / 2) / _SEQ_MODULO)
+        return self._last_index + np.cumsum(steps)
+
+    def _handle(self, ctx: SourceContext, arrival: float, payload: bytes) -> None:
+        crc_before, resync_before = self.reassembler.crc_errors, self.reassembler.resyncs
+        frames = self.reassembler.feed(payload)
+        if self.reassembler.crc_errors > crc_before and crc_before == 0:
+            logger.warning("%s: BITalino frame with a bad CRC dropped", ctx.source_id)
+        if self.reassembler.resyncs > resync_before:
+            logger.info("%s: BITalino byte stream resynchronised", ctx.source_id)
+        n = len(frames)
+        if n == 0:
+            return
+        index = self._indices(frames.seq, arrival)
+        device_t = index.astype(np.float64) / self.rate_hz
+        if self.clock_map.observe(float(device_t[-1]), arrival):
+            logger.info("%s: BITalino sample clock re-anchored", ctx.source_id)
+        t = self.clock_map.map(device_t, stream="bitalino")
+        streams = (["eda"] if self.eda_channel is not None else []) + (
+            ["analog"] if self.publish_raw else []
+        )
+        missing = np.diff(np.concatenate(([self._last_index], index))) - 1
+        gap_start, self._gap_start = self._gap_start, None
+        if gap_start is not None and float(t[0]) > gap_start:
+            n_missing = max(0, round((float(t[0]) - gap_start) * self.rate_hz) - 1)
+            for stream in streams:
+                self._gap(ctx, stream, arrival, gap_start, float(t[0]), n_missing, "disconnect")
+        for k in np.flatnonzero(missing > 0).tolist():
+            if k > 0:
+                start = float(t[k - 1])
+            elif self._last_t is not None:
+                start = self._last_t
+            else:
+                continue  # nothing before it in this acquisition
+            self.frames_lost += int(missing[k])
+            for stream in streams:
+                self._gap(ctx, stream, arrival, start, float(t[k]), int(missing[k]), "sequence")
+        self._last_seq = int(frames.seq[-1])
+        self._last_index = int(index[-1])
+        self._last_t = float(t[-1])
+        self.frames += n
+        if self.eda_channel is not None:
+            slot = self.channels.index(self.eda_channel)
+            eda = eda_usiemens(
+                frames.analog[:, slot],
+                bits=channel_bits(slot),
+                sensor=self.eda_sensor,
+                vcc_v=self.vcc_v,
+            )
+            ctx.publish_block(
+                SampleBlock(
+                    source=ctx.source_id,
+                    stream="eda",
+                    unit="uS",
+                    t=t,
+                    values=eda[:, None],
+                    channels=("eda",),
+                    nominal_rate_hz=float(self.rate_hz),
+                )
+            )
+        if self.publish_raw:
+            ctx.publish_block(
+                SampleBlock(
+                    source=ctx.source_id,
+                    stream="analog",
+                    unit="adc",
+                    t=t,
+                    values=frames.analog.astype(np.float64),
+                    channels=tuple(f"a{c}" for c in self.channels),
+                    nominal_rate_hz=float(self.rate_hz),
+                )
+            )
+
+    def _gap(
+        self,
+        ctx: SourceContext,
+        stream: str,
+        arrival: float,
+        start: float,
+        end: float,
+        n_missing: int,
+        reason: str,
+    ) -> None:
+        ctx.publish_event(
+            stream,
+            Gap(
+                t=arrival,
+                source=ctx.source_id,
+                stream=stream,
+                start=start,
+                end=end,
+                n_missing=n_missing,
+                reason=reason,
+            ),
+        )

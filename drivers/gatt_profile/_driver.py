@@ -1,0 +1,297 @@
+"""A generic driver that runs any declarative GATT profile."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections import deque
+from pathlib import Path
+
+import numpy as np
+from bleak import BleakClient
+from bleak.backends.characteristic import BleakGATTCharacteristic
+from bleak.exc import BleakError
+
+from wearsdk import (
+    DeviceClockMap,
+    DeviceNotFoundError,
+    Gap,
+    ProtocolError,
+    SampleBlock,
+    Source,
+    SourceContext,
+)
+from wearsdk.drivers.gatt_profile._profile import GattProfile, load_profile
+from wearsdk.io.ble import BleTransport
+
+__all__ = ["GattProfileDevice"]
+
+logger = logging.getLogger("wearsdk.drivers.gatt_profile")
+
+
+class GattProfileDevice(Source):
+    """Any BLE sensor described by a :class:`~wearsdk.drivers.gatt_profile.GattProfile`.
+
+    Subscribes to the profile's data characteristic, writes its start commands, and publishes
+    every notification as a :class:`~wearsdk.SampleBlock` on ``physio/<id>/<profile.stream>``
+    in the profile's unit and channels (for the shipped ``nus-grove-gsr`` profile: ``eda`` in
+    ``uS``). Notifications that do not fit the layout are dropped and counted
+    (:attr:`malformed`); with a counter in the layout, lost notifications give a
+    :class:`~wearsdk.Gap` with the exact number of missing samples. Sample times come from the
+    sample count at the nominal rate, mapped onto the session clock by a
+    :class:`~wearsdk.DeviceClockMap`. It reconnects by itself (capped, jittered backoff),
+    writes the start commands again, and writes the stop commands on the way out.
+
+    Args:
+        transport: the BLE transport.
+        profile: a profile, the name of a shipped one, or a ``.toml``/``.json`` path.
+        address: device address.
+        name: advertised name; default: the profile's ``advertised_name``, else the first
+            device advertising the profile's service.
+        source_id: explicit source id; default: a keyed pseudonym of the address/name.
+        connect_timeout_s: timeout of each discovery and connection attempt.
+        reconnect: reconnect after a lost link (else the driver ends with the link).
+        max_attempts: give up (raise) after this many failed attempts in a row; 0 = never.
+        backoff_max_s: cap of the reconnection backoff.
+        queue_size: bound of the notification queue between the BLE callback and the driver.
+        stale_after_s: drop and reconnect when no notification arrived for this long.
+
+    Raises:
+        ConfigError: an unknown or invalid profile.
+    """
+
+    def __init__(
+        self,
+        transport: BleTransport,
+        profile: GattProfile | str | Path = "nus-grove-gsr",
+        *,
+        address: str | None = None,
+        name: str | None = None,
+        source_id: str | None = None,
+        connect_timeout_s: float = 10.0,
+        reconnect: bool = True,
+        max_attempts: int = 0,
+        backoff_max_s: float = 10.0,
+        queue_size: int = 256,
+        stale_after_s: float = 5.0,
+    ) -> None:
+        self.profile = load_profile(profile)
+        self.transport = transport
+        self.address = address
+        self.name = name
+        self._source_id = source_id
+        self.connect_timeout_s = connect_timeout_s
+        self.reconnect = reconnect
+        self.max_attempts = max_attempts
+        self.backoff_max_s = backoff_max_s
+        self.queue_size = queue_size
+        self.stale_after_s = stale_after_s
+        self.notifications = 0
+        """Notifications received."""
+        self.malformed = 0
+        """Notifications dropped because they did not fit the profile's layout."""
+        self.overflowed = 0
+        """Notifications dropped because the driver fell behind (queue full)."""
+        self.samples = 0
+        """Samples published."""
+        self.samples_lost = 0
+        """Samples known missing from the counter."""
+        self.counter_resets = 0
+        """Times the counter went backwards (the device restarted its count)."""
+        self.clock_map = DeviceClockMap()
+        """Maps the sample count onto the session clock (a new map per connection)."""
+        self._next_counter: int | None = None
+        self._next_index = 0
+        self._last_t: float | None = None
+        self._gap_start: float | None = None
+
+    @property
+    def identity(self) -> str:
+        """The address, else the name, else the profile's service (stays in-process)."""
+        return (
+            self.address
+            or self.name
+            or self.profile.advertised_name
+            or f"{self.profile.name}:{self.profile.service_uuid}"
+        )
+
+    @property
+    def kind(self) -> str:
+        """Pseudonym prefix: the profile's ``kind``."""
+        return self.profile.kind
+
+    @property
+    def source_id(self) -> str | None:
+        """The explicit source id, if one was given."""
+        return self._source_id
+
+    async def run(self, ctx: SourceContext) -> None:
+        """Connect, stream and reconnect until cancelled."""
+        failures = 0
+        attempt = 0
+        while True:
+            attempt += 1
+            ctx.status("connecting" if attempt == 1 else "reconnecting", attempt=attempt)
+            try:
+                await self._session(ctx)
+                failures = 0
+            except (DeviceNotFoundError, BleakError, TimeoutError, OSError) as exc:
+                failures += 1
+                logger.info("%s: connection attempt %d failed: %s", ctx.source_id, attempt, exc)
+                if self.max_attempts and failures >= self.max_attempts:
+                    ctx.status("failed", detail=type(exc).__name__)
+                    raise
+            if not self.reconnect:
+                ctx.status("closed")
+                return
+            delay = random.uniform(0, min(self.backoff_max_s, 0.25 * 2 ** min(failures, 8)))
+            await asyncio.sleep(delay)
+
+    async def _session(self, ctx: SourceContext) -> None:
+        profile = self.profile
+        name = self.name or (None if self.address else profile.advertised_name)
+        device = await self.transport.find_device(
+            address=self.address,
+            name=None if self.address else name,
+            service_uuid=None if self.address or name else profile.service_uuid,
+            timeout_s=self.connect_timeout_s,
+        )
+        lost = asyncio.Event()
+        wake = asyncio.Event()
+        queue: deque[tuple[float, bytes]] = deque()
+
+        def on_disconnect(_client: BleakClient) -> None:
+            lost.set()
+            wake.set()
+
+        def on_notify(_char: BleakGATTCharacteristic, data: bytearray) -> None:
+            # bleak's callback: stamp and queue (bounded), nothing else
+            self.notifications += 1
+            if len(queue) >= self.queue_size:
+                self.overflowed += 1
+                return
+            queue.append((ctx.clock.now(), bytes(data)))
+            wake.set()
+
+        client = self.transport.client(
+            device, disconnected_callback=on_disconnect, timeout_s=self.connect_timeout_s
+        )
+        async with contextlib.AsyncExitStack() as stack:
+            async with asyncio.timeout(self.connect_timeout_s):
+                await client.connect()
+            stack.push_async_callback(self._disconnect, client)
+            self._new_stream()
+            await client.start_notify(profile.data_uuid, on_notify)
+            for write in profile.start_writes:
+                await self._write(client, write.data)
+            stack.push_async_callback(self._stop, client)
+            ctx.status("connected")
+            while True:
+                try:
+                    async with asyncio.timeout(ctx.clock.real_delay_s(self.stale_after_s)):
+                        await wake.wait()
+                except TimeoutError:
+                    ctx.status("disconnected", detail=f"no data for {self.stale_after_s:g} s")
+                    return
+                wake.clear()
+                while queue:
+                    arrival, payload = queue.popleft()
+                    self._handle(ctx, arrival, payload)
+                if lost.is_set():
+                    ctx.status("disconnected", detail="link lost")
+                    return
+
+    async def _write(self, client: BleakClient, data: bytes) -> None:
+        assert self.profile.control_uuid is not None  # checked by the profile
+        await client.write_gatt_char(
+            self.profile.control_uuid, data, response=self.profile.write_with_response
+        )
+
+    async def _stop(self, client: BleakClient) -> None:
+        if client.is_connected:
+            for write in self.profile.stop_writes:
+                with contextlib.suppress(BleakError, OSError, TimeoutError):
+                    await self._write(client, write.data)
+
+    async def _disconnect(self, client: BleakClient) -> None:
+        if client.is_connected:
+            with contextlib.suppress(BleakError, OSError, TimeoutError):
+                await client.disconnect()
+
+    def _new_stream(self) -> None:
+        """A new connection: the count restarts; the time since the last sample is a gap."""
+        if self._last_t is not None:
+            self._gap_start = self._last_t
+        self.clock_map = DeviceClockMap()
+        self._next_counter = None
+        self._next_index = 0
+        self._last_t = None
+
+    def _handle(self, ctx: SourceContext, arrival: float, payload: bytes) -> None:
+        profile = self.profile
+        try:
+            note = profile.decode(payload)
+        except ProtocolError:
+            self.malformed += 1
+            if self.malformed == 1:
+                logger.warning("%s: malformed notification dropped", ctx.source_id)
+            return
+        n = int(note.raw.shape[0])
+        missing = 0
+        counter_spec = profile.payload.counter
+        if counter_spec is not None and note.counter is not None:
+            modulo = counter_spec.modulo
+            if self._next_counter is not None:
+                delta = (note.counter - self._next_counter) % modulo
+                if 0 < delta < modulo // 2:
+                    missing = delta if counter_spec.unit == "samples" else delta * n
+                elif delta:
+                    self.counter_resets += 1
+                    logger.info("%s: the device's counter went backwards", ctx.source_id)
+            step = n if counter_spec.unit == "samples" else 1
+            self._next_counter = (note.counter + step) % modulo
+        first = self._next_index + missing
+        index = first + np.arange(n, dtype=np.float64)
+        self._next_index = first + n
+        device_t = index / profile.nominal_rate_hz
+        if self.clock_map.observe(float(device_t[-1]), arrival):
+            logger.info("%s: sample clock re-anchored", ctx.source_id)
+        t = self.clock_map.map(device_t, stream=profile.stream)
+        gap_start, self._gap_start = self._gap_start, None
+        if gap_start is not None and float(t[0]) > gap_start:
+            n_gap = max(0, round((float(t[0]) - gap_start) * profile.nominal_rate_hz) - 1)
+            self._gap(ctx, arrival, gap_start, float(t[0]), n_gap, "disconnect")
+        elif missing and self._last_t is not None:
+            self.samples_lost += missing
+            self._gap(ctx, arrival, self._last_t, float(t[0]), missing, "sequence")
+        self._last_t = float(t[-1])
+        self.samples += n
+        ctx.publish_block(
+            SampleBlock(
+                source=ctx.source_id,
+                stream=profile.stream,
+                unit=profile.unit,
+                t=t,
+                values=profile.convert(note.raw),
+                channels=profile.channels,
+                nominal_rate_hz=profile.nominal_rate_hz,
+            )
+        )
+
+    def _gap(
+        self, ctx: SourceContext, arrival: float, start: float, end: float, n: int, reason: str
+    ) -> None:
+        ctx.publish_event(
+            self.profile.stream,
+            Gap(
+                t=arrival,
+                source=ctx.source_id,
+                stream=self.profile.stream,
+                start=start,
+                end=end,
+                n_missing=n,
+                reason=reason,
+            ),
+        )
