@@ -10,6 +10,7 @@ handed to ``emit``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -17,6 +18,7 @@ from wearsdk._clock import ScaledClock, SessionClock
 from wearsdk._errors import ConfigError
 from wearsdk._events import Annotation
 from wearsdk.bus import Message
+from wearsdk.drivers.bitalino import BITalino, VirtualBITalino
 from wearsdk.drivers.heart_rate import HeartRateStrap, VirtualHeartRateStrap
 from wearsdk.drivers.polar import PolarH10, VirtualPolarH10
 from wearsdk.io.ble import VirtualLink
@@ -24,6 +26,9 @@ from wearsdk.session import PipelineConfig, Session
 from wearsdk.sim import ArousalScript, HeartSimulator
 
 __all__ = ["DemoConfig", "DemoResult", "run_demo"]
+
+BAND_NAME = "BITalino EDA"
+"""Advertised name of the demo's virtual EDA band."""
 
 STRAPS = {"heart-rate": "wearsdk HR strap", "polar-h10": "Polar H10 0A1B2C3D"}
 """Demo strap kinds and the names their twins advertise."""
@@ -39,12 +44,17 @@ class DemoConfig:
         seed: seed of the simulators.
         strap: ``heart-rate`` (a standard Heart Rate Service strap) or ``polar-h10`` (adds
             raw ECG at 130 Hz and accelerometer at 50 Hz over Polar's PMD service).
+        eda_band: also run a virtual BITalino EDA band (skin conductance at 10 Hz); ``None``
+            (the default) runs it when the demo lasts at least 90 s: the skin conductance
+            level follows arousal over tens of seconds, so in a shorter demo its lag would
+            outlast each phase.
     """
 
     duration_s: float = 180.0
     speed: float = 1.0
     seed: int = 0
     strap: str = "heart-rate"
+    eda_band: bool | None = None
 
     def __post_init__(self) -> None:
         if not self.duration_s >= 15:
@@ -103,6 +113,13 @@ async def run_demo(config: DemoConfig, emit: Callable[[Message, SessionClock], N
             twin = VirtualPolarH10(peripheral, heart, clock, name=name, seed=config.seed)
         else:
             twin = VirtualHeartRateStrap(peripheral, heart, clock, name=name)
+        band_twin: VirtualBITalino | None = None
+        eda_band = config.duration_s >= 90 if config.eda_band is None else config.eda_band
+        if eda_band:
+            band = await link.add_peripheral(name=BAND_NAME)
+            # its own beat generator on the same script: the band only follows the arousal
+            band_heart = HeartSimulator(script, seed=config.seed + 1)
+            band_twin = VirtualBITalino(band, band_heart, clock, name=BAND_NAME, seed=config.seed)
         async with link.central() as transport, session:
             pump_task = asyncio.create_task(pump(), name="wearsdk[demo].output")
             driver = (
@@ -111,7 +128,13 @@ async def run_demo(config: DemoConfig, emit: Callable[[Message, SessionClock], N
                 else HeartRateStrap(transport, name=name)
             )
             session.add(driver)
-            async with twin:
+            if band_twin is not None:
+                session.add(
+                    BITalino(
+                        transport, name=BAND_NAME, rate_hz=10, channels=(3,), publish_raw=False
+                    )
+                )
+            async with twin, band_twin or contextlib.nullcontext():
                 script_start = clock.now()
                 t = 0.0
                 for phase in script.phases:

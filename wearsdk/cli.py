@@ -71,6 +71,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--seed", type=int, default=0, help="simulator seed (default 0)")
     demo.add_argument(
+        "--eda",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="run the virtual EDA band too (default: when --duration is at least 90 s)",
+    )
+    demo.add_argument(
         "--strap",
         choices=("heart-rate", "polar-h10"),
         default="heart-rate",
@@ -399,7 +405,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from wearsdk.bus import Message
 
     config = DemoConfig(
-        duration_s=args.duration, speed=args.speed, seed=args.seed, strap=args.strap
+        duration_s=args.duration,
+        speed=args.speed,
+        seed=args.seed,
+        strap=args.strap,
+        eda_band=args.eda,
     )
     out_file: TextIO | None = None
     if args.out is not None:

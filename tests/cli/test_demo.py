@@ -120,3 +120,26 @@ def test_demo_with_a_virtual_polar_h10_streams_ecg_and_acc() -> None:
     assert acc[0]["channels"] == ["acc_x", "acc_y", "acc_z"]
     t = [s for x in ecg for s in x["t"]]
     assert all(b > a for a, b in itertools.pairwise(t))
+
+
+def test_demo_with_the_eda_band_estimates_from_both_sensors() -> None:
+    result = run_cli("demo", "--duration", "120", "--speed", "20", "--jsonl")
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    eda = [x for x in lines if x["type"] == "samples" and x["stream"] == "eda"]
+    assert eda
+    assert eda[0]["unit"] == "uS"
+    phases = {x["label"]: (x["start"], x["end"]) for x in lines if x["type"] == "annotation"}
+    est = [x for x in lines if x["topic"] == "affect/estimate"]
+    assert any(set(x["modalities"]) == {"rr", "eda"} for x in est)
+    assert len({tuple(x["sources"]) for x in est if len(x["sources"]) == 2}) == 1
+
+    def mean(a: float, b: float) -> float:
+        return float(
+            np.mean([x["arousal"] for x in est if x["window_start"] >= a and x["window_end"] <= b])
+        )
+
+    assert mean(*phases["stress"]) > mean(*phases["calm"]) + 0.3
+    assert mean(*phases["recovery"]) < mean(*phases["stress"]) - 0.3
+    # with both sensors calibrated the confidence is higher than with the strap alone
+    assert max(x["confidence"] for x in est) > 0.8

@@ -123,6 +123,6 @@ async def test_estimates_flow_and_iteration_ends_with_the_session() -> None:
     ends = np.array([e.window_end for e in estimates])
     assert np.all(np.diff(ends) == pytest.approx(1.0))
     # constant 80 bpm against its own baseline: calm, and confidence grows with the baseline
-    assert all(e.provisional and e.modalities == ("hr",) for e in estimates)
+    assert all(e.provisional and e.modalities == ("rr",) for e in estimates)
     assert estimates[-1].confidence > estimates[0].confidence
     assert estimates[-1].arousal < 0.5

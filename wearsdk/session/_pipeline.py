@@ -54,38 +54,62 @@ class PipelineConfig:
         )
 
 
+WEARER = "wearer"
+"""Source id of the session's wearer in ``features/`` topics and multi-source estimates."""
+
+# which feature streams a bus stream feeds (HeartRate events feed "hr")
+_FEEDS = {"rr": "rr", "ecg": "rr", "hr": "hr", "acc": "acc", "temp": "temp", "eda": "eda"}
+
+
 @dataclass
-class _SourceState:
+class _WearerState:
     extractor: FeatureExtractor
     estimator: ProvisionalArousal
+    owners: dict[str, str] = field(default_factory=dict)  # feature stream -> source
+    ignored: int = 0
     contact_lost_at: list[float] = field(default_factory=list)
 
 
 async def run_pipeline(bus: Bus, config: PipelineConfig) -> None:
     """Consume physiological streams; publish features and estimates until cancelled.
 
-    Reads ``physio/+/<stream>`` sample blocks (``rr``, ``hr``, ``acc``, ``temp``, ``eda``) and
-    :class:`HeartRate` events (device heart rate and skin contact); publishes
-    :class:`Features` on ``features/<source>`` and :class:`~wearsdk.Estimate` on
-    ``affect/estimate``. Its subscription uses the ``block`` policy, so replays that await
-    ``bus.publish`` are processed losslessly.
+    All sources of a session are taken to be worn by one person (a strap and a wristband
+    together): their streams feed one :class:`~wearsdk.signals.FeatureExtractor`. Each stream
+    kind is owned by the first source that sends it (a second strap's RR is ignored and
+    counted, not mixed in). Reads ``physio/+/<stream>`` sample blocks (``rr``, ``ecg``, ``hr``,
+    ``acc``, ``temp``, ``eda``) and :class:`HeartRate` events (device heart rate and skin
+    contact); publishes :class:`Features` on ``features/wearer`` and
+    :class:`~wearsdk.Estimate` on ``affect/estimate``. Its subscription uses the ``block``
+    policy, so replays that await ``bus.publish`` are processed losslessly.
     """
-    states: dict[str, _SourceState] = {}
+    state = _WearerState(
+        extractor=FeatureExtractor(config.features()),
+        estimator=ProvisionalArousal(
+            baseline_s=config.baseline_s, min_coverage=config.min_coverage
+        ),
+    )
     topics = tuple(f"physio/+/{s}" for s in _STREAMS)
     async with bus.subscribe(topics, maxsize=8192, policy="block") as sub:
         async for message in sub:
             payload = message.payload
-            source = payload.source if isinstance(payload, SampleBlock | HeartRate) else None
-            if source is None:
+            if isinstance(payload, HeartRate):
+                stream = "hr"
+            elif isinstance(payload, SampleBlock):
+                stream = payload.stream
+            else:
                 continue
-            state = states.get(source)
-            if state is None:
-                state = states[source] = _new_state(config)
+            feeds = _FEEDS.get(stream)
+            if feeds is None:
+                continue
+            owner = state.owners.setdefault(feeds, payload.source)
+            if owner != payload.source:
+                state.ignored += 1
+                continue
             if isinstance(payload, HeartRate):
                 if payload.contact is False:
                     state.contact_lost_at.append(payload.t)
                 state.extractor.push("hr", [payload.t], [payload.hr_bpm], nominal_rate_hz=1.0)
-            elif isinstance(payload, SampleBlock):
+            else:
                 state.extractor.push(
                     payload.stream,
                     payload.t,
@@ -94,10 +118,10 @@ async def run_pipeline(bus: Bus, config: PipelineConfig) -> None:
                 )
             for window in state.extractor.ready():
                 bus.publish_nowait(
-                    f"features/{source}",
+                    f"features/{WEARER}",
                     Features(
                         t=window.end,
-                        source=source,
+                        source=WEARER,
                         window_start=window.start,
                         window_end=window.end,
                         values=window.values,
@@ -113,17 +137,14 @@ async def run_pipeline(bus: Bus, config: PipelineConfig) -> None:
                     features=window.values,
                     coverage=window.quality.get("rr_coverage", 0.0),
                     contact=False if lost else None,
+                    modalities=window.modalities,
                 )
                 if estimate is not None:
-                    bus.publish_nowait(
-                        "affect/estimate", estimate.model_copy(update={"sources": (source,)})
+                    sources = tuple(
+                        dict.fromkeys(
+                            state.owners[m] for m in window.modalities if m in state.owners
+                        )
                     )
-
-
-def _new_state(config: PipelineConfig) -> _SourceState:
-    return _SourceState(
-        extractor=FeatureExtractor(config.features()),
-        estimator=ProvisionalArousal(
-            baseline_s=config.baseline_s, min_coverage=config.min_coverage
-        ),
-    )
+                    bus.publish_nowait(
+                        "affect/estimate", estimate.model_copy(update={"sources": sources})
+                    )
