@@ -17,11 +17,13 @@ from dataclasses import dataclass
 from wearsdk._clock import ScaledClock, SessionClock
 from wearsdk._errors import ConfigError
 from wearsdk._events import Annotation
+from wearsdk._privacy import Consent
 from wearsdk.bus import Message
 from wearsdk.drivers.bitalino import BITalino, VirtualBITalino
 from wearsdk.drivers.heart_rate import HeartRateStrap, VirtualHeartRateStrap
 from wearsdk.drivers.polar import PolarH10, VirtualPolarH10
 from wearsdk.io.ble import VirtualLink
+from wearsdk.io.mqtt import MqttBridge, MqttConfig
 from wearsdk.session import PipelineConfig, Session
 from wearsdk.sim import ArousalScript, HeartSimulator
 
@@ -90,8 +92,17 @@ class DemoResult:
     script_start: float
 
 
-async def run_demo(config: DemoConfig, emit: Callable[[Message, SessionClock], None]) -> DemoResult:
-    """Run the demo; call ``emit(message, clock)`` for every bus message; return counts."""
+async def run_demo(
+    config: DemoConfig,
+    emit: Callable[[Message, SessionClock], None],
+    *,
+    mqtt: MqttConfig | None = None,
+) -> DemoResult:
+    """Run the demo; call ``emit(message, clock)`` for every bus message; return counts.
+
+    With ``mqtt``, a bridge exports the session under the consent of the simulated wearer
+    (:meth:`~wearsdk.Consent.simulated_participant`) and the configured export policy.
+    """
     clock = ScaledClock(config.speed)
     script = ArousalScript.calm_stress_recovery(config.duration_s)
     heart = HeartSimulator(script, seed=config.seed)
@@ -120,7 +131,16 @@ async def run_demo(config: DemoConfig, emit: Callable[[Message, SessionClock], N
             # its own beat generator on the same script: the band only follows the arousal
             band_heart = HeartSimulator(script, seed=config.seed + 1)
             band_twin = VirtualBITalino(band, band_heart, clock, name=BAND_NAME, seed=config.seed)
-        async with link.central() as transport, session:
+        async with link.central() as transport, session, asyncio.TaskGroup() as sinks:
+            bridge_task = None
+            if mqtt is not None:
+                bridge = MqttBridge(
+                    session.bus,
+                    clock,
+                    mqtt,
+                    consent=Consent.simulated_participant(export=mqtt.policy),
+                )
+                bridge_task = sinks.create_task(bridge.run(), name="wearsdk[demo].mqtt")
             pump_task = asyncio.create_task(pump(), name="wearsdk[demo].output")
             driver = (
                 PolarH10(transport, name=name, acc_rate_hz=50)
@@ -156,6 +176,9 @@ async def run_demo(config: DemoConfig, emit: Callable[[Message, SessionClock], N
                 # let the last windows land: beats are classified two beats late, and
                 # notifications come once per second
                 await session.sleep(4.0)
+            if bridge_task is not None:
+                await asyncio.sleep(0.5)  # let the last estimates leave
+                bridge_task.cancel()
         # the session is closed: the subscription drains and ends
         await pump_task
     return DemoResult(messages=counts, dropped=sub.statistics().dropped, script_start=script_start)

@@ -88,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--jsonl", action="store_true", help="print every bus event as one JSON object per line"
     )
+    _add_mqtt_arguments(demo, consent=False)
     demo.set_defaults(func=_cmd_demo)
 
     transport_help = (
@@ -121,7 +122,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="stop after S seconds (default: never)",
     )
     stream.add_argument("--jsonl", action="store_true", help="print every bus event as JSON")
+    _add_mqtt_arguments(stream, consent=True)
     stream.set_defaults(func=_cmd_stream)
+
+    schema = sub.add_parser(
+        "schema",
+        help="print the JSON Schemas of the wire format (MQTT payloads, inbound annotations)",
+        description="Print the versioned JSON Schemas of what wearsdk sends and accepts.",
+    )
+    schema.set_defaults(func=_cmd_schema)
 
     twin = sub.add_parser(
         "twin",
@@ -177,6 +186,47 @@ def _replay_speed(text: str) -> float | None:
     if text.strip().lower() == "max":
         return None
     return _positive_float(text)
+
+
+def _add_mqtt_arguments(parser: argparse.ArgumentParser, *, consent: bool) -> None:
+    parser.add_argument(
+        "--mqtt",
+        metavar="URL",
+        help="export to an MQTT broker: mqtt://[user:password@]host:port or mqtts://...",
+    )
+    parser.add_argument(
+        "--export",
+        choices=("estimates", "features", "raw"),
+        default="estimates",
+        help="what may leave the process (default: estimates)",
+    )
+    parser.add_argument("--mqtt-ca", metavar="FILE", help="CA certificate for mqtts://")
+    if consent:
+        parser.add_argument(
+            "--consent",
+            metavar="FILE",
+            help="the wearer's consent record (JSON); required to export (see docs/privacy.md)",
+        )
+
+
+def _mqtt_config(args: argparse.Namespace, participant: str | None) -> Any:
+    """The MQTT settings from the command line; the session id is a keyed pseudonym."""
+    from wearsdk._privacy import ExportPolicy, Pseudonymizer
+    from wearsdk.io.mqtt import MqttConfig
+
+    if not args.mqtt:
+        return None
+    session = "demo" if participant is None else Pseudonymizer().pseudonym(participant, prefix="s")
+    return MqttConfig(
+        url=args.mqtt, session=session, policy=ExportPolicy(args.export), ca_file=args.mqtt_ca
+    )
+
+
+def _cmd_schema(args: argparse.Namespace) -> int:
+    from wearsdk.io import wire_json_schema
+
+    print(json.dumps(wire_json_schema(), indent=2))
+    return 0
 
 
 def _entry_points(group: str) -> dict[str, importlib.metadata.EntryPoint]:
@@ -246,8 +296,29 @@ def _cmd_stream(args: argparse.Namespace) -> int:
     driver_cls = _load("wearsdk.drivers", args.driver)
     key = "address" if _looks_like_address(args.device) else "name"
 
+    consent = None
+    mqtt = None
+    if args.mqtt:
+        from wearsdk._privacy import Consent, require_consent
+
+        if args.consent is None:
+            require_consent(None)  # raises ConsentError with the explanation
+        consent = Consent.load(args.consent)
+        mqtt = _mqtt_config(args, consent.participant)
+        require_consent(consent, export=mqtt.policy)
+
     async def stream() -> None:
-        async with parse_transport(args.transport) as transport, Session() as session:
+        async with (
+            parse_transport(args.transport) as transport,
+            Session() as session,
+            asyncio.TaskGroup() as sinks,
+        ):
+            bridge_task = None
+            if mqtt is not None:
+                from wearsdk.io.mqtt import MqttBridge
+
+                bridge = MqttBridge(session.bus, session.clock, mqtt, consent=consent)
+                bridge_task = sinks.create_task(bridge.run())
             sub = session.bus.subscribe("#", maxsize=65536)
             session.add(driver_cls(transport, **{key: args.device}))
             summary = _Summary(sys.stdout, verbose_hr=True)
@@ -267,6 +338,8 @@ def _cmd_stream(args: argparse.Namespace) -> int:
                     pump_task.cancel()
                 else:
                     await pump_task
+            if bridge_task is not None:
+                bridge_task.cancel()
 
     asyncio.run(stream())
     return 0
@@ -429,7 +502,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             summary(line)
 
     try:
-        result = asyncio.run(run_demo(config, emit))
+        result = asyncio.run(run_demo(config, emit, mqtt=_mqtt_config(args, None)))
     finally:
         if out_file is not None:
             out_file.close()
@@ -456,7 +529,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except WearError as exc:
         print(f"wearsdk: error: {exc}", file=sys.stderr)
         return 1
+    except BaseExceptionGroup as group:
+        # errors of background tasks (a sink, a device) arrive grouped: report the first
+        first = _first_leaf(group)
+        if isinstance(first, WearError):
+            print(f"wearsdk: error: {first}", file=sys.stderr)
+            return 1
+        raise
     return code
+
+
+def _first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    exc: BaseException = group
+    while isinstance(exc, BaseExceptionGroup):
+        exc = exc.exceptions[0]
+    return exc
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -308,3 +308,94 @@ async def test_inbound_annotations_and_commands(broker: Mosquitto, session_bus) 
     assert second.topic == "control/calibrate_start"
     await wait_for(lambda: bridge.stats.rejected_inbound == 1)
     _ = np
+
+
+async def test_cli_demo_exports_estimates_to_mqtt(broker: Mosquitto) -> None:
+    import sys
+
+    got: list[aiomqtt.Message] = []
+    ready = asyncio.Event()
+    listener = asyncio.create_task(listen(broker.port, "wearsdk/demo/#", got, ready))
+    await asyncio.wait_for(ready.wait(), 10)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "wearsdk",
+        "demo",
+        "--duration",
+        "15",
+        "--speed",
+        "10",
+        "--mqtt",
+        broker.url,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, err.decode()
+    await wait_for(lambda: any(str(m.topic).endswith("affect/estimate") for m in got))
+    listener.cancel()
+    kinds = {WireMessage.model_validate_json(m.payload).event.type for m in got}  # type: ignore[arg-type]
+    # the default export policy: estimates and status only, never the raw heartbeats
+    assert "estimate" in kinds
+    assert kinds <= {"estimate", "device_status", "gap"}
+
+
+def test_cli_stream_refuses_to_export_without_consent(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "wearsdk",
+            "stream",
+            "--device",
+            "AA:BB:CC:DD:EE:FF",
+            "--mqtt",
+            "mqtt://127.0.0.1:1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 1
+    assert "consent" in run.stderr
+    bad = tmp_path / "consent.json"
+    bad.write_text(consent(ExportPolicy.ESTIMATES).model_dump_json())
+    raw = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "wearsdk",
+            "stream",
+            "--device",
+            "AA:BB:CC:DD:EE:FF",
+            "--mqtt",
+            "mqtt://127.0.0.1:1",
+            "--consent",
+            str(bad),
+            "--export",
+            "raw",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert raw.returncode == 1
+    assert "estimates only" in raw.stderr
+
+
+def test_cli_schema_prints_the_wire_schemas() -> None:
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-m", "wearsdk", "schema"], capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0
+    schema = json.loads(out.stdout)
+    assert schema["version"] == "wearsdk.wire/1"
+    assert "event" in schema["outgoing"]["properties"]
+    assert "start_unix" in schema["annotation_in"]["properties"]
