@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 from collections import deque
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from wearsdk import (
 )
 from wearsdk.drivers.gatt_profile._profile import GattProfile, load_profile
 from wearsdk.io.ble import BleTransport
+from wearsdk.session import run_with_reconnect
 
 __all__ = ["GattProfileDevice"]
 
@@ -129,25 +129,15 @@ class GattProfileDevice(Source):
 
     async def run(self, ctx: SourceContext) -> None:
         """Connect, stream and reconnect until cancelled."""
-        failures = 0
-        attempt = 0
-        while True:
-            attempt += 1
-            ctx.status("connecting" if attempt == 1 else "reconnecting", attempt=attempt)
-            try:
-                await self._session(ctx)
-                failures = 0
-            except (DeviceNotFoundError, BleakError, TimeoutError, OSError) as exc:
-                failures += 1
-                logger.info("%s: connection attempt %d failed: %s", ctx.source_id, attempt, exc)
-                if self.max_attempts and failures >= self.max_attempts:
-                    ctx.status("failed", detail=type(exc).__name__)
-                    raise
-            if not self.reconnect:
-                ctx.status("closed")
-                return
-            delay = random.uniform(0, min(self.backoff_max_s, 0.25 * 2 ** min(failures, 8)))
-            await asyncio.sleep(delay)
+        await run_with_reconnect(
+            ctx,
+            lambda: self._session(ctx),
+            retry_on=(DeviceNotFoundError, BleakError, TimeoutError, OSError),
+            reconnect=self.reconnect,
+            max_attempts=self.max_attempts,
+            backoff_max_s=self.backoff_max_s,
+            logger=logger,
+        )
 
     async def _session(self, ctx: SourceContext) -> None:
         profile = self.profile

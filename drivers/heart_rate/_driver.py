@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import logging
 import math
-import random
 from collections import deque
 from collections.abc import Callable
 
@@ -31,6 +30,7 @@ from wearsdk.drivers.heart_rate._protocol import (
     parse_heart_rate_measurement,
 )
 from wearsdk.io.ble import BleTransport
+from wearsdk.session import run_with_reconnect
 
 __all__ = ["BeatTimeline", "HeartRateStrap"]
 
@@ -168,26 +168,15 @@ class HeartRateStrap(Source):
 
     async def run(self, ctx: SourceContext) -> None:
         """Connect, stream and reconnect until cancelled."""
-        failures = 0
-        attempt = 0
-        while True:
-            attempt += 1
-            ctx.status("connecting" if attempt == 1 else "reconnecting", attempt=attempt)
-            try:
-                await self._session(ctx)
-                failures = 0
-            except (DeviceNotFoundError, BleakError, TimeoutError, OSError) as exc:
-                failures += 1
-                logger.info("%s: connection attempt %d failed: %s", ctx.source_id, attempt, exc)
-                if self.max_attempts and failures >= self.max_attempts:
-                    ctx.status("failed", detail=type(exc).__name__)
-                    raise
-            if not self.reconnect:
-                ctx.status("closed")
-                return
-            # capped full-jitter backoff
-            delay = random.uniform(0, min(self.backoff_max_s, 0.25 * 2 ** min(failures, 8)))
-            await asyncio.sleep(delay)
+        await run_with_reconnect(
+            ctx,
+            lambda: self._session(ctx),
+            retry_on=(DeviceNotFoundError, BleakError, TimeoutError, OSError),
+            reconnect=self.reconnect,
+            max_attempts=self.max_attempts,
+            backoff_max_s=self.backoff_max_s,
+            logger=logger,
+        )
 
     async def _session(self, ctx: SourceContext) -> None:
         device = await self.transport.find_device(
