@@ -26,7 +26,6 @@ from enum import IntEnum
 import numpy as np
 import numpy.typing as npt
 from numpy.lib.stride_tricks import sliding_window_view
-from scipy.signal import lombscargle
 
 from wearsdk._errors import ConfigError
 
@@ -86,10 +85,27 @@ def _trailing_stat(
     out = np.empty((len(q), rows.size))
     full = rows >= width - 1
     if full.any():
-        windows = sliding_window_view(values, width)[rows[full] - (width - 1)]
-        out[:, full] = np.percentile(windows, q, axis=1)
+        windows = np.sort(sliding_window_view(values, width)[rows[full] - (width - 1)], axis=1)
+        for i, qq in enumerate(q):
+            out[i, full] = _sorted_quantile(windows, qq)
     for j in np.flatnonzero(~full):
-        out[:, j] = np.percentile(values[: rows[j] + 1], q)
+        part = np.sort(values[: rows[j] + 1])[None, :]
+        for i, qq in enumerate(q):
+            out[i, j] = _sorted_quantile(part, qq)[0]
+    return out
+
+
+def _sorted_quantile(rows_sorted: npt.NDArray[np.float64], q: float) -> npt.NDArray[np.float64]:
+    """Percentile ``q`` of each row of an already sorted array (linear interpolation, as
+    ``np.percentile``'s default), without its per-call overhead.
+    """  # noqa: D205
+    n = rows_sorted.shape[1]
+    pos = q / 100.0 * (n - 1)
+    lo = int(np.floor(pos))
+    hi = min(lo + 1, n - 1)
+    frac = pos - lo
+    a = rows_sorted[:, lo]
+    out: npt.NDArray[np.float64] = a + (rows_sorted[:, hi] - a) * frac
     return out
 
 
@@ -279,6 +295,27 @@ class RRCleaner:
         return RRArtifacts(rr.copy(), classes, nn, index, frac)
 
 
+def _lomb(
+    t: npt.NDArray[np.float64], y: npt.NDArray[np.float64], omega: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]:
+    """The classical Lomb-Scargle periodogram (Lomb 1976, Scargle 1982; scipy's
+    ``lombscargle(..., normalize=False)``), vectorised over frequencies.
+    """  # noqa: D205
+    # one sine and one cosine table; the shifted ones follow by angle-sum identities
+    wt = np.outer(omega, t)
+    c, s = np.cos(wt), np.sin(wt)
+    sum_cc, sum_ss, sum_cs = (c * c).sum(axis=1), (s * s).sum(axis=1), (c * s).sum(axis=1)
+    two_wtau = np.arctan2(2 * sum_cs, sum_cc - sum_ss)  # 2 * omega * tau
+    ct, st = np.cos(two_wtau / 2), np.sin(two_wtau / 2)
+    yc0, ys0 = c @ y, s @ y
+    yc = ct * yc0 + st * ys0
+    ys = ct * ys0 - st * yc0
+    cc = ct * ct * sum_cc + 2 * ct * st * sum_cs + st * st * sum_ss
+    ss = ct * ct * sum_ss - 2 * ct * st * sum_cs + st * st * sum_cc
+    out: npt.NDArray[np.float64] = 0.5 * (yc * yc / cc + ys * ys / ss)
+    return out
+
+
 def hrv_frequency(
     nn_s: npt.ArrayLike,
     beat_t: npt.ArrayLike,
@@ -314,7 +351,7 @@ def hrv_frequency(
         (np.linspace(0.04, 0.15, n_lf), np.linspace(0.15, 0.40, n_freqs - n_lf + 1)[1:])
     )
     y = nn - nn.mean()
-    pgram = lombscargle(t, y, 2 * np.pi * freqs, normalize=False)
+    pgram = _lomb(t, y, 2 * np.pi * freqs)
     # scipy returns (A² N / 4) for a sinusoid of amplitude A: make it a one-sided density whose
     # band integral is A²/2
     duration = t[-1] - t[0]
