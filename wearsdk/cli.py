@@ -310,7 +310,7 @@ def _cmd_stream(args: argparse.Namespace) -> int:
     async def stream() -> None:
         async with (
             parse_transport(args.transport) as transport,
-            Session() as session,
+            Session(consent=consent) as session,
             asyncio.TaskGroup() as sinks,
         ):
             bridge_task = None

@@ -126,3 +126,19 @@ async def test_estimates_flow_and_iteration_ends_with_the_session() -> None:
     assert all(e.provisional and e.modalities == ("rr",) for e in estimates)
     assert estimates[-1].confidence > estimates[0].confidence
     assert estimates[-1].arousal < 0.5
+
+
+async def test_without_consent_the_session_stays_in_process(caplog) -> None:  # type: ignore[no-untyped-def]
+    import logging
+
+    from wearsdk import Consent, ConsentError, ExportPolicy
+
+    with caplog.at_level(logging.INFO, logger="wearsdk.session"):
+        async with Session() as session:
+            with pytest.raises(ConsentError):
+                session.require_consent(export=ExportPolicy.ESTIMATES)
+    assert "in-process only" in caplog.text
+    ok = Session(consent=Consent.simulated_participant(export=ExportPolicy.FEATURES))
+    assert ok.require_consent(export=ExportPolicy.FEATURES).simulated
+    with pytest.raises(ConsentError):
+        ok.require_consent(export=ExportPolicy.RAW)

@@ -10,7 +10,7 @@ from typing import Self
 from wearsdk._clock import SessionClock
 from wearsdk._errors import ConfigError, StreamClosedError
 from wearsdk._events import Estimate
-from wearsdk._privacy import Pseudonymizer
+from wearsdk._privacy import Consent, ExportPolicy, Pseudonymizer, require_consent
 from wearsdk.bus import Bus, OverflowPolicy, Subscription
 from wearsdk.session._pipeline import PipelineConfig, run_pipeline
 from wearsdk.session._source import Source, SourceContext
@@ -75,6 +75,9 @@ class Session:
         bus: the event bus (default: a new :class:`~wearsdk.bus.Bus`).
         pipeline: processing settings, or ``None`` to run no processing stage.
         pseudonymizer: maps device identities to the source ids that leave the process.
+        consent: the wearer's consent record. Without one the session runs in-process only:
+            sinks that record or export refuse to start (:class:`~wearsdk.ConsentError`), and
+            the session logs that it is in-process only when it starts.
     """
 
     def __init__(
@@ -84,6 +87,7 @@ class Session:
         bus: Bus | None = None,
         pipeline: PipelineConfig | None = PipelineConfig(),  # noqa: B008 (frozen, immutable)
         pseudonymizer: Pseudonymizer | None = None,
+        consent: Consent | None = None,
     ) -> None:
         self.clock: SessionClock = clock or SessionClock()
         """The session clock."""
@@ -91,6 +95,8 @@ class Session:
         """The session's event bus."""
         self.pipeline = pipeline
         self.pseudonymizer = pseudonymizer or Pseudonymizer()
+        self.consent: Consent | None = consent
+        """The wearer's consent record, if any."""
         self._pending: list[tuple[Source, str]] = []
         self._sources: dict[str, Source] = {}
         self._tasks: list[asyncio.Task[None]] = []
@@ -138,6 +144,16 @@ class Session:
         task = self._tg.create_task(source.run(ctx), name=f"wearsdk[{source_id}].source")
         self._tasks.append(task)
 
+    def require_consent(
+        self, *, export: ExportPolicy | None = None, record: bool = False
+    ) -> Consent:
+        """The consent record, if it allows exporting at ``export`` / recording.
+
+        Raises:
+            ConsentError: no record, an expired one, or one that does not allow it.
+        """
+        return require_consent(self.consent, export=export, record=record)
+
     def estimates(
         self, *, maxsize: int = 1024, policy: OverflowPolicy = "drop_oldest"
     ) -> EstimateStream:
@@ -152,6 +168,8 @@ class Session:
         if self._closed or self._tg is not None:
             raise StreamClosedError("a Session can be entered once")
         self.bus.bind_loop()
+        if self.consent is None:
+            logger.info("no consent record: this session stays in-process only")
         tg = asyncio.TaskGroup()
         await tg.__aenter__()
         self._tg = tg
