@@ -281,3 +281,41 @@ def test_bad_arguments() -> None:
         det.step(np.zeros(10))
     det.reset()
     assert len(det.step(np.zeros(10))) == 0
+
+
+def test_fast_filters_equal_sos_filter_bit_for_bit() -> None:
+    # the detector calls scipy's sosfilt kernel directly (no per-call checks): same arithmetic
+    from wearsdk.signals import SosFilter, butter_sos
+    from wearsdk.signals._ecg import _CausalSos
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(0.0, 1.0, 3000).cumsum()
+    sos = butter_sos("bandpass", (10.0, 40.0), sampling_rate_hz=130.0)
+    ref, fast = SosFilter(sos), _CausalSos(sos)
+    a = 0
+    for n in itertools.cycle([1, 130, 7, 500]):
+        if a >= x.size:
+            break
+        blk = x[a : a + n]
+        out = np.empty((1, blk.size))
+        fast.step_into(blk, out)
+        np.testing.assert_array_equal(out[0], ref.step(blk))
+        a += n
+
+
+def test_without_the_sosfilt_kernel_the_output_is_the_same(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from wearsdk.signals import _ecg
+
+    rng = np.random.default_rng(4)
+    beats = np.cumsum(rng.uniform(0.6, 1.0, 40))
+    x = synthetic_ecg(250.0, beats, 40.0)
+    x[3000:3100] = np.nan
+    fast = run_blocks(EcgPeakDetector(sampling_rate_hz=250.0), x, [250, 37])
+    monkeypatch.setattr(_ecg, "_sosfilt_kernel", None)
+    slow = run_blocks(EcgPeakDetector(sampling_rate_hz=250.0), x, [250, 37])
+    assert len(fast) > 30
+    np.testing.assert_array_equal(fast.index, slow.index)
+    np.testing.assert_array_equal(fast.t, slow.t)
+    np.testing.assert_array_equal(fast.amplitude, slow.amplitude)

@@ -34,6 +34,13 @@ every candidate is measured from a fixed window, and decisions are taken in inde
 a fixed lookahead has arrived, so the output does not depend on how the stream is cut into
 blocks: ``step`` over any split then ``flush`` equals :func:`ecg_peaks`, bit for bit.
 
+Per-block cost is kept low for small blocks (1 s or less): samples go into preallocated
+buffers, the filters run through scipy's compiled kernels with their state carried by the
+detector, the envelope maxima are screened on their neighbours before the +-100 ms test, the
+fiducial and parabola work is done on Python floats, and each candidate's centred morphology
+windows are computed once and reused for every template it is correlated with. These are the
+same operations on the same values as the plain formulation, so the output is unchanged.
+
 References:
     J. Pan, W. J. Tompkins, "A real-time QRS detection algorithm", IEEE Trans. Biomed. Eng.
     32(3):230-236, 1985. P. S. Hamilton, W. J. Tompkins, "Quantitative investigation of QRS
@@ -51,11 +58,15 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from numpy.lib.stride_tricks import sliding_window_view
-from scipy.signal import lfilter
+from scipy.signal import sosfilt, sosfilt_zi
 
 from wearsdk._errors import ConfigError
-from wearsdk.signals._filters import SosFilter, butter_sos
+from wearsdk.signals._filters import butter_sos
+
+try:  # the compiled kernel behind scipy.signal.sosfilt, without its ~25 us of per-call checks
+    from scipy.signal._sosfilt import _sosfilt as _sosfilt_kernel
+except ImportError:  # pragma: no cover - a scipy that moved it: the public function, same result
+    _sosfilt_kernel = None
 
 __all__ = ["EcgPeakDetector", "EcgPeaks", "ecg_peak_times", "ecg_peaks"]
 
@@ -132,9 +143,14 @@ class EcgPeaks:
         )
 
 
+_Template = tuple[_F64, float, int]  # average beat (centred), its energy, its version
+
+
 @dataclass(slots=True)
 class _Candidate:
-    """An envelope maximum and everything measured on it when it was found (state-free)."""
+    """An envelope maximum and everything measured on it when it was found (state-free), then
+    its scores against the detector's state and a cache of its template correlation.
+    """  # noqa: D205
 
     i: int  # envelope maximum
     amp: float  # envelope value
@@ -143,10 +159,43 @@ class _Candidate:
     vote: float  # (c- - c+) / (c- + c+), c = |second difference| at each extremum
     side: int = 0  # 0: positive R peak, 1: negative (set when accepted)
     ncc: float = 1.0
-    ncc_version: int = -1  # template version the cached correlation was computed with
+    morph_deferred: _Template | None = None  # morph (and ncc) are to be measured on this
+    segs: _F64 | None = None  # the win's template-sized windows, each centred (cached)
+    segs_ss: _F64 | None = None  # their energies
+    segs_ss_min: float = 0.0
+    corr: float = 0.0  # best correlation with the template of version corr_version, and lag
+    corr_lag: int = 0
+    corr_version: int = -1
     morph: float = 1.0
     rhythm: float = 1.0
     quality: float = 0.0
+
+
+class _CausalSos:
+    """One channel of :class:`~wearsdk.signals.SosFilter` (state started as a step on the
+    first sample) without the per-call checks of :func:`scipy.signal.sosfilt`: the same
+    compiled kernel runs on the same values, so the output is the same, bit for bit.
+    """  # noqa: D205
+
+    def __init__(self, sos: _F64) -> None:
+        self.sos = np.ascontiguousarray(sos, dtype=np.float64)
+        self._zi_unit: _F64 = sosfilt_zi(self.sos)  # (sections, 2) for a unit step
+        self._zi: _F64 | None = None  # (1, sections, 2)
+
+    def reset(self) -> None:
+        self._zi = None
+
+    def step_into(self, x: _F64, out: _F64) -> None:
+        """Filter ``x`` (shape ``(n,)``, ``n >= 1``) into ``out`` (C-contiguous ``(1, n)``)."""
+        if self._zi is None:
+            self._zi = (self._zi_unit * x[0])[None]
+        out[0] = x
+        if _sosfilt_kernel is not None:
+            _sosfilt_kernel(self.sos, out, self._zi)  # in place, on out and the state
+        else:  # pragma: no cover
+            y, zf = sosfilt(self.sos, x, zi=self._zi[0])
+            out[0] = y
+            self._zi = np.ascontiguousarray(zf)[None]
 
 
 class EcgPeakDetector:
@@ -184,14 +233,14 @@ class EcgPeakDetector:
         self.sampling_rate_hz = fs
         self.lookahead_s = float(lookahead_s)
         top = _BAND_TOP_FRACTION * fs
-        self._detect = SosFilter(
+        self._detect = _CausalSos(
             butter_sos(
                 "bandpass",
                 (_DETECT_BAND_HZ[0], min(_DETECT_BAND_HZ[1], top)),
                 sampling_rate_hz=fs,
             )
         )
-        self._morph = SosFilter(
+        self._morph = _CausalSos(
             butter_sos(
                 "bandpass", (_MORPH_BAND_HZ[0], min(_MORPH_BAND_HZ[1], top)), sampling_rate_hz=fs
             )
@@ -203,6 +252,7 @@ class EcgPeakDetector:
         self._w = max(3, n(_MWI_S))
         self._mwi = np.full(self._w, 1.0 / self._w)
         self._r = max(2, n(_LOCAL_MAX_S))
+        self._range_2r1 = np.arange(2 * self._r + 1)
         self._fid_back = self._w + n(_FID_BACK_S)
         self._t1, self._t2, self._lag = n(_TMPL_PRE_S), n(_TMPL_POST_S), n(_TMPL_LAG_S)
         self._p1, self._p2 = n(_PEAK_PRE_S), n(_PEAK_POST_S)
@@ -215,6 +265,9 @@ class EcgPeakDetector:
         self._need = self._look + self._measure
         back = max(self._fid_back + max(self._t1 + self._lag, self._p1 + 1), self._r)
         self._keep = back + self._measure + self._nan_guard + 2
+        # sample buffers (rows x, t, e, z, bad; ~5 s), compacted to the last _keep samples when
+        # full; a larger block enlarges them until the end of its step
+        self._cap0 = 2 * self._keep + round(4.0 * fs)
         self.reset()
 
     @property
@@ -230,12 +283,8 @@ class EcgPeakDetector:
         self._prev_y: float | None = None
         self._hold: float | None = None
         self._n = 0  # samples consumed
-        self._base = 0  # absolute index of buffer[0]
-        self._x: _F64 = np.empty(0)
-        self._t: _F64 = np.empty(0)
-        self._e: _F64 = np.empty(0)
-        self._z: _F64 = np.empty(0)
-        self._bad: _F64 = np.empty(0)  # 1.0 where the sample was NaN
+        self._base = 0  # absolute index of buffer[0]; samples [_base, _n) are buffered
+        self._alloc(self._cap0)
         self._last_bad = -(10**18)  # absolute index of the latest NaN sample
         self._scale = 0.0  # largest |x| seen (for the flat-line floor)
         self._scan = 0  # next index to test as an envelope maximum
@@ -248,7 +297,8 @@ class EcgPeakDetector:
         self._rr: deque[int] = deque(maxlen=_RR_HISTORY)
         self._rr_med: float | None = None
         self._tmpl: _F64 | None = None
-        self._tmpl_n = 0
+        self._tmpl_ss = 0.0  # its energy
+        self._tmpl_n = 0  # template version: beats it has learnt
         self._n_beats = 0
         self._vote = 0.0
         self._eof = False
@@ -306,17 +356,53 @@ class EcgPeakDetector:
 
     # ------------------------------------------------------------------ sample level
 
+    def _alloc(self, cap: int) -> None:
+        """Allocate empty buffers with room for ``cap`` samples."""
+        buf = np.zeros((5, cap))
+        self._buf = buf
+        self._x: _F64 = buf[0]  # raw samples (NaNs held)
+        self._t: _F64 = buf[1]  # session times
+        self._e: _F64 = buf[2]  # energy envelope
+        self._z: _F64 = buf[3]  # morphology band
+        self._bad: _F64 = buf[4]  # 1.0 where the sample was NaN
+
+    def _reserve(self, m: int) -> int:
+        """Make room for ``m`` more samples; return the buffer position of the next one.
+
+        Only the last ``_keep`` samples are ever read again, so the others are dropped here.
+        """
+        live = self._n - self._base
+        if live + m <= self._buf.shape[1]:
+            return live
+        cut = max(self._base, self._n - self._keep)
+        k, live = cut - self._base, self._n - cut
+        if live + m > self._buf.shape[1]:
+            old = self._buf
+            self._alloc(max(self._cap0, live + m + self._keep))
+            self._buf[:, :live] = old[:, k : k + live]
+        else:
+            self._buf[:, :live] = self._buf[:, k : k + live]
+        self._base = cut
+        return live
+
     def _append(self, x: _F64, t: _F64) -> None:
-        bad = ~np.isfinite(x)
-        if bad.any():
+        amax = float(np.abs(x).max())  # NaN or inf when a sample is not finite
+        bad: npt.NDArray[np.bool_] | None = None
+        if not math.isfinite(amax):
+            bad = ~np.isfinite(x)
             self.nan_count += int(bad.sum())
             self._last_bad = self._n + int(np.flatnonzero(bad)[-1])
             if self._hold is None:
                 # nothing finite yet: leading NaNs are skipped without running the filters,
                 # which then start (in steady state) on the first finite sample
                 k = int(np.argmin(bad)) if not bad.all() else x.size
-                zeros = np.zeros(k)
-                self._push(zeros, t[:k], zeros, zeros, np.ones(k))
+                j = self._reserve(k)
+                self._x[j : j + k] = 0.0
+                self._t[j : j + k] = t[:k]
+                self._e[j : j + k] = 0.0
+                self._z[j : j + k] = 0.0
+                self._bad[j : j + k] = 1.0
+                self._n += k
                 x, t, bad = x[k:], t[k:], bad[k:]
                 if x.size == 0:
                     return
@@ -325,30 +411,44 @@ class EcgPeakDetector:
             np.maximum.accumulate(idx, out=idx)
             assert self._hold is not None or idx[0] == 0
             x = np.where(idx >= 0, x[np.maximum(idx, 0)], self._hold or 0.0)
+            amax = float(np.max(np.abs(x)))
+        m = x.size
         self._hold = float(x[-1])
-        self._scale = max(self._scale, float(np.max(np.abs(x))))
-        y = self._detect.step(x)
-        prev = float(y[0]) if self._prev_y is None else self._prev_y
+        self._scale = max(self._scale, amax)
+        j = self._reserve(m)
+        self._x[j : j + m] = x
+        self._t[j : j + m] = t
+        if bad is None:
+            self._bad[j : j + m] = 0.0
+        else:
+            self._bad[j : j + m] = bad
+        # band-passes: the morphology band is filtered in place in its buffer
+        self._morph.step_into(x, self._buf[3:4, j : j + m])
+        y2 = np.empty((1, m))
+        self._detect.step_into(x, y2)
+        y = y2[0]
+        # first difference, squared
+        d = np.empty(m)
+        d[0] = y[0] - (float(y[0]) if self._prev_y is None else self._prev_y)
+        np.subtract(y[1:], y[:-1], out=d[1:])
+        np.multiply(d, d, out=d)
         self._prev_y = float(y[-1])
-        d = np.diff(y, prepend=prev)
-        e, self._mwi_zi = lfilter(self._mwi, [1.0], d * d, zi=self._mwi_zi)
-        self._push(x, t, np.asarray(e, dtype=np.float64), self._morph.step(x), bad.astype(float))
-
-    def _push(self, x: _F64, t: _F64, e: _F64, z: _F64, bad: _F64) -> None:
-        self._x = np.concatenate((self._x, x))
-        self._t = np.concatenate((self._t, t))
-        self._e = np.concatenate((self._e, e))
-        self._z = np.concatenate((self._z, z))
-        self._bad = np.concatenate((self._bad, bad))
-        self._n += x.size
+        # moving-window integration: what scipy.signal.lfilter(mwi, [1.0], d, zi=...) computes
+        # for an FIR filter (a full convolution, the carried state added to its head)
+        full = np.convolve(self._mwi, d)
+        full[: self._w - 1] += self._mwi_zi
+        self._e[j : j + m] = full[:m]
+        self._mwi_zi = full[m:]
+        self._n += m
 
     def _trim(self) -> None:
-        cut = self._n - self._keep
-        if cut > self._base:
-            k = cut - self._base
-            self._x, self._t, self._e = self._x[k:], self._t[k:], self._e[k:]
-            self._z, self._bad = self._z[k:], self._bad[k:]
-            self._base = cut
+        """Give back the room taken by a large block (memory stays bounded)."""
+        if self._buf.shape[1] > self._cap0 and self._n - self._base > self._keep:
+            cut = self._n - self._keep
+            k, self._base = cut - self._base, cut
+            old = self._buf
+            self._alloc(self._cap0)
+            self._buf[:, : self._keep] = old[:, k : k + self._keep]
 
     def _find_candidates(self, *, final: bool = False) -> None:
         """Envelope maxima over +-r whose right-hand context has arrived (all, when final)."""
@@ -357,16 +457,22 @@ class EcgPeakDetector:
         lo = self._scan
         if hi <= lo:
             return
+        m = hi - lo
         seg = self._span(self._e, lo - r, hi + r, -np.inf, -np.inf)
-        runmax = sliding_window_view(seg, r).max(axis=1)  # runmax[j] = max(seg[j:j+r])
-        k = np.arange(hi - lo)
-        env = seg[r + k]
+        env = seg[r : r + m]
         floor = _FLOOR_REL * self._scale * self._scale
-        is_max = (env > runmax[k]) & (env >= runmax[k + r + 1]) & (env > floor)
-        for j in np.flatnonzero(is_max):
-            cand = self._measure_candidate(lo + int(j), float(env[j]))
-            if cand is not None:
-                self._pending.append(cand)
+        # a maximum over +-r is first one over its two neighbours: screen on those, then test
+        # the few that pass on the r samples each side (env[j] is seg[j + r])
+        js = np.flatnonzero((env > seg[r - 1 : r - 1 + m]) & (env >= seg[r + 1 : r + 1 + m]))
+        if js.size:
+            v = env[js]
+            around = seg[js[:, None] + self._range_2r1]  # rows seg[j : j + 2r + 1]
+            ok = (v > around[:, :r].max(axis=1)) & (v >= around[:, r + 1 :].max(axis=1))
+            ok &= v > floor
+            for j, amp in zip(js[ok].tolist(), v[ok].tolist(), strict=True):
+                cand = self._measure_candidate(lo + j, amp)
+                if cand is not None:
+                    self._pending.append(cand)
         self._scan = hi
 
     def _span(self, arr: _F64, lo: int, hi: int, left: float, right: float) -> _F64:
@@ -387,36 +493,44 @@ class EcgPeakDetector:
             and self._span(self._bad, a - self._nan_guard, i + self._measure, 0.0, 0.0).any()
         ):
             return None
-        first, last = float(self._x[0]), float(self._x[-1])
-        fid = a + int(np.argmax(np.abs(self._span(self._z, a, i + 1, 0.0, 0.0))))
+        fid = a + int(np.abs(self._span(self._z, a, i + 1, 0.0, 0.0)).argmax())
         win = self._span(
             self._z, fid - self._t1 - self._lag, fid + self._t2 + self._lag, 0.0, 0.0
         ).copy()
-        near = self._span(self._x, fid - self._p1, fid + self._p2 + 1, first, last)
+        # raw samples and times from one before the R-peak search range to one after it
+        lo, hi = fid - self._p1 - 1, fid + self._p2 + 2
+        first, last = float(self._x[0]), float(self._x[self._n - self._base - 1])
+        xs: list[float] = self._span(self._x, lo, hi, first, last).tolist()
+        ts: list[float] = self._span(self._t, lo, hi, math.nan, math.nan).tolist()
         # polarity vote: the sharper extremum (larger |second difference|) is the R wave
-        (pp, cp), (pn, cn) = self._refine(fid, near, 1.0), self._refine(fid, near, -1.0)
+        near = xs[1:-1]
+        (pp, cp) = self._refine(lo, xs, ts, near.index(max(near)), 1.0)
+        (pn, cn) = self._refine(lo, xs, ts, near.index(min(near)), -1.0)
         vote = (cn - cp) / (cn + cp) if cn + cp > 0 else 0.0
         return _Candidate(i=i, amp=amp, win=win, peaks=(pp, pn), vote=vote)
 
-    def _refine(self, fid: int, near: _F64, sign: float) -> tuple[tuple[int, float, float], float]:
-        """Extremum of the raw signal near ``fid``, refined by a 3-point parabola."""
-        p = fid - self._p1 + int(np.argmax(sign * near))
-        first, last = float(self._x[0]), float(self._x[-1])
-        y0, y1, y2 = (float(v) for v in self._span(self._x, p - 1, p + 2, first, last))
+    def _refine(
+        self, lo: int, xs: list[float], ts: list[float], k: int, sign: float
+    ) -> tuple[tuple[int, float, float], float]:
+        """Extremum ``xs[k + 1]`` (sample ``lo + k + 1``) refined by a 3-point parabola.
+
+        ``xs`` and ``ts`` are the raw samples and their times (NaN outside the stream) from
+        one sample before the search range to one after it.
+        """
+        y0, y1, y2 = xs[k], xs[k + 1], xs[k + 2]
         den = y0 - 2.0 * y1 + y2
         delta = 0.0
         if den * sign < 0:  # a proper extremum (concave for a max, convex for a min)
             delta = min(0.5, max(-0.5, 0.5 * (y0 - y2) / den))
         vertex = y1 - 0.25 * (y0 - y2) * delta
-        tp = self._span(self._t, p - 1, p + 2, math.nan, math.nan)
-        t0 = float(tp[1])
+        tm, t0, tp = ts[k], ts[k + 1], ts[k + 2]
         if delta >= 0:
-            dt = float(tp[2] - t0) if math.isfinite(tp[2]) else float(t0 - tp[0])
+            dt = tp - t0 if math.isfinite(tp) else t0 - tm
         else:
-            dt = float(t0 - tp[0]) if math.isfinite(tp[0]) else float(tp[2] - t0)
+            dt = t0 - tm if math.isfinite(tm) else tp - t0
         if not math.isfinite(dt):
             dt = 1.0 / self.sampling_rate_hz
-        return (p, t0 + delta * dt, vertex), abs(den)
+        return (lo + k + 1, t0 + delta * dt, vertex), abs(den)
 
     # ------------------------------------------------------------------ decisions
 
@@ -469,16 +583,30 @@ class EcgPeakDetector:
 
     def _quality(self, c: _Candidate) -> float:
         """Morphology x rhythm x relative amplitude^gamma (for competing candidates)."""
-        if self._tmpl is not None and self._tmpl_n >= _TMPL_MIN_BEATS:
-            if c.ncc_version != self._tmpl_n:
-                c.ncc, c.ncc_version = self._correlate(c)[0], self._tmpl_n
-            c.morph = min(1.0, max(_NCC_MIN_FACTOR, (c.ncc - _NCC_ZERO) / (_NCC_ONE - _NCC_ZERO)))
-        else:
-            c.ncc, c.morph = 1.0, 1.0
+        self._morphology(c, defer=False)
         c.rhythm = self._rhythm(c.i)
         spk = self._spk if self._spk else c.amp
         c.quality = c.morph * c.rhythm * (c.amp / spk) ** _AMP_GAMMA
         return c.quality
+
+    def _morphology(self, c: _Candidate, *, defer: bool) -> None:
+        """Set ``c.ncc`` and ``c.morph`` against the current template, or with ``defer`` only
+        remember the template, for :meth:`_deferred_morph` to measure them if ever needed.
+        """  # noqa: D205
+        if self._tmpl is not None and self._tmpl_n >= _TMPL_MIN_BEATS:
+            c.morph_deferred = (self._tmpl, self._tmpl_ss, self._tmpl_n)
+            if not defer:
+                self._deferred_morph(c)
+        else:
+            c.ncc, c.morph, c.morph_deferred = 1.0, 1.0, None
+
+    def _deferred_morph(self, c: _Candidate) -> float:
+        """``c.morph``, measured now on the template it was deferred with (if it was)."""
+        if c.morph_deferred is not None:
+            c.ncc = self._correlate(c, c.morph_deferred)[0]
+            c.morph = min(1.0, max(_NCC_MIN_FACTOR, (c.ncc - _NCC_ZERO) / (_NCC_ONE - _NCC_ZERO)))
+            c.morph_deferred = None
+        return c.morph
 
     def _rhythm(self, i: int) -> float:
         if self._last is None or len(self._rr) < 3:
@@ -490,17 +618,33 @@ class EcgPeakDetector:
             return 1.0
         return max(_RR_FLOOR, 1.0 - (1.0 - _RR_FLOOR) * (dev - _RR_TOLERANCE) / _RR_PENALTY_SPAN)
 
-    def _correlate(self, c: _Candidate) -> tuple[float, int]:
-        """Best normalised cross-correlation with the template and its lag."""
-        tmpl = self._tmpl
-        assert tmpl is not None
-        segs = sliding_window_view(c.win, tmpl.size)
-        segs = segs - segs.mean(axis=1, keepdims=True)
-        num = (segs * tmpl).sum(axis=1)
-        den = np.sqrt((segs * segs).sum(axis=1) * float((tmpl * tmpl).sum()))
-        ncc = np.divide(num, den, out=np.zeros_like(num), where=den > 0)
-        k = int(np.argmax(ncc))
-        return float(ncc[k]), k
+    def _correlate(self, c: _Candidate, ref: _Template | None = None) -> tuple[float, int]:
+        """Best normalised cross-correlation with the template (default: the current one)
+        and its lag, cached per candidate and template version.
+        """  # noqa: D205
+        if ref is None:
+            assert self._tmpl is not None
+            ref = (self._tmpl, self._tmpl_ss, self._tmpl_n)
+        tmpl, tmpl_ss, version = ref
+        if c.corr_version == version:
+            return c.corr, c.corr_lag
+        if c.segs is None or c.segs_ss is None:
+            # the win's windows of the template's size, centred: the layout (overlapping rows)
+            # and the reductions are those of sliding_window_view(win, m) and its .mean()
+            m, step = tmpl.size, c.win.strides[0]
+            segs = np.ndarray((c.win.size - m + 1, m), np.float64, c.win, 0, (step, step))
+            c.segs = segs = segs - np.add.reduce(segs, axis=1, keepdims=True) / m
+            c.segs_ss = ss = np.add.reduce(segs * segs, axis=1)
+            c.segs_ss_min = float(ss.min())
+        num = np.add.reduce(c.segs * tmpl, axis=1)
+        den = np.sqrt(c.segs_ss * tmpl_ss)
+        if c.segs_ss_min * tmpl_ss > 0:  # then every den > 0 (rounding is monotonic)
+            ncc = num / den
+        else:
+            ncc = np.divide(num, den, out=np.zeros_like(num), where=den > 0)
+        k = int(ncc.argmax())
+        c.corr, c.corr_lag, c.corr_version = float(ncc[k]), k, version
+        return c.corr, k
 
     def _decide_one(self, c: _Candidate, out: list[_Candidate]) -> None:
         assert self._spk is not None
@@ -510,7 +654,8 @@ class EcgPeakDetector:
             return
         if c.amp <= thr:
             self._npk = 0.125 * c.amp + 0.875 * self._npk
-            self._quality(c)
+            # only a search-back reads its morphology (most never need it): measured then
+            self._morphology(c, defer=True)
             self._rejected.append(c)
             return
         conflict = self._conflict()
@@ -538,8 +683,12 @@ class EcgPeakDetector:
         lo = max(self._last if self._last is not None else 0, self._last_sb) + self._refr
         best: _Candidate | None = None
         for c in self._rejected:
-            eligible = lo <= c.i < tsb and c.amp > half and c.morph >= _MORPH_MIN_FACTOR
-            if eligible and (best is None or c.amp > best.amp):
+            eligible = lo <= c.i < tsb and c.amp > half
+            if (
+                eligible
+                and (best is None or c.amp > best.amp)
+                and self._deferred_morph(c) >= _MORPH_MIN_FACTOR  # measured last: rarely needed
+            ):
                 best = c
         self._last_sb = tsb
         self._rejected = [c for c in self._rejected if c.i >= tsb]
@@ -553,7 +702,9 @@ class EcgPeakDetector:
         if self._last is not None:
             self._rr.append(c.i - self._last)
             if len(self._rr) >= 2:
-                self._rr_med = float(np.median(np.asarray(self._rr)))
+                # the median of the (integer) intervals, as np.median computes it
+                srt, h = sorted(self._rr), len(self._rr) // 2
+                self._rr_med = float(srt[h]) if len(srt) % 2 else (srt[h - 1] + srt[h]) / 2
         self._last = c.i
         self._rejected = [r for r in self._rejected if r.i > c.i]
         self._n_beats += 1
@@ -569,6 +720,7 @@ class EcgPeakDetector:
         if self._tmpl is None:
             s = c.win[self._lag : self._lag + m]
             self._tmpl = s - s.mean()
+            self._tmpl_ss = float((self._tmpl * self._tmpl).sum())
             self._tmpl_n = 1
             return
         ncc, k = self._correlate(c)
@@ -577,6 +729,7 @@ class EcgPeakDetector:
         s = c.win[k : k + m]
         self._tmpl_n += 1
         self._tmpl = self._tmpl + ((s - s.mean()) - self._tmpl) / min(self._tmpl_n, _TMPL_MEMORY)
+        self._tmpl_ss = float((self._tmpl * self._tmpl).sum())
 
     def _emit(self, out: list[_Candidate]) -> EcgPeaks:
         if not out:
