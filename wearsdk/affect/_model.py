@@ -1,0 +1,415 @@
+"""The validated arousal (stress probability) estimator for wristband physiology.
+
+Model (parameters in ``wearsdk/affect/models/arousal_v1.json``, trained and validated by
+``python -m benchmarks.train_arousal`` on Stress-Predict S02-S25, Empatica E4):
+
+1. **Inputs** from each 60 s window of :class:`~wearsdk.signals.FeatureExtractor`: device heart
+   rate (``hr_device_mean_bpm``, else the RR-based ``hr_mean_bpm``) and its slope, ln RMSSD
+   (only when the sparse RR allows it), skin conductance level, its slope, the phasic mean,
+   SCR rate and mean amplitude, skin-temperature slope and ACC activity.
+2. **Personal baseline**: each input becomes a z-score against the wearer's own
+   :class:`~wearsdk.affect.PersonalBaseline` (calibration over the first minutes, then slow
+   exponential adaptation), computed from *past windows only*. Elapsed time, the position in the
+   session or statistics of the whole session are never inputs. A missing input counts as "at
+   baseline" (z = 0) and lowers the confidence.
+3. **Logistic regression** on the z-scores: ``arousal = sigmoid(b + w . z)``, the calibrated
+   probability that the window belongs to a stress task (Stroop, interview, hyperventilation)
+   rather than rest, as labelled in the training data. Several sub-models are shipped (all
+   sensors, no EDA, no heart rate); the first whose sensors are present scores the window.
+4. **Confidence** in [0, 1]: the sub-model's validated discrimination (EDA-less models are
+   weaker), times penalties for low stream coverage, ``eda_invalid``, motion, lost skin
+   contact, and a baseline shorter than the calibration.
+
+Limits: trained on 24 young healthy adults, one laboratory protocol, one device (E4 wrist);
+"arousal" here means task stress vs rest, not emotion intensity in general. Exercise and heat
+raise HR and EDA too (the motion flag lowers the confidence; it cannot tell the cause). The
+leave-one-subject-out figures are stored in the JSON (``validation``).
+
+Valence: physiology from the wrist (heart rate, EDA, temperature, movement) tracks arousal, not
+whether a state is pleasant; the literature finds valence from these signals near chance. The
+estimator therefore always outputs ``valence=None`` with ``valence_confidence=0``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from wearsdk._errors import ConfigError
+from wearsdk._events import Estimate
+from wearsdk.affect._baseline import BaselineConfig, PersonalBaseline
+from wearsdk.affect._stress import StressLevelConfig, StressLevelTracker
+
+__all__ = [
+    "ArousalEstimator",
+    "ArousalModelParams",
+    "InputSpec",
+    "SubModel",
+    "load_arousal_params",
+    "model_inputs",
+]
+
+_MODEL_FILE = "arousal_v1.json"
+
+
+@dataclass(frozen=True, slots=True)
+class InputSpec:
+    """One model input.
+
+    Attributes:
+        name: input name (``hr``, ``scl``...).
+        features: window feature names to read, first finite one wins.
+        transform: ``identity`` or ``log`` (natural log; non-positive values are missing).
+        modality: the sensor it needs (``hr``, ``eda``, ``temp``, ``acc``).
+        group: feature group for importance reports (``hr``, ``hrv``, ``eda_level``...).
+        min_std: floor of the baseline spread for its z-score.
+    """
+
+    name: str
+    features: tuple[str, ...]
+    transform: str
+    modality: str
+    group: str
+    min_std: float
+
+
+@dataclass(frozen=True, slots=True)
+class SubModel:
+    """A logistic regression over some inputs.
+
+    Attributes:
+        name: ``all``, ``no_eda``...
+        requires: modalities that must be present for it to score a window.
+        inputs: the input names it uses, in coefficient order.
+        intercept: the intercept ``b``.
+        coef: one coefficient per input (on baseline z-scores).
+        threshold: probability above which a window is called "stress".
+        quality: confidence factor in (0, 1] of this sub-model (its validated discrimination).
+    """
+
+    name: str
+    requires: tuple[str, ...]
+    inputs: tuple[str, ...]
+    intercept: float
+    coef: tuple[float, ...]
+    threshold: float
+    quality: float
+
+
+@dataclass(frozen=True, slots=True)
+class ArousalModelParams:
+    """The shipped parameters of :class:`ArousalEstimator` (see ``arousal_v1.json``).
+
+    Attributes:
+        model_id: identifier written into :attr:`Estimate.model`.
+        inputs: every input any sub-model uses.
+        baseline: personal-baseline settings.
+        models: sub-models, in order of preference.
+        stress_levels: stress-level thresholds and timing.
+        motion_threshold_g: ACC activity above which a window counts as motion.
+        extra: the rest of the JSON (training description, validation figures).
+    """
+
+    model_id: str
+    inputs: tuple[InputSpec, ...]
+    baseline: BaselineConfig
+    models: tuple[SubModel, ...]
+    stress_levels: StressLevelConfig
+    motion_threshold_g: float = 0.1
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ArousalModelParams:
+        """Build from the JSON structure (raises :class:`ConfigError` when malformed)."""
+        try:
+            inputs = tuple(
+                InputSpec(
+                    name=str(i["name"]),
+                    features=tuple(str(f) for f in i["features"]),
+                    transform=str(i.get("transform", "identity")),
+                    modality=str(i["modality"]),
+                    group=str(i.get("group", i["modality"])),
+                    min_std=float(i.get("min_std", 1e-6)),
+                )
+                for i in d["inputs"]
+            )
+            b = d.get("baseline", {})
+            baseline = BaselineConfig(
+                calibration_s=float(b.get("calibration_s", 180.0)),
+                half_life_s=float(b.get("half_life_s", 1200.0)),
+                z_clip=float(b.get("z_clip", 5.0)),
+            )
+            models = tuple(
+                SubModel(
+                    name=str(m["name"]),
+                    requires=tuple(str(x) for x in m["requires"]),
+                    inputs=tuple(str(x) for x in m["inputs"]),
+                    intercept=float(m["intercept"]),
+                    coef=tuple(float(x) for x in m["coef"]),
+                    threshold=float(m.get("threshold", 0.5)),
+                    quality=float(m.get("quality", 1.0)),
+                )
+                for m in d["models"]
+            )
+            s = d.get("stress_levels", {})
+            levels = StressLevelConfig(
+                medium=float(s.get("medium", 0.5)),
+                high=float(s.get("high", 0.75)),
+                hysteresis=float(s.get("hysteresis", 0.1)),
+                min_dwell_s=float(s.get("min_dwell_s", 60.0)),
+                min_confidence=float(s.get("min_confidence", 0.3)),
+            )
+            known = {i.name for i in inputs}
+            for m in models:
+                if len(m.coef) != len(m.inputs) or not set(m.inputs) <= known:
+                    raise ConfigError(f"sub-model {m.name!r}: inputs and coefficients disagree")
+            rest = {
+                k: v
+                for k, v in d.items()
+                if k not in ("model_id", "inputs", "baseline", "models", "stress_levels")
+            }
+            return cls(
+                model_id=str(d["model_id"]),
+                inputs=inputs,
+                baseline=baseline,
+                models=models,
+                stress_levels=levels,
+                motion_threshold_g=float(d.get("motion_threshold_g", 0.1)),
+                extra=rest,
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConfigError(f"malformed arousal model parameters: {exc!r}") from exc
+
+
+def load_arousal_params(path: str | None = None) -> ArousalModelParams:
+    """Load the shipped parameters (or a JSON file at ``path``).
+
+    Args:
+        path: a JSON file; ``None`` loads ``wearsdk/affect/models/arousal_v1.json`` with
+            :mod:`importlib.resources`.
+
+    Returns:
+        The parameters.
+
+    Raises:
+        ConfigError: the file is missing or malformed.
+    """
+    try:
+        if path is None:
+            ref = resources.files("wearsdk.affect") / "models" / _MODEL_FILE
+            text = ref.read_text(encoding="utf-8")
+        else:
+            with open(path, encoding="utf-8") as fh:
+                text = fh.read()
+        data = json.loads(text)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot load arousal model parameters: {exc}") from exc
+    return ArousalModelParams.from_dict(data)
+
+
+def model_inputs(
+    features: Mapping[str, float | None], inputs: Sequence[InputSpec]
+) -> dict[str, float]:
+    """Read and transform the model inputs from one window's features.
+
+    Args:
+        features: window features (NaN or ``None`` when undefined).
+        inputs: the input specifications.
+
+    Returns:
+        Input name to value (NaN when missing).
+    """
+    out: dict[str, float] = {}
+    for spec in inputs:
+        value = math.nan
+        for name in spec.features:
+            v = features.get(name)
+            if v is not None and math.isfinite(v):
+                value = float(v)
+                break
+        if spec.transform == "log":
+            value = math.log(value) if value > 0 else math.nan
+        out[spec.name] = value
+    return out
+
+
+def _sigmoid(x: float) -> float:
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
+class ArousalEstimator:
+    """Arousal (stress probability) with confidence and stress level, per window.
+
+    Drop-in for :class:`~wearsdk.affect.ProvisionalArousal` (same :meth:`step` and
+    :meth:`reset`); see the module docs for the model and its limits. Pure numpy at run time.
+
+    Args:
+        params: model parameters; default: the shipped ``arousal_v1.json``.
+        baseline: overrides the baseline settings of ``params`` (e.g. ``calibration_s``).
+        stress_levels: overrides the stress-level settings of ``params``; ``False`` disables
+            the tracker (``stress_level`` stays ``None``).
+    """
+
+    def __init__(
+        self,
+        params: ArousalModelParams | None = None,
+        *,
+        baseline: BaselineConfig | None = None,
+        stress_levels: StressLevelConfig | bool | None = None,
+    ) -> None:
+        self.params = params or load_arousal_params()
+        self.model_id: str = self.params.model_id
+        """Identifier written into :attr:`Estimate.model`."""
+        specs = self.params.inputs
+        self.baseline = PersonalBaseline(
+            [s.name for s in specs],
+            min_std={s.name: s.min_std for s in specs},
+            config=baseline or self.params.baseline,
+        )
+        self.levels: StressLevelTracker | None = None
+        if stress_levels is not False:
+            cfg = stress_levels if isinstance(stress_levels, StressLevelConfig) else None
+            self.levels = StressLevelTracker(cfg or self.params.stress_levels)
+        self._modality_of = {s.name: s.modality for s in specs}
+        self._coef: dict[str, npt.NDArray[np.float64]] = {
+            m.name: np.asarray(m.coef, dtype=np.float64) for m in self.params.models
+        }
+        self.last_z: dict[str, float] = {}
+        """Baseline z-scores of the inputs of the last window (NaN when missing): what the
+        model saw; for diagnostics and training."""
+
+    def reset(self) -> None:
+        """Forget the baseline and the stress level (a new wearer or session)."""
+        self.baseline.reset()
+        if self.levels is not None:
+            self.levels.reset()
+        self.last_z = {}
+
+    def start_calibration(self) -> None:
+        """Recalibrate the baseline from the next window (see :class:`PersonalBaseline`)."""
+        self.baseline.start_calibration()
+
+    def stop_calibration(self) -> None:
+        """End an explicit calibration."""
+        self.baseline.stop_calibration()
+
+    @property
+    def calibrated(self) -> bool:
+        """Whether the baseline covers a full calibration period."""
+        return self.baseline.progress >= 1.0 and not self.baseline.calibrating
+
+    def _choose(self, present: set[str]) -> SubModel | None:
+        for m in self.params.models:
+            if set(m.requires) <= present:
+                return m
+        return None
+
+    def step(
+        self,
+        *,
+        window_start: float,
+        window_end: float,
+        features: Mapping[str, float | None],
+        coverage: float,
+        contact: bool | None = None,
+        modalities: tuple[str, ...] = (),
+        flags: Sequence[str] = (),
+        quality: Mapping[str, float] | None = None,
+    ) -> Estimate | None:
+        """Score one window against the baseline, then add it to the baseline.
+
+        Args:
+            window_start: window start, session seconds.
+            window_end: window end, session seconds.
+            features: window features (see :class:`~wearsdk.signals.FeatureExtractor`).
+            coverage: the window's RR coverage in [0, 1] (lowers confidence only when ln
+                RMSSD is used and RR is sparse).
+            contact: ``False`` when a device reported lost skin contact during the window.
+            modalities: the streams that gave usable features in the window.
+            flags: the window's quality flags (``eda_invalid``, ``motion``...), when known.
+            quality: the window's quality indices (``eda_valid``, ``hr_coverage``...).
+
+        Returns:
+            The estimate, or ``None`` when neither heart rate nor EDA can be scored.
+        """
+        specs = self.params.inputs
+        x = model_inputs(features, specs)
+        q = dict(quality or {})
+        flag_set = set(flags)
+        activity = features.get("acc_activity_g")
+        motion = "motion" in flag_set or (
+            activity is not None
+            and math.isfinite(activity)
+            and activity > self.params.motion_threshold_g
+        )
+        eda_bad = "eda_invalid" in flag_set or q.get("eda_valid", 1.0) < 0.5
+        z = self.baseline.normalise(x)
+        self.last_z = z
+        present = {self._modality_of[n] for n, v in x.items() if math.isfinite(v)}
+        model = self._choose(present)
+        # learn from this window after scoring it; motion, lost contact or invalid EDA would
+        # corrupt the baseline, so such windows (or their EDA) do not update it
+        if not motion and contact is not False:
+            upd = {n: v for n, v in x.items() if not (eda_bad and self._modality_of[n] == "eda")}
+            self.baseline.update(window_end, upd)
+        if model is None:
+            return None
+        zz = np.array([z[n] for n in model.inputs], dtype=np.float64)
+        missing = ~np.isfinite(zz)
+        zz[missing] = 0.0
+        arousal = _sigmoid(model.intercept + float(self._coef[model.name] @ zz))
+
+        out_flags: list[str] = []
+        confidence = model.quality
+        weights = np.abs(self._coef[model.name])
+        if weights.sum() > 0 and missing.any():
+            # inputs the sub-model expects but could not read (e.g. SCR amplitude)
+            confidence *= 1.0 - 0.5 * float(weights[missing].sum() / weights.sum())
+        covs = [q[f"{m}_coverage"] for m in model.requires if f"{m}_coverage" in q]
+        if covs:
+            confidence *= min(1.0, max(0.0, min(covs)))
+        if "hrv" in {s.group for s in specs if s.name in model.inputs} and coverage < 0.6:
+            out_flags.append("low_coverage")
+        if eda_bad and "eda" in present:
+            out_flags.append("eda_invalid")
+            confidence *= 0.4
+        if motion:
+            out_flags.append("motion")
+            confidence *= 0.5
+        if contact is False:
+            out_flags.append("no_contact")
+            confidence *= 0.3
+        if "acc" not in present:
+            confidence *= 0.9  # motion cannot be ruled out
+        progress = self.baseline.progress
+        if self.baseline.calibrating or progress < 1.0:
+            out_flags.append("calibrating")
+        confidence *= 0.2 + 0.8 * progress
+        confidence = min(1.0, max(0.0, confidence))
+        arousal = min(1.0, max(0.0, arousal))
+        level = self.levels.update(window_end, arousal, confidence) if self.levels else None
+        used = tuple(m for m in ("hr", "eda", "rr", "temp", "acc") if m in present)
+        return Estimate(
+            t=window_end,
+            window_start=window_start,
+            window_end=window_end,
+            arousal=arousal,
+            valence=None,
+            confidence=confidence,
+            valence_confidence=0.0,
+            stress_level=level,
+            modalities=tuple(dict.fromkeys((*used, *modalities))),
+            flags=tuple(out_flags),
+            model=f"{self.model_id}/{model.name}",
+            provisional=False,
+        )
