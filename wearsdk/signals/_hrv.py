@@ -20,6 +20,7 @@ The corrected fraction (non-normal beats / beats) is reported as a quality measu
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -85,7 +86,11 @@ def _trailing_stat(
     out = np.empty((len(q), rows.size))
     full = rows >= width - 1
     if full.any():
-        windows = np.sort(sliding_window_view(values, width)[rows[full] - (width - 1)], axis=1)
+        ends = rows[full]
+        if ends.size <= 8:  # online: a beat or two per call; slicing beats building a view
+            windows = np.sort(np.stack([values[e - width + 1 : e + 1] for e in ends.tolist()]))
+        else:
+            windows = np.sort(sliding_window_view(values, width)[ends - (width - 1)], axis=1)
         for i, qq in enumerate(q):
             out[i, full] = _sorted_quantile(windows, qq)
     for j in np.flatnonzero(~full):
@@ -316,11 +321,25 @@ def _lomb(
     return out
 
 
+@functools.lru_cache(maxsize=64)
+def _grid(
+    n_freqs: int,
+) -> tuple[
+    npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.bool_], npt.NDArray[np.bool_]
+]:
+    """A frequency grid with points on the band edges (0.04, 0.15, 0.40 Hz)."""
+    n_lf = max(4, round(n_freqs * 0.11 / 0.36))
+    freqs = np.concatenate(
+        (np.linspace(0.04, 0.15, n_lf), np.linspace(0.15, 0.40, n_freqs - n_lf + 1)[1:])
+    )
+    return freqs, 2 * np.pi * freqs, freqs <= 0.15, freqs >= 0.15
+
+
 def hrv_frequency(
     nn_s: npt.ArrayLike,
     beat_t: npt.ArrayLike,
     *,
-    n_freqs: int = 128,
+    n_freqs: int | None = None,
 ) -> dict[str, float]:
     """LF and HF power of an uneven NN series by the Lomb-Scargle periodogram.
 
@@ -332,8 +351,8 @@ def hrv_frequency(
     Args:
         nn_s: NN intervals in seconds.
         beat_t: the time (s) of the beat that ends each interval.
-        n_freqs: frequency grid points between 0.04 and 0.40 Hz (128 resolve 0.003 Hz,
-            finer than the 1/T resolution of any window under 4 minutes).
+        n_freqs: frequency grid points between 0.04 and 0.40 Hz; default: five points per
+            1/T resolution step of the series' span T (108 for 60 s), 48 to 256.
 
     Returns:
         ``lf_power_s2``, ``hf_power_s2``, ``lf_hf_ratio`` and ``lf_nu`` (LF / (LF + HF)); NaN
@@ -345,19 +364,14 @@ def hrv_frequency(
     result = {"lf_power_s2": nan, "hf_power_s2": nan, "lf_hf_ratio": nan, "lf_nu": nan}
     if nn.size < 10 or t.size != nn.size or t[-1] - t[0] < 25.0:
         return result
-    # a grid with points on the band edges (0.04, 0.15, 0.40), integrated by trapezoids
-    n_lf = max(4, round(n_freqs * 0.11 / 0.36))
-    freqs = np.concatenate(
-        (np.linspace(0.04, 0.15, n_lf), np.linspace(0.15, 0.40, n_freqs - n_lf + 1)[1:])
-    )
+    duration = t[-1] - t[0]
+    n = n_freqs or int(np.clip(round(5 * 0.36 * duration), 48, 256))
+    freqs, omega, lf_band, hf_band = _grid(n)
     y = nn - nn.mean()
-    pgram = _lomb(t, y, 2 * np.pi * freqs)
+    pgram = _lomb(t - t[0], y, omega)
     # scipy returns (A² N / 4) for a sinusoid of amplitude A: make it a one-sided density whose
     # band integral is A²/2
-    duration = t[-1] - t[0]
     density = pgram * (4.0 / nn.size) * duration / 2.0
-    lf_band = freqs <= 0.15
-    hf_band = freqs >= 0.15
     lf = float(np.trapezoid(density[lf_band], freqs[lf_band]))
     hf = float(np.trapezoid(density[hf_band], freqs[hf_band]))
     result["lf_power_s2"] = lf
