@@ -257,6 +257,23 @@ def test_memory_is_bounded() -> None:
         assert p._detector._buf_v.size <= bound
 
 
+def test_without_the_sosfilt_kernel_the_output_is_the_same(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The public ``scipy.signal.sosfilt`` fallback gives the compiled kernel's output."""
+    from wearsdk.signals import _eda
+
+    fs = 32.0
+    x, _ = synthetic(fs, seconds=120.0)
+    x[int(40 * fs) : int(41 * fs)] = np.nan
+    fast = eda_process(x, sampling_rate_hz=fs)
+    monkeypatch.setattr(_eda, "_sosfilt_kernel", None)
+    p = EdaProcessor(sampling_rate_hz=fs)
+    parts = [p.step(x[i : i + 32]) for i in range(0, x.size, 32)]
+    assert_outputs_equal(parts, fast)
+    assert len(fast.scrs) >= 3
+
+
 # -- bad input -------------------------------------------------------------------------------
 def test_nans_are_counted_and_bridged() -> None:
     """A NaN is held at the last valid value: the result equals that of the forward-filled

@@ -15,14 +15,17 @@ Method (each stage is causal; state is carried across blocks):
    filter state. Samples before the first valid one are NaN. Runs of identical values lasting
    ``flat_s`` are flagged as flat (a disconnected or frozen sensor), from the sample at which
    the run reaches that length.
-2. **Cleaning.** A 4th-order Butterworth low-pass (second-order sections, :class:`SosFilter`
-   started in steady state) at ``min(lowpass_hz, sampling_rate_hz / 4)``: 3 Hz as in NeuroKit2's
-   ``eda_clean`` (which filters forward-backward instead) from 12 Hz up, 1 Hz for the Empatica
-   E4's 4 Hz. Skin conductance responses carry almost no energy above 1 Hz.
+2. **Cleaning.** A 4th-order Butterworth low-pass (second-order sections, filtered as by
+   :class:`~wearsdk.signals.SosFilter`, started in steady state) at
+   ``min(lowpass_hz, sampling_rate_hz / 4)``: 3 Hz as in NeuroKit2's ``eda_clean`` (which
+   filters forward-backward instead) from 12 Hz up, 1 Hz for the Empatica E4's 4 Hz. Skin
+   conductance responses carry almost no energy above 1 Hz.
 3. **Tonic/phasic decomposition: a clamped trailing lower envelope.** Let ``m`` be the minimum
-   of the cleaned signal over the last ``tonic_window_s`` seconds (an O(n) van Herk/Gil-Werman
-   running minimum, ``scipy.ndimage.minimum_filter1d``). The tonic level is a 2nd-order
-   Butterworth low-pass at ``tonic_cutoff_hz`` of ``min(clean, m + tonic_margin_usiemens)``.
+   of the cleaned signal over the last ``tonic_window_s`` seconds (a running minimum: for a
+   block shorter than the window, the suffix minimum of the carried samples against the
+   block's prefix minimum; for a longer one the O(n) van Herk/Gil-Werman algorithm of
+   ``scipy.ndimage.minimum_filter1d``). The tonic level is a 2nd-order Butterworth low-pass
+   at ``tonic_cutoff_hz`` of ``min(clean, m + tonic_margin_usiemens)``.
    Slow changes of the skin conductance level stay within the margin of the trailing minimum
    and pass unchanged (so the tonic follows a drifting SCL with only the low-pass lag,
    ``0.225 / tonic_cutoff_hz`` ≈ 4.5 s), whereas an SCR rises within 1-3 s (Dawson, Schell &
@@ -59,7 +62,8 @@ Method (each stage is causal; state is carried across blocks):
    the threshold is absolute. A response that only slows a steep fall of the SCL (an
    inflection, no rise of the conductance) is not detected, where NeuroKit2's high-pass shows
    a small peak. The search is vectorised per onset and per peak (one short Python iteration
-   per event), with memory bounded by ``max_rise_s`` and ``peak_confirm_s``.
+   per event), with memory bounded by ``max_rise_s`` (the samples an onset search can look
+   back at).
 
 References:
     Boucsein, W. (2012). Electrodermal Activity, 2nd ed. Springer.
@@ -84,9 +88,15 @@ from typing import TypedDict, Unpack
 import numpy as np
 import numpy.typing as npt
 from scipy import ndimage
+from scipy.signal import sosfilt, sosfilt_zi
 
 from wearsdk._errors import ConfigError
-from wearsdk.signals._filters import SosFilter, butter_sos
+from wearsdk.signals._filters import butter_sos
+
+try:  # the compiled kernel behind scipy.signal.sosfilt, without its ~25 us of per-call checks
+    from scipy.signal._sosfilt import _sosfilt as _sosfilt_kernel
+except ImportError:  # pragma: no cover - a scipy that moved it: the public function, same result
+    _sosfilt_kernel = None
 
 __all__ = [
     "EdaOptions",
@@ -208,30 +218,74 @@ class EdaOutput:
         return out
 
 
+class _Sos:
+    """One channel of :class:`~wearsdk.signals.SosFilter` (state started as a step on the
+    first sample) without the per-call checks of :func:`scipy.signal.sosfilt`: the same
+    compiled kernel runs on the same values, so the output is the same, bit for bit.
+    """  # noqa: D205
+
+    def __init__(self, sos: FloatArray) -> None:
+        self.sos = np.ascontiguousarray(sos, dtype=np.float64)
+        self._zi_unit: FloatArray = sosfilt_zi(self.sos)  # (sections, 2) for a unit step
+        self._zi: FloatArray | None = None  # (1, sections, 2)
+
+    def reset(self) -> None:
+        self._zi = None
+
+    def run(self, out: FloatArray) -> None:
+        """Filter ``out`` (C-contiguous, shape ``(1, n)``, ``n >= 1``) in place."""
+        if self._zi is None:
+            self._zi = (self._zi_unit * out[0, 0])[None]
+        if _sosfilt_kernel is not None:
+            _sosfilt_kernel(self.sos, out, self._zi)  # in place, on out and the state
+        else:
+            y, zf = sosfilt(self.sos, out[0], zi=self._zi[0])
+            out[0] = y
+            self._zi = np.ascontiguousarray(zf)[None]
+
+
 class _TrailingMin:
-    """Minimum over the last ``width`` samples, carried across blocks (O(n) per block)."""
+    """Minimum over the last ``width`` samples, carried across blocks.
+
+    The last ``width - 1`` samples are kept (``+inf`` before the first one). For a block
+    shorter than ``width``, the minimum at each sample is that of the kept samples' suffix
+    minimum and the block's prefix minimum (O(width + n)); a longer block goes through
+    ``scipy.ndimage.minimum_filter1d`` (van Herk/Gil-Werman, O(n)). Minima are exact, so
+    both give the same values.
+    """
 
     def __init__(self, width: int) -> None:
         self.width = width
-        self._tail = _EMPTY_F
+        self.reset()
 
     def reset(self) -> None:
-        self._tail = _EMPTY_F
+        self._tail: FloatArray = np.full(self.width - 1, np.inf)
 
     def step(self, x: FloatArray) -> FloatArray:
-        if x.size == 0:
+        n, w = x.shape[0], self.width
+        if n == 0 or w == 1:
             return x.copy()
-        w = self.width
-        buf = np.concatenate((self._tail, x))
-        out: FloatArray = ndimage.minimum_filter1d(
-            buf, w, mode="constant", cval=np.inf, origin=(w - 1) // 2
-        )[self._tail.size :]
-        self._tail = buf[-(w - 1) :].copy() if w > 1 else _EMPTY_F
+        tail = self._tail
+        out: FloatArray
+        if n < w:
+            # min(tail[i:]) for the first n samples i, then with min(x[: i + 1])
+            out = np.minimum(np.minimum.accumulate(tail[::-1])[::-1][:n], np.minimum.accumulate(x))
+            self._tail = np.concatenate((tail[n:], x))
+        else:
+            buf = np.concatenate((tail, x))
+            out = ndimage.minimum_filter1d(
+                buf, w, mode="constant", cval=np.inf, origin=(w - 1) // 2
+            )[w - 1 :]
+            self._tail = buf[1 - w :].copy()
         return out
 
 
 class _ScrDetector:
-    """Trough-to-peak SCR detection with hysteresis (see the module doc)."""
+    """Trough-to-peak SCR detection with hysteresis (see the module doc).
+
+    Keeps the last ``max_rise - 1`` cleaned values and times (``_buf_v``, ``_buf_t``); the
+    onset search does not look before the last confirmed peak (``_lb``, a sample index).
+    """
 
     def __init__(self, h: float, confirm: int, max_rise: int) -> None:
         self.h = h
@@ -241,27 +295,40 @@ class _ScrDetector:
 
     def reset(self) -> None:
         self._rising = False  # False: looking for an onset; True: tracking the peak
-        # not rising: the last ``max_rise - 1`` samples since the last peak;
-        # rising: the samples from the peak candidate on (at most ``confirm`` + 1)
-        self._buf_v = _EMPTY_F
-        self._buf_i = _EMPTY_I
+        self._buf_v = _EMPTY_F  # the samples before the block (at most max_rise - 1)
         self._buf_t = _EMPTY_F
+        self._lb = 0  # index of the last confirmed peak: the onset search starts there
         self._on = (0.0, 0, 0.0)  # onset (value, index, time) while rising
         self._pk = (0.0, 0, 0.0)  # peak candidate while rising
 
-    def step(self, p: FloatArray, idx: IntArray, t: FloatArray) -> ScrTable:
+    def step(self, p: FloatArray, i0: int, t: FloatArray) -> ScrTable:
+        """Detect in ``p`` (sample indices ``i0``, ``i0 + 1``, ...; times ``t``)."""
+        n = p.shape[0]
+        if n == 0:
+            return ScrTable.empty()
+        b = self._buf_v.shape[0]
+        if b:
+            v = np.concatenate((self._buf_v, p))
+            tv = np.concatenate((self._buf_t, t))
+        else:
+            v, tv = p, t
+        g = i0 - b  # sample index of v[0]
         rows: list[tuple[float, float, float, int, int]] = []
-        pos, n = 0, p.size
+        pos, stop = b, b + n
         # each search looks at a chunk that doubles while nothing is found: the work stays
         # O(n + events x chunk) and the result does not depend on the chunking
         base = max(64, self.confirm)
         chunk = base
-        while pos < n:
-            end = min(n, pos + chunk)
-            seek = self._seek_peak if self._rising else self._seek_onset
-            used, found = seek(p[pos:end], idx[pos:end], t[pos:end], rows)
-            pos += used
+        while pos < stop:
+            end = min(stop, pos + chunk)
+            if self._rising:
+                pos, found = self._seek_peak(v, tv, g, pos, end, rows)
+            else:
+                pos, found = self._seek_onset(v, tv, g, pos, end)
             chunk = base if found else 2 * chunk
+        keep = self.max_rise - 1
+        if keep:
+            self._buf_v, self._buf_t = v[-keep:].copy(), tv[-keep:].copy()
         if not rows:
             return ScrTable.empty()
         a = np.asarray(rows, dtype=np.float64)
@@ -274,91 +341,97 @@ class _ScrDetector:
             peak_index=a[:, 4].astype(np.int64),
         )
 
-    def _keep(self, v: FloatArray, i: IntArray, t: FloatArray, n: int) -> None:
-        self._buf_v, self._buf_i, self._buf_t = v[-n:].copy(), i[-n:].copy(), t[-n:].copy()
-
     def _seek_onset(
-        self,
-        seg: FloatArray,
-        gi: IntArray,
-        tt: FloatArray,
-        rows: list[tuple[float, float, float, int, int]],
+        self, v: FloatArray, tv: FloatArray, g: int, a: int, e: int
     ) -> tuple[int, bool]:
-        """Find the first rise of ``h`` above the minimum of the last ``max_rise`` samples."""
+        """Find in ``v[a:e]`` the first rise of ``h`` above the minimum of the last
+        ``max_rise`` samples (from the last peak on); returns (next position, found).
+        """  # noqa: D205
         r = self.max_rise
-        b = self._buf_v.size
-        v = np.concatenate((self._buf_v, seg))
-        trough = ndimage.minimum_filter1d(v, r, mode="constant", cval=np.inf, origin=(r - 1) // 2)
-        rise = np.flatnonzero(seg >= trough[b:] + self.h)
-        iv = np.concatenate((self._buf_i, gi))
-        tv = np.concatenate((self._buf_t, tt))
-        if not rise.size:
-            if r > 1:
-                self._keep(v, iv, tv, r - 1)
-            return seg.size, False
-        k = int(rise[0])
+        first = max(0, self._lb - g)  # the search does not look before the last peak
+        lo = max(first, a - r + 1)
+        seg = v[a:e]
+        m = e - a
+        trough: FloatArray
+        if m >= r:
+            trough = ndimage.minimum_filter1d(
+                v[lo:e], r, mode="constant", cval=np.inf, origin=(r - 1) // 2
+            )[a - lo :]
+        else:
+            trough = np.minimum.accumulate(seg)
+            lt = a - lo
+            if lt:
+                # suf[u] = min(v[lo + u : a]); the window of v[a + k] starts at u = k - lead
+                # (u <= 0: all of v[lo:a]), and u < lt since m < r
+                suf = np.minimum.accumulate(v[lo:a][::-1])[::-1]
+                lead = r - 1 - lt
+                before = suf[np.maximum(np.arange(m) - lead, 0)] if lead else suf[:m]
+                trough = np.minimum(trough, before)
+        rise = seg >= trough + self.h
+        k = int(rise.argmax())
+        if not rise[k]:
+            return e, False
         # the onset is the foot of the rise: walking back from the crossing, the first slope
         # below a tenth of the steepest one met so far (a trough, or the end of a slow drift)
-        top = b + k
-        lo = max(0, top - r + 1)
+        top = a + k
+        lo = max(first, top - r + 1)
         back = np.diff(v[lo : top + 1])[::-1]
         foot = np.flatnonzero(back <= _ONSET_SLOPE_FRACTION * np.maximum.accumulate(back))
         j = top - int(foot[0]) if foot.size else lo
-        self._on = (float(v[j]), int(iv[j]), float(tv[j]))
-        self._pk = (float(seg[k]), int(gi[k]), float(tt[k]))
-        self._keep(seg[k : k + 1], gi[k : k + 1], tt[k : k + 1], 1)
+        self._on = (float(v[j]), g + j, float(tv[j]))
+        self._pk = (float(v[top]), g + top, float(tv[top]))
         self._rising = True
-        return k + 1, True
+        return top + 1, True
 
     def _seek_peak(
         self,
-        seg: FloatArray,
-        gi: IntArray,
-        tt: FloatArray,
+        v: FloatArray,
+        tv: FloatArray,
+        g: int,
+        a: int,
+        e: int,
         rows: list[tuple[float, float, float, int, int]],
     ) -> tuple[int, bool]:
-        """Track the maximum until the peak is confirmed; returns (samples used, confirmed)."""
-        m = seg.size
+        """Track the maximum in ``v[a:e]`` until the peak is confirmed; returns (next
+        position, confirmed).
+        """  # noqa: D205
+        m = e - a
+        seg = v[a:e]
         pk_v, pk_i, _ = self._pk
         before = np.maximum.accumulate(np.concatenate(([pk_v], seg)))
         upd = seg > before[:-1]  # the first sample at a new maximum is the peak candidate
         local = np.maximum.accumulate(np.where(upd, np.arange(m), -1))
-        peak_gi = np.where(local >= 0, gi[np.maximum(local, 0)], pk_i)
+        gi = np.arange(g + a, g + e)
+        peak_gi = np.where(local >= 0, local + (g + a), pk_i)
         done = (
             (seg <= before[1:] - self.h)
             | (gi - peak_gi >= self.confirm)
             | (gi - self._on[1] >= self.max_rise)
         )
-        hit = np.flatnonzero(done)
-        k = int(hit[0]) if hit.size else m - 1
+        k = int(done.argmax())
+        hit = bool(done[k])
+        if not hit:
+            k = m - 1
         j = int(local[k])
         if j >= 0:
-            self._pk = (float(seg[j]), int(gi[j]), float(tt[j]))
-            self._keep(seg[: k + 1], gi[: k + 1], tt[: k + 1], k + 1 - j)
-        else:
-            self._buf_v = np.concatenate((self._buf_v, seg[: k + 1]))
-            self._buf_i = np.concatenate((self._buf_i, gi[: k + 1]))
-            self._buf_t = np.concatenate((self._buf_t, tt[: k + 1]))
-        if not hit.size:
-            return m, False
+            self._pk = (float(seg[j]), g + a + j, float(tv[a + j]))
+        if not hit:
+            return e, False
         (on_v, on_i, on_t), (pk_v, pk_i, pk_t) = self._on, self._pk
         if pk_v - on_v >= self.h:  # a drift can pass the trough test but not this one
             rows.append((on_t, pk_t, pk_v - on_v, on_i, pk_i))
         # the next onset is searched from the peak on
-        if self.max_rise > 1:
-            self._keep(self._buf_v, self._buf_i, self._buf_t, self.max_rise - 1)
-        else:
-            self._buf_v, self._buf_i, self._buf_t = _EMPTY_F, _EMPTY_I, _EMPTY_F
+        self._lb = pk_i
         self._rising = False
-        return k + 1, True
+        return a + k + 1, True
 
 
 class EdaProcessor:
     """Online EDA processing: cleaning, tonic/phasic decomposition and SCR detection.
 
     ``step`` on consecutive blocks gives exactly what one call on their concatenation gives
-    (and so what the offline functions give). Memory is bounded by ``tonic_window_s``,
-    ``max_rise_s`` and ``peak_confirm_s`` worth of samples. The method and its sources are in
+    (and so what the offline functions give). Memory is bounded by ``tonic_window_s`` and
+    ``max_rise_s`` worth of samples. The method and its sources are in
     the module documentation of :mod:`wearsdk.signals._eda`.
 
     Args:
@@ -433,11 +506,9 @@ class EdaProcessor:
         self.max_rise_s = values["max_rise_s"]
         self.range_usiemens = (lo, hi)
         self.flat_s = values["flat_s"]
-        self._clean = SosFilter(
-            butter_sos("lowpass", self.lowpass_hz, sampling_rate_hz=fs, order=4)
-        )
+        self._clean = _Sos(butter_sos("lowpass", self.lowpass_hz, sampling_rate_hz=fs, order=4))
         self._envelope = _TrailingMin(max(1, round(self.tonic_window_s * fs)))
-        self._tonic = SosFilter(
+        self._tonic = _Sos(
             butter_sos("lowpass", self.tonic_cutoff_hz, sampling_rate_hz=fs, order=2)
         )
         self._detector = _ScrDetector(
@@ -487,51 +558,76 @@ class EdaProcessor:
             xa = xa[:, 0]
         if xa.ndim != 1:
             raise ConfigError(f"EdaProcessor.step: expected one channel, got shape {xa.shape}")
-        n = xa.size
-        idx = self._n + np.arange(n, dtype=np.int64)
+        n = xa.shape[0]
+        n0 = self._n
         if t is None:
-            ta = idx / self.sampling_rate_hz
+            ta = np.arange(n0, n0 + n, dtype=np.int64) / self.sampling_rate_hz
         else:
             ta = np.asarray(t, dtype=np.float64).reshape(-1)
             if ta.shape != (n,):
                 raise ConfigError(f"EdaProcessor.step: t has {ta.size} samples, x has {n}")
         self._n += n
         self.n_samples += n
+        if n == 0:
+            e = np.zeros(0, dtype=np.bool_)
+            return EdaOutput(ta, xa.copy(), xa.copy(), xa.copy(), ScrTable.empty(), e, e, e)
 
-        finite = np.isfinite(xa)
         lo, hi = self.range_usiemens
-        with np.errstate(invalid="ignore"):
-            in_range = (xa >= lo) & (xa <= hi)
-        nan = ~finite
-        oor = finite & ~in_range
         flat = self._flat(xa)
-        self.n_nan += int(nan.sum())
-        self.n_out_of_range += int(oor.sum())
-        self.n_flat += int(flat.sum())
-
-        # bridge: hold the last valid value (carried across blocks)
-        last = np.maximum.accumulate(np.where(in_range, np.arange(n), -1))
-        held = np.where(last >= 0, xa[np.maximum(last, 0)], self._last_valid)
-        if n and last[-1] >= 0:
-            self._last_valid = float(xa[last[-1]])
-        started = np.flatnonzero(~np.isnan(held))
-        s = int(started[0]) if started.size else n
-
-        clean = np.full(n, np.nan)
-        tonic = np.full(n, np.nan)
-        clean[s:] = self._clean.step(held[s:])
-        c = clean[s:]
-        tonic[s:] = self._tonic.step(
-            np.minimum(c, self._envelope.step(c) + self.tonic_margin_usiemens)
-        )
+        if lo <= xa.min() and xa.max() <= hi:  # every sample valid (a NaN fails both tests)
+            nan = np.zeros(n, dtype=np.bool_)
+            oor = np.zeros(n, dtype=np.bool_)
+            self._last_valid = float(xa[-1])
+            s = 0
+            buf = xa.reshape(1, n).copy()  # filtered in place
+        else:
+            finite = np.isfinite(xa)
+            with np.errstate(invalid="ignore"):
+                in_range = (xa >= lo) & (xa <= hi)
+            nan = ~finite
+            oor = finite & ~in_range
+            self.n_nan += int(nan.sum())
+            self.n_out_of_range += int(oor.sum())
+            # bridge: hold the last valid value (carried across blocks)
+            last = np.maximum.accumulate(np.where(in_range, np.arange(n), -1))
+            held = np.where(last >= 0, xa[np.maximum(last, 0)], self._last_valid)
+            if last[-1] >= 0:
+                self._last_valid = float(xa[last[-1]])
+            started = np.flatnonzero(~np.isnan(held))
+            s = int(started[0]) if started.size else n
+            buf = held[None, s:].copy()
+        if s == n:  # no valid sample yet
+            clean = np.full(n, np.nan)
+            return EdaOutput(
+                ta, clean, clean.copy(), clean.copy(), ScrTable.empty(), nan, oor, flat
+            )
+        self._clean.run(buf)
+        c = buf[0]
+        tbuf = np.empty_like(buf)
+        np.minimum(c, self._envelope.step(c) + self.tonic_margin_usiemens, out=tbuf[0])
+        self._tonic.run(tbuf)
+        if s:
+            clean = np.full(n, np.nan)
+            tonic = np.full(n, np.nan)
+            clean[s:] = c
+            tonic[s:] = tbuf[0]
+        else:
+            clean, tonic = c, tbuf[0]
         phasic = clean - tonic
-        scrs = self._detector.step(c, idx[s:], ta[s:])
+        scrs = self._detector.step(c, n0 + s, ta[s:])
         return EdaOutput(ta, clean, tonic, phasic, scrs, nan, oor, flat)
 
     def _flat(self, x: FloatArray) -> BoolArray:
-        n = x.size
-        if n == 0:
-            return np.zeros(0, dtype=np.bool_)
+        n = x.shape[0]
+        if self._run + n < self._flat_len - 1:
+            # no run can reach the flat length in this block: only the last one is needed
+            xl: list[float] = x.tolist()
+            k = n - 1
+            while k and xl[k] == xl[k - 1]:
+                k -= 1
+            self._run = self._run + n if k == 0 and xl[0] == self._last_raw else n - 1 - k
+            self._last_raw = xl[-1]
+            return np.zeros(n, dtype=np.bool_)
         same = np.concatenate(([self._last_raw], x[:-1])) == x  # NaN never equals
         # length of the run of ``same`` ending at each sample (carried from the last block)
         start = np.maximum.accumulate(np.where(~same, np.arange(n), -1))
@@ -539,6 +635,7 @@ class EdaProcessor:
         self._last_raw = float(x[-1])
         self._run = int(run[-1])
         out: BoolArray = run >= self._flat_len - 1
+        self.n_flat += int(out.sum())
         return out
 
 
