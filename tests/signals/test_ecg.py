@@ -286,7 +286,7 @@ def test_bad_arguments() -> None:
 def test_fast_filters_equal_sos_filter_bit_for_bit() -> None:
     # the detector calls scipy's sosfilt kernel directly (no per-call checks): same arithmetic
     from wearsdk.signals import SosFilter, butter_sos
-    from wearsdk.signals._ecg import _CausalSos
+    from wearsdk.signals._filters import InPlaceSos as _CausalSos
 
     rng = np.random.default_rng(3)
     x = rng.normal(0.0, 1.0, 3000).cumsum()
@@ -306,14 +306,14 @@ def test_fast_filters_equal_sos_filter_bit_for_bit() -> None:
 def test_without_the_sosfilt_kernel_the_output_is_the_same(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from wearsdk.signals import _ecg
+    from wearsdk.signals import _filters
 
     rng = np.random.default_rng(4)
     beats = np.cumsum(rng.uniform(0.6, 1.0, 40))
     x = synthetic_ecg(250.0, beats, 40.0)
     x[3000:3100] = np.nan
     fast = run_blocks(EcgPeakDetector(sampling_rate_hz=250.0), x, [250, 37])
-    monkeypatch.setattr(_ecg, "_sosfilt_kernel", None)
+    monkeypatch.setattr(_filters, "_sosfilt_kernel", None)
     slow = run_blocks(EcgPeakDetector(sampling_rate_hz=250.0), x, [250, 37])
     assert len(fast) > 30
     np.testing.assert_array_equal(fast.index, slow.index)

@@ -261,13 +261,13 @@ def test_without_the_sosfilt_kernel_the_output_is_the_same(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The public ``scipy.signal.sosfilt`` fallback gives the compiled kernel's output."""
-    from wearsdk.signals import _eda
+    from wearsdk.signals import _filters
 
     fs = 32.0
     x, _ = synthetic(fs, seconds=120.0)
     x[int(40 * fs) : int(41 * fs)] = np.nan
     fast = eda_process(x, sampling_rate_hz=fs)
-    monkeypatch.setattr(_eda, "_sosfilt_kernel", None)
+    monkeypatch.setattr(_filters, "_sosfilt_kernel", None)
     p = EdaProcessor(sampling_rate_hz=fs)
     parts = [p.step(x[i : i + 32]) for i in range(0, x.size, 32)]
     assert_outputs_equal(parts, fast)

@@ -58,15 +58,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy.signal import sosfilt, sosfilt_zi
 
 from wearsdk._errors import ConfigError
-from wearsdk.signals._filters import butter_sos
-
-try:  # the compiled kernel behind scipy.signal.sosfilt, without its ~25 us of per-call checks
-    from scipy.signal._sosfilt import _sosfilt as _sosfilt_kernel
-except ImportError:  # pragma: no cover - a scipy that moved it: the public function, same result
-    _sosfilt_kernel = None
+from wearsdk.signals._filters import InPlaceSos, butter_sos
 
 __all__ = ["EcgPeakDetector", "EcgPeaks", "ecg_peak_times", "ecg_peaks"]
 
@@ -171,33 +165,6 @@ class _Candidate:
     quality: float = 0.0
 
 
-class _CausalSos:
-    """One channel of :class:`~wearsdk.signals.SosFilter` (state started as a step on the
-    first sample) without the per-call checks of :func:`scipy.signal.sosfilt`: the same
-    compiled kernel runs on the same values, so the output is the same, bit for bit.
-    """  # noqa: D205
-
-    def __init__(self, sos: _F64) -> None:
-        self.sos = np.ascontiguousarray(sos, dtype=np.float64)
-        self._zi_unit: _F64 = sosfilt_zi(self.sos)  # (sections, 2) for a unit step
-        self._zi: _F64 | None = None  # (1, sections, 2)
-
-    def reset(self) -> None:
-        self._zi = None
-
-    def step_into(self, x: _F64, out: _F64) -> None:
-        """Filter ``x`` (shape ``(n,)``, ``n >= 1``) into ``out`` (C-contiguous ``(1, n)``)."""
-        if self._zi is None:
-            self._zi = (self._zi_unit * x[0])[None]
-        out[0] = x
-        if _sosfilt_kernel is not None:
-            _sosfilt_kernel(self.sos, out, self._zi)  # in place, on out and the state
-        else:  # pragma: no cover
-            y, zf = sosfilt(self.sos, x, zi=self._zi[0])
-            out[0] = y
-            self._zi = np.ascontiguousarray(zf)[None]
-
-
 class EcgPeakDetector:
     """Online R-peak detector for single-lead ECG: feed blocks, get the beats they confirm.
 
@@ -233,14 +200,14 @@ class EcgPeakDetector:
         self.sampling_rate_hz = fs
         self.lookahead_s = float(lookahead_s)
         top = _BAND_TOP_FRACTION * fs
-        self._detect = _CausalSos(
+        self._detect = InPlaceSos(
             butter_sos(
                 "bandpass",
                 (_DETECT_BAND_HZ[0], min(_DETECT_BAND_HZ[1], top)),
                 sampling_rate_hz=fs,
             )
         )
-        self._morph = _CausalSos(
+        self._morph = InPlaceSos(
             butter_sos(
                 "bandpass", (_MORPH_BAND_HZ[0], min(_MORPH_BAND_HZ[1], top)), sampling_rate_hz=fs
             )

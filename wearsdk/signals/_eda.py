@@ -88,15 +88,9 @@ from typing import TypedDict, Unpack
 import numpy as np
 import numpy.typing as npt
 from scipy import ndimage
-from scipy.signal import sosfilt, sosfilt_zi
 
 from wearsdk._errors import ConfigError
-from wearsdk.signals._filters import butter_sos
-
-try:  # the compiled kernel behind scipy.signal.sosfilt, without its ~25 us of per-call checks
-    from scipy.signal._sosfilt import _sosfilt as _sosfilt_kernel
-except ImportError:  # pragma: no cover - a scipy that moved it: the public function, same result
-    _sosfilt_kernel = None
+from wearsdk.signals._filters import InPlaceSos, butter_sos
 
 __all__ = [
     "EdaOptions",
@@ -216,32 +210,6 @@ class EdaOutput:
         """Samples replaced by the last valid value (not finite or out of range)."""
         out: BoolArray = self.nan | self.out_of_range
         return out
-
-
-class _Sos:
-    """One channel of :class:`~wearsdk.signals.SosFilter` (state started as a step on the
-    first sample) without the per-call checks of :func:`scipy.signal.sosfilt`: the same
-    compiled kernel runs on the same values, so the output is the same, bit for bit.
-    """  # noqa: D205
-
-    def __init__(self, sos: FloatArray) -> None:
-        self.sos = np.ascontiguousarray(sos, dtype=np.float64)
-        self._zi_unit: FloatArray = sosfilt_zi(self.sos)  # (sections, 2) for a unit step
-        self._zi: FloatArray | None = None  # (1, sections, 2)
-
-    def reset(self) -> None:
-        self._zi = None
-
-    def run(self, out: FloatArray) -> None:
-        """Filter ``out`` (C-contiguous, shape ``(1, n)``, ``n >= 1``) in place."""
-        if self._zi is None:
-            self._zi = (self._zi_unit * out[0, 0])[None]
-        if _sosfilt_kernel is not None:
-            _sosfilt_kernel(self.sos, out, self._zi)  # in place, on out and the state
-        else:
-            y, zf = sosfilt(self.sos, out[0], zi=self._zi[0])
-            out[0] = y
-            self._zi = np.ascontiguousarray(zf)[None]
 
 
 class _TrailingMin:
@@ -506,9 +474,11 @@ class EdaProcessor:
         self.max_rise_s = values["max_rise_s"]
         self.range_usiemens = (lo, hi)
         self.flat_s = values["flat_s"]
-        self._clean = _Sos(butter_sos("lowpass", self.lowpass_hz, sampling_rate_hz=fs, order=4))
+        self._clean = InPlaceSos(
+            butter_sos("lowpass", self.lowpass_hz, sampling_rate_hz=fs, order=4)
+        )
         self._envelope = _TrailingMin(max(1, round(self.tonic_window_s * fs)))
-        self._tonic = _Sos(
+        self._tonic = InPlaceSos(
             butter_sos("lowpass", self.tonic_cutoff_hz, sampling_rate_hz=fs, order=2)
         )
         self._detector = _ScrDetector(

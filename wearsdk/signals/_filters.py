@@ -10,6 +10,11 @@ from scipy import signal
 
 from wearsdk._errors import ConfigError
 
+try:  # the compiled kernel behind scipy.signal.sosfilt, without its ~25 us of per-call checks
+    from scipy.signal._sosfilt import _sosfilt as _sosfilt_kernel
+except ImportError:  # pragma: no cover - a scipy that moved it: the public function, same result
+    _sosfilt_kernel = None
+
 __all__ = ["SosFilter", "butter_sos", "filter_causal"]
 
 FilterKind = Literal["lowpass", "highpass", "bandpass", "bandstop"]
@@ -99,3 +104,39 @@ class SosFilter:
         y, self._zi = signal.sosfilt(self.sos, xx, axis=0, zi=self._zi)
         out: npt.NDArray[np.float64] = y[:, 0] if one_d else y
         return out
+
+
+class InPlaceSos:
+    """One channel of :class:`SosFilter` (step-started state) that filters in place.
+
+    For hot loops: it filters a caller's ``(1, n)`` buffer in place with the compiled kernel behind
+    :func:`scipy.signal.sosfilt`, skipping that function's per-call checks (~25 µs). The same
+    kernel runs on the same values, so the output equals :class:`SosFilter`'s bit for bit; if a
+    scipy release moves the kernel, the public function is used, with the same result.
+    """
+
+    def __init__(self, sos: npt.NDArray[np.float64]) -> None:
+        self.sos = np.ascontiguousarray(sos, dtype=np.float64)
+        self._zi_unit: npt.NDArray[np.float64] = signal.sosfilt_zi(self.sos)
+        self._zi: npt.NDArray[np.float64] | None = None  # (1, sections, 2)
+
+    def reset(self) -> None:
+        """Forget the state."""
+        self._zi = None
+
+    def run(self, out: npt.NDArray[np.float64]) -> None:
+        """Filter ``out`` (C-contiguous, shape ``(1, n)``, ``n >= 1``) in place."""
+        if self._zi is None:
+            self._zi = (self._zi_unit * out[0, 0])[None]
+        kernel = _sosfilt_kernel
+        if kernel is not None:
+            kernel(self.sos, out, self._zi)  # in place, on out and the state
+        else:
+            y, zf = signal.sosfilt(self.sos, out[0], zi=self._zi[0])
+            out[0] = y
+            self._zi = np.ascontiguousarray(zf)[None]
+
+    def step_into(self, x: npt.NDArray[np.float64], out: npt.NDArray[np.float64]) -> None:
+        """Filter ``x`` (shape ``(n,)``, ``n >= 1``) into ``out`` (C-contiguous ``(1, n)``)."""
+        out[0] = x
+        self.run(out)
