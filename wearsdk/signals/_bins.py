@@ -118,10 +118,22 @@ class BinnedStream:
         k, tt, yy = k[keep], tt[keep], yy[keep]
         if k.size == 0:
             return
-        pos = k % self.capacity
         tr = tt - self.t_ref
-        contrib = np.stack((np.ones_like(yy), yy, yy * yy, tr, tr * tr, tr * yy), axis=1)
-        np.add.at(self._bins, pos, contrib)
+        first = int(k[0])
+        if k.size == 1 or (int(k.min()) == first and int(k.max()) == first):
+            # the usual case online: a block inside one bin, six sums
+            self._bins[first % self.capacity] += (
+                k.size,
+                float(yy.sum()),
+                float(np.dot(yy, yy)),
+                float(tr.sum()),
+                float(np.dot(tr, tr)),
+                float(np.dot(tr, yy)),
+            )
+        else:
+            pos = k % self.capacity
+            contrib = np.stack((np.ones_like(yy), yy, yy * yy, tr, tr * tr, tr * yy), axis=1)
+            np.add.at(self._bins, pos, contrib)
         self.watermark = max(self.watermark, float(tt.max()))
 
     def ensure_capacity(self, capacity_bins: int) -> None:
