@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 LAYERS: list[tuple[str, ...]] = [
     ("wearsdk.cli", "wearsdk.__main__", "wearsdk._demo"),
     ("wearsdk.drivers",),
+    ("wearsdk.devices",),
     ("wearsdk.session",),
     ("wearsdk.io",),
     ("wearsdk.bus", "wearsdk._jsonl"),
@@ -25,7 +26,7 @@ LAYERS: list[tuple[str, ...]] = [
 ]
 # the public facade re-exports the core; drivers and faces may import it
 FACADE = "wearsdk"
-FACADE_LEVEL = 2  # it re-exports wearsdk.session and below, so it sits at the session layer
+FACADE_LEVEL = 3  # it re-exports wearsdk.session and below, so it sits at the session layer
 PURE = ("wearsdk.signals", "wearsdk.affect", "wearsdk.sim")
 FORBIDDEN_IN_PURE = ("asyncio", "socket", "bleak", "pylsl", "aiomqtt", "bumble", "threading")
 

@@ -2,28 +2,25 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import math
-from collections import deque
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from bleak import BleakClient
-from bleak.backends.characteristic import BleakGATTCharacteristic
 from bleak.exc import BleakError
 
 from wearsdk import (
     ConfigError,
     DeviceClockMap,
-    DeviceNotFoundError,
     Gap,
     SampleBlock,
-    Source,
     SourceContext,
 )
+from wearsdk.devices import BleSource, Notifications
 from wearsdk.drivers.bitalino._protocol import (
     BITALINO_COMMANDS_UUID,
     BITALINO_FRAMES_UUID,
@@ -37,7 +34,6 @@ from wearsdk.drivers.bitalino._protocol import (
     start_command,
 )
 from wearsdk.io.ble import BleTransport
-from wearsdk.session import run_with_reconnect
 
 __all__ = ["BITalino"]
 
@@ -48,7 +44,7 @@ _SEQ_MODULO = 16
 _WRAP_MIN_LAG_S = 0.1  # lag behind the arrivals that BLE latency alone cannot explain
 
 
-class BITalino(Source):
+class BITalino(BleSource):
     """A BITalino (r)evolution board over Bluetooth LE, with its EDA sensor converted to µS.
 
     Publishes :class:`~wearsdk.SampleBlock` on ``physio/<id>/eda`` (unit ``uS``, channel
@@ -89,6 +85,8 @@ class BITalino(Source):
         ConfigError: an unsupported rate, channels outside 1-6, or an EDA input not acquired.
     """
 
+    discovery_service_uuid = BITALINO_SERVICE_UUID
+
     def __init__(
         self,
         transport: BleTransport,
@@ -116,27 +114,25 @@ class BITalino(Source):
             raise ConfigError(f"EDA input A{eda_channel} is not among the acquired {self.channels}")
         if eda_sensor not in ("revolution", "legacy"):
             raise ConfigError(f"unknown EDA sensor {eda_sensor!r} (revolution or legacy)")
-        self.transport = transport
-        self.address = address
-        self.name = name
-        self._source_id = source_id
+        super().__init__(
+            transport,
+            address=address,
+            name=name,
+            source_id=source_id,
+            connect_timeout_s=connect_timeout_s,
+            reconnect=reconnect,
+            max_attempts=max_attempts,
+            backoff_max_s=backoff_max_s,
+            queue_size=queue_size,
+            stale_after_s=stale_after_s,
+        )
         self.rate_hz = rate_hz
         self.eda_channel = eda_channel
         self.eda_sensor: EdaSensor = eda_sensor
         self.vcc_v = vcc_v
         self.publish_raw = publish_raw
-        self.connect_timeout_s = connect_timeout_s
-        self.reconnect = reconnect
-        self.max_attempts = max_attempts
-        self.backoff_max_s = backoff_max_s
-        self.queue_size = queue_size
-        self.stale_after_s = stale_after_s
         self.reassembler = FrameReassembler(len(self.channels))
         """Rebuilds frames from the notification bytes (its counters add up across links)."""
-        self.notifications = 0
-        """Notifications received."""
-        self.overflowed = 0
-        """Notifications dropped because the driver fell behind (queue full)."""
         self.frames = 0
         """Frames decoded and published."""
         self.frames_lost = 0
@@ -151,19 +147,9 @@ class BITalino(Source):
     # -- identity ---------------------------------------------------------------------------
 
     @property
-    def identity(self) -> str:
-        """The address, else the name (stays in-process)."""
-        return self.address or self.name or BITALINO_SERVICE_UUID
-
-    @property
     def kind(self) -> str:
         """Pseudonym prefix: ``bitalino``."""
         return "bitalino"
-
-    @property
-    def source_id(self) -> str | None:
-        """The explicit source id, if one was given."""
-        return self._source_id
 
     @property
     def crc_errors(self) -> int:
@@ -184,71 +170,26 @@ class BITalino(Source):
 
     # -- connection loop --------------------------------------------------------------------
 
-    async def run(self, ctx: SourceContext) -> None:
-        """Connect, acquire and reconnect until cancelled."""
-        await run_with_reconnect(
-            ctx,
-            lambda: self._session(ctx),
-            retry_on=(DeviceNotFoundError, BleakError, TimeoutError, OSError),
-            reconnect=self.reconnect,
-            max_attempts=self.max_attempts,
-            backoff_max_s=self.backoff_max_s,
-            logger=logger,
-        )
+    async def _setup(
+        self,
+        client: BleakClient,
+        ctx: SourceContext,
+        notes: Notifications,
+        stack: contextlib.AsyncExitStack,
+    ) -> dict[str, Any] | None:
+        await client.start_notify(BITALINO_FRAMES_UUID, notes.callback("frames"))
+        await self._command(client, _IDLE_COMMAND)  # in case it still acquires
+        await self._command(client, sampling_rate_command(self.rate_hz))
+        notes.clear()
+        self._reset_stream()
+        await self._command(client, self._start_command)
+        stack.push_async_callback(self._stop, client)
+        return None
 
-    async def _session(self, ctx: SourceContext) -> None:
-        device = await self.transport.find_device(
-            address=self.address,
-            name=None if self.address else self.name,
-            service_uuid=None if self.address or self.name else BITALINO_SERVICE_UUID,
-            timeout_s=self.connect_timeout_s,
-        )
-        lost = asyncio.Event()
-        wake = asyncio.Event()
-        queue: deque[tuple[float, bytes]] = deque()
-
-        def on_disconnect(_client: BleakClient) -> None:
-            lost.set()
-            wake.set()
-
-        def on_notify(_char: BleakGATTCharacteristic, data: bytearray) -> None:
-            # bleak's callback: stamp and queue (bounded), nothing else
-            self.notifications += 1
-            if len(queue) >= self.queue_size:
-                self.overflowed += 1
-                return
-            queue.append((ctx.clock.now(), bytes(data)))
-            wake.set()
-
-        client = self.transport.client(
-            device, disconnected_callback=on_disconnect, timeout_s=self.connect_timeout_s
-        )
-        async with contextlib.AsyncExitStack() as stack:
-            async with asyncio.timeout(self.connect_timeout_s):
-                await client.connect()
-            stack.push_async_callback(self._disconnect, client)
-            await client.start_notify(BITALINO_FRAMES_UUID, on_notify)
-            await self._command(client, _IDLE_COMMAND)  # in case it still acquires
-            await self._command(client, sampling_rate_command(self.rate_hz))
-            queue.clear()
-            self._reset_stream()
-            await self._command(client, self._start_command)
-            stack.push_async_callback(self._stop, client)
-            ctx.status("connected")
-            while True:
-                try:
-                    async with asyncio.timeout(ctx.clock.real_delay_s(self.stale_after_s)):
-                        await wake.wait()
-                except TimeoutError:
-                    ctx.status("disconnected", detail=f"no data for {self.stale_after_s:g} s")
-                    return
-                wake.clear()
-                while queue:
-                    arrival, payload = queue.popleft()
-                    self._handle(ctx, arrival, payload)
-                if lost.is_set():
-                    ctx.status("disconnected", detail="link lost")
-                    return
+    def _handle_notification(
+        self, ctx: SourceContext, kind: str, arrival: float, payload: bytes
+    ) -> None:
+        self._handle(ctx, arrival, payload)
 
     async def _command(self, client: BleakClient, command: int) -> None:
         char = client.services.get_characteristic(BITALINO_COMMANDS_UUID)
@@ -259,11 +200,6 @@ class BITalino(Source):
         if client.is_connected:
             with contextlib.suppress(BleakError, OSError, TimeoutError):
                 await self._command(client, STOP_COMMAND)
-
-    async def _disconnect(self, client: BleakClient) -> None:
-        if client.is_connected:
-            with contextlib.suppress(BleakError, OSError, TimeoutError):
-                await client.disconnect()
 
     # -- decoding ---------------------------------------------------------------------------
 

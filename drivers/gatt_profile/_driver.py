@@ -2,36 +2,32 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
-from collections import deque
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from bleak import BleakClient
-from bleak.backends.characteristic import BleakGATTCharacteristic
 from bleak.exc import BleakError
 
 from wearsdk import (
     DeviceClockMap,
-    DeviceNotFoundError,
     Gap,
     ProtocolError,
     SampleBlock,
-    Source,
     SourceContext,
 )
+from wearsdk.devices import BleSource, Notifications
 from wearsdk.drivers.gatt_profile._profile import GattProfile, load_profile
 from wearsdk.io.ble import BleTransport
-from wearsdk.session import run_with_reconnect
 
 __all__ = ["GattProfileDevice"]
 
 logger = logging.getLogger("wearsdk.drivers.gatt_profile")
 
 
-class GattProfileDevice(Source):
+class GattProfileDevice(BleSource):
     """Any BLE sensor described by a :class:`~wearsdk.drivers.gatt_profile.GattProfile`.
 
     Subscribes to the profile's data characteristic, writes its start commands, and publishes
@@ -78,22 +74,20 @@ class GattProfileDevice(Source):
         stale_after_s: float = 5.0,
     ) -> None:
         self.profile = load_profile(profile)
-        self.transport = transport
-        self.address = address
-        self.name = name
-        self._source_id = source_id
-        self.connect_timeout_s = connect_timeout_s
-        self.reconnect = reconnect
-        self.max_attempts = max_attempts
-        self.backoff_max_s = backoff_max_s
-        self.queue_size = queue_size
-        self.stale_after_s = stale_after_s
-        self.notifications = 0
-        """Notifications received."""
+        super().__init__(
+            transport,
+            address=address,
+            name=name,
+            source_id=source_id,
+            connect_timeout_s=connect_timeout_s,
+            reconnect=reconnect,
+            max_attempts=max_attempts,
+            backoff_max_s=backoff_max_s,
+            queue_size=queue_size,
+            stale_after_s=stale_after_s,
+        )
         self.malformed = 0
         """Notifications dropped because they did not fit the profile's layout."""
-        self.overflowed = 0
-        """Notifications dropped because the driver fell behind (queue full)."""
         self.samples = 0
         """Samples published."""
         self.samples_lost = 0
@@ -122,76 +116,28 @@ class GattProfileDevice(Source):
         """Pseudonym prefix: the profile's ``kind``."""
         return self.profile.kind
 
-    @property
-    def source_id(self) -> str | None:
-        """The explicit source id, if one was given."""
-        return self._source_id
+    def _discovery(self) -> tuple[str | None, str | None, str | None]:
+        name = self.name or (None if self.address else self.profile.advertised_name)
+        return self.address, name, self.profile.service_uuid
 
-    async def run(self, ctx: SourceContext) -> None:
-        """Connect, stream and reconnect until cancelled."""
-        await run_with_reconnect(
-            ctx,
-            lambda: self._session(ctx),
-            retry_on=(DeviceNotFoundError, BleakError, TimeoutError, OSError),
-            reconnect=self.reconnect,
-            max_attempts=self.max_attempts,
-            backoff_max_s=self.backoff_max_s,
-            logger=logger,
-        )
+    async def _setup(
+        self,
+        client: BleakClient,
+        ctx: SourceContext,
+        notes: Notifications,
+        stack: contextlib.AsyncExitStack,
+    ) -> dict[str, Any] | None:
+        self._new_stream()
+        await client.start_notify(self.profile.data_uuid, notes.callback("data"))
+        for write in self.profile.start_writes:
+            await self._write(client, write.data)
+        stack.push_async_callback(self._stop, client)
+        return None
 
-    async def _session(self, ctx: SourceContext) -> None:
-        profile = self.profile
-        name = self.name or (None if self.address else profile.advertised_name)
-        device = await self.transport.find_device(
-            address=self.address,
-            name=None if self.address else name,
-            service_uuid=None if self.address or name else profile.service_uuid,
-            timeout_s=self.connect_timeout_s,
-        )
-        lost = asyncio.Event()
-        wake = asyncio.Event()
-        queue: deque[tuple[float, bytes]] = deque()
-
-        def on_disconnect(_client: BleakClient) -> None:
-            lost.set()
-            wake.set()
-
-        def on_notify(_char: BleakGATTCharacteristic, data: bytearray) -> None:
-            # bleak's callback: stamp and queue (bounded), nothing else
-            self.notifications += 1
-            if len(queue) >= self.queue_size:
-                self.overflowed += 1
-                return
-            queue.append((ctx.clock.now(), bytes(data)))
-            wake.set()
-
-        client = self.transport.client(
-            device, disconnected_callback=on_disconnect, timeout_s=self.connect_timeout_s
-        )
-        async with contextlib.AsyncExitStack() as stack:
-            async with asyncio.timeout(self.connect_timeout_s):
-                await client.connect()
-            stack.push_async_callback(self._disconnect, client)
-            self._new_stream()
-            await client.start_notify(profile.data_uuid, on_notify)
-            for write in profile.start_writes:
-                await self._write(client, write.data)
-            stack.push_async_callback(self._stop, client)
-            ctx.status("connected")
-            while True:
-                try:
-                    async with asyncio.timeout(ctx.clock.real_delay_s(self.stale_after_s)):
-                        await wake.wait()
-                except TimeoutError:
-                    ctx.status("disconnected", detail=f"no data for {self.stale_after_s:g} s")
-                    return
-                wake.clear()
-                while queue:
-                    arrival, payload = queue.popleft()
-                    self._handle(ctx, arrival, payload)
-                if lost.is_set():
-                    ctx.status("disconnected", detail="link lost")
-                    return
+    def _handle_notification(
+        self, ctx: SourceContext, kind: str, arrival: float, payload: bytes
+    ) -> None:
+        self._handle(ctx, arrival, payload)
 
     async def _write(self, client: BleakClient, data: bytes) -> None:
         assert self.profile.control_uuid is not None  # checked by the profile
@@ -204,11 +150,6 @@ class GattProfileDevice(Source):
             for write in self.profile.stop_writes:
                 with contextlib.suppress(BleakError, OSError, TimeoutError):
                     await self._write(client, write.data)
-
-    async def _disconnect(self, client: BleakClient) -> None:
-        if client.is_connected:
-            with contextlib.suppress(BleakError, OSError, TimeoutError):
-                await client.disconnect()
 
     def _new_stream(self) -> None:
         """A new connection: the count restarts; the time since the last sample is a gap."""

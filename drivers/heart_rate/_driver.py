@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import math
-from collections import deque
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from bleak import BleakClient
@@ -15,14 +14,13 @@ from bleak.backends.characteristic import BleakGATTCharacteristic
 from bleak.exc import BleakError
 
 from wearsdk import (
-    DeviceNotFoundError,
     Gap,
     HeartRate,
     ProtocolError,
     SampleBlock,
-    Source,
     SourceContext,
 )
+from wearsdk.devices import BleSource, Notifications
 from wearsdk.drivers.heart_rate._protocol import (
     BATTERY_LEVEL_UUID,
     HEART_RATE_MEASUREMENT_UUID,
@@ -30,7 +28,6 @@ from wearsdk.drivers.heart_rate._protocol import (
     parse_heart_rate_measurement,
 )
 from wearsdk.io.ble import BleTransport
-from wearsdk.session import run_with_reconnect
 
 __all__ = ["BeatTimeline", "HeartRateStrap"]
 
@@ -95,7 +92,7 @@ class BeatTimeline:
         return beats, gap
 
 
-class HeartRateStrap(Source):
+class HeartRateStrap(BleSource):
     """A standard Bluetooth LE heart-rate strap: heart rate, RR intervals, energy, contact.
 
     Publishes :class:`~wearsdk.HeartRate` events on ``physio/<id>/hr``, RR intervals as
@@ -118,6 +115,8 @@ class HeartRateStrap(Source):
             that stays connected but stopped sending).
     """
 
+    discovery_service_uuid = HEART_RATE_SERVICE_UUID
+
     def __init__(
         self,
         transport: BleTransport,
@@ -132,105 +131,39 @@ class HeartRateStrap(Source):
         queue_size: int = 256,
         stale_after_s: float = 10.0,
     ) -> None:
-        self.transport = transport
-        self.address = address
-        self.name = name
-        self._source_id = source_id
-        self.connect_timeout_s = connect_timeout_s
-        self.reconnect = reconnect
-        self.max_attempts = max_attempts
-        self.backoff_max_s = backoff_max_s
-        self.queue_size = queue_size
-        self.stale_after_s = stale_after_s
+        super().__init__(
+            transport,
+            address=address,
+            name=name,
+            source_id=source_id,
+            connect_timeout_s=connect_timeout_s,
+            reconnect=reconnect,
+            max_attempts=max_attempts,
+            backoff_max_s=backoff_max_s,
+            queue_size=queue_size,
+            stale_after_s=stale_after_s,
+        )
         self._gap_start: float | None = None
         self.malformed = 0
         """Notifications dropped because they did not parse."""
-        self.overflowed = 0
-        """Notifications dropped because the driver fell behind (queue full)."""
-        self.notifications = 0
-        """Notifications received."""
         self.timeline = BeatTimeline()
-
-    @property
-    def identity(self) -> str:
-        """The address, else the name (stays in-process)."""
-        return self.address or self.name or HEART_RATE_SERVICE_UUID
 
     @property
     def kind(self) -> str:
         """Pseudonym prefix: ``hr``."""
         return "hr"
 
-    @property
-    def source_id(self) -> str | None:
-        """The explicit source id, if one was given."""
-        return self._source_id
-
-    async def run(self, ctx: SourceContext) -> None:
-        """Connect, stream and reconnect until cancelled."""
-        await run_with_reconnect(
-            ctx,
-            lambda: self._session(ctx),
-            retry_on=(DeviceNotFoundError, BleakError, TimeoutError, OSError),
-            reconnect=self.reconnect,
-            max_attempts=self.max_attempts,
-            backoff_max_s=self.backoff_max_s,
-            logger=logger,
-        )
-
-    async def _session(self, ctx: SourceContext) -> None:
-        device = await self.transport.find_device(
-            address=self.address,
-            name=None if self.address else self.name,
-            service_uuid=None if self.address or self.name else HEART_RATE_SERVICE_UUID,
-            timeout_s=self.connect_timeout_s,
-        )
-        lost = asyncio.Event()
-        queue: deque[tuple[str, float, bytes]] = deque()
-        wake = asyncio.Event()
-
-        def on_disconnect(_client: BleakClient) -> None:
-            lost.set()
-            wake.set()
-
-        def notifier(kind: str) -> Callable[[BleakGATTCharacteristic, bytearray], None]:
-            # runs in bleak's callback: only stamp and queue, never block
-            def on_notify(_char: BleakGATTCharacteristic, data: bytearray) -> None:
-                self.notifications += 1
-                if len(queue) >= self.queue_size:
-                    self.overflowed += 1
-                    return
-                queue.append((kind, ctx.clock.now(), bytes(data)))
-                wake.set()
-
-            return on_notify
-
-        client = self.transport.client(
-            device, disconnected_callback=on_disconnect, timeout_s=self.connect_timeout_s
-        )
-        async with contextlib.AsyncExitStack() as stack:
-            async with asyncio.timeout(self.connect_timeout_s):
-                await client.connect()
-            stack.push_async_callback(self._disconnect, client)
-            battery = await self._read_battery(client)
-            await client.start_notify(HEART_RATE_MEASUREMENT_UUID, notifier("hr"))
-            await self._start_streams(client, ctx, notifier)
-            ctx.status("connected", battery_pct=battery)
-            self._on_connected()
-            while True:
-                try:
-                    async with asyncio.timeout(ctx.clock.real_delay_s(self.stale_after_s)):
-                        await wake.wait()
-                except TimeoutError:
-                    ctx.status("disconnected", detail=f"no data for {self.stale_after_s:g} s")
-                    return
-                wake.clear()
-                while queue:
-                    kind, arrival, payload = queue.popleft()
-                    self._handle_notification(ctx, kind, arrival, payload)
-                if lost.is_set():
-                    ctx.status("disconnected", detail="link lost")
-                    return
+    async def _setup(
+        self,
+        client: BleakClient,
+        ctx: SourceContext,
+        notes: Notifications,
+        stack: contextlib.AsyncExitStack,
+    ) -> dict[str, Any] | None:
+        battery = await self._read_battery(client)
+        await client.start_notify(HEART_RATE_MEASUREMENT_UUID, notes.callback("hr"))
+        await self._start_streams(client, ctx, notes.callback)
+        return {"battery_pct": battery}
 
     async def _start_streams(
         self,
@@ -252,11 +185,6 @@ class HeartRateStrap(Source):
         if kind == "hr":
             gap_start, self._gap_start = self._gap_start, None
             self._handle(ctx, arrival, payload, gap_start)
-
-    async def _disconnect(self, client: BleakClient) -> None:
-        if client.is_connected:
-            with contextlib.suppress(BleakError, OSError, TimeoutError):
-                await client.disconnect()
 
     async def _read_battery(self, client: BleakClient) -> int | None:
         try:
