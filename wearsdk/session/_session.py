@@ -11,48 +11,27 @@ from wearsdk._clock import SessionClock
 from wearsdk._errors import ConfigError, StreamClosedError
 from wearsdk._events import Estimate
 from wearsdk._privacy import Consent, ExportPolicy, Pseudonymizer, require_consent
-from wearsdk.bus import Bus, OverflowPolicy, Subscription
+from wearsdk.bus import Bus, OverflowPolicy
 from wearsdk.session._pipeline import PipelineConfig, run_pipeline
-from wearsdk.session._source import Source, SourceContext
+from wearsdk.session._source import Source, SourceContext, SourceStream
 
 __all__ = ["EstimateStream", "Session"]
 
 logger = logging.getLogger("wearsdk.session")
 
 
-class EstimateStream:
+class EstimateStream(SourceStream):
     """Async iterator over the session's :class:`~wearsdk.Estimate` events.
 
     Ends when the session closes. Usable directly (``async for est in session.estimates()``) or
     as an async context manager that unsubscribes on exit.
     """
 
-    def __init__(self, subscription: Subscription) -> None:
-        self.subscription = subscription
-        """The underlying bus subscription (for ``statistics()``)."""
-
-    def __aiter__(self) -> Self:
-        return self
-
     async def __anext__(self) -> Estimate:
         while True:
-            try:
-                message = await self.subscription.receive()
-            except StreamClosedError:
-                raise StopAsyncIteration from None
-            if isinstance(message.payload, Estimate):
-                return message.payload
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.subscription.close()
+            payload = await super().__anext__()
+            if isinstance(payload, Estimate):
+                return payload
 
 
 class Session:
