@@ -142,3 +142,28 @@ async def test_without_consent_the_session_stays_in_process(caplog) -> None:  # 
     assert ok.require_consent(export=ExportPolicy.FEATURES).simulated
     with pytest.raises(ConsentError):
         ok.require_consent(export=ExportPolicy.RAW)
+
+
+def test_consent_records_gate_recording_and_expire(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    from wearsdk import Consent, ConsentError, ExportPolicy, require_consent
+
+    base = {
+        "participant": "p-9",
+        "purposes": ["research"],
+        "obtained_by": "rn",
+        "obtained_unix": 1.0,
+    }
+    no_record = Consent.model_validate({**base, "record": False})
+    with pytest.raises(ConsentError, match="recording"):
+        require_consent(no_record, record=True)
+    with pytest.raises(ConsentError, match="recording"):
+        require_consent(None, record=True)
+    expired = Consent.model_validate({**base, "record": True, "expires_unix": time.time() - 1})
+    with pytest.raises(ConsentError, match="expired"):
+        require_consent(expired, export=ExportPolicy.ESTIMATES)
+    path = tmp_path / "consent.json"
+    path.write_text('{"participant": "Jane Doe"}')  # a name, and incomplete: refused
+    with pytest.raises(ConsentError):
+        Consent.load(path)
