@@ -219,7 +219,7 @@ class MqttBridge:
         self._seq = 0
         self._ready = asyncio.Event()
         self.connected = asyncio.Event()
-        """Set while connected to the broker."""
+        """Set while connected to the broker (and subscribed to the inbound topics)."""
 
     def __repr__(self) -> str:
         return f"MqttBridge({self.config.safe_url()}, session={self.config.session!r})"
@@ -370,12 +370,12 @@ class MqttBridge:
                     ) as client:
                         failures = 0
                         self.stats.connects += 1
-                        self.connected.set()
-                        logger.info("connected to %s", c.safe_url())
                         if c.subscribe_inbound:
                             base = f"{c.prefix}/{c.session}"
                             await client.subscribe(f"{base}/analyzer/#", qos=1)
                             await client.subscribe(f"{base}/control", qos=1)
+                        self.connected.set()  # connected and subscribed
+                        logger.info("connected to %s", c.safe_url())
                         async with asyncio.TaskGroup() as inner:
                             inner.create_task(self._sender(client))
                             inner.create_task(self._receiver(client))
