@@ -357,7 +357,9 @@ async def test_eda_and_raw_codes_arrive_exactly(link: VirtualLink) -> None:
 
 
 async def test_bad_crc_lost_frames_and_split_notifications(link: VirtualLink) -> None:
-    clock = ScaledClock(10)
+    # 5x, not 10x: on a loaded machine a faster clock can overflow the driver's queue, which
+    # this test's exact accounting of lost frames does not allow
+    clock = ScaledClock(5)
     heart = HeartSimulator(ArousalScript.calm_stress_recovery(300), seed=3)
     peripheral = await link.add_peripheral(name="BITalino")
     got = Collected()
@@ -398,6 +400,7 @@ async def test_bad_crc_lost_frames_and_split_notifications(link: VirtualLink) ->
     assert lost >= 5
     assert driver.crc_errors >= bad
     assert driver.crc_errors <= sum(f.bad_crc for f in sent)
+    assert driver.overflowed == 0
     assert driver.resyncs == 0
     gaps = [g for g in got.of(Gap) if g.stream == "eda"]
     assert sum(g.n_missing or 0 for g in gaps) == bad + lost
