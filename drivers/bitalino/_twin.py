@@ -23,20 +23,17 @@ frames only), ``paused`` (connected but silent), :meth:`VirtualBITalino.drop_lin
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 from collections import deque
-from collections.abc import Coroutine
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Any, Self
 
 import numpy as np
 from bumble import gatt
 from bumble.device import Connection, Device
 
 from wearsdk import ConfigError, SessionClock
+from wearsdk.devices import VirtualPeripheral
 from wearsdk.drivers.bitalino._protocol import (
     BITALINO_COMMANDS_UUID,
     BITALINO_FRAMES_UUID,
@@ -47,7 +44,6 @@ from wearsdk.drivers.bitalino._protocol import (
     eda_adc_code,
     encode_frame,
 )
-from wearsdk.io.ble import start_advertising
 from wearsdk.sim import EdaSimulator, HeartSimulator
 
 __all__ = ["SentBitalinoFrame", "VirtualBITalino"]
@@ -80,7 +76,7 @@ class SentBitalinoFrame:
     bad_crc: bool
 
 
-class VirtualBITalino:
+class VirtualBITalino(VirtualPeripheral):
     """A virtual BITalino (r)evolution (BLE) on a bumble device.
 
     Use it as an async context manager: entering adds the GATT service and starts advertising
@@ -133,9 +129,7 @@ class VirtualBITalino:
             raise ConfigError(f"EDA input must be 1-6 (A1-A6), got {eda_channel}")
         if not notify_interval_s > 0:
             raise ConfigError("notify_interval_s must be > 0")
-        self.device = device
-        self.clock = clock
-        self.name = name
+        super().__init__(device, clock, name=name, service_uuids=[BITALINO_SERVICE_UUID])
         self.eda_channel = eda_channel
         self.eda_sensor: EdaSensor = eda_sensor
         self.vcc_v = vcc_v
@@ -162,10 +156,7 @@ class VirtualBITalino:
         """The inputs being acquired (empty when idle)."""
         self.digital_outputs = (0, 0)
         self._rng = np.random.default_rng(seed + 17)
-        self._t0 = 0.0
-        self._tasks: set[asyncio.Task[None]] = set()
         self._acquisition: asyncio.Task[None] | None = None
-        self._advertising = True
         self._frames = gatt.Characteristic(
             BITALINO_FRAMES_UUID,
             gatt.Characteristic.Properties.NOTIFY,
@@ -183,60 +174,16 @@ class VirtualBITalino:
 
     # -- lifecycle ----------------------------------------------------------------------------
 
-    @property
-    def connected(self) -> bool:
-        """Whether a central is connected."""
-        return bool(self.device.connections)
+    role = "twin-bitalino"
 
-    async def __aenter__(self) -> Self:
-        self._t0 = self.clock.now()
-        self.device.add_service(self._service)
-        self.device.on(self.device.EVENT_CONNECTION, self._on_connection)
-        await self._advertise()
-        return self
+    def _gatt_services(self) -> list[gatt.Service]:
+        return [self._service]
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._advertising = False
+    def _stopping(self) -> None:
         self._stop()
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks.clear()
 
-    async def _advertise(self) -> None:
-        try:
-            await start_advertising(
-                self.device, name=self.name, service_uuids=[BITALINO_SERVICE_UUID]
-            )
-        except ConfigError:  # a long name and a 128-bit UUID do not fit in 31 bytes
-            await start_advertising(self.device, name=self.name)
-
-    def _on_connection(self, connection: Connection) -> None:
-        connection.on(connection.EVENT_DISCONNECTION, lambda _reason: self._on_disconnection())
-
-    def _on_disconnection(self) -> None:
+    def _link_closed(self, connection: Connection) -> None:
         self._stop()  # the link is gone: so is the acquisition
-        if self._advertising:
-            self._spawn(self._advertise(), "advertise")
-
-    def _spawn(self, coro: Coroutine[Any, Any, None], role: str) -> asyncio.Task[None]:
-        task = asyncio.get_running_loop().create_task(coro, name=f"wearsdk[twin-bitalino].{role}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
-
-    async def drop_link(self) -> None:
-        """Drop every connection from the board's side (it advertises again at once)."""
-        for connection in list(self.device.connections.values()):
-            await connection.disconnect()
 
     async def send_raw(self, payload: bytes) -> None:
         """Notify arbitrary bytes on the frames characteristic (fault injection)."""

@@ -21,15 +21,11 @@ in :attr:`VirtualGattProfileDevice.sent`.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 from collections import deque
-from collections.abc import Coroutine
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
 
 import numpy as np
 import numpy.typing as npt
@@ -37,8 +33,8 @@ from bumble import gatt
 from bumble.device import Connection, Device
 
 from wearsdk import ConfigError, SessionClock
+from wearsdk.devices import VirtualPeripheral
 from wearsdk.drivers.gatt_profile._profile import GattProfile, load_profile
-from wearsdk.io.ble import start_advertising
 from wearsdk.sim import EdaSimulator, HeartSimulator
 
 __all__ = ["SentNotification", "VirtualGattProfileDevice"]
@@ -82,7 +78,7 @@ class SentNotification:
     malformed: bool
 
 
-class VirtualGattProfileDevice:
+class VirtualGattProfileDevice(VirtualPeripheral):
     """A virtual sensor that follows a :class:`~wearsdk.drivers.gatt_profile.GattProfile`.
 
     Use it as an async context manager: entering adds the GATT service, starts advertising
@@ -130,9 +126,12 @@ class VirtualGattProfileDevice:
             or samples_per_notification
             or max(1, round(self.profile.nominal_rate_hz / 2))
         )
-        self.device = device
-        self.clock = clock
-        self.name = name or self.profile.advertised_name or self.profile.name
+        super().__init__(
+            device,
+            clock,
+            name=name or self.profile.advertised_name or self.profile.name,
+            service_uuids=[self.profile.service_uuid],
+        )
         self.eda = eda or EdaSimulator(heart.script, seed=seed)
         """The conductance generator."""
         self.drop_probability = drop_probability
@@ -150,10 +149,7 @@ class VirtualGattProfileDevice:
         self.streaming = not self.profile.start_writes
         """Whether the stream is started."""
         self._rng = np.random.default_rng(seed + 29)
-        self._t0 = 0.0
         self._restart = True
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._advertising = True
         self._data = gatt.Characteristic(
             self.profile.data_uuid,
             gatt.Characteristic.Properties.NOTIFY,
@@ -184,55 +180,17 @@ class VirtualGattProfileDevice:
         self._integer = codes <= set(_INT_RANGES)
         self._raw_range = (lo, hi)
 
-    @property
-    def connected(self) -> bool:
-        """Whether a central is connected."""
-        return bool(self.device.connections)
+    role = "twin-gatt"
 
-    async def __aenter__(self) -> Self:
-        self._t0 = self.clock.now()
-        self.device.add_service(self._service)
-        self.device.on(self.device.EVENT_CONNECTION, self._on_connection)
-        await self._advertise()
+    def _gatt_services(self) -> list[gatt.Service]:
+        return [self._service]
+
+    async def _started(self) -> None:
         self._spawn(self._stream(), "stream")
-        return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._advertising = False
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks.clear()
-
-    async def _advertise(self) -> None:
-        try:
-            await start_advertising(
-                self.device, name=self.name, service_uuids=[self.profile.service_uuid]
-            )
-        except ConfigError:  # a long name and a 128-bit UUID do not fit in 31 bytes
-            await start_advertising(self.device, name=self.name)
-
-    def _on_connection(self, connection: Connection) -> None:
-        connection.on(connection.EVENT_DISCONNECTION, lambda _reason: self._on_disconnection())
-
-    def _on_disconnection(self) -> None:
+    def _link_closed(self, connection: Connection) -> None:
         if self.profile.start_writes:
             self.streaming = False  # a new central starts it again
-        if self._advertising:
-            self._spawn(self._advertise(), "advertise")
-
-    def _spawn(self, coro: Coroutine[Any, Any, None], role: str) -> None:
-        task = asyncio.get_running_loop().create_task(coro, name=f"wearsdk[twin-gatt].{role}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     def _on_write(self, _connection: Connection | None, value: bytes) -> None:
         data = bytes(value)
@@ -242,11 +200,6 @@ class VirtualGattProfileDevice:
             self._restart = True
         elif data in self._stops:
             self.streaming = False
-
-    async def drop_link(self) -> None:
-        """Drop every connection from the sensor's side (it advertises again at once)."""
-        for connection in list(self.device.connections.values()):
-            await connection.disconnect()
 
     async def send_raw(self, payload: bytes) -> None:
         """Notify arbitrary bytes on the data characteristic (fault injection)."""

@@ -11,16 +11,14 @@ fast (scaled) clock runs the twin fast.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
-from types import TracebackType
-from typing import Self
 
 from bumble import att, gatt
 from bumble.device import Connection, Device
 
 from wearsdk import SessionClock
+from wearsdk.devices import VirtualPeripheral
 from wearsdk.drivers.heart_rate._protocol import (
     BATTERY_LEVEL_UUID,
     BATTERY_SERVICE_UUID,
@@ -30,7 +28,6 @@ from wearsdk.drivers.heart_rate._protocol import (
     HEART_RATE_SERVICE_UUID,
     encode_heart_rate_measurement,
 )
-from wearsdk.io.ble import start_advertising
 from wearsdk.sim import HeartSimulator
 
 __all__ = ["VirtualHeartRateStrap"]
@@ -41,7 +38,7 @@ _CONTROL_POINT_NOT_SUPPORTED = 0x80
 _MAX_RR_PER_NOTIFICATION = 9  # flags + uint8 HR + 9 x uint16 = 20 bytes = ATT MTU 23 - 3
 
 
-class VirtualHeartRateStrap:
+class VirtualHeartRateStrap(VirtualPeripheral):
     """A virtual standard heart-rate strap on a bumble device.
 
     Use it as an async context manager: entering adds the GATT services, starts advertising
@@ -83,10 +80,8 @@ class VirtualHeartRateStrap:
         malformed_rate: float = 0.0,
         seed: int = 0,
     ) -> None:
-        self.device = device
+        super().__init__(device, clock, name=name, service_uuids=[HEART_RATE_SERVICE_UUID])
         self.heart = heart
-        self.clock = clock
-        self.name = name
         self.notify_interval_s = notify_interval_s
         self.contact: bool | None = contact
         """Skin contact reported in the next notifications (a knob)."""
@@ -111,9 +106,6 @@ class VirtualHeartRateStrap:
         """Heart Rate Measurement notifications sent so far."""
         self.beats_lost = 0
         """Beats generated while nobody was connected (lost, as on a real strap)."""
-        self._task: asyncio.Task[None] | None = None
-        self._readvertise: asyncio.Task[None] | None = None
-        self._advertising = True
         self._hrm = gatt.Characteristic(
             HEART_RATE_MEASUREMENT_UUID,
             gatt.Characteristic.Properties.NOTIFY,
@@ -164,57 +156,13 @@ class VirtualHeartRateStrap:
             return
         raise att.ATT_Error(_CONTROL_POINT_NOT_SUPPORTED)
 
-    @property
-    def connected(self) -> bool:
-        """Whether a central is connected."""
-        return bool(self.device.connections)
+    role = "twin-hr"
 
-    async def __aenter__(self) -> Self:
-        self.device.add_services(self._services)
-        self.device.on(self.device.EVENT_CONNECTION, self._on_connection)
-        await self._advertise()
-        self._task = asyncio.create_task(self._notify_loop(), name="wearsdk[twin-hr].notify")
-        return self
+    def _gatt_services(self) -> list[gatt.Service]:
+        return self._services
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._advertising = False
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _advertise(self) -> None:
-        await start_advertising(
-            self.device, name=self.name, service_uuids=[HEART_RATE_SERVICE_UUID]
-        )
-
-    def _on_connection(self, connection: Connection) -> None:
-        connection.on(connection.EVENT_DISCONNECTION, self._on_disconnection)
-
-    def _on_disconnection(self, _reason: int) -> None:
-        if self._advertising:
-            self._readvertise = asyncio.get_running_loop().create_task(self._advertise())
-
-    async def drop_link(self, *, vanish_s: float = 0.0) -> None:
-        """Drop the connection from the strap's side, optionally staying silent a while.
-
-        Args:
-            vanish_s: session seconds during which the strap does not advertise (out of range).
-        """
-        self._advertising = vanish_s <= 0
-        for connection in list(self.device.connections.values()):
-            await connection.disconnect()
-        if vanish_s > 0:
-            await self.device.stop_advertising()
-            await asyncio.sleep(self.clock.real_delay_s(vanish_s))
-            self._advertising = True
-            await self._advertise()
+    async def _started(self) -> None:
+        self._spawn(self._notify_loop(), "notify")
 
     def _malformed(self, payload: bytes) -> bytes:
         kind = self._rng.randrange(3)

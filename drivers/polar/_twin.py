@@ -31,14 +31,11 @@ session clock, so a fast (scaled) clock runs the twin fast. Every frame generate
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 from collections import deque
-from collections.abc import Coroutine
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -46,6 +43,7 @@ from bumble import att, gatt
 from bumble.device import Connection, Device
 
 from wearsdk import ConfigError, ProtocolError, SessionClock
+from wearsdk.devices import VirtualPeripheral
 from wearsdk.drivers.heart_rate import (
     BATTERY_LEVEL_UUID,
     BATTERY_SERVICE_UUID,
@@ -72,7 +70,6 @@ from wearsdk.drivers.polar._pmd import (
     encode_settings,
     parse_settings,
 )
-from wearsdk.io.ble import start_advertising
 from wearsdk.sim import HeartSimulator
 
 __all__ = ["SentFrame", "VirtualPolarH10"]
@@ -181,7 +178,7 @@ class _Stream:
     task: asyncio.Task[None] | None = None
 
 
-class VirtualPolarH10:
+class VirtualPolarH10(VirtualPeripheral):
     """A virtual Polar H10 on a bumble device.
 
     Use it as an async context manager: entering adds the GATT services, starts advertising
@@ -243,9 +240,7 @@ class VirtualPolarH10:
             raise ConfigError("jitter_s must be >= 0 and hr_interval_s > 0")
         if not acc_factor >= _MAX_ACC_MG / 0x7FFF:
             raise ConfigError(f"acc_factor must be >= {_MAX_ACC_MG / 0x7FFF:.4f} (int16 samples)")
-        self.device = device
-        self.clock = clock
-        self.name = name
+        super().__init__(device, clock, name=name, service_uuids=[HEART_RATE_SERVICE_UUID])
         self.clock_origin_ns = clock_origin_ns
         self.clock_drift_ppm = clock_drift_ppm
         self.acc_compressed = acc_compressed
@@ -275,11 +270,7 @@ class VirtualPolarH10:
         self._beats = _BeatTrain(heart)
         self._noise = np.random.default_rng(seed)
         self._knobs = np.random.default_rng(seed + 1)
-        self._t0 = 0.0
         self._streams: dict[PmdMeasurementType, _Stream] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._hr_task: asyncio.Task[None] | None = None
-        self._advertising = True
         self._hrm = gatt.Characteristic(
             HEART_RATE_MEASUREMENT_UUID,
             gatt.Characteristic.Properties.NOTIFY,
@@ -340,66 +331,25 @@ class VirtualPolarH10:
         """The measurements currently streaming."""
         return frozenset(self._streams)
 
-    @property
-    def connected(self) -> bool:
-        """Whether a central is connected."""
-        return bool(self.device.connections)
-
     # -- lifecycle ------------------------------------------------------------------------
 
-    async def __aenter__(self) -> Self:
-        self._t0 = self.clock.now()
-        self.device.add_services(self._services)
-        self.device.on(self.device.EVENT_CONNECTION, self._on_connection)
-        await self._advertise()
-        self._hr_task = asyncio.create_task(self._hr_loop(), name="wearsdk[twin-h10].hr")
-        return self
+    role = "twin-h10"
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._advertising = False
+    def _gatt_services(self) -> list[gatt.Service]:
+        return self._services
+
+    async def _started(self) -> None:
+        self._spawn(self._hr_loop(), "hr")
+
+    def _stopping(self) -> None:
         for kind in list(self._streams):
             self._stop_stream(kind)
-        tasks = [t for t in (self._hr_task, *self._tasks) if t is not None]
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._hr_task = None
-        self._tasks.clear()
 
-    async def _advertise(self) -> None:
-        await start_advertising(
-            self.device, name=self.name, service_uuids=[HEART_RATE_SERVICE_UUID]
-        )
-
-    def _on_connection(self, connection: Connection) -> None:
-        connection.on(
-            connection.EVENT_DISCONNECTION, lambda _reason: self._on_disconnection(connection)
-        )
-
-    def _on_disconnection(self, connection: Connection) -> None:
+    def _link_closed(self, connection: Connection) -> None:
         # an H10 stops its PMD streams when the link goes
         for kind, stream in list(self._streams.items()):
             if stream.connection is connection:
                 self._stop_stream(kind)
-        if self._advertising:
-            self._spawn(self._advertise(), "advertise")
-
-    async def drop_link(self) -> None:
-        """Drop every connection from the strap's side (it advertises again at once)."""
-        for connection in list(self.device.connections.values()):
-            await connection.disconnect()
-
-    def _spawn(self, coro: Coroutine[Any, Any, None], role: str) -> None:
-        task = asyncio.get_running_loop().create_task(coro, name=f"wearsdk[twin-h10].{role}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     # -- GATT callbacks -------------------------------------------------------------------
 

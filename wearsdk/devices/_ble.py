@@ -164,9 +164,14 @@ class BleSource(Source):
             status = await self._setup(client, ctx, notes, stack) or {}
             ctx.status("connected", **status)
             self._on_connected()
+            # on a fast (replay/demo) clock, a host stall of a fraction of a second would look
+            # like minutes of silence: never wait less than min(stale_after_s, 2) real seconds
+            watchdog_s = max(
+                ctx.clock.real_delay_s(self.stale_after_s), min(self.stale_after_s, 2.0)
+            )
             while True:
                 try:
-                    async with asyncio.timeout(ctx.clock.real_delay_s(self.stale_after_s)):
+                    async with asyncio.timeout(watchdog_s):
                         await notes.wake.wait()
                 except TimeoutError:
                     ctx.status("disconnected", detail=f"no data for {self.stale_after_s:g} s")

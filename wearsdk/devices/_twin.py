@@ -1,0 +1,132 @@
+"""The common part of every virtual twin: a bumble peripheral that advertises, serves GATT and
+comes back after its link drops.
+"""  # noqa: D205
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from abc import abstractmethod
+from collections.abc import Coroutine, Sequence
+from types import TracebackType
+from typing import Any, Self
+
+from bumble import gatt
+from bumble.device import Connection, Device
+
+from wearsdk._clock import SessionClock
+from wearsdk._errors import ConfigError
+from wearsdk.io.ble import start_advertising
+
+__all__ = ["VirtualPeripheral"]
+
+
+class VirtualPeripheral:
+    """Base of the virtual twins of BLE devices.
+
+    As an async context manager it adds the twin's GATT services to the bumble device,
+    advertises (name and service UUIDs, or the name alone when both do not fit in 31 bytes),
+    runs the twin's background work (:meth:`_started`), advertises again whenever a link drops,
+    and cancels everything on exit. Subclasses declare their services in
+    :meth:`_gatt_services` and react to lost links in :meth:`_link_closed`.
+
+    Args:
+        device: a powered-on bumble device (e.g. from ``VirtualLink.add_peripheral``).
+        clock: the session clock that paces the twin.
+        name: advertised local name.
+        service_uuids: service UUIDs to advertise.
+    """
+
+    role = "twin"
+    """Label of the twin's task names (``wearsdk[<role>].<task>``)."""
+
+    def __init__(
+        self, device: Device, clock: SessionClock, *, name: str, service_uuids: Sequence[str]
+    ) -> None:
+        self.device = device
+        self.clock = clock
+        self.name = name
+        self._service_uuids = tuple(service_uuids)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._advertising = True
+        self._t0 = 0.0
+
+    @property
+    def connected(self) -> bool:
+        """Whether a central is connected."""
+        return bool(self.device.connections)
+
+    @abstractmethod
+    def _gatt_services(self) -> Sequence[gatt.Service]:
+        """The GATT services the twin serves."""
+
+    async def _started(self) -> None:
+        """Hook: start the twin's background work (with :meth:`_spawn`) once it advertises."""
+
+    def _stopping(self) -> None:
+        """Hook: the twin is leaving (before its tasks are cancelled)."""
+
+    def _link_closed(self, connection: Connection) -> None:
+        """Hook: a central's link dropped (a real device stops its streams)."""
+
+    async def __aenter__(self) -> Self:
+        self._t0 = self.clock.now()
+        self.device.add_services(list(self._gatt_services()))
+        self.device.on(self.device.EVENT_CONNECTION, self._on_connection)
+        await self._advertise()
+        await self._started()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._advertising = False
+        self._stopping()
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+
+    async def _advertise(self) -> None:
+        try:
+            await start_advertising(self.device, name=self.name, service_uuids=self._service_uuids)
+        except ConfigError:  # a long name and a 128-bit UUID do not fit in 31 bytes
+            await start_advertising(self.device, name=self.name)
+
+    def _on_connection(self, connection: Connection) -> None:
+        connection.on(
+            connection.EVENT_DISCONNECTION, lambda _reason: self._on_disconnection(connection)
+        )
+
+    def _on_disconnection(self, connection: Connection) -> None:
+        self._link_closed(connection)
+        if self._advertising:
+            self._spawn(self._advertise(), "advertise")
+
+    def _spawn(self, coro: Coroutine[Any, Any, None], task: str) -> asyncio.Task[None]:
+        created = asyncio.get_running_loop().create_task(coro, name=f"wearsdk[{self.role}].{task}")
+        self._tasks.add(created)
+        created.add_done_callback(self._tasks.discard)
+        return created
+
+    async def drop_link(self, *, vanish_s: float = 0.0) -> None:
+        """Drop every connection from the device's side, optionally staying silent a while.
+
+        Args:
+            vanish_s: session seconds during which the device does not advertise (out of
+                range); 0 advertises again at once.
+        """
+        self._advertising = vanish_s <= 0
+        for connection in list(self.device.connections.values()):
+            await connection.disconnect()
+        if vanish_s > 0:
+            await self.device.stop_advertising()
+            await asyncio.sleep(self.clock.real_delay_s(vanish_s))
+            self._advertising = True
+            await self._advertise()
