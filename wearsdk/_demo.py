@@ -3,14 +3,16 @@
 A virtual heart-rate strap (a bumble GATT peripheral driven by a physiology simulator that
 follows a calm, stress, recovery script) advertises on an in-process virtual BLE link; the
 heart-rate driver finds and connects to it through bleak over bumble, exactly as it would to a
-real strap; the session windows the RR intervals and estimates arousal; every bus message is
-handed to ``emit``.
+real strap; the session windows the RR intervals and estimates arousal with the shipped model;
+every bus message is handed to ``emit``. During the recovery phase the strap reports lost skin
+contact for a while, and the estimates of those windows say so (``no_contact``, low confidence).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -18,6 +20,7 @@ from wearsdk._clock import ScaledClock, SessionClock
 from wearsdk._errors import ConfigError
 from wearsdk._events import Annotation
 from wearsdk._privacy import Consent
+from wearsdk.affect import load_arousal_params
 from wearsdk.bus import Message
 from wearsdk.drivers.bitalino import BITalino, VirtualBITalino
 from wearsdk.drivers.heart_rate import HeartRateStrap, VirtualHeartRateStrap
@@ -50,6 +53,8 @@ class DemoConfig:
             (the default) runs it when the demo lasts at least 90 s: the skin conductance
             level follows arousal over tens of seconds, so in a shorter demo its lag would
             outlast each phase.
+        contact_loss: the strap reports lost skin contact from 10 % to 25 % of the way
+            through the recovery phase (its beats keep coming, as from a strap that slipped).
     """
 
     duration_s: float = 180.0
@@ -57,6 +62,7 @@ class DemoConfig:
     seed: int = 0
     strap: str = "heart-rate"
     eda_band: bool | None = None
+    contact_loss: bool = True
 
     def __post_init__(self) -> None:
         if not self.duration_s >= 15:
@@ -68,13 +74,17 @@ class DemoConfig:
 
     def pipeline(self) -> PipelineConfig:
         """Windows sized to the demo (a sixth of it, 5 to 60 s); the baseline takes the windows
-        that end inside the calm third, before the transition to stress begins.
+        that end inside the calm third, before the transition to stress begins; stress levels
+        keep the shipped thresholds but dwell one window instead of a minute.
         """  # noqa: D205
         window = min(60.0, max(5.0, self.duration_s / 6.0))
         calm = self.duration_s / 3.0
         transition = min(20.0, 0.08 * self.duration_s)
         baseline = max(2.0, calm - window - transition / 2.0 - 1.0)
-        return PipelineConfig(window_s=window, hop_s=1.0, baseline_s=min(120.0, baseline))
+        levels = dataclasses.replace(load_arousal_params().stress_levels, min_dwell_s=window)
+        return PipelineConfig(
+            window_s=window, hop_s=1.0, baseline_s=min(120.0, baseline), stress_levels=levels
+        )
 
 
 @dataclass(slots=True)
@@ -157,7 +167,8 @@ async def run_demo(
             async with twin, band_twin or contextlib.nullcontext():
                 script_start = clock.now()
                 t = 0.0
-                for phase in script.phases:
+                last = len(script.phases) - 1
+                for i, phase in enumerate(script.phases):
                     session.bus.publish_nowait(
                         "analyzer/marker/demo-script",
                         Annotation(
@@ -171,6 +182,12 @@ async def run_demo(
                             valence=phase.valence,
                         ),
                     )
+                    if config.contact_loss and i == last:
+                        lost = script_start + t + 0.1 * phase.duration_s
+                        await session.sleep(lost - clock.now())
+                        twin.contact = False
+                        await session.sleep(lost + 0.15 * phase.duration_s - clock.now())
+                        twin.contact = True
                     await session.sleep(script_start + t + phase.duration_s - clock.now())
                     t += phase.duration_s
                 # let the last windows land: beats are classified two beats late, and

@@ -462,9 +462,10 @@ class _Summary:
             bar = "#" * round(arousal * 20)
             hr = f"{self.hr:5.1f}" if self.hr is not None else "  -  "
             flags = ",".join(line.get("flags") or ())
+            level = line.get("stress_level") or "-"
             print(
                 f"t={float(line['t']) - (self.t0 or 0.0):7.1f}s  {self.phase:<9} HR {hr} bpm  "
-                f"arousal {arousal:4.2f} [{bar:<20}] conf {conf:4.2f} {flags}",
+                f"arousal {arousal:4.2f} [{bar:<20}] conf {conf:4.2f} stress {level:<6} {flags}",
                 file=self.out,
                 flush=True,
             )

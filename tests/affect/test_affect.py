@@ -12,6 +12,7 @@ import pytest
 
 from wearsdk._errors import ConfigError
 from wearsdk.affect import (
+    VALENCE_MAX_CONFIDENCE,
     ArousalEstimator,
     ArousalModelParams,
     BaselineConfig,
@@ -74,7 +75,7 @@ def noisy_session(n: int, seed: int = 0) -> list[dict[str, float]]:
 # -- shipped model -----------------------------------------------------------------------------
 def test_shipped_json_loads_and_scores_in_unit_interval() -> None:
     params = load_arousal_params()
-    assert params.model_id == "arousal-v1"
+    assert params.model_id == "arousal-v2"
     assert {m.name for m in params.models} >= {"all", "no_eda", "no_hr"}
     assert "validation" in params.extra
     est = ArousalEstimator()
@@ -83,7 +84,7 @@ def test_shipped_json_loads_and_scores_in_unit_interval() -> None:
     a = [e.arousal for e in outs if e is not None]
     assert all(0.0 <= x <= 1.0 for x in a)
     assert np.mean(a[-10:]) > np.mean(a[20:60])  # higher HR and SCL than the baseline
-    assert all(e.model.startswith("arousal-v1/") for e in outs if e is not None)
+    assert all(e.model.startswith("arousal-v2/") for e in outs if e is not None)
     assert all(not e.provisional for e in outs if e is not None)
 
 
@@ -94,11 +95,18 @@ def test_malformed_params_raise_config_error() -> None:
         load_arousal_params("/nonexistent/arousal.json")
 
 
-def test_valence_is_none() -> None:
-    for e in run(ArousalEstimator(), noisy_session(40)):
+def test_valence_is_a_weak_prior() -> None:
+    """Valence from physiology: neutral when calm, leaning negative with stress, and never
+    confident enough to outweigh an analyzer (documented in the model docs)."""
+    outs = run(ArousalEstimator(), [*noisy_session(60), *[calm(hr=110, scl=8.0)] * 20])
+    for e in outs:
         assert e is not None
-        assert e.valence is None
-        assert e.valence_confidence == 0.0
+        assert e.valence is not None
+        assert -0.5 <= e.valence <= 0.0
+        assert e.valence_confidence <= VALENCE_MAX_CONFIDENCE * e.confidence + 1e-12
+    calm_part = [e.valence for e in outs[40:60] if e is not None]
+    stressed = [e.valence for e in outs[-5:] if e is not None]
+    assert max(calm_part) > min(stressed)
 
 
 # -- causality ---------------------------------------------------------------------------------
@@ -143,7 +151,8 @@ def test_shipped_model_has_no_time_input() -> None:
 # -- baseline ----------------------------------------------------------------------------------
 def test_baseline_step_absorbed_with_half_life() -> None:
     hl = 600.0
-    b = PersonalBaseline(["x"], config=BaselineConfig(calibration_s=60.0, half_life_s=hl))
+    cfg = BaselineConfig(calibration_s=60.0, half_life_s=hl, adapt_clip=None)  # unclipped
+    b = PersonalBaseline(["x"], config=cfg)
     t = 0.0
     while t < 20 * hl:  # settle well past calibration: weights reach their steady state
         b.update(t, {"x": 0.0})
@@ -163,6 +172,71 @@ def test_baseline_is_robust_to_nan() -> None:
     z = b.normalise({"x": 2.0, "y": 1.0})
     assert abs(z["x"]) < 0.2
     assert math.isnan(z["y"])
+
+
+def _settled(clip: float | None, hl: float = 600.0) -> tuple[PersonalBaseline, float]:
+    cfg = BaselineConfig(calibration_s=60.0, half_life_s=hl, adapt_clip=clip)
+    b = PersonalBaseline(["x"], min_std={"x": 1.0}, config=cfg)
+    t = 0.0
+    rng = np.random.default_rng(3)
+    while t < 5 * hl:
+        b.update(t, {"x": float(rng.standard_normal())})
+        t += 5.0
+    return b, t
+
+
+def test_an_episode_is_not_learnt_as_normal() -> None:
+    """Ten minutes at +6 spreads (a stress task) barely move the winsorised baseline; an
+    unclipped one learns much of the episode."""
+    moved = {}
+    for clip in (0.5, None):
+        b, t = _settled(clip)
+        before = b.mean("x")
+        for _ in range(120):
+            b.update(t, {"x": 6.0})
+            t += 5.0
+        moved[clip] = b.mean("x") - before
+    assert moved[0.5] < 1.0
+    assert moved[None] > 2.5
+    assert moved[0.5] < 0.3 * moved[None]
+
+
+def test_slow_drift_and_lasting_changes_are_followed() -> None:
+    b, t = _settled(0.5)
+    start = b.mean("x")
+    for _ in range(720):  # one hour drifting up by 2 spreads
+        b.update(t, {"x": start + 2.0 * _ / 720})
+        t += 5.0
+    assert b.mean("x") > start + 1.2
+    # a lasting step of 4 spreads is absorbed eventually (the clip only slows it down)
+    b, t = _settled(0.5)
+    for _ in range(int(6 * 3600 / 5)):
+        b.update(t, {"x": 4.0})
+        t += 5.0
+    assert b.mean("x") > 3.0
+
+
+def test_episode_order_does_not_change_its_scores() -> None:
+    """After calibration, a stress episode scores about the same whether another episode or
+    rest came before it: the baseline does not carry the schedule."""
+    rng = np.random.default_rng(5)
+
+    def rest(n: int) -> list[dict[str, float]]:
+        return [
+            calm(hr=70 + 2 * rng.standard_normal(), scl=2.0 + 0.05 * rng.standard_normal())
+            for _ in range(n)
+        ]
+
+    def stress(n: int) -> list[dict[str, float]]:
+        return [calm(hr=88 + 2 * rng.standard_normal(), scl=3.2) for _ in range(n)]
+
+    cal = rest(60)
+    first = run(ArousalEstimator(), [*cal, *stress(80), *rest(60), *stress(40)])
+    second = run(ArousalEstimator(), [*cal, *rest(140), *stress(40)])
+    a = np.mean([e.arousal for e in first[-40:] if e is not None])
+    b = np.mean([e.arousal for e in second[-40:] if e is not None])
+    assert a > 0.5
+    assert abs(a - b) < 0.1
 
 
 def test_calibration_api() -> None:
@@ -253,7 +327,11 @@ def test_confidence_drops_with_poor_quality() -> None:
         assert 0.0 <= e.confidence <= 1.0
     assert "eda_invalid" in cases["eda_invalid"].flags
     assert "motion" in cases["motion"].flags
+    assert "no_contact" in cases["no contact"].flags
+    assert cases["no contact"].confidence < 0.5 * good.confidence
     assert cases["no eda"].model.endswith("/no_eda")
+    assert "missing_eda" in cases["no eda"].flags
+    assert "missing_eda" not in good.flags
 
 
 def test_nothing_to_score_gives_none() -> None:
@@ -268,7 +346,7 @@ def test_nothing_to_score_gives_none() -> None:
 
 
 def test_pipeline_signature_works_without_extras() -> None:
-    """The session pipeline calls step() with only the ProvisionalArousal arguments."""
+    """step() works without flags and quality indices (a caller that has none)."""
     est = ArousalEstimator()
     for i in range(50):
         e = est.step(

@@ -123,7 +123,10 @@ async def test_estimates_flow_and_iteration_ends_with_the_session() -> None:
     ends = np.array([e.window_end for e in estimates])
     assert np.all(np.diff(ends) == pytest.approx(1.0))
     # constant 80 bpm against its own baseline: calm, and confidence grows with the baseline
-    assert all(e.provisional and e.modalities == ("rr",) for e in estimates)
+    # heart rate from the strap's RR only: the model without EDA scores it
+    assert all(e.model.endswith("/no_eda") and not e.provisional for e in estimates)
+    assert all(e.modalities[0] == "hr" and "rr" in e.modalities for e in estimates)
+    assert all("missing_eda" in e.flags for e in estimates)
     assert estimates[-1].confidence > estimates[0].confidence
     assert estimates[-1].arousal < 0.5
 

@@ -2,6 +2,7 @@
 
 from wearsdk.affect._baseline import BaselineConfig, PersonalBaseline
 from wearsdk.affect._model import (
+    VALENCE_MAX_CONFIDENCE,
     ArousalEstimator,
     ArousalModelParams,
     InputSpec,
@@ -9,16 +10,15 @@ from wearsdk.affect._model import (
     load_arousal_params,
     model_inputs,
 )
-from wearsdk.affect._provisional import ProvisionalArousal
 from wearsdk.affect._stress import StressLevelConfig, StressLevelTracker
 
 __all__ = [
+    "VALENCE_MAX_CONFIDENCE",
     "ArousalEstimator",
     "ArousalModelParams",
     "BaselineConfig",
     "InputSpec",
     "PersonalBaseline",
-    "ProvisionalArousal",
     "StressLevelConfig",
     "StressLevelTracker",
     "SubModel",

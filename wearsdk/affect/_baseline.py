@@ -13,6 +13,12 @@ values seen so far, and turns new values into z-scores against them:
   ``(x - mean) / W``. Right after calibration ``W`` is large (all calibration windows), so the
   baseline moves slowly at first; once ``W`` has settled (after a few half-lives) a step change
   of the input is half absorbed after ``half_life_s`` seconds.
+* **Robust adaptation.** After calibration a value enters the baseline clipped to
+  ``mean ± adapt_clip`` spreads (winsorised). Slow drift (electrodes settling, sweat building
+  up) is followed; an episode (minutes of stress) moves the baseline by at most ``adapt_clip``
+  spreads per window weight, so the baseline does not learn the episode as "normal", and the
+  z-scores of later windows do not depend on which episodes happened to come before them.
+  Because the clip is bounded, never zero, a lasting change is still absorbed, only slowly.
 
 Causality: :meth:`~PersonalBaseline.normalise` only reads the current statistics, which hold
 the windows given to :meth:`~PersonalBaseline.update` before; the caller normalises a window and
@@ -46,16 +52,21 @@ class BaselineConfig:
         z_clip: z-scores are clipped to ``[-z_clip, z_clip]``.
         auto_calibrate: start calibrating at the first update (else only on
             :meth:`PersonalBaseline.start_calibration`; before that the baseline adapts).
+        adapt_clip: after calibration, values enter the baseline clipped to this many
+            spreads around its mean; ``None`` lets them in unclipped.
     """
 
     calibration_s: float = 180.0
     half_life_s: float = 1200.0
     z_clip: float = 5.0
     auto_calibrate: bool = True
+    adapt_clip: float | None = 0.5
 
     def __post_init__(self) -> None:
         if not (self.calibration_s >= 0 and self.half_life_s > 0 and self.z_clip > 0):
             raise ConfigError(f"invalid baseline configuration: {self!r}")
+        if self.adapt_clip is not None and not self.adapt_clip > 0:
+            raise ConfigError(f"adapt_clip must be > 0 or None, got {self.adapt_clip}")
 
 
 @dataclass(slots=True)
@@ -212,12 +223,16 @@ class PersonalBaseline:
         dt = 0.0 if self._last_t is None else max(0.0, t - self._last_t)
         decay = 1.0 if self._calibrating else 0.5 ** (dt / cfg.half_life_s)
         self._last_t = t if self._last_t is None else max(self._last_t, t)
+        clip = cfg.adapt_clip
         for name in self.names:
             s = self._stats[name]
             s.weight *= decay
             x = values.get(name, math.nan)
             if not math.isfinite(x):
                 continue
+            if clip is not None and not self._calibrating and s.weight > 0:
+                band = clip * max(math.sqrt(max(s.var, 0.0)), self.min_std[name])
+                x = min(s.mean + band, max(s.mean - band, x))
             s.weight += 1.0
             alpha = 1.0 / s.weight
             d = x - s.mean

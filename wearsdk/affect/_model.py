@@ -1,33 +1,42 @@
 """The validated arousal (stress probability) estimator for wristband physiology.
 
-Model (parameters in ``wearsdk/affect/models/arousal_v1.json``, trained and validated by
+Model (parameters in ``wearsdk/affect/models/arousal_v2.json``, trained and validated by
 ``python -m benchmarks.train_arousal`` on Stress-Predict S02-S25, Empatica E4):
 
-1. **Inputs** from each 60 s window of :class:`~wearsdk.signals.FeatureExtractor`: device heart
-   rate (``hr_device_mean_bpm``, else the RR-based ``hr_mean_bpm``) and its slope, ln RMSSD
-   (only when the sparse RR allows it), skin conductance level, its slope, the phasic mean,
-   SCR rate and mean amplitude, skin-temperature slope and ACC activity.
+1. **Inputs** from each 60 s window of :class:`~wearsdk.signals.FeatureExtractor`: heart rate
+   (the device's ``hr_device_mean_bpm``, else the RR-based ``hr_mean_bpm``) and its slope, ln
+   skin conductance level and its slope, the phasic mean and the SCR rate, and ACC activity.
+   Left out on purpose: skin temperature (a wristband warms up over a session, which makes its
+   level a proxy for elapsed time), HRV (the E4's beat-to-beat series is too sparse to learn
+   from) and the SCR amplitude (no gain).
 2. **Personal baseline**: each input becomes a z-score against the wearer's own
-   :class:`~wearsdk.affect.PersonalBaseline` (calibration over the first minutes, then slow
-   exponential adaptation), computed from *past windows only*. Elapsed time, the position in the
+   :class:`~wearsdk.affect.PersonalBaseline` (equal-weight calibration over the first 180 s of
+   windows, then slow, winsorised exponential adaptation: an episode of stress is not learnt as
+   the new normal), computed from *past windows only*. Elapsed time, the position in the
    session or statistics of the whole session are never inputs. A missing input counts as "at
    baseline" (z = 0) and lowers the confidence.
 3. **Logistic regression** on the z-scores: ``arousal = sigmoid(b + w . z)``, the calibrated
    probability that the window belongs to a stress task (Stroop, interview, hyperventilation)
    rather than rest, as labelled in the training data. Several sub-models are shipped (all
-   sensors, no EDA, no heart rate); the first whose sensors are present scores the window.
+   sensors, no EDA, no heart rate); the first whose sensors are present scores the window. The
+   ACC coefficient is negative: movement raises heart rate and skin conductance without stress,
+   and the model discounts it (high motion also lowers the confidence).
 4. **Confidence** in [0, 1]: the sub-model's validated discrimination (EDA-less models are
    weaker), times penalties for low stream coverage, ``eda_invalid``, motion, lost skin
-   contact, and a baseline shorter than the calibration.
+   contact, missing inputs and a baseline shorter than the calibration.
 
 Limits: trained on 24 young healthy adults, one laboratory protocol, one device (E4 wrist);
 "arousal" here means task stress vs rest, not emotion intensity in general. Exercise and heat
 raise HR and EDA too (the motion flag lowers the confidence; it cannot tell the cause). The
-leave-one-subject-out figures are stored in the JSON (``validation``).
+leave-one-subject-out figures, including replays with the rest and task blocks reordered, are
+stored in the JSON (``validation``) and in ``docs/estimates.md``.
 
-Valence: physiology from the wrist (heart rate, EDA, temperature, movement) tracks arousal, not
-whether a state is pleasant; the literature finds valence from these signals near chance. The
-estimator therefore always outputs ``valence=None`` with ``valence_confidence=0``.
+Valence: physiology from the wrist (heart rate, EDA, movement) tracks arousal, not whether a
+state is pleasant; the literature finds valence from these signals near chance, and the
+training data has no valence labels. The estimate carries only a prior: neutral (0) until
+stress becomes likely, then leaning negative (down to -0.5 at arousal 1), with
+``valence_confidence`` at most :data:`VALENCE_MAX_CONFIDENCE` (0.1) times the arousal
+confidence, so that any face or voice analyzer dominates it in fusion.
 """
 
 from __future__ import annotations
@@ -48,6 +57,7 @@ from wearsdk.affect._baseline import BaselineConfig, PersonalBaseline
 from wearsdk.affect._stress import StressLevelConfig, StressLevelTracker
 
 __all__ = [
+    "VALENCE_MAX_CONFIDENCE",
     "ArousalEstimator",
     "ArousalModelParams",
     "InputSpec",
@@ -56,7 +66,10 @@ __all__ = [
     "model_inputs",
 ]
 
-_MODEL_FILE = "arousal_v1.json"
+_MODEL_FILE = "arousal_v2.json"
+
+VALENCE_MAX_CONFIDENCE = 0.1
+"""Ceiling of :attr:`Estimate.valence_confidence` from physiology (see the module docs)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +118,7 @@ class SubModel:
 
 @dataclass(frozen=True, slots=True)
 class ArousalModelParams:
-    """The shipped parameters of :class:`ArousalEstimator` (see ``arousal_v1.json``).
+    """The shipped parameters of :class:`ArousalEstimator` (see ``arousal_v2.json``).
 
     Attributes:
         model_id: identifier written into :attr:`Estimate.model`.
@@ -145,6 +158,7 @@ class ArousalModelParams:
                 calibration_s=float(b.get("calibration_s", 180.0)),
                 half_life_s=float(b.get("half_life_s", 1200.0)),
                 z_clip=float(b.get("z_clip", 5.0)),
+                adapt_clip=None if b.get("adapt_clip") is None else float(b["adapt_clip"]),
             )
             models = tuple(
                 SubModel(
@@ -192,7 +206,7 @@ def load_arousal_params(path: str | None = None) -> ArousalModelParams:
     """Load the shipped parameters (or a JSON file at ``path``).
 
     Args:
-        path: a JSON file; ``None`` loads ``wearsdk/affect/models/arousal_v1.json`` with
+        path: a JSON file; ``None`` loads ``wearsdk/affect/models/arousal_v2.json`` with
             :mod:`importlib.resources`.
 
     Returns:
@@ -250,11 +264,11 @@ def _sigmoid(x: float) -> float:
 class ArousalEstimator:
     """Arousal (stress probability) with confidence and stress level, per window.
 
-    Drop-in for :class:`~wearsdk.affect.ProvisionalArousal` (same :meth:`step` and
-    :meth:`reset`); see the module docs for the model and its limits. Pure numpy at run time.
+    The session pipeline runs one per wearer; see the module docs for the model and its
+    limits. Pure numpy at run time.
 
     Args:
-        params: model parameters; default: the shipped ``arousal_v1.json``.
+        params: model parameters; default: the shipped ``arousal_v2.json``.
         baseline: overrides the baseline settings of ``params`` (e.g. ``calibration_s``).
         stress_levels: overrides the stress-level settings of ``params``; ``False`` disables
             the tracker (``stress_level`` stays ``None``).
@@ -369,7 +383,8 @@ class ArousalEstimator:
         zz[missing] = 0.0
         arousal = _sigmoid(model.intercept + float(self._coef[model.name] @ zz))
 
-        out_flags: list[str] = []
+        # the preferred (first) sub-model's sensors that this window lacks
+        out_flags = [f"missing_{m}" for m in self.params.models[0].requires if m not in present]
         confidence = model.quality
         weights = np.abs(self._coef[model.name])
         if weights.sum() > 0 and missing.any():
@@ -398,15 +413,17 @@ class ArousalEstimator:
         confidence = min(1.0, max(0.0, confidence))
         arousal = min(1.0, max(0.0, arousal))
         level = self.levels.update(window_end, arousal, confidence) if self.levels else None
+        # valence: a prior leaning negative as stress becomes likely, never a measurement
+        valence = -0.5 * (2.0 * arousal - 1.0) if arousal > 0.5 else 0.0
         used = tuple(m for m in ("hr", "eda", "rr", "temp", "acc") if m in present)
         return Estimate(
             t=window_end,
             window_start=window_start,
             window_end=window_end,
             arousal=arousal,
-            valence=None,
+            valence=valence,
             confidence=confidence,
-            valence_confidence=0.0,
+            valence_confidence=VALENCE_MAX_CONFIDENCE * confidence,
             stress_level=level,
             modalities=tuple(dict.fromkeys((*used, *modalities))),
             flags=tuple(out_flags),

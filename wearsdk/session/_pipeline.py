@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass, field
 
 from wearsdk._errors import ConfigError
 from wearsdk._events import Features, HeartRate
 from wearsdk._types import SampleBlock
-from wearsdk.affect import ProvisionalArousal
+from wearsdk.affect import ArousalEstimator, StressLevelConfig, load_arousal_params
 from wearsdk.bus import Bus
 from wearsdk.signals._features import FeatureConfig, FeatureExtractor
 
@@ -26,16 +27,21 @@ class PipelineConfig:
     Attributes:
         window_s: length of the feature windows in seconds (a whole number of hops).
         hop_s: hop between windows in seconds.
-        baseline_s: seconds of data that calibrate each person's baseline.
+        baseline_s: seconds of windows, from the first, that calibrate the wearer's personal
+            baseline (the shipped model was validated with 180 s); estimates made before it is
+            complete carry the ``calibrating`` flag and a lower confidence.
         min_coverage: windows with less data are flagged and their features left undefined.
         stale_s: a stream silent for this long stops holding windows back.
+        stress_levels: thresholds, hysteresis and dwell of the ``stress_level`` of estimates;
+            ``None`` uses the shipped model's (see :class:`~wearsdk.affect.StressLevelConfig`).
     """
 
     window_s: float = 60.0
     hop_s: float = 1.0
-    baseline_s: float = 120.0
+    baseline_s: float = 180.0
     min_coverage: float = 0.6
     stale_s: float = 10.0
+    stress_levels: StressLevelConfig | None = None
 
     def __post_init__(self) -> None:
         if not (self.window_s > 0 and self.hop_s > 0 and self.baseline_s >= 0):
@@ -64,7 +70,7 @@ _FEEDS = {"rr": "rr", "ecg": "rr", "hr": "hr", "acc": "acc", "temp": "temp", "ed
 @dataclass
 class _WearerState:
     extractor: FeatureExtractor
-    estimator: ProvisionalArousal
+    estimator: ArousalEstimator
     owners: dict[str, str] = field(default_factory=dict)  # feature stream -> source
     ignored: int = 0
     contact_lost_at: list[float] = field(default_factory=list)
@@ -79,13 +85,19 @@ async def run_pipeline(bus: Bus, config: PipelineConfig) -> None:
     counted, not mixed in). Reads ``physio/+/<stream>`` sample blocks (``rr``, ``ecg``, ``hr``,
     ``acc``, ``temp``, ``eda``) and :class:`HeartRate` events (device heart rate and skin
     contact); publishes :class:`Features` on ``features/wearer`` and
-    :class:`~wearsdk.Estimate` on ``affect/estimate``. Its subscription uses the ``block``
-    policy, so replays that await ``bus.publish`` are processed losslessly.
+    :class:`~wearsdk.Estimate` on ``affect/estimate``, scored by
+    :class:`~wearsdk.affect.ArousalEstimator` (the shipped model, a personal baseline
+    calibrated over ``baseline_s``, stress levels). A window during which the strap reported
+    lost skin contact gets the ``no_contact`` flag and a much lower confidence. Its subscription
+    uses the ``block`` policy, so replays that await ``bus.publish`` are processed losslessly.
     """
+    params = load_arousal_params()
     state = _WearerState(
         extractor=FeatureExtractor(config.features()),
-        estimator=ProvisionalArousal(
-            baseline_s=config.baseline_s, min_coverage=config.min_coverage
+        estimator=ArousalEstimator(
+            params,
+            baseline=dataclasses.replace(params.baseline, calibration_s=config.baseline_s),
+            stress_levels=config.stress_levels,
         ),
     )
     topics = tuple(f"physio/+/{s}" for s in _STREAMS)
@@ -129,8 +141,9 @@ async def run_pipeline(bus: Bus, config: PipelineConfig) -> None:
                         flags=window.flags,
                     ),
                 )
-                lost = [t for t in state.contact_lost_at if t > window.start]
-                state.contact_lost_at = lost
+                # contact reports inside this window only (later ones belong to later windows)
+                state.contact_lost_at = [t for t in state.contact_lost_at if t > window.start]
+                lost = any(t <= window.end for t in state.contact_lost_at)
                 estimate = state.estimator.step(
                     window_start=window.start,
                     window_end=window.end,
@@ -138,6 +151,8 @@ async def run_pipeline(bus: Bus, config: PipelineConfig) -> None:
                     coverage=window.quality.get("rr_coverage", 0.0),
                     contact=False if lost else None,
                     modalities=window.modalities,
+                    flags=window.flags,
+                    quality=window.quality,
                 )
                 if estimate is not None:
                     sources = tuple(
