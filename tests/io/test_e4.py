@@ -262,6 +262,13 @@ def test_cli_replays_an_e4_session_as_json_lines(data_dir: Path) -> None:
     estimates = [line for line in lines if line["type"] == "estimate"]
     assert len(estimates) >= 10
     assert all(0 <= e["arousal"] <= 1 for e in estimates)
+    # the validated model, with its window, contributing sensors and quality flags
+    assert all(e["model"].startswith("arousal-v2/") and not e["provisional"] for e in estimates)
+    assert all(e["window_end"] - e["window_start"] == 60.0 for e in estimates)
+    assert all({"hr", "eda"} <= set(e["modalities"]) for e in estimates)
+    assert any("calibrating" in e["flags"] for e in estimates)
+    assert any("calibrating" not in e["flags"] for e in estimates)
+    assert all(e["stress_level"] in (None, "low", "medium", "high") for e in estimates)
     start = 1560279825.0
     eda = [line for line in lines if line["type"] == "samples" and line["stream"] == "eda"]
     assert eda[0]["t_unix"][0] == pytest.approx(start, abs=1e-6)  # the original times
