@@ -559,6 +559,15 @@ def main() -> None:
             f"AUC on the more confident half {roc_auc_score(orig.y[hi_c], orig.p[hi_c]):.3f}, "
             f"less confident half {roc_auc_score(orig.y[~hi_c], orig.p[~hi_c]):.3f}"
         )
+    print("\n== sub-models alone (the runtime with one sensor missing), every replay: AUC pooled")
+    sensor_fig: dict[str, dict[str, float]] = {}
+    for name, label in (("no_eda", "without EDA"), ("no_hr", "without HR")):
+        only = {
+            k: {**p, "models": [m for m in p["models"] if m["name"] == name]}
+            for k, p in fold_params.items()
+        }
+        sensor_fig[label] = {v: evaluate(subs, only, v).figures()["auc_pooled"] for v in VARIANTS}
+        print(f"{label:<24} " + "  ".join(f"{v} {a:.3f}" for v, a in sensor_fig[label].items()))
     leak_fig: dict[str, float] = {}
     print("\n== leak check reference: a model on the time since the start alone (LOSO)")
     for v in VARIANTS:
@@ -627,6 +636,7 @@ def main() -> None:
                 "time_only_reference_auc": leak_fig,
                 "group_auc_drop": drops,
                 "submodels": sub_fig,
+                "submodels_by_replay": sensor_fig,
             },
         }
         MODEL_PATH.parent.mkdir(parents=True, exist_ok=True)

@@ -12,6 +12,7 @@ import math
 import numpy as np
 
 from wearsdk import Estimate, HeartRate, PipelineConfig, SampleBlock
+from wearsdk._events import Command
 from wearsdk.bus import Bus
 from wearsdk.session._pipeline import run_pipeline
 
@@ -20,7 +21,10 @@ CONFIG = PipelineConfig(window_s=30.0, hop_s=5.0, baseline_s=120.0)
 
 
 async def drive(
-    *, perturb_after: float | None = None, no_contact: tuple[float, float] | None = None
+    *,
+    perturb_after: float | None = None,
+    no_contact: tuple[float, float] | None = None,
+    calibrate: tuple[float, float] | None = None,
 ) -> list[Estimate]:
     """Ten minutes of a calm wearer with a stress episode; optionally a different future."""
     bus = Bus()
@@ -37,6 +41,10 @@ async def drive(
                 hr = 50.0 + 80.0 * rng.random()
                 scl = 0.5 + 10.0 * rng.random(4)
             contact = not (no_contact is not None and no_contact[0] <= t < no_contact[1])
+            names = ("calibrate_start", "calibrate_stop")
+            for at, name in zip(calibrate or (None, None), names, strict=True):
+                if at == t:
+                    await bus.publish(f"control/{name}", Command(t=t, name=name))
             await bus.publish(
                 "physio/hr-a/hr", HeartRate(t=t, source="hr-a", hr_bpm=hr, contact=contact)
             )
@@ -115,3 +123,17 @@ async def test_lost_contact_flags_its_windows_only_and_lowers_confidence() -> No
     assert all("no_contact" in e.flags for e in touched)
     assert not any("no_contact" in e.flags for e in est if e not in touched)
     assert max(e.confidence for e in touched) < 0.5 * min(e.confidence for e in before[-10:])
+
+
+async def test_calibrate_commands_rebuild_the_baseline() -> None:
+    """Recalibrating during the stress episode makes stress the wearer's baseline."""
+    ref = await drive()
+    cal = await drive(calibrate=(START + 330.0, START + 390.0))
+    n = next(i for i, e in enumerate(ref) if e.window_end >= START + 330.0)
+    assert cal[:n] == ref[:n]
+    assert "calibrating" not in ref[n + 1].flags
+    assert "calibrating" in cal[n + 1].flags
+    assert cal[n + 1].confidence < 0.5 * ref[n + 1].confidence
+    late = [i for i, e in enumerate(ref) if START + 400 <= e.window_end <= START + 420]
+    assert late
+    assert np.mean([cal[i].arousal for i in late]) < np.mean([ref[i].arousal for i in late]) - 0.2

@@ -170,3 +170,30 @@ def test_consent_records_gate_recording_and_expire(tmp_path) -> None:  # type: i
     path.write_text('{"participant": "Jane Doe"}')  # a name, and incomplete: refused
     with pytest.raises(ConsentError):
         Consent.load(path)
+
+
+async def test_calibrate_block_recalibrates_the_wearers_baseline() -> None:
+    estimates: list[Estimate] = []
+    session = Session(
+        clock=ScaledClock(100), pipeline=PipelineConfig(window_s=5, hop_s=1, baseline_s=5)
+    )
+    async with session:
+        session.add(Forever("c", rr=0.75))
+        stream = session.estimates()
+
+        async def collect() -> None:
+            async for est in stream:
+                estimates.append(est)
+
+        collector = asyncio.create_task(collect())
+        await session.sleep(40)
+        async with session.calibrate():
+            await session.sleep(10)
+        await session.sleep(3)
+    await asyncio.wait_for(collector, 1)
+    # the first calibration ends, then the block starts another one (the source's timestamps
+    # drift from the clock under load, so this is checked in order, not at times)
+    flags = ["calibrating" in e.flags for e in estimates]
+    assert flags[0]
+    done = flags.index(False)
+    assert any(flags[done:])

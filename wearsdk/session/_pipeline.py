@@ -7,7 +7,7 @@ import logging
 from dataclasses import dataclass, field
 
 from wearsdk._errors import ConfigError
-from wearsdk._events import Features, HeartRate
+from wearsdk._events import Command, Features, HeartRate
 from wearsdk._types import SampleBlock
 from wearsdk.affect import ArousalEstimator, StressLevelConfig, load_arousal_params
 from wearsdk.bus import Bus
@@ -18,6 +18,7 @@ __all__ = ["PipelineConfig", "run_pipeline"]
 logger = logging.getLogger("wearsdk.session")
 
 _STREAMS = ("rr", "ecg", "hr", "acc", "temp", "eda")
+_CALIBRATE = ("calibrate_start", "calibrate_stop")
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +89,9 @@ async def run_pipeline(bus: Bus, config: PipelineConfig) -> None:
     :class:`~wearsdk.Estimate` on ``affect/estimate``, scored by
     :class:`~wearsdk.affect.ArousalEstimator` (the shipped model, a personal baseline
     calibrated over ``baseline_s``, stress levels). A window during which the strap reported
-    lost skin contact gets the ``no_contact`` flag and a much lower confidence. Its subscription
+    lost skin contact gets the ``no_contact`` flag and a much lower confidence. The commands
+    ``control/calibrate_start`` and ``control/calibrate_stop`` (:meth:`Session.calibrate`,
+    or MQTT) recalibrate the baseline from the windows emitted in between. Its subscription
     uses the ``block`` policy, so replays that await ``bus.publish`` are processed losslessly.
     """
     params = load_arousal_params()
@@ -100,10 +103,16 @@ async def run_pipeline(bus: Bus, config: PipelineConfig) -> None:
             stress_levels=config.stress_levels,
         ),
     )
-    topics = tuple(f"physio/+/{s}" for s in _STREAMS)
+    topics = (*(f"physio/+/{s}" for s in _STREAMS), *(f"control/{c}" for c in _CALIBRATE))
     async with bus.subscribe(topics, maxsize=8192, policy="block") as sub:
         async for message in sub:
             payload = message.payload
+            if isinstance(payload, Command):
+                if payload.name == "calibrate_start":
+                    state.estimator.start_calibration()
+                elif payload.name == "calibrate_stop":
+                    state.estimator.stop_calibration()
+                continue
             if isinstance(payload, HeartRate):
                 stream = "hr"
             elif isinstance(payload, SampleBlock):

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import Self
 
 from wearsdk._clock import SessionClock
 from wearsdk._errors import ConfigError, StreamClosedError
-from wearsdk._events import Estimate
+from wearsdk._events import Command, Estimate
 from wearsdk._privacy import Consent, ExportPolicy, Pseudonymizer, require_consent
 from wearsdk.bus import Bus, OverflowPolicy
 from wearsdk.session._pipeline import PipelineConfig, run_pipeline
@@ -138,6 +140,28 @@ class Session:
     ) -> EstimateStream:
         """Iterate the :class:`~wearsdk.Estimate` events published on ``affect/estimate``."""
         return EstimateStream(self.bus.subscribe("affect/estimate", maxsize=maxsize, policy=policy))
+
+    @contextlib.asynccontextmanager
+    async def calibrate(self) -> AsyncIterator[None]:
+        """Recalibrate the wearer's personal baseline while the block runs.
+
+        ``async with session.calibrate(): await session.sleep(120)`` (the wearer at rest):
+        publishes the ``calibrate_start`` and ``calibrate_stop`` commands on
+        ``control/<command>`` (the same commands an MQTT client can send). The pipeline forgets
+        the baseline and rebuilds it, with equal weights, from the windows it emits in between;
+        windows are emitted a little after they end, so the first one or two may start before
+        the block.
+        """
+        await self.bus.publish(
+            "control/calibrate_start", Command(t=self.clock.now(), name="calibrate_start")
+        )
+        try:
+            yield
+        finally:
+            if not self.bus.closed:
+                self.bus.publish_nowait(
+                    "control/calibrate_stop", Command(t=self.clock.now(), name="calibrate_stop")
+                )
 
     async def sleep(self, session_seconds: float) -> None:
         """Sleep for ``session_seconds`` of session time (shorter in real time on a fast clock)."""
