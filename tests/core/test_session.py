@@ -103,20 +103,25 @@ async def test_source_ids_are_pseudonymous_and_unique() -> None:
         session.add(Forever(address))
 
 
-async def test_estimates_flow_and_iteration_ends_with_the_session() -> None:
+def collecting(session: Session) -> tuple[list[Estimate], asyncio.Task[None]]:
+    """Start a task that collects the session's estimates until the session ends."""
     estimates: list[Estimate] = []
+    stream = session.estimates()
+
+    async def collect() -> None:
+        async for est in stream:
+            estimates.append(est)
+
+    return estimates, asyncio.create_task(collect())
+
+
+async def test_estimates_flow_and_iteration_ends_with_the_session() -> None:
     session = Session(
         clock=ScaledClock(100), pipeline=PipelineConfig(window_s=5, hop_s=1, baseline_s=5)
     )
     async with session:
         session.add(Forever("c", rr=0.75))
-        stream = session.estimates()
-
-        async def collect() -> None:
-            async for est in stream:
-                estimates.append(est)
-
-        collector = asyncio.create_task(collect())
+        estimates, collector = collecting(session)
         await session.sleep(20)
     await asyncio.wait_for(collector, 1)  # ended because the session closed
     assert len(estimates) >= 8
@@ -173,19 +178,12 @@ def test_consent_records_gate_recording_and_expire(tmp_path) -> None:  # type: i
 
 
 async def test_calibrate_block_recalibrates_the_wearers_baseline() -> None:
-    estimates: list[Estimate] = []
     session = Session(
         clock=ScaledClock(100), pipeline=PipelineConfig(window_s=5, hop_s=1, baseline_s=5)
     )
     async with session:
         session.add(Forever("c", rr=0.75))
-        stream = session.estimates()
-
-        async def collect() -> None:
-            async for est in stream:
-                estimates.append(est)
-
-        collector = asyncio.create_task(collect())
+        estimates, collector = collecting(session)
         await session.sleep(40)
         async with session.calibrate():
             await session.sleep(10)
