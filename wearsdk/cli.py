@@ -1,7 +1,7 @@
 """The ``wearsdk`` command line.
 
 Exit codes: 0 success; 1 a wearsdk error (device not found, protocol, configuration);
-2 usage error (argparse); 130 interrupted.
+2 usage error (argparse); 3 ``wearsdk doctor`` found a problem; 130 interrupted.
 """
 
 from __future__ import annotations
@@ -18,6 +18,13 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from wearsdk._errors import ConfigError, WearError
+from wearsdk._faces import (
+    EventLog,
+    add_face_commands,
+    add_report_arguments,
+    finish_report,
+    report_plan,
+)
 from wearsdk._version import __version__
 
 __all__ = ["main"]
@@ -88,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--jsonl", action="store_true", help="print every bus event as one JSON object per line"
     )
+    add_report_arguments(demo, default_on=True)
     _add_mqtt_arguments(demo, consent=False)
     demo.set_defaults(func=_cmd_demo)
 
@@ -178,7 +186,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="replay only the first S seconds of the recording",
     )
     replay.add_argument("--jsonl", action="store_true", help="print every bus event as JSON")
+    replay.add_argument(
+        "--out", type=Path, metavar="DIR", help="also write every event to DIR/events.jsonl"
+    )
+    add_report_arguments(replay, default_on=False)
     replay.set_defaults(func=_cmd_replay)
+    add_face_commands(sub)
     return parser
 
 
@@ -378,6 +391,8 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     # session time runs with the replay and maps back onto the recording's unix times
     clock = ScaledClock(args.speed or 1.0, unix_at_start=source.start_unix)
     counts: dict[str, int] = {}
+    log_dir, report_png = report_plan(args, kind="replay", default_on=False)
+    event_log = EventLog(log_dir)
 
     async def replay() -> None:
         session = Session(clock=clock)
@@ -398,6 +413,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
                 kind = getattr(payload, "type", "samples")
                 counts[kind] = counts.get(kind, 0) + 1
                 line = message_to_dict(message, clock)
+                event_log.write(json.dumps(line, separators=(",", ":"), allow_nan=False))
                 if args.jsonl:
                     print(json.dumps(line, separators=(",", ":")))
                 elif kind != "gap":  # an E4 rejects many beats: counted, not listed
@@ -410,10 +426,14 @@ def _cmd_replay(args: argparse.Namespace) -> int:
                     ended = True
             sub.close()
 
-    asyncio.run(replay())
+    try:
+        asyncio.run(replay())
+    finally:
+        event_log.close()
     if not args.jsonl:
         done = ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
         print(f"replay finished: {done}")
+    finish_report(event_log, report_png, out=sys.stderr if args.jsonl else sys.stdout)
     sys.stdout.flush()
     return 0
 
@@ -484,31 +504,28 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         strap=args.strap,
         eda_band=args.eda,
     )
-    out_file: TextIO | None = None
-    if args.out is not None:
-        args.out.mkdir(parents=True, exist_ok=True)
-        out_file = (args.out / "events.jsonl").open("w", encoding="utf-8")
+    log_dir, report_png = report_plan(args, kind="demo", default_on=True)
+    event_log = EventLog(log_dir)
     summary = _Summary(sys.stdout)
 
     def emit(message: Message, clock: SessionClock) -> None:
         line = message_to_dict(message, clock)
-        if args.jsonl or out_file is not None:
+        if args.jsonl or event_log.path is not None:
             text = json.dumps(line, separators=(",", ":"), allow_nan=False)
             if args.jsonl:
                 sys.stdout.write(text + "\n")
-            if out_file is not None:
-                out_file.write(text + "\n")
+            event_log.write(text)
         if not args.jsonl:
             summary(line)
 
     try:
         result = asyncio.run(run_demo(config, emit, mqtt=_mqtt_config(args, None)))
     finally:
-        if out_file is not None:
-            out_file.close()
+        event_log.close()
     if not args.jsonl:
         counts = ", ".join(f"{v} {k}" for k, v in sorted(result.messages.items()))
         print(f"demo finished: {counts}; dropped {result.dropped}")
+    finish_report(event_log, report_png, out=sys.stderr if args.jsonl else sys.stdout)
     sys.stdout.flush()
     return 0
 
