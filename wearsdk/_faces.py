@@ -14,7 +14,14 @@ from typing import Any, TextIO
 from wearsdk._config import sessions_home
 from wearsdk._errors import ConfigError
 
-__all__ = ["EventLog", "add_face_commands", "add_report_arguments", "finish_report"]
+__all__ = [
+    "EventLog",
+    "add_face_commands",
+    "add_live_argument",
+    "add_report_arguments",
+    "finish_report",
+    "report_plan",
+]
 
 DOCTOR_FAILED = 3
 """Exit code of ``wearsdk doctor`` when a check failed."""
@@ -119,6 +126,16 @@ def add_report_arguments(parser: argparse.ArgumentParser, *, default_on: bool) -
     )
     parser.add_argument(
         "--no-report", dest="report", action="store_const", const=False, help="no report"
+    )
+
+
+def add_live_argument(parser: argparse.ArgumentParser) -> None:
+    """``--live/--no-live``: the Rich live view (default: when stdout is a terminal)."""
+    parser.add_argument(
+        "--live",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="live terminal view (default: on a terminal; plain lines otherwise)",
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import importlib.metadata
 import json
 import logging
@@ -21,10 +22,12 @@ from wearsdk._errors import ConfigError, WearError
 from wearsdk._faces import (
     EventLog,
     add_face_commands,
+    add_live_argument,
     add_report_arguments,
     finish_report,
     report_plan,
 )
+from wearsdk._live import LiveView
 from wearsdk._version import __version__
 
 __all__ = ["main"]
@@ -96,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--jsonl", action="store_true", help="print every bus event as one JSON object per line"
     )
     add_report_arguments(demo, default_on=True)
+    add_live_argument(demo)
     _add_mqtt_arguments(demo, consent=False)
     demo.set_defaults(func=_cmd_demo)
 
@@ -190,6 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", type=Path, metavar="DIR", help="also write every event to DIR/events.jsonl"
     )
     add_report_arguments(replay, default_on=False)
+    add_live_argument(replay)
     replay.set_defaults(func=_cmd_replay)
     add_face_commands(sub)
     return parser
@@ -393,12 +398,24 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     counts: dict[str, int] = {}
     log_dir, report_png = report_plan(args, kind="replay", default_on=False)
     event_log = EventLog(log_dir)
+    plain = _Summary(sys.stdout)
+
+    def plain_no_gaps(line: dict[str, Any]) -> None:
+        if line["type"] != "gap":  # an E4 rejects many beats: counted, not listed
+            plain(line)
+
+    span = source.session.end_unix - source.start_unix
+    view = LiveView(
+        plain_no_gaps,
+        title=f"wearsdk replay {args.path.name}",
+        total_s=min(span, args.duration or span),
+        live=args.live,
+    )
 
     async def replay() -> None:
         session = Session(clock=clock)
         # block: the replay waits for this output instead of losing messages
         sub = session.bus.subscribe("#", maxsize=65536, policy="block")
-        summary = _Summary(sys.stdout)
         async with session:
             source_id = session.add(source)
             ended = False
@@ -416,8 +433,8 @@ def _cmd_replay(args: argparse.Namespace) -> int:
                 event_log.write(json.dumps(line, separators=(",", ":"), allow_nan=False))
                 if args.jsonl:
                     print(json.dumps(line, separators=(",", ":")))
-                elif kind != "gap":  # an E4 rejects many beats: counted, not listed
-                    summary(line)
+                else:
+                    view(line)
                 if (
                     isinstance(payload, DeviceStatus)
                     and payload.source == source_id
@@ -427,7 +444,8 @@ def _cmd_replay(args: argparse.Namespace) -> int:
             sub.close()
 
     try:
-        asyncio.run(replay())
+        with view if not args.jsonl else contextlib.nullcontext():
+            asyncio.run(replay())
     finally:
         event_log.close()
     if not args.jsonl:
@@ -506,7 +524,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     )
     log_dir, report_png = report_plan(args, kind="demo", default_on=True)
     event_log = EventLog(log_dir)
-    summary = _Summary(sys.stdout)
+    view = LiveView(
+        _Summary(sys.stdout), title="wearsdk demo", total_s=args.duration, live=args.live
+    )
 
     def emit(message: Message, clock: SessionClock) -> None:
         line = message_to_dict(message, clock)
@@ -516,10 +536,12 @@ def _cmd_demo(args: argparse.Namespace) -> int:
                 sys.stdout.write(text + "\n")
             event_log.write(text)
         if not args.jsonl:
-            summary(line)
+            view(line)
 
     try:
-        result = asyncio.run(run_demo(config, emit, mqtt=_mqtt_config(args, None)))
+        with view if not args.jsonl else contextlib.nullcontext():
+            result = asyncio.run(run_demo(config, emit, mqtt=_mqtt_config(args, None)))
+            view.state.dropped = result.dropped
     finally:
         event_log.close()
     if not args.jsonl:
