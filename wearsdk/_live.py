@@ -300,7 +300,7 @@ class LiveView:
             self._live.update(render_live(self.state), refresh=True)
             self._live.__exit__(None, None, None)
             self._live = None
-            if not self.console.is_terminal:
+            if self.console is not None and not self.console.is_terminal:
                 self.console.line()  # the last frame ends without a newline off a terminal
 
     def __call__(self, line: dict[str, Any]) -> None:
