@@ -23,6 +23,7 @@ LAYERS: list[tuple[str, ...]] = [
         "wearsdk._live",
         "wearsdk._report",
         "wearsdk._sessionlog",
+        "wearsdk._run",
     ),
     ("wearsdk.drivers",),
     ("wearsdk.devices",),

@@ -69,6 +69,21 @@ def add_face_commands(sub: Any) -> None:
     report.add_argument("--title", default=None, help="figure title")
     report.set_defaults(func=cmd_report)
 
+    run = sub.add_parser(
+        "run",
+        help="run a session described by a TOML file (several devices, sinks, options)",
+        description=(
+            "Run the session a TOML file describes: [session] (transport bleak | bumble:<spec> "
+            "| virtual, duration_s, report), [pipeline] (window_s, hop_s, baseline_s), "
+            "[[devices]] (driver, name or address, options) and [[sinks]] (kind = jsonl with a "
+            "path, kind = mqtt with url, export, consent). See docs/quickstart.md."
+        ),
+    )
+    run.add_argument("--config", type=Path, required=True, metavar="FILE.toml")
+    run.add_argument("--jsonl", action="store_true", help="print every bus event as JSON")
+    add_live_argument(run)
+    run.set_defaults(func=cmd_run)
+
 
 def cmd_doctor(args: argparse.Namespace) -> int:
     """``wearsdk doctor``."""
@@ -94,6 +109,54 @@ def cmd_report(args: argparse.Namespace) -> int:
         values = "  ".join(f"{k} {_num(v)}" for k, v in row.items())
         print(f"  {phase:<10} {values}")
     return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """``wearsdk run --config FILE``."""
+    import asyncio
+
+    from wearsdk._config import JsonlSink, load_session_config
+    from wearsdk._jsonl import message_to_dict
+    from wearsdk._live import LiveView
+    from wearsdk._run import run_session
+    from wearsdk.cli import _Summary
+
+    config = load_session_config(args.config)
+    view = LiveView(
+        _Summary(sys.stdout, verbose_hr=False),
+        title=f"wearsdk {config.session.name}",
+        total_s=config.session.duration_s,
+        live=args.live,
+    )
+
+    def emit(message: Any, clock: Any) -> None:
+        line = message_to_dict(message, clock)
+        if args.jsonl:
+            print(json.dumps(line, separators=(",", ":"), allow_nan=False))
+        else:
+            view(line)
+
+    with view if not args.jsonl else _nothing():
+        result = asyncio.run(run_session(config, emit))
+        view.state.dropped = result.dropped
+    out = sys.stderr if args.jsonl else sys.stdout
+    counts = ", ".join(f"{v} {k}" for k, v in sorted(result.messages.items()))
+    print(f"{config.session.name} finished: {counts}; dropped {result.dropped}", file=out)
+    log = next((s.path for s in config.sinks if isinstance(s, JsonlSink)), None)
+    if config.session.report is not None and log is not None:
+        try:
+            drawn = write_report(log, config.session.report, title=config.session.name)
+        except ConfigError as exc:
+            print(f"no report: {exc}", file=sys.stderr)
+        else:
+            print(f"report: {drawn.png} (and {drawn.html.name})", file=out)
+    return 0
+
+
+def _nothing() -> Any:
+    import contextlib
+
+    return contextlib.nullcontext()
 
 
 def _num(v: float | None) -> str:
