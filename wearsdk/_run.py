@@ -141,9 +141,7 @@ async def run_session(
                 twins.append(twin_cls(peripheral, heart, clock, name=name, **extra))
             transport = await stack.enter_async_context(link.central())
         else:
-            transport = await stack.enter_async_context(
-                parse_transport(config.session.transport)
-            )
+            transport = await stack.enter_async_context(parse_transport(config.session.transport))
         await stack.enter_async_context(session)
         pump_task = asyncio.create_task(pump(), name="wearsdk[run].output")
         if mqtt_sink is not None:
