@@ -73,20 +73,28 @@ def _pyplot() -> Any:
     return plt
 
 
-def _missing_intervals(log: SessionLog) -> list[tuple[float, float, str]]:
-    """Gaps, disconnections and contact loss as ``(start, end, kind)``, merged per kind."""
-    out: list[tuple[float, float, str]] = []
+_GAP_PANELS = {"rr": ("heart",), "ecg": ("heart",), "hr": ("heart",), "eda": ("eda", "phasic")}
+"""Panels a gap of a stream is shaded in (disconnections and contact loss shade every panel)."""
+
+
+def _missing_intervals(log: SessionLog) -> list[tuple[float, float, str, str]]:
+    """Gaps, disconnections and contact loss as ``(start, end, kind, stream)``.
+
+    ``kind`` is ``gap`` (``stream`` says which), ``disconnected`` or ``no skin contact``
+    (``stream`` is ``""``: the whole device).
+    """
+    out: list[tuple[float, float, str, str]] = []
     for g in log.of("gap"):
-        out.append((float(g["start"]), float(g["end"]), "gap"))
+        out.append((float(g["start"]), float(g["end"]), "gap", str(g.get("stream", ""))))
     down: dict[str, float] = {}
     for s in log.of("device_status"):
         src, state, t = str(s["source"]), str(s["state"]), float(s["t"])
         if state in ("disconnected", "reconnecting", "failed") and src not in down:
             down[src] = t
         elif state == "connected" and src in down:
-            out.append((down.pop(src), t, "disconnected"))
+            out.append((down.pop(src), t, "disconnected", ""))
     for start in down.values():
-        out.append((start, log.t_end, "disconnected"))
+        out.append((start, log.t_end, "disconnected", ""))
     lost: float | None = None
     last_t = log.t_start
     for h in log.of("heart_rate"):
@@ -94,11 +102,11 @@ def _missing_intervals(log: SessionLog) -> list[tuple[float, float, str]]:
         if h.get("contact") is False and lost is None:
             lost = t
         elif h.get("contact") is not False and lost is not None:
-            out.append((lost, t, "no skin contact"))
+            out.append((lost, t, "no skin contact", ""))
             lost = None
         last_t = t
     if lost is not None:
-        out.append((lost, last_t, "no skin contact"))
+        out.append((lost, last_t, "no skin contact", ""))
     return sorted(x for x in out if x[1] > x[0])
 
 
@@ -141,6 +149,21 @@ def _broken(t: FloatArray, y: FloatArray, max_gap_s: float) -> tuple[FloatArray,
         return t, y
     cut = np.flatnonzero(np.diff(t) > max_gap_s) + 1
     return np.insert(t, cut, np.nan), np.insert(np.asarray(y, dtype=np.float64), cut, np.nan)
+
+
+def _mark_end(ax: Any, stream: StreamData, log: SessionLog, m: Any, label: str) -> None:
+    """Say so where a stream stops well before the session does (no data is not a gap)."""
+    if log.t_end - stream.t[-1] > max(30.0, 0.05 * log.duration_s):
+        ax.axvline(float(m(stream.t[-1])), color=_GAP_COLOUR, lw=0.8, ls=":")
+        ax.text(
+            float(m(stream.t[-1])),
+            0.5,
+            f"  {label} stream ends",
+            transform=ax.get_xaxis_transform(),
+            fontsize=8,
+            color="#555555",
+            va="center",
+        )
 
 
 def _rate_hz(s: StreamData) -> float:
@@ -311,7 +334,7 @@ def render_report(
 
     # which panels, with relative heights
     rows: list[tuple[str, float]] = []
-    if rr is not None or hr_events:
+    if rr is not None or hr_events or log.stream("hr") is not None:
         rows.append(("heart", 1.3))
     if eda_out is not None:
         rows += [("eda", 1.1), ("phasic", 0.8)]
@@ -338,28 +361,24 @@ def render_report(
     result = ReportResult(png=png, html=None)
     x_end = float(m(log.t_end))
 
-    for ax in axes.values():
+    for name, ax in axes.items():
         ax.grid(True, axis="both", color="#dddddd", linewidth=0.6)
         ax.set_xlim(0.0, max(x_end, 1e-3))
         for k, (start, end, _) in enumerate(phases):
             ax.axvspan(m(start), m(end), color=_PHASE_COLOURS[k % 5], zorder=0, lw=0)
-        for start, end, _kind in missing:
-            ax.axvspan(
-                m(start),
-                m(end),
-                facecolor="none",
-                edgecolor=_GAP_COLOUR,
-                hatch="///",
-                lw=0,
-                zorder=1,
-                label=None,
-            )
+        for start, end, kind, stream in missing:
+            if kind != "gap":
+                ax.axvspan(
+                    m(start), m(end), facecolor="none", edgecolor=_GAP_COLOUR, hatch="///", lw=0
+                )
+            elif name in _GAP_PANELS.get(stream, ()):
+                ax.axvspan(m(start), m(end), color=_GAP_COLOUR, alpha=0.3, lw=0, zorder=1)
         for spine in ("top", "right"):
             ax.spines[spine].set_visible(False)
         ax.tick_params(labelbottom=False)
     list(axes.values())[-1].tick_params(labelbottom=True)
     list(axes.values())[-1].set_xlabel("minutes from the start of the session")
-    result.gaps = [(s, e) for s, e, _ in missing]
+    result.gaps = [(s, e) for s, e, _, _ in missing]
 
     # phase labels on top of the first panel
     top = next(iter(axes.values()))
@@ -392,6 +411,15 @@ def render_report(
                 lw=0.9,
                 label="beat-to-beat (60/RR)",
             )
+        hr_stream = log.stream("hr")
+        if not hr_events and hr_stream is not None:
+            ax.plot(
+                *_broken(m(hr_stream.t), hr_stream.values[:, 0], 5.0 / 60.0),
+                color="#333333",
+                lw=1.2,
+                alpha=0.8,
+                label="device HR",
+            )
         if hr_events:
             ax.plot(
                 *_broken(
@@ -416,6 +444,7 @@ def render_report(
         )
         ax.plot(m(eda_out.t), eda_out.tonic, color="#08519c", lw=1.8, label="tonic level (SCL)")
         ylabel(ax, "EDA\n(µS)")
+        _mark_end(ax, eda, log, m, "EDA")
         ax.legend(loc="upper left", fontsize=8, frameon=False, ncol=2)
         ax = axes["phasic"]
         ax.plot(m(eda_out.t), eda_out.phasic, color="#3182bd", lw=0.8, label="phasic")
@@ -579,17 +608,21 @@ def render_report(
     if missing:
         from matplotlib.patches import Patch
 
-        kinds = sorted({k for _, _, k in missing})
-        top.legend(
-            handles=[
-                *top.get_legend_handles_labels()[0],
+        device_kinds = sorted({k for _, _, k, _ in missing if k != "gap"})
+        extra = []
+        if any(k == "gap" for _, _, k, _ in missing):
+            extra.append(Patch(color=_GAP_COLOUR, alpha=0.3, label="stream gap"))
+        if device_kinds:
+            extra.append(
                 Patch(
                     facecolor="none",
                     edgecolor=_GAP_COLOUR,
                     hatch="///",
-                    label="missing: " + ", ".join(kinds),
-                ),
-            ],
+                    label=" / ".join(device_kinds),
+                )
+            )
+        top.legend(
+            handles=[*top.get_legend_handles_labels()[0], *extra],
             loc="upper left",
             fontsize=8,
             frameon=False,

@@ -158,3 +158,22 @@ def test_bad_logs_are_typed_errors(tmp_path: Path) -> None:
     result = run_cli("report", str(tmp_path / "missing.jsonl"))
     assert result.returncode == 1
     assert "wearsdk: error: cannot read" in result.stderr
+
+
+@pytest.mark.data
+def test_replay_of_a_real_e4_recording_leaves_a_report(data_dir: Path, tmp_path: Path) -> None:
+    result = run_cli(
+        "replay", str(data_dir / "e4_session"), "--source", "e4", "--speed", "max",
+        "--duration", "900", "--out", str(tmp_path),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert f"report: {tmp_path / 'report.png'}" in result.stdout
+    log = load_session_log(tmp_path / "events.jsonl")
+    assert log.unix_offset_s is not None
+    assert log.t_start + log.unix_offset_s == pytest.approx(1560279825.0, abs=1.0)  # 2019
+    drawn = render_report(log, tmp_path / "again.png", html_path=tmp_path / "again.html")
+    assert drawn.panels[:3] == ["heart", "eda", "phasic"]
+    # the E4 rejects many beats: its RR gaps are listed, one per gap event
+    assert len(drawn.gaps) == len(log.of("gap")) > 0
+    page = (tmp_path / "again.html").read_text()
+    assert page.count("<li>") == len(drawn.gaps)
