@@ -161,8 +161,13 @@ _STATE_STYLE = {
 _LEVEL_STYLE = {"low": "green", "medium": "yellow", "high": "bold red"}
 
 
-def render_live(state: LiveState) -> Any:
-    """The live view of ``state`` as a Rich renderable (a group of tables)."""
+def render_live(state: LiveState, *, width: int = 120) -> Any:
+    """The live view of ``state`` as a Rich renderable (a group of tables).
+
+    Args:
+        state: what to show.
+        width: the console's width; below 100 columns the streams column is left out.
+    """
     from rich.console import Group
     from rich.table import Table
     from rich.text import Text
@@ -180,7 +185,8 @@ def render_live(state: LiveState) -> Any:
         done = min(1.0, state.elapsed_s / state.total_s)
         parts.append(Text(f"{_bar(done, 40)} {100 * done:3.0f}%", style="cyan"))
 
-    # fits 80 columns with two devices: streams and gap details only when there is room
+    # fits 80 columns; the streams column only when there is room
+    wide = width >= 100
     devices = Table(box=None, show_edge=False, pad_edge=False, header_style="bold underline")
     for name, justify in (
         ("device", "left"),
@@ -190,7 +196,7 @@ def render_live(state: LiveState) -> Any:
         ("HR", "right"),
         ("skin", "left"),
         ("gaps, lost", "left"),
-        ("streams", "left"),
+        *((("streams", "left"),) if wide else ()),
     ):
         devices.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     for row in state.devices.values():
@@ -204,7 +210,7 @@ def render_live(state: LiveState) -> Any:
             "-" if row.hr_bpm is None else f"{row.hr_bpm:.0f}",
             Text(contact, style="bold red" if row.contact is False else ""),
             Text(gaps, style="yellow" if row.gaps else ""),
-            ",".join(sorted(row.streams)) or "-",
+            *((",".join(sorted(row.streams)) or "-",) if wide else ()),
         )
     parts.append(devices)
 
@@ -287,7 +293,7 @@ class LiveView:
             from rich.live import Live
 
             self._live = Live(
-                render_live(self.state),
+                render_live(self.state, width=self.console.width),
                 console=self.console,
                 auto_refresh=False,  # redrawn from the caller's thread, at most every refresh_s
                 transient=False,
@@ -297,7 +303,7 @@ class LiveView:
 
     def __exit__(self, *exc: object) -> None:
         if self._live is not None:
-            self._live.update(render_live(self.state), refresh=True)
+            self._live.update(render_live(self.state, width=self.console.width), refresh=True)
             self._live.__exit__(None, None, None)
             self._live = None
             if self.console is not None and not self.console.is_terminal:
@@ -312,4 +318,4 @@ class LiveView:
         now = time.monotonic()
         if now - self._last >= self.refresh_s:
             self._last = now
-            self._live.update(render_live(self.state), refresh=True)
+            self._live.update(render_live(self.state, width=self.console.width), refresh=True)
