@@ -198,7 +198,7 @@ def render_live(state: LiveState, *, width: int = 120) -> Any:
         ("gaps, lost", "left"),
         *((("streams", "left"),) if wide else ()),
     ):
-        devices.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+        devices.add_column(name, justify=justify, no_wrap=True)
     for row in state.devices.values():
         contact = {True: "yes", False: "NO", None: "-"}[row.contact]
         gaps = f"{row.gaps} ({row.gap_s:.1f} s), {row.missing}" if row.gaps else "0"
@@ -288,12 +288,15 @@ class LiveView:
         self.console = console or Console()
         self.enabled = self.console.is_terminal if live is None else live
 
+    def _render(self) -> Any:
+        return render_live(self.state, width=120 if self.console is None else self.console.width)
+
     def __enter__(self) -> LiveView:
         if self.enabled:
             from rich.live import Live
 
             self._live = Live(
-                render_live(self.state, width=self.console.width),
+                self._render(),
                 console=self.console,
                 auto_refresh=False,  # redrawn from the caller's thread, at most every refresh_s
                 transient=False,
@@ -303,7 +306,7 @@ class LiveView:
 
     def __exit__(self, *exc: object) -> None:
         if self._live is not None:
-            self._live.update(render_live(self.state, width=self.console.width), refresh=True)
+            self._live.update(self._render(), refresh=True)
             self._live.__exit__(None, None, None)
             self._live = None
             if self.console is not None and not self.console.is_terminal:
@@ -318,4 +321,4 @@ class LiveView:
         now = time.monotonic()
         if now - self._last >= self.refresh_s:
             self._last = now
-            self._live.update(render_live(self.state, width=self.console.width), refresh=True)
+            self._live.update(self._render(), refresh=True)
