@@ -12,7 +12,8 @@ own time axis.
 EDA tonic/phasic and SCRs are recomputed from the logged raw EDA with
 :func:`wearsdk.signals.eda_process` (the same maths the live pipeline runs). Stress levels
 come from the estimates; when no estimate carries one, they are derived with
-:class:`wearsdk.affect.StressLevelTracker` (default thresholds) and labelled so.
+:class:`wearsdk.affect.StressLevelTracker` (default thresholds, a minimum dwell fitted to the
+session's length: :func:`derived_dwell_s`) and labelled so.
 
 Needs matplotlib (the ``plot`` extra).
 """
@@ -31,10 +32,10 @@ import numpy as np
 
 from wearsdk._errors import ConfigError
 from wearsdk._sessionlog import FloatArray, SessionLog, StreamData
-from wearsdk.affect import StressLevelTracker
+from wearsdk.affect import StressLevelConfig, StressLevelTracker
 from wearsdk.signals import eda_process
 
-__all__ = ["ReportResult", "render_report"]
+__all__ = ["ReportResult", "derived_dwell_s", "render_report"]
 
 _LEVEL_COLOURS = {"low": "#2ca25f", "medium": "#f0a30a", "high": "#d7301f"}
 _PHASE_COLOURS = ("#e8eef7", "#fbeee6", "#eaf5ea", "#f3eaf7", "#f7f3e3")
@@ -51,6 +52,7 @@ class ReportResult:
         panels: titles of the panels drawn, top to bottom.
         gaps: intervals shaded as missing data, ``(start, end)`` in session seconds.
         stress_levels_derived: ``True`` when stress levels were derived from arousal here.
+        stress_levels: the stress-level spans drawn, ``(start, end, level)``.
         summary: key numbers per phase (phase label to name to value).
     """
 
@@ -59,6 +61,7 @@ class ReportResult:
     panels: list[str] = field(default_factory=list)
     gaps: list[tuple[float, float]] = field(default_factory=list)
     stress_levels_derived: bool = False
+    stress_levels: list[tuple[float, float, str]] = field(default_factory=list)
     summary: dict[str, dict[str, float | None]] = field(default_factory=dict)
 
 
@@ -110,12 +113,20 @@ def _missing_intervals(log: SessionLog) -> list[tuple[float, float, str, str]]:
     return sorted(x for x in out if x[1] > x[0])
 
 
-def _stress_levels(estimates: list[dict[str, Any]]) -> tuple[list[tuple[float, str]], bool]:
+def derived_dwell_s(duration_s: float) -> float:
+    """Minimum dwell of derived stress levels: a twelfth of the session, 5 to 60 s (the live
+    default of 60 s would hide every change of a short session)."""  # noqa: D205, D209
+    return float(round(min(60.0, max(5.0, duration_s / 12.0))))
+
+
+def _stress_levels(
+    estimates: list[dict[str, Any]], dwell_s: float
+) -> tuple[list[tuple[float, str]], bool]:
     """``(t, level)`` changes, and whether they were derived here."""
     given = [(float(e["t"]), e["stress_level"]) for e in estimates if e.get("stress_level")]
     if given:
         return given, False
-    tracker = StressLevelTracker()
+    tracker = StressLevelTracker(StressLevelConfig(min_dwell_s=dwell_s))
     out = []
     for e in estimates:
         level = tracker.update(float(e["t"]), float(e["arousal"]), float(e["confidence"]))
@@ -259,8 +270,9 @@ def _html_page(log: SessionLog, result: ReportResult, png: bytes, title: str | N
         else ""
     )
     derived = (
-        "<p>Stress levels were derived from arousal with the default thresholds "
-        "(medium 0.5, high 0.75, hysteresis 0.1, 60 s dwell).</p>"
+        "<p>No estimate carried a stress level: the levels shown were derived from arousal "
+        "with the default thresholds (medium 0.5, high 0.75, hysteresis 0.1, confidence at "
+        f"least 0.3) and a {derived_dwell_s(log.duration_s):g} s minimum dwell.</p>"
         if result.stress_levels_derived
         else ""
     )
@@ -495,9 +507,10 @@ def render_report(
         te = np.array([float(e["t"]) for e in estimates])
         a = np.array([float(e["arousal"]) for e in estimates])
         c = np.array([float(e["confidence"]) for e in estimates])
-        levels, derived = _stress_levels(estimates)
+        levels, derived = _stress_levels(estimates, derived_dwell_s(log.duration_s))
         result.stress_levels_derived = derived
-        for start, end, level in _level_spans(levels, float(te[-1])):
+        result.stress_levels = _level_spans(levels, float(te[-1]))
+        for start, end, level in result.stress_levels:
             ax.fill_between(
                 [m(start), m(end)],
                 -0.12,
@@ -533,7 +546,19 @@ def render_report(
             frameon=False,
             ncol=6,
         )
-        ylabel(ax, "arousal\n(0-1)" + ("\nlevels derived" if derived else ""))
+        ylabel(ax, "arousal\n(0-1)")
+        if derived:
+            ax.text(
+                0.005,
+                0.12,
+                "stress levels derived from arousal "
+                f"({derived_dwell_s(log.duration_s):g} s minimum dwell)",
+                transform=ax.transAxes,
+                ha="left",
+                va="bottom",
+                fontsize=8,
+                color="#555555",
+            )
         provisional = any(e.get("provisional") for e in estimates)
         if provisional:
             ax.text(

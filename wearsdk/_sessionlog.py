@@ -19,7 +19,7 @@ import numpy.typing as npt
 
 from wearsdk._errors import SessionLogError
 
-__all__ = ["SessionLog", "StreamData", "load_session_log"]
+__all__ = ["SessionLog", "StreamData", "load_session_log", "session_log_from_lines"]
 
 FloatArray = npt.NDArray[np.float64]
 

@@ -51,6 +51,13 @@ def test_demo_leaves_a_report_of_its_own_log(tmp_path: Path) -> None:
     again = render_report(log, tmp_path / "again.png")
     assert again.panels == ["heart", "features", "arousal", "ecg-snippet"]
     assert again.gaps == []
+    # levels derived with a dwell fitted to 30 s: high inside the stress phase, not before
+    assert again.stress_levels_derived
+    stress = next(a for a in log.of("annotation") if a["label"] == "stress")
+    stress_start, stress_end = stress["start"], stress["end"]
+    high = [(s, e) for s, e, level in again.stress_levels if level == "high"]
+    assert high
+    assert all(stress_start <= s <= stress_end + 10 for s, _ in high)
     # stress makes the heart beat faster: the per-phase numbers say so
     assert again.summary["stress"]["HR (bpm)"] > again.summary["calm"]["HR (bpm)"] + 10  # type: ignore[operator]
 
