@@ -135,6 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     stream.add_argument("--jsonl", action="store_true", help="print every bus event as JSON")
     _add_mqtt_arguments(stream, consent=True)
+    add_live_argument(stream)
     stream.set_defaults(func=_cmd_stream)
 
     schema = sub.add_parser(
@@ -339,7 +340,6 @@ def _cmd_stream(args: argparse.Namespace) -> int:
                 bridge_task = sinks.create_task(bridge.run())
             sub = session.bus.subscribe("#", maxsize=65536)
             session.add(driver_cls(transport, **{key: args.device}))
-            summary = _Summary(sys.stdout, verbose_hr=True)
 
             async def pump() -> None:
                 async for message in sub:
@@ -359,7 +359,14 @@ def _cmd_stream(args: argparse.Namespace) -> int:
             if bridge_task is not None:
                 bridge_task.cancel()
 
-    asyncio.run(stream())
+    summary = LiveView(
+        _Summary(sys.stdout, verbose_hr=True),
+        title=f"wearsdk stream ({args.driver})",
+        total_s=args.duration,
+        live=args.live,
+    )
+    with summary if not args.jsonl else contextlib.nullcontext():
+        asyncio.run(stream())
     return 0
 
 
