@@ -27,6 +27,18 @@ def _lsl_loopback_only(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Non
         os.environ["LSLAPICFG"] = old
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _sessions_in_tmp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Session logs and reports of CLI runs go to a temporary WEARSDK_HOME, not ~/.local."""
+    old = os.environ.get("WEARSDK_HOME")
+    os.environ["WEARSDK_HOME"] = str(tmp_path_factory.mktemp("wearsdk-home"))
+    yield
+    if old is None:
+        os.environ.pop("WEARSDK_HOME", None)
+    else:
+        os.environ["WEARSDK_HOME"] = old
+
+
 @pytest.fixture
 def data_dir() -> Path:
     """The shared real recordings (``WEARSDK_DATA`` or ``../shared/data``); skip if absent."""

@@ -13,7 +13,18 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # highest first; a module may import its own layer or any lower one
 LAYERS: list[tuple[str, ...]] = [
-    ("wearsdk.cli", "wearsdk.__main__", "wearsdk._demo"),
+    (
+        "wearsdk.cli",
+        "wearsdk.__main__",
+        "wearsdk._demo",
+        "wearsdk._faces",
+        "wearsdk._doctor",
+        "wearsdk._config",
+        "wearsdk._live",
+        "wearsdk._report",
+        "wearsdk._sessionlog",
+        "wearsdk._run",
+    ),
     ("wearsdk.drivers",),
     ("wearsdk.devices",),
     ("wearsdk.session",),

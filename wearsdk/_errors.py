@@ -8,6 +8,7 @@ __all__ = [
     "ConsentError",
     "DeviceNotFoundError",
     "ProtocolError",
+    "SessionLogError",
     "StreamClosedError",
     "SubscriberOverflowError",
     "WearError",
@@ -20,6 +21,18 @@ class WearError(Exception):
 
 class ConfigError(WearError, ValueError):
     """A configuration value is invalid (wrong type, out of range, inconsistent)."""
+
+
+class SessionLogError(WearError, ValueError):
+    """A session event log (JSON lines) cannot be read: missing, empty or not wearsdk's.
+
+    Attributes:
+        path: the file.
+    """
+
+    def __init__(self, message: str, path: str = "") -> None:
+        super().__init__(message)
+        self.path: str = path
 
 
 class ProtocolError(WearError):

@@ -1,13 +1,14 @@
 """The ``wearsdk`` command line.
 
 Exit codes: 0 success; 1 a wearsdk error (device not found, protocol, configuration);
-2 usage error (argparse); 130 interrupted.
+2 usage error (argparse); 3 ``wearsdk doctor`` found a problem; 130 interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import importlib.metadata
 import json
 import logging
@@ -18,6 +19,15 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from wearsdk._errors import ConfigError, WearError
+from wearsdk._faces import (
+    EventLog,
+    add_face_commands,
+    add_live_argument,
+    add_report_arguments,
+    finish_report,
+    report_plan,
+)
+from wearsdk._live import LiveView
 from wearsdk._version import __version__
 
 __all__ = ["main"]
@@ -88,6 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--jsonl", action="store_true", help="print every bus event as one JSON object per line"
     )
+    add_report_arguments(demo, default_on=True)
+    add_live_argument(demo)
     _add_mqtt_arguments(demo, consent=False)
     demo.set_defaults(func=_cmd_demo)
 
@@ -123,6 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     stream.add_argument("--jsonl", action="store_true", help="print every bus event as JSON")
     _add_mqtt_arguments(stream, consent=True)
+    add_live_argument(stream)
     stream.set_defaults(func=_cmd_stream)
 
     schema = sub.add_parser(
@@ -178,7 +191,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="replay only the first S seconds of the recording",
     )
     replay.add_argument("--jsonl", action="store_true", help="print every bus event as JSON")
+    replay.add_argument(
+        "--out", type=Path, metavar="DIR", help="also write every event to DIR/events.jsonl"
+    )
+    add_report_arguments(replay, default_on=False)
+    add_live_argument(replay)
     replay.set_defaults(func=_cmd_replay)
+    add_face_commands(sub)
     return parser
 
 
@@ -321,7 +340,6 @@ def _cmd_stream(args: argparse.Namespace) -> int:
                 bridge_task = sinks.create_task(bridge.run())
             sub = session.bus.subscribe("#", maxsize=65536)
             session.add(driver_cls(transport, **{key: args.device}))
-            summary = _Summary(sys.stdout, verbose_hr=True)
 
             async def pump() -> None:
                 async for message in sub:
@@ -341,7 +359,14 @@ def _cmd_stream(args: argparse.Namespace) -> int:
             if bridge_task is not None:
                 bridge_task.cancel()
 
-    asyncio.run(stream())
+    summary = LiveView(
+        _Summary(sys.stdout, verbose_hr=True),
+        title=f"wearsdk stream ({args.driver})",
+        total_s=args.duration,
+        live=args.live,
+    )
+    with summary if not args.jsonl else contextlib.nullcontext():
+        asyncio.run(stream())
     return 0
 
 
@@ -378,12 +403,26 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     # session time runs with the replay and maps back onto the recording's unix times
     clock = ScaledClock(args.speed or 1.0, unix_at_start=source.start_unix)
     counts: dict[str, int] = {}
+    log_dir, report_png = report_plan(args, kind="replay", default_on=False)
+    event_log = EventLog(log_dir)
+    plain = _Summary(sys.stdout)
+
+    def plain_no_gaps(line: dict[str, Any]) -> None:
+        if line["type"] != "gap":  # an E4 rejects many beats: counted, not listed
+            plain(line)
+
+    span = source.session.end_unix - source.start_unix
+    view = LiveView(
+        plain_no_gaps,
+        title=f"wearsdk replay {args.path.name}",
+        total_s=min(span, args.duration or span),
+        live=args.live,
+    )
 
     async def replay() -> None:
         session = Session(clock=clock)
         # block: the replay waits for this output instead of losing messages
         sub = session.bus.subscribe("#", maxsize=65536, policy="block")
-        summary = _Summary(sys.stdout)
         async with session:
             source_id = session.add(source)
             ended = False
@@ -398,10 +437,11 @@ def _cmd_replay(args: argparse.Namespace) -> int:
                 kind = getattr(payload, "type", "samples")
                 counts[kind] = counts.get(kind, 0) + 1
                 line = message_to_dict(message, clock)
+                event_log.write(json.dumps(line, separators=(",", ":"), allow_nan=False))
                 if args.jsonl:
                     print(json.dumps(line, separators=(",", ":")))
-                elif kind != "gap":  # an E4 rejects many beats: counted, not listed
-                    summary(line)
+                else:
+                    view(line)
                 if (
                     isinstance(payload, DeviceStatus)
                     and payload.source == source_id
@@ -410,10 +450,15 @@ def _cmd_replay(args: argparse.Namespace) -> int:
                     ended = True
             sub.close()
 
-    asyncio.run(replay())
+    try:
+        with view if not args.jsonl else contextlib.nullcontext():
+            asyncio.run(replay())
+    finally:
+        event_log.close()
     if not args.jsonl:
         done = ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
         print(f"replay finished: {done}")
+    finish_report(event_log, report_png, out=sys.stderr if args.jsonl else sys.stdout)
     sys.stdout.flush()
     return 0
 
@@ -485,31 +530,32 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         strap=args.strap,
         eda_band=args.eda,
     )
-    out_file: TextIO | None = None
-    if args.out is not None:
-        args.out.mkdir(parents=True, exist_ok=True)
-        out_file = (args.out / "events.jsonl").open("w", encoding="utf-8")
-    summary = _Summary(sys.stdout)
+    log_dir, report_png = report_plan(args, kind="demo", default_on=True)
+    event_log = EventLog(log_dir)
+    view = LiveView(
+        _Summary(sys.stdout), title="wearsdk demo", total_s=args.duration, live=args.live
+    )
 
     def emit(message: Message, clock: SessionClock) -> None:
         line = message_to_dict(message, clock)
-        if args.jsonl or out_file is not None:
+        if args.jsonl or event_log.path is not None:
             text = json.dumps(line, separators=(",", ":"), allow_nan=False)
             if args.jsonl:
                 sys.stdout.write(text + "\n")
-            if out_file is not None:
-                out_file.write(text + "\n")
+            event_log.write(text)
         if not args.jsonl:
-            summary(line)
+            view(line)
 
     try:
-        result = asyncio.run(run_demo(config, emit, mqtt=_mqtt_config(args, None)))
+        with view if not args.jsonl else contextlib.nullcontext():
+            result = asyncio.run(run_demo(config, emit, mqtt=_mqtt_config(args, None)))
+            view.state.dropped = result.dropped
     finally:
-        if out_file is not None:
-            out_file.close()
+        event_log.close()
     if not args.jsonl:
         counts = ", ".join(f"{v} {k}" for k, v in sorted(result.messages.items()))
         print(f"demo finished: {counts}; dropped {result.dropped}")
+    finish_report(event_log, report_png, out=sys.stderr if args.jsonl else sys.stdout)
     sys.stdout.flush()
     return 0
 

@@ -97,6 +97,16 @@ def test_scan_then_stream_a_twin_in_another_process(radio: tuple[str, str]) -> N
     assert twin["address"] not in stream.stdout
     assert twin["address"].lower() not in stream.stdout
 
+    # the human view of the same stream: the live table (forced: stdout is a pipe here)
+    live = run_cli(
+        *("stream", "--transport", transport, "--device", twin["address"]),
+        *("--duration", "4", "--live"),
+    )
+    assert live.returncode == 0, live.stderr
+    (row,) = [r for r in live.stdout.splitlines() if r.startswith("hr-")]
+    assert "connected" in row or "closed" in row
+    assert twin["address"] not in live.stdout
+
 
 def test_stream_unknown_driver_and_missing_device_fail_cleanly(radio: tuple[str, str]) -> None:
     transport, _ = radio
