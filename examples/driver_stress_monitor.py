@@ -1,8 +1,9 @@
 """Automotive prototype: a driver-stress monitor publishing stress levels to MQTT (QoS 1).
 
-A heart-rate strap feeds the session; each estimate goes through a
-:class:`~wearsdk.affect.StressLevelTracker` (thresholds with hysteresis, a minimum dwell time
-and a confidence gate), and every change of level is published on the bus topic
+A heart-rate strap feeds the session; the session's
+:class:`~wearsdk.affect.StressLevelTracker` (``PipelineConfig.stress_levels``: thresholds with
+hysteresis, a minimum dwell time and a confidence gate) gives each estimate a stress level, and
+every change of level is published on the bus topic
 ``affect/stress``, which an :class:`~wearsdk.io.mqtt.MqttBridge` carries to the vehicle's
 broker as ``wearsdk/<session>/affect/stress`` with QoS 1, next to the strap's connection
 status (``wearsdk/<session>/<source>/status``). Only estimates and status leave the process.
@@ -24,7 +25,7 @@ import argparse
 import asyncio
 
 from wearsdk import Consent, DeviceStatus, ExportPolicy, PipelineConfig, ScaledClock, Session
-from wearsdk.affect import StressLevelConfig, StressLevelTracker
+from wearsdk.affect import StressLevelConfig
 from wearsdk.drivers.heart_rate import HeartRateStrap, VirtualHeartRateStrap
 from wearsdk.io.ble import VirtualLink
 from wearsdk.io.mqtt import MqttBridge, MqttConfig
@@ -36,9 +37,12 @@ STRAP = "Driver HR strap"
 async def monitor(args: argparse.Namespace) -> int:
     clock = ScaledClock(args.speed)
     heart = HeartSimulator(ArousalScript.calm_stress_recovery(args.duration), seed=3)
-    pipeline = PipelineConfig(window_s=15.0, hop_s=1.0, baseline_s=10.0)
-    # a car does not want an alert that flickers: 10 s minimum dwell, 0.1 hysteresis
-    tracker = StressLevelTracker(StressLevelConfig(min_dwell_s=10.0, hysteresis=0.1))
+    # A car does not want an alert that flickers: levels change only past a threshold plus
+    # hysteresis and are held for a minimum dwell. A strap alone gives heart rate only, whose
+    # arousal range is narrower than with EDA (docs/estimates.md: the model's "no EDA"
+    # variant), so this monitor sets its thresholds lower than the defaults (0.5 / 0.75).
+    levels = StressLevelConfig(medium=0.42, high=0.52, hysteresis=0.05, min_dwell_s=10.0)
+    pipeline = PipelineConfig(window_s=15.0, hop_s=1.0, baseline_s=10.0, stress_levels=levels)
     mqtt = MqttConfig(
         url=args.mqtt,
         session="cabin-1",
@@ -81,14 +85,12 @@ async def monitor(args: argparse.Namespace) -> int:
             watch_task = tasks.create_task(link_watch())
             if args.drop_at is not None:
                 tasks.create_task(drop_out())
+            level = None
             async for estimate in session.estimates():
-                before = tracker.level
-                level = tracker.update(estimate.t, estimate.arousal, estimate.confidence)
-                if level is not None and level != before:
+                if estimate.stress_level is not None and estimate.stress_level != level:
+                    level = estimate.stress_level
                     changes += 1
-                    session.bus.publish_nowait(
-                        "affect/stress", estimate.model_copy(update={"stress_level": level})
-                    )
+                    session.bus.publish_nowait("affect/stress", estimate)
                     print(
                         f"t={estimate.t - start:5.1f}s stress level {level} "
                         f"(arousal {estimate.arousal:.2f}, confidence {estimate.confidence:.2f})",

@@ -45,14 +45,14 @@ def test_demo_leaves_a_report_of_its_own_log(tmp_path: Path) -> None:
     assert "data:image/png;base64," in page
     for phase in ("calm", "stress", "recovery"):
         assert f"<th>{phase}</th>" in page
-    assert "provisional model" in page
+    assert "provisional model" not in page  # the validated model drives the demo
     # the same log drawn again through `wearsdk report`: the same panels
     log = load_session_log(tmp_path)
     again = render_report(log, tmp_path / "again.png")
-    assert again.panels == ["heart", "features", "arousal", "ecg-snippet"]
+    assert again.panels == ["heart", "features", "arousal", "valence", "ecg-snippet"]
     assert again.gaps == []
-    # levels derived with a dwell fitted to 30 s: high inside the stress phase, not before
-    assert again.stress_levels_derived
+    # the estimates carry their levels: high inside the stress phase, not before
+    assert not again.stress_levels_derived
     stress = next(a for a in log.of("annotation") if a["label"] == "stress")
     stress_start, stress_end = stress["start"], stress["end"]
     high = [(s, e) for s, e, level in again.stress_levels if level == "high"]

@@ -41,8 +41,9 @@ def test_app_embedding_follows_the_wearer() -> None:
     calm = [a for t, a, _ in rows if t <= 15]
     stress = [a for t, a, c in rows if 20 <= t <= 30 and c > 0]
     late = [a for t, a, _ in rows if t >= 40]
-    assert sum(stress) / len(stress) > sum(calm) / len(calm) + 0.3
-    assert sum(late) / len(late) < sum(stress) / len(stress) - 0.3
+    # a strap alone: the heart-rate-only model separates by ~0.25 here (docs/estimates.md)
+    assert sum(stress) / len(stress) > sum(calm) / len(calm) + 0.2
+    assert sum(late) / len(late) < sum(stress) / len(stress) - 0.2
     assert "ready" in out  # the baseline calibrates and the estimates say so
 
 
