@@ -50,14 +50,18 @@ def test_demo_leaves_a_report_of_its_own_log(tmp_path: Path) -> None:
     log = load_session_log(tmp_path)
     again = render_report(log, tmp_path / "again.png")
     assert again.panels == ["heart", "features", "arousal", "valence", "ecg-snippet"]
-    assert again.gaps == []
-    # the estimates carry their levels: high inside the stress phase, not before
+    # the only missing data is the skin contact the virtual strap loses during recovery
+    recovery = next(a for a in log.of("annotation") if a["label"] == "recovery")
+    assert len(again.gaps) == 1
+    assert recovery["start"] <= again.gaps[0][0] < again.gaps[0][1] <= recovery["end"] + 1
+    # the estimates carry their levels: raised inside the stress phase, not before
     assert not again.stress_levels_derived
     stress = next(a for a in log.of("annotation") if a["label"] == "stress")
     stress_start, stress_end = stress["start"], stress["end"]
-    high = [(s, e) for s, e, level in again.stress_levels if level == "high"]
-    assert high
-    assert all(stress_start <= s <= stress_end + 10 for s, _ in high)
+    # (a 30 s strap-only demo: heart rate alone reaches medium, not high)
+    raised = [(s, e) for s, e, level in again.stress_levels if level != "low"]
+    assert raised
+    assert all(stress_start <= s <= stress_end + 10 for s, _ in raised)
     # stress makes the heart beat faster: the per-phase numbers say so
     assert again.summary["stress"]["HR (bpm)"] > again.summary["calm"]["HR (bpm)"] + 10  # type: ignore[operator]
 
