@@ -155,6 +155,8 @@ class Estimate(Event):
         flags: quality flags that lowered the confidence.
         model: identifier of the model that produced the estimate.
         provisional: ``True`` for placeholder models not validated on real data.
+        revised: ``True`` when this estimate supersedes one published earlier for the same
+            window (same ``window_start`` and ``window_end``), because annotations arrived late.
     """
 
     type: Literal["estimate"] = "estimate"
@@ -170,27 +172,37 @@ class Estimate(Event):
     flags: tuple[str, ...] = ()
     model: str = ""
     provisional: bool = False
+    revised: bool = False
 
 
 class Annotation(Event):
     """An analyzer's judgement over a time span (face, voice, text, markers...).
 
+    The analyzer contract (see ``docs/analyzers.md``): times are on the session clock, ``t``
+    is when the judgement was made (usually ``end``); ``arousal`` and ``valence`` are on the
+    same scales as :class:`Estimate`; ``confidence`` says how much the analyzer trusts this
+    judgement (face found, speech present...), not how strong the emotion is. Published on
+    ``analyzer/<modality>/<analyzer_id>``.
+
     Attributes:
-        modality: ``face``, ``voice``, ``text``, ``marker`` or another modality name.
-        analyzer_id: which analyzer produced it.
+        modality: ``face``, ``voice``, ``text``, ``marker`` or another modality name
+            (lowercase letters, digits, ``_`` and ``-``; markers are never fused).
+        analyzer_id: which analyzer produced it (no ``/``, ``+`` or ``#``).
         start: session time where the annotated span starts.
-        end: session time where it ends.
-        arousal: arousal in [0, 1], when the analyzer estimates it.
-        valence: valence in [-1, 1], when the analyzer estimates it.
+        end: session time where it ends (``>= start``).
+        arousal: arousal in [0, 1] (0 calm, 1 highly aroused), when the analyzer estimates it.
+        valence: valence in [-1, 1] (negative to positive), when the analyzer estimates it.
         confidence: analyzer confidence in [0, 1].
-        emotions: categorical emotion probabilities (name to probability).
+        emotions: categorical emotion probabilities in [0, 1] (name to probability; names
+            lowercase, e.g. ``anger``, ``disgust``, ``fear``, ``happiness``, ``sadness``,
+            ``surprise``, ``neutral``).
         label: a free text label (marker streams).
         extras: free-form JSON-serialisable extras.
     """
 
     type: Literal["annotation"] = "annotation"
-    modality: str
-    analyzer_id: str
+    modality: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,31}$")
+    analyzer_id: str = Field(pattern=r"^[^/+#]{1,64}$")
     start: float
     end: float
     arousal: float | None = Field(default=None, ge=0.0, le=1.0)
@@ -199,6 +211,22 @@ class Annotation(Event):
     emotions: dict[str, float] = Field(default_factory=dict)
     label: str | None = None
     extras: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("end")
+    @classmethod
+    def _ordered(cls, v: float, info: Any) -> float:
+        start = info.data.get("start")
+        if start is not None and v < start:
+            raise ValueError("end is before start")
+        return v
+
+    @field_validator("emotions")
+    @classmethod
+    def _probabilities(cls, v: dict[str, float]) -> dict[str, float]:
+        for name, p in v.items():
+            if not 0.0 <= p <= 1.0:
+                raise ValueError(f"emotion probability {name}={p} is outside [0, 1]")
+        return v
 
 
 class Command(Event):

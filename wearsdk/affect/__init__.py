@@ -1,6 +1,13 @@
 """Affect estimation from windowed physiological features (pure, synchronous)."""
 
 from wearsdk.affect._baseline import BaselineConfig, PersonalBaseline
+from wearsdk.affect._fusion import (
+    DEFAULT_WEIGHTS,
+    FusionConfig,
+    FusionStatistics,
+    LateFusion,
+    ModalityWeight,
+)
 from wearsdk.affect._model import (
     ArousalEstimator,
     ArousalModelParams,
@@ -11,17 +18,25 @@ from wearsdk.affect._model import (
 )
 from wearsdk.affect._provisional import ProvisionalArousal
 from wearsdk.affect._stress import StressLevelConfig, StressLevelTracker
+from wearsdk.affect._voice import VoiceArousal, VoiceReference
 
 __all__ = [
+    "DEFAULT_WEIGHTS",
     "ArousalEstimator",
     "ArousalModelParams",
     "BaselineConfig",
+    "FusionConfig",
+    "FusionStatistics",
     "InputSpec",
+    "LateFusion",
+    "ModalityWeight",
     "PersonalBaseline",
     "ProvisionalArousal",
     "StressLevelConfig",
     "StressLevelTracker",
     "SubModel",
+    "VoiceArousal",
+    "VoiceReference",
     "load_arousal_params",
     "model_inputs",
 ]

@@ -4,8 +4,11 @@ from wearsdk.io._wire import (
     WIRE_SCHEMA,
     AnnotationIn,
     CommandIn,
+    MarkerAnnotation,
     SamplesPayload,
     WireMessage,
+    annotation_from_channels,
+    annotation_from_marker,
     encode_message,
     wire_json_schema,
 )
@@ -14,8 +17,11 @@ __all__ = [
     "WIRE_SCHEMA",
     "AnnotationIn",
     "CommandIn",
+    "MarkerAnnotation",
     "SamplesPayload",
     "WireMessage",
+    "annotation_from_channels",
+    "annotation_from_marker",
     "encode_message",
     "wire_json_schema",
 ]

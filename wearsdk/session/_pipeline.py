@@ -70,7 +70,9 @@ class _WearerState:
     contact_lost_at: list[float] = field(default_factory=list)
 
 
-async def run_pipeline(bus: Bus, config: PipelineConfig) -> None:
+async def run_pipeline(
+    bus: Bus, config: PipelineConfig, *, estimate_topic: str = "affect/estimate"
+) -> None:
     """Consume physiological streams; publish features and estimates until cancelled.
 
     All sources of a session are taken to be worn by one person (a strap and a wristband
@@ -80,7 +82,8 @@ async def run_pipeline(bus: Bus, config: PipelineConfig) -> None:
     ``acc``, ``temp``, ``eda``) and :class:`HeartRate` events (device heart rate and skin
     contact); publishes :class:`Features` on ``features/wearer`` and
     :class:`~wearsdk.Estimate` on ``affect/estimate``. Its subscription uses the ``block``
-    policy, so replays that await ``bus.publish`` are processed losslessly.
+    policy, so replays that await ``bus.publish`` are processed losslessly. When the session
+    fuses analyzers, estimates go to ``estimate_topic`` (``affect/physio``) for the fusion stage.
     """
     state = _WearerState(
         extractor=FeatureExtractor(config.features()),
@@ -146,5 +149,5 @@ async def run_pipeline(bus: Bus, config: PipelineConfig) -> None:
                         )
                     )
                     bus.publish_nowait(
-                        "affect/estimate", estimate.model_copy(update={"sources": sources})
+                        estimate_topic, estimate.model_copy(update={"sources": sources})
                     )
