@@ -456,15 +456,19 @@ class _Summary:
                 file=self.out,
                 flush=True,
             )
-        elif kind == "estimate":
+        elif kind == "estimate" and line.get("topic") != "affect/physio":  # fused ones only
             arousal = float(line["arousal"])
             conf = float(line["confidence"])
             bar = "#" * round(arousal * 20)
             hr = f"{self.hr:5.1f}" if self.hr is not None else "  -  "
             flags = ",".join(line.get("flags") or ())
+            valence = line.get("valence")
+            val = f"valence {float(valence):+4.2f} " if valence is not None else ""
+            if line.get("revised"):
+                flags = f"revised {flags}"
             print(
                 f"t={float(line['t']) - (self.t0 or 0.0):7.1f}s  {self.phase:<9} HR {hr} bpm  "
-                f"arousal {arousal:4.2f} [{bar:<20}] conf {conf:4.2f} {flags}",
+                f"arousal {arousal:4.2f} [{bar:<20}] conf {conf:4.2f} {val}{flags}",
                 file=self.out,
                 flush=True,
             )

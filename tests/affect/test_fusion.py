@@ -91,7 +91,8 @@ def test_late_annotation_revises_the_estimate() -> None:
     assert fusion.stats.late == 1
     out = fusion.add_physio(physio(101.0))
     revised, on_time = out
-    assert revised.revised and not on_time.revised
+    assert revised.revised
+    assert not on_time.revised
     assert (revised.window_start, revised.window_end) == (first.window_start, first.window_end)
     assert revised.valence is not None
     assert revised.valence < first.valence - 0.3

@@ -96,9 +96,12 @@ def test_pyfeat_emotions_map_onto_valence_and_arousal(tmp_path: Path) -> None:
     result = read_pyfeat_csv(path)
     assert (result.rows, result.dropped) == (20, 3)
     first, second = result.annotations
-    assert first.valence is not None and first.valence > 0.5
-    assert second.valence is not None and second.valence < -0.4
-    assert first.arousal is not None and second.arousal is not None
+    assert first.valence is not None
+    assert first.valence > 0.5
+    assert second.valence is not None
+    assert second.valence < -0.4
+    assert first.arousal is not None
+    assert second.arousal is not None
     assert first.arousal > second.arousal
     assert first.emotions["happiness"] == pytest.approx(0.85)
     assert first.confidence == pytest.approx(0.8 * 0.99)
@@ -150,7 +153,8 @@ def test_generic_csv_with_a_column_mapping(tmp_path: Path) -> None:
     a, b = result.annotations
     assert (a.start, a.end, a.valence, a.arousal, a.confidence) == (0.0, 2.0, 1.0, 0.0, 0.9)
     assert (b.valence, b.arousal) == (-1.0, 1.0)
-    assert a.modality == "text" and a.analyzer_id == "rater"
+    assert a.modality == "text"
+    assert a.analyzer_id == "rater"
 
 
 def test_generic_jsonl_with_emotions_only(tmp_path: Path) -> None:
@@ -166,7 +170,8 @@ def test_generic_jsonl_with_emotions_only(tmp_path: Path) -> None:
     result = read_table(path, mapping)
     assert (result.rows, result.dropped) == (4, 2)
     angry, happy = result.annotations
-    assert angry.valence is not None and happy.valence is not None
+    assert angry.valence is not None
+    assert happy.valence is not None
     assert angry.valence < 0 < happy.valence
     assert angry.emotions == {"anger": 0.9, "happiness": 0.1}
     assert angry.end - angry.start == 1.0

@@ -82,7 +82,10 @@ async def test_an_analyzer_publishing_out_of_range_values_fails_the_session() ->
         async def run(self, ctx: AnalyzerContext) -> None:
             ctx.publish(ctx.now(), ctx.now(), valence=3.0)
 
-    with pytest.raises(ValueError, match="valence"):
+    async def run_session() -> None:
         async with Session(pipeline=None) as session:
             session.add_analyzer(Broken())
             await asyncio.sleep(1.0)
+
+    with pytest.raises(ValueError, match="valence"):
+        await run_session()

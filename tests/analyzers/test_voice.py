@@ -88,7 +88,8 @@ async def test_fast_high_speech_ranks_as_more_aroused_than_slow_low(tmp_path: Pa
     for i, text in enumerate(TEXTS):
         calm = await voice_arousal(espeak(tmp_path / f"calm{i}.wav", text, wpm=120, pitch=25))
         aroused = await voice_arousal(espeak(tmp_path / f"fast{i}.wav", text, wpm=250, pitch=80))
-        assert calm and aroused
+        assert calm
+        assert aroused
         assert all(a.modality == "voice" and 0 < a.confidence <= 0.7 for a in calm + aroused)
         calm_mean = float(np.mean([a.arousal for a in calm]))
         aroused_mean = float(np.mean([a.arousal for a in aroused]))

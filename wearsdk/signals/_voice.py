@@ -5,12 +5,13 @@
   allowed lag range, refined by parabolic interpolation. Frames without such a dip are
   unvoiced. The default threshold, 0.25, is looser than the paper's 0.1-0.15: sped-up and
   breathy speech is less periodic, and a missed voiced frame costs more here than a pitch
-  on a noisy one (the median pitch is robust to those). Its value at the dip (the aperiodicity) gives a clarity in [0, 1].
+  on a noisy one (the median pitch is robust to those). Its value at the dip (the
+  aperiodicity) gives a clarity in [0, 1].
 - Energy: RMS level of each frame in dB re full scale; frames within 30 dB of the segment's
   loudest frame (and above -60 dBFS) count as speech.
 - Speaking rate: syllable nuclei counted as peaks of the smoothed energy envelope, at least
-  3 dB above their surroundings, voiced within 20 ms, and 80 ms apart, per second of speech (the approach
-  of de Jong & Wempe 2009, Behav. Res. Methods 41:385, on intensity peaks).
+  3 dB above their surroundings, voiced within 20 ms, and 80 ms apart, per second of speech
+  (the approach of de Jong & Wempe 2009, Behav. Res. Methods 41:385, on intensity peaks).
 
 :class:`VoiceProsody` is the online form (``step(samples)`` returns the segments completed);
 :func:`voice_prosody` applies it to a whole signal. Segments are cut by sample count, so any
