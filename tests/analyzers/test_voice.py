@@ -1,5 +1,6 @@
 """The voice prosody analyzer: YIN on tones, online equals offline, espeak-ng speech ranked."""
 
+import asyncio
 import shutil
 import subprocess
 from pathlib import Path
@@ -7,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from wearsdk import Annotation, Bus, ScaledClock
+from wearsdk import Annotation, Bus, Estimate, ScaledClock, Session
 from wearsdk.analyzers import AnalyzerContext, VoiceAnalyzer, read_wav
 from wearsdk.signals import VoiceProsody, voice_prosody, yin_pitch
 
@@ -126,3 +127,27 @@ def test_silence_gives_no_voice_estimate(tmp_path: Path) -> None:
         w.writeframes(np.zeros(32000, dtype="<i2").tobytes())
     (features,) = voice_prosody(read_wav(path)[0], sampling_rate_hz=16000)
     assert features.voiced_fraction == 0.0
+
+
+async def test_voice_analyzer_in_a_session_is_fused_in_real_time(tmp_path: Path) -> None:
+    wav = espeak(tmp_path / "fast.wav", TEXTS[1], wpm=250, pitch=80)
+    clock = ScaledClock(10.0)
+    async with Session(clock=clock, pipeline=None) as session:
+        estimates = session.estimates()
+        start = clock.now()
+        session.add_analyzer(VoiceAnalyzer(wav, start=start))  # paced: as if spoken live
+        await session.sleep(2.5)  # the first 2 s segment has been analysed
+        session.bus.publish_nowait(
+            "affect/physio",
+            Estimate(
+                t=clock.now(),
+                window_start=clock.now() - 60,
+                window_end=clock.now(),
+                arousal=0.2,
+                confidence=0.8,
+            ),
+        )
+        est = await asyncio.wait_for(estimates.__anext__(), 5)
+    assert est.modalities == ("voice",)
+    assert est.sources == ("voice-prosody",)
+    assert est.arousal > 0.3  # the aroused voice pulls the calm physiology up

@@ -54,6 +54,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Final
@@ -123,7 +124,7 @@ class FusionConfig:
         ignore: modalities never fused (``marker``: labels, scripted truth, experiment events).
     """
 
-    weights: dict[str, ModalityWeight] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+    weights: Mapping[str, ModalityWeight] = field(default_factory=lambda: DEFAULT_WEIGHTS)
     other: ModalityWeight = _OTHER
     tolerance_s: float = 0.5
     lookback_s: float = 10.0
