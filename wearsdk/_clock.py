@@ -15,15 +15,23 @@ so converted times never jump when the system clock is adjusted during a session
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
 from wearsdk._errors import ConfigError
 
-__all__ = ["DeviceClockMap", "ScaledClock", "SessionClock", "monotonic_source"]
+__all__ = [
+    "ClockQuality",
+    "DeviceClockMap",
+    "ScaledClock",
+    "SessionClock",
+    "monotonic_source",
+]
 
 
 def monotonic_source() -> tuple[Callable[[], float], str]:
@@ -141,20 +149,69 @@ class ScaledClock(SessionClock):
         return self._start_real + (real - self._start_real) * self._speed
 
 
+@dataclass(frozen=True, slots=True)
+class ClockQuality:
+    """A snapshot of a clock model's state, for status events and diagnostics.
+
+    Attributes:
+        offset_s: session time minus device (or remote) time, as applied now.
+        drift_ppm: how fast the device clock runs relative to the session clock, in parts per
+            million (positive: the device clock is fast).
+        jitter_s: typical delay of observations above the latency-free envelope (the arrival
+            jitter the model removes); for round trips, the best round-trip delay.
+        resets: times the device clock jumped and the model re-anchored.
+        observations: observations since the last (re-)anchoring.
+        converged: whether drift is estimated and the applied offset has caught up with the
+            fitted line.
+    """
+
+    offset_s: float
+    drift_ppm: float
+    jitter_s: float
+    resets: int
+    observations: int
+    converged: bool
+
+
+def _lower_hull(x: list[float], y: list[float]) -> list[int]:
+    """Indices of the lower convex hull of points sorted by ``x`` (monotone chain)."""
+    hull: list[int] = []
+    for i in range(len(x)):
+        while len(hull) >= 2:
+            a, b = hull[-2], hull[-1]
+            # drop b when it lies on or above the segment a -> i
+            if (y[b] - y[a]) * (x[i] - x[a]) >= (y[i] - y[a]) * (x[b] - x[a]):
+                hull.pop()
+            else:
+                break
+        hull.append(i)
+    return hull
+
+
 class DeviceClockMap:
     """Online mapping of a device clock onto the session clock: offset and drift.
 
-    A device stamps samples on its own clock (Polar: ns since 2000; counters); they arrive on
-    the session clock later, by a positive and jittery delay (BLE connection events, 7.5-50
-    ms). The latency-free relation lies on the *lower envelope* of ``arrival - device_time``:
-    the minimum of that difference is kept per ``bucket_s`` of device time, and a line through
-    those minima gives the offset and the drift (rate error, in ppm). Never "arrival time of the
-    packet" for every sample.
+    A device stamps samples on its own clock (Polar: ns since 2000; a sample counter divided
+    by the nominal rate); they arrive on the session clock later, by a positive and jittery
+    delay (BLE connection events, 7.5-50 ms). Every ``arrival - device_time`` is therefore an
+    upper bound of the latency-free relation, which is the *lower envelope* of those points:
+    the lowest point is kept per ``bucket_s`` of device time, and the line that supports the
+    lower convex hull of those minima at their mean device time is the one that stays under
+    every point with the least total gap (the linear programme of Moon, Skelly and Towsley's
+    one-way clock skew estimation). Its slope is the drift, its height the offset. Never
+    "arrival time of the packet" for every sample; jitter is removed, not averaged.
+
+    For sources without a device clock, the device time is the sample count divided by the
+    nominal rate (BITalino, GATT profiles): the map then learns the true sample rate as the
+    drift, the dejitter approach of LSL and muselsl with a latency-free envelope instead of a
+    least-squares line through jittered arrivals.
 
     Guarantees on :meth:`map`: a stream's outputs never go backwards across calls, and the
     applied offset moves by at most ``max_slew`` seconds per second of device time (beyond the
     estimated drift), so timestamps never jump; a device clock that jumps (reset, power loss)
-    by more than ``reset_after_s`` re-anchors the map (counted in :attr:`resets`).
+    by more than ``reset_after_s`` re-anchors the map (counted in :attr:`resets`). The
+    constant part of the latency (the fastest a packet ever arrives) cannot be seen from
+    arrivals: mapped times are late by it, the same for every source on the same kind of link.
 
     Args:
         bucket_s: device seconds per envelope bucket.
@@ -198,11 +255,14 @@ class DeviceClockMap:
         self._bucket_d: list[float] = []  # device time of each bucket's minimum
         self._bucket_m: list[float] = []  # minimum of (arrival - device) in the bucket
         self._bucket_key: list[int] = []
-        self._slope = 0.0
+        self._stale = True  # the closed buckets changed since the last fit
+        self._slope = 0.0  # d(arrival - device)/d(device)
         self._intercept = 0.0
+        self._drift_known = False
         self._applied: float | None = None  # offset applied at _last_d
         self._last_d: float | None = None
         self._anchor_d: float | None = None
+        self._excess = 0.0  # running mean of the delay above the line
         self.n_observations = 0
 
     @property
@@ -217,8 +277,31 @@ class DeviceClockMap:
 
     @property
     def drift_ppm(self) -> float:
-        """Estimated rate error of the device clock, in parts per million."""
-        return self._slope * 1e6
+        """How fast the device clock runs relative to the session clock, in ppm (+: fast)."""
+        return (1.0 / (1.0 + self._slope) - 1.0) * 1e6
+
+    @property
+    def jitter_s(self) -> float:
+        """Running mean of the arrival delay above the envelope (the jitter removed)."""
+        return self._excess
+
+    @property
+    def converged(self) -> bool:
+        """Drift is estimated and the applied offset has caught up with the fitted line."""
+        if not self._drift_known or self._applied is None or self._last_d is None:
+            return False
+        return abs(self._applied - self._target(self._last_d)) < 1e-3
+
+    def quality(self) -> ClockQuality:
+        """The model's state and quality now (for status events)."""
+        return ClockQuality(
+            offset_s=self.offset_s,
+            drift_ppm=self.drift_ppm,
+            jitter_s=self.jitter_s,
+            resets=self.resets,
+            observations=self.n_observations,
+            converged=self.converged,
+        )
 
     def _target(self, d: float) -> float:
         return self._intercept + self._slope * d
@@ -226,10 +309,12 @@ class DeviceClockMap:
     def observe(self, device_t: float, arrival: float) -> bool:
         """Add one (device time, arrival time) pair and advance the applied offset.
 
+        Cheap: the hull is refitted only when a bucket closes.
+
         Returns:
             ``True`` when this observation reset the map (the device clock jumped).
         """
-        if not (np.isfinite(device_t) and np.isfinite(arrival)):
+        if not (math.isfinite(device_t) and math.isfinite(arrival)):
             return False
         reset = False
         if self._applied is not None and self._last_d is not None:
@@ -241,24 +326,16 @@ class DeviceClockMap:
                 self._reset_state()
                 reset = True
         self.n_observations += 1
-        diff = arrival - device_t
-        key = int(np.floor(device_t / self.bucket_s))
-        if self._bucket_key and self._bucket_key[-1] == key:
-            if diff < self._bucket_m[-1]:
-                self._bucket_m[-1] = diff
-                self._bucket_d[-1] = device_t
-        else:
-            self._bucket_key.append(key)
-            self._bucket_m.append(diff)
-            self._bucket_d.append(device_t)
-            if len(self._bucket_key) > self.horizon_buckets:
-                del self._bucket_key[0], self._bucket_m[0], self._bucket_d[0]
-        self._fit()
+        self._add_point(device_t, arrival - device_t)
+        if self._stale or not self._drift_known:
+            self._fit()
         if self._applied is None or self._last_d is None:
             self._applied = self._target(device_t)
             self._last_d = device_t
             self._anchor_d = device_t
             return reset
+        excess = arrival - (device_t + self._target(device_t))
+        self._excess += (max(0.0, excess) - self._excess) / min(self.n_observations, 64)
         # move the applied offset toward the fitted line, at most the slew per device second
         span = device_t - self._last_d
         if span > 0:
@@ -267,24 +344,57 @@ class DeviceClockMap:
             target = self._target(device_t)
             # the part of the change that the drift explains is not a correction
             expected = self._applied + self._slope * span
-            self._applied = expected + float(np.clip(target - expected, -slew, slew))
+            self._applied = expected + min(max(target - expected, -slew), slew)
             self._last_d = device_t
         return reset
 
+    def _add_point(self, d: float, m: float) -> None:
+        key = math.floor(d / self.bucket_s)
+        keys = self._bucket_key
+        # streams of one device interleave: a frame may belong to a recent, earlier bucket
+        i = len(keys) - 1
+        while i >= 0 and keys[i] > key:
+            i -= 1
+        if i >= 0 and keys[i] == key:
+            if m < self._bucket_m[i]:
+                self._bucket_m[i] = m
+                self._bucket_d[i] = d
+                if i < len(keys) - 1:
+                    self._stale = True  # a closed bucket changed: refit
+            return
+        if i < 0 and keys:
+            return  # older than everything kept
+        self._stale = True  # a bucket closed (or an earlier one was filled in)
+        keys.insert(i + 1, key)
+        self._bucket_m.insert(i + 1, m)
+        self._bucket_d.insert(i + 1, d)
+        if len(keys) > self.horizon_buckets:
+            del keys[0], self._bucket_m[0], self._bucket_d[0]
+
     def _fit(self) -> None:
-        d = np.asarray(self._bucket_d)
-        m = np.asarray(self._bucket_m)
-        if d.size >= 3 and d[-1] - d[0] >= self.min_fit_span_s:
-            # the latest bucket is still filling: its minimum is not final, leave it out
-            slope, intercept = np.polyfit(d[:-1] - d[0], m[:-1], 1)
-            # keep the line under the envelope: shift it down to the lowest residual
-            resid = m - (intercept + slope * (d - d[0]))
-            intercept += min(0.0, float(resid.min()))
-            self._slope = float(slope)
-            self._intercept = float(intercept - slope * d[0])
-        else:
-            self._slope = 0.0
-            self._intercept = float(m.min())
+        closed = len(self._bucket_key) - 1  # the latest bucket is still filling
+        self._stale = False
+        d, m = self._bucket_d, self._bucket_m
+        if closed < 2 or d[closed - 1] - d[0] < self.min_fit_span_s:
+            # too short to see drift: the lowest point so far, no slope
+            self._slope, self._intercept = 0.0, min(m)
+            self._drift_known = False
+            return
+        x0 = d[0]
+        xs = [v - x0 for v in d[:closed]]
+        hull = _lower_hull(xs, m[:closed])
+        centre = sum(xs) / closed
+        j = 0
+        while j < len(hull) - 2 and xs[hull[j + 1]] <= centre:
+            j += 1
+        a, b = hull[j], hull[j + 1]
+        slope = (m[b] - m[a]) / (xs[b] - xs[a])
+        intercept = m[a] - slope * xs[a]
+        # the still-filling bucket may already hold a point under the line
+        intercept += min(0.0, m[closed] - (intercept + slope * (d[closed] - x0)))
+        self._slope = slope
+        self._intercept = intercept - slope * x0
+        self._drift_known = True
 
     def map(self, device_t: npt.ArrayLike, *, stream: str = "") -> npt.NDArray[np.float64]:
         """Map device times (seconds) onto the session clock.
@@ -298,10 +408,10 @@ class DeviceClockMap:
         d = np.asarray(device_t, dtype=np.float64)
         if self._applied is None or self._last_d is None:
             raise ConfigError("DeviceClockMap.map() needs an observation first")
-        out = d + self._applied + self._slope * (d - self._last_d)
+        out = d + (self._applied + self._slope * (d - self._last_d))
         if out.size == 0:
             return out
-        floor = self._floors.get(stream, -np.inf)
+        floor = self._floors.get(stream, -math.inf)
         if out[0] <= floor:
             out = np.maximum(out, floor + 1e-9 * np.arange(1, out.size + 1))
         self._floors[stream] = float(out[-1])
