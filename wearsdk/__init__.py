@@ -4,7 +4,14 @@ The public facade. Everything importable from here is stable API; modules whose 
 with an underscore are private.
 """
 
-from wearsdk._clock import DeviceClockMap, ScaledClock, SessionClock
+from wearsdk._clock import (
+    ClockQuality,
+    DeviceClockMap,
+    RoundTrip,
+    RoundTripClock,
+    ScaledClock,
+    SessionClock,
+)
 from wearsdk._errors import (
     ConfigError,
     ConnectionLostError,
@@ -40,6 +47,7 @@ __all__ = [
     "Annotation",
     "AnyEvent",
     "Bus",
+    "ClockQuality",
     "Command",
     "ConfigError",
     "ConnectionLostError",
@@ -60,6 +68,8 @@ __all__ = [
     "PipelineConfig",
     "ProtocolError",
     "Pseudonymizer",
+    "RoundTrip",
+    "RoundTripClock",
     "SampleBlock",
     "ScaledClock",
     "Session",

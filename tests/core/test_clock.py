@@ -3,7 +3,14 @@ import time
 import numpy as np
 import pytest
 
-from wearsdk import ConfigError, DeviceClockMap, ScaledClock, SessionClock
+from wearsdk import (
+    ConfigError,
+    DeviceClockMap,
+    RoundTrip,
+    RoundTripClock,
+    ScaledClock,
+    SessionClock,
+)
 from wearsdk.sim import DeviceClockSim, cross_device_error, settling_time
 
 
@@ -181,3 +188,54 @@ def test_interleaved_streams_fill_earlier_buckets() -> None:
         m.observe(k + 0.3, 1000 + k + 0.3 + 0.01 + 0.02 * (k % 2))  # an earlier acc frame
     assert m.offset_s == pytest.approx(1000.01, abs=1e-3)
     assert m.resets == 0
+
+
+def exchanges(
+    c: RoundTripClock, *, seconds: float, offset: float, ppm: float, seed: int
+) -> list[tuple[float, float]]:
+    """Round trips every 0.5 s over paths of 20 ms + up to 30 ms each way; (t, error)."""
+    rng = np.random.default_rng(seed)
+
+    def remote(t: float) -> float:
+        return offset + t * (1 + ppm * 1e-6)
+
+    out = []
+    for k in range(int(seconds / 0.5)):
+        t1 = k * 0.5
+        up, down = 0.02 + rng.uniform(0, 0.03), 0.02 + rng.uniform(0, 0.03)
+        t2 = remote(t1 + up)
+        t3 = t2 + 0.001
+        t4 = t1 + up + 0.001 / (1 + ppm * 1e-6) + down
+        c.add(RoundTrip(t1, t2, t3, t4))
+        out.append((t4, c.to_remote(t4) - remote(t4)))
+    return out
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_round_trip_clock_finds_offset_and_drift_through_jittery_paths(seed: int) -> None:
+    c = RoundTripClock()
+    errors = exchanges(c, seconds=600, offset=-3600.0, ppm=50.0, seed=seed)
+    # a few seconds in, already far inside the 50 ms round trip
+    assert max(abs(e) for t, e in errors if 2 < t < 30) < 0.003
+    assert max(abs(e) for t, e in errors if t > 60) < 0.003
+    assert c.drift_ppm == pytest.approx(50.0, abs=5)
+    assert c.drift_known
+    assert 0.04 <= c.best_delay_s < 0.05
+    # the bound it can prove: half the sum of the two minimum one-way delays (2 x 20 ms)
+    assert 0.019 < c.uncertainty_s < 0.025
+    assert c.to_local(c.to_remote(123.0)) == pytest.approx(123.0, abs=1e-9)
+    assert c.quality().observations == 1200
+
+
+def test_round_trip_clock_rejects_impossible_exchanges() -> None:
+    c = RoundTripClock(max_delay_s=1.0)
+    assert not c.synced
+    assert not c.add(RoundTrip(10.0, 5.0, 5.0, 9.0))  # answered before it was asked
+    assert not c.add(RoundTrip(0.0, 5.0, 4.0, 1.0))  # the remote sent before it received
+    assert not c.add(RoundTrip(0.0, 5.0, 5.0, 3.0))  # slower than max_delay_s
+    assert not c.add(RoundTrip(0.0, float("nan"), 5.0, 0.1))
+    assert c.add(RoundTrip(100.0, 105.05, 105.06, 100.11))
+    assert not c.add(RoundTrip(10.0, 15.05, 15.06, 10.11))  # out of order
+    assert c.rejected == 5
+    assert c.samples == 1
+    assert c.offset_at(100.0) == pytest.approx(5.0, abs=0.03)

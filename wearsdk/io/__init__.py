@@ -3,6 +3,8 @@
 from wearsdk.io._wire import (
     WIRE_SCHEMA,
     AnnotationIn,
+    ClockRequest,
+    ClockResponse,
     CommandIn,
     SamplesPayload,
     WireMessage,
@@ -13,6 +15,8 @@ from wearsdk.io._wire import (
 __all__ = [
     "WIRE_SCHEMA",
     "AnnotationIn",
+    "ClockRequest",
+    "ClockResponse",
     "CommandIn",
     "SamplesPayload",
     "WireMessage",
