@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 from wearsdk._clock import SessionClock
 from wearsdk._events import (
     Annotation,
+    ClockStatus,
     Command,
     DeviceStatus,
     Estimate,
@@ -53,7 +54,15 @@ class SamplesPayload(BaseModel):
 
 
 WireEvent = Annotated[
-    DeviceStatus | Gap | HeartRate | Features | Estimate | Annotation | Command | SamplesPayload,
+    DeviceStatus
+    | ClockStatus
+    | Gap
+    | HeartRate
+    | Features
+    | Estimate
+    | Annotation
+    | Command
+    | SamplesPayload,
     Field(discriminator="type"),
 ]
 

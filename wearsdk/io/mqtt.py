@@ -36,7 +36,16 @@ from pydantic import ValidationError
 
 from wearsdk._clock import RoundTrip, RoundTripClock, SessionClock
 from wearsdk._errors import ConfigError, ConnectionLostError, WearError
-from wearsdk._events import Annotation, Command, DeviceStatus, Estimate, Features, Gap, HeartRate
+from wearsdk._events import (
+    Annotation,
+    ClockStatus,
+    Command,
+    DeviceStatus,
+    Estimate,
+    Features,
+    Gap,
+    HeartRate,
+)
 from wearsdk._privacy import Consent, ExportPolicy, require_consent
 from wearsdk._types import SampleBlock
 from wearsdk.bus import Bus, BusItem, Message
@@ -258,7 +267,7 @@ class MqttBridge:
     def _class_of(payload: BusItem) -> str | None:
         if isinstance(payload, Estimate):
             return "estimate"
-        if isinstance(payload, DeviceStatus | Gap):
+        if isinstance(payload, DeviceStatus | ClockStatus | Gap):
             return "status"
         if isinstance(payload, Features):
             return "features"
