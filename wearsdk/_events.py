@@ -16,6 +16,7 @@ __all__ = [
     "EVENT_ADAPTER",
     "Annotation",
     "AnyEvent",
+    "ClockStatus",
     "Command",
     "DeviceState",
     "DeviceStatus",
@@ -65,6 +66,38 @@ class DeviceStatus(Event):
     detail: str | None = None
     battery_pct: int | None = None
     attempt: int | None = None
+
+
+class ClockStatus(Event):
+    """State and quality of a source's clock model (published periodically and on resets).
+
+    Attributes:
+        source: pseudonymous source id (or analyzer id).
+        clock: which clock of the source (``sensor``, ``samples``, ``remote``...).
+        offset_s: session time minus source time, as applied now (``None`` before the first
+            observation).
+        drift_ppm: how fast the source's clock runs relative to the session clock (+: fast).
+        jitter_s: mean arrival delay above the latency-free envelope that the model removes
+            (for round-trip clocks: the best round-trip delay).
+        resets: times the source's clock jumped and the model re-anchored.
+        observations: observations since the last (re-)anchoring.
+        converged: drift is estimated and the applied offset caught up with the fit.
+    """
+
+    type: Literal["clock_status"] = "clock_status"
+    source: str
+    clock: str
+    offset_s: float | None
+    drift_ppm: float
+    jitter_s: float | None
+    resets: int = Field(ge=0)
+    observations: int = Field(ge=0)
+    converged: bool
+
+    @field_validator("offset_s", "jitter_s", mode="before")
+    @classmethod
+    def _undefined_is_none(cls, v: Any) -> Any:
+        return None if isinstance(v, float) and not math.isfinite(v) else v
 
 
 class Gap(Event):
@@ -245,7 +278,7 @@ class Command(Event):
 
 
 AnyEvent = Annotated[
-    DeviceStatus | Gap | HeartRate | Features | Estimate | Annotation | Command,
+    DeviceStatus | ClockStatus | Gap | HeartRate | Features | Estimate | Annotation | Command,
     Field(discriminator="type"),
 ]
 """Union of every event model, discriminated by ``type``."""

@@ -438,6 +438,17 @@ class _Summary:
         elif kind == "device_status":
             extra = f" battery {line['battery_pct']}%" if line.get("battery_pct") else ""
             print(f"[{line['source']}] {line['state']}{extra}", file=self.out, flush=True)
+        elif kind == "clock_status":
+            offset = line.get("offset_s")
+            jitter = line.get("jitter_s")
+            print(
+                f"[{line['source']}] clock {line['clock']}: drift {line['drift_ppm']:+.1f} ppm, "
+                f"jitter {1000 * jitter if jitter is not None else float('nan'):.1f} ms, "
+                f"offset {offset if offset is not None else float('nan'):.4f} s, "
+                f"resets {line['resets']}, {'converged' if line['converged'] else 'learning'}",
+                file=self.out,
+                flush=True,
+            )
         elif kind == "heart_rate":
             hr = line.get("hr_bpm")
             self.hr = float(hr) if isinstance(hr, int | float) else None

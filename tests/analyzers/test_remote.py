@@ -63,6 +63,11 @@ async def test_mqtt_analyzer_in_another_process_changes_the_fused_valence(
             "0.8",
             "--seconds",
             "3",
+            # the analyzer's machine is an hour ahead and its clock runs 100 ppm fast
+            "--clock-offset-s",
+            "3600",
+            "--drift-ppm",
+            "100",
         )
         before: list[Estimate] = []
         after: list[Estimate] = []
@@ -74,9 +79,12 @@ async def test_mqtt_analyzer_in_another_process_changes_the_fused_valence(
             received_at = clock.now()
             ann = first.payload
             assert isinstance(ann, Annotation)
-            # the unix times were mapped onto the session clock: the frame ended just before
-            # it arrived (broker latency on loopback), never after
+            # stamped on a clock an hour ahead, mapped onto the session clock: the frame ended
+            # just before it arrived, and within a few ms of the true instant (the session
+            # clock is this machine's monotonic clock, the analyzer reports it as truth)
             assert 0.0 <= received_at - ann.end < 0.5
+            assert clock.source_name == "lsl"  # pylsl's clock is CLOCK_MONOTONIC on Linux
+            assert abs(ann.end - ann.extras["monotonic_s"]) < 0.01
             for _ in range(5):
                 await asyncio.sleep(0.3)
                 session.bus.publish_nowait("affect/physio", physio(clock.now()))
@@ -86,6 +94,13 @@ async def test_mqtt_analyzer_in_another_process_changes_the_fused_valence(
         finally:
             assert await asyncio.wait_for(proc.wait(), 15) == 0
             bridge_task.cancel()
+        errors = [abs(ann.end - ann.extras["monotonic_s"])]
+        while (m := annotations.receive_nowait()) is not None:
+            assert isinstance(m.payload, Annotation)
+            errors.append(abs(m.payload.end - m.payload.extras["monotonic_s"]))
+        print(f"alignment error over {len(errors)} annotations: max {max(errors) * 1e3:.2f} ms")
+        assert len(errors) >= 5
+        assert max(errors) < 0.01
     assert before[0].valence is None
     on_time = [e for e in after if not e.revised]
     assert all(e.valence == pytest.approx(0.8) for e in on_time)

@@ -3,6 +3,8 @@
 from wearsdk.io._wire import (
     WIRE_SCHEMA,
     AnnotationIn,
+    ClockRequest,
+    ClockResponse,
     CommandIn,
     MarkerAnnotation,
     SamplesPayload,
@@ -16,6 +18,8 @@ from wearsdk.io._wire import (
 __all__ = [
     "WIRE_SCHEMA",
     "AnnotationIn",
+    "ClockRequest",
+    "ClockResponse",
     "CommandIn",
     "MarkerAnnotation",
     "SamplesPayload",

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 from wearsdk._clock import SessionClock
 from wearsdk._events import (
     Annotation,
+    ClockStatus,
     Command,
     DeviceStatus,
     Estimate,
@@ -23,6 +24,8 @@ from wearsdk.bus import Message
 __all__ = [
     "WIRE_SCHEMA",
     "AnnotationIn",
+    "ClockRequest",
+    "ClockResponse",
     "CommandIn",
     "MarkerAnnotation",
     "SamplesPayload",
@@ -54,7 +57,15 @@ class SamplesPayload(BaseModel):
 
 
 WireEvent = Annotated[
-    DeviceStatus | Gap | HeartRate | Features | Estimate | Annotation | Command | SamplesPayload,
+    DeviceStatus
+    | ClockStatus
+    | Gap
+    | HeartRate
+    | Features
+    | Estimate
+    | Annotation
+    | Command
+    | SamplesPayload,
     Field(discriminator="type"),
 ]
 
@@ -253,6 +264,47 @@ def annotation_from_channels(
     )
 
 
+class ClockRequest(BaseModel):
+    """A clock-offset request from another process (NTP-style, see ``docs/clock.md``).
+
+    Attributes:
+        id: the requester's id; the response goes to ``<prefix>/<session>/clock/response/<id>``.
+        seq: the requester's sequence number, echoed.
+        t1: the requester's clock when it sent the request (opaque to the SDK, echoed).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    schema_: Literal["wearsdk.wire/1"] = Field(default=WIRE_SCHEMA, alias="schema")
+    id: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    seq: int = Field(ge=0)
+    t1: float = Field(allow_inf_nan=False)
+
+
+class ClockResponse(BaseModel):
+    """The SDK's answer to a :class:`ClockRequest`.
+
+    Attributes:
+        id: the requester's id.
+        seq: the request's sequence number.
+        t1: the request's ``t1``, echoed.
+        t2: session time (seconds) when the SDK received the request.
+        t3: session time when the SDK sent this response.
+        unix_offset_s: seconds to add to a session time to get the unix time the SDK uses
+            (``AnnotationIn.start_unix`` is read with it).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    schema_: Literal["wearsdk.wire/1"] = Field(default=WIRE_SCHEMA, alias="schema")
+    id: str
+    seq: int = Field(ge=0)
+    t1: float
+    t2: float
+    t3: float
+    unix_offset_s: float
+
+
 class CommandIn(BaseModel):
     """A control command arriving from another process."""
 
@@ -295,8 +347,9 @@ def wire_json_schema() -> dict[str, Any]:
     """The JSON Schemas of the wire format and of the analyzer contract.
 
     Keys: ``outgoing`` (messages wearsdk sends), ``annotation_in`` (analyzer annotations over
-    MQTT, unix times), ``command_in``, ``annotation`` (the bus event every analyzer publishes,
-    session-clock times) and ``marker_annotation`` (JSON strings in LSL marker streams).
+    MQTT, unix times), ``command_in``, the clock-sync messages, ``annotation`` (the bus event
+    every analyzer publishes, session-clock times) and ``marker_annotation`` (JSON strings in
+    LSL marker streams).
     """
     return {
         "version": WIRE_SCHEMA,
@@ -305,4 +358,6 @@ def wire_json_schema() -> dict[str, Any]:
         "outgoing": TypeAdapter(WireMessage).json_schema(by_alias=True),
         "annotation_in": TypeAdapter(AnnotationIn).json_schema(by_alias=True),
         "command_in": TypeAdapter(CommandIn).json_schema(by_alias=True),
+        "clock_request": TypeAdapter(ClockRequest).json_schema(by_alias=True),
+        "clock_response": TypeAdapter(ClockResponse).json_schema(by_alias=True),
     }
