@@ -149,3 +149,12 @@ def test_markers_and_empty_annotations_are_ignored() -> None:
     est = physio(100.0)
     assert fusion.add_physio(est) == [est]
     assert fusion.stats.ignored == 2
+
+
+def test_memory_is_bounded_without_physiological_windows() -> None:
+    fusion = LateFusion()
+    for i in range(20_000):  # 10 minutes of 30 fps frames, and no physiology at all
+        fusion.add_annotation(face(i / 30.0, valence=0.1))
+    horizon = 2 * (30.0 + 10.0 + 0.5)
+    assert fusion.stats.expired > 0
+    assert fusion.stats.annotations - fusion.stats.expired <= horizon * 30 + 2

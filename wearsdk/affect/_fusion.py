@@ -48,6 +48,8 @@ arriving later for an open window marks it dirty, and at the next window (or
 :meth:`LateFusion.flush`) dirty windows whose fused values changed by more than
 ``revision_min_change`` (or whose contributing modalities changed) are emitted again with
 ``revised=True``. Annotations for windows already closed are counted in ``too_late``.
+Memory is bounded: annotations and windows older than the horizon are forgotten, even when
+no physiological window arrives (counted in ``expired``).
 """
 
 from __future__ import annotations
@@ -166,6 +168,9 @@ class FusionStatistics:
     """Annotations that arrived after every window they belong to was closed (dropped)."""
     revisions: int = 0
     """Revised estimates emitted."""
+    expired: int = 0
+    """Annotations forgotten, unused, because no window came within twice the horizon
+    (``revise_within_s + lookback_s + tolerance_s``) of newer annotations."""
 
 
 @dataclass(slots=True)
@@ -200,6 +205,7 @@ class LateFusion:
         self._windows: deque[_Window] = deque()
         self._seen: set[str] = set()
         self._watermark = -math.inf
+        self._newest = -math.inf
 
     # -- input --------------------------------------------------------------------------------
     def add_annotation(self, annotation: Annotation) -> None:
@@ -224,6 +230,12 @@ class LateFusion:
         self.stats.annotations += 1
         self._seen.add(annotation.modality)
         self._annotations.append(annotation)
+        # bounded even when no physiological window comes: keep twice the useful horizon
+        self._newest = max(self._newest, annotation.end)
+        horizon = 2.0 * (c.revise_within_s + c.lookback_s + c.tolerance_s)
+        while self._annotations and self._annotations[0].end < self._newest - horizon:
+            self._annotations.popleft()
+            self.stats.expired += 1
 
     def add_physio(self, estimate: Estimate) -> list[Estimate]:
         """Fuse a new physiological window; return pending revisions, then its estimate."""
@@ -291,7 +303,7 @@ class LateFusion:
     ) -> tuple[dict[str, _Evidence], list[str]]:
         """Per-modality evidence for ``arousal`` or ``valence``; and contributing analyzers."""
         tau = self.config.recency_tau_s
-        sums: dict[str, list[float]] = {}  # modality -> [Σ c r v, Σ c r, Σ r c, Σ r, max r]
+        sums: dict[str, list[float]] = {}  # modality -> [Σ c r v, Σ c r, Σ r, max r]
         analyzers: list[str] = []
         for a in self._annotations:
             value = a.arousal if dimension == "arousal" else a.valence
@@ -299,17 +311,16 @@ class LateFusion:
                 continue
             age = max(0.0, physio.window_end - a.end)
             r = math.exp(-age / tau)
-            s = sums.setdefault(a.modality, [0.0, 0.0, 0.0, 0.0, 0.0])
+            s = sums.setdefault(a.modality, [0.0, 0.0, 0.0, 0.0])
             s[0] += a.confidence * r * value
             s[1] += a.confidence * r
-            s[2] += r * a.confidence
-            s[3] += r
-            s[4] = max(s[4], r)
+            s[2] += r
+            s[3] = max(s[3], r)
             analyzers.append(a.analyzer_id)
         evidence: dict[str, _Evidence] = {}
-        for m, (cv, cw, rc, rs, rmax) in sums.items():
+        for m, (cv, cw, rs, rmax) in sums.items():
             if cw > 0:
-                evidence[m] = _Evidence(cv / cw, (rc / rs) * rmax)
+                evidence[m] = _Evidence(cv / cw, (cw / rs) * rmax)
         physio_value = physio.arousal if dimension == "arousal" else physio.valence
         physio_conf = physio.confidence if dimension == "arousal" else physio.valence_confidence
         if physio_value is not None:
