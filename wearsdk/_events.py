@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 __all__ = [
     "EVENT_ADAPTER",
     "Annotation",
+    "AnnotationValues",
     "AnyEvent",
     "ClockStatus",
     "Command",
@@ -208,7 +209,41 @@ class Estimate(Event):
     revised: bool = False
 
 
-class Annotation(Event):
+class AnnotationValues(BaseModel):
+    """What an analyzer judged, shared by :class:`Annotation` and its wire forms.
+
+    Attributes:
+        arousal: arousal in [0, 1] (0 calm, 1 highly aroused), when the analyzer estimates it.
+        valence: valence in [-1, 1] (negative to positive), when the analyzer estimates it.
+        confidence: analyzer confidence in [0, 1].
+        emotions: categorical emotion probabilities in [0, 1] (name to probability).
+        label: a free text label.
+        extras: free-form JSON-serialisable extras.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    arousal: float | None = Field(default=None, ge=0.0, le=1.0)
+    valence: float | None = Field(default=None, ge=-1.0, le=1.0)
+    confidence: float = Field(default=1.0, ge=0.0, le=1.0)
+    emotions: dict[str, float] = Field(default_factory=dict)
+    label: str | None = None
+    extras: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("emotions")
+    @classmethod
+    def _probabilities(cls, v: dict[str, float]) -> dict[str, float]:
+        for name, p in v.items():
+            if not 0.0 <= p <= 1.0:
+                raise ValueError(f"emotion probability {name}={p} is outside [0, 1]")
+        return v
+
+    def values(self) -> dict[str, Any]:
+        """The judged values as keyword arguments (for building an :class:`Annotation`)."""
+        return {name: getattr(self, name) for name in AnnotationValues.model_fields}
+
+
+class Annotation(Event, AnnotationValues):
     """An analyzer's judgement over a time span (face, voice, text, markers...).
 
     The analyzer contract (see ``docs/analyzers.md``): times are on the session clock, ``t``
@@ -238,12 +273,6 @@ class Annotation(Event):
     analyzer_id: str = Field(pattern=r"^[^/+#]{1,64}$")
     start: float
     end: float
-    arousal: float | None = Field(default=None, ge=0.0, le=1.0)
-    valence: float | None = Field(default=None, ge=-1.0, le=1.0)
-    confidence: float = Field(default=1.0, ge=0.0, le=1.0)
-    emotions: dict[str, float] = Field(default_factory=dict)
-    label: str | None = None
-    extras: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("end")
     @classmethod
@@ -251,14 +280,6 @@ class Annotation(Event):
         start = info.data.get("start")
         if start is not None and v < start:
             raise ValueError("end is before start")
-        return v
-
-    @field_validator("emotions")
-    @classmethod
-    def _probabilities(cls, v: dict[str, float]) -> dict[str, float]:
-        for name, p in v.items():
-            if not 0.0 <= p <= 1.0:
-                raise ValueError(f"emotion probability {name}={p} is outside [0, 1]")
         return v
 
 

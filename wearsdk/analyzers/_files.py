@@ -199,6 +199,12 @@ class _Frames:
             yield group[0][0], group[-1][0] + dt, means, len(group)
 
 
+def _face(analyzer_id: str, start: float, end: float, **values: Any) -> Annotation:
+    return Annotation(
+        t=end, modality="face", analyzer_id=analyzer_id, start=start, end=end, **values
+    )
+
+
 # -- OpenFace -----------------------------------------------------------------------------------
 def _openface_affect(x: dict[str, float]) -> tuple[float, float]:
     """(valence, arousal) of mean AU intensities scaled to [0, 1] (see the module docs)."""
@@ -276,12 +282,10 @@ def read_openface_csv(
         confs = confidences[math.floor(start / window_s)]
         coverage = min(1.0, count / expected)
         out.append(
-            Annotation(
-                t=end,
-                modality="face",
-                analyzer_id=analyzer_id,
-                start=start,
-                end=end,
+            _face(
+                analyzer_id,
+                start,
+                end,
                 arousal=arousal,
                 valence=valence,
                 confidence=_OPENFACE_HEURISTIC_CONFIDENCE * coverage * sum(confs) / len(confs),
@@ -353,12 +357,10 @@ def read_pyfeat_csv(
         if affect is None:
             continue
         out.append(
-            Annotation(
-                t=end,
-                modality="face",
-                analyzer_id=analyzer_id,
-                start=start,
-                end=end,
+            _face(
+                analyzer_id,
+                start,
+                end,
                 valence=affect[0],
                 arousal=affect[1],
                 confidence=_PYFEAT_MAPPING_CONFIDENCE * score,

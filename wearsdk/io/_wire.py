@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 from wearsdk._clock import SessionClock
 from wearsdk._events import (
     Annotation,
+    AnnotationValues,
     ClockStatus,
     Command,
     DeviceStatus,
@@ -93,7 +94,7 @@ class WireMessage(BaseModel):
     event: WireEvent
 
 
-class AnnotationIn(BaseModel):
+class AnnotationIn(AnnotationValues):
     """An analyzer annotation arriving from another process (times on the unix clock).
 
     The receiver maps ``start_unix``/``end_unix`` onto the session clock.
@@ -106,12 +107,6 @@ class AnnotationIn(BaseModel):
     analyzer_id: str = Field(pattern=r"^[^/+#]{1,64}$")
     start_unix: float
     end_unix: float
-    arousal: float | None = Field(default=None, ge=0.0, le=1.0)
-    valence: float | None = Field(default=None, ge=-1.0, le=1.0)
-    confidence: float = Field(default=1.0, ge=0.0, le=1.0)
-    emotions: dict[str, float] = Field(default_factory=dict)
-    label: str | None = None
-    extras: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("end_unix")
     @classmethod
@@ -130,16 +125,11 @@ class AnnotationIn(BaseModel):
             analyzer_id=self.analyzer_id,
             start=start,
             end=clock.from_unix(self.end_unix),
-            arousal=self.arousal,
-            valence=self.valence,
-            confidence=self.confidence,
-            emotions=self.emotions,
-            label=self.label,
-            extras=self.extras,
+            **self.values(),
         )
 
 
-class MarkerAnnotation(BaseModel):
+class MarkerAnnotation(AnnotationValues):
     """An annotation carried as a JSON string in an LSL marker stream.
 
     LSL timestamps are on the LSL clock, which is the session clock, so no mapping is needed:
@@ -157,12 +147,6 @@ class MarkerAnnotation(BaseModel):
     start: float | None = None
     end: float | None = None
     duration_s: float = Field(default=0.0, ge=0.0)
-    arousal: float | None = Field(default=None, ge=0.0, le=1.0)
-    valence: float | None = Field(default=None, ge=-1.0, le=1.0)
-    confidence: float = Field(default=1.0, ge=0.0, le=1.0)
-    emotions: dict[str, float] = Field(default_factory=dict)
-    label: str | None = None
-    extras: dict[str, Any] = Field(default_factory=dict)
 
     def to_annotation(self, t: float, *, modality: str, analyzer_id: str) -> Annotation:
         """The annotation for a marker stamped ``t`` (session clock).
@@ -178,12 +162,7 @@ class MarkerAnnotation(BaseModel):
             analyzer_id=self.analyzer_id or analyzer_id,
             start=start,
             end=end,
-            arousal=self.arousal,
-            valence=self.valence,
-            confidence=self.confidence,
-            emotions=self.emotions,
-            label=self.label,
-            extras=self.extras,
+            **self.values(),
         )
 
 
