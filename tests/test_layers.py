@@ -28,7 +28,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("wearsdk.drivers",),
     ("wearsdk.devices",),
     ("wearsdk.session",),
-    ("wearsdk.io",),
+    ("wearsdk.io", "wearsdk.analyzers"),
     ("wearsdk.bus", "wearsdk._jsonl"),
     ("wearsdk.affect",),
     ("wearsdk.signals", "wearsdk.sim"),

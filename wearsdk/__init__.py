@@ -4,7 +4,14 @@ The public facade. Everything importable from here is stable API; modules whose 
 with an underscore are private.
 """
 
-from wearsdk._clock import DeviceClockMap, ScaledClock, SessionClock
+from wearsdk._clock import (
+    ClockQuality,
+    DeviceClockMap,
+    RoundTrip,
+    RoundTripClock,
+    ScaledClock,
+    SessionClock,
+)
 from wearsdk._errors import (
     ConfigError,
     ConnectionLostError,
@@ -20,6 +27,7 @@ from wearsdk._events import (
     EVENT_ADAPTER,
     Annotation,
     AnyEvent,
+    ClockStatus,
     Command,
     DeviceState,
     DeviceStatus,
@@ -41,6 +49,8 @@ __all__ = [
     "Annotation",
     "AnyEvent",
     "Bus",
+    "ClockQuality",
+    "ClockStatus",
     "Command",
     "ConfigError",
     "ConnectionLostError",
@@ -61,6 +71,8 @@ __all__ = [
     "PipelineConfig",
     "ProtocolError",
     "Pseudonymizer",
+    "RoundTrip",
+    "RoundTripClock",
     "SampleBlock",
     "ScaledClock",
     "Session",

@@ -15,15 +15,25 @@ so converted times never jump when the system clock is adjusted during a session
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
 from wearsdk._errors import ConfigError
 
-__all__ = ["DeviceClockMap", "ScaledClock", "SessionClock", "monotonic_source"]
+__all__ = [
+    "ClockQuality",
+    "DeviceClockMap",
+    "RoundTrip",
+    "RoundTripClock",
+    "ScaledClock",
+    "SessionClock",
+    "monotonic_source",
+]
 
 
 def monotonic_source() -> tuple[Callable[[], float], str]:
@@ -141,20 +151,69 @@ class ScaledClock(SessionClock):
         return self._start_real + (real - self._start_real) * self._speed
 
 
+@dataclass(frozen=True, slots=True)
+class ClockQuality:
+    """A snapshot of a clock model's state, for status events and diagnostics.
+
+    Attributes:
+        offset_s: session time minus device (or remote) time, as applied now.
+        drift_ppm: how fast the device clock runs relative to the session clock, in parts per
+            million (positive: the device clock is fast).
+        jitter_s: typical delay of observations above the latency-free envelope (the arrival
+            jitter the model removes); for round trips, the best round-trip delay.
+        resets: times the device clock jumped and the model re-anchored.
+        observations: observations since the last (re-)anchoring.
+        converged: whether drift is estimated and the applied offset has caught up with the
+            fitted line.
+    """
+
+    offset_s: float
+    drift_ppm: float
+    jitter_s: float
+    resets: int
+    observations: int
+    converged: bool
+
+
+def _lower_hull(x: list[float], y: list[float]) -> list[int]:
+    """Indices of the lower convex hull of points sorted by ``x`` (monotone chain)."""
+    hull: list[int] = []
+    for i in range(len(x)):
+        while len(hull) >= 2:
+            a, b = hull[-2], hull[-1]
+            # drop b when it lies on or above the segment a -> i
+            if (y[b] - y[a]) * (x[i] - x[a]) >= (y[i] - y[a]) * (x[b] - x[a]):
+                hull.pop()
+            else:
+                break
+        hull.append(i)
+    return hull
+
+
 class DeviceClockMap:
     """Online mapping of a device clock onto the session clock: offset and drift.
 
-    A device stamps samples on its own clock (Polar: ns since 2000; counters); they arrive on
-    the session clock later, by a positive and jittery delay (BLE connection events, 7.5-50
-    ms). The latency-free relation lies on the *lower envelope* of ``arrival - device_time``:
-    the minimum of that difference is kept per ``bucket_s`` of device time, and a line through
-    those minima gives the offset and the drift (rate error, in ppm). Never "arrival time of the
-    packet" for every sample.
+    A device stamps samples on its own clock (Polar: ns since 2000; a sample counter divided
+    by the nominal rate); they arrive on the session clock later, by a positive and jittery
+    delay (BLE connection events, 7.5-50 ms). Every ``arrival - device_time`` is therefore an
+    upper bound of the latency-free relation, which is the *lower envelope* of those points:
+    the lowest point is kept per ``bucket_s`` of device time, and the line that supports the
+    lower convex hull of those minima at their mean device time is the one that stays under
+    every point with the least total gap (the linear programme of Moon, Skelly and Towsley's
+    one-way clock skew estimation). Its slope is the drift, its height the offset. Never
+    "arrival time of the packet" for every sample; jitter is removed, not averaged.
+
+    For sources without a device clock, the device time is the sample count divided by the
+    nominal rate (BITalino, GATT profiles): the map then learns the true sample rate as the
+    drift, the dejitter approach of LSL and muselsl with a latency-free envelope instead of a
+    least-squares line through jittered arrivals.
 
     Guarantees on :meth:`map`: a stream's outputs never go backwards across calls, and the
     applied offset moves by at most ``max_slew`` seconds per second of device time (beyond the
     estimated drift), so timestamps never jump; a device clock that jumps (reset, power loss)
-    by more than ``reset_after_s`` re-anchors the map (counted in :attr:`resets`).
+    by more than ``reset_after_s`` re-anchors the map (counted in :attr:`resets`). The
+    constant part of the latency (the fastest a packet ever arrives) cannot be seen from
+    arrivals: mapped times are late by it, the same for every source on the same kind of link.
 
     Args:
         bucket_s: device seconds per envelope bucket.
@@ -198,11 +257,14 @@ class DeviceClockMap:
         self._bucket_d: list[float] = []  # device time of each bucket's minimum
         self._bucket_m: list[float] = []  # minimum of (arrival - device) in the bucket
         self._bucket_key: list[int] = []
-        self._slope = 0.0
+        self._stale = True  # the closed buckets changed since the last fit
+        self._slope = 0.0  # d(arrival - device)/d(device)
         self._intercept = 0.0
+        self._drift_known = False
         self._applied: float | None = None  # offset applied at _last_d
         self._last_d: float | None = None
         self._anchor_d: float | None = None
+        self._excess = 0.0  # running mean of the delay above the line
         self.n_observations = 0
 
     @property
@@ -217,8 +279,31 @@ class DeviceClockMap:
 
     @property
     def drift_ppm(self) -> float:
-        """Estimated rate error of the device clock, in parts per million."""
-        return self._slope * 1e6
+        """How fast the device clock runs relative to the session clock, in ppm (+: fast)."""
+        return (1.0 / (1.0 + self._slope) - 1.0) * 1e6
+
+    @property
+    def jitter_s(self) -> float:
+        """Running mean of the arrival delay above the envelope (the jitter removed)."""
+        return self._excess
+
+    @property
+    def converged(self) -> bool:
+        """Drift is estimated and the applied offset has caught up with the fitted line."""
+        if not self._drift_known or self._applied is None or self._last_d is None:
+            return False
+        return abs(self._applied - self._target(self._last_d)) < 1e-3
+
+    def quality(self) -> ClockQuality:
+        """The model's state and quality now (for status events)."""
+        return ClockQuality(
+            offset_s=self.offset_s,
+            drift_ppm=self.drift_ppm,
+            jitter_s=self.jitter_s,
+            resets=self.resets,
+            observations=self.n_observations,
+            converged=self.converged,
+        )
 
     def _target(self, d: float) -> float:
         return self._intercept + self._slope * d
@@ -226,10 +311,12 @@ class DeviceClockMap:
     def observe(self, device_t: float, arrival: float) -> bool:
         """Add one (device time, arrival time) pair and advance the applied offset.
 
+        Cheap: the hull is refitted only when a bucket closes.
+
         Returns:
             ``True`` when this observation reset the map (the device clock jumped).
         """
-        if not (np.isfinite(device_t) and np.isfinite(arrival)):
+        if not (math.isfinite(device_t) and math.isfinite(arrival)):
             return False
         reset = False
         if self._applied is not None and self._last_d is not None:
@@ -241,24 +328,16 @@ class DeviceClockMap:
                 self._reset_state()
                 reset = True
         self.n_observations += 1
-        diff = arrival - device_t
-        key = int(np.floor(device_t / self.bucket_s))
-        if self._bucket_key and self._bucket_key[-1] == key:
-            if diff < self._bucket_m[-1]:
-                self._bucket_m[-1] = diff
-                self._bucket_d[-1] = device_t
-        else:
-            self._bucket_key.append(key)
-            self._bucket_m.append(diff)
-            self._bucket_d.append(device_t)
-            if len(self._bucket_key) > self.horizon_buckets:
-                del self._bucket_key[0], self._bucket_m[0], self._bucket_d[0]
-        self._fit()
+        self._add_point(device_t, arrival - device_t)
+        if self._stale or not self._drift_known:
+            self._fit()
         if self._applied is None or self._last_d is None:
             self._applied = self._target(device_t)
             self._last_d = device_t
             self._anchor_d = device_t
             return reset
+        excess = arrival - (device_t + self._target(device_t))
+        self._excess += (max(0.0, excess) - self._excess) / min(self.n_observations, 64)
         # move the applied offset toward the fitted line, at most the slew per device second
         span = device_t - self._last_d
         if span > 0:
@@ -267,24 +346,57 @@ class DeviceClockMap:
             target = self._target(device_t)
             # the part of the change that the drift explains is not a correction
             expected = self._applied + self._slope * span
-            self._applied = expected + float(np.clip(target - expected, -slew, slew))
+            self._applied = expected + min(max(target - expected, -slew), slew)
             self._last_d = device_t
         return reset
 
+    def _add_point(self, d: float, m: float) -> None:
+        key = math.floor(d / self.bucket_s)
+        keys = self._bucket_key
+        # streams of one device interleave: a frame may belong to a recent, earlier bucket
+        i = len(keys) - 1
+        while i >= 0 and keys[i] > key:
+            i -= 1
+        if i >= 0 and keys[i] == key:
+            if m < self._bucket_m[i]:
+                self._bucket_m[i] = m
+                self._bucket_d[i] = d
+                if i < len(keys) - 1:
+                    self._stale = True  # a closed bucket changed: refit
+            return
+        if i < 0 and keys:
+            return  # older than everything kept
+        self._stale = True  # a bucket closed (or an earlier one was filled in)
+        keys.insert(i + 1, key)
+        self._bucket_m.insert(i + 1, m)
+        self._bucket_d.insert(i + 1, d)
+        if len(keys) > self.horizon_buckets:
+            del keys[0], self._bucket_m[0], self._bucket_d[0]
+
     def _fit(self) -> None:
-        d = np.asarray(self._bucket_d)
-        m = np.asarray(self._bucket_m)
-        if d.size >= 3 and d[-1] - d[0] >= self.min_fit_span_s:
-            # the latest bucket is still filling: its minimum is not final, leave it out
-            slope, intercept = np.polyfit(d[:-1] - d[0], m[:-1], 1)
-            # keep the line under the envelope: shift it down to the lowest residual
-            resid = m - (intercept + slope * (d - d[0]))
-            intercept += min(0.0, float(resid.min()))
-            self._slope = float(slope)
-            self._intercept = float(intercept - slope * d[0])
-        else:
-            self._slope = 0.0
-            self._intercept = float(m.min())
+        closed = len(self._bucket_key) - 1  # the latest bucket is still filling
+        self._stale = False
+        d, m = self._bucket_d, self._bucket_m
+        if closed < 2 or d[closed - 1] - d[0] < self.min_fit_span_s:
+            # too short to see drift: the lowest point so far, no slope
+            self._slope, self._intercept = 0.0, min(m)
+            self._drift_known = False
+            return
+        x0 = d[0]
+        xs = [v - x0 for v in d[:closed]]
+        hull = _lower_hull(xs, m[:closed])
+        centre = sum(xs) / closed
+        j = 0
+        while j < len(hull) - 2 and xs[hull[j + 1]] <= centre:
+            j += 1
+        a, b = hull[j], hull[j + 1]
+        slope = (m[b] - m[a]) / (xs[b] - xs[a])
+        intercept = m[a] - slope * xs[a]
+        # the still-filling bucket may already hold a point under the line
+        intercept += min(0.0, m[closed] - (intercept + slope * (d[closed] - x0)))
+        self._slope = slope
+        self._intercept = intercept - slope * x0
+        self._drift_known = True
 
     def map(self, device_t: npt.ArrayLike, *, stream: str = "") -> npt.NDArray[np.float64]:
         """Map device times (seconds) onto the session clock.
@@ -298,11 +410,223 @@ class DeviceClockMap:
         d = np.asarray(device_t, dtype=np.float64)
         if self._applied is None or self._last_d is None:
             raise ConfigError("DeviceClockMap.map() needs an observation first")
-        out = d + self._applied + self._slope * (d - self._last_d)
+        out = d + (self._applied + self._slope * (d - self._last_d))
         if out.size == 0:
             return out
-        floor = self._floors.get(stream, -np.inf)
+        floor = self._floors.get(stream, -math.inf)
         if out[0] <= floor:
             out = np.maximum(out, floor + 1e-9 * np.arange(1, out.size + 1))
         self._floors[stream] = float(out[-1])
         return out
+
+
+@dataclass(frozen=True, slots=True)
+class RoundTrip:
+    """One NTP-style exchange; local times on the requester's clock, remote on the other.
+
+    Attributes:
+        t1: local time the request left.
+        t2: remote time the request arrived.
+        t3: remote time the response left.
+        t4: local time the response arrived.
+    """
+
+    t1: float
+    t2: float
+    t3: float
+    t4: float
+
+    @property
+    def offset_s(self) -> float:
+        """Remote minus local clock, assuming symmetric paths (error at most half the delay)."""
+        return ((self.t2 - self.t1) + (self.t3 - self.t4)) / 2.0
+
+    @property
+    def delay_s(self) -> float:
+        """Time on the network, both ways (the remote's processing time excluded)."""
+        return (self.t4 - self.t1) - (self.t3 - self.t2)
+
+    @property
+    def local_mid(self) -> float:
+        """Local time the offset refers to (the middle of the exchange)."""
+        return (self.t1 + self.t4) / 2.0
+
+
+class _TripBucket:
+    """The tightest bounds on the offset seen within one bucket of local time."""
+
+    __slots__ = ("best", "lo", "lo_t", "up", "up_t")
+
+    def __init__(self, trip: RoundTrip) -> None:
+        self.best = trip  # the lowest-delay exchange
+        self.up = trip.t2 - trip.t1  # offset <= t2 - t1 (the request took >= 0 s)
+        self.up_t = trip.t1
+        self.lo = trip.t3 - trip.t4  # offset >= t3 - t4 (the response took >= 0 s)
+        self.lo_t = trip.t4
+
+    def add(self, trip: RoundTrip) -> None:
+        if trip.delay_s < self.best.delay_s:
+            self.best = trip
+        if trip.t2 - trip.t1 < self.up:
+            self.up, self.up_t = trip.t2 - trip.t1, trip.t1
+        if trip.t3 - trip.t4 > self.lo:
+            self.lo, self.lo_t = trip.t3 - trip.t4, trip.t4
+
+
+class RoundTripClock:
+    """Offset and drift of a remote clock from NTP-style round trips.
+
+    Each :class:`RoundTrip` bounds the offset on both sides: ``t3 - t4 <= offset <= t2 - t1``
+    (neither message can take negative time). Network delays are mostly queueing that only
+    ever adds, so the tightest bounds come from the fastest messages *of each direction*,
+    which need not be the same exchange: per ``bucket_s`` of local time the lowest upper and
+    the highest lower bound are kept (with the lowest-delay exchange, NTP's clock filter), and
+    the offset is the middle of the intersection of all kept bounds. What remains is half the
+    difference between the two directions' *minimum* delays, which no round-trip protocol can
+    see. Once the buckets span ``min_fit_span_s``, a line through the buckets' midpoints,
+    weighted by their tightness, gives the drift, and the bounds are intersected along it.
+    Pure and synchronous: the transport (MQTT, a socket) lives elsewhere.
+
+    Args:
+        bucket_s: local seconds per bucket.
+        horizon_buckets: buckets kept (older ones are forgotten, so drift changes are followed).
+        min_fit_span_s: local seconds the buckets must span before drift is estimated.
+        delay_margin_s: precision floor of a bucket in the drift fit (weights are
+            ``1 / (width - narrowest width + delay_margin_s)``).
+        max_delay_s: exchanges slower than this are dropped (counted in :attr:`rejected`).
+    """
+
+    def __init__(
+        self,
+        *,
+        bucket_s: float = 2.0,
+        horizon_buckets: int = 300,
+        min_fit_span_s: float = 30.0,
+        delay_margin_s: float = 0.001,
+        max_delay_s: float = 2.0,
+    ) -> None:
+        if not (bucket_s > 0 and horizon_buckets >= 2 and max_delay_s > 0):
+            raise ConfigError("invalid RoundTripClock settings")
+        self.bucket_s = bucket_s
+        self.horizon_buckets = horizon_buckets
+        self.min_fit_span_s = min_fit_span_s
+        self.delay_margin_s = delay_margin_s
+        self.max_delay_s = max_delay_s
+        self.samples = 0
+        """Exchanges accepted."""
+        self.rejected = 0
+        """Exchanges dropped: inconsistent times, slower than ``max_delay_s``, out of order."""
+        self._buckets: list[_TripBucket] = []
+        self._keys: list[int] = []
+        self._slope = 0.0
+        self._intercept = math.nan
+        self._t_ref = 0.0
+        self._half_width = math.nan
+        self._drift_known = False
+
+    @property
+    def synced(self) -> bool:
+        """Whether at least one exchange was accepted."""
+        return self.samples > 0
+
+    @property
+    def best_delay_s(self) -> float:
+        """The lowest round-trip delay kept."""
+        return min((b.best.delay_s for b in self._buckets), default=math.nan)
+
+    @property
+    def uncertainty_s(self) -> float:
+        """Half the width of the intersected bounds (worst-case offset error).
+
+        The error if the two directions' minimum delays were as unequal as possible.
+        """
+        return self._half_width
+
+    @property
+    def drift_ppm(self) -> float:
+        """How fast the remote clock runs relative to the local one, in ppm (+: fast)."""
+        return self._slope * 1e6
+
+    @property
+    def drift_known(self) -> bool:
+        """Whether the buckets span enough time for a drift estimate."""
+        return self._drift_known
+
+    def offset_at(self, t_local: float) -> float:
+        """Remote minus local clock at local time ``t_local`` (NaN before any exchange)."""
+        return self._intercept + self._slope * (t_local - self._t_ref)
+
+    def to_remote(self, t_local: float) -> float:
+        """Map a local time onto the remote clock."""
+        return t_local + self.offset_at(t_local)
+
+    def to_local(self, t_remote: float) -> float:
+        """Map a remote time onto the local clock."""
+        s = self._slope
+        return (t_remote - self._intercept + s * self._t_ref) / (1.0 + s)
+
+    def add(self, trip: RoundTrip) -> bool:
+        """Add one exchange.
+
+        Returns:
+            ``True`` when it was accepted (consistent, fast enough and in order).
+        """
+        values = (trip.t1, trip.t2, trip.t3, trip.t4)
+        if (
+            not all(math.isfinite(v) for v in values)
+            or trip.t4 < trip.t1
+            or trip.t3 < trip.t2
+            or not (0.0 <= trip.delay_s <= self.max_delay_s)
+        ):
+            self.rejected += 1
+            return False
+        key = math.floor(trip.local_mid / self.bucket_s)
+        if self._keys and self._keys[-1] == key:
+            self._buckets[-1].add(trip)
+        elif not self._keys or key > self._keys[-1]:
+            self._keys.append(key)
+            self._buckets.append(_TripBucket(trip))
+            if len(self._keys) > self.horizon_buckets:
+                del self._keys[0], self._buckets[0]
+        else:
+            self.rejected += 1  # older than the latest bucket: out of order
+            return False
+        self.samples += 1
+        self._fit()
+        return True
+
+    def _fit(self) -> None:
+        b = self._buckets
+        t = np.array([(x.up_t + x.lo_t) / 2 for x in b])
+        up = np.array([x.up for x in b])
+        lo = np.array([x.lo for x in b])
+        self._t_ref = float(t[-1])
+        slope = 0.0
+        self._drift_known = False
+        if len(b) >= 3 and t[-1] - t[0] >= self.min_fit_span_s:
+            width = up - lo
+            w = 1.0 / (width - width.min() + self.delay_margin_s)
+            slope = float(np.polyfit(t - t[-1], (up + lo) / 2, 1, w=w)[0])
+            self._drift_known = True
+        # intersect every bucket's bounds, carried along the drift to the latest time
+        up_t = np.array([x.up_t for x in b])
+        lo_t = np.array([x.lo_t for x in b])
+        upper = float(np.min(up - slope * (up_t - self._t_ref)))
+        lower = float(np.max(lo - slope * (lo_t - self._t_ref)))
+        if lower > upper:
+            # inconsistent (the drift moved, the remote clock stepped): trust recent buckets
+            upper, lower = float(up[-1]), float(lo[-1])
+        self._slope = slope
+        self._intercept = (upper + lower) / 2.0
+        self._half_width = (upper - lower) / 2.0
+
+    def quality(self) -> ClockQuality:
+        """The model's state (``jitter_s`` is the best round-trip delay)."""
+        return ClockQuality(
+            offset_s=self.offset_at(self._t_ref) if self.synced else math.nan,
+            drift_ppm=self.drift_ppm,
+            jitter_s=self.best_delay_s,
+            resets=0,
+            observations=self.samples,
+            converged=self._drift_known,
+        )

@@ -16,11 +16,14 @@ import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
+
 from wearsdk._clock import ScaledClock, SessionClock
 from wearsdk._errors import ConfigError
 from wearsdk._events import Annotation
 from wearsdk._privacy import Consent
 from wearsdk.affect import load_arousal_params
+from wearsdk.analyzers import AnalyzerContext
 from wearsdk.bus import Message
 from wearsdk.drivers.bitalino import BITalino, VirtualBITalino
 from wearsdk.drivers.heart_rate import HeartRateStrap, VirtualHeartRateStrap
@@ -166,6 +169,8 @@ async def run_demo(
                 )
             async with twin, band_twin or contextlib.nullcontext():
                 script_start = clock.now()
+                for analyzer in simulated_analyzers(script, script_start, config.seed):
+                    session.add_analyzer(analyzer)
                 t = 0.0
                 last = len(script.phases) - 1
                 for i, phase in enumerate(script.phases):
@@ -199,3 +204,85 @@ async def run_demo(
         # the session is closed: the subscription drains and ends
         await pump_task
     return DemoResult(messages=counts, dropped=sub.statistics().dropped, script_start=script_start)
+
+
+class SimulatedAnalyzer:
+    """A camera or voice analyzer that follows the demo's script, with its own imperfections.
+
+    Every ``every_s`` it judges the span that just ended: valence and arousal from the script
+    plus noise (a face shows valence better, a voice arousal), stamped with a residual clock
+    error ``clock_error_s`` (what is left after mapping a remote analyzer's clock) and
+    delivered ``delay_s`` late (inference and transport), so fusion has to revise estimates.
+    """
+
+    def __init__(
+        self,
+        modality: str,
+        script: ArousalScript,
+        script_start: float,
+        *,
+        every_s: float,
+        delay_s: float,
+        clock_error_s: float,
+        noise: tuple[float, float],
+        confidence: float,
+        seed: int,
+    ) -> None:
+        self.modality = modality
+        self.analyzer_id = f"sim-{modality}"
+        self.script = script
+        self.script_start = script_start
+        self.every_s = every_s
+        self.delay_s = delay_s
+        self.clock_error_s = clock_error_s
+        self.noise = noise  # (arousal sd, valence sd)
+        self.confidence = confidence
+        self.rng = np.random.default_rng(seed)
+
+    async def run(self, ctx: AnalyzerContext) -> None:
+        """Publish one judgement per ``every_s`` until the script ends."""
+        end = self.script_start + self.every_s
+        while end <= self.script_start + self.script.duration_s:
+            await ctx.sleep(end + self.delay_s - ctx.now())
+            mid = end - self.every_s / 2 - self.script_start
+            arousal = float(self.script.arousal_at(mid)[0]) + self.rng.normal(0, self.noise[0])
+            valence = float(self.script.valence_at(mid)[0]) + self.rng.normal(0, self.noise[1])
+            stamp = end + self.clock_error_s
+            ctx.publish(
+                stamp - self.every_s,
+                stamp,
+                arousal=float(np.clip(arousal, 0.0, 1.0)),
+                valence=float(np.clip(valence, -1.0, 1.0)),
+                confidence=self.confidence,
+            )
+            end += self.every_s
+
+
+def simulated_analyzers(
+    script: ArousalScript, script_start: float, seed: int
+) -> tuple[SimulatedAnalyzer, SimulatedAnalyzer]:
+    """The demo's camera (1 s frames, 1.5 s late, clock 50 ms fast) and voice (3 s segments,
+    2 s late, clock 120 ms slow) analyzers."""  # noqa: D205, D209
+    face = SimulatedAnalyzer(
+        "face",
+        script,
+        script_start,
+        every_s=1.0,
+        delay_s=1.5,
+        clock_error_s=0.05,
+        noise=(0.25, 0.1),
+        confidence=0.8,
+        seed=seed + 10,
+    )
+    voice = SimulatedAnalyzer(
+        "voice",
+        script,
+        script_start,
+        every_s=3.0,
+        delay_s=2.0,
+        clock_error_s=-0.12,
+        noise=(0.08, 0.3),
+        confidence=0.6,
+        seed=seed + 11,
+    )
+    return face, voice

@@ -15,7 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 __all__ = [
     "EVENT_ADAPTER",
     "Annotation",
+    "AnnotationValues",
     "AnyEvent",
+    "ClockStatus",
     "Command",
     "DeviceState",
     "DeviceStatus",
@@ -65,6 +67,38 @@ class DeviceStatus(Event):
     detail: str | None = None
     battery_pct: int | None = None
     attempt: int | None = None
+
+
+class ClockStatus(Event):
+    """State and quality of a source's clock model (published periodically and on resets).
+
+    Attributes:
+        source: pseudonymous source id (or analyzer id).
+        clock: which clock of the source (``sensor``, ``samples``, ``remote``...).
+        offset_s: session time minus source time, as applied now (``None`` before the first
+            observation).
+        drift_ppm: how fast the source's clock runs relative to the session clock (+: fast).
+        jitter_s: mean arrival delay above the latency-free envelope that the model removes
+            (for round-trip clocks: the best round-trip delay).
+        resets: times the source's clock jumped and the model re-anchored.
+        observations: observations since the last (re-)anchoring.
+        converged: drift is estimated and the applied offset caught up with the fit.
+    """
+
+    type: Literal["clock_status"] = "clock_status"
+    source: str
+    clock: str
+    offset_s: float | None
+    drift_ppm: float
+    jitter_s: float | None
+    resets: int = Field(ge=0)
+    observations: int = Field(ge=0)
+    converged: bool
+
+    @field_validator("offset_s", "jitter_s", mode="before")
+    @classmethod
+    def _undefined_is_none(cls, v: Any) -> Any:
+        return None if isinstance(v, float) and not math.isfinite(v) else v
 
 
 class Gap(Event):
@@ -155,6 +189,8 @@ class Estimate(Event):
         flags: quality flags that lowered the confidence.
         model: identifier of the model that produced the estimate.
         provisional: ``True`` for placeholder models not validated on real data.
+        revised: ``True`` when this estimate supersedes one published earlier for the same
+            window (same ``window_start`` and ``window_end``), because annotations arrived late.
     """
 
     type: Literal["estimate"] = "estimate"
@@ -170,35 +206,81 @@ class Estimate(Event):
     flags: tuple[str, ...] = ()
     model: str = ""
     provisional: bool = False
+    revised: bool = False
 
 
-class Annotation(Event):
-    """An analyzer's judgement over a time span (face, voice, text, markers...).
+class AnnotationValues(BaseModel):
+    """What an analyzer judged, shared by :class:`Annotation` and its wire forms.
 
     Attributes:
-        modality: ``face``, ``voice``, ``text``, ``marker`` or another modality name.
-        analyzer_id: which analyzer produced it.
-        start: session time where the annotated span starts.
-        end: session time where it ends.
-        arousal: arousal in [0, 1], when the analyzer estimates it.
-        valence: valence in [-1, 1], when the analyzer estimates it.
+        arousal: arousal in [0, 1] (0 calm, 1 highly aroused), when the analyzer estimates it.
+        valence: valence in [-1, 1] (negative to positive), when the analyzer estimates it.
         confidence: analyzer confidence in [0, 1].
-        emotions: categorical emotion probabilities (name to probability).
-        label: a free text label (marker streams).
+        emotions: categorical emotion probabilities in [0, 1] (name to probability).
+        label: a free text label.
         extras: free-form JSON-serialisable extras.
     """
 
-    type: Literal["annotation"] = "annotation"
-    modality: str
-    analyzer_id: str
-    start: float
-    end: float
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
     arousal: float | None = Field(default=None, ge=0.0, le=1.0)
     valence: float | None = Field(default=None, ge=-1.0, le=1.0)
     confidence: float = Field(default=1.0, ge=0.0, le=1.0)
     emotions: dict[str, float] = Field(default_factory=dict)
     label: str | None = None
     extras: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("emotions")
+    @classmethod
+    def _probabilities(cls, v: dict[str, float]) -> dict[str, float]:
+        for name, p in v.items():
+            if not 0.0 <= p <= 1.0:
+                raise ValueError(f"emotion probability {name}={p} is outside [0, 1]")
+        return v
+
+    def values(self) -> dict[str, Any]:
+        """The judged values as keyword arguments (for building an :class:`Annotation`)."""
+        return {name: getattr(self, name) for name in AnnotationValues.model_fields}
+
+
+class Annotation(Event, AnnotationValues):
+    """An analyzer's judgement over a time span (face, voice, text, markers...).
+
+    The analyzer contract (see ``docs/analyzers.md``): times are on the session clock, ``t``
+    is when the judgement was made (usually ``end``); ``arousal`` and ``valence`` are on the
+    same scales as :class:`Estimate`; ``confidence`` says how much the analyzer trusts this
+    judgement (face found, speech present...), not how strong the emotion is. Published on
+    ``analyzer/<modality>/<analyzer_id>``.
+
+    Attributes:
+        modality: ``face``, ``voice``, ``text``, ``marker`` or another modality name
+            (lowercase letters, digits, ``_`` and ``-``; markers are never fused).
+        analyzer_id: which analyzer produced it (no ``/``, ``+`` or ``#``).
+        start: session time where the annotated span starts.
+        end: session time where it ends (``>= start``).
+        arousal: arousal in [0, 1] (0 calm, 1 highly aroused), when the analyzer estimates it.
+        valence: valence in [-1, 1] (negative to positive), when the analyzer estimates it.
+        confidence: analyzer confidence in [0, 1].
+        emotions: categorical emotion probabilities in [0, 1] (name to probability; names
+            lowercase, e.g. ``anger``, ``disgust``, ``fear``, ``happiness``, ``sadness``,
+            ``surprise``, ``neutral``).
+        label: a free text label (marker streams).
+        extras: free-form JSON-serialisable extras.
+    """
+
+    type: Literal["annotation"] = "annotation"
+    modality: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,31}$")
+    analyzer_id: str = Field(pattern=r"^[^/+#]{1,64}$")
+    start: float
+    end: float
+
+    @field_validator("end")
+    @classmethod
+    def _ordered(cls, v: float, info: Any) -> float:
+        start = info.data.get("start")
+        if start is not None and v < start:
+            raise ValueError("end is before start")
+        return v
 
 
 class Command(Event):
@@ -217,7 +299,7 @@ class Command(Event):
 
 
 AnyEvent = Annotated[
-    DeviceStatus | Gap | HeartRate | Features | Estimate | Annotation | Command,
+    DeviceStatus | ClockStatus | Gap | HeartRate | Features | Estimate | Annotation | Command,
     Field(discriminator="type"),
 ]
 """Union of every event model, discriminated by ``type``."""

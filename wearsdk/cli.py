@@ -483,6 +483,17 @@ class _Summary:
         elif kind == "device_status":
             extra = f" battery {line['battery_pct']}%" if line.get("battery_pct") else ""
             print(f"[{line['source']}] {line['state']}{extra}", file=self.out, flush=True)
+        elif kind == "clock_status":
+            offset = line.get("offset_s")
+            jitter = line.get("jitter_s")
+            print(
+                f"[{line['source']}] clock {line['clock']}: drift {line['drift_ppm']:+.1f} ppm, "
+                f"jitter {1000 * jitter if jitter is not None else float('nan'):.1f} ms, "
+                f"offset {offset if offset is not None else float('nan'):.4f} s, "
+                f"resets {line['resets']}, {'converged' if line['converged'] else 'learning'}",
+                file=self.out,
+                flush=True,
+            )
         elif kind == "heart_rate":
             hr = line.get("hr_bpm")
             self.hr = float(hr) if isinstance(hr, int | float) else None
@@ -501,16 +512,21 @@ class _Summary:
                 file=self.out,
                 flush=True,
             )
-        elif kind == "estimate":
+        elif kind == "estimate" and line.get("topic") != "affect/physio":  # fused ones only
             arousal = float(line["arousal"])
             conf = float(line["confidence"])
             bar = "#" * round(arousal * 20)
             hr = f"{self.hr:5.1f}" if self.hr is not None else "  -  "
             flags = ",".join(line.get("flags") or ())
             level = line.get("stress_level") or "-"
+            valence = line.get("valence")
+            val = f"valence {float(valence):+4.2f} " if valence is not None else ""
+            if line.get("revised"):
+                flags = f"revised {flags}"
             print(
                 f"t={float(line['t']) - (self.t0 or 0.0):7.1f}s  {self.phase:<9} HR {hr} bpm  "
-                f"arousal {arousal:4.2f} [{bar:<20}] conf {conf:4.2f} stress {level:<6} {flags}",
+                f"arousal {arousal:4.2f} [{bar:<20}] conf {conf:4.2f} {val}stress {level:<6} "
+                f"{flags}",
                 file=self.out,
                 flush=True,
             )

@@ -151,6 +151,9 @@ class BITalino(BleSource):
         """Pseudonym prefix: ``bitalino``."""
         return "bitalino"
 
+    def _clock_models(self) -> dict[str, DeviceClockMap]:
+        return {"samples": self.clock_map}
+
     @property
     def crc_errors(self) -> int:
         """Frames dropped because their CRC did not match."""

@@ -116,6 +116,9 @@ class GattProfileDevice(BleSource):
         """Pseudonym prefix: the profile's ``kind``."""
         return self.profile.kind
 
+    def _clock_models(self) -> dict[str, DeviceClockMap]:
+        return {"samples": self.clock_map}
+
     def _discovery(self) -> tuple[str | None, str | None, str | None]:
         name = self.name or (None if self.address else self.profile.advertised_name)
         return self.address, name, self.profile.service_uuid

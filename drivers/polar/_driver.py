@@ -142,6 +142,9 @@ class PolarH10(HeartRateStrap):
         """Pseudonym prefix: ``polar``."""
         return "polar"
 
+    def _clock_models(self) -> dict[str, DeviceClockMap]:
+        return {"sensor": self.clock_map}
+
     def _settings(self, mt: PmdMeasurementType) -> dict[int, int]:
         if mt == PmdMeasurementType.ECG:
             return {PmdSettingType.SAMPLE_RATE: _ECG_RATE_HZ, PmdSettingType.RESOLUTION: 14}

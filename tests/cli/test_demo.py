@@ -150,8 +150,9 @@ def test_demo_with_the_eda_band_estimates_from_both_sensors() -> None:
     eda = [x for x in lines if x["type"] == "samples" and x["stream"] == "eda"]
     assert eda
     assert eda[0]["unit"] == "uS"
-    phases = {x["label"]: (x["start"], x["end"]) for x in lines if x["type"] == "annotation"}
-    est = [x for x in lines if x["topic"] == "affect/estimate"]
+    phases = {x["label"]: (x["start"], x["end"]) for x in lines if x.get("modality") == "marker"}
+    # the physiological estimates (before fusion with the simulated camera and voice)
+    est = [x for x in lines if x["topic"] == "affect/physio"]
     assert any({"hr", "rr", "eda"} <= set(x["modalities"]) for x in est)
     assert any(x["model"] == "arousal-v2/all" for x in est)
     assert len({tuple(x["sources"]) for x in est if len(x["sources"]) == 2}) == 1
@@ -165,3 +166,33 @@ def test_demo_with_the_eda_band_estimates_from_both_sensors() -> None:
     assert mean(*phases["recovery"]) < mean(*phases["stress"]) - 0.3
     # with both sensors calibrated the confidence is higher than with the strap alone
     assert max(x["confidence"] for x in est) > 0.8
+
+
+def test_demo_fuses_simulated_camera_and_voice(demo_lines: list[dict]) -> None:  # type: ignore[type-arg]
+    phases = {
+        line["label"]: (line["start"], line["end"])
+        for line in demo_lines
+        if line["type"] == "annotation" and line["modality"] == "marker"
+    }
+    analyzers = {
+        (x["modality"], x["analyzer_id"])
+        for x in demo_lines
+        if x["type"] == "annotation" and x["modality"] != "marker"
+    }
+    assert analyzers == {("face", "sim-face"), ("voice", "sim-voice")}
+    fused = [x for x in demo_lines if x["topic"] == "affect/estimate"]
+    physio = [x for x in demo_lines if x["topic"] == "affect/physio"]
+    assert len([x for x in fused if not x["revised"]]) == len(physio)
+    assert any(x["revised"] for x in fused)  # the analyzers deliver late: windows revised
+    with_face = [x for x in fused if "face" in x["modalities"]]
+    assert with_face
+    assert all(x["valence"] is not None for x in with_face)
+
+    def mean_valence(start: float, end: float) -> float:
+        sel = [x["valence"] for x in with_face if start <= x["window_end"] <= end]
+        assert sel
+        return float(np.mean(sel))
+
+    # the script's valence: +0.3 calm, -0.5 stress (with a transition)
+    stress = phases["stress"]
+    assert mean_valence(stress[0] + 4.0, stress[1]) < mean_valence(*phases["calm"]) - 0.3

@@ -3,7 +3,15 @@ import time
 import numpy as np
 import pytest
 
-from wearsdk import ConfigError, DeviceClockMap, ScaledClock, SessionClock
+from wearsdk import (
+    ConfigError,
+    DeviceClockMap,
+    RoundTrip,
+    RoundTripClock,
+    ScaledClock,
+    SessionClock,
+)
+from wearsdk.sim import DeviceClockSim, cross_device_error, settling_time
 
 
 def test_session_clock_unix_mapping_is_fixed_and_tight() -> None:
@@ -33,54 +41,6 @@ def test_scaled_clock_runs_fast() -> None:
         ScaledClock(0)
 
 
-def simulate(
-    m: DeviceClockMap,
-    *,
-    seconds: float,
-    drift_ppm: float,
-    offset: float,
-    rng: np.random.Generator,
-    start: float = 0.0,
-    jitter_s: float = 0.03,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Frames of 73 samples at 130 Hz; returns (mapped, true) session times of all samples."""
-    mapped, truth = [], []
-    k0 = int(start * 130 / 73)
-    for k in range(k0, k0 + int(seconds * 130 / 73)):
-        d = np.arange(k * 73, (k + 1) * 73) / 130.0
-        true_t = offset + d * (1 + drift_ppm * 1e-6)
-        arrival = true_t[-1] + 0.0075 + rng.exponential(jitter_s / 3)
-        m.observe(d[-1], arrival)
-        mapped.append(m.map(d, stream="ecg"))
-        truth.append(true_t)
-    return np.concatenate(mapped), np.concatenate(truth)
-
-
-@pytest.mark.parametrize("drift_ppm", [-100.0, 0.0, 100.0])
-def test_device_clock_map_learns_offset_and_drift(drift_ppm: float) -> None:
-    m = DeviceClockMap()
-    mapped, truth = simulate(
-        m, seconds=600, drift_ppm=drift_ppm, offset=5000.0, rng=np.random.default_rng(1)
-    )
-    assert m.drift_ppm == pytest.approx(drift_ppm, abs=15)
-    late = np.abs(mapped - truth)[len(truth) // 2 :]
-    # the 7.5 ms minimum link latency cannot be seen from arrivals; the rest is learnt
-    assert np.percentile(late, 99) < 0.0075 + 0.004
-    assert np.all(np.diff(mapped) > 0)
-
-
-def test_device_clock_reset_reanchors_without_going_backwards() -> None:
-    rng = np.random.default_rng(2)
-    m = DeviceClockMap()
-    a, _ = simulate(m, seconds=60, drift_ppm=30, offset=100.0, rng=rng)
-    # the sensor loses power: its clock restarts at its epoch, far in the past
-    b, truth_b = simulate(m, seconds=60, drift_ppm=30, offset=a[-1] + 5.0, rng=rng, start=0.0)
-    assert m.resets == 1
-    assert b[0] > a[-1]
-    assert np.all(np.diff(b) > 0)
-    assert np.abs(b - truth_b)[len(b) // 2 :].max() < 0.02
-
-
 def test_streams_of_one_device_share_the_map_but_not_the_floor() -> None:
     m = DeviceClockMap()
     m.observe(10.0, 110.02)
@@ -102,3 +62,180 @@ def test_replay_clock_keeps_the_recordings_unix_times() -> None:
     t = clock.now()
     assert clock.to_unix(t) == pytest.approx(start, abs=0.05)
     assert clock.from_unix(start + 30) == pytest.approx(t + 30, abs=0.05)
+
+
+LATENCY = 0.0075  # the link's minimum latency: late by this, the same for every device
+
+
+def polar_like(drift_ppm: float, seed: int, **kw: float) -> DeviceClockSim:
+    """ECG at 130 Hz in 73-sample frames, a clock in seconds since 2000 (as the H10's)."""
+    return DeviceClockSim(
+        rate_hz=130, per_packet=73, drift_ppm=drift_ppm, device_origin_s=6e8, seed=seed, **kw
+    )
+
+
+def counter_like(drift_ppm: float, seed: int, **kw: float) -> DeviceClockSim:
+    """A sample counter at a nominal 100 Hz, 10 samples a notification (BITalino-like)."""
+    return DeviceClockSim(rate_hz=100, per_packet=10, drift_ppm=drift_ppm, seed=seed, **kw)
+
+
+@pytest.mark.parametrize(
+    ("drift_a", "drift_b", "seed"), [(100, -100, 1), (-100, 100, 2), (100, 0, 3)]
+)
+def test_cross_device_alignment_with_100ppm_drift_and_50ms_jitter(
+    drift_a: float, drift_b: float, seed: int
+) -> None:
+    # up to 50 ms of uniform jitter plus, 5 % of the time, a retransmission delay
+    a = polar_like(drift_a, seed, session_origin_s=1000.0, jitter_s=0.05)
+    b = counter_like(drift_b, seed + 10, session_origin_s=1000.3, jitter_s=0.05)
+    ma, mb = DeviceClockMap(), DeviceClockMap()
+    ta, tb = a.run(ma, until_s=2200.0), b.run(mb, until_s=2200.0)
+    grid, err = cross_device_error(ta, tb, start_s=1001.0, end_s=2199.0)
+    assert settling_time(grid, err, bound_s=0.002) < 90.0
+    late = np.abs(err[grid > 1120.0])
+    assert np.percentile(late, 99) < 0.002
+    # each device on its own: late by the (unobservable) minimum latency, and no more
+    for trace in (ta, tb):
+        own = trace.error[trace.t_true > 1120.0] - LATENCY
+        assert np.percentile(np.abs(own), 99) < 0.002
+        assert trace.backwards == 0
+    # drift learnt (the counter's drift is its true sample rate against the nominal one)
+    assert ma.drift_ppm == pytest.approx(drift_a, abs=2)
+    assert mb.drift_ppm == pytest.approx(drift_b, abs=2)
+    assert ma.converged
+    assert mb.converged
+    q = ma.quality()
+    assert q.resets == 0
+    assert 0.005 < q.jitter_s < 0.05  # the mean delay above the envelope, removed
+    assert q.offset_s == pytest.approx(1000.0 - 6e8 + LATENCY, abs=0.2)
+
+
+def test_device_clock_reset_midstream_is_survived() -> None:
+    dev = polar_like(60, seed=4, jitter_s=0.05)
+    m = DeviceClockMap()
+    before = dev.run(m, until_s=300.0)
+    # power loss: the H10's clock restarts at its 2019 epoch, far in the past
+    dev.reset_clock(at_session_s=300.5, device_origin_s=5.8e8)
+    after = dev.run(m, until_s=600.0, stream="x")
+    assert m.resets == 1
+    assert after.resets == 1
+    assert before.backwards == 0
+    assert after.backwards == 0
+    # never wild: at worst the first frame's own delay until the envelope is found again
+    assert after.max_error < LATENCY + 0.05 + 0.2
+    err = after.error - LATENCY
+    settled = settling_time(after.t_true, err, bound_s=0.002)
+    assert settled < 90.0
+    assert np.abs(err[after.t_true > 300.5 + 120]).max() < 0.002
+
+
+def test_a_60s_disconnection_is_survived() -> None:
+    dev = polar_like(-100, seed=5, jitter_s=0.05)
+    m = DeviceClockMap()
+    before = dev.run(m, until_s=600.0)
+    dev.skip_to(660.0)  # the link drops for 60 s; the sensor clock runs on
+    after = dev.run(m, until_s=900.0)
+    assert m.resets == 0
+    assert before.backwards == 0
+    assert after.backwards == 0
+    # the first frames after the gap already land right: the drift carried the map across
+    assert np.abs(after.error[:20] - LATENCY).max() < 0.002
+    assert np.abs(after.error - LATENCY).max() < 0.002
+
+
+def test_a_sample_counter_starting_over_after_a_reconnect_is_a_reset() -> None:
+    dev = counter_like(80, seed=6)
+    m = DeviceClockMap()
+    first = dev.run(m, until_s=200.0)
+    dev.reset_clock(at_session_s=230.0)  # new acquisition: the count starts at 0 again
+    second = dev.run(m, until_s=400.0)
+    assert m.resets == 1
+    assert first.backwards == second.backwards == 0
+    assert np.abs(second.error[second.t_true > 330] - LATENCY).max() < 0.002
+
+
+@pytest.mark.slow
+def test_a_24_hour_session_does_not_drift() -> None:
+    # the drift itself wanders by 5 ppm (temperature) over a 2 h period
+    dev = polar_like(-100, seed=7, jitter_s=0.05, wander_ppm=5.0)
+    m = DeviceClockMap()
+    trace = dev.run(m, until_s=24 * 3600.0)
+    assert trace.backwards == 0
+    err = trace.error - LATENCY
+    last_minute = err[trace.t_true > trace.t_true[-1] - 60]
+    assert np.abs(last_minute).max() < 0.002
+    assert np.abs(err[trace.t_true > 3600]).max() < 0.002
+
+
+def test_quality_before_and_after_anchoring() -> None:
+    m = DeviceClockMap()
+    q = m.quality()
+    assert not q.converged
+    assert q.observations == 0
+    assert np.isnan(q.offset_s)
+    m.observe(10.0, 110.02)
+    assert m.quality().offset_s == pytest.approx(100.02)
+    assert not m.converged  # no drift estimate yet
+    assert m.observe(float("nan"), 1.0) is False  # ignored, not a reset
+    assert m.n_observations == 1
+
+
+def test_interleaved_streams_fill_earlier_buckets() -> None:
+    # ECG and ACC frames of one sensor arrive interleaved: device times are not monotonic
+    m = DeviceClockMap(bucket_s=1.0)
+    for k in range(100):
+        m.observe(k + 0.9, 1000 + k + 0.9 + 0.02)
+        m.observe(k + 0.3, 1000 + k + 0.3 + 0.01 + 0.02 * (k % 2))  # an earlier acc frame
+    assert m.offset_s == pytest.approx(1000.01, abs=1e-3)
+    assert m.resets == 0
+
+
+def exchanges(
+    c: RoundTripClock, *, seconds: float, offset: float, ppm: float, seed: int
+) -> list[tuple[float, float]]:
+    """Round trips every 0.5 s over paths of 20 ms + up to 30 ms each way; (t, error)."""
+    rng = np.random.default_rng(seed)
+
+    def remote(t: float) -> float:
+        return offset + t * (1 + ppm * 1e-6)
+
+    out = []
+    for k in range(int(seconds / 0.5)):
+        t1 = k * 0.5
+        up, down = 0.02 + rng.uniform(0, 0.03), 0.02 + rng.uniform(0, 0.03)
+        t2 = remote(t1 + up)
+        t3 = t2 + 0.001
+        t4 = t1 + up + 0.001 / (1 + ppm * 1e-6) + down
+        c.add(RoundTrip(t1, t2, t3, t4))
+        out.append((t4, c.to_remote(t4) - remote(t4)))
+    return out
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_round_trip_clock_finds_offset_and_drift_through_jittery_paths(seed: int) -> None:
+    c = RoundTripClock()
+    errors = exchanges(c, seconds=600, offset=-3600.0, ppm=50.0, seed=seed)
+    # a few seconds in, already far inside the 50 ms round trip
+    assert max(abs(e) for t, e in errors if 2 < t < 30) < 0.003
+    assert max(abs(e) for t, e in errors if t > 60) < 0.003
+    assert c.drift_ppm == pytest.approx(50.0, abs=5)
+    assert c.drift_known
+    assert 0.04 <= c.best_delay_s < 0.05
+    # the bound it can prove: half the sum of the two minimum one-way delays (2 x 20 ms)
+    assert 0.019 < c.uncertainty_s < 0.025
+    assert c.to_local(c.to_remote(123.0)) == pytest.approx(123.0, abs=1e-9)
+    assert c.quality().observations == 1200
+
+
+def test_round_trip_clock_rejects_impossible_exchanges() -> None:
+    c = RoundTripClock(max_delay_s=1.0)
+    assert not c.synced
+    assert not c.add(RoundTrip(10.0, 5.0, 5.0, 9.0))  # answered before it was asked
+    assert not c.add(RoundTrip(0.0, 5.0, 4.0, 1.0))  # the remote sent before it received
+    assert not c.add(RoundTrip(0.0, 5.0, 5.0, 3.0))  # slower than max_delay_s
+    assert not c.add(RoundTrip(0.0, float("nan"), 5.0, 0.1))
+    assert c.add(RoundTrip(100.0, 105.05, 105.06, 100.11))
+    assert not c.add(RoundTrip(10.0, 15.05, 15.06, 10.11))  # out of order
+    assert c.rejected == 5
+    assert c.samples == 1
+    assert c.offset_at(100.0) == pytest.approx(5.0, abs=0.03)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from tests.drivers.test_heart_rate_gatt import Collected, collect, wait_until
-from wearsdk import DeviceStatus, Gap, HeartRate, SampleBlock, ScaledClock, Session
+from wearsdk import ClockStatus, DeviceStatus, Gap, HeartRate, SampleBlock, ScaledClock, Session
 from wearsdk.drivers.polar import (
     PmdError,
     PmdMeasurementType,
@@ -180,3 +180,56 @@ async def test_streams_restart_after_reconnect(link: VirtualLink) -> None:
     assert gaps[0].n_missing > 0
     t = np.concatenate([b.t for b in blocks(got, "ecg")])
     assert np.all(np.diff(t) > 0)
+
+
+@pytest.mark.slow
+async def test_two_straps_with_opposite_drift_line_up_on_the_session_clock(
+    link: VirtualLink,
+) -> None:
+    """End to end over GATT: +100 and -100 ppm sensor clocks, up to 50 ms notification jitter."""
+    clock = ScaledClock(3)
+    names = ("Polar H10 AAAA0101", "Polar H10 AAAA0102")
+    got = Collected()
+    session = Session(clock=clock, pipeline=None)
+    peripherals = [await link.add_peripheral(name=n) for n in names]
+    twins = [
+        VirtualPolarH10(
+            p,
+            HeartSimulator(ArousalScript.calm_stress_recovery(900), seed=k),
+            clock,
+            name=n,
+            clock_drift_ppm=drift,
+            jitter_s=0.05,
+            seed=10 + k,
+        )
+        for k, (p, n, drift) in enumerate(zip(peripherals, names, (100.0, -100.0), strict=True))
+    ]
+    async with link.central() as ble, session, twins[0], twins[1]:
+        task = asyncio.create_task(collect(session, got))
+        straps = [PolarH10(ble, name=n, source_id=f"h10-{k}") for k, n in enumerate(names)]
+        for strap in straps:
+            strap.clock_status_every_s = 20.0
+            session.add(strap)
+        start = clock.now()
+        await wait_until(lambda: clock.now() - start > 130, timeout=90)
+        task.cancel()
+    errors = []
+    for k, twin in enumerate(twins):
+        ecg = [b for b in blocks(got, "ecg") if b.source == f"h10-{k}"]
+        frames = [f for f in twin.sent if f.measurement_type == ECG]
+        assert not any(f.dropped or f.malformed for f in frames)
+        t = np.array([b.t[-1] for b in ecg])
+        truth = np.array([true_session_time(twin, f.timestamps_ns[-1:])[0] for f in frames])
+        errors.append((truth[: len(t)], t - truth[: len(t)]))
+    grid = np.arange(start + 90, start + 125, 0.1)
+    cross = np.interp(grid, *errors[0]) - np.interp(grid, *errors[1])
+    # the 2 ms of the synthetic tests (tests/core/test_clock.py), plus the host's scheduling
+    # noise, which the 3x clock multiplies by three on this shared machine
+    assert np.percentile(np.abs(cross), 99) < 0.003
+    status = [s for s in got.of(ClockStatus) if s.clock == "sensor"]
+    assert {s.source for s in status} == {"h10-0", "h10-1"}
+    last = {s.source: s for s in status}
+    # learnt to within the floor noise of the virtual link over two minutes
+    assert last["h10-0"].drift_ppm == pytest.approx(100, abs=40)
+    assert last["h10-1"].drift_ppm == pytest.approx(-100, abs=40)
+    assert all(s.resets == 0 for s in status)

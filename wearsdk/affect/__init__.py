@@ -1,6 +1,13 @@
 """Affect estimation from windowed physiological features (pure, synchronous)."""
 
 from wearsdk.affect._baseline import BaselineConfig, PersonalBaseline
+from wearsdk.affect._fusion import (
+    DEFAULT_WEIGHTS,
+    FusionConfig,
+    FusionStatistics,
+    LateFusion,
+    ModalityWeight,
+)
 from wearsdk.affect._model import (
     VALENCE_MAX_CONFIDENCE,
     ArousalEstimator,
@@ -11,17 +18,25 @@ from wearsdk.affect._model import (
     model_inputs,
 )
 from wearsdk.affect._stress import StressLevelConfig, StressLevelTracker
+from wearsdk.affect._voice import VoiceArousal, VoiceReference
 
 __all__ = [
+    "DEFAULT_WEIGHTS",
     "VALENCE_MAX_CONFIDENCE",
     "ArousalEstimator",
     "ArousalModelParams",
     "BaselineConfig",
+    "FusionConfig",
+    "FusionStatistics",
     "InputSpec",
+    "LateFusion",
+    "ModalityWeight",
     "PersonalBaseline",
     "StressLevelConfig",
     "StressLevelTracker",
     "SubModel",
+    "VoiceArousal",
+    "VoiceReference",
     "load_arousal_params",
     "model_inputs",
 ]

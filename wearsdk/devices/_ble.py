@@ -14,6 +14,7 @@ from bleak import BleakClient
 from bleak.backends.characteristic import BleakGATTCharacteristic
 from bleak.exc import BleakError
 
+from wearsdk._clock import DeviceClockMap
 from wearsdk._errors import DeviceNotFoundError
 from wearsdk.io.ble import BleTransport
 from wearsdk.session import Source, SourceContext, run_with_reconnect
@@ -89,6 +90,10 @@ class BleSource(Source):
     discovery_service_uuid: str | None = None
     """Service UUID used to find the device when neither address nor name is given."""
 
+    clock_status_every_s: float = 10.0
+    """Session seconds between :class:`~wearsdk.ClockStatus` reports of each clock model
+    (:meth:`_clock_models`); a reset is reported at once."""
+
     def __init__(
         self,
         transport: BleTransport,
@@ -117,6 +122,7 @@ class BleSource(Source):
         """Notifications received."""
         self.overflowed = 0
         """Notifications dropped because the driver fell behind (queue full)."""
+        self._clocks_reported: dict[str, tuple[float, int]] = {}
 
     @property
     def identity(self) -> str:
@@ -181,6 +187,7 @@ class BleSource(Source):
                 while queue:
                     kind, arrival, payload = queue.popleft()
                     self._handle_notification(ctx, kind, arrival, payload)
+                self._report_clocks(ctx)
                 if notes.lost.is_set():
                     ctx.status("disconnected", detail="link lost")
                     return
@@ -201,6 +208,21 @@ class BleSource(Source):
 
     def _on_connected(self) -> None:
         """Hook run once per connection, after the ``connected`` status."""
+
+    def _clock_models(self) -> dict[str, DeviceClockMap]:
+        """The driver's device clock models by name (``sensor``, ``samples``...), if any."""
+        return {}
+
+    def _report_clocks(self, ctx: SourceContext) -> None:
+        """Publish each ready clock model's state every ``clock_status_every_s`` and on resets."""
+        now = ctx.clock.now()
+        for name, model in self._clock_models().items():
+            if not model.ready:
+                continue
+            last_t, last_resets = self._clocks_reported.get(name, (-float("inf"), 0))
+            if now - last_t >= self.clock_status_every_s or model.resets != last_resets:
+                ctx.clock_status(name, model.quality())
+                self._clocks_reported[name] = (now, model.resets)
 
     @abstractmethod
     def _handle_notification(

@@ -3,9 +3,14 @@
 from wearsdk.io._wire import (
     WIRE_SCHEMA,
     AnnotationIn,
+    ClockRequest,
+    ClockResponse,
     CommandIn,
+    MarkerAnnotation,
     SamplesPayload,
     WireMessage,
+    annotation_from_channels,
+    annotation_from_marker,
     encode_message,
     wire_json_schema,
 )
@@ -13,9 +18,14 @@ from wearsdk.io._wire import (
 __all__ = [
     "WIRE_SCHEMA",
     "AnnotationIn",
+    "ClockRequest",
+    "ClockResponse",
     "CommandIn",
+    "MarkerAnnotation",
     "SamplesPayload",
     "WireMessage",
+    "annotation_from_channels",
+    "annotation_from_marker",
     "encode_message",
     "wire_json_schema",
 ]

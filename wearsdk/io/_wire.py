@@ -10,6 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 from wearsdk._clock import SessionClock
 from wearsdk._events import (
     Annotation,
+    AnnotationValues,
+    ClockStatus,
     Command,
     DeviceStatus,
     Estimate,
@@ -23,9 +25,14 @@ from wearsdk.bus import Message
 __all__ = [
     "WIRE_SCHEMA",
     "AnnotationIn",
+    "ClockRequest",
+    "ClockResponse",
     "CommandIn",
+    "MarkerAnnotation",
     "SamplesPayload",
     "WireMessage",
+    "annotation_from_channels",
+    "annotation_from_marker",
     "encode_message",
     "wire_json_schema",
 ]
@@ -51,7 +58,15 @@ class SamplesPayload(BaseModel):
 
 
 WireEvent = Annotated[
-    DeviceStatus | Gap | HeartRate | Features | Estimate | Annotation | Command | SamplesPayload,
+    DeviceStatus
+    | ClockStatus
+    | Gap
+    | HeartRate
+    | Features
+    | Estimate
+    | Annotation
+    | Command
+    | SamplesPayload,
     Field(discriminator="type"),
 ]
 
@@ -79,7 +94,7 @@ class WireMessage(BaseModel):
     event: WireEvent
 
 
-class AnnotationIn(BaseModel):
+class AnnotationIn(AnnotationValues):
     """An analyzer annotation arriving from another process (times on the unix clock).
 
     The receiver maps ``start_unix``/``end_unix`` onto the session clock.
@@ -88,16 +103,10 @@ class AnnotationIn(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     schema_: Literal["wearsdk.wire/1"] = Field(default=WIRE_SCHEMA, alias="schema")
-    modality: str = Field(min_length=1, max_length=32)
-    analyzer_id: str = Field(min_length=1, max_length=64)
+    modality: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,31}$")
+    analyzer_id: str = Field(pattern=r"^[^/+#]{1,64}$")
     start_unix: float
     end_unix: float
-    arousal: float | None = Field(default=None, ge=0.0, le=1.0)
-    valence: float | None = Field(default=None, ge=-1.0, le=1.0)
-    confidence: float = Field(default=1.0, ge=0.0, le=1.0)
-    emotions: dict[str, float] = Field(default_factory=dict)
-    label: str | None = None
-    extras: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("end_unix")
     @classmethod
@@ -116,13 +125,163 @@ class AnnotationIn(BaseModel):
             analyzer_id=self.analyzer_id,
             start=start,
             end=clock.from_unix(self.end_unix),
-            arousal=self.arousal,
-            valence=self.valence,
-            confidence=self.confidence,
-            emotions=self.emotions,
-            label=self.label,
-            extras=self.extras,
+            **self.values(),
         )
+
+
+class MarkerAnnotation(AnnotationValues):
+    """An annotation carried as a JSON string in an LSL marker stream.
+
+    LSL timestamps are on the LSL clock, which is the session clock, so no mapping is needed:
+    the marker's own timestamp is the end of the span unless ``end`` is given, and the span
+    starts ``duration_s`` earlier unless ``start`` is given. ``modality`` and ``analyzer_id``
+    default to the inlet's (usually the stream's type and name). Example marker string::
+
+        {"modality": "face", "valence": 0.4, "arousal": 0.6, "confidence": 0.8, "duration_s": 1}
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    modality: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_-]{0,31}$")
+    analyzer_id: str | None = Field(default=None, pattern=r"^[^/+#]{1,64}$")
+    start: float | None = None
+    end: float | None = None
+    duration_s: float = Field(default=0.0, ge=0.0)
+
+    def to_annotation(self, t: float, *, modality: str, analyzer_id: str) -> Annotation:
+        """The annotation for a marker stamped ``t`` (session clock).
+
+        Raises:
+            pydantic.ValidationError: the fields do not make a valid :class:`Annotation`.
+        """
+        end = self.end if self.end is not None else t
+        start = self.start if self.start is not None else end - self.duration_s
+        return Annotation(
+            t=t,
+            modality=self.modality or modality,
+            analyzer_id=self.analyzer_id or analyzer_id,
+            start=start,
+            end=end,
+            **self.values(),
+        )
+
+
+def annotation_from_marker(text: str, t: float, *, modality: str, analyzer_id: str) -> Annotation:
+    """Parse one LSL marker string into an :class:`Annotation` (see :class:`MarkerAnnotation`).
+
+    A marker that is not a JSON object becomes a plain label (``modality`` as given, e.g. a
+    ``marker`` stream of experiment events), so existing marker streams keep working.
+
+    Args:
+        text: the marker string.
+        t: the marker's timestamp on the session (LSL) clock.
+        modality: default modality (the stream's type, lowercased).
+        analyzer_id: default analyzer id (the stream's name).
+
+    Raises:
+        pydantic.ValidationError: a JSON object whose fields are out of range or unknown.
+    """
+    stripped = text.strip()
+    if not stripped.startswith("{"):
+        return Annotation(
+            t=t, modality=modality, analyzer_id=analyzer_id, start=t, end=t, label=text
+        )
+    return MarkerAnnotation.model_validate_json(stripped).to_annotation(
+        t, modality=modality, analyzer_id=analyzer_id
+    )
+
+
+_CHANNEL_FIELDS = ("arousal", "valence", "confidence")
+
+
+def annotation_from_channels(
+    values: list[float],
+    channels: tuple[str, ...],
+    t: float,
+    *,
+    modality: str,
+    analyzer_id: str,
+    duration_s: float = 0.0,
+) -> Annotation | None:
+    """One sample of a numeric LSL analyzer stream as an :class:`Annotation`.
+
+    Channels are matched by label: ``arousal`` ([0, 1]), ``valence`` ([-1, 1]) and
+    ``confidence`` ([0, 1]) fill those fields; ``emotion_<name>`` channels become emotion
+    probabilities; other channels go to ``extras``. NaN means "no value" for that sample.
+
+    Returns:
+        The annotation, or ``None`` when the sample carries neither arousal, valence nor
+        emotions (nothing to fuse).
+
+    Raises:
+        pydantic.ValidationError: a value out of its range.
+    """
+    fields: dict[str, float] = {}
+    emotions: dict[str, float] = {}
+    extras: dict[str, float] = {}
+    for name, value in zip(channels, values, strict=True):
+        if not math.isfinite(value):
+            continue
+        key = name.lower()
+        if key in _CHANNEL_FIELDS:
+            fields[key] = float(value)
+        elif key.startswith("emotion_"):
+            emotions[key.removeprefix("emotion_")] = float(value)
+        else:
+            extras[name] = float(value)
+    if "arousal" not in fields and "valence" not in fields and not emotions:
+        return None
+    return Annotation(
+        t=t,
+        modality=modality,
+        analyzer_id=analyzer_id,
+        start=t - duration_s,
+        end=t,
+        emotions=emotions,
+        extras=extras,
+        **fields,
+    )
+
+
+class ClockRequest(BaseModel):
+    """A clock-offset request from another process (NTP-style, see ``docs/clock.md``).
+
+    Attributes:
+        id: the requester's id; the response goes to ``<prefix>/<session>/clock/response/<id>``.
+        seq: the requester's sequence number, echoed.
+        t1: the requester's clock when it sent the request (opaque to the SDK, echoed).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    schema_: Literal["wearsdk.wire/1"] = Field(default=WIRE_SCHEMA, alias="schema")
+    id: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    seq: int = Field(ge=0)
+    t1: float = Field(allow_inf_nan=False)
+
+
+class ClockResponse(BaseModel):
+    """The SDK's answer to a :class:`ClockRequest`.
+
+    Attributes:
+        id: the requester's id.
+        seq: the request's sequence number.
+        t1: the request's ``t1``, echoed.
+        t2: session time (seconds) when the SDK received the request.
+        t3: session time when the SDK sent this response.
+        unix_offset_s: seconds to add to a session time to get the unix time the SDK uses
+            (``AnnotationIn.start_unix`` is read with it).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    schema_: Literal["wearsdk.wire/1"] = Field(default=WIRE_SCHEMA, alias="schema")
+    id: str
+    seq: int = Field(ge=0)
+    t1: float
+    t2: float
+    t3: float
+    unix_offset_s: float
 
 
 class CommandIn(BaseModel):
@@ -164,10 +323,20 @@ def encode_message(message: Message, *, session: str, seq: int, clock: SessionCl
 
 
 def wire_json_schema() -> dict[str, Any]:
-    """The JSON Schemas of the wire format: outgoing messages, incoming annotations, commands."""
+    """The JSON Schemas of the wire format and of the analyzer contract.
+
+    Keys: ``outgoing`` (messages wearsdk sends), ``annotation_in`` (analyzer annotations over
+    MQTT, unix times), ``command_in``, the clock-sync messages, ``annotation`` (the bus event
+    every analyzer publishes, session-clock times) and ``marker_annotation`` (JSON strings in
+    LSL marker streams).
+    """
     return {
         "version": WIRE_SCHEMA,
+        "annotation": TypeAdapter(Annotation).json_schema(),
+        "marker_annotation": TypeAdapter(MarkerAnnotation).json_schema(),
         "outgoing": TypeAdapter(WireMessage).json_schema(by_alias=True),
         "annotation_in": TypeAdapter(AnnotationIn).json_schema(by_alias=True),
         "command_in": TypeAdapter(CommandIn).json_schema(by_alias=True),
+        "clock_request": TypeAdapter(ClockRequest).json_schema(by_alias=True),
+        "clock_response": TypeAdapter(ClockResponse).json_schema(by_alias=True),
     }

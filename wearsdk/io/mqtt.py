@@ -23,25 +23,53 @@ import asyncio
 import contextlib
 import logging
 import random
+import re
 import ssl
+import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
 from pydantic import ValidationError
 
-from wearsdk._clock import SessionClock
+from wearsdk._clock import RoundTrip, RoundTripClock, SessionClock
 from wearsdk._errors import ConfigError, ConnectionLostError, WearError
-from wearsdk._events import Annotation, Command, DeviceStatus, Estimate, Features, Gap, HeartRate
+from wearsdk._events import (
+    Annotation,
+    ClockStatus,
+    Command,
+    DeviceStatus,
+    Estimate,
+    Features,
+    Gap,
+    HeartRate,
+)
 from wearsdk._privacy import Consent, ExportPolicy, require_consent
 from wearsdk._types import SampleBlock
 from wearsdk.bus import Bus, BusItem, Message
-from wearsdk.io._wire import AnnotationIn, CommandIn, encode_message
+from wearsdk.io._wire import (
+    AnnotationIn,
+    ClockRequest,
+    ClockResponse,
+    CommandIn,
+    encode_message,
+)
 
-__all__ = ["MqttAuthError", "MqttBridge", "MqttConfig", "MqttStatistics"]
+__all__ = [
+    "AnalyzerClient",
+    "AnalyzerStatistics",
+    "ClockNotSyncedError",
+    "MqttAuthError",
+    "MqttBridge",
+    "MqttConfig",
+    "MqttStatistics",
+]
 
 logger = logging.getLogger("wearsdk.mqtt")
+
+_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 _CLASS_POLICY = {
     "estimate": ExportPolicy.ESTIMATES,
@@ -54,6 +82,10 @@ _CLASS_POLICY = {
 
 class MqttAuthError(WearError):
     """The broker refused the credentials or the client certificate (not retried)."""
+
+
+class ClockNotSyncedError(WearError):
+    """A remote clock was used before any clock-offset exchange succeeded."""
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -80,6 +112,9 @@ class MqttConfig:
             was fastest on loopback with aiomqtt 2.5 (batches stall on its write path) and
             bounds the duplicates after a broken link to one.
         subscribe_inbound: take analyzer annotations and commands from the broker.
+        clock_responder: answer clock-offset requests on ``<prefix>/<session>/clock/request``
+            (with ``subscribe_inbound``), so remote analyzers map their clocks onto the
+            session clock (see :class:`AnalyzerClient`).
         backoff_max_s: cap of the reconnection backoff.
     """
 
@@ -106,6 +141,7 @@ class MqttConfig:
     outbox_policy: Literal["drop_oldest", "drop_newest"] = "drop_oldest"
     inflight: int = 1
     subscribe_inbound: bool = True
+    clock_responder: bool = True
     backoff_max_s: float = 10.0
 
     def __post_init__(self) -> None:
@@ -175,6 +211,8 @@ class MqttStatistics:
     """Successful connections (the first one included)."""
     queued: int = 0
     """Messages waiting in the outbox."""
+    clock_requests: int = 0
+    """Clock-offset requests answered."""
 
 
 @dataclass(slots=True)
@@ -229,7 +267,7 @@ class MqttBridge:
     def _class_of(payload: BusItem) -> str | None:
         if isinstance(payload, Estimate):
             return "estimate"
-        if isinstance(payload, DeviceStatus | Gap):
+        if isinstance(payload, DeviceStatus | ClockStatus | Gap):
             return "status"
         if isinstance(payload, Features):
             return "features"
@@ -302,9 +340,15 @@ class MqttBridge:
         assert isinstance(client, aiomqtt.Client)
         base = f"{self.config.prefix}/{self.config.session}"
         async for msg in client.messages:
+            received = self.clock.now()  # first: the receive time of a clock request
             topic = str(msg.topic)
             data = msg.payload if isinstance(msg.payload, bytes | bytearray) else b""
             try:
+                if topic == f"{base}/clock/request":
+                    await self._answer_clock(
+                        client, ClockRequest.model_validate_json(data), received
+                    )
+                    continue
                 if topic == f"{base}/control":
                     cmd = CommandIn.model_validate_json(data)
                     event: Command | Annotation = Command(
@@ -327,15 +371,23 @@ class MqttBridge:
                 continue
             self.stats.received += 1
 
-    # -- connection ---------------------------------------------------------------------------
-    def _tls_context(self) -> ssl.SSLContext | None:
+    async def _answer_clock(self, client: object, request: ClockRequest, received: float) -> None:
+        import aiomqtt
+
+        assert isinstance(client, aiomqtt.Client)
         c = self.config
-        if not c.tls:
-            return None
-        ctx = ssl.create_default_context(cafile=c.ca_file)
-        if c.cert_file:
-            ctx.load_cert_chain(c.cert_file, c.key_file)
-        return ctx
+        response = ClockResponse(
+            id=request.id,
+            seq=request.seq,
+            t1=request.t1,
+            t2=received,
+            t3=self.clock.now(),
+            unix_offset_s=self.clock.unix_offset_s,
+        )
+        # straight to the socket, QoS 0: a late answer is useless, a resent one misleading
+        topic = f"{c.prefix}/{c.session}/clock/response/{request.id}"
+        await client.publish(topic, response.model_dump_json(by_alias=True).encode(), qos=0)
+        self.stats.clock_requests += 1
 
     async def run(self) -> None:
         """Bridge until cancelled; reconnect with capped, jittered backoff.
@@ -348,25 +400,13 @@ class MqttBridge:
 
         require_consent(self.consent, export=self.config.policy)
         c = self.config
-        user, password = c.credentials()
-        client_logger = logging.getLogger("wearsdk.mqtt.client")
-        # aiomqtt warns once per publish while many are in flight: keep only real errors
-        client_logger.setLevel(max(client_logger.level, logging.ERROR))
         failures = 0
         pump = asyncio.create_task(self._pump(), name="wearsdk[mqtt].pump")
         try:
             while True:
                 try:
-                    async with aiomqtt.Client(
-                        c.host,
-                        c.port,
-                        username=user,
-                        password=password,
-                        identifier=c.client_id or f"wearsdk-{c.session}",
-                        clean_session=False,
-                        tls_context=self._tls_context(),
-                        logger=client_logger,
-                        timeout=10,
+                    async with _client(
+                        c, c.client_id or f"wearsdk-{c.session}", clean_session=False
                     ) as client:
                         failures = 0
                         self.stats.connects += 1
@@ -374,6 +414,8 @@ class MqttBridge:
                             base = f"{c.prefix}/{c.session}"
                             await client.subscribe(f"{base}/analyzer/#", qos=1)
                             await client.subscribe(f"{base}/control", qos=1)
+                            if c.clock_responder:
+                                await client.subscribe(f"{base}/clock/request", qos=0)
                         self.connected.set()  # connected and subscribed
                         logger.info("connected to %s", c.safe_url())
                         async with asyncio.TaskGroup() as inner:
@@ -404,6 +446,283 @@ class MqttBridge:
             pump.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await pump
+
+
+@dataclass
+class AnalyzerStatistics:
+    """Counters of an :class:`AnalyzerClient`."""
+
+    requests: int = 0
+    """Clock-offset requests sent."""
+    responses: int = 0
+    """Responses used by the clock model."""
+    rejected: int = 0
+    """Responses dropped: malformed, unknown ``seq``, or refused by the clock model."""
+    annotations: int = 0
+    """Annotations published (acknowledged by the broker at QoS 1)."""
+
+
+class AnalyzerClient:
+    """An analyzer process's link to a wearsdk session over MQTT, with its clock mapped.
+
+    A camera or voice analyzer stamps what it sees on its own clock (``clock``, by default
+    ``time.monotonic``), possibly on another machine. This client measures that clock against
+    the session clock with NTP-style round trips answered by the session's
+    :class:`MqttBridge` (a burst at start, then one every ``sync_interval_s``, keeping the
+    lowest-delay exchanges and tracking drift in a :class:`~wearsdk.RoundTripClock`), and
+    :meth:`annotate` converts the analyzer's times before publishing, so the session receives
+    :class:`~wearsdk.Annotation` events already on its clock::
+
+        config = MqttConfig(url="mqtt://broker:1883", session="s-7f3a")
+        async with AnalyzerClient(config, analyzer_id="cam1", modality="face") as link:
+            while True:
+                t0 = time.monotonic()
+                valence = await analyze(next_frame())
+                await link.annotate(start=t0, end=time.monotonic(), valence=valence)
+
+    It connects once (no reconnection: a lost broker ends the client with the aiomqtt error);
+    ``config``'s credentials, TLS settings, prefix and session are used, its export policy is
+    not (annotations go to the session, which applies its own).
+
+    Args:
+        config: broker and session.
+        analyzer_id: this analyzer's id (topic level and annotation field).
+        modality: ``face``, ``voice``, ``text``, ``marker``...
+        clock: the analyzer's own clock (seconds, monotonic).
+        sync_interval_s: seconds between exchanges after the initial burst.
+        burst: exchanges at start, ``burst_spacing_s`` apart.
+        burst_spacing_s: spacing of the initial burst.
+        model: the clock model (default: ``RoundTripClock()``).
+
+    Raises:
+        ConfigError: an invalid id, modality or interval.
+    """
+
+    def __init__(
+        self,
+        config: MqttConfig,
+        *,
+        analyzer_id: str,
+        modality: str,
+        clock: Callable[[], float] = time.monotonic,
+        sync_interval_s: float = 2.0,
+        burst: int = 8,
+        burst_spacing_s: float = 0.05,
+        model: RoundTripClock | None = None,
+    ) -> None:
+        if not _ID.fullmatch(analyzer_id) or not _ID.fullmatch(modality) or len(modality) > 32:
+            raise ConfigError("analyzer_id and modality must match [A-Za-z0-9_.-]{1,64}")
+        if not (sync_interval_s > 0 and burst_spacing_s > 0 and burst >= 1):
+            raise ConfigError("sync_interval_s and burst_spacing_s must be > 0, burst >= 1")
+        self.config = config
+        self.analyzer_id = analyzer_id
+        self.modality = modality
+        self.clock = clock
+        self.sync_interval_s = sync_interval_s
+        self.burst = burst
+        self.burst_spacing_s = burst_spacing_s
+        self.remote = model if model is not None else RoundTripClock()
+        """The analyzer clock → session clock model (offset, drift, best delay)."""
+        self.stats = AnalyzerStatistics()
+        self.unix_offset_s: float | None = None
+        """The session's session-to-unix offset, learnt from the first response."""
+        self._pending: dict[int, float] = {}
+        self._synced = asyncio.Event()
+        self._client: Any = None
+        self._tasks: list[asyncio.Task[None]] = []
+        base = f"{config.prefix}/{config.session}"
+        self._request_topic = f"{base}/clock/request"
+        self._response_topic = f"{base}/clock/response/{analyzer_id}"
+        self._annotation_topic = f"{base}/analyzer/{modality}/{analyzer_id}"
+
+    def __repr__(self) -> str:
+        return f"AnalyzerClient({self.config.safe_url()}, analyzer_id={self.analyzer_id!r})"
+
+    async def __aenter__(self) -> AnalyzerClient:
+        client = _client(self.config, f"wearsdk-analyzer-{self.analyzer_id}", clean_session=True)
+        await client.__aenter__()
+        self._client = client
+        try:
+            await client.subscribe(self._response_topic, qos=0)
+        except BaseException:
+            await client.__aexit__(None, None, None)
+            raise
+        name = f"wearsdk[analyzer-{self.analyzer_id}]"
+        self._tasks = [
+            asyncio.create_task(self._receive(), name=f"{name}.receive"),
+            asyncio.create_task(self._sync(), name=f"{name}.sync"),
+        ]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        client, self._client = self._client, None
+        if client is not None:
+            await client.__aexit__(None, None, None)
+
+    @property
+    def synced(self) -> bool:
+        """Whether the clock offset is known (at least one exchange)."""
+        return self.remote.synced and self.unix_offset_s is not None
+
+    async def wait_synced(self, *, exchanges: int = 1, timeout_s: float = 10.0) -> None:
+        """Wait until at least ``exchanges`` round trips were used.
+
+        Raises:
+            TimeoutError: not synced within ``timeout_s``.
+        """
+        async with asyncio.timeout(timeout_s):
+            while self.stats.responses < exchanges or not self.synced:
+                self._synced.clear()
+                await self._synced.wait()
+
+    def session_time(self, t: float | None = None) -> float:
+        """Session time (seconds on the session clock) of the analyzer clock time ``t``.
+
+        Args:
+            t: a time on the analyzer's clock; default: now.
+
+        Raises:
+            ClockNotSyncedError: before the first exchange.
+        """
+        if not self.synced:
+            raise ClockNotSyncedError("no clock-offset exchange with the session yet")
+        return self.remote.to_remote(self.clock() if t is None else t)
+
+    async def annotate(
+        self,
+        *,
+        start: float,
+        end: float,
+        arousal: float | None = None,
+        valence: float | None = None,
+        confidence: float = 1.0,
+        emotions: dict[str, float] | None = None,
+        label: str | None = None,
+        extras: dict[str, Any] | None = None,
+        timeout_s: float = 10.0,
+    ) -> Annotation:
+        """Publish an annotation whose span is given on the analyzer's clock.
+
+        Waits for the first clock exchange if needed. The published times are on the
+        session's clock (as unix seconds, the wire's convention); ``extras["clock_sync"]``
+        records the best round-trip delay and the drift at the time.
+
+        Returns:
+            The annotation as the session will see it (times in session seconds).
+
+        Raises:
+            TimeoutError: no clock exchange or no broker acknowledgement within ``timeout_s``.
+            ConnectionLostError: the client is not connected.
+            pydantic.ValidationError: out-of-range values.
+        """
+        if self._client is None:
+            raise ConnectionLostError("the analyzer client is not connected (use async with)")
+        if not self.synced:
+            await self.wait_synced(timeout_s=timeout_s)
+        assert self.unix_offset_s is not None
+        start_s, end_s = self.session_time(start), self.session_time(end)
+        sync = {
+            "rtt_s": self.remote.best_delay_s,
+            "drift_ppm": self.remote.drift_ppm,
+            "exchanges": self.remote.samples,
+        }
+        payload = AnnotationIn(
+            modality=self.modality,
+            analyzer_id=self.analyzer_id,
+            start_unix=start_s + self.unix_offset_s,
+            end_unix=end_s + self.unix_offset_s,
+            arousal=arousal,
+            valence=valence,
+            confidence=confidence,
+            emotions=emotions or {},
+            label=label,
+            extras={**(extras or {}), "clock_sync": sync},
+        )
+        async with asyncio.timeout(timeout_s):
+            await self._client.publish(
+                self._annotation_topic, payload.model_dump_json(by_alias=True).encode(), qos=1
+            )
+        self.stats.annotations += 1
+        return Annotation(
+            t=end_s,
+            modality=self.modality,
+            analyzer_id=self.analyzer_id,
+            start=start_s,
+            end=end_s,
+            arousal=arousal,
+            valence=valence,
+            confidence=confidence,
+            emotions=payload.emotions,
+            label=label,
+            extras=payload.extras,
+        )
+
+    async def _sync(self) -> None:
+        seq = 0
+        while True:
+            t1 = self.clock()
+            self._pending[seq] = t1
+            if len(self._pending) > 64:  # answers that never came
+                del self._pending[min(self._pending)]
+            request = ClockRequest(id=self.analyzer_id, seq=seq, t1=t1)
+            await self._client.publish(
+                self._request_topic, request.model_dump_json(by_alias=True).encode(), qos=0
+            )
+            self.stats.requests += 1
+            seq += 1
+            await asyncio.sleep(self.burst_spacing_s if seq < self.burst else self.sync_interval_s)
+
+    async def _receive(self) -> None:
+        async for msg in self._client.messages:
+            t4 = self.clock()  # first: the receive time
+            data = msg.payload if isinstance(msg.payload, bytes | bytearray) else b""
+            try:
+                response = ClockResponse.model_validate_json(data)
+            except ValidationError:
+                self.stats.rejected += 1
+                continue
+            t1 = self._pending.pop(response.seq, None)
+            if t1 is None or t1 != response.t1 or response.id != self.analyzer_id:
+                self.stats.rejected += 1
+                continue
+            if not self.remote.add(RoundTrip(t1, response.t2, response.t3, t4)):
+                self.stats.rejected += 1
+                continue
+            self.unix_offset_s = response.unix_offset_s
+            self.stats.responses += 1
+            self._synced.set()
+
+
+def _client(config: MqttConfig, identifier: str, *, clean_session: bool) -> Any:
+    """An ``aiomqtt.Client`` (not yet entered) for ``config``: credentials, TLS, quiet logger."""
+    import aiomqtt
+
+    user, password = config.credentials()
+    tls: ssl.SSLContext | None = None
+    if config.tls:
+        tls = ssl.create_default_context(cafile=config.ca_file)
+        if config.cert_file:
+            tls.load_cert_chain(config.cert_file, config.key_file)
+    client_logger = logging.getLogger("wearsdk.mqtt.client")
+    # aiomqtt warns once per publish while many are in flight: keep only real errors
+    client_logger.setLevel(max(client_logger.level, logging.ERROR))
+    return aiomqtt.Client(
+        config.host,
+        config.port,
+        username=user,
+        password=password,
+        identifier=identifier,
+        clean_session=clean_session,
+        tls_context=tls,
+        logger=client_logger,
+        timeout=10,
+    )
 
 
 def _link_error(exc: BaseException) -> BaseException:

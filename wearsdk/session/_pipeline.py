@@ -77,7 +77,9 @@ class _WearerState:
     contact_lost_at: list[float] = field(default_factory=list)
 
 
-async def run_pipeline(bus: Bus, config: PipelineConfig) -> None:
+async def run_pipeline(
+    bus: Bus, config: PipelineConfig, *, estimate_topic: str = "affect/estimate"
+) -> None:
     """Consume physiological streams; publish features and estimates until cancelled.
 
     All sources of a session are taken to be worn by one person (a strap and a wristband
@@ -93,6 +95,8 @@ async def run_pipeline(bus: Bus, config: PipelineConfig) -> None:
     ``control/calibrate_start`` and ``control/calibrate_stop`` (:meth:`Session.calibrate`,
     or MQTT) recalibrate the baseline from the windows emitted in between. Its subscription
     uses the ``block`` policy, so replays that await ``bus.publish`` are processed losslessly.
+    When the session fuses analyzers, estimates go to ``estimate_topic`` (``affect/physio``)
+    for the fusion stage.
     """
     params = load_arousal_params()
     state = _WearerState(
@@ -170,5 +174,5 @@ async def run_pipeline(bus: Bus, config: PipelineConfig) -> None:
                         )
                     )
                     bus.publish_nowait(
-                        "affect/estimate", estimate.model_copy(update={"sources": sources})
+                        estimate_topic, estimate.model_copy(update={"sources": sources})
                     )

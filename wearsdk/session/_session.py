@@ -13,7 +13,10 @@ from wearsdk._clock import SessionClock
 from wearsdk._errors import ConfigError, StreamClosedError
 from wearsdk._events import Command, Estimate
 from wearsdk._privacy import Consent, ExportPolicy, Pseudonymizer, require_consent
+from wearsdk.affect import FusionConfig, LateFusion
+from wearsdk.analyzers import Analyzer, AnalyzerContext
 from wearsdk.bus import Bus, OverflowPolicy
+from wearsdk.session._fusion import ESTIMATE_TOPIC, PHYSIO_ESTIMATE_TOPIC, run_fusion
 from wearsdk.session._pipeline import PipelineConfig, run_pipeline
 from wearsdk.session._source import Source, SourceContext, SourceStream
 
@@ -59,6 +62,10 @@ class Session:
         consent: the wearer's consent record. Without one the session runs in-process only:
             sinks that record or export refuse to start (:class:`~wearsdk.ConsentError`), and
             the session logs that it is in-process only when it starts.
+        fusion: late-fusion settings, or ``None`` to publish the physiological estimates
+            unfused. With fusion (the default) the processing stage publishes on
+            ``affect/physio`` and the fusion stage publishes on ``affect/estimate``; with no
+            analyzer annotations the two are identical.
     """
 
     def __init__(
@@ -69,6 +76,7 @@ class Session:
         pipeline: PipelineConfig | None = PipelineConfig(),  # noqa: B008 (frozen, immutable)
         pseudonymizer: Pseudonymizer | None = None,
         consent: Consent | None = None,
+        fusion: FusionConfig | None = FusionConfig(),  # noqa: B008 (frozen)
     ) -> None:
         self.clock: SessionClock = clock or SessionClock()
         """The session clock."""
@@ -78,6 +86,10 @@ class Session:
         self.pseudonymizer = pseudonymizer or Pseudonymizer()
         self.consent: Consent | None = consent
         """The wearer's consent record, if any."""
+        self.fusion: LateFusion | None = LateFusion(fusion) if fusion is not None else None
+        """The fusion state (statistics in ``fusion.stats``), or ``None``."""
+        self._analyzers: dict[str, Analyzer] = {}
+        self._pending_analyzers: list[Analyzer] = []
         self._pending: list[tuple[Source, str]] = []
         self._sources: dict[str, Source] = {}
         self._tasks: list[asyncio.Task[None]] = []
@@ -117,6 +129,35 @@ class Session:
         else:
             self._pending.append((source, source_id))
         return source_id
+
+    def add_analyzer(self, analyzer: Analyzer) -> None:
+        """Add an in-process analyzer; it starts now if the session runs, else when entered.
+
+        Its ``run(ctx)`` gets an :class:`~wearsdk.analyzers.AnalyzerContext` on this session's
+        bus and clock; what it publishes is fused with the physiological estimates.
+
+        Raises:
+            ConfigError: an analyzer with the same id was already added.
+            StreamClosedError: the session is closed.
+        """
+        if self._closed:
+            raise StreamClosedError("session is closed")
+        if analyzer.analyzer_id in self._analyzers:
+            raise ConfigError(f"an analyzer with id {analyzer.analyzer_id!r} is already added")
+        self._analyzers[analyzer.analyzer_id] = analyzer
+        if self._tg is not None:
+            self._start_analyzer(analyzer)
+        else:
+            self._pending_analyzers.append(analyzer)
+
+    def _start_analyzer(self, analyzer: Analyzer) -> None:
+        assert self._tg is not None
+        ctx = AnalyzerContext(self.bus, self.clock, analyzer.analyzer_id, analyzer.modality)
+        self._tasks.append(
+            self._tg.create_task(
+                analyzer.run(ctx), name=f"wearsdk[{analyzer.analyzer_id}].analyzer"
+            )
+        )
 
     def _start(self, source: Source, source_id: str) -> None:
         assert self._tg is not None
@@ -177,14 +218,26 @@ class Session:
         await tg.__aenter__()
         self._tg = tg
         if self.pipeline is not None:
+            topic = ESTIMATE_TOPIC if self.fusion is None else PHYSIO_ESTIMATE_TOPIC
             self._tasks.append(
                 tg.create_task(
-                    run_pipeline(self.bus, self.pipeline), name="wearsdk[session].pipeline"
+                    run_pipeline(self.bus, self.pipeline, estimate_topic=topic),
+                    name="wearsdk[session].pipeline",
+                )
+            )
+        if self.fusion is not None:
+            self._tasks.append(
+                tg.create_task(
+                    run_fusion(self.bus, self.fusion.config, self.fusion),
+                    name="wearsdk[session].fusion",
                 )
             )
         pending, self._pending = self._pending, []
         for source, source_id in pending:
             self._start(source, source_id)
+        analyzers, self._pending_analyzers = self._pending_analyzers, []
+        for analyzer in analyzers:
+            self._start_analyzer(analyzer)
         return self
 
     async def __aexit__(

@@ -7,9 +7,9 @@ from abc import ABC, abstractmethod
 from types import TracebackType
 from typing import Self
 
-from wearsdk._clock import SessionClock
+from wearsdk._clock import ClockQuality, SessionClock
 from wearsdk._errors import StreamClosedError
-from wearsdk._events import DeviceState, DeviceStatus, Event
+from wearsdk._events import ClockStatus, DeviceState, DeviceStatus, Event
 from wearsdk._privacy import Pseudonymizer
 from wearsdk._types import SampleBlock
 from wearsdk.bus import Bus, BusItem, OverflowPolicy, Subscription
@@ -62,6 +62,23 @@ class SourceContext:
                 detail=detail,
                 battery_pct=battery_pct,
                 attempt=attempt,
+            ),
+        )
+
+    def clock_status(self, clock: str, quality: ClockQuality) -> None:
+        """Publish a :class:`~wearsdk.ClockStatus` on ``device/<source_id>/clock``."""
+        self.bus.publish_nowait(
+            f"device/{self.source_id}/clock",
+            ClockStatus(
+                t=self.clock.now(),
+                source=self.source_id,
+                clock=clock,
+                offset_s=quality.offset_s,
+                drift_ppm=quality.drift_ppm,
+                jitter_s=quality.jitter_s,
+                resets=quality.resets,
+                observations=quality.observations,
+                converged=quality.converged,
             ),
         )
 

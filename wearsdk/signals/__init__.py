@@ -19,6 +19,7 @@ from wearsdk.signals._eda import (
 from wearsdk.signals._filters import SosFilter, butter_sos, filter_causal
 from wearsdk.signals._quality import AccActivity, AccUnit, EdaQuality, acc_activity, eda_quality
 from wearsdk.signals._rr import RRWindow, RRWindower, hrv_time
+from wearsdk.signals._voice import ProsodyFeatures, VoiceProsody, voice_prosody, yin_pitch
 
 __all__ = [
     "AccActivity",
@@ -29,10 +30,12 @@ __all__ = [
     "EdaOutput",
     "EdaProcessor",
     "EdaQuality",
+    "ProsodyFeatures",
     "RRWindow",
     "RRWindower",
     "ScrTable",
     "SosFilter",
+    "VoiceProsody",
     "acc_activity",
     "butter_sos",
     "ecg_peak_times",
@@ -45,4 +48,6 @@ __all__ = [
     "eda_quality",
     "filter_causal",
     "hrv_time",
+    "voice_prosody",
+    "yin_pitch",
 ]
