@@ -21,7 +21,7 @@ def test_write_an_analyzer_example_runs_and_fuses() -> None:
         )
     ]
     assert len(rows) >= 20
-    assert all(r[3] == "rr, face" for r in rows)
+    assert all({"rr", "face"} <= set(r[3].split(", ")) for r in rows)
     calm = [r for r in rows if r[0] < 38]
     stress = [r for r in rows if r[0] > 52]
     assert calm

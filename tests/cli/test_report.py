@@ -49,7 +49,7 @@ def test_demo_leaves_a_report_of_its_own_log(tmp_path: Path) -> None:
     # the same log drawn again through `wearsdk report`: the same panels
     log = load_session_log(tmp_path)
     again = render_report(log, tmp_path / "again.png")
-    assert again.panels == ["heart", "features", "arousal", "valence", "ecg-snippet"]
+    assert again.panels == ["heart", "features", "arousal", "valence", "analyzers", "ecg-snippet"]
     # the only missing data is the skin contact the virtual strap loses during recovery
     recovery = next(a for a in log.of("annotation") if a["label"] == "recovery")
     assert len(again.gaps) == 1
