@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+from pathlib import Path
 from types import TracebackType
 from typing import Self
 
@@ -57,6 +59,12 @@ class Session:
         consent: the wearer's consent record. Without one the session runs in-process only:
             sinks that record or export refuse to start (:class:`~wearsdk.ConsentError`), and
             the session logs that it is in-process only when it starts.
+        record: record every stream and event of the session to this XDF file
+            (:class:`~wearsdk.io.lsl.XdfRecorder`: crash-safe, flushed at least every second;
+            needs the ``lsl`` extra and a consent record that allows recording).
+
+    Raises:
+        ConsentError: ``record`` without a consent record that allows recording.
     """
 
     def __init__(
@@ -67,7 +75,10 @@ class Session:
         pipeline: PipelineConfig | None = PipelineConfig(),  # noqa: B008 (frozen, immutable)
         pseudonymizer: Pseudonymizer | None = None,
         consent: Consent | None = None,
+        record: str | os.PathLike[str] | None = None,
     ) -> None:
+        if record is not None:
+            require_consent(consent, record=True)
         self.clock: SessionClock = clock or SessionClock()
         """The session clock."""
         self.bus: Bus = bus or Bus()
@@ -76,6 +87,8 @@ class Session:
         self.pseudonymizer = pseudonymizer or Pseudonymizer()
         self.consent: Consent | None = consent
         """The wearer's consent record, if any."""
+        self.record_path: Path | None = None if record is None else Path(record)
+        """The XDF file the session records to, if any."""
         self._pending: list[tuple[Source, str]] = []
         self._sources: dict[str, Source] = {}
         self._tasks: list[asyncio.Task[None]] = []
@@ -152,6 +165,11 @@ class Session:
         tg = asyncio.TaskGroup()
         await tg.__aenter__()
         self._tg = tg
+        if self.record_path is not None:
+            from wearsdk.io.lsl import XdfRecorder  # the lsl extra, only when recording
+
+            recorder = XdfRecorder(self.bus, self.clock, self.record_path, consent=self.consent)
+            self._tasks.append(tg.create_task(recorder.run(), name="wearsdk[session].recorder"))
         if self.pipeline is not None:
             self._tasks.append(
                 tg.create_task(
