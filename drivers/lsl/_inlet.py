@@ -8,6 +8,7 @@ import logging
 import math
 
 import numpy as np
+import numpy.typing as npt
 import pylsl
 
 from wearsdk import Annotation, ConfigError, Gap, SampleBlock, Source, SourceContext
@@ -100,6 +101,7 @@ class LslInlet(Source):
         """How the stream's channels are routed (known once connected)."""
         self.poll: AdaptivePoll | None = None
         """The polling schedule of the current connection."""
+        self._last_t: float | None = None
 
     @property
     def identity(self) -> str:
@@ -135,8 +137,7 @@ class LslInlet(Source):
 
     async def run(self, ctx: SourceContext) -> None:
         """Resolve, read, and re-resolve after a loss, until cancelled."""
-        last_t: float | None = None
-        lost_at: float | None = None
+        self._last_t = None
         ctx.status("searching", detail=f"resolving LSL stream {self.query.xpath()}")
         while True:
             info = await self._find(ctx)
@@ -157,7 +158,7 @@ class LslInlet(Source):
                     detail=f"LSL {full.type()} stream, {full.channel_count()} ch "
                     f"@ {rate:g} Hz -> {', '.join(r.stream for r in routes)}",
                 )
-                last_t = await self._pump(ctx, inlet, full, rate, last_t, lost_at)
+                await self._pump(ctx, inlet, rate)
             except (pylsl.util.LostError, pylsl.util.TimeoutError) as exc:
                 logger.info("%s: LSL stream lost (%s)", ctx.source_id, exc)
             finally:
@@ -165,26 +166,22 @@ class LslInlet(Source):
                     await asyncio.to_thread(inlet.close_stream)
                 del inlet
             self.losses += 1
-            lost_at = ctx.clock.now()
             ctx.status("disconnected", detail="LSL stream lost; resolving it again")
 
     async def _pump(
         self,
         ctx: SourceContext,
         inlet: pylsl.StreamInlet,
-        info: pylsl.StreamInfo,
         rate: float,
-        last_t: float | None,
-        lost_at: float | None,
-    ) -> float | None:
-        """Pull until the stream is lost; return the last sample time."""
+    ) -> None:
+        """Pull until the stream is lost (``pylsl.LostError``) or cancelled."""
         capacity = max(256, math.ceil(rate * self.max_latency_s * 4))
         puller = ChunkPuller(inlet, capacity)
         poll = self.poll = AdaptivePoll(capacity, max_s=self.max_latency_s)
         correction: asyncio.Task[None] | None = None
         next_correction = pylsl.local_clock() + self.clock_correction_s
         last_data = pylsl.local_clock()
-        gap_pending = last_t is not None
+        gap_pending = self._last_t is not None
         # session time = local LSL time + this (0 for a live SessionClock)
         shift = ctx.clock.now() - pylsl.local_clock()
         try:
@@ -198,11 +195,11 @@ class LslInlet(Source):
                 if n:
                     last_data = now
                     t = self.clock_map.map(t_remote) + shift
-                    if gap_pending and last_t is not None:
-                        self._gaps(ctx, last_t, float(t[0]), rate, lost_at)
+                    if gap_pending and self._last_t is not None:
+                        self._gaps(ctx, self._last_t, float(t[0]), rate)
                         gap_pending = False
                     self._publish(ctx, t, values, rate)
-                    last_t = float(t[-1])
+                    self._last_t = float(t[-1])
                     self.samples += n
                 elif self.stale_after_s > 0 and rate > 0 and now - last_data > self.stale_after_s:
                     raise pylsl.util.LostError(f"no sample for {self.stale_after_s} s")
@@ -214,9 +211,7 @@ class LslInlet(Source):
                 with contextlib.suppress(asyncio.CancelledError):
                     await correction
 
-    def _gaps(
-        self, ctx: SourceContext, start: float, end: float, rate: float, lost_at: float | None
-    ) -> None:
+    def _gaps(self, ctx: SourceContext, start: float, end: float, rate: float) -> None:
         missing = max(0, round((end - start) * rate) - 1) if rate > 0 else None
         for route in self.routes:
             ctx.publish_event(
@@ -235,8 +230,8 @@ class LslInlet(Source):
     def _publish(
         self,
         ctx: SourceContext,
-        t: np.ndarray,  # type: ignore[type-arg]
-        values: np.ndarray | list[list[str]],  # type: ignore[type-arg]
+        t: npt.NDArray[np.float64],
+        values: npt.NDArray[np.generic] | list[list[str]],
         rate: float,
     ) -> None:
         if isinstance(values, list):

@@ -116,7 +116,7 @@ class XdfReplay(Source):
         shift = self.start_t - pylsl.local_clock()
 
         def source() -> float:
-            return float(pylsl.local_clock()) + shift
+            return float(pylsl.local_clock() + shift)
 
         return ScaledClock(
             speed or self.speed or 1.0,

@@ -27,7 +27,7 @@ class Physio:
 
 def synthetic_physio(duration_s: float, seed: int = 0) -> Physio:
     script = ArousalScript.calm_stress_recovery(duration_s)
-    beats = np.array(HeartSimulator(script, seed=seed).beats_until(duration_s))
+    beats = np.cumsum(HeartSimulator(script, seed=seed).beats_until(duration_s))  # RR -> times
     ecg_t = np.arange(round(duration_s * ECG_HZ)) / ECG_HZ
     eda_t = np.arange(round(duration_s * EDA_HZ)) / EDA_HZ
     eda = EdaSimulator(script, seed=seed).sample_usiemens(eda_t)

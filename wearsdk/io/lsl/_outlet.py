@@ -11,7 +11,7 @@ from wearsdk._errors import StreamClosedError
 from wearsdk._privacy import Consent, ExportPolicy, require_consent
 from wearsdk.bus import Bus, BusItem
 from wearsdk.io.lsl._inlet import push_chunk
-from wearsdk.io.lsl._spec import StreamSpec, rows_of, spec_for
+from wearsdk.io.lsl._spec import StreamSpec, affect_spec, rows_of, spec_for
 
 __all__ = ["LslOutlets", "stream_info"]
 
@@ -82,6 +82,8 @@ class LslOutlets:
         consent: the wearer's consent record.
         policy: what may be published.
         float32: publish sample streams as float32 instead of double64 (half the bandwidth).
+        namespace: appended to every source id (``wearsdk:affect@<namespace>``), to tell
+            several wearsdk sessions on one network apart; default none (stable ids).
 
     Raises:
         ConsentError: no consent record, or one that does not allow ``policy``.
@@ -94,23 +96,29 @@ class LslOutlets:
         consent: Consent | None,
         policy: ExportPolicy = ExportPolicy.ESTIMATES,
         float32: bool = False,
+        namespace: str = "",
     ) -> None:
         require_consent(consent, export=policy)
         self.bus = bus
         self.policy = policy
         self.float32 = float32
+        self.namespace = namespace
         self.outlets: dict[str, pylsl.StreamOutlet] = {}
         """Outlets by stream key."""
         self.pushed: dict[str, int] = {}
         """Samples pushed, by LSL stream name."""
         self._names: dict[str, str] = {}
         self._sub = bus.subscribe(_TOPICS[policy], maxsize=8192, policy="drop_oldest")
+        # the affect outlet exists from the start, so consumers can connect before estimates
+        self._outlet(affect_spec())
 
     def _outlet(self, spec: StreamSpec) -> pylsl.StreamOutlet:
         outlet = self.outlets.get(spec.key)
         if outlet is None:
             if self.float32 and spec.type not in ("Affect", "Features"):
                 spec = dataclasses.replace(spec, channel_format="float32")
+            if self.namespace:
+                spec = dataclasses.replace(spec, source_id=f"{spec.source_id}@{self.namespace}")
             outlet = pylsl.StreamOutlet(stream_info(spec))
             self.outlets[spec.key] = outlet
             self._names[spec.key] = spec.name

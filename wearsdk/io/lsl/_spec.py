@@ -31,6 +31,7 @@ __all__ = [
     "Route",
     "StreamSpec",
     "affect_rows",
+    "affect_spec",
     "block_spec",
     "feature_rows",
     "pipeline_stream",
@@ -331,18 +332,22 @@ def spec_for(topic: str, payload: BusItem, *, manufacturer: str = "wearsdk") -> 
             topic=topic,
         )
     if isinstance(payload, Estimate):
-        return StreamSpec(
-            key=f"{topic}|affect",
-            name="affect",
-            type="Affect",
-            channels=AFFECT_CHANNELS,
-            source_id="wearsdk:affect",
-            source="session",
-            stream="affect",
-            topic=topic,
-            extra={"model": payload.model},
-        )
+        return affect_spec(topic)
     return None
+
+
+def affect_spec(topic: str = "affect/estimate") -> StreamSpec:
+    """The ``affect`` stream: type ``Affect``, channels ``arousal``, ``valence``, ``confidence``."""
+    return StreamSpec(
+        key=f"{topic}|affect",
+        name="affect",
+        type="Affect",
+        channels=AFFECT_CHANNELS,
+        source_id="wearsdk:affect",
+        source="session",
+        stream="affect",
+        topic=topic,
+    )
 
 
 def feature_rows(features: Features) -> npt.NDArray[np.float64]:

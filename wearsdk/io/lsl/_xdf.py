@@ -460,7 +460,8 @@ class XdfStream:
         values = np.array([v for _, v in self.clock_offsets])
         if not values.any():
             return t
-        return t + np.interp(t, times - values, values)
+        mapped: npt.NDArray[np.float64] = t + np.interp(t, times - values, values)
+        return mapped
 
 
 @dataclass
