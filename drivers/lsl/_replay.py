@@ -59,6 +59,7 @@ class XdfReplay(Source):
         recording: an :class:`~wearsdk.io.lsl.XdfRecording` or the path of an ``.xdf`` file.
         speed: recording seconds per real second, or ``None`` for as fast as possible.
         source_id: explicit source id for streams that were not recorded by wearsdk.
+        duration_s: replay only the first ``duration_s`` seconds.
 
     Raises:
         ConfigError: a non-positive speed.
@@ -71,7 +72,10 @@ class XdfReplay(Source):
         *,
         speed: float | None = 1.0,
         source_id: str | None = None,
+        duration_s: float | None = None,
     ) -> None:
+        if duration_s is not None and not duration_s > 0:
+            raise ConfigError(f"duration_s must be > 0, got {duration_s!r}")
         if speed is not None and not (math.isfinite(speed) and speed > 0):
             raise ConfigError(f"replay speed must be > 0 or None, got {speed!r}")
         self.path = None if isinstance(recording, XdfRecording) else Path(recording)
@@ -83,6 +87,8 @@ class XdfReplay(Source):
         starts = [float(c.t[0]) for c in self.recording.chunks if c.t.size]
         self.start_t: float = min(starts) if starts else 0.0
         """The earliest timestamp of the recording (recorder clock)."""
+        self.end_t: float = math.inf if duration_s is None else self.start_t + duration_s
+        """Chunks that start at or after this time are not replayed."""
 
     @property
     def identity(self) -> str:
@@ -201,6 +207,8 @@ class XdfReplay(Source):
         real_start = ctx.clock.now() / ctx.clock.speed
         due = self.start_t
         for chunk in chunks:
+            if chunk.t.size and chunk.t[0] >= self.end_t:
+                continue
             if chunk.t.size:
                 due = max(due, float(chunk.t[-1]))
             if self.speed is not None:
