@@ -314,7 +314,7 @@ def _cmd_stream(args: argparse.Namespace) -> int:
         if args.consent is None:
             require_consent(None, record=bool(args.record))  # raises with the explanation
         consent = Consent.load(args.consent)
-    if args.mqtt:
+    if args.mqtt and consent is not None:
         mqtt = _mqtt_config(args, consent.participant)
         require_consent(consent, export=mqtt.policy)
 

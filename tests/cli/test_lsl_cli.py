@@ -63,7 +63,8 @@ def test_record_an_lsl_stream_then_replay_the_file(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     lines = [json.loads(x) for x in done.stdout.splitlines()]
     live = [x for x in lines if x.get("type") == "samples" and x["stream"] == "eda"]
-    assert live and all(x["unit"] == "uS" for x in live)
+    assert live
+    assert all(x["unit"] == "uS" for x in live)
 
     streams, _ = pyxdf.load_xdf(str(out), dejitter_timestamps=False)
     (rec,) = [s for s in streams if s["info"]["type"] == ["EDA"]]
