@@ -138,7 +138,8 @@ async def wearsdk_relay(in_sid: str, namespace: str, stop: asyncio.Event) -> Non
 
 def go(producer: subprocess.Popen[str], consumer: subprocess.Popen[str]) -> None:
     """Warm up until the consumer is connected to the relay's outlet, then start."""
-    assert producer.stdin is not None and consumer.stdout is not None
+    assert producer.stdin is not None
+    assert consumer.stdout is not None
     # the consumer resolves the relay's outlet, which exists once a warm-up chunk went through
     ready = threading.Event()
 

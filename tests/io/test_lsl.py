@@ -360,3 +360,54 @@ async def test_marker_strings_become_annotations() -> None:
     assert [a.label for a in got] == ["baseline", "stroop", "rest"]
     assert all(a.modality == "marker" and a.analyzer_id == "lsl-markers" for a in got)
     np.testing.assert_allclose([a.t for a in got], stamps, atol=1e-3)
+
+
+async def test_raw_outlets_carry_the_blocks_with_their_timestamps_and_metadata() -> None:
+    ns = uuid.uuid4().hex[:8]
+    bus = Bus()
+    bus.bind_loop()
+    outlets = LslOutlets(bus, consent=CONSENT, policy=ExportPolicy.RAW, namespace=ns)
+    t0 = pylsl.local_clock() - 100.0  # explicit, far from the push time
+    first = SampleBlock(
+        source="eda-0a1b2c3d4e5f",
+        stream="eda",
+        unit="uS",
+        t=t0 + np.arange(8) / 4.0,
+        values=np.linspace(1.0, 2.0, 8),
+        nominal_rate_hz=4.0,
+    )
+    outlets.push("physio/eda-0a1b2c3d4e5f/eda", first)  # creates the outlet
+    (info,) = await asyncio.to_thread(
+        pylsl.resolve_byprop, "source_id", f"wearsdk:eda-0a1b2c3d4e5f:eda@{ns}", 1, 10.0
+    )
+    inlet = pylsl.StreamInlet(info)
+    full = await asyncio.to_thread(inlet.info, 5.0)
+    await asyncio.to_thread(inlet.open_stream, 5.0)
+    second = SampleBlock(
+        source=first.source,
+        stream="eda",
+        unit="uS",
+        t=first.t + 2.0,
+        values=first.values[:, 0] + 1.0,
+        nominal_rate_hz=4.0,
+    )
+    async with running(outlets.run()):
+        await bus.publish("physio/eda-0a1b2c3d4e5f/eda", second)
+        got_t: list[float] = []
+        got_x: list[float] = []
+        async with asyncio.timeout(10):
+            while len(got_t) < 8:
+                x, t = inlet.pull_chunk(timeout=0.0)
+                got_t += list(t)
+                got_x += [v[0] for v in x]
+                await asyncio.sleep(0.02)
+        offset = await asyncio.to_thread(inlet.time_correction, 5.0)
+    np.testing.assert_allclose(np.array(got_t) + offset, second.t, atol=1e-3)
+    np.testing.assert_allclose(got_x, second.values[:, 0])
+    assert (full.name(), full.type(), full.nominal_srate()) == ("eda-0a1b2c3d4e5f-eda", "EDA", 4.0)
+    assert full.get_channel_labels() == ["eda"]
+    assert full.get_channel_units() == ["uS"]
+    assert full.get_channel_types() == ["EDA"]
+    assert full.desc().child("wearsdk").child_value("source") == "eda-0a1b2c3d4e5f"
+    assert full.desc().child("acquisition").child_value("manufacturer") == "wearsdk"
+    assert outlets.pushed["eda-0a1b2c3d4e5f-eda"] == 16
