@@ -49,17 +49,33 @@ def test_record_an_lsl_stream_then_replay_the_file(tmp_path: Path) -> None:
             sent.extend(t.tolist())
             time.sleep(0.25)
 
+    relayed: list[float] = []
+
+    def read_outlet() -> None:
+        # the session's own raw EDA outlet (--lsl --export raw), read by a plain inlet
+        pred = f"type='EDA' and starts-with(source_id,'wearsdk:') and not(source_id='{sid}')"
+        found = pylsl.resolve_bypred(pred, 1, 20.0)
+        if not found:
+            return
+        inlet = pylsl.StreamInlet(found[0])
+        while not stop.is_set():
+            _, ts = inlet.pull_chunk(timeout=0.2)
+            relayed.extend(ts)
+
     feeder = threading.Thread(target=feed)
+    reader = threading.Thread(target=read_outlet)
     feeder.start()
+    reader.start()
     try:
         done = wearsdk(
             "record",
-            *("--lsl-in", f"source_id={sid}", "--out", str(out)),
-            *("--duration", "4", "--consent", str(consent), "--jsonl"),
+            *("--lsl-in", f"source_id={sid}", "--out", str(out), "--lsl", "--export", "raw"),
+            *("--duration", "6", "--consent", str(consent), "--jsonl"),
         )
     finally:
         stop.set()
         feeder.join()
+        reader.join()
     assert done.returncode == 0, done.stderr
     lines = [json.loads(x) for x in done.stdout.splitlines()]
     live = [x for x in lines if x.get("type") == "samples" and x["stream"] == "eda"]
@@ -75,6 +91,10 @@ def test_record_an_lsl_stream_then_replay_the_file(tmp_path: Path) -> None:
     sent_arr = np.array(sent)
     idx = np.searchsorted(sent_arr, rec["time_stamps"][0] - 1e-3)
     np.testing.assert_allclose(rec["time_stamps"], sent_arr[idx : idx + n_live], atol=1e-3)
+
+    # the raw outlet republished the inlet's samples with their own timestamps
+    assert len(relayed) >= 16
+    assert set(np.round(relayed, 6)) <= set(np.round(rec["time_stamps"], 6))
 
     replayed = wearsdk("replay", str(out), "--speed", "max", "--jsonl")
     assert replayed.returncode == 0, replayed.stderr

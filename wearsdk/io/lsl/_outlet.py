@@ -151,7 +151,4 @@ class LslOutlets:
 
     def close(self) -> None:
         """Close every outlet (consumers see the streams disappear)."""
-        outlets, self.outlets = self.outlets, {}
-        for outlet in outlets.values():
-            del outlet
-        outlets.clear()
+        self.outlets.clear()  # the last reference: pylsl destroys the outlets
