@@ -147,6 +147,8 @@ class LslInlet(Source):
                 await asyncio.to_thread(inlet.open_stream, self.resolve_timeout_s * 2)
                 self.clock_map = LslClockMap()
                 await self._correct(inlet)
+                if not self.clock_map.ready:  # no clock mapping, no timestamps: try again
+                    raise pylsl.util.TimeoutError("the first time_correction() timed out")
                 rate = float(full.nominal_srate())
                 routes = route_channels(full.type(), channels_of(full))
                 if self.forced_stream is not None and len(routes) == 1:
@@ -175,7 +177,7 @@ class LslInlet(Source):
         rate: float,
     ) -> None:
         """Pull until the stream is lost (``pylsl.LostError``) or cancelled."""
-        capacity = max(256, math.ceil(rate * self.max_latency_s * 4))
+        capacity = max(1024, math.ceil(rate * self.max_latency_s * 4))
         puller = ChunkPuller(inlet, capacity)
         poll = self.poll = AdaptivePoll(capacity, max_s=self.max_latency_s)
         correction: asyncio.Task[None] | None = None
