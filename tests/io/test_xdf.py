@@ -165,3 +165,73 @@ def test_sigkill_mid_recording_leaves_a_file_pyxdf_reads(tmp_path: Path) -> None
     first = t[0]
     assert t[-1] - first >= (killed_at - first) - 2.5
     assert read_xdf(path).chunks
+
+
+async def test_a_foreign_xdf_file_is_routed_by_metadata_with_its_clock_offsets(
+    tmp_path: Path,
+) -> None:
+    import struct
+
+    from wearsdk import Annotation, SampleBlock
+    from wearsdk.io.lsl import ChannelSpec, StreamSpec
+
+    path = tmp_path / "labrecorder.xdf"
+    ecg = StreamSpec(  # no wearsdk topic: a stream recorded from some other LSL source
+        key="e",
+        name="ExG",
+        type="Physio",
+        channels=(ChannelSpec("chest", "mV", "ECG"), ChannelSpec("hand", "microsiemens", "GSR")),
+        nominal_srate=100.0,
+        channel_format="float32",
+        source_id="amp-1",
+    )
+    markers = StreamSpec(
+        key="m",
+        name="Markers",
+        type="Markers",
+        channels=(ChannelSpec("m"),),
+        channel_format="string",
+        source_id="psychopy",
+    )
+    t = 50.0 + np.arange(200) / 100.0
+    x = np.column_stack([np.sin(t), np.full(200, 4.0)]).astype(np.float32)
+    with XdfWriter(path) as writer:
+        e = writer.add_stream(ecg, created_at=0.0)
+        m = writer.add_stream(markers, created_at=0.0)
+        writer.clock_offset(e, 40.0, 0.5)
+        writer.clock_offset(m, 40.0, 0.5)
+        writer.samples(e, t[:100], x[:100])
+        writer.strings(m, [50.5], ["stimulus"])
+        # LabRecorder style: only the first sample carries a timestamp, the rest follow srate
+        body = struct.pack("<IBB", e, 1, 100)
+        body += b"".join(
+            (struct.pack("<Bd", 8, t[100]) if i == 0 else b"\x00") + x[100 + i].tobytes()
+            for i in range(100)
+        )
+        # a Samples chunk (tag 3) with a 4-byte length, written as LabRecorder would
+        writer._pending += struct.pack("<BIH", 4, len(body) + 2, 3) + body
+        writer.clock_offset(e, 60.0, 0.5)
+    replay = XdfReplay(path, speed=None, source_id="lab")
+    got: list[object] = []
+    async with Session(pipeline=None, clock=replay.clock()) as session:
+        sub = session.bus.subscribe(("physio/#", "analyzer/#"), maxsize=1024, policy="block")
+        status = session.bus.subscribe("device/+/status", maxsize=64)
+        session.add(replay)
+        async for message in status:
+            if getattr(message.payload, "state", None) == "closed":
+                break
+        while (msg := sub.receive_nowait()) is not None:
+            got.append(msg.payload)
+    ecg_blocks = [p for p in got if isinstance(p, SampleBlock) and p.stream == "ecg"]
+    eda_blocks = [p for p in got if isinstance(p, SampleBlock) and p.stream == "eda"]
+    marks = [p for p in got if isinstance(p, Annotation)]
+    ecg_t = np.concatenate([b.t for b in ecg_blocks])
+    np.testing.assert_allclose(ecg_t, t + 0.5, atol=1e-9)
+    np.testing.assert_allclose(
+        np.concatenate([b.values for b in ecg_blocks])[:, 0], x[:, 0] * 1000.0, rtol=1e-6
+    )
+    assert {b.unit for b in ecg_blocks} == {"uV"}
+    assert {b.unit for b in eda_blocks} == {"uS"}
+    assert sum(len(b) for b in eda_blocks) == 200
+    assert [(a.label, a.t) for a in marks] == [("stimulus", pytest.approx(51.0))]
+    assert {b.source for b in ecg_blocks} == {"lab"}
