@@ -219,19 +219,19 @@ async def test_ecg_and_eda_streams_feed_the_pipeline_and_affect_reaches_another_
                 m = await sub.receive()
                 if isinstance(m.payload, DeviceStatus) and m.payload.state == "connected":
                     connected += 1
-            async with running(push_physio(ecg, eda, 90.0, speed=10.0)) as pusher:
-                while not pusher.done() or sub.statistics().queued:
-                    try:
-                        async with asyncio.timeout(1.0):
-                            m = await sub.receive()
-                    except TimeoutError:
-                        continue
+
+            async def collect() -> None:
+                async for m in sub:
                     if isinstance(m.payload, Estimate):
                         estimates.append(m.payload)
                     elif isinstance(m.payload, SampleBlock):
                         key = f"{m.payload.source}/{m.payload.stream}/{m.payload.unit}"
                         blocks[key] = blocks.get(key, 0) + len(m.payload)
-            out, _ = await asyncio.wait_for(reader.communicate(), 30.0)
+
+            async with running(collect()):
+                await push_physio(ecg, eda, 90.0, speed=10.0)
+                # the reader stops 4 s after the last estimate it got
+                out, _ = await asyncio.wait_for(reader.communicate(), 60.0)
     got = json.loads(out)
     assert blocks.get("lsl-ecg/ecg/uV", 0) > 0.9 * 90 * ECG_HZ
     assert blocks.get("lsl-eda/eda/uS", 0) > 0.9 * 90 * EDA_HZ
