@@ -120,7 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="connect to a device and stream its data",
         description="Connect to a device and print its events (and estimates) until stopped.",
     )
-    stream.add_argument("--device", required=True, metavar="ADDRESS|NAME", help="which device")
+    stream.add_argument(
+        "--device", metavar="ADDRESS|NAME", help="which device (required unless --lsl-in)"
+    )
     stream.add_argument(
         "--driver",
         default="heart-rate",
@@ -137,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_mqtt_arguments(stream, consent=True)
     add_live_argument(stream)
     stream.set_defaults(func=_cmd_stream)
+    _add_lsl_commands(sub, stream)
 
     schema = sub.add_parser(
         "schema",
@@ -173,9 +176,13 @@ def build_parser() -> argparse.ArgumentParser:
             "estimates come out as in a live session. Ends at the end of the recording."
         ),
     )
-    replay.add_argument("path", type=Path, metavar="PATH", help="the recording (E4: its folder)")
     replay.add_argument(
-        "--source", required=True, choices=("e4",), help="recording format: e4 (Empatica E4)"
+        "path", type=Path, metavar="PATH", help="the recording (an .xdf file, or an E4 folder)"
+    )
+    replay.add_argument(
+        "--source",
+        choices=("e4", "xdf"),
+        help="recording format: e4 (Empatica E4) or xdf (default: xdf for *.xdf files)",
     )
     replay.add_argument(
         "--speed",
@@ -312,24 +319,29 @@ def _cmd_stream(args: argparse.Namespace) -> int:
     from wearsdk.io.ble import parse_transport
     from wearsdk.session import Session
 
-    driver_cls = _load("wearsdk.drivers", args.driver)
-    key = "address" if _looks_like_address(args.device) else "name"
+    if args.device is None and not args.lsl_in:
+        raise ConfigError("give --device ADDRESS|NAME or --lsl-in QUERY")
+    driver_cls = _load("wearsdk.drivers", args.driver) if args.device else None
+    key = "address" if args.device and _looks_like_address(args.device) else "name"
 
     consent = None
     mqtt = None
-    if args.mqtt:
+    if args.mqtt or args.lsl or args.record:
         from wearsdk._privacy import Consent, require_consent
 
         if args.consent is None:
-            require_consent(None)  # raises ConsentError with the explanation
+            require_consent(None, record=bool(args.record))  # raises with the explanation
         consent = Consent.load(args.consent)
+    if args.mqtt and consent is not None:
         mqtt = _mqtt_config(args, consent.participant)
         require_consent(consent, export=mqtt.policy)
 
     async def stream() -> None:
+        # LSL inputs alone need no Bluetooth transport
+        link: Any = parse_transport(args.transport) if args.device else contextlib.nullcontext()
         async with (
-            parse_transport(args.transport) as transport,
-            Session(consent=consent) as session,
+            link as transport,
+            Session(consent=consent, record=args.record) as session,
             asyncio.TaskGroup() as sinks,
         ):
             bridge_task = None
@@ -338,8 +350,20 @@ def _cmd_stream(args: argparse.Namespace) -> int:
 
                 bridge = MqttBridge(session.bus, session.clock, mqtt, consent=consent)
                 bridge_task = sinks.create_task(bridge.run())
+            outlets_task = None
+            if args.lsl:
+                from wearsdk._privacy import ExportPolicy
+                from wearsdk.io.lsl import LslOutlets
+
+                outlets = LslOutlets(session.bus, consent=consent, policy=ExportPolicy(args.export))
+                outlets_task = sinks.create_task(outlets.run())
             sub = session.bus.subscribe("#", maxsize=65536)
-            session.add(driver_cls(transport, **{key: args.device}))
+            if driver_cls is not None:
+                session.add(driver_cls(transport, **{key: args.device}))
+            for query in args.lsl_in:
+                from wearsdk.drivers.lsl import LslInlet
+
+                session.add(LslInlet(query))
 
             async def pump() -> None:
                 async for message in sub:
@@ -356,12 +380,14 @@ def _cmd_stream(args: argparse.Namespace) -> int:
                     pump_task.cancel()
                 else:
                     await pump_task
+            if outlets_task is not None:
+                outlets_task.cancel()
             if bridge_task is not None:
                 bridge_task.cancel()
 
     summary = LiveView(
         _Summary(sys.stdout, verbose_hr=True),
-        title=f"wearsdk stream ({args.driver})",
+        title=f"wearsdk stream ({args.driver if args.device else 'lsl'})",
         total_s=args.duration,
         live=args.live,
     )
@@ -399,9 +425,16 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     from wearsdk.drivers.e4 import E4Replay, load_e4_session
     from wearsdk.session import Session
 
-    source = E4Replay(load_e4_session(args.path), speed=args.speed, duration_s=args.duration)
-    # session time runs with the replay and maps back onto the recording's unix times
-    clock = ScaledClock(args.speed or 1.0, unix_at_start=source.start_unix)
+    source: Any
+    if _replay_format(args) == "xdf":
+        from wearsdk.drivers.lsl import XdfReplay
+
+        source = XdfReplay(args.path, speed=args.speed, duration_s=args.duration)
+        clock = source.clock()
+    else:
+        source = E4Replay(load_e4_session(args.path), speed=args.speed, duration_s=args.duration)
+        # session time runs with the replay and maps back onto the recording's unix times
+        clock = ScaledClock(args.speed or 1.0, unix_at_start=source.start_unix)
     counts: dict[str, int] = {}
     log_dir, report_png = report_plan(args, kind="replay", default_on=False)
     event_log = EventLog(log_dir)
@@ -461,6 +494,51 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     finish_report(event_log, report_png, out=sys.stderr if args.jsonl else sys.stdout)
     sys.stdout.flush()
     return 0
+
+
+def _replay_format(args: argparse.Namespace) -> str:
+    if args.source is not None:
+        return str(args.source)
+    if args.path.suffix.lower() == ".xdf":
+        return "xdf"
+    if args.path.is_dir():
+        return "e4"
+    raise ConfigError(f"cannot tell the format of {str(args.path)!r}: give --source e4|xdf")
+
+
+def _add_lsl_commands(sub: Any, stream: argparse.ArgumentParser) -> None:
+    """``stream --lsl/--lsl-in/--record`` and ``record --out FILE.xdf`` (stream's options)."""
+    stream.add_argument(
+        "--lsl",
+        action="store_true",
+        help="publish LSL outlets (what --export allows: affect, features, raw streams); "
+        "needs --consent",
+    )
+    stream.add_argument(
+        "--lsl-in",
+        action="append",
+        default=[],
+        metavar="QUERY",
+        help="read an LSL stream, e.g. 'type=ECG' or 'name=H10,type=ECG' (repeatable)",
+    )
+    stream.add_argument(
+        "--record", type=Path, metavar="FILE.xdf", help="record the session to XDF (--consent)"
+    )
+    record = sub.add_parser(
+        "record",
+        parents=[stream],
+        add_help=False,
+        help="record a session (devices, LSL inputs, estimates) to an XDF file",
+        description="Like 'stream', recording every stream and event to FILE.xdf "
+        "(crash-safe: flushed at least every second). Needs --consent.",
+    )
+    record.add_argument("--out", type=Path, required=True, metavar="FILE.xdf", help="the file")
+    record.set_defaults(func=_cmd_record)
+
+
+def _cmd_record(args: argparse.Namespace) -> int:
+    args.record = args.out
+    return _cmd_stream(args)
 
 
 class _Summary:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator
+from pathlib import Path
 from types import TracebackType
 from typing import Self
 
@@ -66,6 +68,12 @@ class Session:
             unfused. With fusion (the default) the processing stage publishes on
             ``affect/physio`` and the fusion stage publishes on ``affect/estimate``; with no
             analyzer annotations the two are identical.
+        record: record every stream and event of the session to this XDF file
+            (:class:`~wearsdk.io.lsl.XdfRecorder`: crash-safe, flushed at least every second;
+            needs the ``lsl`` extra and a consent record that allows recording).
+
+    Raises:
+        ConsentError: ``record`` without a consent record that allows recording.
     """
 
     def __init__(
@@ -77,7 +85,10 @@ class Session:
         pseudonymizer: Pseudonymizer | None = None,
         consent: Consent | None = None,
         fusion: FusionConfig | None = FusionConfig(),  # noqa: B008 (frozen)
+        record: str | os.PathLike[str] | None = None,
     ) -> None:
+        if record is not None:
+            require_consent(consent, record=True)
         self.clock: SessionClock = clock or SessionClock()
         """The session clock."""
         self.bus: Bus = bus or Bus()
@@ -90,6 +101,8 @@ class Session:
         """The fusion state (statistics in ``fusion.stats``), or ``None``."""
         self._analyzers: dict[str, Analyzer] = {}
         self._pending_analyzers: list[Analyzer] = []
+        self.record_path: Path | None = None if record is None else Path(record)
+        """The XDF file the session records to, if any."""
         self._pending: list[tuple[Source, str]] = []
         self._sources: dict[str, Source] = {}
         self._tasks: list[asyncio.Task[None]] = []
@@ -217,6 +230,11 @@ class Session:
         tg = asyncio.TaskGroup()
         await tg.__aenter__()
         self._tg = tg
+        if self.record_path is not None:
+            from wearsdk.io.lsl import XdfRecorder  # the lsl extra, only when recording
+
+            recorder = XdfRecorder(self.bus, self.clock, self.record_path, consent=self.consent)
+            self._tasks.append(tg.create_task(recorder.run(), name="wearsdk[session].recorder"))
         if self.pipeline is not None:
             topic = ESTIMATE_TOPIC if self.fusion is None else PHYSIO_ESTIMATE_TOPIC
             self._tasks.append(

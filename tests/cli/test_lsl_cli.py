@@ -1,0 +1,112 @@
+"""``wearsdk record --lsl-in ... --out FILE.xdf`` and ``wearsdk replay FILE.xdf``, as processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pylsl
+import pytest
+import pyxdf
+
+from tests.io.test_lsl import outlet
+from wearsdk import Consent
+from wearsdk.io.lsl import ChannelSpec, push_chunk
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def wearsdk(*args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "wearsdk", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=dict(os.environ),
+    )
+
+
+def test_record_an_lsl_stream_then_replay_the_file(tmp_path: Path) -> None:
+    sid = f"test-cli-{uuid.uuid4().hex[:10]}"
+    consent = tmp_path / "consent.json"
+    consent.write_text(Consent.simulated_participant().model_dump_json())
+    out = tmp_path / "rec.xdf"
+    eda = outlet("cli eda", "EDA", (ChannelSpec("eda", "uS", "EDA"),), 16.0, sid)
+    stop = threading.Event()
+    sent: list[float] = []
+
+    def feed() -> None:
+        while not stop.is_set():
+            t = pylsl.local_clock() - np.arange(4)[::-1] / 16.0
+            push_chunk(eda, np.full((4, 1), 2.5, dtype=np.float32), t)
+            sent.extend(t.tolist())
+            time.sleep(0.25)
+
+    relayed: list[float] = []
+
+    def read_outlet() -> None:
+        # the session's own raw EDA outlet (--lsl --export raw), read by a plain inlet
+        pred = f"type='EDA' and starts-with(source_id,'wearsdk:') and not(source_id='{sid}')"
+        found = pylsl.resolve_bypred(pred, 1, 20.0)
+        if not found:
+            return
+        inlet = pylsl.StreamInlet(found[0])
+        while not stop.is_set():
+            _, ts = inlet.pull_chunk(timeout=0.2)
+            relayed.extend(ts)
+
+    feeder = threading.Thread(target=feed)
+    reader = threading.Thread(target=read_outlet)
+    feeder.start()
+    reader.start()
+    try:
+        done = wearsdk(
+            "record",
+            *("--lsl-in", f"source_id={sid}", "--out", str(out), "--lsl", "--export", "raw"),
+            *("--duration", "6", "--consent", str(consent), "--jsonl"),
+        )
+    finally:
+        stop.set()
+        feeder.join()
+        reader.join()
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(x) for x in done.stdout.splitlines()]
+    live = [x for x in lines if x.get("type") == "samples" and x["stream"] == "eda"]
+    assert live
+    assert all(x["unit"] == "uS" for x in live)
+
+    streams, _ = pyxdf.load_xdf(str(out), dejitter_timestamps=False)
+    (rec,) = [s for s in streams if s["info"]["type"] == ["EDA"]]
+    n_live = sum(len(x["t"]) for x in live)
+    assert len(rec["time_stamps"]) == n_live >= 16
+    np.testing.assert_allclose(rec["time_series"][:, 0], 2.5)
+    # the recorded times are the sent ones (the same machine: time_correction is ~0)
+    sent_arr = np.array(sent)
+    idx = np.searchsorted(sent_arr, rec["time_stamps"][0] - 1e-3)
+    np.testing.assert_allclose(rec["time_stamps"], sent_arr[idx : idx + n_live], atol=1e-3)
+
+    # the raw outlet republished the inlet's samples with their own timestamps
+    assert len(relayed) >= 16
+    assert set(np.round(relayed, 6)) <= set(np.round(rec["time_stamps"], 6))
+
+    replayed = wearsdk("replay", str(out), "--speed", "max", "--jsonl")
+    assert replayed.returncode == 0, replayed.stderr
+    again = [json.loads(x) for x in replayed.stdout.splitlines()]
+    blocks = [x for x in again if x.get("type") == "samples" and x["stream"] == "eda"]
+    assert [b["t"] for b in blocks] == [x["t"] for x in live]
+    assert [b["source"] for b in blocks] == [x["source"] for x in live]
+
+
+def test_recording_without_consent_is_refused(tmp_path: Path) -> None:
+    done = wearsdk("record", "--lsl-in", "type=EDA", "--out", str(tmp_path / "x.xdf"))
+    assert done.returncode == 1
+    assert "consent" in done.stderr
+    assert not (tmp_path / "x.xdf").exists()
+    assert wearsdk("stream").returncode == 1  # neither a device nor an LSL input

@@ -1,0 +1,237 @@
+"""XDF recording (crash-safe) and replay through the live pipeline, checked with pyxdf."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pylsl
+import pytest
+import pyxdf
+
+from tests.io.lsl_helpers import FAST, PhysioSource, synthetic_physio
+from wearsdk import Consent, ConsentError, Estimate, Session
+from wearsdk.drivers.lsl import XdfReplay
+from wearsdk.io.lsl import XdfWriter, read_xdf
+
+CONSENT = Consent.simulated_participant()
+
+
+async def record(path: Path, duration_s: float) -> tuple[PhysioSource, list[Estimate]]:
+    source = PhysioSource(synthetic_physio(duration_s), t0=pylsl.local_clock(), name="syn-1")
+    estimates: list[Estimate] = []
+    async with Session(pipeline=FAST, consent=CONSENT, record=path) as session:
+        status = session.bus.subscribe("device/+/status", maxsize=64)
+        sub = session.estimates(maxsize=4096, policy="block")
+        session.add(source)
+        async for message in status:
+            if getattr(message.payload, "state", None) == "closed":
+                break
+        while (m := sub.subscription.receive_nowait()) is not None:
+            estimates.append(m.payload)  # type: ignore[arg-type]
+        await asyncio.sleep(0.2)
+        while (m := sub.subscription.receive_nowait()) is not None:
+            estimates.append(m.payload)  # type: ignore[arg-type]
+    return source, estimates
+
+
+async def replay(path: Path) -> list[Estimate]:
+    replay = XdfReplay(path, speed=None)
+    estimates: list[Estimate] = []
+    async with Session(pipeline=FAST, clock=replay.clock()) as session:
+        sub = session.estimates(maxsize=4096, policy="block")
+        status = session.bus.subscribe("device/+/status", maxsize=64)
+        session.add(replay)
+        async for message in status:
+            if getattr(message.payload, "state", None) == "closed":
+                break
+        await asyncio.sleep(0.2)
+        while (m := sub.subscription.receive_nowait()) is not None:
+            estimates.append(m.payload)  # type: ignore[arg-type]
+    return estimates
+
+
+async def test_recording_loads_with_pyxdf_and_replay_reproduces_the_estimates(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "session.xdf"
+    source, live = await record(path, 90.0)
+    assert len(live) >= 5
+
+    streams, _ = pyxdf.load_xdf(str(path), dejitter_timestamps=False)
+    by_name = {s["info"]["name"][0]: s for s in streams}
+    assert {"syn-1-ecg", "syn-1-eda", "affect", "wearer-features", "wearsdk-events"} <= set(by_name)
+    for stream in ("ecg", "eda"):
+        blocks = [b for b in source.published if b.stream == stream]
+        got = by_name[f"syn-1-{stream}"]
+        sent_t = np.concatenate([b.t for b in blocks])
+        sent_x = np.concatenate([b.values for b in blocks])
+        assert len(got["time_stamps"]) == sent_t.size
+        np.testing.assert_allclose(got["time_stamps"], sent_t, rtol=0, atol=1e-9)
+        np.testing.assert_array_equal(got["time_series"], sent_x)
+        info = got["info"]
+        assert info["type"][0] == {"ecg": "ECG", "eda": "EDA"}[stream]
+        chan = info["desc"][0]["channels"][0]["channel"][0]
+        assert chan["unit"][0] == {"ecg": "uV", "eda": "uS"}[stream]
+        assert got["footer"]["info"]["sample_count"][0] == str(sent_t.size)
+    affect = by_name["affect"]
+    assert affect["info"]["type"] == ["Affect"]
+    np.testing.assert_allclose(affect["time_stamps"], [e.t for e in live], rtol=0, atol=1e-9)
+    np.testing.assert_allclose(affect["time_series"][:, 0], [e.arousal for e in live])
+    np.testing.assert_allclose(affect["time_series"][:, 2], [e.confidence for e in live])
+    events = [x[0] for x in by_name["wearsdk-events"]["time_series"]]
+    assert any('"label":"go"' in e for e in events)
+
+    again = await replay(path)
+    assert [e.model_dump() for e in again] == [e.model_dump() for e in live]
+
+
+async def test_recording_needs_consent(tmp_path: Path) -> None:
+    with pytest.raises(ConsentError):
+        Session(record=tmp_path / "x.xdf")
+    no_record = CONSENT.model_copy(update={"record": False})
+    with pytest.raises(ConsentError):
+        Session(record=tmp_path / "x.xdf", consent=no_record)
+    assert not (tmp_path / "x.xdf").exists()
+
+
+def test_reader_stops_at_a_truncated_chunk(tmp_path: Path) -> None:
+    from wearsdk.io.lsl import EVENTS_STREAM
+
+    path = tmp_path / "t.xdf"
+    with XdfWriter(path) as writer:
+        sid = writer.add_stream(EVENTS_STREAM, created_at=0.0)
+        for i in range(10):
+            writer.strings(sid, [float(i)], [f"marker {i}"])
+    data = path.read_bytes()
+    (tmp_path / "cut.xdf").write_bytes(data[:-200])
+    full, cut = read_xdf(path), read_xdf(tmp_path / "cut.xdf")
+    assert not full.truncated
+    assert cut.truncated
+    assert [c.values for c in full.chunks] == [[[f"marker {i}"]] for i in range(10)]
+    assert 0 < len(cut.chunks) < 10
+    assert cut.chunks == full.chunks[: len(cut.chunks)]
+
+
+RECORDER = """
+import asyncio, sys
+from tests.io.lsl_helpers import PhysioSource, synthetic_physio
+from wearsdk import Consent, PipelineConfig, Session
+import pylsl
+
+async def main():
+    src = PhysioSource(synthetic_physio(600.0), t0=pylsl.local_clock(), name="syn-k", pace_s=1.0)
+    async with Session(consent=Consent.simulated_participant(), record=sys.argv[1]) as s:
+        s.add(src)
+        print("recording", flush=True)
+        await asyncio.sleep(3600)
+
+asyncio.run(main())
+"""
+
+
+def test_sigkill_mid_recording_leaves_a_file_pyxdf_reads(tmp_path: Path) -> None:
+    path = tmp_path / "killed.xdf"
+    root = Path(__file__).resolve().parents[2]
+    with subprocess.Popen(
+        [sys.executable, "-c", RECORDER, str(path)],
+        stdout=subprocess.PIPE,
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    ) as proc:
+        try:
+            assert proc.stdout is not None
+            assert proc.stdout.readline().strip() == b"recording"
+            time.sleep(4.2)
+            killed_at = pylsl.local_clock()
+            proc.send_signal(signal.SIGKILL)
+            assert proc.wait(timeout=10) == -signal.SIGKILL
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    streams, _ = pyxdf.load_xdf(str(path))
+    ecg = next(s for s in streams if s["info"]["name"][0] == "syn-k-ecg")
+    t = ecg["time_stamps"]
+    assert t.size >= 3 * 130
+    assert np.all(np.diff(t) > 0)
+    assert "footer" not in ecg or not ecg["footer"]
+    # one block per second, flushed at least every second: at most ~2 s of data are missing
+    first = t[0]
+    assert t[-1] - first >= (killed_at - first) - 2.5
+    assert read_xdf(path).chunks
+
+
+async def test_a_foreign_xdf_file_is_routed_by_metadata_with_its_clock_offsets(
+    tmp_path: Path,
+) -> None:
+    import struct
+
+    from wearsdk import Annotation, SampleBlock
+    from wearsdk.io.lsl import ChannelSpec, StreamSpec
+
+    path = tmp_path / "labrecorder.xdf"
+    ecg = StreamSpec(  # no wearsdk topic: a stream recorded from some other LSL source
+        key="e",
+        name="ExG",
+        type="Physio",
+        channels=(ChannelSpec("chest", "mV", "ECG"), ChannelSpec("hand", "microsiemens", "GSR")),
+        nominal_srate=100.0,
+        channel_format="float32",
+        source_id="amp-1",
+    )
+    markers = StreamSpec(
+        key="m",
+        name="Markers",
+        type="Markers",
+        channels=(ChannelSpec("m"),),
+        channel_format="string",
+        source_id="psychopy",
+    )
+    t = 50.0 + np.arange(200) / 100.0
+    x = np.column_stack([np.sin(t), np.full(200, 4.0)]).astype(np.float32)
+    with XdfWriter(path) as writer:
+        e = writer.add_stream(ecg, created_at=0.0)
+        m = writer.add_stream(markers, created_at=0.0)
+        writer.clock_offset(e, 40.0, 0.5)
+        writer.clock_offset(m, 40.0, 0.5)
+        writer.samples(e, t[:100], x[:100])
+        writer.strings(m, [50.5], ["stimulus"])
+        # LabRecorder style: only the first sample carries a timestamp, the rest follow srate
+        body = struct.pack("<IBB", e, 1, 100)
+        body += b"".join(
+            (struct.pack("<Bd", 8, t[100]) if i == 0 else b"\x00") + x[100 + i].tobytes()
+            for i in range(100)
+        )
+        # a Samples chunk (tag 3) with a 4-byte length, written as LabRecorder would
+        writer._pending += struct.pack("<BIH", 4, len(body) + 2, 3) + body
+        writer.clock_offset(e, 60.0, 0.5)
+    replay = XdfReplay(path, speed=None, source_id="lab")
+    got: list[object] = []
+    async with Session(pipeline=None, clock=replay.clock()) as session:
+        sub = session.bus.subscribe(("physio/#", "analyzer/#"), maxsize=1024, policy="block")
+        status = session.bus.subscribe("device/+/status", maxsize=64)
+        session.add(replay)
+        async for message in status:
+            if getattr(message.payload, "state", None) == "closed":
+                break
+        while (msg := sub.receive_nowait()) is not None:
+            got.append(msg.payload)
+    ecg_blocks = [p for p in got if isinstance(p, SampleBlock) and p.stream == "ecg"]
+    eda_blocks = [p for p in got if isinstance(p, SampleBlock) and p.stream == "eda"]
+    marks = [p for p in got if isinstance(p, Annotation)]
+    ecg_t = np.concatenate([b.t for b in ecg_blocks])
+    np.testing.assert_allclose(ecg_t, t + 0.5, atol=1e-9)
+    np.testing.assert_allclose(
+        np.concatenate([b.values for b in ecg_blocks])[:, 0], x[:, 0] * 1000.0, rtol=1e-6
+    )
+    assert {b.unit for b in ecg_blocks} == {"uV"}
+    assert {b.unit for b in eda_blocks} == {"uS"}
+    assert sum(len(b) for b in eda_blocks) == 200
+    assert [(a.label, a.t) for a in marks] == [("stimulus", pytest.approx(51.0))]
+    assert {b.source for b in ecg_blocks} == {"lab"}

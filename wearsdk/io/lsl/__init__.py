@@ -1,0 +1,79 @@
+"""Lab Streaming Layer in and out, and XDF files.
+
+- inlets: :class:`StreamQuery`, :func:`resolve_streams`, :class:`LslClockMap` (remote LSL
+  clocks onto the session clock from periodic ``time_correction()``), :class:`ChunkPuller`
+  (non-blocking pulls into preallocated buffers), :class:`AdaptivePoll`; the source that uses
+  them is :class:`wearsdk.drivers.lsl.LslInlet`;
+- outlets: :class:`LslOutlets` (every session stream as an LSL stream with XDF metadata);
+- files: :class:`XdfRecorder`, :class:`XdfWriter`, :func:`read_xdf`; replay is
+  :class:`wearsdk.drivers.lsl.XdfReplay`.
+
+Needs the ``lsl`` extra (pylsl).
+"""
+
+from wearsdk.io.lsl._inlet import (
+    AdaptivePoll,
+    ChunkPuller,
+    LslClockMap,
+    StreamQuery,
+    channels_of,
+    push_chunk,
+    resolve_streams,
+)
+from wearsdk.io.lsl._outlet import LslOutlets, stream_info
+from wearsdk.io.lsl._spec import (
+    AFFECT_CHANNELS,
+    FEATURE_CHANNELS,
+    LSL_TYPES,
+    ChannelSpec,
+    Route,
+    StreamSpec,
+    affect_spec,
+    block_spec,
+    pipeline_stream,
+    route_channels,
+    spec_for,
+    unit_scale,
+)
+from wearsdk.io.lsl._xdf import (
+    EVENTS_STREAM,
+    XdfChunk,
+    XdfFormatError,
+    XdfRecorder,
+    XdfRecording,
+    XdfStream,
+    XdfWriter,
+    read_xdf,
+)
+
+__all__ = [
+    "AFFECT_CHANNELS",
+    "EVENTS_STREAM",
+    "FEATURE_CHANNELS",
+    "LSL_TYPES",
+    "AdaptivePoll",
+    "ChannelSpec",
+    "ChunkPuller",
+    "LslClockMap",
+    "LslOutlets",
+    "Route",
+    "StreamQuery",
+    "StreamSpec",
+    "XdfChunk",
+    "XdfFormatError",
+    "XdfRecorder",
+    "XdfRecording",
+    "XdfStream",
+    "XdfWriter",
+    "affect_spec",
+    "block_spec",
+    "channels_of",
+    "pipeline_stream",
+    "push_chunk",
+    "read_xdf",
+    "resolve_streams",
+    "route_channels",
+    "spec_for",
+    "stream_info",
+    "unit_scale",
+]

@@ -1,0 +1,154 @@
+"""LSL outlets for what a session publishes: raw streams, heart rate, features, estimates."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+import pylsl
+
+from wearsdk._errors import StreamClosedError
+from wearsdk._privacy import Consent, ExportPolicy, require_consent
+from wearsdk.bus import Bus, BusItem
+from wearsdk.io.lsl._inlet import push_chunk
+from wearsdk.io.lsl._spec import StreamSpec, affect_spec, rows_of, spec_for
+
+__all__ = ["LslOutlets", "stream_info"]
+
+logger = logging.getLogger("wearsdk.io.lsl")
+
+_FORMATS = {
+    "float32": pylsl.cf_float32,
+    "double64": pylsl.cf_double64,
+    "string": pylsl.cf_string,
+    "int8": pylsl.cf_int8,
+    "int16": pylsl.cf_int16,
+    "int32": pylsl.cf_int32,
+    "int64": pylsl.cf_int64,
+}
+
+
+def stream_info(spec: StreamSpec) -> pylsl.StreamInfo:
+    """An LSL stream info with the XDF-convention description of ``spec``.
+
+    ``desc/channels/channel/{label,unit,type}``, ``desc/acquisition/{manufacturer,model}`` and
+    ``desc/wearsdk/{version,source,stream,topic}`` (the source is the wearsdk pseudonym, never a
+    device address).
+    """
+    info = pylsl.StreamInfo(
+        spec.name,
+        spec.type,
+        spec.channel_count,
+        spec.nominal_srate or pylsl.IRREGULAR_RATE,
+        _FORMATS[spec.channel_format],
+        spec.source_id,
+    )
+    desc = info.desc()
+    channels = desc.append_child("channels")
+    for c in spec.channels:
+        ch = channels.append_child("channel")
+        ch.append_child_value("label", c.label)
+        ch.append_child_value("unit", c.unit)
+        ch.append_child_value("type", c.type)
+    acquisition = desc.append_child("acquisition")
+    acquisition.append_child_value("manufacturer", spec.manufacturer)
+    acquisition.append_child_value("model", spec.stream)
+    wear = desc.append_child("wearsdk")
+    for key, value in spec.desc_fields().items():
+        wear.append_child_value(key, value)
+    return info
+
+
+_TOPICS = {
+    ExportPolicy.ESTIMATES: ("affect/estimate",),
+    ExportPolicy.FEATURES: ("affect/estimate", "features/+"),
+    ExportPolicy.RAW: ("affect/estimate", "features/+", "physio/#"),
+}
+
+
+class LslOutlets:
+    """Publishes the session's streams as LSL outlets, one per wearsdk stream.
+
+    Which streams depends on ``policy`` (data leaving the process needs the wearer's consent
+    for it): ``estimates`` gives the ``affect`` outlet (type ``Affect``, channels ``arousal``,
+    ``valence``, ``confidence``); ``features`` adds ``<source>-features``; ``raw`` adds every
+    sample stream (``<source>-ecg``, ``-rr``, ``-eda``...) and ``<source>-heartrate``.
+    Outlets are created when their stream first appears, with the metadata of
+    :func:`stream_info`, and every sample is pushed with its session timestamp (LSL's clock for
+    a live session), never the push time.
+
+    Args:
+        bus: the session bus.
+        consent: the wearer's consent record.
+        policy: what may be published.
+        float32: publish sample streams as float32 instead of double64 (half the bandwidth).
+        namespace: appended to every source id (``wearsdk:affect@<namespace>``), to tell
+            several wearsdk sessions on one network apart; default none (stable ids).
+
+    Raises:
+        ConsentError: no consent record, or one that does not allow ``policy``.
+    """
+
+    def __init__(
+        self,
+        bus: Bus,
+        *,
+        consent: Consent | None,
+        policy: ExportPolicy = ExportPolicy.ESTIMATES,
+        float32: bool = False,
+        namespace: str = "",
+    ) -> None:
+        require_consent(consent, export=policy)
+        self.bus = bus
+        self.policy = policy
+        self.float32 = float32
+        self.namespace = namespace
+        self.outlets: dict[str, pylsl.StreamOutlet] = {}
+        """Outlets by stream key."""
+        self.pushed: dict[str, int] = {}
+        """Samples pushed, by LSL stream name."""
+        self._names: dict[str, str] = {}
+        self._sub = bus.subscribe(_TOPICS[policy], maxsize=8192, policy="drop_oldest")
+        # the affect outlet exists from the start, so consumers can connect before estimates
+        self._outlet(affect_spec())
+
+    def _outlet(self, spec: StreamSpec) -> pylsl.StreamOutlet:
+        outlet = self.outlets.get(spec.key)
+        if outlet is None:
+            if self.float32 and spec.type not in ("Affect", "Features"):
+                spec = dataclasses.replace(spec, channel_format="float32")
+            if self.namespace:
+                spec = dataclasses.replace(spec, source_id=f"{spec.source_id}@{self.namespace}")
+            outlet = pylsl.StreamOutlet(stream_info(spec))
+            self.outlets[spec.key] = outlet
+            self._names[spec.key] = spec.name
+            logger.info("LSL outlet %r (%s) created", spec.name, spec.type)
+        return outlet
+
+    def push(self, topic: str, payload: BusItem) -> None:
+        """Push one bus message to its outlet (creating the outlet on first use)."""
+        spec = spec_for(topic, payload)
+        if spec is None:
+            return
+        rows = rows_of(payload)
+        assert rows is not None
+        t, values = rows
+        outlet = self._outlet(spec)
+        push_chunk(outlet, values, t)
+        name = self._names[spec.key]
+        self.pushed[name] = self.pushed.get(name, 0) + int(t.size)
+
+    async def run(self) -> None:
+        """Publish until cancelled (or the bus closes); the outlets close on the way out."""
+        try:
+            async for message in self._sub:
+                self.push(message.topic, message.payload)
+        except StreamClosedError:
+            pass
+        finally:
+            self._sub.close()
+            self.close()
+
+    def close(self) -> None:
+        """Close every outlet (consumers see the streams disappear)."""
+        self.outlets.clear()  # the last reference: pylsl destroys the outlets

@@ -1,0 +1,375 @@
+"""What a wearsdk stream looks like as an LSL/XDF stream: names, types, channels, metadata.
+
+One mapping serves the LSL outlets, the XDF recorder and the LSL inlets (in the other
+direction), so a stream recorded by wearsdk, published by it, or read back by it carries the
+same XDF-convention description (``desc/channels/channel/{label,unit,type}``,
+``desc/acquisition/{manufacturer,model}``, ``desc/wearsdk/{version,source,stream,topic}``).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+from xml.sax.saxutils import escape
+
+import numpy as np
+import numpy.typing as npt
+
+from wearsdk._events import Estimate, Features, HeartRate
+from wearsdk._types import SampleBlock
+from wearsdk._version import __version__
+from wearsdk.bus import BusItem
+
+__all__ = [
+    "AFFECT_CHANNELS",
+    "FEATURE_CHANNELS",
+    "LSL_TYPES",
+    "ChannelFormat",
+    "ChannelSpec",
+    "Route",
+    "StreamSpec",
+    "affect_rows",
+    "affect_spec",
+    "block_spec",
+    "feature_rows",
+    "pipeline_stream",
+    "route_channels",
+    "rows_of",
+    "spec_for",
+    "unit_scale",
+]
+
+ChannelFormat = Literal["float32", "double64", "string", "int32", "int16", "int8", "int64"]
+"""XDF/LSL channel formats."""
+
+LSL_TYPES: dict[str, str] = {
+    "ecg": "ECG",
+    "eda": "EDA",
+    "rr": "RR",
+    "hr": "HR",
+    "bvp": "PPG",
+    "ppg": "PPG",
+    "acc": "ACC",
+    "temp": "Temperature",
+    "resp": "Respiration",
+}
+"""LSL stream (and channel) type of each wearsdk stream name."""
+
+# LSL type (upper case) -> wearsdk stream name; the reverse of LSL_TYPES plus common synonyms
+_STREAM_OF_TYPE: dict[str, str] = {
+    "ECG": "ecg",
+    "EKG": "ecg",
+    "EDA": "eda",
+    "GSR": "eda",
+    "SCL": "eda",
+    "RR": "rr",
+    "IBI": "rr",
+    "HR": "hr",
+    "HEARTRATE": "hr",
+    "PPG": "bvp",
+    "BVP": "bvp",
+    "ACC": "acc",
+    "ACCELEROMETER": "acc",
+    "TEMPERATURE": "temp",
+    "TEMP": "temp",
+    "RESPIRATION": "resp",
+    "RESP": "resp",
+}
+
+# unit conversions into the units the pipeline expects: stream -> {unit as written: (unit, scale)}
+_UNITS: dict[str, dict[str, tuple[str, float]]] = {
+    "ecg": {"uv": ("uV", 1.0), "microvolts": ("uV", 1.0), "mv": ("uV", 1e3),
+            "millivolts": ("uV", 1e3), "v": ("uV", 1e6), "volts": ("uV", 1e6)},
+    "eda": {"us": ("uS", 1.0), "microsiemens": ("uS", 1.0), "µs": ("uS", 1.0),
+            "ms": ("uS", 1e3), "s": ("uS", 1e6)},
+    "rr": {"s": ("s", 1.0), "seconds": ("s", 1.0), "ms": ("s", 1e-3),
+           "milliseconds": ("s", 1e-3)},
+}  # fmt: skip
+_DEFAULT_UNIT = {"ecg": "uV", "eda": "uS", "rr": "s", "hr": "bpm", "acc": "mG", "temp": "degC"}
+
+
+def pipeline_stream(lsl_type: str) -> str | None:
+    """The wearsdk stream name for an LSL type (``ECG`` -> ``ecg``, ``GSR`` -> ``eda``...).
+
+    Returns:
+        The stream name, or ``None`` when the type is not a known physiological kind.
+    """
+    return _STREAM_OF_TYPE.get(lsl_type.strip().upper().replace(" ", ""))
+
+
+def unit_scale(stream: str, unit: str) -> tuple[str, float]:
+    """The unit the pipeline wants for ``stream`` and the factor from ``unit`` to it.
+
+    An empty unit is taken to be the pipeline's unit; an unknown one is kept as is (factor 1).
+    """
+    if not unit:
+        return _DEFAULT_UNIT.get(stream, ""), 1.0
+    table = _UNITS.get(stream, {})
+    return table.get(unit.strip().lower(), (unit, 1.0))
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Which channels of an LSL/XDF stream feed which wearsdk stream, and how to scale them.
+
+    Attributes:
+        stream: the wearsdk stream name (``ecg``, ``eda``, ``rr``...).
+        indices: the channel indices, in order.
+        labels: the channel names on the bus.
+        unit: the unit on the bus.
+        scale: factor from the stream's unit to ``unit``.
+    """
+
+    stream: str
+    indices: tuple[int, ...]
+    labels: tuple[str, ...]
+    unit: str
+    scale: float = 1.0
+
+
+def route_channels(stream_type: str, channels: list[ChannelSpec]) -> list[Route]:
+    """Split a stream's channels by kind: the channel's own type, else the stream's type.
+
+    A ``Physio`` stream with an ``ECG`` and an ``EDA`` channel gives an ``ecg`` and an ``eda``
+    route; an ``ECG`` stream whose channels carry no type gives one ``ecg`` route. Types that
+    are not physiological kinds keep their lowercased name (``eeg``...).
+    """
+    fallback = pipeline_stream(stream_type) or (
+        re.sub(r"[^a-z0-9_]", "", stream_type.lower()) or "lsl"
+    )
+    groups: dict[str, list[int]] = {}
+    for i, ch in enumerate(channels):
+        kind = (pipeline_stream(ch.type) if ch.type else None) or fallback
+        groups.setdefault(kind, []).append(i)
+    routes = []
+    for stream, idx in groups.items():
+        unit, scale = unit_scale(stream, channels[idx[0]].unit)
+        if len(idx) == 1:
+            labels: tuple[str, ...] = (channels[idx[0]].label or stream,)
+        else:
+            labels = tuple(channels[i].label or f"{stream}_{k}" for k, i in enumerate(idx))
+        if len(set(labels)) != len(labels):
+            labels = tuple(f"{stream}_{k}" for k in range(len(idx)))
+        routes.append(Route(stream, tuple(idx), labels, unit, scale))
+    return routes
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelSpec:
+    """One channel's XDF metadata.
+
+    Attributes:
+        label: channel label.
+        unit: unit of its values.
+        type: channel type (``ECG``, ``EDA``...).
+    """
+
+    label: str
+    unit: str = ""
+    type: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StreamSpec:
+    """An LSL/XDF stream's header: what an outlet announces and a recording stores.
+
+    Attributes:
+        key: the identity of the stream inside wearsdk (bus topic + kind); one stream per key.
+        name: LSL stream name.
+        type: LSL content type (``ECG``, ``Affect``, ``Markers``...).
+        channels: per-channel metadata (their count is the channel count).
+        nominal_srate: nominal rate in Hz, 0 for irregular streams.
+        channel_format: XDF channel format.
+        source_id: LSL source id (unique and stable: wearsdk, pseudonym, stream).
+        source: pseudonymous wearsdk source id (never a raw address).
+        stream: the wearsdk stream name.
+        topic: the bus topic it comes from.
+        manufacturer: ``desc/acquisition/manufacturer``.
+        extra: additional ``desc/wearsdk`` fields.
+    """
+
+    key: str
+    name: str
+    type: str
+    channels: tuple[ChannelSpec, ...]
+    nominal_srate: float = 0.0
+    channel_format: ChannelFormat = "double64"
+    source_id: str = ""
+    source: str = ""
+    stream: str = ""
+    topic: str = ""
+    manufacturer: str = "wearsdk"
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def channel_count(self) -> int:
+        """Number of channels."""
+        return len(self.channels)
+
+    def desc_fields(self) -> dict[str, str]:
+        """The ``desc/wearsdk`` fields: version, source pseudonym, stream, topic, extras."""
+        out = {
+            "version": __version__,
+            "source": self.source,
+            "stream": self.stream,
+            "topic": self.topic,
+        }
+        out.update(self.extra)
+        return out
+
+    def header_xml(self, *, created_at: float, uid: str, hostname: str = "") -> str:
+        """The XDF StreamHeader XML (the same ``info`` document LSL serves for an outlet)."""
+        chans = "".join(
+            f"<channel><label>{escape(c.label)}</label><unit>{escape(c.unit)}</unit>"
+            f"<type>{escape(c.type)}</type></channel>"
+            for c in self.channels
+        )
+        wear = "".join(f"<{k}>{escape(v)}</{k}>" for k, v in self.desc_fields().items())
+        return (
+            '<?xml version="1.0"?><info>'
+            f"<name>{escape(self.name)}</name><type>{escape(self.type)}</type>"
+            f"<channel_count>{self.channel_count}</channel_count>"
+            f"<channel_format>{self.channel_format}</channel_format>"
+            f"<source_id>{escape(self.source_id)}</source_id>"
+            f"<nominal_srate>{_xml_float(self.nominal_srate)}</nominal_srate>"
+            f"<version>1.1</version><created_at>{_xml_float(created_at)}</created_at>"
+            f"<uid>{escape(uid)}</uid><session_id>default</session_id>"
+            f"<hostname>{escape(hostname)}</hostname>"
+            f"<desc><channels>{chans}</channels>"
+            f"<acquisition><manufacturer>{escape(self.manufacturer)}</manufacturer>"
+            f"<model>{escape(self.stream)}</model></acquisition>"
+            f"<wearsdk>{wear}</wearsdk></desc></info>"
+        )
+
+
+def _xml_float(x: float) -> str:
+    return repr(float(x)) if math.isfinite(x) else "0"
+
+
+AFFECT_CHANNELS: tuple[ChannelSpec, ...] = (
+    ChannelSpec("arousal", "normalized", "Arousal"),
+    ChannelSpec("valence", "normalized", "Valence"),
+    ChannelSpec("confidence", "normalized", "Confidence"),
+)
+"""Channels of the ``affect`` stream (type ``Affect``); a missing valence is NaN."""
+
+FEATURE_CHANNELS: tuple[ChannelSpec, ...] = tuple(
+    ChannelSpec(name, unit, "Feature")
+    for name, unit in (
+        ("hr_mean_bpm", "bpm"),
+        ("rmssd_s", "s"),
+        ("sdnn_s", "s"),
+        ("pnn50", "ratio"),
+        ("lf_hf_ratio", "ratio"),
+        ("lf_nu", "normalized"),
+        ("rr_corrected_fraction", "ratio"),
+        ("hr_device_mean_bpm", "bpm"),
+        ("scl_mean_usiemens", "uS"),
+        ("scl_slope_usiemens_per_min", "uS/min"),
+        ("phasic_mean_usiemens", "uS"),
+        ("scr_count", "count"),
+        ("scr_rate_per_min", "1/min"),
+        ("scr_amplitude_mean_usiemens", "uS"),
+        ("acc_activity_g", "g"),
+        ("temp_mean_degc", "degC"),
+        ("temp_slope_degc_per_min", "degC/min"),
+    )
+)
+"""Channels of the ``features`` stream (one sample per window, NaN where undefined)."""
+
+
+def block_spec(topic: str, block: SampleBlock, *, manufacturer: str = "wearsdk") -> StreamSpec:
+    """The stream spec of a sample block's stream (one per topic, unit and channel set)."""
+    kind = LSL_TYPES.get(block.stream, block.stream.upper())
+    channels = tuple(ChannelSpec(c, block.unit, kind) for c in block.channels)
+    rate = block.nominal_rate_hz or 0.0
+    return StreamSpec(
+        key=f"{topic}|{block.unit}|{','.join(block.channels)}",
+        name=f"{block.source}-{block.stream}",
+        type=kind,
+        channels=channels,
+        nominal_srate=float(rate),
+        source_id=f"wearsdk:{block.source}:{block.stream}",
+        source=block.source,
+        stream=block.stream,
+        topic=topic,
+        manufacturer=manufacturer,
+    )
+
+
+def spec_for(topic: str, payload: BusItem, *, manufacturer: str = "wearsdk") -> StreamSpec | None:
+    """The numeric stream a bus message belongs to, or ``None`` (other events).
+
+    Sample blocks give one stream per topic; :class:`~wearsdk.HeartRate` events the
+    ``<source>-heartrate`` stream (``HR``, bpm); :class:`~wearsdk.Features` the ``features``
+    stream; :class:`~wearsdk.Estimate` the ``affect`` stream (type ``Affect``).
+    """
+    if isinstance(payload, SampleBlock):
+        return block_spec(topic, payload, manufacturer=manufacturer)
+    if isinstance(payload, HeartRate):
+        return StreamSpec(
+            key=f"{topic}|heartrate",
+            name=f"{payload.source}-heartrate",
+            type="HR",
+            channels=(ChannelSpec("hr", "bpm", "HR"),),
+            source_id=f"wearsdk:{payload.source}:heartrate",
+            source=payload.source,
+            stream="heartrate",
+            topic=topic,
+            manufacturer=manufacturer,
+        )
+    if isinstance(payload, Features):
+        return StreamSpec(
+            key=f"{topic}|features",
+            name=f"{payload.source}-features",
+            type="Features",
+            channels=FEATURE_CHANNELS,
+            source_id=f"wearsdk:{payload.source}:features",
+            source=payload.source,
+            stream="features",
+            topic=topic,
+        )
+    if isinstance(payload, Estimate):
+        return affect_spec(topic)
+    return None
+
+
+def affect_spec(topic: str = "affect/estimate") -> StreamSpec:
+    """The ``affect`` stream: type ``Affect``, channels ``arousal``, ``valence``, ``confidence``."""
+    return StreamSpec(
+        key=f"{topic}|affect",
+        name="affect",
+        type="Affect",
+        channels=AFFECT_CHANNELS,
+        source_id="wearsdk:affect",
+        source="session",
+        stream="affect",
+        topic=topic,
+    )
+
+
+def feature_rows(features: Features) -> npt.NDArray[np.float64]:
+    """One ``features`` sample: the :data:`FEATURE_CHANNELS` values (NaN where undefined)."""
+    row = [features.values.get(c.label) for c in FEATURE_CHANNELS]
+    return np.array([[np.nan if v is None else v for v in row]], dtype=np.float64)
+
+
+def affect_rows(estimate: Estimate) -> npt.NDArray[np.float64]:
+    """One ``affect`` sample: arousal, valence (NaN when unknown), confidence."""
+    valence = np.nan if estimate.valence is None else estimate.valence
+    return np.array([[estimate.arousal, valence, estimate.confidence]], dtype=np.float64)
+
+
+def rows_of(payload: BusItem) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]] | None:
+    """Timestamps and values of a numeric stream message (see :func:`spec_for`), else ``None``."""
+    if isinstance(payload, SampleBlock):
+        return payload.t, payload.values
+    if isinstance(payload, HeartRate):
+        return np.array([payload.t]), np.array([[payload.hr_bpm]], dtype=np.float64)
+    if isinstance(payload, Features):
+        return np.array([payload.t]), feature_rows(payload)
+    if isinstance(payload, Estimate):
+        return np.array([payload.t]), affect_rows(payload)
+    return None

@@ -1,0 +1,606 @@
+"""XDF files: a crash-safe writer, a recorder for the session bus, and a reader.
+
+Written exactly per the XDF 1.0 specification (https://github.com/sccn/xdf/wiki/Specifications):
+the magic ``XDF:``, then chunks of ``[NumLengthBytes][Length][Tag][Content]``, with the tags
+FileHeader (1), StreamHeader (2), Samples (3), ClockOffset (4), Boundary (5) and StreamFooter
+(6). Every sample carries its own timestamp (TimestampBytes = 8), so irregular and jittered
+streams are stored exactly.
+
+Crash safety: chunks are encoded into memory and written to the file with one ``write`` per
+flush (at least every ``flush_s``), always at a chunk boundary, so a process killed at any
+moment leaves a file whose every complete chunk is readable (``pyxdf.load_xdf`` loads it; the
+stream footers are missing, as in any interrupted LabRecorder file).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import struct
+import threading
+import time
+import uuid
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+import numpy as np
+import numpy.typing as npt
+
+from wearsdk._clock import SessionClock
+from wearsdk._errors import ConfigError, StreamClosedError, WearError
+from wearsdk._jsonl import message_to_dict
+from wearsdk._privacy import Consent, require_consent
+from wearsdk._types import SampleBlock
+from wearsdk._version import __version__
+from wearsdk.bus import Bus, Message
+from wearsdk.io.lsl._spec import ChannelSpec, StreamSpec, rows_of, spec_for
+
+__all__ = [
+    "EVENTS_STREAM",
+    "XdfChunk",
+    "XdfFormatError",
+    "XdfRecorder",
+    "XdfRecording",
+    "XdfStream",
+    "XdfWriter",
+    "read_xdf",
+]
+
+logger = logging.getLogger("wearsdk.io.xdf")
+
+_MAGIC = b"XDF:"
+_FILE_HEADER, _STREAM_HEADER, _SAMPLES, _CLOCK_OFFSET, _BOUNDARY, _STREAM_FOOTER = range(1, 7)
+_BOUNDARY_UUID = bytes(
+    [0x43, 0xA5, 0x46, 0xDC, 0xCB, 0xF5, 0x41, 0x0F, 0xB3, 0x0E, 0xD5, 0x46, 0x73, 0x83, 0xCB, 0xE4]
+)
+_NUMERIC = {
+    "float32": "<f4",
+    "double64": "<f8",
+    "int8": "<i1",
+    "int16": "<i2",
+    "int32": "<i4",
+    "int64": "<i8",
+}
+
+EVENTS_STREAM = StreamSpec(
+    key="#events",
+    name="wearsdk-events",
+    type="Markers",
+    channels=(ChannelSpec("event", "json", "Event"),),
+    channel_format="string",
+    source_id="wearsdk:events",
+    source="session",
+    stream="events",
+    topic="#",
+)
+"""The string stream that records every bus event (one JSON object per sample, with topic)."""
+
+
+class XdfFormatError(WearError):
+    """An XDF file is malformed (bad magic, a chunk that makes no sense)."""
+
+
+def _varlen(n: int) -> bytes:
+    if n < 256:
+        return struct.pack("<BB", 1, n)
+    if n < 2**32:
+        return struct.pack("<BI", 4, n)
+    return struct.pack("<BQ", 8, n)
+
+
+def _chunk(tag: int, content: bytes) -> bytes:
+    return _varlen(len(content) + 2) + struct.pack("<H", tag) + content
+
+
+class XdfWriter:
+    """Encodes XDF chunks into memory and writes them to a file at chunk boundaries.
+
+    Not thread-safe: encode from one thread; :meth:`take` hands the pending bytes over, and
+    :meth:`write_bytes` (safe to run in a worker thread) appends them with one ``write``.
+
+    Args:
+        path: the file to create (an existing file is replaced).
+        header: extra ``info`` fields of the FileHeader.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, header: dict[str, str] | None = None):
+        self.path = Path(path)
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        self._pending = bytearray(_MAGIC)
+        self._next_id = 1
+        self._counts: dict[int, int] = {}
+        self._first: dict[int, float] = {}
+        self._last: dict[int, float] = {}
+        self._offsets: dict[int, list[tuple[float, float]]] = {}
+        self._formats: dict[int, str] = {}
+        self._lock = threading.Lock()  # one write at a time (worker thread vs close)
+        self.bytes_written = 0
+        """Bytes written to the file so far."""
+        fields = {"version": "1.0", "datetime": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        fields.update(header or {})
+        xml = "".join(f"<{k}>{_esc(v)}</{k}>" for k, v in fields.items())
+        self._pending += _chunk(_FILE_HEADER, f'<?xml version="1.0"?><info>{xml}</info>'.encode())
+
+    @property
+    def pending_bytes(self) -> int:
+        """Bytes encoded but not yet written."""
+        return len(self._pending)
+
+    def add_stream(self, spec: StreamSpec, *, created_at: float) -> int:
+        """Write a StreamHeader; return the new stream id."""
+        sid = self._next_id
+        self._next_id += 1
+        xml = spec.header_xml(created_at=created_at, uid=str(uuid.uuid4()), hostname="")
+        self._pending += _chunk(_STREAM_HEADER, struct.pack("<I", sid) + xml.encode())
+        self._counts[sid] = 0
+        self._offsets[sid] = []
+        self._formats[sid] = spec.channel_format
+        return sid
+
+    def _note(self, sid: int, t: npt.NDArray[np.float64]) -> None:
+        if sid not in self._counts:
+            raise ConfigError(f"XDF stream {sid} has no header")
+        if t.size:
+            self._first.setdefault(sid, float(t[0]))
+            self._last[sid] = float(t[-1])
+            self._counts[sid] += int(t.size)
+
+    def samples(self, sid: int, t: npt.ArrayLike, values: npt.ArrayLike) -> None:
+        """Write one Samples chunk of a numeric stream (every sample with its timestamp)."""
+        ts = np.asarray(t, dtype=np.float64).reshape(-1)
+        fmt = _NUMERIC[self._formats[sid]]
+        vals = np.asarray(values, dtype=fmt)
+        if vals.ndim == 1:
+            vals = vals[:, None]
+        n, nch = vals.shape
+        if n != ts.size:
+            raise ConfigError(f"{ts.size} timestamps for {n} samples")
+        if n == 0:
+            return
+        self._note(sid, ts)
+        rec = np.empty(n, dtype=np.dtype([("b", "u1"), ("t", "<f8"), ("v", fmt, (nch,))]))
+        rec["b"] = 8
+        rec["t"] = ts
+        rec["v"] = vals
+        body = struct.pack("<I", sid) + _varlen(n) + rec.tobytes()
+        self._pending += _chunk(_SAMPLES, body)
+
+    def strings(self, sid: int, t: npt.ArrayLike, values: list[str]) -> None:
+        """Write one Samples chunk of a single-channel string stream."""
+        ts = np.asarray(t, dtype=np.float64).reshape(-1)
+        if len(values) != ts.size:
+            raise ConfigError(f"{ts.size} timestamps for {len(values)} samples")
+        if not values:
+            return
+        self._note(sid, ts)
+        parts = [struct.pack("<I", sid), _varlen(len(values))]
+        for stamp, text in zip(ts.tolist(), values, strict=True):
+            raw = text.encode()
+            parts.append(struct.pack("<Bd", 8, stamp) + _varlen(len(raw)) + raw)
+        self._pending += _chunk(_SAMPLES, b"".join(parts))
+
+    def clock_offset(self, sid: int, collection_time: float, offset: float) -> None:
+        """Write a ClockOffset chunk (``offset`` is added to the stream's times to map them)."""
+        self._offsets[sid].append((collection_time, offset))
+        self._pending += _chunk(_CLOCK_OFFSET, struct.pack("<Idd", sid, collection_time, offset))
+
+    def boundary(self) -> None:
+        """Write a Boundary chunk (lets readers resynchronise in a damaged file)."""
+        self._pending += _chunk(_BOUNDARY, _BOUNDARY_UUID)
+
+    def footers(self) -> None:
+        """Write every stream's StreamFooter (first/last timestamp, count, clock offsets)."""
+        for sid, count in self._counts.items():
+            offsets = "".join(
+                f"<offset><time>{t!r}</time><value>{v!r}</value></offset>"
+                for t, v in self._offsets[sid]
+            )
+            xml = (
+                '<?xml version="1.0"?><info>'
+                f"<first_timestamp>{self._first.get(sid, 0.0)!r}</first_timestamp>"
+                f"<last_timestamp>{self._last.get(sid, 0.0)!r}</last_timestamp>"
+                f"<sample_count>{count}</sample_count>"
+                f"<clock_offsets>{offsets}</clock_offsets></info>"
+            )
+            self._pending += _chunk(_STREAM_FOOTER, struct.pack("<I", sid) + xml.encode())
+
+    @property
+    def stream_ids(self) -> list[int]:
+        """Ids of the streams written so far."""
+        return list(self._counts)
+
+    def take(self) -> bytes:
+        """Hand over the encoded chunks (complete chunks only) and start a new buffer."""
+        data, self._pending = bytes(self._pending), bytearray()
+        return data
+
+    def write_bytes(self, data: bytes) -> None:
+        """Append ``data`` to the file (blocking; one ``write`` call for the common case)."""
+        with self._lock:
+            if self._fd < 0:
+                raise ConfigError(f"{self.path} is closed")
+            view = memoryview(data)
+            while view:
+                n = os.write(self._fd, view)
+                view = view[n:]
+            self.bytes_written += len(data)
+
+    def flush(self) -> None:
+        """Write everything pending (blocking)."""
+        self.write_bytes(self.take())
+
+    def close(self) -> None:
+        """Write the pending chunks and close the file (footers are the caller's choice)."""
+        if self._fd < 0:
+            return
+        try:
+            self.flush()
+        finally:
+            with self._lock:
+                os.close(self._fd)
+                self._fd = -1
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.footers()
+        self.close()
+
+
+def _esc(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+class XdfRecorder:
+    """Records every stream and event of a session's bus to an XDF file.
+
+    Numeric streams (sample blocks, heart rate, ``features``, ``affect``) get one XDF stream
+    each, with the header of :mod:`wearsdk.io.lsl` (the same metadata as the LSL outlets);
+    every other message, and every event including heart rate, features and estimates, goes
+    to the ``wearsdk-events`` string stream as one JSON object per sample (with its topic),
+    so a replay can publish exactly what the session saw. Timestamps are session times,
+    already on the recorder's clock: the ClockOffset chunks (every ``clock_offset_s``) are 0.
+
+    Subscribes with the ``block`` policy (a replay at full speed waits for the disk instead of
+    losing data); writes happen in a worker thread, at least every ``flush_s`` seconds.
+
+    Args:
+        bus: the session bus.
+        clock: the session clock.
+        path: the ``.xdf`` file to write.
+        consent: the wearer's consent record; it must allow recording.
+        flush_s: longest time between writes to the file (<= 1 s).
+        clock_offset_s: interval between ClockOffset chunks per stream.
+
+    Raises:
+        ConsentError: no consent record, or one that does not allow recording.
+    """
+
+    def __init__(
+        self,
+        bus: Bus,
+        clock: SessionClock,
+        path: str | os.PathLike[str],
+        *,
+        consent: Consent | None,
+        flush_s: float = 0.5,
+        clock_offset_s: float = 5.0,
+    ) -> None:
+        require_consent(consent, record=True)
+        if not 0 < flush_s <= 1.0:
+            raise ConfigError("flush_s must be in (0, 1] seconds")
+        self.bus = bus
+        self.clock = clock
+        self.path = Path(path)
+        self.flush_s = flush_s
+        self.clock_offset_s = clock_offset_s
+        self.messages = 0
+        """Messages recorded so far."""
+        self._ids: dict[str, int] = {}
+        self._last_offset: dict[int, float] = {}
+        self._writer: XdfWriter | None = None
+        self._sub = bus.subscribe("#", maxsize=65536, policy="block")
+
+    def _stream(self, spec: StreamSpec) -> int:
+        assert self._writer is not None
+        sid = self._ids.get(spec.key)
+        if sid is None:
+            sid = self._writer.add_stream(spec, created_at=self.clock.now())
+            self._ids[spec.key] = sid
+        return sid
+
+    def _record(self, message: Message) -> None:
+        assert self._writer is not None
+        payload = message.payload
+        spec = spec_for(message.topic, payload)
+        if spec is not None:
+            rows = rows_of(payload)
+            assert rows is not None
+            self._writer.samples(self._stream(spec), rows[0], rows[1])
+        if not isinstance(payload, SampleBlock):
+            sid = self._stream(EVENTS_STREAM)
+            line = json.dumps(
+                message_to_dict(message, self.clock), separators=(",", ":"), allow_nan=False
+            )
+            self._writer.strings(sid, [payload.t], [line])
+        self.messages += 1
+
+    def _offsets(self, now: float) -> None:
+        assert self._writer is not None
+        for sid in self._writer.stream_ids:
+            if now - self._last_offset.get(sid, -np.inf) >= self.clock_offset_s:
+                self._writer.clock_offset(sid, now, 0.0)
+                self._last_offset[sid] = now
+
+    async def run(self) -> None:
+        """Record until cancelled; then record what is queued, write the footers and close."""
+        header = {
+            "wearsdk_version": __version__,
+            "unix_offset_s": repr(self.clock.unix_offset_s),
+        }
+        self._writer = XdfWriter(self.path, header=header)
+        writer = self._writer
+        loop = asyncio.get_running_loop()
+        last_flush = loop.time()
+        last_boundary = loop.time()
+        try:
+            while True:
+                timeout = max(0.0, self.flush_s - (loop.time() - last_flush))
+                try:
+                    async with asyncio.timeout(timeout):
+                        message = await self._sub.receive()
+                    self._record(message)
+                except TimeoutError:
+                    pass
+                if loop.time() - last_flush >= self.flush_s:
+                    self._offsets(self.clock.now())
+                    if loop.time() - last_boundary >= 10.0:
+                        writer.boundary()
+                        last_boundary = loop.time()
+                    data = writer.take()
+                    last_flush = loop.time()
+                    if data:
+                        await asyncio.to_thread(writer.write_bytes, data)
+        except StreamClosedError:
+            pass  # the bus closed: the session is over
+        finally:
+            self._finish()
+
+    def _finish(self) -> None:
+        writer = self._writer
+        if writer is None:
+            return
+        with contextlib.suppress(StreamClosedError):
+            while (message := self._sub.receive_nowait()) is not None:
+                self._record(message)
+        self._sub.close()
+        self._offsets(self.clock.now())
+        writer.footers()
+        writer.close()
+        self._writer = None
+        logger.info("recorded %d messages to %s", self.messages, self.path)
+
+
+@dataclass
+class XdfStream:
+    """One stream of an XDF file, as :func:`read_xdf` found it.
+
+    Attributes:
+        stream_id: the id in the file.
+        info: the StreamHeader ``info`` element.
+        footer: the StreamFooter ``info`` element, when the file has one.
+        clock_offsets: (collection time, offset) pairs of the ClockOffset chunks.
+    """
+
+    stream_id: int
+    info: ET.Element
+    footer: ET.Element | None = None
+    clock_offsets: list[tuple[float, float]] = field(default_factory=list)
+
+    def text(self, path: str, default: str = "") -> str:
+        """The text of ``path`` in the header (``name``, ``desc/wearsdk/topic``...)."""
+        found = self.info.findtext(path)
+        return default if found is None else found
+
+    @property
+    def name(self) -> str:
+        """Stream name."""
+        return self.text("name")
+
+    @property
+    def type(self) -> str:
+        """Content type."""
+        return self.text("type")
+
+    @property
+    def channel_format(self) -> str:
+        """Channel format (``double64``, ``string``...)."""
+        return self.text("channel_format", "float32")
+
+    @property
+    def channel_count(self) -> int:
+        """Channel count."""
+        return int(self.text("channel_count", "1"))
+
+    @property
+    def nominal_srate(self) -> float:
+        """Nominal rate (0: irregular)."""
+        return float(self.text("nominal_srate", "0") or 0.0)
+
+    @property
+    def channels(self) -> list[ChannelSpec]:
+        """Channel metadata from ``desc/channels`` (empty labels when the file has none)."""
+        found = [
+            ChannelSpec(
+                c.findtext("label") or "", c.findtext("unit") or "", c.findtext("type") or ""
+            )
+            for c in self.info.findall("desc/channels/channel")
+        ]
+        if len(found) != self.channel_count:
+            return [ChannelSpec("") for _ in range(self.channel_count)]
+        return found
+
+    def to_local(self, t: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """Add the recorded clock offsets (interpolated) to timestamps of this stream."""
+        if not self.clock_offsets or t.size == 0:
+            return t
+        times = np.array([c for c, _ in self.clock_offsets])
+        values = np.array([v for _, v in self.clock_offsets])
+        if not values.any():
+            return t
+        mapped: npt.NDArray[np.float64] = t + np.interp(t, times - values, values)
+        return mapped
+
+
+@dataclass
+class XdfChunk:
+    """One Samples chunk: the samples of one stream in file order.
+
+    Attributes:
+        stream_id: the stream.
+        t: timestamps (the recorder's clock, before clock offsets).
+        values: an ``(n, channels)`` array, or a list of per-sample string lists.
+    """
+
+    stream_id: int
+    t: npt.NDArray[np.float64]
+    values: npt.NDArray[Any] | list[list[str]]
+
+
+@dataclass
+class XdfRecording:
+    """The content of an XDF file in file order (what :func:`read_xdf` returns).
+
+    Attributes:
+        header: the FileHeader ``info`` element.
+        streams: streams by id.
+        chunks: every Samples chunk, in file order.
+        truncated: the file ends inside a chunk (a recording that was interrupted).
+    """
+
+    header: ET.Element
+    streams: dict[int, XdfStream]
+    chunks: list[XdfChunk]
+    truncated: bool = False
+
+
+class _Reader:
+    def __init__(self, data: bytes) -> None:
+        self.data = memoryview(data)
+        self.pos = 0
+
+    def take(self, n: int) -> memoryview:
+        if self.pos + n > len(self.data):
+            raise EOFError
+        out = self.data[self.pos : self.pos + n]
+        self.pos += n
+        return out
+
+    def varlen(self) -> int:
+        width = self.take(1)[0]
+        if width not in (1, 4, 8):
+            raise XdfFormatError(f"invalid variable-length integer width {width}")
+        return int.from_bytes(self.take(width), "little")
+
+
+def _samples(
+    body: _Reader, stream: XdfStream, last_t: float
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[Any] | list[list[str]]]:
+    n = body.varlen()
+    nch = stream.channel_count
+    fmt = stream.channel_format
+    srate = stream.nominal_srate
+    if fmt in _NUMERIC:
+        dt = np.dtype(_NUMERIC[fmt])
+        rec = np.dtype([("b", "u1"), ("t", "<f8"), ("v", dt, (nch,))])
+        if len(body.data) - body.pos == n * rec.itemsize:
+            arr = np.frombuffer(body.take(n * rec.itemsize), dtype=rec)
+            if bool((arr["b"] == 8).all()):
+                return arr["t"].astype(np.float64), arr["v"].copy()
+        t = np.empty(n)
+        v = np.empty((n, nch), dtype=dt)
+        for i in range(n):
+            has_t = body.take(1)[0]
+            if has_t == 8:
+                last_t = struct.unpack("<d", body.take(8))[0]
+            else:
+                last_t = last_t + (1.0 / srate if srate > 0 else 0.0)
+            t[i] = last_t
+            v[i] = np.frombuffer(body.take(nch * dt.itemsize), dtype=dt)
+        return t, v
+    t = np.empty(n)
+    strings: list[list[str]] = []
+    for i in range(n):
+        has_t = body.take(1)[0]
+        if has_t == 8:
+            last_t = struct.unpack("<d", body.take(8))[0]
+        else:
+            last_t = last_t + (1.0 / srate if srate > 0 else 0.0)
+        t[i] = last_t
+        strings.append([bytes(body.take(body.varlen())).decode("utf-8", "replace")
+                        for _ in range(nch)])  # fmt: skip
+    return t, strings
+
+
+def read_xdf(path: str | os.PathLike[str]) -> XdfRecording:
+    """Read an XDF file chunk by chunk, in file order.
+
+    A file that ends inside a chunk (a recording killed mid-write) is read up to its last
+    complete chunk (:attr:`XdfRecording.truncated` is set).
+
+    Raises:
+        XdfFormatError: not an XDF file, or a chunk that contradicts the specification.
+        OSError: the file cannot be read.
+    """
+    data = Path(path).read_bytes()
+    if data[:4] != _MAGIC:
+        raise XdfFormatError(f"{os.fspath(path)!r} is not an XDF file (no XDF: magic)")
+    reader = _Reader(data)
+    reader.pos = 4
+    header = ET.Element("info")
+    streams: dict[int, XdfStream] = {}
+    chunks: list[XdfChunk] = []
+    last_t: dict[int, float] = {}
+    truncated = False
+    while reader.pos < len(data):
+        try:
+            length = reader.varlen()
+            body = _Reader(bytes(reader.take(length)))
+        except EOFError:
+            truncated = True
+            break
+        try:
+            tag = int.from_bytes(body.take(2), "little")
+            if tag == _FILE_HEADER:
+                header = ET.fromstring(bytes(body.take(length - 2)))
+            elif tag in (_STREAM_HEADER, _SAMPLES, _CLOCK_OFFSET, _STREAM_FOOTER):
+                sid = int.from_bytes(body.take(4), "little")
+                if tag == _STREAM_HEADER:
+                    streams[sid] = XdfStream(sid, ET.fromstring(bytes(body.take(length - 6))))
+                elif sid not in streams:
+                    raise XdfFormatError(f"chunk of stream {sid} before its header")
+                elif tag == _SAMPLES:
+                    t, values = _samples(body, streams[sid], last_t.get(sid, 0.0))
+                    if t.size:
+                        last_t[sid] = float(t[-1])
+                    chunks.append(XdfChunk(sid, t, values))
+                elif tag == _CLOCK_OFFSET:
+                    collected, offset = struct.unpack("<dd", body.take(16))
+                    streams[sid].clock_offsets.append((collected, offset))
+                else:
+                    streams[sid].footer = ET.fromstring(bytes(body.take(length - 6)))
+        except (EOFError, ET.ParseError) as exc:
+            raise XdfFormatError(f"malformed XDF chunk at byte {reader.pos}: {exc}") from exc
+    return XdfRecording(header=header, streams=streams, chunks=chunks, truncated=truncated)
