@@ -89,6 +89,63 @@ def test_online_equals_offline(cuts: list[int], seed: int) -> None:
     assert cleaner.corrected_fraction == pytest.approx(offline.corrected_fraction)
 
 
+def _quantile(values: np.ndarray, q: float) -> float:
+    s = np.sort(values)
+    pos = q / 100 * (s.size - 1)
+    lo = int(np.floor(pos))
+    return float(s[lo] + (s[min(lo + 1, s.size - 1)] - s[lo]) * (pos - lo))
+
+
+def brute_force_classes(rr: np.ndarray) -> np.ndarray:
+    """Lipponen & Tarvainen with trailing windows, recomputed from scratch for every beat."""
+    n = rr.size
+    drr = np.r_[0.0, np.diff(rr)]
+
+    def th(values: np.ndarray, i: int) -> float:
+        w = np.abs(values[max(0, i - 90) : i + 1])
+        return 5.2 * (_quantile(w, 75) - _quantile(w, 25)) / 2
+
+    med = np.array([_quantile(rr[max(0, i - 10) : i + 1], 50) for i in range(n)])
+    mrr = rr - med
+    mrr = np.where(mrr < 0, 2 * mrr, mrr)
+    th2 = np.array([th(mrr, i) for i in range(n)])
+    ndrr = np.array([drr[i] / t if (t := th(drr, i)) > 0 else 0.0 for i in range(n)])
+    nmrr = np.where(th2 > 0, mrr / np.where(th2 > 0, th2, 1), 0.0)
+
+    def nd(j: int) -> float:  # mirrored at both ends
+        j = 2 * (n - 1) - j if j >= n else j
+        return float(ndrr[min(abs(j), n - 1)])
+
+    out = np.zeros(n, np.int8)
+    extra = np.zeros(n, bool)
+    for i in range(n):
+        d, m, p1, n1, n2 = ndrr[i], nmrr[i], nd(i - 1), nd(i + 1), nd(i + 2)
+        s12 = max(p1, n1) if d > 0 else min(p1, n1) if d < 0 else 0.0
+        s22 = min(n1, n2) if d >= 0 else max(n1, n2)
+        if (d > 1 and s12 < -0.13 * d - 0.17) or (d < -1 and s12 > -0.13 * d + 0.17):
+            out[i] = BeatClass.ECTOPIC
+        elif (d > 1 and s22 < -1) or (d < -1 and s22 > 1) or abs(m) > 3:
+            if d < -1 and s22 > 1 and abs(rr[i] + rr[min(i + 1, n - 1)] - med[i]) < th2[i]:
+                out[i], extra[i] = BeatClass.EXTRA, True
+            elif d > 1 and s22 < -1 and abs(rr[i] / 2 - med[i]) < th2[i]:
+                out[i] = BeatClass.MISSED
+            else:
+                out[i] = BeatClass.LONGSHORT
+        if i and extra[i - 1]:
+            out[i] = BeatClass.NORMAL
+    return out
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 1000), n=st.integers(1, 300))
+def test_incremental_statistics_equal_a_brute_force_recomputation(seed: int, n: int) -> None:
+    rng = np.random.default_rng(seed)
+    rr = clean_rr(n, seed)
+    for i in rng.choice(np.arange(n), min(n, 10), replace=False):
+        rr[i] *= rng.choice([0.55, 1.9, 0.5, 1.3])
+    np.testing.assert_array_equal(rr_artifacts(rr).classes, brute_force_classes(rr))
+
+
 def test_bad_rr_is_a_config_error() -> None:
     with pytest.raises(ConfigError):
         rr_artifacts([0.8, -1.0])

@@ -20,13 +20,15 @@ The corrected fraction (non-normal beats / beats) is reported as a quality measu
 
 from __future__ import annotations
 
+import bisect
 import functools
+import math
+from collections import deque
 from dataclasses import dataclass
 from enum import IntEnum
 
 import numpy as np
 import numpy.typing as npt
-from numpy.lib.stride_tricks import sliding_window_view
 
 from wearsdk._errors import ConfigError
 
@@ -77,174 +79,72 @@ class RRArtifacts:
     corrected_fraction: float
 
 
-def _trailing_stat(
-    values: npt.NDArray[np.float64], width: int, rows: npt.NDArray[np.int64], q: tuple[float, ...]
-) -> npt.NDArray[np.float64]:
-    """Percentiles ``q`` of the trailing windows (the last ``width`` values, fewer at the start)
-    ending at each index in ``rows``; shape ``(len(q), len(rows))``.
-    """  # noqa: D205
-    out = np.empty((len(q), rows.size))
-    full = rows >= width - 1
-    if full.any():
-        ends = rows[full]
-        if ends.size <= 8:  # online: a beat or two per call; slicing beats building a view
-            windows = np.sort(np.stack([values[e - width + 1 : e + 1] for e in ends.tolist()]))
-        else:
-            windows = np.sort(sliding_window_view(values, width)[ends - (width - 1)], axis=1)
-        for i, qq in enumerate(q):
-            out[i, full] = _sorted_quantile(windows, qq)
-    for j in np.flatnonzero(~full):
-        part = np.sort(values[: rows[j] + 1])[None, :]
-        for i, qq in enumerate(q):
-            out[i, j] = _sorted_quantile(part, qq)[0]
-    return out
+class _TrailingWindow:
+    """The last ``width`` values kept sorted, for their percentiles (fewer at the start)."""
+
+    __slots__ = ("_order", "_sorted", "_width")
+
+    def __init__(self, width: int) -> None:
+        self._width = width
+        self._order: deque[float] = deque()
+        self._sorted: list[float] = []
+
+    def push(self, value: float) -> None:
+        self._order.append(value)
+        bisect.insort(self._sorted, value)
+        if len(self._order) > self._width:
+            del self._sorted[bisect.bisect_left(self._sorted, self._order.popleft())]
+
+    def percentile(self, q: float) -> float:
+        """Percentile ``q`` with linear interpolation, as ``np.percentile``'s default."""
+        s = self._sorted
+        n = len(s)
+        pos = q / 100.0 * (n - 1)
+        lo = math.floor(pos)
+        a = s[lo]
+        return a + (s[min(lo + 1, n - 1)] - a) * (pos - lo)
+
+    def half_iqr_threshold(self) -> float:
+        """``alpha`` x half the inter-quartile range."""
+        return _ALPHA * (self.percentile(75.0) - self.percentile(25.0)) / 2.0
 
 
-def _sorted_quantile(rows_sorted: npt.NDArray[np.float64], q: float) -> npt.NDArray[np.float64]:
-    """Percentile ``q`` of each row of an already sorted array (linear interpolation, as
-    ``np.percentile``'s default), without its per-call overhead.
-    """  # noqa: D205
-    n = rows_sorted.shape[1]
-    pos = q / 100.0 * (n - 1)
-    lo = int(np.floor(pos))
-    hi = min(lo + 1, n - 1)
-    frac = pos - lo
-    a = rows_sorted[:, lo]
-    out: npt.NDArray[np.float64] = a + (rows_sorted[:, hi] - a) * frac
-    return out
+@dataclass(slots=True)
+class _Beat:
+    """One RR interval and the trailing statistics it is judged on (all causal)."""
 
-
-def _threshold(
-    values: npt.NDArray[np.float64], rows: npt.NDArray[np.int64]
-) -> npt.NDArray[np.float64]:
-    q1, q3 = _trailing_stat(np.abs(values), _WINDOW, rows, (25.0, 75.0))
-    th: npt.NDArray[np.float64] = _ALPHA * (q3 - q1) / 2.0
-    return th
-
-
-def _classify(rr: npt.NDArray[np.float64], upto: int, start: int = 0) -> npt.NDArray[np.int8]:
-    """Classify intervals ``start .. upto-1`` of ``rr`` (``rr`` extends 2 beyond ``upto``, or
-    its end is mirrored). Only the trailing windows of those intervals are computed.
-    """  # noqa: D205
-    n = rr.size
-    if n == 0 or upto <= start:
-        return np.zeros(max(0, upto - start), np.int8)
-    lo = max(0, start - 1)  # the interval before: an extra beat there absorbs ours
-    drr = np.empty(n)
-    drr[1:] = np.diff(rr)
-    drr[0] = 0.0  # causal: the first interval has no predecessor (NeuroKit2 uses a mean)
-    # normalised dRR for lo-1 .. upto+1 (neighbours), mirrored beyond the end
-    idx = np.arange(lo - 1, upto + 2)
-    mirrored = np.where(idx >= n, 2 * (n - 1) - idx, idx)
-    mirrored = np.where(mirrored < 0, -mirrored, mirrored)
-    mirrored = np.clip(mirrored, 0, n - 1)
-    th1 = _threshold(drr, mirrored)
-    d_all = drr[mirrored]
-    ndrr_ext = np.where(th1 > 0, d_all / np.where(th1 > 0, th1, 1.0), 0.0)
-    rows = np.arange(lo, upto)
-    ndrr = ndrr_ext[1:-2]
-    prev1, next1, next2 = ndrr_ext[:-3], ndrr_ext[2:-1], ndrr_ext[3:]
-    med = _trailing_stat(rr, _MEDIAN, rows, (50.0,))[0]
-    mrr = rr[rows] - med
-    mrr = np.where(mrr < 0, 2.0 * mrr, mrr)
-    # thresholds of mRR need the trailing mRR values themselves
-    first = max(0, lo - _WINDOW + 1)
-    hist_rows = np.arange(first, upto)
-    med_hist = _trailing_stat(rr, _MEDIAN, hist_rows, (50.0,))[0]
-    mrr_hist = rr[hist_rows] - med_hist
-    mrr_hist = np.where(mrr_hist < 0, 2.0 * mrr_hist, mrr_hist)
-    q = _trailing_stat(np.abs(mrr_hist), _WINDOW, rows - first, (25.0, 75.0))
-    th2 = _ALPHA * (q[1] - q[0]) / 2.0
-    nmrr = np.where(th2 > 0, mrr / np.where(th2 > 0, th2, 1.0), 0.0)
-    s12 = np.where(
-        ndrr > 0, np.maximum(prev1, next1), np.where(ndrr < 0, np.minimum(prev1, next1), 0.0)
-    )
-    s22 = np.where(ndrr >= 0, np.minimum(next1, next2), np.maximum(next1, next2))
-    rr_next = rr[np.minimum(rows + 1, n - 1)]
-    r = rr[rows]
-
-    d, m = ndrr, nmrr
-    out = np.zeros(rows.size, np.int8)
-    candidate = (np.abs(d) > 1) | (np.abs(m) > 3)
-    ectopic = ((d > 1) & (s12 < -_C1 * d - _C2)) | ((d < -1) & (s12 > -_C1 * d + _C2))
-    ectopic &= np.abs(d) > 1
-    eq3 = (d > 1) & (s22 < -1)
-    eq4 = np.abs(m) > 3
-    eq5 = (d < -1) & (s22 > 1)
-    longshort = candidate & ~ectopic & (eq3 | eq4 | eq5)
-    extra = longshort & eq5 & (np.abs(r + rr_next - med) < th2)
-    missed = longshort & ~extra & eq3 & (np.abs(r / 2 - med) < th2)
-    out[longshort] = BeatClass.LONGSHORT
-    out[missed] = BeatClass.MISSED
-    out[extra] = BeatClass.EXTRA
-    out[ectopic] = BeatClass.ECTOPIC
-    # the interval after an extra beat absorbs it: judged merged, not on its own
-    after_extra = np.flatnonzero(extra) + 1
-    out[after_extra[after_extra < rows.size]] = BeatClass.NORMAL
-    return out[start - lo :]
-
-
-def _nn(
-    rr: npt.NDArray[np.float64], classes: npt.NDArray[np.int8], offset: int = 0
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
-    """NN intervals from classified RR (vectorised)."""
-    n = rr.size
-    if n == 0:
-        return np.zeros(0), np.zeros(0, np.int64)
-    bad = (classes == BeatClass.ECTOPIC) | (classes == BeatClass.LONGSHORT)
-    # an ectopic beat spoils its own interval and the compensatory one after it
-    spoil = bad.copy()
-    spoil[1:] |= classes[:-1] == BeatClass.ECTOPIC
-    extra = classes == BeatClass.EXTRA
-    merged_into_next = extra.copy()
-    values = rr.copy()
-    # an extra beat: its interval is added to the next one
-    idx = np.flatnonzero(extra[:-1])
-    values[idx + 1] += rr[idx]
-    keep = ~spoil & ~merged_into_next
-    missed = classes == BeatClass.MISSED
-    reps = np.where(keep, np.where(missed, 2, 1), 0)
-    nn = np.repeat(np.where(missed, values / 2.0, values), reps)
-    index = np.repeat(np.arange(n, dtype=np.int64) + offset, reps)
-    return nn, index
-
-
-def rr_artifacts(rr_s: npt.ArrayLike) -> RRArtifacts:
-    """Classify every RR interval and derive the NN series (the offline mirror of
-    :class:`RRCleaner`; see the module documentation for the method).
-
-    Args:
-        rr_s: RR intervals in seconds, in beat order.
-    """  # noqa: D205
-    rr = np.asarray(rr_s, dtype=np.float64).ravel()
-    if not np.all(np.isfinite(rr)) or np.any(rr <= 0):
-        raise ConfigError("RR intervals must be finite and positive")
-    classes = _classify(rr, rr.size)
-    nn, index = _nn(rr, classes)
-    frac = float(np.mean(classes != BeatClass.NORMAL)) if rr.size else 0.0
-    return RRArtifacts(rr, classes, nn, index, frac)
+    rr: float
+    ndrr: float  # dRR over its threshold (Lipponen & Tarvainen's eq. 1-2)
+    nmrr: float  # mRR over its threshold
+    med: float  # the 11-beat trailing median
+    th2: float  # the mRR threshold
+    extra: bool = False  # judged an extra beat (before the override by the one before)
+    cls: int = BeatClass.NORMAL
 
 
 class RRCleaner:
     """Online RR artifact classification with a two-beat delay.
 
     ``step(rr)`` returns the classes of the intervals that can now be decided (each needs the
-    two intervals after it); :meth:`flush` decides the last ones at the end of a recording.
-    Over any split into blocks, ``step`` + ``flush`` equal :func:`rr_artifacts`.
-    Memory is bounded: only the trailing windows are kept.
+    two intervals after it); :meth:`flush` decides the last ones at the end of a recording
+    (the series is mirrored at its end). Each interval's trailing statistics (91-beat
+    thresholds, 11-beat median) are updated incrementally as it arrives, so a step costs a
+    few microseconds per interval whatever the block size; :func:`rr_artifacts` is ``step``
+    + ``flush`` on a whole series. Memory is bounded: only the trailing windows are kept.
     """
-
-    _KEEP = _WINDOW + _MEDIAN + 2 * _LOOKAHEAD + 1
 
     def __init__(self) -> None:
         self.reset()
 
     def reset(self) -> None:
         """Forget the history."""
-        self._rr = np.zeros(0)
-        self._first = 0  # global index of self._rr[0]
+        self._drr_win = _TrailingWindow(_WINDOW)
+        self._mrr_win = _TrailingWindow(_WINDOW)
+        self._med_win = _TrailingWindow(_MEDIAN)
+        self._beats: deque[_Beat] = deque()  # the last decided interval, then undecided ones
+        self._first = 0  # global index of self._beats[0]
         self._decided = 0  # global index of the next interval to decide
-        self._first_mean: float | None = None
+        self._prev_rr: float | None = None
         self.counts = np.zeros(len(BeatClass), np.int64)
         """Intervals decided so far, per :class:`BeatClass`."""
 
@@ -259,45 +159,139 @@ class RRCleaner:
         rr = np.asarray(rr_s, dtype=np.float64).ravel()
         if rr.size and (not np.all(np.isfinite(rr)) or np.any(rr <= 0)):
             raise ConfigError("RR intervals must be finite and positive")
-        self._rr = np.concatenate((self._rr, rr))
-        total = self._first + self._rr.size
-        return self._decide(total - _LOOKAHEAD)
+        for r in rr.tolist():
+            self._add(r)
+        return self._decide(self._first + len(self._beats) - _LOOKAHEAD)
 
     def flush(self) -> RRArtifacts:
         """Decide the remaining intervals (end of data: the end is mirrored)."""
-        return self._decide(self._first + self._rr.size)
+        return self._decide(self._first + len(self._beats))
 
-    def _decide(self, upto_global: int) -> RRArtifacts:
-        start = self._decided
-        if upto_global <= start:
-            empty = np.zeros(0)
-            return RRArtifacts(empty, np.zeros(0, np.int8), empty, np.zeros(0, np.int64), 0.0)
-        local_rr = self._rr
-        lo = start - self._first
-        hi = upto_global - self._first
-        with_prev = _classify(local_rr, hi, max(0, lo - 1))
-        classes = with_prev[1:] if lo > 0 else with_prev
-        rr = local_rr[lo:hi]
-        # NN needs the class of the interval before (ectopic spoils the next one)
-        prev = with_prev[:1] if lo > 0 else np.zeros(0, np.int8)
-        nn, index = _nn(
-            np.concatenate((local_rr[lo - 1 : lo], rr)) if lo > 0 else rr,
-            np.concatenate((prev, classes)) if lo > 0 else classes,
-            offset=start - (1 if lo > 0 else 0),
+    def _add(self, r: float) -> None:
+        drr = 0.0 if self._prev_rr is None else r - self._prev_rr  # causal: none before the first
+        self._prev_rr = r
+        self._drr_win.push(abs(drr))
+        th1 = self._drr_win.half_iqr_threshold()
+        self._med_win.push(r)
+        med = self._med_win.percentile(50.0)
+        mrr = r - med
+        if mrr < 0:
+            mrr = 2.0 * mrr
+        self._mrr_win.push(abs(mrr))
+        th2 = self._mrr_win.half_iqr_threshold()
+        self._beats.append(
+            _Beat(
+                rr=r,
+                ndrr=drr / th1 if th1 > 0 else 0.0,
+                nmrr=mrr / th2 if th2 > 0 else 0.0,
+                med=med,
+                th2=th2,
+            )
         )
-        if lo > 0:
-            keep = index >= start
-            nn, index = nn[keep], index[keep]
-        self._decided = upto_global
-        np.add.at(self.counts, classes.astype(np.int64), 1)
-        # forget what no future window needs (keep a full trailing window before the next
-        # interval to decide, so its thresholds see exactly what the offline mirror sees)
-        new_first = self._decided - self._KEEP
-        if new_first > self._first:
-            self._rr = self._rr[new_first - self._first :]
-            self._first = new_first
-        frac = float(np.mean(classes != BeatClass.NORMAL)) if classes.size else 0.0
-        return RRArtifacts(rr.copy(), classes, nn, index, frac)
+
+    def _classify(self, i: int, n: int) -> int:
+        """Class of interval ``i`` (global) among ``n`` known ones (mirrored beyond the end)."""
+
+        def at(j: int) -> _Beat:
+            if j >= n:
+                j = 2 * (n - 1) - j
+            return self._beats[min(max(abs(j), 0), n - 1) - self._first]
+
+        beat = at(i)
+        d, m, med, th2 = beat.ndrr, beat.nmrr, beat.med, beat.th2
+        prev1, next1, next2 = at(i - 1).ndrr, at(i + 1).ndrr, at(i + 2).ndrr
+        s12 = max(prev1, next1) if d > 0 else (min(prev1, next1) if d < 0 else 0.0)
+        s22 = min(next1, next2) if d >= 0 else max(next1, next2)
+        cls = BeatClass.NORMAL
+        if abs(d) > 1 and ((d > 1 and s12 < -_C1 * d - _C2) or (d < -1 and s12 > -_C1 * d + _C2)):
+            cls = BeatClass.ECTOPIC
+        elif abs(d) > 1 or abs(m) > 3:
+            eq3 = d > 1 and s22 < -1
+            eq5 = d < -1 and s22 > 1
+            if eq3 or eq5 or abs(m) > 3:
+                r, rr_next = beat.rr, self._beats[min(i + 1, n - 1) - self._first].rr
+                beat.extra = eq5 and abs(r + rr_next - med) < th2
+                if beat.extra:
+                    cls = BeatClass.EXTRA
+                elif eq3 and abs(r / 2 - med) < th2:
+                    cls = BeatClass.MISSED
+                else:
+                    cls = BeatClass.LONGSHORT
+        # the interval after an extra beat absorbs it: judged merged, not on its own
+        if i > self._first and self._beats[i - 1 - self._first].extra:
+            cls = BeatClass.NORMAL
+        return cls
+
+    def _decide(self, upto: int) -> RRArtifacts:
+        start = self._decided
+        n = self._first + len(self._beats)
+        classes: list[int] = []
+        rrs: list[float] = []
+        nn: list[float] = []
+        nn_index: list[int] = []
+        beats = self._beats
+        for i in range(start, upto):
+            beat = beats[i - self._first]
+            beat.cls = cls = self._classify(i, n)
+            classes.append(cls)
+            rrs.append(beat.rr)
+            self.counts[cls] += 1
+            # NN: an ectopic beat spoils its own interval and the compensatory one after it,
+            # a long/short one its own; an extra beat is merged into the next interval, a
+            # missed one split in two
+            prev = beats[i - 1 - self._first] if i > self._first else None
+            if cls in (BeatClass.ECTOPIC, BeatClass.LONGSHORT, BeatClass.EXTRA) or (
+                prev is not None and prev.cls == BeatClass.ECTOPIC
+            ):
+                continue
+            value = (
+                beat.rr + prev.rr if prev is not None and prev.cls == BeatClass.EXTRA else beat.rr
+            )
+            if cls == BeatClass.MISSED:
+                nn += (value / 2.0, value / 2.0)
+                nn_index += (i, i)
+            else:
+                nn.append(value)
+                nn_index.append(i)
+        self._decided = max(start, upto)
+        # forget what no future decision needs: the last decided interval is kept (its class
+        # and extra flag matter to the next one); the trailing windows hold the rest
+        while self._first < self._decided - 1:
+            beats.popleft()
+            self._first += 1
+        cls_arr = np.array(classes, np.int8)
+        frac = float(np.count_nonzero(cls_arr)) / cls_arr.size if cls_arr.size else 0.0
+        return RRArtifacts(
+            np.array(rrs, np.float64),
+            cls_arr,
+            np.array(nn, np.float64),
+            np.array(nn_index, np.int64),
+            frac,
+        )
+
+
+def rr_artifacts(rr_s: npt.ArrayLike) -> RRArtifacts:
+    """Classify every RR interval and derive the NN series (the offline mirror of
+    :class:`RRCleaner`: one ``step`` on the whole series, then ``flush``; see the module
+    documentation for the method).
+
+    Args:
+        rr_s: RR intervals in seconds, in beat order.
+    """  # noqa: D205
+    rr = np.asarray(rr_s, dtype=np.float64).ravel()
+    if not np.all(np.isfinite(rr)) or np.any(rr <= 0):
+        raise ConfigError("RR intervals must be finite and positive")
+    cleaner = RRCleaner()
+    parts = [cleaner.step(rr), cleaner.flush()]
+    classes = np.concatenate([p.classes for p in parts])
+    frac = float(np.mean(classes != BeatClass.NORMAL)) if rr.size else 0.0
+    return RRArtifacts(
+        rr,
+        classes,
+        np.concatenate([p.nn_s for p in parts]),
+        np.concatenate([p.nn_end_index for p in parts]),
+        frac,
+    )
 
 
 def _lomb(
