@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -49,7 +49,14 @@ from wearsdk._errors import ConfigError
 from wearsdk.signals._bins import BinnedStream
 from wearsdk.signals._ecg import EcgPeakDetector
 from wearsdk.signals._eda import EdaProcessor
-from wearsdk.signals._hrv import BeatClass, RRCleaner, hrv_frequency
+from wearsdk.signals._hrv import (
+    BeatClass,
+    RRCleaner,
+    lomb_band_powers,
+    lomb_defined,
+    lomb_n_freqs,
+    lomb_terms,
+)
 from wearsdk.signals._rr import hrv_time
 
 __all__ = ["FeatureConfig", "FeatureExtractor", "WindowFeatures"]
@@ -109,12 +116,39 @@ class WindowFeatures:
     modalities: tuple[str, ...]
 
 
-@dataclass
-class _Beats:
-    t: deque[float] = field(default_factory=deque)
-    nn: deque[float] = field(default_factory=deque)
-    cls_t: deque[float] = field(default_factory=deque)
-    cls: deque[int] = field(default_factory=deque)
+class _Rows:
+    """Rows in time order (column 0: time), appended at the end, dropped from the front, in one
+    contiguous array (grown or compacted when full), so a window's rows are a slice.
+    """  # noqa: D205
+
+    __slots__ = ("_data", "_hi", "_lo")
+
+    def __init__(self, width: int) -> None:
+        self._data = np.empty((64, width))
+        self._lo = self._hi = 0
+
+    def append(self, rows: npt.NDArray[np.float64]) -> None:
+        m = rows.shape[0]
+        if self._hi + m > self._data.shape[0]:
+            live = self._hi - self._lo
+            data = self._data
+            if 2 * (live + m) > data.shape[0]:
+                data = np.empty((2 * (live + m), data.shape[1]))
+            data[:live] = self._data[self._lo : self._hi]
+            self._data, self._lo, self._hi = data, 0, live
+        self._data[self._hi : self._hi + m] = rows
+        self._hi += m
+
+    def forget(self, before: float) -> None:
+        """Drop the rows at or before ``before``."""
+        t = self._data[self._lo : self._hi, 0]
+        self._lo += int(np.searchsorted(t, before, side="right"))
+
+    def window(self, start: float, end: float) -> npt.NDArray[np.float64]:
+        """The rows with ``start < t <= end``."""
+        live = self._data[self._lo : self._hi]
+        a, b = np.searchsorted(live[:, 0], (start, end), side="right").tolist()
+        return live[a:b]
 
 
 class FeatureExtractor:
@@ -131,8 +165,16 @@ class FeatureExtractor:
         self._cap = self._n_bins + round(max(c.stale_s, 10.0) / c.hop_s) + 2
         self._bins: dict[str, BinnedStream] = {}
         self._rr_cleaner = RRCleaner()
-        self._rr_pending: deque[tuple[float, float]] = deque()  # (beat time, rr) awaiting class
-        self._beats = _Beats()
+        self._rr_pending: deque[float] = deque()  # times of the beats awaiting their class
+        # LF/HF on one frequency grid for every window (the default grid of its length), so
+        # each NN beat's Lomb-Scargle terms are computed once, when it arrives
+        self._lf = c.window_s >= c.lf_min_window_s
+        self._n_freqs = lomb_n_freqs(c.window_s)
+        self._lomb_t0: float | None = None  # time origin of the terms
+        # NN beats: time, interval, then (with LF/HF) their Lomb-Scargle terms
+        self._nn_width = 2 + (4 * self._n_freqs if self._lf else 0)
+        self._nn = _Rows(self._nn_width)
+        self._classes = _Rows(2)  # classified beats: time, 1.0 when not normal
         self._eda: EdaProcessor | None = None
         self._ecg: EcgPeakDetector | None = None
         self._last_peak: float | None = None
@@ -245,7 +287,7 @@ class FeatureExtractor:
             return
         # RR coverage: the RR intervals' durations summed per bin (start of data counts too)
         self._stream("rr", None).add(t, rr)
-        self._rr_pending.extend(zip(t.tolist(), rr.tolist(), strict=True))
+        self._rr_pending.extend(t.tolist())
         decided = self._rr_cleaner.step(rr)
         self._take_decided(decided.classes, decided.nn_s, decided.nn_end_index)
 
@@ -259,14 +301,19 @@ class FeatureExtractor:
             return
         first_index = self._rr_decided  # global index of classes[0]
         self._rr_decided += classes.size
-        times = [self._rr_pending.popleft()[0] for _ in range(classes.size)]
-        self._rr_ready = times[-1]
-        b = self._beats
-        b.cls_t.extend(times)
-        b.cls.extend(classes.tolist())
-        for value, idx in zip(nn.tolist(), nn_index.tolist(), strict=True):
-            b.t.append(times[idx - first_index])
-            b.nn.append(value)
+        times = np.array([self._rr_pending.popleft() for _ in range(classes.size)])
+        self._rr_ready = float(times[-1])
+        self._classes.append(np.column_stack((times, classes != BeatClass.NORMAL)))
+        if nn.size == 0:
+            return
+        rows = np.empty((nn.size, self._nn_width))
+        rows[:, 0] = nn_t = times[nn_index - first_index]
+        rows[:, 1] = nn
+        if self._lf:
+            if self._lomb_t0 is None:
+                self._lomb_t0 = float(nn_t[0])
+            rows[:, 2:] = lomb_terms(nn_t - self._lomb_t0, self._n_freqs)
+        self._nn.append(rows)
 
     # -- output -------------------------------------------------------------------------------
     def ready(self) -> list[WindowFeatures]:
@@ -296,13 +343,8 @@ class FeatureExtractor:
     def _forget(self, before: float) -> None:
         while self._scrs and self._scrs[0][0] <= before:
             self._scrs.popleft()
-        b = self._beats
-        while b.t and b.t[0] <= before:
-            b.t.popleft()
-            b.nn.popleft()
-        while b.cls_t and b.cls_t[0] <= before:
-            b.cls_t.popleft()
-            b.cls.popleft()
+        self._nn.forget(before)
+        self._classes.forget(before)
 
     def _eda_window(
         self,
@@ -353,24 +395,25 @@ class FeatureExtractor:
             w = rr_bins.window(end_bin, self._n_bins)
             coverage = min(1.0, w.mean * w.n / c.window_s) if w.n else 0.0
             quality["rr_coverage"] = coverage
-            t = np.fromiter(self._beats.t, float)
-            nn = np.fromiter(self._beats.nn, float)
-            sel = (t > start) & (t <= end)
-            cls_t = np.fromiter(self._beats.cls_t, float)
-            cls = np.fromiter(self._beats.cls, np.int64)
-            in_win = (cls_t > start) & (cls_t <= end)
-            corrected = float(np.mean(cls[in_win] != BeatClass.NORMAL)) if in_win.any() else nan
-            if coverage >= c.min_coverage and sel.sum() >= 3:
-                hv = hrv_time(nn[sel])
+            beats = self._nn.window(start, end)
+            classes = self._classes.window(start, end)
+            corrected = float(classes[:, 1].mean()) if classes.shape[0] else nan
+            if coverage >= c.min_coverage and beats.shape[0] >= 3:
+                nn = beats[:, 1]
+                hv = hrv_time(nn)
                 values.update(
                     hr_mean_bpm=hv["hr_mean_bpm"],
                     rmssd_s=hv["rmssd_s"],
                     sdnn_s=hv["sdnn_s"],
                     pnn50=hv["pnn50"],
                 )
-                if c.window_s >= c.lf_min_window_s:
-                    fq = hrv_frequency(nn[sel], t[sel])
-                    values.update(lf_hf_ratio=fq["lf_hf_ratio"], lf_nu=fq["lf_nu"])
+                if self._lf:
+                    span = float(beats[-1, 0] - beats[0, 0])
+                    if lomb_defined(nn.size, span):
+                        fq = lomb_band_powers(beats[:, 2:], nn, span, self._n_freqs)
+                        values.update(lf_hf_ratio=fq["lf_hf_ratio"], lf_nu=fq["lf_nu"])
+                    else:
+                        values.update(lf_hf_ratio=nan, lf_nu=nan)
                 values["rr_corrected_fraction"] = corrected
                 modalities.append("rr")
             else:

@@ -294,39 +294,90 @@ def rr_artifacts(rr_s: npt.ArrayLike) -> RRArtifacts:
     )
 
 
-def _lomb(
-    t: npt.NDArray[np.float64], y: npt.NDArray[np.float64], omega: npt.NDArray[np.float64]
-) -> npt.NDArray[np.float64]:
-    """The classical Lomb-Scargle periodogram (Lomb 1976, Scargle 1982; scipy's
-    ``lombscargle(..., normalize=False)``), vectorised over frequencies.
+def lomb_terms(t_s: npt.ArrayLike, n_freqs: int) -> npt.NDArray[np.float64]:
+    """Per-beat Lomb-Scargle terms on the grid of ``n_freqs`` points (see :func:`hrv_frequency`).
+
+    Row ``j`` holds ``cos(w t_j)``, ``sin(w t_j)``, ``cos(2 w t_j)`` and ``sin(2 w t_j)`` over
+    the grid's angular frequencies ``w`` (shape ``(len(t_s), 4 * n_freqs)``). They depend on
+    the beat alone, so a sliding window computes them once per beat and sums the rows of the
+    beats it holds (:func:`lomb_band_powers`); times may be taken from any fixed origin.
+    """
+    t = np.asarray(t_s, dtype=np.float64).ravel()
+    wt = np.multiply.outer(t, _grid(n_freqs)[1])
+    out = np.empty((t.size, 4, n_freqs))
+    c, s = out[:, 0], out[:, 1]
+    np.cos(wt, out=c)
+    np.sin(wt, out=s)
+    # double angles: cos 2a = (c - s)(c + s), sin 2a = 2 s c
+    np.multiply(c - s, c + s, out=out[:, 2])
+    np.multiply(2.0 * s, c, out=out[:, 3])
+    return out.reshape(t.size, 4 * n_freqs)
+
+
+def lomb_band_powers(
+    terms: npt.NDArray[np.float64],
+    nn_s: npt.NDArray[np.float64],
+    span_s: float,
+    n_freqs: int,
+) -> dict[str, float]:
+    """LF/HF from the :func:`lomb_terms` rows of a series' beats (its NN intervals, the time
+    from its first to its last beat): the classical Lomb-Scargle periodogram (Lomb 1976,
+    Scargle 1982; scipy's ``lombscargle(..., normalize=False)``) in closed form. With
+    ``C2 = sum cos 2wt``, ``S2 = sum sin 2wt``, ``R = hypot(C2, S2)``, the offset ``tau``
+    (``tan 2w tau = S2 / C2``) gives ``sum cos² w(t - tau) = (N + R) / 2`` and
+    ``sum sin² = (N - R) / 2``, and the y-weighted sums follow by half-angle identities.
     """  # noqa: D205
-    # one sine and one cosine table; the shifted ones follow by angle-sum identities
-    wt = np.outer(omega, t)
-    c, s = np.cos(wt), np.sin(wt)
-    sum_cc, sum_ss, sum_cs = (c * c).sum(axis=1), (s * s).sum(axis=1), (c * s).sum(axis=1)
-    two_wtau = np.arctan2(2 * sum_cs, sum_cc - sum_ss)  # 2 * omega * tau
-    ct, st = np.cos(two_wtau / 2), np.sin(two_wtau / 2)
-    yc0, ys0 = c @ y, s @ y
-    yc = ct * yc0 + st * ys0
-    ys = ct * ys0 - st * yc0
-    cc = ct * ct * sum_cc + 2 * ct * st * sum_cs + st * st * sum_ss
-    ss = ct * ct * sum_ss - 2 * ct * st * sum_cs + st * st * sum_cc
-    out: npt.NDArray[np.float64] = 0.5 * (yc * yc / cc + ys * ys / ss)
-    return out
+    m = nn_s.size
+    # one product gives the column sums and the y-weighted sums of every term
+    w = np.empty((2, m))
+    w[0] = 1.0
+    np.subtract(nn_s, np.add.reduce(nn_s) / m, out=w[1])
+    sums = np.matmul(w, terms).reshape(2, 4, n_freqs)
+    c2, s2, yc, ys = sums[0, 2], sums[0, 3], sums[1, 0], sums[1, 1]
+    r = np.hypot(c2, s2)
+    # (YC² + YS²) / 2 and (YC² - YS²) / 2 after the rotation by tau
+    u = (yc * yc + ys * ys) / 2
+    v = np.divide((yc * yc - ys * ys) * c2 / 2 + yc * ys * s2, r, out=np.zeros_like(r), where=r > 0)
+    pgram = (u + v) / (m + r) + (u - v) / (m - r)
+    # scipy returns (A² N / 4) for a sinusoid of amplitude A: as a one-sided density whose
+    # band integral is A²/2, integrated over each band by the trapezoid rule
+    lf, hf = (pgram @ _grid(n_freqs)[2] * ((4.0 / m) * span_s / 2.0)).tolist()
+    nan = math.nan
+    return {
+        "lf_power_s2": lf,
+        "hf_power_s2": hf,
+        "lf_hf_ratio": lf / hf if hf > 0 else nan,
+        "lf_nu": lf / (lf + hf) if lf + hf > 0 else nan,
+    }
+
+
+def lomb_n_freqs(span_s: float) -> int:
+    """The default grid of :func:`hrv_frequency` for a series spanning ``span_s`` seconds."""
+    return int(np.clip(round(5 * 0.36 * span_s), 48, 256))
+
+
+def lomb_defined(n_intervals: int, span_s: float) -> bool:
+    """Whether LF is meaningful: at least 10 intervals over at least 25 s."""
+    return n_intervals >= 10 and span_s >= 25.0
 
 
 @functools.lru_cache(maxsize=64)
-def _grid(
-    n_freqs: int,
-) -> tuple[
-    npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.bool_], npt.NDArray[np.bool_]
-]:
-    """A frequency grid with points on the band edges (0.04, 0.15, 0.40 Hz)."""
+def _grid(n_freqs: int) -> tuple[npt.NDArray[np.float64], ...]:
+    """A frequency grid with points on the band edges (0.04, 0.15, 0.40 Hz): frequencies,
+    angular frequencies and the trapezoid-rule weights of the LF and HF bands (columns).
+    """  # noqa: D205
     n_lf = max(4, round(n_freqs * 0.11 / 0.36))
     freqs = np.concatenate(
         (np.linspace(0.04, 0.15, n_lf), np.linspace(0.15, 0.40, n_freqs - n_lf + 1)[1:])
     )
-    return freqs, 2 * np.pi * freqs, freqs <= 0.15, freqs >= 0.15
+    weights = np.zeros((n_freqs, 2))
+    for col, band in enumerate((freqs <= 0.15, freqs >= 0.15)):
+        step = np.diff(freqs[band]) / 2.0
+        w = weights[band, col]
+        w[:-1] += step
+        w[1:] += step
+        weights[band, col] = w
+    return freqs, 2 * np.pi * freqs, weights
 
 
 def hrv_frequency(
@@ -354,22 +405,8 @@ def hrv_frequency(
     """
     nn = np.asarray(nn_s, dtype=np.float64)
     t = np.asarray(beat_t, dtype=np.float64)
-    nan = float("nan")
-    result = {"lf_power_s2": nan, "hf_power_s2": nan, "lf_hf_ratio": nan, "lf_nu": nan}
-    if nn.size < 10 or t.size != nn.size or t[-1] - t[0] < 25.0:
-        return result
-    duration = t[-1] - t[0]
-    n = n_freqs or int(np.clip(round(5 * 0.36 * duration), 48, 256))
-    freqs, omega, lf_band, hf_band = _grid(n)
-    y = nn - nn.mean()
-    pgram = _lomb(t - t[0], y, omega)
-    # scipy returns (A² N / 4) for a sinusoid of amplitude A: make it a one-sided density whose
-    # band integral is A²/2
-    density = pgram * (4.0 / nn.size) * duration / 2.0
-    lf = float(np.trapezoid(density[lf_band], freqs[lf_band]))
-    hf = float(np.trapezoid(density[hf_band], freqs[hf_band]))
-    result["lf_power_s2"] = lf
-    result["hf_power_s2"] = hf
-    result["lf_hf_ratio"] = lf / hf if hf > 0 else nan
-    result["lf_nu"] = lf / (lf + hf) if lf + hf > 0 else nan
-    return result
+    if t.size != nn.size or not lomb_defined(nn.size, float(t[-1] - t[0]) if t.size else 0.0):
+        return dict.fromkeys(("lf_power_s2", "hf_power_s2", "lf_hf_ratio", "lf_nu"), math.nan)
+    span = float(t[-1] - t[0])
+    n = n_freqs or lomb_n_freqs(span)
+    return lomb_band_powers(lomb_terms(t - t[0], n), nn, span, n)
