@@ -102,6 +102,10 @@ class BinnedStream:
         """Add samples (non-finite values are skipped: they count as missing)."""
         tt = np.asarray(t, dtype=np.float64).ravel()
         yy = np.asarray(y, dtype=np.float64).ravel()
+        if tt.size == 0:
+            return
+        if self.t_ref is not None and self._add_one_bin(tt, yy):
+            return
         ok = np.isfinite(tt) & np.isfinite(yy)
         tt, yy = tt[ok], yy[ok]
         if tt.size == 0:
@@ -119,22 +123,37 @@ class BinnedStream:
         if k.size == 0:
             return
         tr = tt - self.t_ref
-        first = int(k[0])
-        if k.size == 1 or (int(k.min()) == first and int(k.max()) == first):
-            # the usual case online: a block inside one bin, six sums
-            self._bins[first % self.capacity] += (
-                k.size,
-                float(yy.sum()),
-                float(np.dot(yy, yy)),
-                float(tr.sum()),
-                float(np.dot(tr, tr)),
-                float(np.dot(tr, yy)),
-            )
-        else:
-            pos = k % self.capacity
-            contrib = np.stack((np.ones_like(yy), yy, yy * yy, tr, tr * tr, tr * yy), axis=1)
-            np.add.at(self._bins, pos, contrib)
+        pos = k % self.capacity
+        contrib = np.stack((np.ones_like(yy), yy, yy * yy, tr, tr * tr, tr * yy), axis=1)
+        np.add.at(self._bins, pos, contrib)
         self.watermark = max(self.watermark, float(tt.max()))
+
+    def _add_one_bin(self, tt: npt.NDArray[np.float64], yy: npt.NDArray[np.float64]) -> bool:
+        """The usual case online: finite samples of one bin, added as six sums (``False``
+        when the block needs the general path).
+        """  # noqa: D205
+        assert self.t_ref is not None
+        t_min, t_max = float(np.minimum.reduce(tt)), float(np.maximum.reduce(tt))
+        if not (math.isfinite(t_min) and math.isfinite(t_max)):
+            return False
+        k = math.floor(t_min / self.hop_s)
+        if k != math.floor(t_max / self.hop_s) or k <= self._last_bin - self.capacity:
+            return False
+        tr = tt - self.t_ref
+        sy, syy, sty = float(np.add.reduce(yy)), float(np.dot(yy, yy)), float(np.dot(tr, yy))
+        if not math.isfinite(sy + syy + sty):  # a NaN or infinite value: filter them
+            return False
+        if k > self._last_bin:
+            self._advance(k)
+        row = self._bins[k % self.capacity]
+        row[_N] += tt.size
+        row[_SY] += sy
+        row[_SYY] += syy
+        row[_ST] += float(np.add.reduce(tr))
+        row[_STT] += float(np.dot(tr, tr))
+        row[_STY] += sty
+        self.watermark = max(self.watermark, t_max)
+        return True
 
     def ensure_capacity(self, capacity_bins: int) -> None:
         """Grow the ring (keeping its content) so that it holds at least ``capacity_bins``."""
@@ -151,7 +170,9 @@ class BinnedStream:
     def _advance(self, kmax: int) -> None:
         # clear the ring positions of bins that become current
         start = max(self._last_bin + 1, kmax - self.capacity + 1)
-        if kmax - start + 1 >= self.capacity:
+        if start == kmax:
+            self._bins[kmax % self.capacity] = 0.0
+        elif kmax - start + 1 >= self.capacity:
             self._bins[:] = 0.0
         else:
             idx = np.arange(start, kmax + 1) % self.capacity
@@ -167,6 +188,12 @@ class BinnedStream:
         if hi < lo:
             sums = np.zeros(6)
         else:
-            sums = self._bins[np.arange(lo, hi + 1) % self.capacity].sum(axis=0)
+            # the bins are one slice of the ring, or two when they wrap around its end
+            a, b = lo % self.capacity, hi % self.capacity
+            if a <= b:
+                sums = np.add.reduce(self._bins[a : b + 1], axis=0)
+            else:
+                sums = np.add.reduce(self._bins[a:], axis=0)
+                sums += np.add.reduce(self._bins[: b + 1], axis=0)
         expected = n_bins * self.hop_s * self.nominal_rate_hz if self.nominal_rate_hz else 0.0
         return WindowStats(sums, expected, self.t_ref or 0.0)
