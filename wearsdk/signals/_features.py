@@ -61,6 +61,8 @@ from wearsdk.signals._rr import hrv_time
 
 __all__ = ["FeatureConfig", "FeatureExtractor", "WindowFeatures"]
 
+_NORMAL = int(BeatClass.NORMAL)  # a plain int: numpy compares with an IntEnum slowly
+
 
 @dataclass(frozen=True, slots=True)
 class FeatureConfig:
@@ -117,7 +119,7 @@ class WindowFeatures:
 
 
 class _Rows:
-    """Rows in time order (column 0: time), appended at the end, dropped from the front, in one
+    """Rows in time order (column 0: time), added at the end, dropped from the front, in one
     contiguous array (grown or compacted when full), so a window's rows are a slice.
     """  # noqa: D205
 
@@ -127,8 +129,8 @@ class _Rows:
         self._data = np.empty((64, width))
         self._lo = self._hi = 0
 
-    def append(self, rows: npt.NDArray[np.float64]) -> None:
-        m = rows.shape[0]
+    def extend(self, m: int) -> npt.NDArray[np.float64]:
+        """Append ``m`` rows; return them, for the caller to fill."""
         if self._hi + m > self._data.shape[0]:
             live = self._hi - self._lo
             data = self._data
@@ -136,8 +138,8 @@ class _Rows:
                 data = np.empty((2 * (live + m), data.shape[1]))
             data[:live] = self._data[self._lo : self._hi]
             self._data, self._lo, self._hi = data, 0, live
-        self._data[self._hi : self._hi + m] = rows
         self._hi += m
+        return self._data[self._hi - m : self._hi]
 
     def forget(self, before: float) -> None:
         """Drop the rows at or before ``before``."""
@@ -172,8 +174,7 @@ class FeatureExtractor:
         self._n_freqs = lomb_n_freqs(c.window_s)
         self._lomb_t0: float | None = None  # time origin of the terms
         # NN beats: time, interval, then (with LF/HF) their Lomb-Scargle terms
-        self._nn_width = 2 + (4 * self._n_freqs if self._lf else 0)
-        self._nn = _Rows(self._nn_width)
+        self._nn = _Rows(2 + (4 * self._n_freqs if self._lf else 0))
         self._classes = _Rows(2)  # classified beats: time, 1.0 when not normal
         self._eda: EdaProcessor | None = None
         self._ecg: EcgPeakDetector | None = None
@@ -217,7 +218,8 @@ class FeatureExtractor:
         elif stream == "ecg":
             self._push_ecg(tt, vv[:, 0], nominal_rate_hz)
         elif stream == "acc":
-            mag = np.sqrt((vv[:, :3] ** 2).sum(axis=1)) / 1000.0  # mG -> g
+            xyz = vv[:, :3]
+            mag = np.sqrt(np.einsum("ij,ij->i", xyz, xyz)) / 1000.0  # mG -> g
             self._stream("acc", nominal_rate_hz).add(tt, mag)
         elif stream in ("hr", "temp"):
             self._stream(stream, nominal_rate_hz).add(tt, vv[:, 0])
@@ -231,7 +233,10 @@ class FeatureExtractor:
         stream runs far ahead of the others (a large block, a late stream).
         """  # noqa: D205
         assert self._next_end_bin is not None
-        newest = math.floor(float(np.nanmax(t)) / self.config.hop_s)
+        t_max = float(np.maximum.reduce(t))
+        if not math.isfinite(t_max):
+            t_max = float(np.nanmax(t))
+        newest = math.floor(t_max / self.config.hop_s)
         need = newest - (self._next_end_bin - self._n_bins + 1) + 2
         limit = self._n_bins + round(self.config.max_lead_s / self.config.hop_s)
         if need > self._cap and self._cap < limit:
@@ -271,8 +276,12 @@ class FeatureExtractor:
             self._eda = EdaProcessor(sampling_rate_hz=rate)
         out = self._eda.step(x, t)
         valid = ~out.bridged
-        self._stream("eda", rate).add(out.t[valid], out.tonic[valid])
-        self._stream("eda_phasic", rate).add(out.t[valid], out.phasic[valid])
+        if valid.all():
+            self._stream("eda", rate).add(out.t, out.tonic)
+            self._stream("eda_phasic", rate).add(out.t, out.phasic)
+        else:
+            self._stream("eda", rate).add(out.t[valid], out.tonic[valid])
+            self._stream("eda_phasic", rate).add(out.t[valid], out.phasic[valid])
         self._stream("eda_valid", rate).add(out.t, valid.astype(np.float64))
         if len(out.scrs):
             self._scrs.extend(
@@ -303,17 +312,18 @@ class FeatureExtractor:
         self._rr_decided += classes.size
         times = np.array([self._rr_pending.popleft() for _ in range(classes.size)])
         self._rr_ready = float(times[-1])
-        self._classes.append(np.column_stack((times, classes != BeatClass.NORMAL)))
+        rows = self._classes.extend(times.size)
+        rows[:, 0] = times
+        rows[:, 1] = classes != _NORMAL
         if nn.size == 0:
             return
-        rows = np.empty((nn.size, self._nn_width))
+        rows = self._nn.extend(nn.size)
         rows[:, 0] = nn_t = times[nn_index - first_index]
         rows[:, 1] = nn
         if self._lf:
             if self._lomb_t0 is None:
                 self._lomb_t0 = float(nn_t[0])
             rows[:, 2:] = lomb_terms(nn_t - self._lomb_t0, self._n_freqs)
-        self._nn.append(rows)
 
     # -- output -------------------------------------------------------------------------------
     def ready(self) -> list[WindowFeatures]:
@@ -397,7 +407,8 @@ class FeatureExtractor:
             quality["rr_coverage"] = coverage
             beats = self._nn.window(start, end)
             classes = self._classes.window(start, end)
-            corrected = float(classes[:, 1].mean()) if classes.shape[0] else nan
+            n_cls = classes.shape[0]
+            corrected = float(np.add.reduce(classes[:, 1])) / n_cls if n_cls else nan
             if coverage >= c.min_coverage and beats.shape[0] >= 3:
                 nn = beats[:, 1]
                 hv = hrv_time(nn)

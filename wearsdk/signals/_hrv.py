@@ -79,6 +79,10 @@ class RRArtifacts:
     corrected_fraction: float
 
 
+# plain ints for the per-beat code (numpy and Python handle them faster than IntEnum members)
+_NORMAL, _ECTOPIC, _MISSED, _EXTRA, _LONGSHORT = (int(c) for c in BeatClass)
+
+
 class _TrailingWindow:
     """The last ``width`` values kept sorted, for their percentiles (fewer at the start)."""
 
@@ -119,7 +123,7 @@ class _Beat:
     med: float  # the 11-beat trailing median
     th2: float  # the mRR threshold
     extra: bool = False  # judged an extra beat (before the override by the one before)
-    cls: int = BeatClass.NORMAL
+    cls: int = _NORMAL
 
 
 class RRCleaner:
@@ -152,14 +156,14 @@ class RRCleaner:
     def corrected_fraction(self) -> float:
         """Non-normal intervals / intervals decided so far."""
         total = int(self.counts.sum())
-        return float(1.0 - self.counts[BeatClass.NORMAL] / total) if total else 0.0
+        return float(1.0 - self.counts[_NORMAL] / total) if total else 0.0
 
     def step(self, rr_s: npt.ArrayLike) -> RRArtifacts:
         """Add intervals; return the ones decided now (with their NN intervals)."""
-        rr = np.asarray(rr_s, dtype=np.float64).ravel()
-        if rr.size and (not np.all(np.isfinite(rr)) or np.any(rr <= 0)):
+        rr = np.asarray(rr_s, dtype=np.float64).ravel().tolist()
+        if not all(0 < r < math.inf for r in rr):  # NaN fails too
             raise ConfigError("RR intervals must be finite and positive")
-        for r in rr.tolist():
+        for r in rr:
             self._add(r)
         return self._decide(self._first + len(self._beats) - _LOOKAHEAD)
 
@@ -202,9 +206,9 @@ class RRCleaner:
         prev1, next1, next2 = at(i - 1).ndrr, at(i + 1).ndrr, at(i + 2).ndrr
         s12 = max(prev1, next1) if d > 0 else (min(prev1, next1) if d < 0 else 0.0)
         s22 = min(next1, next2) if d >= 0 else max(next1, next2)
-        cls = BeatClass.NORMAL
+        cls = _NORMAL
         if abs(d) > 1 and ((d > 1 and s12 < -_C1 * d - _C2) or (d < -1 and s12 > -_C1 * d + _C2)):
-            cls = BeatClass.ECTOPIC
+            cls = _ECTOPIC
         elif abs(d) > 1 or abs(m) > 3:
             eq3 = d > 1 and s22 < -1
             eq5 = d < -1 and s22 > 1
@@ -212,14 +216,14 @@ class RRCleaner:
                 r, rr_next = beat.rr, self._beats[min(i + 1, n - 1) - self._first].rr
                 beat.extra = eq5 and abs(r + rr_next - med) < th2
                 if beat.extra:
-                    cls = BeatClass.EXTRA
+                    cls = _EXTRA
                 elif eq3 and abs(r / 2 - med) < th2:
-                    cls = BeatClass.MISSED
+                    cls = _MISSED
                 else:
-                    cls = BeatClass.LONGSHORT
+                    cls = _LONGSHORT
         # the interval after an extra beat absorbs it: judged merged, not on its own
         if i > self._first and self._beats[i - 1 - self._first].extra:
-            cls = BeatClass.NORMAL
+            cls = _NORMAL
         return cls
 
     def _decide(self, upto: int) -> RRArtifacts:
@@ -240,14 +244,10 @@ class RRCleaner:
             # a long/short one its own; an extra beat is merged into the next interval, a
             # missed one split in two
             prev = beats[i - 1 - self._first] if i > self._first else None
-            if cls in (BeatClass.ECTOPIC, BeatClass.LONGSHORT, BeatClass.EXTRA) or (
-                prev is not None and prev.cls == BeatClass.ECTOPIC
-            ):
+            if cls in (_ECTOPIC, _LONGSHORT, _EXTRA) or (prev is not None and prev.cls == _ECTOPIC):
                 continue
-            value = (
-                beat.rr + prev.rr if prev is not None and prev.cls == BeatClass.EXTRA else beat.rr
-            )
-            if cls == BeatClass.MISSED:
+            value = beat.rr + prev.rr if prev is not None and prev.cls == _EXTRA else beat.rr
+            if cls == _MISSED:
                 nn += (value / 2.0, value / 2.0)
                 nn_index += (i, i)
             else:
