@@ -187,11 +187,14 @@ class FeatureExtractor:
         """Samples dropped (out of order, non-finite, unknown stream)."""
 
     # -- input --------------------------------------------------------------------------------
-    def _stream(self, name: str, rate: float | None) -> BinnedStream:
+    def _stream(self, name: str, rate: float | None, channels: int = 1) -> BinnedStream:
         b = self._bins.get(name)
         if b is None:
             b = self._bins[name] = BinnedStream(
-                hop_s=self.config.hop_s, capacity_bins=self._cap, nominal_rate_hz=rate
+                hop_s=self.config.hop_s,
+                capacity_bins=self._cap,
+                nominal_rate_hz=rate,
+                channels=channels,
             )
         return b
 
@@ -275,14 +278,15 @@ class FeatureExtractor:
                 return
             self._eda = EdaProcessor(sampling_rate_hz=rate)
         out = self._eda.step(x, t)
-        valid = ~out.bridged
-        if valid.all():
-            self._stream("eda", rate).add(out.t, out.tonic)
-            self._stream("eda_phasic", rate).add(out.t, out.phasic)
-        else:
-            self._stream("eda", rate).add(out.t[valid], out.tonic[valid])
-            self._stream("eda_phasic", rate).add(out.t[valid], out.phasic[valid])
-        self._stream("eda_valid", rate).add(out.t, valid.astype(np.float64))
+        # one stream of three channels: tonic, phasic (missing where bridged) and validity
+        y = np.empty((out.t.size, 3))
+        y[:, 0] = out.tonic
+        y[:, 1] = out.phasic
+        bridged = out.bridged
+        np.logical_not(bridged, out=y[:, 2], casting="unsafe")
+        if bridged.any():
+            y[bridged, :2] = np.nan
+        self._stream("eda", rate, channels=3).add(out.t, y)
         if len(out.scrs):
             self._scrs.extend(
                 zip(out.scrs.peak_s.tolist(), out.scrs.amplitude_usiemens.tolist(), strict=True)
@@ -335,7 +339,7 @@ class FeatureExtractor:
         watermarks = [
             self._rr_ready if name == "rr" else b.watermark
             for name, b in self._bins.items()
-            if np.isfinite(b.watermark) and name not in ("eda_phasic", "eda_valid")
+            if math.isfinite(b.watermark)
         ]
         if not watermarks:
             return []
@@ -368,8 +372,7 @@ class FeatureExtractor:
     ) -> None:
         c = self.config
         nan = math.nan
-        tonic = self._bins["eda"].window(end_bin, self._n_bins)
-        valid = self._bins["eda_valid"].window(end_bin, self._n_bins)
+        tonic, phasic, valid = self._bins["eda"].windows(end_bin, self._n_bins)
         quality["eda_coverage"] = valid.coverage
         quality["eda_valid"] = valid.mean if valid.n else 0.0
         ok = tonic.coverage >= c.min_coverage
@@ -377,7 +380,6 @@ class FeatureExtractor:
             flags.append("eda_invalid")
         if not ok:
             flags.append("low_coverage_eda")
-        phasic = self._bins["eda_phasic"].window(end_bin, self._n_bins)
         peaks = [a for (p, a) in self._scrs if start < p <= end]
         values["scl_mean_usiemens"] = tonic.mean if ok else nan
         values["scl_slope_usiemens_per_min"] = 60 * tonic.slope_per_s if ok else nan
