@@ -167,6 +167,27 @@ def test_lomb_scargle_recovers_known_band_powers() -> None:
     assert np.isnan(hrv_frequency(rr[:5], t[1:6])["lf_power_s2"])
 
 
+@pytest.mark.parametrize("n_freqs", [None, 48, 131])
+def test_closed_form_periodogram_equals_scipy_lombscargle(n_freqs: int | None) -> None:
+    from scipy.signal import lombscargle
+
+    from wearsdk.signals._hrv import _grid, lomb_n_freqs
+
+    rng = np.random.default_rng(5)
+    nn = 0.8 + 0.04 * np.sin(np.arange(90) / 2.5) + rng.normal(0, 0.02, 90)
+    t = 3000.0 + np.cumsum(nn)
+    ours = hrv_frequency(nn, t, n_freqs=n_freqs)
+    span = t[-1] - t[0]
+    n = n_freqs or lomb_n_freqs(span)
+    freqs = _grid(n)[0]
+    y = nn - nn.mean()
+    pgram = lombscargle(t - t[0], y, 2 * np.pi * freqs, normalize=False)
+    density = pgram * (4.0 / nn.size) * span / 2
+    for band, (lo, hi) in {"lf_power_s2": (0.04, 0.15), "hf_power_s2": (0.15, 0.40)}.items():
+        sel = (freqs >= lo) & (freqs <= hi)
+        assert ours[band] == pytest.approx(np.trapezoid(density[sel], freqs[sel]), rel=1e-9)
+
+
 def test_lf_hf_agrees_with_neurokit2_on_real_nn(data_dir) -> None:  # type: ignore[no-untyped-def]
     nk = pytest.importorskip("neurokit2")
     nn_ms = np.load(data_dir / "hrv_nn" / "SampleNNISeriesShort.npy")

@@ -323,9 +323,11 @@ def lomb_band_powers(
     """LF/HF from the :func:`lomb_terms` rows of a series' beats (its NN intervals, the time
     from its first to its last beat): the classical Lomb-Scargle periodogram (Lomb 1976,
     Scargle 1982; scipy's ``lombscargle(..., normalize=False)``) in closed form. With
-    ``C2 = sum cos 2wt``, ``S2 = sum sin 2wt``, ``R = hypot(C2, S2)``, the offset ``tau``
+    ``C2 = sum cos 2wt``, ``S2 = sum sin 2wt``, ``R² = C2² + S2²``, the offset ``tau``
     (``tan 2w tau = S2 / C2``) gives ``sum cos² w(t - tau) = (N + R) / 2`` and
-    ``sum sin² = (N - R) / 2``, and the y-weighted sums follow by half-angle identities.
+    ``sum sin² = (N - R) / 2``, and with ``YC = sum y cos wt``, ``YS = sum y sin wt`` the
+    periodogram ``YC'²/(2 CC) + YS'²/(2 SS)`` becomes
+    ``(N (YC² + YS²) - (YC² - YS²) C2 - 2 YC YS S2) / (N² - R²)``: no trigonometry per window.
     """  # noqa: D205
     m = nn_s.size
     # one product gives the column sums and the y-weighted sums of every term
@@ -334,11 +336,10 @@ def lomb_band_powers(
     np.subtract(nn_s, np.add.reduce(nn_s) / m, out=w[1])
     sums = np.matmul(w, terms).reshape(2, 4, n_freqs)
     c2, s2, yc, ys = sums[0, 2], sums[0, 3], sums[1, 0], sums[1, 1]
-    r = np.hypot(c2, s2)
-    # (YC² + YS²) / 2 and (YC² - YS²) / 2 after the rotation by tau
-    u = (yc * yc + ys * ys) / 2
-    v = np.divide((yc * yc - ys * ys) * c2 / 2 + yc * ys * s2, r, out=np.zeros_like(r), where=r > 0)
-    pgram = (u + v) / (m + r) + (u - v) / (m - r)
+    # YC²/CC + YS²/SS after the rotation by tau, over the common denominator (N² - R²) / 4
+    yc2, ys2 = yc * yc, ys * ys
+    num = (yc2 + ys2) * m - (yc2 - ys2) * c2 - 2.0 * yc * ys * s2
+    pgram = num / (m * m - c2 * c2 - s2 * s2)
     # scipy returns (A² N / 4) for a sinusoid of amplitude A: as a one-sided density whose
     # band integral is A²/2, integrated over each band by the trapezoid rule
     lf, hf = (pgram @ _grid(n_freqs)[2] * ((4.0 / m) * span_s / 2.0)).tolist()
