@@ -293,41 +293,36 @@ class FeatureExtractor:
             )
 
     def _push_rr(self, t: npt.NDArray[np.float64], rr: npt.NDArray[np.float64]) -> None:
-        ok = np.isfinite(t) & np.isfinite(rr) & (rr > 0)
-        self.dropped += int((~ok).sum())
-        t, rr = t[ok], rr[ok]
-        if t.size == 0:
+        tl, rl = t.tolist(), rr.tolist()  # a beat or two per block: plain floats are cheaper
+        if not all(math.isfinite(x) for x in tl) or not all(0 < r < math.inf for r in rl):
+            ok = np.isfinite(t) & np.isfinite(rr) & (rr > 0)
+            self.dropped += int((~ok).sum())
+            t, rr = t[ok], rr[ok]
+            tl, rl = t.tolist(), rr.tolist()
+        if not tl:
             return
         # RR coverage: the RR intervals' durations summed per bin (start of data counts too)
         self._stream("rr", None).add(t, rr)
-        self._rr_pending.extend(t.tolist())
-        decided = self._rr_cleaner.step(rr)
-        self._take_decided(decided.classes, decided.nn_s, decided.nn_end_index)
-
-    def _take_decided(
-        self,
-        classes: npt.NDArray[np.int8],
-        nn: npt.NDArray[np.float64],
-        nn_index: npt.NDArray[np.int64],
-    ) -> None:
-        if classes.size == 0:
+        self._rr_pending.extend(tl)
+        _rr, classes, nn, nn_index = self._rr_cleaner.step_list(rl)
+        if not classes:
             return
         first_index = self._rr_decided  # global index of classes[0]
-        self._rr_decided += classes.size
-        times = np.array([self._rr_pending.popleft() for _ in range(classes.size)])
-        self._rr_ready = float(times[-1])
-        rows = self._classes.extend(times.size)
+        self._rr_decided += len(classes)
+        times = [self._rr_pending.popleft() for _ in classes]
+        self._rr_ready = times[-1]
+        rows = self._classes.extend(len(times))
         rows[:, 0] = times
-        rows[:, 1] = classes != _NORMAL
-        if nn.size == 0:
+        rows[:, 1] = [c != _NORMAL for c in classes]
+        if not nn:
             return
-        rows = self._nn.extend(nn.size)
-        rows[:, 0] = nn_t = times[nn_index - first_index]
+        rows = self._nn.extend(len(nn))
+        rows[:, 0] = nn_t = [times[i - first_index] for i in nn_index]
         rows[:, 1] = nn
         if self._lf:
             if self._lomb_t0 is None:
-                self._lomb_t0 = float(nn_t[0])
-            rows[:, 2:] = lomb_terms(nn_t - self._lomb_t0, self._n_freqs)
+                self._lomb_t0 = nn_t[0]
+            rows[:, 2:] = lomb_terms(rows[:, 0] - self._lomb_t0, self._n_freqs)
 
     # -- output -------------------------------------------------------------------------------
     def ready(self) -> list[WindowFeatures]:

@@ -160,16 +160,35 @@ class RRCleaner:
 
     def step(self, rr_s: npt.ArrayLike) -> RRArtifacts:
         """Add intervals; return the ones decided now (with their NN intervals)."""
-        rr = np.asarray(rr_s, dtype=np.float64).ravel().tolist()
-        if not all(0 < r < math.inf for r in rr):  # NaN fails too
+        return self._artifacts(*self.step_list(np.asarray(rr_s, dtype=np.float64).ravel().tolist()))
+
+    def step_list(self, rr_s: list[float]) -> tuple[list[float], list[int], list[float], list[int]]:
+        """:meth:`step` with plain lists in and out (cheaper for the beat or two of an online
+        block): the decided intervals, their classes, the NN intervals and their indices.
+        """  # noqa: D205
+        if not all(0 < r < math.inf for r in rr_s):  # NaN fails too
             raise ConfigError("RR intervals must be finite and positive")
-        for r in rr:
+        for r in rr_s:
             self._add(r)
         return self._decide(self._first + len(self._beats) - _LOOKAHEAD)
 
     def flush(self) -> RRArtifacts:
         """Decide the remaining intervals (end of data: the end is mirrored)."""
-        return self._decide(self._first + len(self._beats))
+        return self._artifacts(*self._decide(self._first + len(self._beats)))
+
+    @staticmethod
+    def _artifacts(
+        rrs: list[float], classes: list[int], nn: list[float], nn_index: list[int]
+    ) -> RRArtifacts:
+        cls_arr = np.array(classes, np.int8)
+        frac = float(np.count_nonzero(cls_arr)) / cls_arr.size if cls_arr.size else 0.0
+        return RRArtifacts(
+            np.array(rrs, np.float64),
+            cls_arr,
+            np.array(nn, np.float64),
+            np.array(nn_index, np.int64),
+            frac,
+        )
 
     def _add(self, r: float) -> None:
         drr = 0.0 if self._prev_rr is None else r - self._prev_rr  # causal: none before the first
@@ -226,7 +245,7 @@ class RRCleaner:
             cls = _NORMAL
         return cls
 
-    def _decide(self, upto: int) -> RRArtifacts:
+    def _decide(self, upto: int) -> tuple[list[float], list[int], list[float], list[int]]:
         start = self._decided
         n = self._first + len(self._beats)
         classes: list[int] = []
@@ -259,15 +278,7 @@ class RRCleaner:
         while self._first < self._decided - 1:
             beats.popleft()
             self._first += 1
-        cls_arr = np.array(classes, np.int8)
-        frac = float(np.count_nonzero(cls_arr)) / cls_arr.size if cls_arr.size else 0.0
-        return RRArtifacts(
-            np.array(rrs, np.float64),
-            cls_arr,
-            np.array(nn, np.float64),
-            np.array(nn_index, np.int64),
-            frac,
-        )
+        return rrs, classes, nn, nn_index
 
 
 def rr_artifacts(rr_s: npt.ArrayLike) -> RRArtifacts:
