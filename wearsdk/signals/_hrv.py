@@ -308,21 +308,17 @@ def rr_artifacts(rr_s: npt.ArrayLike) -> RRArtifacts:
 def lomb_terms(t_s: npt.ArrayLike, n_freqs: int) -> npt.NDArray[np.float64]:
     """Per-beat Lomb-Scargle terms on the grid of ``n_freqs`` points (see :func:`hrv_frequency`).
 
-    Row ``j`` holds ``cos(w t_j)``, ``sin(w t_j)``, ``cos(2 w t_j)`` and ``sin(2 w t_j)`` over
+    Row ``j`` holds ``cos(w t_j)``, ``cos(2 w t_j)``, ``sin(w t_j)`` and ``sin(2 w t_j)`` over
     the grid's angular frequencies ``w`` (shape ``(len(t_s), 4 * n_freqs)``). They depend on
     the beat alone, so a sliding window computes them once per beat and sums the rows of the
     beats it holds (:func:`lomb_band_powers`); times may be taken from any fixed origin.
     """
     t = np.asarray(t_s, dtype=np.float64).ravel()
-    wt = np.multiply.outer(t, _grid(n_freqs)[1])
-    out = np.empty((t.size, 4, n_freqs))
-    c, s = out[:, 0], out[:, 1]
-    np.cos(wt, out=c)
-    np.sin(wt, out=s)
-    # double angles: cos 2a = (c - s)(c + s), sin 2a = 2 s c
-    np.multiply(c - s, c + s, out=out[:, 2])
-    np.multiply(2.0 * s, c, out=out[:, 3])
-    return out.reshape(t.size, 4 * n_freqs)
+    wt = np.multiply.outer(t, _grid(n_freqs)[3])  # w, then 2 w
+    out = np.empty((t.size, 4 * n_freqs))
+    np.cos(wt, out=out[:, : 2 * n_freqs])
+    np.sin(wt, out=out[:, 2 * n_freqs :])
+    return out
 
 
 def lomb_band_powers(
@@ -346,7 +342,7 @@ def lomb_band_powers(
     w[0] = 1.0
     np.subtract(nn_s, np.add.reduce(nn_s) / m, out=w[1])
     sums = np.matmul(w, terms).reshape(2, 4, n_freqs)
-    c2, s2, yc, ys = sums[0, 2], sums[0, 3], sums[1, 0], sums[1, 1]
+    c2, s2, yc, ys = sums[0, 1], sums[0, 3], sums[1, 0], sums[1, 2]
     # YC²/CC + YS²/SS after the rotation by tau, over the common denominator (N² - R²) / 4
     yc2, ys2 = yc * yc, ys * ys
     num = (yc2 + ys2) * m - (yc2 - ys2) * c2 - 2.0 * yc * ys * s2
@@ -376,7 +372,8 @@ def lomb_defined(n_intervals: int, span_s: float) -> bool:
 @functools.lru_cache(maxsize=64)
 def _grid(n_freqs: int) -> tuple[npt.NDArray[np.float64], ...]:
     """A frequency grid with points on the band edges (0.04, 0.15, 0.40 Hz): frequencies,
-    angular frequencies and the trapezoid-rule weights of the LF and HF bands (columns).
+    angular frequencies, the trapezoid-rule weights of the LF and HF bands (columns), and the
+    angular frequencies followed by their doubles.
     """  # noqa: D205
     n_lf = max(4, round(n_freqs * 0.11 / 0.36))
     freqs = np.concatenate(
@@ -389,7 +386,8 @@ def _grid(n_freqs: int) -> tuple[npt.NDArray[np.float64], ...]:
         w[:-1] += step
         w[1:] += step
         weights[band, col] = w
-    return freqs, 2 * np.pi * freqs, weights
+    omega = 2 * np.pi * freqs
+    return freqs, omega, weights, np.concatenate((omega, 2 * omega))
 
 
 def hrv_frequency(
