@@ -18,7 +18,7 @@ from wearsdk._errors import ConfigError
 
 __all__ = ["BinnedStream", "WindowStats"]
 
-_N, _SY, _SYY, _ST, _STT, _STY = range(6)
+_N, _ST, _STT, _SY, _SYY, _STY = range(6)  # shared by the channels, then per channel
 
 
 class WindowStats:
@@ -137,7 +137,7 @@ class BinnedStream:
         w = ok.astype(np.float64)  # 0 where a channel's value is missing
         yw = np.where(ok, yy, 0.0)
         tr = (tt - self.t_ref)[:, None] * w
-        contrib = np.stack((w, yw, yw * yw, tr, tr * tr, tr * yw), axis=2)
+        contrib = np.stack((w, tr, tr * tr, yw, yw * yw, tr * yw), axis=2)
         np.add.at(self._bins, k % self.capacity, contrib)
         self.watermark = max(self.watermark, float(tt.max()))
 
@@ -156,25 +156,20 @@ class BinnedStream:
         if self.channels == 1:  # plain floats: cheaper than one-element arrays
             y = yy[:, 0]
             sy, syy, sty = float(np.add.reduce(y)), float(np.dot(y, y)), float(np.dot(tr, y))
-            finite = math.isfinite(sy + syy + sty)
+            if not math.isfinite(sy + syy + sty):  # a NaN or infinite value: general path
+                return False
+            per_channel: tuple[float, ...] | npt.NDArray[np.float64] = (sy, syy, sty)
         else:
-            sy, syy, sty = np.add.reduce(yy, axis=0), np.einsum("ij,ij->j", yy, yy), tr @ yy
-            finite = math.isfinite(float(np.add.reduce(sy + syy + sty)))
-        if not finite:  # a NaN or infinite value: filtered on the general path
-            return False
+            per_channel = np.stack(
+                (np.add.reduce(yy, axis=0), np.einsum("ij,ij->j", yy, yy), tr @ yy), axis=1
+            )
+            if not math.isfinite(float(np.add.reduce(per_channel, axis=None))):
+                return False
         if k > self._last_bin:
             self._advance(k)
         row = self._bins[k % self.capacity]
-        st, stt = float(np.add.reduce(tr)), float(np.dot(tr, tr))
-        if self.channels == 1:
-            row[0] += (tt.size, sy, syy, st, stt, sty)
-        else:
-            row[:, _N] += tt.size
-            row[:, _SY] += sy
-            row[:, _SYY] += syy
-            row[:, _ST] += st
-            row[:, _STT] += stt
-            row[:, _STY] += sty
+        row[:, :_SY] += (tt.size, float(np.add.reduce(tr)), float(np.dot(tr, tr)))
+        row[:, _SY:] += per_channel
         self.watermark = max(self.watermark, t_max)
         return True
 
