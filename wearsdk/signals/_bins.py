@@ -168,8 +168,12 @@ class BinnedStream:
         if k > self._last_bin:
             self._advance(k)
         row = self._bins[k % self.capacity]
-        row[:, :_SY] += (tt.size, float(np.add.reduce(tr)), float(np.dot(tr, tr)))
-        row[:, _SY:] += per_channel
+        shared = (tt.size, float(np.add.reduce(tr)), float(np.dot(tr, tr)))
+        if isinstance(per_channel, tuple):
+            row[0] += shared + per_channel  # one update
+        else:
+            row[:, :_SY] += shared
+            row[:, _SY:] += per_channel
         self.watermark = max(self.watermark, t_max)
         return True
 
