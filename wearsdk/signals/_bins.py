@@ -116,8 +116,17 @@ class BinnedStream:
         yy = np.asarray(y, dtype=np.float64).reshape(tt.size, self.channels)
         if tt.size == 0:
             return
-        if self.t_ref is not None and self._add_one_bin(tt, yy):
-            return
+        if self.t_ref is not None:
+            if self._add_one_bin(tt, yy):
+                return
+            if tt.size <= 4:  # a beat or two across a bin edge: one sample at a time
+                for i in range(tt.size):
+                    if not self._add_one_bin(tt[i : i + 1], yy[i : i + 1]):
+                        self._add_general(tt[i : i + 1], yy[i : i + 1])
+                return
+        self._add_general(tt, yy)
+
+    def _add_general(self, tt: npt.NDArray[np.float64], yy: npt.NDArray[np.float64]) -> None:
         ok = np.isfinite(tt)[:, None] & np.isfinite(yy)
         rows = ok.any(axis=1)
         tt, yy, ok = tt[rows], yy[rows], ok[rows]

@@ -38,6 +38,7 @@ and its features from that stream are NaN: missing data is never silently averag
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import deque
 from dataclasses import dataclass
@@ -217,7 +218,7 @@ class FeatureExtractor:
         self._make_room(tt)
         if stream == "rr":
             if self._ecg is None:
-                self._push_rr(tt, vv[:, 0])
+                self._push_rr(tt.tolist(), vv[:, 0].tolist())
         elif stream == "ecg":
             self._push_ecg(tt, vv[:, 0], nominal_rate_hz)
         elif stream == "acc":
@@ -263,11 +264,12 @@ class FeatureExtractor:
         peaks = self._ecg.step(x, t)
         if len(peaks) == 0:
             return
-        last = self._last_peak
-        times = peaks.t if last is None else np.concatenate(([last], peaks.t))
-        self._last_peak = float(peaks.t[-1])
-        if times.size >= 2:
-            self._push_rr(times[1:], np.diff(times))
+        times = peaks.t.tolist()
+        if self._last_peak is not None:
+            times.insert(0, self._last_peak)
+        self._last_peak = times[-1]
+        if len(times) >= 2:
+            self._push_rr(times[1:], [b - a for a, b in itertools.pairwise(times)])
 
     def _push_eda(
         self, t: npt.NDArray[np.float64], x: npt.NDArray[np.float64], rate: float | None
@@ -292,17 +294,18 @@ class FeatureExtractor:
                 zip(out.scrs.peak_s.tolist(), out.scrs.amplitude_usiemens.tolist(), strict=True)
             )
 
-    def _push_rr(self, t: npt.NDArray[np.float64], rr: npt.NDArray[np.float64]) -> None:
-        tl, rl = t.tolist(), rr.tolist()  # a beat or two per block: plain floats are cheaper
+    def _push_rr(self, tl: list[float], rl: list[float]) -> None:
+        """Beats (times and RR intervals) as lists: a beat or two per block."""
         if not all(math.isfinite(x) for x in tl) or not all(0 < r < math.inf for r in rl):
-            ok = np.isfinite(t) & np.isfinite(rr) & (rr > 0)
-            self.dropped += int((~ok).sum())
-            t, rr = t[ok], rr[ok]
-            tl, rl = t.tolist(), rr.tolist()
+            kept = [
+                (x, r) for x, r in zip(tl, rl, strict=True) if math.isfinite(x) and 0 < r < math.inf
+            ]
+            self.dropped += len(tl) - len(kept)
+            tl, rl = [x for x, _ in kept], [r for _, r in kept]
         if not tl:
             return
         # RR coverage: the RR intervals' durations summed per bin (start of data counts too)
-        self._stream("rr", None).add(t, rr)
+        self._stream("rr", None).add(tl, rl)
         self._rr_pending.extend(tl)
         _rr, classes, nn, nn_index = self._rr_cleaner.step_list(rl)
         if not classes:

@@ -102,11 +102,10 @@ class _TrailingWindow:
     def percentile(self, q: float) -> float:
         """Percentile ``q`` with linear interpolation, as ``np.percentile``'s default."""
         s = self._sorted
-        n = len(s)
-        pos = q / 100.0 * (n - 1)
+        pos = q / 100.0 * (len(s) - 1)
         lo = math.floor(pos)
         a = s[lo]
-        return a + (s[min(lo + 1, n - 1)] - a) * (pos - lo)
+        return a + (s[min(lo + 1, len(s) - 1)] - a) * (pos - lo)
 
     def half_iqr_threshold(self) -> float:
         """``alpha`` x half the inter-quartile range."""
