@@ -183,6 +183,7 @@ class FeatureExtractor:
         self._scrs: deque[tuple[float, float]] = deque()  # (peak time, amplitude)
         self._rr_decided = 0
         self._rr_ready = -math.inf  # time of the last beat whose class is decided
+        self._last_beat_t = -math.inf  # beats are kept in time order
         self._next_end_bin: int | None = None
         self.dropped = 0
         """Samples dropped (out of order, non-finite, unknown stream)."""
@@ -295,15 +296,25 @@ class FeatureExtractor:
             )
 
     def _push_rr(self, tl: list[float], rl: list[float]) -> None:
-        """Beats (times and RR intervals) as lists: a beat or two per block."""
-        if not all(math.isfinite(x) for x in tl) or not all(0 < r < math.inf for r in rl):
-            kept = [
-                (x, r) for x, r in zip(tl, rl, strict=True) if math.isfinite(x) and 0 < r < math.inf
-            ]
+        """Beats (times and RR intervals) as lists: a beat or two per block. Beats that are not
+        finite, not positive or not after the previous beat are dropped and counted.
+        """  # noqa: D205
+        last = self._last_beat_t
+        if not (
+            all(math.isfinite(x) for x in tl)
+            and all(0 < r < math.inf for r in rl)
+            and all(a < b for a, b in itertools.pairwise([last, *tl]))
+        ):
+            kept = []
+            for x, r in zip(tl, rl, strict=True):
+                if math.isfinite(x) and 0 < r < math.inf and x > last:
+                    kept.append((x, r))
+                    last = x
             self.dropped += len(tl) - len(kept)
             tl, rl = [x for x, _ in kept], [r for _, r in kept]
         if not tl:
             return
+        self._last_beat_t = tl[-1]
         # RR coverage: the RR intervals' durations summed per bin (start of data counts too)
         self._stream("rr", None).add(tl, rl)
         self._rr_pending.extend(tl)
