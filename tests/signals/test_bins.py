@@ -38,3 +38,33 @@ def test_gaps_and_nans_lower_coverage_and_late_samples_are_counted() -> None:
     small.add([10.0], [1.0])  # far behind the ring
     assert small.late == before + 1
     assert small.window(59, 30).n == 0  # left the ring: empty, not wrong
+
+
+def test_channels_equal_separate_streams_and_miss_values_alone() -> None:
+    rng = np.random.default_rng(1)
+    fs = 8.0
+    t = 50.0 + np.arange(0, 200, 1 / fs)
+    y = np.stack((np.sin(t / 7), 3 + 0.02 * t, rng.normal(0, 1, t.size)), axis=1)
+    y[(t > 90) & (t < 100), 1] = np.nan  # missing from the second channel only
+    y[t.size // 2 :: 37, 0] = np.inf
+    multi = BinnedStream(hop_s=1.0, capacity_bins=80, nominal_rate_hz=fs, channels=3)
+    single = [BinnedStream(hop_s=1.0, capacity_bins=80, nominal_rate_hz=fs) for _ in range(3)]
+    checked = 0
+    for i in range(0, t.size, 8):  # 1-s blocks
+        multi.add(t[i : i + 8], y[i : i + 8])
+        for c, b in enumerate(single):
+            b.add(t[i : i + 8], y[i : i + 8, c])
+        end_bin = int(t[i]) - 1
+        if end_bin in (120, 145, 248):
+            checked += 1
+            for w, b in zip(multi.windows(end_bin, 60), single, strict=True):
+                ref = b.window(end_bin, 60)
+                assert w.n == ref.n > 0
+                assert w.mean == pytest.approx(ref.mean, rel=1e-12)
+                assert w.std == pytest.approx(ref.std, rel=1e-9)
+                assert w.slope_per_s == pytest.approx(ref.slope_per_s, rel=1e-9)
+            if end_bin == 120:
+                missing = int(np.isnan(y[(t >= 61) & (t < 121), 1]).sum())
+                assert missing > 0
+                assert multi.windows(end_bin, 60)[1].n == multi.windows(end_bin, 60)[2].n - missing
+    assert checked == 3

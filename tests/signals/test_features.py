@@ -165,3 +165,18 @@ def test_ecg_gives_the_rr_stream_and_supersedes_device_rr(data_dir) -> None:  # 
     sel = (nn_t > w.start) & (nn_t <= w.end)
     assert w.values["hr_mean_bpm"] == pytest.approx(60 / res.nn_s[sel].mean(), rel=0.01)
     assert "rr" in w.modalities
+
+
+def test_rr_beats_out_of_order_are_dropped_and_counted() -> None:
+    data = session(120)
+    t, rr, _ = data["rr"]
+    ex = FeatureExtractor(FeatureConfig(window_s=30, hop_s=1))
+    ex.push("rr", t[:50], rr[:50])
+    ex.push("rr", [t[20], t[49], float("nan")], [0.8, 0.8, 0.8])  # behind, repeated, not finite
+    assert ex.dropped == 3
+    ex.push("rr", t[50:], rr[50:])
+    wins = ex.ready()
+    assert wins
+    w = wins[-1]
+    sel = (t > w.start) & (t <= w.end)
+    assert w.values["hr_mean_bpm"] == pytest.approx(hrv_time(rr[sel])["hr_mean_bpm"])

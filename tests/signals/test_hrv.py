@@ -89,6 +89,63 @@ def test_online_equals_offline(cuts: list[int], seed: int) -> None:
     assert cleaner.corrected_fraction == pytest.approx(offline.corrected_fraction)
 
 
+def _quantile(values: np.ndarray, q: float) -> float:
+    s = np.sort(values)
+    pos = q / 100 * (s.size - 1)
+    lo = int(np.floor(pos))
+    return float(s[lo] + (s[min(lo + 1, s.size - 1)] - s[lo]) * (pos - lo))
+
+
+def brute_force_classes(rr: np.ndarray) -> np.ndarray:
+    """Lipponen & Tarvainen with trailing windows, recomputed from scratch for every beat."""
+    n = rr.size
+    drr = np.r_[0.0, np.diff(rr)]
+
+    def th(values: np.ndarray, i: int) -> float:
+        w = np.abs(values[max(0, i - 90) : i + 1])
+        return 5.2 * (_quantile(w, 75) - _quantile(w, 25)) / 2
+
+    med = np.array([_quantile(rr[max(0, i - 10) : i + 1], 50) for i in range(n)])
+    mrr = rr - med
+    mrr = np.where(mrr < 0, 2 * mrr, mrr)
+    th2 = np.array([th(mrr, i) for i in range(n)])
+    ndrr = np.array([drr[i] / t if (t := th(drr, i)) > 0 else 0.0 for i in range(n)])
+    nmrr = np.where(th2 > 0, mrr / np.where(th2 > 0, th2, 1), 0.0)
+
+    def nd(j: int) -> float:  # mirrored at both ends
+        j = 2 * (n - 1) - j if j >= n else j
+        return float(ndrr[min(abs(j), n - 1)])
+
+    out = np.zeros(n, np.int8)
+    extra = np.zeros(n, bool)
+    for i in range(n):
+        d, m, p1, n1, n2 = ndrr[i], nmrr[i], nd(i - 1), nd(i + 1), nd(i + 2)
+        s12 = max(p1, n1) if d > 0 else min(p1, n1) if d < 0 else 0.0
+        s22 = min(n1, n2) if d >= 0 else max(n1, n2)
+        if (d > 1 and s12 < -0.13 * d - 0.17) or (d < -1 and s12 > -0.13 * d + 0.17):
+            out[i] = BeatClass.ECTOPIC
+        elif (d > 1 and s22 < -1) or (d < -1 and s22 > 1) or abs(m) > 3:
+            if d < -1 and s22 > 1 and abs(rr[i] + rr[min(i + 1, n - 1)] - med[i]) < th2[i]:
+                out[i], extra[i] = BeatClass.EXTRA, True
+            elif d > 1 and s22 < -1 and abs(rr[i] / 2 - med[i]) < th2[i]:
+                out[i] = BeatClass.MISSED
+            else:
+                out[i] = BeatClass.LONGSHORT
+        if i and extra[i - 1]:
+            out[i] = BeatClass.NORMAL
+    return out
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 1000), n=st.integers(1, 300))
+def test_incremental_statistics_equal_a_brute_force_recomputation(seed: int, n: int) -> None:
+    rng = np.random.default_rng(seed)
+    rr = clean_rr(n, seed)
+    for i in rng.choice(np.arange(n), min(n, 10), replace=False):
+        rr[i] *= rng.choice([0.55, 1.9, 0.5, 1.3])
+    np.testing.assert_array_equal(rr_artifacts(rr).classes, brute_force_classes(rr))
+
+
 def test_bad_rr_is_a_config_error() -> None:
     with pytest.raises(ConfigError):
         rr_artifacts([0.8, -1.0])
@@ -108,6 +165,27 @@ def test_lomb_scargle_recovers_known_band_powers() -> None:
     assert f["hf_power_s2"] == pytest.approx(0.02**2 / 2, rel=0.03)
     assert f["lf_hf_ratio"] == pytest.approx(2.25, rel=0.05)
     assert np.isnan(hrv_frequency(rr[:5], t[1:6])["lf_power_s2"])
+
+
+@pytest.mark.parametrize("n_freqs", [None, 48, 131])
+def test_closed_form_periodogram_equals_scipy_lombscargle(n_freqs: int | None) -> None:
+    from scipy.signal import lombscargle
+
+    from wearsdk.signals._hrv import _grid, lomb_n_freqs
+
+    rng = np.random.default_rng(5)
+    nn = 0.8 + 0.04 * np.sin(np.arange(90) / 2.5) + rng.normal(0, 0.02, 90)
+    t = 3000.0 + np.cumsum(nn)
+    ours = hrv_frequency(nn, t, n_freqs=n_freqs)
+    span = t[-1] - t[0]
+    n = n_freqs or lomb_n_freqs(span)
+    freqs = _grid(n)[0]
+    y = nn - nn.mean()
+    pgram = lombscargle(t - t[0], y, 2 * np.pi * freqs, normalize=False)
+    density = pgram * (4.0 / nn.size) * span / 2
+    for band, (lo, hi) in {"lf_power_s2": (0.04, 0.15), "hf_power_s2": (0.15, 0.40)}.items():
+        sel = (freqs >= lo) & (freqs <= hi)
+        assert ours[band] == pytest.approx(np.trapezoid(density[sel], freqs[sel]), rel=1e-9)
 
 
 def test_lf_hf_agrees_with_neurokit2_on_real_nn(data_dir) -> None:  # type: ignore[no-untyped-def]

@@ -38,9 +38,10 @@ and its features from that stream are NaN: missing data is never silently averag
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -49,10 +50,19 @@ from wearsdk._errors import ConfigError
 from wearsdk.signals._bins import BinnedStream
 from wearsdk.signals._ecg import EcgPeakDetector
 from wearsdk.signals._eda import EdaProcessor
-from wearsdk.signals._hrv import BeatClass, RRCleaner, hrv_frequency
+from wearsdk.signals._hrv import (
+    BeatClass,
+    RRCleaner,
+    lomb_band_powers,
+    lomb_defined,
+    lomb_n_freqs,
+    lomb_terms,
+)
 from wearsdk.signals._rr import hrv_time
 
 __all__ = ["FeatureConfig", "FeatureExtractor", "WindowFeatures"]
+
+_NORMAL = int(BeatClass.NORMAL)  # a plain int: numpy compares with an IntEnum slowly
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,12 +119,39 @@ class WindowFeatures:
     modalities: tuple[str, ...]
 
 
-@dataclass
-class _Beats:
-    t: deque[float] = field(default_factory=deque)
-    nn: deque[float] = field(default_factory=deque)
-    cls_t: deque[float] = field(default_factory=deque)
-    cls: deque[int] = field(default_factory=deque)
+class _Rows:
+    """Rows in time order (column 0: time), added at the end, dropped from the front, in one
+    contiguous array (grown or compacted when full), so a window's rows are a slice.
+    """  # noqa: D205
+
+    __slots__ = ("_data", "_hi", "_lo")
+
+    def __init__(self, width: int) -> None:
+        self._data = np.empty((64, width))
+        self._lo = self._hi = 0
+
+    def extend(self, m: int) -> npt.NDArray[np.float64]:
+        """Append ``m`` rows; return them, for the caller to fill."""
+        if self._hi + m > self._data.shape[0]:
+            live = self._hi - self._lo
+            data = self._data
+            if 2 * (live + m) > data.shape[0]:
+                data = np.empty((2 * (live + m), data.shape[1]))
+            data[:live] = self._data[self._lo : self._hi]
+            self._data, self._lo, self._hi = data, 0, live
+        self._hi += m
+        return self._data[self._hi - m : self._hi]
+
+    def forget(self, before: float) -> None:
+        """Drop the rows at or before ``before``."""
+        t = self._data[self._lo : self._hi, 0]
+        self._lo += int(np.searchsorted(t, before, side="right"))
+
+    def window(self, start: float, end: float) -> npt.NDArray[np.float64]:
+        """The rows with ``start < t <= end``."""
+        live = self._data[self._lo : self._hi]
+        a, b = np.searchsorted(live[:, 0], (start, end), side="right").tolist()
+        return live[a:b]
 
 
 class FeatureExtractor:
@@ -131,24 +168,35 @@ class FeatureExtractor:
         self._cap = self._n_bins + round(max(c.stale_s, 10.0) / c.hop_s) + 2
         self._bins: dict[str, BinnedStream] = {}
         self._rr_cleaner = RRCleaner()
-        self._rr_pending: deque[tuple[float, float]] = deque()  # (beat time, rr) awaiting class
-        self._beats = _Beats()
+        self._rr_pending: deque[float] = deque()  # times of the beats awaiting their class
+        # LF/HF on one frequency grid for every window (the default grid of its length), so
+        # each NN beat's Lomb-Scargle terms are computed once, when it arrives
+        self._lf = c.window_s >= c.lf_min_window_s
+        self._n_freqs = lomb_n_freqs(c.window_s)
+        self._lomb_t0: float | None = None  # time origin of the terms
+        # NN beats: time, interval, then (with LF/HF) their Lomb-Scargle terms
+        self._nn = _Rows(2 + (4 * self._n_freqs if self._lf else 0))
+        self._classes = _Rows(2)  # classified beats: time, 1.0 when not normal
         self._eda: EdaProcessor | None = None
         self._ecg: EcgPeakDetector | None = None
         self._last_peak: float | None = None
         self._scrs: deque[tuple[float, float]] = deque()  # (peak time, amplitude)
         self._rr_decided = 0
         self._rr_ready = -math.inf  # time of the last beat whose class is decided
+        self._last_beat_t = -math.inf  # beats are kept in time order
         self._next_end_bin: int | None = None
         self.dropped = 0
         """Samples dropped (out of order, non-finite, unknown stream)."""
 
     # -- input --------------------------------------------------------------------------------
-    def _stream(self, name: str, rate: float | None) -> BinnedStream:
+    def _stream(self, name: str, rate: float | None, channels: int = 1) -> BinnedStream:
         b = self._bins.get(name)
         if b is None:
             b = self._bins[name] = BinnedStream(
-                hop_s=self.config.hop_s, capacity_bins=self._cap, nominal_rate_hz=rate
+                hop_s=self.config.hop_s,
+                capacity_bins=self._cap,
+                nominal_rate_hz=rate,
+                channels=channels,
             )
         return b
 
@@ -171,11 +219,12 @@ class FeatureExtractor:
         self._make_room(tt)
         if stream == "rr":
             if self._ecg is None:
-                self._push_rr(tt, vv[:, 0])
+                self._push_rr(tt.tolist(), vv[:, 0].tolist())
         elif stream == "ecg":
             self._push_ecg(tt, vv[:, 0], nominal_rate_hz)
         elif stream == "acc":
-            mag = np.sqrt((vv[:, :3] ** 2).sum(axis=1)) / 1000.0  # mG -> g
+            xyz = vv[:, :3]
+            mag = np.sqrt(np.einsum("ij,ij->i", xyz, xyz)) / 1000.0  # mG -> g
             self._stream("acc", nominal_rate_hz).add(tt, mag)
         elif stream in ("hr", "temp"):
             self._stream(stream, nominal_rate_hz).add(tt, vv[:, 0])
@@ -189,7 +238,10 @@ class FeatureExtractor:
         stream runs far ahead of the others (a large block, a late stream).
         """  # noqa: D205
         assert self._next_end_bin is not None
-        newest = math.floor(float(np.nanmax(t)) / self.config.hop_s)
+        t_max = float(np.maximum.reduce(t))
+        if not math.isfinite(t_max):
+            t_max = float(np.nanmax(t))
+        newest = math.floor(t_max / self.config.hop_s)
         need = newest - (self._next_end_bin - self._n_bins + 1) + 2
         limit = self._n_bins + round(self.config.max_lead_s / self.config.hop_s)
         if need > self._cap and self._cap < limit:
@@ -213,11 +265,12 @@ class FeatureExtractor:
         peaks = self._ecg.step(x, t)
         if len(peaks) == 0:
             return
-        last = self._last_peak
-        times = peaks.t if last is None else np.concatenate(([last], peaks.t))
-        self._last_peak = float(peaks.t[-1])
-        if times.size >= 2:
-            self._push_rr(times[1:], np.diff(times))
+        times = peaks.t.tolist()
+        if self._last_peak is not None:
+            times.insert(0, self._last_peak)
+        self._last_peak = times[-1]
+        if len(times) >= 2:
+            self._push_rr(times[1:], [b - a for a, b in itertools.pairwise(times)])
 
     def _push_eda(
         self, t: npt.NDArray[np.float64], x: npt.NDArray[np.float64], rate: float | None
@@ -228,45 +281,62 @@ class FeatureExtractor:
                 return
             self._eda = EdaProcessor(sampling_rate_hz=rate)
         out = self._eda.step(x, t)
-        valid = ~out.bridged
-        self._stream("eda", rate).add(out.t[valid], out.tonic[valid])
-        self._stream("eda_phasic", rate).add(out.t[valid], out.phasic[valid])
-        self._stream("eda_valid", rate).add(out.t, valid.astype(np.float64))
+        # one stream of three channels: tonic, phasic (missing where bridged) and validity
+        y = np.empty((out.t.size, 3))
+        y[:, 0] = out.tonic
+        y[:, 1] = out.phasic
+        bridged = out.bridged
+        np.logical_not(bridged, out=y[:, 2], casting="unsafe")
+        if bridged.any():
+            y[bridged, :2] = np.nan
+        self._stream("eda", rate, channels=3).add(out.t, y)
         if len(out.scrs):
             self._scrs.extend(
                 zip(out.scrs.peak_s.tolist(), out.scrs.amplitude_usiemens.tolist(), strict=True)
             )
 
-    def _push_rr(self, t: npt.NDArray[np.float64], rr: npt.NDArray[np.float64]) -> None:
-        ok = np.isfinite(t) & np.isfinite(rr) & (rr > 0)
-        self.dropped += int((~ok).sum())
-        t, rr = t[ok], rr[ok]
-        if t.size == 0:
+    def _push_rr(self, tl: list[float], rl: list[float]) -> None:
+        """Beats (times and RR intervals) as lists: a beat or two per block. Beats that are not
+        finite, not positive or not after the previous beat are dropped and counted.
+        """  # noqa: D205
+        last = self._last_beat_t
+        if not (
+            all(math.isfinite(x) for x in tl)
+            and all(0 < r < math.inf for r in rl)
+            and all(a < b for a, b in itertools.pairwise([last, *tl]))
+        ):
+            kept = []
+            for x, r in zip(tl, rl, strict=True):
+                if math.isfinite(x) and 0 < r < math.inf and x > last:
+                    kept.append((x, r))
+                    last = x
+            self.dropped += len(tl) - len(kept)
+            tl, rl = [x for x, _ in kept], [r for _, r in kept]
+        if not tl:
             return
+        self._last_beat_t = tl[-1]
         # RR coverage: the RR intervals' durations summed per bin (start of data counts too)
-        self._stream("rr", None).add(t, rr)
-        self._rr_pending.extend(zip(t.tolist(), rr.tolist(), strict=True))
-        decided = self._rr_cleaner.step(rr)
-        self._take_decided(decided.classes, decided.nn_s, decided.nn_end_index)
-
-    def _take_decided(
-        self,
-        classes: npt.NDArray[np.int8],
-        nn: npt.NDArray[np.float64],
-        nn_index: npt.NDArray[np.int64],
-    ) -> None:
-        if classes.size == 0:
+        self._stream("rr", None).add(tl, rl)
+        self._rr_pending.extend(tl)
+        _rr, classes, nn, nn_index = self._rr_cleaner.step_list(rl)
+        if not classes:
             return
         first_index = self._rr_decided  # global index of classes[0]
-        self._rr_decided += classes.size
-        times = [self._rr_pending.popleft()[0] for _ in range(classes.size)]
+        self._rr_decided += len(classes)
+        times = [self._rr_pending.popleft() for _ in classes]
         self._rr_ready = times[-1]
-        b = self._beats
-        b.cls_t.extend(times)
-        b.cls.extend(classes.tolist())
-        for value, idx in zip(nn.tolist(), nn_index.tolist(), strict=True):
-            b.t.append(times[idx - first_index])
-            b.nn.append(value)
+        rows = self._classes.extend(len(times))
+        rows[:, 0] = times
+        rows[:, 1] = [c != _NORMAL for c in classes]
+        if not nn:
+            return
+        rows = self._nn.extend(len(nn))
+        rows[:, 0] = nn_t = [times[i - first_index] for i in nn_index]
+        rows[:, 1] = nn
+        if self._lf:
+            if self._lomb_t0 is None:
+                self._lomb_t0 = nn_t[0]
+            rows[:, 2:] = lomb_terms(rows[:, 0] - self._lomb_t0, self._n_freqs)
 
     # -- output -------------------------------------------------------------------------------
     def ready(self) -> list[WindowFeatures]:
@@ -278,7 +348,7 @@ class FeatureExtractor:
         watermarks = [
             self._rr_ready if name == "rr" else b.watermark
             for name, b in self._bins.items()
-            if np.isfinite(b.watermark) and name not in ("eda_phasic", "eda_valid")
+            if math.isfinite(b.watermark)
         ]
         if not watermarks:
             return []
@@ -296,13 +366,8 @@ class FeatureExtractor:
     def _forget(self, before: float) -> None:
         while self._scrs and self._scrs[0][0] <= before:
             self._scrs.popleft()
-        b = self._beats
-        while b.t and b.t[0] <= before:
-            b.t.popleft()
-            b.nn.popleft()
-        while b.cls_t and b.cls_t[0] <= before:
-            b.cls_t.popleft()
-            b.cls.popleft()
+        self._nn.forget(before)
+        self._classes.forget(before)
 
     def _eda_window(
         self,
@@ -316,8 +381,7 @@ class FeatureExtractor:
     ) -> None:
         c = self.config
         nan = math.nan
-        tonic = self._bins["eda"].window(end_bin, self._n_bins)
-        valid = self._bins["eda_valid"].window(end_bin, self._n_bins)
+        tonic, phasic, valid = self._bins["eda"].windows(end_bin, self._n_bins)
         quality["eda_coverage"] = valid.coverage
         quality["eda_valid"] = valid.mean if valid.n else 0.0
         ok = tonic.coverage >= c.min_coverage
@@ -325,7 +389,6 @@ class FeatureExtractor:
             flags.append("eda_invalid")
         if not ok:
             flags.append("low_coverage_eda")
-        phasic = self._bins["eda_phasic"].window(end_bin, self._n_bins)
         peaks = [a for (p, a) in self._scrs if start < p <= end]
         values["scl_mean_usiemens"] = tonic.mean if ok else nan
         values["scl_slope_usiemens_per_min"] = 60 * tonic.slope_per_s if ok else nan
@@ -353,24 +416,26 @@ class FeatureExtractor:
             w = rr_bins.window(end_bin, self._n_bins)
             coverage = min(1.0, w.mean * w.n / c.window_s) if w.n else 0.0
             quality["rr_coverage"] = coverage
-            t = np.fromiter(self._beats.t, float)
-            nn = np.fromiter(self._beats.nn, float)
-            sel = (t > start) & (t <= end)
-            cls_t = np.fromiter(self._beats.cls_t, float)
-            cls = np.fromiter(self._beats.cls, np.int64)
-            in_win = (cls_t > start) & (cls_t <= end)
-            corrected = float(np.mean(cls[in_win] != BeatClass.NORMAL)) if in_win.any() else nan
-            if coverage >= c.min_coverage and sel.sum() >= 3:
-                hv = hrv_time(nn[sel])
+            beats = self._nn.window(start, end)
+            classes = self._classes.window(start, end)
+            n_cls = classes.shape[0]
+            corrected = float(np.add.reduce(classes[:, 1])) / n_cls if n_cls else nan
+            if coverage >= c.min_coverage and beats.shape[0] >= 3:
+                nn = beats[:, 1]
+                hv = hrv_time(nn)
                 values.update(
                     hr_mean_bpm=hv["hr_mean_bpm"],
                     rmssd_s=hv["rmssd_s"],
                     sdnn_s=hv["sdnn_s"],
                     pnn50=hv["pnn50"],
                 )
-                if c.window_s >= c.lf_min_window_s:
-                    fq = hrv_frequency(nn[sel], t[sel])
-                    values.update(lf_hf_ratio=fq["lf_hf_ratio"], lf_nu=fq["lf_nu"])
+                if self._lf:
+                    span = float(beats[-1, 0] - beats[0, 0])
+                    if lomb_defined(nn.size, span):
+                        fq = lomb_band_powers(beats[:, 2:], nn, span, self._n_freqs)
+                        values.update(lf_hf_ratio=fq["lf_hf_ratio"], lf_nu=fq["lf_nu"])
+                    else:
+                        values.update(lf_hf_ratio=nan, lf_nu=nan)
                 values["rr_corrected_fraction"] = corrected
                 modalities.append("rr")
             else:

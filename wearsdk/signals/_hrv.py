@@ -20,13 +20,15 @@ The corrected fraction (non-normal beats / beats) is reported as a quality measu
 
 from __future__ import annotations
 
+import bisect
 import functools
+import math
+from collections import deque
 from dataclasses import dataclass
 from enum import IntEnum
 
 import numpy as np
 import numpy.typing as npt
-from numpy.lib.stride_tricks import sliding_window_view
 
 from wearsdk._errors import ConfigError
 
@@ -77,174 +79,75 @@ class RRArtifacts:
     corrected_fraction: float
 
 
-def _trailing_stat(
-    values: npt.NDArray[np.float64], width: int, rows: npt.NDArray[np.int64], q: tuple[float, ...]
-) -> npt.NDArray[np.float64]:
-    """Percentiles ``q`` of the trailing windows (the last ``width`` values, fewer at the start)
-    ending at each index in ``rows``; shape ``(len(q), len(rows))``.
-    """  # noqa: D205
-    out = np.empty((len(q), rows.size))
-    full = rows >= width - 1
-    if full.any():
-        ends = rows[full]
-        if ends.size <= 8:  # online: a beat or two per call; slicing beats building a view
-            windows = np.sort(np.stack([values[e - width + 1 : e + 1] for e in ends.tolist()]))
-        else:
-            windows = np.sort(sliding_window_view(values, width)[ends - (width - 1)], axis=1)
-        for i, qq in enumerate(q):
-            out[i, full] = _sorted_quantile(windows, qq)
-    for j in np.flatnonzero(~full):
-        part = np.sort(values[: rows[j] + 1])[None, :]
-        for i, qq in enumerate(q):
-            out[i, j] = _sorted_quantile(part, qq)[0]
-    return out
+# plain ints for the per-beat code (numpy and Python handle them faster than IntEnum members)
+_NORMAL, _ECTOPIC, _MISSED, _EXTRA, _LONGSHORT = (int(c) for c in BeatClass)
 
 
-def _sorted_quantile(rows_sorted: npt.NDArray[np.float64], q: float) -> npt.NDArray[np.float64]:
-    """Percentile ``q`` of each row of an already sorted array (linear interpolation, as
-    ``np.percentile``'s default), without its per-call overhead.
-    """  # noqa: D205
-    n = rows_sorted.shape[1]
-    pos = q / 100.0 * (n - 1)
-    lo = int(np.floor(pos))
-    hi = min(lo + 1, n - 1)
-    frac = pos - lo
-    a = rows_sorted[:, lo]
-    out: npt.NDArray[np.float64] = a + (rows_sorted[:, hi] - a) * frac
-    return out
+class _TrailingWindow:
+    """The last ``width`` values kept sorted, for their percentiles (fewer at the start)."""
+
+    __slots__ = ("_order", "_sorted", "_width")
+
+    def __init__(self, width: int) -> None:
+        self._width = width
+        self._order: deque[float] = deque()
+        self._sorted: list[float] = []
+
+    def push(self, value: float) -> None:
+        self._order.append(value)
+        bisect.insort(self._sorted, value)
+        if len(self._order) > self._width:
+            del self._sorted[bisect.bisect_left(self._sorted, self._order.popleft())]
+
+    def percentile(self, q: float) -> float:
+        """Percentile ``q`` with linear interpolation, as ``np.percentile``'s default."""
+        s = self._sorted
+        pos = q / 100.0 * (len(s) - 1)
+        lo = math.floor(pos)
+        a = s[lo]
+        return a + (s[min(lo + 1, len(s) - 1)] - a) * (pos - lo)
+
+    def half_iqr_threshold(self) -> float:
+        """``alpha`` x half the inter-quartile range."""
+        return _ALPHA * (self.percentile(75.0) - self.percentile(25.0)) / 2.0
 
 
-def _threshold(
-    values: npt.NDArray[np.float64], rows: npt.NDArray[np.int64]
-) -> npt.NDArray[np.float64]:
-    q1, q3 = _trailing_stat(np.abs(values), _WINDOW, rows, (25.0, 75.0))
-    th: npt.NDArray[np.float64] = _ALPHA * (q3 - q1) / 2.0
-    return th
+@dataclass(slots=True)
+class _Beat:
+    """One RR interval and the trailing statistics it is judged on (all causal)."""
 
-
-def _classify(rr: npt.NDArray[np.float64], upto: int, start: int = 0) -> npt.NDArray[np.int8]:
-    """Classify intervals ``start .. upto-1`` of ``rr`` (``rr`` extends 2 beyond ``upto``, or
-    its end is mirrored). Only the trailing windows of those intervals are computed.
-    """  # noqa: D205
-    n = rr.size
-    if n == 0 or upto <= start:
-        return np.zeros(max(0, upto - start), np.int8)
-    lo = max(0, start - 1)  # the interval before: an extra beat there absorbs ours
-    drr = np.empty(n)
-    drr[1:] = np.diff(rr)
-    drr[0] = 0.0  # causal: the first interval has no predecessor (NeuroKit2 uses a mean)
-    # normalised dRR for lo-1 .. upto+1 (neighbours), mirrored beyond the end
-    idx = np.arange(lo - 1, upto + 2)
-    mirrored = np.where(idx >= n, 2 * (n - 1) - idx, idx)
-    mirrored = np.where(mirrored < 0, -mirrored, mirrored)
-    mirrored = np.clip(mirrored, 0, n - 1)
-    th1 = _threshold(drr, mirrored)
-    d_all = drr[mirrored]
-    ndrr_ext = np.where(th1 > 0, d_all / np.where(th1 > 0, th1, 1.0), 0.0)
-    rows = np.arange(lo, upto)
-    ndrr = ndrr_ext[1:-2]
-    prev1, next1, next2 = ndrr_ext[:-3], ndrr_ext[2:-1], ndrr_ext[3:]
-    med = _trailing_stat(rr, _MEDIAN, rows, (50.0,))[0]
-    mrr = rr[rows] - med
-    mrr = np.where(mrr < 0, 2.0 * mrr, mrr)
-    # thresholds of mRR need the trailing mRR values themselves
-    first = max(0, lo - _WINDOW + 1)
-    hist_rows = np.arange(first, upto)
-    med_hist = _trailing_stat(rr, _MEDIAN, hist_rows, (50.0,))[0]
-    mrr_hist = rr[hist_rows] - med_hist
-    mrr_hist = np.where(mrr_hist < 0, 2.0 * mrr_hist, mrr_hist)
-    q = _trailing_stat(np.abs(mrr_hist), _WINDOW, rows - first, (25.0, 75.0))
-    th2 = _ALPHA * (q[1] - q[0]) / 2.0
-    nmrr = np.where(th2 > 0, mrr / np.where(th2 > 0, th2, 1.0), 0.0)
-    s12 = np.where(
-        ndrr > 0, np.maximum(prev1, next1), np.where(ndrr < 0, np.minimum(prev1, next1), 0.0)
-    )
-    s22 = np.where(ndrr >= 0, np.minimum(next1, next2), np.maximum(next1, next2))
-    rr_next = rr[np.minimum(rows + 1, n - 1)]
-    r = rr[rows]
-
-    d, m = ndrr, nmrr
-    out = np.zeros(rows.size, np.int8)
-    candidate = (np.abs(d) > 1) | (np.abs(m) > 3)
-    ectopic = ((d > 1) & (s12 < -_C1 * d - _C2)) | ((d < -1) & (s12 > -_C1 * d + _C2))
-    ectopic &= np.abs(d) > 1
-    eq3 = (d > 1) & (s22 < -1)
-    eq4 = np.abs(m) > 3
-    eq5 = (d < -1) & (s22 > 1)
-    longshort = candidate & ~ectopic & (eq3 | eq4 | eq5)
-    extra = longshort & eq5 & (np.abs(r + rr_next - med) < th2)
-    missed = longshort & ~extra & eq3 & (np.abs(r / 2 - med) < th2)
-    out[longshort] = BeatClass.LONGSHORT
-    out[missed] = BeatClass.MISSED
-    out[extra] = BeatClass.EXTRA
-    out[ectopic] = BeatClass.ECTOPIC
-    # the interval after an extra beat absorbs it: judged merged, not on its own
-    after_extra = np.flatnonzero(extra) + 1
-    out[after_extra[after_extra < rows.size]] = BeatClass.NORMAL
-    return out[start - lo :]
-
-
-def _nn(
-    rr: npt.NDArray[np.float64], classes: npt.NDArray[np.int8], offset: int = 0
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
-    """NN intervals from classified RR (vectorised)."""
-    n = rr.size
-    if n == 0:
-        return np.zeros(0), np.zeros(0, np.int64)
-    bad = (classes == BeatClass.ECTOPIC) | (classes == BeatClass.LONGSHORT)
-    # an ectopic beat spoils its own interval and the compensatory one after it
-    spoil = bad.copy()
-    spoil[1:] |= classes[:-1] == BeatClass.ECTOPIC
-    extra = classes == BeatClass.EXTRA
-    merged_into_next = extra.copy()
-    values = rr.copy()
-    # an extra beat: its interval is added to the next one
-    idx = np.flatnonzero(extra[:-1])
-    values[idx + 1] += rr[idx]
-    keep = ~spoil & ~merged_into_next
-    missed = classes == BeatClass.MISSED
-    reps = np.where(keep, np.where(missed, 2, 1), 0)
-    nn = np.repeat(np.where(missed, values / 2.0, values), reps)
-    index = np.repeat(np.arange(n, dtype=np.int64) + offset, reps)
-    return nn, index
-
-
-def rr_artifacts(rr_s: npt.ArrayLike) -> RRArtifacts:
-    """Classify every RR interval and derive the NN series (the offline mirror of
-    :class:`RRCleaner`; see the module documentation for the method).
-
-    Args:
-        rr_s: RR intervals in seconds, in beat order.
-    """  # noqa: D205
-    rr = np.asarray(rr_s, dtype=np.float64).ravel()
-    if not np.all(np.isfinite(rr)) or np.any(rr <= 0):
-        raise ConfigError("RR intervals must be finite and positive")
-    classes = _classify(rr, rr.size)
-    nn, index = _nn(rr, classes)
-    frac = float(np.mean(classes != BeatClass.NORMAL)) if rr.size else 0.0
-    return RRArtifacts(rr, classes, nn, index, frac)
+    rr: float
+    ndrr: float  # dRR over its threshold (Lipponen & Tarvainen's eq. 1-2)
+    nmrr: float  # mRR over its threshold
+    med: float  # the 11-beat trailing median
+    th2: float  # the mRR threshold
+    extra: bool = False  # judged an extra beat (before the override by the one before)
+    cls: int = _NORMAL
 
 
 class RRCleaner:
     """Online RR artifact classification with a two-beat delay.
 
     ``step(rr)`` returns the classes of the intervals that can now be decided (each needs the
-    two intervals after it); :meth:`flush` decides the last ones at the end of a recording.
-    Over any split into blocks, ``step`` + ``flush`` equal :func:`rr_artifacts`.
-    Memory is bounded: only the trailing windows are kept.
+    two intervals after it); :meth:`flush` decides the last ones at the end of a recording
+    (the series is mirrored at its end). Each interval's trailing statistics (91-beat
+    thresholds, 11-beat median) are updated incrementally as it arrives, so a step costs a
+    few microseconds per interval whatever the block size; :func:`rr_artifacts` is ``step``
+    + ``flush`` on a whole series. Memory is bounded: only the trailing windows are kept.
     """
-
-    _KEEP = _WINDOW + _MEDIAN + 2 * _LOOKAHEAD + 1
 
     def __init__(self) -> None:
         self.reset()
 
     def reset(self) -> None:
         """Forget the history."""
-        self._rr = np.zeros(0)
-        self._first = 0  # global index of self._rr[0]
+        self._drr_win = _TrailingWindow(_WINDOW)
+        self._mrr_win = _TrailingWindow(_WINDOW)
+        self._med_win = _TrailingWindow(_MEDIAN)
+        self._beats: deque[_Beat] = deque()  # the last decided interval, then undecided ones
+        self._first = 0  # global index of self._beats[0]
         self._decided = 0  # global index of the next interval to decide
-        self._first_mean: float | None = None
+        self._prev_rr: float | None = None
         self.counts = np.zeros(len(BeatClass), np.int64)
         """Intervals decided so far, per :class:`BeatClass`."""
 
@@ -252,87 +155,238 @@ class RRCleaner:
     def corrected_fraction(self) -> float:
         """Non-normal intervals / intervals decided so far."""
         total = int(self.counts.sum())
-        return float(1.0 - self.counts[BeatClass.NORMAL] / total) if total else 0.0
+        return float(1.0 - self.counts[_NORMAL] / total) if total else 0.0
 
     def step(self, rr_s: npt.ArrayLike) -> RRArtifacts:
         """Add intervals; return the ones decided now (with their NN intervals)."""
-        rr = np.asarray(rr_s, dtype=np.float64).ravel()
-        if rr.size and (not np.all(np.isfinite(rr)) or np.any(rr <= 0)):
+        return self._artifacts(*self.step_list(np.asarray(rr_s, dtype=np.float64).ravel().tolist()))
+
+    def step_list(self, rr_s: list[float]) -> tuple[list[float], list[int], list[float], list[int]]:
+        """:meth:`step` with plain lists in and out (cheaper for the beat or two of an online
+        block): the decided intervals, their classes, the NN intervals and their indices.
+        """  # noqa: D205
+        if not all(0 < r < math.inf for r in rr_s):  # NaN fails too
             raise ConfigError("RR intervals must be finite and positive")
-        self._rr = np.concatenate((self._rr, rr))
-        total = self._first + self._rr.size
-        return self._decide(total - _LOOKAHEAD)
+        for r in rr_s:
+            self._add(r)
+        return self._decide(self._first + len(self._beats) - _LOOKAHEAD)
 
     def flush(self) -> RRArtifacts:
         """Decide the remaining intervals (end of data: the end is mirrored)."""
-        return self._decide(self._first + self._rr.size)
+        return self._artifacts(*self._decide(self._first + len(self._beats)))
 
-    def _decide(self, upto_global: int) -> RRArtifacts:
-        start = self._decided
-        if upto_global <= start:
-            empty = np.zeros(0)
-            return RRArtifacts(empty, np.zeros(0, np.int8), empty, np.zeros(0, np.int64), 0.0)
-        local_rr = self._rr
-        lo = start - self._first
-        hi = upto_global - self._first
-        with_prev = _classify(local_rr, hi, max(0, lo - 1))
-        classes = with_prev[1:] if lo > 0 else with_prev
-        rr = local_rr[lo:hi]
-        # NN needs the class of the interval before (ectopic spoils the next one)
-        prev = with_prev[:1] if lo > 0 else np.zeros(0, np.int8)
-        nn, index = _nn(
-            np.concatenate((local_rr[lo - 1 : lo], rr)) if lo > 0 else rr,
-            np.concatenate((prev, classes)) if lo > 0 else classes,
-            offset=start - (1 if lo > 0 else 0),
+    @staticmethod
+    def _artifacts(
+        rrs: list[float], classes: list[int], nn: list[float], nn_index: list[int]
+    ) -> RRArtifacts:
+        cls_arr = np.array(classes, np.int8)
+        frac = float(np.count_nonzero(cls_arr)) / cls_arr.size if cls_arr.size else 0.0
+        return RRArtifacts(
+            np.array(rrs, np.float64),
+            cls_arr,
+            np.array(nn, np.float64),
+            np.array(nn_index, np.int64),
+            frac,
         )
-        if lo > 0:
-            keep = index >= start
-            nn, index = nn[keep], index[keep]
-        self._decided = upto_global
-        np.add.at(self.counts, classes.astype(np.int64), 1)
-        # forget what no future window needs (keep a full trailing window before the next
-        # interval to decide, so its thresholds see exactly what the offline mirror sees)
-        new_first = self._decided - self._KEEP
-        if new_first > self._first:
-            self._rr = self._rr[new_first - self._first :]
-            self._first = new_first
-        frac = float(np.mean(classes != BeatClass.NORMAL)) if classes.size else 0.0
-        return RRArtifacts(rr.copy(), classes, nn, index, frac)
+
+    def _add(self, r: float) -> None:
+        drr = 0.0 if self._prev_rr is None else r - self._prev_rr  # causal: none before the first
+        self._prev_rr = r
+        self._drr_win.push(abs(drr))
+        th1 = self._drr_win.half_iqr_threshold()
+        self._med_win.push(r)
+        med = self._med_win.percentile(50.0)
+        mrr = r - med
+        if mrr < 0:
+            mrr = 2.0 * mrr
+        self._mrr_win.push(abs(mrr))
+        th2 = self._mrr_win.half_iqr_threshold()
+        self._beats.append(
+            _Beat(
+                rr=r,
+                ndrr=drr / th1 if th1 > 0 else 0.0,
+                nmrr=mrr / th2 if th2 > 0 else 0.0,
+                med=med,
+                th2=th2,
+            )
+        )
+
+    def _classify(self, i: int, n: int) -> int:
+        """Class of interval ``i`` (global) among ``n`` known ones (mirrored beyond the end)."""
+
+        def at(j: int) -> _Beat:
+            if j >= n:
+                j = 2 * (n - 1) - j
+            return self._beats[min(max(abs(j), 0), n - 1) - self._first]
+
+        beat = at(i)
+        d, m, med, th2 = beat.ndrr, beat.nmrr, beat.med, beat.th2
+        prev1, next1, next2 = at(i - 1).ndrr, at(i + 1).ndrr, at(i + 2).ndrr
+        s12 = max(prev1, next1) if d > 0 else (min(prev1, next1) if d < 0 else 0.0)
+        s22 = min(next1, next2) if d >= 0 else max(next1, next2)
+        cls = _NORMAL
+        if abs(d) > 1 and ((d > 1 and s12 < -_C1 * d - _C2) or (d < -1 and s12 > -_C1 * d + _C2)):
+            cls = _ECTOPIC
+        elif abs(d) > 1 or abs(m) > 3:
+            eq3 = d > 1 and s22 < -1
+            eq5 = d < -1 and s22 > 1
+            if eq3 or eq5 or abs(m) > 3:
+                r, rr_next = beat.rr, self._beats[min(i + 1, n - 1) - self._first].rr
+                beat.extra = eq5 and abs(r + rr_next - med) < th2
+                if beat.extra:
+                    cls = _EXTRA
+                elif eq3 and abs(r / 2 - med) < th2:
+                    cls = _MISSED
+                else:
+                    cls = _LONGSHORT
+        # the interval after an extra beat absorbs it: judged merged, not on its own
+        if i > self._first and self._beats[i - 1 - self._first].extra:
+            cls = _NORMAL
+        return cls
+
+    def _decide(self, upto: int) -> tuple[list[float], list[int], list[float], list[int]]:
+        start = self._decided
+        n = self._first + len(self._beats)
+        classes: list[int] = []
+        rrs: list[float] = []
+        nn: list[float] = []
+        nn_index: list[int] = []
+        beats = self._beats
+        for i in range(start, upto):
+            beat = beats[i - self._first]
+            beat.cls = cls = self._classify(i, n)
+            classes.append(cls)
+            rrs.append(beat.rr)
+            self.counts[cls] += 1
+            # NN: an ectopic beat spoils its own interval and the compensatory one after it,
+            # a long/short one its own; an extra beat is merged into the next interval, a
+            # missed one split in two
+            prev = beats[i - 1 - self._first] if i > self._first else None
+            if cls in (_ECTOPIC, _LONGSHORT, _EXTRA) or (prev is not None and prev.cls == _ECTOPIC):
+                continue
+            value = beat.rr + prev.rr if prev is not None and prev.cls == _EXTRA else beat.rr
+            if cls == _MISSED:
+                nn += (value / 2.0, value / 2.0)
+                nn_index += (i, i)
+            else:
+                nn.append(value)
+                nn_index.append(i)
+        self._decided = max(start, upto)
+        # forget what no future decision needs: the last decided interval is kept (its class
+        # and extra flag matter to the next one); the trailing windows hold the rest
+        while self._first < self._decided - 1:
+            beats.popleft()
+            self._first += 1
+        return rrs, classes, nn, nn_index
 
 
-def _lomb(
-    t: npt.NDArray[np.float64], y: npt.NDArray[np.float64], omega: npt.NDArray[np.float64]
-) -> npt.NDArray[np.float64]:
-    """The classical Lomb-Scargle periodogram (Lomb 1976, Scargle 1982; scipy's
-    ``lombscargle(..., normalize=False)``), vectorised over frequencies.
+def rr_artifacts(rr_s: npt.ArrayLike) -> RRArtifacts:
+    """Classify every RR interval and derive the NN series (the offline mirror of
+    :class:`RRCleaner`: one ``step`` on the whole series, then ``flush``; see the module
+    documentation for the method).
+
+    Args:
+        rr_s: RR intervals in seconds, in beat order.
     """  # noqa: D205
-    # one sine and one cosine table; the shifted ones follow by angle-sum identities
-    wt = np.outer(omega, t)
-    c, s = np.cos(wt), np.sin(wt)
-    sum_cc, sum_ss, sum_cs = (c * c).sum(axis=1), (s * s).sum(axis=1), (c * s).sum(axis=1)
-    two_wtau = np.arctan2(2 * sum_cs, sum_cc - sum_ss)  # 2 * omega * tau
-    ct, st = np.cos(two_wtau / 2), np.sin(two_wtau / 2)
-    yc0, ys0 = c @ y, s @ y
-    yc = ct * yc0 + st * ys0
-    ys = ct * ys0 - st * yc0
-    cc = ct * ct * sum_cc + 2 * ct * st * sum_cs + st * st * sum_ss
-    ss = ct * ct * sum_ss - 2 * ct * st * sum_cs + st * st * sum_cc
-    out: npt.NDArray[np.float64] = 0.5 * (yc * yc / cc + ys * ys / ss)
+    rr = np.asarray(rr_s, dtype=np.float64).ravel()
+    if not np.all(np.isfinite(rr)) or np.any(rr <= 0):
+        raise ConfigError("RR intervals must be finite and positive")
+    cleaner = RRCleaner()
+    parts = [cleaner.step(rr), cleaner.flush()]
+    classes = np.concatenate([p.classes for p in parts])
+    frac = float(np.mean(classes != BeatClass.NORMAL)) if rr.size else 0.0
+    return RRArtifacts(
+        rr,
+        classes,
+        np.concatenate([p.nn_s for p in parts]),
+        np.concatenate([p.nn_end_index for p in parts]),
+        frac,
+    )
+
+
+def lomb_terms(t_s: npt.ArrayLike, n_freqs: int) -> npt.NDArray[np.float64]:
+    """Per-beat Lomb-Scargle terms on the grid of ``n_freqs`` points (see :func:`hrv_frequency`).
+
+    Row ``j`` holds ``cos(w t_j)``, ``cos(2 w t_j)``, ``sin(w t_j)`` and ``sin(2 w t_j)`` over
+    the grid's angular frequencies ``w`` (shape ``(len(t_s), 4 * n_freqs)``). They depend on
+    the beat alone, so a sliding window computes them once per beat and sums the rows of the
+    beats it holds (:func:`lomb_band_powers`); times may be taken from any fixed origin.
+    """
+    t = np.asarray(t_s, dtype=np.float64).ravel()
+    wt = np.multiply.outer(t, _grid(n_freqs)[3])  # w, then 2 w
+    out = np.empty((t.size, 4 * n_freqs))
+    np.cos(wt, out=out[:, : 2 * n_freqs])
+    np.sin(wt, out=out[:, 2 * n_freqs :])
     return out
 
 
-@functools.lru_cache(maxsize=64)
-def _grid(
+def lomb_band_powers(
+    terms: npt.NDArray[np.float64],
+    nn_s: npt.NDArray[np.float64],
+    span_s: float,
     n_freqs: int,
-) -> tuple[
-    npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.bool_], npt.NDArray[np.bool_]
-]:
-    """A frequency grid with points on the band edges (0.04, 0.15, 0.40 Hz)."""
+) -> dict[str, float]:
+    """LF/HF from the :func:`lomb_terms` rows of a series' beats (its NN intervals, the time
+    from its first to its last beat): the classical Lomb-Scargle periodogram (Lomb 1976,
+    Scargle 1982; scipy's ``lombscargle(..., normalize=False)``) in closed form. With
+    ``C2 = sum cos 2wt``, ``S2 = sum sin 2wt``, ``R² = C2² + S2²``, the offset ``tau``
+    (``tan 2w tau = S2 / C2``) gives ``sum cos² w(t - tau) = (N + R) / 2`` and
+    ``sum sin² = (N - R) / 2``, and with ``YC = sum y cos wt``, ``YS = sum y sin wt`` the
+    periodogram ``YC'²/(2 CC) + YS'²/(2 SS)`` becomes
+    ``(N (YC² + YS²) - (YC² - YS²) C2 - 2 YC YS S2) / (N² - R²)``: no trigonometry per window.
+    """  # noqa: D205
+    m = nn_s.size
+    # one product gives the column sums and the y-weighted sums of every term
+    w = np.empty((2, m))
+    w[0] = 1.0
+    np.subtract(nn_s, np.add.reduce(nn_s) / m, out=w[1])
+    sums = np.matmul(w, terms).reshape(2, 4, n_freqs)
+    c2, s2, yc, ys = sums[0, 1], sums[0, 3], sums[1, 0], sums[1, 2]
+    # YC²/CC + YS²/SS after the rotation by tau, over the common denominator (N² - R²) / 4
+    yc2, ys2 = yc * yc, ys * ys
+    num = (yc2 + ys2) * m - (yc2 - ys2) * c2 - 2.0 * yc * ys * s2
+    pgram = num / (m * m - c2 * c2 - s2 * s2)
+    # scipy returns (A² N / 4) for a sinusoid of amplitude A: as a one-sided density whose
+    # band integral is A²/2, integrated over each band by the trapezoid rule
+    lf, hf = (pgram @ _grid(n_freqs)[2] * ((4.0 / m) * span_s / 2.0)).tolist()
+    nan = math.nan
+    return {
+        "lf_power_s2": lf,
+        "hf_power_s2": hf,
+        "lf_hf_ratio": lf / hf if hf > 0 else nan,
+        "lf_nu": lf / (lf + hf) if lf + hf > 0 else nan,
+    }
+
+
+def lomb_n_freqs(span_s: float) -> int:
+    """The default grid of :func:`hrv_frequency` for a series spanning ``span_s`` seconds."""
+    return int(np.clip(round(5 * 0.36 * span_s), 48, 256))
+
+
+def lomb_defined(n_intervals: int, span_s: float) -> bool:
+    """Whether LF is meaningful: at least 10 intervals over at least 25 s."""
+    return n_intervals >= 10 and span_s >= 25.0
+
+
+@functools.lru_cache(maxsize=64)
+def _grid(n_freqs: int) -> tuple[npt.NDArray[np.float64], ...]:
+    """A frequency grid with points on the band edges (0.04, 0.15, 0.40 Hz): frequencies,
+    angular frequencies, the trapezoid-rule weights of the LF and HF bands (columns), and the
+    angular frequencies followed by their doubles.
+    """  # noqa: D205
     n_lf = max(4, round(n_freqs * 0.11 / 0.36))
     freqs = np.concatenate(
         (np.linspace(0.04, 0.15, n_lf), np.linspace(0.15, 0.40, n_freqs - n_lf + 1)[1:])
     )
-    return freqs, 2 * np.pi * freqs, freqs <= 0.15, freqs >= 0.15
+    weights = np.zeros((n_freqs, 2))
+    for col, band in enumerate((freqs <= 0.15, freqs >= 0.15)):
+        step = np.diff(freqs[band]) / 2.0
+        w = weights[band, col]
+        w[:-1] += step
+        w[1:] += step
+        weights[band, col] = w
+    omega = 2 * np.pi * freqs
+    return freqs, omega, weights, np.concatenate((omega, 2 * omega))
 
 
 def hrv_frequency(
@@ -360,22 +414,8 @@ def hrv_frequency(
     """
     nn = np.asarray(nn_s, dtype=np.float64)
     t = np.asarray(beat_t, dtype=np.float64)
-    nan = float("nan")
-    result = {"lf_power_s2": nan, "hf_power_s2": nan, "lf_hf_ratio": nan, "lf_nu": nan}
-    if nn.size < 10 or t.size != nn.size or t[-1] - t[0] < 25.0:
-        return result
-    duration = t[-1] - t[0]
-    n = n_freqs or int(np.clip(round(5 * 0.36 * duration), 48, 256))
-    freqs, omega, lf_band, hf_band = _grid(n)
-    y = nn - nn.mean()
-    pgram = _lomb(t - t[0], y, omega)
-    # scipy returns (A² N / 4) for a sinusoid of amplitude A: make it a one-sided density whose
-    # band integral is A²/2
-    density = pgram * (4.0 / nn.size) * duration / 2.0
-    lf = float(np.trapezoid(density[lf_band], freqs[lf_band]))
-    hf = float(np.trapezoid(density[hf_band], freqs[hf_band]))
-    result["lf_power_s2"] = lf
-    result["hf_power_s2"] = hf
-    result["lf_hf_ratio"] = lf / hf if hf > 0 else nan
-    result["lf_nu"] = lf / (lf + hf) if lf + hf > 0 else nan
-    return result
+    if t.size != nn.size or not lomb_defined(nn.size, float(t[-1] - t[0]) if t.size else 0.0):
+        return dict.fromkeys(("lf_power_s2", "hf_power_s2", "lf_hf_ratio", "lf_nu"), math.nan)
+    span = float(t[-1] - t[0])
+    n = n_freqs or lomb_n_freqs(span)
+    return lomb_band_powers(lomb_terms(t - t[0], n), nn, span, n)

@@ -36,15 +36,25 @@ def hrv_time(rr_s: npt.ArrayLike) -> dict[str, float]:
             "rmssd_s": nan,
             "pnn50": nan,
         }
-    mean = float(rr.mean())
-    diff = np.diff(rr)
+    mean = float(np.add.reduce(rr)) / n
+    if n == 1:
+        return {
+            "n_beats": 1.0,
+            "hr_mean_bpm": 60.0 / mean if mean > 0 else nan,
+            "rr_mean_s": mean,
+            "sdnn_s": nan,
+            "rmssd_s": nan,
+            "pnn50": nan,
+        }
+    dev = rr - mean
+    diff = rr[1:] - rr[:-1]
     return {
         "n_beats": float(n),
         "hr_mean_bpm": 60.0 / mean if mean > 0 else nan,
         "rr_mean_s": mean,
-        "sdnn_s": float(rr.std(ddof=1)) if n > 1 else nan,
-        "rmssd_s": float(np.sqrt(np.mean(diff * diff))) if n > 1 else nan,
-        "pnn50": float(np.mean(np.abs(diff) > 0.050)) if n > 1 else nan,
+        "sdnn_s": math.sqrt(float(np.dot(dev, dev)) / (n - 1)),
+        "rmssd_s": math.sqrt(float(np.dot(diff, diff)) / (n - 1)),
+        "pnn50": float(np.count_nonzero(np.abs(diff) > 0.050)) / (n - 1),
     }
 
 
