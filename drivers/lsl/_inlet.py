@@ -10,8 +10,10 @@ import math
 import numpy as np
 import numpy.typing as npt
 import pylsl
+from pydantic import ValidationError
 
-from wearsdk import Annotation, ConfigError, Gap, SampleBlock, Source, SourceContext
+from wearsdk import ConfigError, Gap, SampleBlock, Source, SourceContext
+from wearsdk.io import annotation_from_marker
 from wearsdk.io.lsl import (
     AdaptivePoll,
     ChunkPuller,
@@ -44,8 +46,11 @@ class LslInlet(Source):
     stream (or ``ECG``-typed channels of a mixed stream) goes to ``physio/<source>/ecg`` in
     ``uV``, ``EDA``/``GSR`` to ``eda`` in ``uS``, ``RR``/``IBI`` to ``rr`` in seconds, ``PPG``
     to ``bvp``, so the session's pipeline processes them like a device's. A string stream (e.g.
-    type ``Markers``) gives one :class:`~wearsdk.Annotation` per sample (``modality="marker"``,
-    label = the marker text) on ``analyzer/marker/<source>``.
+    type ``Markers``) gives one :class:`~wearsdk.Annotation` per sample on
+    ``analyzer/<modality>/<analyzer id>``: a plain marker becomes a label (``modality="marker"``);
+    a JSON object in the analyzer contract (:class:`~wearsdk.io.MarkerAnnotation`: arousal,
+    valence, confidence, emotions, span) becomes that annotation, so an analyzer can publish
+    over LSL and be fused. Invalid JSON annotations are counted in ``malformed`` and dropped.
 
     Stream loss: the inlet is opened without LSL's silent recovery; when liblsl reports the
     stream lost (or a regular stream stays silent for ``stale_after_s``) the source reports
@@ -97,6 +102,8 @@ class LslInlet(Source):
         """Samples received so far."""
         self.losses = 0
         """How many times the stream was lost."""
+        self.malformed = 0
+        """Marker samples dropped because their JSON annotation was invalid."""
         self.routes: list[Route] = []
         """How the stream's channels are routed (known once connected)."""
         self.poll: AdaptivePoll | None = None
@@ -238,18 +245,17 @@ class LslInlet(Source):
     ) -> None:
         if isinstance(values, list):
             for at, sample in zip(t.tolist(), values, strict=True):
-                ctx.bus.publish_nowait(
-                    f"analyzer/marker/{ctx.source_id}",
-                    Annotation(
-                        t=at,
-                        modality="marker",
-                        analyzer_id=ctx.source_id,
-                        start=at,
-                        end=at,
-                        label=sample[0] if sample else "",
-                        extras={"values": sample[1:]} if len(sample) > 1 else {},
-                    ),
-                )
+                try:
+                    text = sample[0] if sample else ""
+                    note = annotation_from_marker(
+                        text, at, modality="marker", analyzer_id=ctx.source_id
+                    )
+                except ValidationError:
+                    self.malformed += 1
+                    continue
+                if len(sample) > 1:
+                    note = note.model_copy(update={"extras": {**note.extras, "values": sample[1:]}})
+                ctx.bus.publish_nowait(f"analyzer/{note.modality}/{note.analyzer_id}", note)
             return
         for route in self.routes:
             cols = values[:, route.indices].astype(np.float64)

@@ -345,21 +345,31 @@ async def test_marker_strings_become_annotations() -> None:
     inlet = LslInlet(f"source_id={sid}", source_id="lsl-markers")
     async with inlet:
         assert inlet.context is not None
-        sub = inlet.context.bus.subscribe("analyzer/marker/#", maxsize=64)
+        sub = inlet.context.bus.subscribe("analyzer/#", maxsize=64)
         stamps = []
-        for label in ("baseline", "stroop", "rest"):
+        face = '{"modality": "face", "analyzer_id": "cam-1", "valence": 0.4, "duration_s": 1}'
+        bad = '{"modality": "face", "valence": 7}'  # out of range: counted and dropped
+        for label in ("baseline", "stroop", bad, face, "rest"):
             stamps.append(pylsl.local_clock())
             out.push_sample([label], stamps[-1])
             await asyncio.sleep(0.05)
-        got: list[Annotation] = []
+        got: list[tuple[str, Annotation]] = []
         async with asyncio.timeout(5):
-            while len(got) < 3:
+            while len(got) < 4:
                 m = await sub.receive()
                 assert isinstance(m.payload, Annotation)
-                got.append(m.payload)
-    assert [a.label for a in got] == ["baseline", "stroop", "rest"]
-    assert all(a.modality == "marker" and a.analyzer_id == "lsl-markers" for a in got)
-    np.testing.assert_allclose([a.t for a in got], stamps, atol=1e-3)
+                got.append((m.topic, m.payload))
+    assert inlet.malformed == 1
+    markers = [a for topic, a in got if topic == "analyzer/marker/lsl-markers"]
+    assert [a.label for a in markers] == ["baseline", "stroop", "rest"]
+    assert all(a.modality == "marker" and a.analyzer_id == "lsl-markers" for a in markers)
+    np.testing.assert_allclose([a.t for a in markers], [stamps[0], stamps[1], stamps[4]], atol=1e-3)
+    # a JSON marker in the analyzer contract is that analyzer's annotation, ready for fusion
+    ((topic, note),) = [(topic, a) for topic, a in got if a.modality == "face"]
+    assert topic == "analyzer/face/cam-1"
+    assert note.valence == 0.4
+    assert note.end == pytest.approx(stamps[3], abs=1e-3)
+    assert note.end - note.start == pytest.approx(1.0)
 
 
 async def test_raw_outlets_carry_the_blocks_with_their_timestamps_and_metadata() -> None:
