@@ -444,11 +444,10 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         if line["type"] != "gap":  # an E4 rejects many beats: counted, not listed
             plain(line)
 
-    span = source.session.end_unix - source.start_unix
     view = LiveView(
         plain_no_gaps,
         title=f"wearsdk replay {args.path.name}",
-        total_s=min(span, args.duration or span),
+        total_s=source.span_s,
         live=args.live,
     )
 

@@ -118,6 +118,12 @@ class E4Replay(Source):
         return self.session.start_unix + self.start_s
 
     @property
+    def span_s(self) -> float:
+        """Seconds of recording that the replay covers."""
+        t0, t1 = self.window_unix
+        return max(0.0, t1 - t0)
+
+    @property
     def window_unix(self) -> tuple[float, float]:
         """The unix time span replayed: ``[start, end)``."""
         t0 = self.start_unix

@@ -106,6 +106,12 @@ class XdfReplay(Source):
         return self._source_id
 
     @property
+    def span_s(self) -> float:
+        """Seconds of recording that the replay covers (``duration_s`` at most)."""
+        ends = [float(c.t[-1]) for c in self.recording.chunks if c.t.size]
+        return max(0.0, min(max(ends, default=self.start_t), self.end_t) - self.start_t)
+
+    @property
     def unix_offset_s(self) -> float:
         """Recorder clock to unix time, from the file header (0 when the file has none)."""
         text = self.recording.header.findtext("unix_offset_s")

@@ -223,7 +223,8 @@ async def test_ecg_and_eda_streams_feed_the_pipeline_and_affect_reaches_another_
             async def collect() -> None:
                 async for m in sub:
                     if isinstance(m.payload, Estimate):
-                        estimates.append(m.payload)
+                        if m.topic == "affect/estimate":  # not the unfused affect/physio
+                            estimates.append(m.payload)
                     elif isinstance(m.payload, SampleBlock):
                         key = f"{m.payload.source}/{m.payload.stream}/{m.payload.unit}"
                         blocks[key] = blocks.get(key, 0) + len(m.payload)
