@@ -129,8 +129,10 @@ class LiveState:
                     if f"{s}_coverage" in quality
                 ]
                 row.quality = min(cover) if cover else row.quality
-        elif kind == "estimate":
-            self.estimate = line
+        elif kind == "estimate" and line.get("topic") != "affect/physio":
+            # the fused estimates; a revision of an older window does not replace a newer one
+            if self.estimate is None or float(line["t"]) >= float(self.estimate["t"]):
+                self.estimate = line
         elif kind == "annotation" and line.get("modality") == "marker":
             self.phase = str(line.get("label") or line.get("analyzer_id"))
 

@@ -209,7 +209,7 @@ def _phase_summary(
             row[name] = float(np.mean(nums)) if nums else None
         est = [
             e
-            for e in log.of("estimate")
+            for e in log.estimates()
             if float(e["window_start"]) >= start - 1e-6 and float(e["window_end"]) <= end + 1e-6
         ]
         row["arousal"] = float(np.mean([e["arousal"] for e in est])) if est else None
@@ -261,8 +261,8 @@ def _html_page(log: SessionLog, result: ReportResult, png: bytes, title: str | N
         )
         or "<li>none</li>"
     )
-    models = sorted({str(e.get("model")) for e in log.of("estimate") if e.get("model")})
-    provisional = any(e.get("provisional") for e in log.of("estimate"))
+    models = sorted({str(e.get("model")) for e in log.estimates() if e.get("model")})
+    provisional = any(e.get("provisional") for e in log.estimates())
     note = (
         "<p class=warn>The arousal estimates come from a provisional model that is not "
         "validated on real recordings: do not base decisions about a person on them.</p>"
@@ -336,7 +336,7 @@ def render_report(
     eda = log.stream("eda")
     hr_events = log.of("heart_rate")
     features = log.of("features")
-    estimates = log.of("estimate")
+    estimates = log.estimates()
     others = [a for a in log.of("annotation") if a.get("modality") != "marker"]
     phases = _phases(log)
     missing = _missing_intervals(log)
@@ -617,8 +617,12 @@ def render_report(
                 )
                 if text:
                     ax.text(start, row, f" {text}", va="center", fontsize=7)
-        ax.set_yticks(range(len(ids)), ids, fontsize=8)
-        ax.set_ylim(-0.6, len(ids) - 0.4)
+        # analyzer ids written above their bars: tick labels would collide with the panel label
+        for row, aid in enumerate(ids):
+            trans = ax.get_yaxis_transform()
+            ax.text(0.003, row + 0.32, aid, transform=trans, fontsize=7, va="bottom")
+        ax.set_yticks([])
+        ax.set_ylim(-0.5, len(ids) - 0.2)
         ylabel(ax, "analyzers")
     if "events" in axes:
         ax = axes["events"]

@@ -74,6 +74,20 @@ class SessionLog:
         """The events of one ``type`` (an empty list when there are none)."""
         return self.events.get(kind, [])
 
+    def estimates(self) -> list[dict[str, Any]]:
+        """The session's final estimates, one per window, in time order.
+
+        These are the ``affect/estimate`` events (fused with analyzers when the session ran
+        fusion; the physiological ``affect/physio`` ones only when the log has nothing else),
+        and a window revised by late annotations keeps its last version.
+        """
+        every = self.of("estimate")
+        fused = [e for e in every if e.get("topic") != "affect/physio"]
+        latest: dict[float, dict[str, Any]] = {}
+        for e in fused or every:
+            latest[float(e.get("window_end", e["t"]))] = e
+        return sorted(latest.values(), key=lambda e: float(e["t"]))
+
     def stream(self, name: str) -> StreamData | None:
         """The first source's stream called ``name`` (``rr``, ``eda``...), if any."""
         for (_, stream), data in self.streams.items():

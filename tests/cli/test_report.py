@@ -188,3 +188,26 @@ def test_replay_of_a_real_e4_recording_leaves_a_report(data_dir: Path, tmp_path:
     assert len(drawn.gaps) == len(log.of("gap")) > 0
     page = (tmp_path / "again.html").read_text()
     assert page.count("<li>") == len(drawn.gaps)
+
+
+def test_the_report_draws_each_window_once_with_its_last_revision() -> None:
+    def est(topic: str, t: float, arousal: float, revised: bool = False) -> str:
+        line = json.loads(event("estimate", t, window_start=t - 10, window_end=t, arousal=arousal))
+        return json.dumps({**line, "topic": topic, "confidence": 0.5, "revised": revised})
+
+    lines = [
+        est("affect/physio", 10.0, 0.9),  # the unfused stream is not drawn next to the fused one
+        est("affect/estimate", 10.0, 0.2),
+        est("affect/estimate", 11.0, 0.3),
+        est("affect/estimate", 10.0, 0.25, revised=True),  # a late annotation revised t=10
+        est("affect/estimate", 12.0, 0.4),
+    ]
+    log = session_log_from_lines(lines)
+    assert [(e["t"], e["arousal"]) for e in log.estimates()] == [
+        (10.0, 0.25),
+        (11.0, 0.3),
+        (12.0, 0.4),
+    ]
+    # a log without fusion holds physiological estimates only: those are the estimates
+    alone = session_log_from_lines([est("affect/physio", 10.0, 0.9)])
+    assert [e["arousal"] for e in alone.estimates()] == [0.9]
