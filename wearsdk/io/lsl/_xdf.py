@@ -508,6 +508,12 @@ class _Reader:
         self.pos += n
         return out
 
+    def timestamp(self, last_t: float, srate: float) -> float:
+        """A sample's timestamp: explicit (8 bytes) or deduced from the previous one."""
+        if self.take(1)[0] == 8:
+            return float(struct.unpack("<d", self.take(8))[0])
+        return last_t + (1.0 / srate if srate > 0 else 0.0)
+
     def varlen(self) -> int:
         width = self.take(1)[0]
         if width not in (1, 4, 8):
@@ -532,23 +538,13 @@ def _samples(
         t = np.empty(n)
         v = np.empty((n, nch), dtype=dt)
         for i in range(n):
-            has_t = body.take(1)[0]
-            if has_t == 8:
-                last_t = struct.unpack("<d", body.take(8))[0]
-            else:
-                last_t = last_t + (1.0 / srate if srate > 0 else 0.0)
-            t[i] = last_t
+            t[i] = last_t = body.timestamp(last_t, srate)
             v[i] = np.frombuffer(body.take(nch * dt.itemsize), dtype=dt)
         return t, v
     t = np.empty(n)
     strings: list[list[str]] = []
     for i in range(n):
-        has_t = body.take(1)[0]
-        if has_t == 8:
-            last_t = struct.unpack("<d", body.take(8))[0]
-        else:
-            last_t = last_t + (1.0 / srate if srate > 0 else 0.0)
-        t[i] = last_t
+        t[i] = last_t = body.timestamp(last_t, srate)
         strings.append([bytes(body.take(body.varlen())).decode("utf-8", "replace")
                         for _ in range(nch)])  # fmt: skip
     return t, strings
