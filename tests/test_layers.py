@@ -14,6 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # highest first; a module may import its own layer or any lower one
 LAYERS: list[tuple[str, ...]] = [
     ("wearsdk.cli", "wearsdk.__main__", "wearsdk._demo"),
+    ("wearsdk.testing",),
     ("wearsdk.drivers",),
     ("wearsdk.devices",),
     ("wearsdk.session",),
@@ -26,7 +27,7 @@ LAYERS: list[tuple[str, ...]] = [
 ]
 # the public facade re-exports the core; drivers and faces may import it
 FACADE = "wearsdk"
-FACADE_LEVEL = 3  # it re-exports wearsdk.session and below, so it sits at the session layer
+FACADE_LEVEL = 4  # it re-exports wearsdk.session and below, so it sits at the session layer
 PURE = ("wearsdk.signals", "wearsdk.affect", "wearsdk.sim")
 FORBIDDEN_IN_PURE = ("asyncio", "socket", "bleak", "pylsl", "aiomqtt", "bumble", "threading")
 

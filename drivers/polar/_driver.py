@@ -128,6 +128,8 @@ class PolarH10(HeartRateStrap):
         """PMD data frames decoded."""
         self.malformed_frames = 0
         """PMD data frames dropped because they did not decode."""
+        self.late_frames = 0
+        """PMD data frames dropped because they were older than one already published."""
         self._streams: dict[PmdMeasurementType, _PmdStream] = {}
         if ecg:
             self._streams[PmdMeasurementType.ECG] = _PmdStream("ecg", _ECG_RATE_HZ, ("ecg",))
@@ -253,17 +255,26 @@ class PolarH10(HeartRateStrap):
             previous_timestamp_ns=stream.previous_ns.get(frame_type),
             factor=stream.factor,
         )
-        self.frames += 1
-        stream.previous_ns[frame_type] = frame.timestamp_ns
         if self.clock_map.observe(frame.timestamp_ns * _NS, arrival):
             logger.info("%s: sensor clock reset; re-anchored", ctx.source_id)
             for s in self._streams.values():
                 s.last_ns = None
+        elif stream.last_ns is not None and int(frame.timestamps_ns[0]) <= stream.last_ns:
+            # a frame older than one already published (sent out of order, or twice): its
+            # interval was reported as a Gap already; publishing it would go back in time
+            self.late_frames += 1
+            return
+        self.frames += 1
+        stream.previous_ns[frame_type] = frame.timestamp_ns
         t = self.clock_map.map(frame.timestamps_ns * _NS, stream=stream.name)
-        step_ns = 1e9 / stream.rate_hz
-        if stream.last_ns is not None and stream.last_t is not None:
-            missing_ns = int(frame.timestamps_ns[0]) - stream.last_ns
-            n_missing = round(missing_ns / step_ns) - 1
+        if stream.last_t is not None:
+            if stream.last_ns is not None:
+                missing_ns = int(frame.timestamps_ns[0]) - stream.last_ns
+                n_missing = round(missing_ns * stream.rate_hz / 1e9) - 1
+                reason = "frames_lost"
+            else:  # the sensor clock restarted: only the session clock spans the loss
+                n_missing = round((float(t[0]) - stream.last_t) * stream.rate_hz) - 1
+                reason = "clock_reset"
             if n_missing >= 1:
                 ctx.publish_event(
                     stream.name,
@@ -274,7 +285,7 @@ class PolarH10(HeartRateStrap):
                         start=stream.last_t,
                         end=float(t[0]),
                         n_missing=n_missing,
-                        reason="frames_lost",
+                        reason=reason,
                     ),
                 )
         stream.last_ns = int(frame.timestamps_ns[-1])

@@ -39,7 +39,7 @@ from wearsdk._types import SampleBlock
 from wearsdk.bus import Bus, BusItem, Message
 from wearsdk.io._wire import AnnotationIn, CommandIn, encode_message
 
-__all__ = ["MqttAuthError", "MqttBridge", "MqttConfig", "MqttStatistics"]
+__all__ = ["MqttAuthError", "MqttBridge", "MqttConfig", "MqttStatistics", "decode_inbound"]
 
 logger = logging.getLogger("wearsdk.mqtt")
 
@@ -305,16 +305,7 @@ class MqttBridge:
             topic = str(msg.topic)
             data = msg.payload if isinstance(msg.payload, bytes | bytearray) else b""
             try:
-                if topic == f"{base}/control":
-                    cmd = CommandIn.model_validate_json(data)
-                    event: Command | Annotation = Command(
-                        t=self.clock.now(), name=cmd.command, args=cmd.args, origin="mqtt"
-                    )
-                    bus_topic = f"control/{cmd.command}"
-                else:
-                    ann = AnnotationIn.model_validate_json(data).to_annotation(self.clock)
-                    event = ann.model_copy(update={"extras": {**ann.extras, "_via": "mqtt"}})
-                    bus_topic = f"analyzer/{ann.modality}/{ann.analyzer_id}"
+                bus_topic, event = decode_inbound(topic == f"{base}/control", data, self.clock)
             except (ValidationError, ValueError, ConfigError):
                 self.stats.rejected_inbound += 1
                 if self.stats.rejected_inbound == 1:
@@ -404,6 +395,30 @@ class MqttBridge:
             pump.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await pump
+
+
+def decode_inbound(
+    control: bool, data: bytes | bytearray, clock: SessionClock
+) -> tuple[str, Command | Annotation]:
+    """Decode one inbound MQTT payload into the bus topic and event it becomes.
+
+    Args:
+        control: the payload came on the ``control`` topic (else an analyzer topic).
+        data: the raw payload (JSON).
+        clock: the session clock (commands are stamped now, annotations mapped from unix).
+
+    Raises:
+        ValueError: the payload is not valid (pydantic's ``ValidationError`` is one).
+        ConfigError: it decodes but cannot be placed on the session clock.
+    """
+    if control:
+        cmd = CommandIn.model_validate_json(data)
+        return f"control/{cmd.command}", Command(
+            t=clock.now(), name=cmd.command, args=cmd.args, origin="mqtt"
+        )
+    ann = AnnotationIn.model_validate_json(data).to_annotation(clock)
+    event = ann.model_copy(update={"extras": {**ann.extras, "_via": "mqtt"}})
+    return f"analyzer/{ann.modality}/{ann.analyzer_id}", event
 
 
 def _link_error(exc: BaseException) -> BaseException:
