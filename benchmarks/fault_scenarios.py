@@ -146,6 +146,7 @@ async def polar_faults(
     drop_probability: float = 0.05,
     malformed_probability: float = 0.05,
     reorder_probability: float = 0.05,
+    hold_s: tuple[float, float] = (0.2, 3.0),
     speed: float = 20.0,
     seed: int = 0,
     name: str = "polar",
@@ -182,7 +183,7 @@ async def polar_faults(
             faults = FaultInjector(twin, seed=seed)
             ready = _flowing(rec, source, "ecg", n=150)
             await faults.random_faults(
-                cycles, kinds=kinds, vanish_s=vanish_s, hold_s=(0.2, 2.0), ready=ready
+                cycles, kinds=kinds, vanish_s=vanish_s, hold_s=hold_s, ready=ready
             )
             await ready()
             result.violations += check_bounded_queues(session.bus, [h10])

@@ -138,6 +138,7 @@ class PolarH10(HeartRateStrap):
                 "acc", acc_rate_hz, ("acc_x", "acc_y", "acc_z")
             )
         self._cp_responses: asyncio.Queue[PmdResponse] = asyncio.Queue(maxsize=16)
+        self._fresh_link = True
 
     @property
     def kind(self) -> str:
@@ -200,6 +201,10 @@ class PolarH10(HeartRateStrap):
             stream.previous_ns.clear()  # Polar resets frame timing on every start
         logger.debug("%s: PMD streams started: %s", ctx.source_id, [m.name for m in self._streams])
 
+    def _on_connected(self) -> None:
+        super()._on_connected()
+        self._fresh_link = True  # the sensor may have lost power (and its clock) meanwhile
+
     def _on_control_point(self, _char: BleakGATTCharacteristic, data: bytearray) -> None:
         try:
             response = parse_control_point_response(data)
@@ -255,7 +260,16 @@ class PolarH10(HeartRateStrap):
             previous_timestamp_ns=stream.previous_ns.get(frame_type),
             factor=stream.factor,
         )
-        if self.clock_map.observe(frame.timestamp_ns * _NS, arrival):
+        if np.shape(frame.values)[1:] != (len(stream.channels),):
+            raise ProtocolError(
+                f"{stream.name} frame of type {frame_type} with {np.shape(frame.values)[1:]} "
+                f"channels; the stream has {len(stream.channels)}",
+                payload,
+            )
+        # the sensor clock restarts only with a power loss, which drops the link: within a
+        # connection, an arrival seconds late is a delayed delivery (a burst), not a reset
+        fresh, self._fresh_link = self._fresh_link, False
+        if self.clock_map.observe(frame.timestamp_ns * _NS, arrival, detect_reset=fresh):
             logger.info("%s: sensor clock reset; re-anchored", ctx.source_id)
             for s in self._streams.values():
                 s.last_ns = None
