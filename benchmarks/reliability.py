@@ -433,7 +433,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--cycles", type=int, default=100, help="faults per long scenario")
     p.add_argument("--soak-hours", type=float, default=24.0)
-    p.add_argument("--ble", default="10,100,500", help="numbers of virtual BLE straps")
+    p.add_argument("--ble", default="10,100", help="numbers of virtual BLE straps (500: see docs)")
     p.add_argument("--bus", default="10,100,500", help="numbers of bus-level sources")
     p.add_argument("--window", type=float, default=10.0, help="measurement window, s")
     p.add_argument("--skip", default="", help="comma-separated: faults,soak,ble,bus")
