@@ -25,6 +25,7 @@ LAYERS: list[tuple[str, ...]] = [
         "wearsdk._sessionlog",
         "wearsdk._run",
     ),
+    ("wearsdk.testing",),
     ("wearsdk.drivers",),
     ("wearsdk.devices",),
     ("wearsdk.session",),
@@ -37,7 +38,7 @@ LAYERS: list[tuple[str, ...]] = [
 ]
 # the public facade re-exports the core; drivers and faces may import it
 FACADE = "wearsdk"
-FACADE_LEVEL = 3  # it re-exports wearsdk.session and below, so it sits at the session layer
+FACADE_LEVEL = 4  # it re-exports wearsdk.session and below, so it sits at the session layer
 PURE = ("wearsdk.signals", "wearsdk.affect", "wearsdk.sim")
 FORBIDDEN_IN_PURE = ("asyncio", "socket", "bleak", "pylsl", "aiomqtt", "bumble", "threading")
 

@@ -308,10 +308,20 @@ class DeviceClockMap:
     def _target(self, d: float) -> float:
         return self._intercept + self._slope * d
 
-    def observe(self, device_t: float, arrival: float) -> bool:
+    def observe(self, device_t: float, arrival: float, *, detect_reset: bool = True) -> bool:
         """Add one (device time, arrival time) pair and advance the applied offset.
 
         Cheap: the hull is refitted only when a bucket closes.
+
+        Args:
+            device_t: the device time, seconds.
+            arrival: its arrival on the session clock.
+            detect_reset: whether an arrival that disagrees with the map by more than
+                ``reset_after_s`` may be a clock reset. Pass ``False`` when the device cannot
+                have reset (a Polar sensor restarts its clock only after losing power, which
+                drops the link): a delivery delayed by seconds (a burst after missed
+                connection events) is then latency, which the lower envelope ignores. Device
+                time going back by more than ``reset_after_s`` is a reset either way.
 
         Returns:
             ``True`` when this observation reset the map (the device clock jumped).
@@ -321,9 +331,11 @@ class DeviceClockMap:
         reset = False
         if self._applied is not None and self._last_d is not None:
             predicted = device_t + self._applied + self._slope * (device_t - self._last_d)
-            if device_t < self._last_d - self.reset_after_s or abs(
-                arrival - predicted
-            ) > self.reset_after_s + self.bucket_s * abs(self._slope):
+            disagreement = abs(arrival - predicted)
+            if device_t < self._last_d - self.reset_after_s or (
+                detect_reset
+                and disagreement > self.reset_after_s + self.bucket_s * abs(self._slope)
+            ):
                 self.resets += 1
                 self._reset_state()
                 reset = True

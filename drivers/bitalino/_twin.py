@@ -187,7 +187,7 @@ class VirtualBITalino(VirtualPeripheral):
 
     async def send_raw(self, payload: bytes) -> None:
         """Notify arbitrary bytes on the frames characteristic (fault injection)."""
-        await self.device.notify_subscribers(self._frames, bytes(payload))
+        await self.notify(self._frames, bytes(payload))
 
     # -- commands (the firmware's UART RX handler) ----------------------------------------------
 
@@ -228,7 +228,7 @@ class VirtualBITalino(VirtualPeripheral):
 
     async def _notify(self, connection: Connection, payload: bytes) -> None:
         try:
-            await self.device.notify_subscriber(connection, self._frames, payload)
+            await self.notify(self._frames, payload, connection=connection)
             self.notifications_sent += 1
         except Exception as exc:  # the link went away meanwhile
             logger.debug("notification not delivered: %r", exc)
@@ -294,7 +294,7 @@ class VirtualBITalino(VirtualPeripheral):
                 if self.max_notification_bytes is not None:
                     limit = min(limit, self.max_notification_bytes)
                 for chunk in self._chunks(bytes(data), frame_len, max(1, limit)):
-                    await self.device.notify_subscriber(connection, self._frames, chunk)
+                    await self.notify(self._frames, chunk, connection=connection)
                     self.notifications_sent += 1
         except asyncio.CancelledError:
             raise

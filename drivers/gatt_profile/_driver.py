@@ -69,7 +69,7 @@ class GattProfileDevice(BleSource):
         connect_timeout_s: float = 10.0,
         reconnect: bool = True,
         max_attempts: int = 0,
-        backoff_max_s: float = 10.0,
+        backoff_max_s: float = 2.0,
         queue_size: int = 256,
         stale_after_s: float = 5.0,
     ) -> None:

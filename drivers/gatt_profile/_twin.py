@@ -203,7 +203,7 @@ class VirtualGattProfileDevice(VirtualPeripheral):
 
     async def send_raw(self, payload: bytes) -> None:
         """Notify arbitrary bytes on the data characteristic (fault injection)."""
-        await self.device.notify_subscribers(self._data, bytes(payload))
+        await self.notify(self._data, bytes(payload))
 
     def _raw(self, usiemens: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         raw = self.profile.conversion.inverse(usiemens)
@@ -254,7 +254,7 @@ class VirtualGattProfileDevice(VirtualPeripheral):
             if dropped:
                 continue
             try:
-                await self.device.notify_subscribers(self._data, sent_payload)
+                await self.notify(self._data, sent_payload)
                 self.notifications_sent += 1
             except Exception as exc:  # the link went away meanwhile
                 logger.debug("notification not delivered: %r", exc)

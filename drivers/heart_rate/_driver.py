@@ -53,8 +53,17 @@ class BeatTimeline:
         self.reset()
 
     def reset(self) -> None:
-        """Forget the chain (after a reconnect)."""
+        """Forget the chain entirely."""
         self._last_beat: float | None = None
+        self._anchor = True
+
+    def reanchor(self) -> None:
+        """Anchor the next beats on their arrival (after a reconnect or a lost notification).
+
+        The chain is broken, but the last beat placed still bounds the next ones: beats never
+        go backwards.
+        """
+        self._anchor = True
 
     @property
     def last_beat(self) -> float | None:
@@ -72,7 +81,7 @@ class BeatTimeline:
         """
         rr = np.asarray(rr_s, dtype=np.float64)
         gap: tuple[float, float] | None = None
-        if self._last_beat is not None:
+        if self._last_beat is not None and not self._anchor:
             beats = self._last_beat + np.cumsum(rr)
             lag = arrival - beats[-1]
             if lag < 0.0:
@@ -85,9 +94,10 @@ class BeatTimeline:
                 beats = anchored
         else:
             beats = arrival - np.cumsum(rr[::-1])[::-1] + rr
-        # never go backwards
+        # never go backwards, and never place two beats at the same time
         if self._last_beat is not None and beats[0] <= self._last_beat:
-            beats = np.maximum(beats, self._last_beat + 1e-6)
+            beats = np.maximum(beats, self._last_beat + 1e-6 * np.arange(1, len(beats) + 1))
+        self._anchor = False
         self._last_beat = float(beats[-1])
         return beats, gap
 
@@ -109,7 +119,8 @@ class HeartRateStrap(BleSource):
         connect_timeout_s: timeout of each discovery and connection attempt.
         reconnect: reconnect after a lost link (else the driver ends with the link).
         max_attempts: give up (raise) after this many failed attempts in a row; 0 = never.
-        backoff_max_s: cap of the reconnection backoff.
+        backoff_max_s: cap of the reconnection backoff (real seconds; the default keeps a
+            device that comes back in range reconnected within a few seconds).
         queue_size: bound of the notification queue between the BLE callback and the driver.
         stale_after_s: drop and reconnect when no notification arrived for this long (a strap
             that stays connected but stopped sending).
@@ -127,7 +138,7 @@ class HeartRateStrap(BleSource):
         connect_timeout_s: float = 10.0,
         reconnect: bool = True,
         max_attempts: int = 0,
-        backoff_max_s: float = 10.0,
+        backoff_max_s: float = 2.0,
         queue_size: int = 256,
         stale_after_s: float = 10.0,
     ) -> None:
@@ -144,6 +155,7 @@ class HeartRateStrap(BleSource):
             stale_after_s=stale_after_s,
         )
         self._gap_start: float | None = None
+        self._gap_reason = "disconnect"
         self.malformed = 0
         """Notifications dropped because they did not parse."""
         self.timeline = BeatTimeline()
@@ -176,7 +188,8 @@ class HeartRateStrap(BleSource):
     def _on_connected(self) -> None:
         """Hook run once per connection, after the streams started."""
         self._gap_start = self.timeline.last_beat
-        self.timeline.reset()
+        self._gap_reason = "disconnect"
+        self.timeline.reanchor()
 
     def _handle_notification(
         self, ctx: SourceContext, kind: str, arrival: float, payload: bytes
@@ -199,7 +212,12 @@ class HeartRateStrap(BleSource):
         try:
             m = parse_heart_rate_measurement(payload)
         except ProtocolError:
+            # the beats it carried are lost: the next ones start a new chain, after a Gap
+            if gap_start is None and self.timeline.last_beat is not None:
+                gap_start = self.timeline.last_beat
+                self._gap_reason = "malformed"
             self._gap_start = gap_start
+            self.timeline.reanchor()
             self.malformed += 1
             if self.malformed == 1:
                 logger.warning("%s: malformed heart rate notification dropped", ctx.source_id)
@@ -233,7 +251,7 @@ class HeartRateStrap(BleSource):
                     start=gap[0],
                     end=gap[1],
                     n_missing=max(0, math.floor((gap[1] - gap[0]) / float(np.mean(rr)))),
-                    reason="disconnect" if gap_start is not None else "unreported_beats",
+                    reason=self._gap_reason if gap_start is not None else "unreported_beats",
                 ),
             )
         ctx.publish_block(

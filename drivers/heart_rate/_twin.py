@@ -13,7 +13,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections import deque
+from typing import NamedTuple
 
+import numpy as np
 from bumble import att, gatt
 from bumble.device import Connection, Device
 
@@ -30,12 +33,28 @@ from wearsdk.drivers.heart_rate._protocol import (
 )
 from wearsdk.sim import HeartSimulator
 
-__all__ = ["VirtualHeartRateStrap"]
+__all__ = ["BeatRecord", "VirtualHeartRateStrap"]
 
 logger = logging.getLogger("wearsdk.drivers.heart_rate.twin")
 
 _CONTROL_POINT_NOT_SUPPORTED = 0x80
 _MAX_RR_PER_NOTIFICATION = 9  # flags + uint8 HR + 9 x uint16 = 20 bytes = ATT MTU 23 - 3
+
+
+class BeatRecord(NamedTuple):
+    """One beat the twin generated and what became of it (the ground truth for tests).
+
+    Attributes:
+        t: session time at which the beat completed.
+        rr_s: its RR interval in seconds (before the strap's clock error).
+        fate: ``sent``, or why it never reached a central: ``disconnected`` (no link),
+            ``unsubscribed`` (a link, but notifications not turned on yet), ``paused`` (the
+            strap was silent), ``malformed`` (its notification was corrupted).
+    """
+
+    t: float
+    rr_s: float
+    fate: str
 
 
 class VirtualHeartRateStrap(VirtualPeripheral):
@@ -61,6 +80,7 @@ class VirtualHeartRateStrap(VirtualPeripheral):
             seconds (BLE connection events deliver 7.5-50 ms late).
         malformed_rate: probability that a notification is replaced by a malformed payload.
         seed: seed of the fault-injection random generator.
+        history: how many beats :attr:`beats` keeps.
     """
 
     def __init__(
@@ -79,6 +99,7 @@ class VirtualHeartRateStrap(VirtualPeripheral):
         jitter_s: float = 0.0,
         malformed_rate: float = 0.0,
         seed: int = 0,
+        history: int = 100_000,
     ) -> None:
         super().__init__(device, clock, name=name, service_uuids=[HEART_RATE_SERVICE_UUID])
         self.heart = heart
@@ -106,6 +127,8 @@ class VirtualHeartRateStrap(VirtualPeripheral):
         """Heart Rate Measurement notifications sent so far."""
         self.beats_lost = 0
         """Beats generated while nobody was connected (lost, as on a real strap)."""
+        self.beats: deque[BeatRecord] = deque(maxlen=history)
+        """Every beat generated, oldest first, with its fate (bounded by ``history``)."""
         self._hrm = gatt.Characteristic(
             HEART_RATE_MEASUREMENT_UUID,
             gatt.Characteristic.Properties.NOTIFY,
@@ -174,7 +197,7 @@ class VirtualHeartRateStrap(VirtualPeripheral):
 
     async def send_raw(self, payload: bytes) -> None:
         """Notify arbitrary bytes on the Heart Rate Measurement characteristic (fault injection)."""
-        await self.device.notify_subscribers(self._hrm, bytes(payload))
+        await self.notify(self._hrm, bytes(payload))
 
     async def _notify_loop(self) -> None:
         t0 = self.clock.now()
@@ -185,12 +208,22 @@ class VirtualHeartRateStrap(VirtualPeripheral):
             await asyncio.sleep(max(0.0, self.clock.real_delay_s(next_t - self.clock.now())))
             next_t += self.notify_interval_s
             rr = self.heart.beats_until(self.clock.now() - t0)
+            ends = t0 + self.heart.t_last_beat - np.cumsum(rr[::-1])[::-1] + np.asarray(rr)
             self.energy_kj = min(0xFFFF, self.energy_kj + 1)
-            if not self.connected or self.paused:
+            if not self.connected or self.paused or not self.subscribed(self._hrm):
                 self.beats_lost += len(rr)
+                fate = (
+                    "disconnected"
+                    if not self.connected
+                    else ("paused" if self.paused else "unsubscribed")
+                )
+                self.beats.extend(
+                    BeatRecord(float(t), r, fate) for t, r in zip(ends, rr, strict=True)
+                )
                 continue
             if rr:
                 last_hr = round(60.0 * len(rr) / sum(rr))
+            i_beat = 0
             chunks = [
                 rr[i : i + _MAX_RR_PER_NOTIFICATION]
                 for i in range(0, len(rr), _MAX_RR_PER_NOTIFICATION)
@@ -209,8 +242,14 @@ class VirtualHeartRateStrap(VirtualPeripheral):
                     energy_kj=energy,
                     contact=self.contact,
                 )
+                fate = "sent"
                 if self.malformed_rate and self._rng.random() < self.malformed_rate:
                     payload = self._malformed(payload)
                     self.malformed_sent += 1
-                await self.device.notify_subscribers(self._hrm, payload)
+                    fate = "malformed"
+                self.beats.extend(
+                    BeatRecord(float(ends[i_beat + k]), r, fate) for k, r in enumerate(chunk)
+                )
+                i_beat += len(chunk)
+                await self.notify(self._hrm, payload)
                 self.notifications_sent += 1

@@ -128,6 +128,8 @@ class PolarH10(HeartRateStrap):
         """PMD data frames decoded."""
         self.malformed_frames = 0
         """PMD data frames dropped because they did not decode."""
+        self.late_frames = 0
+        """PMD data frames dropped because they were older than one already published."""
         self._streams: dict[PmdMeasurementType, _PmdStream] = {}
         if ecg:
             self._streams[PmdMeasurementType.ECG] = _PmdStream("ecg", _ECG_RATE_HZ, ("ecg",))
@@ -136,6 +138,7 @@ class PolarH10(HeartRateStrap):
                 "acc", acc_rate_hz, ("acc_x", "acc_y", "acc_z")
             )
         self._cp_responses: asyncio.Queue[PmdResponse] = asyncio.Queue(maxsize=16)
+        self._fresh_link = True
 
     @property
     def kind(self) -> str:
@@ -201,6 +204,10 @@ class PolarH10(HeartRateStrap):
             stream.previous_ns.clear()  # Polar resets frame timing on every start
         logger.debug("%s: PMD streams started: %s", ctx.source_id, [m.name for m in self._streams])
 
+    def _on_connected(self) -> None:
+        super()._on_connected()
+        self._fresh_link = True  # the sensor may have lost power (and its clock) meanwhile
+
     def _on_control_point(self, _char: BleakGATTCharacteristic, data: bytearray) -> None:
         try:
             response = parse_control_point_response(data)
@@ -256,17 +263,35 @@ class PolarH10(HeartRateStrap):
             previous_timestamp_ns=stream.previous_ns.get(frame_type),
             factor=stream.factor,
         )
-        self.frames += 1
-        stream.previous_ns[frame_type] = frame.timestamp_ns
-        if self.clock_map.observe(frame.timestamp_ns * _NS, arrival):
+        if np.shape(frame.values)[1:] != (len(stream.channels),):
+            raise ProtocolError(
+                f"{stream.name} frame of type {frame_type} with {np.shape(frame.values)[1:]} "
+                f"channels; the stream has {len(stream.channels)}",
+                payload,
+            )
+        # the sensor clock restarts only with a power loss, which drops the link: within a
+        # connection, an arrival seconds late is a delayed delivery (a burst), not a reset
+        fresh, self._fresh_link = self._fresh_link, False
+        if self.clock_map.observe(frame.timestamp_ns * _NS, arrival, detect_reset=fresh):
             logger.info("%s: sensor clock reset; re-anchored", ctx.source_id)
             for s in self._streams.values():
                 s.last_ns = None
+        elif stream.last_ns is not None and int(frame.timestamps_ns[0]) <= stream.last_ns:
+            # a frame older than one already published (sent out of order, or twice): its
+            # interval was reported as a Gap already; publishing it would go back in time
+            self.late_frames += 1
+            return
+        self.frames += 1
+        stream.previous_ns[frame_type] = frame.timestamp_ns
         t = self.clock_map.map(frame.timestamps_ns * _NS, stream=stream.name)
-        step_ns = 1e9 / stream.rate_hz
-        if stream.last_ns is not None and stream.last_t is not None:
-            missing_ns = int(frame.timestamps_ns[0]) - stream.last_ns
-            n_missing = round(missing_ns / step_ns) - 1
+        if stream.last_t is not None:
+            if stream.last_ns is not None:
+                missing_ns = int(frame.timestamps_ns[0]) - stream.last_ns
+                n_missing = round(missing_ns * stream.rate_hz / 1e9) - 1
+                reason = "frames_lost"
+            else:  # the sensor clock restarted: only the session clock spans the loss
+                n_missing = round((float(t[0]) - stream.last_t) * stream.rate_hz) - 1
+                reason = "clock_reset"
             if n_missing >= 1:
                 ctx.publish_event(
                     stream.name,
@@ -277,7 +302,7 @@ class PolarH10(HeartRateStrap):
                         start=stream.last_t,
                         end=float(t[0]),
                         n_missing=n_missing,
-                        reason="frames_lost",
+                        reason=reason,
                     ),
                 )
         stream.last_ns = int(frame.timestamps_ns[-1])

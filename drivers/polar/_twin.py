@@ -128,6 +128,9 @@ class SentFrame:
         payload: the bytes notified (or that would have been, if ``dropped``).
         dropped: not sent (``drop_probability``).
         malformed: sent corrupted (``malformed_probability``): ``payload`` is what was sent.
+        late: sent after the frame that follows it (``reorder_probability``).
+        clock_epoch: how many times the sensor clock had been reset (:meth:`VirtualPolarH10.
+            reset_clock`) when the frame was stamped.
     """
 
     measurement_type: PmdMeasurementType
@@ -137,6 +140,8 @@ class SentFrame:
     payload: bytes
     dropped: bool
     malformed: bool
+    late: bool = False
+    clock_epoch: int = 0
 
 
 class _BeatTrain:
@@ -176,6 +181,7 @@ class _Stream:
     range_g: int
     connection: Connection
     task: asyncio.Task[None] | None = None
+    held: bytes | None = None  # a frame kept back, sent after the next one (reordering)
 
 
 class VirtualPolarH10(VirtualPeripheral):
@@ -199,6 +205,8 @@ class VirtualPolarH10(VirtualPeripheral):
             carry ``round(mG / factor)``).
         drop_probability: probability that a data frame is generated but not sent.
         malformed_probability: probability that a data frame is sent truncated.
+        reorder_probability: probability that a data frame is held back and sent after the
+            next one (swapped with it).
         jitter_s: each data notification is delayed by up to this many session seconds.
         hr_interval_s: session seconds between Heart Rate Measurement notifications.
         battery_pct: battery level served.
@@ -226,6 +234,7 @@ class VirtualPolarH10(VirtualPeripheral):
         acc_factor: float = 1.0,
         drop_probability: float = 0.0,
         malformed_probability: float = 0.0,
+        reorder_probability: float = 0.0,
         jitter_s: float = 0.0,
         hr_interval_s: float = 1.0,
         battery_pct: int = 87,
@@ -234,8 +243,10 @@ class VirtualPolarH10(VirtualPeripheral):
         ecg_noise_uv: float = 8.0,
         history: int = 4096,
     ) -> None:
-        if not 0.0 <= drop_probability <= 1.0 or not 0.0 <= malformed_probability <= 1.0:
-            raise ConfigError("drop and malformed probabilities must be within 0..1")
+        if not all(
+            0.0 <= p <= 1.0 for p in (drop_probability, malformed_probability, reorder_probability)
+        ):
+            raise ConfigError("drop, malformed and reorder probabilities must be within 0..1")
         if jitter_s < 0 or not hr_interval_s > 0:
             raise ConfigError("jitter_s must be >= 0 and hr_interval_s > 0")
         if not acc_factor >= _MAX_ACC_MG / 0x7FFF:
@@ -249,6 +260,8 @@ class VirtualPolarH10(VirtualPeripheral):
         """Probability that a data frame is not sent (a knob)."""
         self.malformed_probability = malformed_probability
         """Probability that a data frame is sent truncated (a knob)."""
+        self.reorder_probability = reorder_probability
+        """Probability that a data frame is swapped with the next one (a knob)."""
         self.jitter_s = jitter_s
         """Maximum extra delay of a data notification, session seconds (a knob)."""
         self.hr_interval_s = hr_interval_s
@@ -271,6 +284,9 @@ class VirtualPolarH10(VirtualPeripheral):
         self._noise = np.random.default_rng(seed)
         self._knobs = np.random.default_rng(seed + 1)
         self._streams: dict[PmdMeasurementType, _Stream] = {}
+        self._sensor_t0: float | None = None
+        self.clock_resets = 0
+        """Times the sensor clock was reset (:meth:`reset_clock`)."""
         self._hrm = gatt.Characteristic(
             HEART_RATE_MEASUREMENT_UUID,
             gatt.Characteristic.Properties.NOTIFY,
@@ -324,7 +340,18 @@ class VirtualPolarH10(VirtualPeripheral):
         """The sensor clock (ns since 2000-01-01) at session time ``t`` (default: now)."""
         t = self.clock.now() if t is None else t
         rate = 1 + self.clock_drift_ppm * 1e-6
-        return self.clock_origin_ns + round((t - self._t0) * rate * 1e9)
+        t0 = self._t0 if self._sensor_t0 is None else self._sensor_t0
+        return self.clock_origin_ns + round((t - t0) * rate * 1e9)
+
+    def reset_clock(self, origin_ns: int = POLAR_POWER_LOSS_EPOCH_NS) -> None:
+        """Restart the sensor clock at ``origin_ns`` now, as an H10 does after losing power.
+
+        Streams started afterwards are stamped on the new clock (a real H10 also drops its
+        link when it loses power: use it with :meth:`drop_link`).
+        """
+        self.clock_origin_ns = origin_ns
+        self._sensor_t0 = self.clock.now()
+        self.clock_resets += 1
 
     @property
     def streaming(self) -> frozenset[PmdMeasurementType]:
@@ -528,6 +555,7 @@ class VirtualPolarH10(VirtualPeripheral):
         speedup = 1 + self.clock_drift_ppm * 1e-6
         t_start = self.clock.now()
         sensor_start = self.sensor_time_ns(t_start)
+        epoch = self.clock_resets
         k = 0
         while True:
             index = np.arange(k, k + per_frame, dtype=np.float64)
@@ -542,7 +570,7 @@ class VirtualPolarH10(VirtualPeripheral):
             k += per_frame
             self._beats.forget_before(float(u[0]) - 5.0 - 2 * self.hr_interval_s)
             for payload, ints, stamps in self._frames(stream, values, times):
-                await self._send(stream, payload, ints, stamps)
+                await self._send(stream, payload, ints, stamps, epoch)
 
     async def _send(
         self,
@@ -550,9 +578,16 @@ class VirtualPolarH10(VirtualPeripheral):
         payload: bytes,
         values: npt.NDArray[np.int64],
         times: npt.NDArray[np.int64],
+        epoch: int,
     ) -> None:
         dropped = bool(self._knobs.random() < self.drop_probability)
         malformed = not dropped and bool(self._knobs.random() < self.malformed_probability)
+        late = (
+            not dropped
+            and stream.held is None
+            and self.reorder_probability > 0
+            and bool(self._knobs.random() < self.reorder_probability)
+        )
         if malformed:
             payload = payload[:-1]  # a partial sample, or a delta block cut short
         self.sent.append(
@@ -564,14 +599,22 @@ class VirtualPolarH10(VirtualPeripheral):
                 payload,
                 dropped=dropped,
                 malformed=malformed,
+                late=late,
+                clock_epoch=epoch,
             )
         )
         if dropped:
             return
         if len(payload) > stream.connection.att_mtu - 3:  # pragma: no cover - checked at start
             raise AssertionError("PMD frame larger than the ATT MTU allows")
+        if late:
+            stream.held = payload
+            return
+        held, stream.held = stream.held, None
         try:
-            await self.device.notify_subscriber(stream.connection, self._data, payload)
+            await self.notify(self._data, payload, connection=stream.connection)
+            if held is not None:
+                await self.notify(self._data, held, connection=stream.connection)
         except Exception as exc:  # the link went away: the stream ends with it
             logger.debug("PMD frame not delivered: %r", exc)
             self._stop_stream(stream.measurement_type)
@@ -596,5 +639,5 @@ class VirtualPolarH10(VirtualPeripheral):
                 payload = encode_heart_rate_measurement(
                     last_hr, rr_s=rr[i : i + _MAX_RR_PER_NOTIFICATION], contact=self.contact
                 )
-                await self.device.notify_subscribers(self._hrm, payload)
+                await self.notify(self._hrm, payload)
                 self.hr_notifications += 1

@@ -50,6 +50,8 @@ class Notifications:
                 source.overflowed += 1
                 return
             queue.append((kind, clock.now(), bytes(data)))
+            if len(queue) > source.queue_high_water:
+                source.queue_high_water = len(queue)
             wake.set()
 
         return on_notify
@@ -82,7 +84,8 @@ class BleSource(Source):
         connect_timeout_s: timeout of each discovery and connection attempt.
         reconnect: reconnect after a lost link (else the driver ends with the link).
         max_attempts: give up (raise) after this many failed attempts in a row; 0 = never.
-        backoff_max_s: cap of the reconnection backoff.
+        backoff_max_s: cap of the reconnection backoff (real seconds; the default keeps a
+            device that comes back in range reconnected within a few seconds).
         queue_size: bound of the notification queue.
         stale_after_s: drop and reconnect when no notification arrived for this long.
     """
@@ -104,7 +107,7 @@ class BleSource(Source):
         connect_timeout_s: float = 10.0,
         reconnect: bool = True,
         max_attempts: int = 0,
-        backoff_max_s: float = 10.0,
+        backoff_max_s: float = 2.0,
         queue_size: int = 256,
         stale_after_s: float = 10.0,
     ) -> None:
@@ -123,6 +126,8 @@ class BleSource(Source):
         self.overflowed = 0
         """Notifications dropped because the driver fell behind (queue full)."""
         self._clocks_reported: dict[str, tuple[float, int]] = {}
+        self.queue_high_water = 0
+        """Longest the notification queue has been (at most ``queue_size``)."""
 
     @property
     def identity(self) -> str:

@@ -13,6 +13,7 @@ from typing import Any, Self
 
 from bumble import gatt
 from bumble.device import Connection, Device
+from bumble.gatt import Characteristic
 
 from wearsdk._clock import SessionClock
 from wearsdk._errors import ConfigError
@@ -50,6 +51,9 @@ class VirtualPeripheral:
         self._tasks: set[asyncio.Task[None]] = set()
         self._advertising = True
         self._t0 = 0.0
+        self._held: list[tuple[Characteristic[Any], bytes, Connection | None]] | None = None
+        self.bursts = 0
+        """Bursts released so far (:meth:`burst`)."""
 
     @property
     def connected(self) -> bool:
@@ -114,6 +118,63 @@ class VirtualPeripheral:
         self._tasks.add(created)
         created.add_done_callback(self._tasks.discard)
         return created
+
+    def subscribed(self, characteristic: Characteristic[Any]) -> bool:
+        """Whether a connected central has turned on notifications of ``characteristic``."""
+        for cccds in self.device.gatt_server.subscribers.values():
+            value = cccds.get(characteristic.handle)
+            if value and value[0] & 0x01:
+                return True
+        return False
+
+    async def notify(
+        self,
+        characteristic: Characteristic[Any],
+        payload: bytes,
+        *,
+        connection: Connection | None = None,
+    ) -> None:
+        """Notify ``payload`` to one connection, or to every subscriber (the twins' only path).
+
+        While a :meth:`burst` holds notifications, they are queued (in order) instead.
+        """
+        if self._held is not None:
+            self._held.append((characteristic, payload, connection))
+            return
+        await self._deliver(characteristic, payload, connection)
+
+    async def _deliver(
+        self, characteristic: Characteristic[Any], payload: bytes, connection: Connection | None
+    ) -> None:
+        if connection is None:
+            await self.device.notify_subscribers(characteristic, payload)
+        else:
+            await self.device.notify_subscriber(connection, characteristic, payload)
+
+    async def burst(self, hold_s: float) -> int:
+        """Hold every notification for ``hold_s`` session seconds, then send them back to back.
+
+        What a radio does after a stretch of missed connection events: nothing arrives, then
+        everything at once, in order. Notifications made while the burst is being released
+        queue behind it, so the order never changes.
+
+        Returns:
+            The number of notifications released in the burst.
+        """
+        held: list[tuple[Characteristic[Any], bytes, Connection | None]] = []
+        self._held = held
+        try:
+            await asyncio.sleep(self.clock.real_delay_s(hold_s))
+            released = 0
+            while held:
+                characteristic, payload, connection = held.pop(0)
+                with contextlib.suppress(Exception):  # the link went away meanwhile: lost
+                    await self._deliver(characteristic, payload, connection)
+                released += 1
+        finally:
+            self._held = None
+        self.bursts += 1
+        return released
 
     async def drop_link(self, *, vanish_s: float = 0.0) -> None:
         """Drop every connection from the device's side, optionally staying silent a while.

@@ -65,6 +65,7 @@ __all__ = [
     "MqttBridge",
     "MqttConfig",
     "MqttStatistics",
+    "decode_inbound",
 ]
 
 logger = logging.getLogger("wearsdk.mqtt")
@@ -349,16 +350,7 @@ class MqttBridge:
                         client, ClockRequest.model_validate_json(data), received
                     )
                     continue
-                if topic == f"{base}/control":
-                    cmd = CommandIn.model_validate_json(data)
-                    event: Command | Annotation = Command(
-                        t=self.clock.now(), name=cmd.command, args=cmd.args, origin="mqtt"
-                    )
-                    bus_topic = f"control/{cmd.command}"
-                else:
-                    ann = AnnotationIn.model_validate_json(data).to_annotation(self.clock)
-                    event = ann.model_copy(update={"extras": {**ann.extras, "_via": "mqtt"}})
-                    bus_topic = f"analyzer/{ann.modality}/{ann.analyzer_id}"
+                bus_topic, event = decode_inbound(topic == f"{base}/control", data, self.clock)
             except (ValidationError, ValueError, ConfigError):
                 self.stats.rejected_inbound += 1
                 if self.stats.rejected_inbound == 1:
@@ -723,6 +715,30 @@ def _client(config: MqttConfig, identifier: str, *, clean_session: bool) -> Any:
         logger=client_logger,
         timeout=10,
     )
+
+
+def decode_inbound(
+    control: bool, data: bytes | bytearray, clock: SessionClock
+) -> tuple[str, Command | Annotation]:
+    """Decode one inbound MQTT payload into the bus topic and event it becomes.
+
+    Args:
+        control: the payload came on the ``control`` topic (else an analyzer topic).
+        data: the raw payload (JSON).
+        clock: the session clock (commands are stamped now, annotations mapped from unix).
+
+    Raises:
+        ValueError: the payload is not valid (pydantic's ``ValidationError`` is one).
+        ConfigError: it decodes but cannot be placed on the session clock.
+    """
+    if control:
+        cmd = CommandIn.model_validate_json(data)
+        return f"control/{cmd.command}", Command(
+            t=clock.now(), name=cmd.command, args=cmd.args, origin="mqtt"
+        )
+    ann = AnnotationIn.model_validate_json(data).to_annotation(clock)
+    event = ann.model_copy(update={"extras": {**ann.extras, "_via": "mqtt"}})
+    return f"analyzer/{ann.modality}/{ann.analyzer_id}", event
 
 
 def _link_error(exc: BaseException) -> BaseException:

@@ -1,0 +1,297 @@
+"""Fuzz every parser of device and wire input: 0 crashes allowed (typed errors are fine).
+
+Targets (each fed mutations of valid inputs built with the matching encoders):
+
+- ``hr``: Heart Rate Measurement (``parse_heart_rate_measurement``);
+- ``pmd-frame``: Polar PMD data frames (ECG, raw and delta-compressed ACC), decoded with and
+  without the previous frame's timestamp;
+- ``pmd-control``: PMD control point responses, features and settings;
+- ``bitalino``: BITalino frames through the stream reassembler, in random pieces;
+- ``gatt-profile``: the shipped ``nus-grove-gsr`` profile's notification decoder;
+- ``hr-driver`` and ``polar-driver``: whole notifications through the drivers' handlers
+  (decode, clock mapping, Gap and block publication on a real bus);
+- ``wire-in``: inbound MQTT payloads (annotations and commands) as the bridge decodes them;
+- ``wire-event``: any wearsdk event from JSON (``EVENT_ADAPTER``) and the wire envelope.
+
+Allowed errors: :class:`~wearsdk.WearError` subclasses; for JSON input also pydantic's
+``ValidationError`` (the bridge counts and drops those); none for the drivers' handlers (a
+driver counts and drops bad notifications: anything escaping would end its task). Anything
+else is a crash.
+
+Usage: python -m benchmarks.fuzz [--inputs N] [--targets a,b] [--seed S]
+       python -m benchmarks.fuzz --engine atheris --targets hr --inputs N  (coverage-guided,
+       one target per process, if atheris is installed)
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import random
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from pydantic import ValidationError
+
+from wearsdk import EVENT_ADAPTER, ScaledClock, SessionClock, WearError
+from wearsdk.bus import Bus
+from wearsdk.drivers.bitalino import FrameReassembler, encode_frame
+from wearsdk.drivers.gatt_profile import load_profile
+from wearsdk.drivers.heart_rate import (
+    HeartRateStrap,
+    encode_heart_rate_measurement,
+    parse_heart_rate_measurement,
+)
+from wearsdk.drivers.polar import (
+    PmdMeasurementType,
+    PmdSettingType,
+    PolarH10,
+    decode_pmd_frame,
+    encode_control_point_response,
+    encode_delta_frame,
+    encode_features,
+    encode_pmd_frame,
+    encode_settings,
+    parse_control_point_response,
+    parse_features,
+    parse_settings,
+)
+from wearsdk.io import WireMessage
+from wearsdk.io.mqtt import decode_inbound
+from wearsdk.session import SourceContext
+from wearsdk.testing import FuzzResult, fuzz
+
+ECG, ACC = PmdMeasurementType.ECG, PmdMeasurementType.ACC
+_JSON_ERRORS = (WearError, ValidationError)
+_T0 = 820_000_000_000_000_000  # an H10 sensor time (ns since 2000)
+
+
+@dataclass(frozen=True)
+class Target:
+    """One fuzz target: a name, valid seeds, the function, the errors that are refusals."""
+
+    name: str
+    seeds: list[bytes]
+    run: Callable[[bytes], object]
+    allowed: tuple[type[BaseException], ...] = (WearError,)
+
+
+def _hr_seeds() -> list[bytes]:
+    return [
+        encode_heart_rate_measurement(72),
+        encode_heart_rate_measurement(64, rr_s=[0.9, 0.95], contact=True),
+        encode_heart_rate_measurement(180, rr_s=[0.33] * 9, energy_kj=1200, force_uint16=True),
+        encode_heart_rate_measurement(55, rr_s=(), rr_flag_when_empty=True, contact=False),
+    ]
+
+
+def _pmd_seeds() -> list[bytes]:
+    rng = np.random.default_rng(0)
+    ecg = rng.integers(-2000, 2000, size=(73, 1))
+    acc = rng.integers(-1000, 1000, size=(36, 3))
+    ref = np.array([-120, 60, 985])
+    deltas = rng.integers(-20, 20, size=(71, 3))
+    return [
+        encode_pmd_frame(ECG, 0, _T0, ecg),
+        encode_pmd_frame(ACC, 1, _T0, acc),
+        encode_delta_frame(ref, deltas, timestamp_ns=_T0),
+    ]
+
+
+def _pmd_frame(data: bytes) -> None:
+    for rate in (130.0, 200.0):
+        decode_pmd_frame(data, sample_rate_hz=rate)
+        decode_pmd_frame(data, sample_rate_hz=rate, previous_timestamp_ns=_T0 - 561_538_461)
+
+
+def _control_seeds() -> list[bytes]:
+    settings = encode_settings(
+        {PmdSettingType.SAMPLE_RATE: (130,), PmdSettingType.RESOLUTION: (14,)}
+    )
+    return [
+        encode_control_point_response(1, ECG, 0, settings),
+        encode_control_point_response(2, ACC, 0, encode_settings({PmdSettingType.FACTOR: (0.5,)})),
+        encode_control_point_response(2, ECG, 6),
+        encode_features([ECG, ACC]),
+        settings,
+    ]
+
+
+def _control(data: bytes) -> None:
+    parse_control_point_response(data)
+
+
+def _control_all(data: bytes) -> None:
+    for parse in (parse_control_point_response, parse_features, parse_settings):
+        with contextlib.suppress(WearError):
+            parse(data)
+
+
+def _bitalino_seeds() -> list[bytes]:
+    frames = [encode_frame(i, [500 + i, 300, 700, 100, 30, 40]) for i in range(16)]
+    return [b"".join(frames[:8]), b"".join(frames[8:])]
+
+
+def _bitalino(data: bytes) -> None:
+    r = FrameReassembler(6)
+    cut = len(data) // 3
+    r.feed(data[:cut])
+    r.feed(data[cut:], final=True)
+
+
+def _gatt_profile() -> Target:
+    profile = load_profile("nus-grove-gsr")
+    seeds = [profile.encode([[100 + i + k] for k in range(5)], counter=i) for i in range(4)]
+    return Target("gatt-profile", seeds, profile.decode)
+
+
+class _Driven:
+    """A driver's notification handler on a real bus (no BLE): what a notification does."""
+
+    def __init__(self, driver: HeartRateStrap, kind: str) -> None:
+        self.driver = driver
+        self.kind = kind
+        self.bus = Bus()
+        self.sub = self.bus.subscribe("physio/#", maxsize=64)  # drop_oldest: stays bounded
+        self.ctx = SourceContext(self.bus, ScaledClock(1.0), "fuzz")
+        self.t = 0.0
+
+    def __call__(self, data: bytes) -> None:
+        self.t += 0.5
+        self.driver._handle_notification(self.ctx, self.kind, self.t, data)
+
+
+def _hr_driver() -> Target:
+    driver = HeartRateStrap(None, name="x")  # type: ignore[arg-type]
+    return Target("hr-driver", _hr_seeds(), _Driven(driver, "hr"), allowed=())
+
+
+def _polar_driver() -> Target:
+    driver = PolarH10(None, name="x", acc_rate_hz=200)  # type: ignore[arg-type]
+    return Target("polar-driver", _pmd_seeds(), _Driven(driver, "pmd"), allowed=())
+
+
+def _wire_in_seeds() -> list[bytes]:
+    return [
+        json.dumps(
+            {
+                "modality": "face",
+                "analyzer_id": "cam-1",
+                "start_unix": 1.7e9,
+                "end_unix": 1.7e9 + 2,
+                "arousal": 0.4,
+                "valence": -0.2,
+                "confidence": 0.8,
+                "emotions": {"joy": 0.1},
+                "label": "neutral",
+            }
+        ).encode(),
+        json.dumps({"command": "mark", "args": {"label": "start"}}).encode(),
+    ]
+
+
+def _wire_in() -> Target:
+    clock = SessionClock()
+
+    def run(data: bytes) -> None:
+        decode_inbound(data.startswith(b'{"command'), data, clock)
+
+    return Target("wire-in", _wire_in_seeds(), run, _JSON_ERRORS)
+
+
+def _wire_event_seeds() -> list[bytes]:
+    gap = {"type": "gap", "t": 5.0, "source": "hr-1", "stream": "rr", "start": 1.0, "end": 4.0}
+    status = {"type": "device_status", "t": 1.0, "source": "hr-1", "state": "connected"}
+    envelope = {
+        "schema": "wearsdk.wire/1",
+        "session": "s1",
+        "seq": 3,
+        "topic": "physio/hr-1/rr",
+        "t_unix": 1.7e9,
+        "event": gap,
+    }
+    return [json.dumps(x).encode() for x in (gap, status, envelope)]
+
+
+def _wire_event(data: bytes) -> None:
+    if b'"schema"' in data:
+        WireMessage.model_validate_json(data)
+    else:
+        EVENT_ADAPTER.validate_json(data)
+
+
+def targets() -> dict[str, Target]:
+    """Every fuzz target by name."""
+    out = [
+        Target("hr", _hr_seeds(), parse_heart_rate_measurement),
+        Target("pmd-frame", _pmd_seeds(), _pmd_frame),
+        Target("pmd-control", _control_seeds(), _control_all),
+        Target("bitalino", _bitalino_seeds(), _bitalino),
+        _gatt_profile(),
+        _hr_driver(),
+        _polar_driver(),
+        _wire_in(),
+        Target("wire-event", _wire_event_seeds(), _wire_event, _JSON_ERRORS),
+    ]
+    return {t.name: t for t in out}
+
+
+def run(names: list[str], inputs: int, seed: int) -> list[FuzzResult]:
+    """Fuzz the named targets with ``inputs`` inputs each."""
+    all_targets = targets()
+    return [
+        fuzz(t.name, t.run, t.seeds, inputs=inputs, allowed=t.allowed, seed=seed)
+        for t in (all_targets[n] for n in names)
+    ]
+
+
+def _atheris(target: Target, inputs: int) -> None:  # pragma: no cover - optional engine
+    import atheris
+
+    def one(data: bytes) -> None:
+        with contextlib.suppress(target.allowed):
+            target.run(data)
+
+    atheris.Setup([sys.argv[0], f"-runs={inputs}", "-max_len=512"], one)
+    atheris.Fuzz()
+
+
+def main() -> None:
+    """Command line entry."""
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--inputs", type=int, default=100_000, help="inputs per target")
+    p.add_argument("--targets", default="", help="comma-separated names (default: all)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--engine", choices=("mutator", "atheris"), default="mutator")
+    args = p.parse_args()
+    names = [n for n in args.targets.split(",") if n] or list(targets())
+    if args.engine == "atheris":
+        if len(names) != 1:
+            p.error("atheris fuzzes one target per process: give --targets NAME")
+        _atheris(targets()[names[0]], args.inputs)
+        return
+    print(
+        f"{'target':<14} {'inputs':>10} {'accepted':>10} {'refused':>10} {'crashes':>8} "
+        f"{'inputs/s':>9}"
+    )
+    crashed = False
+    for r in run(names, args.inputs, args.seed):
+        rate = r.inputs / r.seconds if r.seconds else float("inf")
+        print(
+            f"{r.name:<14} {r.inputs:>10} {r.accepted:>10} {r.rejected:>10} {r.crashes:>8} "
+            f"{rate:>9.0f}",
+            flush=True,
+        )
+        if r.first_crash is not None:
+            crashed = True
+            data, tb = r.first_crash
+            print(f"  first crash on {data.hex()}:\n{tb}")
+    sys.exit(1 if crashed else 0)
+
+
+if __name__ == "__main__":
+    random.seed(0)
+    main()
