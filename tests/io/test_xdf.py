@@ -80,6 +80,9 @@ async def test_recording_loads_with_pyxdf_and_replay_reproduces_the_estimates(
         chan = info["desc"][0]["channels"][0]["channel"][0]
         assert chan["unit"][0] == {"ecg": "uV", "eda": "uS"}[stream]
         assert got["footer"]["info"]["sample_count"][0] == str(sent_t.size)
+    # one stream per estimate topic: the fused ones, and the physiological model's alone
+    assert [s["info"]["name"][0] for s in streams].count("affect") == 1
+    assert by_name["affect-physio"]["info"]["type"] == ["Affect"]
     affect = by_name["affect"]
     assert affect["info"]["type"] == ["Affect"]
     np.testing.assert_allclose(affect["time_stamps"], [e.t for e in live], rtol=0, atol=1e-9)
@@ -87,6 +90,11 @@ async def test_recording_loads_with_pyxdf_and_replay_reproduces_the_estimates(
     np.testing.assert_allclose(affect["time_series"][:, 2], [e.confidence for e in live])
     events = [x[0] for x in by_name["wearsdk-events"]["time_series"]]
     assert any('"label":"go"' in e for e in events)
+    # the marker source also has a stream of its own, as LabRecorder stores a marker outlet
+    markers = by_name["test-markers"]
+    assert markers["info"]["type"] == ["Markers"]
+    assert markers["time_series"] == [["go"]]
+    np.testing.assert_allclose(markers["time_stamps"], [source.t0 + 5.0], rtol=0, atol=1e-9)
 
     again = await replay(path)
     assert [e.model_dump() for e in again] == [e.model_dump() for e in live]

@@ -34,12 +34,13 @@ import numpy.typing as npt
 
 from wearsdk._clock import SessionClock
 from wearsdk._errors import ConfigError, StreamClosedError, WearError
+from wearsdk._events import Annotation
 from wearsdk._jsonl import message_to_dict
 from wearsdk._privacy import Consent, require_consent
 from wearsdk._types import SampleBlock
 from wearsdk._version import __version__
 from wearsdk.bus import Bus, Message
-from wearsdk.io.lsl._spec import ChannelSpec, StreamSpec, rows_of, spec_for
+from wearsdk.io.lsl._spec import ChannelSpec, StreamSpec, marker_spec, rows_of, spec_for
 
 __all__ = [
     "EVENTS_STREAM",
@@ -268,10 +269,13 @@ class XdfRecorder:
 
     Numeric streams (sample blocks, heart rate, ``features``, ``affect``) get one XDF stream
     each, with the header of :mod:`wearsdk.io.lsl` (the same metadata as the LSL outlets);
-    every other message, and every event including heart rate, features and estimates, goes
-    to the ``wearsdk-events`` string stream as one JSON object per sample (with its topic),
-    so a replay can publish exactly what the session saw. Timestamps are session times,
-    already on the recorder's clock: the ClockOffset chunks (every ``clock_offset_s``) are 0.
+    marker annotations (experiment markers from an LSL marker stream, E4 tags) one string
+    stream per marker source, ``<source>-markers`` (type ``Markers``, one label per sample,
+    see :func:`~wearsdk.io.lsl.marker_spec`); every other message, and every event including
+    heart rate, features and estimates, goes to the ``wearsdk-events`` string stream as one
+    JSON object per sample (with its topic), so a replay can publish exactly what the session
+    saw. Timestamps are session times, already on the recorder's clock: the ClockOffset chunks
+    (every ``clock_offset_s``) are 0.
 
     Subscribes with the ``block`` policy (a replay at full speed waits for the disk instead of
     losing data); writes happen in a worker thread, at least every ``flush_s`` seconds.
@@ -329,6 +333,8 @@ class XdfRecorder:
             rows = rows_of(payload)
             assert rows is not None
             self._writer.samples(self._stream(spec), rows[0], rows[1])
+        elif isinstance(payload, Annotation) and (marks := marker_spec(message.topic, payload)):
+            self._writer.strings(self._stream(marks), [payload.start], [payload.label or ""])
         if not isinstance(payload, SampleBlock):
             sid = self._stream(EVENTS_STREAM)
             line = json.dumps(
