@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import pytest
 import pyxdf
 
 from tests.io.lsl_helpers import FAST, PhysioSource, synthetic_physio
-from wearsdk import Consent, ConsentError, Estimate, Session
+from wearsdk import Consent, ConsentError, Estimate, SampleBlock, Session
 from wearsdk.drivers.lsl import XdfReplay
 from wearsdk.io.lsl import XdfWriter, read_xdf
 
@@ -107,6 +108,35 @@ async def test_recording_needs_consent(tmp_path: Path) -> None:
     with pytest.raises(ConsentError):
         Session(record=tmp_path / "x.xdf", consent=no_record)
     assert not (tmp_path / "x.xdf").exists()
+
+
+async def test_a_session_that_ends_during_a_write_loses_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = XdfWriter.write_bytes
+    writing = threading.Event()
+
+    def slow_in_the_worker(self: XdfWriter, data: bytes) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            writing.set()
+            time.sleep(0.3)  # a slow disk: the session ends while this write is under way
+        original(self, data)
+
+    monkeypatch.setattr(XdfWriter, "write_bytes", slow_in_the_worker)
+    path = tmp_path / "s.xdf"
+
+    def block(t0: float) -> SampleBlock:
+        t = t0 + np.arange(100) / 10.0
+        return SampleBlock(source="b", stream="eda", unit="uS", t=t, values=np.ones(100))
+
+    async with Session(pipeline=None, fusion=None, consent=CONSENT, record=path) as session:
+        await session.bus.publish("physio/b/eda", block(0.0))
+        assert await asyncio.to_thread(writing.wait, 5.0)
+        await session.bus.publish("physio/b/eda", block(10.0))
+    streams, _ = pyxdf.load_xdf(str(path), dejitter_timestamps=False)
+    (eda,) = [s for s in streams if s["info"]["name"][0] == "b-eda"]
+    np.testing.assert_allclose(eda["time_stamps"], np.arange(200) / 10.0)
+    assert eda["footer"]["info"]["sample_count"][0] == "200"
 
 
 def test_reader_stops_at_a_truncated_chunk(tmp_path: Path) -> None:

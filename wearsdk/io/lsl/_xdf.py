@@ -15,6 +15,7 @@ stream footers are missing, as in any interrupted LabRecorder file).
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import json
 import logging
@@ -316,6 +317,9 @@ class XdfRecorder:
         self._last_offset: dict[int, float] = {}
         self._writer: XdfWriter | None = None
         self._sub = bus.subscribe("#", maxsize=65536, policy="block")
+        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+        # the write in the worker thread, with its bytes (written here if it never started)
+        self._inflight: tuple[concurrent.futures.Future[None], bytes] | None = None
 
     def _stream(self, spec: StreamSpec) -> int:
         assert self._writer is not None
@@ -358,6 +362,7 @@ class XdfRecorder:
         }
         self._writer = XdfWriter(self.path, header=header)
         writer = self._writer
+        pool = self._pool = concurrent.futures.ThreadPoolExecutor(1, "wearsdk-xdf")
         loop = asyncio.get_running_loop()
         last_flush = loop.time()
         last_boundary = loop.time()
@@ -378,7 +383,10 @@ class XdfRecorder:
                     data = writer.take()
                     last_flush = loop.time()
                     if data:
-                        await asyncio.to_thread(writer.write_bytes, data)
+                        job = pool.submit(writer.write_bytes, data)
+                        self._inflight = (job, data)
+                        await asyncio.wrap_future(job)
+                        self._inflight = None
         except StreamClosedError:
             pass  # the bus closed: the session is over
         finally:
@@ -388,6 +396,16 @@ class XdfRecorder:
         writer = self._writer
         if writer is None:
             return
+        if self._inflight is not None:  # cancelled during a write: keep the bytes, in order
+            job, data = self._inflight
+            self._inflight = None
+            if job.cancel():  # it never started
+                writer.write_bytes(data)
+            elif (error := job.exception()) is not None:  # waits for the write to end
+                logger.error("XDF write to %s failed: %s", self.path, error)
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
         with contextlib.suppress(StreamClosedError):
             while (message := self._sub.receive_nowait()) is not None:
                 self._record(message)
