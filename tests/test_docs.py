@@ -63,8 +63,13 @@ def test_the_quickstart_session_file_is_valid(tmp_path: Path) -> None:
     )
     path = tmp_path / "session.toml"
     path.write_text(toml)
+    for name in ("consent.json", "video/webcam.csv", "audio/mic.wav"):  # files it names
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).touch()
     config = load_session_config(path)
     assert [d.driver for d in config.devices] == ["polar-h10", "bitalino"]
+    assert [a.kind for a in config.analyzers] == ["file", "voice", "mqtt", "lsl"]
+    assert config.session.record == tmp_path / "out" / "lab-07.xdf"
     mqtt = config.sinks[1]
     assert isinstance(mqtt, MqttSink)
     assert mqtt.consent == tmp_path / "consent.json"
