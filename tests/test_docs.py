@@ -73,3 +73,15 @@ def test_the_quickstart_session_file_is_valid(tmp_path: Path) -> None:
     mqtt = config.sinks[1]
     assert isinstance(mqtt, MqttSink)
     assert mqtt.consent == tmp_path / "consent.json"
+
+
+def test_the_api_reference_is_up_to_date_and_every_public_name_is_documented() -> None:
+    from wearsdk._apidoc import MODULES, render
+
+    text, missing = render()
+    assert missing == []
+    assert (ROOT / "docs" / "api.md").read_text() == text, "run: python -m wearsdk._apidoc"
+    for module in MODULES:  # every public module has its section, every name its entry
+        assert f"## `{module}`" in text
+        for name in __import__(module, fromlist=["__all__"]).__all__:
+            assert f"`{module}.{name}`" in text or f"- `{name}`: see `" in text
