@@ -63,8 +63,25 @@ def test_the_quickstart_session_file_is_valid(tmp_path: Path) -> None:
     )
     path = tmp_path / "session.toml"
     path.write_text(toml)
+    for name in ("consent.json", "video/webcam.csv", "audio/mic.wav"):  # files it names
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).touch()
     config = load_session_config(path)
     assert [d.driver for d in config.devices] == ["polar-h10", "bitalino"]
+    assert [a.kind for a in config.analyzers] == ["file", "voice", "mqtt", "lsl"]
+    assert config.session.record == tmp_path / "out" / "lab-07.xdf"
     mqtt = config.sinks[1]
     assert isinstance(mqtt, MqttSink)
     assert mqtt.consent == tmp_path / "consent.json"
+
+
+def test_the_api_reference_is_up_to_date_and_every_public_name_is_documented() -> None:
+    from wearsdk._apidoc import MODULES, render
+
+    text, missing = render()
+    assert missing == []
+    assert (ROOT / "docs" / "api.md").read_text() == text, "run: python -m wearsdk._apidoc"
+    for module in MODULES:  # every public module has its section, every name its entry
+        assert f"## `{module}`" in text
+        for name in __import__(module, fromlist=["__all__"]).__all__:
+            assert f"`{module}.{name}`" in text or f"- `{name}`: see `" in text

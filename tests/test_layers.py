@@ -24,6 +24,7 @@ LAYERS: list[tuple[str, ...]] = [
         "wearsdk._report",
         "wearsdk._sessionlog",
         "wearsdk._run",
+        "wearsdk._apidoc",
     ),
     ("wearsdk.testing",),
     ("wearsdk.drivers",),

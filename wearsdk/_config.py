@@ -6,15 +6,22 @@ import importlib.metadata
 import os
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from wearsdk._errors import ConfigError
 
+if TYPE_CHECKING:
+    from wearsdk.analyzers import ColumnMapping
+
 __all__ = [
+    "AnalyzerEntry",
     "DeviceEntry",
+    "FileAnalyzer",
     "JsonlSink",
+    "LslAnalyzer",
+    "MqttAnalyzers",
     "MqttSink",
     "PipelineSection",
     "SessionConfig",
@@ -111,6 +118,164 @@ class MqttSink(_Strict):
     qos_estimate: Literal[0, 1, 2] = 1
 
 
+_ANALYZER_ID = r"^[^/+#\s]{1,64}$"
+
+
+class _Timed(_Strict):
+    """Where file time 0 of a recorded analysis lies on the session clock."""
+
+    start_s: float = Field(default=0.0, ge=0)
+    start_unix: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _one_start(self) -> _Timed:
+        if self.start_unix is not None and "start_s" in self.model_fields_set:
+            raise ValueError("give start_s or start_unix, not both")
+        return self
+
+
+class FileAnalyzer(_Timed):
+    """Replay an offline analysis of the session's video (``kind = "file"``).
+
+    The file is read through :mod:`wearsdk.analyzers` (:func:`~wearsdk.analyzers.
+    read_openface_csv`, :func:`~wearsdk.analyzers.read_pyfeat_csv` or
+    :func:`~wearsdk.analyzers.read_table`) and published by an
+    :class:`~wearsdk.analyzers.AnnotationReplay`, each annotation when the session clock
+    reaches its end, so the session fuses it like a live camera analyzer's.
+
+    Attributes:
+        kind: ``"file"``.
+        format: ``openface`` (OpenFace 2.0 ``FeatureExtraction`` CSV), ``py-feat`` (a py-feat
+            ``Fex`` CSV) or ``table`` (any CSV/TSV/JSONL, through ``columns``).
+        path: the file.
+        analyzer_id: the annotations' analyzer id (default: the format's, ``table`` for
+            tables).
+        window_s: OpenFace and py-feat frames are averaged over windows this long.
+        fps: the video's frame rate, for py-feat files without ``approx_time``.
+        columns: for ``table``: the :class:`~wearsdk.analyzers.ColumnMapping` fields
+            (``time``, ``arousal``, ``valence``, ``emotions``, ``modality``...).
+        start_s: session seconds after the session starts at which file time 0 lies.
+        start_unix: unix time of file time 0 (when the video started); instead of ``start_s``.
+    """
+
+    kind: Literal["file"]
+    format: Literal["openface", "py-feat", "table"]
+    path: Path
+    analyzer_id: str | None = Field(default=None, pattern=_ANALYZER_ID)
+    window_s: float = Field(default=1.0, gt=0)
+    fps: float | None = Field(default=None, gt=0)
+    columns: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _format_options(self) -> FileAnalyzer:
+        if self.format == "table":
+            if self.columns is None:
+                raise ValueError("format = 'table' needs columns = { time = ..., ... }")
+            self.mapping()  # validates
+        elif self.columns is not None:
+            raise ValueError(f"columns is for format = 'table', not {self.format!r}")
+        if self.fps is not None and self.format != "py-feat":
+            raise ValueError("fps is for format = 'py-feat'")
+        return self
+
+    @property
+    def resolved_id(self) -> str:
+        """The analyzer id its annotations carry."""
+        return self.analyzer_id or {"openface": "openface", "py-feat": "py-feat"}.get(
+            self.format, str((self.columns or {}).get("analyzer_id", "table"))
+        )
+
+    def mapping(self) -> ColumnMapping:
+        """The column mapping of a ``table`` file.
+
+        Raises:
+            ValueError: unknown fields or values the mapping refuses.
+        """
+        from wearsdk.analyzers import ColumnMapping
+
+        fields = dict(self.columns or {})
+        for key in ("emotions", "arousal_range", "valence_range"):
+            if isinstance(fields.get(key), list):
+                fields[key] = tuple(fields[key])
+        if self.analyzer_id is not None:
+            fields["analyzer_id"] = self.analyzer_id
+        try:
+            return ColumnMapping(**fields)
+        except TypeError as exc:
+            raise ValueError(f"columns: {exc}") from None
+        except ConfigError as exc:
+            raise ValueError(f"columns: {exc}") from None
+
+
+class VoiceAnalyzerEntry(_Timed):
+    """Analyse a recording of the wearer's voice (``kind = "voice"``, a PCM WAV file).
+
+    Runs the built-in :class:`~wearsdk.analyzers.VoiceAnalyzer` (prosody to arousal), paced
+    on the session clock as if live.
+
+    Attributes:
+        kind: ``"voice"``.
+        path: the WAV file.
+        analyzer_id: the analyzer's id.
+        segment_s: length of the analysed segments.
+        start_s: session seconds after the session starts at which the audio starts.
+        start_unix: unix time of the audio's first sample; instead of ``start_s``.
+    """
+
+    kind: Literal["voice"]
+    path: Path
+    analyzer_id: str = Field(default="voice-prosody", pattern=_ANALYZER_ID)
+    segment_s: float = Field(default=2.0, gt=0)
+
+
+class MqttAnalyzers(_Strict):
+    """Accept remote analyzers over MQTT (``kind = "mqtt"``).
+
+    Analyzers in other processes or on other machines publish annotations to
+    ``wearsdk/<session>/analyzer/<modality>/<analyzer_id>`` (with
+    :class:`~wearsdk.io.mqtt.AnalyzerClient`, which also maps their clocks); the session's
+    bridge validates them and puts them on the bus, where they are fused. Commands
+    (``wearsdk/<session>/control``) are accepted too. Without this entry an MQTT sink only
+    exports.
+
+    Attributes:
+        kind: ``"mqtt"``.
+        url: the broker (default: the MQTT sink's; one bridge serves both).
+        session: the session id in the topics (default: ``[session] name``); with an MQTT
+            sink, its topics use it too.
+        ca_file: CA certificate for ``mqtts://`` (default: the sink's).
+    """
+
+    kind: Literal["mqtt"]
+    url: str | None = Field(default=None, pattern=r"^mqtts?://")
+    session: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._-]{1,64}$")
+    ca_file: Path | None = None
+
+
+class LslAnalyzer(_Strict):
+    """Read markers or analyzer annotations from an LSL string stream (``kind = "lsl"``).
+
+    An experiment's marker stream (``query = "type=Markers"``) gives labelled markers; JSON
+    annotations in the analyzer contract are fused (:class:`~wearsdk.drivers.lsl.LslInlet`).
+    Needs the ``lsl`` extra.
+
+    Attributes:
+        kind: ``"lsl"``.
+        query: the stream (``"type=Markers"``, ``"name=PsychoPy,type=Markers"``).
+        source_id: the id its annotations carry (default: a pseudonym of the query).
+    """
+
+    kind: Literal["lsl"]
+    query: str = Field(min_length=1)
+    source_id: str | None = Field(default=None, pattern=_ANALYZER_ID)
+
+
+AnalyzerEntry = Annotated[
+    FileAnalyzer | VoiceAnalyzerEntry | MqttAnalyzers | LslAnalyzer, Field(discriminator="kind")
+]
+"""One ``[[analyzers]]`` entry, by its ``kind``."""
+
+
 class PipelineSection(_Strict):
     """Processing settings (``[pipeline]``); see :class:`wearsdk.session.PipelineConfig`.
 
@@ -140,6 +305,9 @@ class SessionSection(_Strict):
         speed: with ``virtual``, session seconds per real second.
         seed: with ``virtual``, the simulators' seed.
         report: draw the session report here at the end (needs a ``jsonl`` sink).
+        record: record the session to this XDF file (needs ``consent``, allowing recording,
+            unless the devices are virtual; and the ``lsl`` extra).
+        consent: the wearer's consent record (JSON) for ``record``.
     """
 
     name: str = Field(default="session", pattern=r"^[A-Za-z0-9._-]{1,64}$")
@@ -148,6 +316,8 @@ class SessionSection(_Strict):
     speed: float = Field(default=1.0, gt=0)
     seed: int = 0
     report: Path | None = None
+    record: Path | None = None
+    consent: Path | None = None
 
     @field_validator("transport")
     @classmethod
@@ -165,6 +335,8 @@ class SessionConfig(_Strict):
         pipeline: processing settings.
         devices: at least one device.
         sinks: where the events go besides the terminal.
+        analyzers: camera, voice and marker analyzers: file replays, WAV files, remote
+            analyzers over MQTT, LSL marker streams.
     """
 
     session: SessionSection = Field(default_factory=SessionSection)
@@ -173,17 +345,40 @@ class SessionConfig(_Strict):
     sinks: list[Annotated[JsonlSink | MqttSink, Field(discriminator="kind")]] = Field(
         default_factory=list
     )
+    analyzers: list[AnalyzerEntry] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _consistent(self) -> SessionConfig:
+        if (
+            self.session.record is not None
+            and self.session.consent is None
+            and self.session.transport != "virtual"
+        ):
+            raise ValueError(
+                "session.record needs session.consent: the wearer's consent record (JSON)"
+            )
         if self.session.transport == "virtual" and self.session.duration_s is None:
             raise ValueError("session.duration_s is required with transport = 'virtual'")
         if self.session.report is not None and not any(
             isinstance(s, JsonlSink) for s in self.sinks
         ):
             raise ValueError("session.report needs a jsonl sink (the report reads its log)")
+        sink = next((s for s in self.sinks if isinstance(s, MqttSink)), None)
         if sum(isinstance(s, MqttSink) for s in self.sinks) > 1:
             raise ValueError("at most one mqtt sink")
+        remote = [a for a in self.analyzers if isinstance(a, MqttAnalyzers)]
+        if len(remote) > 1:
+            raise ValueError("at most one mqtt analyzers entry")
+        for entry in remote:
+            if entry.url is None and sink is None:
+                raise ValueError("the mqtt analyzers entry needs a url (or an mqtt sink)")
+            if sink is not None and entry.url not in (None, sink.url):
+                raise ValueError("the mqtt analyzers entry and the mqtt sink use one broker")
+        ids = [a.resolved_id for a in self.analyzers if isinstance(a, FileAnalyzer)] + [
+            a.analyzer_id for a in self.analyzers if isinstance(a, VoiceAnalyzerEntry)
+        ]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"analyzer ids must differ: {', '.join(ids)}")
         return self
 
 
@@ -192,7 +387,7 @@ def _where(loc: tuple[int | str, ...]) -> str:
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif part in ("jsonl", "mqtt") and out.endswith("]"):
+        elif part in ("jsonl", "mqtt", "file", "voice", "lsl") and out.endswith("]"):
             continue  # the union member pydantic tried: not a place in the file
         else:
             out += f".{part}" if out else str(part)
@@ -223,27 +418,43 @@ def load_session_config(path: Path | str) -> SessionConfig:
             for e in exc.errors()
         )
         raise ConfigError(f"{p}: {problems}") from None
-    return _relative_to(config, p.parent)
+    config = _relative_to(config, p.parent)
+    _check_files(config, p)
+    return config
 
 
 def _relative_to(config: SessionConfig, base: Path) -> SessionConfig:
     def fix(q: Path | None) -> Path | None:
         return None if q is None or q.is_absolute() else base / q
 
-    sinks: list[JsonlSink | MqttSink] = []
-    for s in config.sinks:
-        if isinstance(s, JsonlSink):
-            sinks.append(s.model_copy(update={"path": fix(s.path) or s.path}))
-        else:
-            sinks.append(
-                s.model_copy(
-                    update={
-                        "consent": fix(s.consent) or s.consent,
-                        "ca_file": fix(s.ca_file) or s.ca_file,
-                    }
-                )
-            )
-    session = config.session.model_copy(
-        update={"report": fix(config.session.report) or config.session.report}
-    )
-    return config.model_copy(update={"sinks": sinks, "session": session})
+    def fixed(model: BaseModel, *names: str) -> Any:
+        update = {n: fix(getattr(model, n)) or getattr(model, n) for n in names}
+        return model.model_copy(update=update)
+
+    sinks = [
+        fixed(s, "path") if isinstance(s, JsonlSink) else fixed(s, "consent", "ca_file")
+        for s in config.sinks
+    ]
+    analyzers = [
+        fixed(a, "ca_file") if isinstance(a, MqttAnalyzers) else a
+        for a in (
+            fixed(a, "path") if isinstance(a, FileAnalyzer | VoiceAnalyzerEntry) else a
+            for a in config.analyzers
+        )
+    ]
+    session = fixed(config.session, "report", "record", "consent")
+    return config.model_copy(update={"sinks": sinks, "session": session, "analyzers": analyzers})
+
+
+def _check_files(config: SessionConfig, path: Path) -> None:
+    """Input files must exist before anything connects."""
+    inputs: list[tuple[str, Path | None]] = [("session.consent", config.session.consent)]
+    inputs += [
+        (f"sinks[{i}].consent", getattr(s, "consent", None)) for i, s in enumerate(config.sinks)
+    ]
+    for i, a in enumerate(config.analyzers):
+        if isinstance(a, FileAnalyzer | VoiceAnalyzerEntry):
+            inputs.append((f"analyzers[{i}].path", a.path))
+    missing = [f"{where}: no such file {p}" for where, p in inputs if p and not p.is_file()]
+    if missing:
+        raise ConfigError(f"{path}: {'; '.join(missing)}")

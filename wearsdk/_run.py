@@ -6,15 +6,34 @@ import asyncio
 import contextlib
 import importlib.metadata
 import inspect
+import wave
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from wearsdk._clock import ScaledClock, SessionClock
-from wearsdk._config import DeviceEntry, JsonlSink, MqttSink, SessionConfig
-from wearsdk._errors import ConfigError
+from wearsdk._config import (
+    DeviceEntry,
+    FileAnalyzer,
+    JsonlSink,
+    LslAnalyzer,
+    MqttAnalyzers,
+    MqttSink,
+    SessionConfig,
+    VoiceAnalyzerEntry,
+)
+from wearsdk._errors import ConfigError, WearError
 from wearsdk._jsonl import message_to_json
 from wearsdk._privacy import Consent, ExportPolicy, Pseudonymizer, require_consent
+from wearsdk.analyzers import (
+    Analyzer,
+    AnnotationReplay,
+    FileAnnotations,
+    VoiceAnalyzer,
+    read_openface_csv,
+    read_pyfeat_csv,
+    read_table,
+)
 from wearsdk.bus import Message
 from wearsdk.io.ble import VirtualLink, parse_transport
 from wearsdk.io.mqtt import MqttBridge, MqttConfig
@@ -31,7 +50,7 @@ class RunResult:
     Attributes:
         messages: bus messages seen, by type.
         dropped: messages the output subscriber dropped.
-        sources: source ids of the configured devices, in order.
+        sources: source ids of the configured devices, then of the LSL analyzer streams.
     """
 
     messages: dict[str, int] = field(default_factory=dict)
@@ -62,13 +81,111 @@ def _driver(entry: DeviceEntry, transport: Any, index: int) -> Any:
         ) from None
 
 
-def _consent(config: SessionConfig, sink: MqttSink) -> Consent:
-    if sink.consent is not None:
-        return Consent.load(sink.consent)
+def _consent(config: SessionConfig, sink: MqttSink | None) -> Consent:
+    """The wearer's consent: the sink's record, else the session's, else the simulated one."""
+    path = sink.consent if sink is not None and sink.consent is not None else None
+    path = path or config.session.consent
+    if path is not None:
+        return Consent.load(path)
     if config.session.transport == "virtual":
-        return Consent.simulated_participant(export=ExportPolicy(sink.export))
+        export = ExportPolicy(sink.export) if sink is not None else ExportPolicy.ESTIMATES
+        return Consent.simulated_participant(export=export)
     require_consent(None)  # raises ConsentError with the explanation
     raise AssertionError("unreachable")
+
+
+def _read_annotations(entry: FileAnalyzer, index: int) -> FileAnnotations:
+    try:
+        if entry.format == "openface":
+            return read_openface_csv(
+                entry.path, analyzer_id=entry.resolved_id, window_s=entry.window_s
+            )
+        if entry.format == "py-feat":
+            return read_pyfeat_csv(
+                entry.path, analyzer_id=entry.resolved_id, window_s=entry.window_s, fps=entry.fps
+            )
+        return read_table(entry.path, entry.mapping())
+    except (WearError, OSError) as exc:
+        raise ConfigError(f"analyzers[{index}] ({entry.format}): {exc}") from None
+
+
+def _check_wav(entry: VoiceAnalyzerEntry, index: int) -> None:
+    try:
+        with wave.open(str(entry.path), "rb") as w:
+            if w.getcomptype() != "NONE":
+                raise wave.Error(f"compression {w.getcomptype()!r}")
+    except (wave.Error, EOFError, OSError) as exc:
+        raise ConfigError(
+            f"analyzers[{index}]: {entry.path} is not a PCM WAV file ({exc})"
+        ) from None
+
+
+def _analyzer_factories(config: SessionConfig) -> list[Callable[[SessionClock, float], Analyzer]]:
+    """Analyzers of the session file, read and checked now, built when the session starts."""
+    out: list[Callable[[SessionClock, float], Analyzer]] = []
+
+    def start(entry: FileAnalyzer | VoiceAnalyzerEntry, clock: SessionClock, t0: float) -> float:
+        if entry.start_unix is not None:
+            return clock.from_unix(entry.start_unix)
+        return t0 + entry.start_s
+
+    for i, entry in enumerate(config.analyzers):
+        if isinstance(entry, FileAnalyzer):
+            found = _read_annotations(entry, i)
+
+            def replay(
+                clock: SessionClock, t0: float, e: FileAnalyzer = entry, a: FileAnnotations = found
+            ) -> Analyzer:
+                return AnnotationReplay(a, analyzer_id=e.resolved_id, start=start(e, clock, t0))
+
+            out.append(replay)
+        elif isinstance(entry, VoiceAnalyzerEntry):
+            _check_wav(entry, i)
+
+            def voice(clock: SessionClock, t0: float, e: VoiceAnalyzerEntry = entry) -> Analyzer:
+                return VoiceAnalyzer(
+                    e.path,
+                    analyzer_id=e.analyzer_id,
+                    segment_s=e.segment_s,
+                    start=start(e, clock, t0),
+                )
+
+            out.append(voice)
+    return out
+
+
+def _mqtt(config: SessionConfig, session: Session, consent: Consent | None) -> MqttBridge | None:
+    """One bridge for the MQTT sink (export) and the remote analyzers (inbound)."""
+    sink = next((s for s in config.sinks if isinstance(s, MqttSink)), None)
+    remote = next((a for a in config.analyzers if isinstance(a, MqttAnalyzers)), None)
+    if sink is None and remote is None:
+        return None
+    if remote is not None:
+        session_id = remote.session or config.session.name
+    else:
+        participant = consent.participant if consent is not None else "unknown"
+        session_id = Pseudonymizer().pseudonym(participant, prefix="s")
+    url = sink.url if sink is not None else remote.url if remote is not None else None
+    assert url is not None  # the file's validation guarantees one
+    ca_file = (sink.ca_file if sink is not None else None) or (remote.ca_file if remote else None)
+    mqtt = MqttConfig(
+        url=url,
+        session=session_id,
+        policy=ExportPolicy(sink.export) if sink is not None else ExportPolicy.ESTIMATES,
+        ca_file=None if ca_file is None else str(ca_file),
+        qos={
+            "estimate": sink.qos_estimate if sink is not None else 1,
+            "status": 1,
+            "features": 1,
+            "annotation": 1,
+            "samples": 0,
+        },
+        subscribe_inbound=remote is not None,
+        clock_responder=remote is not None,
+    )
+    if sink is None:  # remote analyzers only: a bridge that receives and exports nothing
+        return MqttBridge(session.bus, session.clock, mqtt, consent=None, topics=())
+    return MqttBridge(session.bus, session.clock, mqtt, consent=consent)
 
 
 async def _stop(task: asyncio.Task[None]) -> None:
@@ -91,18 +208,25 @@ async def run_session(
         Counts of what went over the bus.
 
     Raises:
-        ConfigError: a device option the driver does not take, an unknown twin.
-        ConsentError: an MQTT sink without a consent record for real devices.
+        ConfigError: a device option the driver does not take, an unknown twin, an analyzer
+            file that cannot be read as its format (read before anything connects).
+        ConsentError: an MQTT sink or a recording without a consent record (real devices),
+            or with one that does not allow it.
     """
     virtual = config.session.transport == "virtual"
     clock: SessionClock = ScaledClock(config.session.speed) if virtual else SessionClock()
     mqtt_sink = next((s for s in config.sinks if isinstance(s, MqttSink)), None)
-    consent = _consent(config, mqtt_sink) if mqtt_sink is not None else None
+    needs_consent = mqtt_sink is not None or config.session.record is not None
+    consent = _consent(config, mqtt_sink) if needs_consent else None
+    analyzers = _analyzer_factories(config)  # files are read before anything connects
     session = Session(
         clock=clock,
         pipeline=PipelineConfig(**config.pipeline.model_dump()),
         consent=consent,
+        record=config.session.record,
     )
+    if config.session.record is not None:
+        config.session.record.parent.mkdir(parents=True, exist_ok=True)
     result = RunResult()
     sub = session.bus.subscribe("#", maxsize=65536, policy="drop_oldest")
     files = [s.path for s in config.sinks if isinstance(s, JsonlSink)]
@@ -144,26 +268,19 @@ async def run_session(
             transport = await stack.enter_async_context(parse_transport(config.session.transport))
         await stack.enter_async_context(session)
         pump_task = asyncio.create_task(pump(), name="wearsdk[run].output")
-        if mqtt_sink is not None:
-            participant = consent.participant if consent is not None else "unknown"
-            mqtt = MqttConfig(
-                url=mqtt_sink.url,
-                session=Pseudonymizer().pseudonym(participant, prefix="s"),
-                policy=ExportPolicy(mqtt_sink.export),
-                ca_file=None if mqtt_sink.ca_file is None else str(mqtt_sink.ca_file),
-                qos={
-                    "estimate": mqtt_sink.qos_estimate,
-                    "status": 1,
-                    "features": 1,
-                    "annotation": 1,
-                    "samples": 0,
-                },
-            )
-            bridge = MqttBridge(session.bus, clock, mqtt, consent=consent)
+        bridge = _mqtt(config, session, consent)
+        if bridge is not None:
             bridge_task = asyncio.create_task(bridge.run(), name="wearsdk[run].mqtt")
             stack.push_async_callback(_stop, bridge_task)
         for i, entry in enumerate(config.devices):
             result.sources.append(session.add(_driver(entry, transport, i)))
+        for lsl in (a for a in config.analyzers if isinstance(a, LslAnalyzer)):
+            from wearsdk.drivers.lsl import LslInlet  # the lsl extra, only when asked for
+
+            result.sources.append(session.add(LslInlet(lsl.query, source_id=lsl.source_id)))
+        t0 = clock.now()
+        for make in analyzers:
+            session.add_analyzer(make(clock, t0))
         if virtual:
             for twin in twins:
                 await stack.enter_async_context(twin)
@@ -171,7 +288,7 @@ async def run_session(
             await asyncio.Event().wait()  # until interrupted
         else:
             await session.sleep(config.session.duration_s)
-            if mqtt_sink is not None:
+            if bridge is not None:
                 await asyncio.sleep(0.5)  # let the last estimates leave
     await pump_task
     result.dropped = sub.statistics().dropped

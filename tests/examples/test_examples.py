@@ -6,11 +6,15 @@ import json
 import re
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
 import aiomqtt
+import numpy as np
+import pylsl
 import pytest
+import pyxdf
 
 from tests.io.mosquitto import Mosquitto
 
@@ -109,3 +113,79 @@ async def test_driver_stress_monitor_publishes_levels_and_survives_a_drop(tmp_pa
     after_drop = out.split("dropping the strap's link", 1)[1]
     assert "strap connected" in after_drop
     assert re.search(r"stress level \w+", after_drop)  # estimates resumed after the drop
+
+
+def test_lab_setup_streams_to_lsl_and_records_xdf_with_the_experiment_markers(
+    tmp_path: Path,
+) -> None:
+    duration = 30.0
+    ns = uuid.uuid4().hex[:8]  # this run's streams only, whatever else runs on the machine
+    xdf = tmp_path / "lab.xdf"
+    proc = subprocess.Popen(
+        [
+            *(sys.executable, str(EXAMPLES / "lab_setup.py"), "--duration", str(duration)),
+            *("--out", str(xdf), "--namespace", ns, "--markers", f"markers-{ns}"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        assert first.startswith("LSL outlets ready"), first
+        # an independent consumer: plain pylsl, as a visualiser or LabRecorder would read it
+        found = pylsl.resolve_byprop("source_id", f"wearsdk:affect@{ns}", 1, 10.0)
+        assert found, "the affect outlet was not found on the network"
+        inlet = pylsl.StreamInlet(found[0], max_buflen=120)
+        inlet.open_stream(timeout=10.0)
+        assert inlet.info(5.0).type() == "Affect"
+        seen_t: list[float] = []
+        seen_x: list[list[float]] = []
+        while True:
+            running = proc.poll() is None
+            chunk, stamps = inlet.pull_chunk(timeout=0.5)
+            seen_x += chunk
+            seen_t += stamps
+            if not running:
+                break
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    out = first + out
+    assert "markers: calm, stress, recovery, end (4 received)" in out
+
+    streams, _ = pyxdf.load_xdf(str(xdf), dejitter_timestamps=False)
+    by_type: dict[str, list[dict[str, Any]]] = {}
+    for s in streams:
+        by_type.setdefault(s["info"]["type"][0], []).append(s)
+    (ecg,) = by_type["ECG"]
+    (eda,) = by_type["EDA"]
+    for stream, rate in ((ecg, 130.0), (eda, 100.0)):
+        t = stream["time_stamps"]
+        span = t[-1] - t[0]
+        assert duration - 4 < span < duration + 6  # connected within seconds, kept going
+        assert abs((t.size - 1) / span - rate) < 0.02 * rate  # its rate, no lost stretch
+        assert np.all(np.diff(t) > 0)
+    assert 1.0 < float(np.median(eda["time_series"])) < 30.0  # skin conductance in uS
+    assert float(np.ptp(ecg["time_series"])) > 500.0  # R peaks: an ECG in uV, not noise
+
+    # the experiment's markers: a stream of their own, at the phase boundaries
+    (markers,) = [s for s in by_type["Markers"] if s["info"]["name"][0] == "experiment-markers"]
+    assert [x[0] for x in markers["time_series"]] == ["calm", "stress", "recovery", "end"]
+    np.testing.assert_allclose(np.diff(markers["time_stamps"]), duration / 3, atol=0.3)
+    assert ecg["time_stamps"][0] < markers["time_stamps"][0]
+    assert markers["time_stamps"][-1] < ecg["time_stamps"][-1] + 1.0
+
+    # the fused estimates: recorded, and seen sample for sample by the plain LSL consumer
+    (affect,) = [s for s in by_type["Affect"] if s["info"]["name"][0] == "affect"]
+    n = len(affect["time_stamps"])
+    assert n >= duration / 3  # one a second once the window and the baseline are full
+    assert re.search(rf"LSL outlets: affect {n},", out)
+    x = np.asarray(affect["time_series"])
+    assert np.all((x[:, 0] >= 0) & (x[:, 0] <= 1) & (x[:, 2] >= 0) & (x[:, 2] <= 1))
+    assert len(seen_t) == n
+    np.testing.assert_allclose(seen_t, affect["time_stamps"], rtol=0, atol=1e-9)
+    np.testing.assert_allclose(np.asarray(seen_x), x, rtol=0, atol=1e-12, equal_nan=True)

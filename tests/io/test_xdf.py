@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import pytest
 import pyxdf
 
 from tests.io.lsl_helpers import FAST, PhysioSource, synthetic_physio
-from wearsdk import Consent, ConsentError, Estimate, Session
+from wearsdk import Consent, ConsentError, Estimate, SampleBlock, Session
 from wearsdk.drivers.lsl import XdfReplay
 from wearsdk.io.lsl import XdfWriter, read_xdf
 
@@ -80,6 +81,9 @@ async def test_recording_loads_with_pyxdf_and_replay_reproduces_the_estimates(
         chan = info["desc"][0]["channels"][0]["channel"][0]
         assert chan["unit"][0] == {"ecg": "uV", "eda": "uS"}[stream]
         assert got["footer"]["info"]["sample_count"][0] == str(sent_t.size)
+    # one stream per estimate topic: the fused ones, and the physiological model's alone
+    assert [s["info"]["name"][0] for s in streams].count("affect") == 1
+    assert by_name["affect-physio"]["info"]["type"] == ["Affect"]
     affect = by_name["affect"]
     assert affect["info"]["type"] == ["Affect"]
     np.testing.assert_allclose(affect["time_stamps"], [e.t for e in live], rtol=0, atol=1e-9)
@@ -87,6 +91,11 @@ async def test_recording_loads_with_pyxdf_and_replay_reproduces_the_estimates(
     np.testing.assert_allclose(affect["time_series"][:, 2], [e.confidence for e in live])
     events = [x[0] for x in by_name["wearsdk-events"]["time_series"]]
     assert any('"label":"go"' in e for e in events)
+    # the marker source also has a stream of its own, as LabRecorder stores a marker outlet
+    markers = by_name["test-markers"]
+    assert markers["info"]["type"] == ["Markers"]
+    assert markers["time_series"] == [["go"]]
+    np.testing.assert_allclose(markers["time_stamps"], [source.t0 + 5.0], rtol=0, atol=1e-9)
 
     again = await replay(path)
     assert [e.model_dump() for e in again] == [e.model_dump() for e in live]
@@ -99,6 +108,35 @@ async def test_recording_needs_consent(tmp_path: Path) -> None:
     with pytest.raises(ConsentError):
         Session(record=tmp_path / "x.xdf", consent=no_record)
     assert not (tmp_path / "x.xdf").exists()
+
+
+async def test_a_session_that_ends_during_a_write_loses_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = XdfWriter.write_bytes
+    writing = threading.Event()
+
+    def slow_in_the_worker(self: XdfWriter, data: bytes) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            writing.set()
+            time.sleep(0.3)  # a slow disk: the session ends while this write is under way
+        original(self, data)
+
+    monkeypatch.setattr(XdfWriter, "write_bytes", slow_in_the_worker)
+    path = tmp_path / "s.xdf"
+
+    def block(t0: float) -> SampleBlock:
+        t = t0 + np.arange(100) / 10.0
+        return SampleBlock(source="b", stream="eda", unit="uS", t=t, values=np.ones(100))
+
+    async with Session(pipeline=None, fusion=None, consent=CONSENT, record=path) as session:
+        await session.bus.publish("physio/b/eda", block(0.0))
+        assert await asyncio.to_thread(writing.wait, 5.0)
+        await session.bus.publish("physio/b/eda", block(10.0))
+    streams, _ = pyxdf.load_xdf(str(path), dejitter_timestamps=False)
+    (eda,) = [s for s in streams if s["info"]["name"][0] == "b-eda"]
+    np.testing.assert_allclose(eda["time_stamps"], np.arange(200) / 10.0)
+    assert eda["footer"]["info"]["sample_count"][0] == "200"
 
 
 def test_reader_stops_at_a_truncated_chunk(tmp_path: Path) -> None:

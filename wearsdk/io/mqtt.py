@@ -232,11 +232,13 @@ class MqttBridge:
         clock: the session clock (for ``t_unix`` and inbound times).
         config: broker and policy settings.
         consent: the participant's consent record; it must allow ``config.policy``.
-        topics: bus topic filters to export (the policy still filters them).
+        topics: bus topic filters to export (the policy still filters them); ``()`` exports
+            nothing: a bridge that only receives (remote analyzers, commands, clock requests)
+            needs no consent record.
 
     Raises:
         ConsentError: (from :meth:`run`) no consent record, or one that does not allow the
-            policy.
+            policy, for a bridge that exports.
     """
 
     def __init__(
@@ -385,15 +387,16 @@ class MqttBridge:
         """Bridge until cancelled; reconnect with capped, jittered backoff.
 
         Raises:
-            ConsentError: no consent for the configured policy.
+            ConsentError: no consent for the configured policy (when the bridge exports).
             MqttAuthError: the broker refused the credentials.
         """
         import aiomqtt
 
-        require_consent(self.consent, export=self.config.policy)
+        if self.topics:
+            require_consent(self.consent, export=self.config.policy)
         c = self.config
         failures = 0
-        pump = asyncio.create_task(self._pump(), name="wearsdk[mqtt].pump")
+        pump = asyncio.create_task(self._pump(), name="wearsdk[mqtt].pump") if self.topics else None
         try:
             while True:
                 try:
@@ -435,9 +438,10 @@ class MqttBridge:
                 await asyncio.sleep(delay)
         finally:
             self.connected.clear()
-            pump.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await pump
+            if pump is not None:
+                pump.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await pump
 
 
 @dataclass

@@ -17,7 +17,7 @@ from xml.sax.saxutils import escape
 import numpy as np
 import numpy.typing as npt
 
-from wearsdk._events import Estimate, Features, HeartRate
+from wearsdk._events import Annotation, Estimate, Features, HeartRate
 from wearsdk._types import SampleBlock
 from wearsdk._version import __version__
 from wearsdk.bus import BusItem
@@ -34,6 +34,7 @@ __all__ = [
     "affect_spec",
     "block_spec",
     "feature_rows",
+    "marker_spec",
     "pipeline_stream",
     "route_channels",
     "rows_of",
@@ -336,16 +337,46 @@ def spec_for(topic: str, payload: BusItem, *, manufacturer: str = "wearsdk") -> 
     return None
 
 
+def marker_spec(topic: str, annotation: Annotation) -> StreamSpec | None:
+    """The string stream of a marker source (``<analyzer id>-markers``, type ``Markers``).
+
+    Marker annotations (``modality="marker"``: experiment markers read from an LSL marker
+    stream, E4 tags, the demo's phase markers) get a stream of their own in a recording,
+    one label per sample, as LabRecorder would store the experiment's marker stream; other
+    annotations give ``None``.
+    """
+    if annotation.modality != "marker":
+        return None
+    return StreamSpec(
+        key=f"{topic}|markers",
+        name=f"{annotation.analyzer_id}-markers",
+        type="Markers",
+        channels=(ChannelSpec("marker", "", "Marker"),),
+        channel_format="string",
+        source_id=f"wearsdk:{annotation.analyzer_id}:markers",
+        source=annotation.analyzer_id,
+        stream="markers",
+        topic=topic,
+    )
+
+
 def affect_spec(topic: str = "affect/estimate") -> StreamSpec:
-    """The ``affect`` stream: type ``Affect``, channels ``arousal``, ``valence``, ``confidence``."""
+    """The ``affect`` stream: type ``Affect``, channels ``arousal``, ``valence``, ``confidence``.
+
+    The fused estimates (``affect/estimate``) are the stream ``affect`` (source id
+    ``wearsdk:affect``); estimates on another topic get a name of their own, so that a
+    recording tells them apart: ``affect/physio`` (the physiological model alone, when fusion
+    runs) is ``affect-physio``.
+    """
+    name = "affect" if topic == "affect/estimate" else topic.replace("/", "-")
     return StreamSpec(
         key=f"{topic}|affect",
-        name="affect",
+        name=name,
         type="Affect",
         channels=AFFECT_CHANNELS,
-        source_id="wearsdk:affect",
+        source_id=f"wearsdk:{name}",
         source="session",
-        stream="affect",
+        stream=name,
         topic=topic,
     )
 

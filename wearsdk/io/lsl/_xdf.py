@@ -15,6 +15,7 @@ stream footers are missing, as in any interrupted LabRecorder file).
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import json
 import logging
@@ -34,12 +35,13 @@ import numpy.typing as npt
 
 from wearsdk._clock import SessionClock
 from wearsdk._errors import ConfigError, StreamClosedError, WearError
+from wearsdk._events import Annotation
 from wearsdk._jsonl import message_to_dict
 from wearsdk._privacy import Consent, require_consent
 from wearsdk._types import SampleBlock
 from wearsdk._version import __version__
 from wearsdk.bus import Bus, Message
-from wearsdk.io.lsl._spec import ChannelSpec, StreamSpec, rows_of, spec_for
+from wearsdk.io.lsl._spec import ChannelSpec, StreamSpec, marker_spec, rows_of, spec_for
 
 __all__ = [
     "EVENTS_STREAM",
@@ -268,10 +270,13 @@ class XdfRecorder:
 
     Numeric streams (sample blocks, heart rate, ``features``, ``affect``) get one XDF stream
     each, with the header of :mod:`wearsdk.io.lsl` (the same metadata as the LSL outlets);
-    every other message, and every event including heart rate, features and estimates, goes
-    to the ``wearsdk-events`` string stream as one JSON object per sample (with its topic),
-    so a replay can publish exactly what the session saw. Timestamps are session times,
-    already on the recorder's clock: the ClockOffset chunks (every ``clock_offset_s``) are 0.
+    marker annotations (experiment markers from an LSL marker stream, E4 tags) one string
+    stream per marker source, ``<source>-markers`` (type ``Markers``, one label per sample,
+    see :func:`~wearsdk.io.lsl.marker_spec`); every other message, and every event including
+    heart rate, features and estimates, goes to the ``wearsdk-events`` string stream as one
+    JSON object per sample (with its topic), so a replay can publish exactly what the session
+    saw. Timestamps are session times, already on the recorder's clock: the ClockOffset chunks
+    (every ``clock_offset_s``) are 0.
 
     Subscribes with the ``block`` policy (a replay at full speed waits for the disk instead of
     losing data); writes happen in a worker thread, at least every ``flush_s`` seconds.
@@ -312,6 +317,9 @@ class XdfRecorder:
         self._last_offset: dict[int, float] = {}
         self._writer: XdfWriter | None = None
         self._sub = bus.subscribe("#", maxsize=65536, policy="block")
+        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+        # the write in the worker thread, with its bytes (written here if it never started)
+        self._inflight: tuple[concurrent.futures.Future[None], bytes] | None = None
 
     def _stream(self, spec: StreamSpec) -> int:
         assert self._writer is not None
@@ -329,6 +337,8 @@ class XdfRecorder:
             rows = rows_of(payload)
             assert rows is not None
             self._writer.samples(self._stream(spec), rows[0], rows[1])
+        elif isinstance(payload, Annotation) and (marks := marker_spec(message.topic, payload)):
+            self._writer.strings(self._stream(marks), [payload.start], [payload.label or ""])
         if not isinstance(payload, SampleBlock):
             sid = self._stream(EVENTS_STREAM)
             line = json.dumps(
@@ -352,6 +362,7 @@ class XdfRecorder:
         }
         self._writer = XdfWriter(self.path, header=header)
         writer = self._writer
+        pool = self._pool = concurrent.futures.ThreadPoolExecutor(1, "wearsdk-xdf")
         loop = asyncio.get_running_loop()
         last_flush = loop.time()
         last_boundary = loop.time()
@@ -372,7 +383,10 @@ class XdfRecorder:
                     data = writer.take()
                     last_flush = loop.time()
                     if data:
-                        await asyncio.to_thread(writer.write_bytes, data)
+                        job = pool.submit(writer.write_bytes, data)
+                        self._inflight = (job, data)
+                        await asyncio.wrap_future(job)
+                        self._inflight = None
         except StreamClosedError:
             pass  # the bus closed: the session is over
         finally:
@@ -382,6 +396,16 @@ class XdfRecorder:
         writer = self._writer
         if writer is None:
             return
+        if self._inflight is not None:  # cancelled during a write: keep the bytes, in order
+            job, data = self._inflight
+            self._inflight = None
+            if job.cancel():  # it never started
+                writer.write_bytes(data)
+            elif (error := job.exception()) is not None:  # waits for the write to end
+                logger.error("XDF write to %s failed: %s", self.path, error)
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
         with contextlib.suppress(StreamClosedError):
             while (message := self._sub.receive_nowait()) is not None:
                 self._record(message)
