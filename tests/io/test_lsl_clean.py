@@ -14,6 +14,7 @@ import pyxdf
 from tests.io.lsl_helpers import ECG_HZ, EDA_HZ, FAST, PhysioSource, synthetic_physio
 from tests.io.test_lsl import running
 from wearsdk import Consent, Estimate, ExportPolicy, Features, SampleBlock, Session
+from wearsdk.drivers.lsl import XdfReplay
 from wearsdk.io.lsl import LslOutlets
 from wearsdk.signals import EcgCleaner, ecg_clean, eda_process
 
@@ -140,7 +141,7 @@ async def test_features_and_estimates_do_not_change_and_the_recording_holds_the_
 ) -> None:
     _, f_off, e_off, b_off = await run_session(False)
     path = tmp_path / "clean.xdf"
-    source, f_on, e_on, b_on = await run_session(True, path)
+    _, f_on, e_on, b_on = await run_session(True, path)
     assert len(e_on) >= 5
     assert [f.model_dump_json() for f in f_on] == [f.model_dump_json() for f in f_off]
     assert [e.model_dump_json() for e in e_on] == [e.model_dump_json() for e in e_off]
@@ -165,3 +166,29 @@ async def test_features_and_estimates_do_not_change_and_the_recording_holds_the_
             ref = eda_process(x, sampling_rate_hz=rate)
             want = np.column_stack((ref.clean, ref.tonic, ref.phasic))
         np.testing.assert_allclose(clean["time_series"], want, rtol=0, atol=1e-9)
+
+    # a replay with the option on: the recorded cleaned streams are not republished, the
+    # pipeline makes them again, identical, and the estimates are those of the live session
+    replay = XdfReplay(path, speed=None)
+    again: dict[str, list[SampleBlock]] = {}
+    estimates: list[Estimate] = []
+    async with Session(pipeline=CLEAN, clock=replay.clock()) as session:
+        sub = session.bus.subscribe("#", maxsize=1 << 16, policy="block")
+        session.add(replay)
+        async for m in sub:
+            if isinstance(m.payload, SampleBlock):
+                again.setdefault(m.payload.stream, []).append(m.payload)
+            elif isinstance(m.payload, Estimate) and m.topic == "affect/estimate":
+                estimates.append(m.payload)
+            elif getattr(m.payload, "state", None) == "closed":
+                break
+        await asyncio.sleep(0.2)
+        while (m := sub.receive_nowait()) is not None:
+            if isinstance(m.payload, Estimate) and m.topic == "affect/estimate":
+                estimates.append(m.payload)
+    for stream in ("ecg", "eda"):
+        t = np.concatenate([b.t for b in again[f"{stream}_clean"]])
+        np.testing.assert_array_equal(t, by_name[f"syn-1-{stream}_clean"]["time_stamps"])
+        x = np.concatenate([b.values for b in again[f"{stream}_clean"]])
+        np.testing.assert_array_equal(x, by_name[f"syn-1-{stream}_clean"]["time_series"])
+    assert [e.model_dump_json() for e in estimates] == [e.model_dump_json() for e in e_on]

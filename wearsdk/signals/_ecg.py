@@ -813,7 +813,8 @@ class EcgCleaner:
             buf[0] = xx
             self._hold = float(xx[-1])
             self._filter.run(buf)
-            return buf[0]
+            y: _F64 = buf[0]
+            return y
         # hold the last finite value for the filter; NaN out where the input was not finite
         idx = np.maximum.accumulate(np.where(bad, -1, np.arange(n)))
         held = np.where(idx >= 0, xx[np.maximum(idx, 0)], self._hold)
