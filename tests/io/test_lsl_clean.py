@@ -192,3 +192,33 @@ async def test_features_and_estimates_do_not_change_and_the_recording_holds_the_
         x = np.concatenate([b.values for b in again[f"{stream}_clean"]])
         np.testing.assert_array_equal(x, by_name[f"syn-1-{stream}_clean"]["time_series"])
     assert [e.model_dump_json() for e in estimates] == [e.model_dump_json() for e in e_on]
+
+
+async def test_an_inlet_keeps_a_cleaned_stream_apart_from_raw_input() -> None:
+    from wearsdk.drivers.lsl import LslInlet
+    from wearsdk.io.lsl import block_spec, push_chunk, stream_info
+
+    sid = f"test-derived-{uuid.uuid4().hex[:10]}"
+    block = SampleBlock(
+        source="other-session",
+        stream="ecg_clean",
+        unit="uV",
+        t=np.zeros(1),
+        values=np.zeros(1),
+        nominal_rate_hz=ECG_HZ,
+    )
+    spec = dataclasses.replace(block_spec("physio/other-session/ecg_clean", block), source_id=sid)
+    out = pylsl.StreamOutlet(stream_info(spec))
+    got: dict[str, int] = {}
+    async with Session(pipeline=CLEAN, consent=CONSENT) as session:
+        sub = session.bus.subscribe("physio/#", maxsize=4096)
+        session.add(LslInlet(f"source_id={sid}", source_id="lsl-in"))
+        async with asyncio.timeout(20):
+            while sum(got.values()) < 260:
+                t = pylsl.local_clock() - np.arange(13)[::-1] / ECG_HZ
+                push_chunk(out, np.sin(t)[:, None], t)
+                await asyncio.sleep(0.1)
+                while (m := sub.receive_nowait()) is not None:
+                    got[m.topic] = got.get(m.topic, 0) + len(m.payload)  # type: ignore[arg-type]
+    # the type is ECG, but it is a cleaned stream: it keeps its name and is not cleaned again
+    assert set(got) == {"physio/lsl-in/ecg_clean"}
