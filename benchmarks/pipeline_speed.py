@@ -16,7 +16,14 @@ Both are timed in CPU time of this process (the cost on one core, robust to othe
 sharing the machine); the wearsdk runs alternate CPU-time and wall-clock timing and the best
 and median of each are printed, with the per-stage costs of the best run.
 
+With ``--clean``, the runs alternate between the default extractor and one that keeps the
+cleaned signals (``keep_clean=True``, what ``PipelineConfig(publish_clean=True)`` uses: the
+ECG band-pass and the EDA clean/tonic/phasic taken after every block), and the session
+pipeline itself (bus, ``run_pipeline``, one subscriber draining ``physio/#`` as the LSL
+outlets do) is timed over 10 minutes of the same input with the option off and on.
+
 Usage: python -m benchmarks.pipeline_speed [--data DIR] [--baseline-windows 40] [--repeat 5]
+       [--clean] [--no-baseline]
 """
 
 from __future__ import annotations
@@ -77,8 +84,9 @@ def run_wearsdk(
     inputs: dict[str, tuple[np.ndarray, np.ndarray, float]],
     block_s: float = 1.0,
     clock: Callable[[], float] = time.perf_counter,
+    keep_clean: bool = False,
 ) -> tuple[float, int, dict[str, float]]:
-    ex = FeatureExtractor(FeatureConfig(window_s=60, hop_s=1))
+    ex = FeatureExtractor(FeatureConfig(window_s=60, hop_s=1), keep_clean=keep_clean)
     stage: dict[str, float] = dict.fromkeys(inputs, 0.0)
     stage["windows"] = 0.0
     n_windows = 0
@@ -88,11 +96,62 @@ def run_wearsdk(
             lo, hi = int(k * block_s * fs), int((k + 1) * block_s * fs)
             s = clock()
             ex.push(name, t[lo:hi], x[lo:hi], nominal_rate_hz=fs)
+            if keep_clean:
+                ex.take_clean()
             stage[name] += clock() - s
         s = clock()
         n_windows += len(ex.ready())
         stage["windows"] += clock() - s
     return clock() - t0, n_windows, stage
+
+
+async def _session_pipeline(
+    inputs: dict[str, tuple[np.ndarray, np.ndarray, float]], seconds: int, publish_clean: bool
+) -> tuple[float, int]:
+    """CPU time of ``run_pipeline`` over ``seconds`` of input on a bus, and the samples a
+    ``physio/#`` subscriber (``drop_oldest``, as the LSL outlets) received.
+    """
+    import asyncio
+
+    from wearsdk import SampleBlock
+    from wearsdk.bus import Bus
+    from wearsdk.session._pipeline import PipelineConfig, run_pipeline
+
+    units = {"ecg": "uV", "acc": "mG", "eda": "uS"}
+    blocks = []
+    for k in range(seconds):
+        for name, (t, x, fs) in inputs.items():
+            lo, hi = int(k * fs), int((k + 1) * fs)
+            block = SampleBlock(
+                source="bench", stream=name, unit=units[name], t=t[lo:hi], values=x[lo:hi],
+                nominal_rate_hz=fs,
+            )  # fmt: skip
+            blocks.append((f"physio/bench/{name}", block))
+    bus = Bus()
+    bus.bind_loop()
+    received = 0
+
+    async def drain() -> None:
+        nonlocal received
+        async with bus.subscribe("physio/#", maxsize=8192, policy="drop_oldest") as sub:
+            async for m in sub:
+                received += len(m.payload)  # type: ignore[arg-type]
+
+    config = PipelineConfig(window_s=60.0, hop_s=1.0, publish_clean=publish_clean)
+    sink = asyncio.create_task(drain())
+    task = asyncio.create_task(run_pipeline(bus, config))
+    await asyncio.sleep(0)
+    s = time.process_time()
+    for topic, block in blocks:
+        await bus.publish(topic, block)
+    # until the pipeline and the subscriber have taken everything queued
+    while any(sub.queued for sub in bus.statistics().subscriptions):  # noqa: ASYNC110 (a counter)
+        await asyncio.sleep(0)
+    cost = time.process_time() - s
+    task.cancel()
+    sink.cancel()
+    await asyncio.gather(task, sink, return_exceptions=True)
+    return cost, received
 
 
 def run_neurokit_window(nk, inputs, end: float) -> None:  # type: ignore[no-untyped-def]
@@ -117,13 +176,20 @@ def main() -> None:
     parser.add_argument("--baseline-windows", type=int, default=40)
     parser.add_argument("--block-s", type=float, default=1.0, help="block length fed per stream")
     parser.add_argument("--repeat", type=int, default=5, help="wearsdk runs (best and median)")
+    parser.add_argument(
+        "--clean", action="store_true", help="also time keep_clean / publish_clean (see above)"
+    )
+    parser.add_argument("--no-baseline", action="store_true", help="skip the neurokit2 runs")
     args = parser.parse_args()
     inputs = load_inputs(data_dir(args.data))
     clocks = {"cpu": time.process_time, "wall": time.perf_counter}
     runs: dict[str, list[tuple[float, int, dict[str, float]]]] = {c: [] for c in clocks}
+    clean_runs: list[float] = []
     for i in range(args.repeat):
-        clock = "cpu" if i % 2 == 0 else "wall"  # alternate: both see the same machine load
+        clock = "cpu" if i % 2 == 0 or args.clean else "wall"  # both see the same load
         runs[clock].append(run_wearsdk(inputs, args.block_s, clocks[clock]))
+        if args.clean:  # interleaved with the default runs
+            clean_runs.append(run_wearsdk(inputs, args.block_s, time.process_time, True)[0])
     n_windows = runs["cpu"][0][1]
     print(
         "wearsdk online: 1 h of ECG 130 Hz + ACC 200 Hz x3 + EDA 32 Hz in "
@@ -143,6 +209,31 @@ def main() -> None:
     print("  per stage (CPU, best run):")
     for name, cost in best_run[2].items():
         print(f"    {name:<8} {cost:6.3f} s  ({HOUR / cost:,.0f} x real time)")
+    if args.clean:
+        off = sorted(r[0] for r in runs["cpu"])
+        on = sorted(clean_runs)
+        print(
+            f"  keep_clean (CPU): best {on[0]:.2f} s, median {statistics.median(on):.2f} s; "
+            f"default best {off[0]:.2f} s, median {statistics.median(off):.2f} s; "
+            f"cost of the option (best) {100 * (on[0] / off[0] - 1):+.1f} %"
+        )
+        import asyncio
+
+        seconds = 600
+        pipe: dict[bool, list[float]] = {False: [], True: []}
+        got: dict[bool, int] = {}
+        for _ in range(3):
+            for flag in (False, True):
+                cost, got[flag] = asyncio.run(_session_pipeline(inputs, seconds, flag))
+                pipe[flag].append(cost)
+        print(
+            f"session pipeline on a bus, {seconds} s of input, a physio/# subscriber (CPU, best "
+            f"of 3): publish_clean off {min(pipe[False]):.3f} s ({got[False]:,} samples "
+            f"delivered), on {min(pipe[True]):.3f} s ({got[True]:,} samples); cost "
+            f"{100 * (min(pipe[True]) / min(pipe[False]) - 1):+.1f} %"
+        )
+    if args.no_baseline:
+        return
     import neurokit2 as nk
 
     ends = np.linspace(120, HOUR, args.baseline_windows)

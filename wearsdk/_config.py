@@ -284,12 +284,15 @@ class PipelineSection(_Strict):
         hop_s: hop between windows.
         baseline_s: seconds that calibrate the wearer's baseline.
         min_coverage: windows with less data are flagged.
+        publish_clean: also publish the cleaned ECG and EDA (tonic, phasic) signals on the
+            bus (recorded, and exported with ``export = "raw"``).
     """
 
     window_s: float = Field(default=60.0, gt=0)
     hop_s: float = Field(default=1.0, gt=0)
     baseline_s: float = Field(default=120.0, ge=0)
     min_coverage: float = Field(default=0.6, ge=0, le=1)
+    publish_clean: bool = False
 
 
 class SessionSection(_Strict):

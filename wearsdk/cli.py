@@ -317,7 +317,7 @@ def _service_label(uuid: str) -> str:
 def _cmd_stream(args: argparse.Namespace) -> int:
     from wearsdk._jsonl import message_to_dict
     from wearsdk.io.ble import parse_transport
-    from wearsdk.session import Session
+    from wearsdk.session import PipelineConfig, Session
 
     if args.device is None and not args.lsl_in:
         raise ConfigError("give --device ADDRESS|NAME or --lsl-in QUERY")
@@ -341,7 +341,11 @@ def _cmd_stream(args: argparse.Namespace) -> int:
         link: Any = parse_transport(args.transport) if args.device else contextlib.nullcontext()
         async with (
             link as transport,
-            Session(consent=consent, record=args.record) as session,
+            Session(
+                consent=consent,
+                record=args.record,
+                pipeline=PipelineConfig(publish_clean=args.clean),
+            ) as session,
             asyncio.TaskGroup() as sinks,
         ):
             bridge_task = None
@@ -522,6 +526,12 @@ def _add_lsl_commands(sub: Any, stream: argparse.ArgumentParser) -> None:
     )
     stream.add_argument(
         "--record", type=Path, metavar="FILE.xdf", help="record the session to XDF (--consent)"
+    )
+    stream.add_argument(
+        "--clean",
+        action="store_true",
+        help="also publish the pipeline's cleaned signals (ecg_clean, eda_clean: tonic and "
+        "phasic), as LSL outlets with --lsl --export raw and recorded with --record",
     )
     record = sub.add_parser(
         "record",

@@ -45,7 +45,9 @@ class LslInlet(Source):
     Channels are routed by their metadata (:func:`~wearsdk.io.lsl.route_channels`): an ``ECG``
     stream (or ``ECG``-typed channels of a mixed stream) goes to ``physio/<source>/ecg`` in
     ``uV``, ``EDA``/``GSR`` to ``eda`` in ``uS``, ``RR``/``IBI`` to ``rr`` in seconds, ``PPG``
-    to ``bvp``, so the session's pipeline processes them like a device's. A string stream (e.g.
+    to ``bvp``, so the session's pipeline processes them like a device's. A cleaned stream
+    published by wearsdk (``desc/wearsdk/derived_from``, e.g. ``ecg_clean`` of type ``ECG``)
+    keeps its stream name, so it is never taken for raw input. A string stream (e.g.
     type ``Markers``) gives one :class:`~wearsdk.Annotation` per sample on
     ``analyzer/<modality>/<analyzer id>``: a plain marker becomes a label (``modality="marker"``);
     a JSON object in the analyzer contract (:class:`~wearsdk.io.MarkerAnnotation`: arousal,
@@ -158,6 +160,10 @@ class LslInlet(Source):
                     raise pylsl.util.TimeoutError("the first time_correction() timed out")
                 rate = float(full.nominal_srate())
                 routes = route_channels(full.type(), channels_of(full))
+                # a wearsdk cleaned stream (ecg_clean...) keeps its name: not raw input
+                derived = full.desc().child("wearsdk").child_value("stream")
+                if full.desc().child("wearsdk").child_value("derived_from") and derived:
+                    routes = [Route(derived, r.indices, r.labels, r.unit, r.scale) for r in routes]
                 if self.forced_stream is not None and len(routes) == 1:
                     r = routes[0]
                     routes = [Route(self.forced_stream, r.indices, r.labels, r.unit, r.scale)]

@@ -142,7 +142,12 @@ class XdfReplay(Source):
         if stream.text("source_id") == EVENTS_STREAM.source_id and isinstance(chunk.values, list):
             yield from self._events(chunk.values)
         elif topic:
-            if topic.startswith("physio/") and stream.text("desc/wearsdk/stream") != "heartrate":
+            # derived streams (ecg_clean...) are the pipeline's output: it makes them again
+            if (
+                topic.startswith("physio/")
+                and stream.text("desc/wearsdk/stream") != "heartrate"
+                and not stream.text("desc/wearsdk/derived_from")
+            ):
                 assert not isinstance(chunk.values, list)
                 chans = stream.channels
                 yield (

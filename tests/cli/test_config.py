@@ -129,3 +129,30 @@ async def test_an_option_the_driver_does_not_take(tmp_path: Path) -> None:
     config = load_session_config(path)
     with pytest.raises(ConfigError, match=r"devices\[0\] \(polar-h10\).*acc_rate_hz"):
         await run_session(config)
+
+
+def test_publish_clean_in_the_file_publishes_the_cleaned_streams(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD.replace("baseline_s = 6", "baseline_s = 6\npublish_clean = true"))
+    result = subprocess.run(
+        [sys.executable, "-m", "wearsdk", "run", "--config", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=100,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(x) for x in (tmp_path / "out" / "events.jsonl").read_text().splitlines()]
+    samples = [x for x in lines if x["type"] == "samples"]
+
+    def times(stream: str) -> list[float]:
+        return [t for x in samples if x["stream"] == stream for t in x["t"]]
+
+    # one cleaned sample per raw one, at the same time (the last raw blocks may come as the
+    # session stops, after the pipeline)
+    for stream, rate in (("ecg", 130), ("eda", 10)):
+        raw, clean = times(stream), times(f"{stream}_clean")
+        assert len(raw) > 100
+        assert clean == raw[: len(clean)]
+        assert len(raw) - len(clean) <= rate
+    clean = next(x for x in samples if x["stream"] == "eda_clean")
+    assert clean["channels"] == ["eda_clean", "eda_tonic", "eda_phasic"]
+    assert clean["unit"] == "uS"

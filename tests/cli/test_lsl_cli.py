@@ -110,3 +110,54 @@ def test_recording_without_consent_is_refused(tmp_path: Path) -> None:
     assert "consent" in done.stderr
     assert not (tmp_path / "x.xdf").exists()
     assert wearsdk("stream").returncode == 1  # neither a device nor an LSL input
+
+
+def test_stream_clean_publishes_and_records_the_cleaned_eda(tmp_path: Path) -> None:
+    sid = f"test-clean-{uuid.uuid4().hex[:10]}"
+    consent = tmp_path / "consent.json"
+    consent.write_text(Consent.simulated_participant().model_dump_json())
+    out = tmp_path / "rec.xdf"
+    eda = outlet("cli eda", "EDA", (ChannelSpec("eda", "uS", "EDA"),), 16.0, sid)
+    stop = threading.Event()
+    relayed: list[float] = []
+
+    def feed() -> None:
+        while not stop.is_set():
+            t = pylsl.local_clock() - np.arange(4)[::-1] / 16.0
+            x = 2.5 + 0.2 * np.sin(t)[:, None]
+            push_chunk(eda, x.astype(np.float32), t)
+            time.sleep(0.25)
+
+    def read_outlet() -> None:
+        # the session's cleaned EDA outlet (--clean --lsl --export raw), by a plain inlet
+        pred = "starts-with(source_id,'wearsdk:') and contains(source_id,':eda_clean')"
+        found = pylsl.resolve_bypred(pred, 1, 20.0)
+        if not found:
+            return
+        inlet = pylsl.StreamInlet(found[0])
+        while not stop.is_set():
+            _, ts = inlet.pull_chunk(timeout=0.2)
+            relayed.extend(ts)
+
+    threads = [threading.Thread(target=feed), threading.Thread(target=read_outlet)]
+    for th in threads:
+        th.start()
+    try:
+        done = wearsdk(
+            "record",
+            *("--lsl-in", f"source_id={sid}", "--out", str(out), "--lsl", "--export", "raw"),
+            *("--clean", "--duration", "6", "--consent", str(consent), "--jsonl"),
+        )
+    finally:
+        stop.set()
+        for th in threads:
+            th.join()
+    assert done.returncode == 0, done.stderr
+    streams, _ = pyxdf.load_xdf(str(out), dejitter_timestamps=False)
+    by_stream = {s["info"]["desc"][0]["wearsdk"][0]["stream"][0]: s for s in streams}
+    raw, clean = by_stream["eda"], by_stream["eda_clean"]
+    assert len(raw["time_stamps"]) > 40
+    np.testing.assert_array_equal(clean["time_stamps"], raw["time_stamps"])
+    assert clean["time_series"].shape == (len(raw["time_stamps"]), 3)
+    assert len(relayed) > 20  # the outlet reached another consumer
+    assert set(relayed) <= set(clean["time_stamps"].tolist())

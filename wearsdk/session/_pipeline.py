@@ -11,7 +11,7 @@ from wearsdk._events import Command, Features, HeartRate
 from wearsdk._types import SampleBlock
 from wearsdk.affect import ArousalEstimator, StressLevelConfig, load_arousal_params
 from wearsdk.bus import Bus
-from wearsdk.signals._features import FeatureConfig, FeatureExtractor
+from wearsdk.signals._features import CleanSignal, FeatureConfig, FeatureExtractor
 
 __all__ = ["PipelineConfig", "run_pipeline"]
 
@@ -35,6 +35,9 @@ class PipelineConfig:
         stale_s: a stream silent for this long stops holding windows back.
         stress_levels: thresholds, hysteresis and dwell of the ``stress_level`` of estimates;
             ``None`` uses the shipped model's (see :class:`~wearsdk.affect.StressLevelConfig`).
+        publish_clean: also publish the cleaned signals the pipeline computes, as sample
+            blocks aligned sample for sample with the raw ones (same timestamps, causal
+            filters: see :func:`run_pipeline`); features and estimates are unchanged.
     """
 
     window_s: float = 60.0
@@ -43,6 +46,7 @@ class PipelineConfig:
     min_coverage: float = 0.6
     stale_s: float = 10.0
     stress_levels: StressLevelConfig | None = None
+    publish_clean: bool = False
 
     def __post_init__(self) -> None:
         if not (self.window_s > 0 and self.hop_s > 0 and self.baseline_s >= 0):
@@ -97,10 +101,17 @@ async def run_pipeline(
     uses the ``block`` policy, so replays that await ``bus.publish`` are processed losslessly.
     When the session fuses analyzers, estimates go to ``estimate_topic`` (``affect/physio``)
     for the fusion stage.
+
+    With ``config.publish_clean``, the cleaned signals of the streams it processes go out as
+    :class:`~wearsdk.SampleBlock` on ``physio/<source>/ecg_clean`` (causal 0.5-40 Hz band-pass,
+    :class:`~wearsdk.signals.EcgCleaner`, the raw block's unit) and ``physio/<source>/eda_clean``
+    (channels ``eda_clean``, ``eda_tonic``, ``eda_phasic`` in uS, from the
+    :class:`~wearsdk.signals.EdaProcessor` the features come from), one block per raw block
+    with its timestamps: samples are not shifted, so they carry the filters' group delay.
     """
     params = load_arousal_params()
     state = _WearerState(
-        extractor=FeatureExtractor(config.features()),
+        extractor=FeatureExtractor(config.features(), keep_clean=config.publish_clean),
         estimator=ArousalEstimator(
             params,
             baseline=dataclasses.replace(params.baseline, calibration_s=config.baseline_s),
@@ -141,6 +152,8 @@ async def run_pipeline(
                     payload.values,
                     nominal_rate_hz=payload.nominal_rate_hz,
                 )
+                if config.publish_clean:
+                    _publish_clean(bus, payload, state.extractor.take_clean())
             for window in state.extractor.ready():
                 bus.publish_nowait(
                     f"features/{WEARER}",
@@ -176,3 +189,19 @@ async def run_pipeline(
                     bus.publish_nowait(
                         estimate_topic, estimate.model_copy(update={"sources": sources})
                     )
+
+
+def _publish_clean(bus: Bus, raw: SampleBlock, signals: list[CleanSignal]) -> None:
+    """Publish the cleaned signals of ``raw`` as sample blocks of its source and rate."""
+    for c in signals:
+        unit = raw.unit if c.source_stream == "ecg" else "uS"
+        block = SampleBlock(
+            source=raw.source,
+            stream=c.stream,
+            unit=unit,
+            t=c.t,
+            values=c.values,
+            channels=c.channels,
+            nominal_rate_hz=raw.nominal_rate_hz,
+        )
+        bus.publish_nowait(f"physio/{raw.source}/{c.stream}", block)

@@ -4,7 +4,15 @@ Every processor is an object with ``step(...)`` and ``reset()``; offline functio
 maths are named ``<modality>_<verb>``.
 """
 
-from wearsdk.signals._ecg import EcgPeakDetector, EcgPeaks, ecg_peak_times, ecg_peaks
+from wearsdk.signals._ecg import (
+    ECG_CLEAN_BAND_HZ,
+    EcgCleaner,
+    EcgPeakDetector,
+    EcgPeaks,
+    ecg_clean,
+    ecg_peak_times,
+    ecg_peaks,
+)
 from wearsdk.signals._eda import (
     EdaOptions,
     EdaOutput,
@@ -16,14 +24,16 @@ from wearsdk.signals._eda import (
     eda_phasic,
     eda_process,
 )
-from wearsdk.signals._filters import SosFilter, butter_sos, filter_causal
+from wearsdk.signals._filters import SosFilter, butter_sos, filter_causal, group_delay_s
 from wearsdk.signals._quality import AccActivity, AccUnit, EdaQuality, acc_activity, eda_quality
 from wearsdk.signals._rr import RRWindow, RRWindower, hrv_time
 from wearsdk.signals._voice import ProsodyFeatures, VoiceProsody, voice_prosody, yin_pitch
 
 __all__ = [
+    "ECG_CLEAN_BAND_HZ",
     "AccActivity",
     "AccUnit",
+    "EcgCleaner",
     "EcgPeakDetector",
     "EcgPeaks",
     "EdaOptions",
@@ -38,6 +48,7 @@ __all__ = [
     "VoiceProsody",
     "acc_activity",
     "butter_sos",
+    "ecg_clean",
     "ecg_peak_times",
     "ecg_peaks",
     "eda_clean",
@@ -47,6 +58,7 @@ __all__ = [
     "eda_process",
     "eda_quality",
     "filter_causal",
+    "group_delay_s",
     "hrv_time",
     "voice_prosody",
     "yin_pitch",

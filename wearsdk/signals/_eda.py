@@ -90,7 +90,7 @@ import numpy.typing as npt
 from scipy import ndimage
 
 from wearsdk._errors import ConfigError
-from wearsdk.signals._filters import InPlaceSos, butter_sos
+from wearsdk.signals._filters import InPlaceSos, butter_sos, group_delay_s
 
 __all__ = [
     "EdaOptions",
@@ -474,12 +474,16 @@ class EdaProcessor:
         self.max_rise_s = values["max_rise_s"]
         self.range_usiemens = (lo, hi)
         self.flat_s = values["flat_s"]
+        self.clean_order = 4
+        """Order of the cleaning Butterworth low-pass."""
+        self.tonic_order = 2
+        """Order of the Butterworth low-pass that smooths the tonic envelope."""
         self._clean = InPlaceSos(
-            butter_sos("lowpass", self.lowpass_hz, sampling_rate_hz=fs, order=4)
+            butter_sos("lowpass", self.lowpass_hz, sampling_rate_hz=fs, order=self.clean_order)
         )
         self._envelope = _TrailingMin(max(1, round(self.tonic_window_s * fs)))
         self._tonic = InPlaceSos(
-            butter_sos("lowpass", self.tonic_cutoff_hz, sampling_rate_hz=fs, order=2)
+            butter_sos("lowpass", self.tonic_cutoff_hz, sampling_rate_hz=fs, order=self.tonic_order)
         )
         self._detector = _ScrDetector(
             self.amplitude_min_usiemens,
@@ -488,6 +492,22 @@ class EdaProcessor:
         )
         self._flat_len = max(2, round(self.flat_s * fs))
         self.reset()
+
+    def clean_delay_s(self, at_hz: float = 0.1) -> float:
+        """Group delay of the cleaning low-pass at ``at_hz`` (default 0.1 Hz, the band of skin
+        conductance responses), in seconds: how far the cleaned signal (and everything derived
+        from it) lags the raw one, each output sample keeping its input sample's time.
+        """  # noqa: D205
+        return group_delay_s(self._clean.sos, at_hz, sampling_rate_hz=self.sampling_rate_hz)
+
+    def tonic_delay_s(self) -> float:
+        """Lag of the tonic level behind a slow change of the cleaned conductance, in seconds:
+        the low-frequency group delay of the tonic low-pass (about ``0.225 / tonic_cutoff_hz``)
+        plus that of the cleaning.
+        """  # noqa: D205
+        f = 0.01 * self.tonic_cutoff_hz
+        fs = self.sampling_rate_hz
+        return group_delay_s(self._tonic.sos, f, sampling_rate_hz=fs) + self.clean_delay_s(f)
 
     def reset(self) -> None:
         """Forget all state and counters; the next sample is index 0 again."""

@@ -32,6 +32,13 @@ An SCR is confirmed up to a few seconds after its peak (see ``EdaProcessor``), s
 as soon as its data arrived may lack a response that peaked in its last seconds; the next
 windows count it.
 
+With ``keep_clean``, the extractor also keeps the cleaned signals it computes on the way
+(:class:`CleanSignal`, taken with :meth:`FeatureExtractor.take_clean`): the ECG through
+:class:`~wearsdk.signals.EcgCleaner` (run for this purpose only: peak detection works on the
+raw signal) and the EDA's cleaned, tonic and phasic signals from its
+:class:`~wearsdk.signals.EdaProcessor` (the very values the features are computed from). Each
+cleaned sample keeps the time of the raw sample it comes from; the features do not change.
+
 A window whose stream coverage is below ``min_coverage`` is flagged (``low_coverage_<stream>``)
 and its features from that stream are NaN: missing data is never silently averaged.
 """
@@ -48,7 +55,7 @@ import numpy.typing as npt
 
 from wearsdk._errors import ConfigError
 from wearsdk.signals._bins import BinnedStream
-from wearsdk.signals._ecg import EcgPeakDetector
+from wearsdk.signals._ecg import EcgCleaner, EcgPeakDetector
 from wearsdk.signals._eda import EdaProcessor
 from wearsdk.signals._hrv import (
     BeatClass,
@@ -60,8 +67,9 @@ from wearsdk.signals._hrv import (
 )
 from wearsdk.signals._rr import hrv_time
 
-__all__ = ["FeatureConfig", "FeatureExtractor", "WindowFeatures"]
+__all__ = ["CleanSignal", "FeatureConfig", "FeatureExtractor", "WindowFeatures"]
 
+_EDA_CLEAN = ("eda_clean", "eda_tonic", "eda_phasic")
 _NORMAL = int(BeatClass.NORMAL)  # a plain int: numpy compares with an IntEnum slowly
 
 
@@ -119,6 +127,26 @@ class WindowFeatures:
     modalities: tuple[str, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class CleanSignal:
+    """A block of a cleaned signal, sample for sample aligned with the raw block it comes from.
+
+    Attributes:
+        stream: ``ecg_clean`` (one channel, the input's unit) or ``eda_clean`` (channels
+            ``eda_clean``, ``eda_tonic``, ``eda_phasic``, µS).
+        source_stream: the raw stream it comes from (``ecg``, ``eda``).
+        t: the raw samples' times.
+        values: shape ``(n, channels)``.
+        channels: channel names.
+    """
+
+    stream: str
+    source_stream: str
+    t: npt.NDArray[np.float64]
+    values: npt.NDArray[np.float64]
+    channels: tuple[str, ...]
+
+
 class _Rows:
     """Rows in time order (column 0: time), added at the end, dropped from the front, in one
     contiguous array (grown or compacted when full), so a window's rows are a slice.
@@ -159,10 +187,14 @@ class FeatureExtractor:
 
     Args:
         config: window and quality settings.
+        keep_clean: keep the cleaned ECG and EDA signals for :meth:`take_clean`.
     """
 
-    def __init__(self, config: FeatureConfig | None = None) -> None:
+    def __init__(self, config: FeatureConfig | None = None, *, keep_clean: bool = False) -> None:
         self.config = config or FeatureConfig()
+        self.keep_clean = keep_clean
+        self._clean: list[CleanSignal] = []
+        self._ecg_cleaner: EcgCleaner | None = None
         c = self.config
         self._n_bins = round(c.window_s / c.hop_s)
         self._cap = self._n_bins + round(max(c.stale_s, 10.0) / c.hop_s) + 2
@@ -262,6 +294,11 @@ class FeatureExtractor:
                 self.dropped += t.size  # peak detection needs the nominal rate
                 return
             self._ecg = EcgPeakDetector(sampling_rate_hz=rate)
+            if self.keep_clean:
+                self._ecg_cleaner = EcgCleaner(sampling_rate_hz=rate)
+        if self._ecg_cleaner is not None:
+            y = self._ecg_cleaner.step(x)
+            self._clean.append(CleanSignal("ecg_clean", "ecg", t, y[:, None], ("ecg_clean",)))
         peaks = self._ecg.step(x, t)
         if len(peaks) == 0:
             return
@@ -289,6 +326,9 @@ class FeatureExtractor:
         np.logical_not(bridged, out=y[:, 2], casting="unsafe")
         if bridged.any():
             y[bridged, :2] = np.nan
+        if self.keep_clean:
+            clean = np.column_stack((out.clean, out.tonic, out.phasic))
+            self._clean.append(CleanSignal("eda_clean", "eda", out.t, clean, _EDA_CLEAN))
         self._stream("eda", rate, channels=3).add(out.t, y)
         if len(out.scrs):
             self._scrs.extend(
@@ -339,6 +379,11 @@ class FeatureExtractor:
             rows[:, 2:] = lomb_terms(rows[:, 0] - self._lomb_t0, self._n_freqs)
 
     # -- output -------------------------------------------------------------------------------
+    def take_clean(self) -> list[CleanSignal]:
+        """The cleaned signals computed since the last call (empty without ``keep_clean``)."""
+        out, self._clean = self._clean, []
+        return out
+
     def ready(self) -> list[WindowFeatures]:
         """Windows every active stream has passed, oldest first."""
         if self._next_end_bin is None:

@@ -15,7 +15,7 @@ try:  # the compiled kernel behind scipy.signal.sosfilt, without its ~25 us of p
 except ImportError:  # pragma: no cover - a scipy that moved it: the public function, same result
     _sosfilt_kernel = None
 
-__all__ = ["SosFilter", "butter_sos", "filter_causal"]
+__all__ = ["SosFilter", "butter_sos", "filter_causal", "group_delay_s"]
 
 FilterKind = Literal["lowpass", "highpass", "bandpass", "bandstop"]
 
@@ -48,6 +48,17 @@ def butter_sos(
         order, cut if cut.size > 1 else float(cut[0]), btype=kind, fs=sampling_rate_hz, output="sos"
     )
     return sos
+
+
+def group_delay_s(sos: npt.NDArray[np.float64], at_hz: float, *, sampling_rate_hz: float) -> float:
+    """Group delay of a filter (second-order sections) at ``at_hz``, in seconds.
+
+    A causal filter delays each frequency of the signal by this much; it is what an output
+    sample, stamped with its input sample's time, lags behind at that frequency.
+    """
+    b, a = signal.sos2tf(sos)
+    _w, gd = signal.group_delay((b, a), w=[float(at_hz)], fs=sampling_rate_hz)
+    return float(gd[0]) / sampling_rate_hz
 
 
 def filter_causal(

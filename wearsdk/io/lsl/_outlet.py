@@ -31,9 +31,9 @@ _FORMATS = {
 def stream_info(spec: StreamSpec) -> pylsl.StreamInfo:
     """An LSL stream info with the XDF-convention description of ``spec``.
 
-    ``desc/channels/channel/{label,unit,type}``, ``desc/acquisition/{manufacturer,model}`` and
-    ``desc/wearsdk/{version,source,stream,topic}`` (the source is the wearsdk pseudonym, never a
-    device address).
+    ``desc/channels/channel/{label,unit,type}``, ``desc/filtering`` (cleaned streams only),
+    ``desc/acquisition/{manufacturer,model}`` and ``desc/wearsdk/{version,source,stream,topic}``
+    (the source is the wearsdk pseudonym, never a device address).
     """
     info = pylsl.StreamInfo(
         spec.name,
@@ -50,6 +50,12 @@ def stream_info(spec: StreamSpec) -> pylsl.StreamInfo:
         ch.append_child_value("label", c.label)
         ch.append_child_value("unit", c.unit)
         ch.append_child_value("type", c.type)
+    if spec.filtering:
+        filtering = desc.append_child("filtering")
+        for name, fields in spec.filtering.items():
+            section = filtering.append_child(name)
+            for key, value in fields.items():
+                section.append_child_value(key, value)
     acquisition = desc.append_child("acquisition")
     acquisition.append_child_value("manufacturer", spec.manufacturer)
     acquisition.append_child_value("model", spec.stream)
@@ -72,7 +78,9 @@ class LslOutlets:
     Which streams depends on ``policy`` (data leaving the process needs the wearer's consent
     for it): ``estimates`` gives the ``affect`` outlet (type ``Affect``, channels ``arousal``,
     ``valence``, ``confidence``); ``features`` adds ``<source>-features``; ``raw`` adds every
-    sample stream (``<source>-ecg``, ``-rr``, ``-eda``...) and ``<source>-heartrate``.
+    sample stream (``<source>-ecg``, ``-rr``, ``-eda``...) and ``<source>-heartrate``, and the
+    cleaned streams (``<source>-ecg_clean``, ``<source>-eda_clean``, with ``desc/filtering``)
+    when the pipeline publishes them (``PipelineConfig(publish_clean=True)``).
     Outlets are created when their stream first appears, with the metadata of
     :func:`stream_info`, and every sample is pushed with its session timestamp (LSL's clock for
     a live session), never the push time.

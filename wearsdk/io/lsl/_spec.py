@@ -21,6 +21,7 @@ from wearsdk._events import Annotation, Estimate, Features, HeartRate
 from wearsdk._types import SampleBlock
 from wearsdk._version import __version__
 from wearsdk.bus import BusItem
+from wearsdk.signals import EcgCleaner, EdaProcessor
 
 __all__ = [
     "AFFECT_CHANNELS",
@@ -33,6 +34,7 @@ __all__ = [
     "affect_rows",
     "affect_spec",
     "block_spec",
+    "clean_filtering",
     "feature_rows",
     "marker_spec",
     "pipeline_stream",
@@ -55,8 +57,13 @@ LSL_TYPES: dict[str, str] = {
     "acc": "ACC",
     "temp": "Temperature",
     "resp": "Respiration",
+    "ecg_clean": "ECG",
+    "eda_clean": "EDA",
 }
 """LSL stream (and channel) type of each wearsdk stream name."""
+
+CLEAN_STREAMS: dict[str, str] = {"ecg_clean": "ecg", "eda_clean": "eda"}
+"""Cleaned streams the pipeline can publish, and the raw stream each one is derived from."""
 
 # LSL type (upper case) -> wearsdk stream name; the reverse of LSL_TYPES plus common synonyms
 _STREAM_OF_TYPE: dict[str, str] = {
@@ -189,6 +196,8 @@ class StreamSpec:
         topic: the bus topic it comes from.
         manufacturer: ``desc/acquisition/manufacturer``.
         extra: additional ``desc/wearsdk`` fields.
+        filtering: ``desc/filtering`` sections (``highpass``, ``lowpass``...: field to text),
+            for streams that went through filters.
     """
 
     key: str
@@ -203,6 +212,7 @@ class StreamSpec:
     topic: str = ""
     manufacturer: str = "wearsdk"
     extra: dict[str, str] = field(default_factory=dict)
+    filtering: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def channel_count(self) -> int:
@@ -228,6 +238,12 @@ class StreamSpec:
             for c in self.channels
         )
         wear = "".join(f"<{k}>{escape(v)}</{k}>" for k, v in self.desc_fields().items())
+        filt = "".join(
+            f"<{name}>"
+            + "".join(f"<{k}>{escape(v)}</{k}>" for k, v in fields.items())
+            + f"</{name}>"
+            for name, fields in self.filtering.items()
+        )
         return (
             '<?xml version="1.0"?><info>'
             f"<name>{escape(self.name)}</name><type>{escape(self.type)}</type>"
@@ -239,7 +255,8 @@ class StreamSpec:
             f"<uid>{escape(uid)}</uid><session_id>default</session_id>"
             f"<hostname>{escape(hostname)}</hostname>"
             f"<desc><channels>{chans}</channels>"
-            f"<acquisition><manufacturer>{escape(self.manufacturer)}</manufacturer>"
+            + (f"<filtering>{filt}</filtering>" if filt else "")
+            + f"<acquisition><manufacturer>{escape(self.manufacturer)}</manufacturer>"
             f"<model>{escape(self.stream)}</model></acquisition>"
             f"<wearsdk>{wear}</wearsdk></desc></info>"
         )
@@ -281,11 +298,64 @@ FEATURE_CHANNELS: tuple[ChannelSpec, ...] = tuple(
 """Channels of the ``features`` stream (one sample per window, NaN where undefined)."""
 
 
+def _num(x: float) -> str:
+    return f"{x:.6g}"
+
+
+def _butterworth(cutoff_hz: float, order: int) -> dict[str, str]:
+    # XDF meta-data convention: lower/upper edges of the transition band; a Butterworth is
+    # described by its -3 dB cutoff, given as both
+    c = _num(cutoff_hz)
+    return {"type": "IIR", "design": "Butterworth", "lower": c, "upper": c,
+            "order": str(order), "causal": "true"}  # fmt: skip
+
+
+def clean_filtering(stream: str, rate_hz: float | None) -> dict[str, dict[str, str]]:
+    """The ``desc/filtering`` description of a cleaned stream (``ecg_clean``, ``eda_clean``).
+
+    ``highpass``/``lowpass`` follow the XDF meta-data conventions (``type``, ``design``,
+    ``lower``, ``upper``, ``order``, plus ``causal``); ``delay`` gives the filters' group
+    delay (``group_delay_s`` at ``at_hz``) and states that timestamps are those of the raw
+    samples, not shifted; ``eda_clean`` adds the ``tonic`` decomposition. The filters are
+    those of the pipeline's defaults at ``rate_hz``; empty for other streams or no rate.
+    """
+    if not rate_hz or rate_hz <= 0:
+        return {}
+    stamps = "raw sample times (not shifted)"
+    if stream == "ecg_clean":
+        ecg = EcgCleaner(sampling_rate_hz=rate_hz)
+        lo, hi = ecg.band_hz
+        return {
+            "highpass": _butterworth(lo, ecg.order),
+            "lowpass": _butterworth(hi, ecg.order),
+            "delay": {"group_delay_s": _num(ecg.group_delay_s()), "at_hz": "10",
+                      "timestamps": stamps},
+        }  # fmt: skip
+    if stream == "eda_clean":
+        eda = EdaProcessor(sampling_rate_hz=rate_hz)
+        return {
+            "lowpass": _butterworth(eda.lowpass_hz, eda.clean_order),
+            "tonic": {"method": "low-passed trailing minimum, clamped under responses",
+                      "window_s": _num(eda.tonic_window_s),
+                      "cutoff_hz": _num(eda.tonic_cutoff_hz), "order": str(eda.tonic_order),
+                      "margin_usiemens": _num(eda.tonic_margin_usiemens),
+                      "lag_s": _num(eda.tonic_delay_s())},
+            "delay": {"group_delay_s": _num(eda.clean_delay_s()), "at_hz": "0.1",
+                      "timestamps": stamps},
+        }  # fmt: skip
+    return {}
+
+
 def block_spec(topic: str, block: SampleBlock, *, manufacturer: str = "wearsdk") -> StreamSpec:
-    """The stream spec of a sample block's stream (one per topic, unit and channel set)."""
+    """The stream spec of a sample block's stream (one per topic, unit and channel set).
+
+    Cleaned streams (``ecg_clean``, ``eda_clean``) carry their ``desc/filtering`` and a
+    ``desc/wearsdk/derived_from`` field naming the raw stream.
+    """
     kind = LSL_TYPES.get(block.stream, block.stream.upper())
     channels = tuple(ChannelSpec(c, block.unit, kind) for c in block.channels)
     rate = block.nominal_rate_hz or 0.0
+    derived = CLEAN_STREAMS.get(block.stream)
     return StreamSpec(
         key=f"{topic}|{block.unit}|{','.join(block.channels)}",
         name=f"{block.source}-{block.stream}",
@@ -297,6 +367,8 @@ def block_spec(topic: str, block: SampleBlock, *, manufacturer: str = "wearsdk")
         stream=block.stream,
         topic=topic,
         manufacturer=manufacturer,
+        extra={"derived_from": derived} if derived else {},
+        filtering=clean_filtering(block.stream, rate) if derived else {},
     )
 
 
