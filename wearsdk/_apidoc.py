@@ -35,6 +35,7 @@ MODULES: tuple[str, ...] = (
     "wearsdk.io.mqtt",
     "wearsdk.sim",
     "wearsdk.devices",
+    "wearsdk.testing",
     "wearsdk.drivers.heart_rate",
     "wearsdk.drivers.polar",
     "wearsdk.drivers.bitalino",

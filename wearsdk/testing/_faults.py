@@ -15,6 +15,7 @@ from wearsdk.devices._twin import VirtualPeripheral
 __all__ = ["Fault", "FaultInjector"]
 
 FAULT_KINDS = ("drop", "vanish", "burst", "silence", "clock_reset")
+"""The kinds of :class:`Fault` a :class:`FaultInjector` can inject."""
 
 
 @dataclass(frozen=True, slots=True)

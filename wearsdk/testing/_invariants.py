@@ -340,13 +340,19 @@ class BeatTruth(Protocol):
     """What a twin knows about one beat (e.g. ``VirtualHeartRateStrap.beats``)."""
 
     @property
-    def t(self) -> float: ...
+    def t(self) -> float:
+        """When the beat happened on the session clock (seconds)."""
+        ...
 
     @property
-    def rr_s(self) -> float: ...
+    def rr_s(self) -> float:
+        """The RR interval ending at this beat (seconds)."""
+        ...
 
     @property
-    def fate(self) -> str: ...
+    def fate(self) -> str:
+        """What became of it: sent, lost in a drop, malformed..."""
+        ...
 
 
 def check_beats_against_truth(
@@ -407,16 +413,24 @@ class FrameTruth(Protocol):
     """What a twin knows about one data frame (e.g. ``VirtualPolarH10.sent``)."""
 
     @property
-    def timestamps_ns(self) -> npt.NDArray[np.int64]: ...
+    def timestamps_ns(self) -> npt.NDArray[np.int64]:
+        """Device timestamps of the frame's samples (ns)."""
+        ...
 
     @property
-    def values(self) -> npt.NDArray[np.int64]: ...
+    def values(self) -> npt.NDArray[np.int64]:
+        """The samples as sent."""
+        ...
 
     @property
-    def dropped(self) -> bool: ...
+    def dropped(self) -> bool:
+        """The frame was never delivered."""
+        ...
 
     @property
-    def malformed(self) -> bool: ...
+    def malformed(self) -> bool:
+        """The frame was corrupted on purpose."""
+        ...
 
 
 def check_frames_against_truth(
