@@ -74,7 +74,7 @@ class ClockStatus(Event):
 
     Attributes:
         source: pseudonymous source id (or analyzer id).
-        clock: which clock of the source (``sensor``, ``samples``, ``remote``...).
+        clock: which clock of the source (``sensor``, ``samples``, ``beats``...).
         offset_s: session time minus source time, as applied now (``None`` before the first
             observation).
         drift_ppm: how fast the source's clock runs relative to the session clock (+: fast).

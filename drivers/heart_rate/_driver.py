@@ -14,6 +14,7 @@ from bleak.backends.characteristic import BleakGATTCharacteristic
 from bleak.exc import BleakError
 
 from wearsdk import (
+    DeviceClockMap,
     Gap,
     HeartRate,
     ProtocolError,
@@ -38,30 +39,49 @@ class BeatTimeline:
     """Places beats on the session clock from RR intervals and notification arrival times.
 
     A standard strap has no clock of its own in the protocol: only RR intervals, which are
-    exact beat-to-beat durations. Beats are chained by their RR sums (so intervals are never
-    smeared by radio jitter) and the chain is anchored on arrival times: the last beat of a
-    notification cannot be later than its arrival, and if the chain falls more than
-    ``max_lag_s`` behind the arrivals (beats the strap never reported) it is re-anchored and
-    the unexplained interval is returned as a gap.
+    exact beat-to-beat durations on the strap's clock. Beats are chained by their RR sums (so
+    intervals are never smeared by radio jitter) and the chain is anchored on arrival times:
+    the last beat of a notification cannot be later than its arrival, and if the chain falls
+    more than ``max_lag_s`` behind the arrivals (beats the strap never reported) it is
+    re-anchored and the unexplained interval is returned as a gap.
+
+    The RR sums are the strap's clock, and it drifts (tens of ppm; a slow one would let the
+    chain fall behind real time for hours). A :class:`~wearsdk.DeviceClockMap` on (RR sum,
+    arrival) pairs learns that rate error from the arrivals' lower envelope; once it has
+    converged, intervals are scaled by it when chaining (:attr:`drift_ppm`).
 
     Args:
         max_lag_s: how far the chain may trail the arrival time before re-anchoring.
+        rate_fit_s: strap seconds of notifications the rate fit must span before it is used.
     """
 
-    def __init__(self, *, max_lag_s: float = 2.5) -> None:
+    def __init__(self, *, max_lag_s: float = 2.5, rate_fit_s: float = 120.0) -> None:
         self.max_lag_s = max_lag_s
+        self.rate_fit_s = rate_fit_s
         self.reset()
 
     def reset(self) -> None:
         """Forget the chain entirely."""
         self._last_beat: float | None = None
         self._anchor = True
+        self._strap_t = 0.0  # RR sum up to the last beat: the strap's own clock
+        self.rate = DeviceClockMap(
+            bucket_s=60.0, horizon_buckets=60, min_fit_span_s=self.rate_fit_s
+        )
+        """The strap clock's model (used for its drift only)."""
+
+    @property
+    def drift_ppm(self) -> float:
+        """The strap clock's rate error applied to the chain (0 until the fit converged)."""
+        if not self.rate.converged or abs(self.rate.drift_ppm) > 1000.0:
+            return 0.0
+        return self.rate.drift_ppm
 
     def reanchor(self) -> None:
         """Anchor the next beats on their arrival (after a reconnect or a lost notification).
 
         The chain is broken, but the last beat placed still bounds the next ones: beats never
-        go backwards.
+        go backwards. The strap's rate model is kept (the same strap's clock).
         """
         self._anchor = True
 
@@ -80,9 +100,11 @@ class BeatTimeline:
             arrival: session time at which the notification arrived.
         """
         rr = np.asarray(rr_s, dtype=np.float64)
+        self._strap_t += float(rr.sum())
+        self.rate.observe(self._strap_t, arrival)  # a jump (unreported beats) re-anchors it
         gap: tuple[float, float] | None = None
         if self._last_beat is not None and not self._anchor:
-            beats = self._last_beat + np.cumsum(rr)
+            beats = self._last_beat + np.cumsum(rr) / (1.0 + self.drift_ppm * 1e-6)
             lag = arrival - beats[-1]
             if lag < 0.0:
                 # the chain runs ahead of real time (strap clock faster, or jitter): pull it back
@@ -164,6 +186,9 @@ class HeartRateStrap(BleSource):
     def kind(self) -> str:
         """Pseudonym prefix: ``hr``."""
         return "hr"
+
+    def _clock_models(self) -> dict[str, DeviceClockMap]:
+        return {"beats": self.timeline.rate}
 
     async def _setup(
         self,

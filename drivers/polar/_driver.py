@@ -146,7 +146,7 @@ class PolarH10(HeartRateStrap):
         return "polar"
 
     def _clock_models(self) -> dict[str, DeviceClockMap]:
-        return {"sensor": self.clock_map}
+        return {**super()._clock_models(), "sensor": self.clock_map}
 
     def _settings(self, mt: PmdMeasurementType) -> dict[int, int]:
         if mt == PmdMeasurementType.ECG:

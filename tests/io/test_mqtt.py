@@ -338,7 +338,7 @@ async def test_cli_demo_exports_estimates_to_mqtt(broker: Mosquitto) -> None:
     kinds = {WireMessage.model_validate_json(m.payload).event.type for m in got}  # type: ignore[arg-type]
     # the default export policy: estimates and status only, never the raw heartbeats
     assert "estimate" in kinds
-    assert kinds <= {"estimate", "device_status", "gap"}
+    assert kinds <= {"estimate", "device_status", "clock_status", "gap"}
 
 
 def test_cli_stream_refuses_to_export_without_consent(tmp_path: Path) -> None:
