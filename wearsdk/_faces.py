@@ -163,12 +163,20 @@ def _num(v: float | None) -> str:
     return "-" if v is None else f"{v:.2f}" if abs(v) < 10 else f"{v:.0f}"
 
 
-def write_report(log_path: Path, png: Path, *, title: str | None = None) -> Any:
-    """Read ``log_path``, draw ``png`` and the HTML next to it; return the ReportResult."""
+def write_report(
+    log_path: Path, png: Path, *, title: str | None = None, source: Path | None = None
+) -> Any:
+    """Read ``log_path``, draw ``png`` and the HTML next to it; return the ReportResult.
+
+    ``source`` names what the report says it was drawn from, when not the log itself (a
+    recording whose temporary event log is deleted afterwards).
+    """
     from wearsdk._report import render_report
     from wearsdk._sessionlog import load_session_log
 
     log = load_session_log(log_path)
+    if source is not None:
+        log.path = source
     return render_report(log, png, html_path=png.with_suffix(".html"), title=title)
 
 
@@ -254,13 +262,29 @@ class EventLog:
             self._file = None
 
 
-def finish_report(log: EventLog, png: Path | None, *, out: TextIO = sys.stdout) -> None:
-    """Draw the report of a finished session, or say why not (never fails the session)."""
+def finish_report(
+    log: EventLog,
+    png: Path | None,
+    *,
+    out: TextIO = sys.stdout,
+    keep_log: bool = True,
+    source: Path | None = None,
+) -> None:
+    """Draw the report of a finished session, or say why not (never fails the session).
+
+    Args:
+        log: the session's event log.
+        png: where to draw the report (``None``: no report).
+        out: where to say where it went.
+        keep_log: whether the log stays after the report (else it is not mentioned).
+        source: what the report names as its origin instead of the log (a recording).
+    """
     if png is None or log.path is None:
         return
     try:
-        result = write_report(log.path, png)
+        result = write_report(log.path, png, source=source)
     except ConfigError as exc:  # matplotlib missing: the session itself went fine
         print(f"no report: {exc}", file=sys.stderr)
         return
-    print(f"report: {result.png} (and {result.html.name}); events: {log.path}", file=out)
+    events = f"; events: {log.path}" if keep_log else ""
+    print(f"report: {result.png} (and {result.html.name}){events}", file=out)

@@ -14,6 +14,7 @@ import json
 import logging
 import re
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
@@ -372,6 +373,8 @@ def _cmd_stream(args: argparse.Namespace) -> int:
             async def pump() -> None:
                 async for message in sub:
                     line = message_to_dict(message, session.clock)
+                    if event_log.path is not None:
+                        event_log.write(json.dumps(line, separators=(",", ":"), allow_nan=False))
                     if args.jsonl:
                         print(json.dumps(line, separators=(",", ":")), flush=True)
                     else:
@@ -395,8 +398,17 @@ def _cmd_stream(args: argparse.Namespace) -> int:
         total_s=args.duration,
         live=args.live,
     )
-    with summary if not args.jsonl else contextlib.nullcontext():
-        asyncio.run(stream())
+    # the report is drawn from the session's event log, kept only until it is drawn
+    png: Path | None = args.report or None
+    with tempfile.TemporaryDirectory(prefix="wearsdk-") as tmp:
+        event_log = EventLog(Path(tmp) if png is not None else None)
+        try:
+            with summary if not args.jsonl else contextlib.nullcontext():
+                asyncio.run(stream())
+        finally:
+            event_log.close()
+        out = sys.stderr if args.jsonl else sys.stdout
+        finish_report(event_log, png, out=out, keep_log=False, source=args.record)
     return 0
 
 
@@ -533,6 +545,17 @@ def _add_lsl_commands(sub: Any, stream: argparse.ArgumentParser) -> None:
         help="also publish the pipeline's cleaned signals (ecg_clean, eda_clean: tonic and "
         "phasic), as LSL outlets with --lsl --export raw and recorded with --record",
     )
+    stream.add_argument(
+        "--report",
+        type=Path,
+        metavar="PNG",
+        default=None,
+        help="draw the session report here at the end, HTML next to it (record: default "
+        "FILE.report.png next to the recording; stream: none)",
+    )
+    stream.add_argument(
+        "--no-report", dest="report", action="store_const", const=False, help="no report"
+    )
     record = sub.add_parser(
         "record",
         parents=[stream],
@@ -547,6 +570,8 @@ def _add_lsl_commands(sub: Any, stream: argparse.ArgumentParser) -> None:
 
 def _cmd_record(args: argparse.Namespace) -> int:
     args.record = args.out
+    if args.report is None:  # a recording ends with its picture, next to the file
+        args.report = args.out.with_suffix(".report.png")
     return _cmd_stream(args)
 
 

@@ -96,6 +96,15 @@ def test_record_an_lsl_stream_then_replay_the_file(tmp_path: Path) -> None:
     assert len(relayed) >= 16
     assert set(np.round(relayed, 6)) <= set(np.round(rec["time_stamps"], 6))
 
+    # the recording ends with its report next to the file; the event log behind it is not kept
+    report = tmp_path / "rec.report.png"
+    assert report.stat().st_size > 10_000, done.stderr
+    assert f"report: {report}" in done.stderr
+    assert "events:" not in done.stderr
+    html = report.with_suffix(".html").read_text()
+    assert html.lower().startswith("<!doctype html>")
+    assert f"Read from {out}." in html
+
     replayed = wearsdk("replay", str(out), "--speed", "max", "--jsonl")
     assert replayed.returncode == 0, replayed.stderr
     again = [json.loads(x) for x in replayed.stdout.splitlines()]
