@@ -120,3 +120,45 @@ async def test_bridge_answers_clock_requests_and_rejects_malformed_ones(
 async def aiomqtt_messages(client: aiomqtt.Client):  # type: ignore[no-untyped-def]
     async for m in client.messages:
         yield m
+
+
+async def test_analyzer_client_survives_a_broker_restart(broker: Mosquitto) -> None:
+    clock = SessionClock()
+    bus = Bus()
+    bus.bind_loop()
+    sub = bus.subscribe("analyzer/#")
+    config = MqttConfig(url=broker.url, session="s-restart", backoff_max_s=0.5)
+    bridge = MqttBridge(bus, clock, config, consent=consent())
+    task = asyncio.create_task(bridge.run())
+    await asyncio.wait_for(bridge.connected.wait(), 10)
+    async with AnalyzerClient(config, analyzer_id="cam", modality="face") as link:
+        await link.wait_synced(exchanges=3)
+        t = time.monotonic()
+        await link.annotate(start=t - 1.0, end=t, valence=0.5, label="before")
+        broker.stop()
+        await wait_for(lambda: not link.connected)
+        # published while the broker is down: it waits for the link, then goes out
+        pending = asyncio.create_task(
+            link.annotate(start=t, end=t + 1.0, valence=-0.5, label="during", timeout_s=30)
+        )
+        await asyncio.sleep(1.0)
+        assert not pending.done()
+        broker.start()  # same port
+        sent = await asyncio.wait_for(pending, 30)
+        await link.annotate(start=t + 1.0, end=t + 2.0, valence=0.1, label="after")
+        assert link.connected
+        assert link.stats.connects >= 2
+        synced_before = link.stats.responses
+        await wait_for(lambda: link.stats.responses > synced_before)  # exchanges resumed
+    got: list[Annotation] = []
+    async with asyncio.timeout(20):
+        while len(got) < 3:
+            msg = await sub.receive()
+            assert isinstance(msg.payload, Annotation)
+            got.append(msg.payload)
+    task.cancel()
+    bus.close()
+    # every annotation arrived once, in order, still on the session clock
+    assert [a.label for a in got] == ["before", "during", "after"]
+    assert abs(got[1].start - sent.start) < 1e-6
+    assert abs(got[1].start - t) < 0.005  # the clock model survived the outage

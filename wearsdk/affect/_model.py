@@ -127,6 +127,10 @@ class ArousalModelParams:
         models: sub-models, in order of preference.
         stress_levels: stress-level thresholds and timing.
         motion_threshold_g: ACC activity above which a window counts as motion.
+        flag_missing: the sensors whose absence is flagged (``missing_<sensor>``); empty means
+            those of the first sub-model. Optional sensors (say ``bvp``, which adds inputs when
+            a wristband sends its pulse wave) are left out: their absence only selects a
+            sub-model with a lower confidence factor.
         extra: the rest of the JSON (training description, validation figures).
     """
 
@@ -136,6 +140,7 @@ class ArousalModelParams:
     models: tuple[SubModel, ...]
     stress_levels: StressLevelConfig
     motion_threshold_g: float = 0.1
+    flag_missing: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -187,7 +192,15 @@ class ArousalModelParams:
             rest = {
                 k: v
                 for k, v in d.items()
-                if k not in ("model_id", "inputs", "baseline", "models", "stress_levels")
+                if k
+                not in (
+                    "model_id",
+                    "inputs",
+                    "baseline",
+                    "models",
+                    "stress_levels",
+                    "flag_missing",
+                )
             }
             return cls(
                 model_id=str(d["model_id"]),
@@ -196,6 +209,7 @@ class ArousalModelParams:
                 models=models,
                 stress_levels=levels,
                 motion_threshold_g=float(d.get("motion_threshold_g", 0.1)),
+                flag_missing=tuple(str(x) for x in d.get("flag_missing", ())),
                 extra=rest,
             )
         except (KeyError, TypeError, ValueError) as exc:
@@ -384,7 +398,8 @@ class ArousalEstimator:
         arousal = _sigmoid(model.intercept + float(self._coef[model.name] @ zz))
 
         # the preferred (first) sub-model's sensors that this window lacks
-        out_flags = [f"missing_{m}" for m in self.params.models[0].requires if m not in present]
+        watched = self.params.flag_missing or self.params.models[0].requires
+        out_flags = [f"missing_{m}" for m in watched if m not in present]
         confidence = model.quality
         weights = np.abs(self._coef[model.name])
         if weights.sum() > 0 and missing.any():
@@ -415,7 +430,7 @@ class ArousalEstimator:
         level = self.levels.update(window_end, arousal, confidence) if self.levels else None
         # valence: a prior leaning negative as stress becomes likely, never a measurement
         valence = -0.5 * (2.0 * arousal - 1.0) if arousal > 0.5 else 0.0
-        used = tuple(m for m in ("hr", "eda", "rr", "temp", "acc") if m in present)
+        used = tuple(m for m in ("hr", "eda", "bvp", "rr", "temp", "acc") if m in present)
         return Estimate(
             t=window_end,
             window_start=window_start,

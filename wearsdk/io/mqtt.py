@@ -456,6 +456,10 @@ class AnalyzerStatistics:
     """Responses dropped: malformed, unknown ``seq``, or refused by the clock model."""
     annotations: int = 0
     """Annotations published (acknowledged by the broker at QoS 1)."""
+    connects: int = 0
+    """Connections made (the first one and every reconnection)."""
+    retries: int = 0
+    """Annotations published again because the link dropped before the broker's ack."""
 
 
 class AnalyzerClient:
@@ -476,9 +480,14 @@ class AnalyzerClient:
                 valence = await analyze(next_frame())
                 await link.annotate(start=t0, end=time.monotonic(), valence=valence)
 
-    It connects once (no reconnection: a lost broker ends the client with the aiomqtt error);
-    ``config``'s credentials, TLS settings, prefix and session are used, its export policy is
-    not (annotations go to the session, which applies its own).
+    The first connection happens on entry (a broker that cannot be reached raises there). A
+    link lost later is re-established in the background with capped, jittered backoff
+    (``config.backoff_max_s``), keeping the clock model: :meth:`annotate` waits for the link
+    (within its ``timeout_s``) and publishes again an annotation whose acknowledgement was lost
+    with the link, so delivery is at least once (QoS 1). A broker that refuses the credentials
+    on a reconnection ends the client: the next :meth:`annotate` raises
+    :class:`MqttAuthError`. ``config``'s credentials, TLS settings, prefix and session are used,
+    its export policy is not (annotations go to the session, which applies its own).
 
     Args:
         config: broker and session.
@@ -525,7 +534,10 @@ class AnalyzerClient:
         self._pending: dict[int, float] = {}
         self._synced = asyncio.Event()
         self._client: Any = None
-        self._tasks: list[asyncio.Task[None]] = []
+        self._connected = asyncio.Event()
+        self._fatal: BaseException | None = None
+        self._runner: asyncio.Task[None] | None = None
+        self._seq = 0
         base = f"{config.prefix}/{config.session}"
         self._request_topic = f"{base}/clock/request"
         self._response_topic = f"{base}/clock/response/{analyzer_id}"
@@ -535,31 +547,73 @@ class AnalyzerClient:
         return f"AnalyzerClient({self.config.safe_url()}, analyzer_id={self.analyzer_id!r})"
 
     async def __aenter__(self) -> AnalyzerClient:
+        client = await self._connect()  # the first attempt's errors reach the caller
+        self._runner = asyncio.create_task(
+            self._supervise(client), name=f"wearsdk[analyzer-{self.analyzer_id}]"
+        )
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            runner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await runner
+
+    @property
+    def connected(self) -> bool:
+        """Whether the link to the broker is up (it is re-established when lost)."""
+        return self._connected.is_set()
+
+    async def _connect(self) -> Any:
         client = _client(self.config, f"wearsdk-analyzer-{self.analyzer_id}", clean_session=True)
         await client.__aenter__()
-        self._client = client
         try:
             await client.subscribe(self._response_topic, qos=0)
         except BaseException:
             await client.__aexit__(None, None, None)
             raise
-        name = f"wearsdk[analyzer-{self.analyzer_id}]"
-        self._tasks = [
-            asyncio.create_task(self._receive(), name=f"{name}.receive"),
-            asyncio.create_task(self._sync(), name=f"{name}.sync"),
-        ]
-        return self
+        self.stats.connects += 1
+        return client
 
-    async def __aexit__(self, *exc: object) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks = []
-        client, self._client = self._client, None
-        if client is not None:
-            await client.__aexit__(None, None, None)
+    async def _supervise(self, client: Any) -> None:
+        """Run the exchanges over ``client``; when the link drops, reconnect and go on."""
+        import aiomqtt
+
+        failures = 0
+        try:
+            while True:
+                if client is not None:
+                    self._client = client
+                    self._connected.set()
+                    try:
+                        async with asyncio.TaskGroup() as tg:
+                            tg.create_task(self._receive(client))
+                            tg.create_task(self._sync(client))
+                    except (aiomqtt.MqttError, OSError, TimeoutError, BaseExceptionGroup) as exc:
+                        _link_error(exc)  # re-raises anything that is not a link problem
+                        logger.info("analyzer %s lost the broker; reconnecting", self.analyzer_id)
+                    finally:
+                        self._connected.clear()
+                        self._client = None
+                        with contextlib.suppress(Exception):
+                            await client.__aexit__(None, None, None)
+                    client = None
+                    failures = 0
+                failures += 1
+                delay = min(self.config.backoff_max_s, 0.2 * 2 ** min(failures, 8))
+                await asyncio.sleep(random.uniform(0.5 * delay, delay))
+                try:
+                    client = await self._connect()
+                except (aiomqtt.MqttError, OSError, TimeoutError) as exc:
+                    rc = getattr(exc, "rc", None)
+                    if isinstance(exc, aiomqtt.MqttCodeError) and _is_auth_failure(rc):
+                        raise MqttAuthError(
+                            f"the broker at {self.config.safe_url()} refused the credentials ({rc})"
+                        ) from None
+        except Exception as exc:  # kept for annotate(): a background task has no caller
+            self._fatal = exc
+            raise
 
     @property
     def synced(self) -> bool:
@@ -617,8 +671,14 @@ class AnalyzerClient:
             ConnectionLostError: the client is not connected.
             pydantic.ValidationError: out-of-range values.
         """
-        if self._client is None:
+        import aiomqtt
+
+        if self._runner is None:
             raise ConnectionLostError("the analyzer client is not connected (use async with)")
+        if self._fatal is not None:
+            raise self._fatal
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
         if not self.synced:
             await self.wait_synced(timeout_s=timeout_s)
         assert self.unix_offset_s is not None
@@ -640,10 +700,20 @@ class AnalyzerClient:
             label=label,
             extras={**(extras or {}), "clock_sync": sync},
         )
-        async with asyncio.timeout(timeout_s):
-            await self._client.publish(
-                self._annotation_topic, payload.model_dump_json(by_alias=True).encode(), qos=1
-            )
+        data = payload.model_dump_json(by_alias=True).encode()
+        async with asyncio.timeout_at(deadline):
+            while True:
+                await self._connected.wait()
+                if self._fatal is not None:
+                    raise self._fatal
+                try:
+                    await self._client.publish(self._annotation_topic, data, qos=1)
+                    break
+                except (aiomqtt.MqttError, AttributeError):
+                    # the link dropped before the ack (or between the wait and the publish):
+                    # wait for the reconnection and publish again
+                    self.stats.retries += 1
+                    await asyncio.sleep(0.05)
         self.stats.annotations += 1
         return Annotation(
             t=end_s,
@@ -659,23 +729,27 @@ class AnalyzerClient:
             extras=payload.extras,
         )
 
-    async def _sync(self) -> None:
-        seq = 0
+    async def _sync(self, client: Any) -> None:
+        burst = 0  # a burst at every (re)connection: the path may have changed
         while True:
+            seq = self._seq
+            self._seq += 1
             t1 = self.clock()
             self._pending[seq] = t1
             if len(self._pending) > 64:  # answers that never came
                 del self._pending[min(self._pending)]
             request = ClockRequest(id=self.analyzer_id, seq=seq, t1=t1)
-            await self._client.publish(
+            await client.publish(
                 self._request_topic, request.model_dump_json(by_alias=True).encode(), qos=0
             )
             self.stats.requests += 1
-            seq += 1
-            await asyncio.sleep(self.burst_spacing_s if seq < self.burst else self.sync_interval_s)
+            burst += 1
+            await asyncio.sleep(
+                self.burst_spacing_s if burst < self.burst else self.sync_interval_s
+            )
 
-    async def _receive(self) -> None:
-        async for msg in self._client.messages:
+    async def _receive(self, client: Any) -> None:
+        async for msg in client.messages:
             t4 = self.clock()  # first: the receive time
             data = msg.payload if isinstance(msg.payload, bytes | bytearray) else b""
             try:
