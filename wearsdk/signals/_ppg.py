@@ -30,13 +30,13 @@ far is not a pulse (a flat line leaves rounding noise in the filter).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy import signal as sps
 
 from wearsdk._errors import ConfigError
 from wearsdk.signals._filters import InPlaceSos, butter_sos
@@ -433,25 +433,32 @@ def ppg_window_features(
     out = dict.fromkeys(PPG_FEATURES, math.nan)
     if tt.size < _MIN_BEATS:
         return out, math.nan
-    med = float(np.median(aa))
+    med = _median(np.sort(aa))
     acc = (aa >= _ACCEPT[0] * med) & (aa <= _ACCEPT[1] * med)
     accepted = float(np.count_nonzero(acc)) / tt.size
     ta, amp = tt[acc], aa[acc]
     if amp.size:
-        out["ppg_amplitude_au"] = float(np.median(amp))
-    iv = np.diff(ta)
+        out["ppg_amplitude_au"] = _median(np.sort(amp))
+    iv = ta[1:] - ta[:-1]
     keep = (iv > _INTERVAL_S[0]) & (iv < _INTERVAL_S[1])
     kept = iv[keep]
-    if kept.size > _MIN_INTERVALS:
-        rate = 60.0 / kept
-        out["ppg_rate_bpm"] = 60.0 / float(np.median(kept))
-        out["ppg_rate_p90_bpm"] = float(np.percentile(rate, 90))
-        out["ppg_rate_sd_bpm"] = float(np.std(rate))
-        d = np.abs(np.diff(kept))
+    n = kept.size
+    if n > _MIN_INTERVALS:
+        srt = np.sort(kept)
+        out["ppg_rate_bpm"] = 60.0 / _median(srt)
+        # 60 / interval, ascending: the sorted intervals reversed
+        rate = 60.0 / srt[::-1]
+        pos = 0.9 * (n - 1)
+        lo = math.floor(pos)
+        r_lo, r_hi = float(rate[lo]), float(rate[min(lo + 1, n - 1)])
+        out["ppg_rate_p90_bpm"] = r_lo + (pos - lo) * (r_hi - r_lo)
+        dev = rate - float(np.add.reduce(rate)) / n
+        out["ppg_rate_sd_bpm"] = math.sqrt(float(np.dot(dev, dev)) / n)
+        d = np.abs(kept[1:] - kept[:-1])
         d = d[d < _RMSSD_MAX_DIFF_S]
         if d.size > _MIN_DIFFS:
-            out["ppg_rmssd_ms"] = math.sqrt(float(np.mean(d * d))) * 1000.0
-    if kept.size > _RESP_MIN_INTERVALS:
+            out["ppg_rmssd_ms"] = math.sqrt(float(np.dot(d, d)) / d.size) * 1000.0
+    if n > _RESP_MIN_INTERVALS:
         ends = ta[1:][keep]  # the beat ending each kept interval
         grid = np.arange(ends[0], ends[-1], 1.0 / _RESP_FS)
         if grid.size > _RESP_MIN_POINTS:
@@ -461,26 +468,77 @@ def ppg_window_features(
     return out, accepted
 
 
-def _respiration(grid: _F64, ends: _F64, intervals: _F64, amplitudes: _F64) -> tuple[float, float]:
+def _median(srt: _F64) -> float:
+    """The median of a sorted, non-empty array."""
+    h = srt.size // 2
+    return float(srt[h]) if srt.size % 2 else (float(srt[h - 1]) + float(srt[h])) / 2.0
+
+
+def _respiration(
+    grid: _F64, ends: _F64, intervals: _F64, amplitudes: _F64
+) -> tuple[float, float]:
     """Breathing frequency and the share of the spectrum in the breathing band (see
     :func:`ppg_window_features`), NaN when a series is constant.
     """  # noqa: D205
-    total: _F64 | None = None
-    freqs: _F64 | None = None
-    nperseg = min(grid.size, _RESP_NPERSEG)
-    for series in (intervals, amplitudes):
-        y = np.interp(grid, ends, series)
-        sd = float(np.std(y))
-        if not sd > 0:
-            return math.nan, math.nan
-        y = y / sd
-        freqs, p = sps.welch(y - y.mean(), fs=_RESP_FS, nperseg=nperseg)
-        total = p if total is None else total + p
-    assert total is not None
-    assert freqs is not None
-    band = (freqs >= _RESP_BAND_HZ[0]) & (freqs <= _RESP_BAND_HZ[1])
-    above = float(total[freqs > _RESP_FLOOR_HZ].sum())
-    if not band.any() or not above > 0:
+    n = grid.size
+    y = np.empty((2, n))
+    y[0] = np.interp(grid, ends, intervals)
+    y[1] = np.interp(grid, ends, amplitudes)
+    y -= np.add.reduce(y, axis=1, keepdims=True) / n
+    sd = np.sqrt(np.einsum("ij,ij->i", y, y) / n)
+    if not (sd[0] > 0 and sd[1] > 0):
+        return math.nan, math.nan
+    y /= sd[:, None]
+    plan = _welch_plan(n, min(n, _RESP_NPERSEG), _RESP_FS)
+    total = plan.density(y).sum(axis=0)
+    band = plan.band
+    above = float(total[plan.above].sum())
+    if not above > 0:
         return math.nan, math.nan
     k = int(np.argmax(np.where(band, total, -np.inf)))
-    return float(freqs[k]), float(total[band].sum()) / above
+    return float(plan.freqs[k]), float(total[band].sum()) / above
+
+
+class _WelchPlan:
+    """What a Welch estimate on ``n`` samples reuses: segment indices, window, scaling."""
+
+    def __init__(self, n: int, nperseg: int, fs: float) -> None:
+        step = nperseg - nperseg // 2
+        n_seg = (n - nperseg) // step + 1
+        self.idx = np.arange(n_seg)[:, None] * step + np.arange(nperseg)[None, :]
+        self.win = 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(nperseg) / nperseg)  # periodic
+        scale = np.full(nperseg // 2 + 1, 2.0 / (fs * float(self.win @ self.win) * n_seg))
+        scale[0] /= 2.0
+        if nperseg % 2 == 0:
+            scale[-1] /= 2.0
+        self.scale = scale
+        self.freqs = np.fft.rfftfreq(nperseg, 1.0 / fs)
+        self.band = (self.freqs >= _RESP_BAND_HZ[0]) & (self.freqs <= _RESP_BAND_HZ[1])
+        self.above = self.freqs > _RESP_FLOOR_HZ
+
+    def density(self, y: _F64) -> _F64:
+        """One-sided power spectral density of each row of ``y``, averaged over segments."""
+        seg = y[:, self.idx]
+        seg -= np.add.reduce(seg, axis=2, keepdims=True) / seg.shape[2]
+        seg *= self.win
+        spec = np.fft.rfft(seg, axis=2)
+        p: _F64 = np.add.reduce(spec.real**2 + spec.imag**2, axis=1) * self.scale
+        return p
+
+
+@functools.lru_cache(maxsize=64)
+def _welch_plan(n: int, nperseg: int, fs: float) -> _WelchPlan:
+    return _WelchPlan(n, nperseg, fs)
+
+
+def _welch_psd(y: _F64, *, fs: float, nperseg: int) -> tuple[_F64, _F64]:
+    """Welch power spectral density of each row of ``y`` (shape ``(rows, n)``, ``n >=
+    nperseg``): what ``scipy.signal.welch(y, fs=fs, nperseg=nperseg)`` computes (periodic Hann
+    window, half overlap, each segment's mean removed, one-sided density, mean over segments,
+    trailing samples that do not fill a segment ignored), without its per-call overhead.
+
+    Returns:
+        The frequencies (Hz) and the densities, shape ``(rows, nperseg // 2 + 1)``.
+    """  # noqa: D205
+    plan = _welch_plan(y.shape[1], nperseg, fs)
+    return plan.freqs, plan.density(np.asarray(y, dtype=np.float64))
