@@ -11,8 +11,8 @@ window features; ``--no-bvp`` leaves the BVP stream out, to see what it adds the
 
 Baseline, in the same process: neurokit2 recomputing the same features from scratch on each
 60 s window (``ecg_process`` + ``hrv_time`` + ``hrv_frequency`` + ``eda_process`` + the magnitude
-SD of the accelerometer + ``ppg_process``), the way a windowed offline toolbox is used online. It is timed on a
-sample of windows spread over the hour and scaled to 3,600 windows.
+SD of the accelerometer + ``ppg_process``), the way a windowed offline toolbox is used online. It
+is timed on a sample of windows spread over the hour and scaled to 3,600 windows.
 
 Both are timed in CPU time of this process (the cost on one core, robust to other processes
 sharing the machine); the wearsdk runs alternate CPU-time and wall-clock timing and the best

@@ -89,9 +89,7 @@ def match_beats(r: np.ndarray, p: np.ndarray, duration: float) -> dict[str, floa
     }
 
 
-def extract(
-    t: np.ndarray, x: np.ndarray, fs: float, config: FeatureConfig
-) -> list[WindowFeatures]:
+def extract(t: np.ndarray, x: np.ndarray, fs: float, config: FeatureConfig) -> list[WindowFeatures]:
     """Window features of a BVP stream fed in 1 s blocks."""
     ex = FeatureExtractor(config)
     out: list[WindowFeatures] = []

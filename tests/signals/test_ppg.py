@@ -67,7 +67,7 @@ def test_peaks_are_scipy_find_peaks_on_the_band_passed_real_ppg(data_dir: Path) 
     y = ppg_clean(x, sampling_rate_hz=FS)
     expected, _ = find_peaks(y, distance=33)  # ceil(0.33 * 100)
     assert np.array_equal(ppg_peaks(x, sampling_rate_hz=FS), expected)
-    bvp = e4_bvp(data_dir)[:64 * 600]
+    bvp = e4_bvp(data_dir)[: 64 * 600]
     y = ppg_clean(bvp, sampling_rate_hz=64.0)
     expected, _ = find_peaks(y, distance=22)  # ceil(0.33 * 64)
     got = ppg_peaks(bvp, sampling_rate_hz=64.0)

@@ -474,9 +474,7 @@ def _median(srt: _F64) -> float:
     return float(srt[h]) if srt.size % 2 else (float(srt[h - 1]) + float(srt[h])) / 2.0
 
 
-def _respiration(
-    grid: _F64, ends: _F64, intervals: _F64, amplitudes: _F64
-) -> tuple[float, float]:
+def _respiration(grid: _F64, ends: _F64, intervals: _F64, amplitudes: _F64) -> tuple[float, float]:
     """Breathing frequency and the share of the spectrum in the breathing band (see
     :func:`ppg_window_features`), NaN when a series is constant.
     """  # noqa: D205
