@@ -136,7 +136,7 @@ class PpgPeakDetector:
     def reset(self) -> None:
         """Forget everything; the next block starts a new stream at index 0."""
         self._filter.reset()
-        self._buf = np.zeros((5, 0))  # rows: filtered, time, bad, prefix max |x|, (spare)
+        self._buf = np.zeros((4, 0))  # rows: filtered, time, bad, largest |x| so far
         self._base = 0  # absolute index of buffer column 0
         self._n = 0  # samples consumed
         self._scan = 1  # next index to test as a local maximum
@@ -218,16 +218,14 @@ class PpgPeakDetector:
         self._last_t = float(t[-1])
         finite = np.isfinite(x)  # False only before the first finite sample of the stream
         y = self._filtered(x, finite)
-        absx = np.abs(np.where(finite, x, 0.0))
-        scale = np.maximum.accumulate(np.maximum(absx, 0.0))
+        scale = np.maximum.accumulate(np.abs(np.where(finite, x, 0.0)))
         np.maximum(scale, self._scale, out=scale)
         self._scale = float(scale[-1])
-        cols = np.empty((5, m))
+        cols = np.empty((4, m))
         cols[0] = y
         cols[1] = t
         cols[2] = bad | ~finite
         cols[3] = scale
-        cols[4] = 0.0
         # keep only what later decisions can read
         cut = max(self._base, min(self._n - self._keep, self._undecided_from()))
         self._buf = np.concatenate((self._buf[:, cut - self._base :], cols), axis=1)
@@ -510,7 +508,7 @@ class _WelchPlan:
         if nperseg % 2 == 0:
             scale[-1] /= 2.0
         self.scale = scale
-        self.freqs = np.fft.rfftfreq(nperseg, 1.0 / fs)
+        self.freqs: _F64 = np.fft.rfftfreq(nperseg, 1.0 / fs).astype(np.float64)
         self.band = (self.freqs >= _RESP_BAND_HZ[0]) & (self.freqs <= _RESP_BAND_HZ[1])
         self.above = self.freqs > _RESP_FLOOR_HZ
 
