@@ -64,7 +64,8 @@ def match_beats(r: np.ndarray, p: np.ndarray, duration: float) -> dict[str, floa
     matched = np.full(r.size, np.nan)
     used = np.zeros(p.size, dtype=bool)
     for i in np.flatnonzero(scored_r):
-        lo, hi = np.searchsorted(p, (r[i] + delay - MATCH_HALF_WIDTH_S, r[i] + delay + 0.2))
+        centre = r[i] + delay
+        lo, hi = np.searchsorted(p, (centre - MATCH_HALF_WIDTH_S, centre + MATCH_HALF_WIDTH_S))
         for j in range(lo, hi):
             if not used[j]:
                 used[j] = True
@@ -72,7 +73,8 @@ def match_beats(r: np.ndarray, p: np.ndarray, duration: float) -> dict[str, floa
                 break
     n_r = int(scored_r.sum())
     tp = int(np.isfinite(matched).sum())
-    lo_p, hi_p = EDGE_S + delay - MATCH_HALF_WIDTH_S, duration - EDGE_S + delay + 0.2
+    lo_p = EDGE_S + delay - MATCH_HALF_WIDTH_S
+    hi_p = duration - EDGE_S + delay + MATCH_HALF_WIDTH_S
     n_p = int(((p >= lo_p) & (p <= hi_p)).sum())
     both = np.isfinite(matched[1:]) & np.isfinite(matched[:-1])
     err = (np.diff(matched) - np.diff(r))[both]
