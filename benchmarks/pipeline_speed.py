@@ -2,15 +2,17 @@
 
 Input: one hour of ECG at 130 Hz (the real Polar H10 recording in ``polar_h10/``, repeated),
 accelerometer at 200 Hz x 3 (synthetic: gravity, gait-like motion, noise) and EDA at 32 Hz (the
-real lab recording in ``neurokit/bio_resting_8min_100hz.csv`` resampled, repeated), fed in 1 s
-blocks to :class:`~wearsdk.signals.FeatureExtractor`: ECG cleaning and R peaks, RR artifact
-classification, EDA cleaning, decomposition and SCRs, accelerometer activity, and every
-feature of 60 s windows every 1 s (3,600 windows).
+real lab recording in ``neurokit/bio_resting_8min_100hz.csv`` resampled, repeated) and BVP at
+64 Hz (the real Empatica E4 recording ``stress_predict/Raw_data/S02/BVP.csv``, repeated), fed in
+1 s blocks to :class:`~wearsdk.signals.FeatureExtractor`: ECG cleaning and R peaks, RR artifact
+classification, EDA cleaning, decomposition and SCRs, accelerometer activity, PPG beats, and
+every feature of 60 s windows every 1 s (3,600 windows). The ``windows`` stage is all the
+window features; ``--no-bvp`` leaves the BVP stream out, to see what it adds there.
 
 Baseline, in the same process: neurokit2 recomputing the same features from scratch on each
 60 s window (``ecg_process`` + ``hrv_time`` + ``hrv_frequency`` + ``eda_process`` + the magnitude
-SD of the accelerometer), the way a windowed offline toolbox is used online. It is timed on a
-sample of windows spread over the hour and scaled to 3,600 windows.
+SD of the accelerometer + ``ppg_process``), the way a windowed offline toolbox is used online. It
+is timed on a sample of windows spread over the hour and scaled to 3,600 windows.
 
 Both are timed in CPU time of this process (the cost on one core, robust to other processes
 sharing the machine); the wearsdk runs alternate CPU-time and wall-clock timing and the best
@@ -23,7 +25,7 @@ pipeline itself (bus, ``run_pipeline``, one subscriber draining ``physio/#`` as 
 outlets do) is timed over 10 minutes of the same input with the option off and on.
 
 Usage: python -m benchmarks.pipeline_speed [--data DIR] [--baseline-windows 40] [--repeat 5]
-       [--clean] [--no-baseline]
+       [--clean] [--no-baseline] [--no-bvp]
 """
 
 from __future__ import annotations
@@ -73,10 +75,13 @@ def load_inputs(root: Path) -> dict[str, tuple[np.ndarray, np.ndarray, float]]:
         ),
         axis=1,
     ) + rng.normal(0, 15, (t_acc.size, 3))
+    bvp = np.loadtxt(root / "stress_predict" / "Raw_data" / "S02" / "BVP.csv", skiprows=2)
+    bvp = np.tile(bvp, int(np.ceil(HOUR * 64 / bvp.size)))[: int(HOUR * 64)]
     return {
         "ecg": (np.arange(ecg.size) / fs_ecg, ecg, fs_ecg),
         "acc": (t_acc, acc, fs_acc),
         "eda": (np.arange(eda32.size) / 32.0, eda32, 32.0),
+        "bvp": (np.arange(bvp.size) / 64.0, bvp, 64.0),
     }
 
 
@@ -117,7 +122,7 @@ async def _session_pipeline(
     from wearsdk.bus import Bus
     from wearsdk.session._pipeline import PipelineConfig, run_pipeline
 
-    units = {"ecg": "uV", "acc": "mG", "eda": "uS"}
+    units = {"ecg": "uV", "acc": "mG", "eda": "uS", "bvp": "au"}
     blocks = []
     for k in range(seconds):
         for name, (t, x, fs) in inputs.items():
@@ -166,6 +171,9 @@ def run_neurokit_window(nk, inputs, end: float) -> None:  # type: ignore[no-unty
     _t, acc, fs_a = inputs["acc"]
     a = acc[int((end - 60) * fs_a) : int(end * fs_a)]
     np.std(np.linalg.norm(a, axis=1))
+    if "bvp" in inputs:
+        _tb, bvp, fs_b = inputs["bvp"]
+        nk.ppg_process(bvp[int((end - 60) * fs_b) : int(end * fs_b)], sampling_rate=int(fs_b))
 
 
 def main() -> None:
@@ -180,8 +188,11 @@ def main() -> None:
         "--clean", action="store_true", help="also time keep_clean / publish_clean (see above)"
     )
     parser.add_argument("--no-baseline", action="store_true", help="skip the neurokit2 runs")
+    parser.add_argument("--no-bvp", action="store_true", help="leave the BVP stream out")
     args = parser.parse_args()
     inputs = load_inputs(data_dir(args.data))
+    if args.no_bvp:
+        del inputs["bvp"]
     clocks = {"cpu": time.process_time, "wall": time.perf_counter}
     runs: dict[str, list[tuple[float, int, dict[str, float]]]] = {c: [] for c in clocks}
     clean_runs: list[float] = []
@@ -192,7 +203,8 @@ def main() -> None:
             clean_runs.append(run_wearsdk(inputs, args.block_s, time.process_time, True)[0])
     n_windows = runs["cpu"][0][1]
     print(
-        "wearsdk online: 1 h of ECG 130 Hz + ACC 200 Hz x3 + EDA 32 Hz in "
+        "wearsdk online: 1 h of ECG 130 Hz + ACC 200 Hz x3 + EDA 32 Hz"
+        f"{'' if args.no_bvp else ' + BVP 64 Hz'} in "
         f"{args.block_s:g} s blocks, {n_windows} windows of 60 s every 1 s; "
         f"{args.repeat} runs, CPU time of this process and wall time (best / median)"
     )

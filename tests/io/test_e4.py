@@ -269,6 +269,13 @@ def test_cli_replays_an_e4_session_as_json_lines(data_dir: Path) -> None:
     assert any("calibrating" in e["flags"] for e in estimates)
     assert any("calibrating" not in e["flags"] for e in estimates)
     assert all(e["stress_level"] in (None, "low", "medium", "high") for e in estimates)
+    # the BVP (156 s in this export) gives pulse features while it lasts, then low coverage
+    features = [line for line in lines if line["type"] == "features"]
+    with_ppg = [f for f in features if f["values"]["ppg_rate_bpm"] is not None]
+    assert len(with_ppg) >= 90
+    assert all(40 < f["values"]["ppg_rate_bpm"] < 150 for f in with_ppg)
+    assert all(f["quality"]["bvp_coverage"] >= 0.6 for f in with_ppg)
+    assert any("low_coverage_bvp" in f["flags"] for f in features)
     start = 1560279825.0
     eda = [line for line in lines if line["type"] == "samples" and line["stream"] == "eda"]
     assert eda[0]["t_unix"][0] == pytest.approx(start, abs=1e-6)  # the original times

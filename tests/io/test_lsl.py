@@ -10,6 +10,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import numpy as np
 import pylsl
@@ -23,7 +24,9 @@ from wearsdk import (
     DeviceStatus,
     Estimate,
     ExportPolicy,
+    Features,
     Gap,
+    PipelineConfig,
     SampleBlock,
     Session,
     __version__,
@@ -422,3 +425,38 @@ async def test_raw_outlets_carry_the_blocks_with_their_timestamps_and_metadata()
     assert full.desc().child("wearsdk").child_value("source") == "eda-0a1b2c3d4e5f"
     assert full.desc().child("acquisition").child_value("manufacturer") == "wearsdk"
     assert outlets.pushed["eda-0a1b2c3d4e5f-eda"] == 16
+
+
+async def test_a_ppg_stream_gives_pulse_features(data_dir: Path) -> None:
+    bvp = np.loadtxt(
+        data_dir / "stress_predict" / "Raw_data" / "S02" / "BVP.csv", skiprows=2, max_rows=64 * 75
+    )
+    sid = unique("ppg")
+    ppg = outlet("wrist ppg", "PPG", (ChannelSpec("ppg", "", "PPG"),), 64.0, sid)
+    config = PipelineConfig(window_s=30.0, hop_s=5.0, baseline_s=30.0, stale_s=30.0)
+    features: list[Features] = []
+    async with Session(pipeline=config, consent=CONSENT) as session:
+        sub = session.bus.subscribe("#", maxsize=65536, policy="block")
+        session.add(LslInlet(f"source_id={sid}", source_id="lsl-ppg"))
+        while True:
+            m = await sub.receive()
+            if isinstance(m.payload, DeviceStatus) and m.payload.state == "connected":
+                break
+        t0 = pylsl.local_clock()
+        t = np.arange(bvp.size) / 64.0
+        for k in range(0, bvp.size, 16):  # 0.25 s chunks at 10 x real time
+            push_chunk(ppg, bvp[k : k + 16, None].astype(np.float32), t0 + t[k : k + 16])
+            await asyncio.sleep(0.025)
+        async with asyncio.timeout(20):
+            while len(features) < 8:
+                m = await sub.receive()
+                if isinstance(m.payload, Features):
+                    features.append(m.payload)
+    defined = [f for f in features if f.values.get("ppg_rate_bpm") is not None]
+    assert len(defined) >= 6
+    for f in defined:
+        assert 50 < f.values["ppg_rate_bpm"] < 140  # type: ignore[operator]
+        assert f.values["ppg_amplitude_au"] is not None
+        assert f.quality["bvp_coverage"] >= 0.6
+    # the first window may start before the stream (windows end on multiples of the hop)
+    assert all(f.quality["bvp_coverage"] > 0.95 for f in defined[1:])

@@ -180,3 +180,86 @@ def test_rr_beats_out_of_order_are_dropped_and_counted() -> None:
     w = wins[-1]
     sel = (t > w.start) & (t <= w.end)
     assert w.values["hr_mean_bpm"] == pytest.approx(hrv_time(rr[sel])["hr_mean_bpm"])
+
+
+def e4_bvp(data_dir, seconds: float) -> np.ndarray:  # type: ignore[no-untyped-def]
+    path = data_dir / "stress_predict" / "Raw_data" / "S02" / "BVP.csv"
+    return np.loadtxt(path, skiprows=2, max_rows=int(64 * seconds))
+
+
+def push_blocks(ex: FeatureExtractor, t, x, rate, block: int):  # type: ignore[no-untyped-def]
+    out = []
+    for i in range(0, t.size, block):
+        ex.push("bvp", t[i : i + block], x[i : i + block], nominal_rate_hz=rate)
+        out += ex.ready()
+    return out
+
+
+def test_bvp_features_are_the_window_features_of_the_offline_beats(data_dir) -> None:  # type: ignore[no-untyped-def]
+    from wearsdk.signals import PPG_FEATURES, ppg_beats, ppg_window_features
+
+    x = e4_bvp(data_dir, 600)
+    t = 50.0 + np.arange(x.size) / 64.0
+    wins = push_blocks(FeatureExtractor(FeatureConfig(window_s=60, hop_s=1)), t, x, 64.0, 64)
+    assert len(wins) > 500
+    beats = ppg_beats(x, sampling_rate_hz=64.0)
+    bt = beats.t + 50.0
+    defined = 0
+    for w in wins[::7]:
+        assert w.quality["bvp_coverage"] == pytest.approx(1.0)
+        sel = (bt >= w.start) & (bt < w.end)
+        want, accepted = ppg_window_features(bt[sel], beats.amplitude[sel])
+        assert w.quality["bvp_beats_accepted"] == pytest.approx(accepted, nan_ok=True)
+        for k in PPG_FEATURES:
+            assert w.values[k] == pytest.approx(want[k], rel=1e-6, nan_ok=True), k
+        defined += np.isfinite(w.values["ppg_rate_bpm"])
+        assert ("bvp" in w.modalities) == np.isfinite(w.values["ppg_amplitude_au"])
+    assert defined > 60
+    # and they do not depend on the block size
+    other = push_blocks(FeatureExtractor(FeatureConfig(window_s=60, hop_s=1)), t, x, 64.0, 1000)
+    assert [w.end for w in other] == [w.end for w in wins]
+    for a, b in zip(wins, other, strict=True):
+        assert a.values == pytest.approx(b.values, nan_ok=True)
+
+
+def test_bvp_bad_input_is_counted_never_raised(data_dir) -> None:  # type: ignore[no-untyped-def]
+    x = e4_bvp(data_dir, 200)
+    t = np.arange(x.size) / 64.0
+    # no nominal rate, or one too low for the band-pass: dropped and counted, no features
+    for rate in (None, 0.0, 8.0, float("nan")):
+        ex = FeatureExtractor(FeatureConfig(window_s=30, hop_s=1))
+        ex.push("bvp", t[:640], x[:640], nominal_rate_hz=rate)
+        assert ex.dropped == 640
+        ex.push("hr", t[:640:64], np.full(10, 70.0), nominal_rate_hz=1.0)
+        assert all("ppg_rate_bpm" not in w.values for w in ex.ready())
+    # NaNs, a 20 s gap, out-of-order and non-finite times, a flat stretch
+    y = x.copy()
+    y[64 * 40 : 64 * 45] = np.nan
+    y[64 * 120 : 64 * 160] = 7.0
+    keep = (t < 60) | (t >= 80)
+    ex = FeatureExtractor(FeatureConfig(window_s=30, hop_s=1))
+    wins = push_blocks(ex, t[keep], y[keep], 64.0, 64)
+    ex.push("bvp", [t[100], float("nan")], [1.0, 1.0], nominal_rate_hz=64.0)
+    assert ex.dropped == 2
+    by_end = {w.end: w for w in wins}
+    assert "low_coverage_bvp" in by_end[90.0].flags  # 20 of 30 s missing
+    assert np.isnan(by_end[90.0].values["ppg_rate_bpm"])
+    assert "bvp" not in by_end[90.0].modalities
+    flat = by_end[160.0]  # 30 s of a flat line: no beats
+    assert flat.quality["bvp_coverage"] == pytest.approx(1.0)
+    assert all(np.isnan(v) for k, v in flat.values.items() if k.startswith("ppg_"))
+    assert "bvp" not in flat.modalities
+    assert np.isfinite(by_end[30.0].values["ppg_rate_bpm"])
+    assert max(by_end) == 199.0  # the last second waits for its beats to be decided
+    assert np.isfinite(by_end[199.0].values["ppg_amplitude_au"])
+    assert sum("bvp" in w.modalities for w in wins) > 60
+
+
+def test_bvp_beats_memory_is_bounded(data_dir) -> None:  # type: ignore[no-untyped-def]
+    x = np.tile(e4_bvp(data_dir, 120), 10)
+    t = np.arange(x.size) / 64.0
+    ex = FeatureExtractor(FeatureConfig(window_s=30, hop_s=1))
+    push_blocks(ex, t, x, 64.0, 64)
+    rows = ex._ppg_beats
+    assert rows._hi - rows._lo < 80  # about one window of beats
+    assert rows._data.shape[0] < 400

@@ -17,7 +17,7 @@ __all__ = ["PipelineConfig", "run_pipeline"]
 
 logger = logging.getLogger("wearsdk.session")
 
-_STREAMS = ("rr", "ecg", "hr", "acc", "temp", "eda")
+_STREAMS = ("rr", "ecg", "hr", "acc", "temp", "eda", "bvp")
 _CALIBRATE = ("calibrate_start", "calibrate_stop")
 
 
@@ -69,7 +69,15 @@ WEARER = "wearer"
 """Source id of the session's wearer in ``features/`` topics and multi-source estimates."""
 
 # which feature streams a bus stream feeds (HeartRate events feed "hr")
-_FEEDS = {"rr": "rr", "ecg": "rr", "hr": "hr", "acc": "acc", "temp": "temp", "eda": "eda"}
+_FEEDS = {
+    "rr": "rr",
+    "ecg": "rr",
+    "hr": "hr",
+    "acc": "acc",
+    "temp": "temp",
+    "eda": "eda",
+    "bvp": "bvp",
+}
 
 
 @dataclass

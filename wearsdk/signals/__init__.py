@@ -25,12 +25,24 @@ from wearsdk.signals._eda import (
     eda_process,
 )
 from wearsdk.signals._filters import SosFilter, butter_sos, filter_causal, group_delay_s
+from wearsdk.signals._ppg import (
+    PPG_BAND_HZ,
+    PPG_FEATURES,
+    PpgBeats,
+    PpgPeakDetector,
+    ppg_beats,
+    ppg_clean,
+    ppg_peaks,
+    ppg_window_features,
+)
 from wearsdk.signals._quality import AccActivity, AccUnit, EdaQuality, acc_activity, eda_quality
 from wearsdk.signals._rr import RRWindow, RRWindower, hrv_time
 from wearsdk.signals._voice import ProsodyFeatures, VoiceProsody, voice_prosody, yin_pitch
 
 __all__ = [
     "ECG_CLEAN_BAND_HZ",
+    "PPG_BAND_HZ",
+    "PPG_FEATURES",
     "AccActivity",
     "AccUnit",
     "EcgCleaner",
@@ -40,6 +52,8 @@ __all__ = [
     "EdaOutput",
     "EdaProcessor",
     "EdaQuality",
+    "PpgBeats",
+    "PpgPeakDetector",
     "ProsodyFeatures",
     "RRWindow",
     "RRWindower",
@@ -60,6 +74,10 @@ __all__ = [
     "filter_causal",
     "group_delay_s",
     "hrv_time",
+    "ppg_beats",
+    "ppg_clean",
+    "ppg_peaks",
+    "ppg_window_features",
     "voice_prosody",
     "yin_pitch",
 ]

@@ -26,6 +26,11 @@ Streams understood (names as on the bus) and the features they give:
              ``scr_rate_per_min``, ``scr_amplitude_mean_usiemens``; quality
              ``eda_coverage`` and ``eda_valid`` (share of samples that were not bridged);
              flag ``eda_invalid`` when under half are valid
+``bvp``      PPG/BVP, any unit (``au``); through :class:`~wearsdk.signals.PpgPeakDetector`:
+             ``ppg_rate_bpm``, ``ppg_rate_p90_bpm``, ``ppg_rate_sd_bpm``, ``ppg_rmssd_ms``,
+             ``ppg_amplitude_au``, ``ppg_resp_hz``, ``ppg_resp_fraction`` (see
+             :func:`ppg_window_features`); quality ``bvp_coverage`` and
+             ``bvp_beats_accepted``
 ===========  =========================================================================
 
 An SCR is confirmed up to a few seconds after its peak (see ``EdaProcessor``), so a window cut
@@ -41,6 +46,10 @@ cleaned sample keeps the time of the raw sample it comes from; the features do n
 
 A window whose stream coverage is below ``min_coverage`` is flagged (``low_coverage_<stream>``)
 and its features from that stream are NaN: missing data is never silently averaged.
+
+Streams that need their nominal rate (``ecg``, ``eda``, ``bvp``) drop and count their samples
+without one (or with one their processor cannot work at); samples of ``bvp`` that are not after
+the previous one are dropped and counted too.
 """
 
 from __future__ import annotations
@@ -49,6 +58,7 @@ import itertools
 import math
 from collections import deque
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -65,6 +75,7 @@ from wearsdk.signals._hrv import (
     lomb_n_freqs,
     lomb_terms,
 )
+from wearsdk.signals._ppg import PPG_FEATURES, PpgPeakDetector, ppg_window_features
 from wearsdk.signals._rr import hrv_time
 
 __all__ = ["CleanSignal", "FeatureConfig", "FeatureExtractor", "WindowFeatures"]
@@ -175,10 +186,12 @@ class _Rows:
         t = self._data[self._lo : self._hi, 0]
         self._lo += int(np.searchsorted(t, before, side="right"))
 
-    def window(self, start: float, end: float) -> npt.NDArray[np.float64]:
-        """The rows with ``start < t <= end``."""
+    def window(
+        self, start: float, end: float, *, closed: Literal["right", "left"] = "right"
+    ) -> npt.NDArray[np.float64]:
+        """The rows with ``start < t <= end`` (``closed="left"``: ``start <= t < end``)."""
         live = self._data[self._lo : self._hi]
-        a, b = np.searchsorted(live[:, 0], (start, end), side="right").tolist()
+        a, b = np.searchsorted(live[:, 0], (start, end), side=closed).tolist()
         return live[a:b]
 
 
@@ -213,6 +226,9 @@ class FeatureExtractor:
         self._ecg: EcgPeakDetector | None = None
         self._last_peak: float | None = None
         self._scrs: deque[tuple[float, float]] = deque()  # (peak time, amplitude)
+        self._ppg: PpgPeakDetector | None = None
+        self._ppg_beats = _Rows(2)  # PPG beats: time, pulse amplitude
+        self._ppg_last_t = -math.inf
         self._rr_decided = 0
         self._rr_ready = -math.inf  # time of the last beat whose class is decided
         self._last_beat_t = -math.inf  # beats are kept in time order
@@ -262,6 +278,8 @@ class FeatureExtractor:
             self._stream(stream, nominal_rate_hz).add(tt, vv[:, 0])
         elif stream == "eda":
             self._push_eda(tt, vv[:, 0], nominal_rate_hz)
+        elif stream == "bvp":
+            self._push_bvp(tt, vv[:, 0], nominal_rate_hz)
         else:
             self.dropped += tt.size
 
@@ -335,6 +353,31 @@ class FeatureExtractor:
                 zip(out.scrs.peak_s.tolist(), out.scrs.amplitude_usiemens.tolist(), strict=True)
             )
 
+    def _push_bvp(
+        self, t: npt.NDArray[np.float64], x: npt.NDArray[np.float64], rate: float | None
+    ) -> None:
+        if self._ppg is None:
+            try:
+                self._ppg = PpgPeakDetector(sampling_rate_hz=rate or 0.0)
+            except ConfigError:
+                self.dropped += t.size  # beat detection needs a nominal rate of 12.5 Hz or more
+                return
+        # samples must come in time order with finite times (NaN values are the detector's)
+        prev = np.maximum.accumulate(np.concatenate(([self._ppg_last_t], t[:-1])))
+        ok = np.isfinite(t) & (t > prev)
+        if not ok.all():
+            self.dropped += int(t.size - np.count_nonzero(ok))
+            t, x = t[ok], x[ok]
+            if t.size == 0:
+                return
+        self._ppg_last_t = float(t[-1])
+        self._stream("bvp", rate).add(t, x)
+        beats = self._ppg.step(x, t)
+        if len(beats):
+            rows = self._ppg_beats.extend(len(beats))
+            rows[:, 0] = beats.t
+            rows[:, 1] = beats.amplitude
+
     def _push_rr(self, tl: list[float], rl: list[float]) -> None:
         """Beats (times and RR intervals) as lists: a beat or two per block. Beats that are not
         finite, not positive or not after the previous beat are dropped and counted.
@@ -391,7 +434,7 @@ class FeatureExtractor:
         hop = self.config.hop_s
         # RR is ready up to its last classified beat (classification waits for two more)
         watermarks = [
-            self._rr_ready if name == "rr" else b.watermark
+            self._rr_ready if name == "rr" else self._watermark(name, b)
             for name, b in self._bins.items()
             if math.isfinite(b.watermark)
         ]
@@ -408,11 +451,18 @@ class FeatureExtractor:
         self._forget((self._next_end_bin + 1) * hop - self.config.window_s)
         return out
 
+    def _watermark(self, name: str, b: BinnedStream) -> float:
+        """How far a stream's windows are complete (PPG: as far as its beats are decided)."""
+        if name == "bvp" and self._ppg is not None:
+            return min(b.watermark, self._ppg.decided_until)
+        return b.watermark
+
     def _forget(self, before: float) -> None:
         while self._scrs and self._scrs[0][0] <= before:
             self._scrs.popleft()
         self._nn.forget(before)
         self._classes.forget(before)
+        self._ppg_beats.forget(math.nextafter(before, -math.inf))  # windows are [start, end)
 
     def _eda_window(
         self,
@@ -511,6 +561,21 @@ class FeatureExtractor:
                 modalities.append(name)
         if "eda" in self._bins:
             self._eda_window(end_bin, start, end, values, quality, flags, modalities)
+        bvp = self._bins.get("bvp")
+        if bvp is not None:
+            w = bvp.window(end_bin, self._n_bins)
+            quality["bvp_coverage"] = w.coverage
+            if w.coverage >= c.min_coverage:
+                beats = self._ppg_beats.window(start, end, closed="left")
+                feats, accepted = ppg_window_features(beats[:, 0], beats[:, 1])
+                quality["bvp_beats_accepted"] = accepted
+                values.update(feats)
+                if math.isfinite(feats["ppg_amplitude_au"]):
+                    modalities.append("bvp")
+            else:
+                flags.append("low_coverage_bvp")
+                quality["bvp_beats_accepted"] = nan
+                values.update(dict.fromkeys(PPG_FEATURES, nan))
         return WindowFeatures(
             start=start,
             end=end,
