@@ -71,32 +71,39 @@ SUBJECTS = tuple(f"S{i:02d}" for i in range(2, 26))
 WINDOW_S = 60.0
 HOP_S = 5.0
 AMBIGUOUS = (0.2, 0.8)
-CACHE = Path("/tmp/wearsdk_arousal_cache/v1")
+CACHE = Path("/tmp/wearsdk_arousal_cache/v3")
 ROOT = Path(__file__).resolve().parents[1]
-MODEL_ID = "arousal-v2"
-MODEL_PATH = ROOT / "wearsdk" / "affect" / "models" / "arousal_v2.json"
+MODEL_ID = "arousal-v3"
+MODEL_PATH = ROOT / "wearsdk" / "affect" / "models" / "arousal_v3.json"
 C_REG = 0.1  # inverse L2 strength of the logistic regressions (z-scores, so all inputs ~unit)
 
 # name, features (first finite wins), transform, modality, group, spread floor. Chosen on the
 # reordered-schedule check: ln RMSSD (the E4's IBI is too sparse to learn from), skin-temperature
 # level and slope (the wristband warms up over a session: a proxy for elapsed time) and the SCR
-# amplitude (no gain) are left out.
+# amplitude (no gain) are left out. The pulse-wave (BVP) inputs come from the wristband's own
+# beats (wearsdk.signals PPG processing): their pulse rate next to the device's averaged HR, its
+# 90th percentile, ln RMSSD of the pulse intervals and the respiratory share of the beat-to-beat
+# modulation; the median pulse amplitude, the rate's spread and the breathing frequency gave
+# nothing (see docs/estimates.md). A session without a pulse wave is scored by the sub-models
+# without them.
+_I = "identity"
+_TABLE: list[tuple[str, list[str], str, str, str, float]] = [
+    ("hr", ["hr_device_mean_bpm", "hr_mean_bpm", "ppg_rate_bpm"], _I, "hr", "hr", 3.0),
+    ("hr_slope", ["hr_device_slope_bpm_per_min"], _I, "hr", "hr", 1.0),
+    ("ln_scl", ["scl_mean_usiemens"], "log", "eda", "eda_tonic", 0.05),
+    ("scl_slope", ["scl_slope_usiemens_per_min"], _I, "eda", "eda_tonic", 0.05),
+    ("phasic", ["phasic_mean_usiemens"], _I, "eda", "eda_phasic", 0.01),
+    ("scr_rate", ["scr_rate_per_min"], _I, "eda", "eda_phasic", 0.5),
+    ("acc", ["acc_activity_g"], _I, "acc", "acc", 0.01),
+    ("pulse_rate", ["ppg_rate_bpm"], _I, "bvp", "bvp", 3.0),
+    ("pulse_rate_p90", ["ppg_rate_p90_bpm"], _I, "bvp", "bvp", 3.0),
+    ("ln_pulse_rmssd", ["ppg_rmssd_ms"], "log", "bvp", "bvp", 0.1),
+    ("resp_fraction", ["ppg_resp_fraction"], _I, "bvp", "bvp", 0.05),
+]
 INPUTS: list[dict[str, Any]] = [
-    {"name": "hr", "features": ["hr_device_mean_bpm", "hr_mean_bpm"], "transform": "identity",
-     "modality": "hr", "group": "hr", "min_std": 3.0},
-    {"name": "hr_slope", "features": ["hr_device_slope_bpm_per_min"], "transform": "identity",
-     "modality": "hr", "group": "hr", "min_std": 1.0},
-    {"name": "ln_scl", "features": ["scl_mean_usiemens"], "transform": "log",
-     "modality": "eda", "group": "eda_tonic", "min_std": 0.05},
-    {"name": "scl_slope", "features": ["scl_slope_usiemens_per_min"], "transform": "identity",
-     "modality": "eda", "group": "eda_tonic", "min_std": 0.05},
-    {"name": "phasic", "features": ["phasic_mean_usiemens"], "transform": "identity",
-     "modality": "eda", "group": "eda_phasic", "min_std": 0.01},
-    {"name": "scr_rate", "features": ["scr_rate_per_min"], "transform": "identity",
-     "modality": "eda", "group": "eda_phasic", "min_std": 0.5},
-    {"name": "acc", "features": ["acc_activity_g"], "transform": "identity",
-     "modality": "acc", "group": "acc", "min_std": 0.01},
-]  # fmt: skip
+    dict(zip(("name", "features", "transform", "modality", "group", "min_std"), row, strict=True))
+    for row in _TABLE
+]
 NAMES = [i["name"] for i in INPUTS]
 GROUP = {i["name"]: i["group"] for i in INPUTS}
 HR_GROUPS = {"hr"}
@@ -106,11 +113,21 @@ EDA_GROUPS = {"eda_tonic", "eda_phasic"}
 # not depend on which episodes came before (see the reordered-schedule check)
 BASELINE = {"calibration_s": 180.0, "half_life_s": 1200.0, "z_clip": 5.0, "adapt_clip": 0.5}
 # sub-models in order of preference: name, required modalities, input groups
+BVP_GROUPS = {"bvp"}
 SUBMODELS = [
-    ("all", ("hr", "eda"), None),
+    ("all_bvp", ("hr", "eda", "bvp"), None),
+    ("all", ("hr", "eda"), HR_GROUPS | EDA_GROUPS | {"acc"}),
+    ("no_eda_bvp", ("hr", "bvp"), HR_GROUPS | BVP_GROUPS | {"acc"}),
     ("no_eda", ("hr",), HR_GROUPS | {"acc"}),
     ("no_hr", ("eda",), EDA_GROUPS | {"acc"}),
 ]
+# the sub-models other than the first, scored alone: what a session with fewer sensors gets
+SENSOR_SETS = (
+    ("all", "without BVP"),
+    ("no_eda_bvp", "without EDA, with BVP"),
+    ("no_eda", "without EDA or BVP"),
+    ("no_hr", "without HR or BVP"),
+)
 VARIANTS = ("original", "reversed", "shuffled", "shuffled_keep_first")
 
 
@@ -141,7 +158,7 @@ class Table:
 def load_streams(folder: Path) -> tuple[Streams, float, float]:
     s = load_e4_session(folder)
     streams: Streams = {}
-    for name in ("eda", "hr", "temp", "acc"):
+    for name in ("eda", "bvp", "hr", "temp", "acc"):
         sig = s.signals[name]
         streams[name] = (sig.t_unix, sig.values, sig.rate_hz)
     if s.ibi is not None and len(s.ibi):
@@ -271,6 +288,7 @@ def params_dict(
         "inputs": INPUTS,
         "baseline": BASELINE,
         "motion_threshold_g": 0.1,
+        "flag_missing": ["hr", "eda"],
         "models": models,
     }
     # alert levels: "medium" once stress is more likely than not, "high" at three to one; the
@@ -561,7 +579,7 @@ def main() -> None:
         )
     print("\n== sub-models alone (the runtime with one sensor missing), every replay: AUC pooled")
     sensor_fig: dict[str, dict[str, float]] = {}
-    for name, label in (("no_eda", "without EDA"), ("no_hr", "without HR")):
+    for name, label in SENSOR_SETS:
         only = {
             k: {**p, "models": [m for m in p["models"] if m["name"] == name]}
             for k, p in fold_params.items()
@@ -599,9 +617,10 @@ def main() -> None:
 
     final = train_submodels(subs)
     # confidence factor of each sub-model from its LOSO discrimination relative to the full one
-    qual = {"all": 1.0}
-    for name, key in (("no_eda", "without EDA"), ("no_hr", "without HR")):
-        q = (sub_fig[key]["auc_pooled"] - 0.5) / max(figs["original"]["auc_pooled"] - 0.5, 1e-6)
+    qual = {"all_bvp": 1.0}
+    for name, key in SENSOR_SETS:
+        auc = sensor_fig[key]["original"]
+        q = (auc - 0.5) / max(figs["original"]["auc_pooled"] - 0.5, 1e-6)
         qual[name] = round(float(np.clip(q, 0.1, 1.0)), 3)
     for m in final:
         m["quality"] = qual[m["name"]]

@@ -75,7 +75,7 @@ def noisy_session(n: int, seed: int = 0) -> list[dict[str, float]]:
 # -- shipped model -----------------------------------------------------------------------------
 def test_shipped_json_loads_and_scores_in_unit_interval() -> None:
     params = load_arousal_params()
-    assert params.model_id == "arousal-v2"
+    assert params.model_id == "arousal-v3"
     assert {m.name for m in params.models} >= {"all", "no_eda", "no_hr"}
     assert "validation" in params.extra
     est = ArousalEstimator()
@@ -84,7 +84,7 @@ def test_shipped_json_loads_and_scores_in_unit_interval() -> None:
     a = [e.arousal for e in outs if e is not None]
     assert all(0.0 <= x <= 1.0 for x in a)
     assert np.mean(a[-10:]) > np.mean(a[20:60])  # higher HR and SCL than the baseline
-    assert all(e.model.startswith("arousal-v2/") for e in outs if e is not None)
+    assert all(e.model.startswith("arousal-v3/") for e in outs if e is not None)
     assert all(not e.provisional for e in outs if e is not None)
 
 

@@ -263,7 +263,7 @@ def test_cli_replays_an_e4_session_as_json_lines(data_dir: Path) -> None:
     assert len(estimates) >= 10
     assert all(0 <= e["arousal"] <= 1 for e in estimates)
     # the validated model, with its window, contributing sensors and quality flags
-    assert all(e["model"].startswith("arousal-v2/") and not e["provisional"] for e in estimates)
+    assert all(e["model"].startswith("arousal-v3/") and not e["provisional"] for e in estimates)
     assert all(e["window_end"] - e["window_start"] == 60.0 for e in estimates)
     assert all({"hr", "eda"} <= set(e["modalities"]) for e in estimates)
     assert any("calibrating" in e["flags"] for e in estimates)
@@ -276,6 +276,13 @@ def test_cli_replays_an_e4_session_as_json_lines(data_dir: Path) -> None:
     assert all(40 < f["values"]["ppg_rate_bpm"] < 150 for f in with_ppg)
     assert all(f["quality"]["bvp_coverage"] >= 0.6 for f in with_ppg)
     assert any("low_coverage_bvp" in f["flags"] for f in features)
+    # while the pulse wave lasts the BVP sub-model scores the window; afterwards the heart
+    # rate + EDA one takes over, and a sensor the preferred model can do without is not flagged
+    by_model = {e["model"] for e in estimates}
+    assert by_model == {"arousal-v3/all_bvp", "arousal-v3/all"}
+    assert all("bvp" in e["modalities"] for e in estimates if e["model"].endswith("/all_bvp"))
+    assert all("bvp" not in e["modalities"] for e in estimates if e["model"].endswith("/all"))
+    assert not any("missing_bvp" in e["flags"] for e in estimates)
     start = 1560279825.0
     eda = [line for line in lines if line["type"] == "samples" and line["stream"] == "eda"]
     assert eda[0]["t_unix"][0] == pytest.approx(start, abs=1e-6)  # the original times

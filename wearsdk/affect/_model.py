@@ -1,14 +1,18 @@
 """The validated arousal (stress probability) estimator for wristband physiology.
 
-Model (parameters in ``wearsdk/affect/models/arousal_v2.json``, trained and validated by
+Model (parameters in ``wearsdk/affect/models/arousal_v3.json``, trained and validated by
 ``python -m benchmarks.train_arousal`` on Stress-Predict S02-S25, Empatica E4):
 
 1. **Inputs** from each 60 s window of :class:`~wearsdk.signals.FeatureExtractor`: heart rate
-   (the device's ``hr_device_mean_bpm``, else the RR-based ``hr_mean_bpm``) and its slope, ln
-   skin conductance level and its slope, the phasic mean and the SCR rate, and ACC activity.
-   Left out on purpose: skin temperature (a wristband warms up over a session, which makes its
-   level a proxy for elapsed time), HRV (the E4's beat-to-beat series is too sparse to learn
-   from) and the SCR amplitude (no gain).
+   (the device's ``hr_device_mean_bpm``, else the RR-based ``hr_mean_bpm``, else the pulse
+   rate from the BVP/PPG stream) and its slope, ln skin conductance level and its slope, the
+   phasic mean and the SCR rate, ACC activity, and four pulse-wave inputs from the BVP stream
+   (``ppg_rate_bpm``, its 90th percentile ``ppg_rate_p90_bpm``, ln ``ppg_rmssd_ms`` and the
+   respiratory fraction of the pulse-rate variability ``ppg_resp_fraction``). Left out on
+   purpose: skin temperature (a wristband warms up over a session, which makes its level a
+   proxy for elapsed time), RR-based HRV (the E4's beat-to-beat series is too sparse to learn
+   from; the BVP-derived pulse variability replaces it), the SCR amplitude, the pulse
+   amplitude and the pulse-rate SD (no gain on held-out subjects).
 2. **Personal baseline**: each input becomes a z-score against the wearer's own
    :class:`~wearsdk.affect.PersonalBaseline` (equal-weight calibration over the first 180 s of
    windows, then slow, winsorised exponential adaptation: an episode of stress is not learnt as
@@ -17,8 +21,12 @@ Model (parameters in ``wearsdk/affect/models/arousal_v2.json``, trained and vali
    baseline" (z = 0) and lowers the confidence.
 3. **Logistic regression** on the z-scores: ``arousal = sigmoid(b + w . z)``, the calibrated
    probability that the window belongs to a stress task (Stroop, interview, hyperventilation)
-   rather than rest, as labelled in the training data. Several sub-models are shipped (all
-   sensors, no EDA, no heart rate); the first whose sensors are present scores the window. The
+   rather than rest, as labelled in the training data. Several sub-models are shipped, tried in
+   order: ``all_bvp`` (heart rate, EDA and BVP), ``all`` (heart rate and EDA), ``no_eda_bvp``
+   (heart rate and BVP), ``no_eda`` and ``no_hr``; the first whose sensors are present scores
+   the window (a chest strap plus an EDA band uses ``all``, an E4 uses ``all_bvp``).
+   ``missing_<sensor>`` flags are raised only for the sensors in ``flag_missing`` (heart rate
+   and EDA): a strap without a BVP stream is not flagged as lacking one. The
    ACC coefficient is negative: movement raises heart rate and skin conductance without stress,
    and the model discounts it (high motion also lowers the confidence).
 4. **Confidence** in [0, 1]: the sub-model's validated discrimination (EDA-less models are
@@ -66,7 +74,7 @@ __all__ = [
     "model_inputs",
 ]
 
-_MODEL_FILE = "arousal_v2.json"
+_MODEL_FILE = "arousal_v3.json"
 
 VALENCE_MAX_CONFIDENCE = 0.1
 """Ceiling of :attr:`Estimate.valence_confidence` from physiology (see the module docs)."""
@@ -118,7 +126,7 @@ class SubModel:
 
 @dataclass(frozen=True, slots=True)
 class ArousalModelParams:
-    """The shipped parameters of :class:`ArousalEstimator` (see ``arousal_v2.json``).
+    """The shipped parameters of :class:`ArousalEstimator` (see ``arousal_v3.json``).
 
     Attributes:
         model_id: identifier written into :attr:`Estimate.model`.
@@ -220,7 +228,7 @@ def load_arousal_params(path: str | None = None) -> ArousalModelParams:
     """Load the shipped parameters (or a JSON file at ``path``).
 
     Args:
-        path: a JSON file; ``None`` loads ``wearsdk/affect/models/arousal_v2.json`` with
+        path: a JSON file; ``None`` loads ``wearsdk/affect/models/arousal_v3.json`` with
             :mod:`importlib.resources`.
 
     Returns:
@@ -282,7 +290,7 @@ class ArousalEstimator:
     limits. Pure numpy at run time.
 
     Args:
-        params: model parameters; default: the shipped ``arousal_v2.json``.
+        params: model parameters; default: the shipped ``arousal_v3.json``.
         baseline: overrides the baseline settings of ``params`` (e.g. ``calibration_s``).
         stress_levels: overrides the stress-level settings of ``params``; ``False`` disables
             the tracker (``stress_level`` stays ``None``).
