@@ -105,10 +105,15 @@ def cmd_report(args: argparse.Namespace) -> int:
     png = args.output or base / "report.png"
     result = write_report(log_path, png, title=args.title)
     print(f"report: {result.png} and {result.html}")
-    for phase, row in result.summary.items():
-        values = "  ".join(f"{k} {_num(v)}" for k, v in row.items())
-        print(f"  {phase:<10} {values}")
+    _print_summary(result.summary, sys.stdout)
     return 0
+
+
+def _print_summary(summary: dict[str, dict[str, float | None]], out: TextIO) -> None:
+    """The report's numbers per phase, one line each."""
+    for phase, row in summary.items():
+        values = "  ".join(f"{k} {_num(v)}" for k, v in row.items())
+        print(f"  {phase:<10} {values}", file=out)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -288,3 +293,4 @@ def finish_report(
         return
     events = f"; events: {log.path}" if keep_log else ""
     print(f"report: {result.png} (and {result.html.name}){events}", file=out)
+    _print_summary(result.summary, out)

@@ -120,7 +120,11 @@ class LiveState:
         elif kind == "features":
             values = line.get("values") or {}
             quality = line.get("quality") or {}
-            self.hr_bpm = _num(values.get("hr_mean_bpm")) or _num(values.get("hr_device_mean_bpm"))
+            self.hr_bpm = (
+                _num(values.get("hr_mean_bpm"))
+                or _num(values.get("hr_device_mean_bpm"))
+                or _num(values.get("ppg_rate_bpm"))
+            )
             self.scl_usiemens = _num(values.get("scl_mean_usiemens"))
             for row in self.devices.values():
                 cover = [

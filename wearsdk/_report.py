@@ -23,6 +23,8 @@ from __future__ import annotations
 import base64
 import html
 import io
+import itertools
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -54,6 +56,7 @@ class ReportResult:
         stress_levels_derived: ``True`` when stress levels were derived from arousal here.
         stress_levels: the stress-level spans drawn, ``(start, end, level)``.
         summary: key numbers per phase (phase label to name to value).
+        series: the labelled series drawn in each panel (panel title to legend labels).
     """
 
     png: Path
@@ -63,6 +66,7 @@ class ReportResult:
     stress_levels_derived: bool = False
     stress_levels: list[tuple[float, float, str]] = field(default_factory=list)
     summary: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    series: dict[str, list[str]] = field(default_factory=dict)
 
 
 def _pyplot() -> Any:
@@ -177,6 +181,17 @@ def _mark_end(ax: Any, stream: StreamData, log: SessionLog, m: Any, label: str) 
         )
 
 
+def _feature_series(features: list[dict[str, Any]], key: str) -> tuple[FloatArray, FloatArray]:
+    """Window end times and values of one window feature, where it is defined."""
+    pairs = [
+        (float(f["t"]), float(v))
+        for f in features
+        if isinstance(v := f["values"].get(key), int | float) and math.isfinite(v)
+    ]
+    arr = np.array(pairs, dtype=np.float64).reshape(-1, 2)
+    return arr[:, 0], arr[:, 1]
+
+
 def _rate_hz(s: StreamData) -> float:
     if s.nominal_rate_hz:
         return float(s.nominal_rate_hz)
@@ -187,8 +202,18 @@ def _rate_hz(s: StreamData) -> float:
 def _phase_summary(
     log: SessionLog, phases: list[tuple[float, float, str]]
 ) -> dict[str, dict[str, float | None]]:
-    """Mean window features and arousal of the windows lying inside each phase."""
+    """Mean window features and arousal of the windows lying inside each phase.
+
+    Markers without duration (a button press, an E4 tag) split the session instead: the
+    spans run from one marker to the next ("start-tag 1", "tag 1-tag 2", ..., "tag 7-end").
+    """
     spans = phases or [(log.t_start, log.t_end, "session")]
+    if phases and all(end - start < 1.0 for start, end, _ in phases):
+        cuts = sorted((start, label) for start, _, label in phases)
+        bounds = [(log.t_start, "start"), *cuts, (log.t_end, "end")]
+        spans = [
+            (a, b, f"{la}-{lb}") for (a, la), (b, lb) in itertools.pairwise(bounds) if b - a >= 1.0
+        ]
     out: dict[str, dict[str, float | None]] = {}
     keys = {
         "HR (bpm)": ("hr_mean_bpm", 1.0),
@@ -196,6 +221,8 @@ def _phase_summary(
         "SCL (µS)": ("scl_mean_usiemens", 1.0),
         "SCR / min": ("scr_rate_per_min", 1.0),
     }
+    if any(isinstance(f["values"].get("ppg_rate_bpm"), int | float) for f in log.of("features")):
+        keys["pulse (bpm)"] = ("ppg_rate_bpm", 1.0)
     for start, end, label in spans:
         inside = [
             f
@@ -346,7 +373,8 @@ def render_report(
 
     # which panels, with relative heights
     rows: list[tuple[str, float]] = []
-    if rr is not None or hr_events or log.stream("hr") is not None:
+    pulse_t, pulse = _feature_series(features, "ppg_rate_bpm")
+    if rr is not None or hr_events or log.stream("hr") is not None or pulse.size:
         rows.append(("heart", 1.3))
     if eda_out is not None:
         rows += [("eda", 1.1), ("phasic", 0.8)]
@@ -365,6 +393,7 @@ def render_report(
     fig = plt.figure(figsize=(13, 1.2 + 1.55 * sum(heights)), dpi=110)
     grid = fig.add_gridspec(len(heights), 1, height_ratios=heights, hspace=0.12)
     axes: dict[str, Any] = {}
+    twins: dict[str, list[Any]] = {}  # panel -> its twin axes (a right-hand scale)
     first = None
     for i, (name, _) in enumerate(rows):
         ax = fig.add_subplot(grid[i], sharex=first)
@@ -444,6 +473,13 @@ def render_report(
                 alpha=0.8,
                 label="device HR",
             )
+        if pulse.size:  # the pulse wave's beats (BVP/PPG), one value per window
+            ax.plot(
+                *_broken(m(pulse_t), pulse, 5.0 / 60.0),
+                color="#2b8cbe",
+                lw=1.4,
+                label="pulse rate (BVP, window)",
+            )
         ylabel(ax, "heart rate\n(bpm)")
         ax.legend(loc="upper left", fontsize=8, frameon=False, ncol=2)
     if eda_out is not None and eda is not None:
@@ -492,9 +528,15 @@ def render_report(
         handles = []
         if np.isfinite(rmssd).any():
             handles += ax.plot(tf, rmssd, color="#756bb1", lw=1.6, label="RMSSD (ms, left)")
+        pulse_rmssd = series("ppg_rmssd_ms")
+        if np.isfinite(pulse_rmssd).any():
+            handles += ax.plot(
+                tf, pulse_rmssd, color="#756bb1", lw=1.2, ls="--", label="pulse RMSSD (ms, left)"
+            )
         scr_rate = series("scr_rate_per_min")
         if np.isfinite(scr_rate).any():
             right = ax.twinx()
+            twins["features"] = [right]
             handles += right.plot(tf, scr_rate, color="#e6550d", lw=1.4, label="SCR / min (right)")
             right.set_ylim(bottom=0)
             right.spines["top"].set_visible(False)
@@ -698,6 +740,15 @@ def render_report(
     fig.subplots_adjust(
         left=0.08, right=0.96, top=1 - 0.85 / fig.get_figheight(), bottom=0.5 / fig.get_figheight()
     )
+    result.series = {
+        name: [
+            str(h.get_label())
+            for a in (ax, *twins.get(name, ()))
+            for h in (*a.get_lines(), *a.collections)
+            if not str(h.get_label()).startswith("_")
+        ]
+        for name, ax in axes.items()
+    }
     png.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(png)
     buffer = io.BytesIO()

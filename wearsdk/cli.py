@@ -1,7 +1,8 @@
 """The ``wearsdk`` command line.
 
 Exit codes: 0 success; 1 a wearsdk error (device not found, protocol, configuration);
-2 usage error (argparse); 3 ``wearsdk doctor`` found a problem; 130 interrupted.
+2 usage error (argparse); 3 ``wearsdk doctor`` found a problem; 130 interrupted; 141 the
+reader of the output went away (a closed pipe).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import contextlib
 import importlib.metadata
 import json
 import logging
+import os
 import re
 import sys
 import tempfile
@@ -51,6 +53,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="wearsdk",
         description="Wearable physiology for affective computing: stream, process, estimate.",
+        epilog=(
+            "exit codes: 0 success, 1 a wearsdk error (device not found, protocol, "
+            "configuration), 2 usage error, 3 `wearsdk doctor` found a problem, 130 "
+            "interrupted, 141 the output's reader went away"
+        ),
     )
     parser.add_argument("--version", action="version", version=f"wearsdk {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
@@ -583,6 +590,7 @@ class _Summary:
         self.verbose_hr = verbose_hr
         self.phase = "?"
         self.hr: float | None = None
+        self.hr_events = False  # a strap reports heart rate itself; else the window's value
         self.t0: float | None = None
 
     def __call__(self, line: dict[str, Any]) -> None:
@@ -606,7 +614,18 @@ class _Summary:
                 file=self.out,
                 flush=True,
             )
+        elif kind == "features" and not self.hr_events:
+            values = line.get("values") or {}
+            self.hr = next(
+                (
+                    float(v)
+                    for k in ("hr_mean_bpm", "hr_device_mean_bpm", "ppg_rate_bpm")
+                    if isinstance(v := values.get(k), int | float)
+                ),
+                None,
+            )
         elif kind == "heart_rate":
+            self.hr_events = True
             hr = line.get("hr_bpm")
             self.hr = float(hr) if isinstance(hr, int | float) else None
             if self.verbose_hr:
@@ -701,17 +720,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.func(args)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        return _reader_went_away()
     except WearError as exc:
         print(f"wearsdk: error: {exc}", file=sys.stderr)
         return 1
     except BaseExceptionGroup as group:
         # errors of background tasks (a sink, a device) arrive grouped: report the first
         first = _first_leaf(group)
+        if isinstance(first, BrokenPipeError):
+            return _reader_went_away()
         if isinstance(first, WearError):
             print(f"wearsdk: error: {first}", file=sys.stderr)
             return 1
         raise
     return code
+
+
+def _reader_went_away() -> int:
+    """The reader of our output closed it (``wearsdk ... --jsonl | head``): stop quietly, as
+    Unix tools do, with the shell's code for SIGPIPE."""  # noqa: D205, D209
+    # what is left in Python's stdout buffer would raise again at exit: send it nowhere
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 141  # 128 + SIGPIPE (13)
 
 
 def _first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:

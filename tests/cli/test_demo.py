@@ -132,6 +132,26 @@ def test_version_help_and_bad_arguments() -> None:
     short = run_cli("demo", "--duration", "5")
     assert short.returncode == 1
     assert "at least 15" in short.stderr
+    assert "141 the output's reader went away" in " ".join(helptext.stdout.split())
+
+
+def test_a_closed_pipe_stops_the_demo_quietly() -> None:
+    # `wearsdk demo --jsonl | head -3`: the reader goes away after three lines
+    with subprocess.Popen(
+        [sys.executable, "-m", "wearsdk", "demo", "--duration", "60", "--speed", "20", "--jsonl"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) as proc:
+        assert proc.stdout is not None
+        assert proc.stderr is not None
+        first = [json.loads(proc.stdout.readline()) for _ in range(3)]
+        assert all("topic" in line for line in first)
+        proc.stdout.close()
+        code = proc.wait(timeout=60)
+        stderr = proc.stderr.read().decode()
+    assert code == 141, stderr
+    assert "Traceback" not in stderr
+    assert "BrokenPipeError" not in stderr
 
 
 def test_demo_with_a_virtual_polar_h10_streams_ecg_and_acc() -> None:

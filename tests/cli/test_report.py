@@ -50,6 +50,8 @@ def test_demo_leaves_a_report_of_its_own_log(tmp_path: Path) -> None:
     log = load_session_log(tmp_path)
     again = render_report(log, tmp_path / "again.png")
     assert again.panels == ["heart", "features", "arousal", "valence", "analyzers", "ecg-snippet"]
+    assert again.series["heart"] == ["beat-to-beat (60/RR)", "device HR"]  # no pulse wave
+    assert "pulse (bpm)" not in again.summary["calm"]
     # the only missing data is the skin contact the virtual strap loses during recovery
     recovery = next(a for a in log.of("annotation") if a["label"] == "recovery")
     assert len(again.gaps) == 1
@@ -184,10 +186,41 @@ def test_replay_of_a_real_e4_recording_leaves_a_report(data_dir: Path, tmp_path:
     assert log.t_start + log.unix_offset_s == pytest.approx(1560279825.0, abs=1.0)  # 2019
     drawn = render_report(log, tmp_path / "again.png", html_path=tmp_path / "again.html")
     assert drawn.panels[:3] == ["heart", "eda", "phasic"]
+    # the E4's own HR, its sparse beats and the pulse rate of its BVP stream, side by side
+    assert drawn.series["heart"] == [
+        "beat-to-beat (60/RR)",
+        "device HR",
+        "pulse rate (BVP, window)",
+    ]
+    assert "pulse RMSSD (ms, left)" in drawn.series["features"]
     # the E4 rejects many beats: its RR gaps are listed, one per gap event
     assert len(drawn.gaps) == len(log.of("gap")) > 0
     page = (tmp_path / "again.html").read_text()
     assert page.count("<li>") == len(drawn.gaps)
+
+
+@pytest.mark.data
+def test_an_e4_session_with_tags_is_summarised_from_tag_to_tag(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    folder = data_dir / "stress_predict" / "Raw_data" / "S05"  # tags at 674 s and 1020 s
+    result = run_cli(
+        "replay", str(folder), "--source", "e4", "--speed", "max", "--duration", "1100",
+        "--out", str(tmp_path),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    log = load_session_log(tmp_path / "events.jsonl")
+    tags = [a for a in log.of("annotation") if a.get("modality") == "marker"]
+    assert [a["label"] for a in tags] == ["tag 1", "tag 2"]
+    assert all(a["end"] == a["start"] for a in tags)
+    drawn = render_report(log, tmp_path / "again.png")
+    assert list(drawn.summary) == ["start-tag 1", "tag 1-tag 2", "tag 2-end"]
+    for row in drawn.summary.values():
+        assert row["pulse (bpm)"] is not None
+        assert 40 < row["pulse (bpm)"] < 150
+        assert row["arousal"] is not None
+    # the printed summary says the same
+    assert "tag 1-tag 2" in result.stdout
 
 
 def test_the_report_draws_each_window_once_with_its_last_revision() -> None:
