@@ -25,6 +25,7 @@ from wearsdk import (
 )
 from wearsdk.drivers.e4 import E4Replay
 from wearsdk.io.e4 import E4FormatError, E4Session, load_e4_session
+from wearsdk.io.lsl import FEATURE_CHANNELS
 
 pytestmark = [pytest.mark.data, pytest.mark.timeout(60)]
 
@@ -271,6 +272,8 @@ def test_cli_replays_an_e4_session_as_json_lines(data_dir: Path) -> None:
     assert all(e["stress_level"] in (None, "low", "medium", "high") for e in estimates)
     # the BVP (156 s in this export) gives pulse features while it lasts, then low coverage
     features = [line for line in lines if line["type"] == "features"]
+    # every feature has its channel in the LSL/XDF features stream
+    assert set().union(*(f["values"] for f in features)) <= {c.label for c in FEATURE_CHANNELS}
     with_ppg = [f for f in features if f["values"]["ppg_rate_bpm"] is not None]
     assert len(with_ppg) >= 90
     assert all(40 < f["values"]["ppg_rate_bpm"] < 150 for f in with_ppg)

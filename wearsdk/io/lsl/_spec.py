@@ -293,9 +293,20 @@ FEATURE_CHANNELS: tuple[ChannelSpec, ...] = tuple(
         ("acc_activity_g", "g"),
         ("temp_mean_degc", "degC"),
         ("temp_slope_degc_per_min", "degC/min"),
+        # added later: appended, so that the earlier channels keep their positions
+        ("hr_device_slope_bpm_per_min", "bpm/min"),
+        ("acc_mean_g", "g"),
+        ("ppg_rate_bpm", "bpm"),
+        ("ppg_rate_p90_bpm", "bpm"),
+        ("ppg_rate_sd_bpm", "bpm"),
+        ("ppg_rmssd_ms", "ms"),
+        ("ppg_amplitude_au", "a.u."),
+        ("ppg_resp_hz", "Hz"),
+        ("ppg_resp_fraction", "ratio"),
     )
 )
-"""Channels of the ``features`` stream (one sample per window, NaN where undefined)."""
+"""Channels of the ``features`` stream (one sample per window, NaN where undefined): every
+feature :class:`~wearsdk.signals.FeatureExtractor` computes."""
 
 
 def _num(x: float) -> str:
