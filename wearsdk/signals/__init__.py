@@ -28,11 +28,13 @@ from wearsdk.signals._filters import SosFilter, butter_sos, filter_causal, group
 from wearsdk.signals._ppg import (
     PPG_BAND_HZ,
     PPG_FEATURES,
+    PPG_SQI_THRESHOLD,
     PpgBeats,
     PpgPeakDetector,
     ppg_beats,
     ppg_clean,
     ppg_peaks,
+    ppg_sqi,
     ppg_window_features,
 )
 from wearsdk.signals._quality import AccActivity, AccUnit, EdaQuality, acc_activity, eda_quality
@@ -43,6 +45,7 @@ __all__ = [
     "ECG_CLEAN_BAND_HZ",
     "PPG_BAND_HZ",
     "PPG_FEATURES",
+    "PPG_SQI_THRESHOLD",
     "AccActivity",
     "AccUnit",
     "EcgCleaner",
@@ -77,6 +80,7 @@ __all__ = [
     "ppg_beats",
     "ppg_clean",
     "ppg_peaks",
+    "ppg_sqi",
     "ppg_window_features",
     "voice_prosody",
     "yin_pitch",

@@ -29,8 +29,11 @@ Streams understood (names as on the bus) and the features they give:
 ``bvp``      PPG/BVP, any unit (``au``); through :class:`~wearsdk.signals.PpgPeakDetector`:
              ``ppg_rate_bpm``, ``ppg_rate_p90_bpm``, ``ppg_rate_sd_bpm``, ``ppg_rmssd_ms``,
              ``ppg_amplitude_au``, ``ppg_resp_hz``, ``ppg_resp_fraction`` (see
-             :func:`ppg_window_features`); quality ``bvp_coverage`` and
-             ``bvp_beats_accepted``
+             :func:`ppg_window_features`); quality ``bvp_coverage``,
+             ``bvp_beats_accepted`` and ``bvp_sqi`` (:func:`ppg_sqi` of the window's
+             band-passed samples and beats); flag ``bvp_noisy`` when ``bvp_sqi`` is below
+             :data:`PPG_SQI_THRESHOLD` (the features are kept: the flag says how far to trust
+             them)
 ===========  =========================================================================
 
 An SCR is confirmed up to a few seconds after its peak (see ``EdaProcessor``), so a window cut
@@ -75,7 +78,13 @@ from wearsdk.signals._hrv import (
     lomb_n_freqs,
     lomb_terms,
 )
-from wearsdk.signals._ppg import PPG_FEATURES, PpgPeakDetector, ppg_window_features
+from wearsdk.signals._ppg import (
+    PPG_FEATURES,
+    PPG_SQI_THRESHOLD,
+    PpgPeakDetector,
+    ppg_sqi,
+    ppg_window_features,
+)
 from wearsdk.signals._rr import hrv_time
 
 __all__ = ["CleanSignal", "FeatureConfig", "FeatureExtractor", "WindowFeatures"]
@@ -227,7 +236,9 @@ class FeatureExtractor:
         self._last_peak: float | None = None
         self._scrs: deque[tuple[float, float]] = deque()  # (peak time, amplitude)
         self._ppg: PpgPeakDetector | None = None
-        self._ppg_beats = _Rows(2)  # PPG beats: time, pulse amplitude
+        self._ppg_beats = _Rows(3)  # PPG beats: time, pulse amplitude, sample index
+        self._ppg_wave = _Rows(3)  # band-passed PPG samples: time, value, sample index
+        self._ppg_n = 0  # samples given to the detector
         self._ppg_last_t = -math.inf
         self._rr_decided = 0
         self._rr_ready = -math.inf  # time of the last beat whose class is decided
@@ -373,10 +384,16 @@ class FeatureExtractor:
         self._ppg_last_t = float(t[-1])
         self._stream("bvp", rate).add(t, x)
         beats = self._ppg.step(x, t)
+        wave = self._ppg_wave.extend(t.size)
+        wave[:, 0] = t
+        wave[:, 1] = self._ppg.last_filtered
+        wave[:, 2] = np.arange(self._ppg_n, self._ppg_n + t.size)
+        self._ppg_n += t.size
         if len(beats):
             rows = self._ppg_beats.extend(len(beats))
             rows[:, 0] = beats.t
             rows[:, 1] = beats.amplitude
+            rows[:, 2] = beats.index
 
     def _push_rr(self, tl: list[float], rl: list[float]) -> None:
         """Beats (times and RR intervals) as lists: a beat or two per block. Beats that are not
@@ -463,6 +480,7 @@ class FeatureExtractor:
         self._nn.forget(before)
         self._classes.forget(before)
         self._ppg_beats.forget(math.nextafter(before, -math.inf))  # windows are [start, end)
+        self._ppg_wave.forget(math.nextafter(before, -math.inf))
 
     def _eda_window(
         self,
@@ -569,12 +587,20 @@ class FeatureExtractor:
                 beats = self._ppg_beats.window(start, end, closed="left")
                 feats, accepted = ppg_window_features(beats[:, 0], beats[:, 1])
                 quality["bvp_beats_accepted"] = accepted
+                wave = self._ppg_wave.window(start, end, closed="left")
+                sqi = nan
+                if wave.shape[0]:
+                    sqi = ppg_sqi(wave[:, 1], (beats[:, 2] - wave[0, 2]).astype(np.int64))
+                quality["bvp_sqi"] = sqi
+                if sqi < PPG_SQI_THRESHOLD:
+                    flags.append("bvp_noisy")
                 values.update(feats)
                 if math.isfinite(feats["ppg_amplitude_au"]):
                     modalities.append("bvp")
             else:
                 flags.append("low_coverage_bvp")
                 quality["bvp_beats_accepted"] = nan
+                quality["bvp_sqi"] = nan
                 values.update(dict.fromkeys(PPG_FEATURES, nan))
         return WindowFeatures(
             start=start,
