@@ -209,6 +209,23 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument(
         "--out", type=Path, metavar="DIR", help="also write every event to DIR/events.jsonl"
     )
+    replay.add_argument(
+        "--lsl",
+        action="store_true",
+        help="re-stream the replay as LSL outlets (what --export allows), stamped on the LSL "
+        "clock of now; needs --consent and --speed 1",
+    )
+    replay.add_argument(
+        "--export",
+        choices=("estimates", "features", "raw"),
+        default="estimates",
+        help="what --lsl may publish (default: estimates)",
+    )
+    replay.add_argument(
+        "--consent",
+        metavar="FILE",
+        help="the wearer's consent record (JSON); required by --lsl (see docs/privacy.md)",
+    )
     add_report_arguments(replay, default_on=False)
     add_live_argument(replay)
     replay.set_defaults(func=_cmd_replay)
@@ -445,9 +462,21 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     from wearsdk._clock import ScaledClock
     from wearsdk._events import DeviceStatus
     from wearsdk._jsonl import message_to_dict
+    from wearsdk._privacy import Consent, ExportPolicy, require_consent
     from wearsdk.drivers.e4 import E4Replay, load_e4_session
     from wearsdk.session import Session
 
+    consent = None
+    if args.lsl:
+        if args.speed != 1.0:
+            raise ConfigError(
+                "--lsl re-streams in real time (LSL consumers expect timestamps on the LSL "
+                "clock of now): use --speed 1"
+            )
+        if args.consent is None:
+            require_consent(None, export=ExportPolicy(args.export))  # raises with the reason
+        consent = Consent.load(args.consent)
+        require_consent(consent, export=ExportPolicy(args.export))
     source: Any
     if _replay_format(args) == "xdf":
         from wearsdk.drivers.lsl import XdfReplay
@@ -475,10 +504,23 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     )
 
     async def replay() -> None:
-        session = Session(clock=clock)
+        session = Session(clock=clock, consent=consent)
         # block: the replay waits for this output instead of losing messages
         sub = session.bus.subscribe("#", maxsize=65536, policy="block")
         async with session:
+            outlets_task = None
+            if args.lsl:
+                import pylsl
+
+                from wearsdk.io.lsl import LslOutlets
+
+                outlets = LslOutlets(
+                    session.bus,
+                    consent=consent,
+                    policy=ExportPolicy(args.export),
+                    time_offset_s=pylsl.local_clock() - clock.now(),
+                )
+                outlets_task = asyncio.create_task(outlets.run())
             source_id = session.add(source)
             ended = False
             while True:
@@ -504,6 +546,10 @@ def _cmd_replay(args: argparse.Namespace) -> int:
                 ):
                     ended = True
             sub.close()
+            if outlets_task is not None:
+                outlets_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await outlets_task
 
     try:
         with view if not args.jsonl else contextlib.nullcontext():

@@ -170,3 +170,66 @@ def test_stream_clean_publishes_and_records_the_cleaned_eda(tmp_path: Path) -> N
     assert clean["time_series"].shape == (len(raw["time_stamps"]), 3)
     assert len(relayed) > 20  # the outlet reached another consumer
     assert set(relayed) <= set(clean["time_stamps"].tolist())
+
+
+@pytest.mark.data
+def test_replay_restreams_a_recording_on_the_lsl_clock_of_now(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    from wearsdk.io.e4 import load_e4_session
+
+    folder = data_dir / "e4_session"
+    consent = tmp_path / "consent.json"
+    consent.write_text(Consent.simulated_participant().model_dump_json())
+    stop = threading.Event()
+    got_t: list[float] = []
+    got_v: list[float] = []
+    names: list[str] = []
+
+    def read() -> None:
+        # a plain pylsl consumer, as a lab pipeline under test would be
+        found = pylsl.resolve_bypred("type='EDA' and starts-with(source_id,'wearsdk:e4-')", 1, 30)
+        if not found:
+            return
+        names.append(found[0].name())
+        inlet = pylsl.StreamInlet(found[0])
+        while not stop.is_set():
+            chunk, ts = inlet.pull_chunk(timeout=0.2)
+            got_v.extend(row[0] for row in chunk)
+            got_t.extend(ts)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    t_start = pylsl.local_clock()
+    try:
+        done = wearsdk(
+            "replay", str(folder), "--source", "e4", "--duration", "12", "--no-live",
+            "--lsl", "--export", "raw", "--consent", str(consent),
+        )  # fmt: skip
+    finally:
+        t_end = pylsl.local_clock()
+        stop.set()
+        reader.join()
+    assert done.returncode == 0, done.stderr
+    assert names
+    assert names[0].endswith("-eda")
+    assert len(got_v) >= 20  # 4 Hz, from when the consumer connected
+    # the recording's own values, in order, without a gap
+    eda = load_e4_session(folder).signals["eda"]
+    values = eda.values[:, 0]
+    n = len(got_v)
+    starts = [k for k in range(values.size - n) if np.allclose(values[k : k + n], got_v)]
+    assert starts
+    k = starts[0]
+    # re-stamped onto the LSL clock of today, keeping the recording's spacing
+    assert t_start < got_t[0] < got_t[-1] < t_end
+    np.testing.assert_allclose(np.diff(got_t), np.diff(eda.t_unix[k : k + len(got_t)]), atol=1e-6)
+
+    # faster than real time or without consent: refused, with the reason
+    fast = wearsdk("replay", str(folder), "--source", "e4", "--lsl", "--speed", "10",
+                   "--consent", str(consent))  # fmt: skip
+    assert fast.returncode == 1
+    assert "--speed 1" in fast.stderr
+    bare = wearsdk("replay", str(folder), "--source", "e4", "--lsl")
+    assert bare.returncode == 1
+    assert "consent" in bare.stderr

@@ -5,9 +5,10 @@ from __future__ import annotations
 import dataclasses
 import logging
 
+import numpy as np
 import pylsl
 
-from wearsdk._errors import StreamClosedError
+from wearsdk._errors import ConfigError, StreamClosedError
 from wearsdk._privacy import Consent, ExportPolicy, require_consent
 from wearsdk.bus import Bus, BusItem
 from wearsdk.io.lsl._inlet import push_chunk
@@ -92,9 +93,14 @@ class LslOutlets:
         float32: publish sample streams as float32 instead of double64 (half the bandwidth).
         namespace: appended to every source id (``wearsdk:affect@<namespace>``), to tell
             several wearsdk sessions on one network apart; default none (stable ids).
+        time_offset_s: added to every timestamp before it is pushed. A live session's clock is
+            LSL's (0, the default); a replay's runs on the recording's times, and
+            ``pylsl.local_clock() - clock.now()`` taken as it starts re-stamps it onto the LSL
+            clock of today (at real-time speed).
 
     Raises:
         ConsentError: no consent record, or one that does not allow ``policy``.
+        ConfigError: ``time_offset_s`` is not finite.
     """
 
     def __init__(
@@ -105,8 +111,12 @@ class LslOutlets:
         policy: ExportPolicy = ExportPolicy.ESTIMATES,
         float32: bool = False,
         namespace: str = "",
+        time_offset_s: float = 0.0,
     ) -> None:
         require_consent(consent, export=policy)
+        if not np.isfinite(time_offset_s):
+            raise ConfigError(f"time_offset_s must be finite, got {time_offset_s!r}")
+        self.time_offset_s = float(time_offset_s)
         self.bus = bus
         self.policy = policy
         self.float32 = float32
@@ -142,7 +152,7 @@ class LslOutlets:
         assert rows is not None
         t, values = rows
         outlet = self._outlet(spec)
-        push_chunk(outlet, values, t)
+        push_chunk(outlet, values, t + self.time_offset_s if self.time_offset_s else t)
         name = self._names[spec.key]
         self.pushed[name] = self.pushed.get(name, 0) + int(t.size)
 
