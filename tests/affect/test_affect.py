@@ -88,6 +88,40 @@ def test_shipped_json_loads_and_scores_in_unit_interval() -> None:
     assert all(not e.provisional for e in outs if e is not None)
 
 
+def pulse_window(rate: float) -> dict[str, float]:
+    """A window from a pulse-wave device alone (BVP/PPG + ACC: no HR, RR or EDA stream)."""
+    return {
+        "ppg_rate_bpm": rate,
+        "ppg_rate_p90_bpm": rate + 6.0,
+        "ppg_rmssd_ms": 30.0,
+        "ppg_resp_fraction": 0.3,
+        "acc_activity_g": 0.02,
+    }
+
+
+def test_sub_model_follows_the_sensors_present() -> None:
+    rng = np.random.default_rng(3)
+    rates = [70 + 2 * rng.standard_normal() for _ in range(60)] + [92.0] * 20
+    pulse_only = run(ArousalEstimator(), [pulse_window(r) for r in rates], modalities=("bvp",))
+    # the pulse rate stands in for heart rate: scored by the heart rate + pulse model
+    assert {e.model for e in pulse_only} == {"arousal-v3/no_eda_bvp"}
+    assert all({"hr", "bvp", "acc"} <= set(e.modalities) for e in pulse_only)
+    assert all("missing_eda" in e.flags for e in pulse_only)
+    assert all("missing_bvp" not in e.flags and "missing_hr" not in e.flags for e in pulse_only)
+    a = [e.arousal for e in pulse_only]
+    assert np.mean(a[-10:]) > np.mean(a[20:60]) + 0.2
+    # every sensor: the full model; a strap and an EDA band: the model without the pulse
+    full = run(ArousalEstimator(), [{**calm(), **pulse_window(70.0)}] * 80)
+    assert {e.model for e in full} == {"arousal-v3/all_bvp"}
+    assert all(not any(f.startswith("missing_") for f in e.flags) for e in full)
+    strap_band = run(ArousalEstimator(), [calm()] * 80)
+    assert {e.model for e in strap_band} == {"arousal-v3/all"}
+    assert all(not any(f.startswith("missing_") for f in e.flags) for e in strap_band)
+    # with the same data, less confidence for the weaker sub-models
+    conf = {e.model: e.confidence for e in (pulse_only[-1], full[-1], strap_band[-1])}
+    assert conf["arousal-v3/all_bvp"] > conf["arousal-v3/all"] > conf["arousal-v3/no_eda_bvp"]
+
+
 def test_malformed_params_raise_config_error() -> None:
     with pytest.raises(ConfigError):
         ArousalModelParams.from_dict({"model_id": "x", "inputs": []})
