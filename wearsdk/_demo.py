@@ -199,7 +199,8 @@ async def run_demo(
                 # notifications come once per second
                 await session.sleep(4.0)
             if bridge_task is not None:
-                await asyncio.sleep(0.5)  # let the last estimates leave
+                await asyncio.sleep(0.5)  # the pipeline's last windows reach the bridge
+                await bridge.flush(5.0)  # and leave it
                 bridge_task.cancel()
         # the session is closed: the subscription drains and ends
         await pump_task

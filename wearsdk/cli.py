@@ -215,17 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="re-stream the replay as LSL outlets (what --export allows), stamped on the LSL "
         "clock of now; needs --consent and --speed 1",
     )
-    replay.add_argument(
-        "--export",
-        choices=("estimates", "features", "raw"),
-        default="estimates",
-        help="what --lsl may publish (default: estimates)",
-    )
-    replay.add_argument(
-        "--consent",
-        metavar="FILE",
-        help="the wearer's consent record (JSON); required by --lsl (see docs/privacy.md)",
-    )
+    _add_mqtt_arguments(replay, consent=True)
     add_report_arguments(replay, default_on=False)
     add_live_argument(replay)
     replay.set_defaults(func=_cmd_replay)
@@ -414,6 +404,7 @@ def _cmd_stream(args: argparse.Namespace) -> int:
             if outlets_task is not None:
                 outlets_task.cancel()
             if bridge_task is not None:
+                await bridge.flush(5.0)  # the last messages leave before the link closes
                 bridge_task.cancel()
 
     summary = LiveView(
@@ -467,16 +458,23 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     from wearsdk.session import Session
 
     consent = None
-    if args.lsl:
-        if args.speed != 1.0:
+    mqtt = None
+    if args.lsl or args.mqtt:
+        if args.lsl and args.speed != 1.0:
             raise ConfigError(
                 "--lsl re-streams in real time (LSL consumers expect timestamps on the LSL "
                 "clock of now): use --speed 1"
+            )
+        if args.mqtt and args.speed is None:
+            raise ConfigError(
+                "--mqtt needs a set pace (--speed X): as fast as possible would outrun the "
+                "broker link and drop messages"
             )
         if args.consent is None:
             require_consent(None, export=ExportPolicy(args.export))  # raises with the reason
         consent = Consent.load(args.consent)
         require_consent(consent, export=ExportPolicy(args.export))
+        mqtt = _mqtt_config(args, consent.participant)
     source: Any
     if _replay_format(args) == "xdf":
         from wearsdk.drivers.lsl import XdfReplay
@@ -488,6 +486,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         # session time runs with the replay and maps back onto the recording's unix times
         clock = ScaledClock(args.speed or 1.0, unix_at_start=source.start_unix)
     counts: dict[str, int] = {}
+    mqtt_stats: list[Any] = []
     log_dir, report_png = report_plan(args, kind="replay", default_on=False)
     event_log = EventLog(log_dir)
     plain = _Summary(sys.stdout)
@@ -521,6 +520,12 @@ def _cmd_replay(args: argparse.Namespace) -> int:
                     time_offset_s=pylsl.local_clock() - clock.now(),
                 )
                 outlets_task = asyncio.create_task(outlets.run())
+            bridge = bridge_task = None
+            if mqtt is not None:
+                from wearsdk.io.mqtt import MqttBridge
+
+                bridge = MqttBridge(session.bus, session.clock, mqtt, consent=consent)
+                bridge_task = asyncio.create_task(bridge.run())
             source_id = session.add(source)
             ended = False
             while True:
@@ -550,6 +555,18 @@ def _cmd_replay(args: argparse.Namespace) -> int:
                 outlets_task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await outlets_task
+            if bridge is not None and bridge_task is not None:
+                drained = await bridge.flush(10.0)
+                bridge_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await bridge_task
+                mqtt_stats.append(bridge.stats)
+                if not drained:
+                    print(
+                        f"wearsdk: {bridge.stats.queued} MQTT messages were not delivered "
+                        "(broker unreachable)",
+                        file=sys.stderr,
+                    )
 
     try:
         with view if not args.jsonl else contextlib.nullcontext():
@@ -559,6 +576,12 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     if not args.jsonl:
         done = ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
         print(f"replay finished: {done}")
+    for st in mqtt_stats:
+        print(
+            f"mqtt: {st.sent} sent, {st.refused_by_policy} kept in the process (export "
+            f"{args.export}), {st.dropped_overflow} dropped",
+            file=sys.stderr if args.jsonl else sys.stdout,
+        )
     finish_report(event_log, report_png, out=sys.stderr if args.jsonl else sys.stdout)
     sys.stdout.flush()
     return 0

@@ -112,6 +112,42 @@ async def test_estimates_arrive_valid_and_in_order(broker: Mosquitto, session_bu
     assert all(m.qos == 1 for m in got)
 
 
+async def test_flush_lets_the_last_messages_leave_before_the_bridge_stops(
+    broker: Mosquitto, session_bus
+) -> None:  # type: ignore[no-untyped-def]
+    bus, clock = session_bus
+    got: list[aiomqtt.Message] = []
+    ready = asyncio.Event()
+    listener = asyncio.create_task(listen(broker.port, "wearsdk/s-f/#", got, ready))
+    await asyncio.wait_for(ready.wait(), 10)
+    bridge = MqttBridge(bus, clock, MqttConfig(url=broker.url, session="s-f"), consent=consent())
+    task = asyncio.create_task(bridge.run())
+    await asyncio.wait_for(bridge.connected.wait(), 10)
+    for i in range(500):
+        bus.publish_nowait("affect/estimate", estimate(i))
+    assert await bridge.flush(10.0)  # right after publishing: nothing has left yet
+    assert bridge.stats.sent == 500
+    assert bridge.stats.queued == 0
+    task.cancel()
+    await wait_for(lambda: len(got) >= 500)  # the broker delivers what it acknowledged
+    listener.cancel()
+    seqs = [WireMessage.model_validate_json(m.payload).seq for m in got]  # type: ignore[arg-type]
+    assert seqs == list(range(500))
+
+    # no broker: the wait ends at its timeout and says what stayed behind
+    away = MqttBridge(
+        bus, clock, MqttConfig(url="mqtt://127.0.0.1:1", session="s-g"), consent=consent()
+    )
+    stuck = asyncio.create_task(away.run())
+    await asyncio.sleep(0.1)  # subscribed to the bus
+    for i in range(3):
+        bus.publish_nowait("affect/estimate", estimate(i))
+    assert not await away.flush(0.5)
+    assert away.stats.queued == 3
+    assert away.stats.sent == 0
+    stuck.cancel()
+
+
 @pytest.mark.slow
 async def test_broker_down_10s_loses_nothing_and_keeps_order(
     broker: Mosquitto, session_bus
@@ -339,6 +375,59 @@ async def test_cli_demo_exports_estimates_to_mqtt(broker: Mosquitto) -> None:
     # the default export policy: estimates and status only, never the raw heartbeats
     assert "estimate" in kinds
     assert kinds <= {"estimate", "device_status", "clock_status", "gap"}
+
+
+@pytest.mark.data
+async def test_cli_replay_exports_a_recorded_session_to_mqtt(
+    broker: Mosquitto, data_dir: Path, tmp_path: Path
+) -> None:
+    import sys
+
+    record = tmp_path / "consent.json"
+    record.write_text(consent(ExportPolicy.FEATURES).model_dump_json())
+    got: list[aiomqtt.Message] = []
+    ready = asyncio.Event()
+    listener = asyncio.create_task(listen(broker.port, "wearsdk/#", got, ready))
+    await asyncio.wait_for(ready.wait(), 10)
+    out = tmp_path / "run"
+    proc = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "wearsdk", "replay", str(data_dir / "e4_session")),
+        *("--source", "e4", "--duration", "150", "--speed", "30", "--no-live"),
+        *("--mqtt", broker.url, "--export", "features", "--consent", str(record)),
+        *("--out", str(out), "--no-report"),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, err.decode()
+    text = stdout.decode()
+    sent = int(re.search(r"mqtt: (\d+) sent", text).group(1))  # type: ignore[union-attr]
+    assert ", 0 dropped" in text
+    await wait_for(lambda: len(got) >= sent)
+    listener.cancel()
+    wire = [WireMessage.model_validate_json(m.payload) for m in got]  # type: ignore[arg-type]
+    kinds = {w.event.type for w in wire}
+    # the export policy: features and estimates leave, the raw samples stay in the process
+    assert {"features", "estimate"} <= kinds
+    assert "samples" not in kinds
+    # every estimate of the replay arrived, the last ones too (the bridge is flushed)
+    logged = [json.loads(x) for x in (out / "events.jsonl").read_text().splitlines()]
+    n_est = sum(1 for x in logged if x["type"] == "estimate")
+    assert sum(1 for w in wire if w.event.type == "estimate") == n_est > 0
+    # stamped with the recording's own times (2019), not the replay's
+    start = 1560279825.0
+    assert all(start <= w.t_unix <= start + 150 for w in wire if w.event.type == "estimate")
+
+    # as fast as possible would outrun the link: refused, with the reason
+    fast = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "wearsdk", "replay", str(data_dir / "e4_session")),
+        *("--source", "e4", "--speed", "max", "--mqtt", broker.url, "--consent", str(record)),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await asyncio.wait_for(fast.communicate(), 60)
+    assert fast.returncode == 1
+    assert "--speed X" in err.decode()
 
 
 def test_cli_stream_refuses_to_export_without_consent(tmp_path: Path) -> None:

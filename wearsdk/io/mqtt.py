@@ -48,7 +48,7 @@ from wearsdk._events import (
 )
 from wearsdk._privacy import Consent, ExportPolicy, require_consent
 from wearsdk._types import SampleBlock
-from wearsdk.bus import Bus, BusItem, Message
+from wearsdk.bus import Bus, BusItem, Message, Subscription
 from wearsdk.io._wire import (
     AnnotationIn,
     ClockRequest,
@@ -257,6 +257,7 @@ class MqttBridge:
         self.topics = topics
         self.stats = MqttStatistics()
         self._outbox: deque[_Outgoing] = deque()
+        self._sub: Subscription | None = None
         self._seq = 0
         self._ready = asyncio.Event()
         self.connected = asyncio.Event()
@@ -312,11 +313,36 @@ class MqttBridge:
 
     async def _pump(self) -> None:
         async with self.bus.subscribe(self.topics, maxsize=65536, policy="drop_oldest") as sub:
+            self._sub = sub
             async for message in sub:
                 payload = message.payload
                 if isinstance(payload, Annotation) and payload.extras.get("_via") == "mqtt":
                     continue  # do not echo annotations that came in over MQTT
                 self._enqueue(message)
+
+    async def flush(self, timeout_s: float = 5.0) -> bool:
+        """Wait until everything the bus carried so far has left the bridge.
+
+        Nothing may wait in the bridge's bus queue or its outbox (acknowledged by the broker at
+        QoS 1). Call it before cancelling :meth:`run` to end a session without losing its last
+        messages.
+
+        Args:
+            timeout_s: the longest wait (a broker that stays away keeps the outbox full).
+
+        Returns:
+            ``True`` when everything left; ``False`` on timeout (``stats.queued`` says how
+            many messages stayed).
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while True:
+            waiting = self._sub.statistics().queued if self._sub is not None else 0
+            if waiting == 0 and not self._outbox:
+                return True
+            if loop.time() >= deadline:
+                return False
+            await asyncio.sleep(0.02)
 
     async def _sender(self, client: object) -> None:
         import aiomqtt
