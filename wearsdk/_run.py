@@ -289,7 +289,8 @@ async def run_session(
         else:
             await session.sleep(config.session.duration_s)
             if bridge is not None:
-                await asyncio.sleep(0.5)  # let the last estimates leave
+                await asyncio.sleep(0.5)  # the pipeline's last windows reach the bridge
+                await bridge.flush(5.0)  # and leave it
     await pump_task
     result.dropped = sub.statistics().dropped
     return result
