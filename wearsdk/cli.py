@@ -178,10 +178,11 @@ def build_parser() -> argparse.ArgumentParser:
         "replay",
         help="replay a recording through the pipeline, at its original times",
         description=(
-            "Replay a recording (an Empatica E4 export folder: EDA, BVP, IBI, HR, TEMP, ACC, "
-            "tags) through a session: its streams go on the bus stamped with their original "
-            "times (t_unix), the E4's inter-beat intervals feed the HRV pipeline, and the "
-            "estimates come out as in a live session. Ends at the end of the recording."
+            "Replay a recording (an XDF file: a wearsdk recording or LabRecorder's; or an "
+            "Empatica E4 export folder: EDA, BVP, IBI, HR, TEMP, ACC, tags) through a session: "
+            "its streams go on the bus stamped with their original times (t_unix), and the "
+            "features and estimates come out as in a live session. --lsl and --mqtt publish "
+            "the replay as if it were live (with --consent). Ends at the end of the recording."
         ),
     )
     replay.add_argument(
