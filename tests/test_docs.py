@@ -85,3 +85,15 @@ def test_the_api_reference_is_up_to_date_and_every_public_name_is_documented() -
         assert f"## `{module}`" in text
         for name in __import__(module, fromlist=["__all__"]).__all__:
             assert f"`{module}.{name}`" in text or f"- `{name}`: see `" in text
+
+
+def test_the_cli_reference_is_up_to_date_and_covers_every_command() -> None:
+    from wearsdk._apidoc import render_cli
+
+    text = render_cli()
+    assert (ROOT / "docs" / "cli.md").read_text() == text, "run: python -m wearsdk._apidoc"
+    for command in ("demo", "scan", "stream", "record", "schema", "twin", "replay", "doctor"):
+        assert f"## `wearsdk {command}`" in text
+    assert "## `wearsdk report`" in text
+    assert "## `wearsdk run`" in text
+    assert "141 the output's reader went away" in " ".join(text.split())

@@ -1,10 +1,11 @@
-"""The API reference, generated from the docstrings: ``python -m wearsdk._apidoc [--check]``.
+"""The API and command-line references: ``python -m wearsdk._apidoc [--check]``.
 
-Writes ``docs/api.md``: every name in ``__all__`` of the public modules (:data:`MODULES`), with
-its signature and docstring; methods and properties of classes that their class defines;
-constants with the docstring that follows their assignment in the source. A name exported by
-several modules is documented where it first appears and referred to after that. Only the
-standard library (``inspect``, ``ast``) is used.
+Writes ``docs/cli.md``, every command's ``--help`` from the parser, and ``docs/api.md``: every
+name in ``__all__`` of the public modules (:data:`MODULES`), with its signature and docstring;
+methods and properties of classes that their class defines; constants with the docstring that
+follows their assignment in the source. A name exported by several modules is documented where
+it first appears and referred to after that. Only the standard library (``inspect``, ``ast``)
+is used.
 """
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ import enum
 import importlib
 import importlib.util
 import inspect
+import os
 import re
 import sys
 from pathlib import Path
 from typing import Any
 
-__all__ = ["MODULES", "render"]
+__all__ = ["MODULES", "render", "render_cli"]
 
 MODULES: tuple[str, ...] = (
     "wearsdk",
@@ -207,24 +209,66 @@ def render() -> tuple[str, list[str]]:
     return text, missing
 
 
+_CLI_HEADER = """# Command-line reference
+
+Generated from the parser by `python -m wearsdk._apidoc` (do not edit by hand; the tests check
+that this page is up to date). `wearsdk COMMAND --help` prints the same. How to use the commands:
+[quickstart](quickstart.md); the report: [quickstart](quickstart.md#reading-the-report); LSL and
+XDF: [lsl](lsl.md); MQTT: [mqtt](mqtt.md).
+"""
+
+_CLI_COLUMNS = "100"  # argparse wraps at the terminal's width: a fixed one for a stable page
+
+
+def render_cli() -> str:
+    """The command-line reference: the top-level help, then each command's ``--help``."""
+    from wearsdk.cli import build_parser
+
+    saved = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = _CLI_COLUMNS
+    try:
+        parser = build_parser()
+        out = [_CLI_HEADER, "```text", parser.format_help().rstrip(), "```", ""]
+        commands = next(
+            a for a in parser._actions if isinstance(a, argparse._SubParsersAction)
+        ).choices
+        for name, sub in commands.items():
+            out += [f"## `wearsdk {name}`", "", "```text", sub.format_help().rstrip(), "```", ""]
+    finally:
+        if saved is None:
+            del os.environ["COLUMNS"]
+        else:
+            os.environ["COLUMNS"] = saved
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _write_or_check(path: Path, text: str, check: bool) -> bool:
+    """Write ``text`` to ``path``, or compare it; ``False`` when the page is stale."""
+    if check:
+        current = path.read_text(encoding="utf-8") if path.exists() else ""
+        if current != text:
+            print(f"{path} is out of date: run python -m wearsdk._apidoc", file=sys.stderr)
+            return False
+        return True
+    path.write_text(text, encoding="utf-8")
+    print(f"wrote {path} ({len(text.splitlines())} lines)")
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Write (or with ``--check``, compare) ``docs/api.md``; exit 1 when it is stale."""
+    """Write (or with ``--check``, compare) ``docs/api.md`` and ``docs/cli.md``; exit 1 when
+    either is stale."""  # noqa: D205, D209
     parser = argparse.ArgumentParser(prog="python -m wearsdk._apidoc", description=__doc__)
     parser.add_argument("--out", type=Path, default=Path("docs/api.md"))
+    parser.add_argument("--cli-out", type=Path, default=Path("docs/cli.md"))
     parser.add_argument("--check", action="store_true", help="compare instead of writing")
     args = parser.parse_args(argv)
     text, missing = render()
     for name in missing:
         print(f"no docstring: {name}", file=sys.stderr)
-    if args.check:
-        current = args.out.read_text(encoding="utf-8") if args.out.exists() else ""
-        if current != text:
-            print(f"{args.out} is out of date: run python -m wearsdk._apidoc", file=sys.stderr)
-            return 1
-        return 0
-    args.out.write_text(text, encoding="utf-8")
-    print(f"wrote {args.out} ({len(text.splitlines())} lines)")
-    return 0
+    ok = _write_or_check(args.out, text, args.check)
+    ok = _write_or_check(args.cli_out, render_cli(), args.check) and ok
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

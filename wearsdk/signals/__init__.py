@@ -24,6 +24,7 @@ from wearsdk.signals._eda import (
     eda_phasic,
     eda_process,
 )
+from wearsdk.signals._features import CleanSignal, FeatureConfig, FeatureExtractor, WindowFeatures
 from wearsdk.signals._filters import SosFilter, butter_sos, filter_causal, group_delay_s
 from wearsdk.signals._ppg import (
     PPG_BAND_HZ,
@@ -48,6 +49,7 @@ __all__ = [
     "PPG_SQI_THRESHOLD",
     "AccActivity",
     "AccUnit",
+    "CleanSignal",
     "EcgCleaner",
     "EcgPeakDetector",
     "EcgPeaks",
@@ -55,6 +57,8 @@ __all__ = [
     "EdaOutput",
     "EdaProcessor",
     "EdaQuality",
+    "FeatureConfig",
+    "FeatureExtractor",
     "PpgBeats",
     "PpgPeakDetector",
     "ProsodyFeatures",
@@ -63,6 +67,7 @@ __all__ = [
     "ScrTable",
     "SosFilter",
     "VoiceProsody",
+    "WindowFeatures",
     "acc_activity",
     "butter_sos",
     "ecg_clean",
