@@ -5,9 +5,9 @@ characteristics, the start/stop writes, the notification layout and the conversi
 The generic :class:`~wearsdk.drivers.gatt_profile.GattProfileDevice` driver reads it and
 needs no code; :class:`~wearsdk.drivers.gatt_profile.VirtualGattProfileDevice` serves the
 same profile byte for byte on a virtual Bluetooth link, so the profile can be tried before
-the firmware exists. With a real board: ``wearsdk run --config session.toml`` with
-``[[devices]] driver = "gatt-profile"`` and
-``options = { profile = "examples/profiles/acme_eda_band.toml" }``, or
+the firmware exists. With a real board: ``wearsdk stream --driver gatt-profile --option
+profile=examples/profiles/acme_eda_band.toml --device "ACME EDA"``, ``wearsdk run`` with
+``options = { profile = "..." }`` in the session file, or
 ``GattProfileDevice(OsBleTransport(), "examples/profiles/acme_eda_band.toml")``.
 
 Run: ``python examples/custom_gatt_profile.py --duration 30 --speed 5``

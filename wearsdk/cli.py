@@ -11,12 +11,14 @@ import argparse
 import asyncio
 import contextlib
 import importlib.metadata
+import inspect
 import json
 import logging
 import os
 import re
 import sys
 import tempfile
+import tomllib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
@@ -138,6 +140,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     stream.add_argument("--transport", default="bleak", metavar="T", help=transport_help)
     stream.add_argument(
+        "--option",
+        type=_option,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a driver option (repeatable; VALUE as in TOML, else a string), e.g. "
+        "--driver gatt-profile --option profile=board.toml, --option acc_rate_hz=50",
+    )
+    stream.add_argument(
         "--duration",
         type=_positive_float,
         metavar="S",
@@ -172,6 +183,14 @@ def build_parser() -> argparse.ArgumentParser:
     twin.add_argument("--duration", type=_positive_float, default=600.0, metavar="S")
     twin.add_argument("--speed", type=_positive_float, default=1.0, metavar="X")
     twin.add_argument("--seed", type=int, default=0)
+    twin.add_argument(
+        "--option",
+        type=_option,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a twin option (repeatable), e.g. --option profile=board.toml for gatt-profile",
+    )
     twin.set_defaults(func=_cmd_twin)
 
     replay = sub.add_parser(
@@ -222,6 +241,29 @@ def build_parser() -> argparse.ArgumentParser:
     replay.set_defaults(func=_cmd_replay)
     add_face_commands(sub)
     return parser
+
+
+def _option(text: str) -> tuple[str, Any]:
+    """``KEY=VALUE``: the value read as a TOML value (``50``, ``true``, ``[3]``), else a string."""
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key.isidentifier():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    return key, value
+
+
+def _construct(cls: Any, what: str, *args: Any, options: dict[str, Any], **kwargs: Any) -> Any:
+    """``cls(*args, **kwargs, **options)``; an option it does not take is a ConfigError."""
+    try:
+        return cls(*args, **kwargs, **options)
+    except TypeError as exc:
+        params = list(inspect.signature(cls).parameters)[len(args) :]
+        taken = sorted(p for p in params if p not in kwargs)
+        raise ConfigError(f"{what}: {exc}; options it takes: {', '.join(taken)}") from None
 
 
 def _replay_speed(text: str) -> float | None:
@@ -379,7 +421,15 @@ def _cmd_stream(args: argparse.Namespace) -> int:
                 outlets_task = sinks.create_task(outlets.run())
             sub = session.bus.subscribe("#", maxsize=65536)
             if driver_cls is not None:
-                session.add(driver_cls(transport, **{key: args.device}))
+                session.add(
+                    _construct(
+                        driver_cls,
+                        f"driver {args.driver}",
+                        transport,
+                        options=dict(args.option),
+                        **{key: args.device},
+                    )
+                )
             for query in args.lsl_in:
                 from wearsdk.drivers.lsl import LslInlet
 
@@ -441,7 +491,15 @@ def _cmd_twin(args: argparse.Namespace) -> int:
         heart = HeartSimulator(ArousalScript.calm_stress_recovery(args.duration), seed=args.seed)
         async with (
             open_peripheral(args.transport, name=name) as device,
-            twin_cls(device, heart, clock, name=name),
+            _construct(
+                twin_cls,
+                f"twin {args.kind}",
+                device,
+                heart,
+                clock,
+                options=dict(args.option),
+                name=name,
+            ),  # fmt: skip
         ):
             print(f"serving {args.kind} twin {name!r} on {args.transport}", flush=True)
             await asyncio.sleep(clock.real_delay_s(args.duration))

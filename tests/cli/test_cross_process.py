@@ -34,9 +34,15 @@ def wait_listening(port: int, timeout: float = 15.0) -> None:
     raise TimeoutError(f"nothing listens on {port}")
 
 
+ROOT = Path(__file__).resolve().parents[2]
+ACME = ROOT / "examples" / "profiles" / "acme_eda_band.toml"
+
+
 @pytest.fixture
-def radio(tmp_path: Path) -> Iterator[tuple[str, str]]:
-    """Controllers app plus a heart-rate twin; yields (central spec, twin name)."""
+def radio(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """Controllers app plus a twin (heart-rate, or the parametrised kind and options); yields
+    (central spec, twin name)."""
+    kind, options = getattr(request, "param", ("heart-rate", ()))
     p1, p2 = free_port(), free_port()
     log = (tmp_path / "procs.log").open("wb")
     procs = [
@@ -55,8 +61,8 @@ def radio(tmp_path: Path) -> Iterator[tuple[str, str]]:
     try:
         wait_listening(p1)
         wait_listening(p2)
-        name = "remote HR twin"
-        twin = [sys.executable, "-m", "wearsdk", "twin", "heart-rate", "--name", name]
+        name = "remote HR twin" if kind == "heart-rate" else f"remote {kind} twin"
+        twin = [sys.executable, "-m", "wearsdk", "twin", kind, "--name", name, *options]
         twin += ["--transport", f"tcp-client:127.0.0.1:{p2}", "--duration", "60"]
         procs.append(subprocess.Popen(twin, stdout=log, stderr=subprocess.STDOUT))
         time.sleep(1.0)
@@ -116,3 +122,38 @@ def test_stream_unknown_driver_and_missing_device_fail_cleanly(radio: tuple[str,
     wrong = run_cli("scan", "--transport", "carrier-pigeon")
     assert wrong.returncode == 1
     assert "unknown BLE transport" in wrong.stderr
+
+
+ACME_TWIN = ("gatt-profile", ("--option", f"profile={ACME}"))
+
+
+@pytest.mark.parametrize("radio", [ACME_TWIN], indirect=True)
+def test_driver_options_on_the_command_line(radio: tuple[str, str]) -> None:
+    """A board described by a profile file: the twin serves it and stream reads it, both given
+    the profile with --option (no session file needed)."""
+    transport, name = radio
+    stream = run_cli(
+        *("stream", "--transport", transport, "--device", name, "--driver", "gatt-profile"),
+        *("--option", f"profile={ACME}", "--duration", "4", "--jsonl"),
+    )
+    assert stream.returncode == 0, stream.stderr
+    lines = [json.loads(line) for line in stream.stdout.splitlines()]
+    eda = [x for x in lines if x["type"] == "samples" and x["stream"] == "eda"]
+    assert eda
+    # the profile's format: 8 Hz, 4 readings per notification, in microsiemens
+    assert all(x["unit"] == "uS" and x["nominal_rate_hz"] == 8.0 for x in eda)
+    assert all(len(x["t"]) == 4 for x in eda)
+    assert all(0.05 < v[0] < 60 for x in eda for v in x["values"])
+
+    # an option the driver does not take: a clear error that lists the ones it does
+    bad = run_cli(
+        *("stream", "--transport", transport, "--device", name, "--driver", "gatt-profile"),
+        *("--option", "colour=blue", "--duration", "2"),
+    )
+    assert bad.returncode == 1
+    assert "driver gatt-profile" in bad.stderr
+    assert "options it takes:" in bad.stderr
+    assert "profile" in bad.stderr
+    malformed = run_cli("stream", "--device", name, "--option", "no-equals-sign")
+    assert malformed.returncode == 2
+    assert "expected KEY=VALUE" in malformed.stderr
