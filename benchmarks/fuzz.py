@@ -11,7 +11,10 @@ Targets (each fed mutations of valid inputs built with the matching encoders):
 - ``hr-driver`` and ``polar-driver``: whole notifications through the drivers' handlers
   (decode, clock mapping, Gap and block publication on a real bus);
 - ``wire-in``: inbound MQTT payloads (annotations and commands) as the bridge decodes them;
-- ``wire-event``: any wearsdk event from JSON (``EVENT_ADAPTER``) and the wire envelope.
+- ``wire-event``: any wearsdk event from JSON (``EVENT_ADAPTER``) and the wire envelope;
+- ``lsl-marker``: LSL marker strings as analyzer annotations (``annotation_from_marker``);
+- ``lsl-channels``: numeric LSL analyzer samples with arbitrary channel labels
+  (``annotation_from_channels``).
 
 Allowed errors: :class:`~wearsdk.WearError` subclasses; for JSON input also pydantic's
 ``ValidationError`` (the bridge counts and drops those); none for the drivers' handlers (a
@@ -59,7 +62,7 @@ from wearsdk.drivers.polar import (
     parse_features,
     parse_settings,
 )
-from wearsdk.io import WireMessage
+from wearsdk.io import WireMessage, annotation_from_channels, annotation_from_marker
 from wearsdk.io.mqtt import decode_inbound
 from wearsdk.session import SourceContext
 from wearsdk.testing import FuzzResult, fuzz
@@ -223,6 +226,40 @@ def _wire_event(data: bytes) -> None:
         EVENT_ADAPTER.validate_json(data)
 
 
+def _marker_seeds() -> list[bytes]:
+    face = {"modality": "face", "valence": 0.4, "arousal": 0.6, "confidence": 0.8, "duration_s": 1}
+    timed = {"analyzer_id": "openface", "start": 10.0, "end": 12.5, "valence": -0.2}
+    return [b"stimulus onset", json.dumps(face).encode(), json.dumps(timed).encode()]
+
+
+def _lsl_marker(data: bytes) -> None:
+    """A marker string as an LSL inlet hands it over (any text: LSL strings are bytes)."""
+    annotation_from_marker(
+        data.decode("utf-8", "replace"), 100.0, modality="marker", analyzer_id="lsl-markers"
+    )
+
+
+_CHANNEL_NAMES = ("arousal", "valence", "confidence", "emotion_joy", "emotion_anger", "AU12", "x")
+
+
+def _channel_seeds() -> list[bytes]:
+    one = bytes([3, 0, 1, 2]) + np.array([0.6, -0.2, 0.9]).tobytes()
+    two = bytes([2, 3, 5]) + np.array([0.7, 1.5]).tobytes()
+    return [one, two]
+
+
+def _lsl_channels(data: bytes) -> None:
+    """One sample of a numeric LSL analyzer stream: channel labels, then float64 values."""
+    n = data[0] % 8 if data else 0
+    names = tuple(_CHANNEL_NAMES[b % len(_CHANNEL_NAMES)] for b in data[1 : 1 + n])
+    raw = data[1 + len(names) :]
+    values = np.frombuffer(raw[: 8 * (len(raw) // 8)], dtype=np.float64)[: len(names)]
+    names = names[: values.size]
+    annotation_from_channels(
+        values.tolist(), names, 100.0, modality="face", analyzer_id="lsl-face", duration_s=0.5
+    )
+
+
 def targets() -> dict[str, Target]:
     """Every fuzz target by name."""
     out = [
@@ -235,6 +272,8 @@ def targets() -> dict[str, Target]:
         _polar_driver(),
         _wire_in(),
         Target("wire-event", _wire_event_seeds(), _wire_event, _JSON_ERRORS),
+        Target("lsl-marker", _marker_seeds(), _lsl_marker, _JSON_ERRORS),
+        Target("lsl-channels", _channel_seeds(), _lsl_channels, _JSON_ERRORS),
     ]
     return {t.name: t for t in out}
 
