@@ -415,12 +415,17 @@ def test_stress_levels_dwell_and_confidence_gate() -> None:
         StressLevelConfig(medium=0.5, high=0.8, hysteresis=0.1, min_dwell_s=30, min_confidence=0.5)
     )
     assert tr.update(0, 0.9, confidence=0.2) is None  # not confident: no level yet
+    assert not tr.held  # nothing to hold
     assert tr.update(1, 0.1) == "low"
+    assert not tr.held
     assert tr.update(10, 0.9) == "low"  # held: only 9 s since the last change
     assert tr.update(31, 0.9) == "high"
     assert tr.update(40, 0.1) == "high"
     assert tr.update(62, 0.1) == "low"
     assert tr.update(100, 0.95, confidence=0.1) == "low"  # gate
+    assert tr.held  # the level is the one from before this estimate
+    assert tr.update(101, 0.2) == "low"
+    assert not tr.held
 
 
 def test_stress_level_config_validation() -> None:

@@ -107,6 +107,13 @@ def test_confidence_drops_while_the_strap_reports_no_contact(demo_lines: list[di
         assert all("no_contact" in e["flags"] for e in touched)
         assert not any("no_contact" in e["flags"] for e in clean)
         assert max(e["confidence"] for e in touched) < factor * min(e["confidence"] for e in clean)
+    # too uncertain to move the stress level: the estimates say the level is held from before
+    physio = [line for line in demo_lines if line["topic"] == "affect/physio"]
+    held = [e for e in physio if "stress_level_held" in e["flags"]]
+    assert held
+    assert all(e["confidence"] < 0.3 and e["stress_level"] is not None for e in held)
+    assert all("no_contact" in e["flags"] or "calibrating" in e["flags"] for e in held)
+    assert not any("stress_level_held" in e["flags"] for e in physio if e["confidence"] >= 0.3)
 
 
 def test_human_summary_and_out_dir(tmp_path: Path) -> None:

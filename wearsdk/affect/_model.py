@@ -436,6 +436,9 @@ class ArousalEstimator:
         confidence = min(1.0, max(0.0, confidence))
         arousal = min(1.0, max(0.0, arousal))
         level = self.levels.update(window_end, arousal, confidence) if self.levels else None
+        if self.levels is not None and self.levels.held:
+            # too uncertain to move the level: it is the one from before (say so)
+            out_flags.append("stress_level_held")
         # valence: a prior leaning negative as stress becomes likely, never a measurement
         valence = -0.5 * (2.0 * arousal - 1.0) if arousal > 0.5 else 0.0
         used = tuple(m for m in ("hr", "eda", "bvp", "rr", "temp", "acc") if m in present)

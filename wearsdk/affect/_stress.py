@@ -67,11 +67,18 @@ class StressLevelTracker:
         """Forget the current level."""
         self._level: StressLevel | None = None
         self._since = 0.0
+        self._held = False
 
     @property
     def level(self) -> StressLevel | None:
         """The current level (``None`` before the first confident estimate)."""
         return self._level
+
+    @property
+    def held(self) -> bool:
+        """Whether the last estimate was too uncertain to count: the level is the one held from
+        before it (``False`` while there is no level)."""  # noqa: D205, D209
+        return self._held
 
     def _target(self, p: float) -> StressLevel:
         """Level the probability asks for, given the current level (hysteresis)."""
@@ -99,7 +106,9 @@ class StressLevelTracker:
             The current level, or ``None`` while no confident estimate has been seen.
         """
         if confidence < self.config.min_confidence or probability != probability:
+            self._held = self._level is not None
             return self._level
+        self._held = False
         target = self._target(probability)
         dwelt = t - self._since >= self.config.min_dwell_s
         if self._level is None or (target != self._level and dwelt):
