@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["DeviceRow", "LiveState", "LiveView", "render_live"]
+__all__ = ["DeviceRow", "LiveState", "LiveView", "render_live", "window_heart_rate"]
 
 
 @dataclass(slots=True)
@@ -120,11 +120,7 @@ class LiveState:
         elif kind == "features":
             values = line.get("values") or {}
             quality = line.get("quality") or {}
-            self.hr_bpm = (
-                _num(values.get("hr_mean_bpm"))
-                or _num(values.get("hr_device_mean_bpm"))
-                or _num(values.get("ppg_rate_bpm"))
-            )
+            self.hr_bpm = window_heart_rate(values)
             self.scl_usiemens = _num(values.get("scl_mean_usiemens"))
             for row in self.devices.values():
                 cover = [
@@ -148,6 +144,15 @@ class LiveState:
 
 def _num(v: Any) -> float | None:
     return float(v) if isinstance(v, int | float) else None
+
+
+def window_heart_rate(values: dict[str, Any]) -> float | None:
+    """A window's heart rate from its features: from RR, else the device's, else the pulse
+    wave's rate (``None`` when the window has none)."""  # noqa: D205, D209
+    for key in ("hr_mean_bpm", "hr_device_mean_bpm", "ppg_rate_bpm"):
+        if (v := _num(values.get(key))) is not None:
+            return v
+    return None
 
 
 def _bar(value: float, width: int = 20) -> str:

@@ -32,7 +32,7 @@ from wearsdk._faces import (
     finish_report,
     report_plan,
 )
-from wearsdk._live import LiveView
+from wearsdk._live import LiveView, window_heart_rate
 from wearsdk._version import __version__
 
 __all__ = ["main"]
@@ -139,13 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"driver name (installed: {', '.join(sorted(_entry_points('wearsdk.drivers')))})",
     )
     stream.add_argument("--transport", default="bleak", metavar="T", help=transport_help)
-    stream.add_argument(
-        "--option",
-        type=_option,
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="a driver option (repeatable; VALUE as in TOML, else a string), e.g. "
+    _add_option_argument(
+        stream,
+        "a driver option (repeatable; VALUE as in TOML, else a string), e.g. "
         "--driver gatt-profile --option profile=board.toml, --option acc_rate_hz=50",
     )
     stream.add_argument(
@@ -183,13 +179,8 @@ def build_parser() -> argparse.ArgumentParser:
     twin.add_argument("--duration", type=_positive_float, default=600.0, metavar="S")
     twin.add_argument("--speed", type=_positive_float, default=1.0, metavar="X")
     twin.add_argument("--seed", type=int, default=0)
-    twin.add_argument(
-        "--option",
-        type=_option,
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="a twin option (repeatable), e.g. --option profile=board.toml for gatt-profile",
+    _add_option_argument(
+        twin, "a twin option (repeatable), e.g. --option profile=board.toml for gatt-profile"
     )
     twin.set_defaults(func=_cmd_twin)
 
@@ -243,6 +234,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_option_argument(parser: argparse.ArgumentParser, help_text: str) -> None:
+    """``--option KEY=VALUE`` (repeatable): keyword arguments for a driver or a twin."""
+    parser.add_argument(
+        "--option", type=_option, action="append", default=[], metavar="KEY=VALUE", help=help_text
+    )
+
+
 def _option(text: str) -> tuple[str, Any]:
     """``KEY=VALUE``: the value read as a TOML value (``50``, ``true``, ``[3]``), else a string."""
     key, sep, raw = text.partition("=")
@@ -291,6 +289,24 @@ def _add_mqtt_arguments(parser: argparse.ArgumentParser, *, consent: bool) -> No
             metavar="FILE",
             help="the wearer's consent record (JSON); required to export (see docs/privacy.md)",
         )
+
+
+def _consent_and_mqtt(args: argparse.Namespace, *, record: bool = False) -> tuple[Any, Any]:
+    """The wearer's consent record when data leaves the process (``--mqtt``, ``--lsl``) or is
+    recorded, checked against ``--export``; and the MQTT settings with ``--mqtt``.
+
+    Raises:
+        ConsentError: no ``--consent``, or one that does not allow the operation.
+    """  # noqa: D205
+    from wearsdk._privacy import Consent, ExportPolicy, require_consent
+
+    exports = bool(args.mqtt or args.lsl)
+    if not (exports or record):
+        return None, None
+    loaded = Consent.load(args.consent) if args.consent is not None else None
+    policy = ExportPolicy(args.export) if exports else None
+    consent = require_consent(loaded, export=policy, record=record)  # raises with the reason
+    return consent, _mqtt_config(args, consent.participant) if args.mqtt else None
 
 
 def _mqtt_config(args: argparse.Namespace, participant: str | None) -> Any:
@@ -382,17 +398,7 @@ def _cmd_stream(args: argparse.Namespace) -> int:
     driver_cls = _load("wearsdk.drivers", args.driver) if args.device else None
     key = "address" if args.device and _looks_like_address(args.device) else "name"
 
-    consent = None
-    mqtt = None
-    if args.mqtt or args.lsl or args.record:
-        from wearsdk._privacy import Consent, require_consent
-
-        if args.consent is None:
-            require_consent(None, record=bool(args.record))  # raises with the explanation
-        consent = Consent.load(args.consent)
-    if args.mqtt and consent is not None:
-        mqtt = _mqtt_config(args, consent.participant)
-        require_consent(consent, export=mqtt.policy)
+    consent, mqtt = _consent_and_mqtt(args, record=bool(args.record))
 
     async def stream() -> None:
         # LSL inputs alone need no Bluetooth transport
@@ -512,28 +518,21 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     from wearsdk._clock import ScaledClock
     from wearsdk._events import DeviceStatus
     from wearsdk._jsonl import message_to_dict
-    from wearsdk._privacy import Consent, ExportPolicy, require_consent
+    from wearsdk._privacy import ExportPolicy
     from wearsdk.drivers.e4 import E4Replay, load_e4_session
     from wearsdk.session import Session
 
-    consent = None
-    mqtt = None
-    if args.lsl or args.mqtt:
-        if args.lsl and args.speed != 1.0:
-            raise ConfigError(
-                "--lsl re-streams in real time (LSL consumers expect timestamps on the LSL "
-                "clock of now): use --speed 1"
-            )
-        if args.mqtt and args.speed is None:
-            raise ConfigError(
-                "--mqtt needs a set pace (--speed X): as fast as possible would outrun the "
-                "broker link and drop messages"
-            )
-        if args.consent is None:
-            require_consent(None, export=ExportPolicy(args.export))  # raises with the reason
-        consent = Consent.load(args.consent)
-        require_consent(consent, export=ExportPolicy(args.export))
-        mqtt = _mqtt_config(args, consent.participant)
+    if args.lsl and args.speed != 1.0:
+        raise ConfigError(
+            "--lsl re-streams in real time (LSL consumers expect timestamps on the LSL "
+            "clock of now): use --speed 1"
+        )
+    if args.mqtt and args.speed is None:
+        raise ConfigError(
+            "--mqtt needs a set pace (--speed X): as fast as possible would outrun the "
+            "broker link and drop messages"
+        )
+    consent, mqtt = _consent_and_mqtt(args)
     source: Any
     if _replay_format(args) == "xdf":
         from wearsdk.drivers.lsl import XdfReplay
@@ -743,15 +742,7 @@ class _Summary:
                 flush=True,
             )
         elif kind == "features" and not self.hr_events:
-            values = line.get("values") or {}
-            self.hr = next(
-                (
-                    float(v)
-                    for k in ("hr_mean_bpm", "hr_device_mean_bpm", "ppg_rate_bpm")
-                    if isinstance(v := values.get(k), int | float)
-                ),
-                None,
-            )
+            self.hr = window_heart_rate(line.get("values") or {})
         elif kind == "heart_rate":
             self.hr_events = True
             hr = line.get("hr_bpm")

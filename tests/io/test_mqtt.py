@@ -89,15 +89,24 @@ async def wait_for(pred, timeout: float = 15.0) -> None:  # type: ignore[no-unty
             await asyncio.sleep(0.02)
 
 
-async def test_estimates_arrive_valid_and_in_order(broker: Mosquitto, session_bus) -> None:  # type: ignore[no-untyped-def]
-    bus, clock = session_bus
+async def start_export(
+    broker: Mosquitto, bus: Bus, clock: SessionClock, session: str
+) -> tuple[MqttBridge, asyncio.Task[None], list[aiomqtt.Message], asyncio.Task[None]]:
+    """A listener on the session's topics, then a bridge exporting to it, connected: (bridge,
+    its task, what the listener got, the listener's task)."""
     got: list[aiomqtt.Message] = []
     ready = asyncio.Event()
-    listener = asyncio.create_task(listen(broker.port, "wearsdk/#", got, ready))
+    listener = asyncio.create_task(listen(broker.port, f"wearsdk/{session}/#", got, ready))
     await asyncio.wait_for(ready.wait(), 10)
-    bridge = MqttBridge(bus, clock, MqttConfig(url=broker.url, session="s-test"), consent=consent())
+    bridge = MqttBridge(bus, clock, MqttConfig(url=broker.url, session=session), consent=consent())
     task = asyncio.create_task(bridge.run())
     await asyncio.wait_for(bridge.connected.wait(), 10)
+    return bridge, task, got, listener
+
+
+async def test_estimates_arrive_valid_and_in_order(broker: Mosquitto, session_bus) -> None:  # type: ignore[no-untyped-def]
+    bus, clock = session_bus
+    _, task, got, listener = await start_export(broker, bus, clock, "s-test")
     for i in range(50):
         bus.publish_nowait("affect/estimate", estimate(i))
     await wait_for(lambda: len(got) >= 50)
@@ -116,13 +125,7 @@ async def test_flush_lets_the_last_messages_leave_before_the_bridge_stops(
     broker: Mosquitto, session_bus
 ) -> None:  # type: ignore[no-untyped-def]
     bus, clock = session_bus
-    got: list[aiomqtt.Message] = []
-    ready = asyncio.Event()
-    listener = asyncio.create_task(listen(broker.port, "wearsdk/s-f/#", got, ready))
-    await asyncio.wait_for(ready.wait(), 10)
-    bridge = MqttBridge(bus, clock, MqttConfig(url=broker.url, session="s-f"), consent=consent())
-    task = asyncio.create_task(bridge.run())
-    await asyncio.wait_for(bridge.connected.wait(), 10)
+    bridge, task, got, listener = await start_export(broker, bus, clock, "s-f")
     for i in range(500):
         bus.publish_nowait("affect/estimate", estimate(i))
     assert await bridge.flush(10.0)  # right after publishing: nothing has left yet

@@ -446,11 +446,7 @@ class MqttBridge:
                     self.connected.clear()
                     first = _link_error(exc)  # re-raises anything that is not a link problem
                     failures += 1
-                    rc = getattr(first, "rc", None)
-                    if isinstance(first, aiomqtt.MqttCodeError) and _is_auth_failure(rc):
-                        raise MqttAuthError(
-                            f"the broker at {c.safe_url()} refused the credentials ({rc})"
-                        ) from None
+                    _raise_if_refused(first, c)
                     if isinstance(first, ssl.SSLError) and failures >= 3:
                         raise ConnectionLostError(
                             f"TLS to {c.safe_url()} failed: {first}"
@@ -460,8 +456,7 @@ class MqttBridge:
                         c.safe_url(),
                         type(first).__name__,
                     )
-                delay = random.uniform(0, min(c.backoff_max_s, 0.2 * 2 ** min(failures, 8)))
-                await asyncio.sleep(delay)
+                await asyncio.sleep(_backoff_s(failures, c.backoff_max_s))
         finally:
             self.connected.clear()
             if pump is not None:
@@ -627,16 +622,11 @@ class AnalyzerClient:
                     client = None
                     failures = 0
                 failures += 1
-                delay = min(self.config.backoff_max_s, 0.2 * 2 ** min(failures, 8))
-                await asyncio.sleep(random.uniform(0.5 * delay, delay))
+                await asyncio.sleep(_backoff_s(failures, self.config.backoff_max_s))
                 try:
                     client = await self._connect()
                 except (aiomqtt.MqttError, OSError, TimeoutError) as exc:
-                    rc = getattr(exc, "rc", None)
-                    if isinstance(exc, aiomqtt.MqttCodeError) and _is_auth_failure(rc):
-                        raise MqttAuthError(
-                            f"the broker at {self.config.safe_url()} refused the credentials ({rc})"
-                        ) from None
+                    _raise_if_refused(exc, self.config)
         except Exception as exc:  # kept for annotate(): a background task has no caller
             self._fatal = exc
             raise
@@ -861,6 +851,24 @@ def _link_error(exc: BaseException) -> BaseException:
         if not isinstance(e, aiomqtt.MqttError | OSError | TimeoutError):
             raise e
     return leaves[0]
+
+
+def _backoff_s(failures: int, cap_s: float) -> float:
+    """Wait before reconnection attempt ``failures``: exponential from 0.2 s, capped, jittered
+    (full jitter, so that many clients of a restarted broker do not return at once)."""  # noqa: D205, D209
+    return random.uniform(0, min(cap_s, 0.2 * 2 ** min(failures, 8)))
+
+
+def _raise_if_refused(exc: BaseException, config: MqttConfig) -> None:
+    """Raise :class:`MqttAuthError` when ``exc`` is the broker refusing the credentials
+    (retrying would only repeat the refusal)."""  # noqa: D205, D209
+    import aiomqtt
+
+    rc = getattr(exc, "rc", None)
+    if isinstance(exc, aiomqtt.MqttCodeError) and _is_auth_failure(rc):
+        raise MqttAuthError(
+            f"the broker at {config.safe_url()} refused the credentials ({rc})"
+        ) from None
 
 
 def _is_auth_failure(rc: object) -> bool:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 
-import numpy as np
 import pylsl
 
 from wearsdk._errors import ConfigError, StreamClosedError
@@ -114,7 +114,7 @@ class LslOutlets:
         time_offset_s: float = 0.0,
     ) -> None:
         require_consent(consent, export=policy)
-        if not np.isfinite(time_offset_s):
+        if not math.isfinite(time_offset_s):
             raise ConfigError(f"time_offset_s must be finite, got {time_offset_s!r}")
         self.time_offset_s = float(time_offset_s)
         self.bus = bus
