@@ -477,6 +477,17 @@ def evaluate(subs: list[Subj], fold_params: dict[str, dict[str, Any]], variant: 
     return Scores(cat(ps), cat(ys), cat(cs), cat(called), per, bal, f1s, usage, unscored)
 
 
+def confidence_halves(scores: Scores) -> tuple[float, float] | None:
+    """AUC on the more confident half of the windows and on the less confident half."""
+    hi = scores.c - np.median(scores.c) >= 0
+    if not 0 < hi.mean() < 1:
+        return None
+    return (
+        float(roc_auc_score(scores.y[hi], scores.p[hi])),
+        float(roc_auc_score(scores.y[~hi], scores.p[~hi])),
+    )
+
+
 def session_time(s: Subj, v: str) -> FloatArray:
     """Time since the start of each usable window (only for the leaky reference model)."""
     return np.array([w["t0"] for w in s.tables[v].windows])[s.keep[v]]
@@ -571,12 +582,10 @@ def main() -> None:
         "per subject AUC:",
         " ".join(f"{s.name}:{a:.2f}" for s, a in zip(subs, orig.per_auc, strict=True)),
     )
-    hi_c = orig.c - np.median(orig.c) >= 0
-    if 0 < hi_c.mean() < 1:
-        print(
-            f"AUC on the more confident half {roc_auc_score(orig.y[hi_c], orig.p[hi_c]):.3f}, "
-            f"less confident half {roc_auc_score(orig.y[~hi_c], orig.p[~hi_c]):.3f}"
-        )
+    halves = confidence_halves(orig)
+    if halves is not None:
+        hi, lo = halves
+        print(f"AUC on the more confident half {hi:.3f}, less confident half {lo:.3f}")
     print("\n== sub-models alone (the runtime with one sensor missing), every replay: AUC pooled")
     sensor_fig: dict[str, dict[str, float]] = {}
     for name, label in SENSOR_SETS:

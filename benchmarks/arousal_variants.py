@@ -1,0 +1,109 @@
+"""Variants of the arousal model, scored exactly like the shipped one.
+
+Reproduces the third-round table of ``docs/estimates.md``: each variant changes the inputs, the
+baseline's z clip or the L2 strength, or drops the pulse inputs of the windows flagged
+``bvp_noisy``, and is scored with ``benchmarks.train_arousal``'s own functions (the cached
+online-pipeline windows, the runtime estimator, leave-one-subject-out, the four replay orders).
+The preferred sub-model (``all_bvp``, every sensor) is trained, and ``all`` (heart rate and
+EDA), which scores the windows without pulse inputs, as the runtime would. Prints the pooled AUC per
+replay order, the AUC on the more / less confident half of the windows (original order), and
+the windows no sub-model scored (must be 0: an unscored window would drop
+out of the AUC).
+
+Usage: python -m benchmarks.arousal_variants [--data DIR] [--only NAME ...]
+(about half a minute per variant once ``python -m benchmarks.train_arousal`` has cached the
+feature tables)
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+from typing import Any
+
+import benchmarks.train_arousal as ta
+from wearsdk.signals import PPG_FEATURES
+
+_I = "identity"
+VARIANTS: dict[str, dict[str, Any]] = {
+    "shipped": {},
+    "+ ln pulse amplitude": {"add": [("ln_pulse_amp", ["ppg_amplitude_au"], "log", 0.1)]},
+    "+ pulse-rate SD": {"add": [("pulse_rate_sd", ["ppg_rate_sd_bpm"], _I, 0.5)]},
+    "+ respiration rate from the pulse": {"add": [("resp_hz", ["ppg_resp_hz"], _I, 0.02)]},
+    "z-scores clipped at 3": {"baseline": {"z_clip": 3.0}},
+    "without the heart-rate slope": {"drop": ["hr_slope"]},
+    "C = 0.01": {"C": 0.01},
+    "C = 1": {"C": 1.0},
+    "pulse inputs dropped in bvp_noisy windows": {"noisy_pulse": True},
+}
+"""Name -> changes: ``add`` (name, features, transform, spread floor) pulse inputs, ``drop``
+input names, ``baseline`` settings, ``C`` the inverse L2 strength, ``noisy_pulse`` drops the
+pulse features of windows flagged ``bvp_noisy`` (as missing: z = 0, no baseline update)."""
+
+_BASE = ([dict(i) for i in ta.INPUTS], dict(ta.BASELINE), list(ta.SUBMODELS), ta.C_REG)
+
+
+def _configure(change: dict[str, Any]) -> None:
+    """Set ``train_arousal``'s module settings (its functions read them) for one variant."""
+    inputs, baseline, submodels, c_reg = _BASE
+    drop = set(change.get("drop", ()))
+    added = [
+        {"name": n, "features": f, "transform": tr, "modality": "bvp", "group": "bvp",
+         "min_std": floor}
+        for n, f, tr, floor in change.get("add", ())
+    ]  # fmt: skip
+    ta.INPUTS[:] = [i for i in inputs if i["name"] not in drop] + added
+    ta.NAMES[:] = [i["name"] for i in ta.INPUTS]
+    ta.GROUP.clear()
+    ta.GROUP.update({i["name"]: i["group"] for i in ta.INPUTS})
+    ta.BASELINE.clear()
+    ta.BASELINE.update({**baseline, **change.get("baseline", {})})
+    ta.SUBMODELS[:] = submodels[:2]  # all_bvp; all, for the windows without pulse inputs
+    ta.C_REG = float(change.get("C", c_reg))
+
+
+def _without_noisy_pulse(subs: list[ta.Subj]) -> None:
+    """Mark the pulse features of ``bvp_noisy`` windows missing, in place."""
+    for s in subs:
+        for table in s.tables.values():
+            for w in table.windows:
+                if "bvp_noisy" in w["flags"]:
+                    w["values"].update(dict.fromkeys(PPG_FEATURES, math.nan))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", default=ta.default_data_dir())
+    ap.add_argument("--only", nargs="*", choices=sorted(VARIANTS), help="these variants only")
+    args = ap.parse_args()
+    subs, _, _ = ta.load_subjects(args.data, True)
+    print(f"{'variant':<44} " + " ".join(f"{v:>20}" for v in ta.VARIANTS))
+    # the noisy-pulse variant changes the windows themselves: it runs last
+    names = sorted(args.only or VARIANTS, key=lambda n: bool(VARIANTS[n].get("noisy_pulse")))
+    for name in names:
+        t0 = time.perf_counter()
+        change = VARIANTS[name]
+        _configure(change)
+        if change.get("noisy_pulse"):
+            _without_noisy_pulse(subs)
+        for s in subs:
+            s.z = {v: ta.z_matrix(t) for v, t in s.tables.items()}
+        folds = {
+            s.name: ta.params_dict(ta.train_submodels([o for o in subs if o is not s]))
+            for s in subs
+        }
+        scores = [ta.evaluate(subs, folds, v) for v in ta.VARIANTS]
+        row = " ".join(f"{sc.figures()['auc_pooled']:>20.3f}" for sc in scores)
+        unscored = sum(sc.unscored for sc in scores)
+        halves = ta.confidence_halves(scores[0])
+        conf = "-" if halves is None else f"{halves[0]:.3f} / {halves[1]:.3f}"
+        took = time.perf_counter() - t0
+        print(
+            f"{name:<44} {row}   by confidence {conf}, unscored {unscored} ({took:.0f} s)",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
