@@ -24,7 +24,6 @@ import base64
 import html
 import io
 import itertools
-import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -181,15 +180,15 @@ def _mark_end(ax: Any, stream: StreamData, log: SessionLog, m: Any, label: str) 
         )
 
 
-def _feature_series(features: list[dict[str, Any]], key: str) -> tuple[FloatArray, FloatArray]:
-    """Window end times and values of one window feature, where it is defined."""
-    pairs = [
-        (float(f["t"]), float(v))
-        for f in features
-        if isinstance(v := f["values"].get(key), int | float) and math.isfinite(v)
-    ]
-    arr = np.array(pairs, dtype=np.float64).reshape(-1, 2)
-    return arr[:, 0], arr[:, 1]
+def _feature_values(features: list[dict[str, Any]], key: str, scale: float = 1.0) -> FloatArray:
+    """One window feature over the windows, times ``scale``; NaN where it is undefined."""
+    return np.array(
+        [
+            float(v) * scale if isinstance(v := f["values"].get(key), int | float) else np.nan
+            for f in features
+        ],
+        dtype=np.float64,
+    )
 
 
 def _rate_hz(s: StreamData) -> float:
@@ -373,7 +372,10 @@ def render_report(
 
     # which panels, with relative heights
     rows: list[tuple[str, float]] = []
-    pulse_t, pulse = _feature_series(features, "ppg_rate_bpm")
+    pulse = _feature_values(features, "ppg_rate_bpm")
+    has_pulse = np.isfinite(pulse)
+    pulse_t = np.array([float(f["t"]) for f in features], dtype=np.float64)[has_pulse]
+    pulse = pulse[has_pulse]
     if rr is not None or hr_events or log.stream("hr") is not None or pulse.size:
         rows.append(("heart", 1.3))
     if eda_out is not None:
@@ -514,26 +516,16 @@ def render_report(
         ax = axes["features"]
         tf = m(np.array([float(f["t"]) for f in features]))
 
-        def series(key: str, scale: float = 1.0) -> FloatArray:
-            return np.array(
-                [
-                    float(v) * scale
-                    if isinstance(v := f["values"].get(key), int | float)
-                    else np.nan
-                    for f in features
-                ]
-            )
-
-        rmssd = series("rmssd_s", 1000.0)
+        rmssd = _feature_values(features, "rmssd_s", 1000.0)
         handles = []
         if np.isfinite(rmssd).any():
             handles += ax.plot(tf, rmssd, color="#756bb1", lw=1.6, label="RMSSD (ms, left)")
-        pulse_rmssd = series("ppg_rmssd_ms")
+        pulse_rmssd = _feature_values(features, "ppg_rmssd_ms")
         if np.isfinite(pulse_rmssd).any():
             handles += ax.plot(
                 tf, pulse_rmssd, color="#756bb1", lw=1.2, ls="--", label="pulse RMSSD (ms, left)"
             )
-        scr_rate = series("scr_rate_per_min")
+        scr_rate = _feature_values(features, "scr_rate_per_min")
         if np.isfinite(scr_rate).any():
             right = ax.twinx()
             twins["features"] = [right]
