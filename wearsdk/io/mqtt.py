@@ -722,14 +722,16 @@ class AnalyzerClient:
                 await self._connected.wait()
                 if self._fatal is not None:
                     raise self._fatal
+                client = self._client
                 try:
-                    await self._client.publish(self._annotation_topic, data, qos=1)
-                    break
-                except (aiomqtt.MqttError, AttributeError):
-                    # the link dropped before the ack (or between the wait and the publish):
-                    # wait for the reconnection and publish again
-                    self.stats.retries += 1
-                    await asyncio.sleep(0.05)
+                    if client is not None:  # None: the link dropped since the wait
+                        await client.publish(self._annotation_topic, data, qos=1)
+                        break
+                except aiomqtt.MqttError:
+                    pass  # the link dropped before the broker's ack
+                # wait for the reconnection and publish again
+                self.stats.retries += 1
+                await asyncio.sleep(0.05)
         self.stats.annotations += 1
         return Annotation(
             t=end_s,
