@@ -26,6 +26,7 @@ from wearsdk.drivers.bitalino._protocol import (
     BITALINO_FRAMES_UUID,
     BITALINO_SERVICE_UUID,
     STOP_COMMAND,
+    BitalinoFrames,
     EdaSensor,
     FrameReassembler,
     channel_bits,
@@ -42,6 +43,10 @@ logger = logging.getLogger("wearsdk.drivers.bitalino")
 _IDLE_COMMAND = 0xFF  # "stop" that a BITalino 2 accepts in any mode (ignored when idle)
 _SEQ_MODULO = 16
 _WRAP_MIN_LAG_S = 0.1  # lag behind the arrivals that BLE latency alone cannot explain
+# a notification that looks like the counter wrapped is held this long (session seconds of
+# arrivals) before the wrap is believed: a late delivery (a stalled host) catches up within it,
+# lost frames do not
+_WRAP_HOLD_S = 0.5
 
 
 class BITalino(BleSource):
@@ -54,7 +59,9 @@ class BITalino(BleSource):
     from the notification byte stream (:class:`~wearsdk.drivers.bitalino.FrameReassembler`):
     frames with a bad CRC are dropped and counted (:attr:`crc_errors`), a jump in sequence
     numbers gives a :class:`~wearsdk.Gap` with the number of frames lost (exact up to 15;
-    beyond, the 4-bit counter wraps and the count is completed from arrival times), and
+    beyond, the 4-bit counter wraps and the count is completed from arrival times: a
+    notification that arrives too late for its sequence number is held up to 0.5 s, and the
+    wrap is believed only if no later notification shows the lateness was delivery delay), and
     a reconnection gives a ``disconnect`` gap. Sample times come from the sample count (the
     board's crystal) mapped onto the session clock by a :class:`~wearsdk.DeviceClockMap`,
     never from notification arrivals. It reconnects by itself with capped, jittered backoff
@@ -143,6 +150,7 @@ class BITalino(BleSource):
         self._last_index = -1
         self._last_t: float | None = None
         self._gap_start: float | None = None
+        self._held: list[tuple[float, BitalinoFrames]] = []
 
     # -- identity ---------------------------------------------------------------------------
 
@@ -187,6 +195,7 @@ class BITalino(BleSource):
         self._reset_stream()
         await self._command(client, self._start_command)
         stack.push_async_callback(self._stop, client)
+        stack.callback(self._release_held, ctx, final=True)
         return None
 
     def _handle_notification(
@@ -216,22 +225,56 @@ class BITalino(BleSource):
         self._last_index = -1
         self._last_t = None
 
-    def _indices(self, seq: npt.NDArray[np.int64], arrival: float) -> npt.NDArray[np.int64]:
-        """Sample index of each frame from its sequence number (lost frames leave holes)."""
-        prev = np.concatenate(([self._last_seq if self._last_seq is not None else -1], seq[:-1]))
+    def _steps(self, seq: npt.NDArray[np.int64], last_seq: int | None) -> npt.NDArray[np.int64]:
+        """Frames from one to the next, wraps of the 4-bit counter not counted."""
+        prev = np.concatenate(([last_seq if last_seq is not None else -1], seq[:-1]))
         steps = (seq - prev) % _SEQ_MODULO
         steps[steps == 0] = _SEQ_MODULO  # a repeated number is a full wrap
-        if self._last_seq is None:
+        if last_seq is None:
             steps[0] = 1
-        elif self.clock_map.ready:
-            # more than 15 frames lost between notifications: the counter wrapped; the arrival
-            # time tells how many times (only when latency cannot explain the lag)
-            candidate = self._last_index + int(steps.sum())
-            expected = (arrival - self.clock_map.offset_s) * self.rate_hz
-            lag = expected - candidate
-            if lag >= _SEQ_MODULO / 2 and lag / self.rate_hz > _WRAP_MIN_LAG_S:
-                steps[0] += _SEQ_MODULO * math.floor((lag + _SEQ_MODULO / 2) / _SEQ_MODULO)
-        return self._last_index + np.cumsum(steps)
+        return steps
+
+    def _lag(self, arrival: float, last_index: int) -> float:
+        """Frames by which ``last_index`` trails what the arrival time implies."""
+        return (arrival - self.clock_map.offset_s) * self.rate_hz - last_index
+
+    def _looks_wrapped(self, lag: float) -> bool:
+        return lag >= _SEQ_MODULO / 2 and lag / self.rate_hz > _WRAP_MIN_LAG_S
+
+    def _held_wraps(self, *, final: bool) -> int | None:
+        """Wraps of the counter before the first held notification, or ``None``: hold on.
+
+        The lag of every held notification behind its arrival is computed as if no wrap
+        happened. Delivery delay only adds to it, so its minimum is what frames lost explain:
+        once a notification has arrived on time, the lateness was delay (no wrap).
+        """
+        last_seq, index, lags = self._last_seq, self._last_index, []
+        for arrival, frames in self._held:
+            index += int(self._steps(frames.seq, last_seq).sum())
+            last_seq = int(frames.seq[-1])
+            lags.append(self._lag(arrival, index))
+        lag = min(lags)
+        if not self._looks_wrapped(lag):
+            return 0
+        if not final and self._held[-1][0] - self._held[0][0] < _WRAP_HOLD_S:
+            return None
+        return _SEQ_MODULO * math.floor((lag + _SEQ_MODULO / 2) / _SEQ_MODULO)
+
+    def _release_held(self, ctx: SourceContext, *, final: bool = False) -> None:
+        """Publish the held notifications whose wraps are decided, in order."""
+        while self._held:
+            arrival, frames = self._held[0]
+            steps = self._steps(frames.seq, self._last_seq)
+            wraps = 0
+            late = self._lag(arrival, self._last_index + int(steps.sum()))
+            if self._last_seq is not None and self.clock_map.ready and self._looks_wrapped(late):
+                decided = self._held_wraps(final=final)
+                if decided is None:
+                    return
+                wraps = decided
+            del self._held[0]
+            steps[0] += wraps
+            self._publish(ctx, arrival, frames, self._last_index + np.cumsum(steps))
 
     def _handle(self, ctx: SourceContext, arrival: float, payload: bytes) -> None:
         crc_before, resync_before = self.reassembler.crc_errors, self.reassembler.resyncs
@@ -240,10 +283,19 @@ class BITalino(BleSource):
             logger.warning("%s: BITalino frame with a bad CRC dropped", ctx.source_id)
         if self.reassembler.resyncs > resync_before:
             logger.info("%s: BITalino byte stream resynchronised", ctx.source_id)
-        n = len(frames)
-        if n == 0:
+        if len(frames) == 0:
             return
-        index = self._indices(frames.seq, arrival)
+        self._held.append((arrival, frames))
+        self._release_held(ctx)
+
+    def _publish(
+        self,
+        ctx: SourceContext,
+        arrival: float,
+        frames: BitalinoFrames,
+        index: npt.NDArray[np.int64],
+    ) -> None:
+        n = len(frames)
         device_t = index.astype(np.float64) / self.rate_hz
         if self.clock_map.observe(float(device_t[-1]), arrival):
             logger.info("%s: BITalino sample clock re-anchored", ctx.source_id)

@@ -5,8 +5,10 @@ exact and fast; the scenarios in test_faults.py cover the same paths end to end.
 """
 
 import numpy as np
+import pytest
 
 from wearsdk import Bus, Gap, SampleBlock, ScaledClock
+from wearsdk.drivers.bitalino import BITalino, encode_frame
 from wearsdk.drivers.heart_rate import HeartRateStrap, encode_heart_rate_measurement
 from wearsdk.drivers.polar import (
     POLAR_POWER_LOSS_EPOCH_NS,
@@ -132,4 +134,55 @@ def test_beats_pulled_back_never_share_a_time() -> None:
     strap._handle_notification(ctx, "hr", 1.01, burst)
     got = ctx.drain()  # type: ignore[attr-defined]
     t = np.concatenate([b.t for b in got if isinstance(b, SampleBlock)])
+    assert np.all(np.diff(t) > 0)
+
+
+def bitalino_stream(
+    driver: BITalino, ctx: SourceContext, n_notes: int, *, lost: range, delayed: range
+) -> list[int]:
+    """Notifications of 5 frames at 100 Hz, 10 ms after the last frame; some frames never
+    sent (``lost``), some notifications released back to back after the last ``delayed``."""
+    sent: list[int] = []
+    release = (max(delayed) + 1) * 0.05 + 0.01 if delayed else 0.0
+    for k in range(n_notes):
+        frames = [i for i in range(5 * k, 5 * k + 5) if i not in lost]
+        payload = b"".join(encode_frame(i, [i % 1024, 0, 7, 0, 0, 0], [0, 0, 0, 0]) for i in frames)
+        arrival = (5 * k + 5) / 100 + 0.01
+        if k in delayed:
+            arrival = release + 0.001 * (k - min(delayed))
+        if payload:
+            driver._handle(ctx, arrival, payload)
+        sent += frames
+    return sent
+
+
+def test_bitalino_late_delivery_is_not_taken_for_a_counter_wrap() -> None:
+    # a host stall held ~0.3 s of notifications, then released them back to back: the first
+    # of them arrives 30 frames "late" for its sequence number, which a lost-frames reading
+    # (two wraps of the 4-bit counter) would turn into 32 invented missing frames
+    driver = BITalino(None, name="x", rate_hz=100, publish_raw=False)  # type: ignore[arg-type]
+    ctx, _ = context()
+    sent = bitalino_stream(driver, ctx, 200, lost=range(0), delayed=range(100, 106))
+    got = ctx.drain()  # type: ignore[attr-defined]
+    blocks = [p for p in got if isinstance(p, SampleBlock)]
+    assert [p for p in got if isinstance(p, Gap)] == []
+    assert driver.frames == len(sent) == 1000
+    t = np.concatenate([b.t for b in blocks])
+    np.testing.assert_allclose(np.diff(t), 0.01, atol=1e-3)
+
+
+def test_bitalino_frames_lost_past_a_counter_wrap_are_counted_once_held_long_enough() -> None:
+    driver = BITalino(None, name="x", rate_hz=100, publish_raw=False)  # type: ignore[arg-type]
+    ctx, _ = context()
+    # 40 frames never sent (seen as 8 from the counter), then on-time notifications: the
+    # wrap is believed only after 0.5 s of arrivals confirm the lateness
+    sent = bitalino_stream(driver, ctx, 114, lost=range(500, 540), delayed=range(0))
+    assert driver.frames == 500  # the notifications after the loss are still held
+    driver._release_held(ctx, final=True)  # what the end of a connection does
+    got = ctx.drain()  # type: ignore[attr-defined]
+    (gap,) = [p for p in got if isinstance(p, Gap)]
+    assert (gap.n_missing, gap.reason) == (40, "sequence")
+    assert driver.frames == len(sent)
+    t = np.concatenate([b.t for b in got if isinstance(b, SampleBlock)])
+    assert gap.end - gap.start == pytest.approx(0.41, abs=2e-3)
     assert np.all(np.diff(t) > 0)
