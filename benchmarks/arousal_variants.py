@@ -10,7 +10,12 @@ replay order, the AUC on the more / less confident half of the windows (original
 the windows no sub-model scored (must be 0: an unscored window would drop
 out of the AUC).
 
-Usage: python -m benchmarks.arousal_variants [--data DIR] [--only NAME ...]
+``--capacity`` scores more flexible models on the shipped inputs instead (the runtime estimator
+is linear, so these are scored on its z-scores directly, leave-one-subject-out: the linear row
+reproduces the shipped figures exactly): squared z-scores added to the logistic regression, and
+gradient-boosted trees.
+
+Usage: python -m benchmarks.arousal_variants [--data DIR] [--only NAME ...] [--capacity]
 (about half a minute per variant once ``python -m benchmarks.train_arousal`` has cached the
 feature tables)
 """
@@ -22,6 +27,11 @@ import math
 import time
 from typing import Any
 
+import numpy as np
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+
 import benchmarks.train_arousal as ta
 from wearsdk.signals import PPG_FEATURES
 
@@ -32,14 +42,21 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "+ pulse-rate SD": {"add": [("pulse_rate_sd", ["ppg_rate_sd_bpm"], _I, 0.5)]},
     "+ respiration rate from the pulse": {"add": [("resp_hz", ["ppg_resp_hz"], _I, 0.02)]},
     "z-scores clipped at 3": {"baseline": {"z_clip": 3.0}},
+    "calibration 120 s (shipped 180 s)": {"baseline": {"calibration_s": 120.0}},
+    "calibration 240 s": {"baseline": {"calibration_s": 240.0}},
+    "calibration 300 s": {"baseline": {"calibration_s": 300.0}},
+    "heart rate from the own pulse beats, not HR": {
+        "features": {"hr": ["ppg_rate_bpm", "hr_device_mean_bpm"]}
+    },
     "without the heart-rate slope": {"drop": ["hr_slope"]},
     "C = 0.01": {"C": 0.01},
     "C = 1": {"C": 1.0},
     "pulse inputs dropped in bvp_noisy windows": {"noisy_pulse": True},
 }
 """Name -> changes: ``add`` (name, features, transform, spread floor) pulse inputs, ``drop``
-input names, ``baseline`` settings, ``C`` the inverse L2 strength, ``noisy_pulse`` drops the
-pulse features of windows flagged ``bvp_noisy`` (as missing: z = 0, no baseline update)."""
+input names, ``features`` the features an input reads (first finite wins), ``baseline``
+settings, ``C`` the inverse L2 strength, ``noisy_pulse`` drops the pulse features of windows
+flagged ``bvp_noisy`` (as missing: z = 0, no baseline update)."""
 
 _BASE = ([dict(i) for i in ta.INPUTS], dict(ta.BASELINE), list(ta.SUBMODELS), ta.C_REG)
 
@@ -53,7 +70,9 @@ def _configure(change: dict[str, Any]) -> None:
          "min_std": floor}
         for n, f, tr, floor in change.get("add", ())
     ]  # fmt: skip
-    ta.INPUTS[:] = [i for i in inputs if i["name"] not in drop] + added
+    ta.INPUTS[:] = [dict(i) for i in inputs if i["name"] not in drop] + added
+    for i in ta.INPUTS:
+        i["features"] = change.get("features", {}).get(i["name"], i["features"])
     ta.NAMES[:] = [i["name"] for i in ta.INPUTS]
     ta.GROUP.clear()
     ta.GROUP.update({i["name"]: i["group"] for i in ta.INPUTS})
@@ -72,13 +91,53 @@ def _without_noisy_pulse(subs: list[ta.Subj]) -> None:
                     w["values"].update(dict.fromkeys(PPG_FEATURES, math.nan))
 
 
+CAPACITY: dict[str, Any] = {
+    "linear (shipped)": ("linear", ta.C_REG),
+    "+ squared z-scores, C = 0.1": ("squares", 0.1),
+    "+ squared z-scores, C = 0.01": ("squares", 0.01),
+    "gradient-boosted trees (depth 3, 200 rounds)": ("trees", None),
+}
+"""Name -> (model, inverse L2 strength) of the ``--capacity`` rows."""
+
+
+def _capacity_auc(subs: list[ta.Subj], model: str, c_reg: float | None, variant: str) -> float:
+    """Pooled LOSO AUC of one model on the shipped inputs' z-scores (missing = 0)."""
+    ps, ys = [], []
+    for s in subs:
+        z, y = ta.train_data([o for o in subs if o is not s])
+        test = np.nan_to_num(s.z[variant][s.keep[variant]], nan=0.0)
+        z = np.nan_to_num(z, nan=0.0)
+        if model == "trees":
+            trees = HistGradientBoostingClassifier(
+                max_depth=3, learning_rate=0.05, max_iter=200, min_samples_leaf=200,
+                l2_regularization=1.0, random_state=0,
+            )  # fmt: skip
+            p = trees.fit(z, y).predict_proba(test)[:, 1]
+        else:
+
+            def expand(x: Any) -> Any:
+                return np.hstack([x, x**2]) if model == "squares" else x
+
+            lr = LogisticRegression(C=c_reg, max_iter=3000).fit(expand(z), y)
+            p = lr.predict_proba(expand(test))[:, 1]
+        ps.append(p)
+        ys.append(s.y[variant])
+    return float(roc_auc_score(np.concatenate(ys), np.concatenate(ps)))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default=ta.default_data_dir())
     ap.add_argument("--only", nargs="*", choices=sorted(VARIANTS), help="these variants only")
+    ap.add_argument("--capacity", action="store_true", help="more flexible models instead")
     args = ap.parse_args()
     subs, _, _ = ta.load_subjects(args.data, True)
     print(f"{'variant':<44} " + " ".join(f"{v:>20}" for v in ta.VARIANTS))
+    if args.capacity:
+        for name, (model, c_reg) in CAPACITY.items():
+            aucs = [_capacity_auc(subs, model, c_reg, v) for v in ta.VARIANTS]
+            print(f"{name:<44} " + " ".join(f"{a:>20.3f}" for a in aucs), flush=True)
+        return
     # the noisy-pulse variant changes the windows themselves: it runs last
     names = sorted(args.only or VARIANTS, key=lambda n: bool(VARIANTS[n].get("noisy_pulse")))
     for name in names:
