@@ -13,7 +13,8 @@ out of the AUC).
 ``--capacity`` scores more flexible models on the shipped inputs instead (the runtime estimator
 is linear, so these are scored on its z-scores directly, leave-one-subject-out: the linear row
 reproduces the shipped figures exactly): squared z-scores added to the logistic regression, and
-gradient-boosted trees.
+gradient-boosted trees, trained on the original order of the training subjects (as shipped) or
+on all four orders.
 
 Usage: python -m benchmarks.arousal_variants [--data DIR] [--only NAME ...] [--capacity]
 (about half a minute per variant once ``python -m benchmarks.train_arousal`` has cached the
@@ -91,22 +92,32 @@ def _without_noisy_pulse(subs: list[ta.Subj]) -> None:
                     w["values"].update(dict.fromkeys(PPG_FEATURES, math.nan))
 
 
-CAPACITY: dict[str, Any] = {
-    "linear (shipped)": ("linear", ta.C_REG),
-    "+ squared z-scores, C = 0.1": ("squares", 0.1),
-    "+ squared z-scores, C = 0.01": ("squares", 0.01),
-    "gradient-boosted trees (depth 3, 200 rounds)": ("trees", None),
+CAPACITY: dict[str, tuple[str, float | None, bool]] = {
+    "linear (shipped)": ("linear", ta.C_REG, False),
+    "+ squared z-scores, C = 0.1": ("squares", 0.1, False),
+    "+ squared z-scores, C = 0.01": ("squares", 0.01, False),
+    "gradient-boosted trees (depth 3, 200 rounds)": ("trees", None, False),
+    "linear, trained on all four orders": ("linear", ta.C_REG, True),
+    "+ squared z-scores, all four orders": ("squares", 0.1, True),
+    "trees, trained on all four orders": ("trees", None, True),
 }
-"""Name -> (model, inverse L2 strength) of the ``--capacity`` rows."""
+"""Name -> (model, inverse L2 strength, trained on every replay order of the training subjects
+instead of their original order only) of the ``--capacity`` rows."""
 
 
-def _capacity_auc(subs: list[ta.Subj], model: str, c_reg: float | None, variant: str) -> float:
-    """Pooled LOSO AUC of one model on the shipped inputs' z-scores (missing = 0)."""
+def _capacity_scores(
+    subs: list[ta.Subj], model: str, c_reg: float | None, all_orders: bool, variant: str
+) -> tuple[list[Any], list[Any]]:
+    """LOSO scores and labels of each subject, one model on the shipped inputs' z-scores."""
+    orders = ta.VARIANTS if all_orders else ("original",)
     ps, ys = [], []
     for s in subs:
-        z, y = ta.train_data([o for o in subs if o is not s])
+        train = [o for o in subs if o is not s]
+        z = np.nan_to_num(
+            np.concatenate([o.z[v][o.keep[v]] for o in train for v in orders]), nan=0.0
+        )
+        y = np.concatenate([o.y[v] for o in train for v in orders])
         test = np.nan_to_num(s.z[variant][s.keep[variant]], nan=0.0)
-        z = np.nan_to_num(z, nan=0.0)
         if model == "trees":
             trees = HistGradientBoostingClassifier(
                 max_depth=3, learning_rate=0.05, max_iter=200, min_samples_leaf=200,
@@ -122,7 +133,20 @@ def _capacity_auc(subs: list[ta.Subj], model: str, c_reg: float | None, variant:
             p = lr.predict_proba(expand(test))[:, 1]
         ps.append(p)
         ys.append(s.y[variant])
-    return float(roc_auc_score(np.concatenate(ys), np.concatenate(ps)))
+    return ps, ys
+
+
+def _pooled(ps: list[Any], ys: list[Any], which: list[bool] | None = None) -> float:
+    keep = [k for k in range(len(ps)) if which is None or which[k]]
+    return float(roc_auc_score(*(np.concatenate([a[k] for k in keep]) for a in (ys, ps))))
+
+
+def _task_in_calibration(s: ta.Subj, variant: str) -> bool:
+    """Whether over 30 % of the windows ending within the calibration are labelled stress."""
+    w = s.tables[variant].windows
+    end = w[0]["start"] + ta.BASELINE["calibration_s"] + ta.WINDOW_S
+    frac = [x["frac"] for x in w if x["end"] <= end and math.isfinite(x["frac"])]
+    return bool(frac) and float(np.mean(frac)) > 0.3
 
 
 def main() -> None:
@@ -134,9 +158,17 @@ def main() -> None:
     subs, _, _ = ta.load_subjects(args.data, True)
     print(f"{'variant':<44} " + " ".join(f"{v:>20}" for v in ta.VARIANTS))
     if args.capacity:
-        for name, (model, c_reg) in CAPACITY.items():
-            aucs = [_capacity_auc(subs, model, c_reg, v) for v in ta.VARIANTS]
-            print(f"{name:<44} " + " ".join(f"{a:>20.3f}" for a in aucs), flush=True)
+        shuffled: dict[str, tuple[list[Any], list[Any]]] = {}
+        for name, (model, c_reg, all_orders) in CAPACITY.items():
+            scores = [_capacity_scores(subs, model, c_reg, all_orders, v) for v in ta.VARIANTS]
+            shuffled[name] = scores[ta.VARIANTS.index("shuffled")]
+            print(f"{name:<44} " + " ".join(f"{_pooled(*sc):>20.3f}" for sc in scores), flush=True)
+        task = [_task_in_calibration(s, "shuffled") for s in subs]
+        rest = [not t for t in task]
+        print(f"shuffled, a task in the calibration ({sum(task)} subjects) / not ({sum(rest)}):")
+        for name in ("linear (shipped)", "gradient-boosted trees (depth 3, 200 rounds)"):
+            ps, ys = shuffled[name]
+            print(f"  {name:<44} {_pooled(ps, ys, task):.3f} / {_pooled(ps, ys, rest):.3f}")
         return
     # the noisy-pulse variant changes the windows themselves: it runs last
     names = sorted(args.only or VARIANTS, key=lambda n: bool(VARIANTS[n].get("noisy_pulse")))
