@@ -36,6 +36,12 @@ recordings). A model that reads physiology keeps its AUC; one that learnt the sc
 The same replays are scored by a deliberately leaky reference (logistic regression on the time
 since the start) to show that the check detects a leak.
 
+Independent subjects: ``--shipped-on S26 S27 ...`` trains nothing; it scores the *shipped*
+model (``wearsdk/affect/models/arousal_v3.json``, trained on S02-S25) on the named subjects'
+recordings, in the four replay orders, with the same figures. The labels file covers S02-S35;
+with the recordings of subjects the model never saw in ``stress_predict/Raw_data``, this is the
+independent check of generalisation (on S02-S25 it only checks the wiring: in-sample).
+
 Per-subject feature tables are cached under ``/tmp/wearsdk_arousal_cache`` (not in the repo).
 
 Usage: python -m benchmarks.train_arousal [--data DIR] [--write-model] [--no-cache]
@@ -50,7 +56,9 @@ import math
 import os
 import pickle
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -519,14 +527,29 @@ def fmt_auc(pooled: float, per: list[float]) -> str:
     return f"{pooled:.3f}   {a.mean():.3f} ± {a.std():.3f}   {a.min():.3f}"
 
 
-def load_subjects(data: Path, use_cache: bool) -> tuple[list[Subj], int, int]:
-    """Every subject's replays, z-scores and labels; and the (dropped, total) labelled windows."""
+def load_subjects(
+    data: Path, use_cache: bool, subjects: Sequence[str] = SUBJECTS
+) -> tuple[list[Subj], int, int]:
+    """Every subject's replays, z-scores and labels; and the (dropped, total) labelled windows.
+
+    Raises:
+        SystemExit: a subject without a recording folder or without labels.
+    """
     labels = pd.read_csv(
         data / "stress_predict" / "Processed_data" / "Improved_All_Combined_hr_rsp_binary.csv"
     )
+    labelled = {f"S{int(p):02d}" for p in labels["Participant"].unique()}
+    raw = data / "stress_predict" / "Raw_data"
+    for s in subjects:
+        if s not in labelled:
+            raise SystemExit(
+                f"{s}: no labels in the labels file (it has {min(labelled)}-{max(labelled)})"
+            )
+        if not (raw / s).is_dir():
+            raise SystemExit(f"{s}: no recording folder {raw / s}")
     subs: list[Subj] = []
     n_amb = n_tot = 0
-    for s in SUBJECTS:
+    for s in subjects:
         tables = {t.variant: t for t in subject_tables(data, s, labels, use_cache)}
         z = {v: z_matrix(t) for v, t in tables.items()}
         keep = {v: usable(t) for v, t in tables.items()}
@@ -538,12 +561,59 @@ def load_subjects(data: Path, use_cache: bool) -> tuple[list[Subj], int, int]:
     return subs, n_amb, n_tot
 
 
+def print_scores(scores: dict[str, Scores]) -> None:
+    """The figures of every replay order, a row each."""
+    print("replay                   AUC pooled  per-subject mean ± sd  min    bal.acc  F1     ECE")
+    for v, sc in scores.items():
+        f = sc.figures()
+        print(
+            f"{v:<24} {f['auc_pooled']:.3f}       {f['auc_subject_mean']:.3f} ± "
+            f"{f['auc_subject_sd']:.3f}          {f['auc_subject_min']:.3f}  "
+            f"{f['balanced_accuracy']:.3f}    {f['macro_f1']:.3f}  "
+            f"{f['ece_confidence_weighted']:.3f}"
+        )
+
+
+def shipped_on(data: Path, subjects: Sequence[str], use_cache: bool) -> None:
+    """Score the shipped model, unchanged, on ``subjects`` (the independent-subject check)."""
+    shipped = json.loads(
+        (resources.files("wearsdk.affect") / "models" / "arousal_v3.json").read_text("utf-8")
+    )
+    subs, n_amb, n_tot = load_subjects(data, use_cache, subjects)
+    seen = sorted(set(subjects) & set(SUBJECTS))
+    print(
+        f"shipped model {shipped['model_id']} on {len(subs)} subjects"
+        + (f" (in its training set: {' '.join(seen)}; in-sample)" if seen else " (none seen)")
+    )
+    print(f"{n_amb} of {n_tot} labelled windows dropped as ambiguous (stress share in {AMBIGUOUS})")
+    scores = {v: evaluate(subs, {s.name: shipped for s in subs}, v) for v in VARIANTS}
+    print(
+        f"balanced accuracy / macro F1 at the shipped threshold {shipped['models'][0]['threshold']}"
+    )
+    print_scores(scores)
+    orig = scores["original"]
+    print(f"windows scored by sub-model: {orig.usage}; no estimate: {orig.unscored}")
+    print(
+        "per subject AUC:",
+        " ".join(f"{s.name}:{a:.2f}" for s, a in zip(subs, orig.per_auc, strict=True)),
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=default_data_dir())
     ap.add_argument("--write-model", action="store_true", help="write the shipped JSON")
     ap.add_argument("--no-cache", action="store_true", help="recompute the feature tables")
+    ap.add_argument(
+        "--shipped-on",
+        nargs="+",
+        metavar="SUBJECT",
+        help="train nothing: score the shipped model on these subjects (e.g. S26 S27)",
+    )
     args = ap.parse_args()
+    if args.shipped_on:
+        shipped_on(args.data, args.shipped_on, not args.no_cache)
+        return
     t_start = time.perf_counter()
     subs, n_amb, n_tot = load_subjects(args.data, not args.no_cache)
     print(f"features: {time.perf_counter() - t_start:.1f} s")
@@ -567,15 +637,8 @@ def main() -> None:
         f"   balanced accuracy / macro F1 at the fold's threshold ({min(thr_all):.2f}-"
         f"{max(thr_all):.2f}); ECE of the confidence-weighted stress probability"
     )
-    print("replay                   AUC pooled  per-subject mean ± sd  min    bal.acc  F1     ECE")
+    print_scores(scores)
     figs = {v: sc.figures() for v, sc in scores.items()}
-    for v, f in figs.items():
-        print(
-            f"{v:<24} {f['auc_pooled']:.3f}       {f['auc_subject_mean']:.3f} ± "
-            f"{f['auc_subject_sd']:.3f}          {f['auc_subject_min']:.3f}  "
-            f"{f['balanced_accuracy']:.3f}    {f['macro_f1']:.3f}  "
-            f"{f['ece_confidence_weighted']:.3f}"
-        )
     orig = scores["original"]
     print(f"windows scored by sub-model: {orig.usage}; no estimate: {orig.unscored}")
     print(

@@ -498,3 +498,35 @@ def test_real_subject_stress_scores_higher_than_rest(data_dir: Path) -> None:
     assert len(scores[0]) > 50
     assert len(scores[1]) > 50
     assert np.mean(scores[1]) > np.mean(scores[0]) + 0.1
+
+
+@pytest.mark.data
+def test_shipped_model_check_on_named_subjects(
+    data_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``python -m benchmarks.train_arousal --shipped-on ...``, the independent-subject check.
+
+    S10 is in the shipped model's training set, so this checks the command end to end (the
+    recordings through every replay order, the shipped model unchanged, the figures), and says
+    so in its output; the figures that matter come from subjects it never saw.
+    """
+    import benchmarks.train_arousal as ta
+
+    monkeypatch.setattr(ta, "CACHE", tmp_path)
+    ta.shipped_on(data_dir, ["S10"], use_cache=True)
+    out = capsys.readouterr().out
+    assert "in its training set: S10; in-sample" in out
+    rows = {line.split()[0]: line.split() for line in out.splitlines() if line.split()}
+    for v in ta.VARIANTS:
+        auc, bal = float(rows[v][1]), float(rows[v][6])
+        assert 0.75 < auc <= 1.0  # stress scored above rest in every order
+        assert 0.6 < bal <= 1.0
+    assert "no estimate: 0" in out
+    assert len(list(tmp_path.glob("S10_*.pkl"))) == len(ta.VARIANTS)
+    with pytest.raises(SystemExit, match="S01: no labels"):
+        ta.shipped_on(data_dir, ["S01"], use_cache=True)
+    with pytest.raises(SystemExit, match="S99: no labels"):
+        ta.shipped_on(data_dir, ["S99"], use_cache=True)
