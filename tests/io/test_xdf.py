@@ -139,6 +139,76 @@ async def test_a_session_that_ends_during_a_write_loses_nothing(
     assert eda["footer"]["info"]["sample_count"][0] == "200"
 
 
+async def test_a_stalled_disk_does_not_block_the_loop_and_loses_nothing(tmp_path: Path) -> None:
+    # a real slow device: the recording goes into a FIFO whose reader stops reading for 1 s
+    # twice (the kernel's pipe buffer fills and the writes block): once mid-recording, once as
+    # the session closes with ~1 MB still to write
+    path = tmp_path / "slow.xdf"
+    os.mkfifo(path)
+    received = bytearray()
+    stalls = [threading.Event(), threading.Event()]
+    closing = threading.Event()
+
+    def slow_reader() -> None:
+        with open(path, "rb", buffering=0) as fh:
+            while chunk := fh.read(4096):
+                received.extend(chunk)
+                due = (len(received) > 200_000, closing.is_set())
+                for stall, now in zip(stalls, due, strict=True):
+                    if now and not stall.is_set():
+                        stall.set()
+                        time.sleep(1.0)
+                time.sleep(0.001)
+
+    reader = threading.Thread(target=slow_reader, daemon=True)
+    reader.start()
+    gaps: list[float] = []
+
+    async def ticker() -> None:
+        loop = asyncio.get_running_loop()
+        last = loop.time()
+        while True:
+            await asyncio.sleep(0.01)
+            gaps.append(loop.time() - last - 0.01)
+            last = loop.time()
+
+    def block(k: int) -> SampleBlock:
+        t = (k * 500 + np.arange(500)) / 100.0
+        return SampleBlock(source="b", stream="eda", unit="uS", t=t, values=np.sin(t)[:, None])
+
+    tick = asyncio.create_task(ticker())
+    async with Session(pipeline=None, fusion=None, consent=CONSENT, record=path) as session:
+        for k in range(400):
+            session.bus.publish_nowait("physio/b/eda", block(k))
+            await asyncio.sleep(0.005)
+        assert await asyncio.to_thread(stalls[0].wait, 10.0)  # the disk stalled meanwhile
+        subs = session.bus.statistics().subscriptions
+        (recorder,) = [sub for sub in subs if sub.topic_filter == "#" and sub.policy == "block"]
+        closing.set()
+        for k in range(400, 520):  # ~1 MB the recorder still holds when the session closes
+            session.bus.publish_nowait("physio/b/eda", block(k))
+        closing_at = time.monotonic()
+    closed_in = time.monotonic() - closing_at
+    await asyncio.to_thread(reader.join, 30.0)
+    tick.cancel()
+    assert not reader.is_alive()
+    assert stalls[1].is_set()
+    assert closed_in > 0.5  # the session's end waited for the stalled disk: the file is whole
+    # the loop kept running while the file could not be written (a write on the loop shows a
+    # gap of about the 1 s stall)
+    assert max(gaps) < 0.5, max(gaps)
+    assert recorder.dropped == 0
+    assert recorder.high_water > 10  # the messages waited in the queue while the disk stalled
+    copy = tmp_path / "copy.xdf"
+    copy.write_bytes(bytes(received))
+    streams, _ = pyxdf.load_xdf(str(copy), dejitter_timestamps=False)
+    (eda,) = [s for s in streams if s["info"]["name"][0] == "b-eda"]
+    expected = np.arange(520 * 500) / 100.0
+    np.testing.assert_allclose(eda["time_stamps"], expected)
+    np.testing.assert_allclose(eda["time_series"][:, 0], np.sin(expected))
+    assert eda["footer"]["info"]["sample_count"][0] == str(expected.size)
+
+
 def test_reader_stops_at_a_truncated_chunk(tmp_path: Path) -> None:
     from wearsdk.io.lsl import EVENTS_STREAM
 

@@ -279,7 +279,9 @@ class XdfRecorder:
     (every ``clock_offset_s``) are 0.
 
     Subscribes with the ``block`` policy (a replay at full speed waits for the disk instead of
-    losing data); writes happen in a worker thread, at least every ``flush_s`` seconds.
+    losing data); writes happen in a worker thread, at least every ``flush_s`` seconds, and so
+    does the end of the file when the session closes: a slow or stalled disk never blocks the
+    event loop.
 
     Args:
         bus: the session bus.
@@ -390,9 +392,23 @@ class XdfRecorder:
         except StreamClosedError:
             pass  # the bus closed: the session is over
         finally:
-            self._finish()
+            self._record_queued()
+            # the write under way and the file's end may wait for a slow disk: off the loop
+            # (shielded: a second cancellation leaves the thread to complete the file)
+            await asyncio.shield(asyncio.to_thread(self._finish))
+
+    def _record_queued(self) -> None:
+        """Encode what is still queued on the bus (no file access: safe beside a write)."""
+        if self._writer is None:
+            return
+        with contextlib.suppress(StreamClosedError):
+            while (message := self._sub.receive_nowait()) is not None:
+                self._record(message)
+        self._sub.close()
+        self._offsets(self.clock.now())
 
     def _finish(self) -> None:
+        """Complete the file: the write under way, then the rest, the footers (blocking)."""
         writer = self._writer
         if writer is None:
             return
@@ -406,11 +422,6 @@ class XdfRecorder:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
-        with contextlib.suppress(StreamClosedError):
-            while (message := self._sub.receive_nowait()) is not None:
-                self._record(message)
-        self._sub.close()
-        self._offsets(self.clock.now())
         writer.footers()
         writer.close()
         self._writer = None
