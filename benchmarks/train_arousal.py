@@ -58,7 +58,6 @@ import pickle
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -561,8 +560,9 @@ def load_subjects(
     return subs, n_amb, n_tot
 
 
-def print_scores(scores: dict[str, Scores]) -> None:
-    """The figures of every replay order, a row each."""
+def print_scores(scores: dict[str, Scores], subs: list[Subj]) -> None:
+    """The figures of every replay order, a row each; the sub-models used and the AUC of
+    each subject in the original order."""
     print("replay                   AUC pooled  per-subject mean ± sd  min    bal.acc  F1     ECE")
     for v, sc in scores.items():
         f = sc.figures()
@@ -572,13 +572,17 @@ def print_scores(scores: dict[str, Scores]) -> None:
             f"{f['balanced_accuracy']:.3f}    {f['macro_f1']:.3f}  "
             f"{f['ece_confidence_weighted']:.3f}"
         )
+    orig = scores["original"]
+    print(f"windows scored by sub-model: {orig.usage}; no estimate: {orig.unscored}")
+    print(
+        "per subject AUC:",
+        " ".join(f"{s.name}:{a:.2f}" for s, a in zip(subs, orig.per_auc, strict=True)),
+    )
 
 
 def shipped_on(data: Path, subjects: Sequence[str], use_cache: bool) -> None:
     """Score the shipped model, unchanged, on ``subjects`` (the independent-subject check)."""
-    shipped = json.loads(
-        (resources.files("wearsdk.affect") / "models" / "arousal_v3.json").read_text("utf-8")
-    )
+    shipped = json.loads(MODEL_PATH.read_text(encoding="utf-8"))
     subs, n_amb, n_tot = load_subjects(data, use_cache, subjects)
     seen = sorted(set(subjects) & set(SUBJECTS))
     print(
@@ -590,13 +594,7 @@ def shipped_on(data: Path, subjects: Sequence[str], use_cache: bool) -> None:
     print(
         f"balanced accuracy / macro F1 at the shipped threshold {shipped['models'][0]['threshold']}"
     )
-    print_scores(scores)
-    orig = scores["original"]
-    print(f"windows scored by sub-model: {orig.usage}; no estimate: {orig.unscored}")
-    print(
-        "per subject AUC:",
-        " ".join(f"{s.name}:{a:.2f}" for s, a in zip(subs, orig.per_auc, strict=True)),
-    )
+    print_scores(scores, subs)
 
 
 def main() -> None:
@@ -637,14 +635,9 @@ def main() -> None:
         f"   balanced accuracy / macro F1 at the fold's threshold ({min(thr_all):.2f}-"
         f"{max(thr_all):.2f}); ECE of the confidence-weighted stress probability"
     )
-    print_scores(scores)
+    print_scores(scores, subs)
     figs = {v: sc.figures() for v, sc in scores.items()}
     orig = scores["original"]
-    print(f"windows scored by sub-model: {orig.usage}; no estimate: {orig.unscored}")
-    print(
-        "per subject AUC:",
-        " ".join(f"{s.name}:{a:.2f}" for s, a in zip(subs, orig.per_auc, strict=True)),
-    )
     halves = confidence_halves(orig)
     if halves is not None:
         hi, lo = halves

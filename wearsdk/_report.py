@@ -372,10 +372,10 @@ def render_report(
 
     # which panels, with relative heights
     rows: list[tuple[str, float]] = []
+    feature_t = np.array([float(f["t"]) for f in features], dtype=np.float64)
     pulse = _feature_values(features, "ppg_rate_bpm")
     has_pulse = np.isfinite(pulse)
-    pulse_t = np.array([float(f["t"]) for f in features], dtype=np.float64)[has_pulse]
-    pulse = pulse[has_pulse]
+    pulse_t, pulse = feature_t[has_pulse], pulse[has_pulse]
     if rr is not None or hr_events or log.stream("hr") is not None or pulse.size:
         rows.append(("heart", 1.3))
     if eda_out is not None:
@@ -514,7 +514,7 @@ def render_report(
         ax.legend(loc="upper left", fontsize=8, frameon=False, ncol=2)
     if "features" in axes:
         ax = axes["features"]
-        tf = m(np.array([float(f["t"]) for f in features]))
+        tf = m(feature_t)
 
         rmssd = _feature_values(features, "rmssd_s", 1000.0)
         handles = []

@@ -266,8 +266,8 @@ class BITalino(BleSource):
             arrival, frames = self._held[0]
             steps = self._steps(frames.seq, self._last_seq)
             wraps = 0
-            late = self._lag(arrival, self._last_index + int(steps.sum()))
-            if self._last_seq is not None and self.clock_map.ready and self._looks_wrapped(late):
+            if self._last_seq is not None and self.clock_map.ready:
+                # the smallest lag among the held ones: not late when the first one is not
                 decided = self._held_wraps(final=final)
                 if decided is None:
                     return
