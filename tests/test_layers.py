@@ -17,6 +17,7 @@ LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
 
 
 def lint_imports(cwd: Path) -> subprocess.CompletedProcess[str]:
+    assert LINT_IMPORTS.exists(), "import-linter is missing: pip install -e '.[dev]'"
     return subprocess.run(
         [str(LINT_IMPORTS), "--no-cache"],
         cwd=cwd,

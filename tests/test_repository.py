@@ -1,5 +1,6 @@
 """Repository-level checks: README's commands, packaging, lint, types and layer contracts."""
 
+import importlib.metadata
 import os
 import re
 import subprocess
@@ -37,6 +38,7 @@ def package_files() -> set[str]:
         for folder, _, names in os.walk(ROOT / "wearsdk", followlinks=True)
         if "__pycache__" not in Path(folder).parts
         for name in names
+        if not name.startswith(".") and not name.endswith("~")  # editors' files
     }
 
 
@@ -69,6 +71,8 @@ def _build(hook: str, source: Path, out: Path) -> Path:
 @pytest.mark.slow
 def test_sdist_and_wheel_carry_every_package_file(tmp_path: Path) -> None:
     # sdist from the tree, wheel from the unpacked sdist (as pip and `python -m build` do)
+    setuptools = importlib.metadata.version("setuptools")
+    assert int(setuptools.split(".")[0]) >= 77, f"setuptools {setuptools}: pip install -e '.[dev]'"
     sdist = _build("build_sdist", ROOT, tmp_path)
     with tarfile.open(sdist) as tar:
         members = tar.getmembers()
