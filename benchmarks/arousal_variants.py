@@ -184,10 +184,10 @@ def main() -> None:
             s.name: ta.params_dict(ta.train_submodels([o for o in subs if o is not s]))
             for s in subs
         }
-        scores = [ta.evaluate(subs, folds, v) for v in ta.VARIANTS]
-        row = " ".join(f"{sc.figures()['auc_pooled']:>20.3f}" for sc in scores)
-        unscored = sum(sc.unscored for sc in scores)
-        halves = ta.confidence_halves(scores[0])
+        variant_scores = [ta.evaluate(subs, folds, v) for v in ta.VARIANTS]
+        row = " ".join(f"{sc.figures()['auc_pooled']:>20.3f}" for sc in variant_scores)
+        unscored = sum(sc.unscored for sc in variant_scores)
+        halves = ta.confidence_halves(variant_scores[0])
         conf = "-" if halves is None else f"{halves[0]:.3f} / {halves[1]:.3f}"
         took = time.perf_counter() - t0
         print(

@@ -18,10 +18,11 @@ import asyncio
 import statistics
 import time
 from collections.abc import Awaitable, Callable
+from typing import cast
 
 import numpy as np
 
-from wearsdk import Bus, HeartRate
+from wearsdk import Bus, HeartRate, Subscription
 
 
 def _payload(i: int) -> HeartRate:
@@ -114,10 +115,10 @@ def _bus_setup(
         def publish(ts: float) -> None:
             bus.publish_nowait("physio/bench/hr", HeartRate(t=ts, source="b", hr_bpm=60.0))
 
-        def make(sub):  # type: ignore[no-untyped-def]
+        def make(sub: Subscription) -> Callable[[], Awaitable[float | None]]:
             async def recv() -> float | None:
-                m = await sub.receive()
-                return None if m.payload.t < 0 else m.payload.t
+                ev = cast(HeartRate, (await sub.receive()).payload)
+                return None if ev.t < 0 else ev.t
 
             return recv
 
@@ -137,7 +138,7 @@ def _queue_setup(
             for q in queues:
                 q.put_nowait(ev)
 
-        def make(q):  # type: ignore[no-untyped-def]
+        def make(q: asyncio.Queue[HeartRate]) -> Callable[[], Awaitable[float | None]]:
             async def recv() -> float | None:
                 ev = await q.get()
                 return None if ev.t < 0 else ev.t

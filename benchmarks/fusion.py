@@ -90,7 +90,7 @@ def voice_rtf(seconds: float) -> tuple[str, float]:
         kind = "espeak-ng speech"
     else:
         t = np.arange(int(seconds * sr)) / sr
-        x = sum(np.sin(2 * np.pi * k * 140 * t) / k for k in range(1, 6))
+        x = sum((np.sin(2 * np.pi * k * 140 * t) / k for k in range(1, 6)), np.zeros_like(t))
         kind = "harmonic tone"
     x = x[: int(seconds * sr)]
     start = time.process_time()

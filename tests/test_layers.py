@@ -1,135 +1,73 @@
-"""The layer rules of docs/architecture.md, checked on the source (imports point downward only).
+"""The layer rules of docs/architecture.md: import-linter's contracts in pyproject.toml.
 
-import-linter cannot see ``wearsdk.drivers`` (it lives in ``drivers/`` and is mapped onto the
-package at install time), so this test reads every module's imports with ``ast`` instead.
+`lint-imports` checks them on the source tree (``wearsdk/drivers`` links to ``drivers/``, so the
+drivers are part of the package it reads). The second test breaks each rule once, in a copy of
+the package, and checks that every contract notices.
 """
 
-import ast
+import os
+import shutil
+import subprocess
+import sys
+import tomllib
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[1]
-
-# highest first; a module may import its own layer or any lower one
-LAYERS: list[tuple[str, ...]] = [
-    (
-        "wearsdk.cli",
-        "wearsdk.__main__",
-        "wearsdk._demo",
-        "wearsdk._faces",
-        "wearsdk._doctor",
-        "wearsdk._config",
-        "wearsdk._live",
-        "wearsdk._report",
-        "wearsdk._sessionlog",
-        "wearsdk._run",
-        "wearsdk._apidoc",
-    ),
-    ("wearsdk.testing",),
-    ("wearsdk.drivers",),
-    ("wearsdk.devices",),
-    ("wearsdk.session",),
-    ("wearsdk.io", "wearsdk.analyzers"),
-    ("wearsdk.bus", "wearsdk._jsonl"),
-    ("wearsdk.affect",),
-    ("wearsdk.signals", "wearsdk.sim"),
-    ("wearsdk._events", "wearsdk._types", "wearsdk._clock", "wearsdk._privacy"),
-    ("wearsdk._errors", "wearsdk._version"),
-]
-# the public facade re-exports the core; drivers and faces may import it
-FACADE = "wearsdk"
-FACADE_LEVEL = 4  # it re-exports wearsdk.session and below, so it sits at the session layer
-PURE = ("wearsdk.signals", "wearsdk.affect", "wearsdk.sim")
-FORBIDDEN_IN_PURE = ("asyncio", "socket", "bleak", "pylsl", "aiomqtt", "bumble", "threading")
+LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
 
 
-def modules() -> dict[str, Path]:
-    out: dict[str, Path] = {}
-    for base, prefix in (
-        (ROOT / "wearsdk", ("wearsdk",)),
-        (ROOT / "drivers", ("wearsdk", "drivers")),
-    ):
-        for path in base.rglob("*.py"):
-            parts = list(path.relative_to(base).with_suffix("").parts)
-            if parts[-1] == "__init__":
-                parts = parts[:-1]
-            out[".".join((*prefix, *parts))] = path
-    return out
+def lint_imports(cwd: Path) -> subprocess.CompletedProcess[str]:
+    assert LINT_IMPORTS.exists(), "import-linter is missing: pip install -e '.[dev]'"
+    return subprocess.run(
+        [str(LINT_IMPORTS), "--no-cache"],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "COLUMNS": "300"},  # one line per import in the report
+    )
 
 
-def layer_of(module: str) -> int | None:
-    if module == FACADE:
-        return FACADE_LEVEL
-    for level, names in enumerate(LAYERS):
-        if any(module == n or module.startswith(n + ".") for n in names):
-            return level
-    return None
+def contract_names() -> list[str]:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    return [c["name"] for c in config["contracts"]]
 
 
-def imports_of(module: str, path: Path) -> list[tuple[str, int]]:
-    tree = ast.parse(path.read_text(), str(path))
-    found: list[tuple[str, int]] = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            found += [(a.name, node.lineno) for a in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                pkg = module.split(".")
-                is_pkg = path.name == "__init__.py"
-                base = pkg if is_pkg else pkg[:-1]
-                base = base[: len(base) - (node.level - 1)]
-                name = ".".join([*base, node.module] if node.module else base)
-            else:
-                name = node.module or ""
-            found.append((name, node.lineno))
-    return found
+def test_import_contracts_are_kept() -> None:
+    result = lint_imports(ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    for name in contract_names():
+        assert f"{name} KEPT" in result.stdout
+    # the drivers are in the graph it checked
+    assert "Contracts: 5 kept, 0 broken." in result.stdout
 
 
-ALL = modules()
+# one violation of each rule: (file in the copied package, its text)
+VIOLATIONS = {
+    "signals/_bad_layer.py": "from wearsdk.session import Session\n",
+    "bus/_bad_facade.py": "import wearsdk\n",
+    "testing/_bad_driver.py": "import wearsdk.drivers.polar\n",
+    "drivers/bitalino/_bad_internals.py": "from wearsdk.drivers.heart_rate import _protocol\n",
+    "affect/_bad_pure.py": "import asyncio\n",
+    "_bad_unlayered.py": "",
+}
 
 
-def test_every_module_has_a_layer() -> None:
-    missing = [m for m in ALL if m != FACADE and layer_of(m) is None]
-    assert missing == []
-
-
-@pytest.mark.parametrize("module", sorted(ALL))
-def test_imports_point_downward(module: str) -> None:
-    own = layer_of(module)
-    assert own is not None
-    bad = []
-    for name, line in imports_of(module, ALL[module]):
-        if not (name == "wearsdk" or name.startswith("wearsdk.")):
-            if module.startswith(PURE) and name.split(".")[0] in FORBIDDEN_IN_PURE:
-                bad.append(f"line {line}: pure DSP/affect module imports {name}")
-            continue
-        target = layer_of(name)
-        if name == FACADE and module != FACADE and own > FACADE_LEVEL:
-            bad.append(f"line {line}: lower layer imports the facade 'wearsdk' (import the module)")
-        elif target is not None and module != FACADE and target < own:
-            bad.append(f"line {line}: imports {name} from a higher layer")
-        if (
-            not module.startswith("wearsdk.drivers")
-            and name.startswith("wearsdk.drivers")
-            and own > 0
-        ):
-            bad.append(f"line {line}: the core imports a driver ({name})")
-        if module.startswith("wearsdk.drivers.") and name.startswith("wearsdk.drivers."):
-            mine = module.split(".")[2]
-            theirs = name.split(".")[2]
-            if (
-                mine != theirs
-                and theirs.startswith("_") is False
-                and any(p.startswith("_") for p in name.split(".")[3:])
-            ):
-                bad.append(f"line {line}: driver {mine} uses internals of driver {theirs}")
-    assert bad == []
-
-
-def test_the_checker_catches_a_violation(tmp_path: Path) -> None:
-    bogus = tmp_path / "x.py"
-    bogus.write_text("import asyncio\nfrom wearsdk.session import Session\n")
-    names = [n for n, _ in imports_of("wearsdk.signals._x", bogus)]
-    assert names == ["asyncio", "wearsdk.session"]
-    assert layer_of("wearsdk.session") < layer_of("wearsdk.signals._x")  # type: ignore[operator]
+def test_every_contract_catches_its_violation(tmp_path: Path) -> None:
+    package = tmp_path / "wearsdk"
+    shutil.copytree(ROOT / "wearsdk", package, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", tmp_path)
+    for name, text in VIOLATIONS.items():
+        (package / name).write_text(text)
+    result = lint_imports(tmp_path)
+    out = result.stdout
+    assert result.returncode == 1, out + result.stderr
+    for name in contract_names():
+        assert f"{name} BROKEN" in out, out
+    # the copy was analysed, not the installed package
+    assert "wearsdk.signals._bad_layer -> wearsdk.session" in out, out
+    assert "wearsdk._bad_unlayered" in out  # exhaustive: a module without a layer
+    assert "wearsdk.bus._bad_facade -> wearsdk" in out
+    assert "wearsdk.testing._bad_driver -> wearsdk.drivers.polar" in out
+    assert "wearsdk.drivers.bitalino._bad_internals -> wearsdk.drivers.heart_rate._protocol" in out
+    assert "wearsdk.affect._bad_pure -> asyncio" in out

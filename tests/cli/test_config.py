@@ -153,6 +153,6 @@ def test_publish_clean_in_the_file_publishes_the_cleaned_streams(tmp_path: Path)
         assert len(raw) > 100
         assert clean == raw[: len(clean)]
         assert len(raw) - len(clean) <= rate
-    clean = next(x for x in samples if x["stream"] == "eda_clean")
-    assert clean["channels"] == ["eda_clean", "eda_tonic", "eda_phasic"]
-    assert clean["unit"] == "uS"
+    eda_clean = next(x for x in samples if x["stream"] == "eda_clean")
+    assert eda_clean["channels"] == ["eda_clean", "eda_tonic", "eda_phasic"]
+    assert eda_clean["unit"] == "uS"

@@ -40,7 +40,11 @@ class Forever(Source):
                 t += self.rr
                 ctx.publish_block(
                     SampleBlock(
-                        source=ctx.source_id, stream="rr", unit="s", t=[t], values=[self.rr]
+                        source=ctx.source_id,
+                        stream="rr",
+                        unit="s",
+                        t=np.array([t]),
+                        values=np.array([self.rr]),
                     )
                 )
                 await asyncio.sleep(ctx.clock.real_delay_s(self.rr))

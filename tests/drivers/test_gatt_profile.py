@@ -47,7 +47,7 @@ offset = 0.5
 
 def grove_usiemens(x: float, *, bits: int = 12, calibration: float = 2048) -> float:
     """Seeed's formula, by hand: R = ((2^n + 2x) * 10000) / (cal - x) ohm; G = 1e6 / R uS."""
-    resistance = ((2**bits + 2 * x) * 10000) / (calibration - x)
+    resistance = ((float(2**bits) + 2 * x) * 10000) / (calibration - x)
     return 1e6 / resistance
 
 

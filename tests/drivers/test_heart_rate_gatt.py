@@ -227,7 +227,8 @@ async def test_standalone_strap_streams_without_a_session(link: VirtualLink) -> 
                 assert isinstance(first, HeartRate)
                 assert 50 < first.hr_bpm < 120
         assert strap.context is None
-        with pytest.raises(StreamClosedError):
+        # mypy keeps the narrowing to "not None" from inside the block that closed the link
+        with pytest.raises(StreamClosedError):  # type: ignore[unreachable]
             strap.stream("hr")
 
 

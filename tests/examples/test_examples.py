@@ -74,7 +74,7 @@ async def test_driver_stress_monitor_publishes_levels_and_survives_a_drop(tmp_pa
 
             async def collect() -> None:
                 async for message in client.messages:
-                    body = json.loads(bytes(message.payload))  # type: ignore[arg-type]
+                    body = json.loads(bytes(message.payload))
                     received.append((str(message.topic), message.qos, body))
 
             collector = asyncio.create_task(collect())

@@ -9,8 +9,9 @@ import json
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pylsl
@@ -173,7 +174,7 @@ async def push_physio(
 ) -> float:
     """Push synthetic ECG (mV) and EDA at ``speed`` times real time; return the time origin."""
     p = synthetic_physio(duration_s)
-    t0 = pylsl.local_clock()
+    t0: float = pylsl.local_clock()
     step = 0.25  # recording seconds per push
     for k in range(int(duration_s / step)):
         a, b = k * step, (k + 1) * step
@@ -185,8 +186,8 @@ async def push_physio(
 
 
 @contextlib.asynccontextmanager
-async def running(coro: object) -> AsyncIterator[asyncio.Task[None]]:
-    task = asyncio.ensure_future(coro)  # type: ignore[arg-type]
+async def running(coro: Coroutine[Any, Any, None]) -> AsyncIterator[asyncio.Task[None]]:
+    task = asyncio.ensure_future(coro)
     try:
         yield task
     finally:

@@ -128,11 +128,11 @@ async def run_session(
             elif getattr(p, "state", None) == "closed":
                 break
         await asyncio.sleep(0.2)
-        while (m := sub.receive_nowait()) is not None:
-            if isinstance(m.payload, Features):
-                features.append(m.payload)
-            elif isinstance(m.payload, Estimate) and m.topic == "affect/estimate":
-                estimates.append(m.payload)
+        while (late := sub.receive_nowait()) is not None:
+            if isinstance(late.payload, Features):
+                features.append(late.payload)
+            elif isinstance(late.payload, Estimate) and late.topic == "affect/estimate":
+                estimates.append(late.payload)
     return source, features, estimates, blocks
 
 
@@ -183,9 +183,9 @@ async def test_features_and_estimates_do_not_change_and_the_recording_holds_the_
             elif getattr(m.payload, "state", None) == "closed":
                 break
         await asyncio.sleep(0.2)
-        while (m := sub.receive_nowait()) is not None:
-            if isinstance(m.payload, Estimate) and m.topic == "affect/estimate":
-                estimates.append(m.payload)
+        while (late := sub.receive_nowait()) is not None:
+            if isinstance(late.payload, Estimate) and late.topic == "affect/estimate":
+                estimates.append(late.payload)
     for stream in ("ecg", "eda"):
         t = np.concatenate([b.t for b in again[f"{stream}_clean"]])
         np.testing.assert_array_equal(t, by_name[f"syn-1-{stream}_clean"]["time_stamps"])

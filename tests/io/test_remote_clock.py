@@ -108,7 +108,7 @@ async def test_bridge_answers_clock_requests_and_rejects_malformed_ones(
     task.cancel()
     bus.close()
     assert str(msg.topic) == "wearsdk/s-r/clock/response/x"
-    response = ClockResponse.model_validate_json(msg.payload)  # type: ignore[arg-type]
+    response = ClockResponse.model_validate_json(msg.payload)
     assert response.seq == 7
     assert response.t1 == 1.5
     assert before <= response.t2 <= response.t3 <= after

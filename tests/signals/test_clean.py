@@ -6,10 +6,15 @@ import numpy as np
 import pytest
 from scipy import signal
 
-from tests.io.lsl_helpers import ECG_HZ, EDA_HZ, synthetic_physio
+from tests.io.lsl_helpers import ECG_HZ, EDA_HZ, Physio, synthetic_physio
 from wearsdk import ConfigError
 from wearsdk.signals import EcgCleaner, EdaProcessor, ecg_clean, eda_process
-from wearsdk.signals._features import FeatureConfig, FeatureExtractor
+from wearsdk.signals._features import (
+    CleanSignal,
+    FeatureConfig,
+    FeatureExtractor,
+    WindowFeatures,
+)
 
 
 def test_ecg_clean_removes_wander_keeps_the_qrs_band_and_is_split_invariant() -> None:
@@ -62,12 +67,12 @@ def test_eda_delays_are_those_of_its_filters() -> None:
     assert eda.tonic_delay_s() == pytest.approx(0.225 / eda.tonic_cutoff_hz, rel=0.1)
 
 
-def run_extractor(keep_clean: bool) -> tuple[list[object], list[object], object]:
+def run_extractor(keep_clean: bool) -> tuple[list[WindowFeatures], list[CleanSignal], Physio]:
     p = synthetic_physio(120.0, seed=3)
     p.eda_us[100:110] = np.nan  # bridged samples: the cleaned stream keeps EdaProcessor's values
     ext = FeatureExtractor(FeatureConfig(window_s=20.0, hop_s=5.0), keep_clean=keep_clean)
-    windows: list[object] = []
-    clean: list[object] = []
+    windows: list[WindowFeatures] = []
+    clean: list[CleanSignal] = []
     for second in range(120):
         for stream, t, x, rate in (
             ("ecg", p.ecg_t, p.ecg_mv * 1000.0, ECG_HZ),
@@ -91,8 +96,8 @@ def test_extractor_keeps_the_cleaned_signals_and_its_features_do_not_change() ->
     assert len(windows) == len(plain) > 10
     for a, b in zip(windows, plain, strict=True):
         assert repr(a) == repr(b)  # NaNs compare equal in repr
-    ecg = [c for c in clean if c.stream == "ecg_clean"]  # type: ignore[attr-defined]
-    eda = [c for c in clean if c.stream == "eda_clean"]  # type: ignore[attr-defined]
+    ecg = [c for c in clean if c.stream == "ecg_clean"]
+    eda = [c for c in clean if c.stream == "eda_clean"]
     assert ecg[0].channels == ("ecg_clean",)
     assert eda[0].channels == ("eda_clean", "eda_tonic", "eda_phasic")
     got_ecg = np.concatenate([c.values[:, 0] for c in ecg])

@@ -14,8 +14,7 @@ def clean_rr(n: int, seed: int = 0) -> np.ndarray:
 
 
 def test_each_artifact_kind_is_recognised() -> None:
-    rr = clean_rr(300)
-    rr = list(rr)
+    rr = list(clean_rr(300))
     # a premature (ectopic) beat: short interval then compensatory pause
     rr[100], rr[101] = 0.5, 1.1
     # a missed beat: one interval twice the usual

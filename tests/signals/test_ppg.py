@@ -255,12 +255,13 @@ def reference_features(t: np.ndarray, a: np.ndarray) -> tuple[dict[str, float], 
         ends = ta[1:][keep]
         grid = np.arange(ends[0], ends[-1], 0.25)
         if grid.size > 64:
-            total = 0.0
+            spectra = []
             for series in (kept, aa[1:][keep]):
                 y = np.interp(grid, ends, series)
                 y = y / np.std(y)
                 f, p = welch(y - y.mean(), fs=4, nperseg=min(grid.size, 128))
-                total = total + p
+                spectra.append(p)
+            total = spectra[0] + spectra[1]
             band = (f >= 0.1) & (f <= 0.7)
             out["ppg_resp_hz"] = float(f[band][np.argmax(total[band])])
             out["ppg_resp_fraction"] = float(total[band].sum() / total[f > 0.03].sum())
