@@ -291,3 +291,89 @@ async def test_a_paced_video_plays_in_session_time_and_drops_frames_it_cannot_ke
         k = (a.end - 50.0) * fps  # on a frame's presentation time
         assert abs(k - round(k)) < 0.01
         assert 0 <= round(k) < 25
+
+
+# -- the model file: a path, the cache, a checked download, a clear error offline ---------------
+class ModelServer:
+    """A real HTTP server on loopback serving ``body`` at /face_landmarker.task."""
+
+    def __init__(self, body: bytes) -> None:
+        import http.server
+        import threading
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/face_landmarker.task"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> "ModelServer":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join()
+
+
+def test_the_model_is_downloaded_once_checked_and_cached(tmp_path: Path) -> None:
+    from wearsdk.analyzers import FACE_LANDMARKER_SHA256, face_model_path
+
+    body = model_file().read_bytes()
+    with ModelServer(body) as server:
+        got = face_model_path(url=server.url, cache_dir=tmp_path)
+    assert got == tmp_path / "face_landmarker.task"
+    assert got.read_bytes() == body
+    # the server is gone: the cached copy is used (its checksum still checked)
+    assert face_model_path(url=server.url, cache_dir=tmp_path, sha256=FACE_LANDMARKER_SHA256) == got
+    assert face_model_path(cache_dir=tmp_path, download=False) == got
+
+
+def test_a_download_with_another_checksum_is_refused(tmp_path: Path) -> None:
+    from wearsdk.analyzers import ModelUnavailableError, face_model_path
+
+    with (
+        ModelServer(b"not the model") as server,
+        pytest.raises(ModelUnavailableError, match="SHA-256"),
+    ):
+        face_model_path(url=server.url, cache_dir=tmp_path)
+    assert list(tmp_path.iterdir()) == []  # nothing half-written left behind
+
+
+def test_offline_first_use_says_how_to_give_the_model(tmp_path: Path) -> None:
+    import socket
+
+    from wearsdk.analyzers import ModelUnavailableError, face_model_path
+
+    with socket.socket() as s:  # a port nobody listens on: connection refused, as offline
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/face_landmarker.task"
+    with pytest.raises(ModelUnavailableError, match="could not download") as err:
+        face_model_path(url=url, cache_dir=tmp_path, timeout_s=5)
+    assert "--face-model" in str(err.value)
+    assert "WEARSDK_FACE_MODEL" in str(err.value)
+    with pytest.raises(ModelUnavailableError, match="download is off"):
+        face_model_path(cache_dir=tmp_path, download=False)
+    with pytest.raises(ModelUnavailableError, match="not found"):
+        face_model_path(tmp_path / "missing.task")
+
+
+async def test_a_file_that_is_not_a_model_is_a_clear_error(tmp_path: Path) -> None:
+    from wearsdk.analyzers import ModelUnavailableError
+
+    bogus = tmp_path / "bogus.task"
+    bogus.write_bytes(b"\x00" * 1000)
+    fa = FaceAnalyzer(model_path=bogus)
+    ctx = AnalyzerContext(Bus(), ScaledClock(1.0), fa.analyzer_id, fa.modality)
+    with pytest.raises(ModelUnavailableError, match="not a Face Landmarker model"):
+        await fa.run(ctx)
