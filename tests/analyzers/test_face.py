@@ -407,3 +407,29 @@ def test_the_webcam_and_strap_example_fuses_the_face_with_the_heart(tmp_path: Pa
     assert m is not None, run.stdout
     assert int(m[1]) > 50
     assert int(m[2]) == 0
+
+
+async def test_cancelling_a_running_analyzer_ends_its_threads() -> None:
+    import threading
+
+    before = set(threading.enumerate())
+    async with Running() as run:
+        await run.analyzer.submit(smiling(), t=0.0)
+        first = await asyncio.wait_for(run.sub.__anext__(), 30)  # running, a frame analysed
+        assert isinstance(first.payload, Annotation)
+        assert set(threading.enumerate()) - before  # its inference thread
+    # __aexit__ cancelled it; run() joined its threads before returning
+    assert not {t for t in set(threading.enumerate()) - before if t.is_alive() and t.daemon}
+    with pytest.raises(Exception, match="closed"):
+        await run.analyzer.submit(smiling(), t=1.0)
+
+
+async def test_a_file_that_is_not_a_video_is_a_clear_error(tmp_path: Path) -> None:
+    from wearsdk import WearError
+
+    bogus = tmp_path / "notes.avi"
+    bogus.write_text("not a video")
+    fa = FaceAnalyzer(video=bogus, model_path=model_file())
+    ctx = AnalyzerContext(Bus(), ScaledClock(1.0), fa.analyzer_id, fa.modality)
+    with pytest.raises(WearError, match="cannot be opened"):
+        await fa.run(ctx)
