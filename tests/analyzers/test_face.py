@@ -433,3 +433,28 @@ async def test_a_file_that_is_not_a_video_is_a_clear_error(tmp_path: Path) -> No
     ctx = AnalyzerContext(Bus(), ScaledClock(1.0), fa.analyzer_id, fa.modality)
     with pytest.raises(WearError, match="cannot be opened"):
         await fa.run(ctx)
+
+
+async def test_spans_of_frames_are_averaged_into_one_annotation(tmp_path: Path) -> None:
+    fps = 12.5
+    video = write_video(tmp_path / "clip.avi", video_frames(), fps)
+    bus = Bus()
+    bus.bind_loop()
+    sub = bus.subscribe("analyzer/face/#")
+    fa = FaceAnalyzer(video=video, model_path=model_file(), start=0.0, paced=False, span_s=0.5)
+    await fa.run(AnalyzerContext(bus, ScaledClock(1.0), fa.analyzer_id, fa.modality))
+    bus.close()
+    anns = [msg.payload async for msg in sub]
+    assert all(isinstance(a, Annotation) for a in anns)
+    assert sum(a.extras["frames"] for a in anns) == 20  # every frame with a face, once
+    assert 3 <= len(anns) <= 6
+    assert fa.stats.published == len(anns)
+    for a in anns:
+        assert a.end - a.start <= 0.5 + 1.0 / fps  # a span closes at the first frame past it
+        for t in (a.start, a.end):
+            assert abs(t * fps - round(t * fps)) < 0.01  # on frame times
+    assert [a.start for a in anns] == sorted(a.start for a in anns)
+    assert anns[0].valence is not None
+    assert anns[0].valence > 0.5  # the smiling frames
+    assert anns[-1].valence is not None
+    assert abs(anns[-1].valence) < 0.3  # the neutral ones

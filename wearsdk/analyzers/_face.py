@@ -202,8 +202,9 @@ def _as_image(frame: Any) -> Uint8Image:
 class FaceAnalyzer:
     """Face valence and arousal from MediaPipe's Face Landmarker (``session.add_analyzer``).
 
-    Every analysed frame with a usable face gives one ``face`` annotation at the frame's
-    time (its capture time, or its presentation time in a video file) with valence,
+    Every analysed frame with a usable face (or, with ``span_s``, every span of them) gives
+    one ``face`` annotation at the frame's time (its capture time, or its presentation time
+    in a video file) with valence,
     arousal, a confidence from the face's size, pose, lighting and tracking stability, and in
     ``extras`` the action-unit proxies, the EMFACS prototype matches, the head pose and the
     capture-to-bus latency; the mapping, its sources and limits are in docs/analyzers.md.
@@ -233,6 +234,9 @@ class FaceAnalyzer:
         width: requested camera frame width.
         height: requested camera frame height.
         download_model: allow downloading the model on first use.
+        span_s: ``0``: one annotation per analysed frame; more: one per span of frames this
+            long (session seconds), their AU proxies averaged (fewer events on the bus and
+            in logs; the span's last frame is published as soon as it is analysed).
     """
 
     modality = "face"
@@ -251,6 +255,7 @@ class FaceAnalyzer:
         width: int = 640,
         height: int = 480,
         download_model: bool = True,
+        span_s: float = 0.0,
     ) -> None:
         if camera is not None and video is not None:
             raise ConfigError("give a camera or a video file, not both")
@@ -258,6 +263,8 @@ class FaceAnalyzer:
             raise ConfigError("give start or start_unix, not both")
         if not 1 <= max_faces <= 8:
             raise ConfigError("max_faces must be in 1..8")
+        if not span_s >= 0:
+            raise ConfigError("span_s must be >= 0")
         self.camera = camera
         self.video = Path(video) if video is not None else None
         self.model_path = model_path
@@ -269,6 +276,8 @@ class FaceAnalyzer:
         self.width = int(width)
         self.height = int(height)
         self.download_model = download_model
+        self.span_s = float(span_s)
+        self._span: list[_Judgement] = []
         self.stats = FaceStats()
         """Counts and latencies (module docs)."""
         self._box = _Mailbox()
@@ -358,6 +367,7 @@ class FaceAnalyzer:
                 if isinstance(item, BaseException):
                     raise item
                 self._publish(ctx, item)
+            self._flush(ctx)  # the source ended: the last, partial span
         finally:
             stop.set()
             self._box.close(discard=True)
@@ -482,23 +492,39 @@ class FaceAnalyzer:
         if j.confidence <= 0:
             self.stats.unusable += 1
             return
-        q = j.quality
-        latency = time.perf_counter() - j.frame.perf
+        if self._span and j.frame.t < self._span[0].frame.t:
+            self._span.clear()  # time went back (a new pushed sequence): start over
+        self._span.append(j)
+        if j.frame.t - self._span[0].frame.t >= self.span_s:
+            self._flush(ctx)
+
+    def _flush(self, ctx: AnalyzerContext) -> None:
+        """Publish the frames gathered in the current span as one annotation."""
+        span, self._span = self._span, []
+        if not span:
+            return
+        last = span[-1]
+        assert last.quality is not None
+        q = last.quality
+        aus = {k: float(np.mean([j.aus[k] for j in span if j.aus])) for k in last.aus or {}}
+        valence, arousal = face_affect(aus)
+        latency = time.perf_counter() - last.frame.perf
         ctx.publish(
-            j.frame.t,
-            j.frame.t,
-            valence=j.valence,
-            arousal=j.arousal,
-            confidence=j.confidence,
+            span[0].frame.t,
+            last.frame.t,
+            valence=valence,
+            arousal=arousal,
+            confidence=float(np.mean([j.confidence for j in span])),
             extras={
                 "model": FACE_MODEL_ID,
-                "faces": j.faces,
+                "frames": len(span),
+                "faces": last.faces,
                 "size_px": round(q.size_px, 1),
                 "yaw_deg": round(q.yaw_deg, 1),
                 "pitch_deg": round(q.pitch_deg, 1),
                 "luma": round(q.luma, 1),
-                "aus": {k: round(v, 3) for k, v in j.aus.items()},
-                "prototypes": {k: round(v, 3) for k, v in expression_prototypes(j.aus).items()},
+                "aus": {k: round(v, 3) for k, v in aus.items()},
+                "prototypes": {k: round(v, 3) for k, v in expression_prototypes(aus).items()},
                 "latency_ms": round(1000.0 * latency, 1),
             },
         )
