@@ -8,6 +8,7 @@ published.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import math
 import wave
 from collections.abc import AsyncIterator
@@ -27,7 +28,6 @@ from wearsdk.signals import (
     NUMPY_EXTRACTOR,
     ProsodyFeatures,
     VoiceProsody,
-    opensmile_available,
 )
 
 __all__ = ["MicrophoneInput", "VoiceAnalyzer", "read_wav"]
@@ -192,9 +192,10 @@ class VoiceAnalyzer:
             raise ConfigError("give a reference or a calm recording, not both")
         if extractor not in ("auto", "opensmile", "numpy"):
             raise ConfigError("extractor must be 'auto', 'opensmile' or 'numpy'")
+        installed = importlib.util.find_spec("opensmile") is not None  # cheap: no import yet
         if extractor == "auto":
-            extractor = "opensmile" if opensmile_available() else "numpy"
-        elif extractor == "opensmile" and not opensmile_available():
+            extractor = "opensmile" if installed else "numpy"
+        elif extractor == "opensmile" and not installed:
             raise ConfigError("the opensmile extractor needs the voice extra: wearsdk[voice]")
         self.extractor = extractor
         """``"opensmile"`` or ``"numpy"``: the feature extractor in use."""
@@ -253,7 +254,7 @@ class VoiceAnalyzer:
         blocks: AsyncIterator[tuple[float, FloatArray]],
         rate: float,
     ) -> None:
-        prosody = self._prosody(rate)
+        prosody = await asyncio.to_thread(self._prosody, rate)  # loads openSMILE: off the loop
         t0: float | None = None
         async for t_start, block in blocks:
             if t0 is None:
