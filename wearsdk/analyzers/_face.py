@@ -424,10 +424,11 @@ class FaceAnalyzer:
                             break
                     perf = time.perf_counter()
                 else:
-                    if not ok:
+                    if not ok:  # a glitch: retry for about a second before giving up
                         failures += 1
                         if failures >= 50:
                             raise WearError(f"camera {self.camera} stopped delivering frames")
+                        stop.wait(0.02)
                         continue
                     failures = 0
                     perf, t = time.perf_counter(), clock.now()
@@ -436,8 +437,8 @@ class FaceAnalyzer:
                     break
             self._box.close()
         except BaseException as exc:
+            post(exc)  # before closing: the inference thread's end must not arrive first
             self._box.close(discard=True)
-            post(exc)
         finally:
             cap.release()
 
