@@ -458,3 +458,28 @@ async def test_spans_of_frames_are_averaged_into_one_annotation(tmp_path: Path) 
     assert anns[0].valence > 0.5  # the smiling frames
     assert anns[-1].valence is not None
     assert abs(anns[-1].valence) < 0.3  # the neutral ones
+
+
+async def test_a_live_stream_is_stamped_on_arrival_and_its_end_is_an_error(tmp_path: Path) -> None:
+    # OpenCV opens a file like a stream URL: the live path without a camera
+    from wearsdk import WearError
+
+    video = write_video(tmp_path / "clip.avi", video_frames(), 25.0)
+    bus = Bus()
+    bus.bind_loop()
+    sub = bus.subscribe("analyzer/face/#")
+    clock = ScaledClock(1.0)
+    fa = FaceAnalyzer(camera=str(video), model_path=model_file())
+    t_before = clock.now()
+    with pytest.raises(WearError, match="stopped delivering frames"):
+        await fa.run(AnalyzerContext(bus, clock, fa.analyzer_id, fa.modality))
+    t_after = clock.now()
+    bus.close()
+    anns = [msg.payload async for msg in sub]
+    assert fa.stats.frames == 25
+    assert fa.stats.analysed + fa.stats.dropped == 25  # read faster than analysed: drops
+    assert anns
+    for a in anns:
+        assert isinstance(a, Annotation)
+        assert t_before < a.end < t_after  # stamped when they arrived, not by the file's times
+    assert [a.end for a in anns] == sorted(a.end for a in anns)

@@ -213,8 +213,9 @@ class FaceAnalyzer:
 
     Frame sources (at most one of ``camera`` and ``video``; neither: the app's frames):
 
-    - ``camera=0``: an OpenCV camera, frames stamped with the session time they arrive; runs
-      until cancelled.
+    - ``camera=0``: an OpenCV camera (or a device path or stream URL), frames stamped with
+      the session time they arrive; runs until cancelled; a camera that stops delivering
+      frames for about a second ends it with :class:`~wearsdk.WearError`.
     - pushed frames: :meth:`push` (never waits; newest wins) or ``await`` :meth:`submit`
       (waits for room; nothing dropped), then :meth:`close`; returns once all are analysed.
     - ``video="clip.mp4"``: a video file, each frame stamped ``start + its presentation
@@ -222,7 +223,8 @@ class FaceAnalyzer:
       ``paced=False``, every frame analysed as fast as possible; returns at the end.
 
     Args:
-        camera: camera index for OpenCV.
+        camera: camera index for OpenCV, or a device path or stream URL it opens
+            (``/dev/video2``, ``rtsp://...``).
         video: video file path.
         model_path: the ``face_landmarker.task`` file (default: ``$WEARSDK_FACE_MODEL``, the
             cache, or a checked download, see :func:`~wearsdk.analyzers.face_model_path`).
@@ -244,7 +246,7 @@ class FaceAnalyzer:
     def __init__(
         self,
         *,
-        camera: int | None = None,
+        camera: int | str | None = None,
         video: str | Path | None = None,
         model_path: str | Path | None = None,
         analyzer_id: str = "face-mediapipe",
