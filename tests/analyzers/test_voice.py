@@ -66,11 +66,17 @@ def espeak(path: Path, text: str, *, wpm: int, pitch: int) -> Path:
     return path
 
 
-async def voice_arousal(wav: Path) -> list[Annotation]:
+EXTRACTORS = ("opensmile", "numpy")
+MODEL = {"opensmile": "voice-egemaps-v1", "numpy": "voice-prosody-v1"}
+
+
+async def voice_arousal(
+    wav: Path, extractor: str = "opensmile", calm: Path | None = None
+) -> list[Annotation]:
     bus = Bus()
     bus.bind_loop()
     sub = bus.subscribe("analyzer/voice/#")
-    analyzer = VoiceAnalyzer(wav, paced=False)
+    analyzer = VoiceAnalyzer(wav, paced=False, extractor=extractor, calm=calm)
     ctx = AnalyzerContext(bus, ScaledClock(50.0), analyzer.analyzer_id, analyzer.modality)
     await analyzer.run(ctx)  # a WAV file ends: the analyzer returns
     bus.close()
@@ -80,15 +86,21 @@ async def voice_arousal(wav: Path) -> list[Annotation]:
         out.append(msg.payload)
     x, rate = read_wav(wav)
     assert len(out) + analyzer.silent == int(np.ceil(len(x) / rate / 2.0 - 0.25))
+    assert all(a.extras["model"] == MODEL[extractor] for a in out)
     return out
 
 
-async def test_fast_high_speech_ranks_as_more_aroused_than_slow_low(tmp_path: Path) -> None:
+@pytest.mark.parametrize("extractor", EXTRACTORS)
+async def test_fast_high_speech_ranks_as_more_aroused_than_slow_low(
+    tmp_path: Path, extractor: str
+) -> None:
     calm_scores: list[float] = []
     aroused_scores: list[float] = []
     for i, text in enumerate(TEXTS):
-        calm = await voice_arousal(espeak(tmp_path / f"calm{i}.wav", text, wpm=120, pitch=25))
-        aroused = await voice_arousal(espeak(tmp_path / f"fast{i}.wav", text, wpm=250, pitch=80))
+        calm_wav = espeak(tmp_path / f"calm{i}.wav", text, wpm=120, pitch=25)
+        fast_wav = espeak(tmp_path / f"fast{i}.wav", text, wpm=250, pitch=80)
+        calm = await voice_arousal(calm_wav, extractor)
+        aroused = await voice_arousal(fast_wav, extractor)
         assert calm
         assert aroused
         assert all(a.modality == "voice" and 0 < a.confidence <= 0.7 for a in calm + aroused)
@@ -103,17 +115,59 @@ async def test_fast_high_speech_ranks_as_more_aroused_than_slow_low(tmp_path: Pa
     assert min(aroused_scores) > max(calm_scores)
 
 
-async def test_rate_and_pitch_each_raise_arousal(tmp_path: Path) -> None:
+@pytest.mark.parametrize("extractor", EXTRACTORS)
+async def test_rate_and_pitch_each_raise_arousal(tmp_path: Path, extractor: str) -> None:
     text = TEXTS[2]
-    base = await voice_arousal(espeak(tmp_path / "base.wav", text, wpm=130, pitch=40))
-    faster = await voice_arousal(espeak(tmp_path / "faster.wav", text, wpm=260, pitch=40))
-    higher = await voice_arousal(espeak(tmp_path / "higher.wav", text, wpm=130, pitch=90))
+    base = await voice_arousal(espeak(tmp_path / "base.wav", text, wpm=130, pitch=40), extractor)
+    faster = await voice_arousal(
+        espeak(tmp_path / "faster.wav", text, wpm=260, pitch=40), extractor
+    )
+    higher = await voice_arousal(
+        espeak(tmp_path / "higher.wav", text, wpm=130, pitch=90), extractor
+    )
 
     def mean(anns: list[Annotation]) -> float:
         return float(np.mean([a.arousal for a in anns]))
 
     assert mean(faster) > mean(base)
     assert mean(higher) > mean(base)
+
+
+async def test_calibrated_on_the_speakers_calm_voice(tmp_path: Path) -> None:
+    # the speaker's calm reference: other sentences, same voice settings as the calm test speech
+    reference = espeak(tmp_path / "ref.wav", " ".join(TEXTS[::2]), wpm=130, pitch=30)
+    calm = await voice_arousal(
+        espeak(tmp_path / "calm.wav", TEXTS[1], wpm=130, pitch=30), calm=reference
+    )
+    aroused = await voice_arousal(
+        espeak(tmp_path / "fast.wav", TEXTS[1], wpm=240, pitch=75), calm=reference
+    )
+    calm_mean = float(np.mean([a.arousal for a in calm]))
+    aroused_mean = float(np.mean([a.arousal for a in aroused]))
+    assert abs(calm_mean - 0.5) < 0.2  # the speaker's calm voice sits near the middle
+    assert aroused_mean > calm_mean + 0.2
+    assert "hammarberg_db" in calm[0].extras  # spectral balance, used once calibrated
+
+
+def test_the_extractor_in_use_is_named_and_features_are_not_mixed() -> None:
+    from wearsdk import ConfigError
+    from wearsdk.affect import VoiceArousal
+    from wearsdk.signals import EGEMAPS_EXTRACTOR, NUMPY_EXTRACTOR, opensmile_available
+
+    assert opensmile_available()  # the dev extra installs it: the tests run on openSMILE
+    t = np.arange(int(3 * SR)) / SR
+    x = 0.3 * sum(np.sin(2 * np.pi * k * 140.0 * t) / k for k in range(1, 6))
+    (f_smile, _) = voice_prosody(x, sampling_rate_hz=SR, extractor="opensmile")
+    (f_numpy, _) = voice_prosody(x, sampling_rate_hz=SR, extractor="numpy")
+    assert f_smile.extractor == EGEMAPS_EXTRACTOR
+    assert f_numpy.extractor == NUMPY_EXTRACTOR
+    # both find the 140 Hz tone
+    assert f_smile.f0_median_hz == pytest.approx(140.0, rel=0.03)
+    assert f_numpy.f0_median_hz == pytest.approx(140.0, rel=0.01)
+    with pytest.raises(ConfigError, match="scores"):
+        VoiceArousal(extractor=NUMPY_EXTRACTOR).score(f_smile)
+    assert VoiceAnalyzer("x.wav").model.model_id == "voice-egemaps-v1"
+    assert VoiceAnalyzer("x.wav", extractor="numpy").model.model_id == "voice-prosody-v1"
 
 
 def test_silence_gives_no_voice_estimate(tmp_path: Path) -> None:
@@ -134,9 +188,11 @@ async def test_voice_analyzer_in_a_session_is_fused_in_real_time(tmp_path: Path)
     clock = ScaledClock(10.0)
     async with Session(clock=clock, pipeline=None) as session:
         estimates = session.estimates()
+        voice = session.bus.subscribe("analyzer/voice/#")
         start = clock.now()
         session.add_analyzer(VoiceAnalyzer(wav, start=start))  # paced: as if spoken live
-        await session.sleep(2.5)  # the first 2 s segment has been analysed
+        first = await asyncio.wait_for(voice.__anext__(), 10)  # the first 2 s segment
+        assert isinstance(first.payload, Annotation)
         session.bus.publish_nowait(
             "affect/physio",
             Estimate(

@@ -1,8 +1,14 @@
-"""The built-in voice prosody analyzer: a WAV file or a microphone to voice arousal."""
+"""The built-in voice prosody analyzer: a WAV file or a microphone to voice arousal.
+
+Audio never leaves the process and is never written: each block is dropped once its segment
+is analysed; only the annotations (arousal, confidence, the segment's prosody features) are
+published.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import math
 import wave
 from collections.abc import AsyncIterator
@@ -17,7 +23,12 @@ from wearsdk._clock import SessionClock
 from wearsdk._errors import ConfigError, StreamClosedError, WearError
 from wearsdk.affect import VoiceArousal, VoiceReference
 from wearsdk.analyzers._base import AnalyzerContext
-from wearsdk.signals import ProsodyFeatures, VoiceProsody
+from wearsdk.signals import (
+    EGEMAPS_EXTRACTOR,
+    NUMPY_EXTRACTOR,
+    ProsodyFeatures,
+    VoiceProsody,
+)
 
 __all__ = ["MicrophoneInput", "VoiceAnalyzer", "read_wav"]
 
@@ -142,7 +153,10 @@ class VoiceAnalyzer:
 
     Every ``segment_s`` of audio gives one ``voice`` annotation with arousal and confidence
     (:class:`~wearsdk.affect.VoiceArousal`) and the prosody features in ``extras``; segments
-    without enough voice give none (counted in ``silent``).
+    without enough voice give none (counted in ``silent``). The features are openSMILE's
+    eGeMAPS when the ``opensmile`` package is installed (the ``voice`` extra), else numpy
+    estimates; the annotation's ``extras["model"]`` says which (``voice-egemaps-v1`` or
+    ``voice-prosody-v1``) and ``extras["extractor"]`` names the feature extractor.
 
     Args:
         audio: a WAV file path, or a :class:`MicrophoneInput` (opened by the analyzer).
@@ -151,6 +165,13 @@ class VoiceAnalyzer:
         reference: the speaker's calm reference voice (default: population values).
         start: session time of the WAV file's first sample (default: when it starts).
         paced: play a WAV file in session time (as if live); ``False`` analyses it at once.
+        extractor: ``"auto"`` (openSMILE if installed), ``"opensmile"`` or ``"numpy"``.
+        calm: a WAV file of the speaker's calm speech: its segments set the reference
+            (:meth:`~wearsdk.affect.VoiceArousal.calibrate`) before the analysis starts.
+
+    Raises:
+        ConfigError: ``extractor="opensmile"`` without openSMILE, or a ``reference`` and a
+            ``calm`` recording both given.
     """
 
     modality = "voice"
@@ -164,11 +185,27 @@ class VoiceAnalyzer:
         reference: VoiceReference | None = None,
         start: float | None = None,
         paced: bool = True,
+        extractor: str = "auto",
+        calm: str | Path | None = None,
     ) -> None:
+        if reference is not None and calm is not None:
+            raise ConfigError("give a reference or a calm recording, not both")
+        if extractor not in ("auto", "opensmile", "numpy"):
+            raise ConfigError("extractor must be 'auto', 'opensmile' or 'numpy'")
+        installed = importlib.util.find_spec("opensmile") is not None  # cheap: no import yet
+        if extractor == "auto":
+            extractor = "opensmile" if installed else "numpy"
+        elif extractor == "opensmile" and not installed:
+            raise ConfigError("the opensmile extractor needs the voice extra: wearsdk[voice]")
+        self.extractor = extractor
+        """``"opensmile"`` or ``"numpy"``: the feature extractor in use."""
         self.audio = audio
         self.analyzer_id = analyzer_id
         self.segment_s = float(segment_s)
-        self.model = VoiceArousal(reference)
+        features = EGEMAPS_EXTRACTOR if extractor == "opensmile" else NUMPY_EXTRACTOR
+        self.model = VoiceArousal(reference, extractor=features)
+        """The arousal mapping (its ``model_id`` is the annotations' ``model``)."""
+        self.calm = calm
         self.start = start
         self.paced = paced
         self.silent = 0
@@ -184,8 +221,26 @@ class VoiceAnalyzer:
                 await ctx.sleep(t0 + (i + step) / rate - ctx.now())
             yield t0 + i / rate, x[i : i + step]
 
+    def _prosody(self, rate: float) -> VoiceProsody:
+        return VoiceProsody(
+            sampling_rate_hz=rate, segment_s=self.segment_s, extractor=self.extractor
+        )
+
+    def calibrate(self, calm: str | Path) -> VoiceReference:
+        """Set the reference from a WAV file of the speaker's calm speech (blocking).
+
+        Raises:
+            WearError: not a PCM WAV file.
+            ConfigError: no voiced segment in it.
+        """
+        x, rate = read_wav(calm)
+        prosody = self._prosody(rate)
+        return self.model.calibrate([*prosody.step(x), *prosody.flush()])
+
     async def run(self, ctx: AnalyzerContext) -> None:
         """Analyse the audio and publish voice annotations until it ends (or cancelled)."""
+        if self.calm is not None:
+            await asyncio.to_thread(self.calibrate, self.calm)
         if isinstance(self.audio, MicrophoneInput):
             async with self.audio as mic:
                 await self._analyse(ctx, mic, mic.sampling_rate_hz)
@@ -199,7 +254,7 @@ class VoiceAnalyzer:
         blocks: AsyncIterator[tuple[float, FloatArray]],
         rate: float,
     ) -> None:
-        prosody = VoiceProsody(sampling_rate_hz=rate, segment_s=self.segment_s)
+        prosody = await asyncio.to_thread(self._prosody, rate)  # loads openSMILE: off the loop
         t0: float | None = None
         async for t_start, block in blocks:
             if t0 is None:
@@ -224,6 +279,8 @@ class VoiceAnalyzer:
                 ("rate_syl_per_s", f.rate_syl_per_s),
                 ("energy_db", f.energy_db),
                 ("voiced_fraction", f.voiced_fraction),
+                ("f0_range_st", f.f0_range_st),
+                ("hammarberg_db", f.hammarberg_db),
             )
             if math.isfinite(v)
         }
@@ -232,7 +289,7 @@ class VoiceAnalyzer:
             t0 + f.end_s,
             arousal=arousal,
             confidence=confidence,
-            extras={**extras, "model": VoiceArousal.model_id},
+            extras={**extras, "model": self.model.model_id, "extractor": f.extractor},
         )
 
 

@@ -40,10 +40,20 @@ from wearsdk.signals._ppg import (
 )
 from wearsdk.signals._quality import AccActivity, AccUnit, EdaQuality, acc_activity, eda_quality
 from wearsdk.signals._rr import RRWindow, RRWindower, hrv_time
-from wearsdk.signals._voice import ProsodyFeatures, VoiceProsody, voice_prosody, yin_pitch
+from wearsdk.signals._voice import (
+    EGEMAPS_EXTRACTOR,
+    NUMPY_EXTRACTOR,
+    ProsodyFeatures,
+    VoiceProsody,
+    opensmile_available,
+    voice_prosody,
+    yin_pitch,
+)
 
 __all__ = [
     "ECG_CLEAN_BAND_HZ",
+    "EGEMAPS_EXTRACTOR",
+    "NUMPY_EXTRACTOR",
     "PPG_BAND_HZ",
     "PPG_FEATURES",
     "PPG_SQI_THRESHOLD",
@@ -82,6 +92,7 @@ __all__ = [
     "filter_causal",
     "group_delay_s",
     "hrv_time",
+    "opensmile_available",
     "ppg_beats",
     "ppg_clean",
     "ppg_peaks",

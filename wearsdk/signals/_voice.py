@@ -1,4 +1,17 @@
-"""Voice prosody: frame energy, YIN pitch and a speaking-rate proxy, per segment of audio.
+"""Voice prosody per segment of audio: openSMILE's eGeMAPS, or YIN pitch and energy in numpy.
+
+With the ``opensmile`` package (the ``voice`` extra) each segment's features are the eGeMAPS
+v02 functionals (Eyben et al. 2016, IEEE Trans. Affect. Comput. 7:190), the field's standard
+minimal acoustic parameter set, computed by openSMILE (Eyben, Wöllmer & Schuller 2010, ACM
+Multimedia): median pitch (``F0semitoneFrom27.5Hz_sma3nz_percentile50.0``), pitch spread
+(its ``amean * stddevNorm``, in semitones) and range (``pctlrange0-2``: 20th to 80th
+percentile), speaking rate (``loudnessPeaksPerSec``, syllable nuclei as loudness peaks per
+second of the segment), level (``equivalentSoundLevel_dBp``), spectral balance
+(``hammarbergIndexV_sma3nz_amean``: the strongest peak under 2 kHz over the strongest in 2-5
+kHz, in dB, voiced frames), voiced fraction (``VoicedSegmentsPerSec *
+MeanVoicedSegmentLengthSec``) and clarity (the harmonic energy fraction
+``1 / (1 + 10^(-HNR/10))`` of ``HNRdBACF_sma3nz_amean``). Without openSMILE (or with
+``extractor="numpy"``):
 
 - Pitch: YIN (de Cheveigné & Kawahara 2002, J. Acoust. Soc. Am. 111:1917): the cumulative
   mean normalised difference function of each frame, the first dip under ``threshold`` in the
@@ -22,6 +35,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -29,7 +43,20 @@ from scipy.signal import find_peaks
 
 from wearsdk._errors import ConfigError
 
-__all__ = ["ProsodyFeatures", "VoiceProsody", "voice_prosody", "yin_pitch"]
+__all__ = [
+    "EGEMAPS_EXTRACTOR",
+    "NUMPY_EXTRACTOR",
+    "ProsodyFeatures",
+    "VoiceProsody",
+    "opensmile_available",
+    "voice_prosody",
+    "yin_pitch",
+]
+
+EGEMAPS_EXTRACTOR = "opensmile-egemaps-v02"
+"""The ``extractor`` of features computed by openSMILE (eGeMAPS v02 functionals)."""
+NUMPY_EXTRACTOR = "numpy-yin"
+"""The ``extractor`` of features computed in numpy (YIN pitch, frame energy, envelope peaks)."""
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -123,7 +150,15 @@ class ProsodyFeatures:
         f0_sd_st: pitch spread in semitones (standard deviation; NaN with < 3 voiced frames).
         energy_db: mean level of the speech frames in dB re full scale (NaN without speech).
         rate_syl_per_s: syllable nuclei per second of speech (NaN without speech).
-        clarity: mean ``1 - aperiodicity`` of the voiced frames, in [0, 1].
+        clarity: mean ``1 - aperiodicity`` of the voiced frames (numpy), or the harmonic
+            energy fraction from the harmonics-to-noise ratio (eGeMAPS), in [0, 1].
+        f0_range_st: 20th to 80th percentile pitch range in semitones (eGeMAPS; NaN in numpy).
+        hammarberg_db: Hammarberg index of the voiced frames in dB (eGeMAPS; NaN in numpy).
+        extractor: :data:`EGEMAPS_EXTRACTOR` or :data:`NUMPY_EXTRACTOR`.
+
+    ``rate_syl_per_s`` and ``energy_db`` are defined differently by the two extractors (per
+    second of the segment or of speech; equivalent level or mean frame level): compare
+    features of one extractor only.
     """
 
     start_s: float
@@ -135,6 +170,9 @@ class ProsodyFeatures:
     energy_db: float
     rate_syl_per_s: float
     clarity: float
+    f0_range_st: float = float("nan")
+    hammarberg_db: float = float("nan")
+    extractor: str = NUMPY_EXTRACTOR
 
 
 def _segment_features(
@@ -180,8 +218,13 @@ class VoiceProsody:
     Args:
         sampling_rate_hz: the audio's sampling rate.
         segment_s: length of each analysed segment.
-        fmin_hz: lowest pitch searched.
-        fmax_hz: highest pitch searched.
+        fmin_hz: lowest pitch searched (numpy).
+        fmax_hz: highest pitch searched (numpy).
+        extractor: ``"auto"`` (openSMILE if installed, else numpy), ``"opensmile"`` or
+            ``"numpy"``.
+
+    Raises:
+        ConfigError: inconsistent settings, or ``extractor="opensmile"`` without openSMILE.
     """
 
     def __init__(
@@ -191,9 +234,19 @@ class VoiceProsody:
         segment_s: float = 2.0,
         fmin_hz: float = 65.0,
         fmax_hz: float = 450.0,
+        extractor: str = "auto",
     ) -> None:
         if not (sampling_rate_hz >= 4 * fmax_hz and segment_s >= 0.25):
             raise ConfigError("need sampling_rate_hz >= 4 fmax_hz and segment_s >= 0.25 s")
+        if extractor not in ("auto", "opensmile", "numpy"):
+            raise ConfigError("extractor must be 'auto', 'opensmile' or 'numpy'")
+        self._smile: Any = None
+        if extractor != "numpy":
+            self._smile = _egemaps_extractor()
+            if self._smile is None and extractor == "opensmile":
+                raise ConfigError("the opensmile extractor needs the voice extra: wearsdk[voice]")
+        self.extractor = NUMPY_EXTRACTOR if self._smile is None else EGEMAPS_EXTRACTOR
+        """The extractor in use (:data:`EGEMAPS_EXTRACTOR` or :data:`NUMPY_EXTRACTOR`)."""
         self.sampling_rate_hz = float(sampling_rate_hz)
         self.segment_s = float(segment_s)
         self.fmin_hz = float(fmin_hz)
@@ -232,12 +285,78 @@ class VoiceProsody:
     def _analyse(self, seg: FloatArray) -> ProsodyFeatures:
         start = self._consumed / self.sampling_rate_hz
         self._consumed += len(seg)
+        if self._smile is not None:
+            return _egemaps_features(self._smile, seg, self.sampling_rate_hz, start)
         return _segment_features(seg, self.sampling_rate_hz, start, self.fmin_hz, self.fmax_hz)
 
 
 def voice_prosody(
-    x: npt.ArrayLike, *, sampling_rate_hz: float, segment_s: float = 2.0
+    x: npt.ArrayLike, *, sampling_rate_hz: float, segment_s: float = 2.0, extractor: str = "auto"
 ) -> list[ProsodyFeatures]:
     """Offline mirror of :class:`VoiceProsody`: every segment of a whole signal."""
-    vp = VoiceProsody(sampling_rate_hz=sampling_rate_hz, segment_s=segment_s)
+    vp = VoiceProsody(sampling_rate_hz=sampling_rate_hz, segment_s=segment_s, extractor=extractor)
     return [*vp.step(x), *vp.flush()]
+
+
+def opensmile_available() -> bool:
+    """Whether openSMILE (the ``opensmile`` package) can be used here."""
+    return _egemaps_extractor() is not None
+
+
+_SMILE_CACHE: list[Any] = []
+
+
+def _egemaps_extractor() -> Any:
+    """OpenSMILE's eGeMAPS v02 functionals extractor, or ``None`` without openSMILE."""
+    if not _SMILE_CACHE:
+        try:
+            import opensmile
+        except (ImportError, OSError):  # OSError: its native library cannot load
+            _SMILE_CACHE.append(None)
+        else:
+            _SMILE_CACHE.append(
+                opensmile.Smile(
+                    feature_set=opensmile.FeatureSet.eGeMAPSv02,
+                    feature_level=opensmile.FeatureLevel.Functionals,
+                )
+            )
+    return _SMILE_CACHE[0]
+
+
+def _egemaps_features(smile: Any, x: FloatArray, sr: float, start_s: float) -> ProsodyFeatures:
+    end_s = start_s + len(x) / sr
+    values = smile.process_signal(x.astype(np.float32), sr).iloc[0]
+
+    def v(name: str) -> float:
+        out = float(values[name])
+        return out if math.isfinite(out) else float("nan")
+
+    voiced = min(1.0, v("VoicedSegmentsPerSec") * v("MeanVoicedSegmentLengthSec"))
+    voiced = voiced if math.isfinite(voiced) else 0.0
+    nan = float("nan")
+    # a frame is speech when within 30 dB of the loudest and above -60 dBFS (as in numpy)
+    frames = _frames(x, round(0.03 * sr), round(0.01 * sr))
+    db = 10.0 * np.log10(np.mean(frames**2, axis=1) + 1e-12) if len(frames) else np.zeros(0)
+    speech = float(np.mean((db > db.max() - 30.0) & (db > -60.0))) if len(db) else 0.0
+    if voiced <= 0:
+        return ProsodyFeatures(
+            start_s, end_s, speech, 0.0, nan, nan, nan, nan, 0.0, extractor=EGEMAPS_EXTRACTOR
+        )
+    f0 = "F0semitoneFrom27.5Hz_sma3nz"
+    f0_st = v(f"{f0}_percentile50.0")
+    hnr = v("HNRdBACF_sma3nz_amean")
+    return ProsodyFeatures(
+        start_s=start_s,
+        end_s=end_s,
+        speech_fraction=speech,
+        voiced_fraction=voiced,
+        f0_median_hz=27.5 * 2.0 ** (f0_st / 12.0) if f0_st > 0 else nan,
+        f0_sd_st=v("F0semitoneFrom27.5Hz_sma3nz_amean")
+        * v("F0semitoneFrom27.5Hz_sma3nz_stddevNorm"),
+        energy_db=v("equivalentSoundLevel_dBp"),
+        rate_syl_per_s=v("loudnessPeaksPerSec"),
+        clarity=1.0 / (1.0 + 10.0 ** (-hnr / 10.0)) if math.isfinite(hnr) else 0.0,
+        f0_range_st=v(f"{f0}_pctlrange0-2"),
+        hammarberg_db=v("hammarbergIndexV_sma3nz_amean"),
+        extractor=EGEMAPS_EXTRACTOR,
+    )
