@@ -31,7 +31,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("wearsdk.devices",),
     ("wearsdk.session",),
     ("wearsdk.io", "wearsdk.analyzers"),
-    ("wearsdk.bus", "wearsdk._jsonl"),
+    ("wearsdk.bus", "wearsdk._jsonl", "wearsdk._contracts"),
     ("wearsdk.affect",),
     ("wearsdk.signals", "wearsdk.sim"),
     ("wearsdk._events", "wearsdk._types", "wearsdk._clock", "wearsdk._privacy"),

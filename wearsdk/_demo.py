@@ -10,11 +10,10 @@ contact for a while, and the estimates of those windows say so (``no_contact``, 
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import dataclasses
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -30,7 +29,7 @@ from wearsdk.drivers.heart_rate import HeartRateStrap, VirtualHeartRateStrap
 from wearsdk.drivers.polar import PolarH10, VirtualPolarH10
 from wearsdk.io.ble import VirtualLink
 from wearsdk.io.mqtt import MqttBridge, MqttConfig
-from wearsdk.session import PipelineConfig, Session
+from wearsdk.session import MessageSink, PipelineConfig, Session, SinkReport
 from wearsdk.sim import ArousalScript, HeartSimulator
 
 __all__ = ["DemoConfig", "DemoResult", "run_demo"]
@@ -98,11 +97,13 @@ class DemoResult:
         messages: bus messages seen, by type.
         dropped: messages the demo's subscriber dropped (0 unless the output stalls).
         script_start: session time at which the script started.
+        sinks: how the session's sinks ended (the output, MQTT).
     """
 
     messages: dict[str, int]
     dropped: int
     script_start: float
+    sinks: list[SinkReport] = field(default_factory=list)
 
 
 async def run_demo(
@@ -119,15 +120,13 @@ async def run_demo(
     clock = ScaledClock(config.speed)
     script = ArousalScript.calm_stress_recovery(config.duration_s)
     heart = HeartSimulator(script, seed=config.seed)
-    counts: dict[str, int] = {}
     session = Session(clock=clock, pipeline=config.pipeline())
-    sub = session.bus.subscribe("#", maxsize=65536, policy="drop_oldest")
-
-    async def pump() -> None:
-        async for message in sub:
-            kind = getattr(message.payload, "type", "samples")
-            counts[kind] = counts.get(kind, 0) + 1
-            emit(message, clock)
+    # the terminal output is a sink of the session: a reader that goes away ends the demo
+    output = MessageSink(lambda message, ctx: emit(message, ctx.clock))
+    session.add_sink(output, name="output", required=True)
+    if mqtt is not None:
+        consent = Consent.simulated_participant(export=mqtt.policy)
+        session.add_sink(MqttBridge(session.bus, clock, mqtt, consent=consent), name="mqtt")
 
     name = STRAPS[config.strap]
     async with VirtualLink() as link:
@@ -144,17 +143,7 @@ async def run_demo(
             # its own beat generator on the same script: the band only follows the arousal
             band_heart = HeartSimulator(script, seed=config.seed + 1)
             band_twin = VirtualBITalino(band, band_heart, clock, name=BAND_NAME, seed=config.seed)
-        async with link.central() as transport, session, asyncio.TaskGroup() as sinks:
-            bridge_task = None
-            if mqtt is not None:
-                bridge = MqttBridge(
-                    session.bus,
-                    clock,
-                    mqtt,
-                    consent=Consent.simulated_participant(export=mqtt.policy),
-                )
-                bridge_task = sinks.create_task(bridge.run(), name="wearsdk[demo].mqtt")
-            pump_task = asyncio.create_task(pump(), name="wearsdk[demo].output")
+        async with link.central() as transport, session:
             driver = (
                 PolarH10(transport, name=name, acc_rate_hz=50)
                 if config.strap == "polar-h10"
@@ -171,40 +160,52 @@ async def run_demo(
                 script_start = clock.now()
                 for analyzer in simulated_analyzers(script, script_start, config.seed):
                     session.add_analyzer(analyzer)
-                t = 0.0
-                last = len(script.phases) - 1
-                for i, phase in enumerate(script.phases):
-                    session.bus.publish_nowait(
-                        "analyzer/marker/demo-script",
-                        Annotation(
-                            t=script_start + t,
-                            modality="marker",
-                            analyzer_id="demo-script",
-                            start=script_start + t,
-                            end=script_start + t + phase.duration_s,
-                            label=phase.name,
-                            arousal=phase.arousal,
-                            valence=phase.valence,
-                        ),
-                    )
-                    if config.contact_loss and i == last:
-                        lost = script_start + t + 0.1 * phase.duration_s
-                        await session.sleep(lost - clock.now())
-                        twin.contact = False
-                        await session.sleep(lost + 0.15 * phase.duration_s - clock.now())
-                        twin.contact = True
-                    await session.sleep(script_start + t + phase.duration_s - clock.now())
-                    t += phase.duration_s
+                await _play_script(session, script, script_start, twin, config.contact_loss)
                 # let the last windows land: beats are classified two beats late, and
-                # notifications come once per second
+                # notifications come once per second (session time: part of the script)
                 await session.sleep(4.0)
-            if bridge_task is not None:
-                await asyncio.sleep(0.5)  # the pipeline's last windows reach the bridge
-                await bridge.flush(5.0)  # and leave it
-                bridge_task.cancel()
-        # the session is closed: the subscription drains and ends
-        await pump_task
-    return DemoResult(messages=counts, dropped=sub.statistics().dropped, script_start=script_start)
+        # leaving the session stopped the devices, flushed the pipeline and drained the sinks
+    return DemoResult(
+        messages=dict(output.counts),
+        dropped=output.dropped,
+        script_start=script_start,
+        sinks=session.sink_reports,
+    )
+
+
+async def _play_script(
+    session: Session,
+    script: ArousalScript,
+    script_start: float,
+    twin: VirtualHeartRateStrap | VirtualPolarH10,
+    contact_loss: bool,
+) -> None:
+    """Publish the phase markers and follow the script; the strap slips in the last phase."""
+    clock = session.clock
+    t = 0.0
+    last = len(script.phases) - 1
+    for i, phase in enumerate(script.phases):
+        session.bus.publish_nowait(
+            "analyzer/marker/demo-script",
+            Annotation(
+                t=script_start + t,
+                modality="marker",
+                analyzer_id="demo-script",
+                start=script_start + t,
+                end=script_start + t + phase.duration_s,
+                label=phase.name,
+                arousal=phase.arousal,
+                valence=phase.valence,
+            ),
+        )
+        if contact_loss and i == last:
+            lost = script_start + t + 0.1 * phase.duration_s
+            await session.sleep(lost - clock.now())
+            twin.contact = False
+            await session.sleep(lost + 0.15 * phase.duration_s - clock.now())
+            twin.contact = True
+        await session.sleep(script_start + t + phase.duration_s - clock.now())
+        t += phase.duration_s
 
 
 class SimulatedAnalyzer:

@@ -23,7 +23,6 @@ from wearsdk._config import (
     VoiceAnalyzerEntry,
 )
 from wearsdk._errors import ConfigError, WearError
-from wearsdk._jsonl import message_to_json
 from wearsdk._privacy import Consent, ExportPolicy, Pseudonymizer, require_consent
 from wearsdk.analyzers import (
     Analyzer,
@@ -37,7 +36,7 @@ from wearsdk.analyzers import (
 from wearsdk.bus import Message
 from wearsdk.io.ble import VirtualLink, parse_transport
 from wearsdk.io.mqtt import MqttBridge, MqttConfig
-from wearsdk.session import PipelineConfig, Session
+from wearsdk.session import JsonLinesSink, MessageSink, PipelineConfig, Session, SinkReport
 from wearsdk.sim import ArousalScript, HeartSimulator
 
 __all__ = ["RunResult", "run_session"]
@@ -51,11 +50,13 @@ class RunResult:
         messages: bus messages seen, by type.
         dropped: messages the output subscriber dropped.
         sources: source ids of the configured devices, then of the LSL analyzer streams.
+        sinks: how the session's sinks ended (output, jsonl files, MQTT).
     """
 
     messages: dict[str, int] = field(default_factory=dict)
     dropped: int = 0
     sources: list[str] = field(default_factory=list)
+    sinks: list[SinkReport] = field(default_factory=list)
 
 
 def _entry(group: str, name: str) -> Any:
@@ -188,12 +189,6 @@ def _mqtt(config: SessionConfig, session: Session, consent: Consent | None) -> M
     return MqttBridge(session.bus, session.clock, mqtt, consent=consent)
 
 
-async def _stop(task: asyncio.Task[None]) -> None:
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
-
-
 async def run_session(
     config: SessionConfig,
     emit: Callable[[Message, SessionClock], None] | None = None,
@@ -228,24 +223,14 @@ async def run_session(
     if config.session.record is not None:
         config.session.record.parent.mkdir(parents=True, exist_ok=True)
     result = RunResult()
-    sub = session.bus.subscribe("#", maxsize=65536, policy="drop_oldest")
-    files = [s.path for s in config.sinks if isinstance(s, JsonlSink)]
-
-    async def pump() -> None:
-        with contextlib.ExitStack() as stack:
-            outs = []
-            for path in files:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                outs.append(stack.enter_context(path.open("w", encoding="utf-8")))
-            async for message in sub:
-                kind = getattr(message.payload, "type", "samples")
-                result.messages[kind] = result.messages.get(kind, 0) + 1
-                if outs:
-                    text = message_to_json(message, clock) + "\n"
-                    for out in outs:
-                        out.write(text)
-                if emit is not None:
-                    emit(message, clock)
+    output = MessageSink(None if emit is None else lambda message, ctx: emit(message, ctx.clock))
+    session.add_sink(output, name="output", required=emit is not None)
+    for i, sink in enumerate(config.sinks):
+        if isinstance(sink, JsonlSink):
+            session.add_sink(JsonLinesSink(sink.path), name=f"jsonl-{i}" if i else "jsonl")
+    bridge = _mqtt(config, session, consent)
+    if bridge is not None:
+        session.add_sink(bridge, name="mqtt")
 
     async with contextlib.AsyncExitStack() as stack:
         if virtual:
@@ -267,11 +252,6 @@ async def run_session(
         else:
             transport = await stack.enter_async_context(parse_transport(config.session.transport))
         await stack.enter_async_context(session)
-        pump_task = asyncio.create_task(pump(), name="wearsdk[run].output")
-        bridge = _mqtt(config, session, consent)
-        if bridge is not None:
-            bridge_task = asyncio.create_task(bridge.run(), name="wearsdk[run].mqtt")
-            stack.push_async_callback(_stop, bridge_task)
         for i, entry in enumerate(config.devices):
             result.sources.append(session.add(_driver(entry, transport, i)))
         for lsl in (a for a in config.analyzers if isinstance(a, LslAnalyzer)):
@@ -288,9 +268,8 @@ async def run_session(
             await asyncio.Event().wait()  # until interrupted
         else:
             await session.sleep(config.session.duration_s)
-            if bridge is not None:
-                await asyncio.sleep(0.5)  # the pipeline's last windows reach the bridge
-                await bridge.flush(5.0)  # and leave it
-    await pump_task
-    result.dropped = sub.statistics().dropped
+    # leaving the session stopped the devices, flushed the pipeline and drained the sinks
+    result.messages = dict(output.counts)
+    result.dropped = output.dropped
+    result.sinks = session.sink_reports
     return result

@@ -391,7 +391,7 @@ def _service_label(uuid: str) -> str:
 def _cmd_stream(args: argparse.Namespace) -> int:
     from wearsdk._jsonl import message_to_dict
     from wearsdk.io.ble import parse_transport
-    from wearsdk.session import PipelineConfig, Session
+    from wearsdk.session import MessageSink, PipelineConfig, Session
 
     if args.device is None and not args.lsl_in:
         raise ConfigError("give --device ADDRESS|NAME or --lsl-in QUERY")
@@ -403,29 +403,36 @@ def _cmd_stream(args: argparse.Namespace) -> int:
     async def stream() -> None:
         # LSL inputs alone need no Bluetooth transport
         link: Any = parse_transport(args.transport) if args.device else contextlib.nullcontext()
-        async with (
-            link as transport,
-            Session(
-                consent=consent,
-                record=args.record,
-                pipeline=PipelineConfig(publish_clean=args.clean),
-            ) as session,
-            asyncio.TaskGroup() as sinks,
-        ):
-            bridge_task = None
-            if mqtt is not None:
-                from wearsdk.io.mqtt import MqttBridge
+        session = Session(
+            consent=consent,
+            record=args.record,
+            pipeline=PipelineConfig(publish_clean=args.clean),
+        )
 
-                bridge = MqttBridge(session.bus, session.clock, mqtt, consent=consent)
-                bridge_task = sinks.create_task(bridge.run())
-            outlets_task = None
-            if args.lsl:
-                from wearsdk._privacy import ExportPolicy
-                from wearsdk.io.lsl import LslOutlets
+        def emit(message: Any, ctx: Any) -> None:
+            line = message_to_dict(message, ctx.clock)
+            if event_log.path is not None:
+                event_log.write(json.dumps(line, separators=(",", ":"), allow_nan=False))
+            if args.jsonl:
+                print(json.dumps(line, separators=(",", ":")), flush=True)
+            else:
+                summary(line)
 
-                outlets = LslOutlets(session.bus, consent=consent, policy=ExportPolicy(args.export))
-                outlets_task = sinks.create_task(outlets.run())
-            sub = session.bus.subscribe("#", maxsize=65536)
+        # the terminal output is a sink of the session: a reader that goes away ends it
+        session.add_sink(MessageSink(emit), name="output", required=True)
+        if mqtt is not None:
+            from wearsdk.io.mqtt import MqttBridge
+
+            session.add_sink(
+                MqttBridge(session.bus, session.clock, mqtt, consent=consent), name="mqtt"
+            )
+        if args.lsl:
+            from wearsdk._privacy import ExportPolicy
+            from wearsdk.io.lsl import LslOutlets
+
+            outlets = LslOutlets(session.bus, consent=consent, policy=ExportPolicy(args.export))
+            session.add_sink(outlets, name="lsl")
+        async with link as transport, session:
             if driver_cls is not None:
                 session.add(
                     _construct(
@@ -440,29 +447,11 @@ def _cmd_stream(args: argparse.Namespace) -> int:
                 from wearsdk.drivers.lsl import LslInlet
 
                 session.add(LslInlet(query))
-
-            async def pump() -> None:
-                async for message in sub:
-                    line = message_to_dict(message, session.clock)
-                    if event_log.path is not None:
-                        event_log.write(json.dumps(line, separators=(",", ":"), allow_nan=False))
-                    if args.jsonl:
-                        print(json.dumps(line, separators=(",", ":")), flush=True)
-                    else:
-                        summary(line)
-
-            async with asyncio.TaskGroup() as tg:
-                pump_task = tg.create_task(pump())
-                if args.duration is not None:
-                    await session.sleep(args.duration)
-                    pump_task.cancel()
-                else:
-                    await pump_task
-            if outlets_task is not None:
-                outlets_task.cancel()
-            if bridge_task is not None:
-                await bridge.flush(5.0)  # the last messages leave before the link closes
-                bridge_task.cancel()
+            if args.duration is not None:
+                await session.sleep(args.duration)
+            else:
+                await asyncio.Event().wait()  # until interrupted
+        _report_sinks(session.sink_reports)
 
     summary = LiveView(
         _Summary(sys.stdout, verbose_hr=True),
@@ -516,11 +505,10 @@ def _cmd_twin(args: argparse.Namespace) -> int:
 
 def _cmd_replay(args: argparse.Namespace) -> int:
     from wearsdk._clock import ScaledClock
-    from wearsdk._events import DeviceStatus
     from wearsdk._jsonl import message_to_dict
     from wearsdk._privacy import ExportPolicy
     from wearsdk.drivers.e4 import E4Replay, load_e4_session
-    from wearsdk.session import Session
+    from wearsdk.session import MessageSink, Session
 
     if args.lsl and args.speed != 1.0:
         raise ConfigError(
@@ -560,71 +548,47 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         live=args.live,
     )
 
+    def emit(message: Any, ctx: Any) -> None:
+        payload = message.payload
+        kind = getattr(payload, "type", "samples")
+        counts[kind] = counts.get(kind, 0) + 1
+        line = message_to_dict(message, ctx.clock)
+        event_log.write(json.dumps(line, separators=(",", ":"), allow_nan=False))
+        if args.jsonl:
+            print(json.dumps(line, separators=(",", ":")))
+        else:
+            view(line)
+
     async def replay() -> None:
         session = Session(clock=clock, consent=consent)
         # block: the replay waits for this output instead of losing messages
-        sub = session.bus.subscribe("#", maxsize=65536, policy="block")
+        session.add_sink(MessageSink(emit, policy="block"), name="output", required=True)
+        if args.lsl:
+            import pylsl
+
+            from wearsdk.io.lsl import LslOutlets
+
+            outlets = LslOutlets(
+                session.bus,
+                consent=consent,
+                policy=ExportPolicy(args.export),
+                time_offset_s=pylsl.local_clock() - clock.now(),
+            )
+            session.add_sink(outlets, name="lsl")
+        bridge = None
+        if mqtt is not None:
+            from wearsdk.io.mqtt import MqttBridge
+
+            bridge = MqttBridge(session.bus, session.clock, mqtt, consent=consent)
+            session.add_sink(bridge, name="mqtt")
         async with session:
-            outlets_task = None
-            if args.lsl:
-                import pylsl
-
-                from wearsdk.io.lsl import LslOutlets
-
-                outlets = LslOutlets(
-                    session.bus,
-                    consent=consent,
-                    policy=ExportPolicy(args.export),
-                    time_offset_s=pylsl.local_clock() - clock.now(),
-                )
-                outlets_task = asyncio.create_task(outlets.run())
-            bridge = bridge_task = None
-            if mqtt is not None:
-                from wearsdk.io.mqtt import MqttBridge
-
-                bridge = MqttBridge(session.bus, session.clock, mqtt, consent=consent)
-                bridge_task = asyncio.create_task(bridge.run())
-            source_id = session.add(source)
-            ended = False
-            while True:
-                try:
-                    # once the recording ended, wait for the pipeline to go quiet
-                    async with asyncio.timeout(0.5 if ended else None):
-                        message = await sub.receive()
-                except TimeoutError:
-                    break
-                payload = message.payload
-                kind = getattr(payload, "type", "samples")
-                counts[kind] = counts.get(kind, 0) + 1
-                line = message_to_dict(message, clock)
-                event_log.write(json.dumps(line, separators=(",", ":"), allow_nan=False))
-                if args.jsonl:
-                    print(json.dumps(line, separators=(",", ":")))
-                else:
-                    view(line)
-                if (
-                    isinstance(payload, DeviceStatus)
-                    and payload.source == source_id
-                    and payload.state in ("closed", "failed")
-                ):
-                    ended = True
-            sub.close()
-            if outlets_task is not None:
-                outlets_task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await outlets_task
-            if bridge is not None and bridge_task is not None:
-                drained = await bridge.flush(10.0)
-                bridge_task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await bridge_task
-                mqtt_stats.append(bridge.stats)
-                if not drained:
-                    print(
-                        f"wearsdk: {bridge.stats.queued} MQTT messages were not delivered "
-                        "(broker unreachable)",
-                        file=sys.stderr,
-                    )
+            session.add(source)
+            # the session finishes by itself at the end of the recording: its last windows
+            # are published, then the sinks drain as the block is left
+            await session.wait_sources()
+        if bridge is not None:
+            mqtt_stats.append(bridge.stats)
+        _report_sinks(session.sink_reports)
 
     try:
         with view if not args.jsonl else contextlib.nullcontext():
@@ -643,6 +607,13 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     finish_report(event_log, report_png, out=sys.stderr if args.jsonl else sys.stdout)
     sys.stdout.flush()
     return 0
+
+
+def _report_sinks(reports: Sequence[Any]) -> None:
+    """Say on stderr which sinks failed or could not deliver everything."""
+    for report in reports:
+        if not report.ok:
+            print(f"wearsdk: {report.describe()}", file=sys.stderr)
 
 
 def _replay_format(args: argparse.Namespace) -> str:
@@ -808,6 +779,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             text = json.dumps(line, separators=(",", ":"), allow_nan=False)
             if args.jsonl:
                 sys.stdout.write(text + "\n")
+                sys.stdout.flush()  # a reader sees each event as it happens
             event_log.write(text)
         if not args.jsonl:
             view(line)
