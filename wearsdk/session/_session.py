@@ -15,10 +15,11 @@ from typing import Any, Self
 from wearsdk._clock import SessionClock
 from wearsdk._contracts import Analyzer, AnalyzerContext, Sink, SinkContext, SinkReport
 from wearsdk._errors import ConfigError, StreamClosedError
-from wearsdk._events import Command, Estimate
+from wearsdk._events import Command
 from wearsdk._privacy import Consent, ExportPolicy, Pseudonymizer, require_consent
 from wearsdk.affect import FusionConfig, LateFusion
-from wearsdk.bus import Bus, BusItem, OverflowPolicy, Subscription
+from wearsdk.bus import Bus, OverflowPolicy, Subscription
+from wearsdk.session._estimates import EstimateStream
 from wearsdk.session._fusion import (
     ESTIMATE_TOPIC,
     FUSION_TOPICS,
@@ -26,80 +27,12 @@ from wearsdk.session._fusion import (
     run_fusion,
 )
 from wearsdk.session._pipeline import PIPELINE_TOPICS, PipelineConfig, run_pipeline
-from wearsdk.session._source import Source, SourceContext, SourceStream
+from wearsdk.session._sinks import _SinkEntry
+from wearsdk.session._source import Source, SourceContext
 
 __all__ = ["EstimateStream", "Session"]
 
 logger = logging.getLogger("wearsdk.session")
-
-
-class EstimateStream(SourceStream):
-    """Async iterator over the session's :class:`~wearsdk.Estimate` events.
-
-    Ends when the session closes, or once the session's sources have all ended by themselves
-    (a finite replay) and the processing has published its last estimate. Usable directly
-    (``async for est in session.estimates()``) or as an async context manager that
-    unsubscribes on exit.
-
-    Args:
-        subscription: the subscription to ``affect/estimate``.
-        finished: set when the session's outputs are complete (no estimate will follow).
-    """
-
-    def __init__(self, subscription: Subscription, finished: asyncio.Event | None = None) -> None:
-        super().__init__(subscription)
-        self._finished = finished
-
-    async def __anext__(self) -> Estimate:
-        while True:
-            payload = await self._next()
-            if isinstance(payload, Estimate):
-                return payload
-
-    async def _next(self) -> BusItem:
-        sub = self.subscription
-        finished = self._finished
-        if finished is None:
-            return await super().__anext__()
-        while True:
-            try:
-                message = sub.receive_nowait()
-            except StreamClosedError:
-                raise StopAsyncIteration from None
-            if message is not None:
-                return message.payload
-            if finished.is_set():
-                raise StopAsyncIteration
-            receive = asyncio.ensure_future(sub.receive())
-            ended = asyncio.ensure_future(finished.wait())
-            try:
-                await asyncio.wait({receive, ended}, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                ended.cancel()
-                if not receive.done():
-                    receive.cancel()
-            if receive.done() and not receive.cancelled():
-                try:
-                    return receive.result().payload
-                except StreamClosedError:
-                    raise StopAsyncIteration from None
-
-
-class _SinkEntry:
-    """A sink of the session, with its task and how it ended."""
-
-    __slots__ = ("error", "name", "required", "sink", "task", "undelivered")
-
-    def __init__(self, sink: Sink, name: str, required: bool) -> None:
-        self.sink = sink
-        self.name = name
-        self.required = required
-        self.task: asyncio.Task[None] | None = None
-        self.error: BaseException | None = None
-        self.undelivered = 0
-
-    def report(self) -> SinkReport:
-        return SinkReport(self.name, self.undelivered, self.error)
 
 
 class Session:

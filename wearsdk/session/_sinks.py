@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
-from wearsdk._contracts import SinkContext
+from wearsdk._contracts import Sink, SinkContext, SinkReport
 from wearsdk._jsonl import message_to_json
 from wearsdk.bus import Message, OverflowPolicy, Subscription
 
@@ -141,3 +141,20 @@ class JsonLinesSink(MessageSink):
             out.close()
         else:
             out.flush()
+
+
+class _SinkEntry:
+    """A sink of the session, with its task and how it ended."""
+
+    __slots__ = ("error", "name", "required", "sink", "task", "undelivered")
+
+    def __init__(self, sink: Sink, name: str, required: bool) -> None:
+        self.sink = sink
+        self.name = name
+        self.required = required
+        self.task: asyncio.Task[None] | None = None
+        self.error: BaseException | None = None
+        self.undelivered = 0
+
+    def report(self) -> SinkReport:
+        return SinkReport(self.name, self.undelivered, self.error)
