@@ -66,7 +66,8 @@ async def monitor(args: argparse.Namespace) -> int:
             bridge = MqttBridge(
                 session.bus, clock, mqtt, consent=consent, topics=("affect/stress", "device/#")
             )
-            bridge_task = tasks.create_task(bridge.run())
+            # a sink of the session: when the session ends, the last messages leave first
+            session.add_sink(bridge, name="mqtt")
             session.add(HeartRateStrap(ble, name=STRAP, stale_after_s=3.0))
             start = clock.now()
 
@@ -98,10 +99,12 @@ async def monitor(args: argparse.Namespace) -> int:
                     )
                 if estimate.t - start >= args.duration:
                     break
-            await asyncio.sleep(0.5)  # let the last messages reach the broker
-            print(f"published {changes} level changes; bridge sent {bridge.stats.sent}", flush=True)
-            bridge_task.cancel()
             watch_task.cancel()
+    # the session has ended: the bridge delivered what it held (or says what it could not)
+    for report in session.sink_reports:
+        if not report.ok:
+            print(f"warning: {report.describe()}", flush=True)
+    print(f"published {changes} level changes; bridge sent {bridge.stats.sent}", flush=True)
     return 0
 
 

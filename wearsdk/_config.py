@@ -6,14 +6,19 @@ import importlib.metadata
 import os
 import tomllib
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
+from wearsdk._config_analyzers import (
+    AnalyzerEntry,
+    FileAnalyzer,
+    LslAnalyzer,
+    MqttAnalyzers,
+    VoiceAnalyzerEntry,
+    _Strict,
+)
 from wearsdk._errors import ConfigError
-
-if TYPE_CHECKING:
-    from wearsdk.analyzers import ColumnMapping
 
 __all__ = [
     "AnalyzerEntry",
@@ -21,12 +26,20 @@ __all__ = [
     "FileAnalyzer",
     "JsonlSink",
     "LslAnalyzer",
+    "LslSink",
+    "LslSource",
     "MqttAnalyzers",
     "MqttSink",
     "PipelineSection",
+    "ReplaySource",
     "SessionConfig",
     "SessionSection",
+    "SimulationSection",
+    "SinkEntry",
+    "SourceEntry",
+    "VoiceAnalyzerEntry",
     "load_session_config",
+    "session_config",
     "sessions_home",
 ]
 
@@ -44,10 +57,6 @@ def sessions_home() -> Path:
 
 
 # -- session configuration files -------------------------------------------------------------
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class DeviceEntry(_Strict):
@@ -108,6 +117,10 @@ class MqttSink(_Strict):
             simulated wearer's consent is used).
         ca_file: CA certificate for ``mqtts://``.
         qos_estimate: QoS of estimates (and stress levels).
+        session: the session id in the topics (default: a keyed pseudonym of the consent
+            record's participant).
+        inbound: also take analyzer annotations, commands and clock requests from the broker
+            (as a ``kind = "mqtt"`` analyzers entry does).
     """
 
     kind: Literal["mqtt"]
@@ -116,164 +129,81 @@ class MqttSink(_Strict):
     consent: Path | None = None
     ca_file: Path | None = None
     qos_estimate: Literal[0, 1, 2] = 1
-
-
-_ANALYZER_ID = r"^[^/+#\s]{1,64}$"
-
-
-class _Timed(_Strict):
-    """Where file time 0 of a recorded analysis lies on the session clock."""
-
-    start_s: float = Field(default=0.0, ge=0)
-    start_unix: float | None = Field(default=None, gt=0)
-
-    @model_validator(mode="after")
-    def _one_start(self) -> _Timed:
-        if self.start_unix is not None and "start_s" in self.model_fields_set:
-            raise ValueError("give start_s or start_unix, not both")
-        return self
-
-
-class FileAnalyzer(_Timed):
-    """Replay an offline analysis of the session's video (``kind = "file"``).
-
-    The file is read through :mod:`wearsdk.analyzers` (:func:`~wearsdk.analyzers.
-    read_openface_csv`, :func:`~wearsdk.analyzers.read_pyfeat_csv` or
-    :func:`~wearsdk.analyzers.read_table`) and published by an
-    :class:`~wearsdk.analyzers.AnnotationReplay`, each annotation when the session clock
-    reaches its end, so the session fuses it like a live camera analyzer's.
-
-    Attributes:
-        kind: ``"file"``.
-        format: ``openface`` (OpenFace 2.0 ``FeatureExtraction`` CSV), ``py-feat`` (a py-feat
-            ``Fex`` CSV) or ``table`` (any CSV/TSV/JSONL, through ``columns``).
-        path: the file.
-        analyzer_id: the annotations' analyzer id (default: the format's, ``table`` for
-            tables).
-        window_s: OpenFace and py-feat frames are averaged over windows this long.
-        fps: the video's frame rate, for py-feat files without ``approx_time``.
-        columns: for ``table``: the :class:`~wearsdk.analyzers.ColumnMapping` fields
-            (``time``, ``arousal``, ``valence``, ``emotions``, ``modality``...).
-        start_s: session seconds after the session starts at which file time 0 lies.
-        start_unix: unix time of file time 0 (when the video started); instead of ``start_s``.
-    """
-
-    kind: Literal["file"]
-    format: Literal["openface", "py-feat", "table"]
-    path: Path
-    analyzer_id: str | None = Field(default=None, pattern=_ANALYZER_ID)
-    window_s: float = Field(default=1.0, gt=0)
-    fps: float | None = Field(default=None, gt=0)
-    columns: dict[str, Any] | None = None
-
-    @model_validator(mode="after")
-    def _format_options(self) -> FileAnalyzer:
-        if self.format == "table":
-            if self.columns is None:
-                raise ValueError("format = 'table' needs columns = { time = ..., ... }")
-            self.mapping()  # validates
-        elif self.columns is not None:
-            raise ValueError(f"columns is for format = 'table', not {self.format!r}")
-        if self.fps is not None and self.format != "py-feat":
-            raise ValueError("fps is for format = 'py-feat'")
-        return self
-
-    @property
-    def resolved_id(self) -> str:
-        """The analyzer id its annotations carry."""
-        return self.analyzer_id or {"openface": "openface", "py-feat": "py-feat"}.get(
-            self.format, str((self.columns or {}).get("analyzer_id", "table"))
-        )
-
-    def mapping(self) -> ColumnMapping:
-        """The column mapping of a ``table`` file.
-
-        Raises:
-            ValueError: unknown fields or values the mapping refuses.
-        """
-        from wearsdk.analyzers import ColumnMapping
-
-        fields = dict(self.columns or {})
-        for key in ("emotions", "arousal_range", "valence_range"):
-            if isinstance(fields.get(key), list):
-                fields[key] = tuple(fields[key])
-        if self.analyzer_id is not None:
-            fields["analyzer_id"] = self.analyzer_id
-        try:
-            return ColumnMapping(**fields)
-        except TypeError as exc:
-            raise ValueError(f"columns: {exc}") from None
-        except ConfigError as exc:
-            raise ValueError(f"columns: {exc}") from None
-
-
-class VoiceAnalyzerEntry(_Timed):
-    """Analyse a recording of the wearer's voice (``kind = "voice"``, a PCM WAV file).
-
-    Runs the built-in :class:`~wearsdk.analyzers.VoiceAnalyzer` (prosody to arousal), paced
-    on the session clock as if live.
-
-    Attributes:
-        kind: ``"voice"``.
-        path: the WAV file.
-        analyzer_id: the analyzer's id.
-        segment_s: length of the analysed segments.
-        start_s: session seconds after the session starts at which the audio starts.
-        start_unix: unix time of the audio's first sample; instead of ``start_s``.
-    """
-
-    kind: Literal["voice"]
-    path: Path
-    analyzer_id: str = Field(default="voice-prosody", pattern=_ANALYZER_ID)
-    segment_s: float = Field(default=2.0, gt=0)
-
-
-class MqttAnalyzers(_Strict):
-    """Accept remote analyzers over MQTT (``kind = "mqtt"``).
-
-    Analyzers in other processes or on other machines publish annotations to
-    ``wearsdk/<session>/analyzer/<modality>/<analyzer_id>`` (with
-    :class:`~wearsdk.io.mqtt.AnalyzerClient`, which also maps their clocks); the session's
-    bridge validates them and puts them on the bus, where they are fused. Commands
-    (``wearsdk/<session>/control``) are accepted too. Without this entry an MQTT sink only
-    exports.
-
-    Attributes:
-        kind: ``"mqtt"``.
-        url: the broker (default: the MQTT sink's; one bridge serves both).
-        session: the session id in the topics (default: ``[session] name``); with an MQTT
-            sink, its topics use it too.
-        ca_file: CA certificate for ``mqtts://`` (default: the sink's).
-    """
-
-    kind: Literal["mqtt"]
-    url: str | None = Field(default=None, pattern=r"^mqtts?://")
     session: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._-]{1,64}$")
-    ca_file: Path | None = None
+    inbound: bool = False
 
 
-class LslAnalyzer(_Strict):
-    """Read markers or analyzer annotations from an LSL string stream (``kind = "lsl"``).
+class LslSink(_Strict):
+    """Publish LSL outlets (``kind = "lsl"``): affect, features, raw streams, as ``export``
+    allows, under a consent record (see :class:`~wearsdk.io.lsl.LslOutlets`).
 
-    An experiment's marker stream (``query = "type=Markers"``) gives labelled markers; JSON
-    annotations in the analyzer contract are fused (:class:`~wearsdk.drivers.lsl.LslInlet`).
-    Needs the ``lsl`` extra.
+    A replay's outlets are re-stamped onto the LSL clock of now (real-time speed only).
 
     Attributes:
         kind: ``"lsl"``.
-        query: the stream (``"type=Markers"``, ``"name=PsychoPy,type=Markers"``).
-        source_id: the id its annotations carry (default: a pseudonym of the query).
+        export: what may leave the process: ``estimates``, ``features`` or ``raw``.
+        consent: the wearer's consent record (JSON); not needed with virtual devices.
+    """  # noqa: D205
+
+    kind: Literal["lsl"]
+    export: Literal["estimates", "features", "raw"] = "estimates"
+    consent: Path | None = None
+
+
+SinkEntry = Annotated[JsonlSink | MqttSink | LslSink, Field(discriminator="kind")]
+"""One ``[[sinks]]`` entry, by its ``kind``."""
+
+
+class ReplaySource(_Strict):
+    """Replay a recording through the session at its original times (``kind = "xdf"|"e4"``).
+
+    Attributes:
+        kind: ``xdf`` (a wearsdk recording or LabRecorder's) or ``e4`` (an Empatica E4 export
+            folder).
+        path: the file or folder.
+        speed: times real time; ``0`` replays as fast as possible (with backpressure).
+        duration_s: replay only the first seconds of the recording.
+    """
+
+    kind: Literal["xdf", "e4"]
+    path: Path
+    speed: float = Field(default=1.0, ge=0)
+    duration_s: float | None = Field(default=None, gt=0)
+
+
+class LslSource(_Strict):
+    """Read an LSL stream as a source of the session (``kind = "lsl"``).
+
+    Attributes:
+        kind: ``"lsl"``.
+        query: the stream (``"type=ECG"``, ``"name=H10,type=ECG"``).
     """
 
     kind: Literal["lsl"]
     query: str = Field(min_length=1)
-    source_id: str | None = Field(default=None, pattern=_ANALYZER_ID)
 
 
-AnalyzerEntry = Annotated[
-    FileAnalyzer | VoiceAnalyzerEntry | MqttAnalyzers | LslAnalyzer, Field(discriminator="kind")
-]
-"""One ``[[analyzers]]`` entry, by its ``kind``."""
+SourceEntry = Annotated[ReplaySource | LslSource, Field(discriminator="kind")]
+"""One ``[[sources]]`` entry (besides the devices), by its ``kind``."""
+
+
+class SimulationSection(_Strict):
+    """What the simulated wearer does besides wearing virtual devices (``[simulation]``,
+    with ``transport = "virtual"``; the ``wearsdk demo`` scenario).
+
+    Attributes:
+        markers: publish the script's phases (calm, stress, recovery) as markers on
+            ``analyzer/marker/demo-script``.
+        contact_loss: the first device reports lost skin contact from 10 % to 25 % of the way
+            through the last phase.
+        analyzers: simulated camera and voice analyzers follow the script.
+        settle_s: session seconds the session goes on after the script (its last windows).
+    """  # noqa: D205
+
+    markers: bool = False
+    contact_loss: bool = False
+    analyzers: bool = False
+    settle_s: float = Field(default=0.0, ge=0)
 
 
 class PipelineSection(_Strict):
@@ -286,6 +216,8 @@ class PipelineSection(_Strict):
         min_coverage: windows with less data are flagged.
         publish_clean: also publish the cleaned ECG and EDA (tonic, phasic) signals on the
             bus (recorded, and exported with ``export = "raw"``).
+        stress_min_dwell_s: the shortest time a stress level is held (default: the shipped
+            model's).
     """
 
     window_s: float = Field(default=60.0, gt=0)
@@ -293,6 +225,7 @@ class PipelineSection(_Strict):
     baseline_s: float = Field(default=120.0, ge=0)
     min_coverage: float = Field(default=0.6, ge=0, le=1)
     publish_clean: bool = False
+    stress_min_dwell_s: float | None = Field(default=None, ge=0)
 
 
 class SessionSection(_Strict):
@@ -331,27 +264,44 @@ class SessionSection(_Strict):
 
 
 class SessionConfig(_Strict):
-    """A session file: devices, sinks and options (``wearsdk run --config session.toml``).
+    """A whole session: devices, sources, sinks and options.
+
+    A session file (``wearsdk run --config session.toml``) loads into one; ``demo``,
+    ``stream``, ``record`` and ``replay`` build one from their arguments; one runner
+    (:func:`wearsdk._run.run_session`) runs them all.
 
     Attributes:
         session: the session's own settings.
         pipeline: processing settings.
-        devices: at least one device.
+        devices: the devices (``devices = []`` when ``sources`` feed the session instead).
+        sources: other sources: LSL streams, recordings to replay.
         sinks: where the events go besides the terminal.
         analyzers: camera, voice and marker analyzers: file replays, WAV files, remote
             analyzers over MQTT, LSL marker streams.
+        simulation: with ``transport = "virtual"``: the scenario around the virtual devices.
     """
 
     session: SessionSection = Field(default_factory=SessionSection)
     pipeline: PipelineSection = Field(default_factory=PipelineSection)
-    devices: list[DeviceEntry] = Field(min_length=1)
-    sinks: list[Annotated[JsonlSink | MqttSink, Field(discriminator="kind")]] = Field(
-        default_factory=list
-    )
+    devices: list[DeviceEntry]
+    sources: list[SourceEntry] = Field(default_factory=list)
+    sinks: list[SinkEntry] = Field(default_factory=list)
     analyzers: list[AnalyzerEntry] = Field(default_factory=list)
+    simulation: SimulationSection = Field(default_factory=SimulationSection)
+
+    @property
+    def replays(self) -> list[ReplaySource]:
+        """The recordings this session replays."""
+        return [s for s in self.sources if isinstance(s, ReplaySource)]
 
     @model_validator(mode="after")
     def _consistent(self) -> SessionConfig:
+        if not self.devices and not self.sources:
+            raise ValueError("give at least one device (or a source: an LSL stream, a replay)")
+        if len(self.replays) > 1 or (self.replays and (self.devices or len(self.sources) > 1)):
+            raise ValueError("a replay is the session's only source")
+        if self.replays and self.session.transport == "virtual":
+            raise ValueError("a replay runs on the recording's clock, not transport = 'virtual'")
         if (
             self.session.record is not None
             and self.session.consent is None
@@ -369,6 +319,8 @@ class SessionConfig(_Strict):
         sink = next((s for s in self.sinks if isinstance(s, MqttSink)), None)
         if sum(isinstance(s, MqttSink) for s in self.sinks) > 1:
             raise ValueError("at most one mqtt sink")
+        if sum(isinstance(s, LslSink) for s in self.sinks) > 1:
+            raise ValueError("at most one lsl sink")
         remote = [a for a in self.analyzers if isinstance(a, MqttAnalyzers)]
         if len(remote) > 1:
             raise ValueError("at most one mqtt analyzers entry")
@@ -390,11 +342,27 @@ def _where(loc: tuple[int | str, ...]) -> str:
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif part in ("jsonl", "mqtt", "file", "voice", "lsl") and out.endswith("]"):
+        elif part in ("jsonl", "mqtt", "file", "voice", "lsl", "xdf", "e4") and out.endswith("]"):
             continue  # the union member pydantic tried: not a place in the file
         else:
             out += f".{part}" if out else str(part)
     return out or "(top level)"
+
+
+def session_config(data: dict[str, Any], *, what: str = "the session") -> SessionConfig:
+    """Validate a session description (a session file's tables, or a command's arguments).
+
+    Raises:
+        ConfigError: ``what`` followed by every bad field (``devices[1].driver: ...``).
+    """
+    try:
+        return SessionConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{_where(tuple(e['loc']))}: {e['msg'].removeprefix('Value error, ')}"
+            for e in exc.errors()
+        )
+        raise ConfigError(f"{what}: {problems}") from None
 
 
 def load_session_config(path: Path | str) -> SessionConfig:
@@ -413,14 +381,7 @@ def load_session_config(path: Path | str) -> SessionConfig:
         raise ConfigError(f"cannot read {p}: {exc.strerror or exc}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{p} is not valid TOML: {exc}") from exc
-    try:
-        config = SessionConfig.model_validate(data)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{_where(tuple(e['loc']))}: {e['msg'].removeprefix('Value error, ')}"
-            for e in exc.errors()
-        )
-        raise ConfigError(f"{p}: {problems}") from None
+    config = session_config(data, what=str(p))
     config = _relative_to(config, p.parent)
     _check_files(config, p)
     return config
@@ -435,9 +396,14 @@ def _relative_to(config: SessionConfig, base: Path) -> SessionConfig:
         return model.model_copy(update=update)
 
     sinks = [
-        fixed(s, "path") if isinstance(s, JsonlSink) else fixed(s, "consent", "ca_file")
+        fixed(s, "path")
+        if isinstance(s, JsonlSink)
+        else fixed(s, "consent")
+        if isinstance(s, LslSink)
+        else fixed(s, "consent", "ca_file")
         for s in config.sinks
     ]
+    sources = [fixed(s, "path") if isinstance(s, ReplaySource) else s for s in config.sources]
     analyzers = [
         fixed(a, "ca_file") if isinstance(a, MqttAnalyzers) else a
         for a in (
@@ -446,7 +412,8 @@ def _relative_to(config: SessionConfig, base: Path) -> SessionConfig:
         )
     ]
     session = fixed(config.session, "report", "record", "consent")
-    return config.model_copy(update={"sinks": sinks, "session": session, "analyzers": analyzers})
+    update = {"sinks": sinks, "session": session, "analyzers": analyzers, "sources": sources}
+    return config.model_copy(update=update)
 
 
 def _check_files(config: SessionConfig, path: Path) -> None:
@@ -459,5 +426,10 @@ def _check_files(config: SessionConfig, path: Path) -> None:
         if isinstance(a, FileAnalyzer | VoiceAnalyzerEntry):
             inputs.append((f"analyzers[{i}].path", a.path))
     missing = [f"{where}: no such file {p}" for where, p in inputs if p and not p.is_file()]
+    missing += [
+        f"sources[{i}].path: no such file or folder {s.path}"
+        for i, s in enumerate(config.sources)
+        if isinstance(s, ReplaySource) and not s.path.exists()
+    ]
     if missing:
         raise ConfigError(f"{path}: {'; '.join(missing)}")

@@ -10,30 +10,24 @@ contact for a while, and the estimates of those windows say so (``no_contact``, 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-import numpy as np
-
-from wearsdk._clock import ScaledClock, SessionClock
+from wearsdk._clock import SessionClock
+from wearsdk._config import (
+    DeviceEntry,
+    PipelineSection,
+    SessionConfig,
+    SessionSection,
+    SimulationSection,
+    session_config,
+)
 from wearsdk._errors import ConfigError
-from wearsdk._events import Annotation
-from wearsdk._privacy import Consent
-from wearsdk.affect import load_arousal_params
-from wearsdk.analyzers import AnalyzerContext
+from wearsdk._run import RunResult, run_session
 from wearsdk.bus import Message
-from wearsdk.drivers.bitalino import BITalino, VirtualBITalino
-from wearsdk.drivers.heart_rate import HeartRateStrap, VirtualHeartRateStrap
-from wearsdk.drivers.polar import PolarH10, VirtualPolarH10
-from wearsdk.io.ble import VirtualLink
-from wearsdk.io.mqtt import MqttBridge, MqttConfig
-from wearsdk.session import PipelineConfig, Session
-from wearsdk.sim import ArousalScript, HeartSimulator
 
-__all__ = ["DemoConfig", "DemoResult", "run_demo"]
+__all__ = ["DemoConfig", "run_demo"]
 
 BAND_NAME = "BITalino EDA"
 """Advertised name of the demo's virtual EDA band."""
@@ -75,7 +69,7 @@ class DemoConfig:
         if self.strap not in STRAPS:
             raise ConfigError(f"demo strap must be one of {sorted(STRAPS)}, got {self.strap!r}")
 
-    def pipeline(self) -> PipelineConfig:
+    def pipeline(self) -> PipelineSection:
         """Windows sized to the demo (a sixth of it, 5 to 60 s); the baseline takes the windows
         that end inside the calm third, before the transition to stress begins; stress levels
         keep the shipped thresholds but dwell one window instead of a minute.
@@ -84,206 +78,76 @@ class DemoConfig:
         calm = self.duration_s / 3.0
         transition = min(20.0, 0.08 * self.duration_s)
         baseline = max(2.0, calm - window - transition / 2.0 - 1.0)
-        levels = dataclasses.replace(load_arousal_params().stress_levels, min_dwell_s=window)
-        return PipelineConfig(
-            window_s=window, hop_s=1.0, baseline_s=min(120.0, baseline), stress_levels=levels
+        return PipelineSection(
+            window_s=window,
+            hop_s=1.0,
+            baseline_s=min(120.0, baseline),
+            min_coverage=0.6,
+            stress_min_dwell_s=window,
         )
 
+    def session_config(self, *, sinks: Sequence[dict[str, Any]] = ()) -> SessionConfig:
+        """The demo as a session: virtual twins on an in-process link, the script's markers,
+        a strap that slips, simulated camera and voice analyzers, and ``sinks`` (``[[sinks]]``
+        tables; exports go under the simulated wearer's consent; MQTT as session ``demo``
+        unless the sink names one).
 
-@dataclass(slots=True)
-class DemoResult:
-    """What a demo run did.
-
-    Attributes:
-        messages: bus messages seen, by type.
-        dropped: messages the demo's subscriber dropped (0 unless the output stalls).
-        script_start: session time at which the script started.
-    """
-
-    messages: dict[str, int]
-    dropped: int
-    script_start: float
+        Raises:
+            ConfigError: a sink that does not validate.
+        """  # noqa: D205
+        name = STRAPS[self.strap]
+        strap = DeviceEntry(
+            driver=self.strap,
+            name=name,
+            options={"acc_rate_hz": 50} if self.strap == "polar-h10" else {},
+            twin_options={"seed": self.seed} if self.strap == "polar-h10" else {},
+        )
+        devices = [strap]
+        if self.duration_s >= 90 if self.eda_band is None else self.eda_band:
+            # its own beat generator on the same script (seed + 1): it follows the arousal
+            devices.append(
+                DeviceEntry(
+                    driver="bitalino",
+                    name=BAND_NAME,
+                    options={"rate_hz": 10, "channels": [3], "publish_raw": False},
+                    twin_options={"seed": self.seed},
+                )
+            )
+        demo_sinks = [
+            {"session": "demo", **sink} if sink.get("kind") == "mqtt" else dict(sink)
+            for sink in sinks
+        ]
+        return session_config(
+            {
+                "session": SessionSection(
+                    name="demo",
+                    transport="virtual",
+                    duration_s=self.duration_s,
+                    speed=self.speed,
+                    seed=self.seed,
+                ),
+                "pipeline": self.pipeline(),
+                "devices": devices,
+                "sinks": demo_sinks,
+                # let the last windows land: beats are classified two beats late, and
+                # notifications come once per second
+                "simulation": SimulationSection(
+                    markers=True, contact_loss=self.contact_loss, analyzers=True, settle_s=4.0
+                ),
+            },
+            what="demo",
+        )
 
 
 async def run_demo(
     config: DemoConfig,
     emit: Callable[[Message, SessionClock], None],
     *,
-    mqtt: MqttConfig | None = None,
-) -> DemoResult:
-    """Run the demo; call ``emit(message, clock)`` for every bus message; return counts.
+    sinks: Sequence[dict[str, Any]] = (),
+) -> RunResult:
+    """Run the demo through the session runner; ``emit(message, clock)`` sees every message.
 
-    With ``mqtt``, a bridge exports the session under the consent of the simulated wearer
-    (:meth:`~wearsdk.Consent.simulated_participant`) and the configured export policy.
+    Exports (``sinks``) go under the consent of the simulated wearer
+    (:meth:`~wearsdk.Consent.simulated_participant`) and each sink's export policy.
     """
-    clock = ScaledClock(config.speed)
-    script = ArousalScript.calm_stress_recovery(config.duration_s)
-    heart = HeartSimulator(script, seed=config.seed)
-    counts: dict[str, int] = {}
-    session = Session(clock=clock, pipeline=config.pipeline())
-    sub = session.bus.subscribe("#", maxsize=65536, policy="drop_oldest")
-
-    async def pump() -> None:
-        async for message in sub:
-            kind = getattr(message.payload, "type", "samples")
-            counts[kind] = counts.get(kind, 0) + 1
-            emit(message, clock)
-
-    name = STRAPS[config.strap]
-    async with VirtualLink() as link:
-        peripheral = await link.add_peripheral(name=name)
-        twin: VirtualHeartRateStrap | VirtualPolarH10
-        if config.strap == "polar-h10":
-            twin = VirtualPolarH10(peripheral, heart, clock, name=name, seed=config.seed)
-        else:
-            twin = VirtualHeartRateStrap(peripheral, heart, clock, name=name)
-        band_twin: VirtualBITalino | None = None
-        eda_band = config.duration_s >= 90 if config.eda_band is None else config.eda_band
-        if eda_band:
-            band = await link.add_peripheral(name=BAND_NAME)
-            # its own beat generator on the same script: the band only follows the arousal
-            band_heart = HeartSimulator(script, seed=config.seed + 1)
-            band_twin = VirtualBITalino(band, band_heart, clock, name=BAND_NAME, seed=config.seed)
-        async with link.central() as transport, session, asyncio.TaskGroup() as sinks:
-            bridge_task = None
-            if mqtt is not None:
-                bridge = MqttBridge(
-                    session.bus,
-                    clock,
-                    mqtt,
-                    consent=Consent.simulated_participant(export=mqtt.policy),
-                )
-                bridge_task = sinks.create_task(bridge.run(), name="wearsdk[demo].mqtt")
-            pump_task = asyncio.create_task(pump(), name="wearsdk[demo].output")
-            driver = (
-                PolarH10(transport, name=name, acc_rate_hz=50)
-                if config.strap == "polar-h10"
-                else HeartRateStrap(transport, name=name)
-            )
-            session.add(driver)
-            if band_twin is not None:
-                session.add(
-                    BITalino(
-                        transport, name=BAND_NAME, rate_hz=10, channels=(3,), publish_raw=False
-                    )
-                )
-            async with twin, band_twin or contextlib.nullcontext():
-                script_start = clock.now()
-                for analyzer in simulated_analyzers(script, script_start, config.seed):
-                    session.add_analyzer(analyzer)
-                t = 0.0
-                last = len(script.phases) - 1
-                for i, phase in enumerate(script.phases):
-                    session.bus.publish_nowait(
-                        "analyzer/marker/demo-script",
-                        Annotation(
-                            t=script_start + t,
-                            modality="marker",
-                            analyzer_id="demo-script",
-                            start=script_start + t,
-                            end=script_start + t + phase.duration_s,
-                            label=phase.name,
-                            arousal=phase.arousal,
-                            valence=phase.valence,
-                        ),
-                    )
-                    if config.contact_loss and i == last:
-                        lost = script_start + t + 0.1 * phase.duration_s
-                        await session.sleep(lost - clock.now())
-                        twin.contact = False
-                        await session.sleep(lost + 0.15 * phase.duration_s - clock.now())
-                        twin.contact = True
-                    await session.sleep(script_start + t + phase.duration_s - clock.now())
-                    t += phase.duration_s
-                # let the last windows land: beats are classified two beats late, and
-                # notifications come once per second
-                await session.sleep(4.0)
-            if bridge_task is not None:
-                await asyncio.sleep(0.5)  # the pipeline's last windows reach the bridge
-                await bridge.flush(5.0)  # and leave it
-                bridge_task.cancel()
-        # the session is closed: the subscription drains and ends
-        await pump_task
-    return DemoResult(messages=counts, dropped=sub.statistics().dropped, script_start=script_start)
-
-
-class SimulatedAnalyzer:
-    """A camera or voice analyzer that follows the demo's script, with its own imperfections.
-
-    Every ``every_s`` it judges the span that just ended: valence and arousal from the script
-    plus noise (a face shows valence better, a voice arousal), stamped with a residual clock
-    error ``clock_error_s`` (what is left after mapping a remote analyzer's clock) and
-    delivered ``delay_s`` late (inference and transport), so fusion has to revise estimates.
-    """
-
-    def __init__(
-        self,
-        modality: str,
-        script: ArousalScript,
-        script_start: float,
-        *,
-        every_s: float,
-        delay_s: float,
-        clock_error_s: float,
-        noise: tuple[float, float],
-        confidence: float,
-        seed: int,
-    ) -> None:
-        self.modality = modality
-        self.analyzer_id = f"sim-{modality}"
-        self.script = script
-        self.script_start = script_start
-        self.every_s = every_s
-        self.delay_s = delay_s
-        self.clock_error_s = clock_error_s
-        self.noise = noise  # (arousal sd, valence sd)
-        self.confidence = confidence
-        self.rng = np.random.default_rng(seed)
-
-    async def run(self, ctx: AnalyzerContext) -> None:
-        """Publish one judgement per ``every_s`` until the script ends."""
-        end = self.script_start + self.every_s
-        while end <= self.script_start + self.script.duration_s:
-            await ctx.sleep(end + self.delay_s - ctx.now())
-            mid = end - self.every_s / 2 - self.script_start
-            arousal = float(self.script.arousal_at(mid)[0]) + self.rng.normal(0, self.noise[0])
-            valence = float(self.script.valence_at(mid)[0]) + self.rng.normal(0, self.noise[1])
-            stamp = end + self.clock_error_s
-            ctx.publish(
-                stamp - self.every_s,
-                stamp,
-                arousal=float(np.clip(arousal, 0.0, 1.0)),
-                valence=float(np.clip(valence, -1.0, 1.0)),
-                confidence=self.confidence,
-            )
-            end += self.every_s
-
-
-def simulated_analyzers(
-    script: ArousalScript, script_start: float, seed: int
-) -> tuple[SimulatedAnalyzer, SimulatedAnalyzer]:
-    """The demo's camera (1 s frames, 1.5 s late, clock 50 ms fast) and voice (3 s segments,
-    2 s late, clock 120 ms slow) analyzers."""  # noqa: D205, D209
-    face = SimulatedAnalyzer(
-        "face",
-        script,
-        script_start,
-        every_s=1.0,
-        delay_s=1.5,
-        clock_error_s=0.05,
-        noise=(0.25, 0.1),
-        confidence=0.8,
-        seed=seed + 10,
-    )
-    voice = SimulatedAnalyzer(
-        "voice",
-        script,
-        script_start,
-        every_s=3.0,
-        delay_s=2.0,
-        clock_error_s=-0.12,
-        noise=(0.08, 0.3),
-        confidence=0.6,
-        seed=seed + 11,
-    )
-    return face, voice
+    return await run_session(config.session_config(sinks=sinks), emit)

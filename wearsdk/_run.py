@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import importlib.metadata
 import inspect
 import wave
@@ -17,14 +18,19 @@ from wearsdk._config import (
     FileAnalyzer,
     JsonlSink,
     LslAnalyzer,
+    LslSink,
+    LslSource,
     MqttAnalyzers,
     MqttSink,
+    PipelineSection,
+    ReplaySource,
     SessionConfig,
     VoiceAnalyzerEntry,
 )
 from wearsdk._errors import ConfigError, WearError
-from wearsdk._jsonl import message_to_json
 from wearsdk._privacy import Consent, ExportPolicy, Pseudonymizer, require_consent
+from wearsdk._scenario import play_script, simulated_analyzers
+from wearsdk.affect import load_arousal_params
 from wearsdk.analyzers import (
     Analyzer,
     AnnotationReplay,
@@ -34,10 +40,18 @@ from wearsdk.analyzers import (
     read_pyfeat_csv,
     read_table,
 )
-from wearsdk.bus import Message
+from wearsdk.bus import Message, OverflowPolicy
 from wearsdk.io.ble import VirtualLink, parse_transport
-from wearsdk.io.mqtt import MqttBridge, MqttConfig
-from wearsdk.session import PipelineConfig, Session
+from wearsdk.io.mqtt import MqttBridge, MqttConfig, MqttStatistics
+from wearsdk.session import (
+    JsonLinesSink,
+    MessageSink,
+    PipelineConfig,
+    Session,
+    Sink,
+    SinkReport,
+    Source,
+)
 from wearsdk.sim import ArousalScript, HeartSimulator
 
 __all__ = ["RunResult", "run_session"]
@@ -51,11 +65,17 @@ class RunResult:
         messages: bus messages seen, by type.
         dropped: messages the output subscriber dropped.
         sources: source ids of the configured devices, then of the LSL analyzer streams.
+        sinks: how the session's sinks ended (output, jsonl files, MQTT, LSL, XDF).
+        script_start: with virtual devices, the session time at which the script started.
+        mqtt: the MQTT bridge's counters, with one.
     """
 
     messages: dict[str, int] = field(default_factory=dict)
     dropped: int = 0
     sources: list[str] = field(default_factory=list)
+    sinks: list[SinkReport] = field(default_factory=list)
+    script_start: float | None = None
+    mqtt: MqttStatistics | None = None
 
 
 def _entry(group: str, name: str) -> Any:
@@ -81,17 +101,30 @@ def _driver(entry: DeviceEntry, transport: Any, index: int) -> Any:
         ) from None
 
 
-def _consent(config: SessionConfig, sink: MqttSink | None) -> Consent:
-    """The wearer's consent: the sink's record, else the session's, else the simulated one."""
-    path = sink.consent if sink is not None and sink.consent is not None else None
-    path = path or config.session.consent
+def _consent(config: SessionConfig) -> Consent | None:
+    """The wearer's consent when data leaves the process or is recorded, checked for each use.
+
+    The record of an exporting sink, else the session's; with virtual devices and none given,
+    the simulated wearer's (allowing the widest export asked for). ``None`` when nothing is
+    exported or recorded.
+
+    Raises:
+        ConsentError: no record, or one that does not allow an export or the recording.
+    """
+    exports = [s for s in config.sinks if isinstance(s, MqttSink | LslSink)]
+    record = config.session.record is not None
+    if not exports and not record:
+        return None
+    path = next((s.consent for s in exports if s.consent is not None), config.session.consent)
+    consent: Consent | None = None
     if path is not None:
-        return Consent.load(path)
-    if config.session.transport == "virtual":
-        export = ExportPolicy(sink.export) if sink is not None else ExportPolicy.ESTIMATES
-        return Consent.simulated_participant(export=export)
-    require_consent(None)  # raises ConsentError with the explanation
-    raise AssertionError("unreachable")
+        consent = Consent.load(path)
+    elif config.session.transport == "virtual":
+        widest = max((ExportPolicy(s.export) for s in exports), key=lambda p: p.rank, default=None)
+        consent = Consent.simulated_participant(export=widest or ExportPolicy.ESTIMATES)
+    for sink in exports:
+        require_consent(consent, export=ExportPolicy(sink.export))
+    return require_consent(consent, record=record)
 
 
 def _read_annotations(entry: FileAnalyzer, index: int) -> FileAnnotations:
@@ -160,7 +193,9 @@ def _mqtt(config: SessionConfig, session: Session, consent: Consent | None) -> M
     remote = next((a for a in config.analyzers if isinstance(a, MqttAnalyzers)), None)
     if sink is None and remote is None:
         return None
-    if remote is not None:
+    if sink is not None and sink.session is not None:
+        session_id = sink.session
+    elif remote is not None:
         session_id = remote.session or config.session.name
     else:
         participant = consent.participant if consent is not None else "unknown"
@@ -180,78 +215,127 @@ def _mqtt(config: SessionConfig, session: Session, consent: Consent | None) -> M
             "annotation": 1,
             "samples": 0,
         },
-        subscribe_inbound=remote is not None,
-        clock_responder=remote is not None,
+        subscribe_inbound=remote is not None or (sink is not None and sink.inbound),
+        clock_responder=remote is not None or (sink is not None and sink.inbound),
     )
     if sink is None:  # remote analyzers only: a bridge that receives and exports nothing
         return MqttBridge(session.bus, session.clock, mqtt, consent=None, topics=())
     return MqttBridge(session.bus, session.clock, mqtt, consent=consent)
 
 
-async def _stop(task: asyncio.Task[None]) -> None:
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+def _pipeline(section: PipelineSection) -> PipelineConfig:
+    levels = None
+    if section.stress_min_dwell_s is not None:
+        shipped = load_arousal_params().stress_levels
+        levels = dataclasses.replace(shipped, min_dwell_s=section.stress_min_dwell_s)
+    return PipelineConfig(
+        window_s=section.window_s,
+        hop_s=section.hop_s,
+        baseline_s=section.baseline_s,
+        min_coverage=section.min_coverage,
+        publish_clean=section.publish_clean,
+        stress_levels=levels,
+    )
+
+
+def _replay(entry: ReplaySource) -> tuple[Source, SessionClock]:
+    """The replay source and the clock it runs on (the recording's times)."""
+    speed = entry.speed or None
+    if entry.kind == "xdf":
+        from wearsdk.drivers.lsl import XdfReplay  # the lsl extra, only for XDF files
+
+        xdf = XdfReplay(entry.path, speed=speed, duration_s=entry.duration_s)
+        return xdf, xdf.clock()
+    from wearsdk.drivers.e4 import E4Replay, load_e4_session
+
+    e4 = E4Replay(load_e4_session(entry.path), speed=speed, duration_s=entry.duration_s)
+    # session time runs with the replay and maps back onto the recording's unix times
+    return e4, ScaledClock(speed or 1.0, unix_at_start=e4.start_unix)
+
+
+def _lsl_outlets(sink: LslSink, session: Session, consent: Consent | None, replay: bool) -> Sink:
+    import pylsl
+
+    from wearsdk.io.lsl import LslOutlets  # the lsl extra, only when asked for
+
+    # a replay runs on the recording's times: re-stamped onto the LSL clock of now
+    offset = pylsl.local_clock() - session.clock.now() if replay else 0.0
+    return LslOutlets(
+        session.bus, consent=consent, policy=ExportPolicy(sink.export), time_offset_s=offset
+    )
 
 
 async def run_session(
     config: SessionConfig,
     emit: Callable[[Message, SessionClock], None] | None = None,
+    *,
+    on_start: Callable[[Session], None] | None = None,
 ) -> RunResult:
-    """Run the configured session until its duration ends (or until cancelled).
+    """Run a session: the one runner of ``demo``, ``stream``, ``record``, ``replay``, ``run``.
+
+    The devices (virtual twins on an in-process link with ``transport = "virtual"``), the
+    other sources (LSL streams, a replay) and the analyzers feed one
+    :class:`~wearsdk.session.Session`; the terminal output (``emit``), the JSON-lines files,
+    MQTT, LSL outlets and the XDF recording are its sinks. It ends after
+    ``session.duration_s`` (plus the simulation's script and ``settle_s``), at the end of a
+    replay, or when cancelled; leaving the session flushes the processing and drains the
+    sinks.
 
     Args:
-        config: the validated session file.
-        emit: called with every bus message (the terminal view); sinks are handled here.
+        config: the validated session.
+        emit: called with every bus message (the terminal view), inside the session: an
+            error it raises (the reader went away) ends the session with that error.
+        on_start: called with the running session once its sources are added.
 
     Returns:
-        Counts of what went over the bus.
+        Counts of what went over the bus, and how each sink ended.
 
     Raises:
         ConfigError: a device option the driver does not take, an unknown twin, an analyzer
             file that cannot be read as its format (read before anything connects).
-        ConsentError: an MQTT sink or a recording without a consent record (real devices),
+        ConsentError: an export or a recording without a consent record (real devices),
             or with one that does not allow it.
     """
     virtual = config.session.transport == "virtual"
-    clock: SessionClock = ScaledClock(config.session.speed) if virtual else SessionClock()
-    mqtt_sink = next((s for s in config.sinks if isinstance(s, MqttSink)), None)
-    needs_consent = mqtt_sink is not None or config.session.record is not None
-    consent = _consent(config, mqtt_sink) if needs_consent else None
+    consent = _consent(config)
     analyzers = _analyzer_factories(config)  # files are read before anything connects
+    replay = config.replays[0] if config.replays else None
+    clock: SessionClock
+    if replay is not None:
+        replay_source, clock = _replay(replay)
+    else:
+        clock = ScaledClock(config.session.speed) if virtual else SessionClock()
     session = Session(
         clock=clock,
-        pipeline=PipelineConfig(**config.pipeline.model_dump()),
+        pipeline=_pipeline(config.pipeline),
         consent=consent,
         record=config.session.record,
     )
     if config.session.record is not None:
         config.session.record.parent.mkdir(parents=True, exist_ok=True)
     result = RunResult()
-    sub = session.bus.subscribe("#", maxsize=65536, policy="drop_oldest")
-    files = [s.path for s in config.sinks if isinstance(s, JsonlSink)]
+    # a replay waits for its output instead of losing messages
+    policy: OverflowPolicy = "block" if replay is not None else "drop_oldest"
+    output = MessageSink(
+        None if emit is None else lambda message, ctx: emit(message, ctx.clock), policy=policy
+    )
+    session.add_sink(output, name="output", required=emit is not None)
+    for i, sink in enumerate(config.sinks):
+        if isinstance(sink, JsonlSink):
+            session.add_sink(JsonLinesSink(sink.path), name=f"jsonl-{i}" if i else "jsonl")
+        elif isinstance(sink, LslSink):
+            session.add_sink(_lsl_outlets(sink, session, consent, replay is not None), name="lsl")
+    bridge = _mqtt(config, session, consent)
+    if bridge is not None:
+        session.add_sink(bridge, name="mqtt")
 
-    async def pump() -> None:
-        with contextlib.ExitStack() as stack:
-            outs = []
-            for path in files:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                outs.append(stack.enter_context(path.open("w", encoding="utf-8")))
-            async for message in sub:
-                kind = getattr(message.payload, "type", "samples")
-                result.messages[kind] = result.messages.get(kind, 0) + 1
-                if outs:
-                    text = message_to_json(message, clock) + "\n"
-                    for out in outs:
-                        out.write(text)
-                if emit is not None:
-                    emit(message, clock)
-
+    sim = config.simulation
     async with contextlib.AsyncExitStack() as stack:
+        transport: Any = None
+        twins = []
+        script = ArousalScript.calm_stress_recovery(config.session.duration_s or 60.0)
         if virtual:
             link = await stack.enter_async_context(VirtualLink())
-            script = ArousalScript.calm_stress_recovery(config.session.duration_s or 60.0)
-            twins = []
             for i, entry in enumerate(config.devices):
                 name = entry.name or f"wearsdk twin {i}"
                 if entry.name is None:
@@ -264,16 +348,18 @@ async def run_session(
                     extra.setdefault("profile", entry.options["profile"])
                 twins.append(twin_cls(peripheral, heart, clock, name=name, **extra))
             transport = await stack.enter_async_context(link.central())
-        else:
+        elif config.devices:  # LSL inputs and replays alone need no Bluetooth transport
             transport = await stack.enter_async_context(parse_transport(config.session.transport))
         await stack.enter_async_context(session)
-        pump_task = asyncio.create_task(pump(), name="wearsdk[run].output")
-        bridge = _mqtt(config, session, consent)
-        if bridge is not None:
-            bridge_task = asyncio.create_task(bridge.run(), name="wearsdk[run].mqtt")
-            stack.push_async_callback(_stop, bridge_task)
         for i, entry in enumerate(config.devices):
             result.sources.append(session.add(_driver(entry, transport, i)))
+        for src in config.sources:
+            if isinstance(src, LslSource):
+                from wearsdk.drivers.lsl import LslInlet  # the lsl extra, only when asked for
+
+                result.sources.append(session.add(LslInlet(src.query)))
+        if replay is not None:
+            result.sources.append(session.add(replay_source))
         for lsl in (a for a in config.analyzers if isinstance(a, LslAnalyzer)):
             from wearsdk.drivers.lsl import LslInlet  # the lsl extra, only when asked for
 
@@ -281,16 +367,38 @@ async def run_session(
         t0 = clock.now()
         for make in analyzers:
             session.add_analyzer(make(clock, t0))
-        if virtual:
-            for twin in twins:
-                await stack.enter_async_context(twin)
-        if config.session.duration_s is None:
+        if on_start is not None:
+            on_start(session)
+        for twin in twins:
+            await stack.enter_async_context(twin)
+        if replay is not None:
+            # the session finishes by itself at the end of the recording: its last windows
+            # are published, then the sinks drain as the block is left
+            await session.wait_sources()
+        elif virtual:
+            start = result.script_start = clock.now()
+            if sim.analyzers:
+                for analyzer in simulated_analyzers(script, start, config.session.seed):
+                    session.add_analyzer(analyzer)
+            if sim.markers or sim.contact_loss:
+                await play_script(
+                    session,
+                    script,
+                    start,
+                    twins[0],
+                    markers=sim.markers,
+                    contact_loss=sim.contact_loss,
+                )
+            else:
+                await session.sleep(script.duration_s)
+            await session.sleep(sim.settle_s)
+        elif config.session.duration_s is None:
             await asyncio.Event().wait()  # until interrupted
         else:
             await session.sleep(config.session.duration_s)
-            if bridge is not None:
-                await asyncio.sleep(0.5)  # the pipeline's last windows reach the bridge
-                await bridge.flush(5.0)  # and leave it
-    await pump_task
-    result.dropped = sub.statistics().dropped
+    # leaving the session stopped the sources, flushed the pipeline and drained the sinks
+    result.messages = dict(output.counts)
+    result.dropped = output.dropped
+    result.sinks = session.sink_reports
+    result.mqtt = None if bridge is None else bridge.stats
     return result

@@ -35,6 +35,7 @@ from urllib.parse import unquote, urlsplit
 from pydantic import ValidationError
 
 from wearsdk._clock import RoundTrip, RoundTripClock, SessionClock
+from wearsdk._contracts import SinkContext
 from wearsdk._errors import ConfigError, ConnectionLostError, WearError
 from wearsdk._events import (
     Annotation,
@@ -409,8 +410,26 @@ class MqttBridge:
         await client.publish(topic, response.model_dump_json(by_alias=True).encode(), qos=0)
         self.stats.clock_requests += 1
 
-    async def run(self) -> None:
+    async def drain(self, timeout_s: float) -> int:
+        """The sink contract's end: :meth:`flush`, then how many messages did not leave.
+
+        Args:
+            timeout_s: the longest wait.
+
+        Returns:
+            Messages still in the bridge's bus queue or its outbox (0: everything left).
+        """
+        await self.flush(timeout_s)
+        waiting = self._sub.statistics().queued if self._sub is not None else 0
+        return waiting + len(self._outbox)
+
+    async def run(self, ctx: SinkContext | None = None) -> None:
         """Bridge until cancelled; reconnect with capped, jittered backoff.
+
+        Args:
+            ctx: the session's sink context when the session runs the bridge as a sink
+                (:meth:`~wearsdk.session.Session.add_sink`); the bridge uses the bus and
+                clock it was made with.
 
         Raises:
             ConsentError: no consent for the configured policy (when the bridge exports).

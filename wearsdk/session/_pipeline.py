@@ -10,15 +10,17 @@ from wearsdk._errors import ConfigError
 from wearsdk._events import Command, Features, HeartRate
 from wearsdk._types import SampleBlock
 from wearsdk.affect import ArousalEstimator, StressLevelConfig, load_arousal_params
-from wearsdk.bus import Bus
+from wearsdk.bus import Bus, Subscription
 from wearsdk.signals._features import CleanSignal, FeatureConfig, FeatureExtractor
 
-__all__ = ["PipelineConfig", "run_pipeline"]
+__all__ = ["PIPELINE_TOPICS", "PipelineConfig", "run_pipeline"]
 
 logger = logging.getLogger("wearsdk.session")
 
 _STREAMS = ("rr", "ecg", "hr", "acc", "temp", "eda", "bvp")
 _CALIBRATE = ("calibrate_start", "calibrate_stop")
+PIPELINE_TOPICS = (*(f"physio/+/{s}" for s in _STREAMS), *(f"control/{c}" for c in _CALIBRATE))
+"""The topics the processing stage reads."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,9 +92,13 @@ class _WearerState:
 
 
 async def run_pipeline(
-    bus: Bus, config: PipelineConfig, *, estimate_topic: str = "affect/estimate"
+    bus: Bus,
+    config: PipelineConfig,
+    *,
+    estimate_topic: str = "affect/estimate",
+    subscription: Subscription | None = None,
 ) -> None:
-    """Consume physiological streams; publish features and estimates until cancelled.
+    """Consume physiological streams; publish features and estimates until the input ends.
 
     All sources of a session are taken to be worn by one person (a strap and a wristband
     together): their streams feed one :class:`~wearsdk.signals.FeatureExtractor`. Each stream
@@ -116,6 +122,11 @@ async def run_pipeline(
     (channels ``eda_clean``, ``eda_tonic``, ``eda_phasic`` in uS, from the
     :class:`~wearsdk.signals.EdaProcessor` the features come from), one block per raw block
     with its timestamps: samples are not shifted, so they carry the filters' group delay.
+
+    The input ends when the bus closes, or when ``subscription`` (a subscription to
+    :data:`PIPELINE_TOPICS` the caller made, ``block`` policy recommended) is closed: what is
+    queued is processed first, so the last windows are published (the session closes it to
+    flush the stage before its sinks drain).
     """
     params = load_arousal_params()
     state = _WearerState(
@@ -126,8 +137,9 @@ async def run_pipeline(
             stress_levels=config.stress_levels,
         ),
     )
-    topics = (*(f"physio/+/{s}" for s in _STREAMS), *(f"control/{c}" for c in _CALIBRATE))
-    async with bus.subscribe(topics, maxsize=8192, policy="block") as sub:
+    if subscription is None:
+        subscription = bus.subscribe(PIPELINE_TOPICS, maxsize=8192, policy="block")
+    async with subscription as sub:
         async for message in sub:
             payload = message.payload
             if isinstance(payload, Command):

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import logging
 import math
 
 import pylsl
 
+from wearsdk._contracts import SinkContext
 from wearsdk._errors import ConfigError, StreamClosedError
 from wearsdk._privacy import Consent, ExportPolicy, require_consent
 from wearsdk.bus import Bus, BusItem
@@ -127,6 +130,7 @@ class LslOutlets:
         """Samples pushed, by LSL stream name."""
         self._names: dict[str, str] = {}
         self._sub = bus.subscribe(_TOPICS[policy], maxsize=8192, policy="drop_oldest")
+        self._done = asyncio.Event()
         # the affect outlet exists from the start, so consumers can connect before estimates
         self._outlet(affect_spec())
 
@@ -156,8 +160,13 @@ class LslOutlets:
         name = self._names[spec.key]
         self.pushed[name] = self.pushed.get(name, 0) + int(t.size)
 
-    async def run(self) -> None:
-        """Publish until cancelled (or the bus closes); the outlets close on the way out."""
+    async def run(self, ctx: SinkContext | None = None) -> None:
+        """Publish until cancelled (or the bus closes); the outlets close on the way out.
+
+        Args:
+            ctx: the session's sink context when the session runs the outlets as a sink
+                (:meth:`~wearsdk.session.Session.add_sink`); unused.
+        """
         try:
             async for message in self._sub:
                 self.push(message.topic, message.payload)
@@ -166,6 +175,14 @@ class LslOutlets:
         finally:
             self._sub.close()
             self.close()
+            self._done.set()
+
+    async def drain(self, timeout_s: float) -> int:
+        """After the bus closed: wait until what is queued is pushed; return what was not."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout_s):
+                await self._done.wait()
+        return self._sub.statistics().queued
 
     def close(self) -> None:
         """Close every outlet (consumers see the streams disappear)."""

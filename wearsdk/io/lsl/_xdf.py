@@ -34,6 +34,7 @@ import numpy as np
 import numpy.typing as npt
 
 from wearsdk._clock import SessionClock
+from wearsdk._contracts import SinkContext
 from wearsdk._errors import ConfigError, StreamClosedError, WearError
 from wearsdk._events import Annotation
 from wearsdk._jsonl import message_to_dict
@@ -319,6 +320,7 @@ class XdfRecorder:
         self._last_offset: dict[int, float] = {}
         self._writer: XdfWriter | None = None
         self._sub = bus.subscribe("#", maxsize=65536, policy="block")
+        self._done = asyncio.Event()
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
         # the write in the worker thread, with its bytes (written here if it never started)
         self._inflight: tuple[concurrent.futures.Future[None], bytes] | None = None
@@ -356,8 +358,14 @@ class XdfRecorder:
                 self._writer.clock_offset(sid, now, 0.0)
                 self._last_offset[sid] = now
 
-    async def run(self) -> None:
-        """Record until cancelled; then record what is queued, write the footers and close."""
+    async def run(self, ctx: SinkContext | None = None) -> None:
+        """Record until cancelled or the bus closes; then record what is queued, write the
+        footers and close.
+
+        Args:
+            ctx: the session's sink context when the session runs the recorder as a sink;
+                unused.
+        """  # noqa: D205
         header = {
             "wearsdk_version": __version__,
             "unix_offset_s": repr(self.clock.unix_offset_s),
@@ -395,7 +403,22 @@ class XdfRecorder:
             self._record_queued()
             # the write under way and the file's end may wait for a slow disk: off the loop
             # (shielded: a second cancellation leaves the thread to complete the file)
-            await asyncio.shield(asyncio.to_thread(self._finish))
+            try:
+                await asyncio.shield(asyncio.to_thread(self._finish))
+            finally:
+                self._done.set()
+
+    async def drain(self, timeout_s: float) -> int:
+        """After the bus closed: wait until the file is complete; return messages not recorded.
+
+        Args:
+            timeout_s: the longest wait (a stalled disk may keep the end of the file waiting;
+                the worker thread still completes it).
+        """
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout_s):
+                await self._done.wait()
+        return self._sub.statistics().queued
 
     def _record_queued(self) -> None:
         """Encode what is still queued on the bus (no file access: safe beside a write)."""

@@ -1,0 +1,102 @@
+"""The ``wearsdk`` command line: one module per command.
+
+Each command module has ``add_parser(sub)`` and ``cmd(args)``; the session commands (``demo``,
+``stream``, ``record``, ``replay``, ``run``) run a :class:`~wearsdk.session.Session` whose
+terminal output, files and exports are its sinks.
+
+Exit codes: 0 success; 1 a wearsdk error (device not found, protocol, configuration);
+2 usage error (argparse); 3 ``wearsdk doctor`` found a problem; 130 interrupted; 141 the
+reader of the output went away (a closed pipe).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from wearsdk._errors import WearError
+from wearsdk._version import __version__
+from wearsdk.cli import demo, doctor, replay, report, run, scan, schema, stream, twin
+from wearsdk.cli._output import Summary as _Summary  # noqa: F401 (tests read the summary)
+
+__all__ = ["build_parser", "main"]
+
+logger = logging.getLogger("wearsdk.cli")
+
+_COMMANDS = (demo, scan, stream, schema, twin, replay, doctor, report, run)
+"""In the order ``wearsdk --help`` lists them (``stream`` adds ``record``)."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the argument parser (exposed for documentation and tests)."""
+    parser = argparse.ArgumentParser(
+        prog="wearsdk",
+        description="Wearable physiology for affective computing: stream, process, estimate.",
+        epilog=(
+            "exit codes: 0 success, 1 a wearsdk error (device not found, protocol, "
+            "configuration), 2 usage error, 3 `wearsdk doctor` found a problem, 130 "
+            "interrupted, 141 the output's reader went away"
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"wearsdk {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    for command in _COMMANDS:
+        command.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``wearsdk`` console script; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.WARNING - 10 * min(args.verbose, 2),
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        code: int = args.func(args)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return _reader_went_away()
+    except WearError as exc:
+        print(f"wearsdk: error: {exc}", file=sys.stderr)
+        return 1
+    except BaseExceptionGroup as group:
+        # errors of background tasks (a sink, a device) arrive grouped: report the first
+        first = _first_leaf(group)
+        if isinstance(first, BrokenPipeError):
+            return _reader_went_away()
+        if isinstance(first, WearError):
+            print(f"wearsdk: error: {first}", file=sys.stderr)
+            return 1
+        raise
+    return code
+
+
+def _reader_went_away() -> int:
+    """The reader of our output closed it (``wearsdk ... --jsonl | head``): stop quietly, as
+    Unix tools do, with the shell's code for SIGPIPE."""  # noqa: D205, D209
+    # what is left in Python's stdout buffer would raise again at exit: send it nowhere
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 141  # 128 + SIGPIPE (13)
+
+
+def _first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    exc: BaseException = group
+    while isinstance(exc, BaseExceptionGroup):
+        exc = exc.exceptions[0]
+    return exc
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

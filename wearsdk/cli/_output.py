@@ -1,0 +1,175 @@
+"""What the session commands show and keep: the summary lines, the event log, the report."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from wearsdk._contracts import SinkReport
+from wearsdk._errors import ConfigError
+from wearsdk._live import window_heart_rate
+
+
+class Summary:
+    """The human-readable live summary of ``wearsdk demo``."""
+
+    def __init__(self, out: TextIO, *, verbose_hr: bool = False) -> None:
+        self.out = out
+        self.verbose_hr = verbose_hr
+        self.phase = "?"
+        self.hr: float | None = None
+        self.hr_events = False  # a strap reports heart rate itself; else the window's value
+        self.t0: float | None = None
+
+    def __call__(self, line: dict[str, Any]) -> None:
+        kind = line.get("type")
+        if self.t0 is None and isinstance(line.get("t"), float):
+            self.t0 = float(line["t"])
+        if kind == "annotation" and line.get("modality") == "marker":
+            self.phase = str(line.get("label"))
+            print(f"--- phase: {self.phase}", file=self.out, flush=True)
+        elif kind == "device_status":
+            extra = f" battery {line['battery_pct']}%" if line.get("battery_pct") else ""
+            print(f"[{line['source']}] {line['state']}{extra}", file=self.out, flush=True)
+        elif kind == "clock_status":
+            offset = line.get("offset_s")
+            jitter = line.get("jitter_s")
+            print(
+                f"[{line['source']}] clock {line['clock']}: drift {line['drift_ppm']:+.1f} ppm, "
+                f"jitter {1000 * jitter if jitter is not None else float('nan'):.1f} ms, "
+                f"offset {offset if offset is not None else float('nan'):.4f} s, "
+                f"resets {line['resets']}, {'converged' if line['converged'] else 'learning'}",
+                file=self.out,
+                flush=True,
+            )
+        elif kind == "features" and not self.hr_events:
+            self.hr = window_heart_rate(line.get("values") or {})
+        elif kind == "heart_rate":
+            self.hr_events = True
+            hr = line.get("hr_bpm")
+            self.hr = float(hr) if isinstance(hr, int | float) else None
+            if self.verbose_hr:
+                rr = " ".join(f"{1000 * r:.0f}" for r in line.get("rr_s") or ())
+                contact = {True: "yes", False: "NO", None: "n/a"}[line.get("contact")]
+                print(
+                    f"HR {self.hr:5.1f} bpm  RR [{rr}] ms  contact {contact}",
+                    file=self.out,
+                    flush=True,
+                )
+        elif kind == "gap":
+            print(
+                f"[{line['source']}] gap in {line['stream']}: "
+                f"{float(line['end']) - float(line['start']):.2f} s ({line['reason']})",
+                file=self.out,
+                flush=True,
+            )
+        elif kind == "estimate" and line.get("topic") != "affect/physio":  # fused ones only
+            arousal = float(line["arousal"])
+            conf = float(line["confidence"])
+            bar = "#" * round(arousal * 20)
+            hr = f"{self.hr:5.1f}" if self.hr is not None else "  -  "
+            flags = ",".join(line.get("flags") or ())
+            level = line.get("stress_level") or "-"
+            valence = line.get("valence")
+            val = f"valence {float(valence):+4.2f} " if valence is not None else ""
+            if line.get("revised"):
+                flags = f"revised {flags}"
+            print(
+                f"t={float(line['t']) - (self.t0 or 0.0):7.1f}s  {self.phase:<9} HR {hr} bpm  "
+                f"arousal {arousal:4.2f} [{bar:<20}] conf {conf:4.2f} {val}stress {level:<6} "
+                f"{flags}",
+                file=self.out,
+                flush=True,
+            )
+
+
+class EventLog:
+    """The session's event log: ``DIR/events.jsonl``, one JSON line per bus message.
+
+    Args:
+        folder: the folder (created); ``None`` writes nothing.
+    """
+
+    def __init__(self, folder: Path | None) -> None:
+        self.path = None if folder is None else folder / "events.jsonl"
+        self._file: TextIO | None = None
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = self.path.open("w", encoding="utf-8")
+
+    def write(self, text: str) -> None:
+        """Append one JSON line (without its newline)."""
+        if self._file is not None:
+            self._file.write(text + "\n")
+
+    def close(self) -> None:
+        """Flush and close the file."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+def write_report(
+    log_path: Path, png: Path, *, title: str | None = None, source: Path | None = None
+) -> Any:
+    """Read ``log_path``, draw ``png`` and the HTML next to it; return the ReportResult.
+
+    ``source`` names what the report says it was drawn from, when not the log itself (a
+    recording whose temporary event log is deleted afterwards).
+    """
+    from wearsdk._report import render_report
+    from wearsdk._sessionlog import load_session_log
+
+    log = load_session_log(log_path)
+    if source is not None:
+        log.path = source
+    return render_report(log, png, html_path=png.with_suffix(".html"), title=title)
+
+
+def finish_report(
+    log: EventLog,
+    png: Path | None,
+    *,
+    out: TextIO = sys.stdout,
+    keep_log: bool = True,
+    source: Path | None = None,
+) -> None:
+    """Draw the report of a finished session, or say why not (never fails the session).
+
+    Args:
+        log: the session's event log.
+        png: where to draw the report (``None``: no report).
+        out: where to say where it went.
+        keep_log: whether the log stays after the report (else it is not mentioned).
+        source: what the report names as its origin instead of the log (a recording).
+    """
+    if png is None or log.path is None:
+        return
+    try:
+        result = write_report(log.path, png, source=source)
+    except ConfigError as exc:  # matplotlib missing: the session itself went fine
+        print(f"no report: {exc}", file=sys.stderr)
+        return
+    events = f"; events: {log.path}" if keep_log else ""
+    print(f"report: {result.png} (and {result.html.name}){events}", file=out)
+    print_summary(result.summary, out)
+
+
+def print_summary(summary: dict[str, dict[str, float | None]], out: TextIO) -> None:
+    """The report's numbers per phase, one line each."""
+    for phase, row in summary.items():
+        values = "  ".join(f"{k} {_num(v)}" for k, v in row.items())
+        print(f"  {phase:<10} {values}", file=out)
+
+
+def _num(v: float | None) -> str:
+    return "-" if v is None else f"{v:.2f}" if abs(v) < 10 else f"{v:.0f}"
+
+
+def report_sinks(reports: Sequence[SinkReport]) -> None:
+    """Say on stderr which sinks failed or could not deliver everything."""
+    for report in reports:
+        if not report.ok:
+            print(f"wearsdk: {report.describe()}", file=sys.stderr)

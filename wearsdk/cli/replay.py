@@ -1,0 +1,169 @@
+"""``wearsdk replay``: a recording through the pipeline, at its original times."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from wearsdk._errors import ConfigError
+from wearsdk._live import LiveView
+from wearsdk.cli._args import (
+    add_live_argument,
+    add_mqtt_arguments,
+    add_report_arguments,
+    check_consent,
+    export_sinks,
+    positive_float,
+    replay_speed,
+    report_plan,
+)
+from wearsdk.cli._output import EventLog, Summary, finish_report, report_sinks
+
+
+def add_parser(sub: Any) -> None:
+    """Add the command to the ``wearsdk`` subcommands."""
+    replay = sub.add_parser(
+        "replay",
+        help="replay a recording through the pipeline, at its original times",
+        description=(
+            "Replay a recording (an XDF file: a wearsdk recording or LabRecorder's; or an "
+            "Empatica E4 export folder: EDA, BVP, IBI, HR, TEMP, ACC, tags) through a session: "
+            "its streams go on the bus stamped with their original times (t_unix), and the "
+            "features and estimates come out as in a live session. --lsl and --mqtt publish "
+            "the replay as if it were live (with --consent). Ends at the end of the recording."
+        ),
+    )
+    replay.add_argument(
+        "path", type=Path, metavar="PATH", help="the recording (an .xdf file, or an E4 folder)"
+    )
+    replay.add_argument(
+        "--source",
+        choices=("e4", "xdf"),
+        help="recording format: e4 (Empatica E4) or xdf (default: xdf for *.xdf files)",
+    )
+    replay.add_argument(
+        "--speed",
+        type=replay_speed,
+        default=1.0,
+        metavar="X|max",
+        help="X times real time (default 1), or 'max' for as fast as possible",
+    )
+    replay.add_argument(
+        "--duration",
+        type=positive_float,
+        metavar="S",
+        help="replay only the first S seconds of the recording",
+    )
+    replay.add_argument("--jsonl", action="store_true", help="print every bus event as JSON")
+    replay.add_argument(
+        "--out", type=Path, metavar="DIR", help="also write every event to DIR/events.jsonl"
+    )
+    replay.add_argument(
+        "--lsl",
+        action="store_true",
+        help="re-stream the replay as LSL outlets (what --export allows), stamped on the LSL "
+        "clock of now; needs --consent and --speed 1",
+    )
+    add_mqtt_arguments(replay, consent=True)
+    add_report_arguments(replay, default_on=False)
+    add_live_argument(replay)
+    replay.set_defaults(func=cmd)
+
+
+def cmd(args: argparse.Namespace) -> int:
+    """``wearsdk replay PATH``."""
+    from wearsdk._config import session_config
+    from wearsdk._jsonl import message_to_dict
+    from wearsdk._run import RunResult, run_session
+    from wearsdk.session import Session
+
+    if args.lsl and args.speed != 1.0:
+        raise ConfigError(
+            "--lsl re-streams in real time (LSL consumers expect timestamps on the LSL "
+            "clock of now): use --speed 1"
+        )
+    if args.mqtt and args.speed is None:
+        raise ConfigError(
+            "--mqtt needs a set pace (--speed X): as fast as possible would outrun the "
+            "broker link and drop messages"
+        )
+    check_consent(args)
+    config = session_config(
+        {
+            "session": {"name": "replay", "consent": args.consent},
+            "pipeline": {"baseline_s": 180.0},
+            "devices": [],
+            "sources": [
+                {
+                    "kind": _replay_format(args),
+                    "path": args.path,
+                    "speed": args.speed or 0.0,
+                    "duration_s": args.duration,
+                }
+            ],
+            "sinks": export_sinks(args),
+        },
+        what="replay",
+    )
+    log_dir, report_png = report_plan(args, kind="replay", default_on=False)
+    event_log = EventLog(log_dir)
+    plain = Summary(sys.stdout)
+
+    def plain_no_gaps(line: dict[str, Any]) -> None:
+        if line["type"] != "gap":  # an E4 rejects many beats: counted, not listed
+            plain(line)
+
+    view = LiveView(plain_no_gaps, title=f"wearsdk replay {args.path.name}", live=args.live)
+
+    def emit(message: Any, clock: Any) -> None:
+        line = message_to_dict(message, clock)
+        event_log.write(json.dumps(line, separators=(",", ":"), allow_nan=False))
+        if args.jsonl:
+            print(json.dumps(line, separators=(",", ":")))
+        else:
+            view(line)
+
+    def started(session: Session) -> None:
+        (source,) = session.sources.values()
+        view.state.total_s = getattr(source, "span_s", None)
+
+    result = RunResult()
+
+    async def replay() -> None:
+        nonlocal result
+        # the runner ends at the end of the recording, once the sinks have drained
+        result = await run_session(config, emit, on_start=started)
+        report_sinks(result.sinks)
+
+    try:
+        with view if not args.jsonl else contextlib.nullcontext():
+            asyncio.run(replay())
+    finally:
+        event_log.close()
+    if not args.jsonl:
+        done = ", ".join(f"{v} {k}" for k, v in sorted(result.messages.items()))
+        print(f"replay finished: {done}")
+    if (st := result.mqtt) is not None:
+        print(
+            f"mqtt: {st.sent} sent, {st.refused_by_policy} kept in the process (export "
+            f"{args.export}), {st.dropped_overflow} dropped",
+            file=sys.stderr if args.jsonl else sys.stdout,
+        )
+    finish_report(event_log, report_png, out=sys.stderr if args.jsonl else sys.stdout)
+    sys.stdout.flush()
+    return 0
+
+
+def _replay_format(args: argparse.Namespace) -> str:
+    if args.source is not None:
+        return str(args.source)
+    if args.path.suffix.lower() == ".xdf":
+        return "xdf"
+    if args.path.is_dir():
+        return "e4"
+    raise ConfigError(f"cannot tell the format of {str(args.path)!r}: give --source e4|xdf")

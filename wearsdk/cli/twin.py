@@ -1,0 +1,64 @@
+"""``wearsdk twin``: serve a virtual device on a bumble transport."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from typing import Any
+
+from wearsdk.cli._args import add_option_argument, construct, entry_points, load, positive_float
+
+
+def add_parser(sub: Any) -> None:
+    """Add the command to the ``wearsdk`` subcommands."""
+    twin = sub.add_parser(
+        "twin",
+        help="serve a virtual device on a bumble transport (for tests and demos across processes)",
+        description=(
+            "Serve a virtual twin over a bumble transport, e.g. one side of "
+            "'python -m bumble.apps.controllers tcp-server:127.0.0.1:P1 tcp-server:127.0.0.1:P2'."
+        ),
+    )
+    twin.add_argument(
+        "kind", help=f"twin kind ({', '.join(sorted(entry_points('wearsdk.twins')))})"
+    )
+    twin.add_argument("--transport", required=True, metavar="SPEC", help="bumble transport spec")
+    twin.add_argument("--name", default=None, help="advertised name")
+    twin.add_argument("--duration", type=positive_float, default=600.0, metavar="S")
+    twin.add_argument("--speed", type=positive_float, default=1.0, metavar="X")
+    twin.add_argument("--seed", type=int, default=0)
+    add_option_argument(
+        twin, "a twin option (repeatable), e.g. --option profile=board.toml for gatt-profile"
+    )
+    twin.set_defaults(func=cmd)
+
+
+def cmd(args: argparse.Namespace) -> int:
+    """``wearsdk twin KIND``."""
+    from wearsdk._clock import ScaledClock
+    from wearsdk.io.ble import open_peripheral
+    from wearsdk.sim import ArousalScript, HeartSimulator
+
+    twin_cls = load("wearsdk.twins", args.kind)
+    name = args.name or f"wearsdk {args.kind} twin"
+
+    async def serve() -> None:
+        clock = ScaledClock(args.speed)
+        heart = HeartSimulator(ArousalScript.calm_stress_recovery(args.duration), seed=args.seed)
+        async with (
+            open_peripheral(args.transport, name=name) as device,
+            construct(
+                twin_cls,
+                f"twin {args.kind}",
+                device,
+                heart,
+                clock,
+                options=dict(args.option),
+                name=name,
+            ),  # fmt: skip
+        ):
+            print(f"serving {args.kind} twin {name!r} on {args.transport}", flush=True)
+            await asyncio.sleep(clock.real_delay_s(args.duration))
+
+    asyncio.run(serve())
+    return 0
