@@ -25,6 +25,7 @@ from wearsdk._errors import (
 )
 from wearsdk._events import (
     EVENT_ADAPTER,
+    JSON_LIMITS,
     Annotation,
     AnyEvent,
     ClockStatus,
@@ -46,6 +47,7 @@ from wearsdk.session import PipelineConfig, Session, Source, SourceContext, Sour
 
 __all__ = [
     "EVENT_ADAPTER",
+    "JSON_LIMITS",
     "Annotation",
     "AnyEvent",
     "Bus",
