@@ -39,7 +39,7 @@ from wearsdk._events import (
     HeartRate,
     StressLevel,
 )
-from wearsdk._privacy import Consent, ExportPolicy, Pseudonymizer, require_consent
+from wearsdk._privacy import Consent, ConsentGate, ExportPolicy, Pseudonymizer, require_consent
 from wearsdk._types import SampleBlock
 from wearsdk._version import __version__
 from wearsdk.bus import Bus, Message, OverflowPolicy, Subscription
@@ -58,6 +58,7 @@ __all__ = [
     "ConnectionLostError",
     "Consent",
     "ConsentError",
+    "ConsentGate",
     "DeviceClockMap",
     "DeviceNotFoundError",
     "DeviceState",

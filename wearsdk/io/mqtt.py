@@ -50,7 +50,7 @@ from wearsdk._events import (
     Gap,
     HeartRate,
 )
-from wearsdk._privacy import Consent, ExportPolicy, require_consent
+from wearsdk._privacy import Consent, ConsentGate, ExportPolicy
 from wearsdk._types import SampleBlock
 from wearsdk.bus import Bus, BusItem, Message, Subscription
 from wearsdk.io._wire import (
@@ -350,6 +350,9 @@ class MqttStatistics:
     """Messages waiting in the outbox."""
     clock_requests: int = 0
     """Clock-offset requests answered."""
+    refused_by_consent: int = 0
+    """Messages not sent because the consent expired or was withdrawn (the ones waiting in
+    the outbox at that instant included)."""
 
 
 @dataclass(slots=True)
@@ -367,14 +370,20 @@ class MqttBridge:
         bus: the session bus.
         clock: the session clock (for ``t_unix`` and inbound times).
         config: broker and policy settings.
-        consent: the participant's consent record; it must allow ``config.policy``.
+        consent: the participant's consent record, or the session's
+            :class:`~wearsdk.ConsentGate` (so that a withdrawal reaches every sink); it must
+            allow ``config.policy``. Consent is a live condition: at the expiry instant or on
+            withdrawal the bridge stops exporting at once (nothing is published from then on,
+            what waits in the outbox is dropped and counted in ``stats.refused_by_consent``),
+            sets :attr:`export_stopped` and logs why; it keeps receiving (annotations,
+            commands and clock requests come in, nothing of the participant's goes out).
         topics: bus topic filters to export (the policy still filters them); ``()`` exports
             nothing: a bridge that only receives (remote analyzers, commands, clock requests)
             needs no consent record.
 
     Raises:
         ConsentError: (from :meth:`run`) no consent record, or one that does not allow the
-            policy, for a bridge that exports.
+            policy (or expired, or withdrawn), for a bridge that exports.
     """
 
     def __init__(
@@ -383,14 +392,20 @@ class MqttBridge:
         clock: SessionClock,
         config: MqttConfig,
         *,
-        consent: Consent | None,
+        consent: Consent | ConsentGate | None,
         topics: tuple[str, ...] = ("affect/#", "device/#", "features/#", "physio/#", "analyzer/#"),
     ) -> None:
         self.bus = bus
         self.clock = clock
         self.config = config
-        self.consent = consent
+        self.gate = consent if isinstance(consent, ConsentGate) else ConsentGate(consent)
+        """The consent as a live condition (expiry, withdrawal)."""
+        self.consent = self.gate.consent
         self.topics = topics
+        self.export_stopped = asyncio.Event()
+        """Set when the consent expired or was withdrawn and export stopped for good."""
+        self.stop_reason: str | None = None
+        """``expired`` or ``withdrawn`` once :attr:`export_stopped` is set."""
         self.stats = MqttStatistics()
         self._outbox: deque[_Outgoing] = deque()
         self._sub: Subscription | None = None
@@ -432,6 +447,9 @@ class MqttBridge:
         kind = self._class_of(message.payload)
         if kind is None or _CLASS_POLICY[kind].rank > self.config.policy.rank:
             self.stats.refused_by_policy += 1
+            return
+        if self.stop_reason is not None or not self.gate.allows(export=self.config.policy):
+            self.stats.refused_by_consent += 1
             return
         qos = self.config.qos.get(kind, 1)
         if len(self._outbox) >= self.config.outbox_size:
@@ -493,10 +511,32 @@ class MqttBridge:
                 self._ready.clear()
                 await self._ready.wait()
                 continue
+            if not self.gate.allows(export=self.config.policy):  # the expiry instant
+                self._stop_export(self.gate.closed_reason() or "closed")
+                continue
             batch = [self._outbox[i] for i in range(min(self.config.inflight, len(self._outbox)))]
             await asyncio.gather(*(client.publish(m.topic, m.payload, qos=m.qos) for m in batch))
             acked = batch[-1].seq
             self.stats.sent += len(batch)
+
+    def _stop_export(self, reason: str) -> None:
+        """Consent closed: drop what waits, export nothing more, say so once."""
+        if self.stop_reason is None:
+            self.stop_reason = reason
+            logger.warning(
+                "consent %s: MQTT export to %s stopped (%d waiting messages dropped); "
+                "the session goes on in-process",
+                reason,
+                self.config.safe_url(),
+                len(self._outbox),
+            )
+        self.stats.refused_by_consent += len(self._outbox)
+        self._outbox.clear()
+        self.stats.queued = 0
+        self.export_stopped.set()  # the pump goes on taking the bus and counts the refusals
+
+    async def _watch_consent(self) -> None:
+        self._stop_export(await self.gate.wait_closed())
 
     # -- inbound ------------------------------------------------------------------------------
     async def _receiver(self, client: object) -> None:
@@ -559,10 +599,15 @@ class MqttBridge:
         import aiomqtt
 
         if self.topics:
-            require_consent(self.consent, export=self.config.policy)
+            self.gate.check(export=self.config.policy)
         c = self.config
         failures = 0
         pump = asyncio.create_task(self._pump(), name="wearsdk[mqtt].pump") if self.topics else None
+        watch = (
+            asyncio.create_task(self._watch_consent(), name="wearsdk[mqtt].consent")
+            if self.topics
+            else None
+        )
         try:
             while True:
                 try:
@@ -595,10 +640,11 @@ class MqttBridge:
                 await asyncio.sleep(_backoff_s(failures, c.backoff_max_s))
         finally:
             self.connected.clear()
-            if pump is not None:
-                pump.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await pump
+            for task in (pump, watch):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
 
 
 @dataclass
