@@ -231,3 +231,34 @@ def test_decode_inbound_refuses_a_nan_end_with_a_typed_error() -> None:
         decode_inbound(False, data, clock)
     assert info.value.reason == "non_finite"
     assert isinstance(info.value, ValueError)
+
+
+def test_sample_blocks_with_non_finite_times_serialise_in_every_sink() -> None:
+    import numpy as np
+
+    from wearsdk import SampleBlock
+    from wearsdk.io import WireMessage
+
+    clock = SessionClock()
+    block = SampleBlock(
+        source="eda-1",
+        stream="eda",
+        unit="uS",
+        t=np.array([1.0, math.nan, math.inf, 2.0]),
+        values=np.array([1.0, 2.0, math.nan, 4.0]),
+        nominal_rate_hz=math.nan,
+    )
+    message = Message(topic="physio/eda-1/eda", payload=block)
+    line = json.loads(message_to_json(message, clock))
+    assert line["t"] == [1.0, None, None, 2.0]
+    assert line["values"] == [[1.0], [2.0], [None], [4.0]]
+    assert line["nominal_rate_hz"] is None
+    wire = WireMessage.model_validate_json(encode_message(message, session="s", seq=0, clock=clock))
+    assert wire.event.t == [1.0, 2.0]  # type: ignore[union-attr]  # samples without a time stay
+    assert wire.event.values == [[1.0], [4.0]]  # type: ignore[union-attr]
+    with pytest.raises(ValidationError):
+        WireMessage.model_validate_json(
+            json.dumps(
+                {**json.loads(wire.model_dump_json(by_alias=True)), "t_unix": "NaN"}
+            ).replace('"NaN"', "NaN")
+        )

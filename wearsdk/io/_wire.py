@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any, Final, Literal, TypeVar
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 from wearsdk._clock import SessionClock
@@ -116,9 +117,12 @@ def _parse_bounded(model: type[_M], data: bytes | bytearray | str) -> _M:
 
 
 class SamplesPayload(BaseModel):
-    """A sample block on the wire (``values`` per sample; non-finite values as ``null``)."""
+    """A sample block on the wire (``values`` per sample; non-finite values as ``null``).
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    Times are finite: a sample without a finite time cannot be placed and is not sent.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     type: Literal["samples"] = "samples"
     source: str
@@ -158,7 +162,9 @@ class WireMessage(BaseModel):
         event: the event itself (``t`` in session seconds, see :class:`~wearsdk.Event`).
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", populate_by_name=True, allow_inf_nan=False
+    )
 
     schema_: Literal["wearsdk.wire/1"] = Field(default=WIRE_SCHEMA, alias="schema")
     session: str
@@ -403,18 +409,22 @@ def encode_message(message: Message, *, session: str, seq: int, clock: SessionCl
     payload = message.payload
     event: Any
     if isinstance(payload, SampleBlock):
-        values = payload.values.tolist()
+        t, values = payload.t, payload.values
+        placed = np.isfinite(t)
+        if not placed.all():  # samples without a time cannot be placed: not sent
+            t, values = t[placed], values[placed]
+        rate = payload.nominal_rate_hz
         event = SamplesPayload(
             source=payload.source,
             stream=payload.stream,
             unit=payload.unit,
             channels=payload.channels,
-            nominal_rate_hz=payload.nominal_rate_hz,
-            t=payload.t.tolist(),
-            t_unix=clock.to_unix_array(payload.t).tolist(),
-            values=_finite(values),
+            nominal_rate_hz=rate if rate is not None and math.isfinite(rate) else None,
+            t=t.tolist(),
+            t_unix=clock.to_unix_array(t).tolist(),
+            values=_finite(values.tolist()),
         )
-        t_unix = clock.to_unix(payload.t_start) if len(payload) else clock.to_unix(clock.now())
+        t_unix = clock.to_unix(float(t[0])) if t.size else clock.to_unix(clock.now())
     else:
         event = payload
         t_unix = clock.to_unix(payload.t)
