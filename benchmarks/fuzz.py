@@ -449,6 +449,8 @@ def main() -> None:
             print(f"  first non-finite acceptance on {r.first_unsafe[:256]!r}")
         if max(r.peak_bytes, r.rss_growth_bytes) > 100e6:
             failed = True
+        if r.slowest_s > 0.5:
+            print(f"  slowest input ({r.slowest_s:.2f} s) starts {r.slowest_input[:48]!r}")
     if worst is not None and not args.no_memory:
         print(
             f"worst input: {worst.peak_bytes / 1e6:.2f} MB traced, target {worst.name}, "

@@ -688,8 +688,9 @@ class AnalyzerClient:
     (``config.backoff_max_s``), keeping the clock model: :meth:`annotate` waits for the link
     (within its ``timeout_s``) and publishes again an annotation whose acknowledgement was lost
     with the link, so delivery is at least once (QoS 1). A broker that refuses the credentials
-    on a reconnection ends the client: the next :meth:`annotate` raises
-    :class:`MqttAuthError`. ``config``'s credentials, TLS settings, prefix and session are used,
+    (:class:`MqttAuthError`) or whose certificate does not verify (:class:`MqttTlsError`)
+    fails the first connection at once with that error; on a reconnection it ends the
+    client, and the next :meth:`annotate` raises it. ``config``'s credentials, TLS settings, prefix and session are used,
     its export policy is not (annotations go to the session, which applies its own).
 
     Args:

@@ -50,6 +50,7 @@ class FuzzResult(NamedTuple):
             again for the 32 slowest inputs), else 0.
         peak_input: the input that allocated ``peak_bytes`` (its first 64 bytes).
         slowest_s: the longest time one input took.
+        slowest_input: that input (its first 64 bytes).
         rss_growth_bytes: growth of the process's peak resident memory over the run (an upper
             bound of every input's peak, measured or not; ``measure_memory`` only).
     """
@@ -66,6 +67,7 @@ class FuzzResult(NamedTuple):
     peak_bytes: int = 0
     peak_input: bytes = b""
     slowest_s: float = 0.0
+    slowest_input: bytes = b""
     rss_growth_bytes: int = 0
 
 
@@ -226,7 +228,7 @@ def fuzz(
     accepted = rejected = crashes = unsafe = 0
     first: tuple[bytes, str] | None = None
     first_unsafe: bytes | None = None
-    slowest = 0.0
+    slowest, slowest_input = 0.0, b""
     slow: list[tuple[float, int, bytes]] = []  # a heap of the slowest inputs
     peak = (0, b"")
     rss_before = _max_rss()
@@ -261,7 +263,8 @@ def fuzz(
         if traced:
             peak = max(peak, (tracemalloc.get_traced_memory()[1], data[:64]))
             tracemalloc.stop()
-        slowest = max(slowest, took)
+        if took > slowest:
+            slowest, slowest_input = took, data[:64]
         if measure_memory:
             if len(slow) < 32:
                 heapq.heappush(slow, (took, i, data))
@@ -290,6 +293,7 @@ def fuzz(
         peak[0],
         peak[1],
         slowest,
+        slowest_input,
         rss_growth,
     )
 
