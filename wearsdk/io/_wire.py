@@ -93,7 +93,7 @@ class InboundPayloadError(ProtocolError, ValueError):
             reason = "too_large"
         else:
             reason = "invalid"
-        where = ".".join(str(p) for p in errors[0]["loc"]) if errors else ""
+        where = ".".join(str(p) for p in errors[0]["loc"])[:80] if errors else ""
         return cls(f"inbound payload refused ({reason}): {where or '(top)'}: {msg}", reason, raw)
 
 

@@ -690,8 +690,9 @@ class AnalyzerClient:
     with the link, so delivery is at least once (QoS 1). A broker that refuses the credentials
     (:class:`MqttAuthError`) or whose certificate does not verify (:class:`MqttTlsError`)
     fails the first connection at once with that error; on a reconnection it ends the
-    client, and the next :meth:`annotate` raises it. ``config``'s credentials, TLS settings, prefix and session are used,
-    its export policy is not (annotations go to the session, which applies its own).
+    client, and the next :meth:`annotate` raises it. ``config``'s credentials, TLS settings,
+    prefix and session are used, its export policy is not (annotations go to the session,
+    which applies its own).
 
     Args:
         config: broker and session.
