@@ -243,7 +243,8 @@ class Features(Event):
         window_end: session time where the window ends (``t`` equals it).
         values: feature name to value (``hr_mean_bpm``, ``rmssd_s``...); ``None`` when
             undefined (NaN and infinities given are stored as ``None``, so JSON stays valid).
-        quality: quality indices in [0, 1] (``coverage``...).
+        quality: quality indices in [0, 1] (``coverage``...); ``None`` when undefined (e.g.
+            ``bvp_sqi`` of a window without pulse waves).
         flags: quality flags raised for this window (``low_coverage``...).
     """
 
@@ -252,10 +253,10 @@ class Features(Event):
     window_start: float
     window_end: float
     values: dict[str, float | None]
-    quality: dict[str, float] = Field(default_factory=dict)
+    quality: dict[str, float | None] = Field(default_factory=dict)
     flags: tuple[str, ...] = ()
 
-    @field_validator("values", mode="before")
+    @field_validator("values", "quality", mode="before")
     @classmethod
     def _undefined_is_none(cls, v: Any) -> Any:
         if isinstance(v, dict):

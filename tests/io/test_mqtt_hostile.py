@@ -262,3 +262,20 @@ def test_sample_blocks_with_non_finite_times_serialise_in_every_sink() -> None:
                 {**json.loads(wire.model_dump_json(by_alias=True)), "t_unix": "NaN"}
             ).replace('"NaN"', "NaN")
         )
+
+
+def test_undefined_feature_values_and_quality_are_none_not_an_error() -> None:
+    from wearsdk import Features
+
+    clock = SessionClock()
+    window = Features(
+        t=60.0,
+        source="session",
+        window_start=0.0,
+        window_end=60.0,
+        values={"ppg_amplitude_au": math.nan, "hr_mean_bpm": 71.0},
+        quality={"bvp_sqi": math.nan, "bvp_beats_accepted": math.inf, "rr_coverage": 0.9},
+    )
+    assert window.quality == {"bvp_sqi": None, "bvp_beats_accepted": None, "rr_coverage": 0.9}
+    line = json.loads(message_to_json(Message(topic="features/session", payload=window), clock))
+    assert line["quality"]["bvp_sqi"] is None
