@@ -8,6 +8,8 @@ Targets (each fed mutations of valid inputs built with the matching encoders):
 - ``pmd-control``: PMD control point responses, features and settings;
 - ``bitalino``: BITalino frames through the stream reassembler, in random pieces;
 - ``gatt-profile``: the shipped ``nus-grove-gsr`` profile's notification decoder;
+- ``gatt-config``: GATT profile files (TOML and JSON) as ``--profile`` loads them, with hostile
+  ``sample_format`` counts and deep nesting; an accepted profile decodes a notification;
 - ``hr-driver`` and ``polar-driver``: whole notifications through the drivers' handlers
   (decode, clock mapping, Gap and block publication on a real bus);
 - ``wire-in``: inbound MQTT payloads (annotations and commands) as the bridge decodes them;
@@ -16,12 +18,21 @@ Targets (each fed mutations of valid inputs built with the matching encoders):
 - ``lsl-channels``: numeric LSL analyzer samples with arbitrary channel labels
   (``annotation_from_channels``).
 
+JSON inputs (``wire-in``, ``wire-event``, ``lsl-marker``, ``gatt-config``) also get structural
+mutations: NaN, infinities, overflowing numbers, 100 000-character strings, 10 000 keys,
+nesting 100 000 deep.
+
 Allowed errors: :class:`~wearsdk.WearError` subclasses; for JSON input also pydantic's
 ``ValidationError`` (the bridge counts and drops those); none for the drivers' handlers (a
 driver counts and drops bad notifications: anything escaping would end its task). Anything
-else is a crash.
+else is a crash. For the event and configuration targets an accepted input whose result holds
+a NaN or an infinity, or does not serialise to strict JSON, is counted as ``non-finite``
+(must be 0). ``peak MB``: the most one input allocated (``tracemalloc`` on every 50th input
+and on the 32 slowest); ``RSS+ MB``: how much the process's peak resident memory grew over the
+target's run, a bound for every input; both must stay under 100 MB. ``slowest``: the longest
+single input.
 
-Usage: python -m benchmarks.fuzz [--inputs N] [--targets a,b] [--seed S]
+Usage: python -m benchmarks.fuzz [--inputs N] [--targets a,b] [--seed S] [--no-memory]
        python -m benchmarks.fuzz --engine atheris --targets hr --inputs N  (coverage-guided,
        one target per process, if atheris is installed)
 """
@@ -42,7 +53,7 @@ from pydantic import ValidationError
 from wearsdk import EVENT_ADAPTER, ScaledClock, SessionClock, WearError
 from wearsdk.bus import Bus
 from wearsdk.drivers.bitalino import FrameReassembler, encode_frame
-from wearsdk.drivers.gatt_profile import load_profile
+from wearsdk.drivers.gatt_profile import GattProfile, load_profile
 from wearsdk.drivers.heart_rate import (
     HeartRateStrap,
     encode_heart_rate_measurement,
@@ -65,7 +76,7 @@ from wearsdk.drivers.polar import (
 from wearsdk.io import WireMessage, annotation_from_channels, annotation_from_marker
 from wearsdk.io.mqtt import decode_inbound
 from wearsdk.session import SourceContext
-from wearsdk.testing import FuzzResult, fuzz
+from wearsdk.testing import FuzzResult, Mutator, fuzz, has_non_finite, mutate, mutate_json
 
 ECG, ACC = PmdMeasurementType.ECG, PmdMeasurementType.ACC
 _JSON_ERRORS = (WearError, ValidationError)
@@ -74,12 +85,31 @@ _T0 = 820_000_000_000_000_000  # an H10 sensor time (ns since 2000)
 
 @dataclass(frozen=True)
 class Target:
-    """One fuzz target: a name, valid seeds, the function, the errors that are refusals."""
+    """One fuzz target: a name, valid seeds, the function, the errors that are refusals, the
+    mutations, and the check of what it accepts (``None``: returns samples, NaN allowed)."""
 
     name: str
     seeds: list[bytes]
     run: Callable[[bytes], object]
     allowed: tuple[type[BaseException], ...] = (WearError,)
+    mutators: tuple[Mutator, ...] = (mutate,)
+    check: Callable[[object], bool] | None = None
+
+
+def finite_json(result: object) -> bool:
+    """What a sink would write of ``result``: strict JSON (no NaN/Infinity) and no non-finite
+    number anywhere."""
+    if has_non_finite(result):
+        return False
+    items = result if isinstance(result, tuple) else (result,)
+    for item in items:
+        dump = getattr(item, "model_dump", None)
+        if callable(dump):
+            json.dumps(dump(mode="json"), allow_nan=False)  # raises: a crash, reported
+    return True
+
+
+_JSON = (mutate, mutate_json)
 
 
 def _hr_seeds() -> list[bytes]:
@@ -151,6 +181,70 @@ def _gatt_profile() -> Target:
     return Target("gatt-profile", seeds, profile.decode)
 
 
+_CODES = "bBhHiIlLqQefd"
+_COUNTS = ("", "", "0", "1", "3", "64", "65", "999999999", "9999999999", "9" * 60)
+
+
+def _gatt_config_seeds() -> list[bytes]:
+    import importlib.resources
+
+    shipped = importlib.resources.files("wearsdk.drivers.gatt_profile") / "profiles"
+    toml = (shipped / "nus_grove_gsr.toml").read_bytes()
+    minimal = {
+        "name": "lab-eda",
+        "service_uuid": "180d",
+        "data_uuid": "2a37",
+        "nominal_rate_hz": 4.0,
+        "channels": ["eda"],
+        "payload": {"sample_format": "h", "samples_per_notification": 2},
+        "conversion": {"scale": 0.01, "offset": 0.5},
+    }
+    return [toml, json.dumps(minimal).encode()]
+
+
+def _hostile_format(rng: random.Random, data: bytes, corpus: object) -> bytes:
+    """Replace the sample_format by counts and codes a hostile file would give, or nest a
+    value deeply (TOML or JSON)."""
+    fmt = "".join(
+        rng.choice(_COUNTS) + rng.choice(_CODES) for _ in range(rng.choice((1, 1, 2, 5, 40)))
+    )
+    text = data.decode("utf-8", "replace")
+    if rng.random() < 0.15:
+        depth = rng.choice((50, 1000, 100_000))
+        nested = "[" * depth + "]" * depth
+        if text.lstrip().startswith("{"):
+            return text.replace('"name":', f'"x": {nested}, "name":', 1).encode()
+        return (f"x = {nested}\n" + text).encode()
+    import re
+
+    return re.sub(r'(sample_format"?\s*[=:]\s*)"[^"]*"', rf'\1"{fmt}"', text, count=1).encode()
+
+
+def _gatt_config(data: bytes) -> object:
+    """A profile file as ``--profile`` reads it; an accepted one decodes a notification."""
+    text = data.decode("utf-8", "replace")
+    if text.lstrip().startswith("{"):
+        profile = GattProfile.from_json(text, origin="fuzz")
+    else:
+        profile = GattProfile.from_toml(text, origin="fuzz")
+    spec = profile.payload
+    n = spec.samples_per_notification or 1
+    decoded = profile.decode(bytes(spec.header_size + n * spec.sample_size))
+    profile.convert(decoded.raw)
+    return profile
+
+
+def _gatt_config_target() -> Target:
+    return Target(
+        "gatt-config",
+        _gatt_config_seeds(),
+        _gatt_config,
+        (WearError,),
+        (mutate, mutate_json, _hostile_format, _hostile_format),
+        finite_json,
+    )
+
+
 class _Driven:
     """A driver's notification handler on a real bus (no BLE): what a notification does."""
 
@@ -202,7 +296,7 @@ def _wire_in() -> Target:
     def run(data: bytes) -> None:
         decode_inbound(data.startswith(b'{"command'), data, clock)
 
-    return Target("wire-in", _wire_in_seeds(), run, _JSON_ERRORS)
+    return Target("wire-in", _wire_in_seeds(), run, _JSON_ERRORS, _JSON, finite_json)
 
 
 def _wire_event_seeds() -> list[bytes]:
@@ -219,11 +313,10 @@ def _wire_event_seeds() -> list[bytes]:
     return [json.dumps(x).encode() for x in (gap, status, envelope)]
 
 
-def _wire_event(data: bytes) -> None:
+def _wire_event(data: bytes) -> object:
     if b'"schema"' in data:
-        WireMessage.model_validate_json(data)
-    else:
-        EVENT_ADAPTER.validate_json(data)
+        return WireMessage.model_validate_json(data)
+    return EVENT_ADAPTER.validate_json(data)
 
 
 def _marker_seeds() -> list[bytes]:
@@ -232,9 +325,9 @@ def _marker_seeds() -> list[bytes]:
     return [b"stimulus onset", json.dumps(face).encode(), json.dumps(timed).encode()]
 
 
-def _lsl_marker(data: bytes) -> None:
+def _lsl_marker(data: bytes) -> object:
     """A marker string as an LSL inlet hands it over (any text: LSL strings are bytes)."""
-    annotation_from_marker(
+    return annotation_from_marker(
         data.decode("utf-8", "replace"), 100.0, modality="marker", analyzer_id="lsl-markers"
     )
 
@@ -248,14 +341,14 @@ def _channel_seeds() -> list[bytes]:
     return [one, two]
 
 
-def _lsl_channels(data: bytes) -> None:
+def _lsl_channels(data: bytes) -> object:
     """One sample of a numeric LSL analyzer stream: channel labels, then float64 values."""
     n = data[0] % 8 if data else 0
     names = tuple(_CHANNEL_NAMES[b % len(_CHANNEL_NAMES)] for b in data[1 : 1 + n])
     raw = data[1 + len(names) :]
     values = np.frombuffer(raw[: 8 * (len(raw) // 8)], dtype=np.float64)[: len(names)]
     names = names[: values.size]
-    annotation_from_channels(
+    return annotation_from_channels(
         values.tolist(), names, 100.0, modality="face", analyzer_id="lsl-face", duration_s=0.5
     )
 
@@ -271,18 +364,31 @@ def targets() -> dict[str, Target]:
         _hr_driver(),
         _polar_driver(),
         _wire_in(),
-        Target("wire-event", _wire_event_seeds(), _wire_event, _JSON_ERRORS),
-        Target("lsl-marker", _marker_seeds(), _lsl_marker, _JSON_ERRORS),
-        Target("lsl-channels", _channel_seeds(), _lsl_channels, _JSON_ERRORS),
+        Target("wire-event", _wire_event_seeds(), _wire_event, _JSON_ERRORS, _JSON, finite_json),
+        Target("lsl-marker", _marker_seeds(), _lsl_marker, _JSON_ERRORS, _JSON, finite_json),
+        Target("lsl-channels", _channel_seeds(), _lsl_channels, _JSON_ERRORS, check=finite_json),
+        _gatt_config_target(),
     ]
     return {t.name: t for t in out}
 
 
-def run(names: list[str], inputs: int, seed: int) -> list[FuzzResult]:
+def run(
+    names: list[str], inputs: int, seed: int, *, measure_memory: bool = False
+) -> list[FuzzResult]:
     """Fuzz the named targets with ``inputs`` inputs each."""
     all_targets = targets()
     return [
-        fuzz(t.name, t.run, t.seeds, inputs=inputs, allowed=t.allowed, seed=seed)
+        fuzz(
+            t.name,
+            t.run,
+            t.seeds,
+            inputs=inputs,
+            allowed=t.allowed,
+            seed=seed,
+            mutators=t.mutators,
+            check=t.check,
+            measure_memory=measure_memory,
+        )
         for t in (all_targets[n] for n in names)
     ]
 
@@ -305,6 +411,9 @@ def main() -> None:
     p.add_argument("--targets", default="", help="comma-separated names (default: all)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--engine", choices=("mutator", "atheris"), default="mutator")
+    p.add_argument(
+        "--no-memory", action="store_true", help="do not trace allocations (faster, no peak MB)"
+    )
     args = p.parse_args()
     names = [n for n in args.targets.split(",") if n] or list(targets())
     if args.engine == "atheris":
@@ -313,22 +422,41 @@ def main() -> None:
         _atheris(targets()[names[0]], args.inputs)
         return
     print(
-        f"{'target':<14} {'inputs':>10} {'accepted':>10} {'refused':>10} {'crashes':>8} "
-        f"{'inputs/s':>9}"
+        f"{'target':<14} {'inputs':>8} {'accepted':>9} {'refused':>8} {'crashes':>8} "
+        f"{'non-finite':>10} {'peak MB':>8} {'RSS+ MB':>8} {'slowest':>8} {'inputs/s':>9}"
     )
-    crashed = False
-    for r in run(names, args.inputs, args.seed):
+    failed = False
+    worst: FuzzResult | None = None
+    for name in names:
+        (r,) = run([name], args.inputs, args.seed, measure_memory=not args.no_memory)
         rate = r.inputs / r.seconds if r.seconds else float("inf")
+        checked = "-" if targets()[name].check is None else str(r.unsafe)
         print(
-            f"{r.name:<14} {r.inputs:>10} {r.accepted:>10} {r.rejected:>10} {r.crashes:>8} "
+            f"{r.name:<14} {r.inputs:>8} {r.accepted:>9} {r.rejected:>8} {r.crashes:>8} "
+            f"{checked:>10} {r.peak_bytes / 1e6:>8.2f} {r.rss_growth_bytes / 1e6:>8.1f} "
+            f"{r.slowest_s * 1e3:>6.0f}ms "
             f"{rate:>9.0f}",
             flush=True,
         )
+        if worst is None or r.peak_bytes > worst.peak_bytes:
+            worst = r
         if r.first_crash is not None:
-            crashed = True
+            failed = True
             data, tb = r.first_crash
-            print(f"  first crash on {data.hex()}:\n{tb}")
-    sys.exit(1 if crashed else 0)
+            print(f"  first crash on {data[:256].hex()}:\n{tb}")
+        if r.first_unsafe is not None:
+            failed = True
+            print(f"  first non-finite acceptance on {r.first_unsafe[:256]!r}")
+        if max(r.peak_bytes, r.rss_growth_bytes) > 100e6:
+            failed = True
+        if r.slowest_s > 0.5:
+            print(f"  slowest input ({r.slowest_s:.2f} s) starts {r.slowest_input[:48]!r}")
+    if worst is not None and not args.no_memory:
+        print(
+            f"worst input: {worst.peak_bytes / 1e6:.2f} MB traced, target {worst.name}, "
+            f"starts {worst.peak_input[:48]!r}"
+        )
+    sys.exit(1 if failed else 0)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from wearsdk._errors import (
 )
 from wearsdk._events import (
     EVENT_ADAPTER,
+    JSON_LIMITS,
     Annotation,
     AnyEvent,
     ClockStatus,
@@ -38,7 +39,7 @@ from wearsdk._events import (
     HeartRate,
     StressLevel,
 )
-from wearsdk._privacy import Consent, ExportPolicy, Pseudonymizer, require_consent
+from wearsdk._privacy import Consent, ConsentGate, ExportPolicy, Pseudonymizer, require_consent
 from wearsdk._types import SampleBlock
 from wearsdk._version import __version__
 from wearsdk.bus import Bus, Message, OverflowPolicy, Subscription
@@ -46,6 +47,7 @@ from wearsdk.session import PipelineConfig, Session, Source, SourceContext, Sour
 
 __all__ = [
     "EVENT_ADAPTER",
+    "JSON_LIMITS",
     "Annotation",
     "AnyEvent",
     "Bus",
@@ -56,6 +58,7 @@ __all__ = [
     "ConnectionLostError",
     "Consent",
     "ConsentError",
+    "ConsentGate",
     "DeviceClockMap",
     "DeviceNotFoundError",
     "DeviceState",

@@ -8,12 +8,14 @@ discriminator so that a JSON line can be parsed back into the right model with
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
+from pydantic_core import PydanticCustomError
 
 __all__ = [
     "EVENT_ADAPTER",
+    "JSON_LIMITS",
     "Annotation",
     "AnnotationValues",
     "AnyEvent",
@@ -38,6 +40,97 @@ StressLevel = Literal["low", "medium", "high"]
 """Discrete stress levels for alerting."""
 
 
+class _JsonLimits:
+    """Bounds of the free-form JSON an event may carry (``extras``, ``args``, ``label``).
+
+    Attributes:
+        depth: nesting levels of objects and arrays (the top-level object is level 1).
+        keys: keys of one object.
+        items: values in the whole tree (every object member and array item).
+        string: characters of one string (keys included) and of ``label``.
+        key: characters of one object key.
+        emotions: entries of ``emotions``.
+    """
+
+    depth = 8
+    keys = 64
+    items = 1024
+    string = 4096
+    key = 64
+    emotions = 32
+
+
+JSON_LIMITS: Final = _JsonLimits()
+"""The bounds on free-form event fields: nesting ``depth`` (8), ``keys`` per object (64),
+``items`` in a tree (1024), characters per ``string`` (4096) and per ``key`` (64), ``emotions``
+entries (32). Beyond them an event does not validate (``too_deep``, ``too_many_keys``,
+``string_too_long`` errors), so every event serialises to bounded, finite JSON."""
+
+_INT64 = 1 << 63
+
+
+def _json_error(kind: str, message: str) -> PydanticCustomError:
+    return PydanticCustomError(kind, message)
+
+
+def bounded_json(value: Any) -> Any:
+    """A copy of ``value`` that JSON represents exactly, within :data:`JSON_LIMITS`.
+
+    Accepts ``None``, booleans, integers within 64 bits, finite floats, strings, lists/tuples
+    and string-keyed dicts (numpy scalars become Python numbers). Used by the validators of
+    free-form fields, so that an event that validated can always be serialised.
+
+    Raises:
+        pydantic_core.PydanticCustomError: ``non_finite``, ``not_json``, ``too_deep``,
+            ``too_many_keys``, ``string_too_long`` or ``too_large`` (a ``ValueError``).
+    """
+    count = [0]
+
+    def walk(v: Any, depth: int) -> Any:
+        count[0] += 1
+        if count[0] > JSON_LIMITS.items + 1:  # the top-level container is not an item
+            raise _json_error("too_large", "more values than the limit")
+        if v is None or isinstance(v, bool):
+            return v
+        if isinstance(v, int):
+            if not -_INT64 <= v < _INT64:
+                raise _json_error("not_json", "integer outside 64 bits")
+            return int(v)
+        if isinstance(v, float):
+            if not math.isfinite(v):
+                raise _json_error("non_finite", "NaN or infinity is not allowed")
+            return float(v)
+        if isinstance(v, str):
+            if len(v) > JSON_LIMITS.string:
+                raise _json_error("string_too_long", "a string is longer than the limit")
+            return v
+        item = getattr(v, "item", None)
+        if item is not None and type(v).__module__ == "numpy":
+            return walk(item(), depth)
+        if isinstance(v, dict | list | tuple):
+            if depth >= JSON_LIMITS.depth:
+                raise _json_error("too_deep", "nested deeper than the limit")
+            if isinstance(v, dict):
+                if len(v) > JSON_LIMITS.keys:
+                    raise _json_error("too_many_keys", "an object has more keys than the limit")
+                out: dict[str, Any] = {}
+                for k, x in v.items():
+                    if not isinstance(k, str):
+                        raise _json_error("not_json", "object keys must be strings")
+                    if len(k) > JSON_LIMITS.key:
+                        raise _json_error(
+                            "string_too_long", "an object key is longer than the limit"
+                        )
+                    out[k] = walk(x, depth + 1)
+                return out
+            if len(v) > JSON_LIMITS.items:
+                raise _json_error("too_large", "an array has more items than the limit")
+            return [walk(x, depth + 1) for x in v]
+        raise _json_error("not_json", "not a JSON value")
+
+    return walk(value, 0)
+
+
 class Event(BaseModel):
     """Base of every bus event.
 
@@ -45,7 +138,7 @@ class Event(BaseModel):
         t: time of the event in seconds on the session clock.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     t: float
 
@@ -150,7 +243,8 @@ class Features(Event):
         window_end: session time where the window ends (``t`` equals it).
         values: feature name to value (``hr_mean_bpm``, ``rmssd_s``...); ``None`` when
             undefined (NaN and infinities given are stored as ``None``, so JSON stays valid).
-        quality: quality indices in [0, 1] (``coverage``...).
+        quality: quality indices in [0, 1] (``coverage``...); ``None`` when undefined (e.g.
+            ``bvp_sqi`` of a window without pulse waves).
         flags: quality flags raised for this window (``low_coverage``...).
     """
 
@@ -159,10 +253,10 @@ class Features(Event):
     window_start: float
     window_end: float
     values: dict[str, float | None]
-    quality: dict[str, float] = Field(default_factory=dict)
+    quality: dict[str, float | None] = Field(default_factory=dict)
     flags: tuple[str, ...] = ()
 
-    @field_validator("values", mode="before")
+    @field_validator("values", "quality", mode="before")
     @classmethod
     def _undefined_is_none(cls, v: Any) -> Any:
         if isinstance(v, dict):
@@ -221,19 +315,27 @@ class AnnotationValues(BaseModel):
         extras: free-form JSON-serialisable extras.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     arousal: float | None = Field(default=None, ge=0.0, le=1.0)
     valence: float | None = Field(default=None, ge=-1.0, le=1.0)
     confidence: float = Field(default=1.0, ge=0.0, le=1.0)
-    emotions: dict[str, float] = Field(default_factory=dict)
-    label: str | None = None
+    emotions: dict[str, float] = Field(default_factory=dict, max_length=JSON_LIMITS.emotions)
+    label: str | None = Field(default=None, max_length=JSON_LIMITS.string)
     extras: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("extras")
+    @classmethod
+    def _bounded_extras(cls, v: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = bounded_json(v)
+        return out
 
     @field_validator("emotions")
     @classmethod
     def _probabilities(cls, v: dict[str, float]) -> dict[str, float]:
         for name, p in v.items():
+            if len(name) > JSON_LIMITS.key:
+                raise _json_error("string_too_long", "an emotion name is longer than the limit")
             if not 0.0 <= p <= 1.0:
                 raise ValueError(f"emotion probability {name}={p} is outside [0, 1]")
         return v
@@ -296,6 +398,12 @@ class Command(Event):
     name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")
     args: dict[str, Any] = Field(default_factory=dict)
     origin: str = "local"
+
+    @field_validator("args")
+    @classmethod
+    def _bounded_args(cls, v: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = bounded_json(v)
+        return out
 
 
 AnyEvent = Annotated[

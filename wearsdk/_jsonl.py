@@ -19,20 +19,28 @@ def message_to_dict(message: Message, clock: SessionClock) -> dict[str, Any]:
     """Flatten a bus message: ``topic``, ``type``, ``t`` (session s), ``t_unix``, then fields.
 
     Sample blocks carry ``t`` and ``t_unix`` as lists (one per sample) and ``values`` as a
-    list of per-sample lists.
+    list of per-sample lists. Non-finite numbers become ``null``, so that
+    :func:`message_to_json` cannot fail on a bus message.
     """
     payload = message.payload
     if isinstance(payload, SampleBlock):
         block = {"topic": message.topic, **payload.to_json_dict(clock.unix_offset_s)}
         if not np.isfinite(payload.values).all():
             block["values"] = _finite(block["values"])
-        return block
+        if not np.isfinite(payload.t).all():  # a time from outside (LSL, files): null
+            block["t"], block["t_unix"] = _finite(block["t"]), _finite(block["t_unix"])
+        return _finite(block) if not _all_finite(block) else block
     data = _finite(payload.model_dump(mode="json"))
     out: dict[str, Any] = {"topic": message.topic, "type": data.pop("type")}
     out["t"] = data.pop("t")
     out["t_unix"] = clock.to_unix(payload.t)
     out.update(data)
     return out
+
+
+def _all_finite(block: dict[str, Any]) -> bool:
+    rate = block.get("nominal_rate_hz")
+    return not isinstance(rate, float) or math.isfinite(rate)
 
 
 def _finite(value: Any) -> Any:

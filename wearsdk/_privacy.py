@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import hmac
+import logging
+import math
 import os
 import re
 import secrets
 import time
+from collections.abc import Callable
 from enum import StrEnum
+from pathlib import Path
+from typing import Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from wearsdk._errors import ConsentError
 
-__all__ = ["Consent", "ExportPolicy", "Pseudonymizer", "require_consent"]
+__all__ = ["Consent", "ConsentGate", "ExportPolicy", "Pseudonymizer", "require_consent"]
+
+logger = logging.getLogger("wearsdk.consent")
 
 _KEY_ENV = "WEARSDK_PSEUDONYM_KEY"
 
@@ -82,7 +91,8 @@ class Consent(BaseModel):
         purposes: purposes consented to (``research``, ``driver-monitoring``...).
         record: recording to files is allowed.
         export: the most a sink may export (see :class:`ExportPolicy`).
-        expires_unix: unix time after which the consent no longer holds; ``None``: no expiry.
+        expires_unix: unix time after which the consent no longer holds; ``None``: no expiry
+            (a finite time after ``obtained_unix``: NaN and infinities are refused).
         obtained_by: who obtained it (role or pseudonym).
         obtained_unix: when it was obtained.
         simulated: the record covers simulated data only (demos and tests).
@@ -94,10 +104,16 @@ class Consent(BaseModel):
     purposes: tuple[str, ...] = Field(min_length=1)
     record: bool = False
     export: ExportPolicy = ExportPolicy.ESTIMATES
-    expires_unix: float | None = None
+    expires_unix: float | None = Field(default=None, allow_inf_nan=False)
     obtained_by: str = Field(min_length=1)
-    obtained_unix: float
+    obtained_unix: float = Field(allow_inf_nan=False)
     simulated: bool = False
+
+    @model_validator(mode="after")
+    def _expires_after_obtained(self) -> Self:
+        if self.expires_unix is not None and self.expires_unix <= self.obtained_unix:
+            raise ValueError("expires_unix must be after obtained_unix")
+        return self
 
     @classmethod
     def simulated_participant(cls, *, export: ExportPolicy = ExportPolicy.RAW) -> Consent:
@@ -117,13 +133,28 @@ class Consent(BaseModel):
         """Read a consent record from a JSON file.
 
         Raises:
-            ConsentError: the file is missing or not a valid consent record.
+            ConsentError: the file is missing, not a valid consent record (also a non-finite
+                expiry), or the record has already expired.
         """
         try:
             with open(path, encoding="utf-8") as f:
-                return cls.model_validate_json(f.read())
-        except (OSError, ValidationError) as exc:
+                record = cls.model_validate_json(f.read(1 << 20))
+        except (OSError, ValidationError, UnicodeDecodeError) as exc:
             raise ConsentError(f"cannot use consent record {os.fspath(path)!r}: {exc}") from exc
+        if record.expired():
+            raise ConsentError(
+                f"cannot use consent record {os.fspath(path)!r}: it expired "
+                f"{time.time() - (record.expires_unix or 0.0):.0f} s ago"
+            )
+        return record
+
+    def expired(self, at_unix: float | None = None) -> bool:
+        """Whether the record no longer holds at ``at_unix`` (default: now).
+
+        The expiry instant itself is expired: nothing may be exported or recorded from it on.
+        """
+        now = time.time() if at_unix is None else at_unix
+        return self.expires_unix is not None and now >= self.expires_unix
 
     def check(self, *, export: ExportPolicy | None = None, record: bool = False) -> None:
         """Raise :class:`~wearsdk.ConsentError` unless this record allows the operation.
@@ -132,7 +163,7 @@ class Consent(BaseModel):
             export: the export policy a sink wants to apply.
             record: whether recording to a file is wanted.
         """
-        if self.expires_unix is not None and time.time() > self.expires_unix:
+        if self.expired():
             raise ConsentError(f"the consent of participant {self.participant} has expired")
         if record and not self.record:
             raise ConsentError(f"participant {self.participant} did not consent to recording")
@@ -158,3 +189,142 @@ def require_consent(
         )
     consent.check(export=export, record=record)
     return consent
+
+
+class ConsentGate:
+    """A consent record as a live condition of a running session: expiry and withdrawal.
+
+    Checking a :class:`Consent` at start is not enough: it may expire mid-session, and the
+    participant may withdraw it. Every sink that exports or records holds the session's gate
+    and asks :meth:`allows` before each write (so nothing leaves at or after the expiry
+    instant), and awaits :meth:`wait_closed` to stop at once (drop what it holds, close its
+    output); the session keeps running in-process. A gate never reopens: a new consent
+    record means a new gate.
+
+    Args:
+        consent: the record (``None``: a gate that allows nothing).
+        clock: unix time source (seconds); ``time.time`` by default, a controlled clock in
+            tests.
+    """
+
+    def __init__(self, consent: Consent | None, *, clock: Callable[[], float] = time.time) -> None:
+        self.consent = consent
+        self._clock = clock
+        self._withdrawn: str | None = None
+        self._changed = asyncio.Event()
+        self._callbacks: list[Callable[[str], None]] = []
+        self._notified = False
+
+    def __repr__(self) -> str:
+        who = self.consent.participant if self.consent is not None else None
+        return f"ConsentGate(participant={who!r}, closed={self.closed_reason()!r})"
+
+    def closed_reason(self, at_unix: float | None = None) -> str | None:
+        """Why the gate is closed at ``at_unix`` (default: now), or ``None`` while open.
+
+        Returns:
+            ``"withdrawn"`` (:meth:`withdraw`), ``"expired"`` (at or after
+            ``expires_unix``), ``"no consent"`` or ``None``.
+        """
+        if self._withdrawn is not None:
+            return "withdrawn"
+        if self.consent is None:
+            return "no consent"
+        now = self._clock() if at_unix is None else at_unix
+        return "expired" if self.consent.expired(now) else None
+
+    def allows(
+        self,
+        *,
+        export: ExportPolicy | None = None,
+        record: bool = False,
+        at_unix: float | None = None,
+    ) -> bool:
+        """Whether exporting at ``export`` / recording is allowed at ``at_unix`` (now)."""
+        if self.closed_reason(at_unix) is not None:
+            return False
+        assert self.consent is not None
+        if record and not self.consent.record:
+            return False
+        return export is None or export.rank <= self.consent.export.rank
+
+    def check(self, *, export: ExportPolicy | None = None, record: bool = False) -> Consent:
+        """The record, if it allows the operation now.
+
+        Raises:
+            ConsentError: no record, withdrawn, expired, or not allowing the operation.
+        """
+        if self._withdrawn is not None:
+            raise ConsentError(f"consent was withdrawn ({self._withdrawn})")
+        consent = require_consent(self.consent, export=export, record=record)
+        if consent.expired(self._clock()):
+            raise ConsentError(f"the consent of participant {consent.participant} has expired")
+        return consent
+
+    def remaining_s(self) -> float:
+        """Seconds until expiry (``inf`` without expiry; ``0`` once closed)."""
+        if self.closed_reason() is not None:
+            return 0.0
+        assert self.consent is not None
+        if self.consent.expires_unix is None:
+            return math.inf
+        return max(0.0, self.consent.expires_unix - self._clock())
+
+    def withdraw(self, reason: str = "by the participant") -> None:
+        """Withdraw consent now: the gate closes for good and every waiter wakes.
+
+        Safe to call from a signal handler installed with ``loop.add_signal_handler`` and
+        more than once (the first reason is kept).
+        """
+        if self._withdrawn is None:
+            self._withdrawn = reason
+            logger.warning("consent withdrawn (%s): export and recording stop", reason)
+        self._changed.set()
+        self._notify("withdrawn")
+
+    def on_close(self, callback: Callable[[str], None]) -> None:
+        """Call ``callback(reason)`` once when the gate closes (while :meth:`wait_closed` or
+        :meth:`watch` runs for expiry; at once for :meth:`withdraw`)."""  # noqa: D205, D209
+        self._callbacks.append(callback)
+        if self._notified:
+            callback(self.closed_reason() or "closed")
+
+    def _notify(self, reason: str) -> None:
+        if self._notified:
+            return
+        self._notified = True
+        for callback in self._callbacks:
+            try:
+                callback(reason)
+            except Exception:  # a failing listener must not keep the others from stopping
+                logger.exception("consent close callback failed")
+
+    async def wait_closed(self) -> str:
+        """Wait until the gate closes (the expiry instant or a withdrawal); return why.
+
+        The wait re-reads the clock at least once a second, so a wall clock that is set
+        forward closes the gate within a second.
+        """
+        while True:
+            reason = self.closed_reason()
+            if reason is not None:
+                self._notify(reason)
+                return reason
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), min(1.0, self.remaining_s()))
+
+    async def watch(self, path: str | os.PathLike[str], *, poll_s: float = 0.5) -> str:
+        """Withdraw when ``path`` appears (a file the operator or a kiosk app creates);
+        return why the gate closed (also for expiry). Cancel it to stop watching."""  # noqa: D205, D209
+        flag = Path(path)
+        while True:
+            if await asyncio.to_thread(flag.exists):
+                self.withdraw(f"withdrawal file {flag.name}")
+            reason = self.closed_reason()
+            if reason is not None:
+                self._notify(reason)
+                return reason
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), min(poll_s, self.remaining_s()))

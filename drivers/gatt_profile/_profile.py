@@ -66,6 +66,10 @@ TransferFunction = Literal["linear", "grove_gsr", "bitalino_eda_revolution", "bi
 _BASE_UUID = "-0000-1000-8000-00805f9b34fb"
 _SAMPLE_CODES = frozenset("bBhHiIlLqQefd")
 _NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]*")
+_FORMAT_TOKEN = re.compile(r"([0-9]*)([bBhHiIlLqQefd])")
+_MAX_FIELDS = 64  # values (channels) per sample
+_MAX_FORMAT_CHARS = 256
+_MAX_PROFILE_BYTES = 1 << 20  # a profile file is a few hundred bytes
 _REVOLUTION_GAIN = 0.132  # BITalino (r)evolution EDA: V per µS
 
 
@@ -130,6 +134,11 @@ class CounterSpec(_Model):
         return 1 << (8 * struct.calcsize(self.format))
 
 
+def _check_size(text: str, origin: str) -> None:
+    if len(text) > _MAX_PROFILE_BYTES:
+        raise ConfigError(f"GATT profile {origin} is larger than {_MAX_PROFILE_BYTES} bytes")
+
+
 class PayloadSpec(_Model):
     """Layout of one notification: ``[counter] sample sample ...``.
 
@@ -150,16 +159,19 @@ class PayloadSpec(_Model):
     @field_validator("sample_format")
     @classmethod
     def _check_format(cls, value: str) -> str:
-        letters = {c for c in value if not c.isdigit()}
-        if not value or not letters or not letters <= _SAMPLE_CODES:
+        shown = value if len(value) <= 40 else f"{value[:40]}..."
+        tokens = _FORMAT_TOKEN.findall(value) if len(value) <= _MAX_FORMAT_CHARS else []
+        if not tokens or "".join(n + c for n, c in tokens) != value:
             raise ValueError(
                 f"sample_format must use struct codes {''.join(sorted(_SAMPLE_CODES))} "
-                f"(no byte-order prefix), got {value!r}"
+                f"with optional repeat counts (no byte-order prefix), got {shown!r}"
             )
-        try:
-            struct.calcsize("<" + value)
-        except struct.error as exc:
-            raise ValueError(f"invalid sample_format {value!r}: {exc}") from None
+        # counts are checked before struct sees them: "999999999H" would allocate gigabytes
+        counts = [int(n) if n else 1 for n, _ in tokens]
+        if min(counts) < 1 or sum(counts) > _MAX_FIELDS:
+            raise ValueError(
+                f"sample_format {shown!r} must describe 1 to {_MAX_FIELDS} values per sample"
+            )
         return value
 
     @property
@@ -360,6 +372,8 @@ class GattProfile(_Model):
         """
         try:
             return cls.model_validate(data)
+        except RecursionError:
+            raise ConfigError(f"GATT profile {origin} is nested too deeply") from None
         except ValidationError as exc:
             problems = "; ".join(
                 f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}"
@@ -374,10 +388,13 @@ class GattProfile(_Model):
         Raises:
             ConfigError: not TOML, or not a valid profile.
         """
+        _check_size(text, origin)
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"GATT profile {origin} is not valid TOML: {exc}") from exc
+        except RecursionError:
+            raise ConfigError(f"GATT profile {origin} is nested too deeply") from None
         return cls.from_dict(data, origin=origin)
 
     @classmethod
@@ -387,10 +404,13 @@ class GattProfile(_Model):
         Raises:
             ConfigError: not a JSON object, or not a valid profile.
         """
+        _check_size(text, origin)
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ConfigError(f"GATT profile {origin} is not valid JSON: {exc}") from exc
+        except RecursionError:
+            raise ConfigError(f"GATT profile {origin} is nested too deeply") from None
         if not isinstance(data, dict):
             raise ConfigError(f"GATT profile {origin} must be a JSON object")
         return cls.from_dict(data, origin=origin)
@@ -404,8 +424,9 @@ class GattProfile(_Model):
         """
         p = Path(path)
         try:
-            text = p.read_text(encoding="utf-8")
-        except OSError as exc:
+            with p.open(encoding="utf-8") as f:
+                text = f.read(_MAX_PROFILE_BYTES + 1)
+        except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"cannot read GATT profile {p}: {exc}") from exc
         if p.suffix.lower() == ".toml":
             return cls.from_toml(text, origin=str(p))

@@ -10,9 +10,8 @@ import math
 import numpy as np
 import numpy.typing as npt
 import pylsl
-from pydantic import ValidationError
 
-from wearsdk import ConfigError, Gap, SampleBlock, Source, SourceContext
+from wearsdk import Annotation, ConfigError, Gap, SampleBlock, Source, SourceContext
 from wearsdk.io import annotation_from_marker
 from wearsdk.io.lsl import (
     AdaptivePoll,
@@ -256,11 +255,13 @@ class LslInlet(Source):
                     note = annotation_from_marker(
                         text, at, modality="marker", analyzer_id=ctx.source_id
                     )
-                except ValidationError:
+                    if len(sample) > 1:  # validated: bounded like the marker's own extras
+                        note = Annotation.model_validate(
+                            {**note.model_dump(), "extras": {**note.extras, "values": sample[1:]}}
+                        )
+                except ValueError:  # InboundPayloadError, pydantic's ValidationError
                     self.malformed += 1
                     continue
-                if len(sample) > 1:
-                    note = note.model_copy(update={"extras": {**note.extras, "values": sample[1:]}})
                 ctx.bus.publish_nowait(f"analyzer/{note.modality}/{note.analyzer_id}", note)
             return
         for route in self.routes:

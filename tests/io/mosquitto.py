@@ -8,8 +8,12 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from cryptography.x509 import GeneralName
 
 
 def free_port() -> int:
@@ -84,10 +88,11 @@ class Mosquitto:
         return f"mqtt://127.0.0.1:{self.port}"
 
 
-def make_test_ca(workdir: Path) -> tuple[Path, Path, Path]:
-    """A throw-away CA and a server certificate for 127.0.0.1/localhost (cryptography)."""
+def make_test_ca(
+    workdir: Path, names: tuple[str, ...] = ("localhost", "127.0.0.1")
+) -> tuple[Path, Path, Path]:
+    """A throw-away CA and a server certificate for ``names`` (host names or IP addresses)."""
     import datetime
-    import ipaddress
 
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
@@ -118,13 +123,12 @@ def make_test_ca(workdir: Path) -> tuple[Path, Path, Path]:
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(days=1))
         .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
+            x509.SubjectAlternativeName([_san(n) for n in names]),
             critical=False,
         )
         .sign(ca_key, hashes.SHA256())
     )
+    workdir.mkdir(parents=True, exist_ok=True)
     paths = (workdir / "ca.pem", workdir / "server.pem", workdir / "server.key")
     paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
     paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
@@ -136,3 +140,14 @@ def make_test_ca(workdir: Path) -> tuple[Path, Path, Path]:
         )
     )
     return paths
+
+
+def _san(name: str) -> GeneralName:
+    import ipaddress
+
+    from cryptography import x509
+
+    try:
+        return x509.IPAddress(ipaddress.ip_address(name))
+    except ValueError:
+        return x509.DNSName(name)

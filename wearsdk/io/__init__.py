@@ -1,11 +1,13 @@
 """I/O: the BLE link, the wire format, the MQTT bridge, file importers."""
 
 from wearsdk.io._wire import (
+    MAX_INBOUND_BYTES,
     WIRE_SCHEMA,
     AnnotationIn,
     ClockRequest,
     ClockResponse,
     CommandIn,
+    InboundPayloadError,
     MarkerAnnotation,
     SamplesPayload,
     WireMessage,
@@ -16,11 +18,13 @@ from wearsdk.io._wire import (
 )
 
 __all__ = [
+    "MAX_INBOUND_BYTES",
     "WIRE_SCHEMA",
     "AnnotationIn",
     "ClockRequest",
     "ClockResponse",
     "CommandIn",
+    "InboundPayloadError",
     "MarkerAnnotation",
     "SamplesPayload",
     "WireMessage",

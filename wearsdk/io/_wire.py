@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, Final, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 from wearsdk._clock import SessionClock
+from wearsdk._errors import ProtocolError
 from wearsdk._events import (
     Annotation,
     AnnotationValues,
@@ -18,16 +20,19 @@ from wearsdk._events import (
     Features,
     Gap,
     HeartRate,
+    bounded_json,
 )
 from wearsdk._types import SampleBlock
 from wearsdk.bus import Message
 
 __all__ = [
+    "MAX_INBOUND_BYTES",
     "WIRE_SCHEMA",
     "AnnotationIn",
     "ClockRequest",
     "ClockResponse",
     "CommandIn",
+    "InboundPayloadError",
     "MarkerAnnotation",
     "SamplesPayload",
     "WireMessage",
@@ -40,11 +45,84 @@ __all__ = [
 WIRE_SCHEMA: Final = "wearsdk.wire/1"
 """Version tag carried by every outgoing message; bumped on incompatible changes."""
 
+MAX_INBOUND_BYTES: Final = 65_536
+"""The largest inbound payload (MQTT annotation, command, clock request; LSL marker string)
+that is parsed; a larger one is refused unread (``too_large``)."""
+
+_M = TypeVar("_M", bound=BaseModel)
+_UNIX_MAX = 1e11  # year 5138: a unix time beyond it is a mistake, not a date
+
+InboundReason = Literal[
+    "too_large", "non_finite", "too_long", "too_many_keys", "too_deep", "invalid"
+]
+"""Why an inbound payload was refused (see :class:`InboundPayloadError`)."""
+
+
+class InboundPayloadError(ProtocolError, ValueError):
+    """An inbound payload (MQTT, LSL marker) was refused; the receiver counts and drops it.
+
+    Attributes:
+        reason: ``too_large`` (payload bytes beyond :data:`MAX_INBOUND_BYTES`, or a free-form
+            field beyond its bounds), ``non_finite`` (NaN or an infinity where a number is
+            expected), ``too_long`` (a label, string or key beyond its length),
+            ``too_many_keys`` (``extras``, ``emotions`` or ``args``), ``too_deep`` (nesting)
+            or ``invalid`` (anything else that does not validate).
+        raw: the first 256 bytes of the payload (never logged).
+    """
+
+    def __init__(self, message: str, reason: InboundReason, raw: bytes = b"") -> None:
+        super().__init__(message, bytes(raw[:256]))
+        self.reason: InboundReason = reason
+
+    @classmethod
+    def from_validation(cls, exc: ValidationError, raw: bytes = b"") -> InboundPayloadError:
+        """The typed refusal of a payload pydantic did not validate (its first error)."""
+        errors = exc.errors(include_url=False, include_input=False)
+        kind = errors[0]["type"] if errors else ""
+        msg = str(errors[0]["msg"]) if errors else str(exc)
+        reason: InboundReason
+        if kind in ("finite_number", "non_finite"):
+            reason = "non_finite"
+        elif kind == "string_too_long":
+            reason = "too_long"
+        elif kind in ("too_long", "too_many_keys"):
+            reason = "too_many_keys"
+        elif kind == "too_deep" or (kind == "json_invalid" and "recursion" in msg):
+            reason = "too_deep"
+        elif kind == "too_large":
+            reason = "too_large"
+        else:
+            reason = "invalid"
+        where = ".".join(str(p) for p in errors[0]["loc"])[:80] if errors else ""
+        return cls(f"inbound payload refused ({reason}): {where or '(top)'}: {msg}", reason, raw)
+
+
+def _parse_bounded(model: type[_M], data: bytes | bytearray | str) -> _M:
+    """Validate ``data`` (JSON) as ``model`` within :data:`MAX_INBOUND_BYTES`.
+
+    Raises:
+        InboundPayloadError: too large, or not valid (its ``reason`` says why).
+    """
+    raw = data.encode("utf-8", "replace") if isinstance(data, str) else bytes(data)
+    if len(raw) > MAX_INBOUND_BYTES:
+        raise InboundPayloadError(
+            f"inbound payload of {len(raw)} bytes refused (limit {MAX_INBOUND_BYTES})",
+            "too_large",
+            raw,
+        )
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        raise InboundPayloadError.from_validation(exc, raw) from None
+
 
 class SamplesPayload(BaseModel):
-    """A sample block on the wire (``values`` per sample; non-finite values as ``null``)."""
+    """A sample block on the wire (``values`` per sample; non-finite values as ``null``).
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    Times are finite: a sample without a finite time cannot be placed and is not sent.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     type: Literal["samples"] = "samples"
     source: str
@@ -84,7 +162,9 @@ class WireMessage(BaseModel):
         event: the event itself (``t`` in session seconds, see :class:`~wearsdk.Event`).
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", populate_by_name=True, allow_inf_nan=False
+    )
 
     schema_: Literal["wearsdk.wire/1"] = Field(default=WIRE_SCHEMA, alias="schema")
     session: str
@@ -105,8 +185,8 @@ class AnnotationIn(AnnotationValues):
     schema_: Literal["wearsdk.wire/1"] = Field(default=WIRE_SCHEMA, alias="schema")
     modality: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,31}$")
     analyzer_id: str = Field(pattern=r"^[^/+#]{1,64}$")
-    start_unix: float
-    end_unix: float
+    start_unix: float = Field(ge=0.0, le=_UNIX_MAX)
+    end_unix: float = Field(ge=0.0, le=_UNIX_MAX)
 
     @field_validator("end_unix")
     @classmethod
@@ -170,7 +250,9 @@ def annotation_from_marker(text: str, t: float, *, modality: str, analyzer_id: s
     """Parse one LSL marker string into an :class:`Annotation` (see :class:`MarkerAnnotation`).
 
     A marker that is not a JSON object becomes a plain label (``modality`` as given, e.g. a
-    ``marker`` stream of experiment events), so existing marker streams keep working.
+    ``marker`` stream of experiment events), so existing marker streams keep working. Markers
+    are bounded like MQTT payloads: at most :data:`MAX_INBOUND_BYTES`, finite numbers, a label
+    of at most 4096 characters, bounded ``extras``.
 
     Args:
         text: the marker string.
@@ -179,16 +261,28 @@ def annotation_from_marker(text: str, t: float, *, modality: str, analyzer_id: s
         analyzer_id: default analyzer id (the stream's name).
 
     Raises:
-        pydantic.ValidationError: a JSON object whose fields are out of range or unknown.
+        InboundPayloadError: a marker too large, a JSON object whose fields are out of range,
+            non-finite or unknown, or a non-finite ``t`` (a ``ValueError``; its ``reason``
+            says which).
     """
-    stripped = text.strip()
-    if not stripped.startswith("{"):
-        return Annotation(
-            t=t, modality=modality, analyzer_id=analyzer_id, start=t, end=t, label=text
+    if len(text) > MAX_INBOUND_BYTES:
+        raise InboundPayloadError(
+            f"marker of {len(text)} characters refused (limit {MAX_INBOUND_BYTES})",
+            "too_large",
+            text[:256].encode("utf-8", "replace"),
         )
-    return MarkerAnnotation.model_validate_json(stripped).to_annotation(
-        t, modality=modality, analyzer_id=analyzer_id
-    )
+    stripped = text.strip()
+    try:
+        if not stripped.startswith("{"):
+            return Annotation(
+                t=t, modality=modality, analyzer_id=analyzer_id, start=t, end=t, label=text
+            )
+        marker = _parse_bounded(MarkerAnnotation, stripped)
+        return marker.to_annotation(t, modality=modality, analyzer_id=analyzer_id)
+    except ValidationError as exc:
+        raise InboundPayloadError.from_validation(
+            exc, text[:256].encode("utf-8", "replace")
+        ) from None
 
 
 _CHANNEL_FIELDS = ("arousal", "valence", "confidence")
@@ -214,7 +308,8 @@ def annotation_from_channels(
         emotions (nothing to fuse).
 
     Raises:
-        pydantic.ValidationError: a value out of its range.
+        InboundPayloadError: a value out of its range, a non-finite ``t``, a channel label
+            longer than 64 characters or more than 64 extra channels.
     """
     fields: dict[str, float] = {}
     emotions: dict[str, float] = {}
@@ -231,16 +326,19 @@ def annotation_from_channels(
             extras[name] = float(value)
     if "arousal" not in fields and "valence" not in fields and not emotions:
         return None
-    return Annotation(
-        t=t,
-        modality=modality,
-        analyzer_id=analyzer_id,
-        start=t - duration_s,
-        end=t,
-        emotions=emotions,
-        extras=extras,
-        **fields,
-    )
+    try:
+        return Annotation(
+            t=t,
+            modality=modality,
+            analyzer_id=analyzer_id,
+            start=t - duration_s,
+            end=t,
+            emotions=emotions,
+            extras=extras,
+            **fields,
+        )
+    except ValidationError as exc:
+        raise InboundPayloadError.from_validation(exc) from None
 
 
 class ClockRequest(BaseModel):
@@ -273,7 +371,9 @@ class ClockResponse(BaseModel):
             (``AnnotationIn.start_unix`` is read with it).
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", populate_by_name=True, allow_inf_nan=False
+    )
 
     schema_: Literal["wearsdk.wire/1"] = Field(default=WIRE_SCHEMA, alias="schema")
     id: str
@@ -293,6 +393,12 @@ class CommandIn(BaseModel):
     command: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")
     args: dict[str, Any] = Field(default_factory=dict)
 
+    @field_validator("args")
+    @classmethod
+    def _bounded_args(cls, v: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = bounded_json(v)
+        return out
+
 
 def _finite(values: list[list[float]]) -> list[list[float | None]]:
     return [[v if math.isfinite(v) else None for v in row] for row in values]
@@ -303,18 +409,22 @@ def encode_message(message: Message, *, session: str, seq: int, clock: SessionCl
     payload = message.payload
     event: Any
     if isinstance(payload, SampleBlock):
-        values = payload.values.tolist()
+        t, values = payload.t, payload.values
+        placed = np.isfinite(t)
+        if not placed.all():  # samples without a time cannot be placed: not sent
+            t, values = t[placed], values[placed]
+        rate = payload.nominal_rate_hz
         event = SamplesPayload(
             source=payload.source,
             stream=payload.stream,
             unit=payload.unit,
             channels=payload.channels,
-            nominal_rate_hz=payload.nominal_rate_hz,
-            t=payload.t.tolist(),
-            t_unix=clock.to_unix_array(payload.t).tolist(),
-            values=_finite(values),
+            nominal_rate_hz=rate if rate is not None and math.isfinite(rate) else None,
+            t=t.tolist(),
+            t_unix=clock.to_unix_array(t).tolist(),
+            values=_finite(values.tolist()),
         )
-        t_unix = clock.to_unix(payload.t_start) if len(payload) else clock.to_unix(clock.now())
+        t_unix = clock.to_unix(float(t[0])) if t.size else clock.to_unix(clock.now())
     else:
         event = payload
         t_unix = clock.to_unix(payload.t)

@@ -22,15 +22,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import random
 import re
 import ssl
+import stat
 import time
+import warnings
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import unquote, urlsplit
+from urllib.parse import SplitResult, quote, unquote, urlsplit
 
 from pydantic import ValidationError
 
@@ -47,7 +51,7 @@ from wearsdk._events import (
     Gap,
     HeartRate,
 )
-from wearsdk._privacy import Consent, ExportPolicy, require_consent
+from wearsdk._privacy import Consent, ConsentGate, ExportPolicy
 from wearsdk._types import SampleBlock
 from wearsdk.bus import Bus, BusItem, Message, Subscription
 from wearsdk.io._wire import (
@@ -55,18 +59,24 @@ from wearsdk.io._wire import (
     ClockRequest,
     ClockResponse,
     CommandIn,
+    InboundPayloadError,
+    _parse_bounded,
     encode_message,
 )
 
 __all__ = [
+    "PASSWORD_ENV",
     "AnalyzerClient",
     "AnalyzerStatistics",
     "ClockNotSyncedError",
+    "CredentialsWarning",
     "MqttAuthError",
     "MqttBridge",
     "MqttConfig",
     "MqttStatistics",
+    "MqttTlsError",
     "decode_inbound",
+    "resolve_mqtt_config",
 ]
 
 logger = logging.getLogger("wearsdk.mqtt")
@@ -82,8 +92,25 @@ _CLASS_POLICY = {
 }
 
 
+PASSWORD_ENV = "WEARSDK_MQTT_PASSWORD"
+"""The environment variable :func:`resolve_mqtt_config` reads the broker password from."""
+
+
 class MqttAuthError(WearError):
     """The broker refused the credentials or the client certificate (not retried)."""
+
+
+class MqttTlsError(ConnectionLostError):
+    """TLS with the broker failed for a reason retrying will not change (not retried).
+
+    The certificate does not verify (untrusted CA, wrong host name, expired), or the broker
+    does not speak TLS on that port. The message gives the cause, e.g. ``certificate verify
+    failed: Hostname mismatch, certificate is not valid for '127.0.0.1'``.
+    """
+
+
+class CredentialsWarning(UserWarning):
+    """A broker password was given where other users of the machine can read it."""
 
 
 class ClockNotSyncedError(WearError):
@@ -147,9 +174,7 @@ class MqttConfig:
     backoff_max_s: float = 10.0
 
     def __post_init__(self) -> None:
-        parts = urlsplit(self.url)
-        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-            raise ConfigError("MQTT URL must look like mqtt://host:1883 or mqtts://host:8883")
+        _split_url(self.url)  # raises ConfigError
         if not self.session or "/" in self.session or "+" in self.session or "#" in self.session:
             raise ConfigError(f"invalid MQTT session id {self.session!r}")
         if self.outbox_size < 1 or self.inflight < 1:
@@ -160,14 +185,14 @@ class MqttConfig:
     @property
     def host(self) -> str:
         """Broker host."""
-        host = urlsplit(self.url).hostname
+        host = _split_url(self.url).hostname
         assert host is not None
         return host
 
     @property
     def port(self) -> int:
         """Broker port (1883, or 8883 for mqtts)."""
-        parts = urlsplit(self.url)
+        parts = _split_url(self.url)
         return parts.port or (8883 if parts.scheme == "mqtts" else 1883)
 
     @property
@@ -192,7 +217,115 @@ class MqttConfig:
     def safe_url(self) -> str:
         """The URL without credentials, for logs."""
         parts = urlsplit(self.url)
-        return f"{parts.scheme}://{self.host}:{self.port}"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{parts.scheme}://{host}:{self.port}"
+
+
+def _split_url(url: str) -> SplitResult:
+    """``url`` split and checked: scheme, host, port in 1..65535.
+
+    Raises:
+        ConfigError: anything else (also a malformed IPv6 host or a port out of range).
+    """
+    usage = "MQTT URL must look like mqtt://host:1883 or mqtts://host:8883"
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # parsed lazily: raises ValueError when out of range
+    except ValueError as exc:
+        raise ConfigError(f"{usage} ({exc})") from None
+    if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+        raise ConfigError(usage)
+    if port == 0:
+        raise ConfigError(f"{usage} (port 0)")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise ConfigError(f"{usage} (no path, query or fragment)")
+    return parts
+
+
+def resolve_mqtt_config(
+    url: str,
+    session: str,
+    *,
+    password_file: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    **options: Any,
+) -> MqttConfig:
+    """An :class:`MqttConfig` with the broker password taken from where it is safest.
+
+    The password comes from the first of: ``password_file`` (its first line), the
+    ``WEARSDK_MQTT_PASSWORD`` environment variable, ``options["password"]`` (e.g. a session
+    or settings file), the URL. A password in the URL still works but warns
+    (:class:`CredentialsWarning`): a command line is visible to every user of the machine
+    (``ps``) for the whole session. So does a password file that other users may read. The
+    returned config's ``url`` carries no password.
+
+    Args:
+        url: ``mqtt://[user[:password]@]host[:port]`` or ``mqtts://...``.
+        session: pseudonymous session id.
+        password_file: a file whose first line is the password.
+        environ: the environment (default ``os.environ``).
+        **options: the other :class:`MqttConfig` fields (``username``, ``password``,
+            ``ca_file``, ``policy``...).
+
+    Returns:
+        The config; its ``password`` set when one was found.
+
+    Raises:
+        ConfigError: a malformed URL, an unreadable or empty password file, or a password
+            without a user name.
+    """
+    env = os.environ if environ is None else environ
+    parts = _split_url(url)
+    url_password = unquote(parts.password) if parts.password is not None else None
+    if url_password is not None:
+        warnings.warn(
+            "the MQTT password in the URL is visible to other users of this machine (ps); "
+            f"use {PASSWORD_ENV} or a password file",
+            CredentialsWarning,
+            stacklevel=2,
+        )
+    password: str | None
+    if password_file is not None:
+        password, origin = _read_password_file(Path(password_file)), "the password file"
+    elif env.get(PASSWORD_ENV):
+        password, origin = env[PASSWORD_ENV], PASSWORD_ENV
+    elif options.get("password"):
+        password, origin = options["password"], "the settings"
+    else:
+        password, origin = url_password, "the URL"
+    user = options.get("username") or (unquote(parts.username) if parts.username else None)
+    if password is not None and not user:
+        raise ConfigError(
+            f"an MQTT password (from {origin}) needs a user name: mqtt://USER@host or username"
+        )
+    netloc = parts.hostname or ""
+    if ":" in netloc:
+        netloc = f"[{netloc}]"
+    if parts.port is not None:
+        netloc = f"{netloc}:{parts.port}"
+    if parts.username:
+        netloc = f"{quote(unquote(parts.username), safe='')}@{netloc}"
+    options = {**options, "username": user, "password": password}
+    return MqttConfig(url=f"{parts.scheme}://{netloc}", session=session, **options)
+
+
+def _read_password_file(path: Path) -> str:
+    try:
+        mode = path.stat().st_mode
+        with path.open(encoding="utf-8") as f:
+            line = f.readline(4096)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read the MQTT password file {path}: {exc}") from None
+    password = line.rstrip("\r\n")
+    if not password:
+        raise ConfigError(f"the MQTT password file {path} is empty")
+    if mode & (stat.S_IRGRP | stat.S_IROTH):
+        warnings.warn(
+            f"the MQTT password file {path} is readable by other users (chmod 600 it)",
+            CredentialsWarning,
+            stacklevel=3,
+        )
+    return password
 
 
 @dataclass
@@ -209,12 +342,18 @@ class MqttStatistics:
     """Inbound annotations and commands put on the bus."""
     rejected_inbound: int = 0
     """Inbound payloads that did not validate (dropped)."""
+    rejected_by_reason: dict[str, int] = field(default_factory=dict)
+    """``rejected_inbound`` by :attr:`~wearsdk.io.InboundPayloadError.reason` (``too_large``,
+    ``non_finite``, ``too_long``, ``too_many_keys``, ``too_deep``, ``invalid``)."""
     connects: int = 0
     """Successful connections (the first one included)."""
     queued: int = 0
     """Messages waiting in the outbox."""
     clock_requests: int = 0
     """Clock-offset requests answered."""
+    refused_by_consent: int = 0
+    """Messages not sent because the consent expired or was withdrawn (the ones waiting in
+    the outbox at that instant included)."""
 
 
 @dataclass(slots=True)
@@ -232,14 +371,20 @@ class MqttBridge:
         bus: the session bus.
         clock: the session clock (for ``t_unix`` and inbound times).
         config: broker and policy settings.
-        consent: the participant's consent record; it must allow ``config.policy``.
+        consent: the participant's consent record, or the session's
+            :class:`~wearsdk.ConsentGate` (so that a withdrawal reaches every sink); it must
+            allow ``config.policy``. Consent is a live condition: at the expiry instant or on
+            withdrawal the bridge stops exporting at once (nothing is published from then on,
+            what waits in the outbox is dropped and counted in ``stats.refused_by_consent``),
+            sets :attr:`export_stopped` and logs why; it keeps receiving (annotations,
+            commands and clock requests come in, nothing of the participant's goes out).
         topics: bus topic filters to export (the policy still filters them); ``()`` exports
             nothing: a bridge that only receives (remote analyzers, commands, clock requests)
             needs no consent record.
 
     Raises:
         ConsentError: (from :meth:`run`) no consent record, or one that does not allow the
-            policy, for a bridge that exports.
+            policy (or expired, or withdrawn), for a bridge that exports.
     """
 
     def __init__(
@@ -248,14 +393,20 @@ class MqttBridge:
         clock: SessionClock,
         config: MqttConfig,
         *,
-        consent: Consent | None,
+        consent: Consent | ConsentGate | None,
         topics: tuple[str, ...] = ("affect/#", "device/#", "features/#", "physio/#", "analyzer/#"),
     ) -> None:
         self.bus = bus
         self.clock = clock
         self.config = config
-        self.consent = consent
+        self.gate = consent if isinstance(consent, ConsentGate) else ConsentGate(consent)
+        """The consent as a live condition (expiry, withdrawal)."""
+        self.consent = self.gate.consent
         self.topics = topics
+        self.export_stopped = asyncio.Event()
+        """Set when the consent expired or was withdrawn and export stopped for good."""
+        self.stop_reason: str | None = None
+        """``expired`` or ``withdrawn`` once :attr:`export_stopped` is set."""
         self.stats = MqttStatistics()
         self._outbox: deque[_Outgoing] = deque()
         self._sub: Subscription | None = None
@@ -297,6 +448,9 @@ class MqttBridge:
         kind = self._class_of(message.payload)
         if kind is None or _CLASS_POLICY[kind].rank > self.config.policy.rank:
             self.stats.refused_by_policy += 1
+            return
+        if self.stop_reason is not None or not self.gate.allows(export=self.config.policy):
+            self.stats.refused_by_consent += 1
             return
         qos = self.config.qos.get(kind, 1)
         if len(self._outbox) >= self.config.outbox_size:
@@ -358,10 +512,32 @@ class MqttBridge:
                 self._ready.clear()
                 await self._ready.wait()
                 continue
+            if not self.gate.allows(export=self.config.policy):  # the expiry instant
+                self._stop_export(self.gate.closed_reason() or "closed")
+                continue
             batch = [self._outbox[i] for i in range(min(self.config.inflight, len(self._outbox)))]
             await asyncio.gather(*(client.publish(m.topic, m.payload, qos=m.qos) for m in batch))
             acked = batch[-1].seq
             self.stats.sent += len(batch)
+
+    def _stop_export(self, reason: str) -> None:
+        """Consent closed: drop what waits, export nothing more, say so once."""
+        if self.stop_reason is None:
+            self.stop_reason = reason
+            logger.warning(
+                "consent %s: MQTT export to %s stopped (%d waiting messages dropped); "
+                "the session goes on in-process",
+                reason,
+                self.config.safe_url(),
+                len(self._outbox),
+            )
+        self.stats.refused_by_consent += len(self._outbox)
+        self._outbox.clear()
+        self.stats.queued = 0
+        self.export_stopped.set()  # the pump goes on taking the bus and counts the refusals
+
+    async def _watch_consent(self) -> None:
+        self._stop_export(await self.gate.wait_closed())
 
     # -- inbound ------------------------------------------------------------------------------
     async def _receiver(self, client: object) -> None:
@@ -375,22 +551,24 @@ class MqttBridge:
             data = msg.payload if isinstance(msg.payload, bytes | bytearray) else b""
             try:
                 if topic == f"{base}/clock/request":
-                    await self._answer_clock(
-                        client, ClockRequest.model_validate_json(data), received
-                    )
+                    request = _parse_bounded(ClockRequest, data)
+                    await self._answer_clock(client, request, received)
                     continue
                 bus_topic, event = decode_inbound(topic == f"{base}/control", data, self.clock)
-            except (ValidationError, ValueError, ConfigError):
-                self.stats.rejected_inbound += 1
-                if self.stats.rejected_inbound == 1:
-                    logger.warning("invalid inbound MQTT payload dropped (topic %s)", topic)
-                continue
-            try:
                 self.bus.publish_nowait(bus_topic, event)
-            except ConfigError:
-                self.stats.rejected_inbound += 1
+            except (InboundPayloadError, ConfigError) as exc:
+                self._reject(exc)
                 continue
             self.stats.received += 1
+
+    def _reject(self, exc: Exception) -> None:
+        """Count (by reason) and drop a refused inbound payload; log each reason once."""
+        reason = exc.reason if isinstance(exc, InboundPayloadError) else "invalid"
+        self.stats.rejected_inbound += 1
+        seen = self.stats.rejected_by_reason.get(reason, 0)
+        self.stats.rejected_by_reason[reason] = seen + 1
+        if not seen:  # the message names fields and limits, never the payload's content
+            logger.warning("inbound MQTT payload dropped: %s", exc)
 
     async def _answer_clock(self, client: object, request: ClockRequest, received: float) -> None:
         import aiomqtt
@@ -433,15 +611,22 @@ class MqttBridge:
 
         Raises:
             ConsentError: no consent for the configured policy (when the bridge exports).
-            MqttAuthError: the broker refused the credentials.
+            MqttAuthError: the broker refused the credentials (at the first refusal).
+            MqttTlsError: the broker's certificate does not verify (untrusted CA, wrong host
+                name) or it does not speak TLS there (at once, with the cause).
         """
         import aiomqtt
 
         if self.topics:
-            require_consent(self.consent, export=self.config.policy)
+            self.gate.check(export=self.config.policy)
         c = self.config
         failures = 0
         pump = asyncio.create_task(self._pump(), name="wearsdk[mqtt].pump") if self.topics else None
+        watch = (
+            asyncio.create_task(self._watch_consent(), name="wearsdk[mqtt].consent")
+            if self.topics
+            else None
+        )
         try:
             while True:
                 try:
@@ -465,11 +650,7 @@ class MqttBridge:
                     self.connected.clear()
                     first = _link_error(exc)  # re-raises anything that is not a link problem
                     failures += 1
-                    _raise_if_refused(first, c)
-                    if isinstance(first, ssl.SSLError) and failures >= 3:
-                        raise ConnectionLostError(
-                            f"TLS to {c.safe_url()} failed: {first}"
-                        ) from None
+                    _raise_if_fatal(exc, c, failures, ever_connected=self.stats.connects > 0)
                     logger.info(
                         "MQTT link to %s unavailable (%s); reconnecting",
                         c.safe_url(),
@@ -478,10 +659,11 @@ class MqttBridge:
                 await asyncio.sleep(_backoff_s(failures, c.backoff_max_s))
         finally:
             self.connected.clear()
-            if pump is not None:
-                pump.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await pump
+            for task in (pump, watch):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
 
 
 @dataclass
@@ -525,9 +707,11 @@ class AnalyzerClient:
     (``config.backoff_max_s``), keeping the clock model: :meth:`annotate` waits for the link
     (within its ``timeout_s``) and publishes again an annotation whose acknowledgement was lost
     with the link, so delivery is at least once (QoS 1). A broker that refuses the credentials
-    on a reconnection ends the client: the next :meth:`annotate` raises
-    :class:`MqttAuthError`. ``config``'s credentials, TLS settings, prefix and session are used,
-    its export policy is not (annotations go to the session, which applies its own).
+    (:class:`MqttAuthError`) or whose certificate does not verify (:class:`MqttTlsError`)
+    fails the first connection at once with that error; on a reconnection it ends the
+    client, and the next :meth:`annotate` raises it. ``config``'s credentials, TLS settings,
+    prefix and session are used, its export policy is not (annotations go to the session,
+    which applies its own).
 
     Args:
         config: broker and session.
@@ -606,8 +790,14 @@ class AnalyzerClient:
         return self._connected.is_set()
 
     async def _connect(self) -> Any:
+        import aiomqtt
+
         client = _client(self.config, f"wearsdk-analyzer-{self.analyzer_id}", clean_session=True)
-        await client.__aenter__()
+        try:
+            await client.__aenter__()
+        except (aiomqtt.MqttError, OSError, TimeoutError) as exc:
+            _raise_if_fatal(exc, self.config)  # typed at once; a link problem as it is
+            raise
         try:
             await client.subscribe(self._response_topic, qos=0)
         except BaseException:
@@ -645,7 +835,7 @@ class AnalyzerClient:
                 try:
                     client = await self._connect()
                 except (aiomqtt.MqttError, OSError, TimeoutError) as exc:
-                    _raise_if_refused(exc, self.config)
+                    _raise_if_fatal(exc, self.config, failures, ever_connected=True)
         except Exception as exc:  # kept for annotate(): a background task has no caller
             self._fatal = exc
             raise
@@ -837,22 +1027,34 @@ def decode_inbound(
 ) -> tuple[str, Command | Annotation]:
     """Decode one inbound MQTT payload into the bus topic and event it becomes.
 
+    Bounded and finite: at most :data:`~wearsdk.io.MAX_INBOUND_BYTES` bytes, no NaN or
+    infinity anywhere, a label of at most 4096 characters, ``extras`` and ``args`` within
+    :data:`~wearsdk.JSON_LIMITS` (63 ``extras`` keys: the bridge adds ``_via``), unix times
+    in [0, 1e11]. What passes serialises to finite JSON in every sink.
+
     Args:
         control: the payload came on the ``control`` topic (else an analyzer topic).
         data: the raw payload (JSON).
         clock: the session clock (commands are stamped now, annotations mapped from unix).
 
     Raises:
-        ValueError: the payload is not valid (pydantic's ``ValidationError`` is one).
+        InboundPayloadError: the payload is refused; its ``reason`` says why (a
+            ``ValueError``).
         ConfigError: it decodes but cannot be placed on the session clock.
     """
     if control:
-        cmd = CommandIn.model_validate_json(data)
+        cmd = _parse_bounded(CommandIn, data)
         return f"control/{cmd.command}", Command(
             t=clock.now(), name=cmd.command, args=cmd.args, origin="mqtt"
         )
-    ann = AnnotationIn.model_validate_json(data).to_annotation(clock)
-    event = ann.model_copy(update={"extras": {**ann.extras, "_via": "mqtt"}})
+    incoming = _parse_bounded(AnnotationIn, data)
+    try:
+        ann = incoming.to_annotation(clock)
+        event = Annotation.model_validate(
+            {**ann.model_dump(), "extras": {**ann.extras, "_via": "mqtt"}}
+        )
+    except ValidationError as exc:
+        raise InboundPayloadError.from_validation(exc, bytes(data)) from None
     return f"analyzer/{ann.modality}/{ann.analyzer_id}", event
 
 
@@ -880,16 +1082,66 @@ def _backoff_s(failures: int, cap_s: float) -> float:
     return random.uniform(0, min(cap_s, 0.2 * 2 ** min(failures, 8)))
 
 
-def _raise_if_refused(exc: BaseException, config: MqttConfig) -> None:
-    """Raise :class:`MqttAuthError` when ``exc`` is the broker refusing the credentials
-    (retrying would only repeat the refusal)."""  # noqa: D205, D209
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """``exc``, the members of a group, and everything in their ``__cause__`` and
+    ``__context__`` chains (aiomqtt raises a plain ``MqttError`` with the ``SSLError`` only
+    in ``__context__``)."""  # noqa: D205, D209
+    seen: set[int] = set()
+    stack = [exc]
+    while stack:
+        e = stack.pop()
+        if id(e) in seen:
+            continue
+        seen.add(id(e))
+        yield e
+        if isinstance(e, BaseExceptionGroup):
+            stack.extend(e.exceptions)
+        stack.extend(x for x in (e.__cause__, e.__context__) if x is not None)
+
+
+_TRANSIENT_TLS = (ssl.SSLEOFError, ssl.SSLZeroReturnError, ssl.SSLSyscallError)
+
+
+def _tls_cause(e: ssl.SSLError) -> str:
+    if isinstance(e, ssl.SSLCertVerificationError) and e.verify_message:
+        return f"certificate verify failed: {e.verify_message}"
+    return str(e.reason or e.strerror or e).replace("_", " ").lower()
+
+
+def _raise_if_fatal(
+    exc: BaseException, config: MqttConfig, failures: int = 1, *, ever_connected: bool = False
+) -> None:
+    """Raise the typed error when ``exc`` is a failure retrying would only repeat.
+
+    :class:`MqttAuthError` for credentials the broker refused; :class:`MqttTlsError` for a
+    certificate that does not verify, or a broker that resets the first TLS handshake (a
+    plain listener), at once; for a TLS handshake cut short ``failures >= 3`` times in a row.
+    """
     import aiomqtt
 
-    rc = getattr(exc, "rc", None)
-    if isinstance(exc, aiomqtt.MqttCodeError) and _is_auth_failure(rc):
-        raise MqttAuthError(
-            f"the broker at {config.safe_url()} refused the credentials ({rc})"
-        ) from None
+    chain = list(_causes(exc))
+    for e in chain:
+        rc = getattr(e, "rc", None)
+        if isinstance(e, aiomqtt.MqttCodeError) and _is_auth_failure(rc):
+            raise MqttAuthError(
+                f"the broker at {config.safe_url()} refused the credentials ({rc})"
+            ) from None
+    for e in chain:
+        if isinstance(e, ssl.SSLError) and (not isinstance(e, _TRANSIENT_TLS) or failures >= 3):
+            raise MqttTlsError(f"TLS to {config.safe_url()} failed: {_tls_cause(e)}") from None
+    if config.tls and not ever_connected:
+        for e in chain:
+            if isinstance(e, ConnectionResetError):
+                raise MqttTlsError(
+                    f"TLS to {config.safe_url()} failed: the broker reset the connection during "
+                    "the handshake (does it speak TLS on this port? mqtts is usually 8883)"
+                ) from None
+    if config.tls and failures >= 3:
+        # aiomqtt keeps only the text of some errors: an SSL error named in a message
+        for e in chain:
+            text = str(e)
+            if "[SSL" in text or "certificate verify failed" in text:
+                raise MqttTlsError(f"TLS to {config.safe_url()} failed: {text}") from None
 
 
 def _is_auth_failure(rc: object) -> bool:

@@ -11,7 +11,7 @@ See docs/reliability.md.
 """
 
 from wearsdk.testing._faults import FAULT_KINDS, Fault, FaultInjector
-from wearsdk.testing._fuzz import FuzzResult, fuzz, mutate
+from wearsdk.testing._fuzz import FuzzResult, Mutator, fuzz, has_non_finite, mutate, mutate_json
 from wearsdk.testing._invariants import (
     BeatTruth,
     BusRecorder,
@@ -35,6 +35,7 @@ __all__ = [
     "FaultInjector",
     "FrameTruth",
     "FuzzResult",
+    "Mutator",
     "Violation",
     "check_beats_against_truth",
     "check_bounded_queues",
@@ -45,5 +46,7 @@ __all__ = [
     "check_order",
     "check_reconnection",
     "fuzz",
+    "has_non_finite",
     "mutate",
+    "mutate_json",
 ]
