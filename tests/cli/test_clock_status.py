@@ -6,7 +6,7 @@ import math
 from wearsdk import EVENT_ADAPTER, ClockStatus, DeviceClockMap, SessionClock
 from wearsdk._jsonl import message_to_dict
 from wearsdk.bus import Message
-from wearsdk.cli import _Summary
+from wearsdk.cli._output import Summary as _Summary
 from wearsdk.io import WireMessage, encode_message
 
 
