@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from wearsdk._clock import (
         ClockQuality,
         DeviceClockMap,
+        ReplayClock,
         RoundTrip,
         RoundTripClock,
         ScaledClock,
@@ -78,6 +79,7 @@ __all__ = [
     "PipelineConfig",
     "ProtocolError",
     "Pseudonymizer",
+    "ReplayClock",
     "RoundTrip",
     "RoundTripClock",
     "SampleBlock",
@@ -103,6 +105,7 @@ __all__ = [
 _LAZY: dict[str, str] = {
     "ClockQuality": "wearsdk._clock",
     "DeviceClockMap": "wearsdk._clock",
+    "ReplayClock": "wearsdk._clock",
     "RoundTrip": "wearsdk._clock",
     "RoundTripClock": "wearsdk._clock",
     "ScaledClock": "wearsdk._clock",
