@@ -28,8 +28,8 @@ from wearsdk._errors import ConfigError
 __all__ = [
     "ClockQuality",
     "DeviceClockMap",
-    "RoundTrip",
     "ReplayClock",
+    "RoundTrip",
     "RoundTripClock",
     "ScaledClock",
     "SessionClock",

@@ -465,5 +465,6 @@ class XdfReplay(Source):
                 await ctx.bus.publish(topic, payload)
                 self.published += 1
         logger.debug("%s: XDF replay finished (%d messages)", ctx.source_id, self.published)
+        await ctx.bus.drained()  # what the last data causes comes before the end is reported
         ctx.status("closed", detail="end of the recording")
         self._finished.set()
