@@ -154,8 +154,8 @@ class XdfReplay(Source):
         """Samples (and recorded events) dropped for a non-finite timestamp."""
         self.truncated = self.recording.truncated
         """The file ends inside a chunk (an interrupted recording): replayed up to there."""
-        if self.truncated:
-            self._note(f"{self._name} ends inside a chunk: replaying the complete chunks only")
+        if self.truncated:  # read_xdf has logged it
+            self.notes.append(f"{self._name} ends inside a chunk: replaying its complete chunks")
         self._clock: ReplayClock | None = None
         self._finished = asyncio.Event()
         self._feeds = self._prepare()
