@@ -70,7 +70,7 @@ import numpy.typing as npt
 
 from wearsdk._errors import ConfigError
 from wearsdk.signals._bins import BinnedStream
-from wearsdk.signals._ecg import EcgCleaner, EcgPeakDetector
+from wearsdk.signals._ecg import EcgCleaner, EcgPeakDetector, EcgPeaks
 from wearsdk.signals._eda import EdaProcessor
 from wearsdk.signals._hrv import (
     BeatClass,
@@ -83,6 +83,7 @@ from wearsdk.signals._hrv import (
 from wearsdk.signals._ppg import (
     PPG_FEATURES,
     PPG_SQI_THRESHOLD,
+    PpgBeats,
     PpgPeakDetector,
     ppg_sqi,
     ppg_window_features,
@@ -342,7 +343,10 @@ class FeatureExtractor:
         if self._ecg_cleaner is not None:
             y = self._ecg_cleaner.step(x)
             self._clean.append(CleanSignal("ecg_clean", "ecg", t, y[:, None], ("ecg_clean",)))
-        peaks = self._ecg.step(x, t)
+        self._peaks(self._ecg.step(x, t))
+
+    def _peaks(self, peaks: EcgPeaks) -> None:
+        """R peaks become beats of the ``rr`` stream."""
         if len(peaks) == 0:
             return
         times = peaks.t.tolist()
@@ -404,6 +408,9 @@ class FeatureExtractor:
         wave[:, 1] = self._ppg.last_filtered
         wave[:, 2] = np.arange(self._ppg_n, self._ppg_n + t.size)
         self._ppg_n += t.size
+        self._ppg_add(beats)
+
+    def _ppg_add(self, beats: PpgBeats) -> None:
         if len(beats):
             rows = self._ppg_beats.extend(len(beats))
             rows[:, 0] = beats.t
@@ -434,6 +441,10 @@ class FeatureExtractor:
         self._stream("rr", None).add(tl, rl)
         self._rr_pending.extend(tl)
         _rr, classes, nn, nn_index = self._rr_cleaner.step_list(rl)
+        self._classified(classes, nn, nn_index)
+
+    def _classified(self, classes: list[int], nn: list[float], nn_index: list[int]) -> None:
+        """Beats whose class is decided: their classes and NN intervals, for the windows."""
         if not classes:
             return
         first_index = self._rr_decided  # global index of classes[0]
@@ -492,6 +503,36 @@ class FeatureExtractor:
             out.append(self._window(self._next_end_bin))
             self._next_end_bin += 1
         self._forget((self._next_end_bin + 1) * hop - self.config.window_s)
+        return out
+
+    def flush(self) -> list[WindowFeatures]:
+        """End of the data: the windows it reaches that :meth:`ready` still holds back.
+
+        The processors decide what they were waiting for (the ECG's last R peaks, the class
+        of the last beats: their end is mirrored, as :meth:`RRCleaner.flush
+        <wearsdk.signals.RRCleaner.flush>` does; the PPG's last beats), then every window up
+        to the newest data of any stream is emitted, whichever stream lags. Call it once,
+        when no more data will come (the extractor is then finished).
+        """
+        if self._ecg is not None:
+            self._peaks(self._ecg.flush())
+        art = self._rr_cleaner.flush()
+        self._classified(art.classes.tolist(), art.nn_s.tolist(), art.nn_end_index.tolist())
+        if self._ppg is not None:
+            self._ppg_add(self._ppg.flush())
+        if self._next_end_bin is None:
+            return []
+        watermarks = [
+            self._rr_ready if name == "rr" else b.watermark
+            for name, b in self._bins.items()
+            if math.isfinite(b.watermark)
+        ]
+        out: list[WindowFeatures] = []
+        if watermarks:
+            newest = max(watermarks)
+            while (self._next_end_bin + 1) * self.config.hop_s <= newest:
+                out.append(self._window(self._next_end_bin))
+                self._next_end_bin += 1
         return out
 
     def _watermark(self, name: str, b: BinnedStream) -> float:
