@@ -296,7 +296,8 @@ class XdfReplay(Source):
             if problem is not None:
                 self.unusable[key] = problem
                 self._note(f"{self._name}: {what} ({name}) cannot be processed: {problem}")
-            scaled = values[:, route.indices].astype(np.float64)
+            with np.errstate(invalid="ignore"):  # a signalling NaN stays a NaN
+                scaled = values[:, route.indices].astype(np.float64)
             if route.scale != 1.0:
                 scaled *= route.scale
             yield _Feed(

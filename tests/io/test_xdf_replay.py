@@ -324,3 +324,42 @@ async def test_at_full_speed_every_event_is_on_the_recordings_time_line(tmp_path
     # the pipeline's output for the last data is published before the end is reported
     end_index = next(i for i, m in enumerate(got) if m.payload is statuses[1])
     assert not any(isinstance(m.payload, Features) for m in got[end_index + 1 :])
+
+
+def test_mutated_files_are_replayed_or_refused_with_the_typed_error(tmp_path: Path) -> None:
+    t = T0 + np.arange(300) / 100.0
+    streams = [
+        Stream(1, "BioAmp", "ECG", 100.0, t, np.sin(t), channels=[("e", "mV", "ECG")]),
+        Stream(2, "Markers", "Markers", 0.0, t[::50], [f"m{i}" for i in range(6)], fmt="string"),
+        Stream(3, "Motion", "ACC", 50.0, t[::2], np.ones((150, 3)), fmt="int16",
+               channels=[(c, "g", "ACC") for c in "xyz"]),
+    ]  # fmt: skip
+    base = write(tmp_path / "base.xdf", streams, chunk_s=0.5).read_bytes()
+    rng = np.random.default_rng(7)
+    path = tmp_path / "mutated.xdf"
+    outcomes = {"replayed": 0, "refused": 0}
+    paths: set[str] = set()
+    for _ in range(1500):
+        data = bytearray(base)
+        for _ in range(int(rng.integers(1, 5))):
+            pos = int(rng.integers(0, max(1, len(data))))
+            op = rng.random()
+            if op < 0.5 and data:
+                data[min(pos, len(data) - 1)] = int(rng.integers(0, 256))
+            elif op < 0.7:
+                data[pos : pos + 8] = rng.bytes(8)
+            elif op < 0.85:
+                del data[pos:]
+            else:
+                data[pos:pos] = rng.bytes(int(rng.integers(1, 17)))
+        path.write_bytes(bytes(data))
+        try:
+            XdfReplay(path, speed=None)
+        except XdfFormatError as exc:  # the only exception: a traceback would fail the test
+            paths.add(exc.path)
+            outcomes["refused"] += 1
+        else:
+            outcomes["replayed"] += 1
+    assert outcomes["replayed"] > 100
+    assert outcomes["refused"] > 100
+    assert paths == {str(path)}  # each error names the file
