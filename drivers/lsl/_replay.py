@@ -196,8 +196,10 @@ class XdfReplay(Source):
                 continue
             t = np.concatenate([c.t for c in chunks])
             if stream.channel_format == "string":
-                strings = [s[0] if s else "" for c in chunks for s in c.values]
                 events = stream.text("source_id") == EVENTS_STREAM.source_id
+                if not events and stream.text("desc/wearsdk/topic"):
+                    continue  # wearsdk's marker streams: wearsdk-events holds the annotations
+                strings = [s[0] if s else "" for c in chunks for s in c.values]
                 if not events:
                     t = stream.to_local(t)
                 rank = (-1 if events else 7, stream.name, stream.text("source_id"), sid)
