@@ -122,6 +122,12 @@ async def test_every_layout_of_the_same_data_gives_identical_estimates(tmp_path:
     ]
     assert [r[2:] for r in got_deduced] == [r[2:] for r in ref]
     np.testing.assert_allclose([r[:2] for r in got_deduced], [r[:2] for r in ref], rtol=1e-9)
+    # blocks of 1 s (a paced replay's) instead of 4 s (full speed's): the same estimates, but
+    # for the float rounding of sums over other block boundaries
+    _, one_s = await replay_all(tmp_path / "interleaved.xdf", block_s=1.0)
+    got_1s = [(e.arousal, e.confidence, e.modalities, e.flags) for e in of_type(one_s, Estimate)]
+    assert [r[2:] for r in got_1s] == [r[2:] for r in ref]
+    np.testing.assert_allclose([r[:2] for r in got_1s], [r[:2] for r in ref], rtol=1e-12)
     # published in time order: no block is due (its last sample) before an earlier one
     dues = [float(b.t[-1]) for b in of_type(results["sequential"], SampleBlock)]
     assert dues == sorted(dues)
