@@ -369,3 +369,30 @@ def test_mutated_files_are_replayed_or_refused_with_the_typed_error(tmp_path: Pa
     assert outcomes["replayed"] > 100
     assert outcomes["refused"] > 100
     assert paths == {str(path)}  # each error names the file
+
+
+@pytest.mark.parametrize(
+    ("stream", "unit", "want"),
+    [
+        ("acc", "g", ("mG", 1000.0)),
+        ("acc", "m/s^2", ("mG", 1000.0 / G)),
+        ("acc", "mg", ("mG", 1.0)),
+        ("acc", "1/64g", ("mG", 1000.0 / 64)),
+        ("ecg", "mV", ("uV", 1000.0)),
+        ("eda", "microsiemens", ("uS", 1.0)),
+        ("rr", "ms", ("s", 1e-3)),
+        ("hr", "Hz", ("bpm", 60.0)),
+        ("temp", "°C", ("degC", 1.0)),
+    ],
+)
+def test_every_stream_kind_has_its_units_converted(
+    stream: str, unit: str, want: tuple[str, float]
+) -> None:
+    from wearsdk.io.lsl import unit_known, unit_scale
+
+    got = unit_scale(stream, unit)
+    assert got[0] == want[0]
+    assert got[1] == pytest.approx(want[1])
+    assert unit_known(stream, unit)
+    assert not unit_known(stream, "")
+    assert unit_known(stream, "furlong") == (stream not in ("acc", "eda", "rr", "hr", "temp"))
