@@ -396,3 +396,26 @@ def test_every_stream_kind_has_its_units_converted(
     assert unit_known(stream, unit)
     assert not unit_known(stream, "")
     assert unit_known(stream, "furlong") == (stream not in ("acc", "eda", "rr", "hr", "temp"))
+
+
+def test_replay_clock_stands_at_the_data_at_full_speed_and_paces_otherwise() -> None:
+    from wearsdk import ConfigError, ReplayClock
+
+    real = [100.0]
+    fast = ReplayClock(5000.0, speed=None, unix_at_start=1.7e9, source=lambda: real[0])
+    assert fast.now() == 5000.0
+    real[0] += 30.0  # real time passes: the full-speed clock waits for the data
+    assert fast.now() == 5000.0
+    fast.advance(5012.5)
+    fast.advance(5010.0)  # never back
+    assert fast.now() == 5012.5
+    assert fast.to_unix(5012.5) == pytest.approx(1.7e9 + 12.5)
+    assert fast.real_delay_s(60.0) == 0.0
+    paced = ReplayClock(5000.0, speed=10.0, source=lambda: real[0])
+    real[0] += 2.0
+    assert paced.now() == pytest.approx(5020.0)
+    paced.advance(5100.0)  # data ahead of the pace: the clock is not behind the data
+    assert paced.now() == 5100.0
+    for bad in (0.0, -1.0, math.inf, math.nan):
+        with pytest.raises(ConfigError):
+            ReplayClock(0.0, speed=bad)
