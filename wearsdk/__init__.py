@@ -4,14 +4,11 @@ The public facade. Everything importable from here is stable API; modules whose 
 with an underscore are private.
 """
 
-from wearsdk._clock import (
-    ClockQuality,
-    DeviceClockMap,
-    RoundTrip,
-    RoundTripClock,
-    ScaledClock,
-    SessionClock,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from wearsdk._errors import (
     ConfigError,
     ConnectionLostError,
@@ -23,27 +20,39 @@ from wearsdk._errors import (
     SubscriberOverflowError,
     WearError,
 )
-from wearsdk._events import (
-    EVENT_ADAPTER,
-    JSON_LIMITS,
-    Annotation,
-    AnyEvent,
-    ClockStatus,
-    Command,
-    DeviceState,
-    DeviceStatus,
-    Estimate,
-    Event,
-    Features,
-    Gap,
-    HeartRate,
-    StressLevel,
-)
-from wearsdk._privacy import Consent, ConsentGate, ExportPolicy, Pseudonymizer, require_consent
-from wearsdk._types import SampleBlock
 from wearsdk._version import __version__
-from wearsdk.bus import Bus, Message, OverflowPolicy, Subscription
-from wearsdk.session import PipelineConfig, Session, Source, SourceContext, SourceStream
+
+if TYPE_CHECKING:
+    from wearsdk._clock import (
+        ClockQuality,
+        DeviceClockMap,
+        ReplayClock,
+        RoundTrip,
+        RoundTripClock,
+        ScaledClock,
+        SessionClock,
+    )
+    from wearsdk._events import (
+        EVENT_ADAPTER,
+        JSON_LIMITS,
+        Annotation,
+        AnyEvent,
+        ClockStatus,
+        Command,
+        DeviceState,
+        DeviceStatus,
+        Estimate,
+        Event,
+        Features,
+        Gap,
+        HeartRate,
+        StressLevel,
+    )
+    from wearsdk._privacy import Consent, ConsentGate, ExportPolicy, Pseudonymizer, require_consent
+    from wearsdk._types import SampleBlock
+    from wearsdk._contracts import Sink, SinkContext, SinkReport
+    from wearsdk.bus import Bus, Message, OverflowPolicy, Subscription
+    from wearsdk.session import PipelineConfig, Session, Source, SourceContext, SourceStream
 
 __all__ = [
     "EVENT_ADAPTER",
@@ -74,6 +83,7 @@ __all__ = [
     "PipelineConfig",
     "ProtocolError",
     "Pseudonymizer",
+    "ReplayClock",
     "RoundTrip",
     "RoundTripClock",
     "SampleBlock",
@@ -81,6 +91,9 @@ __all__ = [
     "Session",
     "SessionClock",
     "SessionLogError",
+    "Sink",
+    "SinkContext",
+    "SinkReport",
     "Source",
     "SourceContext",
     "SourceStream",
@@ -92,3 +105,61 @@ __all__ = [
     "__version__",
     "require_consent",
 ]
+
+# Names are imported on first use (PEP 562), so ``import wearsdk.signals`` or the command
+# line's help does not load the session, the bus or pydantic.
+# This table says where each name not imported above lives.
+_LAZY: dict[str, str] = {
+    "ClockQuality": "wearsdk._clock",
+    "DeviceClockMap": "wearsdk._clock",
+    "ReplayClock": "wearsdk._clock",
+    "RoundTrip": "wearsdk._clock",
+    "RoundTripClock": "wearsdk._clock",
+    "ScaledClock": "wearsdk._clock",
+    "SessionClock": "wearsdk._clock",
+    "EVENT_ADAPTER": "wearsdk._events",
+    "JSON_LIMITS": "wearsdk._events",
+    "Annotation": "wearsdk._events",
+    "AnyEvent": "wearsdk._events",
+    "ClockStatus": "wearsdk._events",
+    "Command": "wearsdk._events",
+    "DeviceState": "wearsdk._events",
+    "DeviceStatus": "wearsdk._events",
+    "Estimate": "wearsdk._events",
+    "Event": "wearsdk._events",
+    "Features": "wearsdk._events",
+    "Gap": "wearsdk._events",
+    "HeartRate": "wearsdk._events",
+    "StressLevel": "wearsdk._events",
+    "Consent": "wearsdk._privacy",
+    "ConsentGate": "wearsdk._privacy",
+    "ExportPolicy": "wearsdk._privacy",
+    "Pseudonymizer": "wearsdk._privacy",
+    "require_consent": "wearsdk._privacy",
+    "SampleBlock": "wearsdk._types",
+    "Sink": "wearsdk._contracts",
+    "SinkContext": "wearsdk._contracts",
+    "SinkReport": "wearsdk._contracts",
+    "Bus": "wearsdk.bus",
+    "Message": "wearsdk.bus",
+    "OverflowPolicy": "wearsdk.bus",
+    "Subscription": "wearsdk.bus",
+    "PipelineConfig": "wearsdk.session",
+    "Session": "wearsdk.session",
+    "Source": "wearsdk.session",
+    "SourceContext": "wearsdk.session",
+    "SourceStream": "wearsdk.session",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -28,6 +28,7 @@ from wearsdk._errors import ConfigError
 __all__ = [
     "ClockQuality",
     "DeviceClockMap",
+    "ReplayClock",
     "RoundTrip",
     "RoundTripClock",
     "ScaledClock",
@@ -149,6 +150,78 @@ class ScaledClock(SessionClock):
         """Return the current (scaled) session time in seconds."""
         real = self._source()
         return self._start_real + (real - self._start_real) * self._speed
+
+
+class ReplayClock(SessionClock):
+    """Session time that follows a replay's position in its recording.
+
+    Replays (:class:`~wearsdk.drivers.lsl.XdfReplay`, :class:`~wearsdk.drivers.e4.E4Replay`)
+    make one with their ``clock()`` method and move it forward as they publish
+    (:meth:`advance`), so every event of the session, device status included, is stamped on
+    the recording's time line: as fast as possible (``speed=None``) the clock stands at the
+    time of the data published last, whatever the real time it took; paced (``speed=X``) it
+    runs at ``X`` times real time from :meth:`begin`, and never behind the data published.
+    :meth:`to_unix` gives the recording's wall-clock times back.
+
+    Args:
+        start_t: the session time of the recording's start (default: the base clock's now).
+        speed: recording seconds per real second, or ``None`` for as fast as possible.
+        unix_at_start: the unix time of the recording's start (default: now).
+        source: the underlying monotonic time function.
+
+    Raises:
+        ConfigError: a speed that is not a positive finite number, or a non-finite start.
+    """
+
+    def __init__(
+        self,
+        start_t: float | None = None,
+        *,
+        speed: float | None = None,
+        unix_at_start: float | None = None,
+        source: Callable[[], float] | None = None,
+    ) -> None:
+        if speed is not None and not (math.isfinite(speed) and speed > 0):
+            raise ConfigError(f"clock speed must be a positive finite number, got {speed!r}")
+        super().__init__(source)
+        start = self._source() if start_t is None else float(start_t)
+        if not math.isfinite(start):
+            raise ConfigError(f"replay start must be finite, got {start_t!r}")
+        self.start_t: float = start
+        """The session time of the recording's start."""
+        self._pace = speed
+        self._position = start
+        self._real_start = self._source()
+        if unix_at_start is not None and math.isfinite(unix_at_start):
+            self._unix_offset = float(unix_at_start) - start
+        else:
+            self._unix_offset = time.time() - start
+
+    @property
+    def speed(self) -> float:
+        """Session seconds per real second (``inf`` as fast as possible)."""
+        return math.inf if self._pace is None else self._pace
+
+    @property
+    def position(self) -> float:
+        """The time of the data published last."""
+        return self._position
+
+    def begin(self) -> None:
+        """Start the paced time line now (the replay calls it when it starts publishing)."""
+        self._real_start = self._source()
+
+    def advance(self, t: float) -> None:
+        """Move the clock to ``t`` (recording time), if that is later than where it stands."""
+        if t > self._position:
+            self._position = t
+
+    def now(self) -> float:
+        """The replay's current session time."""
+        if self._pace is None:
+            return self._position
+        paced = self.start_t + (self._source() - self._real_start) * self._pace
+        return max(paced, self._position)
 
 
 @dataclass(frozen=True, slots=True)

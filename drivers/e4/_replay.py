@@ -10,7 +10,15 @@ from pathlib import Path
 
 import numpy as np
 
-from wearsdk import Annotation, ConfigError, Gap, SampleBlock, Source, SourceContext
+from wearsdk import (
+    Annotation,
+    ConfigError,
+    Gap,
+    ReplayClock,
+    SampleBlock,
+    Source,
+    SourceContext,
+)
 from wearsdk.io.e4 import E4Session, load_e4_session
 
 __all__ = ["E4Replay"]
@@ -33,17 +41,23 @@ class E4Replay(Source):
     :class:`~wearsdk.Annotation` markers (``modality="marker"``, ``analyzer_id="e4-tags"``) on
     ``analyzer/marker/<source>``.
 
-    Every timestamp is ``ctx.clock.from_unix(original unix time)``: run the session on
-    ``ScaledClock(speed or 1.0, unix_at_start=replay.start_unix)`` (the recording's start, or
-    ``start_s`` after it) and ``clock.to_unix`` gives the recording's times back, while session
-    times keep up with the replay's progress.
+    Run the session on :meth:`clock` (a :class:`~wearsdk.ReplayClock` that follows the
+    replay: at ``speed=None`` it stands at the time of the data published last, so every
+    event, device status included, is on the recording's time line) and ``clock.to_unix``
+    gives the recording's times back. Every timestamp is ``ctx.clock.from_unix(original unix
+    time)`` on that clock, or on any clock made for the recording (whose ``to_unix`` of now is
+    within a day of :attr:`start_unix`, as ``ScaledClock(..., unix_at_start=...)``); on a live
+    clock (a plain ``Session()``) the recording starts at the session's now instead of years in
+    the past.
 
     Data goes out in chunks of ``chunk_s`` seconds of recording per stream (a chunk is due at
     its last sample), all streams interleaved in time order. With ``speed`` it is paced at
     ``speed`` times real time; with ``speed=None`` it goes as fast as the subscribers take it.
     Publishing awaits :meth:`Bus.publish <wearsdk.Bus.publish>`, so subscribers with the
     ``block`` policy slow the replay down instead of losing data. The source reports
-    ``connected`` when it starts and ``closed`` when the data ends, then :meth:`run` returns.
+    ``connected`` when it starts and ``closed`` when the data ends (once the ``block``
+    subscribers took it: :meth:`~wearsdk.Bus.drained`), then :meth:`run` returns;
+    :meth:`wait_finished` waits for that.
 
     Args:
         session: an :class:`~wearsdk.io.e4.E4Session` or the export folder to load.
@@ -96,6 +110,9 @@ class E4Replay(Source):
         """Samples (beats for ``rr``, tags for ``marker``) published so far, by stream."""
         ibi = self.session.ibi
         self._ibi_t_unix = ibi.t_unix if ibi is not None else np.empty(0)
+        self._clock: ReplayClock | None = None
+        self._offset = 0.0  # unix time minus session time, fixed when the replay starts
+        self._finished = asyncio.Event()
 
     @property
     def identity(self) -> str:
@@ -132,6 +149,25 @@ class E4Replay(Source):
             t1 = min(t1, t0 + self.duration_s)
         return t0, t1
 
+    @property
+    def finished(self) -> bool:
+        """The replay has published all its data (it reported ``closed``)."""
+        return self._finished.is_set()
+
+    async def wait_finished(self) -> None:
+        """Wait until the replay has published all its data (the end-of-data signal)."""
+        await self._finished.wait()
+
+    def clock(self, speed: float | None = None) -> ReplayClock:
+        """The session clock of this replay (see :class:`~wearsdk.ReplayClock`).
+
+        Session time starts at the base clock's now, follows the replay (paced at ``speed``,
+        default the replay's, or standing at the data published last at full speed), and
+        ``to_unix`` maps it onto the recording's unix times (from :attr:`start_unix`).
+        """
+        self._clock = ReplayClock(speed=speed or self.speed, unix_at_start=self.start_unix)
+        return self._clock
+
     def _plan(self) -> list[tuple[float, int, str, int, int]]:
         """Every chunk to publish: (due unix time, stream order, stream, first, end index)."""
         t0, t1 = self.window_unix
@@ -165,11 +201,11 @@ class E4Replay(Source):
     def _messages(
         self, ctx: SourceContext, name: str, lo: int, hi: int
     ) -> Iterator[tuple[str, Annotation | Gap | SampleBlock]]:
-        offset = ctx.clock.unix_offset_s  # from_unix(x) == x - offset, for whole arrays
+        offset = self._offset  # session time == unix time - offset, for whole arrays
         sid = ctx.source_id
         if name == "marker":
             for i in range(lo, hi):
-                at = ctx.clock.from_unix(float(self.session.tags_unix_s[i]))
+                at = float(self.session.tags_unix_s[i]) - offset
                 yield (
                     f"analyzer/marker/{sid}",
                     Annotation(
@@ -242,19 +278,33 @@ class E4Replay(Source):
     async def run(self, ctx: SourceContext) -> None:
         """Publish the session (paced, or as fast as possible), then report ``closed``."""
         plan = self._plan()
-        ctx.status("connected", detail=f"replaying an E4 session ({len(plan)} chunks)")
-        real_start = ctx.clock.now() / ctx.clock.speed
+        clock = ctx.clock if isinstance(ctx.clock, ReplayClock) else self._clock
         t0, _ = self.window_unix
+        now = ctx.clock.now()
+        if clock is not None or abs(ctx.clock.to_unix(now) - t0) < 86400.0:
+            self._offset = ctx.clock.unix_offset_s  # a clock made for this recording
+        else:  # a live clock: the recording starts now (not years before the session)
+            self._offset = t0 - now
+            logger.info("%s: not on the replay's clock: the recording starts now", ctx.source_id)
+        ctx.status("connected", detail=f"replaying an E4 session ({len(plan)} chunks)")
+        loop = asyncio.get_running_loop()
+        real_start = loop.time()
+        if clock is not None:
+            clock.begin()
         for due, _, name, lo, hi in plan:
             if self.speed is not None:
-                ahead = (due - t0) / self.speed - (ctx.clock.now() / ctx.clock.speed - real_start)
+                ahead = (due - t0) / self.speed - (loop.time() - real_start)
                 if ahead > 0:
                     await asyncio.sleep(ahead)
             else:
                 await asyncio.sleep(0)  # as fast as possible, but let the subscribers run
+            if clock is not None:
+                clock.advance(due - self._offset)
             for topic, payload in self._messages(ctx, name, lo, hi):
                 await ctx.bus.publish(topic, payload)
                 self.published += 1
             self.samples[name] = self.samples.get(name, 0) + (hi - lo)
         logger.debug("%s: E4 replay finished (%d messages)", ctx.source_id, self.published)
+        await ctx.bus.drained()  # what the last data causes comes before the end is reported
         ctx.status("closed", detail="end of the recording")
+        self._finished.set()

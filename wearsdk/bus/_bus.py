@@ -495,3 +495,24 @@ class Bus:
     def subscriptions(self) -> Sequence[Subscription]:
         """The open subscriptions."""
         return tuple(self._subscriptions)
+
+    async def drained(self, timeout_s: float = 5.0) -> bool:
+        """Wait until every ``block`` subscription has taken what is queued for it.
+
+        A finite source (a replay) awaits it before reporting its end, so that what its last
+        messages cause (the pipeline's last windows and cleaned blocks) is published before
+        the end is. Subscriptions with a dropping policy are not waited for.
+
+        Args:
+            timeout_s: the longest wait, in real seconds (a subscriber that does not read).
+
+        Returns:
+            Whether they all drained within ``timeout_s``.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while any(s.policy == "block" and s._queue for s in self._subscriptions):
+            if loop.time() >= deadline:
+                return False
+            await asyncio.sleep(0)
+        return True

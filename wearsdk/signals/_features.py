@@ -50,9 +50,11 @@ cleaned sample keeps the time of the raw sample it comes from; the features do n
 A window whose stream coverage is below ``min_coverage`` is flagged (``low_coverage_<stream>``)
 and its features from that stream are NaN: missing data is never silently averaged.
 
-Streams that need their nominal rate (``ecg``, ``eda``, ``bvp``) drop and count their samples
-without one (or with one their processor cannot work at); samples of ``bvp`` that are not after
-the previous one are dropped and counted too.
+Streams that need their nominal rate (``ecg``, ``eda``, ``bvp``) are unusable without one, or
+with one their processor cannot work at (an ECG below 100 Hz): their samples are dropped and
+counted, the stream is listed in :attr:`FeatureExtractor.unusable` with the reason, and every
+window from then on carries the flag ``unusable_<stream>``; the other streams are processed
+as usual. Samples of ``bvp`` that are not after the previous one are dropped and counted too.
 """
 
 from __future__ import annotations
@@ -68,7 +70,7 @@ import numpy.typing as npt
 
 from wearsdk._errors import ConfigError
 from wearsdk.signals._bins import BinnedStream
-from wearsdk.signals._ecg import EcgCleaner, EcgPeakDetector
+from wearsdk.signals._ecg import EcgCleaner, EcgPeakDetector, EcgPeaks
 from wearsdk.signals._eda import EdaProcessor
 from wearsdk.signals._hrv import (
     BeatClass,
@@ -81,6 +83,7 @@ from wearsdk.signals._hrv import (
 from wearsdk.signals._ppg import (
     PPG_FEATURES,
     PPG_SQI_THRESHOLD,
+    PpgBeats,
     PpgPeakDetector,
     ppg_sqi,
     ppg_window_features,
@@ -167,6 +170,13 @@ class CleanSignal:
     channels: tuple[str, ...]
 
 
+def _rate(kind: str, rate: float | None) -> float:
+    """The nominal rate a processor needs (a ConfigError without one)."""
+    if not rate or rate <= 0:
+        raise ConfigError(f"{kind} processing needs the stream's nominal rate (irregular stream)")
+    return rate
+
+
 class _Rows:
     """Rows in time order (column 0: time), added at the end, dropped from the front, in one
     contiguous array (grown or compacted when full), so a window's rows are a slice.
@@ -245,7 +255,8 @@ class FeatureExtractor:
         self._last_beat_t = -math.inf  # beats are kept in time order
         self._next_end_bin: int | None = None
         self.dropped = 0
-        """Samples dropped (out of order, non-finite, unknown stream)."""
+        """Samples dropped (out of order, non-finite, unknown or unusable stream)."""
+        self._unusable: dict[str, str] = {}
 
     # -- input --------------------------------------------------------------------------------
     def _stream(self, name: str, rate: float | None, channels: int = 1) -> BinnedStream:
@@ -276,7 +287,9 @@ class FeatureExtractor:
             return
         self._start(tt)
         self._make_room(tt)
-        if stream == "rr":
+        if stream in self._unusable:
+            self.dropped += tt.size
+        elif stream == "rr":
             if self._ecg is None:
                 self._push_rr(tt.tolist(), vv[:, 0].tolist())
         elif stream == "ecg":
@@ -319,16 +332,21 @@ class FeatureExtractor:
         self, t: npt.NDArray[np.float64], x: npt.NDArray[np.float64], rate: float | None
     ) -> None:
         if self._ecg is None:
-            if not rate or rate <= 0:
-                self.dropped += t.size  # peak detection needs the nominal rate
+            try:
+                detector = EcgPeakDetector(sampling_rate_hz=_rate("ECG", rate))
+                fs = detector.sampling_rate_hz
+                cleaner = EcgCleaner(sampling_rate_hz=fs) if self.keep_clean else None
+            except ConfigError as exc:
+                self._refuse("ecg", str(exc), t.size)
                 return
-            self._ecg = EcgPeakDetector(sampling_rate_hz=rate)
-            if self.keep_clean:
-                self._ecg_cleaner = EcgCleaner(sampling_rate_hz=rate)
+            self._ecg, self._ecg_cleaner = detector, cleaner
         if self._ecg_cleaner is not None:
             y = self._ecg_cleaner.step(x)
             self._clean.append(CleanSignal("ecg_clean", "ecg", t, y[:, None], ("ecg_clean",)))
-        peaks = self._ecg.step(x, t)
+        self._peaks(self._ecg.step(x, t))
+
+    def _peaks(self, peaks: EcgPeaks) -> None:
+        """R peaks become beats of the ``rr`` stream."""
         if len(peaks) == 0:
             return
         times = peaks.t.tolist()
@@ -342,10 +360,11 @@ class FeatureExtractor:
         self, t: npt.NDArray[np.float64], x: npt.NDArray[np.float64], rate: float | None
     ) -> None:
         if self._eda is None:
-            if not rate or rate <= 0:
-                self.dropped += t.size  # EDA processing needs the nominal rate
+            try:
+                self._eda = EdaProcessor(sampling_rate_hz=_rate("EDA", rate))
+            except ConfigError as exc:
+                self._refuse("eda", str(exc), t.size)
                 return
-            self._eda = EdaProcessor(sampling_rate_hz=rate)
         out = self._eda.step(x, t)
         # one stream of three channels: tonic, phasic (missing where bridged) and validity
         y = np.empty((out.t.size, 3))
@@ -369,9 +388,9 @@ class FeatureExtractor:
     ) -> None:
         if self._ppg is None:
             try:
-                self._ppg = PpgPeakDetector(sampling_rate_hz=rate or 0.0)
-            except ConfigError:
-                self.dropped += t.size  # beat detection needs a nominal rate of 12.5 Hz or more
+                self._ppg = PpgPeakDetector(sampling_rate_hz=_rate("PPG", rate))
+            except ConfigError as exc:  # beat detection needs a nominal rate of 12.5 Hz or more
+                self._refuse("bvp", str(exc), t.size)
                 return
         # samples must come in time order with finite times (NaN values are the detector's)
         prev = np.maximum.accumulate(np.concatenate(([self._ppg_last_t], t[:-1])))
@@ -389,6 +408,9 @@ class FeatureExtractor:
         wave[:, 1] = self._ppg.last_filtered
         wave[:, 2] = np.arange(self._ppg_n, self._ppg_n + t.size)
         self._ppg_n += t.size
+        self._ppg_add(beats)
+
+    def _ppg_add(self, beats: PpgBeats) -> None:
         if len(beats):
             rows = self._ppg_beats.extend(len(beats))
             rows[:, 0] = beats.t
@@ -419,6 +441,10 @@ class FeatureExtractor:
         self._stream("rr", None).add(tl, rl)
         self._rr_pending.extend(tl)
         _rr, classes, nn, nn_index = self._rr_cleaner.step_list(rl)
+        self._classified(classes, nn, nn_index)
+
+    def _classified(self, classes: list[int], nn: list[float], nn_index: list[int]) -> None:
+        """Beats whose class is decided: their classes and NN intervals, for the windows."""
         if not classes:
             return
         first_index = self._rr_decided  # global index of classes[0]
@@ -437,6 +463,17 @@ class FeatureExtractor:
             if self._lomb_t0 is None:
                 self._lomb_t0 = nn_t[0]
             rows[:, 2:] = lomb_terms(rows[:, 0] - self._lomb_t0, self._n_freqs)
+
+    def _refuse(self, stream: str, reason: str, n: int) -> None:
+        self._unusable[stream] = reason
+        self.dropped += n
+
+    @property
+    def unusable(self) -> dict[str, str]:
+        """Streams this extractor cannot process, with the reason (``{"ecg": "ECG sampling
+        rate must be at least 100 Hz (got 15.5)"}``); their samples are dropped and counted.
+        """  # noqa: D205
+        return dict(self._unusable)
 
     # -- output -------------------------------------------------------------------------------
     def take_clean(self) -> list[CleanSignal]:
@@ -466,6 +503,36 @@ class FeatureExtractor:
             out.append(self._window(self._next_end_bin))
             self._next_end_bin += 1
         self._forget((self._next_end_bin + 1) * hop - self.config.window_s)
+        return out
+
+    def flush(self) -> list[WindowFeatures]:
+        """End of the data: the windows it reaches that :meth:`ready` still holds back.
+
+        The processors decide what they were waiting for (the ECG's last R peaks, the class
+        of the last beats: their end is mirrored, as :meth:`RRCleaner.flush
+        <wearsdk.signals.RRCleaner.flush>` does; the PPG's last beats), then every window up
+        to the newest data of any stream is emitted, whichever stream lags. Call it once,
+        when no more data will come (the extractor is then finished).
+        """
+        if self._ecg is not None:
+            self._peaks(self._ecg.flush())
+        art = self._rr_cleaner.flush()
+        self._classified(art.classes.tolist(), art.nn_s.tolist(), art.nn_end_index.tolist())
+        if self._ppg is not None:
+            self._ppg_add(self._ppg.flush())
+        if self._next_end_bin is None:
+            return []
+        watermarks = [
+            self._rr_ready if name == "rr" else b.watermark
+            for name, b in self._bins.items()
+            if math.isfinite(b.watermark)
+        ]
+        out: list[WindowFeatures] = []
+        if watermarks:
+            newest = max(watermarks)
+            while (self._next_end_bin + 1) * self.config.hop_s <= newest:
+                out.append(self._window(self._next_end_bin))
+                self._next_end_bin += 1
         return out
 
     def _watermark(self, name: str, b: BinnedStream) -> float:
@@ -602,6 +669,7 @@ class FeatureExtractor:
                 quality["bvp_beats_accepted"] = nan
                 quality["bvp_sqi"] = nan
                 values.update(dict.fromkeys(PPG_FEATURES, nan))
+        flags.extend(f"unusable_{name}" for name in self._unusable)
         return WindowFeatures(
             start=start,
             end=end,

@@ -34,6 +34,7 @@ from wearsdk.io.lsl._spec import (
     pipeline_stream,
     route_channels,
     spec_for,
+    unit_known,
     unit_scale,
 )
 from wearsdk.io.lsl._xdf import (
@@ -77,5 +78,6 @@ __all__ = [
     "route_channels",
     "spec_for",
     "stream_info",
+    "unit_known",
     "unit_scale",
 ]

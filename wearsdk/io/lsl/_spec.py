@@ -41,6 +41,7 @@ __all__ = [
     "route_channels",
     "rows_of",
     "spec_for",
+    "unit_known",
     "unit_scale",
 ]
 
@@ -94,6 +95,15 @@ _UNITS: dict[str, dict[str, tuple[str, float]]] = {
             "ms": ("uS", 1e3), "s": ("uS", 1e6)},
     "rr": {"s": ("s", 1.0), "seconds": ("s", 1.0), "ms": ("s", 1e-3),
            "milliseconds": ("s", 1e-3)},
+    "acc": {"mg": ("mG", 1.0), "millig": ("mG", 1.0), "g": ("mG", 1e3), "gravity": ("mG", 1e3),
+            "m/s^2": ("mG", 1e3 / 9.80665), "m/s2": ("mG", 1e3 / 9.80665),
+            "m/s²": ("mG", 1e3 / 9.80665), "ms^-2": ("mG", 1e3 / 9.80665),
+            "m.s-2": ("mG", 1e3 / 9.80665), "m s-2": ("mG", 1e3 / 9.80665),
+            "1/64g": ("mG", 1e3 / 64)},
+    "hr": {"bpm": ("bpm", 1.0), "1/min": ("bpm", 1.0), "beats/min": ("bpm", 1.0),
+           "min^-1": ("bpm", 1.0), "hz": ("bpm", 60.0)},
+    "temp": {"degc": ("degC", 1.0), "°c": ("degC", 1.0), "c": ("degC", 1.0),
+             "celsius": ("degC", 1.0), "deg c": ("degC", 1.0)},
 }  # fmt: skip
 _DEFAULT_UNIT = {"ecg": "uV", "eda": "uS", "rr": "s", "hr": "bpm", "acc": "mG", "temp": "degC"}
 
@@ -110,12 +120,28 @@ def pipeline_stream(lsl_type: str) -> str | None:
 def unit_scale(stream: str, unit: str) -> tuple[str, float]:
     """The unit the pipeline wants for ``stream`` and the factor from ``unit`` to it.
 
-    An empty unit is taken to be the pipeline's unit; an unknown one is kept as is (factor 1).
+    Units are converted for ``ecg`` (uV, mV, V), ``eda`` (uS, mS, S), ``rr`` (s, ms), ``acc``
+    (mG, g, m/s^2), ``hr`` (bpm, Hz) and ``temp`` (degC). An empty unit is taken to be the
+    pipeline's unit; an unknown one is kept as is (factor 1): :func:`unit_known` tells them
+    apart, so that a reader can report it.
     """
     if not unit:
         return _DEFAULT_UNIT.get(stream, ""), 1.0
     table = _UNITS.get(stream, {})
     return table.get(unit.strip().lower(), (unit, 1.0))
+
+
+def unit_known(stream: str, unit: str) -> bool:
+    """Whether :func:`unit_scale` knows ``unit`` for ``stream`` (an empty unit is not known).
+
+    Streams whose processing does not depend on the unit (``ecg``, ``bvp``: beat detection
+    is scale-free) know every unit.
+    """
+    if not unit.strip():
+        return False
+    if stream in ("ecg", "bvp", "ppg") or stream not in _UNITS:
+        return True
+    return unit.strip().lower() in _UNITS[stream]
 
 
 @dataclass(frozen=True, slots=True)
