@@ -32,6 +32,7 @@ if TYPE_CHECKING:
         ScaledClock,
         SessionClock,
     )
+    from wearsdk._contracts import Sink, SinkContext, SinkReport
     from wearsdk._events import (
         EVENT_ADAPTER,
         JSON_LIMITS,
@@ -50,7 +51,6 @@ if TYPE_CHECKING:
     )
     from wearsdk._privacy import Consent, ConsentGate, ExportPolicy, Pseudonymizer, require_consent
     from wearsdk._types import SampleBlock
-    from wearsdk._contracts import Sink, SinkContext, SinkReport
     from wearsdk.bus import Bus, Message, OverflowPolicy, Subscription
     from wearsdk.session import PipelineConfig, Session, Source, SourceContext, SourceStream
 

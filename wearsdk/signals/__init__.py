@@ -51,7 +51,15 @@ if TYPE_CHECKING:
     )
     from wearsdk.signals._quality import AccActivity, AccUnit, EdaQuality, acc_activity, eda_quality
     from wearsdk.signals._rr import RRWindow, RRWindower, hrv_time
-    from wearsdk.signals._voice import ProsodyFeatures, VoiceProsody, voice_prosody, yin_pitch
+    from wearsdk.signals._voice import (
+        EGEMAPS_EXTRACTOR,
+        NUMPY_EXTRACTOR,
+        ProsodyFeatures,
+        VoiceProsody,
+        opensmile_available,
+        voice_prosody,
+        yin_pitch,
+    )
 
 __all__ = [
     "ECG_CLEAN_BAND_HZ",
