@@ -68,6 +68,7 @@ class Recording:
     fs: float
     t: npt.NDArray[np.float64] | None = None  # per-sample times (s), when the file has them
     ref: npt.NDArray[np.int64] | None = None  # reference peak sample indices
+    ref_t: npt.NDArray[np.float64] | None = None  # reference peak times (s), when resampled
     rr_ms: npt.NDArray[np.float64] | None = None  # device RR sequence
 
 
@@ -115,6 +116,44 @@ def load_polar_h10(root: Path) -> Recording:
     fs = float(1.0 / np.median(np.diff(t)))
     rr = d["rr_ms"].dropna().to_numpy(np.float64)
     return Recording("polar_h10", d["ecg"].to_numpy(np.float64), fs, t=t, rr_ms=rr)
+
+
+QTDB_RECORDS = (
+    "sel14046 sel14157 sel15814 sel308 sel803 sel808 sel811 sel820 sel821 sel847 sel853 sel871 "
+    "sel872 sel873 sel883 sel891 sele0114 sele0121 sele0411 sele0509 sele0606 sele0609 sel302 "
+    "sel306 sele0106 sele0110 sele0124 sele0129 sele0133 sele0704"
+).split()
+"""The ``qtdb_dev`` records (22 with ventricular/supraventricular/fusion ectopy, 8 sinus)."""
+
+
+def load_qtdb(root: Path, name: str, fs: float = 250.0) -> Recording:
+    """A ``qtdb_dev`` record, lead 0, resampled from 250 Hz to ``fs`` (polyphase, scipy).
+
+    The reference keeps its exact times (``ref_t``, annotation sample / 250 Hz); ``ref`` holds
+    them rounded to the output rate's samples, for the one-to-one matching.
+    """
+    from fractions import Fraction
+
+    from scipy.signal import resample_poly
+
+    with quiet_third_party():
+        import wfdb
+
+        rec = wfdb.rdrecord(str(root / "qtdb_dev" / name), channels=[0])
+        ann = wfdb.rdann(str(root / "qtdb_dev" / name), "atr")
+    fs0 = float(rec.fs)
+    x = rec.p_signal[:, 0].astype(np.float64)
+    ref0 = np.array(
+        [s for s, sym in zip(ann.sample, ann.symbol, strict=True) if sym in BEAT_SYMBOLS],
+        dtype=np.int64,
+    )
+    if fs != fs0:
+        q = Fraction(fs / fs0).limit_denominator(1000)
+        x = resample_poly(x, q.numerator, q.denominator)
+        fs = fs0 * q.numerator / q.denominator
+    ref_t = ref0 / fs0
+    ref = np.round(ref_t * fs).astype(np.int64)
+    return Recording(f"{name}@{fs:g}", x, fs, ref=ref, ref_t=ref_t)
 
 
 # ---------------------------------------------------------------------------- scoring
@@ -173,6 +212,51 @@ def score_annotated(
         rr_mae_ms=float(np.mean(np.abs(rr_ours - rr_ref)) * 1000.0),
         n_rr=int(pair.sum()),
     )
+
+
+@dataclass
+class Counts:
+    """Beat counts and RR errors of one record, to pool over records."""
+
+    tp: int
+    fn: int
+    fp: int
+    rr_err_s: npt.NDArray[np.float64]
+    t_err_s: npt.NDArray[np.float64]
+
+
+def score_times(
+    ref_t: npt.NDArray[np.float64], det_t: npt.NDArray[np.float64], fs: float
+) -> tuple[Scores, Counts]:
+    """Se/PPV (wfdb, one-to-one, 150 ms, at the detection rate ``fs``), timing and RR errors
+    against reference beat *times* (so a resampled record keeps its exact reference).
+    """  # noqa: D205
+    ref_t = np.asarray(ref_t, dtype=np.float64)
+    det_t = np.asarray(det_t, dtype=np.float64)
+    with quiet_third_party():
+        from wfdb.processing import compare_annotations
+
+        cmp = compare_annotations(
+            np.round(ref_t * fs).astype(np.int64),
+            np.round(det_t * fs).astype(np.int64),
+            round(TOLERANCE_S * fs),
+        )
+    m = np.asarray(cmp.matching_sample_nums)
+    ok = m >= 0
+    err = det_t[m[ok]] - ref_t[ok]
+    pair = ok[1:] & ok[:-1]
+    pair[pair] &= m[1:][pair] == m[:-1][pair] + 1
+    rr_err = (np.diff(det_t[np.maximum(m, 0)]) - np.diff(ref_t))[pair]
+    tp = int(ok.sum())
+    counts = Counts(tp, int(ref_t.size - tp), int(det_t.size - tp), rr_err, err)
+    return Scores(
+        se=float(cmp.sensitivity),
+        ppv=float(cmp.positive_predictivity),
+        t_mean_ms=float(np.mean(np.abs(err)) * 1000.0) if err.size else float("nan"),
+        t_p95_ms=float(np.percentile(np.abs(err), 95) * 1000.0) if err.size else float("nan"),
+        rr_mae_ms=float(np.mean(np.abs(rr_err)) * 1000.0) if rr_err.size else float("nan"),
+        n_rr=int(pair.sum()),
+    ), counts
 
 
 def match_device_rr(

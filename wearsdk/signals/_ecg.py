@@ -80,6 +80,9 @@ MIN_SAMPLING_RATE_HZ = 100.0
 
 # Algorithm constants (seconds unless named otherwise); see the module docstring.
 _DETECT_BAND_HZ = (10.0, 40.0)
+_WIDE_BAND_HZ = (5.0, 15.0)  # energy of wide (ventricular) complexes, as in Pan-Tompkins
+_WIDE_MWI_S = 0.15
+_WIDE_LEVEL = 0.4  # search-back takes any shape at this fraction of the beats' wide energy
 _MORPH_BAND_HZ = (20.0, 50.0)
 _BAND_TOP_FRACTION = 0.4  # upper band edges are capped at 0.4 fs
 _MWI_S = 0.10  # moving-window integration
@@ -159,6 +162,7 @@ class _Candidate:
     win: _F64  # morphology-band window around the fiducial, with +-lag margin
     peaks: tuple[tuple[int, float, float], tuple[int, float, float]]  # (index, t, amp) +/-
     vote: float  # (c- - c+) / (c- + c+), c = |second difference| at each extremum
+    amp2: float  # wide-band envelope maximum around it
     side: int = 0  # 0: positive R peak, 1: negative (set when accepted)
     ncc: float = 1.0
     morph_deferred: _Template | None = None  # morph (and ncc) are to be measured on this
@@ -220,12 +224,15 @@ class EcgPeakDetector:
                 "bandpass", (_MORPH_BAND_HZ[0], min(_MORPH_BAND_HZ[1], top)), sampling_rate_hz=fs
             )
         )
+        self._wide = InPlaceSos(butter_sos("bandpass", _WIDE_BAND_HZ, sampling_rate_hz=fs))
 
         def n(seconds: float) -> int:
             return max(1, round(seconds * fs))
 
         self._w = max(3, n(_MWI_S))
         self._mwi = np.full(self._w, 1.0 / self._w)
+        self._w2 = max(3, n(_WIDE_MWI_S))
+        self._mwi2 = np.full(self._w2, 1.0 / self._w2)
         self._r = max(2, n(_LOCAL_MAX_S))
         self._range_2r1 = np.arange(2 * self._r + 1)
         self._fid_back = self._w + n(_FID_BACK_S)
@@ -254,8 +261,11 @@ class EcgPeakDetector:
         """Forget everything; the next block starts a new stream at index 0."""
         self._detect.reset()
         self._morph.reset()
+        self._wide.reset()
         self._mwi_zi = np.zeros(self._w - 1)
+        self._mwi2_zi = np.zeros(self._w2 - 1)
         self._prev_y: float | None = None
+        self._prev_y2: float | None = None
         self._hold: float | None = None
         self._n = 0  # samples consumed
         self._base = 0  # absolute index of buffer[0]; samples [_base, _n) are buffered
@@ -266,6 +276,7 @@ class EcgPeakDetector:
         self._pending: deque[_Candidate] = deque()
         self._rejected: list[_Candidate] = []
         self._spk: float | None = None
+        self._spk2 = 0.0  # running wide-band energy of the accepted beats
         self._npk = 0.0
         self._last: int | None = None
         self._last_sb = -1
@@ -333,13 +344,14 @@ class EcgPeakDetector:
 
     def _alloc(self, cap: int) -> None:
         """Allocate empty buffers with room for ``cap`` samples."""
-        buf = np.zeros((5, cap))
+        buf = np.zeros((6, cap))
         self._buf = buf
         self._x: _F64 = buf[0]  # raw samples (NaNs held)
         self._t: _F64 = buf[1]  # session times
         self._e: _F64 = buf[2]  # energy envelope
         self._z: _F64 = buf[3]  # morphology band
         self._bad: _F64 = buf[4]  # 1.0 where the sample was NaN
+        self._e2: _F64 = buf[5]  # wide-band energy envelope
 
     def _reserve(self, m: int) -> int:
         """Make room for ``m`` more samples; return the buffer position of the next one.
@@ -377,6 +389,7 @@ class EcgPeakDetector:
                 self._e[j : j + k] = 0.0
                 self._z[j : j + k] = 0.0
                 self._bad[j : j + k] = 1.0
+                self._e2[j : j + k] = 0.0
                 self._n += k
                 x, t, bad = x[k:], t[k:], bad[k:]
                 if x.size == 0:
@@ -414,6 +427,16 @@ class EcgPeakDetector:
         full[: self._w - 1] += self._mwi_zi
         self._e[j : j + m] = full[:m]
         self._mwi_zi = full[m:]
+        # the same on the wide band
+        self._wide.step_into(x, y2)
+        d[0] = y[0] - (float(y[0]) if self._prev_y2 is None else self._prev_y2)
+        np.subtract(y[1:], y[:-1], out=d[1:])
+        np.multiply(d, d, out=d)
+        self._prev_y2 = float(y[-1])
+        full = np.convolve(self._mwi2, d)
+        full[: self._w2 - 1] += self._mwi2_zi
+        self._e2[j : j + m] = full[:m]
+        self._mwi2_zi = full[m:]
         self._n += m
 
     def _trim(self) -> None:
@@ -482,7 +505,8 @@ class EcgPeakDetector:
         (pp, cp) = self._refine(lo, xs, ts, near.index(max(near)), 1.0)
         (pn, cn) = self._refine(lo, xs, ts, near.index(min(near)), -1.0)
         vote = (cn - cp) / (cn + cp) if cn + cp > 0 else 0.0
-        return _Candidate(i=i, amp=amp, win=win, peaks=(pp, pn), vote=vote)
+        amp2 = float(self._span(self._e2, i - self._r, i + self._r + 1, 0.0, 0.0).max())
+        return _Candidate(i=i, amp=amp, win=win, peaks=(pp, pn), vote=vote, amp2=amp2)
 
     def _refine(
         self, lo: int, xs: list[float], ts: list[float], k: int, sign: float
@@ -654,7 +678,8 @@ class EcgPeakDetector:
         self._accept(c, out, searchback=False)
 
     def _searchback(self, tsb: int, out: list[_Candidate]) -> None:
-        half = self._threshold() / 2.0
+        thr = self._threshold()
+        half = thr / 2.0
         lo = max(self._last if self._last is not None else 0, self._last_sb) + self._refr
         best: _Candidate | None = None
         for c in self._rejected:
@@ -662,7 +687,13 @@ class EcgPeakDetector:
             if (
                 eligible
                 and (best is None or c.amp > best.amp)
-                and self._deferred_morph(c) >= _MORPH_MIN_FACTOR  # measured last: rarely needed
+                # a beat is missing here: one above the threshold is taken whatever its shape
+                # (ectopic beats), a weaker one must look like the usual beat
+                and (
+                    c.amp > thr
+                    or c.amp2 > _WIDE_LEVEL * self._spk2
+                    or self._deferred_morph(c) >= _MORPH_MIN_FACTOR
+                )
             ):
                 best = c
         self._last_sb = tsb
@@ -674,6 +705,7 @@ class EcgPeakDetector:
         assert self._spk is not None
         alpha = 0.25 if searchback else 0.125
         self._spk = alpha * c.amp + (1.0 - alpha) * self._spk
+        self._spk2 = c.amp2 if self._n_beats == 0 else 0.125 * c.amp2 + 0.875 * self._spk2
         if self._last is not None:
             self._rr.append(c.i - self._last)
             if len(self._rr) >= 2:
