@@ -683,17 +683,13 @@ class EcgPeakDetector:
         lo = max(self._last if self._last is not None else 0, self._last_sb) + self._refr
         best: _Candidate | None = None
         for c in self._rejected:
-            eligible = lo <= c.i < tsb and c.amp > half
+            # a beat is missing here: one above the threshold or strong on the wide band is
+            # taken whatever its shape (ectopic beats), a weaker one must look like the usual beat
+            wide = c.amp2 > _WIDE_LEVEL * self._spk2
             if (
-                eligible
+                lo <= c.i < tsb
+                and (c.amp > half or wide)
                 and (best is None or c.amp > best.amp)
-                # a beat is missing here: one above the threshold is taken whatever its shape
-                # (ectopic beats), a weaker one must look like the usual beat
-                and (
-                    c.amp > thr
-                    or c.amp2 > _WIDE_LEVEL * self._spk2
-                    or self._deferred_morph(c) >= _MORPH_MIN_FACTOR
-                )
             ):
                 best = c
         self._last_sb = tsb
