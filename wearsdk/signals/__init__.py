@@ -6,9 +6,11 @@ maths are named ``<modality>_<verb>``.
 
 from wearsdk.signals._ecg import (
     ECG_CLEAN_BAND_HZ,
+    ECG_MIN_SAMPLING_RATE_HZ,
     EcgCleaner,
     EcgPeakDetector,
     EcgPeaks,
+    EcgRateError,
     ecg_clean,
     ecg_peak_times,
     ecg_peaks,
@@ -44,6 +46,7 @@ from wearsdk.signals._voice import ProsodyFeatures, VoiceProsody, voice_prosody,
 
 __all__ = [
     "ECG_CLEAN_BAND_HZ",
+    "ECG_MIN_SAMPLING_RATE_HZ",
     "PPG_BAND_HZ",
     "PPG_FEATURES",
     "PPG_SQI_THRESHOLD",
@@ -53,6 +56,7 @@ __all__ = [
     "EcgCleaner",
     "EcgPeakDetector",
     "EcgPeaks",
+    "EcgRateError",
     "EdaOptions",
     "EdaOutput",
     "EdaProcessor",

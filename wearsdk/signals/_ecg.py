@@ -64,6 +64,8 @@ from wearsdk.signals._filters import InPlaceSos, butter_sos, group_delay_s
 
 __all__ = [
     "ECG_CLEAN_BAND_HZ",
+    "ECG_MIN_SAMPLING_RATE_HZ",
+    "EcgRateError",
     "EcgCleaner",
     "EcgPeakDetector",
     "EcgPeaks",
@@ -75,8 +77,36 @@ __all__ = [
 _F64 = npt.NDArray[np.float64]
 _I64 = npt.NDArray[np.int64]
 
-MIN_SAMPLING_RATE_HZ = 100.0
-"""Below this the QRS band (10-40 Hz) and its morphology band no longer fit under Nyquist."""
+ECG_MIN_SAMPLING_RATE_HZ = 100.0
+"""The lowest ECG sampling rate the R-peak detector and the cleaner accept, Hz: below it the
+QRS band (10-40 Hz) and its morphology band no longer fit under Nyquist. A pipeline checks a
+stream's rate against it and refuses the stream (warning, gap) rather than catching
+:class:`EcgRateError`."""
+
+
+class EcgRateError(ConfigError):
+    """An ECG sampling rate the detector does not support (below
+    :data:`ECG_MIN_SAMPLING_RATE_HZ`, or not finite).
+
+    Attributes:
+        sampling_rate_hz: the rate that was refused.
+        min_sampling_rate_hz: the lowest supported rate.
+    """  # noqa: D205
+
+    def __init__(self, what: str, sampling_rate_hz: float) -> None:
+        self.sampling_rate_hz = float(sampling_rate_hz)
+        self.min_sampling_rate_hz = ECG_MIN_SAMPLING_RATE_HZ
+        super().__init__(
+            f"{what} sampling rate must be at least {ECG_MIN_SAMPLING_RATE_HZ:g} Hz "
+            f"(got {sampling_rate_hz})"
+        )
+
+
+def _check_rate(what: str, sampling_rate_hz: float) -> float:
+    fs = float(sampling_rate_hz)
+    if not (math.isfinite(fs) and fs >= ECG_MIN_SAMPLING_RATE_HZ):
+        raise EcgRateError(what, sampling_rate_hz)
+    return fs
 
 # Algorithm constants (seconds unless named otherwise); see the module docstring.
 _DETECT_BAND_HZ = (10.0, 40.0)
@@ -197,16 +227,13 @@ class EcgPeakDetector:
             deciding (0.1-1.0 s).
 
     Raises:
-        ConfigError: a sampling rate below 100 Hz (or not finite) or a lookahead out of range.
+        EcgRateError: a sampling rate below :data:`ECG_MIN_SAMPLING_RATE_HZ` (100 Hz) or not
+            finite (a :class:`~wearsdk.ConfigError`).
+        ConfigError: a lookahead out of range.
     """
 
     def __init__(self, *, sampling_rate_hz: float, lookahead_s: float = 0.4) -> None:
-        fs = float(sampling_rate_hz)
-        if not (math.isfinite(fs) and fs >= MIN_SAMPLING_RATE_HZ):
-            raise ConfigError(
-                f"ECG sampling rate must be at least {MIN_SAMPLING_RATE_HZ:g} Hz "
-                f"(got {sampling_rate_hz})"
-            )
+        fs = _check_rate("ECG", sampling_rate_hz)
         if not (0.1 <= float(lookahead_s) <= 1.0):
             raise ConfigError(f"lookahead_s must lie in [0.1, 1.0] s (got {lookahead_s})")
         self.sampling_rate_hz = fs
@@ -794,16 +821,12 @@ class EcgCleaner:
         sampling_rate_hz: the sampling rate, at least 100 Hz.
 
     Raises:
-        ConfigError: a sampling rate below 100 Hz (or not finite).
+        EcgRateError: a sampling rate below :data:`ECG_MIN_SAMPLING_RATE_HZ` (100 Hz) or not
+            finite (a :class:`~wearsdk.ConfigError`).
     """
 
     def __init__(self, *, sampling_rate_hz: float) -> None:
-        fs = float(sampling_rate_hz)
-        if not (math.isfinite(fs) and fs >= MIN_SAMPLING_RATE_HZ):
-            raise ConfigError(
-                f"ECG sampling rate must be at least {MIN_SAMPLING_RATE_HZ:g} Hz "
-                f"(got {sampling_rate_hz})"
-            )
+        fs = _check_rate("ECG", sampling_rate_hz)
         self.sampling_rate_hz = fs
         self.band_hz = (ECG_CLEAN_BAND_HZ[0], min(ECG_CLEAN_BAND_HZ[1], _BAND_TOP_FRACTION * fs))
         """The pass band actually used, Hz."""
