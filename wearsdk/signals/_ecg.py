@@ -54,6 +54,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -132,7 +133,8 @@ _RR_PENALTY_SPAN = 0.28  # rhythm factor falls linearly to _RR_FLOOR over this m
 _RR_FLOOR = 0.3
 _NCC_ZERO, _NCC_ONE = 0.5, 0.9  # morphology factor: 0 at/below, 1 at/above
 _NCC_MIN_FACTOR = 0.05
-_NCC_SURE = 0.8  # early or off-rhythm beats need this correlation
+_NCC_SURE = 0.8  # early or off-rhythm beats need this correlation; below it: ectopic shape
+_ECTOPIC_PREMATURE = 0.8  # a beat before this x the median RR is premature (ectopic)
 _NCC_UPDATE = 0.85  # beats this similar update the template
 _MORPH_MIN_FACTOR = 0.5  # off-rhythm beats need at least this morphology factor
 _TMPL_MIN_BEATS = 5  # morphology is used once the template has seen this many beats
@@ -152,11 +154,23 @@ class EcgPeaks:
         t: sub-sample refined time of each peak in seconds (float64): interpolated on the
             per-sample session times when they were given, else ``index / sampling_rate_hz``.
         amplitude: signal value at the refined peak (the parabola's vertex), in the input's unit.
+        ectopic: whether each beat was classified ectopic when it was found (bool): its
+            shape does not match the running average beat (normalised correlation below
+            0.8) or it comes early (before 0.8 x the median of the last 8 RR intervals).
+            Heart rate counts every beat; HRV should use only the intervals between two
+            normal beats (NN).
     """
 
     index: _I64
     t: _F64
     amplitude: _F64
+    ectopic: npt.NDArray[np.bool_] = dataclasses.field(
+        default_factory=lambda: np.empty(0, np.bool_)
+    )
+
+    def __post_init__(self) -> None:
+        if self.ectopic.shape != self.index.shape:
+            raise ConfigError("EcgPeaks.ectopic must have one flag per peak")
 
     def __len__(self) -> int:
         return int(self.index.shape[0])
@@ -164,7 +178,12 @@ class EcgPeaks:
     @staticmethod
     def empty() -> EcgPeaks:
         """No peaks."""
-        return EcgPeaks(np.empty(0, np.int64), np.empty(0, np.float64), np.empty(0, np.float64))
+        return EcgPeaks(
+            np.empty(0, np.int64),
+            np.empty(0, np.float64),
+            np.empty(0, np.float64),
+            np.empty(0, np.bool_),
+        )
 
     @staticmethod
     def concat(parts: list[EcgPeaks]) -> EcgPeaks:
@@ -175,6 +194,7 @@ class EcgPeaks:
             np.concatenate([p.index for p in parts]).astype(np.int64, copy=False),
             np.concatenate([p.t for p in parts]).astype(np.float64, copy=False),
             np.concatenate([p.amplitude for p in parts]).astype(np.float64, copy=False),
+            np.concatenate([p.ectopic for p in parts]).astype(np.bool_, copy=False),
         )
 
 
@@ -194,6 +214,7 @@ class _Candidate:
     vote: float  # (c- - c+) / (c- + c+), c = |second difference| at each extremum
     amp2: float  # wide-band envelope maximum around it
     side: int = 0  # 0: positive R peak, 1: negative (set when accepted)
+    ectopic: bool = False  # set when accepted
     ncc: float = 1.0
     morph_deferred: _Template | None = None  # morph (and ncc) are to be measured on this
     segs: _F64 | None = None  # the win's template-sized windows, each centred (cached)
@@ -726,6 +747,19 @@ class EcgPeakDetector:
 
     def _accept(self, c: _Candidate, out: list[_Candidate], *, searchback: bool) -> None:
         assert self._spk is not None
+        # classified as found: premature against the recent rhythm, or another shape than the
+        # running average beat (judged before this beat updates either)
+        premature = (
+            self._last is not None
+            and self._rr_med is not None
+            and c.i - self._last < _ECTOPIC_PREMATURE * self._rr_med
+        )
+        shape = (
+            self._tmpl is not None
+            and self._tmpl_n >= _TMPL_MIN_BEATS
+            and self._correlate(c)[0] < _NCC_SURE
+        )
+        c.ectopic = bool(premature or shape)
         alpha = 0.25 if searchback else 0.125
         self._spk = alpha * c.amp + (1.0 - alpha) * self._spk
         self._spk2 = c.amp2 if self._n_beats == 0 else 0.125 * c.amp2 + 0.875 * self._spk2
@@ -767,7 +801,7 @@ class EcgPeakDetector:
         idx = np.array([c.peaks[c.side][0] for c in out], dtype=np.int64)
         t = np.array([c.peaks[c.side][1] for c in out], dtype=np.float64)
         amp = np.array([c.peaks[c.side][2] for c in out], dtype=np.float64)
-        return EcgPeaks(idx, t, amp)
+        return EcgPeaks(idx, t, amp, np.array([c.ectopic for c in out], dtype=np.bool_))
 
 
 def ecg_peaks(signal: npt.ArrayLike, *, sampling_rate_hz: float) -> _I64:
