@@ -125,11 +125,38 @@ def load_polar_h10(root: Path) -> Recording:
     return Recording("polar_h10", d["ecg"].to_numpy(np.float64), fs, t=t, rr_ms=rr)
 
 
-QTDB_RECORDS = (
-    "sel14046 sel14157 sel15814 sel308 sel803 sel808 sel811 sel820 sel821 sel847 sel853 sel871 "
-    "sel872 sel873 sel883 sel891 sele0114 sele0121 sele0411 sele0509 sele0606 sele0609 sel302 "
-    "sel306 sele0106 sele0110 sele0124 sele0129 sele0133 sele0704"
-).split()
+QTDB_RECORDS = [
+    "sel14046",
+    "sel14157",
+    "sel15814",
+    "sel308",
+    "sel803",
+    "sel808",
+    "sel811",
+    "sel820",
+    "sel821",
+    "sel847",
+    "sel853",
+    "sel871",
+    "sel872",
+    "sel873",
+    "sel883",
+    "sel891",
+    "sele0114",
+    "sele0121",
+    "sele0411",
+    "sele0509",
+    "sele0606",
+    "sele0609",
+    "sel302",
+    "sel306",
+    "sele0106",
+    "sele0110",
+    "sele0124",
+    "sele0129",
+    "sele0133",
+    "sele0704",
+]
 """The ``qtdb_dev`` records (22 with ventricular/supraventricular/fusion ectopy, 8 sinus)."""
 
 
@@ -237,7 +264,7 @@ def score_times(
 ) -> tuple[Scores, Counts]:
     """Se/PPV (wfdb, one-to-one, 150 ms, at the detection rate ``fs``), timing and RR errors
     against reference beat *times* (so a resampled record keeps its exact reference).
-    """  # noqa: D205
+    """
     ref_t = np.asarray(ref_t, dtype=np.float64)
     det_t = np.asarray(det_t, dtype=np.float64)
     with quiet_third_party():
@@ -375,10 +402,14 @@ def _qtdb_one(job: tuple[Path, str, float]) -> tuple[str, float, dict[str, tuple
     assert rec.ref_t is not None
     ours = wearsdk_stream(rec)
     nk = neurokit_peaks(rec.ecg, rec.fs, "neurokit")
-    return name, fs, {
-        "wearsdk": score_times(rec.ref_t, ours.t, rec.fs),
-        "neurokit2": score_times(rec.ref_t, nk / rec.fs, rec.fs),
-    }
+    return (
+        name,
+        fs,
+        {
+            "wearsdk": score_times(rec.ref_t, ours.t, rec.fs),
+            "neurokit2": score_times(rec.ref_t, nk / rec.fs, rec.fs),
+        },
+    )
 
 
 def qtdb_table(root: Path, workers: int = 2) -> None:

@@ -20,6 +20,15 @@ the rhythm, with a bounded lookahead (``EcgPeakDetector.latency_s``, ~0.5 s):
    (correlation >= 0.8); candidates within 0.55 RR of each other compete, and the best
    morphology x rhythm x amplitude^0.3 wins, unless the first is on rhythm with a good
    morphology. Premature beats that look like QRS complexes are kept.
+   **Search-back of any shape**: when no beat came for 1.66 median RR, a beat is missing, so
+   the strongest rejected candidate in the interval is taken whatever its morphology, if it
+   is above half the threshold or strong on a second, wide-band energy envelope (5-15 Hz,
+   150 ms integration, as Pan-Tompkins' band: wide ventricular complexes carry little
+   energy at 10-40 Hz), above 0.4 times its running level at the accepted beats. This
+   recovers ectopic beats (PVCs: wide, other polarity) followed by a compensatory pause.
+   **Beat classes**: each accepted beat is classed ectopic when its correlation with the
+   running average beat is below 0.8 or it comes before 0.8 median RR
+   (:attr:`EcgPeaks.ectopic`), for the RR stage to keep it out of NN intervals.
 5. **Fiducial point and timing**: the R peak is the extremum of the *raw* signal near the
    morph-band peak, on the side (up or down) of the sharper deflection (larger |second
    difference|), voted over the beats, so an inverted lead gives the same peaks. Its time is
@@ -52,9 +61,9 @@ References:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import deque
-import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -66,10 +75,10 @@ from wearsdk.signals._filters import InPlaceSos, butter_sos, group_delay_s
 __all__ = [
     "ECG_CLEAN_BAND_HZ",
     "ECG_MIN_SAMPLING_RATE_HZ",
-    "EcgRateError",
     "EcgCleaner",
     "EcgPeakDetector",
     "EcgPeaks",
+    "EcgRateError",
     "ecg_clean",
     "ecg_peak_times",
     "ecg_peaks",
@@ -108,6 +117,7 @@ def _check_rate(what: str, sampling_rate_hz: float) -> float:
     if not (math.isfinite(fs) and fs >= ECG_MIN_SAMPLING_RATE_HZ):
         raise EcgRateError(what, sampling_rate_hz)
     return fs
+
 
 # Algorithm constants (seconds unless named otherwise); see the module docstring.
 _DETECT_BAND_HZ = (10.0, 40.0)
@@ -734,11 +744,7 @@ class EcgPeakDetector:
             # a beat is missing here: one above the threshold or strong on the wide band is
             # taken whatever its shape (ectopic beats), a weaker one must look like the usual beat
             wide = c.amp2 > _WIDE_LEVEL * self._spk2
-            if (
-                lo <= c.i < tsb
-                and (c.amp > half or wide)
-                and (best is None or c.amp > best.amp)
-            ):
+            if lo <= c.i < tsb and (c.amp > half or wide) and (best is None or c.amp > best.amp):
                 best = c
         self._last_sb = tsb
         self._rejected = [c for c in self._rejected if c.i >= tsb]
