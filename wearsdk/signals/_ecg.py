@@ -36,7 +36,14 @@ the rhythm, with a bounded lookahead (``EcgPeakDetector.latency_s``, ~0.5 s):
    session times. The raw signal is used because a causal filter's group delay depends on the
    QRS shape: on the Polar H10 recording (130 Hz, premature beats with a wider QRS) the RR
    error against the strap's own RR is 0.66 ms on the raw signal, 0.75 ms on a causally
-   band-passed one (0.5-40 Hz) and 2.7 ms without the parabola.
+   band-passed one (0.5-40 Hz) and 2.7 ms without the parabola. A beat that correlates with
+   the running average beat (normalised correlation >= 0.5) is instead timed where the
+   average beat aligns best (the correlation's maximum refined by a parabola, below the
+   sample period) plus the tracked offset from that point to the R peak: a per-beat extremum
+   hops between the two peaks of a notched QRS, or between R and S waves of similar size,
+   the alignment does not. On ``qtdb_dev`` this brings the pooled RR error from 5.6 to 4.8 ms
+   at 250 Hz (worst record 11.5 -> 9.9 ms), the Polar H10 RR error moves from 0.66 to 0.71 ms.
+   ``EcgPeaks.index`` is the sample nearest that time; ``amplitude`` stays the R peak's.
 
 Every sample-level step is a causal filter with carried state or a purely local operation,
 every candidate is measured from a fixed window, and decisions are taken in index order once
@@ -144,6 +151,10 @@ _RR_FLOOR = 0.3
 _NCC_ZERO, _NCC_ONE = 0.5, 0.9  # morphology factor: 0 at/below, 1 at/above
 _NCC_MIN_FACTOR = 0.05
 _NCC_SURE = 0.8  # early or off-rhythm beats need this correlation; below it: ectopic shape
+_NCC_ALIGN = 0.5  # beats correlating this well with the average beat are timed on it
+_OFFSET_INIT = 5  # beats whose median starts the aligned-point-to-R-peak offset
+_OFFSET_TOL_S = 0.01  # offsets further than this from the tracked one are not learnt
+_OFFSET_ALPHA = 0.05
 _ECTOPIC_PREMATURE = 0.8  # a beat before this x the median RR is premature (ectopic)
 _NCC_UPDATE = 0.85  # beats this similar update the template
 _MORPH_MIN_FACTOR = 0.5  # off-rhythm beats need at least this morphology factor
@@ -160,7 +171,8 @@ class EcgPeaks:
     """R peaks, in time order.
 
     Attributes:
-        index: sample index of each R peak since the start of the stream (int64).
+        index: sample index of each R peak since the start of the stream (int64), the
+            sample nearest ``t``.
         t: sub-sample refined time of each peak in seconds (float64): interpolated on the
             per-sample session times when they were given, else ``index / sampling_rate_hz``.
         amplitude: signal value at the refined peak (the parabola's vertex), in the input's unit.
@@ -225,6 +237,11 @@ class _Candidate:
     amp2: float  # wide-band envelope maximum around it
     side: int = 0  # 0: positive R peak, 1: negative (set when accepted)
     ectopic: bool = False  # set when accepted
+    fid: int = 0  # the morphology-band fiducial sample, its time and the sample period there
+    t_fid: float = 0.0
+    dt_fid: float = 0.0
+    corr_delta: float = 0.0  # sub-sample refinement of corr_lag (parabola on the correlation)
+    t_out: float = 0.0  # the beat's time (set when accepted)
     ncc: float = 1.0
     morph_deferred: _Template | None = None  # morph (and ncc) are to be measured on this
     segs: _F64 | None = None  # the win's template-sized windows, each centred (cached)
@@ -345,6 +362,8 @@ class EcgPeakDetector:
         self._tmpl_n = 0  # template version: beats it has learnt
         self._n_beats = 0
         self._vote = 0.0
+        self._off_init: list[float] = []  # R peak - aligned point, first beats
+        self._off = 0.0
         self._eof = False
         self.nan_count = 0
         """NaN samples seen since the last reset."""
@@ -564,7 +583,21 @@ class EcgPeakDetector:
         (pn, cn) = self._refine(lo, xs, ts, near.index(min(near)), -1.0)
         vote = (cn - cp) / (cn + cp) if cn + cp > 0 else 0.0
         amp2 = float(self._span(self._e2, i - self._r, i + self._r + 1, 0.0, 0.0).max())
-        return _Candidate(i=i, amp=amp, win=win, peaks=(pp, pn), vote=vote, amp2=amp2)
+        t_fid, t_nxt = ts[self._p1 + 1], ts[self._p1 + 2]
+        dt = t_nxt - t_fid if math.isfinite(t_nxt) else t_fid - ts[self._p1]
+        if not math.isfinite(dt):
+            dt = 1.0 / self.sampling_rate_hz
+        return _Candidate(
+            i=i,
+            amp=amp,
+            win=win,
+            peaks=(pp, pn),
+            vote=vote,
+            amp2=amp2,
+            fid=fid,
+            t_fid=t_fid,
+            dt_fid=dt,
+        )
 
     def _refine(
         self, lo: int, xs: list[float], ts: list[float], k: int, sign: float
@@ -701,6 +734,12 @@ class EcgPeakDetector:
             ncc = np.divide(num, den, out=np.zeros_like(num), where=den > 0)
         k = int(ncc.argmax())
         c.corr, c.corr_lag, c.corr_version = float(ncc[k]), k, version
+        c.corr_delta = 0.0
+        if 0 < k < ncc.size - 1:  # the best alignment, refined by a parabola
+            y0, y1, y2 = float(ncc[k - 1]), c.corr, float(ncc[k + 1])
+            den = y0 - 2.0 * y1 + y2
+            if den < 0:
+                c.corr_delta = min(0.5, max(-0.5, 0.5 * (y0 - y2) / den))
         return c.corr, k
 
     def _decide_one(self, c: _Candidate, out: list[_Candidate]) -> None:
@@ -782,8 +821,39 @@ class EcgPeakDetector:
             c.vote if self._n_beats == 1 else self._vote + _POLARITY_ALPHA * (c.vote - self._vote)
         )
         c.side = 1 if self._vote > _POLARITY_SWITCH else 0
+        self._time(
+            c,
+            matched=self._tmpl is not None
+            and self._tmpl_n >= _TMPL_MIN_BEATS
+            and self._correlate(c)[0] >= _NCC_ALIGN,
+        )
         self._learn_template(c)
         out.append(c)
+
+    def _time(self, c: _Candidate, *, matched: bool) -> None:
+        """The beat's time: for a beat of the usual shape, where the running average beat
+        aligns best (sub-sample), plus the usual offset from there to the R peak; for another
+        shape (or before the average beat is learnt), its own R peak.
+
+        The aligned point does not hop between the two peaks of a notched QRS or between an R
+        and an S wave of similar size from beat to beat, as a per-beat extremum can. The
+        offset to the R peak is tracked robustly (median of the first beats, then a slow
+        average of the values within 10 ms), so normal and ectopic beats are timed on the
+        same feature and the intervals between them stay comparable.
+        """  # noqa: D205
+        raw = c.peaks[c.side][1]
+        c.t_out = raw
+        if not (matched and math.isfinite(c.t_fid)):  # (no time before the stream's start)
+            return
+        _, k = self._correlate(c)
+        aligned = c.t_fid + (k - self._lag + c.corr_delta) * c.dt_fid
+        d = raw - aligned
+        if len(self._off_init) < _OFFSET_INIT:
+            self._off_init.append(d)
+            self._off = float(np.median(self._off_init))
+        elif abs(d - self._off) < _OFFSET_TOL_S:
+            self._off += _OFFSET_ALPHA * (d - self._off)
+        c.t_out = aligned + self._off
 
     def _learn_template(self, c: _Candidate) -> None:
         m = self._t1 + self._t2
@@ -804,8 +874,17 @@ class EcgPeakDetector:
     def _emit(self, out: list[_Candidate]) -> EcgPeaks:
         if not out:
             return EcgPeaks.empty()
-        idx = np.array([c.peaks[c.side][0] for c in out], dtype=np.int64)
-        t = np.array([c.peaks[c.side][1] for c in out], dtype=np.float64)
+        # the sample nearest the beat's time
+        idx = np.array(
+            [
+                c.fid + round((c.t_out - c.t_fid) / c.dt_fid)
+                if math.isfinite(c.t_fid)
+                else c.peaks[c.side][0]
+                for c in out
+            ],
+            np.int64,
+        )
+        t = np.array([c.t_out for c in out], dtype=np.float64)
         amp = np.array([c.peaks[c.side][2] for c in out], dtype=np.float64)
         return EcgPeaks(idx, t, amp, np.array([c.ectopic for c in out], dtype=np.bool_))
 
