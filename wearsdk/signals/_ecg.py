@@ -29,21 +29,25 @@ the rhythm, with a bounded lookahead (``EcgPeakDetector.latency_s``, ~0.5 s):
    **Beat classes**: each accepted beat is classed ectopic when its correlation with the
    running average beat is below 0.8 or it comes before 0.8 median RR
    (:attr:`EcgPeaks.ectopic`), for the RR stage to keep it out of NN intervals.
-5. **Fiducial point and timing**: the R peak is the extremum of the *raw* signal near the
-   morph-band peak, on the side (up or down) of the sharper deflection (larger |second
-   difference|), voted over the beats, so an inverted lead gives the same peaks. Its time is
-   refined by a 3-point parabola through the raw samples and interpolated on the per-sample
-   session times. The raw signal is used because a causal filter's group delay depends on the
-   QRS shape: on the Polar H10 recording (130 Hz, premature beats with a wider QRS) the RR
-   error against the strap's own RR is 0.66 ms on the raw signal, 0.75 ms on a causally
-   band-passed one (0.5-40 Hz) and 2.7 ms without the parabola. A beat that correlates with
-   the running average beat (normalised correlation >= 0.5) is instead timed where the
-   average beat aligns best (the correlation's maximum refined by a parabola, below the
-   sample period) plus the tracked offset from that point to the R peak: a per-beat extremum
-   hops between the two peaks of a notched QRS, or between R and S waves of similar size,
-   the alignment does not. On ``qtdb_dev`` this brings the pooled RR error from 5.6 to 4.8 ms
-   at 250 Hz (worst record 11.5 -> 9.9 ms), the Polar H10 RR error moves from 0.66 to 0.71 ms.
-   ``EcgPeaks.index`` is the sample nearest that time; ``amplitude`` stays the R peak's.
+5. **Fiducial point and timing**: ``EcgPeaks.amplitude`` is the R peak: the extremum of the
+   *raw* signal near the morph-band peak, on the side (up or down) of the sharper deflection
+   (larger |second difference|), voted over the beats, so an inverted lead gives the same
+   peaks, refined by a 3-point parabola through the raw samples. The beat's *time* is one
+   feature for every beat, whatever its shape: the centroid of the raw signal's slope energy
+   (squared first difference) over +-100 ms around the complex, which sits near the R peak of
+   a narrow QRS and inside a wide one rather than at one of its ends. A beat that correlates
+   with the running average beat (normalised correlation >= 0.5) is timed where the average
+   beat aligns best (the correlation's maximum refined by a parabola, below the sample
+   period) plus the tracked offset from that point to the centroid (median over the first 5
+   such beats, then a slow average of the values within 10 ms): the alignment neither hops
+   between the two peaks of a notched QRS or between R and S waves of similar size, as a
+   per-beat extremum does, nor picks up the noise of a single beat's centroid. Other beats
+   (ectopic shapes, and the first ones) are timed at their own centroid. Times are
+   interpolated on the per-sample session times, and ``EcgPeaks.index`` is the sample
+   nearest the time. The raw signal is used because a causal filter's group delay depends on
+   the QRS shape. Measured (``python -m benchmarks.ecg_accuracy``): pooled RR error on
+   ``qtdb_dev`` 4.7 ms at 250 Hz (5.6 ms with the per-beat R-peak extremum); RR error against
+   the Polar H10 strap's own RR 0.75 ms (0.66 ms with the extremum).
 
 Every sample-level step is a causal filter with carried state or a purely local operation,
 every candidate is measured from a fixed window, and decisions are taken in index order once
@@ -152,6 +156,7 @@ _NCC_ZERO, _NCC_ONE = 0.5, 0.9  # morphology factor: 0 at/below, 1 at/above
 _NCC_MIN_FACTOR = 0.05
 _NCC_SURE = 0.8  # early or off-rhythm beats need this correlation; below it: ectopic shape
 _NCC_ALIGN = 0.5  # beats correlating this well with the average beat are timed on it
+_CENTROID_S = 0.1  # beats of another shape: slope-energy centroid over +-this around fid
 _OFFSET_INIT = 5  # beats whose median starts the aligned-point-to-R-peak offset
 _OFFSET_TOL_S = 0.01  # offsets further than this from the tracked one are not learnt
 _OFFSET_ALPHA = 0.05
@@ -242,6 +247,7 @@ class _Candidate:
     dt_fid: float = 0.0
     corr_delta: float = 0.0  # sub-sample refinement of corr_lag (parabola on the correlation)
     t_out: float = 0.0  # the beat's time (set when accepted)
+    cent: float = 0.0  # centroid of the slope energy around fid, samples after fid
     ncc: float = 1.0
     morph_deferred: _Template | None = None  # morph (and ncc) are to be measured on this
     segs: _F64 | None = None  # the win's template-sized windows, each centred (cached)
@@ -313,6 +319,8 @@ class EcgPeakDetector:
         self._fid_back = self._w + n(_FID_BACK_S)
         self._t1, self._t2, self._lag = n(_TMPL_PRE_S), n(_TMPL_POST_S), n(_TMPL_LAG_S)
         self._p1, self._p2 = n(_PEAK_PRE_S), n(_PEAK_POST_S)
+        self._cw = n(_CENTROID_S)
+        self._cw_pos = np.arange(2 * self._cw, dtype=np.float64) + 0.5 - self._cw
         self._nan_guard = n(_NAN_GUARD_S)
         self._look = n(self.lookahead_s)
         self._refr = n(_REFRACTORY_S)
@@ -583,6 +591,12 @@ class EcgPeakDetector:
         (pn, cn) = self._refine(lo, xs, ts, near.index(min(near)), -1.0)
         vote = (cn - cp) / (cn + cp) if cn + cp > 0 else 0.0
         amp2 = float(self._span(self._e2, i - self._r, i + self._r + 1, 0.0, 0.0).max())
+        # centroid of the raw signal's slope energy over the complex (samples after fid)
+        seg = self._span(self._x, fid - self._cw, fid + self._cw + 1, first, last)
+        d = np.diff(seg)
+        w = d * d
+        tot = float(w.sum())
+        cent = float(w @ self._cw_pos) / tot if tot > 0 else 0.0
         t_fid, t_nxt = ts[self._p1 + 1], ts[self._p1 + 2]
         dt = t_nxt - t_fid if math.isfinite(t_nxt) else t_fid - ts[self._p1]
         if not math.isfinite(dt):
@@ -597,6 +611,7 @@ class EcgPeakDetector:
             fid=fid,
             t_fid=t_fid,
             dt_fid=dt,
+            cent=cent,
         )
 
     def _refine(
@@ -843,11 +858,15 @@ class EcgPeakDetector:
         """  # noqa: D205
         raw = c.peaks[c.side][1]
         c.t_out = raw
-        if not (matched and math.isfinite(c.t_fid)):  # (no time before the stream's start)
+        if not math.isfinite(c.t_fid):  # (no time before the stream's start)
+            return
+        cent = c.t_fid + c.cent * c.dt_fid
+        if not matched:
+            c.t_out = cent
             return
         _, k = self._correlate(c)
         aligned = c.t_fid + (k - self._lag + c.corr_delta) * c.dt_fid
-        d = raw - aligned
+        d = cent - aligned
         if len(self._off_init) < _OFFSET_INIT:
             self._off_init.append(d)
             self._off = float(np.median(self._off_init))
