@@ -247,7 +247,7 @@ class _Candidate:
     dt_fid: float = 0.0
     corr_delta: float = 0.0  # sub-sample refinement of corr_lag (parabola on the correlation)
     t_out: float = 0.0  # the beat's time (set when accepted)
-    cent: float = 0.0  # centroid of the slope energy around fid, samples after fid
+    raw: _F64 | None = None  # raw samples over fid +- the centroid half-width
     ncc: float = 1.0
     morph_deferred: _Template | None = None  # morph (and ncc) are to be measured on this
     segs: _F64 | None = None  # the win's template-sized windows, each centred (cached)
@@ -591,12 +591,8 @@ class EcgPeakDetector:
         (pn, cn) = self._refine(lo, xs, ts, near.index(min(near)), -1.0)
         vote = (cn - cp) / (cn + cp) if cn + cp > 0 else 0.0
         amp2 = float(self._span(self._e2, i - self._r, i + self._r + 1, 0.0, 0.0).max())
-        # centroid of the raw signal's slope energy over the complex (samples after fid)
-        seg = self._span(self._x, fid - self._cw, fid + self._cw + 1, first, last)
-        d = np.diff(seg)
-        w = d * d
-        tot = float(w.sum())
-        cent = float(w @ self._cw_pos) / tot if tot > 0 else 0.0
+        # the raw complex, for its slope-energy centroid if the candidate becomes a beat
+        seg = self._span(self._x, fid - self._cw, fid + self._cw + 1, first, last).copy()
         t_fid, t_nxt = ts[self._p1 + 1], ts[self._p1 + 2]
         dt = t_nxt - t_fid if math.isfinite(t_nxt) else t_fid - ts[self._p1]
         if not math.isfinite(dt):
@@ -611,7 +607,7 @@ class EcgPeakDetector:
             fid=fid,
             t_fid=t_fid,
             dt_fid=dt,
-            cent=cent,
+            raw=seg,
         )
 
     def _refine(
@@ -860,7 +856,11 @@ class EcgPeakDetector:
         c.t_out = raw
         if not math.isfinite(c.t_fid):  # (no time before the stream's start)
             return
-        cent = c.t_fid + c.cent * c.dt_fid
+        assert c.raw is not None
+        d = np.diff(c.raw)
+        w = d * d
+        tot = float(w.sum())
+        cent = c.t_fid + (float(w @ self._cw_pos) / tot if tot > 0 else 0.0) * c.dt_fid
         if not matched:
             c.t_out = cent
             return
