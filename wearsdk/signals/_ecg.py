@@ -857,8 +857,8 @@ class EcgPeakDetector:
         if not math.isfinite(c.t_fid):  # (no time before the stream's start)
             return
         assert c.raw is not None
-        d = np.diff(c.raw)
-        w = d * d
+        slope = np.diff(c.raw)
+        w = slope * slope
         tot = float(w.sum())
         cent = c.t_fid + (float(w @ self._cw_pos) / tot if tot > 0 else 0.0) * c.dt_fid
         if not matched:
