@@ -178,9 +178,12 @@ class EcgPeaks:
     Attributes:
         index: sample index of each R peak since the start of the stream (int64), the
             sample nearest ``t``.
-        t: sub-sample refined time of each peak in seconds (float64): interpolated on the
-            per-sample session times when they were given, else ``index / sampling_rate_hz``.
-        amplitude: signal value at the refined peak (the parabola's vertex), in the input's unit.
+        t: sub-sample time of each beat in seconds (float64), on one feature for every beat
+            shape: the centroid of the QRS slope energy (near the R peak of a narrow QRS,
+            inside a wide one; see the module documentation), interpolated on the per-sample
+            session times when they were given, else ``index / sampling_rate_hz``.
+        amplitude: signal value at the refined R peak (the parabola's vertex), in the input's
+            unit.
         ectopic: whether each beat was classified ectopic when it was found (bool): its
             shape does not match the running average beat (normalised correlation below
             0.8) or it comes early (before 0.8 x the median of the last 8 RR intervals).
