@@ -185,6 +185,21 @@ def test_rr_beats_out_of_order_are_dropped_and_counted() -> None:
     assert w.values["hr_mean_bpm"] == pytest.approx(hrv_time(rr[sel])["hr_mean_bpm"])
 
 
+@pytest.mark.parametrize("rate", [15.0, 99.0, float("nan"), float("inf")])
+def test_an_ecg_below_the_supported_rate_is_dropped_and_counted_not_raised(rate: float) -> None:
+    data = session(120)
+    t, rr, _ = data["rr"]
+    ex = FeatureExtractor(FeatureConfig(window_s=30, hop_s=1))
+    ecg_t = np.arange(0.0, 120.0, 1 / 15.0)
+    ex.push("ecg", ecg_t, np.sin(ecg_t), nominal_rate_hz=rate)  # e.g. a 15 Hz "ECG" in a file
+    assert ex.dropped == ecg_t.size
+    ex.push("rr", t, rr)  # the other streams go on
+    wins = ex.ready()
+    assert wins
+    assert np.isfinite(wins[-1].values["hr_mean_bpm"])
+    assert "ecg_ectopic_fraction" not in wins[-1].quality  # no ECG beats, no ECG quality
+
+
 def e4_bvp(data_dir, seconds: float) -> np.ndarray:  # type: ignore[no-untyped-def]
     path = data_dir / "stress_predict" / "Raw_data" / "S02" / "BVP.csv"
     return np.loadtxt(path, skiprows=2, max_rows=int(64 * seconds))

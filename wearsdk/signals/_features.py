@@ -68,7 +68,7 @@ import numpy.typing as npt
 
 from wearsdk._errors import ConfigError
 from wearsdk.signals._bins import BinnedStream
-from wearsdk.signals._ecg import EcgCleaner, EcgPeakDetector
+from wearsdk.signals._ecg import ECG_MIN_SAMPLING_RATE_HZ, EcgCleaner, EcgPeakDetector
 from wearsdk.signals._eda import EdaProcessor
 from wearsdk.signals._hrv import (
     BeatClass,
@@ -323,8 +323,10 @@ class FeatureExtractor:
         self, t: npt.NDArray[np.float64], x: npt.NDArray[np.float64], rate: float | None
     ) -> None:
         if self._ecg is None:
-            if not rate or rate <= 0:
-                self.dropped += t.size  # peak detection needs the nominal rate
+            if not (rate and math.isfinite(rate) and rate >= ECG_MIN_SAMPLING_RATE_HZ):
+                # peak detection needs a nominal rate it supports (a pipeline refuses such a
+                # stream beforehand, with a warning and a gap)
+                self.dropped += t.size
                 return
             self._ecg = EcgPeakDetector(sampling_rate_hz=rate)
             if self.keep_clean:
