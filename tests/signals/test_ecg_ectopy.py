@@ -49,7 +49,7 @@ def test_qtdb_dev_sensitivity_and_ppv_pooled_and_per_record(data_dir: Path, fs: 
         rr.append(c.rr_err_s)
     assert tp / (tp + fn) >= 0.999
     assert tp / (tp + fp) >= 0.999
-    # beat timing: today's level (the 3 ms is not reached: see docs/signals.md)
+    # beat timing: the level reached (the 3 ms target is not: see benchmarks/README.md)
     assert np.mean(np.abs(np.concatenate(rr))) <= 0.0055
 
 
