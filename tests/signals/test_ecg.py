@@ -23,7 +23,15 @@ from benchmarks.ecg_accuracy import (
     score_annotated,
 )
 from wearsdk import ConfigError
-from wearsdk.signals import EcgPeakDetector, EcgPeaks, ecg_peak_times, ecg_peaks
+from wearsdk.signals import (
+    ECG_MIN_SAMPLING_RATE_HZ,
+    EcgCleaner,
+    EcgPeakDetector,
+    EcgPeaks,
+    EcgRateError,
+    ecg_peak_times,
+    ecg_peaks,
+)
 
 
 @functools.cache
@@ -260,12 +268,25 @@ def test_bounded_memory_on_a_long_stream() -> None:
     assert max(sizes[10:]) <= max(sizes[:10]) + 10
 
 
-@pytest.mark.parametrize("fs", [0.0, -130.0, float("nan"), float("inf"), 50.0])
+@pytest.mark.parametrize("fs", [0.0, -130.0, float("nan"), float("inf"), 50.0, 15.0, 99.9])
 def test_bad_sampling_rate(fs: float) -> None:
-    with pytest.raises(ConfigError):
+    with pytest.raises(EcgRateError) as err:
         EcgPeakDetector(sampling_rate_hz=fs)
-    with pytest.raises(ConfigError):
+    assert isinstance(err.value, ConfigError)  # callers catching ConfigError still do
+    assert err.value.min_sampling_rate_hz == ECG_MIN_SAMPLING_RATE_HZ == 100.0
+    assert err.value.sampling_rate_hz == fs or np.isnan(fs)
+    with pytest.raises(EcgRateError):
         ecg_peaks(np.zeros(10), sampling_rate_hz=fs)
+    with pytest.raises(EcgRateError):
+        EcgCleaner(sampling_rate_hz=fs)
+
+
+def test_the_lowest_supported_rate_is_accepted() -> None:
+    det = EcgPeakDetector(sampling_rate_hz=ECG_MIN_SAMPLING_RATE_HZ)
+    beats = np.arange(0.5, 20.0, 0.8)
+    x = synthetic_ecg(ECG_MIN_SAMPLING_RATE_HZ, beats, 20.0)
+    peaks = EcgPeaks.concat([det.step(x), det.flush()])
+    assert len(peaks) >= beats.size - 3  # the first beats are learnt, not reported
 
 
 def test_bad_arguments() -> None:

@@ -159,11 +159,14 @@ def test_ecg_gives_the_rr_stream_and_supersedes_device_rr(data_dir) -> None:  # 
     w = wins[60]
     peaks = ecg_peak_times(ecg, sampling_rate_hz=fs)
     peak_t = np.interp(peaks * fs, np.arange(t.size), t)
-    # the window's HR is the NN mean of the offline peaks' RR series in the window
-    res = rr_artifacts(np.diff(peak_t))
-    nn_t = peak_t[1:][res.nn_end_index]
-    sel = (nn_t > w.start) & (nn_t <= w.end)
-    assert w.values["hr_mean_bpm"] == pytest.approx(60 / res.nn_s[sel].mean(), rel=0.01)
+    # the window's HR counts every beat (premature ones too) of the offline peaks in the window
+    rr = np.diff(peak_t)
+    sel = (peak_t[1:] > w.start) & (peak_t[1:] <= w.end)
+    assert w.values["hr_mean_bpm"] == pytest.approx(60 / rr[sel].mean(), rel=0.01)
+    # while HRV leaves out the intervals around the beats the detector classed ectopic
+    # (this strap recording has bigeminy/trigeminy): RMSSD of NN is far below that of all RR
+    assert w.values["rmssd_s"] < 0.5 * np.sqrt(np.mean(np.diff(rr[sel]) ** 2))
+    assert 0.05 < w.quality["ecg_ectopic_fraction"] <= 1.0
     assert "rr" in w.modalities
 
 
@@ -180,6 +183,21 @@ def test_rr_beats_out_of_order_are_dropped_and_counted() -> None:
     w = wins[-1]
     sel = (t > w.start) & (t <= w.end)
     assert w.values["hr_mean_bpm"] == pytest.approx(hrv_time(rr[sel])["hr_mean_bpm"])
+
+
+@pytest.mark.parametrize("rate", [15.0, 99.0, float("nan"), float("inf")])
+def test_an_ecg_below_the_supported_rate_is_dropped_and_counted_not_raised(rate: float) -> None:
+    data = session(120)
+    t, rr, _ = data["rr"]
+    ex = FeatureExtractor(FeatureConfig(window_s=30, hop_s=1))
+    ecg_t = np.arange(0.0, 120.0, 1 / 15.0)
+    ex.push("ecg", ecg_t, np.sin(ecg_t), nominal_rate_hz=rate)  # e.g. a 15 Hz "ECG" in a file
+    assert ex.dropped == ecg_t.size
+    ex.push("rr", t, rr)  # the other streams go on
+    wins = ex.ready()
+    assert wins
+    assert np.isfinite(wins[-1].values["hr_mean_bpm"])
+    assert "ecg_ectopic_fraction" not in wins[-1].quality  # no ECG beats, no ECG quality
 
 
 def e4_bvp(data_dir, seconds: float) -> np.ndarray:  # type: ignore[no-untyped-def]

@@ -12,9 +12,11 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from wearsdk.signals._ecg import (
         ECG_CLEAN_BAND_HZ,
+        ECG_MIN_SAMPLING_RATE_HZ,
         EcgCleaner,
         EcgPeakDetector,
         EcgPeaks,
+        EcgRateError,
         ecg_clean,
         ecg_peak_times,
         ecg_peaks,
@@ -63,6 +65,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ECG_CLEAN_BAND_HZ",
+    "ECG_MIN_SAMPLING_RATE_HZ",
     "EGEMAPS_EXTRACTOR",
     "NUMPY_EXTRACTOR",
     "PPG_BAND_HZ",
@@ -74,6 +77,7 @@ __all__ = [
     "EcgCleaner",
     "EcgPeakDetector",
     "EcgPeaks",
+    "EcgRateError",
     "EdaOptions",
     "EdaOutput",
     "EdaProcessor",
@@ -118,6 +122,8 @@ __all__ = [
 # This table says where each name not imported above lives.
 _LAZY: dict[str, str] = {
     "ECG_CLEAN_BAND_HZ": "wearsdk.signals._ecg",
+    "ECG_MIN_SAMPLING_RATE_HZ": "wearsdk.signals._ecg",
+    "EcgRateError": "wearsdk.signals._ecg",
     "EcgCleaner": "wearsdk.signals._ecg",
     "EcgPeakDetector": "wearsdk.signals._ecg",
     "EcgPeaks": "wearsdk.signals._ecg",

@@ -94,6 +94,9 @@ __all__ = ["CleanSignal", "FeatureConfig", "FeatureExtractor", "WindowFeatures"]
 
 _EDA_CLEAN = ("eda_clean", "eda_tonic", "eda_phasic")
 _NORMAL = int(BeatClass.NORMAL)  # a plain int: numpy compares with an IntEnum slowly
+ECTOPIC_FLAG_FRACTION = 0.1
+"""Windows where more than this share of the ECG beats are ectopic are flagged
+``frequent_ectopy``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,6 +244,7 @@ class FeatureExtractor:
         # NN beats: time, interval, then (with LF/HF) their Lomb-Scargle terms
         self._nn = _Rows(2 + (4 * self._n_freqs if self._lf else 0))
         self._classes = _Rows(2)  # classified beats: time, 1.0 when not normal
+        self._ectopic = _Rows(1)  # ECG beats the R-peak detector classified ectopic: time
         self._eda: EdaProcessor | None = None
         self._ecg: EcgPeakDetector | None = None
         self._last_peak: float | None = None
@@ -353,8 +357,11 @@ class FeatureExtractor:
         if self._last_peak is not None:
             times.insert(0, self._last_peak)
         self._last_peak = times[-1]
+        if peaks.ectopic.any():
+            self._ectopic.extend(int(peaks.ectopic.sum()))[:, 0] = peaks.t[peaks.ectopic]
         if len(times) >= 2:
-            self._push_rr(times[1:], [b - a for a, b in itertools.pairwise(times)])
+            flags = peaks.ectopic.tolist()[-(len(times) - 1) :]  # the beats ending each interval
+            self._push_rr(times[1:], [b - a for a, b in itertools.pairwise(times)], flags)
 
     def _push_eda(
         self, t: npt.NDArray[np.float64], x: npt.NDArray[np.float64], rate: float | None
@@ -417,9 +424,10 @@ class FeatureExtractor:
             rows[:, 1] = beats.amplitude
             rows[:, 2] = beats.index
 
-    def _push_rr(self, tl: list[float], rl: list[float]) -> None:
+    def _push_rr(self, tl: list[float], rl: list[float], flags: list[bool] | None = None) -> None:
         """Beats (times and RR intervals) as lists: a beat or two per block. Beats that are not
-        finite, not positive or not after the previous beat are dropped and counted.
+        finite, not positive or not after the previous beat are dropped and counted. ``flags``:
+        the ECG detector's ectopic class of each interval's ending beat (ECG beats only).
         """  # noqa: D205
         last = self._last_beat_t
         if not (
@@ -428,19 +436,21 @@ class FeatureExtractor:
             and all(a < b for a, b in itertools.pairwise([last, *tl]))
         ):
             kept = []
-            for x, r in zip(tl, rl, strict=True):
+            fl = flags if flags is not None else [False] * len(tl)
+            for x, r, f in zip(tl, rl, fl, strict=True):
                 if math.isfinite(x) and 0 < r < math.inf and x > last:
-                    kept.append((x, r))
+                    kept.append((x, r, f))
                     last = x
             self.dropped += len(tl) - len(kept)
-            tl, rl = [x for x, _ in kept], [r for _, r in kept]
+            tl, rl = [x for x, _, _ in kept], [r for _, r, _ in kept]
+            flags = None if flags is None else [f for _, _, f in kept]
         if not tl:
             return
         self._last_beat_t = tl[-1]
         # RR coverage: the RR intervals' durations summed per bin (start of data counts too)
         self._stream("rr", None).add(tl, rl)
         self._rr_pending.extend(tl)
-        _rr, classes, nn, nn_index = self._rr_cleaner.step_list(rl)
+        _rr, classes, nn, nn_index = self._rr_cleaner.step_list(rl, flags)
         self._classified(classes, nn, nn_index)
 
     def _classified(self, classes: list[int], nn: list[float], nn_index: list[int]) -> None:
@@ -546,8 +556,35 @@ class FeatureExtractor:
             self._scrs.popleft()
         self._nn.forget(before)
         self._classes.forget(before)
+        self._ectopic.forget(before)
         self._ppg_beats.forget(math.nextafter(before, -math.inf))  # windows are [start, end)
         self._ppg_wave.forget(math.nextafter(before, -math.inf))
+
+    # -- ECG beat classes (ectopic beats): one separate addition --------------------------------
+    def _ectopic_quality(
+        self, start: float, end: float, n_beats: int, quality: dict[str, float], flags: list[str]
+    ) -> None:
+        """Quality ``ecg_ectopic_fraction`` (beats the R-peak detector classed ectopic in the
+        window, over its classified beats) and the flag
+        ``frequent_ectopy`` above :data:`ECTOPIC_FLAG_FRACTION` (HRV then rests on few NN
+        intervals). Only for ECG-timed beats: a device's RR has no beat shapes.
+        """  # noqa: D205
+        if self._ecg is None:
+            return
+        count = int(self._ectopic.window(start, end).shape[0])
+        frac = count / n_beats if n_beats else 0.0
+        quality["ecg_ectopic_fraction"] = min(1.0, frac)
+        if frac > ECTOPIC_FLAG_FRACTION:
+            flags.append("frequent_ectopy")
+
+    def _ecg_hr_bpm(self, mean_rr_s: float) -> float | None:
+        """Heart rate over every ECG beat of the window (ectopic ones count: the heart beat),
+        from the mean of all its RR intervals; ``None`` for a device's RR, whose artifacts
+        (missed or extra detections) only the NN series is free of.
+        """  # noqa: D205
+        if self._ecg is None or not mean_rr_s > 0:
+            return None
+        return 60.0 / mean_rr_s
 
     def _eda_window(
         self,
@@ -600,11 +637,13 @@ class FeatureExtractor:
             classes = self._classes.window(start, end)
             n_cls = classes.shape[0]
             corrected = float(np.add.reduce(classes[:, 1])) / n_cls if n_cls else nan
+            self._ectopic_quality(start, end, n_cls, quality, flags)
+            hr_all = self._ecg_hr_bpm(w.mean)
             if coverage >= c.min_coverage and beats.shape[0] >= 3:
                 nn = beats[:, 1]
                 hv = hrv_time(nn)
                 values.update(
-                    hr_mean_bpm=hv["hr_mean_bpm"],
+                    hr_mean_bpm=hv["hr_mean_bpm"] if hr_all is None else hr_all,
                     rmssd_s=hv["rmssd_s"],
                     sdnn_s=hv["sdnn_s"],
                     pnn50=hv["pnn50"],

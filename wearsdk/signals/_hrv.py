@@ -122,6 +122,7 @@ class _Beat:
     med: float  # the 11-beat trailing median
     th2: float  # the mRR threshold
     extra: bool = False  # judged an extra beat (before the override by the one before)
+    flagged: bool = False  # the beat ending it was classified ectopic by the beat detector
     cls: int = _NORMAL
 
 
@@ -161,14 +162,25 @@ class RRCleaner:
         """Add intervals; return the ones decided now (with their NN intervals)."""
         return self._artifacts(*self.step_list(np.asarray(rr_s, dtype=np.float64).ravel().tolist()))
 
-    def step_list(self, rr_s: list[float]) -> tuple[list[float], list[int], list[float], list[int]]:
+    def step_list(
+        self, rr_s: list[float], ectopic: list[bool] | None = None
+    ) -> tuple[list[float], list[int], list[float], list[int]]:
         """:meth:`step` with plain lists in and out (cheaper for the beat or two of an online
         block): the decided intervals, their classes, the NN intervals and their indices.
+
+        ``ectopic`` (one flag per interval) marks the intervals whose ending beat the beat
+        detector classified ectopic by its shape or prematurity
+        (:attr:`~wearsdk.signals.EcgPeaks.ectopic`): such an interval is classed ectopic even
+        when its timing alone looks normal, so it and the interval after it stay out of NN.
         """  # noqa: D205
         if not all(0 < r < math.inf for r in rr_s):  # NaN fails too
             raise ConfigError("RR intervals must be finite and positive")
-        for r in rr_s:
+        if ectopic is not None and len(ectopic) != len(rr_s):
+            raise ConfigError("one ectopic flag per RR interval")
+        for k, r in enumerate(rr_s):
             self._add(r)
+            if ectopic is not None and ectopic[k]:
+                self._beats[-1].flagged = True
         return self._decide(self._first + len(self._beats) - _LOOKAHEAD)
 
     def flush(self) -> RRArtifacts:
@@ -242,6 +254,8 @@ class RRCleaner:
         # the interval after an extra beat absorbs it: judged merged, not on its own
         if i > self._first and self._beats[i - 1 - self._first].extra:
             cls = _NORMAL
+        elif cls == _NORMAL and beat.flagged:
+            cls = _ECTOPIC  # the detector saw an ectopic beat (shape or prematurity)
         return cls
 
     def _decide(self, upto: int) -> tuple[list[float], list[int], list[float], list[int]]:
