@@ -6,6 +6,8 @@ The files are written by ``tests/io/xdfwrite.py``, a writer independent of wears
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import json
 import logging
 import math
@@ -419,3 +421,24 @@ def test_replay_clock_stands_at_the_data_at_full_speed_and_paces_otherwise() -> 
     for bad in (0.0, -1.0, math.inf, math.nan):
         with pytest.raises(ConfigError):
             ReplayClock(0.0, speed=bad)
+
+
+async def test_the_last_windows_of_a_recording_are_published_when_it_ends(tmp_path: Path) -> None:
+    path = write(tmp_path / "x.xdf", physio_streams(), layout="interleaved", chunk_s=1.0)
+    replay = XdfReplay(path, speed=None, source_id="lab")
+    pipeline = dataclasses.replace(FAST, hop_s=1.0)  # a window a second: each one counts
+    async with Session(pipeline=pipeline, clock=replay.clock()) as session:
+        sub = session.bus.subscribe(("features/#", "physio/#"), maxsize=1 << 16, policy="block")
+        session.add(replay)
+        async with asyncio.timeout(60):
+            estimates = [e async for e in session.estimates(maxsize=4096, policy="block")]
+        got: list[Message] = []
+        while (message := sub.receive_nowait()) is not None:
+            got.append(message)
+    last_sample = max(float(b.t[-1]) for b in of_type(got, SampleBlock))
+    windows = of_type(got, Features)
+    assert estimates
+    # every window the data reaches, the last ones included: the ECG detector and the RR stage
+    # hold the newest beats back until the end of the data decides them
+    assert windows[-1].window_end > last_sample - pipeline.hop_s
+    assert estimates[-1].window_end == windows[-1].window_end

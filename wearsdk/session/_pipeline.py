@@ -11,7 +11,12 @@ from wearsdk._events import Command, Features, HeartRate
 from wearsdk._types import SampleBlock
 from wearsdk.affect import ArousalEstimator, StressLevelConfig, load_arousal_params
 from wearsdk.bus import Bus, Subscription
-from wearsdk.signals._features import CleanSignal, FeatureConfig, FeatureExtractor
+from wearsdk.signals._features import (
+    CleanSignal,
+    FeatureConfig,
+    FeatureExtractor,
+    WindowFeatures,
+)
 
 __all__ = ["PIPELINE_TOPICS", "PipelineConfig", "run_pipeline"]
 
@@ -174,41 +179,47 @@ async def run_pipeline(
                 )
                 if config.publish_clean:
                     _publish_clean(bus, payload, state.extractor.take_clean())
-            for window in state.extractor.ready():
-                bus.publish_nowait(
-                    f"features/{WEARER}",
-                    Features(
-                        t=window.end,
-                        source=WEARER,
-                        window_start=window.start,
-                        window_end=window.end,
-                        values=window.values,
-                        quality=window.quality,
-                        flags=window.flags,
-                    ),
-                )
-                # contact reports inside this window only (later ones belong to later windows)
-                state.contact_lost_at = [t for t in state.contact_lost_at if t > window.start]
-                lost = any(t <= window.end for t in state.contact_lost_at)
-                estimate = state.estimator.step(
-                    window_start=window.start,
-                    window_end=window.end,
-                    features=window.values,
-                    coverage=window.quality.get("rr_coverage", 0.0),
-                    contact=False if lost else None,
-                    modalities=window.modalities,
-                    flags=window.flags,
-                    quality=window.quality,
-                )
-                if estimate is not None:
-                    sources = tuple(
-                        dict.fromkeys(
-                            state.owners[m] for m in window.modalities if m in state.owners
-                        )
-                    )
-                    bus.publish_nowait(
-                        estimate_topic, estimate.model_copy(update={"sources": sources})
-                    )
+            _emit(bus, state, estimate_topic, state.extractor.ready())
+        # the input ended (the session flushes, or a replay finished): the processors decide
+        # what they held back and the windows the data reaches are published too
+        _emit(bus, state, estimate_topic, state.extractor.flush())
+
+
+def _emit(
+    bus: Bus, state: _WearerState, estimate_topic: str, windows: list[WindowFeatures]
+) -> None:
+    """Publish the features and the estimate of each window."""
+    for window in windows:
+        bus.publish_nowait(
+            f"features/{WEARER}",
+            Features(
+                t=window.end,
+                source=WEARER,
+                window_start=window.start,
+                window_end=window.end,
+                values=window.values,
+                quality=window.quality,
+                flags=window.flags,
+            ),
+        )
+        # contact reports inside this window only (later ones belong to later windows)
+        state.contact_lost_at = [t for t in state.contact_lost_at if t > window.start]
+        lost = any(t <= window.end for t in state.contact_lost_at)
+        estimate = state.estimator.step(
+            window_start=window.start,
+            window_end=window.end,
+            features=window.values,
+            coverage=window.quality.get("rr_coverage", 0.0),
+            contact=False if lost else None,
+            modalities=window.modalities,
+            flags=window.flags,
+            quality=window.quality,
+        )
+        if estimate is not None:
+            sources = tuple(
+                dict.fromkeys(state.owners[m] for m in window.modalities if m in state.owners)
+            )
+            bus.publish_nowait(estimate_topic, estimate.model_copy(update={"sources": sources}))
 
 
 def _publish_clean(bus: Bus, raw: SampleBlock, signals: list[CleanSignal]) -> None:
