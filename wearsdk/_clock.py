@@ -15,6 +15,7 @@ so converted times never jump when the system clock is adjusted during a session
 
 from __future__ import annotations
 
+import bisect
 import math
 import time
 from collections.abc import Callable
@@ -163,8 +164,14 @@ class ClockQuality:
             jitter the model removes); for round trips, the best round-trip delay.
         resets: times the device clock jumped and the model re-anchored.
         observations: observations since the last (re-)anchoring.
-        converged: whether drift is estimated and the applied offset has caught up with the
-            fitted line.
+        converged: whether the model says its mapped times are good: for a
+            :class:`DeviceClockMap`, its error bound is at most its ``converged_bound_s``
+            (1 ms by default); for a :class:`RoundTripClock`, drift is estimated.
+        error_bound_s: estimated bound of the error of times mapped now (for a
+            :class:`DeviceClockMap` the 99 % credible radius, excluding the link's constant
+            minimum latency; for a :class:`RoundTripClock` the worst-case half width); NaN
+            when the model does not estimate one.
+        drift_sd_ppm: standard deviation of the drift estimate, ppm (NaN when unknown).
     """
 
     offset_s: float
@@ -173,6 +180,8 @@ class ClockQuality:
     resets: int
     observations: int
     converged: bool
+    error_bound_s: float = math.nan
+    drift_sd_ppm: float = math.nan
 
 
 def _lower_hull(x: list[float], y: list[float]) -> list[int]:
@@ -190,18 +199,38 @@ def _lower_hull(x: list[float], y: list[float]) -> list[int]:
     return hull
 
 
+_STUDENT_NU = 3.0  # degrees of freedom of the drift prior (heavy tails: a counter may be % off)
+_COARSE = np.sinh(np.linspace(-9.0, 9.0, 721))  # drift grid in prior scales, dense near 0
+_FINE_POINTS = 241
+_MIN_LAMBDA_POINTS = 8  # points needed before the delay density is taken from the data
+
+
 class DeviceClockMap:
-    """Online mapping of a device clock onto the session clock: offset and drift.
+    """Online mapping of a device clock onto the session clock: offset, drift and their error.
 
     A device stamps samples on its own clock (Polar: ns since 2000; a sample counter divided
     by the nominal rate); they arrive on the session clock later, by a positive and jittery
-    delay (BLE connection events, 7.5-50 ms). Every ``arrival - device_time`` is therefore an
-    upper bound of the latency-free relation, which is the *lower envelope* of those points:
-    the lowest point is kept per ``bucket_s`` of device time, and the line that supports the
-    lower convex hull of those minima at their mean device time is the one that stays under
-    every point with the least total gap (the linear programme of Moon, Skelly and Towsley's
-    one-way clock skew estimation). Its slope is the drift, its height the offset. Never
-    "arrival time of the packet" for every sample; jitter is removed, not averaged.
+    delay (BLE connection events, 7.5-50 ms, sometimes a held frame of hundreds of ms). Every
+    ``y = arrival - device_time`` is therefore an upper bound of the latency-free relation
+    ``offset(d) = a + b (d - centroid)``: the truth is a line under every point, its *lower
+    envelope*. Jitter is removed, not averaged.
+
+    The estimator is Bayesian on that envelope. With a delay density ``lam`` at zero excess
+    (the only part of the delay distribution the envelope sees), the likelihood of a line is
+    ``exp(lam * N * a)`` where it stays under all ``N`` points, and zero where it does not (the
+    linear programme of Moon, Skelly and Towsley's one-way skew estimation is its maximum with a
+    flat prior). For a drift ``b`` the highest feasible ``a`` is ``A(b)``, the minimum of the
+    points' ``y - b (d - centroid)``, set by the lower convex hull of the points only; below it
+    ``a`` falls off exponentially (rate ``lam * (N + 1)``, as the minimum of ``N`` uniform
+    delays). The drift has a Student-t prior (3 degrees of freedom, scale ``drift_prior_ppm``:
+    crystals are a few tens of ppm off, rarely 100, and heavy tails let a sample counter's
+    nominal rate be far off too), so early fits do not swing. The posterior over ``b`` is
+    evaluated on a grid at every observation; the applied line is its mean at the newest device
+    time, and :attr:`error_bound_s` is the radius of its ``bound_level`` credible interval
+    around the offset actually applied (the delay density is ``0.5 / median excess`` over the
+    line, which is exact for uniform delays and conservative for exponential ones). Every point
+    within ``bucket_s * horizon_buckets`` device seconds is kept (the lowest per ``bucket_s``),
+    so drift changes with temperature are followed; all streams of one device feed one map.
 
     For sources without a device clock, the device time is the sample count divided by the
     nominal rate (BITalino, GATT profiles): the map then learns the true sample rate as the
@@ -210,36 +239,54 @@ class DeviceClockMap:
 
     Guarantees on :meth:`map`: a stream's outputs never go backwards across calls, and the
     applied offset moves by at most ``max_slew`` seconds per second of device time (beyond the
-    estimated drift), so timestamps never jump; a device clock that jumps (reset, power loss)
-    by more than ``reset_after_s`` re-anchors the map (counted in :attr:`resets`). The
-    constant part of the latency (the fastest a packet ever arrives) cannot be seen from
-    arrivals: mapped times are late by it, the same for every source on the same kind of link.
+    estimated drift; ``warmup_slew`` during the first ``warmup_s``), so timestamps never jump;
+    a device clock that jumps (reset, power loss) by more than ``reset_after_s`` re-anchors the
+    map (counted in :attr:`resets`). The constant part of the latency (the fastest a packet
+    ever arrives) cannot be seen from arrivals: mapped times are late by it, the same for every
+    source on the same kind of link, and the error bound does not include it.
 
     Args:
-        bucket_s: device seconds per envelope bucket.
-        horizon_buckets: buckets kept for the fit (older ones are forgotten, so drift changes
-            with temperature are followed).
-        min_fit_span_s: device seconds the buckets must span before drift is estimated.
+        bucket_s: device seconds within which only the lowest point is kept.
+        horizon_buckets: buckets of history kept for the fit (older points are forgotten).
+        min_fit_span_s: device seconds the points must span before the map may report
+            :attr:`converged`.
         max_slew: fastest change of the applied offset, seconds per device second.
         warmup_s: device seconds after (re-)anchoring during which ``warmup_slew`` applies
             instead, so that a first packet that arrived late is forgotten quickly.
         warmup_slew: the faster slew of the warm-up.
         reset_after_s: a disagreement larger than this between the map and an arrival is a
             clock reset.
+        drift_prior_ppm: scale of the drift prior (Student-t, 3 degrees of freedom), ppm.
+        jitter_prior_s: assumed delay spread before enough points show the real one.
+        converged_bound_s: :attr:`converged` once :attr:`error_bound_s` is at most this.
+        bound_level: credibility of :attr:`error_bound_s`.
     """
 
     def __init__(
         self,
         *,
-        bucket_s: float = 5.0,
-        horizon_buckets: int = 120,
-        min_fit_span_s: float = 30.0,
+        bucket_s: float = 0.05,
+        horizon_buckets: int = 12000,
+        min_fit_span_s: float = 10.0,
         max_slew: float = 2e-3,
         warmup_s: float = 10.0,
         warmup_slew: float = 0.1,
         reset_after_s: float = 2.0,
+        drift_prior_ppm: float = 50.0,
+        jitter_prior_s: float = 0.05,
+        converged_bound_s: float = 1e-3,
+        bound_level: float = 0.99,
     ) -> None:
-        if not (bucket_s > 0 and horizon_buckets >= 2 and max_slew > 0 and reset_after_s > 0):
+        if not (
+            bucket_s > 0
+            and horizon_buckets >= 2
+            and max_slew > 0
+            and reset_after_s > 0
+            and drift_prior_ppm > 0
+            and jitter_prior_s > 0
+            and converged_bound_s > 0
+            and 0 < bound_level < 1
+        ):
             raise ConfigError("invalid DeviceClockMap settings")
         self.bucket_s = bucket_s
         self.horizon_buckets = horizon_buckets
@@ -248,23 +295,41 @@ class DeviceClockMap:
         self.warmup_s = warmup_s
         self.warmup_slew = warmup_slew
         self.reset_after_s = reset_after_s
+        self.drift_prior_ppm = drift_prior_ppm
+        self.jitter_prior_s = jitter_prior_s
+        self.converged_bound_s = converged_bound_s
+        self.bound_level = bound_level
         self.resets = 0
         """How many times the device clock jumped and the map re-anchored."""
         self._floors: dict[str, float] = {}
         self._reset_state()
 
     def _reset_state(self) -> None:
-        self._bucket_d: list[float] = []  # device time of each bucket's minimum
-        self._bucket_m: list[float] = []  # minimum of (arrival - device) in the bucket
-        self._bucket_key: list[int] = []
-        self._stale = True  # the closed buckets changed since the last fit
-        self._slope = 0.0  # d(arrival - device)/d(device)
-        self._intercept = 0.0
-        self._drift_known = False
-        self._applied: float | None = None  # offset applied at _last_d
+        # points relative to the anchor (d0, y0), sorted by device time, one per bucket
+        self._d0 = 0.0
+        self._y0 = 0.0
+        self._key: list[int] = []
+        self._pd: list[float] = []
+        self._py: list[float] = []
+        self._sum_d = 0.0
+        self._hd: list[float] = []  # lower hull of the points
+        self._hy: list[float] = []
+        self._lam = 1.0 / self.jitter_prior_s
+        self._lam_at = 0  # points when the delay density was last measured
+        # posterior over the drift: grid, weights, envelope height at the newest device time
+        self._grid = np.zeros(1)
+        self._w = np.ones(1)
+        self._c = np.zeros(1)
+        self._rate_n = self._lam
+        self._d_new = 0.0  # newest device time (relative)
+        self._slope = 0.0  # posterior mean of d(arrival - device)/d(device)
+        self._slope_sd = math.inf
+        self._target_new = 0.0  # posterior mean offset (relative) at _d_new
+        self._applied: float | None = None  # offset applied at _last_d (absolute)
         self._last_d: float | None = None
         self._anchor_d: float | None = None
         self._excess = 0.0  # running mean of the delay above the line
+        self._bound: float | None = None  # cache of error_bound_s
         self.n_observations = 0
 
     @property
@@ -283,16 +348,41 @@ class DeviceClockMap:
         return (1.0 / (1.0 + self._slope) - 1.0) * 1e6
 
     @property
+    def drift_sd_ppm(self) -> float:
+        """Posterior standard deviation of :attr:`drift_ppm` (inf before any observation)."""
+        return self._slope_sd * 1e6
+
+    @property
     def jitter_s(self) -> float:
         """Running mean of the arrival delay above the envelope (the jitter removed)."""
         return self._excess
 
     @property
+    def error_bound_s(self) -> float:
+        """Radius of the credible interval (``bound_level``) of the error of mapped times.
+
+        The error of a time mapped now, at the newest device time, against the true session
+        time plus the link's constant minimum latency (which no arrival reveals). Covers the
+        posterior's offset and drift uncertainty and whatever the slew limit has not applied
+        yet. ``inf`` before the first observation.
+        """
+        if self._applied is None or self._last_d is None:
+            return math.inf
+        if self._bound is None:
+            self._bound = self._credible_radius()
+        return self._bound
+
+    @property
+    def span_s(self) -> float:
+        """Device seconds spanned by the observations kept (0 before any)."""
+        return self._pd[-1] - self._pd[0] if self._pd else 0.0
+
+    @property
     def converged(self) -> bool:
-        """Drift is estimated and the applied offset has caught up with the fitted line."""
-        if not self._drift_known or self._applied is None or self._last_d is None:
+        """The points span ``min_fit_span_s`` and :attr:`error_bound_s` <= ``converged_bound_s``."""
+        if self._applied is None or self.span_s < self.min_fit_span_s:
             return False
-        return abs(self._applied - self._target(self._last_d)) < 1e-3
+        return self.error_bound_s <= self.converged_bound_s
 
     def quality(self) -> ClockQuality:
         """The model's state and quality now (for status events)."""
@@ -303,15 +393,16 @@ class DeviceClockMap:
             resets=self.resets,
             observations=self.n_observations,
             converged=self.converged,
+            error_bound_s=self.error_bound_s,
+            drift_sd_ppm=self.drift_sd_ppm,
         )
 
     def _target(self, d: float) -> float:
-        return self._intercept + self._slope * d
+        """Posterior mean offset (absolute) at device time ``d``."""
+        return self._y0 + self._target_new + self._slope * (d - self._d0 - self._d_new)
 
     def observe(self, device_t: float, arrival: float, *, detect_reset: bool = True) -> bool:
         """Add one (device time, arrival time) pair and advance the applied offset.
-
-        Cheap: the hull is refitted only when a bucket closes.
 
         Args:
             device_t: the device time, seconds.
@@ -333,16 +424,17 @@ class DeviceClockMap:
             predicted = device_t + self._applied + self._slope * (device_t - self._last_d)
             disagreement = abs(arrival - predicted)
             if device_t < self._last_d - self.reset_after_s or (
-                detect_reset
-                and disagreement > self.reset_after_s + self.bucket_s * abs(self._slope)
+                detect_reset and disagreement > self.reset_after_s
             ):
                 self.resets += 1
                 self._reset_state()
                 reset = True
+        if self._applied is None:
+            self._d0, self._y0 = device_t, arrival - device_t
         self.n_observations += 1
-        self._add_point(device_t, arrival - device_t)
-        if self._stale or not self._drift_known:
-            self._fit()
+        self._bound = None
+        self._add_point(device_t - self._d0, arrival - device_t - self._y0)
+        self._fit()
         if self._applied is None or self._last_d is None:
             self._applied = self._target(device_t)
             self._last_d = device_t
@@ -362,53 +454,147 @@ class DeviceClockMap:
             self._last_d = device_t
         return reset
 
-    def _add_point(self, d: float, m: float) -> None:
+    # -- the points and their lower hull -------------------------------------------------
+
+    def _add_point(self, d: float, y: float) -> None:
         key = math.floor(d / self.bucket_s)
-        keys = self._bucket_key
-        # streams of one device interleave: a frame may belong to a recent, earlier bucket
-        i = len(keys) - 1
-        while i >= 0 and keys[i] > key:
-            i -= 1
-        if i >= 0 and keys[i] == key:
-            if m < self._bucket_m[i]:
-                self._bucket_m[i] = m
-                self._bucket_d[i] = d
-                if i < len(keys) - 1:
-                    self._stale = True  # a closed bucket changed: refit
-            return
-        if i < 0 and keys:
-            return  # older than everything kept
-        self._stale = True  # a bucket closed (or an earlier one was filled in)
-        keys.insert(i + 1, key)
-        self._bucket_m.insert(i + 1, m)
-        self._bucket_d.insert(i + 1, d)
-        if len(keys) > self.horizon_buckets:
-            del keys[0], self._bucket_m[0], self._bucket_d[0]
+        keys, pd, py = self._key, self._pd, self._py
+        if not keys or key > keys[-1]:
+            keys.append(key)
+            pd.append(d)
+            py.append(y)
+            self._sum_d += d
+            self._hull_append(d, y)
+        else:
+            i = bisect.bisect_left(keys, key)
+            if i < len(keys) and keys[i] == key:
+                if y >= py[i]:
+                    return
+                self._sum_d += d - pd[i]
+                pd[i], py[i] = d, y
+                self._rebuild_hull()  # the replaced point may have been a hull vertex
+            else:
+                keys.insert(i, key)
+                pd.insert(i, d)
+                py.insert(i, y)
+                self._sum_d += d
+                if i == 0 or self._under_hull(d, y):
+                    self._rebuild_hull()
+        horizon = self.bucket_s * self.horizon_buckets
+        if pd[-1] - pd[0] > 1.1 * horizon:
+            k = bisect.bisect_left(pd, pd[-1] - horizon)
+            self._sum_d -= math.fsum(pd[:k])
+            del keys[:k], pd[:k], py[:k]
+            self._rebuild_hull()
+
+    def _hull_append(self, d: float, y: float) -> None:
+        hd, hy = self._hd, self._hy
+        while len(hd) >= 2:
+            if (hy[-1] - hy[-2]) * (d - hd[-2]) >= (y - hy[-2]) * (hd[-1] - hd[-2]):
+                hd.pop()
+                hy.pop()
+            else:
+                break
+        hd.append(d)
+        hy.append(y)
+
+    def _under_hull(self, d: float, y: float) -> bool:
+        hd, hy = self._hd, self._hy
+        j = bisect.bisect_right(hd, d)
+        if j == 0 or j == len(hd):
+            return True
+        a, b = j - 1, j
+        line = hy[a] + (hy[b] - hy[a]) * (d - hd[a]) / (hd[b] - hd[a])
+        return y <= line
+
+    def _rebuild_hull(self) -> None:
+        idx = _lower_hull(self._pd, self._py)
+        self._hd = [self._pd[i] for i in idx]
+        self._hy = [self._py[i] for i in idx]
+
+    # -- the posterior ---------------------------------------------------------------------
+
+    def _envelope(self, b: npt.NDArray[np.float64], centre: float) -> npt.NDArray[np.float64]:
+        """``A(b)``: the highest line of slope ``b`` under every point, at ``centre``."""
+        hd = np.asarray(self._hd) - centre
+        hy = np.asarray(self._hy)
+        out: npt.NDArray[np.float64] = np.min(hy[None, :] - b[:, None] * hd[None, :], axis=1)
+        return out
+
+    def _log_post(
+        self, b: npt.NDArray[np.float64], env: npt.NDArray[np.float64], rate: float
+    ) -> npt.NDArray[np.float64]:
+        s = self.drift_prior_ppm * 1e-6
+        prior = -0.5 * (_STUDENT_NU + 1.0) * np.log1p((b / s) ** 2 / _STUDENT_NU)
+        out: npt.NDArray[np.float64] = rate * env + prior
+        return out
 
     def _fit(self) -> None:
-        closed = len(self._bucket_key) - 1  # the latest bucket is still filling
-        self._stale = False
-        d, m = self._bucket_d, self._bucket_m
-        if closed < 2 or d[closed - 1] - d[0] < self.min_fit_span_s:
-            # too short to see drift: the lowest point so far, no slope
-            self._slope, self._intercept = 0.0, min(m)
-            self._drift_known = False
-            return
-        x0 = d[0]
-        xs = [v - x0 for v in d[:closed]]
-        hull = _lower_hull(xs, m[:closed])
-        centre = sum(xs) / closed
-        j = 0
-        while j < len(hull) - 2 and xs[hull[j + 1]] <= centre:
-            j += 1
-        a, b = hull[j], hull[j + 1]
-        slope = (m[b] - m[a]) / (xs[b] - xs[a])
-        intercept = m[a] - slope * xs[a]
-        # the still-filling bucket may already hold a point under the line
-        intercept += min(0.0, m[closed] - (intercept + slope * (d[closed] - x0)))
+        n = len(self._pd)
+        centre = self._sum_d / n
+        if n >= _MIN_LAMBDA_POINTS and n >= 1.25 * self._lam_at:
+            self._measure_density(centre)
+        rate = self._lam * (n + 1)
+        # stage 1: a grid dense near zero drift and wide enough for a counter's rate error
+        coarse = _COARSE * (self.drift_prior_ppm * 1e-6)
+        env = self._envelope(coarse, centre)
+        lp = self._log_post(coarse, env, rate)
+        w = np.exp(lp - lp.max()) * np.gradient(coarse)
+        cdf = np.cumsum(w)
+        cdf /= cdf[-1]
+        lo = max(int(np.searchsorted(cdf, 1e-6)) - 1, 0)
+        hi = min(int(np.searchsorted(cdf, 1 - 1e-6)) + 1, coarse.size - 1)
+        # stage 2: a uniform grid over where the posterior lives
+        grid = np.linspace(coarse[lo], coarse[hi], _FINE_POINTS)
+        env = self._envelope(grid, centre)
+        lp = self._log_post(grid, env, rate)
+        w = np.exp(lp - lp.max())
+        w /= w.sum()
+        d_new = self._pd[-1]
+        c = env + grid * (d_new - centre)  # envelope height at the newest device time
+        self._grid, self._w, self._c, self._rate_n, self._d_new = grid, w, c, rate, d_new
+        slope = float(w @ grid)
         self._slope = slope
-        self._intercept = intercept - slope * x0
-        self._drift_known = True
+        self._slope_sd = math.sqrt(max(float(w @ (grid - slope) ** 2), 0.0))
+        # the line sits below the envelope by the expected gap of its lowest point, once the
+        # delays' spread is measured (before, the envelope itself: never ahead of an arrival)
+        gap = 1.0 / rate if self._lam_at else 0.0
+        self._target_new = float(w @ c) - gap
+
+    def _measure_density(self, centre: float) -> None:
+        """The delay density at zero excess, ``0.5 / median`` excess over the fitted line."""
+        d = np.asarray(self._pd)
+        y = np.asarray(self._py)
+        line = self._target_new + self._slope * (d - self._d_new)
+        med = float(np.median(y - line))
+        self._lam = 0.5 / min(max(med, 1e-5), 10.0)
+        self._lam_at = len(self._pd)
+
+    def _credible_radius(self) -> float:
+        """Smallest r with P(|truth - applied| <= r) >= bound_level under the posterior."""
+        assert self._applied is not None
+        assert self._last_d is not None
+        applied_rel = (
+            self._applied - self._y0 + self._slope * (self._d0 + self._d_new - self._last_d)
+        )
+        c = self._c - applied_rel  # truth - applied = c - E,  E ~ Exp(rate)
+        w, rate = self._w, self._rate_n
+
+        def covered(r: float) -> float:
+            lo = np.maximum(c - r, 0.0)
+            hi = np.maximum(c + r, 0.0)
+            return float(w @ (np.exp(-rate * lo) - np.exp(-rate * hi)))
+
+        lo_r, hi_r = 0.0, float(np.max(np.abs(c))) + 50.0 / rate
+        for _ in range(60):
+            mid = 0.5 * (lo_r + hi_r)
+            if covered(mid) >= self.bound_level:
+                hi_r = mid
+            else:
+                lo_r = mid
+            if hi_r - lo_r < 1e-6:
+                break
+        return hi_r
 
     def map(self, device_t: npt.ArrayLike, *, stream: str = "") -> npt.NDArray[np.float64]:
         """Map device times (seconds) onto the session clock.
@@ -641,4 +827,5 @@ class RoundTripClock:
             resets=0,
             observations=self.samples,
             converged=self._drift_known,
+            error_bound_s=self._half_width,
         )
