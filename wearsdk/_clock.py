@@ -199,6 +199,55 @@ def _lower_hull(x: list[float], y: list[float]) -> list[int]:
     return hull
 
 
+class _Chain:
+    """The lower convex hull of points added mostly in order of ``x`` (monotone chain)."""
+
+    __slots__ = ("x", "y")
+
+    def __init__(self) -> None:
+        self.x: list[float] = []
+        self.y: list[float] = []
+
+    def append(self, x: float, y: float) -> None:
+        hx, hy = self.x, self.y
+        while len(hx) >= 2 and (hy[-1] - hy[-2]) * (x - hx[-2]) >= (y - hy[-2]) * (hx[-1] - hx[-2]):
+            hx.pop()
+            hy.pop()
+        hx.append(x)
+        hy.append(y)
+
+    def covers(self, x: float, y: float) -> bool:
+        """Whether ``(x, y)`` lies above the chain, inside its span (adding it changes nothing)."""
+        hx, hy = self.x, self.y
+        j = bisect.bisect_right(hx, x)
+        if j == 0 or j == len(hx):
+            return False
+        a, b = j - 1, j
+        return y > hy[a] + (hy[b] - hy[a]) * (x - hx[a]) / (hx[b] - hx[a])
+
+    def rebuild(self, xs: list[float], ys: list[float]) -> None:
+        idx = _lower_hull(xs, ys)
+        self.x = [xs[i] for i in idx]
+        self.y = [ys[i] for i in idx]
+
+    def support(self, b: npt.NDArray[np.float64], centre: float) -> npt.NDArray[np.float64]:
+        """The highest line of slope ``b`` under every point, at ``centre``."""
+        hx = np.asarray(self.x) - centre
+        hy = np.asarray(self.y)
+        out: npt.NDArray[np.float64] = np.min(hy[None, :] - b[:, None] * hx[None, :], axis=1)
+        return out
+
+
+def _logsumexp(v: npt.NDArray[np.float64]) -> float:
+    m = float(v.max())
+    return m + math.log(float(np.exp(v - m).sum()))
+
+
+_InlierStats = tuple[int, float, float]  # count, mean device time, mean y
+_INLIER_MEDIANS = 3.0  # a delay more than this many median excesses is held, not jitter
+_MIN_BOUNDED_POINTS = 30
+_EDGE_SHARE = 0.05  # share of inliers in the top tenth of their range for a sharp edge
+_BOUNDED_LOG_ODDS = math.log(1 / 20)  # prior odds of bounded delays: the envelope model first
 _STUDENT_NU = 3.0  # degrees of freedom of the drift prior (heavy tails: a counter may be % off)
 _COARSE = np.sinh(np.linspace(-9.0, 9.0, 721))  # drift grid in prior scales, dense near 0
 _FINE_POINTS = 241
@@ -311,16 +360,23 @@ class DeviceClockMap:
         self._key: list[int] = []
         self._pd: list[float] = []
         self._py: list[float] = []
+        self._pin: list[bool] = []  # whether each point is an inlier (not a held delivery)
         self._sum_d = 0.0
-        self._hd: list[float] = []  # lower hull of the points
-        self._hy: list[float] = []
+        self._in_n = 0  # inliers: count, sums of device time and of y
+        self._in_sd = 0.0
+        self._in_sy = 0.0
+        self._edge = False  # whether the inliers' delays end at a sharp upper edge
+        self._lower = _Chain()  # lower hull of the points
+        self._upper = _Chain()  # upper hull of the inliers (y negated)
         self._lam = 1.0 / self.jitter_prior_s
         self._lam_at = 0  # points when the delay density was last measured
+        self._lam_obs = 0  # observations then
         # posterior over the drift: grid, weights, envelope height at the newest device time
         self._grid = np.zeros(1)
         self._w = np.ones(1)
         self._c = np.zeros(1)
-        self._rate_n = self._lam
+        self._rates = np.full((1, 1), self._lam)
+        self._bounded_share = 0.0
         self._d_new = 0.0  # newest device time (relative)
         self._slope = 0.0  # posterior mean of d(arrival - device)/d(device)
         self._slope_sd = math.inf
@@ -454,121 +510,189 @@ class DeviceClockMap:
             self._last_d = device_t
         return reset
 
-    # -- the points and their lower hull -------------------------------------------------
+    # -- the points and their hulls --------------------------------------------------------
 
     def _add_point(self, d: float, y: float) -> None:
         key = math.floor(d / self.bucket_s)
-        keys, pd, py = self._key, self._pd, self._py
+        keys, pd, py, pin = self._key, self._pd, self._py, self._pin
+        inlier = self._is_inlier(d, y)
         if not keys or key > keys[-1]:
             keys.append(key)
             pd.append(d)
             py.append(y)
+            pin.append(inlier)
             self._sum_d += d
-            self._hull_append(d, y)
+            self._count(d, y, inlier, 1)
+            self._lower.append(d, y)
+            if inlier:
+                self._upper.append(d, -y)
         else:
             i = bisect.bisect_left(keys, key)
             if i < len(keys) and keys[i] == key:
                 if y >= py[i]:
                     return
                 self._sum_d += d - pd[i]
-                pd[i], py[i] = d, y
-                self._rebuild_hull()  # the replaced point may have been a hull vertex
+                self._count(pd[i], py[i], pin[i], -1)
+                self._count(d, y, inlier, 1)
+                pd[i], py[i], pin[i] = d, y, inlier
+                self._rebuild_hulls()  # the replaced point may have been a hull vertex
             else:
                 keys.insert(i, key)
                 pd.insert(i, d)
                 py.insert(i, y)
+                pin.insert(i, inlier)
                 self._sum_d += d
-                if i == 0 or self._under_hull(d, y):
-                    self._rebuild_hull()
+                self._count(d, y, inlier, 1)
+                if i == 0 or not self._lower.covers(d, y):
+                    self._lower.rebuild(pd, py)
+                if inlier and not self._upper.covers(d, -y):
+                    self._rebuild_upper()
         horizon = self.bucket_s * self.horizon_buckets
         if pd[-1] - pd[0] > 1.1 * horizon:
             k = bisect.bisect_left(pd, pd[-1] - horizon)
             self._sum_d -= math.fsum(pd[:k])
-            del keys[:k], pd[:k], py[:k]
-            self._rebuild_hull()
+            del keys[:k], pd[:k], py[:k], pin[:k]
+            self._recount()
+            self._rebuild_hulls()
 
-    def _hull_append(self, d: float, y: float) -> None:
-        hd, hy = self._hd, self._hy
-        while len(hd) >= 2:
-            if (hy[-1] - hy[-2]) * (d - hd[-2]) >= (y - hy[-2]) * (hd[-1] - hd[-2]):
-                hd.pop()
-                hy.pop()
-            else:
-                break
-        hd.append(d)
-        hy.append(y)
+    def _count(self, d: float, y: float, inlier: bool, sign: int) -> None:
+        if inlier:
+            self._in_n += sign
+            self._in_sd += sign * d
+            self._in_sy += sign * y
 
-    def _under_hull(self, d: float, y: float) -> bool:
-        hd, hy = self._hd, self._hy
-        j = bisect.bisect_right(hd, d)
-        if j == 0 or j == len(hd):
+    def _recount(self) -> None:
+        keep = [i for i, flag in enumerate(self._pin) if flag]
+        self._in_n = len(keep)
+        self._in_sd = math.fsum(self._pd[i] for i in keep)
+        self._in_sy = math.fsum(self._py[i] for i in keep)
+
+    def _is_inlier(self, d: float, y: float) -> bool:
+        """Whether a point's delay is within the bulk (not a held or retransmitted one)."""
+        if not self._lam_at:
             return True
-        a, b = j - 1, j
-        line = hy[a] + (hy[b] - hy[a]) * (d - hd[a]) / (hd[b] - hd[a])
-        return y <= line
+        excess = y - (self._target_new + self._slope * (d - self._d_new))
+        return excess <= _INLIER_MEDIANS * 0.5 / self._lam
 
-    def _rebuild_hull(self) -> None:
-        idx = _lower_hull(self._pd, self._py)
-        self._hd = [self._pd[i] for i in idx]
-        self._hy = [self._py[i] for i in idx]
+    def _rebuild_hulls(self) -> None:
+        self._lower.rebuild(self._pd, self._py)
+        self._rebuild_upper()
+
+    def _rebuild_upper(self) -> None:
+        keep = [i for i, flag in enumerate(self._pin) if flag]
+        self._upper.rebuild([self._pd[i] for i in keep], [-self._py[i] for i in keep])
 
     # -- the posterior ---------------------------------------------------------------------
 
-    def _envelope(self, b: npt.NDArray[np.float64], centre: float) -> npt.NDArray[np.float64]:
-        """``A(b)``: the highest line of slope ``b`` under every point, at ``centre``."""
-        hd = np.asarray(self._hd) - centre
-        hy = np.asarray(self._hy)
-        out: npt.NDArray[np.float64] = np.min(hy[None, :] - b[:, None] * hd[None, :], axis=1)
+    def _log_prior(self, b: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        s = self.drift_prior_ppm * 1e-6
+        out: npt.NDArray[np.float64] = (
+            -0.5 * (_STUDENT_NU + 1.0) * np.log1p((b / s) ** 2 / _STUDENT_NU)
+        )
         return out
 
-    def _log_post(
-        self, b: npt.NDArray[np.float64], env: npt.NDArray[np.float64], rate: float
-    ) -> npt.NDArray[np.float64]:
-        s = self.drift_prior_ppm * 1e-6
-        prior = -0.5 * (_STUDENT_NU + 1.0) * np.log1p((b / s) ** 2 / _STUDENT_NU)
-        out: npt.NDArray[np.float64] = rate * env + prior
-        return out
+    def _models(
+        self, b: npt.NDArray[np.float64], centre: float, stats: _InlierStats | None
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """Per delay model and drift: log posterior (unnormalised), envelope, gap rate.
+
+        Row 0 is the exponential-gap model (the envelope's own statistics), row 1, when the
+        inliers allow it, the bounded-delay model (delays uniform on ``[0, W]``, ``W``
+        unknown), weighted by their evidence.
+        """
+        n = len(self._pd)
+        env = self._lower.support(b, centre)
+        prior = self._log_prior(b)
+        rate_e = self._lam * (n + 1)
+        if stats is None:
+            return (
+                (prior + rate_e * env)[None, :],
+                env,
+                np.full((1, b.size), rate_e),
+            )
+        k, mean_d, mean_y = stats
+        top = -self._upper.support(-b, centre)  # highest inlier line of slope b
+        width = np.maximum(top - env, 1e-9)
+        excess = np.maximum(mean_y - env - b * (mean_d - centre), 1e-12)
+        # evidences with the delay scale integrated out (prior 1/scale on W and on the mean)
+        log_u = -(k - 1) * np.log(width) - math.log(k * (k - 1))
+        log_e = math.lgamma(k - 1) - k * math.log(k) - (k - 1) * np.log(excess)
+        z_u = _logsumexp(prior + log_u) + _BOUNDED_LOG_ODDS
+        z_e = _logsumexp(prior + log_e)
+        # within each model: the exponential-gap posterior, and the bounded one
+        post_e = prior + rate_e * env
+        post_u = prior + log_u
+        post_e = post_e - _logsumexp(post_e) + z_e
+        post_u = post_u - _logsumexp(post_u) + z_u
+        rates = np.stack([np.full(b.size, rate_e), (k + 1) / width])
+        return np.stack([post_e, post_u]), env, rates
+
+    def _inlier_stats(self) -> _InlierStats | None:
+        k = self._in_n
+        if not (self._lam_at and self._edge and k >= _MIN_BOUNDED_POINTS):
+            return None
+        return k, self._in_sd / k, self._in_sy / k
 
     def _fit(self) -> None:
         n = len(self._pd)
         centre = self._sum_d / n
-        if n >= _MIN_LAMBDA_POINTS and n >= 1.25 * self._lam_at:
-            self._measure_density(centre)
-        rate = self._lam * (n + 1)
+        due = self.n_observations >= 1.25 * self._lam_obs or (
+            self.n_observations - self._lam_obs >= 500
+        )
+        if n >= _MIN_LAMBDA_POINTS and due:
+            self._measure_density()
+        stats = self._inlier_stats()
         # stage 1: a grid dense near zero drift and wide enough for a counter's rate error
         coarse = _COARSE * (self.drift_prior_ppm * 1e-6)
-        env = self._envelope(coarse, centre)
-        lp = self._log_post(coarse, env, rate)
-        w = np.exp(lp - lp.max()) * np.gradient(coarse)
+        lp, _, _ = self._models(coarse, centre, stats)
+        lp_all = np.logaddexp.reduce(lp, axis=0)
+        w = np.exp(lp_all - lp_all.max()) * np.gradient(coarse)
         cdf = np.cumsum(w)
         cdf /= cdf[-1]
         lo = max(int(np.searchsorted(cdf, 1e-6)) - 1, 0)
         hi = min(int(np.searchsorted(cdf, 1 - 1e-6)) + 1, coarse.size - 1)
         # stage 2: a uniform grid over where the posterior lives
         grid = np.linspace(coarse[lo], coarse[hi], _FINE_POINTS)
-        env = self._envelope(grid, centre)
-        lp = self._log_post(grid, env, rate)
+        lp, env, rates = self._models(grid, centre, stats)
         w = np.exp(lp - lp.max())
         w /= w.sum()
         d_new = self._pd[-1]
         c = env + grid * (d_new - centre)  # envelope height at the newest device time
-        self._grid, self._w, self._c, self._rate_n, self._d_new = grid, w, c, rate, d_new
-        slope = float(w @ grid)
+        self._grid, self._w, self._c, self._rates, self._d_new = grid, w, c, rates, d_new
+        self._bounded_share = float(w[1].sum()) if w.shape[0] > 1 else 0.0
+        marginal = w.sum(axis=0)
+        slope = float(marginal @ grid)
         self._slope = slope
-        self._slope_sd = math.sqrt(max(float(w @ (grid - slope) ** 2), 0.0))
+        self._slope_sd = math.sqrt(max(float(marginal @ (grid - slope) ** 2), 0.0))
         # the line sits below the envelope by the expected gap of its lowest point, once the
         # delays' spread is measured (before, the envelope itself: never ahead of an arrival)
-        gap = 1.0 / rate if self._lam_at else 0.0
-        self._target_new = float(w @ c) - gap
+        gap = float(np.sum(w / rates)) if self._lam_at else 0.0
+        self._target_new = float(marginal @ c) - gap
 
-    def _measure_density(self, centre: float) -> None:
-        """The delay density at zero excess, ``0.5 / median`` excess over the fitted line."""
+    def _measure_density(self) -> None:
+        """The delay density at zero excess, ``0.5 / median`` excess over the fitted line.
+
+        Also sorts the points again into inliers and held ones (more than
+        ``_INLIER_MEDIANS`` median excesses above the line).
+        """
         d = np.asarray(self._pd)
         y = np.asarray(self._py)
-        line = self._target_new + self._slope * (d - self._d_new)
-        med = float(np.median(y - line))
+        excess = y - (self._target_new + self._slope * (d - self._d_new))
+        med = float(np.median(excess))
         self._lam = 0.5 / min(max(med, 1e-5), 10.0)
         self._lam_at = len(self._pd)
+        self._lam_obs = self.n_observations
+        inlier = excess <= _INLIER_MEDIANS * max(med, 1e-5)
+        self._pin = inlier.tolist()
+        self._recount()
+        self._rebuild_upper()
+        # a bounded delay (uniform over a connection interval) ends at a sharp edge: its top
+        # tenth holds about a tenth of the points; a tail (retransmissions, a falling density)
+        # holds few there, and the bounded model would follow its sparse highest points
+        kept = excess[inlier]
+        top = float(kept.max()) if kept.size else 0.0
+        near_top = int(np.count_nonzero(kept >= 0.9 * top))
+        self._edge = near_top >= 3 and near_top >= _EDGE_SHARE * kept.size
 
     def _credible_radius(self) -> float:
         """Smallest r with P(|truth - applied| <= r) >= bound_level under the posterior."""
@@ -578,14 +702,14 @@ class DeviceClockMap:
             self._applied - self._y0 + self._slope * (self._d0 + self._d_new - self._last_d)
         )
         c = self._c - applied_rel  # truth - applied = c - E,  E ~ Exp(rate)
-        w, rate = self._w, self._rate_n
+        w, rates = self._w, self._rates
 
         def covered(r: float) -> float:
             lo = np.maximum(c - r, 0.0)
             hi = np.maximum(c + r, 0.0)
-            return float(w @ (np.exp(-rate * lo) - np.exp(-rate * hi)))
+            return float(np.sum(w * (np.exp(-rates * lo) - np.exp(-rates * hi))))
 
-        lo_r, hi_r = 0.0, float(np.max(np.abs(c))) + 50.0 / rate
+        lo_r, hi_r = 0.0, float(np.max(np.abs(c)) + 50.0 / rates.min())
         for _ in range(60):
             mid = 0.5 * (lo_r + hi_r)
             if covered(mid) >= self.bound_level:
