@@ -273,11 +273,17 @@ class DeviceClockMap:
     ``a`` falls off exponentially (rate ``lam * (N + 1)``, as the minimum of ``N`` uniform
     delays). The drift has a Student-t prior (3 degrees of freedom, scale ``drift_prior_ppm``:
     crystals are a few tens of ppm off, rarely 100, and heavy tails let a sample counter's
-    nominal rate be far off too), so early fits do not swing. The posterior over ``b`` is
-    evaluated on a grid at every observation; the applied line is its mean at the newest device
-    time, and :attr:`error_bound_s` is the radius of its ``bound_level`` credible interval
-    around the offset actually applied (the delay density is ``0.5 / median excess`` over the
-    line, which is exact for uniform delays and conservative for exponential ones). Every point
+    nominal rate be far off too), so early fits do not swing. When the delays end at a sharp
+    upper edge (a notification waits for the next connection event: uniform over the
+    interval), a second model, delays uniform on ``[0, W]`` with ``W`` unknown, also uses the
+    upper hull of the inliers (delays within three median excesses: held frames are left
+    out); the two are weighed by their evidence (prior odds 1:20 for the bounded one), and the
+    bounded model is offered only when the inliers' top tenth holds at least 5 % of them. The
+    posterior over ``b`` is evaluated on a grid at every observation; the applied line is
+    its mean at the newest device time, and :attr:`error_bound_s` is the radius of its
+    ``bound_level`` credible interval around the offset actually applied (the delay density is
+    ``0.5 / median excess`` over the line, exact for uniform delays and conservative for
+    exponential ones). Every point
     within ``bucket_s * horizon_buckets`` device seconds is kept (the lowest per ``bucket_s``),
     so drift changes with temperature are followed; all streams of one device feed one map.
 
