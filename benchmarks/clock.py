@@ -110,13 +110,35 @@ class H10Trace:
     backwards: int
 
 
-def h10_stream(drift_ppm: float, seed: int, seconds: float) -> H10Trace:
+def _jitter(rng: np.random.Generator, shape: str) -> float:
+    """One notification's delay above the minimum latency (2 % held 100-500 ms)."""
+    if rng.random() < 0.02:
+        return float(rng.uniform(0.1, 0.5))
+    if shape == "uniform":
+        return float(rng.uniform(0.0, 0.05))
+    if shape == "exponential":
+        return float(rng.exponential(0.02))
+    if shape == "falling":  # density falling linearly to 0 at 50 ms
+        return 0.05 * (1.0 - math.sqrt(1.0 - float(rng.random())))
+    if shape == "connection-events":  # 0-50 ms in whole 7.5 ms connection intervals
+        return 0.0075 * math.floor(float(rng.uniform(0.0, 0.05)) / 0.0075) + float(
+            rng.uniform(0.0, 0.001)
+        )
+    if shape == "gamma":  # no sharp minimum: the density is 0 at 0
+        return float(rng.gamma(2.0, 0.01))
+    raise ValueError(shape)
+
+
+DELAY_SHAPES = ("uniform", "exponential", "falling", "connection-events", "gamma")
+
+
+def h10_stream(drift_ppm: float, seed: int, seconds: float, delays: str = "uniform") -> H10Trace:
     """An H10-like ECG stream: 73-sample frames at 130 Hz on a sensor clock ``drift_ppm`` fast.
 
     Each notification is delayed by the minimum latency plus 0-50 ms (uniform); 2 % of the
     frames are held 100-500 ms instead, and notifications arrive in order (a held frame
     holds back the ones behind it). The session starts at 0; the strap's first frame ends
-    0-0.5 s later.
+    0-0.5 s later. ``delays`` picks another shape of the 0-50 ms part (``DELAY_SHAPES``).
     """
     rng = np.random.default_rng(seed)
     rate = 1 + drift_ppm * 1e-6
@@ -134,7 +156,7 @@ def h10_stream(drift_ppm: float, seed: int, seconds: float) -> H10Trace:
     for k in range(n):
         d = d_origin + (k + 1) * frame_s - step
         truth = t_origin + (d - d_origin) / rate
-        delay = rng.uniform(0.1, 0.5) if rng.random() < 0.02 else rng.uniform(0.0, 0.05)
+        delay = _jitter(rng, delays)
         arrival = max(float(truth[-1]) + LATENCY + delay, last_arrival)
         last_arrival = arrival
         m.observe(float(d[-1]), arrival, detect_reset=k == 0)
@@ -250,6 +272,38 @@ def two_h10_summary(seeds: int) -> None:
         f"drift within 10 ppm at 180 s {okd}/{n}; pooled coverage "
         f"{100 * np.mean(rows['coverage']):.1f} %; backwards {int(sum(rows['backwards']))}"
     )
+
+
+def delay_shapes(seeds: int) -> None:
+    """The 3-minute two-H10 case with other delay shapes: is the bounded model kept out?"""
+    print(f"\n## Two H10s, 3 minutes, other delay shapes (2 % held as above), {seeds} seeds\n")
+    print(
+        "| delays | p99 from 30 s (ms) | p99 from 60 s (ms) | drift error at 180 s (ppm) | "
+        "coverage per seed (%) |"
+    )
+    print("|---|---|---|---|---|")
+    for shape in DELAY_SHAPES:
+        rows: dict[str, list[float]] = {}
+        for seed in range(seeds):
+            a = h10_stream(100.0, 5000 + seed, 180.0, shape)
+            b = h10_stream(-100.0, 6000 + seed, 180.0, shape)
+            grid = np.arange(0.6, 179.4, 0.05)
+            cross = np.abs(np.interp(grid, a.t, a.error) - np.interp(grid, b.t, b.error))
+            for start in (30.0, 60.0):
+                rows.setdefault(f"p99_{start:.0f}", []).append(
+                    1e3 * float(np.percentile(cross[grid >= start], 99))
+                )
+            rows.setdefault("drift", []).append(
+                max(abs(float(a.drift[-1]) - 100.0), abs(float(b.drift[-1]) + 100.0))
+            )
+            for x in (a, b):
+                rows.setdefault("coverage", []).append(
+                    100 * float(np.mean(np.abs(x.error) <= x.bound))
+                )
+        print(
+            f"| {shape} | {_dist(rows['p99_30'])} | {_dist(rows['p99_60'])} | "
+            f"{_dist(rows['drift'], '.1f')} | {_dist(rows['coverage'], '.1f')} |"
+        )
 
 
 def two_h10_long(seeds: int, minutes: float = 30.0) -> None:
@@ -387,13 +441,17 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=20, help="seeds of the 3-minute case")
     parser.add_argument("--long-seeds", type=int, default=5, help="seeds of the 30-minute cases")
     parser.add_argument(
-        "--only", choices=("h10", "long", "counter", "faults", "cost"), help="one part only"
+        "--only",
+        choices=("h10", "delays", "long", "counter", "faults", "cost"),
+        help="one part only",
     )
     args = parser.parse_args()
     if args.only in (None, "cost"):
         cost()
     if args.only in (None, "h10"):
         two_h10_summary(args.seeds)
+    if args.only in (None, "delays"):
+        delay_shapes(args.seeds)
     if args.only in (None, "long"):
         two_h10_long(args.long_seeds)
     if args.only in (None, "counter"):

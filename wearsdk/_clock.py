@@ -383,6 +383,7 @@ class DeviceClockMap:
         self._c = np.zeros(1)
         self._rates = np.full((1, 1), self._lam)
         self._bounded_share = 0.0
+        self._range: tuple[float, float] | None = None  # drift range of the last fit
         self._d_new = 0.0  # newest device time (relative)
         self._slope = 0.0  # posterior mean of d(arrival - device)/d(device)
         self._slope_sd = math.inf
@@ -648,20 +649,37 @@ class DeviceClockMap:
         if n >= _MIN_LAMBDA_POINTS and due:
             self._measure_density()
         stats = self._inlier_stats()
-        # stage 1: a grid dense near zero drift and wide enough for a counter's rate error
-        coarse = _COARSE * (self.drift_prior_ppm * 1e-6)
-        lp, _, _ = self._models(coarse, centre, stats)
-        lp_all = np.logaddexp.reduce(lp, axis=0)
-        w = np.exp(lp_all - lp_all.max()) * np.gradient(coarse)
-        cdf = np.cumsum(w)
-        cdf /= cdf[-1]
-        lo = max(int(np.searchsorted(cdf, 1e-6)) - 1, 0)
-        hi = min(int(np.searchsorted(cdf, 1 - 1e-6)) + 1, coarse.size - 1)
-        # stage 2: a uniform grid over where the posterior lives
-        grid = np.linspace(coarse[lo], coarse[hi], _FINE_POINTS)
-        lp, env, rates = self._models(grid, centre, stats)
+        fitted = None
+        if self._range is not None:
+            # the last fit's range, unless the posterior has moved to its edges
+            grid = np.linspace(self._range[0], self._range[1], _FINE_POINTS)
+            lp, env, rates = self._models(grid, centre, stats)
+            total = np.logaddexp.reduce(lp, axis=0)
+            if max(total[0], total[-1]) < total.max() - 14.0:
+                fitted = grid, lp, env, rates
+        if fitted is None:
+            # stage 1: a grid dense near zero drift and wide enough for a counter's rate error
+            coarse = _COARSE * (self.drift_prior_ppm * 1e-6)
+            lp, _, _ = self._models(coarse, centre, stats)
+            lp_all = np.logaddexp.reduce(lp, axis=0)
+            w = np.exp(lp_all - lp_all.max()) * np.gradient(coarse)
+            cdf = np.cumsum(w)
+            cdf /= cdf[-1]
+            lo = max(int(np.searchsorted(cdf, 1e-6)) - 1, 0)
+            hi = min(int(np.searchsorted(cdf, 1 - 1e-6)) + 1, coarse.size - 1)
+            # stage 2: a uniform grid over where the posterior lives
+            grid = np.linspace(coarse[lo], coarse[hi], _FINE_POINTS)
+            fitted = (grid, *self._models(grid, centre, stats))
+        grid, lp, env, rates = fitted
         w = np.exp(lp - lp.max())
         w /= w.sum()
+        # the next fit's range: where this posterior lives, with a margin as wide again
+        cdf = np.cumsum(w.sum(axis=0))
+        q_lo = float(grid[min(int(np.searchsorted(cdf, 1e-6)), grid.size - 1)])
+        q_hi = float(grid[min(int(np.searchsorted(cdf, 1 - 1e-6)), grid.size - 1)])
+        step = float(grid[1] - grid[0])
+        pad = 0.5 * (q_hi - q_lo) + 4 * step
+        self._range = (q_lo - pad, q_hi + pad)
         d_new = self._pd[-1]
         c = env + grid * (d_new - centre)  # envelope height at the newest device time
         self._grid, self._w, self._c, self._rates, self._d_new = grid, w, c, rates, d_new
