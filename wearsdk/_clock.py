@@ -382,7 +382,6 @@ class DeviceClockMap:
         self._w = np.ones(1)
         self._c = np.zeros(1)
         self._rates = np.full((1, 1), self._lam)
-        self._bounded_share = 0.0
         self._range: tuple[float, float] | None = None  # drift range of the last fit
         self._d_new = 0.0  # newest device time (relative)
         self._slope = 0.0  # posterior mean of d(arrival - device)/d(device)
@@ -683,7 +682,6 @@ class DeviceClockMap:
         d_new = self._pd[-1]
         c = env + grid * (d_new - centre)  # envelope height at the newest device time
         self._grid, self._w, self._c, self._rates, self._d_new = grid, w, c, rates, d_new
-        self._bounded_share = float(w[1].sum()) if w.shape[0] > 1 else 0.0
         marginal = w.sum(axis=0)
         slope = float(marginal @ grid)
         self._slope = slope
