@@ -19,9 +19,12 @@ Usage: python -m benchmarks.clock [--hours H] [--seeds N]
 from __future__ import annotations
 
 import argparse
+import math
 import time
+from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from wearsdk import DeviceClockMap, RoundTrip, RoundTripClock
 from wearsdk.sim import DeviceClockSim, cross_device_error, settling_time
@@ -91,42 +94,296 @@ def cost(n_frames: int = 6400, repeats: int = 3) -> None:
     print(f"Real time needs 1.8 frames/s per strap: {n_frames / best['observe+map']:,.0f} frames/s")
 
 
-def alignment(seeds: int) -> None:
-    print(f"\n## Cross-device alignment (+-100 ppm, 50 ms jitter, {seeds} seeds x 3 pairs)\n")
-    print("| drifts (ppm) | seed | settled 2 ms (s) | 1 ms (s) | p50 (ms) | p99 (ms) | max (ms) |")
-    print("|---|---|---|---|---|---|---|")
-    p99s, settles = [], []
-    for drift_a, drift_b in ((100, -100), (-100, 100), (100, 0)):
-        for seed in range(seeds):
-            a = DeviceClockSim(
-                rate_hz=130,
-                per_packet=73,
-                drift_ppm=drift_a,
-                device_origin_s=6e8,
-                session_origin_s=1000,
-                seed=seed,
-            )
-            b = DeviceClockSim(
-                rate_hz=100,
-                per_packet=10,
-                drift_ppm=drift_b,
-                session_origin_s=1000.3,
-                seed=seed + 100,
-            )
-            ta, tb = a.run(DeviceClockMap(), until_s=2800), b.run(DeviceClockMap(), until_s=2800)
-            grid, err = cross_device_error(ta, tb, start_s=1001, end_s=2799)
-            s2 = settling_time(grid, err, bound_s=0.002)
-            s1 = settling_time(grid, err, bound_s=0.001)
-            late = np.abs(err[grid >= grid[0] + s2])
-            p50, p99, mx = (1e3 * float(np.percentile(late, q)) for q in (50, 99, 100))
-            p99s.append(p99)
-            settles.append(s2)
+H10_PER_FRAME = 73
+H10_RATE_HZ = 130.0
+
+
+@dataclass
+class H10Trace:
+    """One simulated H10 ECG stream through a map, one entry per frame (its last sample)."""
+
+    t: npt.NDArray[np.float64]  # true session time
+    error: npt.NDArray[np.float64]  # mapped minus true time, minus the minimum latency
+    bound: npt.NDArray[np.float64]  # the map's error bound after the frame
+    drift: npt.NDArray[np.float64]  # the map's drift estimate after the frame (ppm)
+    converged: npt.NDArray[np.bool_]
+    backwards: int
+
+
+def _jitter(rng: np.random.Generator, shape: str) -> float:
+    """One notification's delay above the minimum latency (2 % held 100-500 ms)."""
+    if rng.random() < 0.02:
+        return float(rng.uniform(0.1, 0.5))
+    if shape == "uniform":
+        return float(rng.uniform(0.0, 0.05))
+    if shape == "exponential":
+        return float(rng.exponential(0.02))
+    if shape == "falling":  # density falling linearly to 0 at 50 ms
+        return 0.05 * (1.0 - math.sqrt(1.0 - float(rng.random())))
+    if shape == "connection-events":  # 0-50 ms in whole 7.5 ms connection intervals
+        return 0.0075 * math.floor(float(rng.uniform(0.0, 0.05)) / 0.0075) + float(
+            rng.uniform(0.0, 0.001)
+        )
+    if shape == "gamma":  # no sharp minimum: the density is 0 at 0
+        return float(rng.gamma(2.0, 0.01))
+    raise ValueError(shape)
+
+
+DELAY_SHAPES = ("uniform", "exponential", "falling", "connection-events", "gamma")
+
+
+def h10_stream(drift_ppm: float, seed: int, seconds: float, delays: str = "uniform") -> H10Trace:
+    """An H10-like ECG stream: 73-sample frames at 130 Hz on a sensor clock ``drift_ppm`` fast.
+
+    Each notification is delayed by the minimum latency plus 0-50 ms (uniform); 2 % of the
+    frames are held 100-500 ms instead, and notifications arrive in order (a held frame
+    holds back the ones behind it). The session starts at 0; the strap's first frame ends
+    0-0.5 s later. ``delays`` picks another shape of the 0-50 ms part (``DELAY_SHAPES``).
+    """
+    rng = np.random.default_rng(seed)
+    rate = 1 + drift_ppm * 1e-6
+    d_origin = 6e8 + rng.uniform(0, 1e4)  # seconds since 2000 on the sensor clock
+    t_origin = rng.uniform(0, 0.5)
+    frame_s = H10_PER_FRAME / H10_RATE_HZ
+    n = int((seconds - t_origin) * rate / frame_s)
+    step = np.arange(H10_PER_FRAME)[::-1] / H10_RATE_HZ
+    m = DeviceClockMap()
+    t = np.empty(n)
+    err, bound, drift = np.empty(n), np.empty(n), np.empty(n)
+    conv = np.zeros(n, dtype=bool)
+    backwards = 0
+    previous = last_arrival = -np.inf
+    for k in range(n):
+        d = d_origin + (k + 1) * frame_s - step
+        truth = t_origin + (d - d_origin) / rate
+        delay = _jitter(rng, delays)
+        arrival = max(float(truth[-1]) + LATENCY + delay, last_arrival)
+        last_arrival = arrival
+        m.observe(float(d[-1]), arrival, detect_reset=k == 0)
+        mapped = m.map(d, stream="ecg")
+        backwards += int(mapped[0] <= previous) + int(np.count_nonzero(np.diff(mapped) <= 0))
+        previous = float(mapped[-1])
+        q = m.quality()
+        t[k], err[k] = truth[-1], mapped[-1] - truth[-1] - LATENCY
+        bound[k], drift[k], conv[k] = q.error_bound_s, q.drift_ppm, q.converged
+    return H10Trace(t, err, bound, drift, conv, backwards)
+
+
+def _first(t: npt.NDArray[np.float64], flags: npt.NDArray[np.bool_]) -> float:
+    return float(t[np.argmax(flags)]) if flags.any() else math.inf
+
+
+def two_h10(seeds: int, seconds: float, *, per_seed: bool = True) -> dict[str, list[float]]:
+    """Two H10s at +100 and -100 ppm in one session; cross-device error from fixed points."""
+    rows: dict[str, list[float]] = {}
+    if per_seed:
+        print(
+            "| seed | p50/p99/max from 30 s (ms) | p50/p99/max from 60 s (ms) | within 2 ms from "
+            "(s) | drift error 60 s / end (ppm) | bound covers | converged at (s), cross "
+            "error after it (max ms) |"
+        )
+        print("|---|---|---|---|---|---|---|")
+    for seed in range(seeds):
+        a = h10_stream(100.0, 1000 + seed, seconds)
+        b = h10_stream(-100.0, 2000 + seed, seconds)
+        grid = np.arange(0.6, seconds - 0.6, 0.05)
+        cross = np.abs(np.interp(grid, a.t, a.error) - np.interp(grid, b.t, b.error))
+        stats = {}
+        for start in (30.0, 60.0):
+            late = cross[grid >= start]
+            stats[start] = [1e3 * float(np.percentile(late, q)) for q in (50, 99, 100)]
+        within = settling_time(grid, cross, bound_s=0.002) + float(grid[0])
+        d60 = max(
+            abs(float(np.interp(60.0, x.t, x.drift)) - x_true)
+            for x, x_true in ((a, 100.0), (b, -100.0))
+        )
+        dend = max(abs(float(x.drift[-1]) - x_true) for x, x_true in ((a, 100.0), (b, -100.0)))
+        covered = np.concatenate([np.abs(x.error) <= x.bound for x in (a, b)])
+        conv_t = max(_first(a.t, a.converged), _first(b.t, b.converged))
+        after = cross[grid >= conv_t]
+        after_max = 1e3 * float(after.max()) if after.size else math.nan
+        row = {
+            "p99_30": stats[30.0][1],
+            "max_30": stats[30.0][2],
+            "p99_60": stats[60.0][1],
+            "max_60": stats[60.0][2],
+            "p50_30": stats[30.0][0],
+            "p50_60": stats[60.0][0],
+            "within_2ms": within,
+            "drift_60": d60,
+            "drift_end": dend,
+            "coverage": float(covered.mean()),
+            "converged_at": conv_t,
+            "after_converged_max": after_max,
+            "backwards": float(a.backwards + b.backwards),
+        }
+        for key, value in row.items():
+            rows.setdefault(key, []).append(value)
+        if per_seed:
+            s30, s60 = ("/".join(f"{v:.2f}" for v in stats[s]) for s in (30.0, 60.0))
             print(
-                f"| {drift_a:+d} / {drift_b:+d} | {seed} | {s2:.0f} | {s1:.0f} | {p50:.2f} | "
-                f"{p99:.2f} | {mx:.2f} |"
+                f"| {seed} | {s30} | {s60} | {within:.0f} | {d60:.1f} / {dend:.1f} | "
+                f"{100 * covered.mean():.1f} % | {conv_t:.0f}, {after_max:.2f} |"
             )
-    print(f"\nworst p99 {max(p99s):.2f} ms; convergence (2 ms) median {np.median(settles):.0f} s,")
-    print(f"worst {max(settles):.0f} s")
+    return rows
+
+
+def _dist(values: list[float], fmt: str = ".2f") -> str:
+    v = np.asarray(values)
+    finite = v[np.isfinite(v)]
+    never = int(np.count_nonzero(~np.isfinite(v)))
+    if finite.size == 0:
+        return "never"
+    text = (
+        f"{np.median(finite):{fmt}} [{np.percentile(finite, 5):{fmt}}-"
+        f"{np.percentile(finite, 95):{fmt}}], max {finite.max():{fmt}}"
+    )
+    return text + (f" ({never} never)" if never else "")
+
+
+def two_h10_summary(seeds: int) -> None:
+    print(
+        f"\n## Two H10s, +100 / -100 ppm, 0-50 ms delays, 2 % held 100-500 ms: "
+        f"3-minute sessions, {seeds} seeds\n"
+    )
+    rows = two_h10(seeds, 180.0)
+    n = len(rows["p99_60"])
+    print("\n| figure (median [5-95 %], max over seeds) | value | target |")
+    print("|---|---|---|")
+    print(f"| cross-device p50 from 30 s (ms) | {_dist(rows['p50_30'])} | |")
+    print(f"| cross-device p99 from 30 s (ms) | {_dist(rows['p99_30'])} | < 3 |")
+    print(f"| cross-device max from 30 s (ms) | {_dist(rows['max_30'])} | |")
+    print(f"| cross-device p50 from 60 s (ms) | {_dist(rows['p50_60'])} | |")
+    print(f"| cross-device p99 from 60 s (ms) | {_dist(rows['p99_60'])} | < 2 |")
+    print(f"| cross-device max from 60 s (ms) | {_dist(rows['max_60'])} | |")
+    print(f"| within 2 ms from (s) | {_dist(rows['within_2ms'], '.0f')} | |")
+    print(f"| drift error at 60 s, worse strap (ppm) | {_dist(rows['drift_60'], '.1f')} | |")
+    drift_end = _dist(rows["drift_end"], ".1f")
+    print(f"| drift error at 180 s, worse strap (ppm) | {drift_end} | < 10 |")
+    coverage = _dist([100 * c for c in rows["coverage"]], ".1f")
+    print(f"| bound coverage, per seed (%) | {coverage} | >= 95 |")
+    print(f"| converged (both) at (s) | {_dist(rows['converged_at'], '.0f')} | |")
+    print(f"| cross max after both converged (ms) | {_dist(rows['after_converged_max'])} | |")
+    ok60 = sum(v < 2 for v in rows["p99_60"])
+    ok30 = sum(v < 3 for v in rows["p99_30"])
+    okd = sum(v < 10 for v in rows["drift_end"])
+    print(
+        f"\nseeds meeting: p99 < 2 ms from 60 s {ok60}/{n}; p99 < 3 ms from 30 s {ok30}/{n}; "
+        f"drift within 10 ppm at 180 s {okd}/{n}; pooled coverage "
+        f"{100 * np.mean(rows['coverage']):.1f} %; backwards {int(sum(rows['backwards']))}"
+    )
+
+
+def delay_shapes(seeds: int) -> None:
+    """The 3-minute two-H10 case with other delay shapes: is the bounded model kept out?"""
+    print(f"\n## Two H10s, 3 minutes, other delay shapes (2 % held as above), {seeds} seeds\n")
+    print(
+        "| delays | p99 from 30 s (ms) | p99 from 60 s (ms) | drift error at 180 s (ppm) | "
+        "coverage per seed (%) |"
+    )
+    print("|---|---|---|---|---|")
+    for shape in DELAY_SHAPES:
+        rows: dict[str, list[float]] = {}
+        for seed in range(seeds):
+            a = h10_stream(100.0, 5000 + seed, 180.0, shape)
+            b = h10_stream(-100.0, 6000 + seed, 180.0, shape)
+            grid = np.arange(0.6, 179.4, 0.05)
+            cross = np.abs(np.interp(grid, a.t, a.error) - np.interp(grid, b.t, b.error))
+            for start in (30.0, 60.0):
+                rows.setdefault(f"p99_{start:.0f}", []).append(
+                    1e3 * float(np.percentile(cross[grid >= start], 99))
+                )
+            rows.setdefault("drift", []).append(
+                max(abs(float(a.drift[-1]) - 100.0), abs(float(b.drift[-1]) + 100.0))
+            )
+            for x in (a, b):
+                rows.setdefault("coverage", []).append(
+                    100 * float(np.mean(np.abs(x.error) <= x.bound))
+                )
+        print(
+            f"| {shape} | {_dist(rows['p99_30'])} | {_dist(rows['p99_60'])} | "
+            f"{_dist(rows['drift'], '.1f')} | {_dist(rows['coverage'], '.1f')} |"
+        )
+
+
+def two_h10_long(seeds: int, minutes: float = 30.0) -> None:
+    print(f"\n## Two H10s as above, {minutes:g}-minute sessions, {seeds} seeds\n")
+    rows: dict[str, list[float]] = {}
+    for seed in range(seeds):
+        a = h10_stream(100.0, 3000 + seed, 60 * minutes)
+        b = h10_stream(-100.0, 4000 + seed, 60 * minutes)
+        grid = np.arange(0.6, 60 * minutes - 0.6, 0.05)
+        cross = np.abs(np.interp(grid, a.t, a.error) - np.interp(grid, b.t, b.error))
+        for start in (60.0, 300.0):
+            rows.setdefault(f"p99_{start:.0f}", []).append(
+                1e3 * float(np.percentile(cross[grid >= start], 99))
+            )
+            rows.setdefault(f"max_{start:.0f}", []).append(1e3 * float(cross[grid >= start].max()))
+        rows.setdefault("drift_end", []).append(
+            max(abs(float(x.drift[-1]) - v) for x, v in ((a, 100.0), (b, -100.0)))
+        )
+        covered = np.concatenate([np.abs(x.error) <= x.bound for x in (a, b)])
+        rows.setdefault("coverage", []).append(100 * float(covered.mean()))
+    print("| figure (median [5-95 %], max over seeds) | value |")
+    print("|---|---|")
+    for key, label in (
+        ("p99_60", "cross-device p99 from 60 s (ms)"),
+        ("max_60", "cross-device max from 60 s (ms)"),
+        ("p99_300", "cross-device p99 from 300 s (ms)"),
+        ("max_300", "cross-device max from 300 s (ms)"),
+        ("drift_end", "drift error at the end, worse strap (ppm)"),
+        ("coverage", "bound coverage, per seed (%)"),
+    ):
+        print(f"| {label} | {_dist(rows[key])} |")
+
+
+def counter_pair(seeds: int, minutes: float = 30.0) -> None:
+    print(
+        f"\n## H10-like sensor clock and a 100 Hz counter (10 per notification), "
+        f"{minutes:g} minutes, 7.5 ms + up to 50 ms + 5 % retransmissions, {seeds} seeds\n"
+    )
+    rows: dict[str, list[float]] = {}
+    end = 1000.0 + 60 * minutes
+    for seed in range(seeds):
+        drift_a, drift_b = ((100, -100), (-100, 100), (100, 0))[seed % 3]
+        a = DeviceClockSim(
+            rate_hz=130,
+            per_packet=73,
+            drift_ppm=drift_a,
+            device_origin_s=6e8,
+            session_origin_s=1000,
+            seed=seed,
+        )
+        b = DeviceClockSim(
+            rate_hz=100,
+            per_packet=10,
+            drift_ppm=drift_b,
+            session_origin_s=1000.3,
+            seed=seed + 100,
+        )
+        ma, mb = DeviceClockMap(), DeviceClockMap()
+        ta, tb = a.run(ma, until_s=end), b.run(mb, until_s=end)
+        grid, err = cross_device_error(ta, tb, start_s=1001, end_s=end - 1)
+        err = np.abs(err)
+        for start in (30.0, 60.0, 300.0):
+            late = err[grid >= 1000 + start]
+            rows.setdefault(f"p99_{start:.0f}", []).append(1e3 * float(np.percentile(late, 99)))
+        rows.setdefault("max_60", []).append(1e3 * float(err[grid >= 1060].max()))
+        rows.setdefault("within", []).append(settling_time(grid, err, bound_s=0.002))
+        rows.setdefault("drift_end", []).append(
+            max(abs(ma.drift_ppm - drift_a), abs(mb.drift_ppm - drift_b))
+        )
+    print("| figure (median [5-95 %], max over seeds) | value |")
+    print("|---|---|")
+    for key, label in (
+        ("p99_30", "cross-device p99 from 30 s (ms)"),
+        ("p99_60", "cross-device p99 from 60 s (ms)"),
+        ("max_60", "cross-device max from 60 s (ms)"),
+        ("p99_300", "cross-device p99 from 300 s (ms)"),
+        ("within", "within 2 ms from (s)"),
+        ("drift_end", "drift error at the end, worse device (ppm)"),
+    ):
+        print(f"| {label} | {_dist(rows[key])} |")
 
 
 def faults() -> None:
@@ -181,12 +438,27 @@ def long_run(hours: float) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hours", type=float, default=24.0, help="length of the long session")
-    parser.add_argument("--seeds", type=int, default=3, help="seeds per drift pair")
+    parser.add_argument("--seeds", type=int, default=20, help="seeds of the 3-minute case")
+    parser.add_argument("--long-seeds", type=int, default=5, help="seeds of the 30-minute cases")
+    parser.add_argument(
+        "--only",
+        choices=("h10", "delays", "long", "counter", "faults", "cost"),
+        help="one part only",
+    )
     args = parser.parse_args()
-    cost()
-    alignment(args.seeds)
-    faults()
-    long_run(args.hours)
+    if args.only in (None, "cost"):
+        cost()
+    if args.only in (None, "h10"):
+        two_h10_summary(args.seeds)
+    if args.only in (None, "delays"):
+        delay_shapes(args.seeds)
+    if args.only in (None, "long"):
+        two_h10_long(args.long_seeds)
+    if args.only in (None, "counter"):
+        counter_pair(args.long_seeds)
+    if args.only in (None, "faults"):
+        faults()
+        long_run(args.hours)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ so converted times never jump when the system clock is adjusted during a session
 
 from __future__ import annotations
 
+import bisect
 import math
 import time
 from collections.abc import Callable
@@ -236,8 +237,14 @@ class ClockQuality:
             jitter the model removes); for round trips, the best round-trip delay.
         resets: times the device clock jumped and the model re-anchored.
         observations: observations since the last (re-)anchoring.
-        converged: whether drift is estimated and the applied offset has caught up with the
-            fitted line.
+        converged: whether the model says its mapped times are good: for a
+            :class:`DeviceClockMap`, its error bound is at most its ``converged_bound_s``
+            (1 ms by default); for a :class:`RoundTripClock`, drift is estimated.
+        error_bound_s: estimated bound of the error of times mapped now (for a
+            :class:`DeviceClockMap` the 99 % credible radius, excluding the link's constant
+            minimum latency; for a :class:`RoundTripClock` the worst-case half width); NaN
+            when the model does not estimate one.
+        drift_sd_ppm: standard deviation of the drift estimate, ppm (NaN when unknown).
     """
 
     offset_s: float
@@ -246,6 +253,8 @@ class ClockQuality:
     resets: int
     observations: int
     converged: bool
+    error_bound_s: float = math.nan
+    drift_sd_ppm: float = math.nan
 
 
 def _lower_hull(x: list[float], y: list[float]) -> list[int]:
@@ -263,18 +272,93 @@ def _lower_hull(x: list[float], y: list[float]) -> list[int]:
     return hull
 
 
+class _Chain:
+    """The lower convex hull of points added mostly in order of ``x`` (monotone chain)."""
+
+    __slots__ = ("x", "y")
+
+    def __init__(self) -> None:
+        self.x: list[float] = []
+        self.y: list[float] = []
+
+    def append(self, x: float, y: float) -> None:
+        hx, hy = self.x, self.y
+        while len(hx) >= 2 and (hy[-1] - hy[-2]) * (x - hx[-2]) >= (y - hy[-2]) * (hx[-1] - hx[-2]):
+            hx.pop()
+            hy.pop()
+        hx.append(x)
+        hy.append(y)
+
+    def covers(self, x: float, y: float) -> bool:
+        """Whether ``(x, y)`` lies above the chain, inside its span (adding it changes nothing)."""
+        hx, hy = self.x, self.y
+        j = bisect.bisect_right(hx, x)
+        if j == 0 or j == len(hx):
+            return False
+        a, b = j - 1, j
+        return y > hy[a] + (hy[b] - hy[a]) * (x - hx[a]) / (hx[b] - hx[a])
+
+    def rebuild(self, xs: list[float], ys: list[float]) -> None:
+        idx = _lower_hull(xs, ys)
+        self.x = [xs[i] for i in idx]
+        self.y = [ys[i] for i in idx]
+
+    def support(self, b: npt.NDArray[np.float64], centre: float) -> npt.NDArray[np.float64]:
+        """The highest line of slope ``b`` under every point, at ``centre``."""
+        hx = np.asarray(self.x) - centre
+        hy = np.asarray(self.y)
+        out: npt.NDArray[np.float64] = np.min(hy[None, :] - b[:, None] * hx[None, :], axis=1)
+        return out
+
+
+def _logsumexp(v: npt.NDArray[np.float64]) -> float:
+    m = float(v.max())
+    return m + math.log(float(np.exp(v - m).sum()))
+
+
+_InlierStats = tuple[int, float, float]  # count, mean device time, mean y
+_INLIER_MEDIANS = 3.0  # a delay more than this many median excesses is held, not jitter
+_MIN_BOUNDED_POINTS = 30
+_EDGE_SHARE = 0.05  # share of inliers in the top tenth of their range for a sharp edge
+_BOUNDED_LOG_ODDS = math.log(1 / 20)  # prior odds of bounded delays: the envelope model first
+_STUDENT_NU = 3.0  # degrees of freedom of the drift prior (heavy tails: a counter may be % off)
+_COARSE = np.sinh(np.linspace(-9.0, 9.0, 721))  # drift grid in prior scales, dense near 0
+_FINE_POINTS = 241
+_MIN_LAMBDA_POINTS = 8  # points needed before the delay density is taken from the data
+
+
 class DeviceClockMap:
-    """Online mapping of a device clock onto the session clock: offset and drift.
+    """Online mapping of a device clock onto the session clock: offset, drift and their error.
 
     A device stamps samples on its own clock (Polar: ns since 2000; a sample counter divided
     by the nominal rate); they arrive on the session clock later, by a positive and jittery
-    delay (BLE connection events, 7.5-50 ms). Every ``arrival - device_time`` is therefore an
-    upper bound of the latency-free relation, which is the *lower envelope* of those points:
-    the lowest point is kept per ``bucket_s`` of device time, and the line that supports the
-    lower convex hull of those minima at their mean device time is the one that stays under
-    every point with the least total gap (the linear programme of Moon, Skelly and Towsley's
-    one-way clock skew estimation). Its slope is the drift, its height the offset. Never
-    "arrival time of the packet" for every sample; jitter is removed, not averaged.
+    delay (BLE connection events, 7.5-50 ms, sometimes a held frame of hundreds of ms). Every
+    ``y = arrival - device_time`` is therefore an upper bound of the latency-free relation
+    ``offset(d) = a + b (d - centroid)``: the truth is a line under every point, its *lower
+    envelope*. Jitter is removed, not averaged.
+
+    The estimator is Bayesian on that envelope. With a delay density ``lam`` at zero excess
+    (the only part of the delay distribution the envelope sees), the likelihood of a line is
+    ``exp(lam * N * a)`` where it stays under all ``N`` points, and zero where it does not (the
+    linear programme of Moon, Skelly and Towsley's one-way skew estimation is its maximum with a
+    flat prior). For a drift ``b`` the highest feasible ``a`` is ``A(b)``, the minimum of the
+    points' ``y - b (d - centroid)``, set by the lower convex hull of the points only; below it
+    ``a`` falls off exponentially (rate ``lam * (N + 1)``, as the minimum of ``N`` uniform
+    delays). The drift has a Student-t prior (3 degrees of freedom, scale ``drift_prior_ppm``:
+    crystals are a few tens of ppm off, rarely 100, and heavy tails let a sample counter's
+    nominal rate be far off too), so early fits do not swing. When the delays end at a sharp
+    upper edge (a notification waits for the next connection event: uniform over the
+    interval), a second model, delays uniform on ``[0, W]`` with ``W`` unknown, also uses the
+    upper hull of the inliers (delays within three median excesses: held frames are left
+    out); the two are weighed by their evidence (prior odds 1:20 for the bounded one), and the
+    bounded model is offered only when the inliers' top tenth holds at least 5 % of them. The
+    posterior over ``b`` is evaluated on a grid at every observation; the applied line is
+    its mean at the newest device time, and :attr:`error_bound_s` is the radius of its
+    ``bound_level`` credible interval around the offset actually applied (the delay density is
+    ``0.5 / median excess`` over the line, exact for uniform delays and conservative for
+    exponential ones). Every point
+    within ``bucket_s * horizon_buckets`` device seconds is kept (the lowest per ``bucket_s``),
+    so drift changes with temperature are followed; all streams of one device feed one map.
 
     For sources without a device clock, the device time is the sample count divided by the
     nominal rate (BITalino, GATT profiles): the map then learns the true sample rate as the
@@ -283,36 +367,54 @@ class DeviceClockMap:
 
     Guarantees on :meth:`map`: a stream's outputs never go backwards across calls, and the
     applied offset moves by at most ``max_slew`` seconds per second of device time (beyond the
-    estimated drift), so timestamps never jump; a device clock that jumps (reset, power loss)
-    by more than ``reset_after_s`` re-anchors the map (counted in :attr:`resets`). The
-    constant part of the latency (the fastest a packet ever arrives) cannot be seen from
-    arrivals: mapped times are late by it, the same for every source on the same kind of link.
+    estimated drift; ``warmup_slew`` during the first ``warmup_s``), so timestamps never jump;
+    a device clock that jumps (reset, power loss) by more than ``reset_after_s`` re-anchors the
+    map (counted in :attr:`resets`). The constant part of the latency (the fastest a packet
+    ever arrives) cannot be seen from arrivals: mapped times are late by it, the same for every
+    source on the same kind of link, and the error bound does not include it.
 
     Args:
-        bucket_s: device seconds per envelope bucket.
-        horizon_buckets: buckets kept for the fit (older ones are forgotten, so drift changes
-            with temperature are followed).
-        min_fit_span_s: device seconds the buckets must span before drift is estimated.
+        bucket_s: device seconds within which only the lowest point is kept.
+        horizon_buckets: buckets of history kept for the fit (older points are forgotten).
+        min_fit_span_s: device seconds the points must span before the map may report
+            :attr:`converged`.
         max_slew: fastest change of the applied offset, seconds per device second.
         warmup_s: device seconds after (re-)anchoring during which ``warmup_slew`` applies
             instead, so that a first packet that arrived late is forgotten quickly.
         warmup_slew: the faster slew of the warm-up.
         reset_after_s: a disagreement larger than this between the map and an arrival is a
             clock reset.
+        drift_prior_ppm: scale of the drift prior (Student-t, 3 degrees of freedom), ppm.
+        jitter_prior_s: assumed delay spread before enough points show the real one.
+        converged_bound_s: :attr:`converged` once :attr:`error_bound_s` is at most this.
+        bound_level: credibility of :attr:`error_bound_s`.
     """
 
     def __init__(
         self,
         *,
-        bucket_s: float = 5.0,
-        horizon_buckets: int = 120,
-        min_fit_span_s: float = 30.0,
+        bucket_s: float = 0.05,
+        horizon_buckets: int = 12000,
+        min_fit_span_s: float = 10.0,
         max_slew: float = 2e-3,
         warmup_s: float = 10.0,
         warmup_slew: float = 0.1,
         reset_after_s: float = 2.0,
+        drift_prior_ppm: float = 50.0,
+        jitter_prior_s: float = 0.05,
+        converged_bound_s: float = 1e-3,
+        bound_level: float = 0.99,
     ) -> None:
-        if not (bucket_s > 0 and horizon_buckets >= 2 and max_slew > 0 and reset_after_s > 0):
+        if not (
+            bucket_s > 0
+            and horizon_buckets >= 2
+            and max_slew > 0
+            and reset_after_s > 0
+            and drift_prior_ppm > 0
+            and jitter_prior_s > 0
+            and converged_bound_s > 0
+            and 0 < bound_level < 1
+        ):
             raise ConfigError("invalid DeviceClockMap settings")
         self.bucket_s = bucket_s
         self.horizon_buckets = horizon_buckets
@@ -321,23 +423,48 @@ class DeviceClockMap:
         self.warmup_s = warmup_s
         self.warmup_slew = warmup_slew
         self.reset_after_s = reset_after_s
+        self.drift_prior_ppm = drift_prior_ppm
+        self.jitter_prior_s = jitter_prior_s
+        self.converged_bound_s = converged_bound_s
+        self.bound_level = bound_level
         self.resets = 0
         """How many times the device clock jumped and the map re-anchored."""
         self._floors: dict[str, float] = {}
         self._reset_state()
 
     def _reset_state(self) -> None:
-        self._bucket_d: list[float] = []  # device time of each bucket's minimum
-        self._bucket_m: list[float] = []  # minimum of (arrival - device) in the bucket
-        self._bucket_key: list[int] = []
-        self._stale = True  # the closed buckets changed since the last fit
-        self._slope = 0.0  # d(arrival - device)/d(device)
-        self._intercept = 0.0
-        self._drift_known = False
-        self._applied: float | None = None  # offset applied at _last_d
+        # points relative to the anchor (d0, y0), sorted by device time, one per bucket
+        self._d0 = 0.0
+        self._y0 = 0.0
+        self._key: list[int] = []
+        self._pd: list[float] = []
+        self._py: list[float] = []
+        self._pin: list[bool] = []  # whether each point is an inlier (not a held delivery)
+        self._sum_d = 0.0
+        self._in_n = 0  # inliers: count, sums of device time and of y
+        self._in_sd = 0.0
+        self._in_sy = 0.0
+        self._edge = False  # whether the inliers' delays end at a sharp upper edge
+        self._lower = _Chain()  # lower hull of the points
+        self._upper = _Chain()  # upper hull of the inliers (y negated)
+        self._lam = 1.0 / self.jitter_prior_s
+        self._lam_at = 0  # points when the delay density was last measured
+        self._lam_obs = 0  # observations then
+        # posterior over the drift: grid, weights, envelope height at the newest device time
+        self._grid = np.zeros(1)
+        self._w = np.ones(1)
+        self._c = np.zeros(1)
+        self._rates = np.full((1, 1), self._lam)
+        self._range: tuple[float, float] | None = None  # drift range of the last fit
+        self._d_new = 0.0  # newest device time (relative)
+        self._slope = 0.0  # posterior mean of d(arrival - device)/d(device)
+        self._slope_sd = math.inf
+        self._target_new = 0.0  # posterior mean offset (relative) at _d_new
+        self._applied: float | None = None  # offset applied at _last_d (absolute)
         self._last_d: float | None = None
         self._anchor_d: float | None = None
         self._excess = 0.0  # running mean of the delay above the line
+        self._bound: float | None = None  # cache of error_bound_s
         self.n_observations = 0
 
     @property
@@ -356,16 +483,41 @@ class DeviceClockMap:
         return (1.0 / (1.0 + self._slope) - 1.0) * 1e6
 
     @property
+    def drift_sd_ppm(self) -> float:
+        """Posterior standard deviation of :attr:`drift_ppm` (inf before any observation)."""
+        return self._slope_sd * 1e6
+
+    @property
     def jitter_s(self) -> float:
         """Running mean of the arrival delay above the envelope (the jitter removed)."""
         return self._excess
 
     @property
+    def error_bound_s(self) -> float:
+        """Radius of the credible interval (``bound_level``) of the error of mapped times.
+
+        The error of a time mapped now, at the newest device time, against the true session
+        time plus the link's constant minimum latency (which no arrival reveals). Covers the
+        posterior's offset and drift uncertainty and whatever the slew limit has not applied
+        yet. ``inf`` before the first observation.
+        """
+        if self._applied is None or self._last_d is None:
+            return math.inf
+        if self._bound is None:
+            self._bound = self._credible_radius()
+        return self._bound
+
+    @property
+    def span_s(self) -> float:
+        """Device seconds spanned by the observations kept (0 before any)."""
+        return self._pd[-1] - self._pd[0] if self._pd else 0.0
+
+    @property
     def converged(self) -> bool:
-        """Drift is estimated and the applied offset has caught up with the fitted line."""
-        if not self._drift_known or self._applied is None or self._last_d is None:
+        """The points span ``min_fit_span_s`` and :attr:`error_bound_s` <= ``converged_bound_s``."""
+        if self._applied is None or self.span_s < self.min_fit_span_s:
             return False
-        return abs(self._applied - self._target(self._last_d)) < 1e-3
+        return self.error_bound_s <= self.converged_bound_s
 
     def quality(self) -> ClockQuality:
         """The model's state and quality now (for status events)."""
@@ -376,15 +528,16 @@ class DeviceClockMap:
             resets=self.resets,
             observations=self.n_observations,
             converged=self.converged,
+            error_bound_s=self.error_bound_s,
+            drift_sd_ppm=self.drift_sd_ppm,
         )
 
     def _target(self, d: float) -> float:
-        return self._intercept + self._slope * d
+        """Posterior mean offset (absolute) at device time ``d``."""
+        return self._y0 + self._target_new + self._slope * (d - self._d0 - self._d_new)
 
     def observe(self, device_t: float, arrival: float, *, detect_reset: bool = True) -> bool:
         """Add one (device time, arrival time) pair and advance the applied offset.
-
-        Cheap: the hull is refitted only when a bucket closes.
 
         Args:
             device_t: the device time, seconds.
@@ -406,16 +559,17 @@ class DeviceClockMap:
             predicted = device_t + self._applied + self._slope * (device_t - self._last_d)
             disagreement = abs(arrival - predicted)
             if device_t < self._last_d - self.reset_after_s or (
-                detect_reset
-                and disagreement > self.reset_after_s + self.bucket_s * abs(self._slope)
+                detect_reset and disagreement > self.reset_after_s
             ):
                 self.resets += 1
                 self._reset_state()
                 reset = True
+        if self._applied is None:
+            self._d0, self._y0 = device_t, arrival - device_t
         self.n_observations += 1
-        self._add_point(device_t, arrival - device_t)
-        if self._stale or not self._drift_known:
-            self._fit()
+        self._bound = None
+        self._add_point(device_t - self._d0, arrival - device_t - self._y0)
+        self._fit()
         if self._applied is None or self._last_d is None:
             self._applied = self._target(device_t)
             self._last_d = device_t
@@ -435,53 +589,231 @@ class DeviceClockMap:
             self._last_d = device_t
         return reset
 
-    def _add_point(self, d: float, m: float) -> None:
+    # -- the points and their hulls --------------------------------------------------------
+
+    def _add_point(self, d: float, y: float) -> None:
         key = math.floor(d / self.bucket_s)
-        keys = self._bucket_key
-        # streams of one device interleave: a frame may belong to a recent, earlier bucket
-        i = len(keys) - 1
-        while i >= 0 and keys[i] > key:
-            i -= 1
-        if i >= 0 and keys[i] == key:
-            if m < self._bucket_m[i]:
-                self._bucket_m[i] = m
-                self._bucket_d[i] = d
-                if i < len(keys) - 1:
-                    self._stale = True  # a closed bucket changed: refit
-            return
-        if i < 0 and keys:
-            return  # older than everything kept
-        self._stale = True  # a bucket closed (or an earlier one was filled in)
-        keys.insert(i + 1, key)
-        self._bucket_m.insert(i + 1, m)
-        self._bucket_d.insert(i + 1, d)
-        if len(keys) > self.horizon_buckets:
-            del keys[0], self._bucket_m[0], self._bucket_d[0]
+        keys, pd, py, pin = self._key, self._pd, self._py, self._pin
+        inlier = self._is_inlier(d, y)
+        if not keys or key > keys[-1]:
+            keys.append(key)
+            pd.append(d)
+            py.append(y)
+            pin.append(inlier)
+            self._sum_d += d
+            self._count(d, y, inlier, 1)
+            self._lower.append(d, y)
+            if inlier:
+                self._upper.append(d, -y)
+        else:
+            i = bisect.bisect_left(keys, key)
+            if i < len(keys) and keys[i] == key:
+                if y >= py[i]:
+                    return
+                self._sum_d += d - pd[i]
+                self._count(pd[i], py[i], pin[i], -1)
+                self._count(d, y, inlier, 1)
+                pd[i], py[i], pin[i] = d, y, inlier
+                self._rebuild_hulls()  # the replaced point may have been a hull vertex
+            else:
+                keys.insert(i, key)
+                pd.insert(i, d)
+                py.insert(i, y)
+                pin.insert(i, inlier)
+                self._sum_d += d
+                self._count(d, y, inlier, 1)
+                if i == 0 or not self._lower.covers(d, y):
+                    self._lower.rebuild(pd, py)
+                if inlier and not self._upper.covers(d, -y):
+                    self._rebuild_upper()
+        horizon = self.bucket_s * self.horizon_buckets
+        if pd[-1] - pd[0] > 1.1 * horizon:
+            k = bisect.bisect_left(pd, pd[-1] - horizon)
+            self._sum_d -= math.fsum(pd[:k])
+            del keys[:k], pd[:k], py[:k], pin[:k]
+            self._recount()
+            self._rebuild_hulls()
+
+    def _count(self, d: float, y: float, inlier: bool, sign: int) -> None:
+        if inlier:
+            self._in_n += sign
+            self._in_sd += sign * d
+            self._in_sy += sign * y
+
+    def _recount(self) -> None:
+        keep = [i for i, flag in enumerate(self._pin) if flag]
+        self._in_n = len(keep)
+        self._in_sd = math.fsum(self._pd[i] for i in keep)
+        self._in_sy = math.fsum(self._py[i] for i in keep)
+
+    def _is_inlier(self, d: float, y: float) -> bool:
+        """Whether a point's delay is within the bulk (not a held or retransmitted one)."""
+        if not self._lam_at:
+            return True
+        excess = y - (self._target_new + self._slope * (d - self._d_new))
+        return excess <= _INLIER_MEDIANS * 0.5 / self._lam
+
+    def _rebuild_hulls(self) -> None:
+        self._lower.rebuild(self._pd, self._py)
+        self._rebuild_upper()
+
+    def _rebuild_upper(self) -> None:
+        keep = [i for i, flag in enumerate(self._pin) if flag]
+        self._upper.rebuild([self._pd[i] for i in keep], [-self._py[i] for i in keep])
+
+    # -- the posterior ---------------------------------------------------------------------
+
+    def _log_prior(self, b: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        s = self.drift_prior_ppm * 1e-6
+        out: npt.NDArray[np.float64] = (
+            -0.5 * (_STUDENT_NU + 1.0) * np.log1p((b / s) ** 2 / _STUDENT_NU)
+        )
+        return out
+
+    def _models(
+        self, b: npt.NDArray[np.float64], centre: float, stats: _InlierStats | None
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """Per delay model and drift: log posterior (unnormalised), envelope, gap rate.
+
+        Row 0 is the exponential-gap model (the envelope's own statistics), row 1, when the
+        inliers allow it, the bounded-delay model (delays uniform on ``[0, W]``, ``W``
+        unknown), weighted by their evidence.
+        """
+        n = len(self._pd)
+        env = self._lower.support(b, centre)
+        prior = self._log_prior(b)
+        rate_e = self._lam * (n + 1)
+        if stats is None:
+            return (
+                (prior + rate_e * env)[None, :],
+                env,
+                np.full((1, b.size), rate_e),
+            )
+        k, mean_d, mean_y = stats
+        top = -self._upper.support(-b, centre)  # highest inlier line of slope b
+        width = np.maximum(top - env, 1e-9)
+        excess = np.maximum(mean_y - env - b * (mean_d - centre), 1e-12)
+        # evidences with the delay scale integrated out (prior 1/scale on W and on the mean)
+        log_u = -(k - 1) * np.log(width) - math.log(k * (k - 1))
+        log_e = math.lgamma(k - 1) - k * math.log(k) - (k - 1) * np.log(excess)
+        z_u = _logsumexp(prior + log_u) + _BOUNDED_LOG_ODDS
+        z_e = _logsumexp(prior + log_e)
+        # within each model: the exponential-gap posterior, and the bounded one
+        post_e = prior + rate_e * env
+        post_u = prior + log_u
+        post_e = post_e - _logsumexp(post_e) + z_e
+        post_u = post_u - _logsumexp(post_u) + z_u
+        rates = np.stack([np.full(b.size, rate_e), (k + 1) / width])
+        return np.stack([post_e, post_u]), env, rates
+
+    def _inlier_stats(self) -> _InlierStats | None:
+        k = self._in_n
+        if not (self._lam_at and self._edge and k >= _MIN_BOUNDED_POINTS):
+            return None
+        return k, self._in_sd / k, self._in_sy / k
 
     def _fit(self) -> None:
-        closed = len(self._bucket_key) - 1  # the latest bucket is still filling
-        self._stale = False
-        d, m = self._bucket_d, self._bucket_m
-        if closed < 2 or d[closed - 1] - d[0] < self.min_fit_span_s:
-            # too short to see drift: the lowest point so far, no slope
-            self._slope, self._intercept = 0.0, min(m)
-            self._drift_known = False
-            return
-        x0 = d[0]
-        xs = [v - x0 for v in d[:closed]]
-        hull = _lower_hull(xs, m[:closed])
-        centre = sum(xs) / closed
-        j = 0
-        while j < len(hull) - 2 and xs[hull[j + 1]] <= centre:
-            j += 1
-        a, b = hull[j], hull[j + 1]
-        slope = (m[b] - m[a]) / (xs[b] - xs[a])
-        intercept = m[a] - slope * xs[a]
-        # the still-filling bucket may already hold a point under the line
-        intercept += min(0.0, m[closed] - (intercept + slope * (d[closed] - x0)))
+        n = len(self._pd)
+        centre = self._sum_d / n
+        due = self.n_observations >= 1.25 * self._lam_obs or (
+            self.n_observations - self._lam_obs >= 500
+        )
+        if n >= _MIN_LAMBDA_POINTS and due:
+            self._measure_density()
+        stats = self._inlier_stats()
+        fitted = None
+        if self._range is not None:
+            # the last fit's range, unless the posterior has moved to its edges
+            grid = np.linspace(self._range[0], self._range[1], _FINE_POINTS)
+            lp, env, rates = self._models(grid, centre, stats)
+            total = np.logaddexp.reduce(lp, axis=0)
+            if max(total[0], total[-1]) < total.max() - 14.0:
+                fitted = grid, lp, env, rates
+        if fitted is None:
+            # stage 1: a grid dense near zero drift and wide enough for a counter's rate error
+            coarse = _COARSE * (self.drift_prior_ppm * 1e-6)
+            lp, _, _ = self._models(coarse, centre, stats)
+            lp_all = np.logaddexp.reduce(lp, axis=0)
+            w = np.exp(lp_all - lp_all.max()) * np.gradient(coarse)
+            cdf = np.cumsum(w)
+            cdf /= cdf[-1]
+            lo = max(int(np.searchsorted(cdf, 1e-6)) - 1, 0)
+            hi = min(int(np.searchsorted(cdf, 1 - 1e-6)) + 1, coarse.size - 1)
+            # stage 2: a uniform grid over where the posterior lives
+            grid = np.linspace(coarse[lo], coarse[hi], _FINE_POINTS)
+            fitted = (grid, *self._models(grid, centre, stats))
+        grid, lp, env, rates = fitted
+        w = np.exp(lp - lp.max())
+        w /= w.sum()
+        # the next fit's range: where this posterior lives, with a margin as wide again
+        cdf = np.cumsum(w.sum(axis=0))
+        q_lo = float(grid[min(int(np.searchsorted(cdf, 1e-6)), grid.size - 1)])
+        q_hi = float(grid[min(int(np.searchsorted(cdf, 1 - 1e-6)), grid.size - 1)])
+        step = float(grid[1] - grid[0])
+        pad = 0.5 * (q_hi - q_lo) + 4 * step
+        self._range = (q_lo - pad, q_hi + pad)
+        d_new = self._pd[-1]
+        c = env + grid * (d_new - centre)  # envelope height at the newest device time
+        self._grid, self._w, self._c, self._rates, self._d_new = grid, w, c, rates, d_new
+        marginal = w.sum(axis=0)
+        slope = float(marginal @ grid)
         self._slope = slope
-        self._intercept = intercept - slope * x0
-        self._drift_known = True
+        self._slope_sd = math.sqrt(max(float(marginal @ (grid - slope) ** 2), 0.0))
+        # the line sits below the envelope by the expected gap of its lowest point, once the
+        # delays' spread is measured (before, the envelope itself: never ahead of an arrival)
+        gap = float(np.sum(w / rates)) if self._lam_at else 0.0
+        self._target_new = float(marginal @ c) - gap
+
+    def _measure_density(self) -> None:
+        """The delay density at zero excess, ``0.5 / median`` excess over the fitted line.
+
+        Also sorts the points again into inliers and held ones (more than
+        ``_INLIER_MEDIANS`` median excesses above the line).
+        """
+        d = np.asarray(self._pd)
+        y = np.asarray(self._py)
+        excess = y - (self._target_new + self._slope * (d - self._d_new))
+        med = float(np.median(excess))
+        self._lam = 0.5 / min(max(med, 1e-5), 10.0)
+        self._lam_at = len(self._pd)
+        self._lam_obs = self.n_observations
+        inlier = excess <= _INLIER_MEDIANS * max(med, 1e-5)
+        self._pin = inlier.tolist()
+        self._recount()
+        self._rebuild_upper()
+        # a bounded delay (uniform over a connection interval) ends at a sharp edge: its top
+        # tenth holds about a tenth of the points; a tail (retransmissions, a falling density)
+        # holds few there, and the bounded model would follow its sparse highest points
+        kept = excess[inlier]
+        top = float(kept.max()) if kept.size else 0.0
+        near_top = int(np.count_nonzero(kept >= 0.9 * top))
+        self._edge = near_top >= 3 and near_top >= _EDGE_SHARE * kept.size
+
+    def _credible_radius(self) -> float:
+        """Smallest r with P(|truth - applied| <= r) >= bound_level under the posterior."""
+        assert self._applied is not None
+        assert self._last_d is not None
+        applied_rel = (
+            self._applied - self._y0 + self._slope * (self._d0 + self._d_new - self._last_d)
+        )
+        c = self._c - applied_rel  # truth - applied = c - E,  E ~ Exp(rate)
+        w, rates = self._w, self._rates
+
+        def covered(r: float) -> float:
+            lo = np.maximum(c - r, 0.0)
+            hi = np.maximum(c + r, 0.0)
+            return float(np.sum(w * (np.exp(-rates * lo) - np.exp(-rates * hi))))
+
+        lo_r, hi_r = 0.0, float(np.max(np.abs(c)) + 50.0 / rates.min())
+        for _ in range(60):
+            mid = 0.5 * (lo_r + hi_r)
+            if covered(mid) >= self.bound_level:
+                hi_r = mid
+            else:
+                lo_r = mid
+            if hi_r - lo_r < 1e-6:
+                break
+        return hi_r
 
     def map(self, device_t: npt.ArrayLike, *, stream: str = "") -> npt.NDArray[np.float64]:
         """Map device times (seconds) onto the session clock.
@@ -714,4 +1046,5 @@ class RoundTripClock:
             resets=0,
             observations=self.samples,
             converged=self._drift_known,
+            error_bound_s=self._half_width,
         )

@@ -175,7 +175,14 @@ class ClockStatus(Event):
             (for round-trip clocks: the best round-trip delay).
         resets: times the source's clock jumped and the model re-anchored.
         observations: observations since the last (re-)anchoring.
-        converged: drift is estimated and the applied offset caught up with the fit.
+        converged: the model's own quality test passed: for device clocks, the error bound is
+            at most 1 ms (two converged devices agree within 2 ms); for round-trip clocks,
+            drift is estimated. See docs/clock.md.
+        error_bound_s: estimated bound of the error of times mapped now, seconds (device
+            clocks: the 99 % credible radius, excluding the link's constant minimum latency;
+            round-trip clocks: the worst-case half width). ``None`` when the model has none
+            (or the publisher is older).
+        drift_sd_ppm: standard deviation of the drift estimate, ppm (``None`` when unknown).
     """
 
     type: Literal["clock_status"] = "clock_status"
@@ -187,8 +194,10 @@ class ClockStatus(Event):
     resets: int = Field(ge=0)
     observations: int = Field(ge=0)
     converged: bool
+    error_bound_s: float | None = None
+    drift_sd_ppm: float | None = None
 
-    @field_validator("offset_s", "jitter_s", mode="before")
+    @field_validator("offset_s", "jitter_s", "error_bound_s", "drift_sd_ppm", mode="before")
     @classmethod
     def _undefined_is_none(cls, v: Any) -> Any:
         return None if isinstance(v, float) and not math.isfinite(v) else v

@@ -47,8 +47,9 @@ class BeatTimeline:
 
     The RR sums are the strap's clock, and it drifts (tens of ppm; a slow one would let the
     chain fall behind real time for hours). A :class:`~wearsdk.DeviceClockMap` on (RR sum,
-    arrival) pairs learns that rate error from the arrivals' lower envelope; once it has
-    converged, intervals are scaled by it when chaining (:attr:`drift_ppm`).
+    arrival) pairs learns that rate error from the arrivals' lower envelope; once its
+    observations span ``rate_fit_s``, intervals are scaled by it when chaining
+    (:attr:`drift_ppm`).
 
     Args:
         max_lag_s: how far the chain may trail the arrival time before re-anchoring.
@@ -72,10 +73,15 @@ class BeatTimeline:
 
     @property
     def drift_ppm(self) -> float:
-        """The strap clock's rate error applied to the chain (0 until the fit converged)."""
-        if not self.rate.converged or abs(self.rate.drift_ppm) > 1000.0:
+        """The strap clock's rate error applied to the chain.
+
+        0 until the fit spans ``rate_fit_s`` (before, the posterior mean, which its prior keeps
+        near 0 while the data say little).
+        """
+        rate = self.rate
+        if rate.span_s < self.rate_fit_s or abs(rate.drift_ppm) > 1000.0:
             return 0.0
-        return self.rate.drift_ppm
+        return rate.drift_ppm
 
     def reanchor(self) -> None:
         """Anchor the next beats on their arrival (after a reconnect or a lost notification).

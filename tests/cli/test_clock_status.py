@@ -24,12 +24,17 @@ def status() -> ClockStatus:
         resets=q.resets,
         observations=q.observations,
         converged=q.converged,
+        error_bound_s=q.error_bound_s,
+        drift_sd_ppm=math.inf,  # unknown: null on the wire, never Infinity
     )
 
 
 def test_clock_status_round_trips_through_json_and_the_wire() -> None:
     event = status()
     assert event.jitter_s is None
+    assert event.drift_sd_ppm is None
+    assert event.error_bound_s is not None
+    assert 0.0 < event.error_bound_s < 1.0
     again = EVENT_ADAPTER.validate_json(event.model_dump_json())
     assert again == event
     wire = encode_message(
@@ -48,3 +53,22 @@ def test_stream_summary_prints_the_clock_state() -> None:
     assert text.startswith("[polar-1a2b] clock sensor: drift +0.0 ppm")
     assert "offset 4900.0200 s" in text
     assert "resets 0, learning" in text
+
+
+def test_a_clock_status_without_the_new_fields_still_parses() -> None:
+    old = {
+        "t": 1.0,
+        "type": "clock_status",
+        "source": "polar-1a2b",
+        "clock": "sensor",
+        "offset_s": 2.0,
+        "drift_ppm": 3.0,
+        "jitter_s": 0.01,
+        "resets": 0,
+        "observations": 5,
+        "converged": False,
+    }
+    event = EVENT_ADAPTER.validate_python(old)
+    assert isinstance(event, ClockStatus)
+    assert event.error_bound_s is None
+    assert event.drift_sd_ppm is None

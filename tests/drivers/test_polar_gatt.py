@@ -221,13 +221,19 @@ async def test_two_straps_with_opposite_drift_line_up_on_the_session_clock(
         t = np.array([b.t[-1] for b in ecg])
         truth = np.array([true_session_time(twin, f.timestamps_ns[-1:])[0] for f in frames])
         errors.append((truth[: len(t)], t - truth[: len(t)]))
-    grid = np.arange(start + 90, start + 125, 0.1)
+    grid = np.arange(start + 60, start + 125, 0.1)
     cross = np.interp(grid, *errors[0]) - np.interp(grid, *errors[1])
+    early = np.arange(start + 30, start + 125, 0.1)
+    cross_30 = np.interp(early, *errors[0]) - np.interp(early, *errors[1])
+    late = np.abs(cross[grid >= start + 90])
+    p30, p60, p90 = (1e3 * np.percentile(np.abs(x), 99) for x in (cross_30, cross, late))
+    shift = 1e3 * float(np.median(cross))  # a constant part: the links' minimum latencies
+    print(f"cross-device p99 from 30/60/90 s {p30:.2f}/{p60:.2f}/{p90:.2f} ms, median {shift:+.2f}")
     # stamping frames with their arrival would leave up to 50 ms of jitter between the two;
     # the synthetic tests (tests/core/test_clock.py) hold the map to 2 ms, here the host's
     # scheduling noise (times three on the 3x clock, on a shared machine) varies the virtual
     # link's minimum latency too: 2-3 ms when the machine is idle, up to ~5 ms under load
-    assert np.percentile(np.abs(cross), 99) < 0.008
+    assert np.percentile(late, 99) < 0.008
     status = [s for s in got.of(ClockStatus) if s.clock == "sensor"]
     assert {s.source for s in status} == {"h10-0", "h10-1"}
     last = {s.source: s for s in status}
