@@ -97,6 +97,8 @@ class SourceContext:
                 resets=quality.resets,
                 observations=quality.observations,
                 converged=quality.converged,
+                error_bound_s=quality.error_bound_s,
+                drift_sd_ppm=quality.drift_sd_ppm,
             ),
         )
 

@@ -53,6 +53,7 @@ def test_stream_summary_prints_the_clock_state() -> None:
     assert text.startswith("[polar-1a2b] clock sensor: drift +0.0 ppm")
     assert "offset 4900.0200 s" in text
     assert "resets 0, learning" in text
+    assert f"error bound {1000 * status().error_bound_s:.1f} ms" in text  # type: ignore[operator]
 
 
 def test_a_clock_status_without_the_new_fields_still_parses() -> None:

@@ -241,3 +241,5 @@ async def test_two_straps_with_opposite_drift_line_up_on_the_session_clock(
     # idle machine, up to ~60 ppm under load (the synthetic tests hold it to 2 ppm)
     assert last["h10-0"].drift_ppm > 0 > last["h10-1"].drift_ppm
     assert all(s.resets == 0 for s in status)
+    # the published status carries the model's uncertainty (the session passes it on)
+    assert all(s.error_bound_s is not None and s.drift_sd_ppm is not None for s in status[-2:])

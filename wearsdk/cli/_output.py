@@ -36,11 +36,13 @@ class Summary:
         elif kind == "clock_status":
             offset = line.get("offset_s")
             jitter = line.get("jitter_s")
+            bound = line.get("error_bound_s")
             print(
                 f"[{line['source']}] clock {line['clock']}: drift {line['drift_ppm']:+.1f} ppm, "
                 f"jitter {1000 * jitter if jitter is not None else float('nan'):.1f} ms, "
                 f"offset {offset if offset is not None else float('nan'):.4f} s, "
-                f"resets {line['resets']}, {'converged' if line['converged'] else 'learning'}",
+                f"resets {line['resets']}, {'converged' if line['converged'] else 'learning'}"
+                + (f", error bound {1000 * bound:.1f} ms" if bound is not None else ""),
                 file=self.out,
                 flush=True,
             )
