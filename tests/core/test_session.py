@@ -107,14 +107,19 @@ async def test_source_ids_are_pseudonymous_and_unique() -> None:
         session.add(Forever(address))
 
 
-def collecting(session: Session) -> tuple[list[Estimate], asyncio.Task[None]]:
-    """Start a task that collects the session's estimates until the session ends."""
+def collecting(
+    session: Session, enough: asyncio.Event | None = None, n: int = 0
+) -> tuple[list[Estimate], asyncio.Task[None]]:
+    """Start a task that collects the session's estimates until the session ends (and sets
+    ``enough`` once it has ``n`` of them)."""
     estimates: list[Estimate] = []
     stream = session.estimates()
 
     async def collect() -> None:
         async for est in stream:
             estimates.append(est)
+            if enough is not None and len(estimates) >= n:
+                enough.set()
 
     return estimates, asyncio.create_task(collect())
 
@@ -125,8 +130,9 @@ async def test_estimates_flow_and_iteration_ends_with_the_session() -> None:
     )
     async with session:
         session.add(Forever("c", rr=0.75))
-        estimates, collector = collecting(session)
-        await session.sleep(20)
+        enough = asyncio.Event()
+        estimates, collector = collecting(session, enough, 8)
+        await asyncio.wait_for(enough.wait(), 60)  # however loaded the machine
     await asyncio.wait_for(collector, 1)  # ended because the session closed
     assert len(estimates) >= 8
     ends = np.array([e.window_end for e in estimates])
