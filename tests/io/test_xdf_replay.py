@@ -12,6 +12,8 @@ import json
 import logging
 import math
 import struct
+import subprocess
+import sys
 from pathlib import Path
 from typing import TypeVar
 
@@ -442,3 +444,39 @@ async def test_the_last_windows_of_a_recording_are_published_when_it_ends(tmp_pa
     # hold the newest beats back until the end of the data decides them
     assert windows[-1].window_end > last_sample - pipeline.hop_s
     assert estimates[-1].window_end == windows[-1].window_end
+
+
+def test_the_command_prints_chosen_topics_and_says_what_it_did_not_use(tmp_path: Path) -> None:
+    streams = physio_streams(120.0)
+    slow = streams[0]
+    keep = np.arange(0, slow.t.size, 8)  # an "ECG" at 15.5 Hz, as in a real drive recording
+    slow.t, slow.rate = slow.t[keep], 15.5
+    assert not isinstance(slow.x, list)
+    slow.x = slow.x[keep]
+    path = write(tmp_path / "slow-ecg.xdf", streams)
+    command = ["replay", str(path), "--speed", "max", "--jsonl", "--topics", "affect/#"]
+    run = subprocess.run(
+        [sys.executable, "-m", "wearsdk", *command],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    lines = [json.loads(x) for x in run.stdout.splitlines()]
+    assert lines
+    assert all(x["topic"].startswith("affect/") for x in lines)
+    assert any(x["type"] == "estimate" for x in lines)
+    # what was not used is said, on stderr (stdout is the JSON)
+    assert "1 stream(s) not used" in run.stderr
+    assert "BioAmp/ecg" in run.stderr
+    assert "at least 100 Hz" in run.stderr
+    # --topics without --jsonl is a usage error, said in one line
+    bad = subprocess.run(
+        [sys.executable, "-m", "wearsdk", "replay", str(path), "--topics", "affect/#"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert bad.returncode != 0
+    assert bad.stderr.startswith("wearsdk: error: --topics")
+    assert "Traceback" not in bad.stderr

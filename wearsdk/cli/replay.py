@@ -61,6 +61,13 @@ def add_parser(sub: Any) -> None:
     )
     replay.add_argument("--jsonl", action="store_true", help="print every bus event as JSON")
     replay.add_argument(
+        "--topics",
+        action="append",
+        metavar="FILTER",
+        help="with --jsonl, print only events whose topic matches FILTER (MQTT-style wildcards, "
+        "e.g. 'affect/#'; repeatable); --out still logs every event",
+    )
+    replay.add_argument(
         "--out", type=Path, metavar="DIR", help="also write every event to DIR/events.jsonl"
     )
     replay.add_argument(
@@ -80,6 +87,7 @@ def cmd(args: argparse.Namespace) -> int:
     from wearsdk._config import session_config
     from wearsdk._jsonl import message_to_dict
     from wearsdk._run import RunResult, run_session
+    from wearsdk.bus import topic_matches
     from wearsdk.session import Session
 
     if args.lsl and args.speed != 1.0:
@@ -92,6 +100,8 @@ def cmd(args: argparse.Namespace) -> int:
             "--mqtt needs a set pace (--speed X): as fast as possible would outrun the "
             "broker link and drop messages"
         )
+    if args.topics and not args.jsonl:
+        raise ConfigError("--topics chooses what --jsonl prints: give --jsonl too")
     check_consent(args)
     config = session_config(
         {
@@ -120,16 +130,28 @@ def cmd(args: argparse.Namespace) -> int:
 
     view = LiveView(plain_no_gaps, title=f"wearsdk replay {args.path.name}", live=args.live)
 
+    topics: list[str] = args.topics or []
+    logging_all = event_log.path is not None
+
     def emit(message: Any, clock: Any) -> None:
+        shown = not topics or any(topic_matches(f, message.topic) for f in topics)
+        if not (shown or logging_all):
+            return  # neither printed nor logged: not even turned into a line
         line = message_to_dict(message, clock)
-        event_log.write(json.dumps(line, separators=(",", ":"), allow_nan=False))
         if args.jsonl:
-            print(json.dumps(line, separators=(",", ":")))
+            text = json.dumps(line, separators=(",", ":"), allow_nan=False)  # encoded once
+            event_log.write(text)
+            if shown:
+                print(text)
         else:
+            event_log.write(json.dumps(line, separators=(",", ":"), allow_nan=False))
             view(line)
+
+    replayed: list[Any] = []
 
     def started(session: Session) -> None:
         (source,) = session.sources.values()
+        replayed.append(source)
         view.state.total_s = getattr(source, "span_s", None)
 
     result = RunResult()
@@ -148,6 +170,8 @@ def cmd(args: argparse.Namespace) -> int:
     if not args.jsonl:
         done = ", ".join(f"{v} {k}" for k, v in sorted(result.messages.items()))
         print(f"replay finished: {done}")
+    for source in replayed:
+        _report_what_was_not_used(source, out=sys.stderr if args.jsonl else sys.stdout)
     if (st := result.mqtt) is not None:
         print(
             f"mqtt: {st.sent} sent, {st.refused_by_policy} kept in the process (export "
@@ -157,6 +181,19 @@ def cmd(args: argparse.Namespace) -> int:
     finish_report(event_log, report_png, out=sys.stderr if args.jsonl else sys.stdout)
     sys.stdout.flush()
     return 0
+
+
+def _report_what_was_not_used(source: Any, *, out: Any) -> None:
+    """Say what of the recording the replay could not use (also when it printed JSON)."""
+    unusable: dict[str, str] = getattr(source, "unusable", {}) or {}
+    if unusable:
+        print(f"replay: {len(unusable)} stream(s) not used:", file=out)
+        for stream, reason in sorted(unusable.items()):
+            print(f"  {stream}: {reason}", file=out)
+    if dropped := getattr(source, "dropped_samples", 0):
+        print(f"replay: {dropped} sample(s) dropped for a non-finite timestamp", file=out)
+    if getattr(source, "truncated", False):
+        print("replay: the file ends inside a chunk (an interrupted recording?)", file=out)
 
 
 def _replay_format(args: argparse.Namespace) -> str:
