@@ -249,8 +249,9 @@ def _replay(entry: ReplaySource) -> tuple[Source, SessionClock]:
     from wearsdk.drivers.e4 import E4Replay, load_e4_session
 
     e4 = E4Replay(load_e4_session(entry.path), speed=speed, duration_s=entry.duration_s)
-    # session time runs with the replay and maps back onto the recording's unix times
-    return e4, ScaledClock(speed or 1.0, unix_at_start=e4.start_unix)
+    # session time runs with the replay (at full speed: stands at the data published last, so
+    # status events are on the recording's time line too) and maps onto its unix times
+    return e4, e4.clock()
 
 
 def _lsl_outlets(sink: LslSink, session: Session, consent: Consent | None, replay: bool) -> Sink:

@@ -58,3 +58,28 @@ async def test_a_plain_session_starts_the_recording_at_its_now(data_dir: Path) -
     t = np.concatenate([m.payload.t for m in got if isinstance(m.payload, SampleBlock)])
     assert t.min() >= before - 1.0  # not ~-2e8 s (the recording's unix time, years ago)
     assert t.max() - t.min() == pytest.approx(30.0, abs=1.0)
+
+
+def test_the_command_at_full_speed_stamps_status_on_the_recordings_time_line(
+    data_dir: Path,
+) -> None:
+    import json
+    import subprocess
+    import sys
+
+    command = ["replay", str(data_dir / "e4_session"), "--source", "e4", "--speed", "max"]
+    run_ = subprocess.run(
+        [sys.executable, "-m", "wearsdk", *command, "--duration", "120", "--jsonl"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run_.returncode == 0, run_.stderr
+    lines = [json.loads(x) for x in run_.stdout.splitlines()]
+    last_data = max(x["t"][-1] for x in lines if x["type"] == "samples")
+    first_data = min(x["t"][0] for x in lines if x["type"] == "samples")
+    status = [x for x in lines if x["type"] == "device_status"]
+    assert [x["state"] for x in status][-1] == "closed"
+    # on the replay's clock, not a 1x wall clock: 'closed' comes with the last data
+    assert abs(status[-1]["t"] - last_data) < 5.0
+    assert last_data - first_data > 100.0
