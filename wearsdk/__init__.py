@@ -6,8 +6,7 @@ with an underscore are private.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from wearsdk._errors import (
     ConfigError,
@@ -20,6 +19,7 @@ from wearsdk._errors import (
     SubscriberOverflowError,
     WearError,
 )
+from wearsdk._lazy import lazy_names
 from wearsdk._version import __version__
 
 if TYPE_CHECKING:
@@ -152,14 +152,4 @@ _LAZY: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_names(__name__, _LAZY, __all__)

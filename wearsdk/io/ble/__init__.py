@@ -18,9 +18,9 @@ The bumble-based names need the ``wearsdk[bumble]`` extra and are imported on fi
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from wearsdk._lazy import lazy_names
 from wearsdk.io.ble._transport import (
     BleTransport,
     BumbleBleTransport,
@@ -62,15 +62,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """Import the bumble-based names on first use (they need the ``bumble`` extra)."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_names(__name__, _LAZY, __all__)
