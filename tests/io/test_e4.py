@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -98,6 +99,41 @@ def test_every_stress_predict_subject_loads_exactly(data_dir: Path) -> None:
         assert sum(inside) >= len(tags) // 2
 
 
+def test_wearable_stress_sessions_with_date_time_headers_load_exactly(data_dir: Path) -> None:
+    """PhysioNet's wearable-stress exports write row 1 and the tags as UTC date-time strings."""
+    root = data_dir / "wearable_stress"
+    folders = [root / "STRESS" / "S01", root / "STRESS" / "f01", root / "AEROBIC" / "f05"]
+    for folder in folders:
+        session = load_e4_session(folder)
+        lines = (folder / "EDA.csv").read_text().splitlines()
+        want = datetime.strptime(lines[0].strip(), "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+        assert session.signals["eda"].start_unix_s == want.timestamp()
+        values = np.array([float(x) for x in lines[2:] if x.strip()])
+        np.testing.assert_array_equal(session.signals["eda"].values[:, 0], values)
+        tags = [
+            datetime.strptime(x.strip(), "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC).timestamp()
+            for x in (folder / "tags.csv").read_text().splitlines()
+            if x.strip()
+        ]
+        np.testing.assert_array_equal(session.tags_unix_s, sorted(tags))
+        assert session.ibi is not None
+        assert session.ibi.start_unix_s == want.timestamp()
+    s01 = load_e4_session(root / "STRESS" / "S01")
+    # the first tag of S01 is 6.2 min after the recording starts (SOURCES.md)
+    assert (s01.tags_unix_s[0] - s01.start_unix) / 60 == pytest.approx(6.18, abs=0.01)
+
+
+def test_unix_and_date_time_headers_are_the_same_time(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "a" / "EDA.csv").write_text("1361382919\n4.0\n0.1\n")
+    (tmp_path / "b" / "EDA.csv").write_text("2013-02-20 17:55:19\n4.0\n0.1\n")
+    (tmp_path / "b" / "tags.csv").write_text("2013-02-20 18:01:30\n2013-02-20 17:59:00\n")
+    a, b = load_e4_session(tmp_path / "a"), load_e4_session(tmp_path / "b")
+    assert a.start_unix == b.start_unix == 1361382919.0
+    np.testing.assert_array_equal(b.tags_unix_s, [1361382919.0 + 221, 1361382919.0 + 371])
+
+
 @pytest.mark.parametrize(
     ("fname", "content", "line", "message"),
     [
@@ -111,6 +147,8 @@ def test_every_stress_predict_subject_loads_exactly(data_dir: Path) -> None:
         ("IBI.csv", "1560279825.0, IBI\n1.0,0.8\n2.0,-0.8\n", 3, "interval must be > 0"),
         ("IBI.csv", "1560279825.0, IBI\n2.0,0.8\n1.0,0.8\n", 3, "beat times must increase"),
         ("tags.csv", "1560279900\nlater\n", 2, "not a number"),
+        ("tags.csv", "2013-02-20 18:01:30\nlater\n", 2, "not a UTC date-time"),
+        ("EDA.csv", "2013-02-31 18:01:30\n4.0\n0.1\n", 1, "start time is not a number"),
     ],
 )
 def test_malformed_files_raise_typed_errors_with_the_line(
