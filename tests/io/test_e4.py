@@ -129,7 +129,9 @@ def test_unix_and_date_time_headers_are_the_same_time(tmp_path: Path) -> None:
     (tmp_path / "a" / "EDA.csv").write_text("1361382919\n4.0\n0.1\n")
     (tmp_path / "b" / "EDA.csv").write_text("2013-02-20 17:55:19\n4.0\n0.1\n")
     (tmp_path / "b" / "tags.csv").write_text("2013-02-20 18:01:30\n2013-02-20 17:59:00\n")
+    (tmp_path / "b" / "IBI.csv").write_text("")  # E4 Connect's export when it kept no beats
     a, b = load_e4_session(tmp_path / "a"), load_e4_session(tmp_path / "b")
+    assert b.ibi is None
     assert a.start_unix == b.start_unix == 1361382919.0
     np.testing.assert_array_equal(b.tags_unix_s, [1361382919.0 + 221, 1361382919.0 + 371])
 

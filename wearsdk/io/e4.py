@@ -336,7 +336,8 @@ def load_e4_session(path: str | Path) -> E4Session:
         if (folder / fname).is_file()
     }
     ibi_path = folder / "IBI.csv"
-    ibi = _load_ibi(ibi_path) if ibi_path.is_file() else None
+    # E4 Connect writes an empty IBI.csv when it kept no beats: no intervals, not an error
+    ibi = _load_ibi(ibi_path) if ibi_path.is_file() and ibi_path.stat().st_size else None
     tag_files = sorted(folder.glob("tags*.csv"))
     tags = np.sort(np.concatenate([_load_tags(p) for p in tag_files])) if tag_files else np.empty(0)
     if not signals and ibi is None:
