@@ -76,7 +76,7 @@ def noisy_session(n: int, seed: int = 0) -> list[dict[str, float]]:
 # -- shipped model -----------------------------------------------------------------------------
 def test_shipped_json_loads_and_scores_in_unit_interval() -> None:
     params = load_arousal_params()
-    assert params.model_id == "arousal-v3"
+    assert params.model_id == "arousal-v4"
     assert {m.name for m in params.models} >= {"all", "no_eda", "no_hr"}
     assert "validation" in params.extra
     est = ArousalEstimator()
@@ -85,7 +85,7 @@ def test_shipped_json_loads_and_scores_in_unit_interval() -> None:
     a = [e.arousal for e in outs if e is not None]
     assert all(0.0 <= x <= 1.0 for x in a)
     assert np.mean(a[-10:]) > np.mean(a[20:60])  # higher HR and SCL than the baseline
-    assert all(e.model.startswith("arousal-v3/") for e in outs if e is not None)
+    assert all(e.model.startswith("arousal-v4/") for e in outs if e is not None)
     assert all(not e.provisional for e in outs if e is not None)
 
 
@@ -105,7 +105,7 @@ def test_sub_model_follows_the_sensors_present() -> None:
     rates = [70 + 2 * rng.standard_normal() for _ in range(60)] + [92.0] * 20
     pulse_only = run(ArousalEstimator(), [pulse_window(r) for r in rates], modalities=("bvp",))
     # the pulse rate stands in for heart rate: scored by the heart rate + pulse model
-    assert {e.model for e in pulse_only} == {"arousal-v3/no_eda_bvp"}
+    assert {e.model for e in pulse_only} == {"arousal-v4/no_eda_bvp"}
     assert all({"hr", "bvp", "acc"} <= set(e.modalities) for e in pulse_only)
     assert all("missing_eda" in e.flags for e in pulse_only)
     assert all("missing_bvp" not in e.flags and "missing_hr" not in e.flags for e in pulse_only)
@@ -113,14 +113,14 @@ def test_sub_model_follows_the_sensors_present() -> None:
     assert np.mean(a[-10:]) > np.mean(a[20:60]) + 0.2
     # every sensor: the full model; a strap and an EDA band: the model without the pulse
     full = run(ArousalEstimator(), [{**calm(), **pulse_window(70.0)}] * 80)
-    assert {e.model for e in full} == {"arousal-v3/all_bvp"}
+    assert {e.model for e in full} == {"arousal-v4/all_bvp"}
     assert all(not any(f.startswith("missing_") for f in e.flags) for e in full)
     strap_band = run(ArousalEstimator(), [calm()] * 80)
-    assert {e.model for e in strap_band} == {"arousal-v3/all"}
+    assert {e.model for e in strap_band} == {"arousal-v4/all"}
     assert all(not any(f.startswith("missing_") for f in e.flags) for e in strap_band)
     # with the same data, less confidence for the weaker sub-models
     conf = {e.model: e.confidence for e in (pulse_only[-1], full[-1], strap_band[-1])}
-    assert conf["arousal-v3/all_bvp"] > conf["arousal-v3/all"] > conf["arousal-v3/no_eda_bvp"]
+    assert conf["arousal-v4/all_bvp"] > conf["arousal-v4/all"] > conf["arousal-v4/no_eda_bvp"]
 
 
 def test_malformed_params_raise_config_error() -> None:
@@ -597,9 +597,7 @@ def test_gain_of_the_eda_sensor_changes_no_estimate() -> None:
             )
         )
     params = load_arousal_params()
-    gain_free = {"ln_scl", "scl_rel_slope", "phasic_rel", "hr", "acc"}
-    if not {i.name for i in params.inputs} >= gain_free - {"acc"}:
-        pytest.skip("the shipped model predates the gain-free EDA inputs")
+    assert {i.name for i in params.inputs} >= {"ln_scl", "scl_rel_slope", "phasic_rel", "hr"}
     scaled = [
         {
             **w,

@@ -22,7 +22,7 @@ def test_every_session_has_its_protocols_tags_or_is_named_as_left_out(data_dir: 
         s = load_e4_session(data_dir / "wearable_stress" / "STRESS" / name)
         labels = aw.second_labels(s.tags_unix_s, s.start_unix, s.end_unix, aw.protocol(name))
         assert labels is not None, name
-        lt, ly = labels
+        _, ly = labels
         assert set(np.unique(ly)) == {aw.UNLABELLED, 0.0, 1.0}
         # a stress task and a rest of at least 3 minutes each in every session
         assert (ly == 1).sum() >= 180, name

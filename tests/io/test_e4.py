@@ -304,7 +304,7 @@ def test_cli_replays_an_e4_session_as_json_lines(data_dir: Path) -> None:
     assert len(estimates) >= 10
     assert all(0 <= e["arousal"] <= 1 for e in estimates)
     # the validated model, with its window, contributing sensors and quality flags
-    assert all(e["model"].startswith("arousal-v3/") and not e["provisional"] for e in estimates)
+    assert all(e["model"].startswith("arousal-v4/") and not e["provisional"] for e in estimates)
     assert all(e["window_end"] - e["window_start"] == 60.0 for e in estimates)
     assert all({"hr", "eda"} <= set(e["modalities"]) for e in estimates)
     assert any("calibrating" in e["flags"] for e in estimates)
@@ -322,7 +322,7 @@ def test_cli_replays_an_e4_session_as_json_lines(data_dir: Path) -> None:
     # while the pulse wave lasts the BVP sub-model scores the window; afterwards the heart
     # rate + EDA one takes over, and a sensor the preferred model can do without is not flagged
     by_model = {e["model"] for e in estimates}
-    assert by_model == {"arousal-v3/all_bvp", "arousal-v3/all"}
+    assert by_model == {"arousal-v4/all_bvp", "arousal-v4/all"}
     assert all("bvp" in e["modalities"] for e in estimates if e["model"].endswith("/all_bvp"))
     assert all("bvp" not in e["modalities"] for e in estimates if e["model"].endswith("/all"))
     assert not any("missing_bvp" in e["flags"] for e in estimates)

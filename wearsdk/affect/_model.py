@@ -81,7 +81,7 @@ __all__ = [
     "model_inputs",
 ]
 
-_MODEL_FILE = "arousal_v3.json"
+_MODEL_FILE = "arousal_v4.json"
 
 VALENCE_MAX_CONFIDENCE = 0.1
 """Ceiling of :attr:`Estimate.valence_confidence` from physiology (see the module docs)."""
@@ -118,7 +118,8 @@ class ExertionConfig:
 
     A window is flagged ``exertion`` when its ACC activity exceeds ``acc_g`` or its heart rate
     is at least ``hr_rise_bpm`` above the wearer's baseline while the skin conductance is less
-    than ``eda_z_max`` baseline spreads above its own (heart rate without the matching EDA).
+    than ``eda_z_max`` baseline spreads above its own (heart rate without the matching EDA;
+    a window without EDA needs the larger rise ``hr_rise_any_bpm``).
     Flagged estimates have their confidence multiplied by ``confidence_factor`` and their stress
     level cannot rise to ``high``.
 
@@ -414,7 +415,9 @@ class ArousalEstimator:
         if rise >= cfg.hr_rise_any_bpm:
             return True
         eda = z.get("ln_scl", math.nan)
-        return rise >= cfg.hr_rise_bpm and not (math.isfinite(eda) and eda >= cfg.eda_z_max)
+        if not math.isfinite(eda):  # without EDA, only a rise no mental task brings counts
+            return False
+        return rise >= cfg.hr_rise_bpm and eda < cfg.eda_z_max
 
     def step(
         self,
