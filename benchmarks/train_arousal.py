@@ -1,10 +1,21 @@
-"""Train and validate the arousal model on Stress-Predict (leave-one-subject-out, online only).
+"""Train and validate the arousal model (arousal-v4) on two datasets, online only.
 
 Data (read from ``--data DIR``, ``$WEARSDK_DATA`` or ``../shared/data``; never copied into the
-repository): ``stress_predict/Raw_data/S02..S25`` (Empatica E4 exports) and the per-second labels
-``stress_predict/Processed_data/Improved_All_Combined_hr_rsp_binary.csv`` (``Participant`` p is
-folder ``S{p:02d}``, ``Time(sec)`` unix seconds on the E4 clock, ``Label`` 0 rest / 1 stress
-task). S01 has no labels.
+repository):
+
+* ``stress_predict/Raw_data/S02..S25`` (Empatica E4 exports) and the per-second labels
+  ``stress_predict/Processed_data/Improved_All_Combined_hr_rsp_binary.csv`` (``Participant`` p
+  is folder ``S{p:02d}``, ``Time(sec)`` unix seconds on the E4 clock, ``Label`` 0 rest / 1
+  stress task). S01 has no labels.
+* ``wearable_stress/STRESS`` (PhysioNet wearable-stress dataset, E4, protocols v1 and v2), with
+  labels from its tags as :mod:`benchmarks.arousal_wearable` maps them, and its ``AEROBIC`` and
+  ``ANAEROBIC`` cycling sessions (no mental stressor) for the exertion check.
+
+Figures, in this order: cross-dataset both ways (trained on one dataset, scored on the other),
+leave-one-person-out over both datasets, each in the original order and the reordered replays;
+the v1 and v2 task orders apart; sub-models alone (sensor ablations); a time-only leak
+reference; feature groups; the exercise sessions (share of windows at stress level ``high``
+and flagged ``exertion``); then the shipped model, trained on every labelled session.
 
 Pipeline, identical to the product's online path:
 
@@ -18,8 +29,9 @@ Pipeline, identical to the product's online path:
 3. ``ArousalEstimator`` (the runtime class) runs over the windows in time order: its
    ``PersonalBaseline`` turns inputs into z-scores from past windows only; ``last_z`` gives
    the training inputs, and the estimates of held-out subjects give the figures below.
-4. Leave-one-subject-out: the model scoring subject k (its coefficients and its threshold, the
-   one maximising balanced accuracy on the training subjects) never saw subject k.
+4. Leave-one-person-out: the model scoring person k (its coefficients and its threshold, the
+   one maximising balanced accuracy on the training people) never saw person k; across
+   datasets, the model scoring one dataset was trained on the other only.
 
 Figures (one function, :func:`evaluate`, for every replay): ROC AUC pooled over the held-out
 windows and per subject (mean ± sd, min); balanced accuracy and macro F1 at the fold's
@@ -37,12 +49,12 @@ The same replays are scored by a deliberately leaky reference (logistic regressi
 since the start) to show that the check detects a leak.
 
 Independent subjects: ``--shipped-on S26 S27 ...`` trains nothing; it scores the *shipped*
-model (``wearsdk/affect/models/arousal_v3.json``, trained on S02-S25) on the named subjects'
+model (``wearsdk/affect/models/arousal_v4.json``) on the named Stress-Predict subjects'
 recordings, in the four replay orders, with the same figures. The labels file covers S02-S35;
 with the recordings of subjects the model never saw in ``stress_predict/Raw_data``, this is the
 independent check of generalisation (on S02-S25 it only checks the wiring: in-sample).
 
-Per-subject feature tables are cached under ``/tmp/wearsdk_arousal_cache`` (not in the repo).
+Feature tables are cached under ``~/.cache/wearsdk_arousal`` (not in the repository).
 
 Usage: python -m benchmarks.train_arousal [--data DIR] [--write-model] [--no-cache]
 """
