@@ -1,10 +1,21 @@
-"""Train and validate the arousal model on Stress-Predict (leave-one-subject-out, online only).
+"""Train and validate the arousal model (arousal-v4) on two datasets, online only.
 
 Data (read from ``--data DIR``, ``$WEARSDK_DATA`` or ``../shared/data``; never copied into the
-repository): ``stress_predict/Raw_data/S02..S25`` (Empatica E4 exports) and the per-second labels
-``stress_predict/Processed_data/Improved_All_Combined_hr_rsp_binary.csv`` (``Participant`` p is
-folder ``S{p:02d}``, ``Time(sec)`` unix seconds on the E4 clock, ``Label`` 0 rest / 1 stress
-task). S01 has no labels.
+repository):
+
+* ``stress_predict/Raw_data/S02..S25`` (Empatica E4 exports) and the per-second labels
+  ``stress_predict/Processed_data/Improved_All_Combined_hr_rsp_binary.csv`` (``Participant`` p
+  is folder ``S{p:02d}``, ``Time(sec)`` unix seconds on the E4 clock, ``Label`` 0 rest / 1
+  stress task). S01 has no labels.
+* ``wearable_stress/STRESS`` (PhysioNet wearable-stress dataset, E4, protocols v1 and v2), with
+  labels from its tags as :mod:`benchmarks.arousal_wearable` maps them, and its ``AEROBIC`` and
+  ``ANAEROBIC`` cycling sessions (no mental stressor) for the exertion check.
+
+Figures, in this order: cross-dataset both ways (trained on one dataset, scored on the other),
+leave-one-person-out over both datasets, each in the original order and the reordered replays;
+the v1 and v2 task orders apart; sub-models alone (sensor ablations); a time-only leak
+reference; feature groups; the exercise sessions (share of windows at stress level ``high``
+and flagged ``exertion``); then the shipped model, trained on every labelled session.
 
 Pipeline, identical to the product's online path:
 
@@ -18,8 +29,9 @@ Pipeline, identical to the product's online path:
 3. ``ArousalEstimator`` (the runtime class) runs over the windows in time order: its
    ``PersonalBaseline`` turns inputs into z-scores from past windows only; ``last_z`` gives
    the training inputs, and the estimates of held-out subjects give the figures below.
-4. Leave-one-subject-out: the model scoring subject k (its coefficients and its threshold, the
-   one maximising balanced accuracy on the training subjects) never saw subject k.
+4. Leave-one-person-out: the model scoring person k (its coefficients and its threshold, the
+   one maximising balanced accuracy on the training people) never saw person k; across
+   datasets, the model scoring one dataset was trained on the other only.
 
 Figures (one function, :func:`evaluate`, for every replay): ROC AUC pooled over the held-out
 windows and per subject (mean ± sd, min); balanced accuracy and macro F1 at the fold's
@@ -37,12 +49,12 @@ The same replays are scored by a deliberately leaky reference (logistic regressi
 since the start) to show that the check detects a leak.
 
 Independent subjects: ``--shipped-on S26 S27 ...`` trains nothing; it scores the *shipped*
-model (``wearsdk/affect/models/arousal_v3.json``, trained on S02-S25) on the named subjects'
+model (``wearsdk/affect/models/arousal_v4.json``) on the named Stress-Predict subjects'
 recordings, in the four replay orders, with the same figures. The labels file covers S02-S35;
 with the recordings of subjects the model never saw in ``stress_predict/Raw_data``, this is the
 independent check of generalisation (on S02-S25 it only checks the wiring: in-sample).
 
-Per-subject feature tables are cached under ``/tmp/wearsdk_arousal_cache`` (not in the repo).
+Feature tables are cached under ``~/.cache/wearsdk_arousal`` (not in the repository).
 
 Usage: python -m benchmarks.train_arousal [--data DIR] [--write-model] [--no-cache]
 """
@@ -56,6 +68,7 @@ import math
 import os
 import pickle
 import time
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,6 +80,7 @@ import pandas as pd
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import balanced_accuracy_score, f1_score, roc_auc_score
 
+import benchmarks.arousal_wearable as aw
 from wearsdk._events import Estimate
 from wearsdk.affect._model import ArousalEstimator, ArousalModelParams
 from wearsdk.io.e4 import load_e4_session
@@ -78,38 +92,44 @@ SUBJECTS = tuple(f"S{i:02d}" for i in range(2, 26))
 WINDOW_S = 60.0
 HOP_S = 5.0
 AMBIGUOUS = (0.2, 0.8)
-CACHE = Path("/tmp/wearsdk_arousal_cache/v4")
+CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "wearsdk_arousal" / "v5"
 ROOT = Path(__file__).resolve().parents[1]
-MODEL_ID = "arousal-v3"
-MODEL_PATH = ROOT / "wearsdk" / "affect" / "models" / "arousal_v3.json"
+MODEL_ID = "arousal-v4"
+MODEL_PATH = ROOT / "wearsdk" / "affect" / "models" / "arousal_v4.json"
 C_REG = 0.1  # inverse L2 strength of the logistic regressions (z-scores, so all inputs ~unit)
 
-# name, features (first finite wins), transform, modality, group, spread floor. Chosen on the
-# reordered-schedule check: ln RMSSD (the E4's IBI is too sparse to learn from), skin-temperature
-# level and slope (the wristband warms up over a session: a proxy for elapsed time) and the SCR
-# amplitude (no gain) are left out. The pulse-wave (BVP) inputs come from the wristband's own
-# beats (wearsdk.signals PPG processing): their pulse rate next to the device's averaged HR, its
-# 90th percentile, ln RMSSD of the pulse intervals and the respiratory share of the beat-to-beat
-# modulation; the median pulse amplitude, the rate's spread and the breathing frequency gave
-# nothing (see docs/estimates.md). A session without a pulse wave is scored by the sub-models
-# without them.
+# name, features (first finite wins), transform, modality, group, spread floor, divisor.
+# arousal-v4: every input means the same whatever the device. Heart rate in bpm from whatever
+# source the window has (a device's own HR, RR beats from a strap or ECG R-peaks, the pulse
+# wave); EDA as ln SCL (a sensor's gain is an offset there, removed by the baseline), its slope
+# and phasic mean relative to the SCL (gain-free); the SCR rate; ACC activity in g; and, when a
+# pulse wave is streamed, the four pulse inputs of v3. The heart-rate slope of v3 is gone (it
+# carried nothing, and a 1 Hz stream and beats give it different noise). Left out as before:
+# skin temperature (a proxy for elapsed time), RR-based HRV (the E4's beats are too sparse).
 _I = "identity"
-_TABLE: list[tuple[str, list[str], str, str, str, float]] = [
-    ("hr", ["hr_device_mean_bpm", "hr_mean_bpm", "ppg_rate_bpm"], _I, "hr", "hr", 3.0),
-    ("hr_slope", ["hr_device_slope_bpm_per_min"], _I, "hr", "hr", 1.0),
-    ("ln_scl", ["scl_mean_usiemens"], "log", "eda", "eda_tonic", 0.05),
-    ("scl_slope", ["scl_slope_usiemens_per_min"], _I, "eda", "eda_tonic", 0.05),
-    ("phasic", ["phasic_mean_usiemens"], _I, "eda", "eda_phasic", 0.01),
-    ("scr_rate", ["scr_rate_per_min"], _I, "eda", "eda_phasic", 0.5),
-    ("acc", ["acc_activity_g"], _I, "acc", "acc", 0.01),
-    ("pulse_rate", ["ppg_rate_bpm"], _I, "bvp", "bvp", 3.0),
-    ("pulse_rate_p90", ["ppg_rate_p90_bpm"], _I, "bvp", "bvp", 3.0),
-    ("ln_pulse_rmssd", ["ppg_rmssd_ms"], "log", "bvp", "bvp", 0.1),
-    ("resp_fraction", ["ppg_resp_fraction"], _I, "bvp", "bvp", 0.05),
+_TABLE: list[tuple[str, list[str], str, str, str, float, str | None]] = [
+    ("hr", ["hr_device_mean_bpm", "hr_mean_bpm", "ppg_rate_bpm"], _I, "hr", "hr", 3.0, None),
+    ("ln_scl", ["scl_mean_usiemens"], "log", "eda", "eda_tonic", 0.05, None),
+    (
+        "scl_rel_slope",
+        ["scl_slope_usiemens_per_min"],
+        _I,
+        "eda",
+        "eda_tonic",
+        0.01,
+        "scl_mean_usiemens",
+    ),
+    ("phasic_rel", ["phasic_mean_usiemens"], _I, "eda", "eda_phasic", 0.005, "scl_mean_usiemens"),
+    ("scr_rate", ["scr_rate_per_min"], _I, "eda", "eda_phasic", 0.5, None),
+    ("acc", ["acc_activity_g"], _I, "acc", "acc", 0.01, None),
+    ("pulse_rate", ["ppg_rate_bpm"], _I, "bvp", "bvp", 3.0, None),
+    ("pulse_rate_p90", ["ppg_rate_p90_bpm"], _I, "bvp", "bvp", 3.0, None),
+    ("ln_pulse_rmssd", ["ppg_rmssd_ms"], "log", "bvp", "bvp", 0.1, None),
+    ("resp_fraction", ["ppg_resp_fraction"], _I, "bvp", "bvp", 0.05, None),
 ]
+_KEYS = ("name", "features", "transform", "modality", "group", "min_std", "divide_by")
 INPUTS: list[dict[str, Any]] = [
-    dict(zip(("name", "features", "transform", "modality", "group", "min_std"), row, strict=True))
-    for row in _TABLE
+    {k: v for k, v in zip(_KEYS, row, strict=True) if v is not None} for row in _TABLE
 ]
 NAMES = [i["name"] for i in INPUTS]
 GROUP = {i["name"]: i["group"] for i in INPUTS}
@@ -136,6 +156,17 @@ SENSOR_SETS = (
     ("no_hr", "without HR or BVP"),
 )
 VARIANTS = ("original", "reversed", "shuffled", "shuffled_keep_first")
+# exertion (wearsdk.affect.ExertionConfig), fixed before looking at any exercise session: wrist
+# movement above the motion threshold, or a heart rate 20 bpm above the wearer's baseline that
+# the skin conductance does not follow (ln SCL under 2 spreads above its baseline), or 35 bpm
+# above it whatever the EDA does (mental stress in the lab rarely adds that much)
+EXERTION = {
+    "acc_g": 0.1,
+    "hr_rise_bpm": 20.0,
+    "eda_z_max": 2.0,
+    "hr_rise_any_bpm": 35.0,
+    "confidence_factor": 0.5,
+}
 
 
 def default_data_dir() -> Path:
@@ -199,11 +230,24 @@ def extract(streams: Streams, start: float, end: float) -> list[dict[str, Any]]:
     return out
 
 
+def save_cache(path: Path, wins: list[dict[str, Any]]) -> None:
+    """Write a feature table to the cache (atomically: a reader never sees half a file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    with tmp.open("wb") as fh:
+        pickle.dump(wins, fh)
+    tmp.replace(path)
+
+
 def label_windows(windows: list[dict[str, Any]], lt: FloatArray, ly: FloatArray) -> None:
+    """Each window's stress share over its labelled seconds (label -1: left out, not counted);
+    NaN with fewer than 30 labelled seconds."""
     for w in windows:
         lo = np.searchsorted(lt, w["start"], side="right")
         hi = np.searchsorted(lt, w["end"], side="right")
-        w["frac"] = float(ly[lo:hi].mean()) if hi - lo >= 30 else math.nan
+        seg = ly[lo:hi]
+        seg = seg[seg >= 0]
+        w["frac"] = float(seg.mean()) if seg.size >= 30 else math.nan
 
 
 def reorder(
@@ -237,7 +281,8 @@ def reorder(
 
 
 def segment_orders(n: int, subject: str) -> dict[str, list[int]]:
-    rng = np.random.default_rng(int(subject[1:]))
+    seed = int(subject[1:]) if subject[1:].isdigit() else zlib.crc32(subject.encode())
+    rng = np.random.default_rng(seed)
     shuffled = list(range(n))
     while shuffled == list(range(n)):
         shuffled = [int(i) for i in rng.permutation(n)]
@@ -246,23 +291,30 @@ def segment_orders(n: int, subject: str) -> dict[str, list[int]]:
     return {"reversed": list(range(n))[::-1], "shuffled": shuffled, "shuffled_keep_first": rest}
 
 
-def subject_tables(data: Path, subject: str, labels: pd.DataFrame, use_cache: bool) -> list[Table]:
-    """The original recording and its reordered replays, from the cache when present."""
-    lab = labels[labels["Participant"] == int(subject[1:])].sort_values("Time(sec)")
-    lt = lab["Time(sec)"].to_numpy(np.float64)
-    ly = lab["Label"].to_numpy(np.float64)
+def variant_tables(
+    key: str,
+    load: Any,
+    lt: FloatArray,
+    ly: FloatArray,
+    use_cache: bool,
+    variants: Sequence[str] = VARIANTS,
+) -> list[Table]:
+    """The original recording and its reordered replays (cut at label changes, label -1
+    segments included), from the cache when present; ``load()`` gives (streams, start, end).
+    """
     n_seg = int((np.diff(ly) != 0).sum()) + 1
-    orders: dict[str, list[int] | None] = {"original": None, **segment_orders(n_seg, subject)}
+    orders: dict[str, list[int] | None] = {"original": None, **segment_orders(n_seg, key)}
     loaded: tuple[Streams, float, float] | None = None
     tables = []
-    for variant, order in orders.items():
-        path = CACHE / f"{subject}_{variant}_w{WINDOW_S:g}_h{HOP_S:g}.pkl"
+    for variant in variants:
+        order = orders[variant]
+        path = CACHE / f"{key}_{variant}_w{WINDOW_S:g}_h{HOP_S:g}.pkl"
         if use_cache and path.is_file():
             with path.open("rb") as fh:
-                tables.append(Table(subject, variant, pickle.load(fh)))
+                tables.append(Table(key, variant, pickle.load(fh)))
             continue
         if loaded is None:
-            loaded = load_streams(data / "stress_predict" / "Raw_data" / subject)
+            loaded = load()
         streams, start, end = loaded
         if order is None:
             wins = extract(streams, start, end)
@@ -274,10 +326,18 @@ def subject_tables(data: Path, subject: str, labels: pd.DataFrame, use_cache: bo
         for w in wins:
             w["t0"] = w["end"] - start  # time since start: ONLY for the leaky reference model
         CACHE.mkdir(parents=True, exist_ok=True)
-        with path.open("wb") as fh:
-            pickle.dump(wins, fh)
-        tables.append(Table(subject, variant, wins))
+        save_cache(path, wins)
+        tables.append(Table(key, variant, wins))
     return tables
+
+
+def subject_tables(data: Path, subject: str, labels: pd.DataFrame, use_cache: bool) -> list[Table]:
+    """A Stress-Predict subject's original recording and its reordered replays."""
+    lab = labels[labels["Participant"] == int(subject[1:])].sort_values("Time(sec)")
+    lt = lab["Time(sec)"].to_numpy(np.float64)
+    ly = lab["Label"].to_numpy(np.float64)
+    folder = data / "stress_predict" / "Raw_data" / subject
+    return variant_tables(subject, lambda: load_streams(folder), lt, ly, use_cache)
 
 
 # -- model -------------------------------------------------------------------------------------
@@ -297,6 +357,7 @@ def params_dict(
         "motion_threshold_g": 0.1,
         "flag_missing": ["hr", "eda"],
         "models": models,
+        "exertion": EXERTION,
     }
     # alert levels: "medium" once stress is more likely than not, "high" at three to one; the
     # classification threshold (balanced accuracy) sits near the base rate, where a wearer at
@@ -386,6 +447,65 @@ class Subj:
     z: dict[str, FloatArray]
     keep: dict[str, npt.NDArray[np.bool_]]
     y: dict[str, FloatArray]
+    dataset: str = "stress_predict"  # or "wearable_stress"
+    person: str = ""  # who (a wearable-stress person may have two sessions: f14)
+    protocol: str = "sp"  # sp, v1 or v2
+
+    def __post_init__(self) -> None:
+        self.person = self.person or self.name
+
+
+def make_subj(name: str, tables: list[Table], **kw: str) -> Subj:
+    """A subject from its tables: z-scores, usable windows and labels of every replay."""
+    by = {t.variant: t for t in tables}
+    z = {v: z_matrix(t) for v, t in by.items()}
+    keep = {v: usable(t) for v, t in by.items()}
+    y = {v: (t.frac[keep[v]] >= 0.5).astype(np.float64) for v, t in by.items()}
+    return Subj(name, by, z, keep, y, **kw)
+
+
+def load_wearable(data: Path, use_cache: bool) -> tuple[list[Subj], list[str]]:
+    """The labelled wearable-stress sessions (every replay order) and the ones left out."""
+    subs, skipped = [], []
+    for name in aw.stress_sessions(data):
+        folder = data / "wearable_stress" / "STRESS" / name
+        streams, start, end, tags = aw.session_streams(folder, drop_pulse=name in aw.NO_PULSE)
+        labels = aw.second_labels(tags, start, end, aw.protocol(name))
+        if labels is None:
+            skipped.append(f"{name} ({aw.distinct_tags(tags).size} distinct tags)")
+            continue
+        lt, ly = labels
+        key = f"ws_{name}"
+        tables = variant_tables(key, lambda s=streams, a=start, b=end: (s, a, b), lt, ly, use_cache)
+        subs.append(
+            make_subj(
+                key,
+                tables,
+                dataset="wearable_stress",
+                person=aw.person(name),
+                protocol=aw.protocol(name),
+            )
+        )
+    return subs, skipped
+
+
+def load_exercise(data: Path, use_cache: bool) -> list[tuple[str, str, Table]]:
+    """Every exercise session's windows (original order; no stress labels)."""
+    out = []
+    for kind, name in aw.exercise_sessions(data):
+        key = f"ex_{kind}_{name}"
+        path = CACHE / f"{key}_w{WINDOW_S:g}_h{HOP_S:g}.pkl"
+        if use_cache and path.is_file():
+            with path.open("rb") as fh:
+                wins = pickle.load(fh)
+        else:
+            folder = data / "wearable_stress" / kind / name
+            streams, start, end, _ = aw.session_streams(folder, drop_pulse=name in aw.NO_PULSE)
+            wins = extract(streams, start, end)
+            CACHE.mkdir(parents=True, exist_ok=True)
+            save_cache(path, wins)
+        out.append((kind, name, Table(key, "original", wins)))
+    return out
 
 
 def train_data(subs: list[Subj]) -> tuple[FloatArray, FloatArray]:
@@ -468,6 +588,8 @@ def evaluate(subs: list[Subj], fold_params: dict[str, dict[str, Any]], variant: 
         ok = np.array([e is not None for e in kept])
         unscored += int((~ok).sum())
         scored = [e for e in kept if e is not None]
+        if not scored:  # a sub-model alone whose sensors this session lacks (f07: no pulse)
+            continue
         for e in scored:
             usage[e.model.split("/")[-1]] = usage.get(e.model.split("/")[-1], 0) + 1
         p = np.array([e.arousal for e in scored])
@@ -549,14 +671,11 @@ def load_subjects(
     subs: list[Subj] = []
     n_amb = n_tot = 0
     for s in subjects:
-        tables = {t.variant: t for t in subject_tables(data, s, labels, use_cache)}
-        z = {v: z_matrix(t) for v, t in tables.items()}
-        keep = {v: usable(t) for v, t in tables.items()}
-        y = {v: (t.frac[keep[v]] >= 0.5).astype(np.float64) for v, t in tables.items()}
-        labelled = int(np.isfinite(tables["original"].frac).sum())
+        subj = make_subj(s, subject_tables(data, s, labels, use_cache))
+        labelled = int(np.isfinite(subj.tables["original"].frac).sum())
         n_tot += labelled
-        n_amb += labelled - int(keep["original"].sum())
-        subs.append(Subj(s, tables, z, keep, y))
+        n_amb += labelled - int(subj.keep["original"].sum())
+        subs.append(subj)
     return subs, n_amb, n_tot
 
 
@@ -597,6 +716,97 @@ def shipped_on(data: Path, subjects: Sequence[str], use_cache: bool) -> None:
     print_scores(scores, subs)
 
 
+def folds(subs: list[Subj], train: list[Subj] | None = None) -> dict[str, dict[str, Any]]:
+    """Parameters scoring each subject: leave-one-person-out over ``subs`` (``train=None``), or
+    one model trained on ``train`` for every subject (the cross-dataset direction)."""
+    if train is not None:
+        params = params_dict(train_submodels(train))
+        return {s.name: params for s in subs}
+    out = {}
+    cache: dict[str, dict[str, Any]] = {}
+    for s in subs:
+        if s.person not in cache:
+            cache[s.person] = params_dict(
+                train_submodels([o for o in subs if o.person != s.person])
+            )
+        out[s.name] = cache[s.person]
+    return out
+
+
+def scores_table(
+    title: str, subs: list[Subj], params: dict[str, dict[str, Any]], variants: Sequence[str]
+) -> dict[str, dict[str, float]]:
+    """Evaluate and print the figures of ``subs`` for each replay order."""
+    scores = {v: evaluate(subs, params, v) for v in variants}
+    print(f"\n== {title} ({len(subs)} sessions)")
+    print_scores(scores, subs)
+    return {v: sc.figures() for v, sc in scores.items()}
+
+
+def exercise_report(
+    sessions: list[tuple[str, str, Table]], params: dict[str, dict[str, Any]], fallback: Any
+) -> dict[str, Any]:
+    """Stress levels and flags in the exercise sessions (no mental stressor): the share of
+    windows at ``high``, flagged ``exertion``, and at ``high`` without the flag."""
+    rows: dict[str, list[tuple[int, int, int, int, float]]] = {}
+    for kind, name, table in sessions:
+        p = params.get(f"ws_{name.split('_')[0]}", fallback)
+        est = ArousalEstimator(ArousalModelParams.from_dict(p))
+        out = [e for e in (step(est, w) for w in table.windows) if e is not None]
+        high = [e.stress_level == "high" for e in out]
+        flag = ["exertion" in e.flags for e in out]
+        rows.setdefault(kind, []).append(
+            (
+                len(out),
+                sum(high),
+                sum(flag),
+                sum(h and not f for h, f in zip(high, flag, strict=True)),
+                float(np.mean([e.arousal for e in out])) if out else math.nan,
+            )
+        )
+    fig: dict[str, Any] = {}
+    print("\n== exercise sessions (cycling; no mental stressor)")
+    print(
+        "kind        sessions windows  at high  flagged exertion  high without flag  mean arousal"
+    )
+    for kind, r in rows.items():
+        a = np.array(r, dtype=np.float64)
+        n = a[:, 0].sum()
+        f = {
+            "sessions": len(r),
+            "windows": int(n),
+            "high": round(float(a[:, 1].sum() / n), 3),
+            "exertion_flag": round(float(a[:, 2].sum() / n), 3),
+            "high_without_flag": round(float(a[:, 3].sum() / n), 3),
+            "high_without_flag_worst_session": round(
+                float(np.max(a[:, 3] / np.maximum(a[:, 0], 1))), 3
+            ),
+            "mean_arousal": round(float(np.nanmean(a[:, 4])), 3),
+        }
+        fig[kind.lower()] = f
+        print(
+            f"{kind:<11} {len(r):>8} {int(n):>7}  {f['high']:.3f}    {f['exertion_flag']:.3f}"
+            f"             {f['high_without_flag']:.3f} (worst session "
+            f"{f['high_without_flag_worst_session']:.3f})  {f['mean_arousal']:.3f}"
+        )
+    return fig
+
+
+def stress_flags(subs: list[Subj], params: dict[str, dict[str, Any]]) -> dict[str, float]:
+    """How often the exertion flag fires in the stress sessions, by label (original order)."""
+    n = {0: 0, 1: 0}
+    f = {0: 0, 1: 0}
+    for s in subs:
+        est = ArousalEstimator(ArousalModelParams.from_dict(params[s.name]))
+        out = [step(est, w) for w in s.tables["original"].windows]
+        kept = [e for e, k in zip(out, s.keep["original"], strict=True) if k]
+        for e, y in zip(kept, s.y["original"], strict=True):
+            if e is not None:
+                n[int(y)] += 1
+                f[int(y)] += "exertion" in e.flags
+    return {"rest": round(f[0] / max(n[0], 1), 3), "stress": round(f[1] / max(n[1], 1), 3)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=default_data_dir())
@@ -613,99 +823,132 @@ def main() -> None:
         shipped_on(args.data, args.shipped_on, not args.no_cache)
         return
     t_start = time.perf_counter()
-    subs, n_amb, n_tot = load_subjects(args.data, not args.no_cache)
+    sp, n_amb, n_tot = load_subjects(args.data, not args.no_cache)
+    ws, skipped = load_wearable(args.data, not args.no_cache)
+    ex = load_exercise(args.data, not args.no_cache)
     print(f"features: {time.perf_counter() - t_start:.1f} s")
-    n_win = sum(int(s.keep["original"].sum()) for s in subs)
-    n_pos = sum(int(s.y["original"].sum()) for s in subs)
+    both = sp + ws
+    for label, group in (("Stress-Predict", sp), ("wearable-stress", ws)):
+        n_win = sum(int(s.keep["original"].sum()) for s in group)
+        n_pos = sum(int(s.y["original"].sum()) for s in group)
+        people = len({s.person for s in group})
+        print(
+            f"{label}: {len(group)} sessions of {people} people, {n_win} windows of "
+            f"{WINDOW_S:g} s every {HOP_S:g} s ({n_pos} stress, {n_win - n_pos} rest)"
+        )
     print(
-        f"{len(subs)} subjects, {n_win} windows of {WINDOW_S:g} s every {HOP_S:g} s "
-        f"({n_pos} stress, {n_win - n_pos} rest); {n_amb} of {n_tot} labelled windows dropped as "
-        f"ambiguous (stress share in {AMBIGUOUS})"
+        f"wearable-stress sessions left out: {', '.join(skipped) or 'none'}; "
+        f"{', '.join(f'{k} ({v})' for k, v in aw.SKIP.items())}"
     )
+    print(f"Stress-Predict: {n_amb} of {n_tot} labelled windows dropped as ambiguous")
 
-    # --- LOSO with the runtime estimator: the fold for subject k never saw subject k. The same
-    # fold models score the original recording and its reordered replays.
-    fold_params = {
-        s.name: params_dict(train_submodels([o for o in subs if o is not s])) for s in subs
-    }
-    scores = {v: evaluate(subs, fold_params, v) for v in VARIANTS}
-    thr_all = [float(p["models"][0]["threshold"]) for p in fold_params.values()]
-    print("\n== LOSO, online pipeline + ArousalEstimator (runtime code), held-out never seen")
-    print(
-        f"   balanced accuracy / macro F1 at the fold's threshold ({min(thr_all):.2f}-"
-        f"{max(thr_all):.2f}); ECE of the confidence-weighted stress probability"
+    # --- cross-dataset first: what a new deployment should expect
+    cross: dict[str, Any] = {}
+    cross["stress_predict_to_wearable_stress"] = scores_table(
+        "CROSS-DATASET: trained on Stress-Predict, tested on wearable-stress",
+        ws,
+        folds(ws, train=sp),
+        VARIANTS,
     )
-    print_scores(scores, subs)
-    figs = {v: sc.figures() for v, sc in scores.items()}
-    orig = scores["original"]
+    cross["wearable_stress_to_stress_predict"] = scores_table(
+        "CROSS-DATASET: trained on wearable-stress, tested on Stress-Predict",
+        sp,
+        folds(sp, train=ws),
+        VARIANTS,
+    )
+    # --- leave-one-person-out over both datasets
+    fold_params = folds(both)
+    loso = scores_table("LOSO over both datasets (a fold per person)", both, fold_params, VARIANTS)
+    by_part: dict[str, Any] = {}
+    for label, part in (
+        ("Stress-Predict", sp),
+        ("wearable-stress v1 order", [s for s in ws if s.protocol == "v1"]),
+        ("wearable-stress v2 order", [s for s in ws if s.protocol == "v2"]),
+    ):
+        by_part[label] = scores_table(f"LOSO, {label} only", part, fold_params, ("original",))
+    orig = evaluate(both, fold_params, "original")
     halves = confidence_halves(orig)
     if halves is not None:
-        hi, lo = halves
-        print(f"AUC on the more confident half {hi:.3f}, less confident half {lo:.3f}")
-    print("\n== sub-models alone (the runtime with one sensor missing), every replay: AUC pooled")
+        print(
+            f"AUC on the more confident half {halves[0]:.3f}, less confident half {halves[1]:.3f}"
+        )
+
+    print("\n== sub-models alone (sensor ablations), LOSO over both: AUC pooled")
     sensor_fig: dict[str, dict[str, float]] = {}
     for name, label in SENSOR_SETS:
         only = {
             k: {**p, "models": [m for m in p["models"] if m["name"] == name]}
             for k, p in fold_params.items()
         }
-        sensor_fig[label] = {v: evaluate(subs, only, v).figures()["auc_pooled"] for v in VARIANTS}
+        sensor_fig[label] = {v: evaluate(both, only, v).figures()["auc_pooled"] for v in VARIANTS}
         print(f"{label:<24} " + "  ".join(f"{v} {a:.3f}" for v, a in sensor_fig[label].items()))
-    leak_fig: dict[str, float] = {}
-    print("\n== leak check reference: a model on the time since the start alone (LOSO)")
-    for v in VARIANTS:
-        a, pa = leaky_reference(subs, v)
-        leak_fig[v] = round(a, 3)
-        print(f"time only, {v:<14} {fmt_auc(a, pa)}")
 
-    print("\n== feature groups (single logistic model, missing inputs = 0, LOSO, original order)")
-    print("                         AUC pooled  per-subject mean ± sd   min")
-    full_pooled, full_per = loso_simple(subs, cols_of(None))
+    leak_fig: dict[str, float] = {}
+    print("\n== leak check reference: a model on the time since the start alone (LOSO, each set)")
+    for label, part in (("Stress-Predict", sp), ("wearable-stress", ws)):
+        for v in VARIANTS:
+            a, pa = leaky_reference(part, v)
+            leak_fig[f"{label} {v}"] = round(a, 3)
+            print(f"time only, {label}, {v:<20} {fmt_auc(a, pa)}")
+    # time-only model trained on Stress-Predict's schedule, scored on wearable-stress
+    tt = np.concatenate([session_time(o, "original") for o in sp])
+    yy = np.concatenate([o.y["original"] for o in sp])
+    lr = LogisticRegression(max_iter=2000).fit(time_harmonics(tt), yy)
+    pw = np.concatenate(
+        [lr.predict_proba(time_harmonics(session_time(s, "original")))[:, 1] for s in ws]
+    )
+    yw = np.concatenate([s.y["original"] for s in ws])
+    cross_leak = round(float(roc_auc_score(yw, pw)), 3)
+    leak_fig["Stress-Predict schedule on wearable-stress"] = cross_leak
+    print(f"time only, trained on Stress-Predict, on wearable-stress: {cross_leak:.3f}")
+
+    print("\n== feature groups (single logistic model, LOSO over both, original order)")
+    full_pooled, full_per = loso_simple(both, cols_of(None))
     print(f"all inputs               {fmt_auc(full_pooled, full_per)}")
     groups = sorted(set(GROUP.values()))
     drops: dict[str, float] = {}
     for g in groups:
-        a, pa = loso_simple(subs, cols_of(set(groups) - {g}))
+        a, pa = loso_simple(both, cols_of(set(groups) - {g}))
         drops[g] = round(full_pooled - a, 3)
         print(f"without {g:<16} {fmt_auc(a, pa)}   drop {full_pooled - a:+.3f}")
-    sub_fig: dict[str, Any] = {}
-    for label, keepg in (
-        ("without EDA", set(groups) - EDA_GROUPS),
-        ("without HR", set(groups) - HR_GROUPS),
-    ):
-        a, pa = loso_simple(subs, cols_of(keepg))
-        sub_fig[label] = {"auc_pooled": round(a, 3), "auc_subject_mean": round(np.mean(pa), 3)}
-        print(f"{label:<24} {fmt_auc(a, pa)}")
-    for g in groups:
-        a, pa = loso_simple(subs, cols_of({g}))
-        print(f"only {g:<19} {fmt_auc(a, pa)}")
 
-    final = train_submodels(subs)
-    # confidence factor of each sub-model from its LOSO discrimination relative to the full one
+    final = train_submodels(both)
     qual = {"all_bvp": 1.0}
     for name, key in SENSOR_SETS:
         auc = sensor_fig[key]["original"]
-        q = (auc - 0.5) / max(figs["original"]["auc_pooled"] - 0.5, 1e-6)
+        q = (auc - 0.5) / max(loso["original"]["auc_pooled"] - 0.5, 1e-6)
         qual[name] = round(float(np.clip(q, 0.1, 1.0)), 3)
     for m in final:
         m["quality"] = qual[m["name"]]
+    final_params = params_dict(final)
+    for k in fold_params:  # the folds' confidence factors as shipped (for the flags below)
+        for m in fold_params[k]["models"]:
+            m["quality"] = qual[m["name"]]
+    exer = exercise_report(ex, fold_params, final_params)
+    flag_rate = stress_flags(both, fold_params)
     print(
-        f"\n== shipped model (trained on {subs[0].name}-{subs[-1].name}): standardised coefficients"
+        f"exertion flag in the stress sessions: rest windows {flag_rate['rest']:.3f}, "
+        f"stress windows {flag_rate['stress']:.3f}"
     )
+    print("\n== shipped model (trained on both datasets): standardised coefficients")
     for m in final:
         coefs = zip(m["inputs"], m["standardised_coef"], strict=True)
         print(
-            f"{m['name']:<7} thr {m['threshold']:.2f} confidence factor {m['quality']:.2f}: "
+            f"{m['name']:<10} thr {m['threshold']:.2f} confidence factor {m['quality']:.2f}: "
             + ", ".join(f"{n} {c:+.2f}" for n, c in coefs)
         )
     print(f"\ntotal {time.perf_counter() - t_start:.1f} s")
 
     if args.write_model:
+        n_win = sum(int(s.keep["original"].sum()) for s in both)
+        n_pos = sum(int(s.y["original"].sum()) for s in both)
         extra = {
             "training": {
-                "data": "Stress-Predict (Iqbal et al. 2022), Empatica E4, subjects S02-S25 (24)",
-                "labels": "Improved_All_Combined_hr_rsp_binary.csv: 1 = Stroop, interview, "
-                "hyperventilation; 0 = baseline and relax",
+                "data": "Stress-Predict (Iqbal et al. 2022) S02-S25 (24 people) and the PhysioNet "
+                "wearable-stress dataset (Hongn et al. 2025), stress sessions of "
+                f"{len({s.person for s in ws})} people (protocols v1 and v2); Empatica E4",
+                "labels": "Stress-Predict: Improved_All_Combined_hr_rsp_binary.csv; wearable-"
+                "stress: tag segments (benchmarks/arousal_wearable.py, docs/estimates.md)",
                 "windows": f"{WINDOW_S:g} s every {HOP_S:g} s; stress share in (0.2, 0.8) dropped",
                 "n_windows": n_win,
                 "n_stress": n_pos,
@@ -713,14 +956,18 @@ def main() -> None:
                 "script": "python -m benchmarks.train_arousal --write-model",
             },
             "validation": {
-                "method": "leave-one-subject-out, online pipeline, runtime estimator; "
-                "balanced accuracy and macro F1 at each fold's threshold",
-                **figs["original"],
-                "reordered_schedule": {v: figs[v] for v in VARIANTS[1:]},
+                "cross_dataset": {k: v["original"] for k, v in cross.items()},
+                "cross_dataset_by_replay": cross,
+                "method": "leave-one-person-out over both datasets, online pipeline, runtime "
+                "estimator; balanced accuracy and macro F1 at each fold's threshold",
+                **loso["original"],
+                "reordered_schedule": {v: loso[v] for v in VARIANTS[1:]},
+                "by_dataset": {k: v["original"] for k, v in by_part.items()},
                 "time_only_reference_auc": leak_fig,
                 "group_auc_drop": drops,
-                "submodels": sub_fig,
                 "submodels_by_replay": sensor_fig,
+                "exercise": exer,
+                "exertion_flag_in_stress_sessions": flag_rate,
             },
         }
         MODEL_PATH.parent.mkdir(parents=True, exist_ok=True)

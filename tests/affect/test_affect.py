@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Any
@@ -75,7 +76,7 @@ def noisy_session(n: int, seed: int = 0) -> list[dict[str, float]]:
 # -- shipped model -----------------------------------------------------------------------------
 def test_shipped_json_loads_and_scores_in_unit_interval() -> None:
     params = load_arousal_params()
-    assert params.model_id == "arousal-v3"
+    assert params.model_id == "arousal-v4"
     assert {m.name for m in params.models} >= {"all", "no_eda", "no_hr"}
     assert "validation" in params.extra
     est = ArousalEstimator()
@@ -84,7 +85,7 @@ def test_shipped_json_loads_and_scores_in_unit_interval() -> None:
     a = [e.arousal for e in outs if e is not None]
     assert all(0.0 <= x <= 1.0 for x in a)
     assert np.mean(a[-10:]) > np.mean(a[20:60])  # higher HR and SCL than the baseline
-    assert all(e.model.startswith("arousal-v3/") for e in outs if e is not None)
+    assert all(e.model.startswith("arousal-v4/") for e in outs if e is not None)
     assert all(not e.provisional for e in outs if e is not None)
 
 
@@ -104,7 +105,7 @@ def test_sub_model_follows_the_sensors_present() -> None:
     rates = [70 + 2 * rng.standard_normal() for _ in range(60)] + [92.0] * 20
     pulse_only = run(ArousalEstimator(), [pulse_window(r) for r in rates], modalities=("bvp",))
     # the pulse rate stands in for heart rate: scored by the heart rate + pulse model
-    assert {e.model for e in pulse_only} == {"arousal-v3/no_eda_bvp"}
+    assert {e.model for e in pulse_only} == {"arousal-v4/no_eda_bvp"}
     assert all({"hr", "bvp", "acc"} <= set(e.modalities) for e in pulse_only)
     assert all("missing_eda" in e.flags for e in pulse_only)
     assert all("missing_bvp" not in e.flags and "missing_hr" not in e.flags for e in pulse_only)
@@ -112,14 +113,14 @@ def test_sub_model_follows_the_sensors_present() -> None:
     assert np.mean(a[-10:]) > np.mean(a[20:60]) + 0.2
     # every sensor: the full model; a strap and an EDA band: the model without the pulse
     full = run(ArousalEstimator(), [{**calm(), **pulse_window(70.0)}] * 80)
-    assert {e.model for e in full} == {"arousal-v3/all_bvp"}
+    assert {e.model for e in full} == {"arousal-v4/all_bvp"}
     assert all(not any(f.startswith("missing_") for f in e.flags) for e in full)
     strap_band = run(ArousalEstimator(), [calm()] * 80)
-    assert {e.model for e in strap_band} == {"arousal-v3/all"}
+    assert {e.model for e in strap_band} == {"arousal-v4/all"}
     assert all(not any(f.startswith("missing_") for f in e.flags) for e in strap_band)
     # with the same data, less confidence for the weaker sub-models
     conf = {e.model: e.confidence for e in (pulse_only[-1], full[-1], strap_band[-1])}
-    assert conf["arousal-v3/all_bvp"] > conf["arousal-v3/all"] > conf["arousal-v3/no_eda_bvp"]
+    assert conf["arousal-v4/all_bvp"] > conf["arousal-v4/all"] > conf["arousal-v4/no_eda_bvp"]
 
 
 def test_malformed_params_raise_config_error() -> None:
@@ -530,3 +531,83 @@ def test_shipped_model_check_on_named_subjects(
         ta.shipped_on(data_dir, ["S01"], use_cache=True)
     with pytest.raises(SystemExit, match="S99: no labels"):
         ta.shipped_on(data_dir, ["S99"], use_cache=True)
+
+
+# -- exertion and device-invariant inputs ------------------------------------------------------
+def _shipped_raw() -> dict[str, Any]:
+    """The shipped model file as JSON."""
+    from importlib import resources
+
+    from wearsdk.affect import _model
+
+    ref = resources.files("wearsdk.affect") / "models" / _model._MODEL_FILE
+    return dict(json.loads(ref.read_text(encoding="utf-8")))
+
+
+def _with_exertion(**cfg: float) -> ArousalModelParams:
+    base = _shipped_raw()
+    base["exertion"] = {
+        "acc_g": 0.1,
+        "hr_rise_bpm": 20.0,
+        "eda_z_max": 2.0,
+        "hr_rise_any_bpm": 35.0,
+        "confidence_factor": 0.5,
+        **cfg,
+    }
+    return ArousalModelParams.from_dict(base)
+
+
+def test_exertion_is_flagged_and_never_makes_the_level_high() -> None:
+    """Heart rate far above the baseline with the skin conductance flat: physical, not stress."""
+    params = _with_exertion()
+    assert params.exertion is not None
+    cfg = StressLevelConfig(min_dwell_s=0.0)
+    calm_part = noisy_session(60)
+    cycling = [calm(hr=70 + 45 * min(1.0, i / 10), scl=2.0) for i in range(60)]
+    out = run(ArousalEstimator(params, stress_levels=cfg), calm_part + cycling)
+    late = [e for e in out[70:] if e is not None]
+    assert all("exertion" in e.flags for e in late)
+    assert all(e.stress_level != "high" for e in late)
+    assert not any("exertion" in e.flags for e in out[40:60])
+    # the same windows without the exertion rule: the model alone would say high
+    plain = ArousalModelParams.from_dict({**_shipped_raw(), "exertion": None})
+    out_plain = run(ArousalEstimator(plain, stress_levels=cfg), calm_part + cycling)
+    conf = [e.confidence for e in out_plain[70:]]
+    assert [e.confidence for e in late] == pytest.approx([0.5 * c for c in conf])
+    # wrist movement alone is exertion too
+    moving = run(
+        ArousalEstimator(params, stress_levels=cfg), calm_part + [calm(acc_activity_g=0.3)] * 5
+    )
+    assert all("exertion" in e.flags for e in moving[60:])
+
+
+def test_gain_of_the_eda_sensor_changes_no_estimate() -> None:
+    """ln SCL and the EDA inputs relative to the SCL: a sensor reading 3x higher scores the same."""
+    rng = np.random.default_rng(5)
+    windows = []
+    for i in range(120):
+        stress = 60 <= i < 90
+        scl = 2.0 * (1.3 if stress else 1.0) + 0.1 * rng.standard_normal()
+        windows.append(
+            calm(
+                hr=72 + (12 if stress else 0) + 2 * rng.standard_normal(),
+                scl=scl,
+                scl_slope_usiemens_per_min=0.05 * rng.standard_normal(),
+                phasic_mean_usiemens=0.02 + 0.01 * rng.random(),
+            )
+        )
+    params = load_arousal_params()
+    assert {i.name for i in params.inputs} >= {"ln_scl", "scl_rel_slope", "phasic_rel", "hr"}
+    scaled = [
+        {
+            **w,
+            "scl_mean_usiemens": 3 * w["scl_mean_usiemens"],
+            "scl_slope_usiemens_per_min": 3 * w["scl_slope_usiemens_per_min"],
+            "phasic_mean_usiemens": 3 * w["phasic_mean_usiemens"],
+        }
+        for w in windows
+    ]
+    a = [e.arousal for e in run(ArousalEstimator(params), windows)]
+    b = [e.arousal for e in run(ArousalEstimator(params), scaled)]
+    assert b == pytest.approx(a, abs=1e-9)
+    assert np.mean(a[70:90]) > np.mean(a[20:50]) + 0.2

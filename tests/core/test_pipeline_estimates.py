@@ -83,7 +83,7 @@ async def drive(
 async def test_pipeline_estimates_come_from_the_validated_model() -> None:
     est = await drive()
     assert len(est) > 100
-    assert all(e.model == "arousal-v3/all" and not e.provisional for e in est)
+    assert all(e.model == "arousal-v4/all" and not e.provisional for e in est)
     assert all({"hr", "eda", "acc"} <= set(e.modalities) for e in est)
     # a strap and an EDA band have no pulse wave: not flagged as missing
     assert not any(f.startswith("missing_") for e in est for f in e.flags)

@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -98,6 +99,43 @@ def test_every_stress_predict_subject_loads_exactly(data_dir: Path) -> None:
         assert sum(inside) >= len(tags) // 2
 
 
+def test_wearable_stress_sessions_with_date_time_headers_load_exactly(data_dir: Path) -> None:
+    """PhysioNet's wearable-stress exports write row 1 and the tags as UTC date-time strings."""
+    root = data_dir / "wearable_stress"
+    folders = [root / "STRESS" / "S01", root / "STRESS" / "f01", root / "AEROBIC" / "f05"]
+    for folder in folders:
+        session = load_e4_session(folder)
+        lines = (folder / "EDA.csv").read_text().splitlines()
+        want = datetime.strptime(lines[0].strip(), "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+        assert session.signals["eda"].start_unix_s == want.timestamp()
+        values = np.array([float(x) for x in lines[2:] if x.strip()])
+        np.testing.assert_array_equal(session.signals["eda"].values[:, 0], values)
+        tags = [
+            datetime.strptime(x.strip(), "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC).timestamp()
+            for x in (folder / "tags.csv").read_text().splitlines()
+            if x.strip()
+        ]
+        np.testing.assert_array_equal(session.tags_unix_s, sorted(tags))
+        assert session.ibi is not None
+        assert session.ibi.start_unix_s == want.timestamp()
+    s01 = load_e4_session(root / "STRESS" / "S01")
+    # the first tag of S01 is 6.2 min after the recording starts (SOURCES.md)
+    assert (s01.tags_unix_s[0] - s01.start_unix) / 60 == pytest.approx(6.18, abs=0.01)
+
+
+def test_unix_and_date_time_headers_are_the_same_time(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "a" / "EDA.csv").write_text("1361382919\n4.0\n0.1\n")
+    (tmp_path / "b" / "EDA.csv").write_text("2013-02-20 17:55:19\n4.0\n0.1\n")
+    (tmp_path / "b" / "tags.csv").write_text("2013-02-20 18:01:30\n2013-02-20 17:59:00\n")
+    (tmp_path / "b" / "IBI.csv").write_text("")  # E4 Connect's export when it kept no beats
+    a, b = load_e4_session(tmp_path / "a"), load_e4_session(tmp_path / "b")
+    assert b.ibi is None
+    assert a.start_unix == b.start_unix == 1361382919.0
+    np.testing.assert_array_equal(b.tags_unix_s, [1361382919.0 + 221, 1361382919.0 + 371])
+
+
 @pytest.mark.parametrize(
     ("fname", "content", "line", "message"),
     [
@@ -111,6 +149,8 @@ def test_every_stress_predict_subject_loads_exactly(data_dir: Path) -> None:
         ("IBI.csv", "1560279825.0, IBI\n1.0,0.8\n2.0,-0.8\n", 3, "interval must be > 0"),
         ("IBI.csv", "1560279825.0, IBI\n2.0,0.8\n1.0,0.8\n", 3, "beat times must increase"),
         ("tags.csv", "1560279900\nlater\n", 2, "not a number"),
+        ("tags.csv", "2013-02-20 18:01:30\nlater\n", 2, "not a UTC date-time"),
+        ("EDA.csv", "2013-02-31 18:01:30\n4.0\n0.1\n", 1, "start time is not a number"),
     ],
 )
 def test_malformed_files_raise_typed_errors_with_the_line(
@@ -264,7 +304,7 @@ def test_cli_replays_an_e4_session_as_json_lines(data_dir: Path) -> None:
     assert len(estimates) >= 10
     assert all(0 <= e["arousal"] <= 1 for e in estimates)
     # the validated model, with its window, contributing sensors and quality flags
-    assert all(e["model"].startswith("arousal-v3/") and not e["provisional"] for e in estimates)
+    assert all(e["model"].startswith("arousal-v4/") and not e["provisional"] for e in estimates)
     assert all(e["window_end"] - e["window_start"] == 60.0 for e in estimates)
     assert all({"hr", "eda"} <= set(e["modalities"]) for e in estimates)
     assert any("calibrating" in e["flags"] for e in estimates)
@@ -282,7 +322,7 @@ def test_cli_replays_an_e4_session_as_json_lines(data_dir: Path) -> None:
     # while the pulse wave lasts the BVP sub-model scores the window; afterwards the heart
     # rate + EDA one takes over, and a sensor the preferred model can do without is not flagged
     by_model = {e["model"] for e in estimates}
-    assert by_model == {"arousal-v3/all_bvp", "arousal-v3/all"}
+    assert by_model == {"arousal-v4/all_bvp", "arousal-v4/all"}
     assert all("bvp" in e["modalities"] for e in estimates if e["model"].endswith("/all_bvp"))
     assert all("bvp" not in e["modalities"] for e in estimates if e["model"].endswith("/all"))
     assert not any("missing_bvp" in e["flags"] for e in estimates)

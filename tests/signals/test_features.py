@@ -281,3 +281,123 @@ def test_bvp_beats_memory_is_bounded(data_dir) -> None:  # type: ignore[no-untyp
     rows = ex._ppg_beats
     assert rows._hi - rows._lo < 80  # about one window of beats
     assert rows._data.shape[0] < 400
+
+
+def _feed(ex: FeatureExtractor, streams: dict, seconds: int) -> list:  # type: ignore[type-arg]
+    """Feed streams of (t, values, rate) in 1 s blocks, in time order; collect the windows."""
+    out = []
+    for k in range(seconds + 12):
+        for name, (t, v, rate) in streams.items():
+            m = (t >= k) & (t < k + 1)
+            if m.any():
+                ex.push(name, t[m], v[m], nominal_rate_hz=rate)
+        out.extend(ex.ready())
+    return out
+
+
+def test_implausible_heart_rate_is_missing_never_averaged() -> None:
+    """A strap reading 0 bpm for minutes (lost contact) must not enter a window's heart rate."""
+    t = np.arange(0.0, 600.0)
+    hr = np.full(t.size, 70.0) + np.sin(t / 7)  # a live heart rate, never repeating exactly
+    hr[200:500] = 0.0  # five minutes of 0 bpm
+    hr[100] = 300.0  # one impossible spike
+    ex = FeatureExtractor(FeatureConfig(window_s=60, hop_s=5))
+    wins = {w.end: w for w in _feed(ex, {"hr": (t, hr, 1.0)}, 600)}
+    assert ex.implausible["hr"] == 301
+    spike = wins[130.0]
+    assert "implausible_hr" in spike.flags
+    assert spike.values["hr_device_mean_bpm"] == pytest.approx(
+        np.mean(hr[70:130][hr[70:130] < 240])
+    )
+    assert spike.values["hr_device_mean_bpm"] < 72  # the 300 bpm sample was left out
+    inside = wins[400.0]
+    assert "implausible_hr" in inside.flags
+    assert "low_coverage_hr" in inside.flags
+    assert np.isnan(inside.values["hr_device_mean_bpm"])
+    assert "hr" not in inside.modalities
+    assert inside.quality["hr_implausible"] == pytest.approx(1.0)
+    # a window half at 0 bpm averages only the live half (coverage 0.6 is the floor: NaN here)
+    for w in wins.values():
+        v = w.values["hr_device_mean_bpm"]
+        assert np.isnan(v) or 65 < v < 75, (w.end, v)
+    assert "implausible_hr" not in wins[60.0].flags
+    assert wins[60.0].quality["hr_implausible"] == 0.0
+
+
+def test_frozen_heart_rate_is_missing_after_hr_flat_s() -> None:
+    t = np.arange(0.0, 600.0)
+    hr = 70.0 + np.sin(t / 7)
+    hr[100:400] = 64.0  # stuck for 300 s
+    ex = FeatureExtractor(FeatureConfig(window_s=60, hop_s=5, hr_flat_s=120))
+    wins = {w.end: w for w in _feed(ex, {"hr": (t, hr, 1.0)}, 600)}
+    assert ex.implausible["hr"] == 300 - 120
+    assert "implausible_hr" not in wins[200.0].flags  # within the first 120 s: believed
+    assert wins[200.0].values["hr_device_mean_bpm"] == pytest.approx(64.0)
+    assert np.isnan(wins[350.0].values["hr_device_mean_bpm"])
+    assert "implausible_hr" in wins[350.0].flags
+    assert np.isfinite(wins[500.0].values["hr_device_mean_bpm"])
+
+
+def test_implausible_rr_intervals_are_counted_and_flagged() -> None:
+    beats = np.cumsum(np.full(400, 0.8))
+    rr = np.full(400, 0.8)
+    rr[150] = 0.1  # 600 bpm
+    rr[151] = 3.0  # 20 bpm
+    ex = FeatureExtractor(FeatureConfig(window_s=60, hop_s=5))
+    wins = _feed(ex, {"rr": (beats, rr, None)}, 320)
+    assert ex.implausible["rr"] == 2
+    assert ex.dropped == 0
+    flagged = [w for w in wins if "implausible_rr" in w.flags]
+    assert flagged
+    assert all(w.start < beats[151] and beats[150] <= w.end for w in flagged)
+    hrs = [w.values["hr_mean_bpm"] for w in wins if np.isfinite(w.values["hr_mean_bpm"])]
+    assert hrs
+    assert max(hrs) == pytest.approx(75.0, abs=0.01)
+    assert min(hrs) == pytest.approx(75.0, abs=0.01)
+
+
+def test_out_of_range_and_flat_eda_is_missing_and_flagged() -> None:
+    rng = np.random.default_rng(3)
+    t = np.arange(0.0, 600.0, 0.25)
+    eda = 2.0 + 0.2 * np.sin(t / 20) + rng.normal(0, 0.002, t.size)
+    eda[(t >= 100) & (t < 200)] = 0.0  # no skin contact: below the sensor's range
+    eda[(t >= 300) & (t < 400)] = 2.5  # a flat (clipped / frozen) line
+    eda[(t >= 450) & (t < 460)] = 500.0  # above any skin conductance
+    ex = FeatureExtractor(FeatureConfig(window_s=60, hop_s=5))
+    wins = {w.end: w for w in _feed(ex, {"eda": (t, eda, 4.0)}, 600)}
+    assert ex.implausible["eda"] >= 400 + 40 + (100 - 10) * 4 - 4
+    for end in (180.0, 380.0):
+        w = wins[end]
+        assert "implausible_eda" in w.flags
+        assert "eda_invalid" in w.flags
+        assert np.isnan(w.values["scl_mean_usiemens"])
+        assert "eda" not in w.modalities
+    clean = wins[90.0]
+    assert "implausible_eda" not in clean.flags
+    assert 1.7 < clean.values["scl_mean_usiemens"] < 2.3
+    spike = wins[470.0]
+    assert "implausible_eda" in spike.flags
+    assert spike.values["scl_mean_usiemens"] < 3.0  # the 500 µS samples never averaged in
+
+
+def test_real_recording_with_implausible_stretches(data_dir) -> None:  # type: ignore[no-untyped-def]
+    """A wearable-stress E4 session: implausible samples are counted, windows stay plausible."""
+    from wearsdk.io.e4 import load_e4_session
+
+    folder = data_dir / "wearable_stress" / "STRESS" / "S01"
+    s = load_e4_session(folder)
+    t0 = s.start_unix
+    streams = {
+        n: (s.signals[n].t_unix - t0, s.signals[n].values, s.signals[n].rate_hz)
+        for n in ("hr", "eda")
+    }
+    ex = FeatureExtractor(FeatureConfig(window_s=60, hop_s=5))
+    wins = _feed(ex, streams, 900)
+    # the wristband reads 0 µS before it touches the skin: out of range, never a level
+    assert ex.implausible["eda"] > 0
+    assert wins
+    for w in wins:
+        scl = w.values.get("scl_mean_usiemens", np.nan)
+        assert np.isnan(scl) or scl >= 0.01
+        hr = w.values.get("hr_device_mean_bpm", np.nan)
+        assert np.isnan(hr) or 25 <= hr <= 240

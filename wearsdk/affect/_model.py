@@ -1,18 +1,21 @@
 """The validated arousal (stress probability) estimator for wristband physiology.
 
-Model (parameters in ``wearsdk/affect/models/arousal_v3.json``, trained and validated by
-``python -m benchmarks.train_arousal`` on Stress-Predict S02-S25, Empatica E4):
+Model (parameters in ``wearsdk/affect/models/arousal_v4.json``, trained and validated by
+``python -m benchmarks.train_arousal`` on Stress-Predict S02-S25 and the stress sessions of the
+PhysioNet wearable-stress dataset, 59 people, Empatica E4, two laboratory protocols):
 
-1. **Inputs** from each 60 s window of :class:`~wearsdk.signals.FeatureExtractor`: heart rate
-   (the device's ``hr_device_mean_bpm``, else the RR-based ``hr_mean_bpm``, else the pulse
-   rate from the BVP/PPG stream) and its slope, ln skin conductance level and its slope, the
-   phasic mean and the SCR rate, ACC activity, and four pulse-wave inputs from the BVP stream
+1. **Inputs** from each 60 s window of :class:`~wearsdk.signals.FeatureExtractor`, chosen to
+   mean the same whatever the device: heart rate in bpm (the device's ``hr_device_mean_bpm``,
+   else the RR-based ``hr_mean_bpm`` of a strap or ECG R-peaks, else the pulse rate of the
+   BVP/PPG stream), ln skin conductance level (a sensor's gain becomes an offset that the
+   baseline removes), the SCL slope and the phasic mean *relative to the SCL* (gain-free), the
+   SCR rate, ACC activity in g, and four pulse-wave inputs from the BVP stream
    (``ppg_rate_bpm``, its 90th percentile ``ppg_rate_p90_bpm``, ln ``ppg_rmssd_ms`` and the
    respiratory fraction of the pulse-rate variability ``ppg_resp_fraction``). Left out on
    purpose: skin temperature (a wristband warms up over a session, which makes its level a
    proxy for elapsed time), RR-based HRV (the E4's beat-to-beat series is too sparse to learn
-   from; the BVP-derived pulse variability replaces it), the SCR amplitude, the pulse
-   amplitude and the pulse-rate SD (no gain on held-out subjects).
+   from), the heart-rate slope (no gain; a 1 Hz stream and beats give it different noise).
+   Implausible samples never reach these inputs: the feature stage treats them as missing.
 2. **Personal baseline**: each input becomes a z-score against the wearer's own
    :class:`~wearsdk.affect.PersonalBaseline` (equal-weight calibration over the first 180 s of
    windows, then slow, winsorised exponential adaptation: an episode of stress is not learnt as
@@ -20,24 +23,27 @@ Model (parameters in ``wearsdk/affect/models/arousal_v3.json``, trained and vali
    session or statistics of the whole session are never inputs. A missing input counts as "at
    baseline" (z = 0) and lowers the confidence.
 3. **Logistic regression** on the z-scores: ``arousal = sigmoid(b + w . z)``, the calibrated
-   probability that the window belongs to a stress task (Stroop, interview, hyperventilation)
-   rather than rest, as labelled in the training data. Several sub-models are shipped, tried in
-   order: ``all_bvp`` (heart rate, EDA and BVP), ``all`` (heart rate and EDA), ``no_eda_bvp``
-   (heart rate and BVP), ``no_eda`` and ``no_hr``; the first whose sensors are present scores
-   the window (a chest strap plus an EDA band uses ``all``, an E4 uses ``all_bvp``).
+   probability that the window belongs to a mental stress task (Stroop, interview,
+   hyperventilation, mental arithmetic, speaking for and against an opinion) rather than
+   rest, as labelled in the training data. Several sub-models are shipped, tried in order:
+   ``all_bvp`` (heart rate, EDA and BVP), ``all`` (heart rate and EDA), ``no_eda_bvp`` (heart
+   rate and BVP), ``no_eda`` and ``no_hr``; the first whose sensors are present scores the
+   window (a chest strap plus an EDA band uses ``all``, an E4 uses ``all_bvp``).
    ``missing_<sensor>`` flags are raised only for the sensors in ``flag_missing`` (heart rate
-   and EDA): a strap without a BVP stream is not flagged as lacking one. The
-   ACC coefficient is negative: movement raises heart rate and skin conductance without stress,
-   and the model discounts it (high motion also lowers the confidence).
-4. **Confidence** in [0, 1]: the sub-model's validated discrimination (EDA-less models are
-   weaker), times penalties for low stream coverage, ``eda_invalid``, motion, lost skin
-   contact, missing inputs and a baseline shorter than the calibration.
+   and EDA): a strap without a BVP stream is not flagged as lacking one.
+4. **Exertion** (:class:`ExertionConfig`): wrist movement, or a heart rate far above the
+   wearer's baseline that the skin conductance does not follow, flags the window
+   ``exertion``; its confidence is halved and its stress level cannot rise to ``high``. The
+   arousal value itself is left as the model computed it: during exertion it measures
+   physiological activation, not mental stress.
+5. **Confidence** in [0, 1]: the sub-model's validated discrimination (EDA-less models are
+   weaker), times penalties for low stream coverage, ``eda_invalid``, motion, exertion, lost
+   skin contact, missing inputs and a baseline shorter than the calibration.
 
-Limits: trained on 24 young healthy adults, one laboratory protocol, one device (E4 wrist);
-"arousal" here means task stress vs rest, not emotion intensity in general. Exercise and heat
-raise HR and EDA too (the motion flag lowers the confidence; it cannot tell the cause). The
-leave-one-subject-out figures, including replays with the rest and task blocks reordered, are
-stored in the JSON (``validation``) and in ``docs/estimates.md``.
+Limits: trained on 59 young adults, two laboratory protocols, one device (E4 wrist);
+"arousal" here means task stress vs rest, not emotion intensity in general. The
+cross-dataset, leave-one-person-out and reordered-replay figures are stored in the JSON
+(``validation``) and in ``docs/estimates.md``.
 
 Valence: physiology from the wrist (heart rate, EDA, movement) tracks arousal, not whether a
 state is pleasant; the literature finds valence from these signals near chance, and the
@@ -68,13 +74,14 @@ __all__ = [
     "VALENCE_MAX_CONFIDENCE",
     "ArousalEstimator",
     "ArousalModelParams",
+    "ExertionConfig",
     "InputSpec",
     "SubModel",
     "load_arousal_params",
     "model_inputs",
 ]
 
-_MODEL_FILE = "arousal_v3.json"
+_MODEL_FILE = "arousal_v4.json"
 
 VALENCE_MAX_CONFIDENCE = 0.1
 """Ceiling of :attr:`Estimate.valence_confidence` from physiology (see the module docs)."""
@@ -91,6 +98,9 @@ class InputSpec:
         modality: the sensor it needs (``hr``, ``eda``, ``temp``, ``acc``).
         group: feature group for importance reports (``hr``, ``hrv``, ``eda_level``...).
         min_std: floor of the baseline spread for its z-score.
+        divide_by: a window feature the value is divided by before the transform (``None``:
+            none); e.g. the SCL slope over the SCL is a relative slope, the same whatever the
+            EDA sensor's gain.
     """
 
     name: str
@@ -99,6 +109,33 @@ class InputSpec:
     modality: str
     group: str
     min_std: float
+    divide_by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ExertionConfig:
+    """When a window counts as physical exertion rather than a mental stressor.
+
+    A window is flagged ``exertion`` when its ACC activity exceeds ``acc_g`` or its heart rate
+    is at least ``hr_rise_bpm`` above the wearer's baseline while the skin conductance is less
+    than ``eda_z_max`` baseline spreads above its own (heart rate without the matching EDA;
+    a window without EDA needs the larger rise ``hr_rise_any_bpm``).
+    Flagged estimates have their confidence multiplied by ``confidence_factor`` and their stress
+    level cannot rise to ``high``.
+
+    Attributes:
+        acc_g: ACC activity (SD of the magnitude, g) from which movement is exertion.
+        hr_rise_bpm: heart-rate rise above the baseline mean that counts as exertion.
+        eda_z_max: the ln SCL z-score below which an HR rise is not matched by EDA.
+        hr_rise_any_bpm: a rise this large counts as exertion whatever the EDA does.
+        confidence_factor: the confidence multiplier of flagged estimates.
+    """
+
+    acc_g: float = 0.1
+    hr_rise_bpm: float = 20.0
+    eda_z_max: float = 2.0
+    hr_rise_any_bpm: float = 35.0
+    confidence_factor: float = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +163,7 @@ class SubModel:
 
 @dataclass(frozen=True, slots=True)
 class ArousalModelParams:
-    """The shipped parameters of :class:`ArousalEstimator` (see ``arousal_v3.json``).
+    """The shipped parameters of :class:`ArousalEstimator` (see ``arousal_v4.json``).
 
     Attributes:
         model_id: identifier written into :attr:`Estimate.model`.
@@ -139,6 +176,7 @@ class ArousalModelParams:
             those of the first sub-model. Optional sensors (say ``bvp``, which adds inputs when
             a wristband sends its pulse wave) are left out: their absence only selects a
             sub-model with a lower confidence factor.
+        exertion: when a window counts as physical exertion (``None``: never flagged).
         extra: the rest of the JSON (training description, validation figures).
     """
 
@@ -149,6 +187,7 @@ class ArousalModelParams:
     stress_levels: StressLevelConfig
     motion_threshold_g: float = 0.1
     flag_missing: tuple[str, ...] = ()
+    exertion: ExertionConfig | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -163,6 +202,7 @@ class ArousalModelParams:
                     modality=str(i["modality"]),
                     group=str(i.get("group", i["modality"])),
                     min_std=float(i.get("min_std", 1e-6)),
+                    divide_by=None if i.get("divide_by") is None else str(i["divide_by"]),
                 )
                 for i in d["inputs"]
             )
@@ -193,6 +233,10 @@ class ArousalModelParams:
                 min_dwell_s=float(s.get("min_dwell_s", 60.0)),
                 min_confidence=float(s.get("min_confidence", 0.3)),
             )
+            ex = d.get("exertion")
+            exertion = (
+                None if ex is None else ExertionConfig(**{k: float(v) for k, v in ex.items()})
+            )
             known = {i.name for i in inputs}
             for m in models:
                 if len(m.coef) != len(m.inputs) or not set(m.inputs) <= known:
@@ -208,6 +252,7 @@ class ArousalModelParams:
                     "models",
                     "stress_levels",
                     "flag_missing",
+                    "exertion",
                 )
             }
             return cls(
@@ -218,6 +263,7 @@ class ArousalModelParams:
                 stress_levels=levels,
                 motion_threshold_g=float(d.get("motion_threshold_g", 0.1)),
                 flag_missing=tuple(str(x) for x in d.get("flag_missing", ())),
+                exertion=exertion,
                 extra=rest,
             )
         except (KeyError, TypeError, ValueError) as exc:
@@ -228,7 +274,7 @@ def load_arousal_params(path: str | None = None) -> ArousalModelParams:
     """Load the shipped parameters (or a JSON file at ``path``).
 
     Args:
-        path: a JSON file; ``None`` loads ``wearsdk/affect/models/arousal_v3.json`` with
+        path: a JSON file; ``None`` loads ``wearsdk/affect/models/arousal_v4.json`` with
             :mod:`importlib.resources`.
 
     Returns:
@@ -270,6 +316,9 @@ def model_inputs(
             if v is not None and math.isfinite(v):
                 value = float(v)
                 break
+        if spec.divide_by is not None:
+            d = features.get(spec.divide_by)
+            value = value / float(d) if d is not None and math.isfinite(d) and d > 0 else math.nan
         if spec.transform == "log":
             value = math.log(value) if value > 0 else math.nan
         out[spec.name] = value
@@ -290,7 +339,7 @@ class ArousalEstimator:
     limits. Pure numpy at run time.
 
     Args:
-        params: model parameters; default: the shipped ``arousal_v3.json``.
+        params: model parameters; default: the shipped ``arousal_v4.json``.
         baseline: overrides the baseline settings of ``params`` (e.g. ``calibration_s``).
         stress_levels: overrides the stress-level settings of ``params``; ``False`` disables
             the tracker (``stress_level`` stays ``None``).
@@ -349,6 +398,26 @@ class ArousalEstimator:
             if set(m.requires) <= present:
                 return m
         return None
+
+    def _exertion(
+        self, x: Mapping[str, float], z: Mapping[str, float], activity: float | None
+    ) -> bool:
+        """Whether the window looks like physical exertion (see :class:`ExertionConfig`)."""
+        cfg = self.params.exertion
+        if cfg is None:
+            return False
+        if activity is not None and math.isfinite(activity) and activity > cfg.acc_g:
+            return True
+        hr = x.get("hr", math.nan)
+        if not math.isfinite(hr) or "hr" not in self._modality_of or self.baseline.progress < 1.0:
+            return False
+        rise = hr - self.baseline.mean("hr")
+        if rise >= cfg.hr_rise_any_bpm:
+            return True
+        eda = z.get("ln_scl", math.nan)
+        if not math.isfinite(eda):  # without EDA, only a rise no mental task brings counts
+            return False
+        return rise >= cfg.hr_rise_bpm and eda < cfg.eda_z_max
 
     def step(
         self,
@@ -429,13 +498,22 @@ class ArousalEstimator:
             confidence *= 0.3
         if "acc" not in present:
             confidence *= 0.9  # motion cannot be ruled out
+        exertion = self._exertion(x, z, activity)
+        if exertion:
+            out_flags.append("exertion")
+            assert self.params.exertion is not None
+            confidence *= self.params.exertion.confidence_factor
         progress = self.baseline.progress
         if self.baseline.calibrating or progress < 1.0:
             out_flags.append("calibrating")
         confidence *= 0.2 + 0.8 * progress
         confidence = min(1.0, max(0.0, confidence))
         arousal = min(1.0, max(0.0, arousal))
-        level = self.levels.update(window_end, arousal, confidence) if self.levels else None
+        level = None
+        if self.levels is not None:
+            # exertion alone never makes the level high: it is held just below that threshold
+            capped = min(arousal, math.nextafter(self.levels.config.high, 0.0))
+            level = self.levels.update(window_end, capped if exertion else arousal, confidence)
         if self.levels is not None and self.levels.held:
             # too uncertain to move the level: it is the one from before (say so)
             out_flags.append("stress_level_held")

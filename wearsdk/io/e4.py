@@ -11,14 +11,17 @@ file         rate     content
 ``TEMP.csv`` 4 Hz     skin temperature, °C
 ``ACC.csv``  32 Hz    3-axis acceleration, x y z, units of 1/64 g (range ±2 g)
 ``IBI.csv``  --       inter-beat intervals from the BVP: ``seconds_since_start, ibi_s``
-``tags.csv`` --       unix times of button presses (may be empty; ``tags_<id>.csv`` too)
+``tags.csv`` --       times of button presses (may be empty; ``tags_<id>.csv`` too)
 ============ ======== =========================================================
 
 Signal files: row 1 is the session start as unix seconds (UTC), row 2 the sampling rate in Hz
-(ACC repeats both for each of its three columns), then one sample per row. ``IBI.csv``: row 1
-is the start time (and the word ``IBI``), then the time of each detected beat relative to the
-start and the interval that ends at it. Each file keeps its own start time and rate (the E4's
-HR starts about 10 s after the others).
+(ACC repeats both for each of its three columns), then one sample per row. Some published
+exports (the PhysioNet "Wearable Device Dataset from Induced Stress and Structured Exercise
+Sessions") write row 1 and the tags as a UTC date-time string instead (``2013-02-20 18:01:30``,
+optionally with fractional seconds or a ``T``); both forms are read as the same unix time.
+``IBI.csv``: row 1 is the start time (and the word ``IBI``), then the time of each detected
+beat relative to the start and the interval that ends at it. Each file keeps its own start
+time and rate (the E4's HR starts about 10 s after the others).
 
 :func:`load_e4_session` reads a folder into an :class:`E4Session`; malformed files raise
 :class:`E4FormatError` with the file and line. Replaying a session through a
@@ -31,6 +34,7 @@ import io
 import math
 import warnings
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -214,12 +218,28 @@ def _locate(body: str, first_line: int, columns: int) -> str | None:
     return None
 
 
+def _utc_datetime(cell: str) -> float | None:
+    """Unix seconds of a UTC date-time string (``2013-02-20 18:01:30``), else ``None``."""
+    if len(cell) < 19 or cell[4] != "-" or cell[7] != "-":
+        return None
+    try:
+        when = datetime.fromisoformat(cell)
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.timestamp()
+
+
 def _header_number(path: Path, text: str, line: int, what: str) -> float:
     cell = text.split(",")[0].strip()
     try:
         value = float(cell)
     except ValueError:
-        raise E4FormatError(f"{what} is not a number: {cell!r}", path, line) from None
+        parsed = _utc_datetime(cell) if what == "start time" else None
+        if parsed is None:
+            raise E4FormatError(f"{what} is not a number: {cell!r}", path, line) from None
+        value = parsed
     if not math.isfinite(value):
         raise E4FormatError(f"{what} is not finite", path, line)
     return value
@@ -274,6 +294,17 @@ def _load_tags(path: Path) -> npt.NDArray[np.float64]:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise E4FormatError(f"cannot read: {exc}", path) from exc
+    rows = [r.strip() for r in text.splitlines()]
+    if any(_utc_datetime(r) is not None for r in rows if r):
+        times = []
+        for i, row in enumerate(rows):
+            if not row:
+                continue
+            value = _utc_datetime(row)
+            if value is None:
+                raise E4FormatError(f"not a UTC date-time: {row!r}", path, i + 1)
+            times.append(value)
+        return np.sort(np.array(times, dtype=np.float64))
     return np.sort(_parse_numbers(path, text, 1, 1)[:, 0])
 
 
@@ -305,7 +336,8 @@ def load_e4_session(path: str | Path) -> E4Session:
         if (folder / fname).is_file()
     }
     ibi_path = folder / "IBI.csv"
-    ibi = _load_ibi(ibi_path) if ibi_path.is_file() else None
+    # E4 Connect writes an empty IBI.csv when it kept no beats: no intervals, not an error
+    ibi = _load_ibi(ibi_path) if ibi_path.is_file() and ibi_path.stat().st_size else None
     tag_files = sorted(folder.glob("tags*.csv"))
     tags = np.sort(np.concatenate([_load_tags(p) for p in tag_files])) if tag_files else np.empty(0)
     if not signals and ibi is None:

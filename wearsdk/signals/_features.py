@@ -50,6 +50,15 @@ cleaned sample keeps the time of the raw sample it comes from; the features do n
 A window whose stream coverage is below ``min_coverage`` is flagged (``low_coverage_<stream>``)
 and its features from that stream are NaN: missing data is never silently averaged.
 
+**Plausible inputs only.** Values no physiology produces are treated as missing before any
+window sees them, counted in :attr:`FeatureExtractor.implausible` and flagged on the windows
+that contain them (``implausible_<stream>``, with the share in quality ``<stream>_implausible``):
+a heart rate outside :data:`HR_PLAUSIBLE_BPM` (25-240 bpm; a strap reading 0 bpm without
+contact) or a device heart rate stuck on one value for ``hr_flat_s`` (a frozen sensor); an RR
+interval outside the same range (0.25-2.4 s); an EDA sample outside the sensor's physical
+range (``EdaProcessor``'s ``range_usiemens``, 0.01-100 µS) or on a flat or clipped line (a run
+of identical values for its ``flat_s``). They lower the stream's coverage like a gap does.
+
 Streams that need their nominal rate (``ecg``, ``eda``, ``bvp``) are unusable without one, or
 with one their processor cannot work at (an ECG below 100 Hz): their samples are dropped and
 counted, the stream is listed in :attr:`FeatureExtractor.unusable` with the reason, and every
@@ -90,7 +99,17 @@ from wearsdk.signals._ppg import (
 )
 from wearsdk.signals._rr import hrv_time
 
-__all__ = ["CleanSignal", "FeatureConfig", "FeatureExtractor", "WindowFeatures"]
+__all__ = [
+    "HR_PLAUSIBLE_BPM",
+    "CleanSignal",
+    "FeatureConfig",
+    "FeatureExtractor",
+    "WindowFeatures",
+]
+
+HR_PLAUSIBLE_BPM = (25.0, 240.0)
+"""Heart rates (and RR intervals, as 60 / bpm) outside this range are treated as missing."""
+_RR_PLAUSIBLE_S = (60.0 / HR_PLAUSIBLE_BPM[1], 60.0 / HR_PLAUSIBLE_BPM[0])
 
 _EDA_CLEAN = ("eda_clean", "eda_tonic", "eda_phasic")
 _NORMAL = int(BeatClass.NORMAL)  # a plain int: numpy compares with an IntEnum slowly
@@ -112,6 +131,8 @@ class FeatureConfig:
         lf_min_window_s: shortest window for which LF/HF is computed.
         max_lead_s: how far one stream may run ahead of the windows still pending (memory
             bound); samples further ahead are dropped and counted.
+        hr_flat_s: a device heart rate repeating one value this long is a frozen sensor: its
+            samples from then on are treated as missing (``implausible_hr``).
     """
 
     window_s: float = 60.0
@@ -121,6 +142,7 @@ class FeatureConfig:
     motion_threshold_g: float = 0.1
     lf_min_window_s: float = 50.0
     max_lead_s: float = 3600.0
+    hr_flat_s: float = 120.0
 
     def __post_init__(self) -> None:
         if not (self.window_s > 0 and self.hop_s > 0):
@@ -236,6 +258,7 @@ class FeatureExtractor:
         self._bins: dict[str, BinnedStream] = {}
         self._rr_cleaner = RRCleaner()
         self._rr_pending: deque[float] = deque()  # times of the beats awaiting their class
+        self._rr_implausible: deque[float] = deque()  # times of implausible RR intervals
         # LF/HF on one frequency grid for every window (the default grid of its length), so
         # each NN beat's Lomb-Scargle terms are computed once, when it arrives
         self._lf = c.window_s >= c.lf_min_window_s
@@ -261,6 +284,9 @@ class FeatureExtractor:
         self.dropped = 0
         """Samples dropped (out of order, non-finite, unknown or unusable stream)."""
         self._unusable: dict[str, str] = {}
+        self.implausible: dict[str, int] = {"hr": 0, "rr": 0, "eda": 0}
+        """Samples treated as missing because no physiology produces them, by stream."""
+        self._hr_run: tuple[float, float] = (math.nan, math.nan)  # value, start of its run
 
     # -- input --------------------------------------------------------------------------------
     def _stream(self, name: str, rate: float | None, channels: int = 1) -> BinnedStream:
@@ -302,7 +328,9 @@ class FeatureExtractor:
             xyz = vv[:, :3]
             mag = np.sqrt(np.einsum("ij,ij->i", xyz, xyz)) / 1000.0  # mG -> g
             self._stream("acc", nominal_rate_hz).add(tt, mag)
-        elif stream in ("hr", "temp"):
+        elif stream == "hr":
+            self._push_hr(tt, vv[:, 0], nominal_rate_hz)
+        elif stream == "temp":
             self._stream(stream, nominal_rate_hz).add(tt, vv[:, 0])
         elif stream == "eda":
             self._push_eda(tt, vv[:, 0], nominal_rate_hz)
@@ -331,6 +359,34 @@ class FeatureExtractor:
         if self._next_end_bin is None:
             first_bin = math.floor(float(t.min()) / self.config.hop_s)
             self._next_end_bin = first_bin + self._n_bins - 1
+
+    def _push_hr(
+        self, t: npt.NDArray[np.float64], x: npt.NDArray[np.float64], rate: float | None
+    ) -> None:
+        """A device's heart rate: out-of-range values and a frozen reading become missing.
+
+        Two channels: the rate (NaN where implausible) and 1.0 where it was implausible, so the
+        stream's time still advances and the window knows the share.
+        """
+        lo, hi = HR_PLAUSIBLE_BPM
+        finite = np.isfinite(x)
+        with np.errstate(invalid="ignore"):
+            bad = finite & ~((x >= lo) & (x <= hi))  # NaN is missing, not implausible
+        # runs of one value (carried across blocks): frozen once they last hr_flat_s
+        value, since = self._hr_run
+        flat = np.zeros(x.size, dtype=bool)
+        for i, (ti, xi) in enumerate(zip(t.tolist(), x.tolist(), strict=True)):
+            if xi != value:
+                value, since = xi, ti
+            elif ti - since >= self.config.hr_flat_s:
+                flat[i] = True
+        self._hr_run = (value, since)
+        bad |= flat & finite
+        self.implausible["hr"] += int(np.count_nonzero(bad & np.isfinite(t)))
+        y = np.empty((x.size, 2))
+        y[:, 0] = np.where(bad, np.nan, x)
+        y[:, 1] = bad
+        self._stream("hr", rate, channels=2).add(t, y)
 
     def _push_ecg(
         self, t: npt.NDArray[np.float64], x: npt.NDArray[np.float64], rate: float | None
@@ -377,7 +433,8 @@ class FeatureExtractor:
         y = np.empty((out.t.size, 3))
         y[:, 0] = out.tonic
         y[:, 1] = out.phasic
-        bridged = out.bridged
+        bridged = out.bridged | out.flat  # out of range, not finite, flat or clipped
+        self.implausible["eda"] += int(np.count_nonzero(out.out_of_range | out.flat))
         np.logical_not(bridged, out=y[:, 2], casting="unsafe")
         if bridged.any():
             y[bridged, :2] = np.nan
@@ -430,18 +487,23 @@ class FeatureExtractor:
         the ECG detector's ectopic class of each interval's ending beat (ECG beats only).
         """  # noqa: D205
         last = self._last_beat_t
+        lo, hi = _RR_PLAUSIBLE_S
         if not (
             all(math.isfinite(x) for x in tl)
-            and all(0 < r < math.inf for r in rl)
+            and all(lo <= r <= hi for r in rl)
             and all(a < b for a, b in itertools.pairwise([last, *tl]))
         ):
             kept = []
             fl = flags if flags is not None else [False] * len(tl)
             for x, r, f in zip(tl, rl, fl, strict=True):
-                if math.isfinite(x) and 0 < r < math.inf and x > last:
+                if math.isfinite(x) and x > last and 0 < r < math.inf and not lo <= r <= hi:
+                    self.implausible["rr"] += 1  # a beat no heart makes: missing
+                    self._rr_implausible.append(x)
+                elif math.isfinite(x) and lo <= r <= hi and x > last:
                     kept.append((x, r, f))
                     last = x
-            self.dropped += len(tl) - len(kept)
+                else:
+                    self.dropped += 1
             tl, rl = [x for x, _, _ in kept], [r for _, r, _ in kept]
             flags = None if flags is None else [f for _, _, f in kept]
         if not tl:
@@ -554,6 +616,8 @@ class FeatureExtractor:
     def _forget(self, before: float) -> None:
         while self._scrs and self._scrs[0][0] <= before:
             self._scrs.popleft()
+        while self._rr_implausible and self._rr_implausible[0] <= before:
+            self._rr_implausible.popleft()
         self._nn.forget(before)
         self._classes.forget(before)
         self._ectopic.forget(before)
@@ -604,6 +668,8 @@ class FeatureExtractor:
         ok = tonic.coverage >= c.min_coverage
         if valid.n and valid.mean < 0.5:
             flags.append("eda_invalid")
+        if valid.n and valid.mean < 1.0:
+            flags.append("implausible_eda")
         if not ok:
             flags.append("low_coverage_eda")
         peaks = [a for (p, a) in self._scrs if start < p <= end]
@@ -633,6 +699,9 @@ class FeatureExtractor:
             w = rr_bins.window(end_bin, self._n_bins)
             coverage = min(1.0, w.mean * w.n / c.window_s) if w.n else 0.0
             quality["rr_coverage"] = coverage
+            n_bad = sum(1 for x in self._rr_implausible if start < x <= end)
+            if n_bad:
+                flags.append("implausible_rr")
             beats = self._nn.window(start, end)
             classes = self._classes.window(start, end)
             n_cls = classes.shape[0]
@@ -665,7 +734,13 @@ class FeatureExtractor:
             stream = self._bins.get(name)
             if stream is None:
                 continue
-            w = stream.window(end_bin, self._n_bins)
+            if name == "hr":
+                w, bad = stream.windows(end_bin, self._n_bins)
+                quality["hr_implausible"] = bad.mean if bad.n else 0.0
+                if bad.n and bad.mean > 0:
+                    flags.append("implausible_hr")
+            else:
+                w = stream.window(end_bin, self._n_bins)
             quality[f"{name}_coverage"] = w.coverage
             ok = w.coverage >= c.min_coverage
             if not ok:
