@@ -91,6 +91,7 @@ async def test_sinks_get_the_pipelines_last_windows_when_the_session_ends() -> N
     for block in source.blocks:
         offline.push("rr", block.t, block.values, nominal_rate_hz=block.nominal_rate_hz)
         windows += offline.ready()
+    windows += offline.flush()  # the end of the data decides the last beats
     features = sink.of(Features)
     assert len(windows) > 40
     assert [f.window_end for f in features] == [w.end for w in windows]  # type: ignore[attr-defined]

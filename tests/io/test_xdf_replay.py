@@ -260,7 +260,8 @@ async def test_an_ecg_below_the_detectors_rate_is_dropped_flagged_and_counted(
     slow.t, slow.rate = slow.t[keep], 15.5
     assert not isinstance(slow.x, list)
     slow.x = slow.x[keep]
-    hr = Stream(5, "Strap HR", "HR", 1.0, T0 + np.arange(150.0), np.full(150, 72.0),
+    beat = np.round(72.0 + 3.0 * np.sin(2 * np.pi * np.arange(150.0) / 30.0))  # not frozen
+    hr = Stream(5, "Strap HR", "HR", 1.0, T0 + np.arange(150.0), beat,
                 channels=[("hr", "bpm", "HR")])  # fmt: skip
     path = write(tmp_path / "slow-ecg.xdf", [*streams, hr])
     with caplog.at_level(logging.WARNING, logger="wearsdk"):
