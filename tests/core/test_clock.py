@@ -296,3 +296,22 @@ def test_a_prior_on_drift_keeps_early_fits_from_swinging() -> None:
         dev.run(m, until_s=float(until))
         estimates.append(m.drift_ppm)
     assert max(abs(e) for e in estimates) < 150.0
+
+
+def test_a_retransmission_tail_is_not_taken_for_a_sharp_upper_edge() -> None:
+    """The bounded-delay model is offered only when the delays look uniform up to their top."""
+    from wearsdk._clock import _uniform_between_extremes
+
+    rng = np.random.default_rng(3)
+    passed = {"uniform": 0, "tail": 0, "one late": 0}
+    for _ in range(200):
+        uniform = rng.uniform(0.0, 0.05, 100)
+        tail = uniform + (rng.random(100) < 0.05) * rng.exponential(0.05, 100)
+        one_late = uniform.copy()
+        one_late[0] = 0.06  # a single retransmission 10 ms above the edge
+        passed["uniform"] += _uniform_between_extremes(uniform)
+        passed["tail"] += _uniform_between_extremes(tail)
+        passed["one late"] += _uniform_between_extremes(one_late)
+    assert passed["uniform"] >= 195  # tests at 0.1 % each
+    assert passed["tail"] <= 20  # at 100 points a 5 % tail is seen about 94 % of the time
+    assert passed["one late"] <= 10
