@@ -370,12 +370,15 @@ class DeviceClockMap:
     interval), a second model, delays uniform on ``[0, W]`` with ``W`` unknown, also uses the
     upper hull of the inliers (delays within three median excesses: held frames are left
     out); the two are weighed by their evidence (prior odds 1:20 for the bounded one), and the
-    bounded model is offered only when the inliers' top tenth holds at least 5 % of them. The
-    posterior over ``b`` is evaluated on a grid at every observation; the applied line is
-    its mean at the newest device time, and :attr:`error_bound_s` is the radius of its
-    ``bound_level`` credible interval around the offset actually applied (the delay density is
-    ``0.5 / median excess`` over the line, exact for uniform delays and conservative for
-    exponential ones). Every point
+    bounded model is offered only when the inliers, measured from the envelope model's own
+    line, pass as uniform between their lowest and highest (a Kolmogorov-Smirnov test, and
+    the highest not standing apart: each at 0.1 %). A retransmission tail fails it; tested
+    against the bounded model's own line instead, a tail point on the upper hull tilts that
+    line until the point fits, and the test would pass. The posterior over ``b`` is evaluated
+    on a grid at every observation; the applied line is its mean at the newest device time,
+    and :attr:`error_bound_s` is the radius of its ``bound_level`` credible interval around
+    the offset actually applied (the delay density is ``0.5 / median excess`` over the line,
+    exact for uniform delays and conservative for exponential ones). Every point
     within ``bucket_s * horizon_buckets`` device seconds is kept (the lowest per ``bucket_s``),
     so drift changes with temperature are followed; all streams of one device feed one map.
 
@@ -787,11 +790,14 @@ class DeviceClockMap:
         self._target_new = float(marginal @ c) - gap
         # the envelope model's own line: the bounded model's edge is tested against it, never
         # against a line the bounded model tilted to fit its own edge
-        w0 = np.exp(lp[0] - lp[0].max())
-        w0 /= w0.sum()
-        gap0 = float(w0 @ (1.0 / rates[0])) if self._lam_at else 0.0
-        self._env_slope = float(w0 @ grid)
-        self._env_new = float(w0 @ c) - gap0
+        if lp.shape[0] == 1:
+            self._env_slope, self._env_new = slope, self._target_new
+        else:
+            w0 = np.exp(lp[0] - lp[0].max())
+            w0 /= w0.sum()
+            gap0 = float(w0 @ (1.0 / rates[0])) if self._lam_at else 0.0
+            self._env_slope = float(w0 @ grid)
+            self._env_new = float(w0 @ c) - gap0
 
     def _measure_density(self) -> None:
         """The delay density at zero excess, ``0.5 / median`` excess over the fitted line.
