@@ -311,6 +311,24 @@ class _Chain:
         return out
 
 
+def _uniform_between_extremes(x: npt.NDArray[np.float64]) -> bool:
+    """Whether values pass as uniform between their lowest and highest (tests at 0.1 %)."""
+    if x.size < 5:
+        return False
+    v = np.sort(x)
+    span = float(v[-1] - v[0])
+    if span <= 0:
+        return False
+    u = (v[1:-1] - v[0]) / span  # given the extremes, the others are uniform between them
+    n = u.size
+    i = np.arange(1, n + 1)
+    d = max(float(np.max(i / n - u)), float(np.max(u - (i - 1) / n)))
+    # and the highest is not alone: the top spacing of n uniform points is about range / n
+    # (P(spacing > s range) = (1 - s)^n), a tail's sparse highest points stand apart
+    top = float(v[-1] - v[-2]) / span
+    return d * math.sqrt(n) <= _EDGE_KS and top * (n + 1) <= _EDGE_TOP
+
+
 def _logsumexp(v: npt.NDArray[np.float64]) -> float:
     m = float(v.max())
     return m + math.log(float(np.exp(v - m).sum()))
@@ -319,7 +337,8 @@ def _logsumexp(v: npt.NDArray[np.float64]) -> float:
 _InlierStats = tuple[int, float, float]  # count, mean device time, mean y
 _INLIER_MEDIANS = 3.0  # a delay more than this many median excesses is held, not jitter
 _MIN_BOUNDED_POINTS = 30
-_EDGE_SHARE = 0.05  # share of inliers in the top tenth of their range for a sharp edge
+_EDGE_KS = 1.949  # Kolmogorov-Smirnov critical value of sqrt(n) D at the 0.1 % level
+_EDGE_TOP = -math.log(0.001)  # n times the top spacing over the range, at the 0.1 % level
 _BOUNDED_LOG_ODDS = math.log(1 / 20)  # prior odds of bounded delays: the envelope model first
 _STUDENT_NU = 3.0  # degrees of freedom of the drift prior (heavy tails: a counter may be % off)
 _COARSE = np.sinh(np.linspace(-9.0, 9.0, 721))  # drift grid in prior scales, dense near 0
@@ -351,12 +370,15 @@ class DeviceClockMap:
     interval), a second model, delays uniform on ``[0, W]`` with ``W`` unknown, also uses the
     upper hull of the inliers (delays within three median excesses: held frames are left
     out); the two are weighed by their evidence (prior odds 1:20 for the bounded one), and the
-    bounded model is offered only when the inliers' top tenth holds at least 5 % of them. The
-    posterior over ``b`` is evaluated on a grid at every observation; the applied line is
-    its mean at the newest device time, and :attr:`error_bound_s` is the radius of its
-    ``bound_level`` credible interval around the offset actually applied (the delay density is
-    ``0.5 / median excess`` over the line, exact for uniform delays and conservative for
-    exponential ones). Every point
+    bounded model is offered only when the inliers, measured from the envelope model's own
+    line, pass as uniform between their lowest and highest (a Kolmogorov-Smirnov test, and
+    the highest not standing apart: each at 0.1 %). A retransmission tail fails it; tested
+    against the bounded model's own line instead, a tail point on the upper hull tilts that
+    line until the point fits, and the test would pass. The posterior over ``b`` is evaluated
+    on a grid at every observation; the applied line is its mean at the newest device time,
+    and :attr:`error_bound_s` is the radius of its ``bound_level`` credible interval around
+    the offset actually applied (the delay density is ``0.5 / median excess`` over the line,
+    exact for uniform delays and conservative for exponential ones). Every point
     within ``bucket_s * horizon_buckets`` device seconds is kept (the lowest per ``bucket_s``),
     so drift changes with temperature are followed; all streams of one device feed one map.
 
@@ -449,6 +471,7 @@ class DeviceClockMap:
         self._upper = _Chain()  # upper hull of the inliers (y negated)
         self._lam = 1.0 / self.jitter_prior_s
         self._lam_at = 0  # points when the delay density was last measured
+        self._cut = math.inf  # excess above which a point is beyond the bounded model's edge
         self._lam_obs = 0  # observations then
         # posterior over the drift: grid, weights, envelope height at the newest device time
         self._grid = np.zeros(1)
@@ -460,6 +483,8 @@ class DeviceClockMap:
         self._slope = 0.0  # posterior mean of d(arrival - device)/d(device)
         self._slope_sd = math.inf
         self._target_new = 0.0  # posterior mean offset (relative) at _d_new
+        self._env_slope = 0.0  # the same, of the envelope model alone
+        self._env_new = 0.0
         self._applied: float | None = None  # offset applied at _last_d (absolute)
         self._last_d: float | None = None
         self._anchor_d: float | None = None
@@ -650,8 +675,8 @@ class DeviceClockMap:
         """Whether a point's delay is within the bulk (not a held or retransmitted one)."""
         if not self._lam_at:
             return True
-        excess = y - (self._target_new + self._slope * (d - self._d_new))
-        return excess <= _INLIER_MEDIANS * 0.5 / self._lam
+        excess = y - (self._env_new + self._env_slope * (d - self._d_new))
+        return excess <= self._cut
 
     def _rebuild_hulls(self) -> None:
         self._lower.rebuild(self._pd, self._py)
@@ -763,31 +788,40 @@ class DeviceClockMap:
         # delays' spread is measured (before, the envelope itself: never ahead of an arrival)
         gap = float(np.sum(w / rates)) if self._lam_at else 0.0
         self._target_new = float(marginal @ c) - gap
+        # the envelope model's own line: the bounded model's edge is tested against it, never
+        # against a line the bounded model tilted to fit its own edge
+        if lp.shape[0] == 1:
+            self._env_slope, self._env_new = slope, self._target_new
+        else:
+            w0 = np.exp(lp[0] - lp[0].max())
+            w0 /= w0.sum()
+            gap0 = float(w0 @ (1.0 / rates[0])) if self._lam_at else 0.0
+            self._env_slope = float(w0 @ grid)
+            self._env_new = float(w0 @ c) - gap0
 
     def _measure_density(self) -> None:
         """The delay density at zero excess, ``0.5 / median`` excess over the fitted line.
 
         Also sorts the points again into inliers and held ones (more than
-        ``_INLIER_MEDIANS`` median excesses above the line).
+        ``_INLIER_MEDIANS`` median excesses above the envelope model's line).
         """
         d = np.asarray(self._pd)
         y = np.asarray(self._py)
-        excess = y - (self._target_new + self._slope * (d - self._d_new))
+        excess = y - (self._env_new + self._env_slope * (d - self._d_new))
         med = float(np.median(excess))
         self._lam = 0.5 / min(max(med, 1e-5), 10.0)
         self._lam_at = len(self._pd)
         self._lam_obs = self.n_observations
-        inlier = excess <= _INLIER_MEDIANS * max(med, 1e-5)
+        self._cut = _INLIER_MEDIANS * max(med, 1e-5)
+        inlier = excess <= self._cut
         self._pin = inlier.tolist()
         self._recount()
         self._rebuild_upper()
-        # a bounded delay (uniform over a connection interval) ends at a sharp edge: its top
-        # tenth holds about a tenth of the points; a tail (retransmissions, a falling density)
-        # holds few there, and the bounded model would follow its sparse highest points
-        kept = excess[inlier]
-        top = float(kept.max()) if kept.size else 0.0
-        near_top = int(np.count_nonzero(kept >= 0.9 * top))
-        self._edge = near_top >= 3 and near_top >= _EDGE_SHARE * kept.size
+        # a bounded delay (uniform over a connection interval) is uniform between its lowest
+        # and highest excess: the points in between must pass a Kolmogorov-Smirnov test of
+        # uniformity. A tail (retransmissions, a falling density) fails it: its sparse highest
+        # points, which the bounded model's upper hull would follow, stretch the range
+        self._edge = _uniform_between_extremes(excess[inlier])
 
     def _credible_radius(self) -> float:
         """Smallest r with P(|truth - applied| <= r) >= bound_level under the posterior."""
