@@ -74,7 +74,8 @@ class DemoConfig:
         that end inside the calm third, before the transition to stress begins; stress levels
         keep the shipped thresholds but dwell one window instead of a minute.
         """  # noqa: D205
-        window = min(60.0, max(5.0, self.duration_s / 6.0))
+        # whole seconds, so that the windows are a whole number of 1 s hops, whatever the duration
+        window = float(round(min(60.0, max(5.0, self.duration_s / 6.0))))
         calm = self.duration_s / 3.0
         transition = min(20.0, 0.08 * self.duration_s)
         baseline = max(2.0, calm - window - transition / 2.0 - 1.0)

@@ -231,3 +231,15 @@ def test_demo_fuses_simulated_camera_and_voice(demo_lines: list[dict]) -> None: 
     # the script's valence: +0.3 calm, -0.5 stress (with a transition)
     stress = phases["stress"]
     assert mean_valence(stress[0] + 4.0, stress[1]) < mean_valence(*phases["calm"]) - 0.3
+
+
+def test_every_duration_from_the_minimum_on_makes_a_valid_pipeline() -> None:
+    from wearsdk._demo import DemoConfig
+    from wearsdk._run import _pipeline
+
+    # 275 of the 386 whole-second durations from 15 to 400 s used to be refused ("window_s
+    # must be a whole number of hops"), e.g. --duration 100; fractional ones too
+    for duration in [*range(15, 401), 15.5, 99.9, 1000.0, 7200.0]:
+        config = _pipeline(DemoConfig(duration_s=float(duration)).pipeline())
+        config.features()  # validates windows against hops
+        assert 5.0 <= config.window_s <= 60.0
