@@ -41,7 +41,7 @@ from wearsdk.analyzers import (
     read_table,
 )
 from wearsdk.bus import Message, OverflowPolicy
-from wearsdk.io.ble import VirtualLink, parse_transport
+from wearsdk.io.ble import parse_transport
 from wearsdk.io.mqtt import MqttBridge, MqttConfig, MqttStatistics
 from wearsdk.session import (
     JsonLinesSink,
@@ -336,6 +336,8 @@ async def run_session(
         twins = []
         script = ArousalScript.calm_stress_recovery(config.session.duration_s or 60.0)
         if virtual:
+            from wearsdk.io.ble import VirtualLink  # bumble: only for virtual devices
+
             link = await stack.enter_async_context(VirtualLink())
             for i, entry in enumerate(config.devices):
                 name = entry.name or f"wearsdk twin {i}"

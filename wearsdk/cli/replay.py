@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -85,7 +84,7 @@ def add_parser(sub: Any) -> None:
 def cmd(args: argparse.Namespace) -> int:
     """``wearsdk replay PATH``."""
     from wearsdk._config import session_config
-    from wearsdk._jsonl import message_to_dict
+    from wearsdk._jsonl import encode_line, message_to_dict, message_to_json
     from wearsdk._run import RunResult, run_session
     from wearsdk.bus import topic_matches
     from wearsdk.session import Session
@@ -137,14 +136,14 @@ def cmd(args: argparse.Namespace) -> int:
         shown = not topics or any(topic_matches(f, message.topic) for f in topics)
         if not (shown or logging_all):
             return  # neither printed nor logged: not even turned into a line
-        line = message_to_dict(message, clock)
         if args.jsonl:
-            text = json.dumps(line, separators=(",", ":"), allow_nan=False)  # encoded once
+            text = message_to_json(message, clock)  # encoded once, without a dict of lists
             event_log.write(text)
             if shown:
                 print(text)
         else:
-            event_log.write(json.dumps(line, separators=(",", ":"), allow_nan=False))
+            line = message_to_dict(message, clock)
+            event_log.write(encode_line(line))
             view(line)
 
     replayed: list[Any] = []
