@@ -71,7 +71,11 @@ async def test_cleaned_outlets_carry_the_mirror_values_on_the_raw_timestamps() -
     assert t.size > 0.3 * ecg_t.size  # the inlets connected while the source ran
     idx = np.searchsorted(ecg_t, t)
     np.testing.assert_array_equal(ecg_t[idx], t)  # exactly the raw samples' timestamps
-    assert np.isin(t, t_raw).mean() > 0.99  # the raw inlet saw the same timestamps
+    # the raw inlet saw the same timestamps, over the span both inlets were connected (the
+    # three connect one after the other: on a busy machine a second apart)
+    both = (t >= max(t[0], t_raw[0])) & (t <= min(t[-1], t_raw[-1]))
+    assert both.mean() > 0.5
+    assert np.isin(t[both], t_raw).mean() > 0.99
     mirror = ecg_clean(ecg_uv, sampling_rate_hz=ECG_HZ)
     np.testing.assert_allclose(x[:, 0], mirror[idx], rtol=0, atol=1e-9)
     # EDA: clean, tonic and phasic in uS
