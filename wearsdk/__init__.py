@@ -21,6 +21,7 @@ from wearsdk._errors import (
     SessionLogError,
     StreamClosedError,
     SubscriberOverflowError,
+    TransportUnavailableError,
     WearError,
 )
 from wearsdk._events import (
@@ -88,6 +89,7 @@ __all__ = [
     "StressLevel",
     "SubscriberOverflowError",
     "Subscription",
+    "TransportUnavailableError",
     "WearError",
     "__version__",
     "require_consent",

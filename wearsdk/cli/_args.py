@@ -175,6 +175,15 @@ def add_report_arguments(parser: argparse.ArgumentParser, *, default_on: bool) -
     )
 
 
+def add_overwrite_argument(parser: argparse.ArgumentParser) -> None:
+    """``--overwrite``: the command may replace files that exist (else it refuses to start)."""
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace output files that exist (default: refuse, and touch nothing)",
+    )
+
+
 def add_live_argument(parser: argparse.ArgumentParser) -> None:
     """``--live/--no-live``: the Rich live view (default: when stdout is a terminal)."""
     parser.add_argument(
@@ -204,6 +213,10 @@ def report_plan(
             return None, None
         stamp = datetime.now(tz=UTC).strftime("%Y%m%d-%H%M%S")
         out = sessions_home() / f"{kind}-{stamp}"
+        n = 1
+        while out.exists():  # two sessions within a second: a folder each
+            n += 1
+            out = sessions_home() / f"{kind}-{stamp}-{n}"
         return out, out / "report.png"
     assert isinstance(report, Path)
     if out is None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import re
 from collections.abc import Awaitable, Callable
 
+from wearsdk._errors import DeviceNotFoundError
 from wearsdk.session._source import SourceContext
 
 __all__ = ["run_with_reconnect"]
@@ -24,8 +26,9 @@ async def run_with_reconnect(
 ) -> None:
     """Run ``connection()`` (one connection, until the link ends) again and again.
 
-    Reports ``connecting`` / ``reconnecting`` (with the attempt number), then ``failed`` or
-    ``closed`` as :class:`~wearsdk.DeviceStatus`; waits a capped, full-jitter exponential
+    Reports ``connecting`` / ``reconnecting`` (with the attempt number and, after a failed
+    attempt, why it failed in ``detail``), then ``failed`` or ``closed`` as
+    :class:`~wearsdk.DeviceStatus`; waits a capped, full-jitter exponential
     backoff between attempts (0.25 s doubling up to ``backoff_max_s``, AWS's "full jitter").
 
     Args:
@@ -40,19 +43,41 @@ async def run_with_reconnect(
     log = logger or logging.getLogger("wearsdk.drivers")
     failures = 0
     attempt = 0
+    reason: str | None = None
     while True:
         attempt += 1
-        ctx.status("connecting" if attempt == 1 else "reconnecting", attempt=attempt)
+        ctx.status("connecting" if attempt == 1 else "reconnecting", attempt=attempt, detail=reason)
         try:
             await connection()
             failures = 0
+            reason = None
         except retry_on as exc:
             failures += 1
+            reason = public_reason(exc)
             log.info("%s: connection attempt %d failed: %s", ctx.source_id, attempt, exc)
             if max_attempts and failures >= max_attempts:
-                ctx.status("failed", detail=type(exc).__name__)
+                ctx.status("failed", detail=reason)
                 raise
         if not reconnect:
             ctx.status("closed")
             return
         await asyncio.sleep(random.uniform(0, min(backoff_max_s, 0.25 * 2 ** min(failures, 8))))
+
+
+_ADDRESS = re.compile(
+    r"([0-9A-Fa-f]{2}[:-]){5}[0-9A-Fa-f]{2}|[0-9A-Fa-f]{8}-([0-9A-Fa-f]{4}-){3}[0-9A-Fa-f]{12}"
+)
+
+
+def public_reason(exc: BaseException) -> str:
+    """Why a connection attempt failed, fit for a :class:`~wearsdk.DeviceStatus` ``detail``.
+
+    The device's name or address is replaced by ``<device>`` and any Bluetooth address or
+    UUID-like identifier by ``<address>`` (a status may leave the process); at most 200
+    characters.
+    """
+    text = str(exc) or type(exc).__name__
+    if isinstance(exc, DeviceNotFoundError) and exc.identifier:
+        text = text.replace(repr(exc.identifier), "<device>").replace(exc.identifier, "<device>")
+    text = _ADDRESS.sub("<address>", text)
+    return text if len(text) <= 200 else text[:199] + "…"
