@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, BinaryIO, Literal, TextIO, overload
 
 from wearsdk._errors import ConfigError
 
@@ -50,6 +50,18 @@ def check_output(path: str | os.PathLike[str], *, overwrite: bool = False, what:
     if not os.access(parent, os.W_OK | os.X_OK):
         raise ConfigError(f"cannot create {label}: the folder {parent} is not writable")
     return p
+
+
+@overload
+def open_private(
+    path: str | os.PathLike[str], mode: Literal["w"] = "w", *, overwrite: bool = False
+) -> TextIO: ...
+
+
+@overload
+def open_private(
+    path: str | os.PathLike[str], mode: Literal["wb"], *, overwrite: bool = False
+) -> BinaryIO: ...
 
 
 def open_private(

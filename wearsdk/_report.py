@@ -757,6 +757,6 @@ def render_report(
     result.summary = _phase_summary(log, phases)
     if html_path is not None:
         result.html = Path(html_path)
-        with open_private(result.html, overwrite=overwrite) as f:
-            f.write(_html_page(log, result, buffer.getvalue(), title))
+        with open_private(result.html, overwrite=overwrite) as page:
+            page.write(_html_page(log, result, buffer.getvalue(), title))
     return result

@@ -147,6 +147,7 @@ def mistakes(tmp_path: Path) -> list[tuple[list[str | Path], str, dict[str, str]
         f'consent = "{consent}"\n\n[[devices]]\ndriver = "heart-rate"\nname = "Strap"\n'
     )
     port = closed_port()
+    # fmt: off
     return [
         (["replay", tmp_path / "nonexistent.xdf"], "nonexistent.xdf", {}),
         (["scan", "--timeout", "1"], "D-Bus", NO_DBUS),
@@ -159,17 +160,18 @@ def mistakes(tmp_path: Path) -> list[tuple[list[str | Path], str, dict[str, str]
         (["run", "--config", bad_record], "/etc/passwd", {}),
         (["run", "--config", tmp_path / "missing.toml"], "missing.toml", {}),
         (["record", "--out", "/etc/passwd/x.xdf", "--device", "X", "--consent", consent],
-         "/etc/passwd", {}),  # fmt: skip
+         "/etc/passwd", {}),
         (["record", "--out", tmp_path / "r.xdf", "--device", "X", "--consent", bad_consent],
-         "bad-consent.json", {}),  # fmt: skip
+         "bad-consent.json", {}),
         (["demo", "--out", "/etc/passwd"], "/etc/passwd", {}),
         (["replay", tmp_path / "nonexistent.xdf", "--out", "/etc/passwd"], "nonexistent", {}),
         (["report", "-o", "/etc/passwd/x.png", tmp_path / "events.jsonl"], "/etc/passwd", {}),
         (["report", tmp_path / "missing.jsonl"], "missing.jsonl", {}),
         (["twin", "heart-rate", "--transport", f"bumble:tcp-client:127.0.0.1:{port}"],
-         str(port), {}),  # fmt: skip
+         str(port), {}),
         (["twin", "nope", "--transport", "bumble:tcp-client:127.0.0.1:1"], "nope", {}),
     ]
+    # fmt: on
 
 
 def test_every_command_says_a_mistake_in_one_line_with_the_listed_exit_code(
@@ -181,7 +183,8 @@ def test_every_command_says_a_mistake_in_one_line_with_the_listed_exit_code(
         said = done.stderr.strip().splitlines()
         assert done.returncode == 1, (args, done.stderr)
         assert "Traceback" not in done.stderr, args
-        assert said and said[-1].startswith("wearsdk: error: "), (args, done.stderr)
+        assert said, args
+        assert said[-1].startswith("wearsdk: error: "), (args, done.stderr)
         # one line, naming the thing (no pydantic dump, no URL to its docs)
         assert [x for x in said if x.startswith("wearsdk")] == [said[-1]], (args, said)
         assert names in said[-1], (args, said[-1])
@@ -202,9 +205,7 @@ def test_every_command_says_a_mistake_in_one_line_with_the_listed_exit_code(
 
 
 def test_a_device_never_reached_says_why_and_exits_1(tmp_path: Path) -> None:
-    done = wearsdk(
-        "stream", "--device", "Nope", "--connect-timeout", "3", "--jsonl", env=NO_DBUS
-    )
+    done = wearsdk("stream", "--device", "Nope", "--connect-timeout", "3", "--jsonl", env=NO_DBUS)
     assert done.returncode == 1
     (line,) = done.stderr.strip().splitlines()
     assert line.startswith("wearsdk: error: heart-rate device 'Nope' not connected within 3 s")
