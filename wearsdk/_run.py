@@ -459,7 +459,9 @@ async def run_session(
             if isinstance(src, LslSource):
                 from wearsdk.drivers.lsl import LslInlet  # the lsl extra, only when asked for
 
-                result.sources.append(session.add(LslInlet(src.query)))
+                source_id = session.add(LslInlet(src.query))
+                result.sources.append(source_id)
+                devices[source_id] = f"LSL stream {src.query!r}"
         if replay is not None:
             result.sources.append(session.add(replay_source))
         for lsl in (a for a in config.analyzers if isinstance(a, LslAnalyzer)):

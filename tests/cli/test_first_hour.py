@@ -3,6 +3,7 @@ and plainly, commands that end when they should (issue "The first hour without s
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -207,7 +208,7 @@ def test_every_command_says_a_mistake_in_one_line_with_the_listed_exit_code(
 def test_a_device_never_reached_says_why_and_exits_1(tmp_path: Path) -> None:
     done = wearsdk("stream", "--device", "Nope", "--connect-timeout", "3", "--jsonl", env=NO_DBUS)
     assert done.returncode == 1
-    (line,) = done.stderr.strip().splitlines()
+    line = done.stderr.strip().splitlines()[-1]
     assert line.startswith("wearsdk: error: heart-rate device 'Nope' not connected within 3 s")
     assert "D-Bus" in line
     statuses = [json.loads(x) for x in done.stdout.splitlines()]
@@ -216,11 +217,15 @@ def test_a_device_never_reached_says_why_and_exits_1(tmp_path: Path) -> None:
     # the reason travels in DeviceStatus.detail, without the device's name
     assert all("D-Bus" in s["detail"] for s in retries)
     assert not any("Nope" in s["detail"] for s in retries)
-    # the plain view says it without -v, once
+    # without -v: said once as it happens (not per attempt), and in the final error
     plain = wearsdk("stream", "--device", "Nope", "--connect-timeout", "3", "--no-live",
                     env=NO_DBUS)  # fmt: skip
     assert plain.returncode == 1
-    assert plain.stdout.count("D-Bus system bus is not reachable") == 1, plain.stdout
+    warned, error = plain.stderr.strip().splitlines()
+    assert warned.startswith("WARNING")
+    assert "cannot connect (retrying): no Bluetooth" in warned
+    assert "Nope" not in warned  # a log line carries no device name
+    assert error.startswith("wearsdk: error: ")
 
 
 def test_ctrl_c_still_draws_the_report_a_session_file_promises(tmp_path: Path) -> None:
@@ -265,3 +270,58 @@ def test_small_ones(tmp_path: Path) -> None:
     help_text = wearsdk("twin", "--help").stdout
     assert "bumble:tcp-client" in help_text
     assert "600" in help_text
+
+
+def test_the_readme_snippet_says_why_it_waits_without_bluetooth() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    snippet = readme.split("```python\n", 1)[1].split("```", 1)[0]
+    assert "OsBleTransport" in snippet
+    with subprocess.Popen(
+        [sys.executable, "-c", snippet],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, **NO_DBUS},
+    ) as proc:
+        assert proc.stderr is not None
+        first = proc.stderr.readline()  # the first thing it says, not silence
+        proc.kill()
+    assert "cannot connect (retrying)" in first
+    assert "D-Bus system bus is not reachable" in first
+    assert "Polar H10 12345678" not in first
+
+
+def test_small_ones_in_process() -> None:
+    from rich.console import Console
+
+    from wearsdk._errors import ConfigError
+    from wearsdk._live import LiveState, render_live
+    from wearsdk.cli._args import export_sinks
+    from wearsdk.io.lsl import StreamQuery
+
+    # the live view does not show "t = 34.2 s / 30 s" while the last windows come in
+    def shown(elapsed: float) -> str:
+        state = LiveState(title="wearsdk demo", total_s=30.0)
+        state.update({"type": "device_status", "t": 100.0, "source": "hr-a", "state": "connected"})
+        state.update(
+            {"type": "device_status", "t": 100.0 + elapsed, "source": "hr-a", "state": "connected"}
+        )
+        console = Console(width=120, record=True, file=io.StringIO())
+        console.print(render_live(state))
+        return console.export_text()
+
+    assert "/ 30 s" in shown(12.0)
+    late = shown(34.2)
+    assert "34.2 s" in late
+    assert "/ 30 s" not in late
+    assert "finishing" in late
+    # an LSL query with a field LSL does not have is refused, not searched for forever
+    with pytest.raises(ConfigError, match="unknown field 'foo'"):
+        StreamQuery.parse("foo=bar")
+    assert StreamQuery.parse("channel_count=2").xpath() == "(channel_count=2)"
+    # the MQTT session id can be set from the command line
+    args = build_parser().parse_args(
+        ["demo", "--mqtt", "mqtt://127.0.0.1:1883", "--mqtt-session", "lab-7"]
+    )
+    (sink,) = export_sinks(args)
+    assert sink["session"] == "lab-7"

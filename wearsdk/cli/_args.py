@@ -80,6 +80,13 @@ def add_mqtt_arguments(parser: argparse.ArgumentParser, *, consent: bool) -> Non
         help="what may leave the process (default: estimates)",
     )
     parser.add_argument("--mqtt-ca", metavar="FILE", help="CA certificate for mqtts://")
+    parser.add_argument(
+        "--mqtt-session",
+        metavar="ID",
+        help="the session id in the MQTT topics (wearsdk/ID/...), what a remote analyzer "
+        "subscribes with (examples/mqtt_analyzer.py --session ID); default: 'demo' for the "
+        "demo, else a keyed pseudonym of the consent record's participant",
+    )
     if consent:
         parser.add_argument(
             "--consent",
@@ -110,16 +117,17 @@ def export_sinks(args: argparse.Namespace) -> list[dict[str, Any]]:
     consent = getattr(args, "consent", None)
     sinks: list[dict[str, Any]] = []
     if args.mqtt:
-        sinks.append(
-            {
-                "kind": "mqtt",
-                "url": args.mqtt,
-                "export": args.export,
-                "ca_file": args.mqtt_ca,
-                "consent": consent,
-                "inbound": True,
-            }
-        )
+        mqtt: dict[str, Any] = {
+            "kind": "mqtt",
+            "url": args.mqtt,
+            "export": args.export,
+            "ca_file": args.mqtt_ca,
+            "consent": consent,
+            "inbound": True,
+        }
+        if getattr(args, "mqtt_session", None) is not None:
+            mqtt["session"] = args.mqtt_session
+        sinks.append(mqtt)
     if getattr(args, "lsl", False):
         sinks.append({"kind": "lsl", "export": args.export, "consent": consent})
     return sinks

@@ -23,7 +23,6 @@ class Summary:
         self.hr: float | None = None
         self.hr_events = False  # a strap reports heart rate itself; else the window's value
         self.t0: float | None = None
-        self._states: dict[str, tuple[str, str | None]] = {}
 
     def __call__(self, line: dict[str, Any]) -> None:
         kind = line.get("type")
@@ -33,13 +32,9 @@ class Summary:
             self.phase = str(line.get("label"))
             print(f"--- phase: {self.phase}", file=self.out, flush=True)
         elif kind == "device_status":
-            said = (str(line["state"]), line.get("detail"))
-            if self._states.get(line["source"]) == said and said[0] == "reconnecting":
-                return  # the same failure again: said once
-            self._states[line["source"]] = said
             extra = f" battery {line['battery_pct']}%" if line.get("battery_pct") else ""
-            if line.get("detail"):
-                extra += f": {line['detail']}"
+            if line.get("detail") and line["state"] not in ("connecting", "reconnecting"):
+                extra += f": {line['detail']}"  # why an attempt failed: logged once instead
             print(f"[{line['source']}] {line['state']}{extra}", file=self.out, flush=True)
         elif kind == "clock_status":
             offset = line.get("offset_s")

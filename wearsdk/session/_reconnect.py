@@ -44,6 +44,7 @@ async def run_with_reconnect(
     failures = 0
     attempt = 0
     reason: str | None = None
+    said: str | None = None  # the last reason logged as a warning
     while True:
         attempt += 1
         ctx.status("connecting" if attempt == 1 else "reconnecting", attempt=attempt, detail=reason)
@@ -55,6 +56,9 @@ async def run_with_reconnect(
             failures += 1
             reason = public_reason(exc)
             log.info("%s: connection attempt %d failed: %s", ctx.source_id, attempt, exc)
+            if reason != said:  # said once (the default log level shows it), not per attempt
+                log.warning("%s: cannot connect (retrying): %s", ctx.source_id, reason)
+                said = reason
             if max_attempts and failures >= max_attempts:
                 ctx.status("failed", detail=reason)
                 raise
