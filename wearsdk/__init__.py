@@ -4,6 +4,8 @@ The public facade. Everything importable from here is stable API; modules whose 
 with an underscore are private.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from wearsdk._clock import (
     ClockQuality,
     DeviceClockMap,
@@ -44,7 +46,23 @@ from wearsdk._privacy import Consent, ConsentGate, ExportPolicy, Pseudonymizer, 
 from wearsdk._types import SampleBlock
 from wearsdk._version import __version__
 from wearsdk.bus import Bus, Message, OverflowPolicy, Subscription
-from wearsdk.session import PipelineConfig, Session, Source, SourceContext, SourceStream
+
+if TYPE_CHECKING:
+    from wearsdk.session import PipelineConfig, Session, Source, SourceContext, SourceStream
+
+_LAZY = frozenset({"PipelineConfig", "Session", "Source", "SourceContext", "SourceStream"})
+"""Imported on first use: the session layer pulls in the signal processing (scipy), which
+``wearsdk --version`` or a script that only reads events should not wait for."""
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from wearsdk import session
+
+        value = getattr(session, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'wearsdk' has no attribute {name!r}")
 
 __all__ = [
     "EVENT_ADAPTER",

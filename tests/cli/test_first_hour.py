@@ -266,6 +266,17 @@ def test_small_ones(tmp_path: Path) -> None:
     assert lines
     for line in lines:
         assert line == json.dumps(json.loads(line), separators=(",", ":"))
+    # `wearsdk --version` does not load the signal processing (scipy: seconds on a cold start)
+    version = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "wearsdk", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert version.stdout.startswith("wearsdk ")
+    imported = {line.split("|")[-1].strip() for line in version.stderr.splitlines()}
+    assert "wearsdk" in imported
+    assert not {m for m in imported if m.startswith(("scipy", "wearsdk.session"))}
     # twin takes the transport as scan and stream do (bumble:...), and says its duration
     help_text = wearsdk("twin", "--help").stdout
     assert "bumble:tcp-client" in help_text
@@ -325,3 +336,81 @@ def test_small_ones_in_process() -> None:
     )
     (sink,) = export_sinks(args)
     assert sink["session"] == "lab-7"
+
+
+def test_ctrl_c_still_draws_the_report_record_promises(tmp_path: Path) -> None:
+    import threading
+    import time
+    import uuid
+
+    import numpy as np
+    import pylsl
+    import pyxdf
+
+    from tests.io.test_lsl import outlet
+    from wearsdk.io.lsl import ChannelSpec, push_chunk
+
+    sid = f"test-first-{uuid.uuid4().hex[:10]}"
+    eda = outlet("first eda", "EDA", (ChannelSpec("eda", "uS", "EDA"),), 16.0, sid)
+    stop = threading.Event()
+
+    def feed() -> None:
+        while not stop.is_set():
+            t = pylsl.local_clock() - np.arange(4)[::-1] / 16.0
+            push_chunk(eda, np.full((4, 1), 2.5, dtype=np.float32), t)
+            time.sleep(0.25)
+
+    feeder = threading.Thread(target=feed)
+    feeder.start()
+    out = tmp_path / "rec.xdf"
+    try:
+        with subprocess.Popen(
+            [sys.executable, "-m", "wearsdk", "record", "--lsl-in", f"source_id={sid}",
+             "--out", str(out), "--consent", str(consent_file(tmp_path)), "--jsonl"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        ) as proc:  # fmt: skip
+            assert proc.stdout is not None
+            assert proc.stderr is not None
+            blocks = 0
+            for line in proc.stdout:  # a few seconds of samples: something worth a report
+                blocks += json.loads(line)["type"] == "samples"
+                if blocks >= 12:
+                    break
+            proc.send_signal(signal.SIGINT)
+            proc.stdout.read()
+            code = proc.wait(timeout=60)
+            stderr = proc.stderr.read()
+    finally:
+        stop.set()
+        feeder.join()
+    assert code == 130, stderr
+    report = tmp_path / "rec.report.png"
+    assert report.stat().st_size > 10_000, stderr
+    assert f"report: {report}" in stderr
+    assert mode(report) == mode(out) == 0o600
+    streams, _ = pyxdf.load_xdf(str(out))
+    assert any(s["info"]["type"] == ["EDA"] for s in streams)
+
+
+def test_the_mqtt_analyzer_example_without_a_session_says_so(tmp_path: Path) -> None:
+    from tests.io.mosquitto import Mosquitto
+
+    broker = Mosquitto(tmp_path)
+    broker.start()
+    try:
+        done = subprocess.run(
+            [sys.executable, str(Path(__file__).parents[2] / "examples" / "mqtt_analyzer.py"),
+             "--port", str(broker.port), "--session", "nobody-here", "--sync-timeout", "2"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )  # fmt: skip
+    finally:
+        broker.stop()
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith("mqtt_analyzer: error: no wearsdk session 'nobody-here' answered")
+    assert "--mqtt-session nobody-here" in line
