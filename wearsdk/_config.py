@@ -246,9 +246,9 @@ class SessionSection(_Strict):
         consent: the wearer's consent record (JSON) for ``record``.
         overwrite: the session's files (``record``, ``jsonl`` sinks, ``report``) may replace
             existing files; by default an existing file stops the session before it starts.
-        connect_timeout_s: a device not connected within this many seconds ends the session
-            with an error that says why (``device not found``, exit code 1); ``0``: retry
-            until interrupted.
+        connect_timeout_s: a device or LSL input not connected within this many seconds ends
+            the session with an error that says why (``device not found``, exit code 1);
+            ``0``: retry until interrupted.
     """
 
     name: str = Field(default="session", pattern=r"^[A-Za-z0-9._-]{1,64}$")

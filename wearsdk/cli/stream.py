@@ -62,8 +62,8 @@ def add_parser(sub: Any) -> None:
         type=float,
         default=30.0,
         metavar="S",
-        help="end with an error (exit 1) naming the reason when the device is not connected "
-        "within S seconds (default 30; 0: keep trying until stopped)",
+        help="end with an error (exit 1) naming the reason when the device or an --lsl-in "
+        "stream is not connected within S seconds (default 30; 0: keep trying until stopped)",
     )
     stream.add_argument("--jsonl", action="store_true", help="print every bus event as JSON")
     add_mqtt_arguments(stream, consent=True)
