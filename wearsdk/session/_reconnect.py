@@ -23,6 +23,7 @@ async def run_with_reconnect(
     max_attempts: int = 0,
     backoff_max_s: float = 10.0,
     logger: logging.Logger | None = None,
+    identity: str | None = None,
 ) -> None:
     """Run ``connection()`` (one connection, until the link ends) again and again.
 
@@ -39,6 +40,7 @@ async def run_with_reconnect(
         max_attempts: re-raise after this many failed attempts in a row; 0 = never.
         backoff_max_s: cap of the backoff.
         logger: where attempts are logged (pseudonymous source ids only).
+        identity: the device's name or address, kept out of the reasons published and logged.
     """
     log = logger or logging.getLogger("wearsdk.drivers")
     failures = 0
@@ -54,7 +56,7 @@ async def run_with_reconnect(
             reason = None
         except retry_on as exc:
             failures += 1
-            reason = public_reason(exc)
+            reason = public_reason(exc, identity)
             log.info("%s: connection attempt %d failed: %s", ctx.source_id, attempt, exc)
             if reason != said:  # said once (the default log level shows it), not per attempt
                 log.warning("%s: cannot connect (retrying): %s", ctx.source_id, reason)
@@ -68,20 +70,21 @@ async def run_with_reconnect(
         await asyncio.sleep(random.uniform(0, min(backoff_max_s, 0.25 * 2 ** min(failures, 8))))
 
 
-_ADDRESS = re.compile(
-    r"([0-9A-Fa-f]{2}[:-]){5}[0-9A-Fa-f]{2}|[0-9A-Fa-f]{8}-([0-9A-Fa-f]{4}-){3}[0-9A-Fa-f]{12}"
-)
+_ADDRESS = re.compile(r"\b([0-9A-Fa-f]{2}[:-]){5}[0-9A-Fa-f]{2}\b")
 
 
-def public_reason(exc: BaseException) -> str:
+def public_reason(exc: BaseException, identity: str | None = None) -> str:
     """Why a connection attempt failed, fit for a :class:`~wearsdk.DeviceStatus` ``detail``.
 
-    The device's name or address is replaced by ``<device>`` and any Bluetooth address or
-    UUID-like identifier by ``<address>`` (a status may leave the process); at most 200
-    characters.
+    The device's name or address (``identity``, and the identifier of a
+    :class:`~wearsdk.DeviceNotFoundError`) is replaced by ``<device>`` and any Bluetooth
+    address by ``<address>`` (a status may leave the process); at most 200 characters.
     """
     text = str(exc) or type(exc).__name__
+    private = {identity} if identity else set()
     if isinstance(exc, DeviceNotFoundError) and exc.identifier:
-        text = text.replace(repr(exc.identifier), "<device>").replace(exc.identifier, "<device>")
+        private.add(exc.identifier)
+    for name in sorted(private, key=len, reverse=True):
+        text = text.replace(repr(name), "<device>").replace(name, "<device>")
     text = _ADDRESS.sub("<address>", text)
     return text if len(text) <= 200 else text[:199] + "…"
