@@ -172,11 +172,15 @@ async def _until_connected(
                     continue
                 if status.state == "connected":
                     del waiting[status.source]
-                elif status.detail:
-                    reasons[status.source] = status.detail
+                elif status.detail and status.state in ("reconnecting", "failed"):
+                    reasons[status.source] = status.detail  # why the last attempt failed
     except TimeoutError:
         source, what = next(iter(waiting.items()))
-        reason = reasons.get(source, "no answer; check that it is on and in range, and the driver")
+        if what.startswith("LSL"):
+            hint = "no stream matches it; is its outlet running, on this network?"
+        else:
+            hint = "no answer; check that it is on and in range, and the driver"
+        reason = reasons.get(source, hint)
         raise DeviceNotFoundError(
             what, f"{what} not connected within {timeout_s:g} s; last attempt: {reason}"
         ) from None

@@ -108,14 +108,18 @@ def cmd(args: argparse.Namespace) -> int:
         if not args.jsonl:
             view(line)
 
+    interrupted = False
     try:
         with view if not args.jsonl else contextlib.nullcontext():
             result = asyncio.run(run_session(config, emit))
             view.state.dropped = result.dropped
+    except KeyboardInterrupt:  # the session stopped cleanly: its report is still due
+        interrupted = True
     finally:
         event_log.close()
-    report_sinks(result.sinks)
-    if not args.jsonl:
+    if not interrupted:
+        report_sinks(result.sinks)
+    if not args.jsonl and not interrupted:
         counts = ", ".join(f"{v} {k}" for k, v in sorted(result.messages.items()))
         print(f"demo finished: {counts}; dropped {result.dropped}")
     finish_report(
@@ -125,4 +129,4 @@ def cmd(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
     )
     sys.stdout.flush()
-    return 0
+    return 130 if interrupted else 0
