@@ -394,8 +394,8 @@ async def run_session(
             or with one that does not allow it.
     """
     virtual = config.session.transport == "virtual"
-    _check_outputs(config)
     consent = _consent(config)
+    _check_outputs(config)
     analyzers = _analyzer_factories(config)  # files are read before anything connects
     replay = config.replays[0] if config.replays else None
     clock: SessionClock
