@@ -3,6 +3,7 @@ and plainly, commands that end when they should (issue "The first hour without s
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -11,7 +12,9 @@ import socket
 import stat
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -35,6 +38,22 @@ def wearsdk(
         cwd=cwd,
         env={**os.environ, **(env or {})},
     )
+
+
+@contextlib.contextmanager
+def running(args: list[str], **kwargs: Any) -> Iterator[subprocess.Popen[str]]:
+    """A process that is killed when the block is left, also when the test fails or times out
+    (a command that never ends must not hang the test run)."""
+    proc: subprocess.Popen[str] = subprocess.Popen(args, text=True, **kwargs)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=30)
+        for pipe in (proc.stdout, proc.stderr):
+            if pipe is not None:
+                pipe.close()
 
 
 def closed_port() -> int:
@@ -234,11 +253,10 @@ def test_a_device_never_reached_says_why_and_exits_1(tmp_path: Path) -> None:
 def test_ctrl_c_still_draws_the_report_a_session_file_promises(tmp_path: Path) -> None:
     session = tmp_path / "session.toml"
     session.write_text(VIRTUAL_SESSION.format(duration=3600, speed=4))
-    with subprocess.Popen(
+    with running(
         [sys.executable, "-m", "wearsdk", "run", "--config", str(session), "--jsonl"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        text=True,
     ) as proc:
         assert proc.stdout is not None
         assert proc.stderr is not None
@@ -290,16 +308,14 @@ def test_the_readme_snippet_says_why_it_waits_without_bluetooth() -> None:
     readme = (Path(__file__).parents[2] / "README.md").read_text()
     snippet = readme.split("```python\n", 1)[1].split("```", 1)[0]
     assert "OsBleTransport" in snippet
-    with subprocess.Popen(
+    with running(
         [sys.executable, "-c", snippet],
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
-        text=True,
         env={**os.environ, **NO_DBUS},
     ) as proc:
         assert proc.stderr is not None
         first = proc.stderr.readline()  # the first thing it says, not silence
-        proc.kill()
     assert "cannot connect (retrying)" in first
     assert "D-Bus system bus is not reachable" in first
     assert "Polar H10 12345678" not in first
@@ -367,13 +383,12 @@ def test_ctrl_c_still_draws_the_report_record_promises(tmp_path: Path) -> None:
     feeder.start()
     out = tmp_path / "rec.xdf"
     try:
-        with subprocess.Popen(
+        with running(
             [sys.executable, "-m", "wearsdk", "record", "--lsl-in", f"source_id={sid}",
              "--out", str(out), "--consent", str(consent_file(tmp_path)), "--jsonl"],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            text=True,
-        ) as proc:  # fmt: skip
+            ) as proc:  # fmt: skip
             assert proc.stdout is not None
             assert proc.stderr is not None
             blocks = 0
