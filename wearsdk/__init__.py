@@ -64,6 +64,7 @@ def __getattr__(name: str) -> Any:
         return value
     raise AttributeError(f"module 'wearsdk' has no attribute {name!r}")
 
+
 __all__ = [
     "EVENT_ADAPTER",
     "JSON_LIMITS",
