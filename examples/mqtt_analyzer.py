@@ -34,6 +34,9 @@ async def main() -> None:
     parser.add_argument("--every", type=float, default=0.25, help="seconds between frames")
     parser.add_argument("--clock-offset-s", type=float, default=0.0)
     parser.add_argument("--drift-ppm", type=float, default=0.0)
+    parser.add_argument(
+        "--sync-timeout", type=float, default=10.0, help="seconds to wait for the session"
+    )
     args = parser.parse_args()
     origin = time.monotonic()
 
@@ -46,7 +49,14 @@ async def main() -> None:
     async with AnalyzerClient(
         config, analyzer_id="remote-cam", modality="face", clock=own_clock
     ) as link:
-        await link.wait_synced(exchanges=8)
+        try:
+            await link.wait_synced(exchanges=8, timeout_s=args.sync_timeout)
+        except TimeoutError:
+            raise SystemExit(
+                f"mqtt_analyzer: error: no wearsdk session {args.session!r} answered on "
+                f"{args.host}:{args.port} within {args.sync_timeout:g} s; start one with "
+                f"--mqtt mqtt://{args.host}:{args.port} --mqtt-session {args.session}"
+            ) from None
         end = time.monotonic() + args.seconds
         while time.monotonic() < end:
             frame_end = own_clock()

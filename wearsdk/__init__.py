@@ -17,6 +17,7 @@ from wearsdk._errors import (
     SessionLogError,
     StreamClosedError,
     SubscriberOverflowError,
+    TransportUnavailableError,
     WearError,
 )
 from wearsdk._lazy import lazy_names
@@ -101,6 +102,7 @@ __all__ = [
     "StressLevel",
     "SubscriberOverflowError",
     "Subscription",
+    "TransportUnavailableError",
     "WearError",
     "__version__",
     "require_consent",

@@ -244,6 +244,11 @@ class SessionSection(_Strict):
         record: record the session to this XDF file (needs ``consent``, allowing recording,
             unless the devices are virtual; and the ``lsl`` extra).
         consent: the wearer's consent record (JSON) for ``record``.
+        overwrite: the session's files (``record``, ``jsonl`` sinks, ``report``) may replace
+            existing files; by default an existing file stops the session before it starts.
+        connect_timeout_s: a device or LSL input not connected within this many seconds ends
+            the session with an error that says why (``device not found``, exit code 1);
+            ``0``: retry until interrupted.
     """
 
     name: str = Field(default="session", pattern=r"^[A-Za-z0-9._-]{1,64}$")
@@ -254,6 +259,8 @@ class SessionSection(_Strict):
     report: Path | None = None
     record: Path | None = None
     consent: Path | None = None
+    overwrite: bool = False
+    connect_timeout_s: float = Field(default=30.0, ge=0, allow_inf_nan=False)
 
     @field_validator("transport")
     @classmethod

@@ -11,6 +11,7 @@ __all__ = [
     "SessionLogError",
     "StreamClosedError",
     "SubscriberOverflowError",
+    "TransportUnavailableError",
     "WearError",
 ]
 
@@ -61,6 +62,14 @@ class DeviceNotFoundError(WearError):
 
 class ConnectionLostError(WearError):
     """The link to a device or peer went away and could not be restored."""
+
+
+class TransportUnavailableError(WearError, OSError):
+    """The Bluetooth radio cannot be used: no adapter, no BlueZ/D-Bus, or a bumble
+    controller that cannot be reached or does not answer.
+
+    An :class:`OSError` too: a driver retries it like any other failed connection attempt.
+    """  # noqa: D205
 
 
 class StreamClosedError(WearError):

@@ -186,8 +186,10 @@ def render_live(state: LiveState, *, width: int = 120) -> Any:
     head = Text()
     head.append(state.title, style="bold")
     head.append(f"   t = {state.elapsed_s:6.1f} s")
-    if state.total_s:
+    if state.total_s and state.elapsed_s <= state.total_s:
         head.append(f" / {state.total_s:.0f} s")
+    elif state.total_s:  # the last windows after the planned time: not "34 s / 30 s"
+        head.append("   finishing")
     if state.phase:
         head.append("   phase ")
         head.append(state.phase, style="bold cyan")

@@ -139,8 +139,23 @@ class Consent(BaseModel):
         try:
             with open(path, encoding="utf-8") as f:
                 record = cls.model_validate_json(f.read(1 << 20))
-        except (OSError, ValidationError, UnicodeDecodeError) as exc:
-            raise ConsentError(f"cannot use consent record {os.fspath(path)!r}: {exc}") from exc
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'the file'}: {e['msg']}"
+                for e in exc.errors()[:5]
+            )
+            raise ConsentError(
+                f"cannot use consent record {os.fspath(path)!r}: not a consent record "
+                f"({problems}; see docs/privacy.md)"
+            ) from None
+        except OSError as exc:
+            raise ConsentError(
+                f"cannot use consent record {os.fspath(path)!r}: {exc.strerror or exc}"
+            ) from None
+        except UnicodeDecodeError:
+            raise ConsentError(
+                f"cannot use consent record {os.fspath(path)!r}: not UTF-8 text"
+            ) from None
         if record.expired():
             raise ConsentError(
                 f"cannot use consent record {os.fspath(path)!r}: it expired "

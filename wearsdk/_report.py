@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from wearsdk._errors import ConfigError
+from wearsdk._files import open_private
 from wearsdk._sessionlog import FloatArray, SessionLog, StreamData
 from wearsdk.affect import StressLevelConfig, StressLevelTracker
 from wearsdk.signals import eda_process
@@ -140,6 +141,8 @@ def _stress_levels(
 
 def _level_spans(levels: list[tuple[float, str]], end: float) -> list[tuple[float, float, str]]:
     spans: list[tuple[float, float, str]] = []
+    if not levels:  # a short session: no level yet
+        return spans
     for (t, level), nxt in zip(levels, [*levels[1:], (end, "")], strict=True):
         if spans and spans[-1][2] == level:
             spans[-1] = (spans[-1][0], nxt[0], level)
@@ -334,8 +337,11 @@ def render_report(
     *,
     html_path: Path | str | None = None,
     title: str | None = None,
+    overwrite: bool = False,
 ) -> ReportResult:
     """Draw the session report.
+
+    The files hold personal data: they are created readable by their owner only (``0600``).
 
     Args:
         log: the session's events (:func:`wearsdk._sessionlog.load_session_log`).
@@ -343,12 +349,13 @@ def render_report(
         html_path: where to write the self-contained HTML page (figure embedded); ``None``
             writes none.
         title: the figure's title (default: "wearsdk session" and its start time).
+        overwrite: replace existing files (else an existing file is an error).
 
     Returns:
         What was drawn.
 
     Raises:
-        ConfigError: matplotlib is not installed.
+        ConfigError: matplotlib is not installed, or a file exists (without ``overwrite``).
     """
     plt = _pyplot()
     png = Path(png)
@@ -741,15 +748,15 @@ def render_report(
         ]
         for name, ax in axes.items()
     }
-    png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(png)
     buffer = io.BytesIO()
-    if html_path is not None:
-        fig.savefig(buffer, format="png")
+    fig.savefig(buffer, format="png")
     plt.close(fig)
+    with open_private(png, "wb", overwrite=overwrite) as f:
+        f.write(buffer.getvalue())
     result.panels = [name for name, _ in rows] + (["ecg-snippet"] if snippet else [])
     result.summary = _phase_summary(log, phases)
     if html_path is not None:
         result.html = Path(html_path)
-        result.html.write_text(_html_page(log, result, buffer.getvalue(), title), encoding="utf-8")
+        with open_private(result.html, overwrite=overwrite) as page:
+            page.write(_html_page(log, result, buffer.getvalue(), title))
     return result

@@ -25,9 +25,12 @@ from wearsdk._config import (
     PipelineSection,
     ReplaySource,
     SessionConfig,
+    SessionSection,
     VoiceAnalyzerEntry,
 )
-from wearsdk._errors import ConfigError, WearError
+from wearsdk._errors import ConfigError, DeviceNotFoundError, WearError
+from wearsdk._events import DeviceStatus
+from wearsdk._files import check_output
 from wearsdk._privacy import Consent, ExportPolicy, Pseudonymizer, require_consent
 from wearsdk._scenario import play_script, simulated_analyzers
 from wearsdk.affect import load_arousal_params
@@ -40,7 +43,7 @@ from wearsdk.analyzers import (
     read_pyfeat_csv,
     read_table,
 )
-from wearsdk.bus import Message, OverflowPolicy
+from wearsdk.bus import Message, OverflowPolicy, Subscription
 from wearsdk.io.ble import parse_transport
 from wearsdk.io.mqtt import MqttBridge, MqttConfig, MqttStatistics
 from wearsdk.session import (
@@ -125,6 +128,62 @@ def _consent(config: SessionConfig) -> Consent | None:
     for sink in exports:
         require_consent(consent, export=ExportPolicy(sink.export))
     return require_consent(consent, record=record)
+
+
+def _check_outputs(config: SessionConfig) -> None:
+    """The files the session writes, checked before anything connects.
+
+    Raises:
+        ConfigError: one exists (without ``overwrite``) or cannot be created.
+    """
+    overwrite = config.session.overwrite
+    if config.session.record is not None:
+        check_output(config.session.record, overwrite=overwrite, what="the recording")
+    for i, sink in enumerate(config.sinks):
+        if isinstance(sink, JsonlSink):
+            check_output(sink.path, overwrite=overwrite, what=f"sinks[{i}] (jsonl)")
+    if config.session.report is not None:
+        for path in (config.session.report, config.session.report.with_suffix(".html")):
+            check_output(path, overwrite=overwrite, what="the report")
+
+
+async def _until_connected(
+    statuses: Subscription, devices: dict[str, str], timeout_s: float
+) -> None:
+    """Return once every device has connected; raise when one has not within ``timeout_s``.
+
+    Args:
+        statuses: a subscription to ``device/+/status``.
+        devices: what each source id is, for the message (``heart-rate 'Strap'``).
+        timeout_s: real seconds.
+
+    Raises:
+        DeviceNotFoundError: a device never connected; the message names it and the last
+            reason an attempt failed.
+    """
+    waiting = dict(devices)
+    reasons: dict[str, str] = {}
+    try:
+        async with asyncio.timeout(timeout_s):
+            while waiting:
+                message = await statuses.receive()
+                status = message.payload
+                if not isinstance(status, DeviceStatus) or status.source not in waiting:
+                    continue
+                if status.state == "connected":
+                    del waiting[status.source]
+                elif status.detail and status.state in ("reconnecting", "failed"):
+                    reasons[status.source] = status.detail  # why the last attempt failed
+    except TimeoutError:
+        source, what = next(iter(waiting.items()))
+        if what.startswith("LSL"):
+            hint = "no stream matches it; is its outlet running, on this network?"
+        else:
+            hint = "no answer; check that it is on and in range, and the driver"
+        reason = reasons.get(source, hint)
+        raise DeviceNotFoundError(
+            what, f"{what} not connected within {timeout_s:g} s; last attempt: {reason}"
+        ) from None
 
 
 def _read_annotations(entry: FileAnalyzer, index: int) -> FileAnnotations:
@@ -266,6 +325,44 @@ def _lsl_outlets(sink: LslSink, session: Session, consent: Consent | None, repla
     )
 
 
+async def _run_live(
+    session: Session,
+    statuses: Subscription,
+    devices: dict[str, str],
+    section: SessionSection,
+) -> None:
+    """Run a live session for its duration (or until interrupted), watching that every
+    device connects within ``connect_timeout_s``.
+
+    Raises:
+        DeviceNotFoundError: a device did not connect in time, or the session ended before
+            it did.
+    """  # noqa: D205
+    until: Any = (
+        asyncio.Event().wait() if section.duration_s is None else session.sleep(section.duration_s)
+    )
+    if not devices or not section.connect_timeout_s:
+        await until
+        return
+    watch = asyncio.ensure_future(_until_connected(statuses, devices, section.connect_timeout_s))
+    main = asyncio.ensure_future(until)
+    try:
+        await asyncio.wait({watch, main}, return_when=asyncio.FIRST_COMPLETED)
+        if watch.done():
+            watch.result()  # raises when a device did not connect in time
+            await main
+        elif main.done():
+            main.result()
+            raise DeviceNotFoundError(
+                next(iter(devices.values())),
+                f"the session ended before every device connected ({', '.join(devices.values())})",
+            )
+    finally:
+        for task in (watch, main):
+            task.cancel()
+        await asyncio.gather(watch, main, return_exceptions=True)
+
+
 async def run_session(
     config: SessionConfig,
     emit: Callable[[Message, SessionClock], None] | None = None,
@@ -299,6 +396,7 @@ async def run_session(
     """
     virtual = config.session.transport == "virtual"
     consent = _consent(config)
+    _check_outputs(config)
     analyzers = _analyzer_factories(config)  # files are read before anything connects
     replay = config.replays[0] if config.replays else None
     clock: SessionClock
@@ -323,7 +421,10 @@ async def run_session(
     session.add_sink(output, name="output", required=emit is not None)
     for i, sink in enumerate(config.sinks):
         if isinstance(sink, JsonlSink):
-            session.add_sink(JsonLinesSink(sink.path), name=f"jsonl-{i}" if i else "jsonl")
+            session.add_sink(
+                JsonLinesSink(sink.path, overwrite=config.session.overwrite),
+                name=f"jsonl-{i}" if i else "jsonl",
+            )
         elif isinstance(sink, LslSink):
             session.add_sink(_lsl_outlets(sink, session, consent, replay is not None), name="lsl")
     bridge = _mqtt(config, session, consent)
@@ -354,13 +455,20 @@ async def run_session(
         elif config.devices:  # LSL inputs and replays alone need no Bluetooth transport
             transport = await stack.enter_async_context(parse_transport(config.session.transport))
         await stack.enter_async_context(session)
+        statuses = session.bus.subscribe("device/+/status", maxsize=256, policy="drop_oldest")
+        stack.callback(statuses.close)
+        devices: dict[str, str] = {}
         for i, entry in enumerate(config.devices):
-            result.sources.append(session.add(_driver(entry, transport, i)))
+            source_id = session.add(_driver(entry, transport, i))
+            result.sources.append(source_id)
+            devices[source_id] = f"{entry.driver} device {entry.name or entry.address!r}"
         for src in config.sources:
             if isinstance(src, LslSource):
                 from wearsdk.drivers.lsl import LslInlet  # the lsl extra, only when asked for
 
-                result.sources.append(session.add(LslInlet(src.query)))
+                source_id = session.add(LslInlet(src.query))
+                result.sources.append(source_id)
+                devices[source_id] = f"LSL stream {src.query!r}"
         if replay is not None:
             result.sources.append(session.add(replay_source))
         for lsl in (a for a in config.analyzers if isinstance(a, LslAnalyzer)):
@@ -395,10 +503,8 @@ async def run_session(
             else:
                 await session.sleep(script.duration_s)
             await session.sleep(sim.settle_s)
-        elif config.session.duration_s is None:
-            await asyncio.Event().wait()  # until interrupted
         else:
-            await session.sleep(config.session.duration_s)
+            await _run_live(session, statuses, devices, config.session)
     # leaving the session stopped the sources, flushed the pipeline and drained the sinks
     result.messages = dict(output.counts)
     result.dropped = output.dropped

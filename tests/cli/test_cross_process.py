@@ -63,7 +63,7 @@ def radio(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str,
         wait_listening(p2)
         name = "remote HR twin" if kind == "heart-rate" else f"remote {kind} twin"
         twin = [sys.executable, "-m", "wearsdk", "twin", kind, "--name", name, *options]
-        twin += ["--transport", f"tcp-client:127.0.0.1:{p2}", "--duration", "60"]
+        twin += ["--transport", f"bumble:tcp-client:127.0.0.1:{p2}", "--duration", "60"]
         procs.append(subprocess.Popen(twin, stdout=log, stderr=subprocess.STDOUT))
         time.sleep(1.0)
         yield f"bumble:tcp-client:127.0.0.1:{p1}", name
@@ -122,6 +122,36 @@ def test_stream_unknown_driver_and_missing_device_fail_cleanly(radio: tuple[str,
     wrong = run_cli("scan", "--transport", "carrier-pigeon")
     assert wrong.returncode == 1
     assert "unknown BLE transport" in wrong.stderr
+
+
+def test_a_device_never_reached_says_why_within_its_timeout(radio: tuple[str, str]) -> None:
+    transport, name = radio
+    # the wrong driver for the device: the missing characteristic is the reason, said once
+    wrong = run_cli(
+        *("stream", "--transport", transport, "--device", name, "--driver", "polar-h10"),
+        *("--connect-timeout", "6", "--jsonl"),
+    )
+    assert wrong.returncode == 1
+    warned, error = wrong.stderr.strip().splitlines()
+    assert "cannot connect (retrying): Characteristic" in warned
+    assert "not found" in warned
+    assert error.startswith(f"wearsdk: error: polar-h10 device {name!r} not connected within 6 s")
+    assert "Characteristic" in error
+    statuses = [json.loads(x) for x in wrong.stdout.splitlines()]
+    details = [s["detail"] for s in statuses if s["state"] == "reconnecting"]
+    assert details
+    assert all(d.startswith("Characteristic") for d in details)
+    assert not any(name in d for d in details)  # a status may leave the process
+    # nothing by that name: the scan's timeout is the reason
+    missing = run_cli(
+        *("stream", "--transport", transport, "--device", "Nope"),
+        *("--option", "connect_timeout_s=1", "--connect-timeout", "4", "--no-live"),
+    )
+    assert missing.returncode == 1
+    assert "Traceback" not in missing.stderr
+    error = missing.stderr.strip().splitlines()[-1]
+    assert error.startswith("wearsdk: error: heart-rate device 'Nope' not connected within 4 s")
+    assert "no device matching <device> within 1 s" in error
 
 
 ACME_TWIN = ("gatt-profile", ("--option", f"profile={ACME}"))

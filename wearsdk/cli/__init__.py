@@ -12,6 +12,7 @@ reader of the output went away (a closed pipe).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
@@ -48,6 +49,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     for command in _COMMANDS:
         command.add_parser(sub)
+    for command_parser in sub.choices.values():  # `wearsdk demo -v` as `wearsdk -v demo`
+        with contextlib.suppress(argparse.ArgumentError):  # inherited (record from stream)
+            command_parser.add_argument(
+                "-v",
+                "--verbose",
+                action="count",
+                default=argparse.SUPPRESS,
+                help="more log output",
+            )
     return parser
 
 
@@ -64,21 +74,39 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.func(args)
     except KeyboardInterrupt:
         return 130
-    except BrokenPipeError:
-        return _reader_went_away()
-    except WearError as exc:
-        print(f"wearsdk: error: {exc}", file=sys.stderr)
-        return 1
     except BaseExceptionGroup as group:
         # errors of background tasks (a sink, a device) arrive grouped: report the first
         first = _first_leaf(group)
-        if isinstance(first, BrokenPipeError):
-            return _reader_went_away()
-        if isinstance(first, WearError):
-            print(f"wearsdk: error: {first}", file=sys.stderr)
-            return 1
+        if isinstance(first, BrokenPipeError | WearError | OSError):
+            return _error(first)
         raise
+    except (WearError, OSError) as exc:
+        return _error(exc)
     return code
+
+
+def _error(exc: BaseException) -> int:
+    """Say what went wrong in one line on stderr; return the exit code.
+
+    A wearsdk error (a device not found, a bad configuration) and an operating-system error
+    (a file that cannot be read or written, a connection refused) are the user's to fix,
+    not a bug: one line, exit code 1; the traceback only with ``-vv``.
+    """
+    if isinstance(exc, BrokenPipeError):
+        return _reader_went_away()
+    logger.debug("details", exc_info=exc)
+    print(f"wearsdk: error: {_describe(exc)}", file=sys.stderr)
+    return 1
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, WearError) or not isinstance(exc, OSError):
+        text = str(exc) or type(exc).__name__
+    elif exc.filename is not None:
+        text = f"{exc.filename}: {exc.strerror or exc}"
+    else:
+        text = str(exc.strerror or exc) or type(exc).__name__
+    return " ".join(text.split())  # one line
 
 
 def _reader_went_away() -> int:

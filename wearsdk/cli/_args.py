@@ -80,6 +80,13 @@ def add_mqtt_arguments(parser: argparse.ArgumentParser, *, consent: bool) -> Non
         help="what may leave the process (default: estimates)",
     )
     parser.add_argument("--mqtt-ca", metavar="FILE", help="CA certificate for mqtts://")
+    parser.add_argument(
+        "--mqtt-session",
+        metavar="ID",
+        help="the session id in the MQTT topics (wearsdk/ID/...), what a remote analyzer "
+        "subscribes with (examples/mqtt_analyzer.py --session ID); default: 'demo' for the "
+        "demo, else a keyed pseudonym of the consent record's participant",
+    )
     if consent:
         parser.add_argument(
             "--consent",
@@ -110,16 +117,17 @@ def export_sinks(args: argparse.Namespace) -> list[dict[str, Any]]:
     consent = getattr(args, "consent", None)
     sinks: list[dict[str, Any]] = []
     if args.mqtt:
-        sinks.append(
-            {
-                "kind": "mqtt",
-                "url": args.mqtt,
-                "export": args.export,
-                "ca_file": args.mqtt_ca,
-                "consent": consent,
-                "inbound": True,
-            }
-        )
+        mqtt: dict[str, Any] = {
+            "kind": "mqtt",
+            "url": args.mqtt,
+            "export": args.export,
+            "ca_file": args.mqtt_ca,
+            "consent": consent,
+            "inbound": True,
+        }
+        if getattr(args, "mqtt_session", None) is not None:
+            mqtt["session"] = args.mqtt_session
+        sinks.append(mqtt)
     if getattr(args, "lsl", False):
         sinks.append({"kind": "lsl", "export": args.export, "consent": consent})
     return sinks
@@ -175,6 +183,15 @@ def add_report_arguments(parser: argparse.ArgumentParser, *, default_on: bool) -
     )
 
 
+def add_overwrite_argument(parser: argparse.ArgumentParser) -> None:
+    """``--overwrite``: the command may replace files that exist (else it refuses to start)."""
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace output files that exist (default: refuse, and touch nothing)",
+    )
+
+
 def add_live_argument(parser: argparse.ArgumentParser) -> None:
     """``--live/--no-live``: the Rich live view (default: when stdout is a terminal)."""
     parser.add_argument(
@@ -204,6 +221,10 @@ def report_plan(
             return None, None
         stamp = datetime.now(tz=UTC).strftime("%Y%m%d-%H%M%S")
         out = sessions_home() / f"{kind}-{stamp}"
+        n = 1
+        while out.exists():  # two sessions within a second: a folder each
+            n += 1
+            out = sessions_home() / f"{kind}-{stamp}-{n}"
         return out, out / "report.png"
     assert isinstance(report, Path)
     if out is None:

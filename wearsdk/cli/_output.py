@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from wearsdk._contracts import SinkReport
-from wearsdk._errors import ConfigError
+from wearsdk._errors import WearError
+from wearsdk._files import check_output, open_private
 from wearsdk._live import window_heart_rate
 
 
@@ -32,6 +33,8 @@ class Summary:
             print(f"--- phase: {self.phase}", file=self.out, flush=True)
         elif kind == "device_status":
             extra = f" battery {line['battery_pct']}%" if line.get("battery_pct") else ""
+            if line.get("detail") and line["state"] not in ("connecting", "reconnecting"):
+                extra += f": {line['detail']}"  # why an attempt failed: logged once instead
             print(f"[{line['source']}] {line['state']}{extra}", file=self.out, flush=True)
         elif kind == "clock_status":
             offset = line.get("offset_s")
@@ -90,16 +93,18 @@ class Summary:
 class EventLog:
     """The session's event log: ``DIR/events.jsonl``, one JSON line per bus message.
 
+    Created readable by its owner only (``0600``): it holds personal data.
+
     Args:
         folder: the folder (created); ``None`` writes nothing.
+        overwrite: replace an existing log (else it is an error).
     """
 
-    def __init__(self, folder: Path | None) -> None:
+    def __init__(self, folder: Path | None, *, overwrite: bool = False) -> None:
         self.path = None if folder is None else folder / "events.jsonl"
         self._file: TextIO | None = None
         if self.path is not None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = self.path.open("w", encoding="utf-8")
+            self._file = open_private(self.path, overwrite=overwrite)
 
     def write(self, text: str) -> None:
         """Append one JSON line (without its newline)."""
@@ -114,7 +119,12 @@ class EventLog:
 
 
 def write_report(
-    log_path: Path, png: Path, *, title: str | None = None, source: Path | None = None
+    log_path: Path,
+    png: Path,
+    *,
+    title: str | None = None,
+    source: Path | None = None,
+    overwrite: bool = False,
 ) -> Any:
     """Read ``log_path``, draw ``png`` and the HTML next to it; return the ReportResult.
 
@@ -127,7 +137,9 @@ def write_report(
     log = load_session_log(log_path)
     if source is not None:
         log.path = source
-    return render_report(log, png, html_path=png.with_suffix(".html"), title=title)
+    return render_report(
+        log, png, html_path=png.with_suffix(".html"), title=title, overwrite=overwrite
+    )
 
 
 def finish_report(
@@ -137,6 +149,7 @@ def finish_report(
     out: TextIO = sys.stdout,
     keep_log: bool = True,
     source: Path | None = None,
+    overwrite: bool = False,
 ) -> None:
     """Draw the report of a finished session, or say why not (never fails the session).
 
@@ -146,17 +159,31 @@ def finish_report(
         out: where to say where it went.
         keep_log: whether the log stays after the report (else it is not mentioned).
         source: what the report names as its origin instead of the log (a recording).
+        overwrite: replace existing report files.
     """
     if png is None or log.path is None:
         return
     try:
-        result = write_report(log.path, png, source=source)
-    except ConfigError as exc:  # matplotlib missing: the session itself went fine
-        print(f"no report: {exc}", file=sys.stderr)
+        result = write_report(log.path, png, source=source, overwrite=overwrite)
+    except (WearError, OSError) as exc:  # matplotlib missing: the session itself went fine
+        print(f"wearsdk: no report: {exc}", file=sys.stderr)
         return
     events = f"; events: {log.path}" if keep_log else ""
     print(f"report: {result.png} (and {result.html.name}){events}", file=out)
     print_summary(result.summary, out)
+
+
+def check_outputs(log_dir: Path | None, png: Path | None, *, overwrite: bool) -> None:
+    """Check the event log and report files of a session before it starts.
+
+    Raises:
+        ConfigError: one exists (without ``overwrite``) or cannot be created.
+    """
+    if log_dir is not None:
+        check_output(log_dir / "events.jsonl", overwrite=overwrite, what="the event log")
+    if png is not None:
+        check_output(png, overwrite=overwrite, what="the report")
+        check_output(png.with_suffix(".html"), overwrite=overwrite, what="the report")
 
 
 def print_summary(summary: dict[str, dict[str, float | None]], out: TextIO) -> None:

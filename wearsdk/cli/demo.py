@@ -14,12 +14,13 @@ from wearsdk._live import LiveView
 from wearsdk.cli._args import (
     add_live_argument,
     add_mqtt_arguments,
+    add_overwrite_argument,
     add_report_arguments,
     export_sinks,
     positive_float,
     report_plan,
 )
-from wearsdk.cli._output import EventLog, Summary, finish_report, report_sinks
+from wearsdk.cli._output import EventLog, Summary, check_outputs, finish_report, report_sinks
 
 
 def add_parser(sub: Any) -> None:
@@ -67,6 +68,7 @@ def add_parser(sub: Any) -> None:
         "--jsonl", action="store_true", help="print every bus event as one JSON object per line"
     )
     add_report_arguments(demo, default_on=True)
+    add_overwrite_argument(demo)
     add_live_argument(demo)
     add_mqtt_arguments(demo, consent=False)
     demo.set_defaults(func=cmd)
@@ -89,7 +91,8 @@ def cmd(args: argparse.Namespace) -> int:
         eda_band=args.eda,
     ).session_config(sinks=export_sinks(args))
     log_dir, report_png = report_plan(args, kind="demo", default_on=True)
-    event_log = EventLog(log_dir)
+    check_outputs(log_dir, report_png, overwrite=args.overwrite)
+    event_log = EventLog(log_dir, overwrite=args.overwrite)
     view = LiveView(
         Summary(sys.stdout), title="wearsdk demo", total_s=args.duration, live=args.live
     )
@@ -105,16 +108,25 @@ def cmd(args: argparse.Namespace) -> int:
         if not args.jsonl:
             view(line)
 
+    interrupted = False
     try:
         with view if not args.jsonl else contextlib.nullcontext():
             result = asyncio.run(run_session(config, emit))
             view.state.dropped = result.dropped
+    except KeyboardInterrupt:  # the session stopped cleanly: its report is still due
+        interrupted = True
     finally:
         event_log.close()
-    report_sinks(result.sinks)
-    if not args.jsonl:
+    if not interrupted:
+        report_sinks(result.sinks)
+    if not args.jsonl and not interrupted:
         counts = ", ".join(f"{v} {k}" for k, v in sorted(result.messages.items()))
         print(f"demo finished: {counts}; dropped {result.dropped}")
-    finish_report(event_log, report_png, out=sys.stderr if args.jsonl else sys.stdout)
+    finish_report(
+        event_log,
+        report_png,
+        out=sys.stderr if args.jsonl else sys.stdout,
+        overwrite=args.overwrite,
+    )
     sys.stdout.flush()
-    return 0
+    return 130 if interrupted else 0

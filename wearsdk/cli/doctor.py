@@ -39,7 +39,7 @@ def cmd(args: argparse.Namespace) -> int:
     checks = run_checks(args.mqtt, timeout_s=args.timeout)
     if args.jsonl:
         for c in checks:
-            print(json.dumps(c.to_dict()))
+            print(json.dumps(c.to_dict(), separators=(",", ":")))
     else:
         print(format_checks(checks))
     return DOCTOR_FAILED if any(c.status == "fail" for c in checks) else 0

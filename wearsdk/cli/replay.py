@@ -14,6 +14,7 @@ from wearsdk._live import LiveView
 from wearsdk.cli._args import (
     add_live_argument,
     add_mqtt_arguments,
+    add_overwrite_argument,
     add_report_arguments,
     check_consent,
     export_sinks,
@@ -21,7 +22,7 @@ from wearsdk.cli._args import (
     replay_speed,
     report_plan,
 )
-from wearsdk.cli._output import EventLog, Summary, finish_report, report_sinks
+from wearsdk.cli._output import EventLog, Summary, check_outputs, finish_report, report_sinks
 
 
 def add_parser(sub: Any) -> None:
@@ -77,6 +78,7 @@ def add_parser(sub: Any) -> None:
     )
     add_mqtt_arguments(replay, consent=True)
     add_report_arguments(replay, default_on=False)
+    add_overwrite_argument(replay)
     add_live_argument(replay)
     replay.set_defaults(func=cmd)
 
@@ -101,6 +103,8 @@ def cmd(args: argparse.Namespace) -> int:
         )
     if args.topics and not args.jsonl:
         raise ConfigError("--topics chooses what --jsonl prints: give --jsonl too")
+    if not args.path.exists():
+        raise ConfigError(f"no recording at {str(args.path)!r}: give an .xdf file or an E4 folder")
     check_consent(args)
     config = session_config(
         {
@@ -120,7 +124,8 @@ def cmd(args: argparse.Namespace) -> int:
         what="replay",
     )
     log_dir, report_png = report_plan(args, kind="replay", default_on=False)
-    event_log = EventLog(log_dir)
+    check_outputs(log_dir, report_png, overwrite=args.overwrite)
+    event_log = EventLog(log_dir, overwrite=args.overwrite)
     plain = Summary(sys.stdout)
 
     def plain_no_gaps(line: dict[str, Any]) -> None:
@@ -161,12 +166,15 @@ def cmd(args: argparse.Namespace) -> int:
         result = await run_session(config, emit, on_start=started)
         report_sinks(result.sinks)
 
+    interrupted = False
     try:
         with view if not args.jsonl else contextlib.nullcontext():
             asyncio.run(replay())
+    except KeyboardInterrupt:  # the session stopped cleanly: its report is still due
+        interrupted = True
     finally:
         event_log.close()
-    if not args.jsonl:
+    if not args.jsonl and not interrupted:
         done = ", ".join(f"{v} {k}" for k, v in sorted(result.messages.items()))
         print(f"replay finished: {done}")
     for source in replayed:
@@ -177,9 +185,14 @@ def cmd(args: argparse.Namespace) -> int:
             f"{args.export}), {st.dropped_overflow} dropped",
             file=sys.stderr if args.jsonl else sys.stdout,
         )
-    finish_report(event_log, report_png, out=sys.stderr if args.jsonl else sys.stdout)
+    finish_report(
+        event_log,
+        report_png,
+        out=sys.stderr if args.jsonl else sys.stdout,
+        overwrite=args.overwrite,
+    )
     sys.stdout.flush()
-    return 0
+    return 130 if interrupted else 0
 
 
 def _report_what_was_not_used(source: Any, *, out: Any) -> None:

@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from wearsdk.cli._output import print_summary, write_report
+from wearsdk.cli._args import add_overwrite_argument
+from wearsdk.cli._output import check_outputs, print_summary, write_report
 
 
 def add_parser(sub: Any) -> None:
@@ -31,6 +32,7 @@ def add_parser(sub: Any) -> None:
         help="figure path (default: next to the log, report.png); the HTML goes next to it",
     )
     report.add_argument("--title", default=None, help="figure title")
+    add_overwrite_argument(report)
     report.set_defaults(func=cmd)
 
 
@@ -39,7 +41,8 @@ def cmd(args: argparse.Namespace) -> int:
     log_path: Path = args.log
     base = log_path if log_path.is_dir() else log_path.parent
     png = args.output or base / "report.png"
-    result = write_report(log_path, png, title=args.title)
+    check_outputs(None, png, overwrite=args.overwrite)
+    result = write_report(log_path, png, title=args.title, overwrite=args.overwrite)
     print(f"report: {result.png} and {result.html}")
     print_summary(result.summary, sys.stdout)
     return 0

@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from wearsdk._errors import ConfigError
-from wearsdk.cli._args import add_live_argument
+from wearsdk._errors import WearError
+from wearsdk.cli._args import add_live_argument, add_overwrite_argument
 from wearsdk.cli._output import Summary, report_sinks, write_report
 
 
@@ -28,6 +28,7 @@ def add_parser(sub: Any) -> None:
     )
     run.add_argument("--config", type=Path, required=True, metavar="FILE.toml")
     run.add_argument("--jsonl", action="store_true", help="print every bus event as JSON")
+    add_overwrite_argument(run)
     add_live_argument(run)
     run.set_defaults(func=cmd)
 
@@ -42,6 +43,9 @@ def cmd(args: argparse.Namespace) -> int:
     from wearsdk._run import run_session
 
     config = load_session_config(args.config)
+    if args.overwrite:
+        section = config.session.model_copy(update={"overwrite": True})
+        config = config.model_copy(update={"session": section})
     view = LiveView(
         Summary(sys.stdout, verbose_hr=False),
         title=f"wearsdk {config.session.name}",
@@ -56,19 +60,30 @@ def cmd(args: argparse.Namespace) -> int:
         else:
             view(line)
 
-    with view if not args.jsonl else contextlib.nullcontext():
-        result = asyncio.run(run_session(config, emit))
-        view.state.dropped = result.dropped
-    report_sinks(result.sinks)
+    interrupted = False
     out = sys.stderr if args.jsonl else sys.stdout
-    counts = ", ".join(f"{v} {k}" for k, v in sorted(result.messages.items()))
-    print(f"{config.session.name} finished: {counts}; dropped {result.dropped}", file=out)
+    with view if not args.jsonl else contextlib.nullcontext():
+        try:
+            result = asyncio.run(run_session(config, emit))
+        except KeyboardInterrupt:  # the session stopped cleanly: its report is still due
+            interrupted = True
+        else:
+            view.state.dropped = result.dropped
+    if not interrupted:
+        report_sinks(result.sinks)
+        counts = ", ".join(f"{v} {k}" for k, v in sorted(result.messages.items()))
+        print(f"{config.session.name} finished: {counts}; dropped {result.dropped}", file=out)
     log = next((s.path for s in config.sinks if isinstance(s, JsonlSink)), None)
     if config.session.report is not None and log is not None:
         try:
-            drawn = write_report(log, config.session.report, title=config.session.name)
-        except ConfigError as exc:
-            print(f"no report: {exc}", file=sys.stderr)
+            drawn = write_report(
+                log,
+                config.session.report,
+                title=config.session.name,
+                overwrite=config.session.overwrite,
+            )
+        except (WearError, OSError) as exc:
+            print(f"wearsdk: no report: {exc}", file=sys.stderr)
         else:
             print(f"report: {drawn.png} (and {drawn.html.name})", file=out)
-    return 0
+    return 130 if interrupted else 0

@@ -41,7 +41,7 @@ def cmd(args: argparse.Namespace) -> int:
     devices = asyncio.run(scan())
     for d in devices:
         if args.jsonl:
-            print(json.dumps(d))
+            print(json.dumps(d, separators=(",", ":")))
         else:
             services = ", ".join(_service_label(u) for u in d["services"]) or "-"
             name = d["name"] or "(no name)"

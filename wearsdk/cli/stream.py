@@ -18,6 +18,7 @@ from wearsdk.cli._args import (
     add_live_argument,
     add_mqtt_arguments,
     add_option_argument,
+    add_overwrite_argument,
     check_consent,
     check_options,
     entry_points,
@@ -26,7 +27,7 @@ from wearsdk.cli._args import (
     looks_like_address,
     positive_float,
 )
-from wearsdk.cli._output import EventLog, Summary, finish_report, report_sinks
+from wearsdk.cli._output import EventLog, Summary, check_outputs, finish_report, report_sinks
 
 
 def add_parser(sub: Any) -> None:
@@ -55,6 +56,14 @@ def add_parser(sub: Any) -> None:
         type=positive_float,
         metavar="S",
         help="stop after S seconds (default: never)",
+    )
+    stream.add_argument(
+        "--connect-timeout",
+        type=float,
+        default=30.0,
+        metavar="S",
+        help="end with an error (exit 1) naming the reason when the device or an --lsl-in "
+        "stream is not connected within S seconds (default 30; 0: keep trying until stopped)",
     )
     stream.add_argument("--jsonl", action="store_true", help="print every bus event as JSON")
     add_mqtt_arguments(stream, consent=True)
@@ -89,6 +98,8 @@ def cmd(args: argparse.Namespace) -> int:
                 "duration_s": args.duration,
                 "record": args.record,
                 "consent": args.consent,
+                "overwrite": args.overwrite,
+                "connect_timeout_s": args.connect_timeout,
             },
             "pipeline": {"baseline_s": 180.0, "publish_clean": args.clean},
             "devices": devices,
@@ -119,16 +130,27 @@ def cmd(args: argparse.Namespace) -> int:
     )
     # the report is drawn from the session's event log, kept only until it is drawn
     png: Path | None = args.report or None
+    check_outputs(None, png, overwrite=args.overwrite)
+    interrupted = False
     with tempfile.TemporaryDirectory(prefix="wearsdk-") as tmp:
         event_log = EventLog(Path(tmp) if png is not None else None)
         try:
             with summary if not args.jsonl else contextlib.nullcontext():
                 asyncio.run(stream())
+        except KeyboardInterrupt:  # the session stopped cleanly: the report is still due
+            interrupted = True
         finally:
             event_log.close()
         out = sys.stderr if args.jsonl else sys.stdout
-        finish_report(event_log, png, out=out, keep_log=False, source=args.record)
-    return 0
+        finish_report(
+            event_log,
+            png,
+            out=out,
+            keep_log=False,
+            source=args.record,
+            overwrite=args.overwrite,
+        )
+    return 130 if interrupted else 0
 
 
 def _add_lsl_arguments(sub: Any, stream: argparse.ArgumentParser) -> None:
@@ -166,6 +188,7 @@ def _add_lsl_arguments(sub: Any, stream: argparse.ArgumentParser) -> None:
     stream.add_argument(
         "--no-report", dest="report", action="store_const", const=False, help="no report"
     )
+    add_overwrite_argument(stream)
     record = sub.add_parser(
         "record",
         parents=[stream],

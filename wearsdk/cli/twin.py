@@ -6,6 +6,7 @@ import argparse
 import asyncio
 from typing import Any
 
+from wearsdk._errors import ConfigError, TransportUnavailableError
 from wearsdk.cli._args import add_option_argument, construct, entry_points, load, positive_float
 
 
@@ -15,16 +16,32 @@ def add_parser(sub: Any) -> None:
         "twin",
         help="serve a virtual device on a bumble transport (for tests and demos across processes)",
         description=(
-            "Serve a virtual twin over a bumble transport, e.g. one side of "
-            "'python -m bumble.apps.controllers tcp-server:127.0.0.1:P1 tcp-server:127.0.0.1:P2'."
+            "Serve a virtual twin over a bumble transport, e.g. one side of a virtual "
+            "controller pair: start 'python -m bumble.apps.controllers "
+            "tcp-server:127.0.0.1:P1 tcp-server:127.0.0.1:P2', then 'wearsdk twin heart-rate "
+            "--transport bumble:tcp-client:127.0.0.1:P1' and 'wearsdk stream --transport "
+            "bumble:tcp-client:127.0.0.1:P2 --device NAME'. The twin serves for --duration "
+            "seconds (default 600), then exits with code 0."
         ),
     )
     twin.add_argument(
         "kind", help=f"twin kind ({', '.join(sorted(entry_points('wearsdk.twins')))})"
     )
-    twin.add_argument("--transport", required=True, metavar="SPEC", help="bumble transport spec")
+    twin.add_argument(
+        "--transport",
+        required=True,
+        metavar="T",
+        help="bumble:<spec> as for scan and stream, e.g. bumble:tcp-client:127.0.0.1:19001 "
+        "(a bare bumble spec is taken too)",
+    )
     twin.add_argument("--name", default=None, help="advertised name")
-    twin.add_argument("--duration", type=positive_float, default=600.0, metavar="S")
+    twin.add_argument(
+        "--duration",
+        type=positive_float,
+        default=600.0,
+        metavar="S",
+        help="serve for S seconds of the simulation, then exit (default 600)",
+    )
     twin.add_argument("--speed", type=positive_float, default=1.0, metavar="X")
     twin.add_argument("--seed", type=int, default=0)
     add_option_argument(
@@ -41,12 +58,18 @@ def cmd(args: argparse.Namespace) -> int:
 
     twin_cls = load("wearsdk.twins", args.kind)
     name = args.name or f"wearsdk {args.kind} twin"
+    spec = str(args.transport).strip().removeprefix("bumble:")
+    if not spec or spec == "bleak":
+        raise ConfigError(
+            "a twin is served on a bumble transport: --transport bumble:<spec>, e.g. "
+            "bumble:tcp-client:127.0.0.1:19001"
+        )
 
     async def serve() -> None:
         clock = ScaledClock(args.speed)
         heart = HeartSimulator(ArousalScript.calm_stress_recovery(args.duration), seed=args.seed)
         async with (
-            open_peripheral(args.transport, name=name) as device,
+            open_peripheral(spec, name=name) as device,
             construct(
                 twin_cls,
                 f"twin {args.kind}",
@@ -57,8 +80,15 @@ def cmd(args: argparse.Namespace) -> int:
                 name=name,
             ),  # fmt: skip
         ):
-            print(f"serving {args.kind} twin {name!r} on {args.transport}", flush=True)
+            print(f"serving {args.kind} twin {name!r} on bumble:{spec}", flush=True)
             await asyncio.sleep(clock.real_delay_s(args.duration))
+            print(f"twin {name!r}: served {args.duration:g} s (--duration), exiting", flush=True)
 
-    asyncio.run(serve())
+    try:
+        asyncio.run(serve())
+    except OSError as exc:
+        raise TransportUnavailableError(
+            f"cannot open the bumble transport 'bumble:{spec}': {exc.strerror or exc}; "
+            "start the controllers first (see `wearsdk twin --help`)"
+        ) from None
     return 0

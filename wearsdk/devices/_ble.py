@@ -154,6 +154,7 @@ class BleSource(Source):
             max_attempts=self.max_attempts,
             backoff_max_s=self.backoff_max_s,
             logger=logger,
+            identity=self.identity,
         )
 
     async def _connection(self, ctx: SourceContext) -> None:

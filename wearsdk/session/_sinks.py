@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Callable
-from pathlib import Path
 from typing import TextIO
 
 from wearsdk._contracts import Sink, SinkContext, SinkReport
+from wearsdk._files import open_private
 from wearsdk._jsonl import message_to_json
 from wearsdk.bus import Message, OverflowPolicy, Subscription
 
@@ -95,11 +95,13 @@ class JsonLinesSink(MessageSink):
     """Every bus message as one JSON line (the ``--jsonl`` shape) to a file or a stream.
 
     Args:
-        target: a file path (its folder is created; the file is replaced) or an open text
-            stream (``sys.stdout``; not closed). Writing to a reader that went away raises
-            ``BrokenPipeError`` out of :meth:`run`.
+        target: a file path (its folder is created; the file is created readable by its
+            owner only) or an open text stream (``sys.stdout``; not closed). Writing to a
+            reader that went away raises ``BrokenPipeError`` out of :meth:`run`.
         topic_filter: which messages.
         policy: overflow policy of its queue.
+        overwrite: replace an existing file (else :meth:`open` raises
+            :class:`~wearsdk.ConfigError`).
     """
 
     def __init__(
@@ -108,9 +110,11 @@ class JsonLinesSink(MessageSink):
         *,
         topic_filter: str = "#",
         policy: OverflowPolicy = "drop_oldest",
+        overwrite: bool = False,
     ) -> None:
         super().__init__(topic_filter=topic_filter, policy=policy)
         self.target = target
+        self.overwrite = overwrite
         self._out: TextIO | None = None
         self._owned = False
         self.lines = 0
@@ -119,9 +123,7 @@ class JsonLinesSink(MessageSink):
     def open(self, ctx: SinkContext) -> None:
         """Open the file (or take the stream)."""
         if isinstance(self.target, str | os.PathLike):
-            path = Path(self.target)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._out = path.open("w", encoding="utf-8")
+            self._out = open_private(self.target, overwrite=self.overwrite)
             self._owned = True
         else:
             self._out = self.target

@@ -12,16 +12,22 @@ import abc
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
 from bleak import BleakClient, BleakScanner
 from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData
+from bleak.exc import BleakError
 from bleak.uuids import normalize_uuid_str
 
-from wearsdk._errors import ConfigError, DeviceNotFoundError, WearError
+from wearsdk._errors import (
+    ConfigError,
+    DeviceNotFoundError,
+    TransportUnavailableError,
+    WearError,
+)
 
 if TYPE_CHECKING:
     from bumble.device import Device
@@ -33,6 +39,7 @@ logger = logging.getLogger(__name__)
 
 _DEFAULT_MTU = 517
 _CLOSE_TIMEOUT_S = 2.0
+_POWER_ON_TIMEOUT_S = 10.0
 
 
 def _normalize_uuid(text: str) -> str:
@@ -91,9 +98,28 @@ class BleTransport(abc.ABC):
         """
         uuids = None if service_uuids is None else [_normalize_uuid(u) for u in service_uuids]
         scanner = BleakScanner(None, uuids, **self._scanner_options())
-        async with scanner:
+        async with self._scanning(scanner):
             await asyncio.sleep(timeout_s)
         return list(scanner.discovered_devices_and_advertisement_data.values())
+
+    @contextlib.asynccontextmanager
+    async def _scanning(self, scanner: BleakScanner) -> AsyncIterator[BleakScanner]:
+        """Run ``scanner``; a radio that cannot scan is a :class:`TransportUnavailableError`."""
+        try:
+            await scanner.start()
+        except (OSError, BleakError) as exc:
+            raise TransportUnavailableError(self._unavailable(exc)) from exc
+        try:
+            yield scanner
+        finally:
+            await scanner.stop()
+
+    def _unavailable(self, exc: BaseException) -> str:
+        """Why scanning could not start, and what to do, in one line."""
+        return (
+            f"{self.description} cannot scan: {exc or type(exc).__name__}; check that "
+            "Bluetooth is on (wearsdk doctor)"
+        )
 
     async def find_device(
         self,
@@ -135,7 +161,7 @@ class BleTransport(abc.ABC):
             found.set_result(device)
 
         uuids = None if wanted_uuid is None else [wanted_uuid]
-        async with BleakScanner(on_detection, uuids, **self._scanner_options()):
+        async with self._scanning(BleakScanner(on_detection, uuids, **self._scanner_options())):
             try:
                 async with asyncio.timeout(timeout_s):
                     return await found
@@ -173,6 +199,16 @@ class OsBleTransport(BleTransport):
     def description(self) -> str:
         """Human-readable description."""
         return "bleak (OS stack)"
+
+    def _unavailable(self, exc: BaseException) -> str:
+        if isinstance(exc, FileNotFoundError | ConnectionRefusedError):  # no system bus
+            reason = "the D-Bus system bus is not reachable (is BlueZ, bluetoothd, running?)"
+        else:
+            reason = f"{exc or type(exc).__name__} (is Bluetooth on, BlueZ running?)"
+        return (
+            f"no Bluetooth through the OS stack: {reason}; `wearsdk doctor` checks it, "
+            "--transport bumble:<spec> uses a controller directly"
+        )
 
 
 class _BumbleCentralTransport(BleTransport):
@@ -243,11 +279,31 @@ class BumbleBleTransport(_BumbleCentralTransport):
         from bumble.device import Device
         from bumble.host import Host
         from bumble.transport import open_transport
+        from bumble.transport.common import TransportSpecError
 
-        transport = await open_transport(self._spec)
+        try:
+            transport = await open_transport(self._spec)
+        except (TransportSpecError, ValueError) as exc:
+            raise ConfigError(
+                f"bumble transport 'bumble:{self._spec}': {exc}; e.g. bumble:usb:0, "
+                "bumble:tcp-client:127.0.0.1:19001"
+            ) from None
+        except (OSError, TimeoutError) as exc:
+            raise TransportUnavailableError(
+                f"cannot open the bumble transport 'bumble:{self._spec}': "
+                f"{exc or type(exc).__name__}; is the controller there (for a virtual one: "
+                "python -m bumble.apps.controllers, see `wearsdk twin --help`)?"
+            ) from None
         try:
             device = Device(name="wearsdk", host=Host(transport.source, transport.sink))
-            await device.power_on()
+            try:
+                async with asyncio.timeout(_POWER_ON_TIMEOUT_S):
+                    await device.power_on()
+            except TimeoutError:
+                raise TransportUnavailableError(
+                    f"the controller of 'bumble:{self._spec}' did not answer within "
+                    f"{_POWER_ON_TIMEOUT_S:g} s"
+                ) from None
         except BaseException:
             await transport.close()
             raise

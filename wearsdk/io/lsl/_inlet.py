@@ -31,6 +31,29 @@ __all__ = [
 ]
 
 _FIELD = re.compile(r"^\s*(name|type|source_id|hostname)\s*=\s*(.*?)\s*$")
+_INFO_ELEMENTS = frozenset(
+    [
+        "name",
+        "type",
+        "channel_count",
+        "nominal_srate",
+        "channel_format",
+        "source_id",
+        "version",
+        "created_at",
+        "uid",
+        "session_id",
+        "hostname",
+        "v4address",
+        "v4data_port",
+        "v4service_port",
+        "v6address",
+        "v6data_port",
+        "v6service_port",
+    ]
+)
+"""The elements of an LSL stream info an XPath predicate can compare (``channel_count=2``)."""
+_UNKNOWN_FIELD = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=(?!=)\s*[^'\"()]*$")
 _NUMPY = {
     pylsl.cf_float32: np.float32,
     pylsl.cf_double64: np.float64,
@@ -67,12 +90,20 @@ class StreamQuery:
         Text that is not a comma-separated list of ``field=value`` is taken as a predicate.
 
         Raises:
-            ConfigError: an empty query.
+            ConfigError: an empty query, or ``key=value`` with a key that is not one of the
+                fields (``foo=bar`` would search forever for a stream nobody can publish).
         """
         if not text.strip():
             raise ConfigError("an empty LSL stream query")
         fields: dict[str, str] = {}
         for part in text.split(","):
+            unknown = _UNKNOWN_FIELD.match(part)
+            if unknown is not None and unknown.group(1) not in _INFO_ELEMENTS:
+                raise ConfigError(
+                    f"LSL stream query {text!r}: unknown field {unknown.group(1)!r}; use name, "
+                    "type, source_id or hostname (e.g. 'type=ECG'), or an XPath predicate "
+                    "(e.g. \"starts-with(name,'H10')\")"
+                )
             match = _FIELD.match(part)
             if match is None or "'" in match.group(2):
                 return cls(predicate=text.strip())

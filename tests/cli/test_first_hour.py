@@ -1,0 +1,434 @@
+"""What a new user meets in the first hour: files never overwritten, every failure said once
+and plainly, commands that end when they should (issue "The first hour without surprises")."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import signal
+import socket
+import stat
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from wearsdk import Consent
+from wearsdk.cli import build_parser
+
+pytestmark = pytest.mark.timeout(120)
+
+NO_DBUS = {"DBUS_SYSTEM_BUS_ADDRESS": "unix:path=/nonexistent/wearsdk-test-bus"}
+"""A machine without BlueZ: bleak finds no D-Bus system bus (what `scan` meets there)."""
+
+
+def wearsdk(
+    *args: str | Path, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "wearsdk", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+    )
+
+
+@contextlib.contextmanager
+def running(args: list[str], **kwargs: Any) -> Iterator[subprocess.Popen[str]]:
+    """A process that is killed when the block is left, also when the test fails or times out
+    (a command that never ends must not hang the test run)."""
+    proc: subprocess.Popen[str] = subprocess.Popen(args, text=True, **kwargs)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=30)
+        for pipe in (proc.stdout, proc.stderr):
+            if pipe is not None:
+                pipe.close()
+
+
+def closed_port() -> int:
+    """A local TCP port nothing listens on (bound, then released)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def consent_file(tmp_path: Path) -> Path:
+    path = tmp_path / "consent.json"
+    path.write_text(Consent.simulated_participant().model_dump_json())
+    return path
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+VIRTUAL_SESSION = """
+[session]
+name = "virtual"
+transport = "virtual"
+duration_s = {duration}
+speed = {speed}
+report = "out/report.png"
+
+[pipeline]
+window_s = 5
+baseline_s = 6
+
+[[devices]]
+driver = "heart-rate"
+name = "Strap"
+
+[[sinks]]
+kind = "jsonl"
+path = "out/events.jsonl"
+"""
+
+
+def test_existing_files_are_never_overwritten_and_personal_files_are_0600(
+    tmp_path: Path,
+) -> None:
+    consent = consent_file(tmp_path)
+    keep = tmp_path / "keep.xdf"
+    keep.write_bytes(b"an earlier recording")
+    kept = consent.read_bytes()
+    # record --out onto a recording, or onto the consent record itself: refused, untouched
+    for target in (keep, consent):
+        done = wearsdk(
+            "record", "--lsl-in", "type=Nothing", "--out", target, "--consent", consent,
+            "--duration", "1",
+        )  # fmt: skip
+        assert done.returncode == 1, done.stderr
+        assert "exists" in done.stderr
+        assert "--overwrite" in done.stderr
+    assert keep.read_bytes() == b"an earlier recording"
+    assert consent.read_bytes() == kept
+
+    # a demo with --out DIR writes DIR/events.jsonl and the report, owner-only
+    out = tmp_path / "demo"
+    first = wearsdk("demo", "--duration", "15", "--speed", "30", "--out", out)
+    assert first.returncode == 0, first.stderr
+    log, png, html = out / "events.jsonl", out / "report.png", out / "report.html"
+    for path in (log, png, html):
+        assert mode(path) == 0o600, path
+    before = {p: p.read_bytes() for p in (log, png, html)}
+    # the same command again: refused before it starts, nothing replaced
+    again = wearsdk("demo", "--duration", "15", "--speed", "30", "--out", out)
+    assert again.returncode == 1
+    assert again.stderr.startswith("wearsdk: error: ")
+    assert str(log) in again.stderr
+    assert {p: p.read_bytes() for p in before} == before
+    # report onto an existing figure: refused; with --overwrite: replaced, still owner-only
+    refused = wearsdk("report", log)
+    assert refused.returncode == 1
+    assert "--overwrite" in refused.stderr
+    assert png.read_bytes() == before[png]
+    redrawn = wearsdk("report", log, "--overwrite", "--title", "again")
+    assert redrawn.returncode == 0, redrawn.stderr
+    assert png.read_bytes() != before[png]
+    assert mode(png) == mode(html) == 0o600
+
+    # a session file whose jsonl sink exists: refused before anything connects
+    session = tmp_path / "session.toml"
+    session.write_text(VIRTUAL_SESSION.format(duration=12, speed=24))
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "events.jsonl").write_text("precious\n")
+    ran = wearsdk("run", "--config", session)
+    assert ran.returncode == 1
+    assert "events.jsonl exists" in ran.stderr
+    assert (tmp_path / "out" / "events.jsonl").read_text() == "precious\n"
+    ran = wearsdk("run", "--config", session, "--overwrite", "--no-live")
+    assert ran.returncode == 0, ran.stderr
+    assert mode(tmp_path / "out" / "events.jsonl") == 0o600
+    assert mode(tmp_path / "out" / "report.png") == 0o600
+
+
+def mistakes(tmp_path: Path) -> list[tuple[list[str | Path], str, dict[str, str]]]:
+    """(arguments, what the one line must name, environment) for each user mistake."""
+    consent = consent_file(tmp_path)
+    bad_consent = tmp_path / "bad-consent.json"
+    bad_consent.write_text('{"participant": "p 1", "purposes": []}')
+    bad_transport = tmp_path / "bad-transport.toml"
+    bad_transport.write_text('[session]\ntransport = "bumble:nonsense"\n\n'
+                             '[[devices]]\ndriver = "heart-rate"\nname = "Strap"\n')  # fmt: skip
+    bad_record = tmp_path / "bad-record.toml"
+    bad_record.write_text(
+        f'[session]\ntransport = "bumble:nonsense"\nrecord = "/etc/passwd/x.xdf"\n'
+        f'consent = "{consent}"\n\n[[devices]]\ndriver = "heart-rate"\nname = "Strap"\n'
+    )
+    port = closed_port()
+    # fmt: off
+    return [
+        (["replay", tmp_path / "nonexistent.xdf"], "nonexistent.xdf", {}),
+        (["scan", "--timeout", "1"], "D-Bus", NO_DBUS),
+        (["scan", "--transport", f"bumble:tcp-client:127.0.0.1:{port}"], str(port), {}),
+        (["scan", "--transport", "bumble:nonsense"], "bumble:nonsense", {}),
+        (["scan", "--transport", "nonsense"], "'nonsense'", {}),
+        (["stream", "--device", "X", "--transport", "bumble:nonsense"], "bumble:nonsense", {}),
+        (["stream", "--device", "Nope", "--connect-timeout", "2"], "'Nope'", NO_DBUS),
+        (["stream", "--lsl-in", "foo=bar"], "unknown field 'foo'", {}),
+        (["stream", "--lsl-in", "type=NoSuchStream-first", "--connect-timeout", "2"],
+         "no stream matches it", {}),
+        (["run", "--config", bad_transport], "bumble:nonsense", {}),
+        (["run", "--config", bad_record], "/etc/passwd", {}),
+        (["run", "--config", tmp_path / "missing.toml"], "missing.toml", {}),
+        (["record", "--out", "/etc/passwd/x.xdf", "--device", "X", "--consent", consent],
+         "/etc/passwd", {}),
+        (["record", "--out", tmp_path / "r.xdf", "--device", "X", "--consent", bad_consent],
+         "bad-consent.json", {}),
+        (["demo", "--out", "/etc/passwd"], "/etc/passwd", {}),
+        (["replay", tmp_path / "nonexistent.xdf", "--out", "/etc/passwd"], "nonexistent", {}),
+        (["report", "-o", "/etc/passwd/x.png", tmp_path / "events.jsonl"], "/etc/passwd", {}),
+        (["report", tmp_path / "missing.jsonl"], "missing.jsonl", {}),
+        (["twin", "heart-rate", "--transport", f"bumble:tcp-client:127.0.0.1:{port}"],
+         str(port), {}),
+        (["twin", "nope", "--transport", "bumble:tcp-client:127.0.0.1:1"], "nope", {}),
+    ]
+    # fmt: on
+
+
+def test_every_command_says_a_mistake_in_one_line_with_the_listed_exit_code(
+    tmp_path: Path,
+) -> None:
+    cases = mistakes(tmp_path)
+    for args, names, env in cases:
+        done = wearsdk(*args, env=env, cwd=tmp_path)
+        said = done.stderr.strip().splitlines()
+        assert done.returncode == 1, (args, done.stderr)
+        assert "Traceback" not in done.stderr, args
+        assert said, args
+        assert said[-1].startswith("wearsdk: error: "), (args, done.stderr)
+        # one line, naming the thing (no pydantic dump, no URL to its docs)
+        assert [x for x in said if x.startswith("wearsdk")] == [said[-1]], (args, said)
+        assert names in said[-1], (args, said[-1])
+        assert "errors.pydantic.dev" not in done.stderr
+    # a usage mistake is argparse's exit code 2; doctor's failed check is 3
+    usage = wearsdk("schema", "--nonsense")
+    assert usage.returncode == 2
+    assert "Traceback" not in usage.stderr
+    doctor = wearsdk("doctor", "--mqtt", f"127.0.0.1:{closed_port()}", "--timeout", "1")
+    assert doctor.returncode == 3
+    assert "Traceback" not in doctor.stderr
+    # every command of `wearsdk --help` was driven with a mistake
+    commands = {str(args[0]) for args, _, _ in cases} | {"schema", "doctor"}
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    assert set(sub.choices or ()) == commands
+    assert "exit codes: 0 success, 1 a wearsdk error" in parser.format_help()
+
+
+def test_a_device_never_reached_says_why_and_exits_1(tmp_path: Path) -> None:
+    done = wearsdk("stream", "--device", "Nope", "--connect-timeout", "3", "--jsonl", env=NO_DBUS)
+    assert done.returncode == 1
+    line = done.stderr.strip().splitlines()[-1]
+    assert line.startswith("wearsdk: error: heart-rate device 'Nope' not connected within 3 s")
+    assert "D-Bus" in line
+    statuses = [json.loads(x) for x in done.stdout.splitlines()]
+    retries = [s for s in statuses if s["type"] == "device_status" and s["attempt"] > 1]
+    assert retries
+    # the reason travels in DeviceStatus.detail, without the device's name
+    assert all("D-Bus" in s["detail"] for s in retries)
+    assert not any("Nope" in s["detail"] for s in retries)
+    # without -v: said once as it happens (not per attempt), and in the final error
+    plain = wearsdk("stream", "--device", "Nope", "--connect-timeout", "3", "--no-live",
+                    env=NO_DBUS)  # fmt: skip
+    assert plain.returncode == 1
+    warned, error = plain.stderr.strip().splitlines()
+    assert warned.startswith("WARNING")
+    assert "cannot connect (retrying): no Bluetooth" in warned
+    assert "Nope" not in warned  # a log line carries no device name
+    assert error.startswith("wearsdk: error: ")
+
+
+def test_ctrl_c_still_draws_the_report_a_session_file_promises(tmp_path: Path) -> None:
+    session = tmp_path / "session.toml"
+    session.write_text(VIRTUAL_SESSION.format(duration=3600, speed=4))
+    with running(
+        [sys.executable, "-m", "wearsdk", "run", "--config", str(session), "--jsonl"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) as proc:
+        assert proc.stdout is not None
+        assert proc.stderr is not None
+        for line in proc.stdout:  # until the first estimate: something worth a report
+            if json.loads(line)["type"] == "estimate":
+                break
+        proc.send_signal(signal.SIGINT)
+        rest = proc.stdout.read()
+        code = proc.wait(timeout=60)
+        stderr = proc.stderr.read()
+    assert code == 130, stderr
+    assert rest is not None
+    png = tmp_path / "out" / "report.png"
+    assert png.stat().st_size > 10_000, stderr
+    assert f"report: {png}" in stderr
+    assert "Traceback" not in stderr
+
+
+def test_small_ones(tmp_path: Path) -> None:
+    parser = build_parser()
+    # -v after the subcommand, as before it
+    assert parser.parse_args(["demo", "-v"]).verbose == 1
+    assert parser.parse_args(["-v", "demo"]).verbose == 1
+    assert parser.parse_args(["demo"]).verbose == 0
+    # doctor --jsonl is compact JSON, like the events
+    doctor = wearsdk("doctor", "--jsonl")
+    lines = doctor.stdout.splitlines()
+    assert lines
+    for line in lines:
+        assert line == json.dumps(json.loads(line), separators=(",", ":"))
+    # `wearsdk --version` does not load the signal processing (scipy: seconds on a cold start)
+    version = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "wearsdk", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert version.stdout.startswith("wearsdk ")
+    imported = {line.split("|")[-1].strip() for line in version.stderr.splitlines()}
+    assert "wearsdk" in imported
+    assert not {m for m in imported if m.startswith(("scipy", "wearsdk.session"))}
+    # twin takes the transport as scan and stream do (bumble:...), and says its duration
+    help_text = wearsdk("twin", "--help").stdout
+    assert "bumble:tcp-client" in help_text
+    assert "600" in help_text
+
+
+def test_the_readme_snippet_says_why_it_waits_without_bluetooth() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    snippet = readme.split("```python\n", 1)[1].split("```", 1)[0]
+    assert "OsBleTransport" in snippet
+    with running(
+        [sys.executable, "-c", snippet],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        env={**os.environ, **NO_DBUS},
+    ) as proc:
+        assert proc.stderr is not None
+        first = proc.stderr.readline()  # the first thing it says, not silence
+    assert "cannot connect (retrying)" in first
+    assert "D-Bus system bus is not reachable" in first
+    assert "Polar H10 12345678" not in first
+
+
+def test_small_ones_in_process() -> None:
+    from rich.console import Console
+
+    from wearsdk._errors import ConfigError
+    from wearsdk._live import LiveState, render_live
+    from wearsdk.cli._args import export_sinks
+    from wearsdk.io.lsl import StreamQuery
+
+    # the live view does not show "t = 34.2 s / 30 s" while the last windows come in
+    def shown(elapsed: float) -> str:
+        state = LiveState(title="wearsdk demo", total_s=30.0)
+        state.update({"type": "device_status", "t": 100.0, "source": "hr-a", "state": "connected"})
+        state.update(
+            {"type": "device_status", "t": 100.0 + elapsed, "source": "hr-a", "state": "connected"}
+        )
+        console = Console(width=120, record=True, file=io.StringIO())
+        console.print(render_live(state))
+        return console.export_text()
+
+    assert "/ 30 s" in shown(12.0)
+    late = shown(34.2)
+    assert "34.2 s" in late
+    assert "/ 30 s" not in late
+    assert "finishing" in late
+    # an LSL query with a field LSL does not have is refused, not searched for forever
+    with pytest.raises(ConfigError, match="unknown field 'foo'"):
+        StreamQuery.parse("foo=bar")
+    assert StreamQuery.parse("channel_count=2").xpath() == "(channel_count=2)"
+    # the MQTT session id can be set from the command line
+    args = build_parser().parse_args(
+        ["demo", "--mqtt", "mqtt://127.0.0.1:1883", "--mqtt-session", "lab-7"]
+    )
+    (sink,) = export_sinks(args)
+    assert sink["session"] == "lab-7"
+
+
+def test_ctrl_c_still_draws_the_report_record_promises(tmp_path: Path) -> None:
+    import threading
+    import time
+    import uuid
+
+    import numpy as np
+    import pylsl
+    import pyxdf
+
+    from tests.io.test_lsl import outlet
+    from wearsdk.io.lsl import ChannelSpec, push_chunk
+
+    sid = f"test-first-{uuid.uuid4().hex[:10]}"
+    eda = outlet("first eda", "EDA", (ChannelSpec("eda", "uS", "EDA"),), 16.0, sid)
+    stop = threading.Event()
+
+    def feed() -> None:
+        while not stop.is_set():
+            t = pylsl.local_clock() - np.arange(4)[::-1] / 16.0
+            push_chunk(eda, np.full((4, 1), 2.5, dtype=np.float32), t)
+            time.sleep(0.25)
+
+    feeder = threading.Thread(target=feed)
+    feeder.start()
+    out = tmp_path / "rec.xdf"
+    try:
+        with running(
+            [sys.executable, "-m", "wearsdk", "record", "--lsl-in", f"source_id={sid}",
+             "--out", str(out), "--consent", str(consent_file(tmp_path)), "--jsonl"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            ) as proc:  # fmt: skip
+            assert proc.stdout is not None
+            assert proc.stderr is not None
+            blocks = 0
+            for line in proc.stdout:  # a few seconds of samples: something worth a report
+                blocks += json.loads(line)["type"] == "samples"
+                if blocks >= 12:
+                    break
+            proc.send_signal(signal.SIGINT)
+            proc.stdout.read()
+            code = proc.wait(timeout=60)
+            stderr = proc.stderr.read()
+    finally:
+        stop.set()
+        feeder.join()
+    assert code == 130, stderr
+    report = tmp_path / "rec.report.png"
+    assert report.stat().st_size > 10_000, stderr
+    assert f"report: {report}" in stderr
+    assert mode(report) == mode(out) == 0o600
+    streams, _ = pyxdf.load_xdf(str(out))
+    assert any(s["info"]["type"] == ["EDA"] for s in streams)
+
+
+def test_the_mqtt_analyzer_example_without_a_session_says_so(tmp_path: Path) -> None:
+    from tests.io.mosquitto import Mosquitto
+
+    broker = Mosquitto(tmp_path)
+    broker.start()
+    try:
+        done = subprocess.run(
+            [sys.executable, str(Path(__file__).parents[2] / "examples" / "mqtt_analyzer.py"),
+             "--port", str(broker.port), "--session", "nobody-here", "--sync-timeout", "2"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )  # fmt: skip
+    finally:
+        broker.stop()
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith("mqtt_analyzer: error: no wearsdk session 'nobody-here' answered")
+    assert "--mqtt-session nobody-here" in line
