@@ -16,7 +16,11 @@ Targets (each fed mutations of valid inputs built with the matching encoders):
 - ``wire-event``: any wearsdk event from JSON (``EVENT_ADAPTER``) and the wire envelope;
 - ``lsl-marker``: LSL marker strings as analyzer annotations (``annotation_from_marker``);
 - ``lsl-channels``: numeric LSL analyzer samples with arbitrary channel labels
-  (``annotation_from_channels``).
+  (``annotation_from_channels``);
+- ``xdf``: XDF files (written by an XDF writer independent of wearsdk's, interleaved and stream
+  after stream, with numeric and string streams and clock offsets) as ``wearsdk replay``
+  opens them (``XdfReplay``: read, clock offsets, units, time-ordered feeds); the only refusal
+  is ``XdfFormatError``.
 
 JSON inputs (``wire-in``, ``wire-event``, ``lsl-marker``, ``gatt-config``) also get structural
 mutations: NaN, infinities, overflowing numbers, 100 000-character strings, 10 000 keys,
@@ -42,10 +46,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import random
 import sys
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from pydantic import ValidationError
@@ -353,6 +360,39 @@ def _lsl_channels(data: bytes) -> object:
     )
 
 
+def _xdf_seeds() -> list[bytes]:
+    # the tests' writer follows the specification independently of wearsdk's recorder and
+    # writes what other tools write (streams one after the other, clock offsets, no footers)
+    from tests.io.xdfwrite import Stream, write
+
+    t = 7000.0 + np.arange(300) / 100.0
+    streams = [
+        Stream(1, "BioAmp", "ECG", 100.0, t, np.sin(t), channels=[("e", "mV", "ECG")]),
+        Stream(2, "Markers", "Markers", 0.0, t[::50], [f"m{i}" for i in range(6)], fmt="string"),
+        Stream(3, "Motion", "ACC", 50.0, t[::2], np.ones((150, 3)), fmt="int16",
+               channels=[(c, "g", "ACC") for c in "xyz"]),
+    ]  # fmt: skip
+    with tempfile.TemporaryDirectory() as folder:
+        return [
+            write(Path(folder) / f"{layout}.xdf", streams, layout=layout, chunk_s=0.5).read_bytes()
+            for layout in ("interleaved", "sequential")
+        ]
+
+
+class _XdfFile:
+    """An XDF file as ``wearsdk replay`` opens it (from a file: the reader takes paths)."""
+
+    def __init__(self) -> None:
+        self._folder = tempfile.TemporaryDirectory()
+        self.path = Path(self._folder.name) / "fuzz.xdf"
+
+    def __call__(self, data: bytes) -> object:
+        from wearsdk.drivers.lsl import XdfReplay
+
+        self.path.write_bytes(data)
+        return XdfReplay(self.path, speed=None)
+
+
 def targets() -> dict[str, Target]:
     """Every fuzz target by name."""
     out = [
@@ -368,6 +408,7 @@ def targets() -> dict[str, Target]:
         Target("lsl-marker", _marker_seeds(), _lsl_marker, _JSON_ERRORS, _JSON, finite_json),
         Target("lsl-channels", _channel_seeds(), _lsl_channels, _JSON_ERRORS, check=finite_json),
         _gatt_config_target(),
+        Target("xdf", _xdf_seeds(), _XdfFile()),
     ]
     return {t.name: t for t in out}
 
@@ -406,6 +447,8 @@ def _atheris(target: Target, inputs: int) -> None:  # pragma: no cover - optiona
 
 def main() -> None:
     """Command line entry."""
+    # refusals are counted here; their log lines (a truncated file...) would drown the table
+    logging.getLogger("wearsdk").setLevel(logging.CRITICAL)
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--inputs", type=int, default=100_000, help="inputs per target")
     p.add_argument("--targets", default="", help="comma-separated names (default: all)")

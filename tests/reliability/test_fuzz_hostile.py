@@ -59,3 +59,11 @@ def test_events_from_hostile_inputs_are_refused_or_finite() -> None:
         assert result.crashes == 0, result.first_crash[1] if result.first_crash else ""
         assert result.unsafe == 0, result.first_unsafe
         assert result.rejected > 0
+
+
+def test_mutated_xdf_files_are_replayed_or_refused_with_the_typed_error() -> None:
+    t = TARGETS["xdf"]
+    result = fuzz("xdf", t.run, t.seeds, inputs=1000, allowed=t.allowed, seed=3)
+    assert result.crashes == 0, result.first_crash[1] if result.first_crash else ""
+    assert result.accepted > 100  # replayed
+    assert result.rejected > 100  # refused with XdfFormatError
