@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.io.mosquitto import Mosquitto
+from wearsdk import Bus, SessionClock
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -53,3 +56,21 @@ def other_tasks() -> set[asyncio.Task[object]]:
     """Tasks still alive besides the current one (for leak checks)."""
     current = asyncio.current_task()
     return {t for t in asyncio.all_tasks() if t is not current and not t.done()}
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Mosquitto]:
+    """A real mosquitto on a free loopback port, for this test."""
+    b = Mosquitto(tmp_path)
+    b.start()
+    yield b
+    b.stop()
+
+
+@pytest.fixture
+async def session_bus() -> AsyncIterator[tuple[Bus, SessionClock]]:
+    """A bus bound to the test's event loop and a session clock."""
+    bus = Bus()
+    bus.bind_loop()
+    yield bus, SessionClock()
+    bus.close()

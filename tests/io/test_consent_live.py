@@ -5,7 +5,6 @@ import asyncio
 import json
 import math
 import time
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import aiomqtt
@@ -17,22 +16,6 @@ from wearsdk import Bus, Consent, ConsentError, ConsentGate, Estimate, ExportPol
 from wearsdk.io.mqtt import MqttBridge, MqttConfig
 
 pytestmark = pytest.mark.timeout(90)
-
-
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[Mosquitto]:
-    b = Mosquitto(tmp_path)
-    b.start()
-    yield b
-    b.stop()
-
-
-@pytest.fixture
-async def session_bus() -> AsyncIterator[tuple[Bus, SessionClock]]:
-    bus = Bus()
-    bus.bind_loop()
-    yield bus, SessionClock()
-    bus.close()
 
 
 def consent(expires_unix: float | None = None) -> Consent:

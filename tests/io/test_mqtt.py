@@ -3,7 +3,6 @@
 import asyncio
 import json
 import re
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import aiomqtt
@@ -32,14 +31,6 @@ pytestmark = pytest.mark.timeout(90)
 
 ADDRESS = "C4:7C:8D:6A:2F:10"
 PARTICIPANT = "p-0042"
-
-
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[Mosquitto]:
-    b = Mosquitto(tmp_path)
-    b.start()
-    yield b
-    b.stop()
 
 
 def consent(export: ExportPolicy = ExportPolicy.ESTIMATES) -> Consent:
@@ -73,14 +64,6 @@ async def listen(
         ready.set()
         async for m in client.messages:
             into.append(m)
-
-
-@pytest.fixture
-async def session_bus() -> AsyncIterator[tuple[Bus, SessionClock]]:
-    bus = Bus()
-    bus.bind_loop()
-    yield bus, SessionClock()
-    bus.close()
 
 
 async def wait_for(pred, timeout: float = 15.0) -> None:  # type: ignore[no-untyped-def]  # noqa: ASYNC109

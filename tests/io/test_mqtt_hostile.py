@@ -4,8 +4,6 @@ what passes serialises to finite JSON in every sink."""
 import asyncio
 import json
 import math
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import aiomqtt
 import pytest
@@ -29,22 +27,6 @@ from wearsdk.io._wire import encode_message
 from wearsdk.io.mqtt import MqttBridge, MqttConfig, decode_inbound
 
 pytestmark = pytest.mark.timeout(90)
-
-
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[Mosquitto]:
-    b = Mosquitto(tmp_path)
-    b.start()
-    yield b
-    b.stop()
-
-
-@pytest.fixture
-async def session_bus() -> AsyncIterator[tuple[Bus, SessionClock]]:
-    bus = Bus()
-    bus.bind_loop()
-    yield bus, SessionClock()
-    bus.close()
 
 
 def consent() -> Consent:

@@ -3,7 +3,7 @@ mosquitto (self-signed CAs made in the test, a password file); credentials and U
 
 import asyncio
 import gc
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -33,14 +33,6 @@ pytestmark = [
 def _collect_leaked_sockets() -> Iterator[None]:
     yield
     gc.collect()  # here, under this module's filters, not in a later test
-
-
-@pytest.fixture
-async def session_bus() -> AsyncIterator[tuple[Bus, SessionClock]]:
-    bus = Bus()
-    bus.bind_loop()
-    yield bus, SessionClock()
-    bus.close()
 
 
 def consent() -> Consent:

@@ -4,8 +4,6 @@ import asyncio
 import json
 import sys
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import aiomqtt
 import pytest
@@ -18,14 +16,6 @@ from wearsdk.io import ClockResponse
 from wearsdk.io.mqtt import AnalyzerClient, ClockNotSyncedError, MqttBridge, MqttConfig
 
 pytestmark = pytest.mark.timeout(120)
-
-
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[Mosquitto]:
-    b = Mosquitto(tmp_path)
-    b.start()
-    yield b
-    b.stop()
 
 
 async def test_an_offset_analyzer_behind_a_slow_network_is_mapped_within_5ms(
