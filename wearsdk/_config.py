@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator, model_v
 
 from wearsdk._config_analyzers import (
     AnalyzerEntry,
+    FaceAnalyzerEntry,
     FileAnalyzer,
     LslAnalyzer,
     MqttAnalyzers,
@@ -23,6 +24,7 @@ from wearsdk._errors import ConfigError
 __all__ = [
     "AnalyzerEntry",
     "DeviceEntry",
+    "FaceAnalyzerEntry",
     "FileAnalyzer",
     "JsonlSink",
     "LslAnalyzer",
@@ -296,8 +298,12 @@ class SessionConfig(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> SessionConfig:
-        if not self.devices and not self.sources:
-            raise ValueError("give at least one device (or a source: an LSL stream, a replay)")
+        cameras = [a for a in self.analyzers if isinstance(a, FaceAnalyzerEntry)]
+        if not self.devices and not self.sources and not cameras:
+            raise ValueError(
+                "give at least one device (or a source: an LSL stream, a replay; or a face "
+                "analyzer's camera or video)"
+            )
         if len(self.replays) > 1 or (self.replays and (self.devices or len(self.sources) > 1)):
             raise ValueError("a replay is the session's only source")
         if self.replays and self.session.transport == "virtual":
@@ -330,11 +336,16 @@ class SessionConfig(_Strict):
             if sink is not None and entry.url not in (None, sink.url):
                 raise ValueError("the mqtt analyzers entry and the mqtt sink use one broker")
         ids = [a.resolved_id for a in self.analyzers if isinstance(a, FileAnalyzer)] + [
-            a.analyzer_id for a in self.analyzers if isinstance(a, VoiceAnalyzerEntry)
+            a.analyzer_id
+            for a in self.analyzers
+            if isinstance(a, VoiceAnalyzerEntry | FaceAnalyzerEntry)
         ]
         if len(set(ids)) != len(ids):
             raise ValueError(f"analyzer ids must differ: {', '.join(ids)}")
         return self
+
+
+_UNION_TAGS = ("jsonl", "mqtt", "file", "voice", "face", "lsl", "xdf", "e4")
 
 
 def _where(loc: tuple[int | str, ...]) -> str:
@@ -342,7 +353,7 @@ def _where(loc: tuple[int | str, ...]) -> str:
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif part in ("jsonl", "mqtt", "file", "voice", "lsl", "xdf", "e4") and out.endswith("]"):
+        elif part in _UNION_TAGS and out.endswith("]"):
             continue  # the union member pydantic tried: not a place in the file
         else:
             out += f".{part}" if out else str(part)
@@ -405,7 +416,11 @@ def _relative_to(config: SessionConfig, base: Path) -> SessionConfig:
     ]
     sources = [fixed(s, "path") if isinstance(s, ReplaySource) else s for s in config.sources]
     analyzers = [
-        fixed(a, "ca_file") if isinstance(a, MqttAnalyzers) else a
+        fixed(a, "ca_file")
+        if isinstance(a, MqttAnalyzers)
+        else fixed(a, "video", "model")
+        if isinstance(a, FaceAnalyzerEntry)
+        else a
         for a in (
             fixed(a, "path") if isinstance(a, FileAnalyzer | VoiceAnalyzerEntry) else a
             for a in config.analyzers
@@ -425,6 +440,8 @@ def _check_files(config: SessionConfig, path: Path) -> None:
     for i, a in enumerate(config.analyzers):
         if isinstance(a, FileAnalyzer | VoiceAnalyzerEntry):
             inputs.append((f"analyzers[{i}].path", a.path))
+        elif isinstance(a, FaceAnalyzerEntry):
+            inputs += [(f"analyzers[{i}].video", a.video), (f"analyzers[{i}].model", a.model)]
     missing = [f"{where}: no such file {p}" for where, p in inputs if p and not p.is_file()]
     missing += [
         f"sources[{i}].path: no such file or folder {s.path}"

@@ -15,6 +15,7 @@ from typing import Any
 from wearsdk._clock import ScaledClock, SessionClock
 from wearsdk._config import (
     DeviceEntry,
+    FaceAnalyzerEntry,
     FileAnalyzer,
     JsonlSink,
     LslAnalyzer,
@@ -34,6 +35,7 @@ from wearsdk.affect import load_arousal_params
 from wearsdk.analyzers import (
     Analyzer,
     AnnotationReplay,
+    FaceAnalyzer,
     FileAnnotations,
     VoiceAnalyzer,
     read_openface_csv,
@@ -66,6 +68,7 @@ class RunResult:
         dropped: messages the output subscriber dropped.
         sources: source ids of the configured devices, then of the LSL analyzer streams.
         sinks: how the session's sinks ended (output, jsonl files, MQTT, LSL, XDF).
+        start: the session time the analyzers' ``start_s`` counts from (the session's start).
         script_start: with virtual devices, the session time at which the script started.
         mqtt: the MQTT bridge's counters, with one.
     """
@@ -74,6 +77,7 @@ class RunResult:
     dropped: int = 0
     sources: list[str] = field(default_factory=list)
     sinks: list[SinkReport] = field(default_factory=list)
+    start: float | None = None
     script_start: float | None = None
     mqtt: MqttStatistics | None = None
 
@@ -157,7 +161,9 @@ def _analyzer_factories(config: SessionConfig) -> list[Callable[[SessionClock, f
     """Analyzers of the session file, read and checked now, built when the session starts."""
     out: list[Callable[[SessionClock, float], Analyzer]] = []
 
-    def start(entry: FileAnalyzer | VoiceAnalyzerEntry, clock: SessionClock, t0: float) -> float:
+    def start(
+        entry: FileAnalyzer | VoiceAnalyzerEntry | FaceAnalyzerEntry, clock: SessionClock, t0: float
+    ) -> float:
         if entry.start_unix is not None:
             return clock.from_unix(entry.start_unix)
         return t0 + entry.start_s
@@ -184,7 +190,41 @@ def _analyzer_factories(config: SessionConfig) -> list[Callable[[SessionClock, f
                 )
 
             out.append(voice)
+        elif isinstance(entry, FaceAnalyzerEntry):
+            for p in (entry.video, entry.model):
+                if p is not None and not p.is_file():
+                    raise ConfigError(f"analyzers[{i}]: {p}: no such file")
+
+            def face(clock: SessionClock, t0: float, e: FaceAnalyzerEntry = entry) -> Analyzer:
+                return FaceAnalyzer(
+                    camera=e.camera,
+                    video=e.video,
+                    model_path=e.model,
+                    analyzer_id=e.analyzer_id,
+                    max_faces=e.max_faces,
+                    span_s=e.span_s,
+                    paced=e.paced,
+                    start=start(e, clock, t0) if e.video is not None else None,
+                )
+
+            out.append(face)
     return out
+
+
+def _load_analyzer_libraries(config: SessionConfig) -> None:
+    """Import what the analyzers need once per process, before the session starts (blocking).
+
+    openSMILE takes seconds to import and to build its extractor (cached for the process),
+    MediaPipe seconds to import: done while the analyzers' clock runs, a paced analysis that
+    starts ``start_s`` into the session would start late, or not before a short session ends.
+    """
+    if any(isinstance(a, VoiceAnalyzerEntry) for a in config.analyzers):
+        from wearsdk.signals import opensmile_available
+
+        opensmile_available()  # builds and caches the eGeMAPS extractor when installed
+    if any(isinstance(a, FaceAnalyzerEntry) for a in config.analyzers):
+        with contextlib.suppress(ImportError):  # the analyzer says which extra is missing
+            import mediapipe  # noqa: F401
 
 
 def _mqtt(config: SessionConfig, session: Session, consent: Consent | None) -> MqttBridge | None:
@@ -299,6 +339,8 @@ async def run_session(
     virtual = config.session.transport == "virtual"
     consent = _consent(config)
     analyzers = _analyzer_factories(config)  # files are read before anything connects
+    if config.analyzers:
+        await asyncio.to_thread(_load_analyzer_libraries, config)
     replay = config.replays[0] if config.replays else None
     clock: SessionClock
     if replay is not None:
@@ -364,7 +406,7 @@ async def run_session(
             from wearsdk.drivers.lsl import LslInlet  # the lsl extra, only when asked for
 
             result.sources.append(session.add(LslInlet(lsl.query, source_id=lsl.source_id)))
-        t0 = clock.now()
+        t0 = result.start = clock.now()
         for make in analyzers:
             session.add_analyzer(make(clock, t0))
         if on_start is not None:

@@ -9,7 +9,7 @@ from typing import Any, TextIO
 
 from wearsdk._contracts import SinkReport
 from wearsdk._errors import ConfigError
-from wearsdk._live import window_heart_rate
+from wearsdk._live import face_summary, window_heart_rate
 
 
 class Summary:
@@ -30,6 +30,8 @@ class Summary:
         if kind == "annotation" and line.get("modality") == "marker":
             self.phase = str(line.get("label"))
             print(f"--- phase: {self.phase}", file=self.out, flush=True)
+        elif kind == "annotation" and line.get("modality") == "face":
+            print(f"face {face_summary(line)}", file=self.out, flush=True)
         elif kind == "device_status":
             extra = f" battery {line['battery_pct']}%" if line.get("battery_pct") else ""
             print(f"[{line['source']}] {line['state']}{extra}", file=self.out, flush=True)

@@ -57,6 +57,7 @@ def add_parser(sub: Any) -> None:
         help="stop after S seconds (default: never)",
     )
     stream.add_argument("--jsonl", action="store_true", help="print every bus event as JSON")
+    _add_face_arguments(stream)
     add_mqtt_arguments(stream, consent=True)
     add_live_argument(stream)
     stream.set_defaults(func=cmd)
@@ -69,8 +70,9 @@ def cmd(args: argparse.Namespace) -> int:
     from wearsdk._jsonl import message_to_dict
     from wearsdk._run import run_session
 
-    if args.device is None and not args.lsl_in:
-        raise ConfigError("give --device ADDRESS|NAME or --lsl-in QUERY")
+    face = _face_analyzers(args)
+    if args.device is None and not args.lsl_in and not face:
+        raise ConfigError("give --device ADDRESS|NAME, --lsl-in QUERY, --camera or --video")
     devices = []
     if args.device is not None:
         key = "address" if looks_like_address(args.device) else "name"
@@ -94,6 +96,7 @@ def cmd(args: argparse.Namespace) -> int:
             "devices": devices,
             "sources": [{"kind": "lsl", "query": query} for query in args.lsl_in],
             "sinks": export_sinks(args),
+            "analyzers": face,
         },
         what="stream",
     )
@@ -129,6 +132,54 @@ def cmd(args: argparse.Namespace) -> int:
         out = sys.stderr if args.jsonl else sys.stdout
         finish_report(event_log, png, out=out, keep_log=False, source=args.record)
     return 0
+
+
+def _add_face_arguments(stream: argparse.ArgumentParser) -> None:
+    """``--camera``/``--video``, ``--face-model``, ``--face-span``: the face analyzer."""
+    frames = stream.add_mutually_exclusive_group()
+    frames.add_argument(
+        "--camera",
+        metavar="INDEX|URL",
+        help="analyse the face in a camera's frames (OpenCV index, device path or stream "
+        "URL; the face extra); frames never leave the process",
+    )
+    frames.add_argument(
+        "--video",
+        type=Path,
+        metavar="FILE",
+        help="analyse the face in a video file, its frames stamped by their presentation "
+        "time from the session's start and played in session time",
+    )
+    stream.add_argument(
+        "--face-model",
+        type=Path,
+        metavar="PATH",
+        help="the face_landmarker.task model (default: $WEARSDK_FACE_MODEL, the cache, or a "
+        "checked download)",
+    )
+    stream.add_argument(
+        "--face-span",
+        type=float,
+        default=0.5,
+        metavar="S",
+        help="one face annotation per S seconds of frames (0: one per frame; default 0.5)",
+    )
+
+
+def _face_analyzers(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """The ``[[analyzers]]`` entry of ``--camera``/``--video``, if given."""
+    if args.camera is None and args.video is None:
+        if args.face_model is not None:
+            raise ConfigError("--face-model is for --camera or --video")
+        return []
+    entry: dict[str, Any] = {"kind": "face", "span_s": args.face_span}
+    if args.video is not None:
+        entry["video"] = args.video
+    else:
+        entry["camera"] = int(args.camera) if args.camera.isdigit() else args.camera
+    if args.face_model is not None:
+        entry["model"] = args.face_model
+    return [entry]
 
 
 def _add_lsl_arguments(sub: Any, stream: argparse.ArgumentParser) -> None:
