@@ -113,7 +113,12 @@ class MqttSink(_Strict):
 
     Attributes:
         kind: ``"mqtt"``.
-        url: ``mqtt://[user:password@]host:port`` or ``mqtts://...``.
+        url: ``mqtt://[user@]host:port`` or ``mqtts://...`` (a password in the URL works but
+            is visible to other users: a warning says so).
+        username: the broker user name (instead of ``user@`` in the URL).
+        password_file: a file whose first line is the broker password (keep it 0600).
+        password: the broker password (the file is safer; ``WEARSDK_MQTT_PASSWORD`` and
+            ``password_file`` take precedence).
         export: what may leave the process: ``estimates``, ``features`` or ``raw``.
         consent: the wearer's consent record (JSON); not needed with virtual devices (the
             simulated wearer's consent is used).
@@ -127,6 +132,9 @@ class MqttSink(_Strict):
 
     kind: Literal["mqtt"]
     url: str = Field(pattern=r"^mqtts?://")
+    username: str | None = Field(default=None, min_length=1)
+    password_file: Path | None = None
+    password: str | None = Field(default=None, min_length=1, repr=False)
     export: Literal["estimates", "features", "raw"] = "estimates"
     consent: Path | None = None
     ca_file: Path | None = None
@@ -246,6 +254,9 @@ class SessionSection(_Strict):
         record: record the session to this XDF file (needs ``consent``, allowing recording,
             unless the devices are virtual; and the ``lsl`` extra).
         consent: the wearer's consent record (JSON) for ``record``.
+        withdraw_file: while the session runs, the appearance of this file withdraws the
+            wearer's consent (as ``SIGUSR1`` does): export and recording stop at once, the
+            session goes on in-process.
     """
 
     name: str = Field(default="session", pattern=r"^[A-Za-z0-9._-]{1,64}$")
@@ -256,6 +267,7 @@ class SessionSection(_Strict):
     report: Path | None = None
     record: Path | None = None
     consent: Path | None = None
+    withdraw_file: Path | None = None
 
     @field_validator("transport")
     @classmethod
@@ -411,7 +423,7 @@ def _relative_to(config: SessionConfig, base: Path) -> SessionConfig:
         if isinstance(s, JsonlSink)
         else fixed(s, "consent")
         if isinstance(s, LslSink)
-        else fixed(s, "consent", "ca_file")
+        else fixed(s, "consent", "ca_file", "password_file")
         for s in config.sinks
     ]
     sources = [fixed(s, "path") if isinstance(s, ReplaySource) else s for s in config.sources]
@@ -426,7 +438,7 @@ def _relative_to(config: SessionConfig, base: Path) -> SessionConfig:
             for a in config.analyzers
         )
     ]
-    session = fixed(config.session, "report", "record", "consent")
+    session = fixed(config.session, "report", "record", "consent", "withdraw_file")
     update = {"sinks": sinks, "session": session, "analyzers": analyzers, "sources": sources}
     return config.model_copy(update=update)
 

@@ -7,9 +7,11 @@ import contextlib
 import dataclasses
 import importlib.metadata
 import inspect
+import signal
 import wave
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from wearsdk._clock import ScaledClock, SessionClock
@@ -29,7 +31,7 @@ from wearsdk._config import (
     VoiceAnalyzerEntry,
 )
 from wearsdk._errors import ConfigError, WearError
-from wearsdk._privacy import Consent, ExportPolicy, Pseudonymizer, require_consent
+from wearsdk._privacy import Consent, ConsentGate, ExportPolicy, Pseudonymizer, require_consent
 from wearsdk._scenario import play_script, simulated_analyzers
 from wearsdk.affect import load_arousal_params
 from wearsdk.analyzers import (
@@ -44,13 +46,14 @@ from wearsdk.analyzers import (
 )
 from wearsdk.bus import Message, OverflowPolicy
 from wearsdk.io.ble import VirtualLink, parse_transport
-from wearsdk.io.mqtt import MqttBridge, MqttConfig, MqttStatistics
+from wearsdk.io.mqtt import MqttBridge, MqttStatistics, resolve_mqtt_config
 from wearsdk.session import (
     JsonLinesSink,
     MessageSink,
     PipelineConfig,
     Session,
     Sink,
+    SinkContext,
     SinkReport,
     Source,
 )
@@ -227,7 +230,9 @@ def _load_analyzer_libraries(config: SessionConfig) -> None:
             import mediapipe  # noqa: F401
 
 
-def _mqtt(config: SessionConfig, session: Session, consent: Consent | None) -> MqttBridge | None:
+def _mqtt(
+    config: SessionConfig, session: Session, consent: ConsentGate | None
+) -> MqttBridge | None:
     """One bridge for the MQTT sink (export) and the remote analyzers (inbound)."""
     sink = next((s for s in config.sinks if isinstance(s, MqttSink)), None)
     remote = next((a for a in config.analyzers if isinstance(a, MqttAnalyzers)), None)
@@ -238,14 +243,20 @@ def _mqtt(config: SessionConfig, session: Session, consent: Consent | None) -> M
     elif remote is not None:
         session_id = remote.session or config.session.name
     else:
-        participant = consent.participant if consent is not None else "unknown"
+        record = consent.consent if consent is not None else None
+        participant = record.participant if record is not None else "unknown"
         session_id = Pseudonymizer().pseudonym(participant, prefix="s")
     url = sink.url if sink is not None else remote.url if remote is not None else None
     assert url is not None  # the file's validation guarantees one
     ca_file = (sink.ca_file if sink is not None else None) or (remote.ca_file if remote else None)
-    mqtt = MqttConfig(
-        url=url,
-        session=session_id,
+    credentials: dict[str, Any] = {}
+    if sink is not None:
+        credentials = {"username": sink.username, "password": sink.password}
+    mqtt = resolve_mqtt_config(
+        url,
+        session_id,
+        password_file=sink.password_file if sink is not None else None,
+        **credentials,
         policy=ExportPolicy(sink.export) if sink is not None else ExportPolicy.ESTIMATES,
         ca_file=None if ca_file is None else str(ca_file),
         qos={
@@ -305,11 +316,108 @@ def _lsl_outlets(sink: LslSink, session: Session, consent: Consent | None, repla
     )
 
 
+class _Fatal:
+    """A required sink: its failure also sets ``failed``, which ends the runner's waits at
+    once (the session's task group cancels them too, unless a device's setup swallowed that
+    cancellation)."""  # noqa: D205, D209
+
+    def __init__(self, sink: Sink, failed: asyncio.Event) -> None:
+        self.sink = sink
+        self.failed = failed
+
+    async def run(self, ctx: SinkContext) -> None:
+        try:
+            await self.sink.run(ctx)
+        except Exception:
+            self.failed.set()
+            raise
+
+    async def drain(self, timeout_s: float) -> int:
+        return await self.sink.drain(timeout_s)
+
+
+async def _unless(failed: asyncio.Event, main: Coroutine[Any, Any, None]) -> None:
+    """Run ``main`` until it ends, or until ``failed`` is set (then it is cancelled)."""
+    task = asyncio.ensure_future(main)
+    stop = asyncio.ensure_future(failed.wait())
+    try:
+        await asyncio.wait({task, stop}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for t in (task, stop):
+            t.cancel()
+        await asyncio.gather(task, stop, return_exceptions=True)
+    if not task.cancelled() and (error := task.exception()) is not None:
+        raise error
+
+
+def _consent_conditions(
+    stack: contextlib.AsyncExitStack,
+    gate: ConsentGate,
+    withdraw_file: Path | None,
+    notice: Callable[[str], None] | None,
+) -> None:
+    """Watch the gate while the session runs: its expiry, ``SIGUSR1`` and the withdrawal
+    file withdraw; ``notice`` is told once when it closes."""  # noqa: D205, D209
+    if notice is not None:
+        gate.on_close(
+            lambda reason: notice(
+                f"consent {reason}: export and recording stopped; the session goes on"
+            )
+        )
+    loop = asyncio.get_running_loop()
+    tasks = [asyncio.create_task(gate.wait_closed(), name="wearsdk[consent].expiry")]
+    if withdraw_file is not None:
+        tasks.append(asyncio.create_task(gate.watch(withdraw_file), name="wearsdk[consent].file"))
+    try:
+        loop.add_signal_handler(signal.SIGUSR1, gate.withdraw, "SIGUSR1")
+    except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, Windows
+        pass
+    else:
+        stack.callback(loop.remove_signal_handler, signal.SIGUSR1)
+
+    async def stop() -> None:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    stack.push_async_callback(stop)
+
+
+@contextlib.contextmanager
+def _quiet_cancelled_hci_commands() -> Iterator[None]:
+    """Drop bumble's ``InvalidStateError`` for an HCI command whose waiter was cancelled.
+
+    When a session ends early (a sink's fatal error, Ctrl-C) while a virtual twin or its
+    central waits for an HCI command, the controller's answer arrives after the wait was
+    cancelled and bumble (0.0.236) sets the result of the cancelled future: asyncio would log
+    a traceback for an answer nobody waits for. Every other loop error is passed on.
+    """
+    loop = asyncio.get_running_loop()
+    previous = loop.get_exception_handler()
+
+    def handler(lp: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        if isinstance(context.get("exception"), asyncio.InvalidStateError) and (
+            "Host.on_packet" in repr(context.get("handle"))
+        ):
+            return
+        if previous is not None:
+            previous(lp, context)
+        else:
+            lp.default_exception_handler(context)
+
+    loop.set_exception_handler(handler)
+    try:
+        yield
+    finally:
+        loop.set_exception_handler(previous)
+
+
 async def run_session(
     config: SessionConfig,
     emit: Callable[[Message, SessionClock], None] | None = None,
     *,
     on_start: Callable[[Session], None] | None = None,
+    notice: Callable[[str], None] | None = None,
 ) -> RunResult:
     """Run a session: the one runner of ``demo``, ``stream``, ``record``, ``replay``, ``run``.
 
@@ -326,6 +434,8 @@ async def run_session(
         emit: called with every bus message (the terminal view), inside the session: an
             error it raises (the reader went away) ends the session with that error.
         on_start: called with the running session once its sources are added.
+        notice: told, once, what a person should know while the session goes on (the
+            consent expired or was withdrawn: export and recording stopped).
 
     Returns:
         Counts of what went over the bus, and how each sink ended.
@@ -335,6 +445,8 @@ async def run_session(
             file that cannot be read as its format (read before anything connects).
         ConsentError: an export or a recording without a consent record (real devices),
             or with one that does not allow it.
+        MqttAuthError: the broker refused the credentials (at once, the session ended).
+        MqttTlsError: the broker's certificate did not verify (at once, the session ended).
     """
     virtual = config.session.transport == "virtual"
     consent = _consent(config)
@@ -347,29 +459,36 @@ async def run_session(
         replay_source, clock = _replay(replay)
     else:
         clock = ScaledClock(config.session.speed) if virtual else SessionClock()
-    session = Session(
-        clock=clock,
-        pipeline=_pipeline(config.pipeline),
-        consent=consent,
-        record=config.session.record,
-    )
+    session = Session(clock=clock, pipeline=_pipeline(config.pipeline), consent=consent)
+    # consent is a live condition: one gate for every sink that exports or records, closed
+    # at the expiry instant or by a withdrawal (SIGUSR1, the withdrawal file)
+    gate = None if consent is None else ConsentGate(consent)
     if config.session.record is not None:
+        from wearsdk.io.lsl import XdfRecorder  # the lsl extra, only when recording
+
         config.session.record.parent.mkdir(parents=True, exist_ok=True)
+        recorder = XdfRecorder(session.bus, clock, config.session.record, consent=gate)
+        # a recording that fails (a full disk) is reported and stopped; the session goes on
+        session.add_sink(recorder, name="xdf")
     result = RunResult()
+    failed = asyncio.Event()  # a required sink failed: the session ends at once
     # a replay waits for its output instead of losing messages
     policy: OverflowPolicy = "block" if replay is not None else "drop_oldest"
     output = MessageSink(
         None if emit is None else lambda message, ctx: emit(message, ctx.clock), policy=policy
     )
-    session.add_sink(output, name="output", required=emit is not None)
+    session.add_sink(_Fatal(output, failed), name="output", required=emit is not None)
     for i, sink in enumerate(config.sinks):
         if isinstance(sink, JsonlSink):
             session.add_sink(JsonLinesSink(sink.path), name=f"jsonl-{i}" if i else "jsonl")
         elif isinstance(sink, LslSink):
             session.add_sink(_lsl_outlets(sink, session, consent, replay is not None), name="lsl")
-    bridge = _mqtt(config, session, consent)
+    bridge = _mqtt(config, session, gate)
     if bridge is not None:
-        session.add_sink(bridge, name="mqtt")
+        # the bridge retries what retrying can mend (a broker restart, a lost link) and raises
+        # only what it cannot (credentials refused, a certificate that does not verify): that
+        # ends the session at once, not silently at its end
+        session.add_sink(_Fatal(bridge, failed), name="mqtt", required=True)
 
     sim = config.simulation
     async with contextlib.AsyncExitStack() as stack:
@@ -377,6 +496,7 @@ async def run_session(
         twins = []
         script = ArousalScript.calm_stress_recovery(config.session.duration_s or 60.0)
         if virtual:
+            stack.enter_context(_quiet_cancelled_hci_commands())
             link = await stack.enter_async_context(VirtualLink())
             for i, entry in enumerate(config.devices):
                 name = entry.name or f"wearsdk twin {i}"
@@ -390,6 +510,11 @@ async def run_session(
                     extra.setdefault("profile", entry.options["profile"])
                 twins.append(twin_cls(peripheral, heart, clock, name=name, **extra))
             transport = await stack.enter_async_context(link.central())
+            # the twins advertise before the session starts: a session that ends at once (a
+            # sink's fatal error) must not cancel them in the middle of an HCI command, which
+            # bumble does not survive cleanly
+            for twin in twins:
+                await stack.enter_async_context(twin)
         elif config.devices:  # LSL inputs and replays alone need no Bluetooth transport
             transport = await stack.enter_async_context(parse_transport(config.session.transport))
         await stack.enter_async_context(session)
@@ -411,33 +536,37 @@ async def run_session(
             session.add_analyzer(make(clock, t0))
         if on_start is not None:
             on_start(session)
-        for twin in twins:
-            await stack.enter_async_context(twin)
-        if replay is not None:
-            # the session finishes by itself at the end of the recording: its last windows
-            # are published, then the sinks drain as the block is left
-            await session.wait_sources()
-        elif virtual:
-            start = result.script_start = clock.now()
-            if sim.analyzers:
-                for analyzer in simulated_analyzers(script, start, config.session.seed):
-                    session.add_analyzer(analyzer)
-            if sim.markers or sim.contact_loss:
-                await play_script(
-                    session,
-                    script,
-                    start,
-                    twins[0],
-                    markers=sim.markers,
-                    contact_loss=sim.contact_loss,
-                )
+        if gate is not None:
+            _consent_conditions(stack, gate, config.session.withdraw_file, notice)
+
+        async def play() -> None:
+            if replay is not None:
+                # the session finishes by itself at the end of the recording: its last windows
+                # are published, then the sinks drain as the block is left
+                await session.wait_sources()
+            elif virtual:
+                start = result.script_start = clock.now()
+                if sim.analyzers:
+                    for analyzer in simulated_analyzers(script, start, config.session.seed):
+                        session.add_analyzer(analyzer)
+                if sim.markers or sim.contact_loss:
+                    await play_script(
+                        session,
+                        script,
+                        start,
+                        twins[0],
+                        markers=sim.markers,
+                        contact_loss=sim.contact_loss,
+                    )
+                else:
+                    await session.sleep(script.duration_s)
+                await session.sleep(sim.settle_s)
+            elif config.session.duration_s is None:
+                await asyncio.Event().wait()  # until interrupted
             else:
-                await session.sleep(script.duration_s)
-            await session.sleep(sim.settle_s)
-        elif config.session.duration_s is None:
-            await asyncio.Event().wait()  # until interrupted
-        else:
-            await session.sleep(config.session.duration_s)
+                await session.sleep(config.session.duration_s)
+
+        await _unless(failed, play())
     # leaving the session stopped the sources, flushed the pipeline and drained the sinks
     result.messages = dict(output.counts)
     result.dropped = output.dropped

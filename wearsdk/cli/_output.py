@@ -170,8 +170,18 @@ def _num(v: float | None) -> str:
     return "-" if v is None else f"{v:.2f}" if abs(v) < 10 else f"{v:.0f}"
 
 
-def report_sinks(reports: Sequence[SinkReport]) -> None:
-    """Say on stderr which sinks failed or could not deliver everything."""
+def report_sinks(reports: Sequence[SinkReport]) -> bool:
+    """Say on stderr which sinks could not deliver everything; return whether one failed.
+
+    A sink that failed was reported when it failed (the session logs it once and goes on);
+    the command then ends with exit code 1.
+    """
     for report in reports:
-        if not report.ok:
+        if report.error is None and not report.ok:
             print(f"wearsdk: {report.describe()}", file=sys.stderr)
+    return any(report.error is not None for report in reports)
+
+
+def notice(text: str) -> None:
+    """Tell the person at the terminal, on stderr, as ``wearsdk: <text>``."""
+    print(f"wearsdk: {text}", file=sys.stderr, flush=True)

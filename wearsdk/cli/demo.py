@@ -19,7 +19,7 @@ from wearsdk.cli._args import (
     positive_float,
     report_plan,
 )
-from wearsdk.cli._output import EventLog, Summary, finish_report, report_sinks
+from wearsdk.cli._output import EventLog, Summary, finish_report, notice, report_sinks
 
 
 def add_parser(sub: Any) -> None:
@@ -107,14 +107,14 @@ def cmd(args: argparse.Namespace) -> int:
 
     try:
         with view if not args.jsonl else contextlib.nullcontext():
-            result = asyncio.run(run_session(config, emit))
+            result = asyncio.run(run_session(config, emit, notice=notice))
             view.state.dropped = result.dropped
     finally:
         event_log.close()
-    report_sinks(result.sinks)
+    sink_failed = report_sinks(result.sinks)
     if not args.jsonl:
         counts = ", ".join(f"{v} {k}" for k, v in sorted(result.messages.items()))
         print(f"demo finished: {counts}; dropped {result.dropped}")
     finish_report(event_log, report_png, out=sys.stderr if args.jsonl else sys.stdout)
     sys.stdout.flush()
-    return 0
+    return 1 if sink_failed else 0

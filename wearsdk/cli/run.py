@@ -11,7 +11,7 @@ from typing import Any
 
 from wearsdk._errors import ConfigError
 from wearsdk.cli._args import add_live_argument
-from wearsdk.cli._output import Summary, report_sinks, write_report
+from wearsdk.cli._output import Summary, notice, report_sinks, write_report
 
 
 def add_parser(sub: Any) -> None:
@@ -57,9 +57,9 @@ def cmd(args: argparse.Namespace) -> int:
             view(line)
 
     with view if not args.jsonl else contextlib.nullcontext():
-        result = asyncio.run(run_session(config, emit))
+        result = asyncio.run(run_session(config, emit, notice=notice))
         view.state.dropped = result.dropped
-    report_sinks(result.sinks)
+    sink_failed = report_sinks(result.sinks)
     out = sys.stderr if args.jsonl else sys.stdout
     counts = ", ".join(f"{v} {k}" for k, v in sorted(result.messages.items()))
     print(f"{config.session.name} finished: {counts}; dropped {result.dropped}", file=out)
@@ -71,4 +71,4 @@ def cmd(args: argparse.Namespace) -> int:
             print(f"no report: {exc}", file=sys.stderr)
         else:
             print(f"report: {drawn.png} (and {drawn.html.name})", file=out)
-    return 0
+    return 1 if sink_failed else 0

@@ -26,7 +26,7 @@ from wearsdk.cli._args import (
     looks_like_address,
     positive_float,
 )
-from wearsdk.cli._output import EventLog, Summary, finish_report, report_sinks
+from wearsdk.cli._output import EventLog, Summary, finish_report, notice, report_sinks
 
 
 def add_parser(sub: Any) -> None:
@@ -91,6 +91,7 @@ def cmd(args: argparse.Namespace) -> int:
                 "duration_s": args.duration,
                 "record": args.record,
                 "consent": args.consent,
+                "withdraw_file": args.withdraw_file,
             },
             "pipeline": {"baseline_s": 180.0, "publish_clean": args.clean},
             "devices": devices,
@@ -110,9 +111,12 @@ def cmd(args: argparse.Namespace) -> int:
         else:
             summary(line)
 
+    sink_failed = False
+
     async def stream() -> None:
-        result = await run_session(config, emit)
-        report_sinks(result.sinks)
+        nonlocal sink_failed
+        result = await run_session(config, emit, notice=notice)
+        sink_failed = report_sinks(result.sinks)
 
     summary = LiveView(
         Summary(sys.stdout, verbose_hr=True),
@@ -131,7 +135,7 @@ def cmd(args: argparse.Namespace) -> int:
             event_log.close()
         out = sys.stderr if args.jsonl else sys.stdout
         finish_report(event_log, png, out=out, keep_log=False, source=args.record)
-    return 0
+    return 1 if sink_failed else 0
 
 
 def _add_face_arguments(stream: argparse.ArgumentParser) -> None:
