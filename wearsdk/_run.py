@@ -324,16 +324,21 @@ class _Fatal:
     def __init__(self, sink: Sink, failed: asyncio.Event) -> None:
         self.sink = sink
         self.failed = failed
+        self._drained = asyncio.Event()
 
     async def run(self, ctx: SinkContext) -> None:
         try:
-            await self.sink.run(ctx)
+            # a sink that runs until cancelled (the MQTT bridge) ends once it has drained
+            await _unless(self._drained, self.sink.run(ctx))
         except Exception:
             self.failed.set()
             raise
 
     async def drain(self, timeout_s: float) -> int:
-        return await self.sink.drain(timeout_s)
+        try:
+            return await self.sink.drain(timeout_s)
+        finally:
+            self._drained.set()
 
 
 async def _unless(failed: asyncio.Event, main: Coroutine[Any, Any, None]) -> None:

@@ -421,8 +421,11 @@ class XdfRecorder:
                     if data:
                         job = pool.submit(writer.write_bytes, data)
                         self._inflight = (job, data)
-                        await asyncio.wrap_future(job)
-                        self._inflight = None
+                        try:
+                            await asyncio.wrap_future(job)  # OSError: a full disk, raised once
+                        finally:
+                            if job.done():  # else cancelled during the write: _finish waits
+                                self._inflight = None
         except StreamClosedError:
             pass  # the bus closed: the session is over
         finally:
