@@ -9,7 +9,7 @@ import importlib.metadata
 import inspect
 import signal
 import wave
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -316,43 +316,34 @@ def _lsl_outlets(sink: LslSink, session: Session, consent: Consent | None, repla
     )
 
 
-class _Fatal:
-    """A required sink: its failure also sets ``failed``, which ends the runner's waits at
-    once (the session's task group cancels them too, unless a device's setup swallowed that
-    cancellation)."""  # noqa: D205, D209
+class _UntilDrained:
+    """A sink that runs until cancelled (the MQTT bridge), ended once it has drained (instead
+    of holding the session's end until the drain deadline)."""  # noqa: D205, D209
 
-    def __init__(self, sink: Sink, failed: asyncio.Event) -> None:
+    def __init__(self, sink: Sink) -> None:
         self.sink = sink
-        self.failed = failed
-        self._drained = asyncio.Event()
+        self._task: asyncio.Task[Any] | None = None
+        self._ended = False
 
     async def run(self, ctx: SinkContext) -> None:
+        # in this task: the sink subscribes before any source runs, as the session promises
+        self._task = asyncio.current_task()
         try:
-            # a sink that runs until cancelled (the MQTT bridge) ends once it has drained
-            await _unless(self._drained, self.sink.run(ctx))
-        except Exception:
-            self.failed.set()
-            raise
+            await self.sink.run(ctx)
+        except asyncio.CancelledError:
+            if not self._ended:
+                raise
+            assert self._task is not None
+            self._task.uncancel()  # ended by drain(): a normal end
 
     async def drain(self, timeout_s: float) -> int:
         try:
             return await self.sink.drain(timeout_s)
         finally:
-            self._drained.set()
-
-
-async def _unless(failed: asyncio.Event, main: Coroutine[Any, Any, None]) -> None:
-    """Run ``main`` until it ends, or until ``failed`` is set (then it is cancelled)."""
-    task = asyncio.ensure_future(main)
-    stop = asyncio.ensure_future(failed.wait())
-    try:
-        await asyncio.wait({task, stop}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for t in (task, stop):
-            t.cancel()
-        await asyncio.gather(task, stop, return_exceptions=True)
-    if not task.cancelled() and (error := task.exception()) is not None:
-        raise error
+            # a sink that runs until cancelled (the MQTT bridge) ends once it has drained
+            if self._task is not None and not self._task.done():
+                self._ended = True
+                self._task.cancel()
 
 
 def _consent_conditions(
@@ -476,13 +467,12 @@ async def run_session(
         # a recording that fails (a full disk) is reported and stopped; the session goes on
         session.add_sink(recorder, name="xdf")
     result = RunResult()
-    failed = asyncio.Event()  # a required sink failed: the session ends at once
     # a replay waits for its output instead of losing messages
     policy: OverflowPolicy = "block" if replay is not None else "drop_oldest"
     output = MessageSink(
         None if emit is None else lambda message, ctx: emit(message, ctx.clock), policy=policy
     )
-    session.add_sink(_Fatal(output, failed), name="output", required=emit is not None)
+    session.add_sink(output, name="output", required=emit is not None)
     for i, sink in enumerate(config.sinks):
         if isinstance(sink, JsonlSink):
             session.add_sink(JsonLinesSink(sink.path), name=f"jsonl-{i}" if i else "jsonl")
@@ -493,7 +483,7 @@ async def run_session(
         # the bridge retries what retrying can mend (a broker restart, a lost link) and raises
         # only what it cannot (credentials refused, a certificate that does not verify): that
         # ends the session at once, not silently at its end
-        session.add_sink(_Fatal(bridge, failed), name="mqtt", required=True)
+        session.add_sink(_UntilDrained(bridge), name="mqtt", required=True)
 
     sim = config.simulation
     async with contextlib.AsyncExitStack() as stack:
@@ -571,7 +561,7 @@ async def run_session(
             else:
                 await session.sleep(config.session.duration_s)
 
-        await _unless(failed, play())
+        await play()
     # leaving the session stopped the sources, flushed the pipeline and drained the sinks
     result.messages = dict(output.counts)
     result.dropped = output.dropped
