@@ -513,6 +513,7 @@ async def run_session(
         elif config.devices:  # LSL inputs and replays alone need no Bluetooth transport
             transport = await stack.enter_async_context(parse_transport(config.session.transport))
         await stack.enter_async_context(session)
+        await asyncio.sleep(0)  # the sinks take their first step (subscribe) before we publish
         for i, entry in enumerate(config.devices):
             result.sources.append(session.add(_driver(entry, transport, i)))
         for src in config.sources:
