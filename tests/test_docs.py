@@ -68,7 +68,7 @@ def test_the_quickstart_session_file_is_valid(tmp_path: Path) -> None:
         (tmp_path / name).touch()
     config = load_session_config(path)
     assert [d.driver for d in config.devices] == ["polar-h10", "bitalino"]
-    assert [a.kind for a in config.analyzers] == ["file", "voice", "mqtt", "lsl"]
+    assert [a.kind for a in config.analyzers] == ["file", "voice", "face", "mqtt", "lsl"]
     assert config.session.record == tmp_path / "out" / "lab-07.xdf"
     mqtt = config.sinks[1]
     assert isinstance(mqtt, MqttSink)

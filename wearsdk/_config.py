@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator, model_v
 
 from wearsdk._config_analyzers import (
     AnalyzerEntry,
+    FaceAnalyzerEntry,
     FileAnalyzer,
     LslAnalyzer,
     MqttAnalyzers,
@@ -23,6 +24,7 @@ from wearsdk._errors import ConfigError
 __all__ = [
     "AnalyzerEntry",
     "DeviceEntry",
+    "FaceAnalyzerEntry",
     "FileAnalyzer",
     "JsonlSink",
     "LslAnalyzer",
@@ -111,7 +113,12 @@ class MqttSink(_Strict):
 
     Attributes:
         kind: ``"mqtt"``.
-        url: ``mqtt://[user:password@]host:port`` or ``mqtts://...``.
+        url: ``mqtt://[user@]host:port`` or ``mqtts://...`` (a password in the URL works but
+            is visible to other users: a warning says so).
+        username: the broker user name (instead of ``user@`` in the URL).
+        password_file: a file whose first line is the broker password (keep it 0600).
+        password: the broker password (the file is safer; ``WEARSDK_MQTT_PASSWORD`` and
+            ``password_file`` take precedence).
         export: what may leave the process: ``estimates``, ``features`` or ``raw``.
         consent: the wearer's consent record (JSON); not needed with virtual devices (the
             simulated wearer's consent is used).
@@ -125,6 +132,9 @@ class MqttSink(_Strict):
 
     kind: Literal["mqtt"]
     url: str = Field(pattern=r"^mqtts?://")
+    username: str | None = Field(default=None, min_length=1)
+    password_file: Path | None = None
+    password: str | None = Field(default=None, min_length=1, repr=False)
     export: Literal["estimates", "features", "raw"] = "estimates"
     consent: Path | None = None
     ca_file: Path | None = None
@@ -249,6 +259,9 @@ class SessionSection(_Strict):
         connect_timeout_s: a device or LSL input not connected within this many seconds ends
             the session with an error that says why (``device not found``, exit code 1);
             ``0``: retry until interrupted.
+        withdraw_file: while the session runs, the appearance of this file withdraws the
+            wearer's consent (as ``SIGUSR1`` does): export and recording stop at once, the
+            session goes on in-process.
     """
 
     name: str = Field(default="session", pattern=r"^[A-Za-z0-9._-]{1,64}$")
@@ -261,6 +274,7 @@ class SessionSection(_Strict):
     consent: Path | None = None
     overwrite: bool = False
     connect_timeout_s: float = Field(default=30.0, ge=0, allow_inf_nan=False)
+    withdraw_file: Path | None = None
 
     @field_validator("transport")
     @classmethod
@@ -303,8 +317,12 @@ class SessionConfig(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> SessionConfig:
-        if not self.devices and not self.sources:
-            raise ValueError("give at least one device (or a source: an LSL stream, a replay)")
+        cameras = [a for a in self.analyzers if isinstance(a, FaceAnalyzerEntry)]
+        if not self.devices and not self.sources and not cameras:
+            raise ValueError(
+                "give at least one device (or a source: an LSL stream, a replay; or a face "
+                "analyzer's camera or video)"
+            )
         if len(self.replays) > 1 or (self.replays and (self.devices or len(self.sources) > 1)):
             raise ValueError("a replay is the session's only source")
         if self.replays and self.session.transport == "virtual":
@@ -337,11 +355,16 @@ class SessionConfig(_Strict):
             if sink is not None and entry.url not in (None, sink.url):
                 raise ValueError("the mqtt analyzers entry and the mqtt sink use one broker")
         ids = [a.resolved_id for a in self.analyzers if isinstance(a, FileAnalyzer)] + [
-            a.analyzer_id for a in self.analyzers if isinstance(a, VoiceAnalyzerEntry)
+            a.analyzer_id
+            for a in self.analyzers
+            if isinstance(a, VoiceAnalyzerEntry | FaceAnalyzerEntry)
         ]
         if len(set(ids)) != len(ids):
             raise ValueError(f"analyzer ids must differ: {', '.join(ids)}")
         return self
+
+
+_UNION_TAGS = ("jsonl", "mqtt", "file", "voice", "face", "lsl", "xdf", "e4")
 
 
 def _where(loc: tuple[int | str, ...]) -> str:
@@ -349,7 +372,7 @@ def _where(loc: tuple[int | str, ...]) -> str:
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif part in ("jsonl", "mqtt", "file", "voice", "lsl", "xdf", "e4") and out.endswith("]"):
+        elif part in _UNION_TAGS and out.endswith("]"):
             continue  # the union member pydantic tried: not a place in the file
         else:
             out += f".{part}" if out else str(part)
@@ -407,18 +430,22 @@ def _relative_to(config: SessionConfig, base: Path) -> SessionConfig:
         if isinstance(s, JsonlSink)
         else fixed(s, "consent")
         if isinstance(s, LslSink)
-        else fixed(s, "consent", "ca_file")
+        else fixed(s, "consent", "ca_file", "password_file")
         for s in config.sinks
     ]
     sources = [fixed(s, "path") if isinstance(s, ReplaySource) else s for s in config.sources]
     analyzers = [
-        fixed(a, "ca_file") if isinstance(a, MqttAnalyzers) else a
+        fixed(a, "ca_file")
+        if isinstance(a, MqttAnalyzers)
+        else fixed(a, "video", "model")
+        if isinstance(a, FaceAnalyzerEntry)
+        else a
         for a in (
             fixed(a, "path") if isinstance(a, FileAnalyzer | VoiceAnalyzerEntry) else a
             for a in config.analyzers
         )
     ]
-    session = fixed(config.session, "report", "record", "consent")
+    session = fixed(config.session, "report", "record", "consent", "withdraw_file")
     update = {"sinks": sinks, "session": session, "analyzers": analyzers, "sources": sources}
     return config.model_copy(update=update)
 
@@ -432,6 +459,8 @@ def _check_files(config: SessionConfig, path: Path) -> None:
     for i, a in enumerate(config.analyzers):
         if isinstance(a, FileAnalyzer | VoiceAnalyzerEntry):
             inputs.append((f"analyzers[{i}].path", a.path))
+        elif isinstance(a, FaceAnalyzerEntry):
+            inputs += [(f"analyzers[{i}].video", a.video), (f"analyzers[{i}].model", a.model)]
     missing = [f"{where}: no such file {p}" for where, p in inputs if p and not p.is_file()]
     missing += [
         f"sources[{i}].path: no such file or folder {s.path}"

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AnalyzerEntry",
+    "FaceAnalyzerEntry",
     "FileAnalyzer",
     "LslAnalyzer",
     "MqttAnalyzers",
@@ -135,6 +136,47 @@ class VoiceAnalyzerEntry(_Timed):
     segment_s: float = Field(default=2.0, gt=0)
 
 
+class FaceAnalyzerEntry(_Timed):
+    """Face valence and arousal from a camera or a video file (``kind = "face"``).
+
+    Runs the built-in :class:`~wearsdk.analyzers.FaceAnalyzer` (MediaPipe Face Landmarker;
+    the ``face`` extra). A camera's frames are stamped with the session time they arrive; a
+    video file's with ``start + their presentation time``, paced in session time.
+
+    Attributes:
+        kind: ``"face"``.
+        camera: camera index for OpenCV (``0``), or a device path or stream URL.
+        video: a video file (instead of ``camera``).
+        model: the ``face_landmarker.task`` file (default: ``$WEARSDK_FACE_MODEL``, the
+            cache, or a checked download).
+        analyzer_id: the analyzer's id.
+        max_faces: faces looked for per frame (the largest is followed).
+        span_s: one annotation per span of frames this long (``0``: one per frame).
+        paced: play a video file in session time; ``false`` analyses every frame at once.
+        start_s: with ``video``: session seconds after the session starts at which the
+            video's first frame lies.
+        start_unix: with ``video``: unix time of its first frame; instead of ``start_s``.
+    """
+
+    kind: Literal["face"]
+    camera: int | str | None = None
+    video: Path | None = None
+    model: Path | None = None
+    analyzer_id: str = Field(default="face-mediapipe", pattern=_ANALYZER_ID)
+    max_faces: int = Field(default=2, ge=1, le=8)
+    span_s: float = Field(default=0.5, ge=0)
+    paced: bool = True
+
+    @model_validator(mode="after")
+    def _one_input(self) -> FaceAnalyzerEntry:
+        if (self.camera is None) == (self.video is None):
+            raise ValueError("give exactly one of camera or video")
+        timed = self.start_unix is not None or "start_s" in self.model_fields_set
+        if self.camera is not None and timed:
+            raise ValueError("start_s and start_unix are for a video file, not a camera")
+        return self
+
+
 class MqttAnalyzers(_Strict):
     """Accept remote analyzers over MQTT (``kind = "mqtt"``).
 
@@ -178,6 +220,7 @@ class LslAnalyzer(_Strict):
 
 
 AnalyzerEntry = Annotated[
-    FileAnalyzer | VoiceAnalyzerEntry | MqttAnalyzers | LslAnalyzer, Field(discriminator="kind")
+    FileAnalyzer | VoiceAnalyzerEntry | FaceAnalyzerEntry | MqttAnalyzers | LslAnalyzer,
+    Field(discriminator="kind"),
 ]
 """One ``[[analyzers]]`` entry, by its ``kind``."""

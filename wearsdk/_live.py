@@ -4,7 +4,8 @@
 into what a person watches: per device its connection state, battery, signal quality
 (coverage of the streams it feeds, from the latest window), heart rate, skin contact, gaps
 and missing samples; for the wearer the heart rate, skin conductance level, arousal and
-valence with their confidence, and the stress level; for a replay or a timed session the
+valence with their confidence, the stress level and the latest face annotation of a camera
+or video analyzer; for a replay or a timed session the
 progress. :func:`render_live` draws it as Rich renderables; :class:`LiveView` shows it on a
 terminal and falls back to plain lines when stdout is not a terminal (or Rich is missing).
 """
@@ -16,7 +17,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["DeviceRow", "LiveState", "LiveView", "render_live", "window_heart_rate"]
+__all__ = [
+    "DeviceRow",
+    "LiveState",
+    "LiveView",
+    "face_summary",
+    "render_live",
+    "window_heart_rate",
+]
 
 
 @dataclass(slots=True)
@@ -65,6 +73,7 @@ class LiveState:
         hr_bpm: the wearer's mean heart rate over the latest window.
         scl_usiemens: the wearer's mean skin conductance level over the latest window.
         estimate: the latest estimate line.
+        face: the latest face annotation line (a camera or video analyzer).
         dropped: messages the output could not keep up with (set by the caller).
         lines: lines seen.
     """
@@ -78,6 +87,7 @@ class LiveState:
     hr_bpm: float | None = None
     scl_usiemens: float | None = None
     estimate: dict[str, Any] | None = None
+    face: dict[str, Any] | None = None
     dropped: int = 0
     lines: int = 0
 
@@ -135,6 +145,8 @@ class LiveState:
                 self.estimate = line
         elif kind == "annotation" and line.get("modality") == "marker":
             self.phase = str(line.get("label") or line.get("analyzer_id"))
+        elif kind == "annotation" and line.get("modality") == "face":
+            self.face = line
 
     @property
     def elapsed_s(self) -> float:
@@ -153,6 +165,19 @@ def window_heart_rate(values: dict[str, Any]) -> float | None:
         if (v := _num(values.get(key))) is not None:
             return v
     return None
+
+
+def face_summary(line: dict[str, Any]) -> str:
+    """A face annotation in one line: valence, arousal, confidence and faces in view."""
+    valence, arousal = _num(line.get("valence")), _num(line.get("arousal"))
+    faces = (line.get("extras") or {}).get("faces")
+    return (
+        f"valence {'-' if valence is None else f'{valence:+4.2f}'}  "
+        f"arousal {'-' if arousal is None else f'{arousal:4.2f}'}  "
+        f"confidence {float(line.get('confidence') or 0.0):4.2f}"
+        + (f"  faces {faces}" if isinstance(faces, int) else "")
+        + f"  ({line.get('analyzer_id')})"
+    )
 
 
 def _bar(value: float, width: int = 20) -> str:
@@ -256,6 +281,8 @@ def render_live(state: LiveState, *, width: int = 120) -> Any:
         model = str(est.get("model") or "")
         note = f"{model}{' (provisional)' if est.get('provisional') else ''}"
         wearer.add_row("model", note + (f"; flags: {flags}" if flags else ""))
+    if state.face is not None:
+        wearer.add_row("face", face_summary(state.face))
     wearer.add_row("output", f"{state.lines} messages, {state.dropped} dropped")
     parts.append(wearer)
     return Group(*parts)

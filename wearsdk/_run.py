@@ -7,14 +7,17 @@ import contextlib
 import dataclasses
 import importlib.metadata
 import inspect
+import signal
 import wave
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from wearsdk._clock import ScaledClock, SessionClock
 from wearsdk._config import (
     DeviceEntry,
+    FaceAnalyzerEntry,
     FileAnalyzer,
     JsonlSink,
     LslAnalyzer,
@@ -31,12 +34,13 @@ from wearsdk._config import (
 from wearsdk._errors import ConfigError, DeviceNotFoundError, WearError
 from wearsdk._events import DeviceStatus
 from wearsdk._files import check_output
-from wearsdk._privacy import Consent, ExportPolicy, Pseudonymizer, require_consent
+from wearsdk._privacy import Consent, ConsentGate, ExportPolicy, Pseudonymizer, require_consent
 from wearsdk._scenario import play_script, simulated_analyzers
 from wearsdk.affect import load_arousal_params
 from wearsdk.analyzers import (
     Analyzer,
     AnnotationReplay,
+    FaceAnalyzer,
     FileAnnotations,
     VoiceAnalyzer,
     read_openface_csv,
@@ -45,13 +49,14 @@ from wearsdk.analyzers import (
 )
 from wearsdk.bus import Message, OverflowPolicy, Subscription
 from wearsdk.io.ble import parse_transport
-from wearsdk.io.mqtt import MqttBridge, MqttConfig, MqttStatistics
+from wearsdk.io.mqtt import MqttBridge, MqttStatistics, resolve_mqtt_config
 from wearsdk.session import (
     JsonLinesSink,
     MessageSink,
     PipelineConfig,
     Session,
     Sink,
+    SinkContext,
     SinkReport,
     Source,
 )
@@ -69,6 +74,7 @@ class RunResult:
         dropped: messages the output subscriber dropped.
         sources: source ids of the configured devices, then of the LSL analyzer streams.
         sinks: how the session's sinks ended (output, jsonl files, MQTT, LSL, XDF).
+        start: the session time the analyzers' ``start_s`` counts from (the session's start).
         script_start: with virtual devices, the session time at which the script started.
         mqtt: the MQTT bridge's counters, with one.
     """
@@ -77,6 +83,7 @@ class RunResult:
     dropped: int = 0
     sources: list[str] = field(default_factory=list)
     sinks: list[SinkReport] = field(default_factory=list)
+    start: float | None = None
     script_start: float | None = None
     mqtt: MqttStatistics | None = None
 
@@ -216,7 +223,9 @@ def _analyzer_factories(config: SessionConfig) -> list[Callable[[SessionClock, f
     """Analyzers of the session file, read and checked now, built when the session starts."""
     out: list[Callable[[SessionClock, float], Analyzer]] = []
 
-    def start(entry: FileAnalyzer | VoiceAnalyzerEntry, clock: SessionClock, t0: float) -> float:
+    def start(
+        entry: FileAnalyzer | VoiceAnalyzerEntry | FaceAnalyzerEntry, clock: SessionClock, t0: float
+    ) -> float:
         if entry.start_unix is not None:
             return clock.from_unix(entry.start_unix)
         return t0 + entry.start_s
@@ -243,10 +252,46 @@ def _analyzer_factories(config: SessionConfig) -> list[Callable[[SessionClock, f
                 )
 
             out.append(voice)
+        elif isinstance(entry, FaceAnalyzerEntry):
+            for p in (entry.video, entry.model):
+                if p is not None and not p.is_file():
+                    raise ConfigError(f"analyzers[{i}]: {p}: no such file")
+
+            def face(clock: SessionClock, t0: float, e: FaceAnalyzerEntry = entry) -> Analyzer:
+                return FaceAnalyzer(
+                    camera=e.camera,
+                    video=e.video,
+                    model_path=e.model,
+                    analyzer_id=e.analyzer_id,
+                    max_faces=e.max_faces,
+                    span_s=e.span_s,
+                    paced=e.paced,
+                    start=start(e, clock, t0) if e.video is not None else None,
+                )
+
+            out.append(face)
     return out
 
 
-def _mqtt(config: SessionConfig, session: Session, consent: Consent | None) -> MqttBridge | None:
+def _load_analyzer_libraries(config: SessionConfig) -> None:
+    """Import what the analyzers need once per process, before the session starts (blocking).
+
+    openSMILE takes seconds to import and to build its extractor (cached for the process),
+    MediaPipe seconds to import: done while the analyzers' clock runs, a paced analysis that
+    starts ``start_s`` into the session would start late, or not before a short session ends.
+    """
+    if any(isinstance(a, VoiceAnalyzerEntry) for a in config.analyzers):
+        from wearsdk.signals import opensmile_available
+
+        opensmile_available()  # builds and caches the eGeMAPS extractor when installed
+    if any(isinstance(a, FaceAnalyzerEntry) for a in config.analyzers):
+        with contextlib.suppress(ImportError):  # the analyzer says which extra is missing
+            import mediapipe  # noqa: F401
+
+
+def _mqtt(
+    config: SessionConfig, session: Session, consent: ConsentGate | None
+) -> MqttBridge | None:
     """One bridge for the MQTT sink (export) and the remote analyzers (inbound)."""
     sink = next((s for s in config.sinks if isinstance(s, MqttSink)), None)
     remote = next((a for a in config.analyzers if isinstance(a, MqttAnalyzers)), None)
@@ -257,14 +302,20 @@ def _mqtt(config: SessionConfig, session: Session, consent: Consent | None) -> M
     elif remote is not None:
         session_id = remote.session or config.session.name
     else:
-        participant = consent.participant if consent is not None else "unknown"
+        record = consent.consent if consent is not None else None
+        participant = record.participant if record is not None else "unknown"
         session_id = Pseudonymizer().pseudonym(participant, prefix="s")
     url = sink.url if sink is not None else remote.url if remote is not None else None
     assert url is not None  # the file's validation guarantees one
     ca_file = (sink.ca_file if sink is not None else None) or (remote.ca_file if remote else None)
-    mqtt = MqttConfig(
-        url=url,
-        session=session_id,
+    credentials: dict[str, Any] = {}
+    if sink is not None:
+        credentials = {"username": sink.username, "password": sink.password}
+    mqtt = resolve_mqtt_config(
+        url,
+        session_id,
+        password_file=sink.password_file if sink is not None else None,
+        **credentials,
         policy=ExportPolicy(sink.export) if sink is not None else ExportPolicy.ESTIMATES,
         ca_file=None if ca_file is None else str(ca_file),
         qos={
@@ -363,11 +414,104 @@ async def _run_live(
         await asyncio.gather(watch, main, return_exceptions=True)
 
 
+class _UntilDrained:
+    """A sink that runs until cancelled (the MQTT bridge), ended once it has drained (instead
+    of holding the session's end until the drain deadline)."""  # noqa: D205, D209
+
+    def __init__(self, sink: Sink) -> None:
+        self.sink = sink
+        self._task: asyncio.Task[Any] | None = None
+        self._ended = False
+
+    async def run(self, ctx: SinkContext) -> None:
+        # in this task: the sink subscribes before any source runs, as the session promises
+        self._task = asyncio.current_task()
+        try:
+            await self.sink.run(ctx)
+        except asyncio.CancelledError:
+            if not self._ended:
+                raise
+            assert self._task is not None
+            self._task.uncancel()  # ended by drain(): a normal end
+
+    async def drain(self, timeout_s: float) -> int:
+        try:
+            return await self.sink.drain(timeout_s)
+        finally:
+            # a sink that runs until cancelled (the MQTT bridge) ends once it has drained
+            if self._task is not None and not self._task.done():
+                self._ended = True
+                self._task.cancel()
+
+
+def _consent_conditions(
+    stack: contextlib.AsyncExitStack,
+    gate: ConsentGate,
+    withdraw_file: Path | None,
+    notice: Callable[[str], None] | None,
+) -> None:
+    """Watch the gate while the session runs: its expiry, ``SIGUSR1`` and the withdrawal
+    file withdraw; ``notice`` is told once when it closes."""  # noqa: D205, D209
+    if notice is not None:
+        gate.on_close(
+            lambda reason: notice(
+                f"consent {reason}: export and recording stopped; the session goes on"
+            )
+        )
+    loop = asyncio.get_running_loop()
+    tasks = [asyncio.create_task(gate.wait_closed(), name="wearsdk[consent].expiry")]
+    if withdraw_file is not None:
+        tasks.append(asyncio.create_task(gate.watch(withdraw_file), name="wearsdk[consent].file"))
+    try:
+        loop.add_signal_handler(signal.SIGUSR1, gate.withdraw, "SIGUSR1")
+    except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, Windows
+        pass
+    else:
+        stack.callback(loop.remove_signal_handler, signal.SIGUSR1)
+
+    async def stop() -> None:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    stack.push_async_callback(stop)
+
+
+@contextlib.contextmanager
+def _quiet_cancelled_hci_commands() -> Iterator[None]:
+    """Drop bumble's ``InvalidStateError`` for an HCI command whose waiter was cancelled.
+
+    When a session ends early (a sink's fatal error, Ctrl-C) while a virtual twin or its
+    central waits for an HCI command, the controller's answer arrives after the wait was
+    cancelled and bumble (0.0.236) sets the result of the cancelled future: asyncio would log
+    a traceback for an answer nobody waits for. Every other loop error is passed on.
+    """
+    loop = asyncio.get_running_loop()
+    previous = loop.get_exception_handler()
+
+    def handler(lp: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        if isinstance(context.get("exception"), asyncio.InvalidStateError) and (
+            "Host.on_packet" in repr(context.get("handle"))
+        ):
+            return
+        if previous is not None:
+            previous(lp, context)
+        else:
+            lp.default_exception_handler(context)
+
+    loop.set_exception_handler(handler)
+    try:
+        yield
+    finally:
+        loop.set_exception_handler(previous)
+
+
 async def run_session(
     config: SessionConfig,
     emit: Callable[[Message, SessionClock], None] | None = None,
     *,
     on_start: Callable[[Session], None] | None = None,
+    notice: Callable[[str], None] | None = None,
 ) -> RunResult:
     """Run a session: the one runner of ``demo``, ``stream``, ``record``, ``replay``, ``run``.
 
@@ -384,6 +528,8 @@ async def run_session(
         emit: called with every bus message (the terminal view), inside the session: an
             error it raises (the reader went away) ends the session with that error.
         on_start: called with the running session once its sources are added.
+        notice: told, once, what a person should know while the session goes on (the
+            consent expired or was withdrawn: export and recording stopped).
 
     Returns:
         Counts of what went over the bus, and how each sink ended.
@@ -393,25 +539,32 @@ async def run_session(
             file that cannot be read as its format (read before anything connects).
         ConsentError: an export or a recording without a consent record (real devices),
             or with one that does not allow it.
+        MqttAuthError: the broker refused the credentials (at once, the session ended).
+        MqttTlsError: the broker's certificate did not verify (at once, the session ended).
     """
     virtual = config.session.transport == "virtual"
     consent = _consent(config)
     _check_outputs(config)
     analyzers = _analyzer_factories(config)  # files are read before anything connects
+    if config.analyzers:
+        await asyncio.to_thread(_load_analyzer_libraries, config)
     replay = config.replays[0] if config.replays else None
     clock: SessionClock
     if replay is not None:
         replay_source, clock = _replay(replay)
     else:
         clock = ScaledClock(config.session.speed) if virtual else SessionClock()
-    session = Session(
-        clock=clock,
-        pipeline=_pipeline(config.pipeline),
-        consent=consent,
-        record=config.session.record,
-    )
+    session = Session(clock=clock, pipeline=_pipeline(config.pipeline), consent=consent)
+    # consent is a live condition: one gate for every sink that exports or records, closed
+    # at the expiry instant or by a withdrawal (SIGUSR1, the withdrawal file)
+    gate = None if consent is None else ConsentGate(consent)
     if config.session.record is not None:
+        from wearsdk.io.lsl import XdfRecorder  # the lsl extra, only when recording
+
         config.session.record.parent.mkdir(parents=True, exist_ok=True)
+        recorder = XdfRecorder(session.bus, clock, config.session.record, consent=gate)
+        # a recording that fails (a full disk) is reported and stopped; the session goes on
+        session.add_sink(recorder, name="xdf")
     result = RunResult()
     # a replay waits for its output instead of losing messages
     policy: OverflowPolicy = "block" if replay is not None else "drop_oldest"
@@ -427,9 +580,12 @@ async def run_session(
             )
         elif isinstance(sink, LslSink):
             session.add_sink(_lsl_outlets(sink, session, consent, replay is not None), name="lsl")
-    bridge = _mqtt(config, session, consent)
+    bridge = _mqtt(config, session, gate)
     if bridge is not None:
-        session.add_sink(bridge, name="mqtt")
+        # the bridge retries what retrying can mend (a broker restart, a lost link) and raises
+        # only what it cannot (credentials refused, a certificate that does not verify): that
+        # ends the session at once, not silently at its end
+        session.add_sink(_UntilDrained(bridge), name="mqtt", required=True)
 
     sim = config.simulation
     async with contextlib.AsyncExitStack() as stack:
@@ -439,6 +595,7 @@ async def run_session(
         if virtual:
             from wearsdk.io.ble import VirtualLink  # bumble: only for virtual devices
 
+            stack.enter_context(_quiet_cancelled_hci_commands())
             link = await stack.enter_async_context(VirtualLink())
             for i, entry in enumerate(config.devices):
                 name = entry.name or f"wearsdk twin {i}"
@@ -452,12 +609,18 @@ async def run_session(
                     extra.setdefault("profile", entry.options["profile"])
                 twins.append(twin_cls(peripheral, heart, clock, name=name, **extra))
             transport = await stack.enter_async_context(link.central())
+            # the twins advertise before the session starts: a session that ends at once (a
+            # sink's fatal error) must not cancel them in the middle of an HCI command, which
+            # bumble does not survive cleanly
+            for twin in twins:
+                await stack.enter_async_context(twin)
         elif config.devices:  # LSL inputs and replays alone need no Bluetooth transport
             transport = await stack.enter_async_context(parse_transport(config.session.transport))
         await stack.enter_async_context(session)
         statuses = session.bus.subscribe("device/+/status", maxsize=256, policy="drop_oldest")
         stack.callback(statuses.close)
         devices: dict[str, str] = {}
+        await asyncio.sleep(0)  # the sinks take their first step (subscribe) before we publish
         for i, entry in enumerate(config.devices):
             source_id = session.add(_driver(entry, transport, i))
             result.sources.append(source_id)
@@ -475,36 +638,40 @@ async def run_session(
             from wearsdk.drivers.lsl import LslInlet  # the lsl extra, only when asked for
 
             result.sources.append(session.add(LslInlet(lsl.query, source_id=lsl.source_id)))
-        t0 = clock.now()
+        t0 = result.start = clock.now()
         for make in analyzers:
             session.add_analyzer(make(clock, t0))
         if on_start is not None:
             on_start(session)
-        for twin in twins:
-            await stack.enter_async_context(twin)
-        if replay is not None:
-            # the session finishes by itself at the end of the recording: its last windows
-            # are published, then the sinks drain as the block is left
-            await session.wait_sources()
-        elif virtual:
-            start = result.script_start = clock.now()
-            if sim.analyzers:
-                for analyzer in simulated_analyzers(script, start, config.session.seed):
-                    session.add_analyzer(analyzer)
-            if sim.markers or sim.contact_loss:
-                await play_script(
-                    session,
-                    script,
-                    start,
-                    twins[0],
-                    markers=sim.markers,
-                    contact_loss=sim.contact_loss,
-                )
+        if gate is not None:
+            _consent_conditions(stack, gate, config.session.withdraw_file, notice)
+
+        async def play() -> None:
+            if replay is not None:
+                # the session finishes by itself at the end of the recording: its last windows
+                # are published, then the sinks drain as the block is left
+                await session.wait_sources()
+            elif virtual:
+                start = result.script_start = clock.now()
+                if sim.analyzers:
+                    for analyzer in simulated_analyzers(script, start, config.session.seed):
+                        session.add_analyzer(analyzer)
+                if sim.markers or sim.contact_loss:
+                    await play_script(
+                        session,
+                        script,
+                        start,
+                        twins[0],
+                        markers=sim.markers,
+                        contact_loss=sim.contact_loss,
+                    )
+                else:
+                    await session.sleep(script.duration_s)
+                await session.sleep(sim.settle_s)
             else:
-                await session.sleep(script.duration_s)
-            await session.sleep(sim.settle_s)
-        else:
-            await _run_live(session, statuses, devices, config.session)
+                await _run_live(session, statuses, devices, config.session)
+
+        await play()
     # leaving the session stopped the sources, flushed the pipeline and drained the sinks
     result.messages = dict(output.counts)
     result.dropped = output.dropped

@@ -16,7 +16,9 @@ import contextlib
 import logging
 import os
 import sys
+import warnings
 from collections.abc import Sequence
+from typing import TextIO
 
 from wearsdk._errors import WearError
 from wearsdk._version import __version__
@@ -70,6 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    _warnings_as_lines()
     try:
         code: int = args.func(args)
     except KeyboardInterrupt:
@@ -107,6 +110,31 @@ def _describe(exc: BaseException) -> str:
     else:
         text = str(exc.strerror or exc) or type(exc).__name__
     return " ".join(text.split())  # one line
+
+
+def _warnings_as_lines() -> None:
+    """Show wearsdk's own warnings (a password in an MQTT URL...) as ``wearsdk: warning: ...``
+    lines on stderr, each once; other warnings as Python shows them."""  # noqa: D205, D209
+    shown = warnings.showwarning
+    said: set[str] = set()
+
+    def show(
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: TextIO | None = None,
+        line: str | None = None,
+    ) -> None:
+        if category.__module__.startswith("wearsdk."):
+            text = str(message)
+            if text not in said:
+                said.add(text)
+                print(f"wearsdk: warning: {text}", file=sys.stderr)
+            return
+        shown(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
 
 
 def _reader_went_away() -> int:

@@ -71,7 +71,7 @@ def add_mqtt_arguments(parser: argparse.ArgumentParser, *, consent: bool) -> Non
     parser.add_argument(
         "--mqtt",
         metavar="URL",
-        help="export to an MQTT broker: mqtt://[user:password@]host:port or mqtts://...",
+        help="export to an MQTT broker: mqtt://[user@]host:port or mqtts://...",
     )
     parser.add_argument(
         "--export",
@@ -87,11 +87,24 @@ def add_mqtt_arguments(parser: argparse.ArgumentParser, *, consent: bool) -> Non
         "subscribes with (examples/mqtt_analyzer.py --session ID); default: 'demo' for the "
         "demo, else a keyed pseudonym of the consent record's participant",
     )
+    parser.add_argument(
+        "--mqtt-password-file",
+        metavar="FILE",
+        help="the broker password: the first line of FILE (chmod 600); else "
+        "$WEARSDK_MQTT_PASSWORD (a password in the URL is visible to other users)",
+    )
     if consent:
         parser.add_argument(
             "--consent",
             metavar="FILE",
             help="the wearer's consent record (JSON); required to export (see docs/privacy.md)",
+        )
+        parser.add_argument(
+            "--withdraw-file",
+            type=Path,
+            metavar="PATH",
+            help="withdraw the consent when PATH appears (as SIGUSR1 does): export and "
+            "recording stop at once, the session goes on",
         )
 
 
@@ -122,6 +135,7 @@ def export_sinks(args: argparse.Namespace) -> list[dict[str, Any]]:
             "url": args.mqtt,
             "export": args.export,
             "ca_file": args.mqtt_ca,
+            "password_file": args.mqtt_password_file,
             "consent": consent,
             "inbound": True,
         }

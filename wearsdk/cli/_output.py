@@ -10,7 +10,7 @@ from typing import Any, TextIO
 from wearsdk._contracts import SinkReport
 from wearsdk._errors import WearError
 from wearsdk._files import check_output, open_private
-from wearsdk._live import window_heart_rate
+from wearsdk._live import face_summary, window_heart_rate
 
 
 class Summary:
@@ -31,6 +31,8 @@ class Summary:
         if kind == "annotation" and line.get("modality") == "marker":
             self.phase = str(line.get("label"))
             print(f"--- phase: {self.phase}", file=self.out, flush=True)
+        elif kind == "annotation" and line.get("modality") == "face":
+            print(f"face {face_summary(line)}", file=self.out, flush=True)
         elif kind == "device_status":
             extra = f" battery {line['battery_pct']}%" if line.get("battery_pct") else ""
             if line.get("detail") and line["state"] not in ("connecting", "reconnecting"):
@@ -197,8 +199,18 @@ def _num(v: float | None) -> str:
     return "-" if v is None else f"{v:.2f}" if abs(v) < 10 else f"{v:.0f}"
 
 
-def report_sinks(reports: Sequence[SinkReport]) -> None:
-    """Say on stderr which sinks failed or could not deliver everything."""
+def report_sinks(reports: Sequence[SinkReport]) -> bool:
+    """Say on stderr which sinks could not deliver everything; return whether one failed.
+
+    A sink that failed was reported when it failed (the session logs it once and goes on);
+    the command then ends with exit code 1.
+    """
     for report in reports:
-        if not report.ok:
+        if report.error is None and not report.ok:
             print(f"wearsdk: {report.describe()}", file=sys.stderr)
+    return any(report.error is not None for report in reports)
+
+
+def notice(text: str) -> None:
+    """Tell the person at the terminal, on stderr, as ``wearsdk: <text>``."""
+    print(f"wearsdk: {text}", file=sys.stderr, flush=True)

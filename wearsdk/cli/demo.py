@@ -20,7 +20,14 @@ from wearsdk.cli._args import (
     positive_float,
     report_plan,
 )
-from wearsdk.cli._output import EventLog, Summary, check_outputs, finish_report, report_sinks
+from wearsdk.cli._output import (
+    EventLog,
+    Summary,
+    check_outputs,
+    finish_report,
+    notice,
+    report_sinks,
+)
 
 
 def add_parser(sub: Any) -> None:
@@ -111,14 +118,15 @@ def cmd(args: argparse.Namespace) -> int:
     interrupted = False
     try:
         with view if not args.jsonl else contextlib.nullcontext():
-            result = asyncio.run(run_session(config, emit))
+            result = asyncio.run(run_session(config, emit, notice=notice))
             view.state.dropped = result.dropped
     except KeyboardInterrupt:  # the session stopped cleanly: its report is still due
         interrupted = True
     finally:
         event_log.close()
+    sink_failed = False
     if not interrupted:
-        report_sinks(result.sinks)
+        sink_failed = report_sinks(result.sinks)
     if not args.jsonl and not interrupted:
         counts = ", ".join(f"{v} {k}" for k, v in sorted(result.messages.items()))
         print(f"demo finished: {counts}; dropped {result.dropped}")
@@ -129,4 +137,4 @@ def cmd(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
     )
     sys.stdout.flush()
-    return 130 if interrupted else 0
+    return 130 if interrupted else (1 if sink_failed else 0)

@@ -22,7 +22,14 @@ from wearsdk.cli._args import (
     replay_speed,
     report_plan,
 )
-from wearsdk.cli._output import EventLog, Summary, check_outputs, finish_report, report_sinks
+from wearsdk.cli._output import (
+    EventLog,
+    Summary,
+    check_outputs,
+    finish_report,
+    notice,
+    report_sinks,
+)
 
 
 def add_parser(sub: Any) -> None:
@@ -108,7 +115,11 @@ def cmd(args: argparse.Namespace) -> int:
     check_consent(args)
     config = session_config(
         {
-            "session": {"name": "replay", "consent": args.consent},
+            "session": {
+                "name": "replay",
+                "consent": args.consent,
+                "withdraw_file": args.withdraw_file,
+            },
             "pipeline": {"baseline_s": 180.0},
             "devices": [],
             "sources": [
@@ -159,12 +170,13 @@ def cmd(args: argparse.Namespace) -> int:
         view.state.total_s = getattr(source, "span_s", None)
 
     result = RunResult()
+    sink_failed = False
 
     async def replay() -> None:
-        nonlocal result
+        nonlocal result, sink_failed
         # the runner ends at the end of the recording, once the sinks have drained
-        result = await run_session(config, emit, on_start=started)
-        report_sinks(result.sinks)
+        result = await run_session(config, emit, on_start=started, notice=notice)
+        sink_failed = report_sinks(result.sinks)
 
     interrupted = False
     try:
@@ -192,7 +204,7 @@ def cmd(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
     )
     sys.stdout.flush()
-    return 130 if interrupted else 0
+    return 130 if interrupted else (1 if sink_failed else 0)
 
 
 def _report_what_was_not_used(source: Any, *, out: Any) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from wearsdk._errors import WearError
 from wearsdk.cli._args import add_live_argument, add_overwrite_argument
-from wearsdk.cli._output import Summary, report_sinks, write_report
+from wearsdk.cli._output import Summary, notice, report_sinks, write_report
 
 
 def add_parser(sub: Any) -> None:
@@ -61,16 +61,17 @@ def cmd(args: argparse.Namespace) -> int:
             view(line)
 
     interrupted = False
+    sink_failed = False
     out = sys.stderr if args.jsonl else sys.stdout
     with view if not args.jsonl else contextlib.nullcontext():
         try:
-            result = asyncio.run(run_session(config, emit))
+            result = asyncio.run(run_session(config, emit, notice=notice))
         except KeyboardInterrupt:  # the session stopped cleanly: its report is still due
             interrupted = True
         else:
             view.state.dropped = result.dropped
     if not interrupted:
-        report_sinks(result.sinks)
+        sink_failed = report_sinks(result.sinks)
         counts = ", ".join(f"{v} {k}" for k, v in sorted(result.messages.items()))
         print(f"{config.session.name} finished: {counts}; dropped {result.dropped}", file=out)
     log = next((s.path for s in config.sinks if isinstance(s, JsonlSink)), None)
@@ -86,4 +87,4 @@ def cmd(args: argparse.Namespace) -> int:
             print(f"wearsdk: no report: {exc}", file=sys.stderr)
         else:
             print(f"report: {drawn.png} (and {drawn.html.name})", file=out)
-    return 130 if interrupted else 0
+    return 130 if interrupted else (1 if sink_failed else 0)

@@ -27,7 +27,14 @@ from wearsdk.cli._args import (
     looks_like_address,
     positive_float,
 )
-from wearsdk.cli._output import EventLog, Summary, check_outputs, finish_report, report_sinks
+from wearsdk.cli._output import (
+    EventLog,
+    Summary,
+    check_outputs,
+    finish_report,
+    notice,
+    report_sinks,
+)
 
 
 def add_parser(sub: Any) -> None:
@@ -66,6 +73,7 @@ def add_parser(sub: Any) -> None:
         "stream is not connected within S seconds (default 30; 0: keep trying until stopped)",
     )
     stream.add_argument("--jsonl", action="store_true", help="print every bus event as JSON")
+    _add_face_arguments(stream)
     add_mqtt_arguments(stream, consent=True)
     add_live_argument(stream)
     stream.set_defaults(func=cmd)
@@ -78,8 +86,9 @@ def cmd(args: argparse.Namespace) -> int:
     from wearsdk._jsonl import message_to_dict
     from wearsdk._run import run_session
 
-    if args.device is None and not args.lsl_in:
-        raise ConfigError("give --device ADDRESS|NAME or --lsl-in QUERY")
+    face = _face_analyzers(args)
+    if args.device is None and not args.lsl_in and not face:
+        raise ConfigError("give --device ADDRESS|NAME, --lsl-in QUERY, --camera or --video")
     devices = []
     if args.device is not None:
         key = "address" if looks_like_address(args.device) else "name"
@@ -100,11 +109,13 @@ def cmd(args: argparse.Namespace) -> int:
                 "consent": args.consent,
                 "overwrite": args.overwrite,
                 "connect_timeout_s": args.connect_timeout,
+                "withdraw_file": args.withdraw_file,
             },
             "pipeline": {"baseline_s": 180.0, "publish_clean": args.clean},
             "devices": devices,
             "sources": [{"kind": "lsl", "query": query} for query in args.lsl_in],
             "sinks": export_sinks(args),
+            "analyzers": face,
         },
         what="stream",
     )
@@ -118,9 +129,12 @@ def cmd(args: argparse.Namespace) -> int:
         else:
             summary(line)
 
+    sink_failed = False
+
     async def stream() -> None:
-        result = await run_session(config, emit)
-        report_sinks(result.sinks)
+        nonlocal sink_failed
+        result = await run_session(config, emit, notice=notice)
+        sink_failed = report_sinks(result.sinks)
 
     summary = LiveView(
         Summary(sys.stdout, verbose_hr=True),
@@ -150,7 +164,55 @@ def cmd(args: argparse.Namespace) -> int:
             source=args.record,
             overwrite=args.overwrite,
         )
-    return 130 if interrupted else 0
+    return 130 if interrupted else (1 if sink_failed else 0)
+
+
+def _add_face_arguments(stream: argparse.ArgumentParser) -> None:
+    """``--camera``/``--video``, ``--face-model``, ``--face-span``: the face analyzer."""
+    frames = stream.add_mutually_exclusive_group()
+    frames.add_argument(
+        "--camera",
+        metavar="INDEX|URL",
+        help="analyse the face in a camera's frames (OpenCV index, device path or stream "
+        "URL; the face extra); frames never leave the process",
+    )
+    frames.add_argument(
+        "--video",
+        type=Path,
+        metavar="FILE",
+        help="analyse the face in a video file, its frames stamped by their presentation "
+        "time from the session's start and played in session time",
+    )
+    stream.add_argument(
+        "--face-model",
+        type=Path,
+        metavar="PATH",
+        help="the face_landmarker.task model (default: $WEARSDK_FACE_MODEL, the cache, or a "
+        "checked download)",
+    )
+    stream.add_argument(
+        "--face-span",
+        type=float,
+        default=0.5,
+        metavar="S",
+        help="one face annotation per S seconds of frames (0: one per frame; default 0.5)",
+    )
+
+
+def _face_analyzers(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """The ``[[analyzers]]`` entry of ``--camera``/``--video``, if given."""
+    if args.camera is None and args.video is None:
+        if args.face_model is not None:
+            raise ConfigError("--face-model is for --camera or --video")
+        return []
+    entry: dict[str, Any] = {"kind": "face", "span_s": args.face_span}
+    if args.video is not None:
+        entry["video"] = args.video
+    else:
+        entry["camera"] = int(args.camera) if args.camera.isdigit() else args.camera
+    if args.face_model is not None:
+        entry["model"] = args.face_model
+    return [entry]
 
 
 def _add_lsl_arguments(sub: Any, stream: argparse.ArgumentParser) -> None:

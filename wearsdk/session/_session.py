@@ -232,18 +232,26 @@ class Session:
         assert self._tg is not None
         ctx = AnalyzerContext(self.bus, self.clock, analyzer.analyzer_id, analyzer.modality)
         self._producers.append(
-            self._tg.create_task(
-                self._guard(analyzer.run(ctx)), name=f"wearsdk[{analyzer.analyzer_id}].analyzer"
-            )
+            self._create_task(analyzer.run(ctx), name=f"wearsdk[{analyzer.analyzer_id}].analyzer")
         )
+
+    def _create_task(self, run: Coroutine[Any, Any, None], *, name: str) -> asyncio.Task[None]:
+        """A guarded task in the session's group; a group that is shutting down (a fatal error
+        is stopping the session) refuses it with StreamClosedError, the coroutines closed."""  # noqa: D205, D209
+        assert self._tg is not None
+        guarded = self._guard(run)
+        try:
+            return self._tg.create_task(guarded, name=name)
+        except RuntimeError:
+            guarded.close()
+            run.close()
+            raise StreamClosedError("session is closing") from None
 
     def _start(self, source: Source, source_id: str) -> None:
         assert self._tg is not None
         ctx = SourceContext(self.bus, self.clock, source_id)
         source.attach(ctx)
-        task = self._tg.create_task(
-            self._guard(source.run(ctx)), name=f"wearsdk[{source_id}].source"
-        )
+        task = self._create_task(source.run(ctx), name=f"wearsdk[{source_id}].source")
         self._producers.append(task)
         self._source_tasks.append(task)
         task.add_done_callback(self._source_done)

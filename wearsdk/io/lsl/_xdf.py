@@ -39,7 +39,7 @@ from wearsdk._contracts import SinkContext
 from wearsdk._errors import ConfigError, StreamClosedError, WearError
 from wearsdk._events import Annotation
 from wearsdk._jsonl import message_to_dict
-from wearsdk._privacy import Consent, require_consent
+from wearsdk._privacy import Consent, ConsentGate
 from wearsdk._types import SampleBlock
 from wearsdk._version import __version__
 from wearsdk.bus import Bus, Message
@@ -297,7 +297,11 @@ class XdfRecorder:
         bus: the session bus.
         clock: the session clock.
         path: the ``.xdf`` file to write.
-        consent: the wearer's consent record; it must allow recording.
+        consent: the wearer's consent record, or the session's
+            :class:`~wearsdk.ConsentGate` (so that expiry and withdrawal reach every sink);
+            it must allow recording. Consent is a live condition: nothing is recorded at or
+            after the expiry instant or a withdrawal, and the recorder then completes the
+            file (a readable XDF of what was recorded before) and ends; the session goes on.
         flush_s: longest time between writes to the file (<= 1 s).
         clock_offset_s: interval between ClockOffset chunks per stream.
 
@@ -311,11 +315,13 @@ class XdfRecorder:
         clock: SessionClock,
         path: str | os.PathLike[str],
         *,
-        consent: Consent | None,
+        consent: Consent | ConsentGate | None,
         flush_s: float = 0.5,
         clock_offset_s: float = 5.0,
     ) -> None:
-        require_consent(consent, record=True)
+        self.gate = consent if isinstance(consent, ConsentGate) else ConsentGate(consent)
+        """The consent as a live condition (expiry, withdrawal)."""
+        self.gate.check(record=True)
         if not 0 < flush_s <= 1.0:
             raise ConfigError("flush_s must be in (0, 1] seconds")
         self.bus = bus
@@ -325,6 +331,10 @@ class XdfRecorder:
         self.clock_offset_s = clock_offset_s
         self.messages = 0
         """Messages recorded so far."""
+        self.stop_reason: str | None = None
+        """``expired`` or ``withdrawn`` once the consent closed and recording stopped."""
+        self.refused_by_consent = 0
+        """Messages not recorded because the consent had closed (dropped)."""
         self._ids: dict[str, int] = {}
         self._last_offset: dict[int, float] = {}
         self._writer: XdfWriter | None = None
@@ -385,15 +395,31 @@ class XdfRecorder:
         loop = asyncio.get_running_loop()
         last_flush = loop.time()
         last_boundary = loop.time()
+        closed = asyncio.ensure_future(self.gate.wait_closed())
         try:
             while True:
-                timeout = max(0.0, self.flush_s - (loop.time() - last_flush))
-                try:
-                    async with asyncio.timeout(timeout):
-                        message = await self._sub.receive()
+                message = self._sub.receive_nowait()  # StreamClosedError: the session is over
+                if message is None:
+                    timeout = max(0.0, self.flush_s - (loop.time() - last_flush))
+                    receive = asyncio.ensure_future(self._sub.receive())
+                    try:
+                        await asyncio.wait({receive, closed}, timeout=timeout)
+                    finally:
+                        if not receive.done():  # a message that came meanwhile stays queued
+                            receive.cancel()
+                            with contextlib.suppress(asyncio.CancelledError, StreamClosedError):
+                                await receive
+                    if receive.done() and not receive.cancelled():
+                        message = receive.result()
+                if message is not None:
+                    if not self.gate.allows(record=True):  # the expiry instant
+                        self.refused_by_consent += 1
+                        self._stop(self.gate.closed_reason() or "closed")
+                        break
                     self._record(message)
-                except TimeoutError:
-                    pass
+                if closed.done():
+                    self._stop(closed.result())
+                    break
                 if loop.time() - last_flush >= self.flush_s:
                     self._offsets(self.clock.now())
                     if loop.time() - last_boundary >= 10.0:
@@ -404,11 +430,15 @@ class XdfRecorder:
                     if data:
                         job = pool.submit(writer.write_bytes, data)
                         self._inflight = (job, data)
-                        await asyncio.wrap_future(job)
-                        self._inflight = None
+                        try:
+                            await asyncio.wrap_future(job)  # OSError: a full disk, raised once
+                        finally:
+                            if job.done():  # else cancelled during the write: _finish waits
+                                self._inflight = None
         except StreamClosedError:
             pass  # the bus closed: the session is over
         finally:
+            closed.cancel()
             self._record_queued()
             # the write under way and the file's end may wait for a slow disk: off the loop
             # (shielded: a second cancellation leaves the thread to complete the file)
@@ -429,13 +459,32 @@ class XdfRecorder:
                 await self._done.wait()
         return self._sub.statistics().queued
 
+    def _stop(self, reason: str) -> None:
+        """Consent closed: record nothing more (what is queued is dropped and counted)."""
+        self.stop_reason = reason
+        with contextlib.suppress(StreamClosedError):
+            while self._sub.receive_nowait() is not None:
+                self.refused_by_consent += 1
+        self._sub.close()
+        logger.info(
+            "consent %s: recording to %s stopped after %d messages (%d not recorded)",
+            reason,
+            self.path,
+            self.messages,
+            self.refused_by_consent,
+        )
+
     def _record_queued(self) -> None:
         """Encode what is still queued on the bus (no file access: safe beside a write)."""
         if self._writer is None:
             return
-        with contextlib.suppress(StreamClosedError):
-            while (message := self._sub.receive_nowait()) is not None:
-                self._record(message)
+        if self.stop_reason is None:
+            with contextlib.suppress(StreamClosedError):
+                while (message := self._sub.receive_nowait()) is not None:
+                    if not self.gate.allows(record=True):
+                        self._stop(self.gate.closed_reason() or "closed")
+                        break
+                    self._record(message)
         self._sub.close()
         self._offsets(self.clock.now())
 

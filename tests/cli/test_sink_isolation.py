@@ -1,0 +1,117 @@
+"""A sink that fails (a full disk under the recording) is reported once and stopped; the live
+output and the MQTT export go on to the end, and the command exits 1. A real full filesystem
+(a tiny tmpfs, or ``/dev/full`` where mounting is not allowed) and a real mosquitto."""
+
+import asyncio
+import contextlib
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.io.mosquitto import Mosquitto
+from tests.io.test_consent_live import Listener
+
+pytestmark = pytest.mark.timeout(120)
+
+SECONDS = 16  # session seconds, at speed 2
+
+
+@pytest.fixture
+def full_disk(tmp_path: Path) -> Iterator[Path]:
+    """Where the recording goes: a 64 KiB tmpfs with 4 KiB left, else ``/dev/full``."""
+    mount = tmp_path / "tiny"
+    mount.mkdir()
+    made = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)],
+        capture_output=True,
+        check=False,
+    )
+    if made.returncode != 0:
+        yield Path("/dev/full")
+        return
+    try:
+        (mount / "ballast").write_bytes(b"\0" * 60 * 1024)
+        yield mount / "session.xdf"
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def session_file(tmp_path: Path, port: int, record: Path) -> Path:
+    consent = {
+        "participant": "p-0042",
+        "purposes": ["research"],
+        "record": True,
+        "export": "estimates",
+        "obtained_by": "study nurse",
+        "obtained_unix": time.time() - 60,
+    }
+    (tmp_path / "consent.json").write_text(json.dumps(consent))
+    path = tmp_path / "session.toml"
+    path.write_text(f"""
+[session]
+transport = "virtual"
+duration_s = {SECONDS}
+speed = 2
+record = "{record}"
+consent = "consent.json"
+
+[pipeline]
+window_s = 5
+hop_s = 0.5
+baseline_s = 2
+
+[[devices]]
+driver = "heart-rate"
+name = "HR strap"
+
+[[sinks]]
+kind = "mqtt"
+url = "mqtt://127.0.0.1:{port}"
+session = "s-disk"
+""")
+    return path
+
+
+async def test_a_full_disk_stops_the_recording_only(tmp_path: Path, full_disk: Path) -> None:
+    broker = Mosquitto(tmp_path)
+    broker.start()
+    listener = Listener(broker.port, "s-disk")
+    listening = asyncio.create_task(listener.run())
+    try:
+        await asyncio.wait_for(listener.ready.wait(), 10)
+        config = session_file(tmp_path, broker.port, full_disk)
+        began = time.time()
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "wearsdk", "run", "--config", str(config), "--jsonl",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        out, err = await asyncio.wait_for(proc.communicate(), 100)
+        ended = time.time()
+    finally:
+        listening.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await listening
+        broker.stop()
+    stderr = err.decode()
+    # reported once, by name and cause; no traceback
+    assert proc.returncode == 1, stderr
+    said = [x for x in stderr.splitlines() if "xdf" in x]
+    assert len(said) == 1, stderr
+    assert "No space left on device" in said[0]
+    assert "Traceback" not in stderr
+    # the live output went on to the end of the session
+    lines = [json.loads(x) for x in out.decode().splitlines()]
+    estimates = [x for x in lines if x["type"] == "estimate"]
+    assert estimates
+    t0 = min(x["t"] for x in lines if isinstance(x.get("t"), float))
+    assert max(x["t"] for x in estimates) - t0 > SECONDS - 3
+    # and so did the MQTT export: messages kept arriving until the end
+    arrived = [t for t, _ in listener.got]
+    assert arrived
+    assert ended - max(arrived) < 3.0, (ended - max(arrived), ended - began)
+    assert any(b"estimate" in payload or b"arousal" in payload for _, payload in listener.got)
