@@ -111,6 +111,8 @@ def cmd(args: argparse.Namespace) -> int:
     if args.topics and not args.jsonl:
         raise ConfigError("--topics chooses what --jsonl prints: give --jsonl too")
     if not args.path.exists():
+        if args.source == "e4":
+            raise ConfigError(f"not an E4 session folder: {str(args.path)!r} does not exist")
         raise ConfigError(f"no recording at {str(args.path)!r}: give an .xdf file or an E4 folder")
     check_consent(args)
     config = session_config(
