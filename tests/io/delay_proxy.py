@@ -85,3 +85,6 @@ class DelayProxy:
             sender.cancel()
             with contextlib.suppress(asyncio.CancelledError, OSError):
                 await sender
+            writer.close()  # also when the proxy is closed mid-stream: no socket left behind
+            with contextlib.suppress(asyncio.CancelledError, OSError):
+                await writer.wait_closed()
