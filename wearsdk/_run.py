@@ -9,7 +9,7 @@ import importlib.metadata
 import inspect
 import signal
 import wave
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -512,6 +512,7 @@ async def run_session(
     *,
     on_start: Callable[[Session], None] | None = None,
     notice: Callable[[str], None] | None = None,
+    topics: Sequence[str] = ("#",),
 ) -> RunResult:
     """Run a session: the one runner of ``demo``, ``stream``, ``record``, ``replay``, ``run``.
 
@@ -530,6 +531,8 @@ async def run_session(
         on_start: called with the running session once its sources are added.
         notice: told, once, what a person should know while the session goes on (the
             consent expired or was withdrawn: export and recording stopped).
+        topics: the topic filters ``emit`` is called for (default all; the bus routes only
+            these to it).
 
     Returns:
         Counts of what went over the bus, and how each sink ended.
@@ -569,7 +572,9 @@ async def run_session(
     # a replay waits for its output instead of losing messages
     policy: OverflowPolicy = "block" if replay is not None else "drop_oldest"
     output = MessageSink(
-        None if emit is None else lambda message, ctx: emit(message, ctx.clock), policy=policy
+        None if emit is None else lambda message, ctx: emit(message, ctx.clock),
+        topic_filter=tuple(topics),
+        policy=policy,
     )
     session.add_sink(output, name="output", required=emit is not None)
     for i, sink in enumerate(config.sinks):

@@ -177,7 +177,9 @@ def cmd(args: argparse.Namespace) -> int:
     async def replay() -> None:
         nonlocal result, sink_failed
         # the runner ends at the end of the recording, once the sinks have drained
-        result = await run_session(config, emit, on_start=started, notice=notice)
+        # only what is printed or logged is routed to the output (the bus filters the topics)
+        routed = topics if topics and not logging_all else ["#"]
+        result = await run_session(config, emit, on_start=started, notice=notice, topics=routed)
         sink_failed = report_sinks(result.sinks)
 
     interrupted = False
