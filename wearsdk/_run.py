@@ -349,19 +349,20 @@ def _pipeline(section: PipelineSection) -> PipelineConfig:
 
 
 def _replay(entry: ReplaySource) -> tuple[Source, SessionClock]:
-    """The replay source and the clock it runs on (the recording's times)."""
-    speed = entry.speed or None
-    if entry.kind == "xdf":
-        from wearsdk.drivers.lsl import XdfReplay  # the lsl extra, only for XDF files
+    """The replay source and the clock it runs on (the recording's times).
 
-        xdf = XdfReplay(entry.path, speed=speed, duration_s=entry.duration_s)
-        return xdf, xdf.clock()
-    from wearsdk.drivers.e4 import E4Replay, load_e4_session
+    The source is the ``wearsdk.sources`` entry point named by the format (``xdf``, ``e4``);
+    session time runs with the replay (at full speed it stands at the data published last,
+    so status events are on the recording's time line too) and maps onto its unix times.
+    """
+    try:
+        cls = _entry("wearsdk.sources", entry.kind)
+    except ConfigError:  # metadata of an older install (a stale egg-info): the built-in ones
+        from wearsdk.io import sources
 
-    e4 = E4Replay(load_e4_session(entry.path), speed=speed, duration_s=entry.duration_s)
-    # session time runs with the replay (at full speed: stands at the data published last, so
-    # status events are on the recording's time line too) and maps onto its unix times
-    return e4, e4.clock()
+        cls = getattr(sources, {"xdf": "XdfReplay", "e4": "E4Replay"}[entry.kind])
+    replay = cls(entry.path, speed=entry.speed or None, duration_s=entry.duration_s)
+    return replay, replay.clock()
 
 
 def _lsl_outlets(sink: LslSink, session: Session, consent: Consent | None, replay: bool) -> Sink:
@@ -632,7 +633,7 @@ async def run_session(
             devices[source_id] = f"{entry.driver} device {entry.name or entry.address!r}"
         for src in config.sources:
             if isinstance(src, LslSource):
-                from wearsdk.drivers.lsl import LslInlet  # the lsl extra, only when asked for
+                from wearsdk.io.sources import LslInlet  # the lsl extra, only when asked for
 
                 source_id = session.add(LslInlet(src.query))
                 result.sources.append(source_id)
@@ -640,7 +641,7 @@ async def run_session(
         if replay is not None:
             result.sources.append(session.add(replay_source))
         for lsl in (a for a in config.analyzers if isinstance(a, LslAnalyzer)):
-            from wearsdk.drivers.lsl import LslInlet  # the lsl extra, only when asked for
+            from wearsdk.io.sources import LslInlet  # the lsl extra, only when asked for
 
             result.sources.append(session.add(LslInlet(lsl.query, source_id=lsl.source_id)))
         t0 = result.start = clock.now()

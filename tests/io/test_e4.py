@@ -24,9 +24,9 @@ from wearsdk import (
     ScaledClock,
     Session,
 )
-from wearsdk.drivers.e4 import E4Replay
 from wearsdk.io.e4 import E4FormatError, E4Session, load_e4_session
 from wearsdk.io.lsl import FEATURE_CHANNELS
+from wearsdk.io.sources import E4Replay
 
 pytestmark = [pytest.mark.data, pytest.mark.timeout(60)]
 

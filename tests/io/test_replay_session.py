@@ -8,7 +8,7 @@ from pathlib import Path
 from tests.io.lsl_helpers import FAST
 from tests.io.test_xdf import record
 from wearsdk import Estimate, Session
-from wearsdk.drivers.lsl import XdfReplay
+from wearsdk.io.sources import XdfReplay
 
 
 async def test_iterating_a_replays_estimates_ends_with_the_recording(tmp_path: Path) -> None:

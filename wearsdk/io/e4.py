@@ -25,7 +25,7 @@ time and rate (the E4's HR starts about 10 s after the others).
 
 :func:`load_e4_session` reads a folder into an :class:`E4Session`; malformed files raise
 :class:`E4FormatError` with the file and line. Replaying a session through a
-:class:`~wearsdk.Session` is the job of ``wearsdk.drivers.e4.E4Replay``.
+:class:`~wearsdk.Session` is the job of ``wearsdk.io.sources.E4Replay``.
 """
 
 from __future__ import annotations
