@@ -343,6 +343,7 @@ def _pipeline(section: PipelineSection) -> PipelineConfig:
         hop_s=section.hop_s,
         baseline_s=section.baseline_s,
         min_coverage=section.min_coverage,
+        stale_s=section.stale_s,
         publish_clean=section.publish_clean,
         stress_levels=levels,
     )
@@ -566,7 +567,10 @@ async def run_session(
         from wearsdk.io.lsl import XdfRecorder  # the lsl extra, only when recording
 
         config.session.record.parent.mkdir(parents=True, exist_ok=True)
-        recorder = XdfRecorder(session.bus, clock, config.session.record, consent=gate)
+        settings = None if session.pipeline is None else session.pipeline.settings()
+        recorder = XdfRecorder(
+            session.bus, clock, config.session.record, consent=gate, pipeline=settings
+        )
         # a recording that fails (a full disk) is reported and stopped; the session goes on
         session.add_sink(recorder, name="xdf")
     result = RunResult()

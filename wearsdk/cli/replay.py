@@ -18,6 +18,7 @@ from wearsdk.cli._args import (
     add_report_arguments,
     check_consent,
     export_sinks,
+    option,
     positive_float,
     replay_speed,
     report_plan,
@@ -29,6 +30,11 @@ from wearsdk.cli._output import (
     finish_report,
     notice,
     report_sinks,
+)
+from wearsdk.cli._replay_notes import (
+    pipeline_settings,
+    report_what_was_not_used,
+    say_why_there_are_no_estimates,
 )
 
 
@@ -65,6 +71,17 @@ def add_parser(sub: Any) -> None:
         type=positive_float,
         metavar="S",
         help="replay only the first S seconds of the recording",
+    )
+    replay.add_argument(
+        "--pipeline",
+        action="append",
+        type=option,
+        default=[],
+        metavar="KEY=VALUE",
+        help="a pipeline setting (window_s, hop_s, baseline_s, min_coverage, stale_s, "
+        "publish_clean, stress_min_dwell_s: the [pipeline] keys of a session file), "
+        "repeatable; by default an XDF recording made by wearsdk is replayed with the "
+        "settings it was recorded with",
     )
     replay.add_argument("--jsonl", action="store_true", help="print every bus event as JSON")
     replay.add_argument(
@@ -115,6 +132,8 @@ def cmd(args: argparse.Namespace) -> int:
             raise ConfigError(f"not an E4 session folder: {str(args.path)!r} does not exist")
         raise ConfigError(f"no recording at {str(args.path)!r}: give an .xdf file or an E4 folder")
     check_consent(args)
+    out = sys.stderr if args.jsonl else sys.stdout
+    pipeline = pipeline_settings(args, out)
     config = session_config(
         {
             "session": {
@@ -122,7 +141,7 @@ def cmd(args: argparse.Namespace) -> int:
                 "consent": args.consent,
                 "withdraw_file": args.withdraw_file,
             },
-            "pipeline": {"baseline_s": 180.0},
+            "pipeline": pipeline,
             "devices": [],
             "sources": [
                 {
@@ -194,7 +213,9 @@ def cmd(args: argparse.Namespace) -> int:
         done = ", ".join(f"{v} {k}" for k, v in sorted(result.messages.items()))
         print(f"replay finished: {done}")
     for source in replayed:
-        _report_what_was_not_used(source, out=sys.stderr if args.jsonl else sys.stdout)
+        report_what_was_not_used(source, out=out)
+        if not interrupted:
+            say_why_there_are_no_estimates(source, config.pipeline.window_s, out=out)
     if (st := result.mqtt) is not None:
         print(
             f"mqtt: {st.sent} sent, {st.refused_by_policy} kept in the process (export "
@@ -209,19 +230,6 @@ def cmd(args: argparse.Namespace) -> int:
     )
     sys.stdout.flush()
     return 130 if interrupted else (1 if sink_failed else 0)
-
-
-def _report_what_was_not_used(source: Any, *, out: Any) -> None:
-    """Say what of the recording the replay could not use (also when it printed JSON)."""
-    unusable: dict[str, str] = getattr(source, "unusable", {}) or {}
-    if unusable:
-        print(f"replay: {len(unusable)} stream(s) not used:", file=out)
-        for stream, reason in sorted(unusable.items()):
-            print(f"  {stream}: {reason}", file=out)
-    if dropped := getattr(source, "dropped_samples", 0):
-        print(f"replay: {dropped} sample(s) dropped for a non-finite timestamp", file=out)
-    if getattr(source, "truncated", False):
-        print("replay: the file ends inside a chunk (an interrupted recording?)", file=out)
 
 
 def _replay_format(args: argparse.Namespace) -> str:

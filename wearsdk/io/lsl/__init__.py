@@ -38,7 +38,13 @@ from wearsdk.io.lsl._spec import (
     unit_scale,
 )
 from wearsdk.io.lsl._xdf_format import EVENTS_STREAM, XdfFormatError
-from wearsdk.io.lsl._xdf_reader import XdfChunk, XdfRecording, XdfStream, read_xdf
+from wearsdk.io.lsl._xdf_reader import (
+    XdfChunk,
+    XdfRecording,
+    XdfStream,
+    read_xdf,
+    recorded_pipeline,
+)
 from wearsdk.io.lsl._xdf_recorder import XdfRecorder
 from wearsdk.io.lsl._xdf_writer import XdfWriter
 
@@ -68,6 +74,7 @@ __all__ = [
     "pipeline_stream",
     "push_chunk",
     "read_xdf",
+    "recorded_pipeline",
     "resolve_streams",
     "route_channels",
     "spec_for",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import struct
@@ -26,7 +27,7 @@ from wearsdk.io.lsl._xdf_format import (
     logger,
 )
 
-__all__ = ["XdfChunk", "XdfRecording", "XdfStream", "read_xdf"]
+__all__ = ["XdfChunk", "XdfRecording", "XdfStream", "read_xdf", "recorded_pipeline"]
 
 # the largest channel count a stream header may declare (liblsl has no limit; 2^16 is far
 # beyond any device, and bounds what one malformed header can make a reader allocate)
@@ -364,3 +365,49 @@ def read_xdf(path: str | os.PathLike[str]) -> XdfRecording:
     return XdfRecording(
         header=header, streams=streams, chunks=chunks, truncated=truncated, path=name
     )
+
+
+def recorded_pipeline(path: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The pipeline settings a wearsdk recording keeps in its file header, if any.
+
+    Only the FileHeader (the file's first chunk) is read. :class:`XdfRecorder` writes them
+    (``wearsdk_pipeline``, JSON); other writers' files, and recordings made before, have none.
+
+    Raises:
+        XdfFormatError: not an XDF file, or a header that is not valid (naming the file).
+        OSError: the file cannot be read.
+    """
+    name = os.fspath(path)
+    with open(path, "rb") as f:
+        data = f.read(4 + 9)
+        if data[:4] != _MAGIC:
+            raise XdfFormatError(f"{name!r} is not an XDF file (it does not start with XDF:)", name)
+        reader = _Reader(data)
+        reader.pos = 4
+        try:
+            length = reader.varlen()
+        except (EOFError, XdfFormatError):
+            raise XdfFormatError(f"{name!r}: its first chunk is malformed", name) from None
+        if length > 1 << 20:  # a file header is a few hundred bytes
+            raise XdfFormatError(f"{name!r}: a file header of {length} bytes", name)
+        f.seek(reader.pos)
+        body = _Reader(f.read(length))
+    if body.left < max(length, 2):
+        raise XdfFormatError(f"{name!r} ends inside its file header", name)
+    if int.from_bytes(body.take(2), "little") != _FILE_HEADER:
+        return None
+    try:
+        text = _xml(body.take(body.left), "file header").findtext("wearsdk_pipeline")
+    except XdfFormatError as exc:
+        raise XdfFormatError(f"{name!r}: {exc}", name) from None
+    if not text:
+        return None
+    try:
+        settings = json.loads(text)
+    except ValueError:
+        raise XdfFormatError(
+            f"{name!r}: the pipeline settings in its header are not JSON", name
+        ) from None
+    if not isinstance(settings, dict):
+        raise XdfFormatError(f"{name!r}: the pipeline settings in its header are not a table", name)
+    return settings

@@ -7,6 +7,7 @@ import concurrent.futures
 import contextlib
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +60,9 @@ class XdfRecorder:
             file (a readable XDF of what was recorded before) and ends; the session goes on.
         flush_s: longest time between writes to the file (<= 1 s).
         clock_offset_s: interval between ClockOffset chunks per stream.
+        pipeline: the session's pipeline settings
+            (:meth:`~wearsdk.session.PipelineConfig.settings`), written to the file header as
+            ``wearsdk_pipeline`` (JSON) for replays.
 
     Raises:
         ConsentError: no consent record, or one that does not allow recording.
@@ -73,6 +77,7 @@ class XdfRecorder:
         consent: Consent | ConsentGate | None,
         flush_s: float = 0.5,
         clock_offset_s: float = 5.0,
+        pipeline: Mapping[str, float | bool] | None = None,
     ) -> None:
         self.gate = consent if isinstance(consent, ConsentGate) else ConsentGate(consent)
         """The consent as a live condition (expiry, withdrawal)."""
@@ -84,6 +89,8 @@ class XdfRecorder:
         self.path = Path(path)
         self.flush_s = flush_s
         self.clock_offset_s = clock_offset_s
+        self.pipeline = dict(pipeline) if pipeline is not None else None
+        """The pipeline settings of the session, kept in the file header (``wearsdk_pipeline``)."""
         self.messages = 0
         """Messages recorded so far."""
         self.stop_reason: str | None = None
@@ -144,6 +151,8 @@ class XdfRecorder:
             "wearsdk_version": __version__,
             "unix_offset_s": repr(self.clock.unix_offset_s),
         }
+        if self.pipeline is not None:  # so a replay can use the same settings
+            header["wearsdk_pipeline"] = json.dumps(self.pipeline, sort_keys=True)
         self._writer = XdfWriter(self.path, header=header)
         writer = self._writer
         pool = self._pool = concurrent.futures.ThreadPoolExecutor(1, "wearsdk-xdf")
