@@ -164,7 +164,12 @@ def cmd(args: argparse.Namespace) -> int:
         if line["type"] != "gap":  # an E4 rejects many beats: counted, not listed
             plain(line)
 
-    view = LiveView(plain_no_gaps, title=f"wearsdk replay {args.path.name}", live=args.live)
+    # JSON lines need no view (nor Rich, ~0.1 s to import)
+    view = (
+        None
+        if args.jsonl
+        else LiveView(plain_no_gaps, title=f"wearsdk replay {args.path.name}", live=args.live)
+    )
 
     topics: list[str] = args.topics or []
     logging_all = event_log.path is not None
@@ -177,10 +182,11 @@ def cmd(args: argparse.Namespace) -> int:
             text = message_to_json(message, clock)  # encoded once, without a dict of lists
             event_log.write(text)
             if shown:
-                print(text)
+                sys.stdout.write(text + "\n")
         else:
             line = message_to_dict(message, clock)
             event_log.write(encode_line(line))
+            assert view is not None
             view(line)
 
     replayed: list[Any] = []
@@ -188,7 +194,8 @@ def cmd(args: argparse.Namespace) -> int:
     def started(session: Session) -> None:
         (source,) = session.sources.values()
         replayed.append(source)
-        view.state.total_s = getattr(source, "span_s", None)
+        if view is not None:
+            view.state.total_s = getattr(source, "span_s", None)
 
     result = RunResult()
     sink_failed = False
@@ -203,7 +210,7 @@ def cmd(args: argparse.Namespace) -> int:
 
     interrupted = False
     try:
-        with view if not args.jsonl else contextlib.nullcontext():
+        with view if view is not None else contextlib.nullcontext():
             asyncio.run(replay())
     except KeyboardInterrupt:  # the session stopped cleanly: its report is still due
         interrupted = True
