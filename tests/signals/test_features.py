@@ -4,6 +4,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from wearsdk import ConfigError
+from wearsdk.signals._feat_ppg import PpgFeatures
 from wearsdk.signals._features import FeatureConfig, FeatureExtractor
 from wearsdk.signals._hrv import rr_artifacts
 from wearsdk.signals._rr import hrv_time
@@ -278,7 +279,8 @@ def test_bvp_beats_memory_is_bounded(data_dir) -> None:  # type: ignore[no-untyp
     t = np.arange(x.size) / 64.0
     ex = FeatureExtractor(FeatureConfig(window_s=30, hop_s=1))
     push_blocks(ex, t, x, 64.0, 64)
-    rows = ex._ppg_beats
+    (ppg,) = (p for p in ex.providers if isinstance(p, PpgFeatures))
+    rows = ppg._beats
     assert rows._hi - rows._lo < 80  # about one window of beats
     assert rows._data.shape[0] < 400
 

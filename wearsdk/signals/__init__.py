@@ -33,7 +33,15 @@ if TYPE_CHECKING:
         eda_phasic,
         eda_process,
     )
+    from wearsdk.signals._feat_base import FeatureHost, FeatureProvider, WindowOutput
+    from wearsdk.signals._feature_names import (
+        FEATURE_REGISTRY,
+        FeatureRegistry,
+        FeatureSpec,
+        register_feature,
+    )
     from wearsdk.signals._features import (
+        DEFAULT_PROVIDERS,
         CleanSignal,
         FeatureConfig,
         FeatureExtractor,
@@ -65,9 +73,11 @@ if TYPE_CHECKING:
     )
 
 __all__ = [
+    "DEFAULT_PROVIDERS",
     "ECG_CLEAN_BAND_HZ",
     "ECG_MIN_SAMPLING_RATE_HZ",
     "EGEMAPS_EXTRACTOR",
+    "FEATURE_REGISTRY",
     "NUMPY_EXTRACTOR",
     "PPG_BAND_HZ",
     "PPG_FEATURES",
@@ -85,6 +95,10 @@ __all__ = [
     "EdaQuality",
     "FeatureConfig",
     "FeatureExtractor",
+    "FeatureHost",
+    "FeatureProvider",
+    "FeatureRegistry",
+    "FeatureSpec",
     "PpgBeats",
     "PpgPeakDetector",
     "ProsodyFeatures",
@@ -94,6 +108,7 @@ __all__ = [
     "SosFilter",
     "VoiceProsody",
     "WindowFeatures",
+    "WindowOutput",
     "acc_activity",
     "butter_sos",
     "ecg_clean",
@@ -114,6 +129,7 @@ __all__ = [
     "ppg_peaks",
     "ppg_sqi",
     "ppg_window_features",
+    "register_feature",
     "voice_prosody",
     "yin_pitch",
 ]
@@ -140,6 +156,14 @@ _LAZY: dict[str, str] = {
     "eda_peaks": "wearsdk.signals._eda",
     "eda_phasic": "wearsdk.signals._eda",
     "eda_process": "wearsdk.signals._eda",
+    "FeatureHost": "wearsdk.signals._feat_base",
+    "FeatureProvider": "wearsdk.signals._feat_base",
+    "WindowOutput": "wearsdk.signals._feat_base",
+    "FEATURE_REGISTRY": "wearsdk.signals._feature_names",
+    "FeatureRegistry": "wearsdk.signals._feature_names",
+    "FeatureSpec": "wearsdk.signals._feature_names",
+    "register_feature": "wearsdk.signals._feature_names",
+    "DEFAULT_PROVIDERS": "wearsdk.signals._features",
     "CleanSignal": "wearsdk.signals._features",
     "FeatureConfig": "wearsdk.signals._features",
     "FeatureExtractor": "wearsdk.signals._features",

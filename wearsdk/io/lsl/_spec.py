@@ -21,7 +21,7 @@ from wearsdk._events import Annotation, Estimate, Features, HeartRate
 from wearsdk._types import SampleBlock
 from wearsdk._version import __version__
 from wearsdk.bus import BusItem
-from wearsdk.signals import EcgCleaner, EdaProcessor
+from wearsdk.signals import FEATURE_REGISTRY, EcgCleaner, EdaProcessor
 
 __all__ = [
     "AFFECT_CHANNELS",
@@ -300,39 +300,11 @@ AFFECT_CHANNELS: tuple[ChannelSpec, ...] = (
 """Channels of the ``affect`` stream (type ``Affect``); a missing valence is NaN."""
 
 FEATURE_CHANNELS: tuple[ChannelSpec, ...] = tuple(
-    ChannelSpec(name, unit, "Feature")
-    for name, unit in (
-        ("hr_mean_bpm", "bpm"),
-        ("rmssd_s", "s"),
-        ("sdnn_s", "s"),
-        ("pnn50", "ratio"),
-        ("lf_hf_ratio", "ratio"),
-        ("lf_nu", "normalized"),
-        ("rr_corrected_fraction", "ratio"),
-        ("hr_device_mean_bpm", "bpm"),
-        ("scl_mean_usiemens", "uS"),
-        ("scl_slope_usiemens_per_min", "uS/min"),
-        ("phasic_mean_usiemens", "uS"),
-        ("scr_count", "count"),
-        ("scr_rate_per_min", "1/min"),
-        ("scr_amplitude_mean_usiemens", "uS"),
-        ("acc_activity_g", "g"),
-        ("temp_mean_degc", "degC"),
-        ("temp_slope_degc_per_min", "degC/min"),
-        # added later: appended, so that the earlier channels keep their positions
-        ("hr_device_slope_bpm_per_min", "bpm/min"),
-        ("acc_mean_g", "g"),
-        ("ppg_rate_bpm", "bpm"),
-        ("ppg_rate_p90_bpm", "bpm"),
-        ("ppg_rate_sd_bpm", "bpm"),
-        ("ppg_rmssd_ms", "ms"),
-        ("ppg_amplitude_au", "a.u."),
-        ("ppg_resp_hz", "Hz"),
-        ("ppg_resp_fraction", "ratio"),
-    )
+    ChannelSpec(spec.name, spec.unit, "Feature") for spec in FEATURE_REGISTRY.values()
 )
 """Channels of the ``features`` stream (one sample per window, NaN where undefined): every
-feature :class:`~wearsdk.signals.FeatureExtractor` computes."""
+feature of :data:`~wearsdk.signals.FEATURE_REGISTRY` when this module was imported, in its
+order (entries are only appended, so a channel keeps its position across versions)."""
 
 
 def _num(x: float) -> str:
