@@ -116,7 +116,7 @@ def test_config_validation() -> None:
 
 def test_eda_features_follow_the_processor(data_dir) -> None:  # type: ignore[no-untyped-def]
     from wearsdk.io.e4 import load_e4_session
-    from wearsdk.signals._eda import eda_process
+    from wearsdk.signals._eda_offline import eda_process
 
     s = load_e4_session(data_dir / "stress_predict" / "Raw_data" / "S02")
     eda = s.signals["eda"]

@@ -26,7 +26,7 @@ from wearsdk.signals import (
     ppg_window_features,
 )
 from wearsdk.signals._features import FeatureConfig, FeatureExtractor
-from wearsdk.signals._ppg import _welch_psd
+from wearsdk.signals._ppg_window import _welch_psd
 
 FS = 100.0
 

@@ -22,17 +22,15 @@ if TYPE_CHECKING:
         ecg_peak_times,
         ecg_peaks,
     )
-    from wearsdk.signals._eda import (
-        EdaOptions,
-        EdaOutput,
-        EdaProcessor,
-        ScrTable,
+    from wearsdk.signals._eda import EdaOptions, EdaOutput, EdaProcessor
+    from wearsdk.signals._eda_offline import (
         eda_clean,
         eda_features,
         eda_peaks,
         eda_phasic,
         eda_process,
     )
+    from wearsdk.signals._eda_scr import ScrTable
     from wearsdk.signals._feat_base import FeatureHost, FeatureProvider, WindowOutput
     from wearsdk.signals._feature_names import (
         FEATURE_REGISTRY,
@@ -50,13 +48,15 @@ if TYPE_CHECKING:
     from wearsdk.signals._filters import SosFilter, butter_sos, filter_causal, group_delay_s
     from wearsdk.signals._ppg import (
         PPG_BAND_HZ,
-        PPG_FEATURES,
-        PPG_SQI_THRESHOLD,
         PpgBeats,
         PpgPeakDetector,
         ppg_beats,
         ppg_clean,
         ppg_peaks,
+    )
+    from wearsdk.signals._ppg_window import (
+        PPG_FEATURES,
+        PPG_SQI_THRESHOLD,
         ppg_sqi,
         ppg_window_features,
     )
@@ -150,12 +150,12 @@ _LAZY: dict[str, str] = {
     "EdaOptions": "wearsdk.signals._eda",
     "EdaOutput": "wearsdk.signals._eda",
     "EdaProcessor": "wearsdk.signals._eda",
-    "ScrTable": "wearsdk.signals._eda",
-    "eda_clean": "wearsdk.signals._eda",
-    "eda_features": "wearsdk.signals._eda",
-    "eda_peaks": "wearsdk.signals._eda",
-    "eda_phasic": "wearsdk.signals._eda",
-    "eda_process": "wearsdk.signals._eda",
+    "ScrTable": "wearsdk.signals._eda_scr",
+    "eda_clean": "wearsdk.signals._eda_offline",
+    "eda_features": "wearsdk.signals._eda_offline",
+    "eda_peaks": "wearsdk.signals._eda_offline",
+    "eda_phasic": "wearsdk.signals._eda_offline",
+    "eda_process": "wearsdk.signals._eda_offline",
     "FeatureHost": "wearsdk.signals._feat_base",
     "FeatureProvider": "wearsdk.signals._feat_base",
     "WindowOutput": "wearsdk.signals._feat_base",
@@ -173,15 +173,15 @@ _LAZY: dict[str, str] = {
     "filter_causal": "wearsdk.signals._filters",
     "group_delay_s": "wearsdk.signals._filters",
     "PPG_BAND_HZ": "wearsdk.signals._ppg",
-    "PPG_FEATURES": "wearsdk.signals._ppg",
-    "PPG_SQI_THRESHOLD": "wearsdk.signals._ppg",
+    "PPG_FEATURES": "wearsdk.signals._ppg_window",
+    "PPG_SQI_THRESHOLD": "wearsdk.signals._ppg_window",
     "PpgBeats": "wearsdk.signals._ppg",
     "PpgPeakDetector": "wearsdk.signals._ppg",
     "ppg_beats": "wearsdk.signals._ppg",
     "ppg_clean": "wearsdk.signals._ppg",
     "ppg_peaks": "wearsdk.signals._ppg",
-    "ppg_sqi": "wearsdk.signals._ppg",
-    "ppg_window_features": "wearsdk.signals._ppg",
+    "ppg_sqi": "wearsdk.signals._ppg_window",
+    "ppg_window_features": "wearsdk.signals._ppg_window",
     "AccActivity": "wearsdk.signals._quality",
     "AccUnit": "wearsdk.signals._quality",
     "EdaQuality": "wearsdk.signals._quality",

@@ -18,11 +18,10 @@ from wearsdk.signals._feat_base import (
     before_or_at,
     nominal_rate,
 )
-from wearsdk.signals._ppg import (
+from wearsdk.signals._ppg import PpgBeats, PpgPeakDetector
+from wearsdk.signals._ppg_window import (
     PPG_FEATURES,
     PPG_SQI_THRESHOLD,
-    PpgBeats,
-    PpgPeakDetector,
     ppg_sqi,
     ppg_window_features,
 )
