@@ -85,7 +85,14 @@ import numpy as np
 import numpy.typing as npt
 
 from wearsdk._errors import ConfigError
-from wearsdk.signals._filters import InPlaceSos, butter_sos, group_delay_s
+from wearsdk.signals._filters import (
+    FilterDescription,
+    InPlaceSos,
+    butter_sos,
+    butterworth_fields,
+    group_delay_s,
+    number_text,
+)
 
 __all__ = [
     "ECG_CLEAN_BAND_HZ",
@@ -988,6 +995,20 @@ class EcgCleaner:
     def group_delay_s(self, at_hz: float = _CLEAN_DELAY_AT_HZ) -> float:
         """The filter's group delay at ``at_hz`` (default 10 Hz, the QRS band), seconds."""
         return group_delay_s(self._filter.sos, at_hz, sampling_rate_hz=self.sampling_rate_hz)
+
+    def describe(self) -> FilterDescription:
+        """Its filters as XDF ``desc/filtering`` sections: ``highpass`` and ``lowpass`` (the
+        band actually used at this rate), ``delay`` (group delay at 10 Hz; output samples keep
+        the raw samples' times).
+        """  # noqa: D205
+        lo, hi = self.band_hz
+        return {
+            "highpass": butterworth_fields(lo, self.order),
+            "lowpass": butterworth_fields(hi, self.order),
+            "delay": {"group_delay_s": number_text(self.group_delay_s()),
+                      "at_hz": number_text(_CLEAN_DELAY_AT_HZ),
+                      "timestamps": "raw sample times (not shifted)"},
+        }  # fmt: skip
 
     def reset(self) -> None:
         """Forget the state; the next block starts a new stream."""

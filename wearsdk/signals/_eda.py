@@ -89,7 +89,14 @@ import numpy.typing as npt
 
 from wearsdk._errors import ConfigError
 from wearsdk.signals._eda_scr import ScrTable, _ScrDetector, _TrailingMin
-from wearsdk.signals._filters import InPlaceSos, butter_sos, group_delay_s
+from wearsdk.signals._filters import (
+    FilterDescription,
+    InPlaceSos,
+    butter_sos,
+    butterworth_fields,
+    group_delay_s,
+    number_text,
+)
 
 __all__ = ["EdaOptions", "EdaOutput", "EdaProcessor", "ScrTable"]
 
@@ -263,6 +270,24 @@ class EdaProcessor:
         from it) lags the raw one, each output sample keeping its input sample's time.
         """  # noqa: D205
         return group_delay_s(self._clean.sos, at_hz, sampling_rate_hz=self.sampling_rate_hz)
+
+    def describe(self) -> FilterDescription:
+        """Its processing as XDF ``desc/filtering`` sections: ``lowpass`` (the cleaning filter,
+        at the cutoff actually used at this rate), ``tonic`` (the decomposition and its
+        settings) and ``delay`` (the cleaning's group delay at 0.1 Hz; output samples keep the
+        raw samples' times).
+        """  # noqa: D205
+        n = number_text
+        return {
+            "lowpass": butterworth_fields(self.lowpass_hz, self.clean_order),
+            "tonic": {"method": "low-passed trailing minimum, clamped under responses",
+                      "window_s": n(self.tonic_window_s), "cutoff_hz": n(self.tonic_cutoff_hz),
+                      "order": str(self.tonic_order),
+                      "margin_usiemens": n(self.tonic_margin_usiemens),
+                      "lag_s": n(self.tonic_delay_s())},
+            "delay": {"group_delay_s": n(self.clean_delay_s()), "at_hz": n(0.1),
+                      "timestamps": "raw sample times (not shifted)"},
+        }  # fmt: skip
 
     def tonic_delay_s(self) -> float:
         """Lag of the tonic level behind a slow change of the cleaned conductance, in seconds:

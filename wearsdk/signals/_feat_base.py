@@ -20,6 +20,7 @@ import numpy.typing as npt
 
 from wearsdk._errors import ConfigError
 from wearsdk.signals._bins import BinnedStream
+from wearsdk.signals._filters import FilterDescription
 
 __all__ = [
     "HR_PLAUSIBLE_BPM",
@@ -104,6 +105,9 @@ class CleanSignal:
         t: the raw samples' times.
         values: shape ``(n, channels)``.
         channels: channel names.
+        filtering: how the processor that made it filtered the raw signal
+            (:meth:`EcgCleaner.describe <wearsdk.signals.EcgCleaner.describe>`,
+            :meth:`EdaProcessor.describe <wearsdk.signals.EdaProcessor.describe>`).
     """
 
     stream: str
@@ -111,6 +115,7 @@ class CleanSignal:
     t: npt.NDArray[np.float64]
     values: npt.NDArray[np.float64]
     channels: tuple[str, ...]
+    filtering: FilterDescription = field(default_factory=dict)
 
 
 @dataclass(slots=True)

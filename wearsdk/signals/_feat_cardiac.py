@@ -27,6 +27,7 @@ from wearsdk.signals._feat_base import (
     WindowOutput,
     nominal_rate,
 )
+from wearsdk.signals._filters import FilterDescription
 from wearsdk.signals._hrv import (
     BeatClass,
     RRCleaner,
@@ -85,6 +86,7 @@ class CardiacFeatures(FeatureProvider):
         self._ectopic = Rows(1)  # ECG beats the R-peak detector classified ectopic: time
         self._ecg: EcgPeakDetector | None = None
         self._ecg_cleaner: EcgCleaner | None = None
+        self._filtering: FilterDescription = {}
         self._last_peak: float | None = None
         self._rr_decided = 0
         self._rr_ready = -math.inf  # time of the last beat whose class is decided
@@ -117,9 +119,12 @@ class CardiacFeatures(FeatureProvider):
                 self.host.refuse("ecg", str(exc), t.size)
                 return
             self._ecg, self._ecg_cleaner = detector, cleaner
+            self._filtering = {} if cleaner is None else cleaner.describe()
         if self._ecg_cleaner is not None:
             y = self._ecg_cleaner.step(x)
-            self.host.emit_clean(CleanSignal("ecg_clean", "ecg", t, y[:, None], ("ecg_clean",)))
+            self.host.emit_clean(
+                CleanSignal("ecg_clean", "ecg", t, y[:, None], ("ecg_clean",), self._filtering)
+            )
         self._peaks(self._ecg.step(x, t))
 
     def _peaks(self, peaks: EcgPeaks) -> None:

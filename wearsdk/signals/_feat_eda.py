@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from typing import ClassVar
+from typing import ClassVar, Unpack
 
 import numpy as np
 import numpy.typing as npt
 
 from wearsdk._errors import ConfigError
 from wearsdk.signals._bins import BinnedStream
-from wearsdk.signals._eda import EdaProcessor
+from wearsdk.signals._eda import EdaOptions, EdaProcessor
 from wearsdk.signals._feat_base import (
     CleanSignal,
     FeatureHost,
@@ -19,6 +19,7 @@ from wearsdk.signals._feat_base import (
     WindowOutput,
     nominal_rate,
 )
+from wearsdk.signals._filters import FilterDescription
 
 __all__ = ["EdaFeatures"]
 
@@ -36,8 +37,13 @@ class EdaFeatures(FeatureProvider):
     ``implausible["eda"]``. With the host's ``keep_clean``, the cleaned, tonic and phasic
     signals are kept as ``eda_clean``.
 
+    A non-default processor is a provider made with its options:
+    ``FeatureExtractor(providers=(..., functools.partial(EdaFeatures, lowpass_hz=1.0), ...))``.
+
     Args:
         host: the extractor that runs it.
+        **options: settings of its :class:`~wearsdk.signals.EdaProcessor`
+            (:class:`~wearsdk.signals.EdaOptions`).
     """  # noqa: D205
 
     streams: ClassVar[tuple[str, ...]] = ("eda",)
@@ -50,8 +56,11 @@ class EdaFeatures(FeatureProvider):
         "scr_amplitude_mean_usiemens",
     )
 
-    def __init__(self, host: FeatureHost) -> None:
+    def __init__(self, host: FeatureHost, **options: Unpack[EdaOptions]) -> None:
         super().__init__(host)
+        self.options = options
+        """Settings of its :class:`~wearsdk.signals.EdaProcessor` (its defaults otherwise)."""
+        self._filtering: FilterDescription = {}
         self.processor: EdaProcessor | None = None
         """The EDA processor, once the stream's rate is known."""
         self._bins: BinnedStream | None = None
@@ -67,10 +76,13 @@ class EdaFeatures(FeatureProvider):
         """Clean, decompose and find SCRs; bin tonic, phasic and validity."""
         if self.processor is None:
             try:
-                self.processor = EdaProcessor(sampling_rate_hz=nominal_rate("EDA", rate))
+                self.processor = EdaProcessor(
+                    sampling_rate_hz=nominal_rate("EDA", rate), **self.options
+                )
             except ConfigError as exc:
                 self.host.refuse("eda", str(exc), t.size)
                 return
+            self._filtering = self.processor.describe()
         out = self.processor.step(values[:, 0], t)
         # one stream of three channels: tonic, phasic (missing where bridged) and validity
         y = np.empty((out.t.size, 3))
@@ -83,7 +95,9 @@ class EdaFeatures(FeatureProvider):
             y[bridged, :2] = np.nan
         if self.host.keep_clean:
             clean = np.column_stack((out.clean, out.tonic, out.phasic))
-            self.host.emit_clean(CleanSignal("eda_clean", "eda", out.t, clean, _EDA_CLEAN))
+            self.host.emit_clean(
+                CleanSignal("eda_clean", "eda", out.t, clean, _EDA_CLEAN, self._filtering)
+            )
         if self._bins is None:
             self._bins = self.host.binned("eda", rate, channels=3)
         self._bins.add(out.t, y)
