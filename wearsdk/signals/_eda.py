@@ -3,7 +3,7 @@
 :class:`EdaProcessor` processes skin conductance (µS) block by block with bounded memory and
 gives, for every input sample, the cleaned signal, the tonic level (SCL) and the phasic part,
 plus the skin conductance responses (SCRs) confirmed by the block. The offline functions
-(:func:`eda_process`, :func:`eda_clean`, :func:`eda_phasic`, :func:`eda_peaks`) run the very same
+(:func:`eda_offline`, :func:`eda_clean`, :func:`eda_decompose`, :func:`eda_scrs`) run the very same
 processor over a whole recording, so blocks of any size give exactly the offline result.
 
 Method (each stage is causal; state is carried across blocks):

@@ -13,13 +13,14 @@ import numpy.typing as npt
 from wearsdk._errors import ConfigError
 from wearsdk.signals._eda import EdaOptions, EdaOutput, EdaProcessor
 from wearsdk.signals._eda_scr import ScrTable
+from wearsdk.signals._filters import rate_argument
 
-__all__ = ["eda_clean", "eda_features", "eda_peaks", "eda_phasic", "eda_process"]
+__all__ = ["eda_clean", "eda_decompose", "eda_features", "eda_offline", "eda_scrs"]
 
 FloatArray = npt.NDArray[np.float64]
 
 
-def eda_process(
+def eda_offline(
     x: npt.ArrayLike,
     *,
     sampling_rate_hz: float,
@@ -43,22 +44,31 @@ def eda_process(
 
 
 def eda_clean(
-    x: npt.ArrayLike, *, sampling_rate_hz: float, **options: Unpack[EdaOptions]
+    x: npt.ArrayLike,
+    sampling_rate: float | None = None,
+    *,
+    sampling_rate_hz: float | None = None,
+    **options: Unpack[EdaOptions],
 ) -> FloatArray:
     """Clean raw EDA: bridge bad samples and low-pass filter causally (see the module doc).
 
+    Called as neurokit2's ``eda_clean(signal, sampling_rate=...)``, it returns the same shape
+    (the cleaned signal), from its own filter; the rate has no default.
+
     Args:
         x: raw skin conductance, µS.
-        sampling_rate_hz: the sampling rate.
+        sampling_rate: the sampling rate.
+        sampling_rate_hz: the same, under the processors' name.
         **options: settings of :class:`EdaProcessor`.
 
     Returns:
         The cleaned signal (µS), NaN before the first valid sample.
     """
-    return eda_process(x, sampling_rate_hz=sampling_rate_hz, **options).clean
+    fs = rate_argument(sampling_rate, sampling_rate_hz)
+    return eda_offline(x, sampling_rate_hz=fs, **options).clean
 
 
-def eda_phasic(
+def eda_decompose(
     x: npt.ArrayLike, *, sampling_rate_hz: float, **options: Unpack[EdaOptions]
 ) -> tuple[FloatArray, FloatArray]:
     """Split raw EDA into tonic and phasic parts (cleaning first; see the module doc).
@@ -74,11 +84,11 @@ def eda_phasic(
     Returns:
         ``(tonic, phasic)`` in µS, aligned with ``x``.
     """
-    out = eda_process(x, sampling_rate_hz=sampling_rate_hz, **options)
+    out = eda_offline(x, sampling_rate_hz=sampling_rate_hz, **options)
     return out.tonic, out.phasic
 
 
-def eda_peaks(
+def eda_scrs(
     x: npt.ArrayLike,
     *,
     sampling_rate_hz: float,
@@ -96,7 +106,7 @@ def eda_peaks(
     Returns:
         The SCR table (onset, peak, amplitude, rise time).
     """
-    return eda_process(x, sampling_rate_hz=sampling_rate_hz, t=t, **options).scrs
+    return eda_offline(x, sampling_rate_hz=sampling_rate_hz, t=t, **options).scrs
 
 
 def eda_features(

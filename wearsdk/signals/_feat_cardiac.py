@@ -36,7 +36,7 @@ from wearsdk.signals._hrv import (
     lomb_n_freqs,
     lomb_terms,
 )
-from wearsdk.signals._rr import hrv_time
+from wearsdk.signals._rr import rr_time_domain
 
 __all__ = ["ECTOPIC_FLAG_FRACTION", "CardiacFeatures"]
 
@@ -258,7 +258,7 @@ class CardiacFeatures(FeatureProvider):
         hr_all = 60.0 / b.mean if self._ecg is not None and b.mean > 0 else None
         if ok:
             nn = beats[:, 1]
-            hv = hrv_time(nn)
+            hv = rr_time_domain(nn)
             w.values.update(
                 hr_mean_bpm=hv["hr_mean_bpm"] if hr_all is None else hr_all,
                 rmssd_s=hv["rmssd_s"],

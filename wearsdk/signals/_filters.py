@@ -31,6 +31,24 @@ FilterDescription = dict[str, dict[str, str]]
 ``lowpass``, ``delay``...: section name to field name to text)."""
 
 
+def rate_argument(sampling_rate: float | None, sampling_rate_hz: float | None) -> float:
+    """The sampling rate given to an offline function under neurokit2's keyword
+    (``sampling_rate``, also positional) or the processors' (``sampling_rate_hz``).
+
+    Raises:
+        ConfigError: neither given, or both with different values.
+    """  # noqa: D205
+    if sampling_rate is None:
+        if sampling_rate_hz is None:
+            raise ConfigError("the sampling rate is required (sampling_rate=...)")
+        return float(sampling_rate_hz)
+    if sampling_rate_hz is not None and float(sampling_rate) != float(sampling_rate_hz):
+        raise ConfigError(
+            f"sampling_rate={sampling_rate} and sampling_rate_hz={sampling_rate_hz} disagree"
+        )
+    return float(sampling_rate)
+
+
 def number_text(x: float) -> str:
     """A number as written in a filter description (6 significant digits)."""
     return f"{x:.6g}"

@@ -38,7 +38,7 @@ import numpy as np
 import numpy.typing as npt
 
 from wearsdk._errors import ConfigError
-from wearsdk.signals._filters import InPlaceSos, butter_sos
+from wearsdk.signals._filters import InPlaceSos, butter_sos, rate_argument
 from wearsdk.signals._ppg_window import (
     PPG_FEATURES,
     PPG_SQI_THRESHOLD,
@@ -54,7 +54,7 @@ __all__ = [
     "PpgPeakDetector",
     "ppg_beats",
     "ppg_clean",
-    "ppg_peaks",
+    "ppg_peak_indices",
     "ppg_sqi",
     "ppg_window_features",
 ]
@@ -351,18 +351,26 @@ def _before(pending: deque[tuple[int, float]], end: int) -> list[tuple[int, floa
     return out
 
 
-def ppg_clean(signal: npt.ArrayLike, *, sampling_rate_hz: float) -> _F64:
+def ppg_clean(
+    signal: npt.ArrayLike,
+    sampling_rate: float | None = None,
+    *,
+    sampling_rate_hz: float | None = None,
+) -> _F64:
     """The band-passed signal peaks are detected on (causal 2nd-order Butterworth 0.5-5 Hz,
-    started in steady state on the first sample; NaNs held at the last finite value).
+    started in steady state on the first sample; NaNs held at the last finite value). Called
+    as neurokit2's ``ppg_clean(signal, sampling_rate=...)``, it returns the same shape (the
+    cleaned signal), from its own filter; the rate has no default.
 
     Args:
         signal: PPG/BVP, shape ``(n,)``, any unit (the output has the same).
-        sampling_rate_hz: the sampling rate (at least 12.5 Hz).
+        sampling_rate: the sampling rate (at least 12.5 Hz).
+        sampling_rate_hz: the same, under the processors' name.
 
     Raises:
         ConfigError: a sampling rate below 12.5 Hz.
     """  # noqa: D205
-    det = PpgPeakDetector(sampling_rate_hz=sampling_rate_hz)
+    det = PpgPeakDetector(sampling_rate_hz=rate_argument(sampling_rate, sampling_rate_hz))
     x = det._hold_nans(np.asarray(signal, dtype=np.float64).ravel())
     return det._filtered(x, np.isfinite(x))
 
@@ -379,7 +387,7 @@ def ppg_beats(signal: npt.ArrayLike, *, sampling_rate_hz: float) -> PpgBeats:
     return PpgBeats.concat([det.step(signal), det.flush()])
 
 
-def ppg_peaks(signal: npt.ArrayLike, *, sampling_rate_hz: float) -> _I64:
+def ppg_peak_indices(signal: npt.ArrayLike, *, sampling_rate_hz: float) -> _I64:
     """Systolic-peak sample indices of a whole recording (see :func:`ppg_beats`).
 
     Args:
