@@ -28,7 +28,7 @@ Baselines: neurokit2 ``ecg_peaks`` with its default method (``neurokit``) and th
 cleaning method; "+parabola" = neurokit2's default peaks refined by the same 3-point parabola
 on the raw signal as wearsdk (timing only: counting is neurokit2's).
 
-Speed: wearsdk's streaming detector fed in blocks (0.25 s) and in one call (= ``ecg_peaks``),
+Speed: wearsdk's streaming detector fed in blocks (0.25 s) and in one call (= ``ecg_peak_indices``),
 and neurokit2's ``ecg_clean`` + ``ecg_peaks`` (offline, vectorised) on the same signal, best of
 3 runs, in multiples of real time (single-threaded code).
 

@@ -53,7 +53,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from wearsdk.signals import EdaProcessor, ScrTable, eda_process
+from wearsdk.signals import EdaProcessor, ScrTable, eda_offline
 
 FloatArray = npt.NDArray[np.float64]
 DEFAULT_SUBJECTS = ("S02", "S05", "S07", "S10", "S12", "S16", "S20", "S25")
@@ -138,7 +138,7 @@ def blocks_equal_offline(x: FloatArray, fs: float, seed: int = 0) -> bool:
     cuts = cuts[cuts < x.size]
     p = EdaProcessor(sampling_rate_hz=fs)
     parts = [p.step(x[a:b]) for a, b in zip(np.r_[0, cuts], np.r_[cuts, x.size], strict=True)]
-    ref = eda_process(x, sampling_rate_hz=fs)
+    ref = eda_offline(x, sampling_rate_hz=fs)
     scrs = ScrTable.concat([q.scrs for q in parts])
     same_sig = all(
         np.array_equal(np.concatenate([getattr(q, f) for q in parts]), getattr(ref, f))
@@ -186,7 +186,7 @@ class Row:
 
 def evaluate(rec: Recording, repeats: int) -> Row:
     x, fs = rec.x, rec.fs
-    out = eda_process(x, sampling_rate_hz=fs)
+    out = eda_offline(x, sampling_rate_hz=fs)
     amin = EdaProcessor(sampling_rate_hz=fs).amplitude_min_usiemens
     nk_tonic, nk_peaks, nk_amp = neurokit(x, fs)
     ours = out.scrs
@@ -212,7 +212,7 @@ def evaluate(rec: Recording, repeats: int) -> Row:
     block = max(1, round(fs))
     t_on = best_time(lambda: online(x, fs, block), repeats)
     t_on60 = best_time(lambda: online(x, fs, 60 * block), repeats)
-    t_off = best_time(lambda: eda_process(x, sampling_rate_hz=fs), repeats)
+    t_off = best_time(lambda: eda_offline(x, sampling_rate_hz=fs), repeats)
     t_nk = best_time(lambda: neurokit(x, fs), repeats)
     return Row(
         name=rec.name,

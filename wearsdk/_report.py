@@ -10,7 +10,7 @@ holds raw ECG, an 8-second snippet (from the most aroused confident window) sits
 own time axis.
 
 EDA tonic/phasic and SCRs are recomputed from the logged raw EDA with
-:func:`wearsdk.signals.eda_process` (the same maths the live pipeline runs). Stress levels
+:func:`wearsdk.signals.eda_offline` (the same maths the live pipeline runs). Stress levels
 come from the estimates; when no estimate carries one, they are derived with
 :class:`wearsdk.affect.StressLevelTracker` (default thresholds, a minimum dwell fitted to the
 session's length: :func:`derived_dwell_s`) and labelled so.
@@ -35,7 +35,7 @@ from wearsdk._errors import ConfigError
 from wearsdk._files import open_private
 from wearsdk._sessionlog import FloatArray, SessionLog, StreamData
 from wearsdk.affect import StressLevelConfig, StressLevelTracker
-from wearsdk.signals import eda_process
+from wearsdk.signals import eda_offline
 
 __all__ = ["ReportResult", "derived_dwell_s", "render_report"]
 
@@ -375,7 +375,7 @@ def render_report(
     missing = _missing_intervals(log)
     eda_out = None
     if eda is not None and eda.t.size > 10:
-        eda_out = eda_process(eda.values[:, 0], sampling_rate_hz=_rate_hz(eda), t=eda.t)
+        eda_out = eda_offline(eda.values[:, 0], sampling_rate_hz=_rate_hz(eda), t=eda.t)
 
     # which panels, with relative heights
     rows: list[tuple[str, float]] = []

@@ -31,6 +31,8 @@ class SampleBlock:
         values: samples, shape ``(n, channels)``.
         channels: channel names, one per column of ``values``.
         nominal_rate_hz: the nominal sampling rate, or ``None`` for irregular streams (RR).
+        filtering: for a cleaned stream, how the processor that made it filtered the raw one
+            (XDF ``desc/filtering`` sections; empty for raw streams). Not serialised.
     """
 
     source: str
@@ -40,6 +42,7 @@ class SampleBlock:
     values: npt.NDArray[np.float64]
     channels: tuple[str, ...] = field(default=())
     nominal_rate_hz: float | None = None
+    filtering: dict[str, dict[str, str]] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         t = np.asarray(self.t, dtype=np.float64)

@@ -16,7 +16,7 @@ from tests.io.test_lsl import running
 from wearsdk import Consent, Estimate, ExportPolicy, Features, SampleBlock, Session
 from wearsdk.io.lsl import LslOutlets
 from wearsdk.io.sources import XdfReplay
-from wearsdk.signals import EcgCleaner, ecg_clean, eda_process
+from wearsdk.signals import EcgCleaner, ecg_clean, eda_offline
 
 CONSENT = Consent.simulated_participant()
 CLEAN = dataclasses.replace(FAST, publish_clean=True)
@@ -82,7 +82,7 @@ async def test_cleaned_outlets_carry_the_mirror_values_on_the_raw_timestamps() -
     t, x = got["eda_clean"]
     idx = np.searchsorted(eda_t, t)
     np.testing.assert_array_equal(eda_t[idx], t)
-    ref = eda_process(eda_us, sampling_rate_hz=EDA_HZ)
+    ref = eda_offline(eda_us, sampling_rate_hz=EDA_HZ)
     for k, want in enumerate((ref.clean, ref.tonic, ref.phasic)):
         np.testing.assert_allclose(x[:, k], want[idx], rtol=0, atol=1e-9)
 
@@ -167,7 +167,7 @@ async def test_features_and_estimates_do_not_change_and_the_recording_holds_the_
         if stream == "ecg":
             want = ecg_clean(x, sampling_rate_hz=rate)[:, None]
         else:
-            ref = eda_process(x, sampling_rate_hz=rate)
+            ref = eda_offline(x, sampling_rate_hz=rate)
             want = np.column_stack((ref.clean, ref.tonic, ref.phasic))
         np.testing.assert_allclose(clean["time_series"], want, rtol=0, atol=1e-9)
 

@@ -59,7 +59,7 @@ async def test_the_command_replays_with_the_recorded_pipeline_settings(tmp_path:
     )
     assert run.returncode == 0, run.stderr
     assert run.stdout == ""
-    assert "no estimates: the recording (" in run.stderr
+    assert "no estimates: the replayed recording (" in run.stderr
     assert "shorter than the pipeline's window (120 s)" in run.stderr
 
 

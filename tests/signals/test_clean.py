@@ -8,7 +8,7 @@ from scipy import signal
 
 from tests.io.lsl_helpers import ECG_HZ, EDA_HZ, Physio, synthetic_physio
 from wearsdk import ConfigError
-from wearsdk.signals import EcgCleaner, EdaProcessor, ecg_clean, eda_process
+from wearsdk.signals import EcgCleaner, EdaProcessor, ecg_clean, eda_offline
 from wearsdk.signals._features import (
     CleanSignal,
     FeatureConfig,
@@ -102,7 +102,7 @@ def test_extractor_keeps_the_cleaned_signals_and_its_features_do_not_change() ->
     assert eda[0].channels == ("eda_clean", "eda_tonic", "eda_phasic")
     got_ecg = np.concatenate([c.values[:, 0] for c in ecg])
     np.testing.assert_array_equal(got_ecg, ecg_clean(p.ecg_mv * 1000.0, sampling_rate_hz=ECG_HZ))
-    ref = eda_process(p.eda_us, sampling_rate_hz=EDA_HZ)
+    ref = eda_offline(p.eda_us, sampling_rate_hz=EDA_HZ)
     got_eda = np.concatenate([c.values for c in eda])
     np.testing.assert_allclose(got_eda[:, 0], ref.clean, rtol=0, atol=1e-12)
     np.testing.assert_allclose(got_eda[:, 1], ref.tonic, rtol=0, atol=1e-12)

@@ -31,10 +31,10 @@ from wearsdk.signals import (
     EdaProcessor,
     ScrTable,
     eda_clean,
+    eda_decompose,
     eda_features,
-    eda_peaks,
-    eda_phasic,
-    eda_process,
+    eda_offline,
+    eda_scrs,
 )
 
 FloatArray = npt.NDArray[np.float64]
@@ -121,7 +121,7 @@ def stress_predict_comparison(root: Path) -> dict[str, Any]:
     for k in range(1, 26):
         raw = np.loadtxt(root / "stress_predict" / "Raw_data" / f"S{k:02d}" / "EDA.csv")
         fs, x = float(raw[1]), bridge(raw[2:])
-        out = eda_process(x, sampling_rate_hz=fs)
+        out = eda_offline(x, sampling_rate_hz=fs)
         nk_tonic, nk_peaks, nk_amp = neurokit(x, fs)
         ours = out.scrs
         sel_nk = nk_amp >= AMIN
@@ -170,7 +170,7 @@ def test_blocks_of_any_size_equal_offline(fs: float, cuts: list[int]) -> None:
     x[int(40 * fs) : int(41 * fs)] = np.nan
     x[int(60 * fs) : int(75 * fs)] = x[int(60 * fs)]  # flat
     x[int(90 * fs)] = 250.0  # out of range
-    whole = eda_process(x, sampling_rate_hz=fs)
+    whole = eda_offline(x, sampling_rate_hz=fs)
     p = EdaProcessor(sampling_rate_hz=fs)
     edges = np.unique(np.clip(np.cumsum(cuts), 0, x.size))
     parts = [p.step(x[a:b]) for a, b in zip(np.r_[0, edges], np.r_[edges, x.size], strict=True)]
@@ -182,7 +182,7 @@ def test_blocks_of_any_size_equal_offline(fs: float, cuts: list[int]) -> None:
 def test_real_recording_one_sample_at_a_time_equals_offline(data_dir: Path) -> None:
     raw = np.loadtxt(data_dir / "e4_session" / "EDA.csv")
     fs, x = float(raw[1]), raw[2:2402]  # 10 min at 4 Hz, starting with the E4's 0 µS
-    whole = eda_process(x, sampling_rate_hz=fs)
+    whole = eda_offline(x, sampling_rate_hz=fs)
     p = EdaProcessor(sampling_rate_hz=fs)
     parts = [p.step(x[i : i + 1]) for i in range(x.size)]
     assert_outputs_equal(parts, whole)
@@ -193,13 +193,13 @@ def test_real_recording_one_sample_at_a_time_equals_offline(data_dir: Path) -> N
 
 def test_offline_functions_are_views_of_the_processor() -> None:
     x, _ = synthetic(100.0)
-    out = eda_process(x, sampling_rate_hz=100.0)
+    out = eda_offline(x, sampling_rate_hz=100.0)
     np.testing.assert_array_equal(eda_clean(x, sampling_rate_hz=100.0), out.clean)
-    tonic, phasic = eda_phasic(x, sampling_rate_hz=100.0)
+    tonic, phasic = eda_decompose(x, sampling_rate_hz=100.0)
     np.testing.assert_array_equal(tonic, out.tonic)
     np.testing.assert_array_equal(phasic, out.phasic)
-    np.testing.assert_array_equal(eda_peaks(x, sampling_rate_hz=100.0).peak_s, out.scrs.peak_s)
-    other = eda_peaks(x, sampling_rate_hz=100.0, amplitude_min_usiemens=0.25)
+    np.testing.assert_array_equal(eda_scrs(x, sampling_rate_hz=100.0).peak_s, out.scrs.peak_s)
+    other = eda_scrs(x, sampling_rate_hz=100.0, amplitude_min_usiemens=0.25)
     assert 0 < len(other) < len(out.scrs)
 
 
@@ -233,8 +233,8 @@ def test_times_follow_t_and_reset_restarts() -> None:
     fs = 4.0
     x, _ = synthetic(fs)
     t = 1000.0 + np.arange(x.size) / fs
-    a = eda_peaks(x, sampling_rate_hz=fs)
-    b = eda_peaks(x, sampling_rate_hz=fs, t=t)
+    a = eda_scrs(x, sampling_rate_hz=fs)
+    b = eda_scrs(x, sampling_rate_hz=fs, t=t)
     np.testing.assert_allclose(b.peak_s, a.peak_s + 1000.0)
     np.testing.assert_array_equal(b.peak_index, a.peak_index)
     p = EdaProcessor(sampling_rate_hz=fs)
@@ -266,7 +266,7 @@ def test_without_the_sosfilt_kernel_the_output_is_the_same(
     fs = 32.0
     x, _ = synthetic(fs, seconds=120.0)
     x[int(40 * fs) : int(41 * fs)] = np.nan
-    fast = eda_process(x, sampling_rate_hz=fs)
+    fast = eda_offline(x, sampling_rate_hz=fs)
     monkeypatch.setattr(_filters, "_sosfilt_kernel", None)
     p = EdaProcessor(sampling_rate_hz=fs)
     parts = [p.step(x[i : i + 32]) for i in range(0, x.size, 32)]
@@ -284,7 +284,7 @@ def test_nans_are_counted_and_bridged() -> None:
     y[: int(3 * fs)] = np.nan  # leading: nothing to hold yet
     y[int(50 * fs) : int(52 * fs)] = np.nan
     y[int(100 * fs) :: 97] = np.nan
-    out = eda_process(y, sampling_rate_hz=fs)
+    out = eda_offline(y, sampling_rate_hz=fs)
     n_nan = int(np.isnan(y).sum())
     assert out.n_nan == n_nan
     assert out.nan.sum() == n_nan
@@ -294,7 +294,7 @@ def test_nans_are_counted_and_bridged() -> None:
     assert np.isfinite(out.clean[lead:]).all()
     assert np.isfinite(out.tonic[lead:]).all()
     filled = pd.Series(y).ffill().to_numpy()[lead:]
-    ref = eda_process(filled, sampling_rate_hz=fs)
+    ref = eda_offline(filled, sampling_rate_hz=fs)
     np.testing.assert_array_equal(out.clean[lead:], ref.clean)
     np.testing.assert_array_equal(out.scrs.peak_index, ref.scrs.peak_index + lead)
     p = EdaProcessor(sampling_rate_hz=fs)
@@ -308,7 +308,7 @@ def test_out_of_range_is_bridged_and_flagged() -> None:
     x[:3] = 0.0  # the E4 reads 0 µS before skin contact
     x[200] = 0.001
     x[400] = 180.0
-    out = eda_process(x, sampling_rate_hz=fs)
+    out = eda_offline(x, sampling_rate_hz=fs)
     assert out.out_of_range.sum() == 5
     assert out.nan.sum() == 0
     assert out.bridged.sum() == 5
@@ -321,7 +321,7 @@ def test_flat_line_is_flagged() -> None:
     fs = 4.0
     x, _ = synthetic(fs)
     x[400:480] = 0.5  # 20 s frozen (e.g. a dropped sensor repeating its last value)
-    out = eda_process(x, sampling_rate_hz=fs)
+    out = eda_offline(x, sampling_rate_hz=fs)
     flagged = np.flatnonzero(out.flat)
     # flagged from the sample at which the run has lasted flat_s = 10 s, to its end
     assert flagged[0] == 400 + 39
@@ -335,7 +335,7 @@ def test_flat_line_is_flagged() -> None:
 def test_no_flat_flags_on_real_e4_recordings(data_dir: Path) -> None:
     for s in ("S02", "S08", "S23"):  # S08 and S23 barely respond: the flattest signals
         raw = np.loadtxt(data_dir / "stress_predict" / "Raw_data" / s / "EDA.csv")
-        out = eda_process(raw[2:], sampling_rate_hz=float(raw[1]))
+        out = eda_offline(raw[2:], sampling_rate_hz=float(raw[1]))
         assert out.flat.sum() == 0
 
 
@@ -371,7 +371,7 @@ def test_bad_config() -> None:
 def test_window_features() -> None:
     fs = 4.0
     x, onsets = synthetic(fs, seconds=240.0)
-    out = eda_process(x, sampling_rate_hz=fs)
+    out = eda_offline(x, sampling_rate_hz=fs)
     f = eda_features(
         out.clean, out.tonic, out.phasic, out.scrs, sampling_rate_hz=fs, window_s=240.0
     )
@@ -386,7 +386,7 @@ def test_window_features() -> None:
     assert f["phasic_auc_usiemens_s"] > 0
     assert f["valid_fraction"] == 1.0
     # the last 60 s of a buffer whose first sample is at t = 500 s
-    scrs = eda_peaks(x, sampling_rate_hz=fs, t=500.0 + np.arange(x.size) / fs)
+    scrs = eda_scrs(x, sampling_rate_hz=fs, t=500.0 + np.arange(x.size) / fs)
     g = eda_features(
         out.clean, out.tonic, out.phasic, scrs, sampling_rate_hz=fs, window_s=60.0, t_start_s=500.0
     )
@@ -446,7 +446,7 @@ def test_agrees_with_neurokit2_on_lab_recordings(data_dir: Path) -> None:
       level correlates at r >= 0.99 (a slowly falling SCL with few, small responses).
     """
     ev = pd.read_csv(data_dir / "neurokit" / "bio_eventrelated_100hz.csv")["EDA"].to_numpy(float)
-    out = eda_process(ev, sampling_rate_hz=100.0)
+    out = eda_offline(ev, sampling_rate_hz=100.0)
     nk_tonic, nk_peaks, nk_amp = neurokit(ev, 100.0)
     pairs = match(nk_peaks, out.scrs.peak_s)
     big = nk_amp >= 0.1
@@ -460,7 +460,7 @@ def test_agrees_with_neurokit2_on_lab_recordings(data_dir: Path) -> None:
     rest = pd.read_csv(data_dir / "neurokit" / "bio_resting_8min_100hz.csv")
     low = np.flatnonzero(rest["PhotoSensor"].to_numpy() < 2.5)
     x = rest["EDA"].to_numpy(float)[low[0] : low[-1] + 1]
-    out = eda_process(x, sampling_rate_hz=100.0)
+    out = eda_offline(x, sampling_rate_hz=100.0)
     nk_tonic, _, _ = neurokit(x, 100.0)
     scl = window_means(out.tonic, 100.0) / window_means(nk_tonic, 100.0)
     assert np.all(np.abs(scl - 1) <= 0.02)
@@ -477,12 +477,12 @@ def test_same_results_at_4_and_1000_hz(data_dir: Path, fs: float) -> None:
     n_big = 0
     for name in ("bio_eventrelated_100hz.csv", "bio_resting_8min_100hz.csv"):
         x = pd.read_csv(data_dir / "neurokit" / name)["EDA"].to_numpy(float)
-        ref = eda_process(x, sampling_rate_hz=100.0)
+        ref = eda_offline(x, sampling_rate_hz=100.0)
         if fs < 100:
             y = x[: x.size // 25 * 25].reshape(-1, 25).mean(axis=1)
         else:
             y = signal.resample_poly(x, 10, 1, padtype="line")
-        out = eda_process(y, sampling_rate_hz=fs)
+        out = eda_offline(y, sampling_rate_hz=fs)
         # (the resting recording starts in the middle of a response: its first 4 Hz sample,
         # the mean of 0.25 s of a steep rise, starts the filters higher; responses starting in
         # the first 2 s are left out)

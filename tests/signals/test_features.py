@@ -4,9 +4,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from wearsdk import ConfigError
+from wearsdk.signals._feat_ppg import PpgFeatures
 from wearsdk.signals._features import FeatureConfig, FeatureExtractor
 from wearsdk.signals._hrv import rr_artifacts
-from wearsdk.signals._rr import hrv_time
+from wearsdk.signals._rr import rr_time_domain
 
 
 def session(
@@ -59,7 +60,7 @@ def test_features_match_direct_computation() -> None:
     sel = (beat_t > w.start) & (beat_t <= w.end)
     nn = rr_artifacts(rr).nn_s  # clean series: NN == RR
     assert nn.size == rr.size
-    ref = hrv_time(rr[sel])
+    ref = rr_time_domain(rr[sel])
     assert w.values["hr_mean_bpm"] == pytest.approx(ref["hr_mean_bpm"])
     assert w.values["rmssd_s"] == pytest.approx(ref["rmssd_s"])
     _t_temp, _temp, _ = data["temp"]
@@ -115,7 +116,7 @@ def test_config_validation() -> None:
 
 def test_eda_features_follow_the_processor(data_dir) -> None:  # type: ignore[no-untyped-def]
     from wearsdk.io.e4 import load_e4_session
-    from wearsdk.signals._eda import eda_process
+    from wearsdk.signals._eda_offline import eda_offline
 
     s = load_e4_session(data_dir / "stress_predict" / "Raw_data" / "S02")
     eda = s.signals["eda"]
@@ -128,7 +129,7 @@ def test_eda_features_follow_the_processor(data_dir) -> None:  # type: ignore[no
         ex.push("eda", t[i : i + 4], x[i : i + 4], nominal_rate_hz=eda.rate_hz)
         wins += ex.ready()
     assert len(wins) > 800
-    offline = eda_process(x, sampling_rate_hz=eda.rate_hz)
+    offline = eda_offline(x, sampling_rate_hz=eda.rate_hz)
     w = wins[500]
     sel = (t >= w.start) & (t < w.end)
     assert w.values["scl_mean_usiemens"] == pytest.approx(offline.tonic[sel].mean(), rel=1e-9)
@@ -182,7 +183,7 @@ def test_rr_beats_out_of_order_are_dropped_and_counted() -> None:
     assert wins
     w = wins[-1]
     sel = (t > w.start) & (t <= w.end)
-    assert w.values["hr_mean_bpm"] == pytest.approx(hrv_time(rr[sel])["hr_mean_bpm"])
+    assert w.values["hr_mean_bpm"] == pytest.approx(rr_time_domain(rr[sel])["hr_mean_bpm"])
 
 
 @pytest.mark.parametrize("rate", [15.0, 99.0, float("nan"), float("inf")])
@@ -278,7 +279,8 @@ def test_bvp_beats_memory_is_bounded(data_dir) -> None:  # type: ignore[no-untyp
     t = np.arange(x.size) / 64.0
     ex = FeatureExtractor(FeatureConfig(window_s=30, hop_s=1))
     push_blocks(ex, t, x, 64.0, 64)
-    rows = ex._ppg_beats
+    (ppg,) = (p for p in ex.providers if isinstance(p, PpgFeatures))
+    rows = ppg._beats
     assert rows._hi - rows._lo < 80  # about one window of beats
     assert rows._data.shape[0] < 400
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy import ndimage, signal
 
-from wearsdk.signals._eda import _window_min
+from wearsdk.signals._eda_scr import _window_min
 from wearsdk.signals._filters import SosFilter, butter_sos, group_delay_s
 from wearsdk.signals._iir import sosfilt_kernel, sosfilt_zi
 

@@ -21,12 +21,12 @@ from wearsdk.signals import (
     ecg_peak_times,
     ppg_beats,
     ppg_clean,
-    ppg_peaks,
+    ppg_peak_indices,
     ppg_sqi,
     ppg_window_features,
 )
 from wearsdk.signals._features import FeatureConfig, FeatureExtractor
-from wearsdk.signals._ppg import _welch_psd
+from wearsdk.signals._ppg_window import _welch_psd
 
 FS = 100.0
 
@@ -69,11 +69,11 @@ def test_peaks_are_scipy_find_peaks_on_the_band_passed_real_ppg(data_dir: Path) 
     x = resting(data_dir)["PPG"]
     y = ppg_clean(x, sampling_rate_hz=FS)
     expected, _ = find_peaks(y, distance=33)  # ceil(0.33 * 100)
-    assert np.array_equal(ppg_peaks(x, sampling_rate_hz=FS), expected)
+    assert np.array_equal(ppg_peak_indices(x, sampling_rate_hz=FS), expected)
     bvp = e4_bvp(data_dir)[: 64 * 600]
     y = ppg_clean(bvp, sampling_rate_hz=64.0)
     expected, _ = find_peaks(y, distance=22)  # ceil(0.33 * 64)
-    got = ppg_peaks(bvp, sampling_rate_hz=64.0)
+    got = ppg_peak_indices(bvp, sampling_rate_hz=64.0)
     # on the wrist, chains of maxima of rising height closer than 0.33 s occur: find_peaks keeps
     # the first of a chain once the second is removed by the third, the local rule does not.
     # Every local-rule peak is a find_peaks peak (measured: 880 of 930 in these 10 minutes)
@@ -338,7 +338,7 @@ def simulated(seed: int, fs: float = 64.0) -> np.ndarray:
 
 
 def sqi_of(x: np.ndarray, fs: float = 64.0) -> float:
-    return ppg_sqi(ppg_clean(x, sampling_rate_hz=fs), ppg_peaks(x, sampling_rate_hz=fs))
+    return ppg_sqi(ppg_clean(x, sampling_rate_hz=fs), ppg_peak_indices(x, sampling_rate_hz=fs))
 
 
 def reference_sqi(y: np.ndarray, p: np.ndarray) -> float:
@@ -376,7 +376,7 @@ def test_sqi_is_high_on_clean_pulses_and_low_on_motion_or_noise(seed: int) -> No
 def test_sqi_follows_the_definition_on_real_windows(data_dir: Path) -> None:
     x = e4_bvp(data_dir)[: 64 * 1200]
     y = ppg_clean(x, sampling_rate_hz=64.0)
-    peaks = ppg_peaks(x, sampling_rate_hz=64.0)
+    peaks = ppg_peak_indices(x, sampling_rate_hz=64.0)
     got = []
     for a in range(0, y.size - 64 * 60, 64 * 23):
         b = a + 64 * 60

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from wearsdk import ConfigError
-from wearsdk.signals import RRWindower, hrv_time
+from wearsdk.signals import RRWindower, rr_time_domain
 
 
 def beats(n: int, rr: float = 0.8, t0: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
@@ -16,21 +16,21 @@ def beats(n: int, rr: float = 0.8, t0: float = 0.0) -> tuple[np.ndarray, np.ndar
 
 def test_hrv_time_formulas() -> None:
     rr = np.array([0.8, 0.85, 0.78, 0.9, 0.82])
-    f = hrv_time(rr)
+    f = rr_time_domain(rr)
     d = np.diff(rr)
     assert f["n_beats"] == 5
     assert f["hr_mean_bpm"] == pytest.approx(60 / rr.mean())
     assert f["rmssd_s"] == pytest.approx(np.sqrt(np.mean(d**2)))
     assert f["sdnn_s"] == pytest.approx(np.std(rr, ddof=1))
     assert f["pnn50"] == pytest.approx(np.mean(np.abs(d) > 0.05))
-    assert np.isnan(hrv_time([0.8])["rmssd_s"])
-    assert np.isnan(hrv_time([])["hr_mean_bpm"])
+    assert np.isnan(rr_time_domain([0.8])["rmssd_s"])
+    assert np.isnan(rr_time_domain([])["hr_mean_bpm"])
 
 
 def test_hrv_time_matches_neurokit2_on_real_nn_series(data_dir) -> None:  # type: ignore[no-untyped-def]
     nk = pytest.importorskip("neurokit2")
     nn_ms = np.load(data_dir / "hrv_nn" / "SampleNNISeriesShort.npy")
-    ours = hrv_time(nn_ms / 1000.0)
+    ours = rr_time_domain(nn_ms / 1000.0)
     peaks = np.concatenate(([0], np.cumsum(nn_ms))).astype(int)
     ref = nk.hrv_time(peaks, sampling_rate=1000)
     assert ours["rmssd_s"] * 1000 == pytest.approx(float(ref["HRV_RMSSD"].iloc[0]), rel=1e-3)

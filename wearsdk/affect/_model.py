@@ -69,6 +69,7 @@ from wearsdk._errors import ConfigError
 from wearsdk._events import Estimate
 from wearsdk.affect._baseline import BaselineConfig, PersonalBaseline
 from wearsdk.affect._stress import StressLevelConfig, StressLevelTracker
+from wearsdk.signals._feature_names import FEATURE_REGISTRY
 
 __all__ = [
     "VALENCE_MAX_CONFIDENCE",
@@ -255,7 +256,7 @@ class ArousalModelParams:
                     "exertion",
                 )
             }
-            return cls(
+            params = cls(
                 model_id=str(d["model_id"]),
                 inputs=inputs,
                 baseline=baseline,
@@ -268,6 +269,28 @@ class ArousalModelParams:
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"malformed arousal model parameters: {exc!r}") from exc
+        params.check_features()
+        return params
+
+    def check_features(self) -> None:
+        """Check that every window feature its inputs read is registered.
+
+        Raises:
+            ConfigError: naming the unregistered features and the inputs that read them (a
+                model file from a newer version, or a feature whose provider is not loaded:
+                see :data:`~wearsdk.signals.FEATURE_REGISTRY`).
+        """
+        used: dict[str, list[str]] = {}
+        for spec in self.inputs:
+            for name in (*spec.features, *([spec.divide_by] if spec.divide_by else [])):
+                used.setdefault(name, []).append(spec.name)
+        missing = FEATURE_REGISTRY.missing(used)
+        if missing:
+            which = "; ".join(f"{n} (input {', '.join(used[n])})" for n in missing)
+            raise ConfigError(
+                f"arousal model {self.model_id!r} reads features no provider computes: {which}; "
+                "register them with wearsdk.signals.register_feature"
+            )
 
 
 def load_arousal_params(path: str | None = None) -> ArousalModelParams:

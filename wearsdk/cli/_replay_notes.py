@@ -55,7 +55,7 @@ def say_why_there_are_no_estimates(source: Any, window_s: float, *, out: Any) ->
     span = getattr(source, "span_s", None)
     if span is not None and span < window_s:
         print(
-            f"replay: no estimates: the recording ({span:.1f} s) is shorter than the "
+            f"replay: no estimates: the replayed recording ({span:.1f} s) is shorter than the "
             f"pipeline's window ({window_s:g} s); a shorter window: --pipeline window_s=S",
             file=out,
         )

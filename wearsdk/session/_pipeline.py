@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 from dataclasses import dataclass, field
 
@@ -11,10 +12,14 @@ from wearsdk._events import Command, Features, HeartRate
 from wearsdk._types import SampleBlock
 from wearsdk.affect import ArousalEstimator, StressLevelConfig, load_arousal_params
 from wearsdk.bus import Bus, Subscription
+from wearsdk.signals._eda import EdaOptions
+from wearsdk.signals._feat_eda import EdaFeatures
 from wearsdk.signals._features import (
+    DEFAULT_PROVIDERS,
     CleanSignal,
     FeatureConfig,
     FeatureExtractor,
+    FeatureProviderFactory,
     WindowFeatures,
 )
 
@@ -45,6 +50,9 @@ class PipelineConfig:
         publish_clean: also publish the cleaned signals the pipeline computes, as sample
             blocks aligned sample for sample with the raw ones (same timestamps, causal
             filters: see :func:`run_pipeline`); features and estimates are unchanged.
+        eda_options: settings of the EDA processor (:class:`~wearsdk.signals.EdaOptions`;
+            ``None``: its defaults, as the shipped model was validated with); the cleaned
+            ``eda_clean`` stream's metadata describes the processor actually configured.
     """
 
     window_s: float = 60.0
@@ -54,6 +62,7 @@ class PipelineConfig:
     stale_s: float = 10.0
     stress_levels: StressLevelConfig | None = None
     publish_clean: bool = False
+    eda_options: EdaOptions | None = None
 
     def __post_init__(self) -> None:
         if not (self.window_s > 0 and self.hop_s > 0 and self.baseline_s >= 0):
@@ -85,6 +94,13 @@ class PipelineConfig:
             min_coverage=self.min_coverage,
             stale_s=self.stale_s,
         )
+
+    def feature_providers(self) -> tuple[FeatureProviderFactory, ...]:
+        """The feature providers of the processing stage (the defaults, configured)."""
+        if not self.eda_options:
+            return DEFAULT_PROVIDERS
+        eda = functools.partial(EdaFeatures, **self.eda_options)
+        return tuple(eda if p is EdaFeatures else p for p in DEFAULT_PROVIDERS)
 
 
 WEARER = "wearer"
@@ -150,7 +166,11 @@ async def run_pipeline(
     """
     params = load_arousal_params()
     state = _WearerState(
-        extractor=FeatureExtractor(config.features(), keep_clean=config.publish_clean),
+        extractor=FeatureExtractor(
+            config.features(),
+            keep_clean=config.publish_clean,
+            providers=config.feature_providers(),
+        ),
         estimator=ArousalEstimator(
             params,
             baseline=dataclasses.replace(params.baseline, calibration_s=config.baseline_s),
@@ -249,5 +269,6 @@ def _publish_clean(bus: Bus, raw: SampleBlock, signals: list[CleanSignal]) -> No
             values=c.values,
             channels=c.channels,
             nominal_rate_hz=raw.nominal_rate_hz,
+            filtering=c.filtering,
         )
         bus.publish_nowait(f"physio/{raw.source}/{c.stream}", block)

@@ -1,7 +1,12 @@
 """Online signal processing: pure, synchronous, stateful; no asyncio and no I/O.
 
 Every processor is an object with ``step(...)`` and ``reset()``; offline functions with the same
-maths are named ``<modality>_<verb>``.
+maths are named ``<modality>_<verb>``. Where a name is also neurokit2's (``ecg_clean``,
+``eda_clean``, ``ppg_clean``), the function returns what neurokit2's does (the cleaned signal)
+and takes its ``sampling_rate`` keyword; the others have names of their own
+(``ecg_peak_indices``, ``eda_decompose``, ``rr_time_domain``...). The former neurokit2-like
+names (``ecg_peaks``, ``hrv_time``...) still work for one release, with a
+``DeprecationWarning`` (see ``wearsdk/signals/_deprecated.py``).
 """
 
 from __future__ import annotations
@@ -19,21 +24,27 @@ if TYPE_CHECKING:
         EcgPeaks,
         EcgRateError,
         ecg_clean,
+        ecg_peak_indices,
         ecg_peak_times,
-        ecg_peaks,
     )
-    from wearsdk.signals._eda import (
-        EdaOptions,
-        EdaOutput,
-        EdaProcessor,
-        ScrTable,
+    from wearsdk.signals._eda import EdaOptions, EdaOutput, EdaProcessor
+    from wearsdk.signals._eda_offline import (
         eda_clean,
+        eda_decompose,
         eda_features,
-        eda_peaks,
-        eda_phasic,
-        eda_process,
+        eda_offline,
+        eda_scrs,
+    )
+    from wearsdk.signals._eda_scr import ScrTable
+    from wearsdk.signals._feat_base import FeatureHost, FeatureProvider, WindowOutput
+    from wearsdk.signals._feature_names import (
+        FEATURE_REGISTRY,
+        FeatureRegistry,
+        FeatureSpec,
+        register_feature,
     )
     from wearsdk.signals._features import (
+        DEFAULT_PROVIDERS,
         CleanSignal,
         FeatureConfig,
         FeatureExtractor,
@@ -42,18 +53,20 @@ if TYPE_CHECKING:
     from wearsdk.signals._filters import SosFilter, butter_sos, filter_causal, group_delay_s
     from wearsdk.signals._ppg import (
         PPG_BAND_HZ,
-        PPG_FEATURES,
-        PPG_SQI_THRESHOLD,
         PpgBeats,
         PpgPeakDetector,
         ppg_beats,
         ppg_clean,
-        ppg_peaks,
+        ppg_peak_indices,
+    )
+    from wearsdk.signals._ppg_window import (
+        PPG_FEATURES,
+        PPG_SQI_THRESHOLD,
         ppg_sqi,
         ppg_window_features,
     )
     from wearsdk.signals._quality import AccActivity, AccUnit, EdaQuality, acc_activity, eda_quality
-    from wearsdk.signals._rr import RRWindow, RRWindower, hrv_time
+    from wearsdk.signals._rr import RRWindow, RRWindower, rr_time_domain
     from wearsdk.signals._voice import (
         EGEMAPS_EXTRACTOR,
         NUMPY_EXTRACTOR,
@@ -65,9 +78,11 @@ if TYPE_CHECKING:
     )
 
 __all__ = [
+    "DEFAULT_PROVIDERS",
     "ECG_CLEAN_BAND_HZ",
     "ECG_MIN_SAMPLING_RATE_HZ",
     "EGEMAPS_EXTRACTOR",
+    "FEATURE_REGISTRY",
     "NUMPY_EXTRACTOR",
     "PPG_BAND_HZ",
     "PPG_FEATURES",
@@ -85,6 +100,10 @@ __all__ = [
     "EdaQuality",
     "FeatureConfig",
     "FeatureExtractor",
+    "FeatureHost",
+    "FeatureProvider",
+    "FeatureRegistry",
+    "FeatureSpec",
     "PpgBeats",
     "PpgPeakDetector",
     "ProsodyFeatures",
@@ -94,26 +113,28 @@ __all__ = [
     "SosFilter",
     "VoiceProsody",
     "WindowFeatures",
+    "WindowOutput",
     "acc_activity",
     "butter_sos",
     "ecg_clean",
+    "ecg_peak_indices",
     "ecg_peak_times",
-    "ecg_peaks",
     "eda_clean",
+    "eda_decompose",
     "eda_features",
-    "eda_peaks",
-    "eda_phasic",
-    "eda_process",
+    "eda_offline",
     "eda_quality",
+    "eda_scrs",
     "filter_causal",
     "group_delay_s",
-    "hrv_time",
     "opensmile_available",
     "ppg_beats",
     "ppg_clean",
-    "ppg_peaks",
+    "ppg_peak_indices",
     "ppg_sqi",
     "ppg_window_features",
+    "register_feature",
+    "rr_time_domain",
     "voice_prosody",
     "yin_pitch",
 ]
@@ -130,16 +151,24 @@ _LAZY: dict[str, str] = {
     "EcgPeaks": "wearsdk.signals._ecg",
     "ecg_clean": "wearsdk.signals._ecg",
     "ecg_peak_times": "wearsdk.signals._ecg",
-    "ecg_peaks": "wearsdk.signals._ecg",
+    "ecg_peak_indices": "wearsdk.signals._ecg",
     "EdaOptions": "wearsdk.signals._eda",
     "EdaOutput": "wearsdk.signals._eda",
     "EdaProcessor": "wearsdk.signals._eda",
-    "ScrTable": "wearsdk.signals._eda",
-    "eda_clean": "wearsdk.signals._eda",
-    "eda_features": "wearsdk.signals._eda",
-    "eda_peaks": "wearsdk.signals._eda",
-    "eda_phasic": "wearsdk.signals._eda",
-    "eda_process": "wearsdk.signals._eda",
+    "ScrTable": "wearsdk.signals._eda_scr",
+    "eda_clean": "wearsdk.signals._eda_offline",
+    "eda_features": "wearsdk.signals._eda_offline",
+    "eda_scrs": "wearsdk.signals._eda_offline",
+    "eda_decompose": "wearsdk.signals._eda_offline",
+    "eda_offline": "wearsdk.signals._eda_offline",
+    "FeatureHost": "wearsdk.signals._feat_base",
+    "FeatureProvider": "wearsdk.signals._feat_base",
+    "WindowOutput": "wearsdk.signals._feat_base",
+    "FEATURE_REGISTRY": "wearsdk.signals._feature_names",
+    "FeatureRegistry": "wearsdk.signals._feature_names",
+    "FeatureSpec": "wearsdk.signals._feature_names",
+    "register_feature": "wearsdk.signals._feature_names",
+    "DEFAULT_PROVIDERS": "wearsdk.signals._features",
     "CleanSignal": "wearsdk.signals._features",
     "FeatureConfig": "wearsdk.signals._features",
     "FeatureExtractor": "wearsdk.signals._features",
@@ -149,15 +178,15 @@ _LAZY: dict[str, str] = {
     "filter_causal": "wearsdk.signals._filters",
     "group_delay_s": "wearsdk.signals._filters",
     "PPG_BAND_HZ": "wearsdk.signals._ppg",
-    "PPG_FEATURES": "wearsdk.signals._ppg",
-    "PPG_SQI_THRESHOLD": "wearsdk.signals._ppg",
+    "PPG_FEATURES": "wearsdk.signals._ppg_window",
+    "PPG_SQI_THRESHOLD": "wearsdk.signals._ppg_window",
     "PpgBeats": "wearsdk.signals._ppg",
     "PpgPeakDetector": "wearsdk.signals._ppg",
     "ppg_beats": "wearsdk.signals._ppg",
     "ppg_clean": "wearsdk.signals._ppg",
-    "ppg_peaks": "wearsdk.signals._ppg",
-    "ppg_sqi": "wearsdk.signals._ppg",
-    "ppg_window_features": "wearsdk.signals._ppg",
+    "ppg_peak_indices": "wearsdk.signals._ppg",
+    "ppg_sqi": "wearsdk.signals._ppg_window",
+    "ppg_window_features": "wearsdk.signals._ppg_window",
     "AccActivity": "wearsdk.signals._quality",
     "AccUnit": "wearsdk.signals._quality",
     "EdaQuality": "wearsdk.signals._quality",
@@ -165,7 +194,7 @@ _LAZY: dict[str, str] = {
     "eda_quality": "wearsdk.signals._quality",
     "RRWindow": "wearsdk.signals._rr",
     "RRWindower": "wearsdk.signals._rr",
-    "hrv_time": "wearsdk.signals._rr",
+    "rr_time_domain": "wearsdk.signals._rr",
     "EGEMAPS_EXTRACTOR": "wearsdk.signals._voice",
     "NUMPY_EXTRACTOR": "wearsdk.signals._voice",
     "opensmile_available": "wearsdk.signals._voice",
@@ -175,5 +204,13 @@ _LAZY: dict[str, str] = {
     "yin_pitch": "wearsdk.signals._voice",
 }
 
+
+# former names (neurokit2's, with other signatures), for one release: they warn
+_LAZY.update(
+    dict.fromkeys(
+        ("ecg_peaks", "ppg_peaks", "eda_phasic", "eda_peaks", "eda_process", "hrv_time"),
+        "wearsdk.signals._deprecated",
+    )
+)
 
 __getattr__, __dir__ = lazy_names(__name__, _LAZY, __all__)

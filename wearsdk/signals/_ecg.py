@@ -56,7 +56,7 @@ the rhythm, with a bounded lookahead (``EcgPeakDetector.latency_s``, ~0.5 s):
 Every sample-level step is a causal filter with carried state or a purely local operation,
 every candidate is measured from a fixed window, and decisions are taken in index order once
 a fixed lookahead has arrived, so the output does not depend on how the stream is cut into
-blocks: ``step`` over any split then ``flush`` equals :func:`ecg_peaks`, bit for bit.
+blocks: ``step`` over any split then ``flush`` equals :func:`ecg_peak_indices`, bit for bit.
 
 Per-block cost is kept low for small blocks (1 s or less): samples go into preallocated
 buffers, the filters run through scipy's compiled kernels with their state carried by the
@@ -85,7 +85,15 @@ import numpy as np
 import numpy.typing as npt
 
 from wearsdk._errors import ConfigError
-from wearsdk.signals._filters import InPlaceSos, butter_sos, group_delay_s
+from wearsdk.signals._filters import (
+    FilterDescription,
+    InPlaceSos,
+    butter_sos,
+    butterworth_fields,
+    group_delay_s,
+    number_text,
+    rate_argument,
+)
 
 __all__ = [
     "ECG_CLEAN_BAND_HZ",
@@ -95,8 +103,8 @@ __all__ = [
     "EcgPeaks",
     "EcgRateError",
     "ecg_clean",
+    "ecg_peak_indices",
     "ecg_peak_times",
-    "ecg_peaks",
 ]
 
 _F64 = npt.NDArray[np.float64]
@@ -277,7 +285,7 @@ class EcgPeakDetector:
     has arrived, so at most ~0.65 s after the R peak; beats recovered by search-back come when
     the search fires (1.66 median RR after the previous beat), and the first beats wait for
     the 2 s learning phase. The concatenated output of :meth:`step` over blocks of any sizes,
-    followed by :meth:`flush`, equals :func:`ecg_peaks` on the whole signal, exactly.
+    followed by :meth:`flush`, equals :func:`ecg_peak_indices` on the whole signal, exactly.
 
     NaN samples are counted (:attr:`nan_count`), held at the last finite value for the filters,
     and no peak is reported within 0.25 s after one. Works from 100 Hz (e.g. 130 Hz Polar H10
@@ -918,7 +926,7 @@ class EcgPeakDetector:
         return EcgPeaks(idx, t, amp, np.array([c.ectopic for c in out], dtype=np.bool_))
 
 
-def ecg_peaks(signal: npt.ArrayLike, *, sampling_rate_hz: float) -> _I64:
+def ecg_peak_indices(signal: npt.ArrayLike, *, sampling_rate_hz: float) -> _I64:
     """R-peak sample indices of a whole recording: the offline mirror of
     :class:`EcgPeakDetector` (one ``step`` on the whole signal, then ``flush``).
 
@@ -989,6 +997,20 @@ class EcgCleaner:
         """The filter's group delay at ``at_hz`` (default 10 Hz, the QRS band), seconds."""
         return group_delay_s(self._filter.sos, at_hz, sampling_rate_hz=self.sampling_rate_hz)
 
+    def describe(self) -> FilterDescription:
+        """Its filters as XDF ``desc/filtering`` sections: ``highpass`` and ``lowpass`` (the
+        band actually used at this rate), ``delay`` (group delay at 10 Hz; output samples keep
+        the raw samples' times).
+        """  # noqa: D205
+        lo, hi = self.band_hz
+        return {
+            "highpass": butterworth_fields(lo, self.order),
+            "lowpass": butterworth_fields(hi, self.order),
+            "delay": {"group_delay_s": number_text(self.group_delay_s()),
+                      "at_hz": number_text(_CLEAN_DELAY_AT_HZ),
+                      "timestamps": "raw sample times (not shifted)"},
+        }  # fmt: skip
+
     def reset(self) -> None:
         """Forget the state; the next block starts a new stream."""
         self._filter.reset()
@@ -1029,12 +1051,21 @@ class EcgCleaner:
         return out
 
 
-def ecg_clean(signal: npt.ArrayLike, *, sampling_rate_hz: float) -> _F64:
+def ecg_clean(
+    signal: npt.ArrayLike,
+    sampling_rate: float | None = None,
+    *,
+    sampling_rate_hz: float | None = None,
+) -> _F64:
     """Clean a whole ECG recording: the offline mirror of :class:`EcgCleaner` (causal 0.5-40 Hz
-    Butterworth band-pass; see there for its delay and NaN handling).
+    Butterworth band-pass; see there for its delay and NaN handling). Called as neurokit2's
+    ``ecg_clean(signal, sampling_rate=...)``, it returns the same shape (the cleaned signal),
+    from its own filter; the rate has no default.
 
     Args:
         signal: single-lead ECG, shape ``(n,)``, any unit (the output has the same).
-        sampling_rate_hz: the sampling rate (at least 100 Hz).
+        sampling_rate: the sampling rate (at least 100 Hz).
+        sampling_rate_hz: the same, under the processors' name.
     """  # noqa: D205
-    return EcgCleaner(sampling_rate_hz=sampling_rate_hz).step(signal)
+    fs = rate_argument(sampling_rate, sampling_rate_hz)
+    return EcgCleaner(sampling_rate_hz=fs).step(signal)

@@ -3,7 +3,7 @@
 :class:`EdaProcessor` processes skin conductance (µS) block by block with bounded memory and
 gives, for every input sample, the cleaned signal, the tonic level (SCL) and the phasic part,
 plus the skin conductance responses (SCRs) confirmed by the block. The offline functions
-(:func:`eda_process`, :func:`eda_clean`, :func:`eda_phasic`, :func:`eda_peaks`) run the very same
+(:func:`eda_offline`, :func:`eda_clean`, :func:`eda_decompose`, :func:`eda_scrs`) run the very same
 processor over a whole recording, so blocks of any size give exactly the offline result.
 
 Method (each stage is causal; state is carried across blocks):
@@ -81,27 +81,24 @@ References:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TypedDict, Unpack
+from typing import TypedDict
 
 import numpy as np
 import numpy.typing as npt
 
 from wearsdk._errors import ConfigError
-from wearsdk.signals._filters import InPlaceSos, butter_sos, group_delay_s
+from wearsdk.signals._eda_scr import ScrTable, _ScrDetector, _TrailingMin
+from wearsdk.signals._filters import (
+    FilterDescription,
+    InPlaceSos,
+    butter_sos,
+    butterworth_fields,
+    group_delay_s,
+    number_text,
+)
 
-__all__ = [
-    "EdaOptions",
-    "EdaOutput",
-    "EdaProcessor",
-    "ScrTable",
-    "eda_clean",
-    "eda_features",
-    "eda_peaks",
-    "eda_phasic",
-    "eda_process",
-]
+__all__ = ["EdaOptions", "EdaOutput", "EdaProcessor", "ScrTable"]
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -127,49 +124,6 @@ class EdaOptions(TypedDict, total=False):
     max_rise_s: float
     range_usiemens: tuple[float, float]
     flat_s: float
-
-
-@dataclass(frozen=True, slots=True)
-class ScrTable:
-    """Skin conductance responses, one entry per response (a table of equal-length arrays).
-
-    Attributes:
-        onset_s: onset time (the trough before the rise), seconds on the input's clock.
-        peak_s: peak time.
-        amplitude_usiemens: cleaned conductance at the peak minus at the onset, µS.
-        rise_time_s: ``peak_s - onset_s``.
-        onset_index: onset sample index, counted from the first sample after a reset.
-        peak_index: peak sample index.
-    """
-
-    onset_s: FloatArray
-    peak_s: FloatArray
-    amplitude_usiemens: FloatArray
-    rise_time_s: FloatArray
-    onset_index: IntArray
-    peak_index: IntArray
-
-    def __len__(self) -> int:
-        return int(self.peak_s.shape[0])
-
-    @staticmethod
-    def empty() -> ScrTable:
-        """A table with no response."""
-        return ScrTable(_EMPTY_F, _EMPTY_F, _EMPTY_F, _EMPTY_F, _EMPTY_I, _EMPTY_I)
-
-    @staticmethod
-    def concat(tables: Sequence[ScrTable]) -> ScrTable:
-        """Join tables (e.g. the responses of consecutive blocks) in order."""
-        if not tables:
-            return ScrTable.empty()
-        return ScrTable(
-            np.concatenate([t.onset_s for t in tables]),
-            np.concatenate([t.peak_s for t in tables]),
-            np.concatenate([t.amplitude_usiemens for t in tables]),
-            np.concatenate([t.rise_time_s for t in tables]),
-            np.concatenate([t.onset_index for t in tables]),
-            np.concatenate([t.peak_index for t in tables]),
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,203 +163,6 @@ class EdaOutput:
         """Samples replaced by the last valid value (not finite or out of range)."""
         out: BoolArray = self.nan | self.out_of_range
         return out
-
-
-def _window_min(x: FloatArray, w: int) -> FloatArray:
-    """``min(x[k : k + w])`` for every ``k`` in ``0 .. len(x) - w`` (van Herk/Gil-Werman, O(n)).
-
-    The values of ``scipy.ndimage.minimum_filter1d`` over full windows, without importing
-    ``scipy.ndimage`` (~0.5 s): minima within blocks of ``w`` from the left and from the
-    right, and each window is the minimum of one suffix and one prefix.
-    """
-    n = x.shape[0]
-    nb = -(-n // w)
-    pad = np.full(nb * w, np.inf)
-    pad[:n] = x
-    blocks = pad.reshape(nb, w)
-    prefix = np.minimum.accumulate(blocks, axis=1).reshape(-1)
-    suffix = np.minimum.accumulate(blocks[:, ::-1], axis=1)[:, ::-1].reshape(-1)
-    out: FloatArray = np.minimum(suffix[: n - w + 1], prefix[w - 1 : n])
-    return out
-
-
-class _TrailingMin:
-    """Minimum over the last ``width`` samples, carried across blocks.
-
-    The last ``width - 1`` samples are kept (``+inf`` before the first one). For a block
-    shorter than ``width``, the minimum at each sample is that of the kept samples' suffix
-    minimum and the block's prefix minimum (O(width + n)); a longer block goes through
-    :func:`_window_min` (van Herk/Gil-Werman, O(n)). Minima are exact, so
-    both give the same values.
-    """
-
-    def __init__(self, width: int) -> None:
-        self.width = width
-        self.reset()
-
-    def reset(self) -> None:
-        self._tail: FloatArray = np.full(self.width - 1, np.inf)
-
-    def step(self, x: FloatArray) -> FloatArray:
-        n, w = x.shape[0], self.width
-        if n == 0 or w == 1:
-            return x.copy()
-        tail = self._tail
-        out: FloatArray
-        if n < w:
-            # min(tail[i:]) for the first n samples i, then with min(x[: i + 1])
-            out = np.minimum(np.minimum.accumulate(tail[::-1])[::-1][:n], np.minimum.accumulate(x))
-            self._tail = np.concatenate((tail[n:], x))
-        else:
-            buf = np.concatenate((tail, x))
-            out = _window_min(buf, w)
-            self._tail = buf[1 - w :].copy()
-        return out
-
-
-class _ScrDetector:
-    """Trough-to-peak SCR detection with hysteresis (see the module doc).
-
-    Keeps the last ``max_rise - 1`` cleaned values and times (``_buf_v``, ``_buf_t``); the
-    onset search does not look before the last confirmed peak (``_lb``, a sample index).
-    """
-
-    def __init__(self, h: float, confirm: int, max_rise: int) -> None:
-        self.h = h
-        self.confirm = confirm
-        self.max_rise = max_rise
-        self.reset()
-
-    def reset(self) -> None:
-        self._rising = False  # False: looking for an onset; True: tracking the peak
-        self._buf_v = _EMPTY_F  # the samples before the block (at most max_rise - 1)
-        self._buf_t = _EMPTY_F
-        self._lb = 0  # index of the last confirmed peak: the onset search starts there
-        self._on = (0.0, 0, 0.0)  # onset (value, index, time) while rising
-        self._pk = (0.0, 0, 0.0)  # peak candidate while rising
-
-    def step(self, p: FloatArray, i0: int, t: FloatArray) -> ScrTable:
-        """Detect in ``p`` (sample indices ``i0``, ``i0 + 1``, ...; times ``t``)."""
-        n = p.shape[0]
-        if n == 0:
-            return ScrTable.empty()
-        b = self._buf_v.shape[0]
-        if b:
-            v = np.concatenate((self._buf_v, p))
-            tv = np.concatenate((self._buf_t, t))
-        else:
-            v, tv = p, t
-        g = i0 - b  # sample index of v[0]
-        rows: list[tuple[float, float, float, int, int]] = []
-        pos, stop = b, b + n
-        # each search looks at a chunk that doubles while nothing is found: the work stays
-        # O(n + events x chunk) and the result does not depend on the chunking
-        base = max(64, self.confirm)
-        chunk = base
-        while pos < stop:
-            end = min(stop, pos + chunk)
-            if self._rising:
-                pos, found = self._seek_peak(v, tv, g, pos, end, rows)
-            else:
-                pos, found = self._seek_onset(v, tv, g, pos, end)
-            chunk = base if found else 2 * chunk
-        keep = self.max_rise - 1
-        if keep:
-            self._buf_v, self._buf_t = v[-keep:].copy(), tv[-keep:].copy()
-        if not rows:
-            return ScrTable.empty()
-        a = np.asarray(rows, dtype=np.float64)
-        return ScrTable(
-            onset_s=a[:, 0],
-            peak_s=a[:, 1],
-            amplitude_usiemens=a[:, 2],
-            rise_time_s=a[:, 1] - a[:, 0],
-            onset_index=a[:, 3].astype(np.int64),
-            peak_index=a[:, 4].astype(np.int64),
-        )
-
-    def _seek_onset(
-        self, v: FloatArray, tv: FloatArray, g: int, a: int, e: int
-    ) -> tuple[int, bool]:
-        """Find in ``v[a:e]`` the first rise of ``h`` above the minimum of the last
-        ``max_rise`` samples (from the last peak on); returns (next position, found).
-        """  # noqa: D205
-        r = self.max_rise
-        first = max(0, self._lb - g)  # the search does not look before the last peak
-        lo = max(first, a - r + 1)
-        seg = v[a:e]
-        m = e - a
-        trough: FloatArray
-        if m >= r:
-            # the minimum of the last r samples from v[lo] on (fewer at the start)
-            trough = _window_min(np.concatenate((np.full(r - 1, np.inf), v[lo:e])), r)[a - lo :]
-        else:
-            trough = np.minimum.accumulate(seg)
-            lt = a - lo
-            if lt:
-                # suf[u] = min(v[lo + u : a]); the window of v[a + k] starts at u = k - lead
-                # (u <= 0: all of v[lo:a]), and u < lt since m < r
-                suf = np.minimum.accumulate(v[lo:a][::-1])[::-1]
-                lead = r - 1 - lt
-                before = suf[np.maximum(np.arange(m) - lead, 0)] if lead else suf[:m]
-                trough = np.minimum(trough, before)
-        rise = seg >= trough + self.h
-        k = int(rise.argmax())
-        if not rise[k]:
-            return e, False
-        # the onset is the foot of the rise: walking back from the crossing, the first slope
-        # below a tenth of the steepest one met so far (a trough, or the end of a slow drift)
-        top = a + k
-        lo = max(first, top - r + 1)
-        back = np.diff(v[lo : top + 1])[::-1]
-        foot = np.flatnonzero(back <= _ONSET_SLOPE_FRACTION * np.maximum.accumulate(back))
-        j = top - int(foot[0]) if foot.size else lo
-        self._on = (float(v[j]), g + j, float(tv[j]))
-        self._pk = (float(v[top]), g + top, float(tv[top]))
-        self._rising = True
-        return top + 1, True
-
-    def _seek_peak(
-        self,
-        v: FloatArray,
-        tv: FloatArray,
-        g: int,
-        a: int,
-        e: int,
-        rows: list[tuple[float, float, float, int, int]],
-    ) -> tuple[int, bool]:
-        """Track the maximum in ``v[a:e]`` until the peak is confirmed; returns (next
-        position, confirmed).
-        """  # noqa: D205
-        m = e - a
-        seg = v[a:e]
-        pk_v, pk_i, _ = self._pk
-        before = np.maximum.accumulate(np.concatenate(([pk_v], seg)))
-        upd = seg > before[:-1]  # the first sample at a new maximum is the peak candidate
-        local = np.maximum.accumulate(np.where(upd, np.arange(m), -1))
-        gi = np.arange(g + a, g + e)
-        peak_gi = np.where(local >= 0, local + (g + a), pk_i)
-        done = (
-            (seg <= before[1:] - self.h)
-            | (gi - peak_gi >= self.confirm)
-            | (gi - self._on[1] >= self.max_rise)
-        )
-        k = int(done.argmax())
-        hit = bool(done[k])
-        if not hit:
-            k = m - 1
-        j = int(local[k])
-        if j >= 0:
-            self._pk = (float(seg[j]), g + a + j, float(tv[a + j]))
-        if not hit:
-            return e, False
-        (on_v, on_i, on_t), (pk_v, pk_i, pk_t) = self._on, self._pk
-        if pk_v - on_v >= self.h:  # a drift can pass the trough test but not this one
-            rows.append((on_t, pk_t, pk_v - on_v, on_i, pk_i))
-        # the next onset is searched from the peak on
-        self._lb = pk_i
-        self._rising = False
-        return a + k + 1, True
 
 
 class EdaProcessor:
@@ -513,6 +270,24 @@ class EdaProcessor:
         from it) lags the raw one, each output sample keeping its input sample's time.
         """  # noqa: D205
         return group_delay_s(self._clean.sos, at_hz, sampling_rate_hz=self.sampling_rate_hz)
+
+    def describe(self) -> FilterDescription:
+        """Its processing as XDF ``desc/filtering`` sections: ``lowpass`` (the cleaning filter,
+        at the cutoff actually used at this rate), ``tonic`` (the decomposition and its
+        settings) and ``delay`` (the cleaning's group delay at 0.1 Hz; output samples keep the
+        raw samples' times).
+        """  # noqa: D205
+        n = number_text
+        return {
+            "lowpass": butterworth_fields(self.lowpass_hz, self.clean_order),
+            "tonic": {"method": "low-passed trailing minimum, clamped under responses",
+                      "window_s": n(self.tonic_window_s), "cutoff_hz": n(self.tonic_cutoff_hz),
+                      "order": str(self.tonic_order),
+                      "margin_usiemens": n(self.tonic_margin_usiemens),
+                      "lag_s": n(self.tonic_delay_s())},
+            "delay": {"group_delay_s": n(self.clean_delay_s()), "at_hz": n(0.1),
+                      "timestamps": "raw sample times (not shifted)"},
+        }  # fmt: skip
 
     def tonic_delay_s(self) -> float:
         """Lag of the tonic level behind a slow change of the cleaned conductance, in seconds:
@@ -641,169 +416,3 @@ class EdaProcessor:
         out: BoolArray = run >= self._flat_len - 1
         self.n_flat += int(out.sum())
         return out
-
-
-def eda_process(
-    x: npt.ArrayLike,
-    *,
-    sampling_rate_hz: float,
-    t: npt.ArrayLike | None = None,
-    **options: Unpack[EdaOptions],
-) -> EdaOutput:
-    """Process a whole EDA recording offline (one :class:`EdaProcessor` step).
-
-    Args:
-        x: raw skin conductance, µS.
-        sampling_rate_hz: the sampling rate.
-        t: sample times; by default sample index / rate.
-        **options: settings of :class:`EdaProcessor`.
-
-    Returns:
-        Cleaned, tonic and phasic signals, every SCR of the recording and the flags. SCRs
-        whose peak is within ``peak_confirm_s`` of the end and that are still rising are not
-        confirmed, as online.
-    """
-    return EdaProcessor(sampling_rate_hz=sampling_rate_hz, **options).step(x, t)
-
-
-def eda_clean(
-    x: npt.ArrayLike, *, sampling_rate_hz: float, **options: Unpack[EdaOptions]
-) -> FloatArray:
-    """Clean raw EDA: bridge bad samples and low-pass filter causally (see the module doc).
-
-    Args:
-        x: raw skin conductance, µS.
-        sampling_rate_hz: the sampling rate.
-        **options: settings of :class:`EdaProcessor`.
-
-    Returns:
-        The cleaned signal (µS), NaN before the first valid sample.
-    """
-    return eda_process(x, sampling_rate_hz=sampling_rate_hz, **options).clean
-
-
-def eda_phasic(
-    x: npt.ArrayLike, *, sampling_rate_hz: float, **options: Unpack[EdaOptions]
-) -> tuple[FloatArray, FloatArray]:
-    """Split raw EDA into tonic and phasic parts (cleaning first; see the module doc).
-
-    Unlike NeuroKit2's ``eda_phasic``, the input is the *raw* signal: it is cleaned exactly as
-    :class:`EdaProcessor` does.
-
-    Args:
-        x: raw skin conductance, µS.
-        sampling_rate_hz: the sampling rate.
-        **options: settings of :class:`EdaProcessor`.
-
-    Returns:
-        ``(tonic, phasic)`` in µS, aligned with ``x``.
-    """
-    out = eda_process(x, sampling_rate_hz=sampling_rate_hz, **options)
-    return out.tonic, out.phasic
-
-
-def eda_peaks(
-    x: npt.ArrayLike,
-    *,
-    sampling_rate_hz: float,
-    t: npt.ArrayLike | None = None,
-    **options: Unpack[EdaOptions],
-) -> ScrTable:
-    """Detect skin conductance responses in raw EDA (cleaning and decomposition first).
-
-    Args:
-        x: raw skin conductance, µS.
-        sampling_rate_hz: the sampling rate.
-        t: sample times; by default sample index / rate.
-        **options: settings of :class:`EdaProcessor`.
-
-    Returns:
-        The SCR table (onset, peak, amplitude, rise time).
-    """
-    return eda_process(x, sampling_rate_hz=sampling_rate_hz, t=t, **options).scrs
-
-
-def eda_features(
-    eda: npt.ArrayLike,
-    tonic: npt.ArrayLike,
-    phasic: npt.ArrayLike,
-    scrs: ScrTable,
-    *,
-    sampling_rate_hz: float,
-    window_s: float,
-    t_start_s: float = 0.0,
-) -> dict[str, float]:
-    """Features of the last ``window_s`` seconds of an EDA recording or buffer.
-
-    The arrays are aligned (as :class:`EdaOutput` gives them) and their first sample is at
-    ``t_start_s`` on the clock of ``scrs``; the window is their last ``window_s`` seconds
-    (all of them if shorter) and holds the SCRs whose peak lies in it. Non-finite samples are
-    left out. Online, an SCR is confirmed up to ``peak_confirm_s`` after its peak, so a window
-    cut as soon as it ends may lack a response peaking in its last seconds.
-
-    Args:
-        eda: cleaned (or raw) conductance, µS.
-        tonic: tonic level, µS.
-        phasic: phasic part, µS.
-        scrs: the responses (any superset of those in the window).
-        sampling_rate_hz: the sampling rate.
-        window_s: the window length, seconds.
-        t_start_s: time of the arrays' first sample.
-
-    Returns:
-        ``eda_mean_usiemens``; ``scl_mean_usiemens``, ``scl_sd_usiemens`` and
-        ``scl_slope_usiemens_per_s`` (least squares) of the tonic level; ``phasic_mean_usiemens``,
-        ``phasic_sd_usiemens`` and ``phasic_auc_usiemens_s`` (integral of the positive phasic
-        part); ``scr_count``, ``scr_rate_per_min``, ``scr_amplitude_mean_usiemens``,
-        ``scr_amplitude_max_usiemens``, ``scr_amplitude_sum_usiemens`` and
-        ``scr_rise_time_mean_s``; ``valid_fraction`` (finite tonic samples over the samples the
-        window should hold). Undefined values are NaN (SCR amplitude means without responses
-        are NaN; counts are 0).
-
-    Raises:
-        ConfigError: arrays of different lengths or a non-positive rate or window.
-    """
-    fs = float(sampling_rate_hz)
-    if not (fs > 0 and window_s > 0 and math.isfinite(fs + window_s)):
-        raise ConfigError(f"eda_features: rate and window must be > 0 ({fs}, {window_s})")
-    e = np.asarray(eda, dtype=np.float64).reshape(-1)
-    to = np.asarray(tonic, dtype=np.float64).reshape(-1)
-    ph = np.asarray(phasic, dtype=np.float64).reshape(-1)
-    if not (e.size == to.size == ph.size):
-        raise ConfigError(f"eda_features: lengths differ ({e.size}, {to.size}, {ph.size})")
-    expected = max(1, round(window_s * fs))
-    first = max(0, e.size - expected)
-    e, to, ph = e[first:], to[first:], ph[first:]
-    t = t_start_s + (first + np.arange(e.size)) / fs
-    t_end = t_start_s + (first + e.size - 1) / fs
-    nan = math.nan
-
-    ok = np.isfinite(to) & np.isfinite(ph)
-    n_ok = int(ok.sum())
-    e_ok = e[np.isfinite(e)]
-    if n_ok >= 2:
-        tt, tv = t[ok] - t[ok].mean(), to[ok]
-        denom = float(np.dot(tt, tt))
-        slope = float(np.dot(tt, tv - tv.mean()) / denom) if denom > 0 else nan
-    else:
-        slope = nan
-    in_win = (scrs.peak_s > t_end - window_s) & (scrs.peak_s <= t_end)
-    amp = scrs.amplitude_usiemens[in_win]
-    rise = scrs.rise_time_s[in_win]
-    count = int(amp.size)
-    return {
-        "eda_mean_usiemens": float(e_ok.mean()) if e_ok.size else nan,
-        "scl_mean_usiemens": float(to[ok].mean()) if n_ok else nan,
-        "scl_sd_usiemens": float(to[ok].std(ddof=1)) if n_ok > 1 else nan,
-        "scl_slope_usiemens_per_s": slope,
-        "phasic_mean_usiemens": float(ph[ok].mean()) if n_ok else nan,
-        "phasic_sd_usiemens": float(ph[ok].std(ddof=1)) if n_ok > 1 else nan,
-        "phasic_auc_usiemens_s": float(np.clip(ph[ok], 0.0, None).sum() / fs) if n_ok else nan,
-        "scr_count": float(count),
-        "scr_rate_per_min": count * 60.0 / window_s,
-        "scr_amplitude_mean_usiemens": float(amp.mean()) if count else nan,
-        "scr_amplitude_max_usiemens": float(amp.max()) if count else nan,
-        "scr_amplitude_sum_usiemens": float(amp.sum()),
-        "scr_rise_time_mean_s": float(rise.mean()) if count else nan,
-        "valid_fraction": min(1.0, n_ok / expected),
-    }

@@ -14,9 +14,54 @@ from wearsdk.signals._iir import butter_zpk_sos, sosfilt_kernel, sosfilt_zi
 # without importing scipy.signal (~0.8 s; see _iir); None: the public function, same result
 _sosfilt_kernel = sosfilt_kernel
 
-__all__ = ["SosFilter", "butter_sos", "filter_causal", "group_delay_s"]
+__all__ = [
+    "FilterDescription",
+    "SosFilter",
+    "butter_sos",
+    "butterworth_fields",
+    "filter_causal",
+    "group_delay_s",
+]
 
 FilterKind = Literal["lowpass", "highpass", "bandpass", "bandstop"]
+
+FilterDescription = dict[str, dict[str, str]]
+"""How a processor filtered a signal, as XDF ``desc/filtering`` sections (``highpass``,
+``lowpass``, ``delay``...: section name to field name to text)."""
+
+
+def rate_argument(sampling_rate: float | None, sampling_rate_hz: float | None) -> float:
+    """The sampling rate given to an offline function under neurokit2's keyword
+    (``sampling_rate``, also positional) or the processors' (``sampling_rate_hz``).
+
+    Raises:
+        ConfigError: neither given, or both with different values.
+    """  # noqa: D205
+    if sampling_rate is None:
+        if sampling_rate_hz is None:
+            raise ConfigError("the sampling rate is required (sampling_rate=...)")
+        return float(sampling_rate_hz)
+    if sampling_rate_hz is not None and float(sampling_rate) != float(sampling_rate_hz):
+        raise ConfigError(
+            f"sampling_rate={sampling_rate} and sampling_rate_hz={sampling_rate_hz} disagree"
+        )
+    return float(sampling_rate)
+
+
+def number_text(x: float) -> str:
+    """A number as written in a filter description (6 significant digits)."""
+    return f"{x:.6g}"
+
+
+def butterworth_fields(cutoff_hz: float, order: int) -> dict[str, str]:
+    """The XDF meta-data fields of a causal Butterworth filter edge.
+
+    The convention gives the lower and upper edges of the transition band; a Butterworth is
+    described by its -3 dB cutoff, given as both.
+    """
+    c = number_text(cutoff_hz)
+    return {"type": "IIR", "design": "Butterworth", "lower": c, "upper": c,
+            "order": str(order), "causal": "true"}  # fmt: skip
 
 
 def butter_sos(

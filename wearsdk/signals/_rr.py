@@ -10,10 +10,10 @@ import numpy.typing as npt
 
 from wearsdk._errors import ConfigError
 
-__all__ = ["RRWindow", "RRWindower", "hrv_time"]
+__all__ = ["RRWindow", "RRWindower", "rr_time_domain"]
 
 
-def hrv_time(rr_s: npt.ArrayLike) -> dict[str, float]:
+def rr_time_domain(rr_s: npt.ArrayLike) -> dict[str, float]:
     """Time-domain HRV features of an RR series.
 
     Args:

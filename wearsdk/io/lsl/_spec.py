@@ -21,7 +21,7 @@ from wearsdk._events import Annotation, Estimate, Features, HeartRate
 from wearsdk._types import SampleBlock
 from wearsdk._version import __version__
 from wearsdk.bus import BusItem
-from wearsdk.signals import EcgCleaner, EdaProcessor
+from wearsdk.signals import FEATURE_REGISTRY, EcgCleaner, EdaProcessor
 
 __all__ = [
     "AFFECT_CHANNELS",
@@ -300,94 +300,39 @@ AFFECT_CHANNELS: tuple[ChannelSpec, ...] = (
 """Channels of the ``affect`` stream (type ``Affect``); a missing valence is NaN."""
 
 FEATURE_CHANNELS: tuple[ChannelSpec, ...] = tuple(
-    ChannelSpec(name, unit, "Feature")
-    for name, unit in (
-        ("hr_mean_bpm", "bpm"),
-        ("rmssd_s", "s"),
-        ("sdnn_s", "s"),
-        ("pnn50", "ratio"),
-        ("lf_hf_ratio", "ratio"),
-        ("lf_nu", "normalized"),
-        ("rr_corrected_fraction", "ratio"),
-        ("hr_device_mean_bpm", "bpm"),
-        ("scl_mean_usiemens", "uS"),
-        ("scl_slope_usiemens_per_min", "uS/min"),
-        ("phasic_mean_usiemens", "uS"),
-        ("scr_count", "count"),
-        ("scr_rate_per_min", "1/min"),
-        ("scr_amplitude_mean_usiemens", "uS"),
-        ("acc_activity_g", "g"),
-        ("temp_mean_degc", "degC"),
-        ("temp_slope_degc_per_min", "degC/min"),
-        # added later: appended, so that the earlier channels keep their positions
-        ("hr_device_slope_bpm_per_min", "bpm/min"),
-        ("acc_mean_g", "g"),
-        ("ppg_rate_bpm", "bpm"),
-        ("ppg_rate_p90_bpm", "bpm"),
-        ("ppg_rate_sd_bpm", "bpm"),
-        ("ppg_rmssd_ms", "ms"),
-        ("ppg_amplitude_au", "a.u."),
-        ("ppg_resp_hz", "Hz"),
-        ("ppg_resp_fraction", "ratio"),
-    )
+    ChannelSpec(spec.name, spec.unit, "Feature") for spec in FEATURE_REGISTRY.values()
 )
 """Channels of the ``features`` stream (one sample per window, NaN where undefined): every
-feature :class:`~wearsdk.signals.FeatureExtractor` computes."""
-
-
-def _num(x: float) -> str:
-    return f"{x:.6g}"
-
-
-def _butterworth(cutoff_hz: float, order: int) -> dict[str, str]:
-    # XDF meta-data convention: lower/upper edges of the transition band; a Butterworth is
-    # described by its -3 dB cutoff, given as both
-    c = _num(cutoff_hz)
-    return {"type": "IIR", "design": "Butterworth", "lower": c, "upper": c,
-            "order": str(order), "causal": "true"}  # fmt: skip
+feature of :data:`~wearsdk.signals.FEATURE_REGISTRY` when this module was imported, in its
+order (entries are only appended, so a channel keeps its position across versions)."""
 
 
 def clean_filtering(stream: str, rate_hz: float | None) -> dict[str, dict[str, str]]:
-    """The ``desc/filtering`` description of a cleaned stream (``ecg_clean``, ``eda_clean``).
+    """The ``desc/filtering`` description of the *default* processors of a cleaned stream.
 
-    ``highpass``/``lowpass`` follow the XDF meta-data conventions (``type``, ``design``,
-    ``lower``, ``upper``, ``order``, plus ``causal``); ``delay`` gives the filters' group
-    delay (``group_delay_s`` at ``at_hz``) and states that timestamps are those of the raw
-    samples, not shifted; ``eda_clean`` adds the ``tonic`` decomposition. The filters are
-    those of the pipeline's defaults at ``rate_hz``; empty for other streams or no rate.
+    What :meth:`EcgCleaner.describe <wearsdk.signals.EcgCleaner.describe>` (``ecg_clean``) or
+    :meth:`EdaProcessor.describe <wearsdk.signals.EdaProcessor.describe>` (``eda_clean``) of
+    a default processor at ``rate_hz`` says; empty for other streams or no rate. Stream specs
+    do not use it: a cleaned block carries the description of the processor that made it
+    (:attr:`SampleBlock.filtering <wearsdk.SampleBlock.filtering>`).
     """
     if not rate_hz or rate_hz <= 0:
         return {}
-    stamps = "raw sample times (not shifted)"
     if stream == "ecg_clean":
-        ecg = EcgCleaner(sampling_rate_hz=rate_hz)
-        lo, hi = ecg.band_hz
-        return {
-            "highpass": _butterworth(lo, ecg.order),
-            "lowpass": _butterworth(hi, ecg.order),
-            "delay": {"group_delay_s": _num(ecg.group_delay_s()), "at_hz": "10",
-                      "timestamps": stamps},
-        }  # fmt: skip
+        return EcgCleaner(sampling_rate_hz=rate_hz).describe()
     if stream == "eda_clean":
-        eda = EdaProcessor(sampling_rate_hz=rate_hz)
-        return {
-            "lowpass": _butterworth(eda.lowpass_hz, eda.clean_order),
-            "tonic": {"method": "low-passed trailing minimum, clamped under responses",
-                      "window_s": _num(eda.tonic_window_s),
-                      "cutoff_hz": _num(eda.tonic_cutoff_hz), "order": str(eda.tonic_order),
-                      "margin_usiemens": _num(eda.tonic_margin_usiemens),
-                      "lag_s": _num(eda.tonic_delay_s())},
-            "delay": {"group_delay_s": _num(eda.clean_delay_s()), "at_hz": "0.1",
-                      "timestamps": stamps},
-        }  # fmt: skip
+        return EdaProcessor(sampling_rate_hz=rate_hz).describe()
     return {}
 
 
 def block_spec(topic: str, block: SampleBlock, *, manufacturer: str = "wearsdk") -> StreamSpec:
     """The stream spec of a sample block's stream (one per topic, unit and channel set).
 
-    Cleaned streams (``ecg_clean``, ``eda_clean``) carry their ``desc/filtering`` and a
-    ``desc/wearsdk/derived_from`` field naming the raw stream.
+    Cleaned streams (``ecg_clean``, ``eda_clean``) carry a ``desc/wearsdk/derived_from``
+    field naming the raw stream and, in ``desc/filtering``, the block's own description of its
+    filters (:attr:`SampleBlock.filtering <wearsdk.SampleBlock.filtering>`, written by the
+    processor that made it, so the metadata is that of the pipeline actually run; none when
+    the block does not say).
     """
     kind = LSL_TYPES.get(block.stream, block.stream.upper())
     channels = tuple(ChannelSpec(c, block.unit, kind) for c in block.channels)
@@ -405,7 +350,7 @@ def block_spec(topic: str, block: SampleBlock, *, manufacturer: str = "wearsdk")
         topic=topic,
         manufacturer=manufacturer,
         extra={"derived_from": derived} if derived else {},
-        filtering=clean_filtering(block.stream, rate) if derived else {},
+        filtering=dict(block.filtering) if derived else {},
     )
 
 
