@@ -97,3 +97,20 @@ async def test_the_command_warns_of_a_truncated_recording(tmp_path: Path) -> Non
     assert run.returncode == 0, run.stderr
     assert "replay: the file ends inside a chunk (an interrupted recording?)" in run.stderr
     assert run.stdout  # what is there is replayed
+
+
+def test_the_sources_are_registered_and_the_old_import_paths_still_work() -> None:
+    import importlib.metadata
+
+    from wearsdk.drivers import e4, lsl
+    from wearsdk.io import sources
+
+    assert lsl.XdfReplay is sources.XdfReplay
+    assert lsl.LslInlet is sources.LslInlet
+    assert e4.E4Replay is sources.E4Replay
+    assert issubclass(sources.XdfReplay, sources.ReplaySource)
+    assert issubclass(sources.E4Replay, sources.ReplaySource)
+    registered = {
+        ep.name: ep.load() for ep in importlib.metadata.entry_points(group="wearsdk.sources")
+    }
+    assert registered == {"xdf": sources.XdfReplay, "e4": sources.E4Replay, "lsl": sources.LslInlet}
