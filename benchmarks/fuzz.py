@@ -387,7 +387,7 @@ class _XdfFile:
         self.path = Path(self._folder.name) / "fuzz.xdf"
 
     def __call__(self, data: bytes) -> object:
-        from wearsdk.drivers.lsl import XdfReplay
+        from wearsdk.io.sources import XdfReplay
 
         self.path.write_bytes(data)
         return XdfReplay(self.path, speed=None)

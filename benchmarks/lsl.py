@@ -6,7 +6,7 @@
    - baseline: a plain pylsl loop (``pull_chunk(timeout=0.0)`` into a buffer, ``push_chunk``
      with pylsl's fast path of one timestamp per chunk, 1 ms sleep when empty);
    - wearsdk: a :class:`~wearsdk.Session` (pipeline stage running) with an
-     :class:`~wearsdk.drivers.lsl.LslInlet` and :class:`~wearsdk.io.lsl.LslOutlets` (``raw``,
+     :class:`~wearsdk.io.sources.LslInlet` and :class:`~wearsdk.io.lsl.LslOutlets` (``raw``,
      float32): every chunk becomes a SampleBlock on the bus and is pushed with its timestamps.
    The stream's type (EEG) is not one the feature pipeline processes, so this measures the
    transport, not the DSP (``benchmarks.pipeline_speed`` measures that).
@@ -40,8 +40,8 @@ import numpy as np
 import pylsl
 
 from wearsdk import Consent, ExportPolicy, PipelineConfig, Session
-from wearsdk.drivers.lsl import LslInlet
 from wearsdk.io.lsl import LslOutlets
+from wearsdk.io.sources import LslInlet
 
 PRODUCER = """
 import sys, time, numpy as np, pylsl

@@ -101,7 +101,7 @@ def child(args: list[str], repeat: int) -> tuple[float, float]:
 
 async def _replay(path: Path, pipeline: bool) -> int:
     from wearsdk import DeviceStatus, PipelineConfig, Session
-    from wearsdk.drivers.lsl import XdfReplay
+    from wearsdk.io.sources import XdfReplay
 
     replay = XdfReplay(path, speed=None)
     n = 0
@@ -127,7 +127,7 @@ def affect_only(path: Path) -> None:
     from wearsdk import DeviceStatus, Session
     from wearsdk._jsonl import message_to_dict
     from wearsdk.bus import topic_matches
-    from wearsdk.drivers.lsl import XdfReplay
+    from wearsdk.io.sources import XdfReplay
 
     async def run() -> None:
         replay = XdfReplay(path, speed=None)

@@ -42,10 +42,10 @@ from wearsdk import (
     Session,
 )
 from wearsdk.drivers.bitalino import BITalino, VirtualBITalino
-from wearsdk.drivers.lsl import LslInlet
 from wearsdk.drivers.polar import PolarH10, VirtualPolarH10
 from wearsdk.io.ble import VirtualLink
 from wearsdk.io.lsl import LslOutlets, read_xdf
+from wearsdk.io.sources import LslInlet
 from wearsdk.sim import ArousalScript, HeartSimulator
 
 STRAP = "Polar H10 0A1B2C3D"

@@ -35,6 +35,8 @@ MODULES: tuple[str, ...] = (
     "wearsdk.io.ble",
     "wearsdk.io.lsl",
     "wearsdk.io.mqtt",
+    "wearsdk.io.e4",
+    "wearsdk.io.sources",
     "wearsdk.sim",
     "wearsdk.devices",
     "wearsdk.testing",
@@ -42,8 +44,6 @@ MODULES: tuple[str, ...] = (
     "wearsdk.drivers.polar",
     "wearsdk.drivers.bitalino",
     "wearsdk.drivers.gatt_profile",
-    "wearsdk.drivers.e4",
-    "wearsdk.drivers.lsl",
 )
 """The modules whose ``__all__`` make up the public API, in the order of the reference."""
 

@@ -156,7 +156,7 @@ class ScaledClock(SessionClock):
 class ReplayClock(SessionClock):
     """Session time that follows a replay's position in its recording.
 
-    Replays (:class:`~wearsdk.drivers.lsl.XdfReplay`, :class:`~wearsdk.drivers.e4.E4Replay`)
+    Replays (:class:`~wearsdk.io.sources.XdfReplay`, :class:`~wearsdk.io.sources.E4Replay`)
     make one with their ``clock()`` method and move it forward as they publish
     (:meth:`advance`), so every event of the session, device status included, is stamped on
     the recording's time line: as fast as possible (``speed=None``) the clock stands at the

@@ -224,6 +224,7 @@ class PipelineSection(_Strict):
         hop_s: hop between windows.
         baseline_s: seconds that calibrate the wearer's baseline.
         min_coverage: windows with less data are flagged.
+        stale_s: a stream silent for this long stops holding windows back.
         publish_clean: also publish the cleaned ECG and EDA (tonic, phasic) signals on the
             bus (recorded, and exported with ``export = "raw"``).
         stress_min_dwell_s: the shortest time a stress level is held (default: the shipped
@@ -234,6 +235,7 @@ class PipelineSection(_Strict):
     hop_s: float = Field(default=1.0, gt=0)
     baseline_s: float = Field(default=120.0, ge=0)
     min_coverage: float = Field(default=0.6, ge=0, le=1)
+    stale_s: float = Field(default=10.0, gt=0)
     publish_clean: bool = False
     stress_min_dwell_s: float | None = Field(default=None, ge=0)
 

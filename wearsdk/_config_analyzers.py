@@ -205,7 +205,7 @@ class LslAnalyzer(_Strict):
     """Read markers or analyzer annotations from an LSL string stream (``kind = "lsl"``).
 
     An experiment's marker stream (``query = "type=Markers"``) gives labelled markers; JSON
-    annotations in the analyzer contract are fused (:class:`~wearsdk.drivers.lsl.LslInlet`).
+    annotations in the analyzer contract are fused (:class:`~wearsdk.io.sources.LslInlet`).
     Needs the ``lsl`` extra.
 
     Attributes:

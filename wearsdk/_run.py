@@ -9,7 +9,7 @@ import importlib.metadata
 import inspect
 import signal
 import wave
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -343,25 +343,27 @@ def _pipeline(section: PipelineSection) -> PipelineConfig:
         hop_s=section.hop_s,
         baseline_s=section.baseline_s,
         min_coverage=section.min_coverage,
+        stale_s=section.stale_s,
         publish_clean=section.publish_clean,
         stress_levels=levels,
     )
 
 
 def _replay(entry: ReplaySource) -> tuple[Source, SessionClock]:
-    """The replay source and the clock it runs on (the recording's times)."""
-    speed = entry.speed or None
-    if entry.kind == "xdf":
-        from wearsdk.drivers.lsl import XdfReplay  # the lsl extra, only for XDF files
+    """The replay source and the clock it runs on (the recording's times).
 
-        xdf = XdfReplay(entry.path, speed=speed, duration_s=entry.duration_s)
-        return xdf, xdf.clock()
-    from wearsdk.drivers.e4 import E4Replay, load_e4_session
+    The source is the ``wearsdk.sources`` entry point named by the format (``xdf``, ``e4``);
+    session time runs with the replay (at full speed it stands at the data published last,
+    so status events are on the recording's time line too) and maps onto its unix times.
+    """
+    try:
+        cls = _entry("wearsdk.sources", entry.kind)
+    except ConfigError:  # metadata of an older install (a stale egg-info): the built-in ones
+        from wearsdk.io import sources
 
-    e4 = E4Replay(load_e4_session(entry.path), speed=speed, duration_s=entry.duration_s)
-    # session time runs with the replay (at full speed: stands at the data published last, so
-    # status events are on the recording's time line too) and maps onto its unix times
-    return e4, e4.clock()
+        cls = getattr(sources, {"xdf": "XdfReplay", "e4": "E4Replay"}[entry.kind])
+    replay = cls(entry.path, speed=entry.speed or None, duration_s=entry.duration_s)
+    return replay, replay.clock()
 
 
 def _lsl_outlets(sink: LslSink, session: Session, consent: Consent | None, replay: bool) -> Sink:
@@ -512,6 +514,7 @@ async def run_session(
     *,
     on_start: Callable[[Session], None] | None = None,
     notice: Callable[[str], None] | None = None,
+    topics: Sequence[str] = ("#",),
 ) -> RunResult:
     """Run a session: the one runner of ``demo``, ``stream``, ``record``, ``replay``, ``run``.
 
@@ -530,6 +533,8 @@ async def run_session(
         on_start: called with the running session once its sources are added.
         notice: told, once, what a person should know while the session goes on (the
             consent expired or was withdrawn: export and recording stopped).
+        topics: the topic filters ``emit`` is called for (default all; the bus routes only
+            these to it).
 
     Returns:
         Counts of what went over the bus, and how each sink ended.
@@ -562,14 +567,19 @@ async def run_session(
         from wearsdk.io.lsl import XdfRecorder  # the lsl extra, only when recording
 
         config.session.record.parent.mkdir(parents=True, exist_ok=True)
-        recorder = XdfRecorder(session.bus, clock, config.session.record, consent=gate)
+        settings = None if session.pipeline is None else session.pipeline.settings()
+        recorder = XdfRecorder(
+            session.bus, clock, config.session.record, consent=gate, pipeline=settings
+        )
         # a recording that fails (a full disk) is reported and stopped; the session goes on
         session.add_sink(recorder, name="xdf")
     result = RunResult()
     # a replay waits for its output instead of losing messages
     policy: OverflowPolicy = "block" if replay is not None else "drop_oldest"
     output = MessageSink(
-        None if emit is None else lambda message, ctx: emit(message, ctx.clock), policy=policy
+        None if emit is None else lambda message, ctx: emit(message, ctx.clock),
+        topic_filter=tuple(topics),
+        policy=policy,
     )
     session.add_sink(output, name="output", required=emit is not None)
     for i, sink in enumerate(config.sinks):
@@ -627,7 +637,7 @@ async def run_session(
             devices[source_id] = f"{entry.driver} device {entry.name or entry.address!r}"
         for src in config.sources:
             if isinstance(src, LslSource):
-                from wearsdk.drivers.lsl import LslInlet  # the lsl extra, only when asked for
+                from wearsdk.io.sources import LslInlet  # the lsl extra, only when asked for
 
                 source_id = session.add(LslInlet(src.query))
                 result.sources.append(source_id)
@@ -635,7 +645,7 @@ async def run_session(
         if replay is not None:
             result.sources.append(session.add(replay_source))
         for lsl in (a for a in config.analyzers if isinstance(a, LslAnalyzer)):
-            from wearsdk.drivers.lsl import LslInlet  # the lsl extra, only when asked for
+            from wearsdk.io.sources import LslInlet  # the lsl extra, only when asked for
 
             result.sources.append(session.add(LslInlet(lsl.query, source_id=lsl.source_id)))
         t0 = result.start = clock.now()

@@ -1,7 +1,10 @@
-"""Lab Streaming Layer sources: live LSL inlets and XDF replay (building blocks in
-``wearsdk.io.lsl``)."""  # noqa: D205, D209
+"""Lab Streaming Layer sources: kept for compatibility (deprecated).
 
-from wearsdk.drivers.lsl._inlet import LslInlet
-from wearsdk.drivers.lsl._replay import XdfReplay
+``LslInlet`` and ``XdfReplay`` are sources in :mod:`wearsdk.io.sources`; import them from
+there (the building blocks are in :mod:`wearsdk.io.lsl`).
+"""
+
+from wearsdk.io.sources._lsl import LslInlet
+from wearsdk.io.sources._xdf import XdfReplay
 
 __all__ = ["LslInlet", "XdfReplay"]

@@ -4,6 +4,7 @@ lose nothing, and `wearsdk replay` runs one end to end."""
 
 import asyncio
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -24,9 +25,9 @@ from wearsdk import (
     ScaledClock,
     Session,
 )
-from wearsdk.drivers.e4 import E4Replay
 from wearsdk.io.e4 import E4FormatError, E4Session, load_e4_session
 from wearsdk.io.lsl import FEATURE_CHANNELS
+from wearsdk.io.sources import E4Replay
 
 pytestmark = [pytest.mark.data, pytest.mark.timeout(60)]
 
@@ -145,7 +146,16 @@ def test_unix_and_date_time_headers_are_the_same_time(tmp_path: Path) -> None:
         ("EDA.csv", "1560279825.0\nfour\n0.1\n", 2, "sampling rate"),
         ("EDA.csv", "1560279825.0\n0\n0.1\n", 2, "sampling rate must be > 0"),
         ("TEMP.csv", "1560279825.0\n4.0\n32.1\nnan\n", 4, "finite"),
-        ("ACC.csv", "1.0, 1.0, 1.0\n32, 32, 32\n1,2,3\n4,5\n", 4, "2 values, expected 3"),
+        (
+            "ACC.csv",
+            "1560279825, 1560279825, 1560279825\n32, 32, 32\n1,2,3\n4,5\n",
+            4,
+            "2 values, expected 3",
+        ),
+        # without its two header rows, a file "starts" at its first value: 1970 (issue 26)
+        ("TEMP.csv", "32.13\n32.13\n32.15\n", 1, "missing its header rows"),
+        ("IBI.csv", "0.0, IBI\n1.0,0.8\n", 1, "not a recording's unix time"),
+        ("EDA.csv", "4102444800\n4.0\n0.1\n", 1, "in the future"),
         ("IBI.csv", "1560279825.0, IBI\n1.0,0.8\n2.0,-0.8\n", 3, "interval must be > 0"),
         ("IBI.csv", "1560279825.0, IBI\n2.0,0.8\n1.0,0.8\n", 3, "beat times must increase"),
         ("tags.csv", "1560279900\nlater\n", 2, "not a number"),
@@ -342,3 +352,38 @@ def test_cli_replays_an_e4_session_as_json_lines(data_dir: Path) -> None:
     )
     assert bad.returncode == 1
     assert "not an E4 session folder" in bad.stderr
+
+
+def test_files_of_one_session_that_start_days_apart_are_refused(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "e4"
+    shutil.copytree(data_dir / "e4_session", folder)
+    lines = (folder / "TEMP.csv").read_text().splitlines()
+    lines[0] = f"{float(lines[0]) + 3 * 86400:.6f}"  # three days after the other files
+    (folder / "TEMP.csv").write_text("\n".join(lines) + "\n")
+    with pytest.raises(E4FormatError, match="starts 72 h after the other files") as info:
+        load_e4_session(folder)
+    assert info.value.path == folder / "TEMP.csv"
+
+
+def test_a_replay_of_an_export_missing_its_header_rows_ends_at_once_with_one_line(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    # today's main read it as starting in 1970 and replayed 49 years of empty windows,
+    # growing to gigabytes without end
+    folder = tmp_path / "e4"
+    shutil.copytree(data_dir / "e4_session", folder)
+    lines = (folder / "TEMP.csv").read_text().splitlines()
+    (folder / "TEMP.csv").write_text("\n".join(lines[2:]) + "\n")
+    run = subprocess.run(
+        [sys.executable, "-m", "wearsdk", "replay", str(folder), "--source", "e4", "--speed",
+         "max", "--jsonl"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert run.returncode == 1
+    assert run.stdout == ""
+    (line,) = run.stderr.splitlines()
+    assert line.startswith("wearsdk: error: ")
+    assert "TEMP.csv, line 1" in line
+    assert "header rows" in line

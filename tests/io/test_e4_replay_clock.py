@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from wearsdk import DeviceStatus, Message, ReplayClock, SampleBlock, Session, SessionClock
-from wearsdk.drivers.e4 import E4Replay, load_e4_session
+from wearsdk.io.e4 import load_e4_session
+from wearsdk.io.sources import E4Replay
 
 pytestmark = [pytest.mark.data, pytest.mark.timeout(120)]
 

@@ -33,7 +33,6 @@ from wearsdk import (
     __version__,
 )
 from wearsdk.bus import Bus
-from wearsdk.drivers.lsl import LslInlet
 from wearsdk.io.lsl import (
     AdaptivePoll,
     ChannelSpec,
@@ -45,6 +44,7 @@ from wearsdk.io.lsl import (
     route_channels,
     stream_info,
 )
+from wearsdk.io.sources import LslInlet
 
 CONSENT = Consent.simulated_participant()
 

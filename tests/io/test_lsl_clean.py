@@ -14,8 +14,8 @@ import pyxdf
 from tests.io.lsl_helpers import ECG_HZ, EDA_HZ, FAST, PhysioSource, synthetic_physio
 from tests.io.test_lsl import running
 from wearsdk import Consent, Estimate, ExportPolicy, Features, SampleBlock, Session
-from wearsdk.drivers.lsl import XdfReplay
 from wearsdk.io.lsl import LslOutlets
+from wearsdk.io.sources import XdfReplay
 from wearsdk.signals import EcgCleaner, ecg_clean, eda_offline
 
 CONSENT = Consent.simulated_participant()
@@ -199,8 +199,8 @@ async def test_features_and_estimates_do_not_change_and_the_recording_holds_the_
 
 
 async def test_an_inlet_keeps_a_cleaned_stream_apart_from_raw_input() -> None:
-    from wearsdk.drivers.lsl import LslInlet
     from wearsdk.io.lsl import block_spec, push_chunk, stream_info
+    from wearsdk.io.sources import LslInlet
 
     sid = f"test-derived-{uuid.uuid4().hex[:10]}"
     block = SampleBlock(

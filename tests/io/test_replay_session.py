@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 from tests.io.lsl_helpers import FAST
 from tests.io.test_xdf import record
 from wearsdk import Estimate, Session
-from wearsdk.drivers.lsl import XdfReplay
+from wearsdk.io.lsl import ChannelSpec, StreamSpec, XdfFormatError, XdfWriter, recorded_pipeline
+from wearsdk.io.sources import XdfReplay
 
 
 async def test_iterating_a_replays_estimates_ends_with_the_recording(tmp_path: Path) -> None:
@@ -24,3 +30,87 @@ async def test_iterating_a_replays_estimates_ends_with_the_recording(tmp_path: P
                 got.append(estimate)
     # every estimate of the recording, the last windows included, and nothing else
     assert [e.model_dump() for e in got] == [e.model_dump() for e in live]
+
+
+def _replay_command(path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "wearsdk", "replay", str(path), "--speed", "max", *extra],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+async def test_the_command_replays_with_the_recorded_pipeline_settings(tmp_path: Path) -> None:
+    # issue 26: the settings were not in the file, so the command (window 60 s) gave nothing
+    # for a recording made with shorter windows
+    path = tmp_path / "session.xdf"
+    _, live = await record(path, 90.0)
+    assert len(live) >= 5
+    assert recorded_pipeline(path) == FAST.settings()
+    run = await asyncio.to_thread(_replay_command, path, "--jsonl", "--topics", "affect/estimate")
+    assert run.returncode == 0, run.stderr
+    assert f"window_s={FAST.window_s}" in run.stderr
+    lines = [json.loads(line) for line in run.stdout.splitlines()]
+    assert [(x["t"], x["arousal"]) for x in lines] == [(e.t, e.arousal) for e in live]
+    # the settings can be overridden: the default 60 s window is longer than this recording
+    run = await asyncio.to_thread(
+        _replay_command, path, "--jsonl", "--topics", "affect/#", "--pipeline", "window_s=120"
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout == ""
+    assert "no estimates: the replayed recording (" in run.stderr
+    assert "shorter than the pipeline's window (120 s)" in run.stderr
+
+
+def test_a_recording_without_settings_keeps_the_defaults_and_garbage_is_named(
+    tmp_path: Path,
+) -> None:
+    garbage = tmp_path / "garbage.xdf"
+    garbage.write_bytes(b"XDF:\x01\x07\x01\x00<info")  # a header chunk cut short
+    with pytest.raises(XdfFormatError, match=r"garbage\.xdf"):
+        recorded_pipeline(garbage)
+    run = _replay_command(garbage)
+    assert run.returncode == 1
+    (line,) = run.stderr.splitlines()
+    assert line.startswith("wearsdk: error: ")
+    assert "garbage.xdf" in line
+    (tmp_path / "noise.xdf").write_bytes(bytes(range(256)) * 4)
+    run = _replay_command(tmp_path / "noise.xdf")
+    assert run.returncode == 1
+    assert "noise.xdf' is not an XDF file" in run.stderr
+    with XdfWriter(tmp_path / "other.xdf") as writer:  # another writer's file: no settings
+        writer.add_stream(
+            StreamSpec("eda", "EDA", "EDA", (ChannelSpec("EDA", "uS", "EDA"),), 4.0, "float32"),
+            created_at=0.0,
+        )
+    assert recorded_pipeline(tmp_path / "other.xdf") is None
+
+
+async def test_the_command_warns_of_a_truncated_recording(tmp_path: Path) -> None:
+    path = tmp_path / "session.xdf"
+    await record(path, 40.0)
+    data = path.read_bytes()
+    cut = tmp_path / "cut.xdf"
+    cut.write_bytes(data[: len(data) - 1000])  # killed mid-write: its last chunk is partial
+    run = await asyncio.to_thread(_replay_command, cut, "--jsonl")
+    assert run.returncode == 0, run.stderr
+    assert "replay: the file ends inside a chunk (an interrupted recording?)" in run.stderr
+    assert run.stdout  # what is there is replayed
+
+
+def test_the_sources_are_registered_and_the_old_import_paths_still_work() -> None:
+    import importlib.metadata
+
+    from wearsdk.drivers import e4, lsl
+    from wearsdk.io import sources
+
+    assert lsl.XdfReplay is sources.XdfReplay
+    assert lsl.LslInlet is sources.LslInlet
+    assert e4.E4Replay is sources.E4Replay
+    assert issubclass(sources.XdfReplay, sources.ReplaySource)
+    assert issubclass(sources.E4Replay, sources.ReplaySource)
+    registered = {
+        ep.name: ep.load() for ep in importlib.metadata.entry_points(group="wearsdk.sources")
+    }
+    assert registered == {"xdf": sources.XdfReplay, "e4": sources.E4Replay, "lsl": sources.LslInlet}

@@ -18,8 +18,8 @@ import pyxdf
 
 from tests.io.lsl_helpers import FAST, PhysioSource, synthetic_physio
 from wearsdk import Consent, ConsentError, Estimate, SampleBlock, Session
-from wearsdk.drivers.lsl import XdfReplay
 from wearsdk.io.lsl import XdfWriter, read_xdf
+from wearsdk.io.sources import XdfReplay
 
 CONSENT = Consent.simulated_participant()
 

@@ -25,8 +25,8 @@ from tests.io.lsl_helpers import ECG_HZ, EDA_HZ, FAST, synthetic_physio
 from tests.io.xdfwrite import Stream, chunk, varlen, write
 from wearsdk import DeviceStatus, Estimate, Features, Message, SampleBlock, Session
 from wearsdk._jsonl import message_to_dict
-from wearsdk.drivers.lsl import XdfReplay
 from wearsdk.io.lsl import XdfFormatError, read_xdf
+from wearsdk.io.sources import XdfReplay
 
 T0 = 7000.0  # the other tool's clock at the start of the recording
 ACC_HZ = 50.0

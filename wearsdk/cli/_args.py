@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from wearsdk._config import sessions_home
 from wearsdk._errors import ConfigError
 
 TRANSPORT_HELP = (
@@ -233,6 +232,8 @@ def report_plan(
             return out, out / "report.png"
         if not default_on or getattr(args, "jsonl", False):
             return None, None
+        from wearsdk._config import sessions_home  # pydantic: not for `wearsdk --help`
+
         stamp = datetime.now(tz=UTC).strftime("%Y%m%d-%H%M%S")
         out = sessions_home() / f"{kind}-{stamp}"
         n = 1

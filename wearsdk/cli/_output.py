@@ -5,12 +5,14 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from wearsdk._contracts import SinkReport
 from wearsdk._errors import WearError
 from wearsdk._files import check_output, open_private
 from wearsdk._live import face_summary, window_heart_rate
+
+if TYPE_CHECKING:  # asyncio, numpy and the bus: not for `wearsdk --help`
+    from wearsdk._contracts import SinkReport
 
 
 class Summary:

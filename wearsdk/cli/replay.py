@@ -18,6 +18,7 @@ from wearsdk.cli._args import (
     add_report_arguments,
     check_consent,
     export_sinks,
+    option,
     positive_float,
     replay_speed,
     report_plan,
@@ -29,6 +30,11 @@ from wearsdk.cli._output import (
     finish_report,
     notice,
     report_sinks,
+)
+from wearsdk.cli._replay_notes import (
+    pipeline_settings,
+    report_what_was_not_used,
+    say_why_there_are_no_estimates,
 )
 
 
@@ -65,6 +71,17 @@ def add_parser(sub: Any) -> None:
         type=positive_float,
         metavar="S",
         help="replay only the first S seconds of the recording",
+    )
+    replay.add_argument(
+        "--pipeline",
+        action="append",
+        type=option,
+        default=[],
+        metavar="KEY=VALUE",
+        help="a pipeline setting (window_s, hop_s, baseline_s, min_coverage, stale_s, "
+        "publish_clean, stress_min_dwell_s: the [pipeline] keys of a session file), "
+        "repeatable; by default an XDF recording made by wearsdk is replayed with the "
+        "settings it was recorded with",
     )
     replay.add_argument("--jsonl", action="store_true", help="print every bus event as JSON")
     replay.add_argument(
@@ -115,6 +132,8 @@ def cmd(args: argparse.Namespace) -> int:
             raise ConfigError(f"not an E4 session folder: {str(args.path)!r} does not exist")
         raise ConfigError(f"no recording at {str(args.path)!r}: give an .xdf file or an E4 folder")
     check_consent(args)
+    out = sys.stderr if args.jsonl else sys.stdout
+    pipeline = pipeline_settings(args, out)
     config = session_config(
         {
             "session": {
@@ -122,7 +141,7 @@ def cmd(args: argparse.Namespace) -> int:
                 "consent": args.consent,
                 "withdraw_file": args.withdraw_file,
             },
-            "pipeline": {"baseline_s": 180.0},
+            "pipeline": pipeline,
             "devices": [],
             "sources": [
                 {
@@ -145,7 +164,12 @@ def cmd(args: argparse.Namespace) -> int:
         if line["type"] != "gap":  # an E4 rejects many beats: counted, not listed
             plain(line)
 
-    view = LiveView(plain_no_gaps, title=f"wearsdk replay {args.path.name}", live=args.live)
+    # JSON lines need no view (nor Rich, ~0.1 s to import)
+    view = (
+        None
+        if args.jsonl
+        else LiveView(plain_no_gaps, title=f"wearsdk replay {args.path.name}", live=args.live)
+    )
 
     topics: list[str] = args.topics or []
     logging_all = event_log.path is not None
@@ -158,10 +182,11 @@ def cmd(args: argparse.Namespace) -> int:
             text = message_to_json(message, clock)  # encoded once, without a dict of lists
             event_log.write(text)
             if shown:
-                print(text)
+                sys.stdout.write(text + "\n")
         else:
             line = message_to_dict(message, clock)
             event_log.write(encode_line(line))
+            assert view is not None
             view(line)
 
     replayed: list[Any] = []
@@ -169,7 +194,8 @@ def cmd(args: argparse.Namespace) -> int:
     def started(session: Session) -> None:
         (source,) = session.sources.values()
         replayed.append(source)
-        view.state.total_s = getattr(source, "span_s", None)
+        if view is not None:
+            view.state.total_s = getattr(source, "span_s", None)
 
     result = RunResult()
     sink_failed = False
@@ -177,12 +203,14 @@ def cmd(args: argparse.Namespace) -> int:
     async def replay() -> None:
         nonlocal result, sink_failed
         # the runner ends at the end of the recording, once the sinks have drained
-        result = await run_session(config, emit, on_start=started, notice=notice)
+        # only what is printed or logged is routed to the output (the bus filters the topics)
+        routed = topics if topics and not logging_all else ["#"]
+        result = await run_session(config, emit, on_start=started, notice=notice, topics=routed)
         sink_failed = report_sinks(result.sinks)
 
     interrupted = False
     try:
-        with view if not args.jsonl else contextlib.nullcontext():
+        with view if view is not None else contextlib.nullcontext():
             asyncio.run(replay())
     except KeyboardInterrupt:  # the session stopped cleanly: its report is still due
         interrupted = True
@@ -192,7 +220,9 @@ def cmd(args: argparse.Namespace) -> int:
         done = ", ".join(f"{v} {k}" for k, v in sorted(result.messages.items()))
         print(f"replay finished: {done}")
     for source in replayed:
-        _report_what_was_not_used(source, out=sys.stderr if args.jsonl else sys.stdout)
+        report_what_was_not_used(source, out=out)
+        if not interrupted:
+            say_why_there_are_no_estimates(source, config.pipeline.window_s, out=out)
     if (st := result.mqtt) is not None:
         print(
             f"mqtt: {st.sent} sent, {st.refused_by_policy} kept in the process (export "
@@ -207,19 +237,6 @@ def cmd(args: argparse.Namespace) -> int:
     )
     sys.stdout.flush()
     return 130 if interrupted else (1 if sink_failed else 0)
-
-
-def _report_what_was_not_used(source: Any, *, out: Any) -> None:
-    """Say what of the recording the replay could not use (also when it printed JSON)."""
-    unusable: dict[str, str] = getattr(source, "unusable", {}) or {}
-    if unusable:
-        print(f"replay: {len(unusable)} stream(s) not used:", file=out)
-        for stream, reason in sorted(unusable.items()):
-            print(f"  {stream}: {reason}", file=out)
-    if dropped := getattr(source, "dropped_samples", 0):
-        print(f"replay: {dropped} sample(s) dropped for a non-finite timestamp", file=out)
-    if getattr(source, "truncated", False):
-        print("replay: the file ends inside a chunk (an interrupted recording?)", file=out)
 
 
 def _replay_format(args: argparse.Namespace) -> str:

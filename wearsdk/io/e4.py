@@ -25,13 +25,14 @@ time and rate (the E4's HR starts about 10 s after the others).
 
 :func:`load_e4_session` reads a folder into an :class:`E4Session`; malformed files raise
 :class:`E4FormatError` with the file and line. Replaying a session through a
-:class:`~wearsdk.Session` is the job of ``wearsdk.drivers.e4.E4Replay``.
+:class:`~wearsdk.Session` is the job of ``wearsdk.io.sources.E4Replay``.
 """
 
 from __future__ import annotations
 
 import io
 import math
+import time
 import warnings
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -258,6 +259,40 @@ def _split_header(path: Path, n_header: int) -> tuple[list[str], str]:
     return header, body
 
 
+# the E4 came out in 2014: a start before 2000 is not a recording's (a file without its two
+# header rows starts at its first sample's value: 32.13 °C is 1970-01-01 00:00:32)
+_EARLIEST_START_UNIX = 946684800.0  # 2000-01-01 UTC
+# the files of one session start within seconds of each other (HR about 10 s after the rest)
+_MAX_START_SPREAD_S = 86400.0
+
+
+def _check_start(path: Path, start: float) -> None:
+    if start < _EARLIEST_START_UNIX:
+        raise E4FormatError(
+            f"start time {start:g} is not a recording's unix time (before 2000): is the file "
+            "missing its header rows (start time, sampling rate)?",
+            path,
+            1,
+        )
+    if start > time.time() + 86400.0:
+        raise E4FormatError(f"start time {start:g} is in the future", path, 1)
+
+
+def _check_starts(folder: Path, starts: dict[str, float]) -> None:
+    """Refuse a session whose files start far apart: replaying it would cover the years
+    between them (every window of the pipeline over empty time)."""  # noqa: D205, D209
+    middle = float(np.median(list(starts.values())))
+    for fname, start in starts.items():
+        if abs(start - middle) > _MAX_START_SPREAD_S:
+            hours = (start - middle) / 3600.0
+            raise E4FormatError(
+                f"starts {abs(hours):.0f} h {'after' if hours > 0 else 'before'} the other files "
+                "of the session: not the same recording, or a corrupt header",
+                folder / fname,
+                1,
+            )
+
+
 def _load_signal(path: Path, name: str) -> E4Signal:
     _, unit, channels = E4_SIGNALS[name]
     (start_row, rate_row), body = _split_header(path, 2)
@@ -265,8 +300,7 @@ def _load_signal(path: Path, name: str) -> E4Signal:
     rate = _header_number(path, rate_row, 2, "sampling rate")
     if not rate > 0:
         raise E4FormatError(f"sampling rate must be > 0, got {rate:g}", path, 2)
-    if start < 0:
-        raise E4FormatError(f"start time must be a unix time, got {start:g}", path, 1)
+    _check_start(path, start)
     values = _parse_numbers(path, body, 3, len(channels))
     if name == "acc":
         values = values * _ACC_MG_PER_UNIT
@@ -278,6 +312,7 @@ def _load_signal(path: Path, name: str) -> E4Signal:
 def _load_ibi(path: Path) -> E4Ibi:
     (start_row,), body = _split_header(path, 1)
     start = _header_number(path, start_row, 1, "start time")
+    _check_start(path, start)
     rows = _parse_numbers(path, body, 2, 2)
     offset, ibi = rows[:, 0].copy(), rows[:, 1].copy()
     if np.any(ibi <= 0):
@@ -323,7 +358,9 @@ def load_e4_session(path: str | Path) -> E4Session:
     Raises:
         ConfigError: ``path`` is not a folder, or holds none of the E4 files.
         E4FormatError: a file is malformed (missing header, non-numeric value, wrong number
-            of columns, non-positive rate or interval...); a :class:`~wearsdk.ProtocolError`.
+            of columns, non-positive rate or interval, a start time before 2000 or in the
+            future, files that start more than a day apart...); a
+            :class:`~wearsdk.ProtocolError`.
     """
     folder = Path(path)
     if folder.is_file():
@@ -342,4 +379,8 @@ def load_e4_session(path: str | Path) -> E4Session:
     tags = np.sort(np.concatenate([_load_tags(p) for p in tag_files])) if tag_files else np.empty(0)
     if not signals and ibi is None:
         raise ConfigError(f"no E4 files (EDA.csv, BVP.csv, ..., IBI.csv) in {folder}")
+    starts = {E4_SIGNALS[name][0]: sig.start_unix_s for name, sig in signals.items()}
+    if ibi is not None:
+        starts["IBI.csv"] = ibi.start_unix_s
+    _check_starts(folder, starts)
     return E4Session(path=folder, signals=signals, ibi=ibi, tags_unix_s=tags)

@@ -71,6 +71,21 @@ class PipelineConfig:
             raise ConfigError("min_coverage must be in [0, 1]")
         self.features()  # validates the window/hop combination
 
+    def settings(self) -> dict[str, float | bool]:
+        """The settings a recording keeps (the keys of a session file's ``[pipeline]``), so
+        that a replay can run with them (``wearsdk replay`` does)."""  # noqa: D205, D209
+        out: dict[str, float | bool] = {
+            "window_s": self.window_s,
+            "hop_s": self.hop_s,
+            "baseline_s": self.baseline_s,
+            "min_coverage": self.min_coverage,
+            "stale_s": self.stale_s,
+            "publish_clean": self.publish_clean,
+        }
+        if self.stress_levels is not None:
+            out["stress_min_dwell_s"] = self.stress_levels.min_dwell_s
+        return out
+
     def features(self) -> FeatureConfig:
         """The feature-extraction settings."""
         return FeatureConfig(

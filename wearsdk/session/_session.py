@@ -406,7 +406,13 @@ class Session:
         if self.record_path is not None:
             from wearsdk.io.lsl import XdfRecorder  # the lsl extra, only when recording
 
-            recorder = XdfRecorder(self.bus, self.clock, self.record_path, consent=self.consent)
+            recorder = XdfRecorder(
+                self.bus,
+                self.clock,
+                self.record_path,
+                consent=self.consent,
+                pipeline=None if self.pipeline is None else self.pipeline.settings(),
+            )
             self.add_sink(recorder, name="xdf", required=True)
         tg = asyncio.TaskGroup()
         await tg.__aenter__()

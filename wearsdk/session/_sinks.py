@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TextIO
 
 from wearsdk._contracts import Sink, SinkContext, SinkReport
@@ -25,7 +25,7 @@ class MessageSink:
     Args:
         handle: called with each message and the session clock (on the event loop: keep it
             short). An exception from it fails the sink (a broken pipe, a full disk).
-        topic_filter: which messages.
+        topic_filter: which messages (a filter or several).
         maxsize: bound of its queue.
         policy: overflow policy of its queue (``block`` makes lossless replays wait for it).
     """
@@ -34,7 +34,7 @@ class MessageSink:
         self,
         handle: Callable[[Message, SinkContext], None] | None = None,
         *,
-        topic_filter: str = "#",
+        topic_filter: str | Sequence[str] = "#",
         maxsize: int = 65536,
         policy: OverflowPolicy = "drop_oldest",
     ) -> None:

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy import ndimage
 
 __all__ = ["ScrTable"]
 
@@ -65,13 +64,31 @@ class ScrTable:
         )
 
 
+def _window_min(x: FloatArray, w: int) -> FloatArray:
+    """``min(x[k : k + w])`` for every ``k`` in ``0 .. len(x) - w`` (van Herk/Gil-Werman, O(n)).
+
+    The values of ``scipy.ndimage.minimum_filter1d`` over full windows, without importing
+    ``scipy.ndimage`` (~0.5 s): minima within blocks of ``w`` from the left and from the
+    right, and each window is the minimum of one suffix and one prefix.
+    """
+    n = x.shape[0]
+    nb = -(-n // w)
+    pad = np.full(nb * w, np.inf)
+    pad[:n] = x
+    blocks = pad.reshape(nb, w)
+    prefix = np.minimum.accumulate(blocks, axis=1).reshape(-1)
+    suffix = np.minimum.accumulate(blocks[:, ::-1], axis=1)[:, ::-1].reshape(-1)
+    out: FloatArray = np.minimum(suffix[: n - w + 1], prefix[w - 1 : n])
+    return out
+
+
 class _TrailingMin:
     """Minimum over the last ``width`` samples, carried across blocks.
 
     The last ``width - 1`` samples are kept (``+inf`` before the first one). For a block
     shorter than ``width``, the minimum at each sample is that of the kept samples' suffix
     minimum and the block's prefix minimum (O(width + n)); a longer block goes through
-    ``scipy.ndimage.minimum_filter1d`` (van Herk/Gil-Werman, O(n)). Minima are exact, so
+    :func:`_window_min` (van Herk/Gil-Werman, O(n)). Minima are exact, so
     both give the same values.
     """
 
@@ -94,9 +111,7 @@ class _TrailingMin:
             self._tail = np.concatenate((tail[n:], x))
         else:
             buf = np.concatenate((tail, x))
-            out = ndimage.minimum_filter1d(
-                buf, w, mode="constant", cval=np.inf, origin=(w - 1) // 2
-            )[w - 1 :]
+            out = _window_min(buf, w)
             self._tail = buf[1 - w :].copy()
         return out
 
@@ -175,9 +190,8 @@ class _ScrDetector:
         m = e - a
         trough: FloatArray
         if m >= r:
-            trough = ndimage.minimum_filter1d(
-                v[lo:e], r, mode="constant", cval=np.inf, origin=(r - 1) // 2
-            )[a - lo :]
+            # the minimum of the last r samples from v[lo] on (fewer at the start)
+            trough = _window_min(np.concatenate((np.full(r - 1, np.inf), v[lo:e])), r)[a - lo :]
         else:
             trough = np.minimum.accumulate(seg)
             lt = a - lo

@@ -6,14 +6,13 @@ from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
-from scipy import signal
 
 from wearsdk._errors import ConfigError
+from wearsdk.signals._iir import butter_zpk_sos, sosfilt_kernel, sosfilt_zi
 
-try:  # the compiled kernel behind scipy.signal.sosfilt, without its ~25 us of per-call checks
-    from scipy.signal._sosfilt import _sosfilt as _sosfilt_kernel
-except ImportError:  # pragma: no cover - a scipy that moved it: the public function, same result
-    _sosfilt_kernel = None
+# the compiled kernel behind scipy.signal.sosfilt, without its ~25 us of per-call checks and
+# without importing scipy.signal (~0.8 s; see _iir); None: the public function, same result
+_sosfilt_kernel = sosfilt_kernel
 
 __all__ = [
     "FilterDescription",
@@ -89,10 +88,8 @@ def butter_sos(
         raise ConfigError(
             f"{kind} cutoff {cutoff_hz} Hz must lie in (0, {nyq}) Hz at {sampling_rate_hz} Hz"
         )
-    sos: npt.NDArray[np.float64] = signal.butter(
-        order, cut if cut.size > 1 else float(cut[0]), btype=kind, fs=sampling_rate_hz, output="sos"
-    )
-    return sos
+    # scipy.signal.butter(order, cut, btype=kind, fs=sampling_rate_hz, output="sos"), bit for bit
+    return butter_zpk_sos(order, cut / nyq if cut.size > 1 else np.asarray(cut[0] / nyq), kind)
 
 
 def group_delay_s(sos: npt.NDArray[np.float64], at_hz: float, *, sampling_rate_hz: float) -> float:
@@ -101,9 +98,16 @@ def group_delay_s(sos: npt.NDArray[np.float64], at_hz: float, *, sampling_rate_h
     A causal filter delays each frequency of the signal by this much; it is what an output
     sample, stamped with its input sample's time, lags behind at that frequency.
     """
-    b, a = signal.sos2tf(sos)
-    _w, gd = signal.group_delay((b, a), w=[float(at_hz)], fs=sampling_rate_hz)
-    return float(gd[0]) / sampling_rate_hz
+    b, a = np.ones(1), np.ones(1)
+    for section in np.asarray(sos, dtype=np.float64):  # the transfer function b / a
+        b, a = np.convolve(b, section[:3]), np.convolve(a, section[3:])
+    # as scipy.signal.group_delay: d(phase)/d(omega) of b / a at one frequency, in samples
+    c = np.convolve(b, np.conjugate(a[::-1]))
+    z = np.exp(-1j * 2 * np.pi * float(at_hz) / sampling_rate_hz)
+    num = np.polyval((c * np.arange(c.size))[::-1], z)
+    den = np.polyval(c[::-1], z)
+    gd = float(np.real(num / den)) - a.size + 1
+    return gd / sampling_rate_hz
 
 
 def filter_causal(
@@ -139,7 +143,7 @@ class SosFilter:
     ) -> None:
         self.sos = np.asarray(sos, dtype=np.float64)
         self.initial = initial
-        self._zi_unit = signal.sosfilt_zi(self.sos)  # (sections, 2) for a unit step
+        self._zi_unit = sosfilt_zi(self.sos)  # (sections, 2) for a unit step
         self._zi: npt.NDArray[np.float64] | None = None
 
     def reset(self) -> None:
@@ -155,10 +159,17 @@ class SosFilter:
         xx = x[:, None] if one_d else x
         if self._zi is None:
             first = xx[0] if self.initial == "step" else np.zeros(xx.shape[1])
-            # state shape (sections, 2, channels)
-            self._zi = self._zi_unit[:, :, None] * first[None, None, :]
-        y, self._zi = signal.sosfilt(self.sos, xx, axis=0, zi=self._zi)
-        out: npt.NDArray[np.float64] = y[:, 0] if one_d else y
+            # state shape (channels, sections, 2), the kernel's
+            self._zi = np.ascontiguousarray(first[:, None, None] * self._zi_unit[None, :, :])
+        if _sosfilt_kernel is not None:
+            y = np.array(xx.T, order="C")  # a copy (channels, n), filtered in place
+            _sosfilt_kernel(self.sos, y, self._zi)
+            return y[0].copy() if one_d else np.ascontiguousarray(y.T)
+        from scipy import signal  # pragma: no cover - a scipy whose kernel moved
+
+        yy, zf = signal.sosfilt(self.sos, xx.T, axis=-1, zi=np.moveaxis(self._zi, 0, 1))
+        self._zi = np.ascontiguousarray(np.moveaxis(zf, 1, 0))
+        out: npt.NDArray[np.float64] = yy[0] if one_d else np.ascontiguousarray(yy.T)
         return out
 
 
@@ -173,7 +184,7 @@ class InPlaceSos:
 
     def __init__(self, sos: npt.NDArray[np.float64]) -> None:
         self.sos = np.ascontiguousarray(sos, dtype=np.float64)
-        self._zi_unit: npt.NDArray[np.float64] = signal.sosfilt_zi(self.sos)
+        self._zi_unit: npt.NDArray[np.float64] = sosfilt_zi(self.sos)
         self._zi: npt.NDArray[np.float64] | None = None  # (1, sections, 2)
 
     def reset(self) -> None:
@@ -187,7 +198,9 @@ class InPlaceSos:
         kernel = _sosfilt_kernel
         if kernel is not None:
             kernel(self.sos, out, self._zi)  # in place, on out and the state
-        else:
+        else:  # pragma: no cover - a scipy whose kernel moved
+            from scipy import signal
+
             y, zf = signal.sosfilt(self.sos, out[0], zi=self._zi[0])
             out[0] = y
             self._zi = np.ascontiguousarray(zf)[None]

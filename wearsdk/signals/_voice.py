@@ -39,7 +39,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy.signal import find_peaks
 
 from wearsdk._errors import ConfigError
 
@@ -195,6 +194,8 @@ def _segment_features(
         return ProsodyFeatures(start_s, end_s, 0.0, 0.0, nan, nan, nan, nan, 0.0)
     semitones = 12.0 * np.log2(f0[voiced] / 100.0)
     smooth = np.convolve(db, np.ones(5) / 5.0, mode="same")  # 50 ms moving average
+    from scipy.signal import find_peaks  # ~0.8 s to import: only when voice is analysed
+
     peaks, _ = find_peaks(smooth, prominence=3.0, distance=8)
     # a nucleus is voiced within ±20 ms (fast speech shortens the periodic part of vowels)
     near_voiced = np.convolve(voiced.astype(np.float64), np.ones(5), mode="same") > 0

@@ -3,10 +3,10 @@
 - inlets: :class:`StreamQuery`, :func:`resolve_streams`, :class:`LslClockMap` (remote LSL
   clocks onto the session clock from periodic ``time_correction()``), :class:`ChunkPuller`
   (non-blocking pulls into preallocated buffers), :class:`AdaptivePoll`; the source that uses
-  them is :class:`wearsdk.drivers.lsl.LslInlet`;
+  them is :class:`wearsdk.io.sources.LslInlet`;
 - outlets: :class:`LslOutlets` (every session stream as an LSL stream with XDF metadata);
 - files: :class:`XdfRecorder`, :class:`XdfWriter`, :func:`read_xdf`; replay is
-  :class:`wearsdk.drivers.lsl.XdfReplay`.
+  :class:`wearsdk.io.sources.XdfReplay`.
 
 Needs the ``lsl`` extra (pylsl).
 """
@@ -37,16 +37,16 @@ from wearsdk.io.lsl._spec import (
     unit_known,
     unit_scale,
 )
-from wearsdk.io.lsl._xdf import (
-    EVENTS_STREAM,
+from wearsdk.io.lsl._xdf_format import EVENTS_STREAM, XdfFormatError
+from wearsdk.io.lsl._xdf_reader import (
     XdfChunk,
-    XdfFormatError,
-    XdfRecorder,
     XdfRecording,
     XdfStream,
-    XdfWriter,
     read_xdf,
+    recorded_pipeline,
 )
+from wearsdk.io.lsl._xdf_recorder import XdfRecorder
+from wearsdk.io.lsl._xdf_writer import XdfWriter
 
 __all__ = [
     "AFFECT_CHANNELS",
@@ -74,6 +74,7 @@ __all__ = [
     "pipeline_stream",
     "push_chunk",
     "read_xdf",
+    "recorded_pipeline",
     "resolve_streams",
     "route_channels",
     "spec_for",

@@ -1,6 +1,6 @@
 """LSL inlet building blocks: queries, resolution off the event loop, clock mapping, pulling.
 
-The :class:`~wearsdk.drivers.lsl.LslInlet` source assembles these; they are usable alone.
+The :class:`~wearsdk.io.sources.LslInlet` source assembles these; they are usable alone.
 """
 
 from __future__ import annotations

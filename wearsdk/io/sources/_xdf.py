@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import math
@@ -16,22 +15,21 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import ValidationError
 
-from wearsdk import (
-    EVENT_ADAPTER,
-    Annotation,
-    ConfigError,
-    ReplayClock,
-    SampleBlock,
-    Source,
-    SourceContext,
-)
+from wearsdk._clock import ReplayClock
+from wearsdk._contracts import SourceContext
+from wearsdk._errors import ConfigError
+from wearsdk._events import EVENT_ADAPTER, Annotation
+from wearsdk._types import SampleBlock
 from wearsdk.bus import BusItem
-from wearsdk.io.lsl import EVENTS_STREAM, XdfRecording, XdfStream, read_xdf, unit_known
-from wearsdk.io.lsl import route_channels as _route_channels
+from wearsdk.io.lsl._spec import route_channels as _route_channels
+from wearsdk.io.lsl._spec import unit_known
+from wearsdk.io.lsl._xdf_format import EVENTS_STREAM
+from wearsdk.io.lsl._xdf_reader import XdfRecording, XdfStream, read_xdf
+from wearsdk.io.sources._base import ReplaySource, Step
 
 __all__ = ["XdfReplay"]
 
-logger = logging.getLogger("wearsdk.drivers.lsl")
+logger = logging.getLogger("wearsdk.io.sources.xdf")
 
 # recorded topics whose messages a replay publishes again (the rest is derived by the session)
 _REPLAYED = ("physio/", "analyzer/")
@@ -75,7 +73,7 @@ def _problem(stream: str, rate: float) -> str | None:
     return None
 
 
-class XdfReplay(Source):
+class XdfReplay(ReplaySource):
     """Publishes an XDF recording as the live sources did, through the same pipeline.
 
     Every stream of the file is merged by timestamp, whatever the order of its chunks (a
@@ -138,19 +136,15 @@ class XdfReplay(Source):
     ) -> None:
         if duration_s is not None and not (math.isfinite(duration_s) and duration_s > 0):
             raise ConfigError(f"duration_s must be > 0, got {duration_s!r}")
-        if speed is not None and not (math.isfinite(speed) and speed > 0):
-            raise ConfigError(f"replay speed must be > 0 or None, got {speed!r}")
+        super().__init__(speed=speed)
         if block_s is None:
             block_s = 1.0 if speed is not None else 4.0
         if not (math.isfinite(block_s) and block_s > 0):
             raise ConfigError(f"block_s must be > 0, got {block_s!r}")
         self.path = None if isinstance(recording, XdfRecording) else Path(recording)
         self.recording = recording if isinstance(recording, XdfRecording) else read_xdf(recording)
-        self.speed = speed
         self.block_s = float(block_s)
         self._source_id = source_id
-        self.published = 0
-        """Messages published so far."""
         self.notes: list[str] = []
         """What the replay could not use as it is, in words (also logged as warnings)."""
         self.unusable: dict[str, str] = {}
@@ -161,8 +155,6 @@ class XdfReplay(Source):
         """The file ends inside a chunk (an interrupted recording): replayed up to there."""
         if self.truncated:  # read_xdf has logged it
             self.notes.append(f"{self._name} ends inside a chunk: replaying its complete chunks")
-        self._clock: ReplayClock | None = None
-        self._finished = asyncio.Event()
         self._feeds = self._prepare()
         starts = [float(f.t[0]) for f in self._feeds if f.t.size]
         self.start_t: float = min(starts) if starts else 0.0
@@ -351,13 +343,9 @@ class XdfReplay(Source):
         return value if math.isfinite(value) else 0.0
 
     @property
-    def finished(self) -> bool:
-        """The replay has published all its data (it reported ``closed``)."""
-        return self._finished.is_set()
-
-    async def wait_finished(self) -> None:
-        """Wait until the replay has published all its data (the end-of-data signal)."""
-        await self._finished.wait()
+    def start_unix(self) -> float:
+        """Unix time of the recording's first timestamp (by the file header's offset)."""
+        return self.start_t + self.unix_offset_s
 
     def clock(self, speed: float | None = None) -> ReplayClock:
         """The session clock of this replay (see :class:`~wearsdk.ReplayClock`).
@@ -368,9 +356,7 @@ class XdfReplay(Source):
         recording's wall-clock times.
         """
         self._clock = ReplayClock(
-            self.start_t,
-            speed=speed or self.speed,
-            unix_at_start=self.start_t + self.unix_offset_s,
+            self.start_t, speed=speed or self.speed, unix_at_start=self.start_unix
         )
         return self._clock
 
@@ -451,28 +437,11 @@ class XdfReplay(Source):
     async def run(self, ctx: SourceContext) -> None:
         """Publish the recording in time order (paced, or as fast as possible), then end."""
         plan = self._plan()
-        clock = ctx.clock if isinstance(ctx.clock, ReplayClock) else self._clock
         detail = f"replaying an XDF recording ({len(plan)} blocks)"
         if self.notes:
             detail += "; " + "; ".join(self.notes)
-        ctx.status("connected", detail=detail)
-        loop = asyncio.get_running_loop()
-        real_start = loop.time()
-        if clock is not None:
-            clock.begin()
-        for due, _, k, a, b, _ in plan:
-            if self.speed is not None:
-                ahead = (due - self.start_t) / self.speed - (loop.time() - real_start)
-                if ahead > 0:
-                    await asyncio.sleep(ahead)
-            else:
-                await asyncio.sleep(0)  # as fast as possible, but let the subscribers run
-            if clock is not None:
-                clock.advance(due)
-            for topic, payload in self._messages(ctx, self._feeds[k], a, b):
-                await ctx.bus.publish(topic, payload)
-                self.published += 1
+        steps: Iterator[Step] = (
+            (due, self._messages(ctx, self._feeds[k], a, b)) for due, _, k, a, b, _ in plan
+        )
+        await self._play(ctx, steps, origin=self.start_t, detail=detail)
         logger.debug("%s: XDF replay finished (%d messages)", ctx.source_id, self.published)
-        await ctx.bus.drained()  # what the last data causes comes before the end is reported
-        ctx.status("closed", detail="end of the recording")
-        self._finished.set()

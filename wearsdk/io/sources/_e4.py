@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 from collections.abc import Collection, Iterator
@@ -10,26 +9,22 @@ from pathlib import Path
 
 import numpy as np
 
-from wearsdk import (
-    Annotation,
-    ConfigError,
-    Gap,
-    ReplayClock,
-    SampleBlock,
-    Source,
-    SourceContext,
-)
+from wearsdk._contracts import SourceContext
+from wearsdk._errors import ConfigError
+from wearsdk._events import Annotation, Gap
+from wearsdk._types import SampleBlock
 from wearsdk.io.e4 import E4Session, load_e4_session
+from wearsdk.io.sources._base import ReplaySource, Step
 
 __all__ = ["E4Replay"]
 
-logger = logging.getLogger("wearsdk.drivers.e4")
+logger = logging.getLogger("wearsdk.io.sources.e4")
 
 _STREAMS = ("eda", "bvp", "hr", "temp", "acc", "rr", "marker")
 _RR_GAP_TOLERANCE_S = 0.05
 
 
-class E4Replay(Source):
+class E4Replay(ReplaySource):
     """Publishes an E4 session as a wearable would have, stamped with its original times.
 
     Streams (``physio/<source>/<stream>``, :class:`~wearsdk.SampleBlock`): ``eda`` (``uS``),
@@ -85,8 +80,7 @@ class E4Replay(Source):
         streams: Collection[str] | None = None,
         source_id: str | None = None,
     ) -> None:
-        if speed is not None and not (math.isfinite(speed) and speed > 0):
-            raise ConfigError(f"replay speed must be > 0 or None, got {speed!r}")
+        super().__init__(speed=speed)
         if not (math.isfinite(chunk_s) and chunk_s > 0):
             raise ConfigError(f"chunk_s must be > 0, got {chunk_s!r}")
         if duration_s is not None and not duration_s > 0:
@@ -98,21 +92,16 @@ class E4Replay(Source):
         if unknown:
             raise ConfigError(f"unknown E4 streams {unknown}; known: {list(_STREAMS)}")
         self.session = session if isinstance(session, E4Session) else load_e4_session(session)
-        self.speed = speed
         self.chunk_s = float(chunk_s)
         self.start_s = float(start_s)
         self.duration_s = duration_s
         self.streams = wanted
         self._source_id = source_id
-        self.published = 0
-        """Messages published so far (blocks, gaps and markers)."""
         self.samples: dict[str, int] = {}
         """Samples (beats for ``rr``, tags for ``marker``) published so far, by stream."""
         ibi = self.session.ibi
         self._ibi_t_unix = ibi.t_unix if ibi is not None else np.empty(0)
-        self._clock: ReplayClock | None = None
         self._offset = 0.0  # unix time minus session time, fixed when the replay starts
-        self._finished = asyncio.Event()
 
     @property
     def identity(self) -> str:
@@ -148,25 +137,6 @@ class E4Replay(Source):
         if self.duration_s is not None:
             t1 = min(t1, t0 + self.duration_s)
         return t0, t1
-
-    @property
-    def finished(self) -> bool:
-        """The replay has published all its data (it reported ``closed``)."""
-        return self._finished.is_set()
-
-    async def wait_finished(self) -> None:
-        """Wait until the replay has published all its data (the end-of-data signal)."""
-        await self._finished.wait()
-
-    def clock(self, speed: float | None = None) -> ReplayClock:
-        """The session clock of this replay (see :class:`~wearsdk.ReplayClock`).
-
-        Session time starts at the base clock's now, follows the replay (paced at ``speed``,
-        default the replay's, or standing at the data published last at full speed), and
-        ``to_unix`` maps it onto the recording's unix times (from :attr:`start_unix`).
-        """
-        self._clock = ReplayClock(speed=speed or self.speed, unix_at_start=self.start_unix)
-        return self._clock
 
     def _plan(self) -> list[tuple[float, int, str, int, int]]:
         """Every chunk to publish: (due unix time, stream order, stream, first, end index)."""
@@ -275,36 +245,28 @@ class E4Replay(Source):
             ),
         )
 
+    def _steps(
+        self, ctx: SourceContext, plan: list[tuple[float, int, str, int, int]]
+    ) -> Iterator[Step]:
+        for due, _, name, lo, hi in plan:
+            yield due, self._messages(ctx, name, lo, hi)
+            self.samples[name] = self.samples.get(name, 0) + (hi - lo)
+
     async def run(self, ctx: SourceContext) -> None:
         """Publish the session (paced, or as fast as possible), then report ``closed``."""
         plan = self._plan()
-        clock = ctx.clock if isinstance(ctx.clock, ReplayClock) else self._clock
         t0, _ = self.window_unix
         now = ctx.clock.now()
-        if clock is not None or abs(ctx.clock.to_unix(now) - t0) < 86400.0:
+        if self._replay_clock(ctx) is not None or abs(ctx.clock.to_unix(now) - t0) < 86400.0:
             self._offset = ctx.clock.unix_offset_s  # a clock made for this recording
         else:  # a live clock: the recording starts now (not years before the session)
             self._offset = t0 - now
             logger.info("%s: not on the replay's clock: the recording starts now", ctx.source_id)
-        ctx.status("connected", detail=f"replaying an E4 session ({len(plan)} chunks)")
-        loop = asyncio.get_running_loop()
-        real_start = loop.time()
-        if clock is not None:
-            clock.begin()
-        for due, _, name, lo, hi in plan:
-            if self.speed is not None:
-                ahead = (due - t0) / self.speed - (loop.time() - real_start)
-                if ahead > 0:
-                    await asyncio.sleep(ahead)
-            else:
-                await asyncio.sleep(0)  # as fast as possible, but let the subscribers run
-            if clock is not None:
-                clock.advance(due - self._offset)
-            for topic, payload in self._messages(ctx, name, lo, hi):
-                await ctx.bus.publish(topic, payload)
-                self.published += 1
-            self.samples[name] = self.samples.get(name, 0) + (hi - lo)
+        await self._play(
+            ctx,
+            self._steps(ctx, plan),
+            origin=t0,
+            session_offset=self._offset,
+            detail=f"replaying an E4 session ({len(plan)} chunks)",
+        )
         logger.debug("%s: E4 replay finished (%d messages)", ctx.source_id, self.published)
-        await ctx.bus.drained()  # what the last data causes comes before the end is reported
-        ctx.status("closed", detail="end of the recording")
-        self._finished.set()

@@ -11,8 +11,11 @@ import numpy as np
 import numpy.typing as npt
 import pylsl
 
-from wearsdk import Annotation, ConfigError, Gap, SampleBlock, Source, SourceContext
-from wearsdk.io import annotation_from_marker
+from wearsdk._contracts import Source, SourceContext
+from wearsdk._errors import ConfigError
+from wearsdk._events import Annotation, Gap
+from wearsdk._types import SampleBlock
+from wearsdk.io._wire import annotation_from_marker
 from wearsdk.io.lsl import (
     AdaptivePoll,
     ChunkPuller,
@@ -26,7 +29,7 @@ from wearsdk.io.lsl import (
 
 __all__ = ["LslInlet"]
 
-logger = logging.getLogger("wearsdk.drivers.lsl")
+logger = logging.getLogger("wearsdk.io.sources.lsl")
 
 
 class LslInlet(Source):
