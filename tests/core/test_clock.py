@@ -300,7 +300,7 @@ def test_a_prior_on_drift_keeps_early_fits_from_swinging() -> None:
 
 def test_a_retransmission_tail_is_not_taken_for_a_sharp_upper_edge() -> None:
     """The bounded-delay model is offered only when the delays look uniform up to their top."""
-    from wearsdk._clock import _uniform_between_extremes
+    from wearsdk._clock._envelope import _uniform_between_extremes
 
     rng = np.random.default_rng(3)
     passed = {"uniform": 0, "tail": 0, "one late": 0}
