@@ -360,6 +360,14 @@ class _Envelope:
         # uniformity. A tail (retransmissions, a falling density) fails it: its sparse highest
         # points, which the bounded model's upper hull would follow, stretch the range
         self._edge = _uniform_between_extremes(excess[inlier])
+        if self._edge:
+            # the edge is known now: a later point beyond it by more than the top spacing of
+            # uniform points allows (at the test's level) is held, not an inlier. Without this
+            # a held-back notification just above the edge, arriving before the next test,
+            # joins the upper hull and tilts the bounded model's line
+            inliers = excess[inlier]
+            top = float(inliers.max() - inliers.min())
+            self._cut = float(inliers.min()) + top * (1.0 + _EDGE_TOP / inliers.size)
 
     def _credible_radius(self) -> float:
         """Smallest r with P(|truth - applied| <= r) >= bound_level under the posterior."""
