@@ -223,8 +223,12 @@ class DeviceClockMap(_Envelope):
             self._d0, self._y0 = device_t, arrival - device_t
         self.n_observations += 1
         self._bound = None
-        self._add_point(device_t - self._d0, arrival - device_t - self._y0)
-        self._fit()
+        d_rel, y_rel = device_t - self._d0, arrival - device_t - self._y0
+        self._add_point(d_rel, y_rel)
+        if self._refit_due(d_rel, y_rel):
+            self._fit()
+        else:
+            self._since_fit += 1
         if self._applied is None or self._last_d is None:
             self._applied = self._target(device_t)
             self._last_d = device_t

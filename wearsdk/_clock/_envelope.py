@@ -102,6 +102,8 @@ _BOUNDED_LOG_ODDS = math.log(1 / 20)  # prior odds of bounded delays: the envelo
 _STUDENT_NU = 3.0  # degrees of freedom of the drift prior (heavy tails: a counter may be % off)
 _COARSE = np.sinh(np.linspace(-9.0, 9.0, 721))  # drift grid in prior scales, dense near 0
 _FINE_POINTS = 241
+_LAZY_AFTER_POINTS = 100  # from this many points on, a fit may be skipped (see _refit_due)
+_LAZY_PER_POINTS = 300.0  # and it is made at least every n / this observations
 _MIN_LAMBDA_POINTS = 8  # points needed before the delay density is taken from the data
 
 
@@ -139,6 +141,13 @@ class _Envelope:
         self._c = np.zeros(1)
         self._rates = np.full((1, 1), self._lam)
         self._range: tuple[float, float] | None = None  # drift range of the last fit
+        # what the last fit saw: its envelope and inliers' top line on its grid, its centre
+        self._fit_env: npt.NDArray[np.float64] | None = None
+        self._fit_top: npt.NDArray[np.float64] | None = None
+        self._models_top: npt.NDArray[np.float64] | None = None
+        self._fit_centre = 0.0
+        self._since_fit = 0  # observations since the last fit
+        self._dirty = True  # the points changed other than by one appended at the end
         self._d_new = 0.0  # newest device time (relative)
         self._slope = 0.0  # posterior mean of d(arrival - device)/d(device)
         self._slope_sd = math.inf
@@ -169,6 +178,7 @@ class _Envelope:
             if inlier:
                 self._upper.append(d, -y)
         else:
+            self._dirty = True
             i = bisect.bisect_left(keys, key)
             if i < len(keys) and keys[i] == key:
                 if y >= py[i]:
@@ -194,6 +204,7 @@ class _Envelope:
             k = bisect.bisect_left(pd, pd[-1] - horizon)
             self._sum_d -= math.fsum(pd[:k])
             del keys[:k], pd[:k], py[:k], pin[:k]
+            self._dirty = True
             self._recount()
             self._rebuild_hulls()
 
@@ -245,6 +256,7 @@ class _Envelope:
         n = len(self._pd)
         env = self._lower.support(b, centre)
         prior = self._log_prior(b)
+        self._models_top = None
         rate_e = self._lam * (n + 1)
         if stats is None:
             return (
@@ -254,6 +266,7 @@ class _Envelope:
             )
         k, mean_d, mean_y = stats
         top = -self._upper.support(-b, centre)  # highest inlier line of slope b
+        self._models_top = top
         width = np.maximum(top - env, 1e-9)
         excess = np.maximum(mean_y - env - b * (mean_d - centre), 1e-12)
         # evidences with the delay scale integrated out (prior 1/scale on W and on the mean)
@@ -275,13 +288,38 @@ class _Envelope:
             return None
         return k, self._in_sd / k, self._in_sy / k
 
+    def _density_due(self) -> bool:
+        return self.n_observations >= 1.25 * self._lam_obs or (
+            self.n_observations - self._lam_obs >= 500
+        )
+
+    def _refit_due(self, d: float, y: float) -> bool:
+        """Whether the point just appended, ``(d, y)``, can move the posterior.
+
+        Below ``_LAZY_AFTER_POINTS`` points, always. After that, a point above the last fit's
+        envelope for every drift of its grid (and, with the bounded model, below its inliers'
+        top line) changes only the point count and the inliers' means, by ``1 / n``: the fit
+        is then made at least every ``n / _LAZY_AFTER_POINTS`` observations, and at once when
+        a point reaches the envelope or the edge, or the points changed otherwise.
+        """
+        n = len(self._pd)
+        if (
+            self._dirty
+            or self._fit_env is None
+            or n < _LAZY_AFTER_POINTS
+            or self._since_fit + 1 >= n / _LAZY_PER_POINTS
+            or self._density_due()
+        ):
+            return True
+        h = y - self._grid * (d - self._fit_centre)
+        if bool(np.any(h < self._fit_env)):
+            return True
+        return self._fit_top is not None and self._pin[-1] and bool(np.any(h > self._fit_top))
+
     def _fit(self) -> None:
         n = len(self._pd)
         centre = self._sum_d / n
-        due = self.n_observations >= 1.25 * self._lam_obs or (
-            self.n_observations - self._lam_obs >= 500
-        )
-        if n >= _MIN_LAMBDA_POINTS and due:
+        if n >= _MIN_LAMBDA_POINTS and self._density_due():
             self._measure_density()
         stats = self._inlier_stats()
         fitted = None
@@ -306,6 +344,9 @@ class _Envelope:
             grid = np.linspace(coarse[lo], coarse[hi], _FINE_POINTS)
             fitted = (grid, *self._models(grid, centre, stats))
         grid, lp, env, rates = fitted
+        self._fit_env, self._fit_top, self._fit_centre = env, self._models_top, centre
+        self._since_fit = 0
+        self._dirty = False
         w = np.exp(lp - lp.max())
         w /= w.sum()
         # the next fit's range: where this posterior lives, with a margin as wide again
