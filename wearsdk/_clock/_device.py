@@ -43,7 +43,9 @@ class DeviceClockMap(_Envelope):
     the highest not standing apart: each at 0.1 %). A retransmission tail fails it; tested
     against the bounded model's own line instead, a tail point on the upper hull tilts that
     line until the point fits, and the test would pass. The posterior over ``b`` is evaluated
-    on a grid at every observation; the applied line is its mean at the newest device time,
+    on a grid at every observation that can move it (from 100 points on, one above the
+    envelope and below the edge is skipped, with a fit at least every ``n / 300``
+    observations); the applied line is its mean at the newest device time,
     and :attr:`error_bound_s` is the radius of its ``bound_level`` credible interval around
     the offset actually applied (the delay density is ``0.5 / median excess`` over the line,
     exact for uniform delays and conservative for exponential ones). Every point
