@@ -132,48 +132,223 @@ def _jitter(rng: np.random.Generator, shape: str) -> float:
 DELAY_SHAPES = ("uniform", "exponential", "falling", "connection-events", "gamma")
 
 
-def h10_stream(drift_ppm: float, seed: int, seconds: float, delays: str = "uniform") -> H10Trace:
-    """An H10-like ECG stream: 73-sample frames at 130 Hz on a sensor clock ``drift_ppm`` fast.
+H10_ACC_PER_FRAME = 36  # raw int16 ACC frames: 10 + 36 x 6 = 226 bytes
+
+
+def _link_frames(
+    rng: np.random.Generator, rate: float, seconds: float, acc_hz: float | None
+) -> tuple[list[tuple[str, npt.NDArray[np.float64]]], float, float]:
+    """The frames a strap sends in ``seconds``: (stream, device times), in sending order.
+
+    ECG frames (73 samples at 130 Hz) and, with ``acc_hz``, ACC frames (36 samples) whose
+    first frame starts at a random phase; all on one sensor clock ``rate`` times fast.
+    """
+    d_origin = 6e8 + rng.uniform(0, 1e4)  # seconds since 2000 on the sensor clock
+    t_origin = rng.uniform(0, 0.5)
+    frames: list[tuple[float, str, npt.NDArray[np.float64]]] = []
+    streams = [("ecg", H10_RATE_HZ, H10_PER_FRAME, 0.0)]
+    if acc_hz is not None:
+        streams.append(("acc", acc_hz, H10_ACC_PER_FRAME, float(rng.uniform(0, 1))))
+    for name, hz, per, phase in streams:
+        frame_s = per / hz
+        step = np.arange(per)[::-1] / hz
+        n = int(((seconds - t_origin) * rate - phase * frame_s) / frame_s)
+        for k in range(n):
+            d = d_origin + (k + 1 + phase) * frame_s - step
+            frames.append((float(d[-1]), name, d))
+    frames.sort(key=lambda f: f[0])
+    return [(name, d) for _, name, d in frames], d_origin, t_origin
+
+
+@dataclass
+class _Arrival:
+    """One notification of a simulated strap: what the map sees, and the truth."""
+
+    stream: str
+    device_t: npt.NDArray[np.float64]  # the frame's samples on the sensor clock
+    truth: npt.NDArray[np.float64]  # their true session times
+    arrival: float  # when the notification reached the session
+
+
+def h10_arrivals(
+    drift_ppm: float,
+    seed: int,
+    seconds: float,
+    delays: str = "uniform",
+    *,
+    acc_hz: float | None = None,
+) -> list[_Arrival]:
+    """An H10-like strap's notifications: 73-sample ECG frames at 130 Hz, ``drift_ppm`` fast.
 
     Each notification is delayed by the minimum latency plus 0-50 ms (uniform); 2 % of the
     frames are held 100-500 ms instead, and notifications arrive in order (a held frame
     holds back the ones behind it). The session starts at 0; the strap's first frame ends
     0-0.5 s later. ``delays`` picks another shape of the 0-50 ms part (``DELAY_SHAPES``).
+    With ``acc_hz``, the strap also streams ACC frames (36 samples) over the same link, each
+    delayed the same way.
     """
     rng = np.random.default_rng(seed)
     rate = 1 + drift_ppm * 1e-6
-    d_origin = 6e8 + rng.uniform(0, 1e4)  # seconds since 2000 on the sensor clock
-    t_origin = rng.uniform(0, 0.5)
-    frame_s = H10_PER_FRAME / H10_RATE_HZ
-    n = int((seconds - t_origin) * rate / frame_s)
-    step = np.arange(H10_PER_FRAME)[::-1] / H10_RATE_HZ
-    m = DeviceClockMap()
-    t = np.empty(n)
-    err, bound, drift = np.empty(n), np.empty(n), np.empty(n)
-    conv = np.zeros(n, dtype=bool)
-    backwards = 0
-    previous = last_arrival = -np.inf
-    for k in range(n):
-        d = d_origin + (k + 1) * frame_s - step
+    frames, d_origin, t_origin = _link_frames(rng, rate, seconds, acc_hz)
+    if acc_hz is not None:
+        # the ECG-only case keeps its original random draws (the same seeds as before)
+        rng = np.random.default_rng([seed, int(acc_hz)])
+    out = []
+    last_arrival = -np.inf
+    for name, d in frames:
         truth = t_origin + (d - d_origin) / rate
-        delay = _jitter(rng, delays)
-        arrival = max(float(truth[-1]) + LATENCY + delay, last_arrival)
+        arrival = max(float(truth[-1]) + LATENCY + _jitter(rng, delays), last_arrival)
         last_arrival = arrival
-        m.observe(float(d[-1]), arrival, detect_reset=k == 0)
-        mapped = m.map(d, stream="ecg")
-        backwards += int(mapped[0] <= previous) + int(np.count_nonzero(np.diff(mapped) <= 0))
-        previous = float(mapped[-1])
+        out.append(_Arrival(name, d, truth, arrival))
+    return out
+
+
+def h10_stream(
+    drift_ppm: float,
+    seed: int,
+    seconds: float,
+    delays: str = "uniform",
+    *,
+    acc_hz: float | None = None,
+    prior_ppm: float | None = None,
+) -> H10Trace:
+    """:func:`h10_arrivals` through a ``DeviceClockMap``; the trace holds the ECG frames.
+
+    All streams feed the one map (as ``PolarH10`` does); ``prior_ppm`` sets its drift prior.
+    """
+    m = DeviceClockMap() if prior_ppm is None else DeviceClockMap(drift_prior_ppm=prior_ppm)
+    t, err, bound, drift = [], [], [], []
+    conv: list[bool] = []
+    backwards = 0
+    previous: dict[str, float] = {}
+    for k, x in enumerate(h10_arrivals(drift_ppm, seed, seconds, delays, acc_hz=acc_hz)):
+        m.observe(float(x.device_t[-1]), x.arrival, detect_reset=k == 0)
+        mapped = m.map(x.device_t, stream=x.stream)
+        backwards += int(mapped[0] <= previous.get(x.stream, -np.inf))
+        backwards += int(np.count_nonzero(np.diff(mapped) <= 0))
+        previous[x.stream] = float(mapped[-1])
+        if x.stream != "ecg":
+            continue
         q = m.quality()
-        t[k], err[k] = truth[-1], mapped[-1] - truth[-1] - LATENCY
-        bound[k], drift[k], conv[k] = q.error_bound_s, q.drift_ppm, q.converged
-    return H10Trace(t, err, bound, drift, conv, backwards)
+        t.append(float(x.truth[-1]))
+        err.append(float(mapped[-1] - x.truth[-1] - LATENCY))
+        bound.append(q.error_bound_s)
+        drift.append(q.drift_ppm)
+        conv.append(q.converged)
+    return H10Trace(
+        np.asarray(t),
+        np.asarray(err),
+        np.asarray(bound),
+        np.asarray(drift),
+        np.asarray(conv, dtype=bool),
+        backwards,
+    )
+
+
+def oracle_stream(
+    drift_ppm: float,
+    seed: int,
+    seconds: float,
+    *,
+    acc_hz: float | None = None,
+    know_drift: bool = False,
+    prior_ppm: float | None = None,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """A reference for what the same arrivals allow: an estimator told what a map cannot know.
+
+    It knows the delays are uniform on exactly [0, 50 ms] above the minimum latency and which
+    notifications were held (or held back) beyond that: every line through
+    ``arrival - device_t`` lies in the band ``[y - 50 ms, y]`` of every other point, and the
+    posterior (a Student-t drift prior of scale ``prior_ppm``, by default the map's; uniform
+    in offset within the band) is exact. Its mean at the newest frame is applied at once (no
+    slew limit). With ``know_drift`` it is also told the true drift. Returns the ECG frames'
+    true times and errors (as ``h10_stream``). A posterior mean, not a bound: another
+    estimator may have a lower p99 of the difference between two straps.
+    """
+    edge = 0.05
+    grid = np.linspace(-400e-6, 400e-6, 1601)  # d(arrival - device)/d(device)
+    s = (DeviceClockMap().drift_prior_ppm if prior_ppm is None else prior_ppm) * 1e-6
+    log_prior = -2.0 * np.log1p((grid / s) ** 2 / 3.0)
+    true_slope = 1.0 / (1.0 + drift_ppm * 1e-6) - 1.0
+    arrivals = h10_arrivals(drift_ppm, seed, seconds, acc_hz=acc_hz)
+    d = np.array([float(x.device_t[-1]) for x in arrivals])
+    y = np.array([x.arrival for x in arrivals]) - d
+    excess = np.array([x.arrival - float(x.truth[-1]) - LATENCY for x in arrivals])
+    inlier = excess <= edge
+    t, err = [], []
+    for k, x in enumerate(arrivals):
+        if x.stream != "ecg":
+            continue
+        rel = d[: k + 1] - d[k]
+        inl = inlier[: k + 1]
+        if not inl.any():
+            continue  # every point so far held: nothing bounds the line from below
+        truth_offset = float(x.truth[-1]) + LATENCY - d[k]
+        if know_drift:
+            upper = float(np.min(y[: k + 1] - true_slope * rel))
+            lower = float(np.max(y[: k + 1][inl] - edge - true_slope * rel[inl]))
+            estimate = 0.5 * (upper + lower)
+        else:
+            ys = y[: k + 1] - grid[:, None] * rel[None, :]
+            upper_b = ys.min(axis=1)
+            lower_b = (ys[:, inl] - edge).max(axis=1)
+            width = upper_b - lower_b
+            lp = log_prior + np.log(np.maximum(width, 1e-300))
+            w = np.exp(lp - lp.max())
+            estimate = float(w @ (0.5 * (upper_b + lower_b)) / w.sum())
+        t.append(float(x.truth[-1]))
+        err.append(estimate - truth_offset)
+    return np.asarray(t), np.asarray(err)
+
+
+def information_bound(seeds: int, acc_hz: float | None = None) -> None:
+    """The 3-minute two-H10 case through :func:`oracle_stream`: what the arrivals allow."""
+    streams = "ECG only" if acc_hz is None else f"ECG and ACC at {acc_hz:g} Hz"
+    print(f"\n## Told the delay edge and the held frames (3 minutes, {streams}, {seeds} seeds)\n")
+    print("| estimator | p99 from 30 s (ms) | p99 from 60 s (ms) | seeds < 3 ms / < 2 ms |")
+    print("|---|---|---|---|")
+    prior = DeviceClockMap().drift_prior_ppm
+    for label, know_drift, prior_ppm in (
+        (f"edge and held frames known, the map's prior ({prior:g} ppm)", False, prior),
+        ("edge and held frames known, a nearly flat prior (3000 ppm)", False, 3000.0),
+        ("edge, held frames and drift known", True, prior),
+    ):
+        p30, p60 = [], []
+        for seed in range(seeds):
+            ta, ea, tb, eb = (
+                x
+                for drift, base in ((100.0, 1000), (-100.0, 2000))
+                for x in oracle_stream(
+                    drift,
+                    base + seed,
+                    180.0,
+                    acc_hz=acc_hz,
+                    know_drift=know_drift,
+                    prior_ppm=prior_ppm,
+                )
+            )
+            grid = np.arange(0.6, 179.4, 0.05)
+            cross = np.abs(np.interp(grid, ta, ea) - np.interp(grid, tb, eb))
+            p30.append(1e3 * float(np.percentile(cross[grid >= 30], 99)))
+            p60.append(1e3 * float(np.percentile(cross[grid >= 60], 99)))
+        print(
+            f"| {label} | {_dist(p30)} | {_dist(p60)} | {sum(v < 3 for v in p30)}/{seeds} / "
+            f"{sum(v < 2 for v in p60)}/{seeds} |"
+        )
 
 
 def _first(t: npt.NDArray[np.float64], flags: npt.NDArray[np.bool_]) -> float:
     return float(t[np.argmax(flags)]) if flags.any() else math.inf
 
 
-def two_h10(seeds: int, seconds: float, *, per_seed: bool = True) -> dict[str, list[float]]:
+def two_h10(
+    seeds: int,
+    seconds: float,
+    *,
+    per_seed: bool = True,
+    acc_hz: float | None = None,
+    prior_ppm: float | None = None,
+) -> dict[str, list[float]]:
     """Two H10s at +100 and -100 ppm in one session; cross-device error from fixed points."""
     rows: dict[str, list[float]] = {}
     if per_seed:
@@ -184,10 +359,11 @@ def two_h10(seeds: int, seconds: float, *, per_seed: bool = True) -> dict[str, l
         )
         print("|---|---|---|---|---|---|---|")
     for seed in range(seeds):
-        a = h10_stream(100.0, 1000 + seed, seconds)
-        b = h10_stream(-100.0, 2000 + seed, seconds)
+        a = h10_stream(100.0, 1000 + seed, seconds, acc_hz=acc_hz, prior_ppm=prior_ppm)
+        b = h10_stream(-100.0, 2000 + seed, seconds, acc_hz=acc_hz, prior_ppm=prior_ppm)
         grid = np.arange(0.6, seconds - 0.6, 0.05)
-        cross = np.abs(np.interp(grid, a.t, a.error) - np.interp(grid, b.t, b.error))
+        signed = np.interp(grid, a.t, a.error) - np.interp(grid, b.t, b.error)
+        cross = np.abs(signed)
         stats = {}
         for start in (30.0, 60.0):
             late = cross[grid >= start]
@@ -209,6 +385,7 @@ def two_h10(seeds: int, seconds: float, *, per_seed: bool = True) -> dict[str, l
             "max_60": stats[60.0][2],
             "p50_30": stats[30.0][0],
             "p50_60": stats[60.0][0],
+            "shift_60": 1e3 * float(np.median(signed[grid >= 60.0])),
             "within_2ms": within,
             "drift_60": d60,
             "drift_end": dend,
@@ -241,12 +418,17 @@ def _dist(values: list[float], fmt: str = ".2f") -> str:
     return text + (f" ({never} never)" if never else "")
 
 
-def two_h10_summary(seeds: int) -> None:
+def two_h10_summary(
+    seeds: int, acc_hz: float | None = None, prior_ppm: float | None = None
+) -> None:
+    streams = "ECG only" if acc_hz is None else f"ECG and ACC at {acc_hz:g} Hz"
+    if prior_ppm is not None:
+        streams += f", drift prior {prior_ppm:g} ppm"
     print(
         f"\n## Two H10s, +100 / -100 ppm, 0-50 ms delays, 2 % held 100-500 ms: "
-        f"3-minute sessions, {seeds} seeds\n"
+        f"3-minute sessions, {streams}, {seeds} seeds\n"
     )
-    rows = two_h10(seeds, 180.0)
+    rows = two_h10(seeds, 180.0, acc_hz=acc_hz, prior_ppm=prior_ppm)
     n = len(rows["p99_60"])
     print("\n| figure (median [5-95 %], max over seeds) | value | target |")
     print("|---|---|---|")
@@ -256,6 +438,8 @@ def two_h10_summary(seeds: int) -> None:
     print(f"| cross-device p50 from 60 s (ms) | {_dist(rows['p50_60'])} | |")
     print(f"| cross-device p99 from 60 s (ms) | {_dist(rows['p99_60'])} | < 2 |")
     print(f"| cross-device max from 60 s (ms) | {_dist(rows['max_60'])} | |")
+    shift = _dist(rows["shift_60"])
+    print(f"| signed difference (+100 minus -100 ppm strap), median from 60 s (ms) | {shift} | |")
     print(f"| within 2 ms from (s) | {_dist(rows['within_2ms'], '.0f')} | |")
     print(f"| drift error at 60 s, worse strap (ppm) | {_dist(rows['drift_60'], '.1f')} | |")
     drift_end = _dist(rows["drift_end"], ".1f")
@@ -439,17 +623,28 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hours", type=float, default=24.0, help="length of the long session")
     parser.add_argument("--seeds", type=int, default=20, help="seeds of the 3-minute case")
+    parser.add_argument(
+        "--acc-hz",
+        type=float,
+        choices=(25.0, 50.0, 100.0, 200.0),
+        help="the 3-minute case with ACC frames at this rate on the same link too",
+    )
+    parser.add_argument(
+        "--prior-ppm", type=float, help="the 3-minute case with this drift prior scale"
+    )
     parser.add_argument("--long-seeds", type=int, default=5, help="seeds of the 30-minute cases")
     parser.add_argument(
         "--only",
-        choices=("h10", "delays", "long", "counter", "faults", "cost"),
+        choices=("h10", "bound", "delays", "long", "counter", "faults", "cost"),
         help="one part only",
     )
     args = parser.parse_args()
     if args.only in (None, "cost"):
         cost()
     if args.only in (None, "h10"):
-        two_h10_summary(args.seeds)
+        two_h10_summary(args.seeds, args.acc_hz, args.prior_ppm)
+    if args.only in (None, "bound"):
+        information_bound(args.seeds, args.acc_hz)
     if args.only in (None, "delays"):
         delay_shapes(args.seeds)
     if args.only in (None, "long"):
