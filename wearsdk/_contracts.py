@@ -118,7 +118,7 @@ class SourceStream:
 
     def __init__(self, subscription: Subscription) -> None:
         self.subscription = subscription
-        """The underlying bus subscription (for ``statistics()``)."""
+        """The underlying bus subscription (for ``stats``)."""
 
     def __aiter__(self) -> Self:
         return self

@@ -8,12 +8,10 @@ import pytest
 
 from tests.drivers.test_heart_rate_gatt import Collected, collect, wait_until
 from wearsdk import ClockStatus, DeviceStatus, Gap, HeartRate, SampleBlock, ScaledClock, Session
-from wearsdk.drivers.polar import (
-    PmdError,
+from wearsdk.drivers.polar import PmdError, PolarH10, VirtualPolarH10
+from wearsdk.drivers.polar.protocol import (
     PmdMeasurementType,
     PmdStatus,
-    PolarH10,
-    VirtualPolarH10,
 )
 from wearsdk.io.ble import VirtualLink
 from wearsdk.sim import ArousalScript, HeartSimulator

@@ -207,7 +207,7 @@ async def run_session(
             result.sources.append(session.add(LslInlet(lsl.query, source_id=lsl.source_id)))
         t0 = result.start = clock.now()
         for make in analyzers:
-            session.add_analyzer(make(clock, t0))
+            session.add(make(clock, t0))
         if on_start is not None:
             on_start(session)
         if gate is not None:
@@ -222,7 +222,7 @@ async def run_session(
                 start = result.script_start = clock.now()
                 if sim.analyzers:
                     for analyzer in simulated_analyzers(script, start, config.session.seed):
-                        session.add_analyzer(analyzer)
+                        session.add(analyzer)
                 if sim.markers or sim.contact_loss:
                     await play_script(
                         session,

@@ -52,9 +52,7 @@ if TYPE_CHECKING:
         ppg_sqi,
         ppg_window_features,
     )
-    from wearsdk.signals._quality import AccActivity, AccUnit, EdaQuality, acc_activity, eda_quality
-    from wearsdk.signals._rr import RRWindow, RRWindower, hrv_time
-    from wearsdk.signals._voice import (
+    from wearsdk.signals._prosody import (
         EGEMAPS_EXTRACTOR,
         NUMPY_EXTRACTOR,
         ProsodyFeatures,
@@ -63,6 +61,8 @@ if TYPE_CHECKING:
         voice_prosody,
         yin_pitch,
     )
+    from wearsdk.signals._quality import AccActivity, AccUnit, EdaQuality, acc_activity, eda_quality
+    from wearsdk.signals._rr import RRWindow, RRWindower, hrv_time
 
 __all__ = [
     "ECG_CLEAN_BAND_HZ",
@@ -166,13 +166,13 @@ _LAZY: dict[str, str] = {
     "RRWindow": "wearsdk.signals._rr",
     "RRWindower": "wearsdk.signals._rr",
     "hrv_time": "wearsdk.signals._rr",
-    "EGEMAPS_EXTRACTOR": "wearsdk.signals._voice",
-    "NUMPY_EXTRACTOR": "wearsdk.signals._voice",
-    "opensmile_available": "wearsdk.signals._voice",
-    "ProsodyFeatures": "wearsdk.signals._voice",
-    "VoiceProsody": "wearsdk.signals._voice",
-    "voice_prosody": "wearsdk.signals._voice",
-    "yin_pitch": "wearsdk.signals._voice",
+    "EGEMAPS_EXTRACTOR": "wearsdk.signals._prosody",
+    "NUMPY_EXTRACTOR": "wearsdk.signals._prosody",
+    "opensmile_available": "wearsdk.signals._prosody",
+    "ProsodyFeatures": "wearsdk.signals._prosody",
+    "VoiceProsody": "wearsdk.signals._prosody",
+    "voice_prosody": "wearsdk.signals._prosody",
+    "yin_pitch": "wearsdk.signals._prosody",
 }
 
 

@@ -221,7 +221,7 @@ class MqttBridge:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
         while True:
-            waiting = self._sub.statistics().queued if self._sub is not None else 0
+            waiting = self._sub.stats.queued if self._sub is not None else 0
             if waiting == 0 and not self._outbox:
                 return True
             if loop.time() >= deadline:
@@ -328,7 +328,7 @@ class MqttBridge:
         """
         try:
             await self.flush(timeout_s)
-            waiting = self._sub.statistics().queued if self._sub is not None else 0
+            waiting = self._sub.stats.queued if self._sub is not None else 0
             return waiting + len(self._outbox)
         finally:
             self._drained.set()  # the sink's end: run() returns
