@@ -1,6 +1,6 @@
 """Camera, voice and text analyzers on the session bus: the contract, adapters, replays.
 
-- :class:`Analyzer` / :class:`AnalyzerContext`: in-process analyzers (``session.add_analyzer``).
+- :class:`Analyzer` / :class:`AnalyzerContext`: in-process analyzers (``session.add``).
 - File adapters (:func:`read_openface_csv`, :func:`read_pyfeat_csv`, :func:`read_table`) turn
   offline analyses into annotations; :class:`AnnotationReplay` publishes them against a
   recording's clock.

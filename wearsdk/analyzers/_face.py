@@ -87,7 +87,7 @@ class FaceStatistics:
 
 
 class FaceAnalyzer:
-    """Face valence and arousal from MediaPipe's Face Landmarker (``session.add_analyzer``).
+    """Face valence and arousal from MediaPipe's Face Landmarker (``session.add``).
 
     Every analysed frame with a usable face (or, with ``span_s``, every span of them) gives
     one ``face`` annotation at the frame's time (its capture time, or its presentation time
