@@ -143,6 +143,7 @@ class MqttBridge:
         self.connected = asyncio.Event()
         """Set while connected to the broker (and subscribed to the inbound topics)."""
         self._drained = asyncio.Event()  # drain() ran: run() returns
+        self._progress = asyncio.Event()  # a message left the bus queue or the outbox
 
     def __repr__(self) -> str:
         return f"MqttBridge({self.config.safe_url()}, session={self.config.session!r})"
@@ -200,9 +201,10 @@ class MqttBridge:
             self._sub = sub
             async for message in sub:
                 payload = message.payload
-                if isinstance(payload, Annotation) and payload.extras.get("_via") == "mqtt":
-                    continue  # do not echo annotations that came in over MQTT
-                self._enqueue(message)
+                # do not echo annotations that came in over MQTT
+                if not (isinstance(payload, Annotation) and payload.extras.get("_via") == "mqtt"):
+                    self._enqueue(message)
+                self._progress.set()
 
     async def flush(self, timeout_s: float = 5.0) -> bool:
         """Wait until everything the bus carried so far has left the bridge.
@@ -220,13 +222,23 @@ class MqttBridge:
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
-        while True:
-            waiting = self._sub.stats.queued if self._sub is not None else 0
-            if waiting == 0 and not self._outbox:
-                return True
-            if loop.time() >= deadline:
+        while not self._idle():
+            # woken by each message that leaves the bus queue or the outbox, not by a timer
+            self._progress.clear()
+            remaining = deadline - loop.time()
+            if remaining <= 0:
                 return False
-            await asyncio.sleep(0.02)
+            try:
+                async with asyncio.timeout(remaining):
+                    await self._progress.wait()
+            except TimeoutError:
+                return self._idle()
+        return True
+
+    def _idle(self) -> bool:
+        """Nothing waits in the bridge's bus queue or its outbox."""
+        waiting = self._sub.stats.queued if self._sub is not None else 0
+        return waiting == 0 and not self._outbox
 
     async def _sender(self, client: object) -> None:
         import aiomqtt
@@ -237,6 +249,7 @@ class MqttBridge:
             while self._outbox and self._outbox[0].seq <= acked:
                 self._outbox.popleft()
             self.stats.queued = len(self._outbox)
+            self._progress.set()
             if not self._outbox:
                 self._ready.clear()
                 await self._ready.wait()
@@ -263,6 +276,7 @@ class MqttBridge:
         self.stats.refused_by_consent += len(self._outbox)
         self._outbox.clear()
         self.stats.queued = 0
+        self._progress.set()
         self.export_stopped.set()  # the pump goes on taking the bus and counts the refusals
 
     async def _watch_consent(self) -> None:
