@@ -59,17 +59,17 @@ from pydantic import ValidationError
 
 from wearsdk import EVENT_ADAPTER, ScaledClock, SessionClock, WearError
 from wearsdk.bus import Bus
-from wearsdk.drivers.bitalino import FrameReassembler, encode_frame
+from wearsdk.drivers.bitalino.protocol import FrameReassembler, encode_frame
 from wearsdk.drivers.gatt_profile import GattProfile, load_profile
-from wearsdk.drivers.heart_rate import (
-    HeartRateStrap,
+from wearsdk.drivers.heart_rate import HeartRateStrap
+from wearsdk.drivers.heart_rate.protocol import (
     encode_heart_rate_measurement,
     parse_heart_rate_measurement,
 )
-from wearsdk.drivers.polar import (
+from wearsdk.drivers.polar import PolarH10
+from wearsdk.drivers.polar.protocol import (
     PmdMeasurementType,
     PmdSettingType,
-    PolarH10,
     decode_pmd_frame,
     encode_control_point_response,
     encode_delta_frame,

@@ -23,8 +23,11 @@ from functools import partial
 import numpy as np
 from bumble.profiles.heart_rate_service import HeartRateService
 
-from wearsdk.drivers.heart_rate import encode_heart_rate_measurement, parse_heart_rate_measurement
-from wearsdk.drivers.polar import (
+from wearsdk.drivers.heart_rate.protocol import (
+    encode_heart_rate_measurement,
+    parse_heart_rate_measurement,
+)
+from wearsdk.drivers.polar.protocol import (
     PmdMeasurementType,
     decode_pmd_frame,
     encode_delta_frame,

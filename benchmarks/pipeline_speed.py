@@ -150,7 +150,7 @@ async def _session_pipeline(
     for topic, block in blocks:
         await bus.publish(topic, block)
     # until the pipeline and the subscriber have taken everything queued
-    while any(sub.queued for sub in bus.statistics().subscriptions):  # noqa: ASYNC110 (a counter)
+    while any(sub.queued for sub in bus.stats.subscriptions):  # noqa: ASYNC110 (a counter)
         await asyncio.sleep(0)
     cost = time.process_time() - s
     task.cancel()

@@ -200,7 +200,7 @@ async def run_soak(hours: float) -> dict[str, Any]:
         await source.done.wait()
         await asyncio.sleep(0.5)
         samples = source.rss
-        bus_stats = session.bus.statistics()
+        bus_stats = session.bus.stats
         counter.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await counter

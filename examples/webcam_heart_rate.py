@@ -61,7 +61,7 @@ async def main(args: argparse.Namespace) -> int:
     async with strap_transport(args, clock) as ble, Session(clock=clock, pipeline=config) as s:
         start = clock.now()
         s.add(HeartRateStrap(ble, name=args.strap or STRAP))
-        s.add_analyzer(face)
+        s.add(face)
         async for est in s.estimates():
             if est.revised:
                 continue

@@ -51,7 +51,7 @@ async def main() -> None:
         async with twin, link.central() as transport, Session(clock=clock, pipeline=config) as s:
             start = clock.now()
             s.add(HeartRateStrap(transport, name="Example strap"))
-            s.add_analyzer(ToyFaceAnalyzer(start))
+            s.add(ToyFaceAnalyzer(start))
             async for est in s.estimates():
                 if est.revised:
                     continue  # a late face judgement updated an earlier window

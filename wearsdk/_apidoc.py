@@ -38,7 +38,7 @@ MODULES: tuple[str, ...] = (
     "wearsdk.io.e4",
     "wearsdk.io.sources",
     "wearsdk.sim",
-    "wearsdk.devices",
+    "wearsdk.driverkit",
     "wearsdk.testing",
     "wearsdk.drivers.heart_rate",
     "wearsdk.drivers.polar",
@@ -52,7 +52,9 @@ _HEADER = """# API reference
 Generated from the docstrings by `python -m wearsdk._apidoc` (do not edit by hand; the tests
 check that this page is up to date and that every public name has a docstring). Narrative
 documentation: [quickstart](quickstart.md), [concepts](concepts.md),
-[architecture](architecture.md).
+[architecture](architecture.md). The drivers' wire codecs (`wearsdk.drivers.<driver>.protocol`:
+byte layouts, encoders for the twins) are for driver writers and documented in their own
+docstrings, not here.
 """
 
 

@@ -118,7 +118,7 @@ class SourceStream:
 
     def __init__(self, subscription: Subscription) -> None:
         self.subscription = subscription
-        """The underlying bus subscription (for ``statistics()``)."""
+        """The underlying bus subscription (for ``stats``)."""
 
     def __aiter__(self) -> Self:
         return self
@@ -359,7 +359,7 @@ class AnalyzerContext:
 
 @runtime_checkable
 class Analyzer(Protocol):
-    """An in-process analyzer (camera, voice, text...): add it with ``session.add_analyzer``.
+    """An in-process analyzer (camera, voice, text...): add it with ``session.add``.
 
     The session runs ``await analyzer.run(ctx)`` in its task group; the analyzer publishes
     :class:`~wearsdk.Annotation` events through ``ctx.publish`` (times on ``ctx.clock``) until

@@ -1,51 +1,20 @@
-"""BITalino (r)evolution over Bluetooth LE: frame protocol, EDA driver and virtual twin."""
+"""BITalino (r)evolution over Bluetooth LE: EDA driver and virtual twin.
 
+The frame protocol is in :mod:`wearsdk.drivers.bitalino.protocol`.
+"""
+
+import warnings
 from typing import TYPE_CHECKING
 
+from wearsdk.drivers.bitalino import protocol
 from wearsdk.drivers.bitalino._driver import BITalino
-from wearsdk.drivers.bitalino._protocol import (
-    BITALINO_COMMANDS_UUID,
-    BITALINO_FRAMES_UUID,
-    BITALINO_SERVICE_UUID,
-    SAMPLING_RATES_HZ,
-    STOP_COMMAND,
-    VERSION_COMMAND,
-    BitalinoFrames,
-    EdaSensor,
-    FrameReassembler,
-    channel_bits,
-    crc4,
-    decode_frames,
-    eda_adc_code,
-    eda_usiemens,
-    encode_frame,
-    frame_length,
-    sampling_rate_command,
-    start_command,
-)
+from wearsdk.drivers.bitalino._protocol import EdaSensor
 
 __all__ = [
-    "BITALINO_COMMANDS_UUID",
-    "BITALINO_FRAMES_UUID",
-    "BITALINO_SERVICE_UUID",
-    "SAMPLING_RATES_HZ",
-    "STOP_COMMAND",
-    "VERSION_COMMAND",
     "BITalino",
-    "BitalinoFrames",
     "EdaSensor",
-    "FrameReassembler",
     "SentBitalinoFrame",
     "VirtualBITalino",
-    "channel_bits",
-    "crc4",
-    "decode_frames",
-    "eda_adc_code",
-    "eda_usiemens",
-    "encode_frame",
-    "frame_length",
-    "sampling_rate_command",
-    "start_command",
 ]
 
 
@@ -59,4 +28,12 @@ def __getattr__(name: str) -> object:
         from wearsdk.drivers.bitalino import _twin
 
         return getattr(_twin, name)
+    if name in protocol.__all__:  # the codec's names were here before it had its own module
+        warnings.warn(
+            f"wearsdk.drivers.bitalino.{name} moved: "
+            f"import it from wearsdk.drivers.bitalino.protocol",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return getattr(protocol, name)
     raise AttributeError(name)

@@ -20,7 +20,7 @@ from wearsdk import (
     SampleBlock,
     SourceContext,
 )
-from wearsdk.devices import BleSource, Notifications
+from wearsdk.driverkit import BleSource, Notifications
 from wearsdk.drivers.bitalino._protocol import (
     BITALINO_COMMANDS_UUID,
     BITALINO_FRAMES_UUID,
@@ -56,7 +56,8 @@ class BITalino(BleSource):
     ``eda``) from the analog input the EDA sensor is on, and, with ``publish_raw``, every
     acquired input on ``physio/<id>/analog`` (unit ``adc``, channels ``a1``...``a6``: raw ADC
     codes, 10-bit for the first four acquired inputs, 6-bit beyond). Frames are reassembled
-    from the notification byte stream (:class:`~wearsdk.drivers.bitalino.FrameReassembler`):
+    from the notification byte stream
+    (:class:`~wearsdk.drivers.bitalino.protocol.FrameReassembler`):
     frames with a bad CRC are dropped and counted (:attr:`crc_errors`), a jump in sequence
     numbers gives a :class:`~wearsdk.Gap` with the number of frames lost (exact up to 15;
     beyond, the 4-bit counter wraps and the count is completed from arrival times: a

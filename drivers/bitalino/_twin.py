@@ -4,7 +4,8 @@ It serves PLUX's data service (BT121 firmware) as a board does: the commands cha
 accepts the firmware's one-byte commands (sampling rate, start with a channel mask, stop,
 version, battery threshold, digital outputs; others are ignored as the firmware ignores them)
 and the frames characteristic notifies the acquisition as a byte stream: one frame per sample,
-built bit for bit as the firmware builds them (:func:`~wearsdk.drivers.bitalino.encode_frame`),
+built bit for bit as the firmware builds them
+(:func:`~wearsdk.drivers.bitalino.protocol.encode_frame`),
 with a 4-bit sequence number and CRC-4, cut into notifications at any byte.
 
 The EDA input carries skin conductance from an :class:`~wearsdk.sim.EdaSimulator` following
@@ -33,7 +34,7 @@ from bumble import gatt
 from bumble.device import Connection, Device
 
 from wearsdk import ConfigError, SessionClock
-from wearsdk.devices import VirtualPeripheral
+from wearsdk.driverkit import VirtualPeripheral
 from wearsdk.drivers.bitalino._protocol import (
     BITALINO_COMMANDS_UUID,
     BITALINO_FRAMES_UUID,

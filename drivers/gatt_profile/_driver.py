@@ -18,7 +18,7 @@ from wearsdk import (
     SampleBlock,
     SourceContext,
 )
-from wearsdk.devices import BleSource, Notifications
+from wearsdk.driverkit import BleSource, Notifications
 from wearsdk.drivers.gatt_profile._profile import GattProfile, load_profile
 from wearsdk.io.ble import BleTransport
 

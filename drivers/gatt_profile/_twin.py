@@ -33,7 +33,7 @@ from bumble import gatt
 from bumble.device import Connection, Device
 
 from wearsdk import ConfigError, SessionClock
-from wearsdk.devices import VirtualPeripheral
+from wearsdk.driverkit import VirtualPeripheral
 from wearsdk.drivers.gatt_profile._profile import GattProfile, load_profile
 from wearsdk.sim import EdaSimulator, HeartSimulator
 

@@ -1,33 +1,18 @@
-"""Standard Heart Rate Service (0x180D) straps: protocol, driver and virtual twin."""
+"""Standard Heart Rate Service (0x180D) straps: driver and virtual twin.
 
+The services' codec is in :mod:`wearsdk.drivers.heart_rate.protocol`.
+"""
+
+import warnings
 from typing import TYPE_CHECKING
 
+from wearsdk.drivers.heart_rate import protocol
 from wearsdk.drivers.heart_rate._driver import BeatTimeline, HeartRateStrap
-from wearsdk.drivers.heart_rate._protocol import (
-    BATTERY_LEVEL_UUID,
-    BATTERY_SERVICE_UUID,
-    BODY_SENSOR_LOCATION_UUID,
-    HEART_RATE_CONTROL_POINT_UUID,
-    HEART_RATE_MEASUREMENT_UUID,
-    HEART_RATE_SERVICE_UUID,
-    HeartRateMeasurement,
-    encode_heart_rate_measurement,
-    parse_heart_rate_measurement,
-)
 
 __all__ = [
-    "BATTERY_LEVEL_UUID",
-    "BATTERY_SERVICE_UUID",
-    "BODY_SENSOR_LOCATION_UUID",
-    "HEART_RATE_CONTROL_POINT_UUID",
-    "HEART_RATE_MEASUREMENT_UUID",
-    "HEART_RATE_SERVICE_UUID",
     "BeatTimeline",
-    "HeartRateMeasurement",
     "HeartRateStrap",
     "VirtualHeartRateStrap",
-    "encode_heart_rate_measurement",
-    "parse_heart_rate_measurement",
 ]
 
 
@@ -41,4 +26,12 @@ def __getattr__(name: str) -> object:
         from wearsdk.drivers.heart_rate._twin import VirtualHeartRateStrap
 
         return VirtualHeartRateStrap
+    if name in protocol.__all__:  # the codec's names were here before it had its own module
+        warnings.warn(
+            f"wearsdk.drivers.heart_rate.{name} moved: "
+            f"import it from wearsdk.drivers.heart_rate.protocol",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return getattr(protocol, name)
     raise AttributeError(name)

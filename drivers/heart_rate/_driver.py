@@ -21,7 +21,7 @@ from wearsdk import (
     SampleBlock,
     SourceContext,
 )
-from wearsdk.devices import BleSource, Notifications
+from wearsdk.driverkit import BleSource, Notifications
 from wearsdk.drivers.heart_rate._protocol import (
     BATTERY_LEVEL_UUID,
     HEART_RATE_MEASUREMENT_UUID,

@@ -21,7 +21,7 @@ from bumble import att, gatt
 from bumble.device import Connection, Device
 
 from wearsdk import SessionClock
-from wearsdk.devices import VirtualPeripheral
+from wearsdk.driverkit import VirtualPeripheral
 from wearsdk.drivers.heart_rate._protocol import (
     BATTERY_LEVEL_UUID,
     BATTERY_SERVICE_UUID,

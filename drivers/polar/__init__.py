@@ -1,75 +1,16 @@
-"""Polar sensors (H10): the Polar Measurement Data (PMD) protocol and a virtual H10 twin."""
+"""Polar sensors (H10): the driver and a virtual H10 twin.
 
+The Polar Measurement Data (PMD) codec (control point requests and responses, data frames,
+and the encoders the twin speaks) is in :mod:`wearsdk.drivers.polar.protocol`.
+"""
+
+import warnings
 from typing import TYPE_CHECKING
 
+from wearsdk.drivers.polar import protocol
 from wearsdk.drivers.polar._driver import PmdError, PolarH10
-from wearsdk.drivers.polar._pmd import (
-    PMD_CONTROL_POINT_UUID,
-    PMD_DATA_UUID,
-    PMD_EPOCH_UNIX_S,
-    PMD_FEATURES_CODE,
-    PMD_MIN_MTU,
-    PMD_RESPONSE_CODE,
-    PMD_SERVICE_UUID,
-    POLAR_POWER_LOSS_EPOCH_NS,
-    PmdFrame,
-    PmdFrameLayout,
-    PmdMeasurementType,
-    PmdOpCode,
-    PmdResponse,
-    PmdSettingType,
-    PmdStatus,
-    decode_pmd_frame,
-    encode_control_point_response,
-    encode_delta_frame,
-    encode_features,
-    encode_pmd_frame,
-    encode_settings,
-    frame_layout,
-    merge_control_point_responses,
-    parse_control_point_response,
-    parse_features,
-    parse_settings,
-    pmd_settings_request,
-    pmd_start_request,
-    pmd_stop_request,
-)
 
-__all__ = [
-    "PMD_CONTROL_POINT_UUID",
-    "PMD_DATA_UUID",
-    "PMD_EPOCH_UNIX_S",
-    "PMD_FEATURES_CODE",
-    "PMD_MIN_MTU",
-    "PMD_RESPONSE_CODE",
-    "PMD_SERVICE_UUID",
-    "POLAR_POWER_LOSS_EPOCH_NS",
-    "PmdError",
-    "PmdFrame",
-    "PmdFrameLayout",
-    "PmdMeasurementType",
-    "PmdOpCode",
-    "PmdResponse",
-    "PmdSettingType",
-    "PmdStatus",
-    "PolarH10",
-    "SentFrame",
-    "VirtualPolarH10",
-    "decode_pmd_frame",
-    "encode_control_point_response",
-    "encode_delta_frame",
-    "encode_features",
-    "encode_pmd_frame",
-    "encode_settings",
-    "frame_layout",
-    "merge_control_point_responses",
-    "parse_control_point_response",
-    "parse_features",
-    "parse_settings",
-    "pmd_settings_request",
-    "pmd_start_request",
-    "pmd_stop_request",
-]
+__all__ = ["PmdError", "PolarH10", "SentFrame", "VirtualPolarH10"]
 
 
 if TYPE_CHECKING:
@@ -82,4 +23,11 @@ def __getattr__(name: str) -> object:
         from wearsdk.drivers.polar import _twin
 
         return getattr(_twin, name)
+    if name in protocol.__all__:  # the codec's names were here before it had its own module
+        warnings.warn(
+            f"wearsdk.drivers.polar.{name} moved: import it from wearsdk.drivers.polar.protocol",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return getattr(protocol, name)
     raise AttributeError(name)

@@ -23,7 +23,7 @@ from wearsdk import (
     WearError,
 )
 from wearsdk.drivers.heart_rate import HeartRateStrap
-from wearsdk.drivers.polar._pmd import (
+from wearsdk.drivers.polar.protocol import (
     PMD_CONTROL_POINT_UUID,
     PMD_DATA_UUID,
     PMD_MIN_MTU,

@@ -191,7 +191,7 @@ async def test_replay_lines_a_video_analysis_up_with_a_recording_clock(tmp_path:
     got: list[Annotation] = []
     async with Session(clock=clock, pipeline=None) as session:
         sub = session.bus.subscribe("analyzer/#")
-        session.add_analyzer(replay)
+        session.add(replay)
         async with asyncio.timeout(10):
             while len(got) < 3:
                 msg = await sub.receive()

@@ -36,7 +36,7 @@ async def fused_estimates(analyzer: Analyzer | None) -> list[Estimate]:
     clock = ScaledClock(10.0)
     async with Session(clock=clock, pipeline=None) as session:
         if analyzer is not None:
-            session.add_analyzer(analyzer)
+            session.add(analyzer)
         out: list[Estimate] = []
         async with session.estimates() as stream:
             for _ in range(5):
@@ -65,13 +65,24 @@ async def test_an_in_process_analyzer_changes_the_fused_valence() -> None:
 async def test_analyzer_annotations_are_on_their_topic_and_validated() -> None:
     async with Session(clock=ScaledClock(10.0), pipeline=None) as session:
         sub = session.bus.subscribe("analyzer/#")
-        session.add_analyzer(SmileAnalyzer(0.5))
+        session.add(SmileAnalyzer(0.5))
         msg = await asyncio.wait_for(sub.receive(), 5)
         assert msg.topic == "analyzer/face/smile-cam"
         assert isinstance(msg.payload, Annotation)
         assert msg.payload.end - msg.payload.start == pytest.approx(1.0)
         with pytest.raises(ConfigError):
-            session.add_analyzer(SmileAnalyzer(0.1))  # same id twice
+            session.add(SmileAnalyzer(0.1))  # same id twice
+
+
+def test_add_takes_analyzers_too_and_add_analyzer_is_deprecated() -> None:
+    assert Session(pipeline=None).add(SmileAnalyzer(0.5)) == "smile-cam"
+    session = Session(pipeline=None)
+    with pytest.warns(DeprecationWarning, match=r"Session\.add\(a\)"):
+        session.add_analyzer(SmileAnalyzer(0.5))
+    with pytest.raises(ConfigError):  # it was added: the same id again
+        session.add(SmileAnalyzer(0.5))
+    with pytest.raises(ConfigError, match="neither a Source nor an Analyzer"):
+        session.add(object())  # type: ignore[arg-type]
 
 
 async def test_an_analyzer_publishing_out_of_range_values_fails_the_session() -> None:
@@ -84,7 +95,7 @@ async def test_an_analyzer_publishing_out_of_range_values_fails_the_session() ->
 
     async def run_session() -> None:
         async with Session(pipeline=None) as session:
-            session.add_analyzer(Broken())
+            session.add(Broken())
             await asyncio.sleep(1.0)
 
     with pytest.raises(ValueError, match="valence"):

@@ -190,7 +190,7 @@ async def test_voice_analyzer_in_a_session_is_fused_in_real_time(tmp_path: Path)
         estimates = session.estimates()
         voice = session.bus.subscribe("analyzer/voice/#")
         start = clock.now()
-        session.add_analyzer(VoiceAnalyzer(wav, start=start))  # paced: as if spoken live
+        session.add(VoiceAnalyzer(wav, start=start))  # paced: as if spoken live
         first = await asyncio.wait_for(voice.__anext__(), 10)  # the first 2 s segment
         assert isinstance(first.payload, Annotation)
         session.bus.publish_nowait(

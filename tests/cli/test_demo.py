@@ -239,7 +239,7 @@ def test_demo_fuses_simulated_camera_and_voice(demo_lines: list[dict]) -> None: 
 
 def test_every_duration_from_the_minimum_on_makes_a_valid_pipeline() -> None:
     from wearsdk._demo import DemoConfig
-    from wearsdk._run import _pipeline
+    from wearsdk._run._parts import _pipeline
 
     # 275 of the 386 whole-second durations from 15 to 400 s used to be refused ("window_s
     # must be a whole number of hops"), e.g. --duration 100; fractional ones too

@@ -61,7 +61,7 @@ async def test_delivery_once_per_subscription_in_order() -> None:
         got = [m.payload.t async for m in both]
         assert got == [0.0, 1.0, 2.0, 3.0, 4.0]
         assert [m async for m in other] == []
-    assert bus.statistics().published == 5
+    assert bus.stats.published == 5
 
 
 async def test_slow_subscriber_never_stalls_publisher_and_drops_are_counted() -> None:
@@ -72,15 +72,15 @@ async def test_slow_subscriber_never_stalls_publisher_and_drops_are_counted() ->
     # publish_nowait is synchronous: if it ever waited on `slow`, this loop could not finish
     for i in range(n):
         bus.publish_nowait("physio/a/hr", hr(i))
-    stats = slow.statistics()
+    stats = slow.stats
     assert stats.dropped == n - 10
     assert stats.queued == 10
     assert stats.high_water == 10
     # the slow subscriber keeps the newest messages
     kept = [slow.receive_nowait() for _ in range(10)]
     assert [m.payload.t for m in kept if m is not None] == [float(i) for i in range(n - 10, n)]
-    assert fast.statistics().dropped == 0
-    assert fast.statistics().queued == n
+    assert fast.stats.dropped == 0
+    assert fast.stats.queued == n
 
 
 async def test_error_policy_fails_only_that_subscriber() -> None:
@@ -93,8 +93,8 @@ async def test_error_policy_fails_only_that_subscriber() -> None:
     with pytest.raises(SubscriberOverflowError) as info:
         await strict.receive()
     assert info.value.maxsize == 3
-    assert strict.statistics().dropped == 1  # detached at the first overflow
-    assert calm.statistics().queued == 5
+    assert strict.stats.dropped == 1  # detached at the first overflow
+    assert calm.stats.queued == 5
     assert strict not in bus.subscriptions()
 
 
@@ -111,7 +111,7 @@ async def test_block_policy_backpressures_awaiting_producers_only() -> None:
     assert await asyncio.wait_for(third, 1.0) == 1
     # a producer that cannot wait drops and counts instead
     assert bus.publish_nowait("a", hr(3)) == 0
-    assert sub.statistics().dropped == 1
+    assert sub.stats.dropped == 1
     assert [(await sub.receive()).payload.t for _ in range(2)] == [1.0, 2.0]
 
 
@@ -168,4 +168,16 @@ async def test_unsubscribe_on_context_exit() -> None:
         assert sub in bus.subscriptions()
     assert sub.closed
     assert bus.publish_nowait("a", hr(0)) == 0
-    assert bus.statistics().unrouted == 1
+    assert bus.stats.unrouted == 1
+
+
+async def test_statistics_methods_are_deprecated_for_the_stats_attributes() -> None:
+    bus = Bus()
+    sub = bus.subscribe("#")
+    bus.publish_nowait("a", hr(0))
+    with pytest.warns(DeprecationWarning, match=r"use Subscription\.stats"):
+        assert sub.statistics() == sub.stats
+    with pytest.warns(DeprecationWarning, match=r"use Bus\.stats"):
+        assert bus.statistics() == bus.stats
+    assert bus.stats.published == 1
+    assert sub.stats.queued == 1

@@ -69,7 +69,7 @@ async def drive(
                 await bus.publish(f"physio/band-b/{stream}", block)
         while True:  # let the pipeline drain its queue
             await asyncio.sleep(0.01)
-            pending = [s for s in bus.subscriptions() if s is not out and s.statistics().queued]
+            pending = [s for s in bus.subscriptions() if s is not out and s.stats.queued]
             if not pending:
                 break
         pipeline.cancel()

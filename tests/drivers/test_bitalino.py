@@ -13,11 +13,9 @@ from hypothesis import strategies as st
 
 from tests.drivers.test_heart_rate_gatt import Collected, collect, wait_until
 from wearsdk import ConfigError, DeviceStatus, Gap, SampleBlock, ScaledClock, Session
-from wearsdk.drivers.bitalino import (
-    BITalino,
+from wearsdk.drivers.bitalino import BITalino, SentBitalinoFrame, VirtualBITalino
+from wearsdk.drivers.bitalino.protocol import (
     FrameReassembler,
-    SentBitalinoFrame,
-    VirtualBITalino,
     crc4,
     decode_frames,
     eda_adc_code,

@@ -7,7 +7,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from wearsdk import ProtocolError
-from wearsdk.drivers.heart_rate import encode_heart_rate_measurement, parse_heart_rate_measurement
+from wearsdk.drivers.heart_rate.protocol import (
+    encode_heart_rate_measurement,
+    parse_heart_rate_measurement,
+)
 
 
 def build(flags: int, hr: int, energy: int | None, rr_raw: list[int]) -> bytes:

@@ -17,12 +17,10 @@ from wearsdk import (
     ScaledClock,
     Session,
 )
-from wearsdk.drivers.polar import (
-    PmdError,
+from wearsdk.drivers.polar import PmdError, PolarH10, VirtualPolarH10
+from wearsdk.drivers.polar.protocol import (
     PmdMeasurementType,
     PmdStatus,
-    PolarH10,
-    VirtualPolarH10,
 )
 from wearsdk.io.ble import VirtualLink
 from wearsdk.sim import ArousalScript, HeartSimulator

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from wearsdk import ConfigError, ProtocolError
-from wearsdk.drivers.polar import (
+from wearsdk.drivers.polar.protocol import (
     PMD_MIN_MTU,
     POLAR_POWER_LOSS_EPOCH_NS,
     PmdMeasurementType,

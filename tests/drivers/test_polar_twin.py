@@ -15,12 +15,13 @@ import pytest
 from bleak import BleakClient
 
 from wearsdk import ConfigError, ProtocolError, ScaledClock
-from wearsdk.drivers.heart_rate import (
+from wearsdk.drivers.heart_rate.protocol import (
     BATTERY_LEVEL_UUID,
     HEART_RATE_MEASUREMENT_UUID,
     parse_heart_rate_measurement,
 )
-from wearsdk.drivers.polar import (
+from wearsdk.drivers.polar._twin import SentFrame, VirtualPolarH10
+from wearsdk.drivers.polar.protocol import (
     PMD_CONTROL_POINT_UUID,
     PMD_DATA_UUID,
     PMD_MIN_MTU,
@@ -37,7 +38,6 @@ from wearsdk.drivers.polar import (
     pmd_start_request,
     pmd_stop_request,
 )
-from wearsdk.drivers.polar._twin import SentFrame, VirtualPolarH10
 from wearsdk.io.ble import VirtualLink
 from wearsdk.sim import ArousalScript, HeartSimulator
 

@@ -209,7 +209,7 @@ async def replay(
                 if isinstance(payload, DeviceStatus) and payload.state == "closed":
                     assert payload.source == sid
                     break
-        dropped = sub.statistics().dropped
+        dropped = sub.stats.dropped
     return got, dropped
 
 

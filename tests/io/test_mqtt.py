@@ -134,6 +134,35 @@ async def test_flush_lets_the_last_messages_leave_before_the_bridge_stops(
     stuck.cancel()
 
 
+async def test_drain_delivers_what_is_left_and_ends_run(broker: Mosquitto, session_bus) -> None:  # type: ignore[no-untyped-def]
+    """The bridge is a sink: drain() sends what waits, then run() returns (not cancelled)."""
+    bus, clock = session_bus
+    bridge, task, got, listener = await start_export(broker, bus, clock, "s-d")
+    for i in range(200):
+        bus.publish_nowait("affect/estimate", estimate(i))
+    assert await bridge.drain(10.0) == 0  # right after publishing: nothing had left yet
+    await asyncio.wait_for(task, 5)  # run() returned by itself
+    assert not task.cancelled()
+    assert task.exception() is None
+    assert not bridge.connected.is_set()
+    assert bridge.stats.sent == 200
+    await wait_for(lambda: len(got) >= 200)
+    listener.cancel()
+
+    # no broker: drain says how many stayed behind, and run() ends all the same
+    away = MqttBridge(
+        bus, clock, MqttConfig(url="mqtt://127.0.0.1:1", session="s-e"), consent=consent()
+    )
+    stuck = asyncio.create_task(away.run())
+    while away._sub is None:  # subscribed to the bus  # noqa: ASYNC110
+        await asyncio.sleep(0)
+    for i in range(3):
+        bus.publish_nowait("affect/estimate", estimate(i))
+    assert await away.drain(0.3) == 3
+    await asyncio.wait_for(stuck, 5)
+    assert not stuck.cancelled()
+
+
 @pytest.mark.slow
 async def test_broker_down_10s_loses_nothing_and_keeps_order(
     broker: Mosquitto, session_bus

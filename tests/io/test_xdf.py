@@ -182,7 +182,7 @@ async def test_a_stalled_disk_does_not_block_the_loop_and_loses_nothing(tmp_path
             session.bus.publish_nowait("physio/b/eda", block(k))
             await asyncio.sleep(0.005)
         assert await asyncio.to_thread(stalls[0].wait, 10.0)  # the disk stalled meanwhile
-        subs = session.bus.statistics().subscriptions
+        subs = session.bus.stats.subscriptions
         (recorder,) = [sub for sub in subs if sub.topic_filter == "#" and sub.policy == "block"]
         closing.set()
         for k in range(400, 520):  # ~1 MB the recorder still holds when the session closes

@@ -118,11 +118,11 @@ async def test_slow_subscribers_and_a_stalled_broker_never_stall_acquisition(
                 os.kill(pid, signal.SIGCONT)
                 await _until(lambda: bridge.stats.sent > sent_before + 10)
 
-                stats = {s.topic_filter: s for s in bus.statistics().subscriptions}
-                assert slow.statistics().dropped > 0
-                assert never_block.statistics().dropped > 0
-                assert never_block.statistics().high_water == 4
-                assert never_error.statistics().dropped > 0
+                stats = {s.topic_filter: s for s in bus.stats.subscriptions}
+                assert slow.stats.dropped > 0
+                assert never_block.stats.dropped > 0
+                assert never_block.stats.high_water == 4
+                assert never_error.stats.dropped > 0
                 for _ in range(4):  # what it had queued, then the error
                     await never_error.receive()
                 with pytest.raises(SubscriberOverflowError):

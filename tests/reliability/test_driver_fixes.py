@@ -8,12 +8,14 @@ import numpy as np
 import pytest
 
 from wearsdk import Bus, Gap, SampleBlock, ScaledClock
-from wearsdk.drivers.bitalino import BITalino, encode_frame
-from wearsdk.drivers.heart_rate import HeartRateStrap, encode_heart_rate_measurement
-from wearsdk.drivers.polar import (
+from wearsdk.drivers.bitalino import BITalino
+from wearsdk.drivers.bitalino.protocol import encode_frame
+from wearsdk.drivers.heart_rate import HeartRateStrap
+from wearsdk.drivers.heart_rate.protocol import encode_heart_rate_measurement
+from wearsdk.drivers.polar import PolarH10
+from wearsdk.drivers.polar.protocol import (
     POLAR_POWER_LOSS_EPOCH_NS,
     PmdMeasurementType,
-    PolarH10,
     encode_pmd_frame,
 )
 from wearsdk.session import SourceContext

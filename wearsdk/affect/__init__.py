@@ -19,7 +19,7 @@ from wearsdk.affect._model import (
     model_inputs,
 )
 from wearsdk.affect._stress import StressLevelConfig, StressLevelTracker
-from wearsdk.affect._voice import VoiceArousal, VoiceReference
+from wearsdk.affect._voice_arousal import VoiceArousal, VoiceReference
 
 __all__ = [
     "DEFAULT_WEIGHTS",

@@ -1,6 +1,6 @@
 """Camera, voice and text analyzers on the session bus: the contract, adapters, replays.
 
-- :class:`Analyzer` / :class:`AnalyzerContext`: in-process analyzers (``session.add_analyzer``).
+- :class:`Analyzer` / :class:`AnalyzerContext`: in-process analyzers (``session.add``).
 - File adapters (:func:`read_openface_csv`, :func:`read_pyfeat_csv`, :func:`read_table`) turn
   offline analyses into annotations; :class:`AnnotationReplay` publishes them against a
   recording's clock.
@@ -14,7 +14,7 @@ Out-of-process analyzers use MQTT (:class:`wearsdk.io.AnnotationIn`) or LSL
 """
 
 from wearsdk.analyzers._base import Analyzer, AnalyzerContext, annotation_topic
-from wearsdk.analyzers._face import FaceAnalyzer, FaceStats
+from wearsdk.analyzers._face import FaceAnalyzer, FaceStatistics
 from wearsdk.analyzers._face_affect import (
     BLENDSHAPE_AU,
     EXPRESSION_PROTOTYPES,
@@ -43,7 +43,7 @@ from wearsdk.analyzers._files import (
     read_table,
 )
 from wearsdk.analyzers._replay import AnnotationReplay
-from wearsdk.analyzers._voice import MicrophoneInput, VoiceAnalyzer, read_wav
+from wearsdk.analyzers._voice_analyzer import MicrophoneInput, VoiceAnalyzer, read_wav
 
 __all__ = [
     "BLENDSHAPE_AU",
@@ -58,7 +58,7 @@ __all__ = [
     "ColumnMapping",
     "FaceAnalyzer",
     "FaceQuality",
-    "FaceStats",
+    "FaceStatistics",
     "FileAnnotations",
     "MicrophoneInput",
     "ModelUnavailableError",
@@ -77,3 +77,16 @@ __all__ = [
     "read_table",
     "read_wav",
 ]
+
+
+def __getattr__(name: str) -> object:
+    if name == "FaceStats":  # the name before every counter class was a ``...Statistics``
+        import warnings
+
+        warnings.warn(
+            "wearsdk.analyzers.FaceStats is deprecated: use FaceStatistics",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return FaceStatistics
+    raise AttributeError(name)

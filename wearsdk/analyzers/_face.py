@@ -35,19 +35,27 @@ from wearsdk.analyzers._face_affect import (
     face_confidence,
     head_pose_deg,
 )
-from wearsdk.analyzers._face_model import ModelUnavailableError, face_model_path
+from wearsdk.analyzers._face_frames import (
+    _FACE_EXTRA,
+    Uint8Image,
+    _as_image,
+    _Face,
+    _Frame,
+    _join,
+    _Judgement,
+    _Landmarker,
+    _Mailbox,
+)
+from wearsdk.analyzers._face_model import face_model_path
 
-__all__ = ["FaceAnalyzer", "FaceStats"]
+__all__ = ["FaceAnalyzer", "FaceStatistics"]
 
 FACE_MODEL_ID: Final = "mediapipe-face-landmarker-v1+au-heuristic-v1"
 """The ``model`` in every face annotation's extras: the landmarker and the mapping."""
 
-_FACE_EXTRA = "the face analyzer needs the face extra: pip install 'wearsdk[face]'"
-Uint8Image = npt.NDArray[np.uint8]
-
 
 @dataclass(slots=True)
-class FaceStats:
+class FaceStatistics:
     """What a :class:`FaceAnalyzer` saw, dropped and published.
 
     Attributes:
@@ -78,129 +86,8 @@ class FaceStats:
         return {"p50": float(q[0]), "p95": float(q[1])}
 
 
-@dataclass(frozen=True, slots=True)
-class _Frame:
-    t: float  # session time of capture / presentation
-    perf: float  # time.perf_counter() at capture
-    image: Uint8Image
-    bgr: bool
-
-
-class _Mailbox:
-    """One frame between capture and inference; a put over a waiting frame drops it."""
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._item: _Frame | None = None
-        self._closed = False
-        self.offered = 0
-        self.dropped = 0
-
-    def put(self, item: _Frame, *, wait: bool = False) -> bool:
-        """Offer a frame (``wait``: until the previous one was taken); ``False`` once closed."""
-        with self._cond:
-            if wait:
-                self._cond.wait_for(lambda: self._item is None or self._closed)
-            if self._closed:
-                return False
-            self.offered += 1
-            if self._item is not None:
-                self.dropped += 1
-            self._item = item
-            self._cond.notify_all()
-            return True
-
-    def take(self) -> _Frame | None:
-        """The waiting frame (blocks); ``None`` once closed and empty."""
-        with self._cond:
-            self._cond.wait_for(lambda: self._item is not None or self._closed)
-            item, self._item = self._item, None
-            self._cond.notify_all()
-            return item
-
-    def close(self, *, discard: bool = False) -> None:
-        """No more frames; ``discard`` also forgets the waiting one."""
-        with self._cond:
-            self._closed = True
-            if discard:
-                self._item = None
-            self._cond.notify_all()
-
-
-@dataclass(frozen=True, slots=True)
-class _Face:
-    landmarks: npt.NDArray[np.float64]  # (n, 2), normalised image coordinates
-    blendshapes: dict[str, float]
-    matrix: npt.NDArray[np.float64] | None
-
-
-class _Landmarker:
-    """MediaPipe's Face Landmarker in video mode (tracking between frames)."""
-
-    def __init__(self, model: Path, max_faces: int) -> None:
-        try:
-            import mediapipe as mp
-            from mediapipe.tasks.python import vision
-            from mediapipe.tasks.python.core.base_options import BaseOptions
-        except ImportError as exc:
-            raise ConfigError(_FACE_EXTRA) from exc
-        self._mp = mp
-        options = vision.FaceLandmarkerOptions(
-            base_options=BaseOptions(model_asset_path=str(model)),
-            running_mode=vision.RunningMode.VIDEO,
-            num_faces=max_faces,
-            output_face_blendshapes=True,
-            output_facial_transformation_matrixes=True,
-        )
-        try:
-            self._lm = vision.FaceLandmarker.create_from_options(options)
-        except (RuntimeError, ValueError) as exc:
-            msg = f"{model}: not a Face Landmarker model ({exc})"
-            raise ModelUnavailableError(msg, model) from exc
-        self._last_ms = -1
-
-    def detect(self, rgb: Uint8Image, t: float) -> list[_Face]:
-        ms = max(self._last_ms + 1, round(t * 1000.0))  # strictly increasing, as video mode needs
-        self._last_ms = ms
-        image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=rgb)
-        result = self._lm.detect_for_video(image, ms)
-        matrices = result.facial_transformation_matrixes or []
-        faces = []
-        for i, marks in enumerate(result.face_landmarks):
-            xy = np.array([(p.x, p.y) for p in marks], dtype=np.float64)
-            shapes = {c.category_name: float(c.score) for c in result.face_blendshapes[i]}
-            matrix = np.asarray(matrices[i], dtype=np.float64) if i < len(matrices) else None
-            faces.append(_Face(xy, shapes, matrix))
-        return faces
-
-    def close(self) -> None:
-        self._lm.close()
-
-
-@dataclass(frozen=True, slots=True)
-class _Judgement:
-    frame: _Frame
-    faces: int
-    aus: dict[str, float] | None = None
-    valence: float = 0.0
-    arousal: float = 0.0
-    confidence: float = 0.0
-    quality: FaceQuality | None = None
-
-
-def _as_image(frame: Any) -> Uint8Image:
-    image = np.asarray(frame)
-    if image.dtype != np.uint8 or image.ndim not in (2, 3):
-        raise ConfigError(f"a frame must be a uint8 image (H, W) or (H, W, 3), got {image.dtype}")
-    if image.ndim == 2:
-        image = np.repeat(image[:, :, None], 3, axis=2)
-    if image.shape[2] != 3 or min(image.shape[:2]) < 8:
-        raise ConfigError(f"a frame must be (H, W, 3) of at least 8x8 pixels, got {image.shape}")
-    return np.ascontiguousarray(image)
-
-
 class FaceAnalyzer:
-    """Face valence and arousal from MediaPipe's Face Landmarker (``session.add_analyzer``).
+    """Face valence and arousal from MediaPipe's Face Landmarker (``session.add``).
 
     Every analysed frame with a usable face (or, with ``span_s``, every span of them) gives
     one ``face`` annotation at the frame's time (its capture time, or its presentation time
@@ -280,7 +167,7 @@ class FaceAnalyzer:
         self.download_model = download_model
         self.span_s = float(span_s)
         self._span: list[_Judgement] = []
-        self.stats = FaceStats()
+        self.stats = FaceStatistics()
         """Counts and latencies (module docs)."""
         self._box = _Mailbox()
         self._clock: SessionClock | None = None
@@ -533,8 +420,3 @@ class FaceAnalyzer:
         )
         self.stats.published += 1
         self.stats.latency_s.append(latency)
-
-
-def _join(threads: list[threading.Thread]) -> None:
-    for th in threads:
-        th.join(timeout=5.0)

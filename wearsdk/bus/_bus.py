@@ -5,15 +5,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import warnings
 from collections import deque
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from types import TracebackType
-from typing import Literal, NamedTuple, Self, TypeAlias, get_args
+from typing import Self, get_args
 
 from wearsdk._errors import ConfigError, StreamClosedError, SubscriberOverflowError
-from wearsdk._events import Event
-from wearsdk._types import SampleBlock
+from wearsdk.bus._message import (
+    BusItem,
+    BusStatistics,
+    Message,
+    OverflowPolicy,
+    SubscriptionStatistics,
+    _check_filter,
+    _check_topic,
+    _Counters,
+    topic_matches,
+)
 
 __all__ = [
     "Bus",
@@ -27,96 +36,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger("wearsdk.bus")
-
-OverflowPolicy: TypeAlias = Literal["block", "drop_oldest", "error"]
-"""What a subscription does when its bounded queue is full.
-
-- ``drop_oldest``: discard the oldest queued message (counted in ``dropped``); the default.
-- ``block``: producers that ``await bus.publish()`` wait for room (lossless backpressure, for
-  replays and recorders); producers that cannot wait (``publish_nowait``, live devices) never
-  block: the message is dropped for this subscriber and counted.
-- ``error``: the subscription fails with :class:`~wearsdk.SubscriberOverflowError` at its next
-  receive; the producer and the other subscribers are unaffected.
-"""
-
-BusItem: TypeAlias = Event | SampleBlock
-"""What travels on the bus: a typed event or a block of samples."""
-
-
-class Message(NamedTuple):
-    """A published item with the topic it was published on."""
-
-    topic: str
-    payload: BusItem
-
-
-class SubscriptionStatistics(NamedTuple):
-    """Counters of one subscription (see :meth:`Subscription.statistics`)."""
-
-    topic_filter: str
-    policy: OverflowPolicy
-    maxsize: int
-    queued: int
-    """Messages waiting to be received."""
-    received: int
-    """Messages handed to the subscriber."""
-    dropped: int
-    """Messages that matched but were discarded because the queue was full."""
-    high_water: int
-    """Largest queue length seen."""
-    closed: bool
-
-
-class BusStatistics(NamedTuple):
-    """Counters of the whole bus (see :meth:`Bus.statistics`)."""
-
-    published: int
-    """Messages published."""
-    unrouted: int
-    """Messages that matched no subscription."""
-    subscriptions: tuple[SubscriptionStatistics, ...]
-
-
-def _check_filter(topic_filter: str) -> None:
-    levels = topic_filter.split("/")
-    for i, level in enumerate(levels):
-        if level == "#" and i != len(levels) - 1:
-            raise ConfigError(f"'#' must be the last level of a topic filter: {topic_filter!r}")
-        if level not in ("#", "+") and ("#" in level or "+" in level):
-            raise ConfigError(f"wildcards must fill a whole level: {topic_filter!r}")
-    if not topic_filter:
-        raise ConfigError("empty topic filter")
-
-
-def _check_topic(topic: str) -> None:
-    if not topic or "#" in topic or "+" in topic:
-        raise ConfigError(f"a published topic must be non-empty and free of wildcards: {topic!r}")
-
-
-def topic_matches(topic_filter: str, topic: str) -> bool:
-    """Return whether ``topic`` matches ``topic_filter`` (MQTT rules: ``+`` one level, ``#`` rest).
-
-    Args:
-        topic_filter: a filter such as ``physio/+/rr`` or ``analyzer/#``.
-        topic: a concrete topic such as ``physio/strap1/rr``.
-    """
-    f_levels = topic_filter.split("/")
-    t_levels = topic.split("/")
-    for i, f in enumerate(f_levels):
-        if f == "#":
-            return True
-        if i >= len(t_levels):
-            return False
-        if f != "+" and f != t_levels[i]:
-            return False
-    return len(f_levels) == len(t_levels)
-
-
-@dataclass(slots=True)
-class _Counters:
-    received: int = 0
-    dropped: int = 0
-    high_water: int = 0
 
 
 class Subscription:
@@ -183,7 +102,7 @@ class Subscription:
             self._warned = True
             logger.warning(
                 "subscription %s (policy 'block') is full and a producer could not wait; "
-                "dropping (counted in statistics().dropped)",
+                "dropping (counted in stats.dropped)",
                 ",".join(self.topic_filters),
             )
 
@@ -290,8 +209,9 @@ class Subscription:
     ) -> None:
         self.close()
 
-    def statistics(self) -> SubscriptionStatistics:
-        """Return this subscription's counters."""
+    @property
+    def stats(self) -> SubscriptionStatistics:
+        """This subscription's counters, now (a snapshot)."""
         c = self._counters
         return SubscriptionStatistics(
             topic_filter=",".join(self.topic_filters),
@@ -303,6 +223,11 @@ class Subscription:
             high_water=c.high_water,
             closed=self._closed,
         )
+
+    def statistics(self) -> SubscriptionStatistics:
+        """Deprecated: :attr:`stats`."""
+        _deprecated_statistics("Subscription")
+        return self.stats
 
 
 class Bus:
@@ -484,13 +409,19 @@ class Bus:
         """Whether the bus is closed."""
         return self._closed
 
-    def statistics(self) -> BusStatistics:
-        """Return the bus's counters and those of every open subscription."""
+    @property
+    def stats(self) -> BusStatistics:
+        """The bus's counters and those of every open subscription, now (a snapshot)."""
         return BusStatistics(
             published=self._published,
             unrouted=self._unrouted,
-            subscriptions=tuple(s.statistics() for s in self._subscriptions),
+            subscriptions=tuple(s.stats for s in self._subscriptions),
         )
+
+    def statistics(self) -> BusStatistics:
+        """Deprecated: :attr:`stats`."""
+        _deprecated_statistics("Bus")
+        return self.stats
 
     def subscriptions(self) -> Sequence[Subscription]:
         """The open subscriptions."""
@@ -516,3 +447,12 @@ class Bus:
                 return False
             await asyncio.sleep(0)
         return True
+
+
+def _deprecated_statistics(owner: str) -> None:
+    warnings.warn(
+        f"{owner}.statistics() is deprecated: use {owner}.stats (every counter of the package "
+        "is a `stats` attribute)",
+        DeprecationWarning,
+        stacklevel=3,
+    )

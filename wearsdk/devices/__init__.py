@@ -1,22 +1,24 @@
-"""Building blocks for device drivers and their virtual twins (between drivers and session).
+"""Deprecated: the driver framework is :mod:`wearsdk.driverkit` (the same names)."""
 
-``VirtualPeripheral`` needs the ``bumble`` extra and is imported on first use.
-"""
+import warnings
+from typing import Any
 
-from typing import TYPE_CHECKING, Any
+from wearsdk.driverkit import BleSource, Notifications
 
-from wearsdk.devices._ble import BleSource, Notifications
-
-if TYPE_CHECKING:
-    from wearsdk.devices._twin import VirtualPeripheral
+warnings.warn(
+    "wearsdk.devices is deprecated: import BleSource, Notifications and VirtualPeripheral "
+    "from wearsdk.driverkit",
+    DeprecationWarning,
+    stacklevel=2,
+)
 
 __all__ = ["BleSource", "Notifications", "VirtualPeripheral"]
 
 
 def __getattr__(name: str) -> Any:
-    """Import the bumble-based names on first use."""
+    """``VirtualPeripheral`` (bumble) on first use, as :mod:`wearsdk.driverkit` does."""
     if name == "VirtualPeripheral":
-        from wearsdk.devices._twin import VirtualPeripheral
+        from wearsdk.driverkit import VirtualPeripheral
 
         return VirtualPeripheral
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

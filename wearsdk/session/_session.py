@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import warnings
 from collections.abc import AsyncIterator, Coroutine
 from pathlib import Path
 from types import TracebackType
@@ -27,7 +28,7 @@ from wearsdk.session._fusion import (
     run_fusion,
 )
 from wearsdk.session._pipeline import PIPELINE_TOPICS, PipelineConfig, run_pipeline
-from wearsdk.session._sinks import _SinkEntry
+from wearsdk.session._sinks import _SinkEntry, drain_sinks
 from wearsdk.session._source import Source, SourceContext
 
 __all__ = ["EstimateStream", "Session"]
@@ -148,16 +149,50 @@ class Session:
         """
         return [entry.report() for entry in self._sinks.values()]
 
-    def add(self, source: Source) -> str:
-        """Add a source; it starts now if the session runs, else when it is entered.
+    def add(self, part: Source | Analyzer) -> str:
+        """Add a source or an in-process analyzer; it starts now if the session runs, else
+        when the session is entered.
+
+        A source publishes under ``physio/<source_id>/...``. An analyzer's ``run(ctx)`` gets an
+        :class:`~wearsdk.analyzers.AnalyzerContext` on this session's bus and clock; what it
+        publishes is fused with the physiological estimates. (Sinks have their own options:
+        :meth:`add_sink`.)
+
+        Args:
+            part: a :class:`~wearsdk.session.Source` or an
+                :class:`~wearsdk.analyzers.Analyzer`.
 
         Returns:
-            The source id under which it publishes (``physio/<source_id>/...``).
+            The source id (``physio/<source_id>/...``), or the analyzer's id.
 
         Raises:
-            ConfigError: a source with the same id was already added.
+            ConfigError: a source or analyzer with the same id was already added, or ``part``
+                is neither.
+            StreamClosedError: the session is closed.
+        """  # noqa: D205
+        if isinstance(part, Source):
+            return self._add_source(part)
+        if not isinstance(getattr(part, "analyzer_id", None), str) or not hasattr(part, "run"):
+            raise ConfigError(f"{type(part).__name__} is neither a Source nor an Analyzer")
+        self._add_analyzer(part)
+        return part.analyzer_id
+
+    def add_analyzer(self, analyzer: Analyzer) -> None:
+        """Deprecated: :meth:`add` takes analyzers too.
+
+        Raises:
+            ConfigError: an analyzer with the same id was already added.
             StreamClosedError: the session is closed.
         """
+        warnings.warn(
+            "Session.add_analyzer(a) is deprecated: use Session.add(a)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        self._add_analyzer(analyzer)
+
+    def _add_source(self, source: Source) -> str:
+        """Add a source (see :meth:`add`)."""
         self._check_open()
         source_id = source.source_id or self.pseudonymizer.pseudonym(
             source.identity, prefix=source.kind
@@ -171,16 +206,8 @@ class Session:
             self._pending.append((source, source_id))
         return source_id
 
-    def add_analyzer(self, analyzer: Analyzer) -> None:
-        """Add an in-process analyzer; it starts now if the session runs, else when entered.
-
-        Its ``run(ctx)`` gets an :class:`~wearsdk.analyzers.AnalyzerContext` on this session's
-        bus and clock; what it publishes is fused with the physiological estimates.
-
-        Raises:
-            ConfigError: an analyzer with the same id was already added.
-            StreamClosedError: the session is closed.
-        """
+    def _add_analyzer(self, analyzer: Analyzer) -> None:
+        """Add an analyzer (see :meth:`add`)."""
         self._check_open()
         if analyzer.analyzer_id in self._analyzers:
             raise ConfigError(f"an analyzer with id {analyzer.analyzer_id!r} is already added")
@@ -318,32 +345,6 @@ class Session:
             if not done:
                 logger.warning("%s did not finish within %.1f s", task.get_name(), timeout_s)
                 task.cancel()
-
-    async def _drain_sinks(self, timeout_s: float) -> None:
-        """Each sink delivers what it holds, all within one deadline; stragglers are cut."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout_s
-
-        async def drain(entry: _SinkEntry) -> None:
-            task = entry.task
-            if task is None or entry.error is not None:
-                return
-            try:
-                entry.undelivered = await entry.sink.drain(max(0.0, deadline - loop.time()))
-            except Exception as exc:
-                entry.error = exc
-                logger.error("sink %s failed while draining: %s", entry.name, exc)
-            if not task.done():
-                await asyncio.wait({task}, timeout=max(0.0, deadline - loop.time()))
-            if not task.done():
-                task.cancel()
-            if entry.undelivered:
-                logger.warning(
-                    "sink %s: %d messages were not delivered", entry.name, entry.undelivered
-                )
-
-        if self._sinks:
-            await asyncio.gather(*(drain(e) for e in self._sinks.values()))
 
     def require_consent(
         self, *, export: ExportPolicy | None = None, record: bool = False
@@ -490,4 +491,4 @@ class Session:
         await self._flush_stages(self.drain_timeout_s)
         self._finished.set()
         self.bus.close()
-        await self._drain_sinks(self.drain_timeout_s)
+        await drain_sinks(self._sinks.values(), self.drain_timeout_s)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TextIO
 
 from wearsdk._contracts import Sink, SinkContext, SinkReport
@@ -13,6 +14,8 @@ from wearsdk._jsonl import message_to_json
 from wearsdk.bus import Message, OverflowPolicy, Subscription
 
 __all__ = ["JsonLinesSink", "MessageSink"]
+
+logger = logging.getLogger("wearsdk.session")
 
 
 class MessageSink:
@@ -50,7 +53,7 @@ class MessageSink:
     @property
     def dropped(self) -> int:
         """Messages its queue dropped (it could not keep up)."""
-        return 0 if self._sub is None else self._sub.statistics().dropped
+        return 0 if self._sub is None else self._sub.stats.dropped
 
     def handle(self, message: Message, ctx: SinkContext) -> None:
         """Deliver one message (the function given, or a subclass's own)."""
@@ -88,7 +91,7 @@ class MessageSink:
                 await self._done.wait()
         except TimeoutError:
             pass
-        return 0 if self._sub is None else self._sub.statistics().queued
+        return 0 if self._sub is None else self._sub.stats.queued
 
 
 class JsonLinesSink(MessageSink):
@@ -160,3 +163,27 @@ class _SinkEntry:
 
     def report(self) -> SinkReport:
         return SinkReport(self.name, self.undelivered, self.error)
+
+
+async def drain_sinks(entries: Iterable[_SinkEntry], timeout_s: float) -> None:
+    """Each sink delivers what it holds, all within one deadline; stragglers are cut."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+
+    async def drain(entry: _SinkEntry) -> None:
+        task = entry.task
+        if task is None or entry.error is not None:
+            return
+        try:
+            entry.undelivered = await entry.sink.drain(max(0.0, deadline - loop.time()))
+        except Exception as exc:
+            entry.error = exc
+            logger.error("sink %s failed while draining: %s", entry.name, exc)
+        if not task.done():
+            await asyncio.wait({task}, timeout=max(0.0, deadline - loop.time()))
+        if not task.done():
+            task.cancel()
+        if entry.undelivered:
+            logger.warning("sink %s: %d messages were not delivered", entry.name, entry.undelivered)
+
+    await asyncio.gather(*(drain(e) for e in entries))

@@ -65,9 +65,7 @@ if TYPE_CHECKING:
         ppg_sqi,
         ppg_window_features,
     )
-    from wearsdk.signals._quality import AccActivity, AccUnit, EdaQuality, acc_activity, eda_quality
-    from wearsdk.signals._rr import RRWindow, RRWindower, rr_time_domain
-    from wearsdk.signals._voice import (
+    from wearsdk.signals._prosody import (
         EGEMAPS_EXTRACTOR,
         NUMPY_EXTRACTOR,
         ProsodyFeatures,
@@ -76,6 +74,8 @@ if TYPE_CHECKING:
         voice_prosody,
         yin_pitch,
     )
+    from wearsdk.signals._quality import AccActivity, AccUnit, EdaQuality, acc_activity, eda_quality
+    from wearsdk.signals._rr import RRWindow, RRWindower, rr_time_domain
 
 __all__ = [
     "DEFAULT_PROVIDERS",
@@ -195,13 +195,13 @@ _LAZY: dict[str, str] = {
     "RRWindow": "wearsdk.signals._rr",
     "RRWindower": "wearsdk.signals._rr",
     "rr_time_domain": "wearsdk.signals._rr",
-    "EGEMAPS_EXTRACTOR": "wearsdk.signals._voice",
-    "NUMPY_EXTRACTOR": "wearsdk.signals._voice",
-    "opensmile_available": "wearsdk.signals._voice",
-    "ProsodyFeatures": "wearsdk.signals._voice",
-    "VoiceProsody": "wearsdk.signals._voice",
-    "voice_prosody": "wearsdk.signals._voice",
-    "yin_pitch": "wearsdk.signals._voice",
+    "EGEMAPS_EXTRACTOR": "wearsdk.signals._prosody",
+    "NUMPY_EXTRACTOR": "wearsdk.signals._prosody",
+    "opensmile_available": "wearsdk.signals._prosody",
+    "ProsodyFeatures": "wearsdk.signals._prosody",
+    "VoiceProsody": "wearsdk.signals._prosody",
+    "voice_prosody": "wearsdk.signals._prosody",
+    "yin_pitch": "wearsdk.signals._prosody",
 }
 
 

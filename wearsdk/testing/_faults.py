@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from wearsdk._errors import ConfigError
-from wearsdk.devices._twin import VirtualPeripheral
+from wearsdk.driverkit._twin import VirtualPeripheral
 
 __all__ = ["Fault", "FaultInjector"]
 

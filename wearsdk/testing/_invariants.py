@@ -118,9 +118,10 @@ class BusRecorder:
         with contextlib.suppress(asyncio.CancelledError):
             await task
 
-    def statistics(self) -> Any:
-        """The recorder subscription's statistics (``dropped`` must stay 0)."""
-        return self._sub.statistics() if self._sub is not None else None
+    @property
+    def stats(self) -> Any:
+        """The recorder subscription's counters (``dropped`` must stay 0)."""
+        return self._sub.stats if self._sub is not None else None
 
     async def _run(self, sub: Subscription) -> None:
         async for message in sub:
@@ -318,10 +319,10 @@ def check_bounded_queues(bus: Bus, sources: Iterable[Any] = ()) -> list[Violatio
     Args:
         bus: the bus (its subscriptions' high-water marks against their sizes).
         sources: drivers with a ``queue_size`` bound and a ``queue_high_water`` mark (e.g.
-            :class:`~wearsdk.devices.BleSource`).
+            :class:`~wearsdk.driverkit.BleSource`).
     """
     out = []
-    for stats in bus.statistics().subscriptions:
+    for stats in bus.stats.subscriptions:
         if stats.high_water > stats.maxsize:
             out.append(
                 Violation(

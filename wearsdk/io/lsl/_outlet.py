@@ -182,7 +182,7 @@ class LslOutlets:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout_s):
                 await self._done.wait()
-        return self._sub.statistics().queued
+        return self._sub.stats.queued
 
     def close(self) -> None:
         """Close every outlet (consumers see the streams disappear)."""

@@ -221,7 +221,7 @@ class XdfRecorder:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout_s):
                 await self._done.wait()
-        return self._sub.statistics().queued
+        return self._sub.stats.queued
 
     def _stop(self, reason: str) -> None:
         """Consent closed: record nothing more (what is queued is dropped and counted)."""

@@ -55,7 +55,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from wearsdk._errors import ConfigError
-from wearsdk.signals._voice import EGEMAPS_EXTRACTOR, NUMPY_EXTRACTOR, ProsodyFeatures
+from wearsdk.signals._prosody import EGEMAPS_EXTRACTOR, NUMPY_EXTRACTOR, ProsodyFeatures
 
 __all__ = ["VoiceArousal", "VoiceReference"]
 

@@ -149,7 +149,7 @@ class MicrophoneInput:
 
 
 class VoiceAnalyzer:
-    """Voice arousal from prosody, as an in-process analyzer (``session.add_analyzer``).
+    """Voice arousal from prosody, as an in-process analyzer (``session.add``).
 
     Every ``segment_s`` of audio gives one ``voice`` annotation with arousal and confidence
     (:class:`~wearsdk.affect.VoiceArousal`) and the prosody features in ``extras``; segments

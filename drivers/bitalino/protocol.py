@@ -1,0 +1,42 @@
+"""The BITalino BLE frame protocol: UUIDs, commands, frames (encode, decode, reassemble),
+CRC-4, and the EDA sensors' transfer functions."""  # noqa: D205, D209
+
+from wearsdk.drivers.bitalino._protocol import (
+    BITALINO_COMMANDS_UUID,
+    BITALINO_FRAMES_UUID,
+    BITALINO_SERVICE_UUID,
+    SAMPLING_RATES_HZ,
+    STOP_COMMAND,
+    VERSION_COMMAND,
+    BitalinoFrames,
+    FrameReassembler,
+    channel_bits,
+    crc4,
+    decode_frames,
+    eda_adc_code,
+    eda_usiemens,
+    encode_frame,
+    frame_length,
+    sampling_rate_command,
+    start_command,
+)
+
+__all__ = [
+    "BITALINO_COMMANDS_UUID",
+    "BITALINO_FRAMES_UUID",
+    "BITALINO_SERVICE_UUID",
+    "SAMPLING_RATES_HZ",
+    "STOP_COMMAND",
+    "VERSION_COMMAND",
+    "BitalinoFrames",
+    "FrameReassembler",
+    "channel_bits",
+    "crc4",
+    "decode_frames",
+    "eda_adc_code",
+    "eda_usiemens",
+    "encode_frame",
+    "frame_length",
+    "sampling_rate_command",
+    "start_command",
+]
