@@ -77,6 +77,7 @@ class Recording:
     ref: npt.NDArray[np.int64] | None = None  # reference peak sample indices
     ref_t: npt.NDArray[np.float64] | None = None  # reference peak times (s), when resampled
     rr_ms: npt.NDArray[np.float64] | None = None  # device RR sequence
+    ref_cls: npt.NDArray[np.str_] | None = None  # reference beat class: N, V, S or O
 
 
 @contextmanager
@@ -187,7 +188,20 @@ def load_qtdb(root: Path, name: str, fs: float = 250.0) -> Recording:
         fs = fs0 * q.numerator / q.denominator
     ref_t = ref0 / fs0
     ref = np.round(ref_t * fs).astype(np.int64)
-    return Recording(f"{name}@{fs:g}", x, fs, ref=ref, ref_t=ref_t)
+    cls = np.array([beat_class(sym) for sym in ann.symbol if sym in BEAT_SYMBOLS], dtype=np.str_)
+    return Recording(f"{name}@{fs:g}", x, fs, ref=ref, ref_t=ref_t, ref_cls=cls)
+
+
+def beat_class(symbol: str) -> str:
+    """An annotation's beat class: N (normal, bundle branch block, escape), V (ventricular,
+    fusion), S (supraventricular) or O (paced, unclassified)."""
+    if symbol in "NLRBej":
+        return "N"
+    if symbol in "VrFE":
+        return "V"
+    if symbol in "SAaJn":
+        return "S"
+    return "O"
 
 
 # ---------------------------------------------------------------------------- scoring
@@ -257,10 +271,14 @@ class Counts:
     fp: int
     rr_err_s: npt.NDArray[np.float64]
     t_err_s: npt.NDArray[np.float64]
+    rr_pair: npt.NDArray[np.str_] | None = None  # the two beats' classes of each RR error
 
 
 def score_times(
-    ref_t: npt.NDArray[np.float64], det_t: npt.NDArray[np.float64], fs: float
+    ref_t: npt.NDArray[np.float64],
+    det_t: npt.NDArray[np.float64],
+    fs: float,
+    ref_cls: npt.NDArray[np.str_] | None = None,
 ) -> tuple[Scores, Counts]:
     """Se/PPV (wfdb, one-to-one, 150 ms, at the detection rate ``fs``), timing and RR errors
     against reference beat *times* (so a resampled record keeps its exact reference).
@@ -282,7 +300,8 @@ def score_times(
     pair[pair] &= m[1:][pair] == m[:-1][pair] + 1
     rr_err = (np.diff(det_t[np.maximum(m, 0)]) - np.diff(ref_t))[pair]
     tp = int(ok.sum())
-    counts = Counts(tp, int(ref_t.size - tp), int(det_t.size - tp), rr_err, err)
+    pairs = None if ref_cls is None else np.char.add(ref_cls[:-1], ref_cls[1:])[pair]
+    counts = Counts(tp, int(ref_t.size - tp), int(det_t.size - tp), rr_err, err, pairs)
     return Scores(
         se=float(cmp.sensitivity),
         ppv=float(cmp.positive_predictivity),
@@ -406,8 +425,8 @@ def _qtdb_one(job: tuple[Path, str, float]) -> tuple[str, float, dict[str, tuple
         name,
         fs,
         {
-            "wearsdk": score_times(rec.ref_t, ours.t, rec.fs),
-            "neurokit2": score_times(rec.ref_t, nk / rec.fs, rec.fs),
+            "wearsdk": score_times(rec.ref_t, ours.t, rec.fs, rec.ref_cls),
+            "neurokit2": score_times(rec.ref_t, nk / rec.fs, rec.fs, rec.ref_cls),
         },
     )
 
@@ -449,6 +468,23 @@ def qtdb_table(root: Path, workers: int = 2) -> None:
                 f"{w_ppv[0] + ' ' + format(w_ppv[1][0].ppv, '.4f'):<18} "
                 f"{w_rr[0] + ' ' + format(w_rr[1][0].rr_mae_ms, '.1f'):<18}"
             )
+    print()
+    print(
+        "RR MAE (ms) by the classes of the interval's two annotated beats (N normal, V"
+        " ventricular/fusion, S supraventricular; n = intervals, wearsdk):"
+    )
+    groups = {"N-N": {"NN"}, "N-S/S-N/S-S": {"NS", "SN", "SS"}, "with V": None}
+    print(f"{'rate':>5} {'detector':<10} " + " ".join(f"{g:>17}" for g in groups))
+    for fs in QTDB_RATES_HZ:
+        for det in ("wearsdk", "neurokit2"):
+            cs = [r[det][1] for _, f, r in results if f == fs]
+            err = np.concatenate([c.rr_err_s for c in cs])
+            pr = np.concatenate([c.rr_pair for c in cs if c.rr_pair is not None])
+            cells = []
+            for want in groups.values():
+                sel = np.char.find(pr, "V") >= 0 if want is None else np.isin(pr, list(want))
+                cells.append(f"{np.mean(np.abs(err[sel])) * 1000:7.2f} (n {int(sel.sum()):5d})")
+            print(f"{fs:5.0f} {det:<10} " + " ".join(f"{c:>17}" for c in cells))
     print()
     print("per record (Se / PPV / RR MAE ms), wearsdk | neurokit2:")
     for fs in QTDB_RATES_HZ:

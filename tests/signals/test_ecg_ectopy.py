@@ -50,7 +50,7 @@ def test_qtdb_dev_sensitivity_and_ppv_pooled_and_per_record(data_dir: Path, fs: 
     assert tp / (tp + fn) >= 0.999
     assert tp / (tp + fp) >= 0.999
     # beat timing: the level reached (the 3 ms target is not: see benchmarks/README.md)
-    assert np.mean(np.abs(np.concatenate(rr))) <= 0.0055
+    assert np.mean(np.abs(np.concatenate(rr))) <= 0.0047
 
 
 def test_ventricular_beats_are_found_and_classed_ectopic(data_dir: Path) -> None:

@@ -37,21 +37,26 @@ the rhythm, with a bounded lookahead (``EcgPeakDetector.latency_s``, ~0.5 s):
    *raw* signal near the morph-band peak, on the side (up or down) of the sharper deflection
    (larger |second difference|), voted over the beats, so an inverted lead gives the same
    peaks, refined by a 3-point parabola through the raw samples. The beat's *time* is one
-   feature for every beat, whatever its shape: the centroid of the raw signal's slope energy
-   (squared first difference) over +-100 ms around the complex, which sits near the R peak of
-   a narrow QRS and inside a wide one rather than at one of its ends. A beat that correlates
-   with the running average beat (normalised correlation >= 0.5) is timed where the average
-   beat aligns best (the correlation's maximum refined by a parabola, below the sample
-   period) plus the tracked offset from that point to the centroid (median over the first 5
-   such beats, then a slow average of the values within 10 ms): the alignment neither hops
-   between the two peaks of a notched QRS or between R and S waves of similar size, as a
-   per-beat extremum does, nor picks up the noise of a single beat's centroid. Other beats
-   (ectopic shapes, and the first ones) are timed at their own centroid. Times are
-   interpolated on the per-sample session times, and ``EcgPeaks.index`` is the sample
-   nearest the time. The raw signal is used because a causal filter's group delay depends on
-   the QRS shape. Measured (``python -m benchmarks.ecg_accuracy``): pooled RR error on
-   ``qtdb_dev`` 4.7 ms at 250 Hz (5.6 ms with the per-beat R-peak extremum); RR error against
-   the Polar H10 strap's own RR 0.75 ms (0.66 ms with the extremum).
+   feature for every beat, whatever its shape: the major deflection of the complex, its
+   largest deviation from the raw signal's median over -150..+120 ms, sought within +-80 ms
+   of the centroid of the raw slope energy (squared first difference over +-100 ms), on the
+   R peaks' side unless the other side's is 1.5 times larger (a beat of the other polarity),
+   refined by a parabola: the point where reference annotations place narrow and wide
+   (ventricular) beats alike. A beat of the usual shape (normalised correlation with the
+   running average beat >= 0.8) is timed where the average beat aligns best (the
+   correlation's maximum refined by a parabola, below the sample period) plus the tracked
+   offset from that point to the major deflection (median over the first 5 such beats, then
+   a slow average of the values within 10 ms): the alignment neither hops between the two
+   peaks of a notched QRS or between R and S waves of similar size, as a per-beat extremum
+   does, nor carries the noise of one beat's samples. Other beats (ectopic shapes, and the
+   first ones) are timed at their own major deflection. Times are interpolated on the
+   per-sample session times, and ``EcgPeaks.index`` is the sample nearest the time. The raw
+   signal is used because a causal filter's group delay depends on the QRS shape. Measured
+   (``python -m benchmarks.ecg_accuracy``): pooled RR error on ``qtdb_dev`` 4.5 ms at 250
+   and 130 Hz, 3.9 ms between two normal beats, 23 ms next to a ventricular beat (34 ms
+   when those were timed on the slope-energy centroid, 25-26 ms for neurokit2); RR error
+   against the Polar H10 strap's own RR 0.73 ms. Most of what is left between normal beats
+   is the annotations' own jitter (see benchmarks/README.md).
 
 Every sample-level step is a causal filter with carried state or a purely local operation,
 every candidate is measured from a fixed window, and decisions are taken in index order once
@@ -159,8 +164,11 @@ _RR_FLOOR = 0.3
 _NCC_ZERO, _NCC_ONE = 0.5, 0.9  # morphology factor: 0 at/below, 1 at/above
 _NCC_MIN_FACTOR = 0.05
 _NCC_SURE = 0.8  # early or off-rhythm beats need this correlation; below it: ectopic shape
-_NCC_ALIGN = 0.5  # beats correlating this well with the average beat are timed on it
-_CENTROID_S = 0.1  # beats of another shape: slope-energy centroid over +-this around fid
+_NCC_ALIGN = 0.8  # beats correlating this well with the average beat are timed on it
+_CENTROID_S = 0.1  # slope-energy centroid over +-this around fid
+_EXT_PRE_S, _EXT_POST_S = 0.15, 0.12  # raw complex kept around fid; its median is the baseline
+_EXT_HALF_S = 0.08  # the major deflection is sought within +-this of the centroid
+_EXT_OTHER_SIDE = 1.5  # ... on the R peaks' side unless the other side's is this much larger
 _OFFSET_INIT = 5  # beats whose median starts the aligned-point-to-R-peak offset
 _OFFSET_TOL_S = 0.01  # offsets further than this from the tracked one are not learnt
 _OFFSET_ALPHA = 0.05
@@ -183,9 +191,9 @@ class EcgPeaks:
         index: sample index of each R peak since the start of the stream (int64), the
             sample nearest ``t``.
         t: sub-sample time of each beat in seconds (float64), on one feature for every beat
-            shape: the centroid of the QRS slope energy (near the R peak of a narrow QRS,
-            inside a wide one; see the module documentation), interpolated on the per-sample
-            session times when they were given, else ``index / sampling_rate_hz``.
+            shape: the major deflection of the complex (the R peak of a narrow QRS, the
+            largest wave of a wide one; see the module documentation), interpolated on the
+            per-sample session times when they were given, else ``index / sampling_rate_hz``.
         amplitude: signal value at the refined R peak (the parabola's vertex), in the input's
             unit.
         ectopic: whether each beat was classified ectopic when it was found (bool): its
@@ -255,7 +263,7 @@ class _Candidate:
     dt_fid: float = 0.0
     corr_delta: float = 0.0  # sub-sample refinement of corr_lag (parabola on the correlation)
     t_out: float = 0.0  # the beat's time (set when accepted)
-    raw: _F64 | None = None  # raw samples over fid +- the centroid half-width
+    raw: _F64 | None = None  # raw samples over fid -150 ms .. +120 ms
     ncc: float = 1.0
     morph_deferred: _Template | None = None  # morph (and ncc) are to be measured on this
     segs: _F64 | None = None  # the win's template-sized windows, each centred (cached)
@@ -329,14 +337,17 @@ class EcgPeakDetector:
         self._p1, self._p2 = n(_PEAK_PRE_S), n(_PEAK_POST_S)
         self._cw = n(_CENTROID_S)
         self._cw_pos = np.arange(2 * self._cw, dtype=np.float64) + 0.5 - self._cw
+        self._xpre = max(self._cw, n(_EXT_PRE_S))
+        self._xpost = max(self._cw, n(_EXT_POST_S))
+        self._eh = n(_EXT_HALF_S)
         self._nan_guard = n(_NAN_GUARD_S)
         self._look = n(self.lookahead_s)
         self._refr = n(_REFRACTORY_S)
         self._learn = n(_LEARN_S)
         # samples needed after a candidate to measure it, then to decide it
-        self._measure = max(self._r, self._t2 + self._lag, self._p2 + 1) + 1
+        self._measure = max(self._r, self._t2 + self._lag, self._p2 + 1, self._xpost + 1) + 1
         self._need = self._look + self._measure
-        back = max(self._fid_back + max(self._t1 + self._lag, self._p1 + 1), self._r)
+        back = max(self._fid_back + max(self._t1 + self._lag, self._p1 + 1, self._xpre), self._r)
         self._keep = back + self._measure + self._nan_guard + 2
         # sample buffers (rows x, t, e, z, bad; ~5 s), compacted to the last _keep samples when
         # full; a larger block enlarges them until the end of its step
@@ -599,8 +610,8 @@ class EcgPeakDetector:
         (pn, cn) = self._refine(lo, xs, ts, near.index(min(near)), -1.0)
         vote = (cn - cp) / (cn + cp) if cn + cp > 0 else 0.0
         amp2 = float(self._span(self._e2, i - self._r, i + self._r + 1, 0.0, 0.0).max())
-        # the raw complex, for its slope-energy centroid if the candidate becomes a beat
-        seg = self._span(self._x, fid - self._cw, fid + self._cw + 1, first, last).copy()
+        # the raw complex, for its major deflection if the candidate becomes a beat
+        seg = self._span(self._x, fid - self._xpre, fid + self._xpost + 1, first, last).copy()
         t_fid, t_nxt = ts[self._p1 + 1], ts[self._p1 + 2]
         dt = t_nxt - t_fid if math.isfinite(t_nxt) else t_fid - ts[self._p1]
         if not math.isfinite(dt):
@@ -846,7 +857,7 @@ class EcgPeakDetector:
             c,
             matched=self._tmpl is not None
             and self._tmpl_n >= _TMPL_MIN_BEATS
-            and self._correlate(c)[0] >= _NCC_ALIGN,
+            and ncc >= _NCC_ALIGN,
         )
         self._learn_template(c)
         out.append(c)
@@ -867,22 +878,46 @@ class EcgPeakDetector:
         if not math.isfinite(c.t_fid):  # (no time before the stream's start)
             return
         assert c.raw is not None
-        slope = np.diff(c.raw)
+        e1, cw = self._xpre, self._cw
+        slope = np.diff(c.raw[e1 - cw : e1 + cw + 1])
         w = slope * slope
         tot = float(w.sum())
-        cent = c.t_fid + (float(w @ self._cw_pos) / tot if tot > 0 else 0.0) * c.dt_fid
+        cent = float(w @ self._cw_pos) / tot if tot > 0 else 0.0  # samples from fid
+        ext = c.t_fid + self._major_deflection(c.raw, e1 + round(cent), c.side) * c.dt_fid
         if not matched:
-            c.t_out = cent
+            c.t_out = ext
             return
         _, k = self._correlate(c)
         aligned = c.t_fid + (k - self._lag + c.corr_delta) * c.dt_fid
-        d = cent - aligned
+        d = ext - aligned
         if len(self._off_init) < _OFFSET_INIT:
             self._off_init.append(d)
             self._off = float(np.median(self._off_init))
         elif abs(d - self._off) < _OFFSET_TOL_S:
             self._off += _OFFSET_ALPHA * (d - self._off)
         c.t_out = aligned + self._off
+
+    def _major_deflection(self, raw: _F64, centre: int, side: int) -> float:
+        """The major deflection of the raw complex: its largest deviation from its median
+        within +-80 ms of ``centre`` (an index into ``raw``, which starts 150 ms before the
+        fiducial), on the R peaks' side (``side`` 0: up, 1: down) unless the other side's is
+        more than :data:`_EXT_OTHER_SIDE` times larger (a beat of the other polarity), refined
+        by a 3-point parabola; in samples from the fiducial.
+        """  # noqa: D205
+        med = float(np.median(raw))
+        lo = min(max(1, centre - self._eh), raw.size - 2)
+        hi = max(lo + 1, min(raw.size - 1, centre + self._eh + 1))
+        core = raw[lo:hi]
+        up, down = float(core.max()) - med, med - float(core.min())
+        other = down > _EXT_OTHER_SIDE * up if side == 0 else up > _EXT_OTHER_SIDE * down
+        if other != (side == 1):  # the negative extremum
+            k, sign = lo + int(core.argmin()), -1.0
+        else:
+            k, sign = lo + int(core.argmax()), 1.0
+        y0, y1, y2 = float(raw[k - 1]), float(raw[k]), float(raw[k + 1])
+        den = y0 - 2.0 * y1 + y2
+        delta = min(0.5, max(-0.5, 0.5 * (y0 - y2) / den)) if den * sign < 0 else 0.0
+        return k + delta - self._xpre
 
     def _learn_template(self, c: _Candidate) -> None:
         m = self._t1 + self._t2
