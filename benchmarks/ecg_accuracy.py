@@ -272,6 +272,9 @@ class Counts:
     rr_err_s: npt.NDArray[np.float64]
     t_err_s: npt.NDArray[np.float64]
     rr_pair: npt.NDArray[np.str_] | None = None  # the two beats' classes of each RR error
+    # successive differences of N-N intervals (three matched consecutive N beats), s:
+    sd_ref: npt.NDArray[np.float64] | None = None  # of the reference's intervals
+    sd_det: npt.NDArray[np.float64] | None = None  # of the detector's, on the same beats
 
 
 def score_times(
@@ -300,8 +303,17 @@ def score_times(
     pair[pair] &= m[1:][pair] == m[:-1][pair] + 1
     rr_err = (np.diff(det_t[np.maximum(m, 0)]) - np.diff(ref_t))[pair]
     tp = int(ok.sum())
-    pairs = None if ref_cls is None else np.char.add(ref_cls[:-1], ref_cls[1:])[pair]
-    counts = Counts(tp, int(ref_t.size - tp), int(det_t.size - tp), rr_err, err, pairs)
+    pairs = sd_ref = sd_det = None
+    if ref_cls is not None:
+        pc = np.char.add(ref_cls[:-1], ref_cls[1:])
+        pairs = pc[pair]
+        nn = pair & (pc == "NN")
+        tri = nn[1:] & nn[:-1]
+        sd_ref = np.diff(np.diff(ref_t))[tri]
+        sd_det = np.diff(np.diff(det_t[np.maximum(m, 0)]))[tri]
+    counts = Counts(
+        tp, int(ref_t.size - tp), int(det_t.size - tp), rr_err, err, pairs, sd_ref, sd_det
+    )
     return Scores(
         se=float(cmp.sensitivity),
         ppv=float(cmp.positive_predictivity),
@@ -485,6 +497,28 @@ def qtdb_table(root: Path, workers: int = 2) -> None:
                 sel = np.char.find(pr, "V") >= 0 if want is None else np.isin(pr, list(want))
                 cells.append(f"{np.mean(np.abs(err[sel])) * 1000:7.2f} (n {int(sel.sum()):5d})")
             print(f"{fs:5.0f} {det:<10} " + " ".join(f"{c:>17}" for c in cells))
+    print()
+    print(
+        "annotation jitter: successive differences of N-N intervals (|.| < 100 ms), mean square"
+        " of the reference's minus the detector's, / 6 = sigma_ann^2 - sigma_det^2, a lower"
+        " bound of the reference's own per-beat timing noise; sqrt(2) sigma_ann bounds the RR"
+        " RMS error of a detector exact on the true beats:"
+    )
+    for fs in QTDB_RATES_HZ:
+        for det in ("wearsdk", "neurokit2"):
+            cs = [r[det][1] for _, f, r in results if f == fs]
+            a = np.concatenate([c.sd_ref for c in cs if c.sd_ref is not None])
+            b = np.concatenate([c.sd_det for c in cs if c.sd_det is not None])
+            keep = (np.abs(a) < 0.1) & (np.abs(b) < 0.1)
+            sig = np.sqrt(max(0.0, float(np.mean(a[keep] ** 2) - np.mean(b[keep] ** 2)) / 6))
+            nn = np.concatenate(
+                [c.rr_err_s[c.rr_pair == "NN"] for c in cs if c.rr_pair is not None]
+            )
+            print(
+                f"  {fs:5.0f} {det:<10} sigma_ann >= {sig * 1000:4.2f} ms -> RR RMS floor "
+                f"{np.sqrt(2) * sig * 1000:4.2f} ms; the detector's N-N RR RMS error "
+                f"{np.sqrt(np.mean(nn**2)) * 1000:4.2f} ms, MAE {np.mean(np.abs(nn)) * 1000:4.2f}"
+            )
     print()
     print("per record (Se / PPV / RR MAE ms), wearsdk | neurokit2:")
     for fs in QTDB_RATES_HZ:
