@@ -50,7 +50,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -275,6 +275,8 @@ class Counts:
     # successive differences of N-N intervals (three matched consecutive N beats), s:
     sd_ref: npt.NDArray[np.float64] | None = None  # of the reference's intervals
     sd_det: npt.NDArray[np.float64] | None = None  # of the detector's, on the same beats
+    # per reference class: (matched beats the detector classed ectopic, matched beats)
+    flagged: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
 def score_times(
@@ -282,6 +284,7 @@ def score_times(
     det_t: npt.NDArray[np.float64],
     fs: float,
     ref_cls: npt.NDArray[np.str_] | None = None,
+    det_ectopic: npt.NDArray[np.bool_] | None = None,
 ) -> tuple[Scores, Counts]:
     """Se/PPV (wfdb, one-to-one, 150 ms, at the detection rate ``fs``), timing and RR errors
     against reference beat *times* (so a resampled record keeps its exact reference).
@@ -314,6 +317,10 @@ def score_times(
     counts = Counts(
         tp, int(ref_t.size - tp), int(det_t.size - tp), rr_err, err, pairs, sd_ref, sd_det
     )
+    if ref_cls is not None and det_ectopic is not None:
+        for k in "NVS":
+            sel = ok & (ref_cls == k)
+            counts.flagged[k] = (int(det_ectopic[m[sel]].sum()), int(sel.sum()))
     return Scores(
         se=float(cmp.sensitivity),
         ppv=float(cmp.positive_predictivity),
@@ -437,7 +444,7 @@ def _qtdb_one(job: tuple[Path, str, float]) -> tuple[str, float, dict[str, tuple
         name,
         fs,
         {
-            "wearsdk": score_times(rec.ref_t, ours.t, rec.fs, rec.ref_cls),
+            "wearsdk": score_times(rec.ref_t, ours.t, rec.fs, rec.ref_cls, ours.ectopic),
             "neurokit2": score_times(rec.ref_t, nk / rec.fs, rec.fs, rec.ref_cls),
         },
     )
@@ -497,6 +504,21 @@ def qtdb_table(root: Path, workers: int = 2) -> None:
                 sel = np.char.find(pr, "V") >= 0 if want is None else np.isin(pr, list(want))
                 cells.append(f"{np.mean(np.abs(err[sel])) * 1000:7.2f} (n {int(sel.sum()):5d})")
             print(f"{fs:5.0f} {det:<10} " + " ".join(f"{c:>17}" for c in cells))
+    print()
+    print(
+        "EcgPeaks.ectopic by annotated class (matched beats classed ectopic / matched beats):"
+        " sensitivity on V and S, specificity on N"
+    )
+    for fs in QTDB_RATES_HZ:
+        cs = [r["wearsdk"][1] for _, f, r in results if f == fs]
+        tot = {k: [sum(c.flagged[k][i] for c in cs) for i in (0, 1)] for k in "NVS"}
+        (fn_, nn_), (fv, nv), (fs_, ns) = tot["N"], tot["V"], tot["S"]
+        print(
+            f"  {fs:5.0f} V {fv}/{nv} = {fv / max(nv, 1):.3f}, S {fs_}/{ns} = "
+            f"{fs_ / max(ns, 1):.3f}, V+S {(fv + fs_) / max(nv + ns, 1):.3f}; N classed normal "
+            f"{nn_ - fn_}/{nn_} = {1 - fn_ / max(nn_, 1):.4f}; of the beats classed ectopic "
+            f"{(fv + fs_) / max(fv + fs_ + fn_, 1):.3f} are annotated V or S"
+        )
     print()
     print(
         "annotation jitter: successive differences of N-N intervals (|.| < 100 ms), mean square"

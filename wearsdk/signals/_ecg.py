@@ -27,12 +27,14 @@ the rhythm, with a bounded lookahead (``EcgPeakDetector.latency_s``, ~0.5 s):
    energy at 10-40 Hz), above 0.4 times its running level at the accepted beats. This
    recovers ectopic beats (PVCs: wide, other polarity) followed by a compensatory pause.
    **Beat classes**: each accepted beat is classed ectopic (:attr:`EcgPeaks.ectopic`) when it
-   comes before 0.8 median RR, or its correlation with the running average beat is below
+   comes before 0.84 median RR, or its correlation with the running average beat is below
    0.5, or below 0.8 while it is off the rhythm (the rhythm test of step 4), for the RR stage
-   to keep it out of NN intervals. On ``qtdb_dev`` (250 Hz) this finds 72 % of the beats
-   annotated V/S/F/A/a/J/E and 88 % of the beats it classes ectopic are annotated so (a beat
-   of normal timing whose shape changes little, e.g. many supraventricular ones in a run,
-   is not classed ectopic; the RR stage still judges every interval on its timing).
+   to keep it out of NN intervals. On ``qtdb_dev`` (``python -m benchmarks.ecg_accuracy
+   --qtdb-only``, 250 Hz) this classes 82 % of the beats annotated V (or fusion) and 87 % of
+   those annotated S ectopic, and 0.6 % of the normal beats (130 Hz: 83 %, 85 %, 1.0 %; with
+   0.8 median RR instead of 0.84: 75 %, 70 %, 0.4 %). A beat of normal timing whose shape
+   changes little, e.g. many supraventricular ones in a run, is not classed ectopic; the RR
+   stage still judges every interval on its timing.
 5. **Fiducial point and timing**: ``EcgPeaks.amplitude`` is the R peak: the extremum of the
    *raw* signal near the morph-band peak, on the side (up or down) of the sharper deflection
    (larger |second difference|), voted over the beats, so an inverted lead gives the same
@@ -172,7 +174,7 @@ _EXT_OTHER_SIDE = 1.5  # ... on the R peaks' side unless the other side's is thi
 _OFFSET_INIT = 5  # beats whose median starts the aligned-point-to-R-peak offset
 _OFFSET_TOL_S = 0.01  # offsets further than this from the tracked one are not learnt
 _OFFSET_ALPHA = 0.05
-_ECTOPIC_PREMATURE = 0.8  # a beat before this x the median RR is premature (ectopic)
+_ECTOPIC_PREMATURE = 0.84  # a beat before this x the median RR is premature (ectopic)
 _NCC_UPDATE = 0.85  # beats this similar update the template
 _MORPH_MIN_FACTOR = 0.5  # off-rhythm beats need at least this morphology factor
 _TMPL_MIN_BEATS = 5  # morphology is used once the template has seen this many beats
@@ -198,7 +200,7 @@ class EcgPeaks:
             unit.
         ectopic: whether each beat was classified ectopic when it was found (bool): its
             shape does not match the running average beat (normalised correlation below
-            0.5, or below 0.8 off the rhythm) or it comes early (before 0.8 x the median of
+            0.5, or below 0.8 off the rhythm) or it comes early (before 0.84 x the median of
             the last 8 RR intervals).
             Heart rate counts every beat; HRV should use only the intervals between two
             normal beats (NN).
