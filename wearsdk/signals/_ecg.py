@@ -265,7 +265,7 @@ class _Candidate:
     dt_fid: float = 0.0
     corr_delta: float = 0.0  # sub-sample refinement of corr_lag (parabola on the correlation)
     t_out: float = 0.0  # the beat's time (set when accepted)
-    raw: _F64 | None = None  # raw samples over fid -150 ms .. +120 ms
+    raw: list[float] | None = None  # raw samples over fid -150 ms .. +120 ms
     ncc: float = 1.0
     morph_deferred: _Template | None = None  # morph (and ncc) are to be measured on this
     segs: _F64 | None = None  # the win's template-sized windows, each centred (cached)
@@ -338,7 +338,7 @@ class EcgPeakDetector:
         self._t1, self._t2, self._lag = n(_TMPL_PRE_S), n(_TMPL_POST_S), n(_TMPL_LAG_S)
         self._p1, self._p2 = n(_PEAK_PRE_S), n(_PEAK_POST_S)
         self._cw = n(_CENTROID_S)
-        self._cw_pos = np.arange(2 * self._cw, dtype=np.float64) + 0.5 - self._cw
+        self._cw_pos_list = [k + 0.5 - self._cw for k in range(2 * self._cw)]
         self._xpre = max(self._cw, n(_EXT_PRE_S))
         self._xpost = max(self._cw, n(_EXT_POST_S))
         self._eh = n(_EXT_HALF_S)
@@ -613,7 +613,7 @@ class EcgPeakDetector:
         vote = (cn - cp) / (cn + cp) if cn + cp > 0 else 0.0
         amp2 = float(self._span(self._e2, i - self._r, i + self._r + 1, 0.0, 0.0).max())
         # the raw complex, for its major deflection if the candidate becomes a beat
-        seg = self._span(self._x, fid - self._xpre, fid + self._xpost + 1, first, last).copy()
+        seg = self._span(self._x, fid - self._xpre, fid + self._xpost + 1, first, last).tolist()
         t_fid, t_nxt = ts[self._p1 + 1], ts[self._p1 + 2]
         dt = t_nxt - t_fid if math.isfinite(t_nxt) else t_fid - ts[self._p1]
         if not math.isfinite(dt):
@@ -866,25 +866,30 @@ class EcgPeakDetector:
 
     def _time(self, c: _Candidate, *, matched: bool) -> None:
         """The beat's time: for a beat of the usual shape, where the running average beat
-        aligns best (sub-sample), plus the usual offset from there to the R peak; for another
-        shape (or before the average beat is learnt), its own R peak.
+        aligns best (sub-sample), plus the usual offset from there to the major deflection;
+        for another shape (or before the average beat is learnt), its own major deflection.
 
         The aligned point does not hop between the two peaks of a notched QRS or between an R
         and an S wave of similar size from beat to beat, as a per-beat extremum can. The
-        offset to the R peak is tracked robustly (median of the first beats, then a slow
-        average of the values within 10 ms), so normal and ectopic beats are timed on the
-        same feature and the intervals between them stay comparable.
+        offset is tracked robustly (median of the first beats, then a slow average of the
+        values within 10 ms), so normal and ectopic beats are timed on the same feature and
+        the intervals between them stay comparable.
         """  # noqa: D205
-        raw = c.peaks[c.side][1]
-        c.t_out = raw
+        c.t_out = c.peaks[c.side][1]
         if not math.isfinite(c.t_fid):  # (no time before the stream's start)
             return
         assert c.raw is not None
-        e1, cw = self._xpre, self._cw
-        slope = np.diff(c.raw[e1 - cw : e1 + cw + 1])
-        w = slope * slope
-        tot = float(w.sum())
-        cent = float(w @ self._cw_pos) / tot if tot > 0 else 0.0  # samples from fid
+        # the slope-energy centroid over +-cw, in samples from fid (Python floats: a few dozen
+        # values, cheaper than numpy calls)
+        raw, e1, cw = c.raw, self._xpre, self._cw
+        num = tot = 0.0
+        prev = raw[e1 - cw]
+        for pos, v in zip(self._cw_pos_list, raw[e1 - cw + 1 : e1 + cw + 1], strict=True):
+            w = (v - prev) * (v - prev)
+            num += w * pos
+            tot += w
+            prev = v
+        cent = num / tot if tot > 0 else 0.0
         ext = c.t_fid + self._major_deflection(c.raw, e1 + round(cent), c.side) * c.dt_fid
         if not matched:
             c.t_out = ext
@@ -899,24 +904,26 @@ class EcgPeakDetector:
             self._off += _OFFSET_ALPHA * (d - self._off)
         c.t_out = aligned + self._off
 
-    def _major_deflection(self, raw: _F64, centre: int, side: int) -> float:
+    def _major_deflection(self, raw: list[float], centre: int, side: int) -> float:
         """The major deflection of the raw complex: its largest deviation from its median
         within +-80 ms of ``centre`` (an index into ``raw``, which starts 150 ms before the
         fiducial), on the R peaks' side (``side`` 0: up, 1: down) unless the other side's is
         more than :data:`_EXT_OTHER_SIDE` times larger (a beat of the other polarity), refined
         by a 3-point parabola; in samples from the fiducial.
         """  # noqa: D205
-        med = float(np.median(raw))
-        lo = min(max(1, centre - self._eh), raw.size - 2)
-        hi = max(lo + 1, min(raw.size - 1, centre + self._eh + 1))
+        srt, h = sorted(raw), len(raw) // 2
+        med = srt[h] if len(raw) % 2 else 0.5 * (srt[h - 1] + srt[h])
+        lo = min(max(1, centre - self._eh), len(raw) - 2)
+        hi = max(lo + 1, min(len(raw) - 1, centre + self._eh + 1))
         core = raw[lo:hi]
-        up, down = float(core.max()) - med, med - float(core.min())
+        top, bottom = max(core), min(core)
+        up, down = top - med, med - bottom
         other = down > _EXT_OTHER_SIDE * up if side == 0 else up > _EXT_OTHER_SIDE * down
         if other != (side == 1):  # the negative extremum
-            k, sign = lo + int(core.argmin()), -1.0
+            k, sign = lo + core.index(bottom), -1.0
         else:
-            k, sign = lo + int(core.argmax()), 1.0
-        y0, y1, y2 = float(raw[k - 1]), float(raw[k]), float(raw[k + 1])
+            k, sign = lo + core.index(top), 1.0
+        y0, y1, y2 = raw[k - 1], raw[k], raw[k + 1]
         den = y0 - 2.0 * y1 + y2
         delta = min(0.5, max(-0.5, 0.5 * (y0 - y2) / den)) if den * sign < 0 else 0.0
         return k + delta - self._xpre
