@@ -339,8 +339,8 @@ class EcgPeakDetector:
         self._p1, self._p2 = n(_PEAK_PRE_S), n(_PEAK_POST_S)
         self._cw = n(_CENTROID_S)
         self._cw_pos_list = [k + 0.5 - self._cw for k in range(2 * self._cw)]
-        self._xpre = max(self._cw, n(_EXT_PRE_S))
-        self._xpost = max(self._cw, n(_EXT_POST_S))
+        self._xpre = max(self._cw, n(_EXT_PRE_S), self._p1 + 1)
+        self._xpost = max(self._cw, n(_EXT_POST_S), self._p2 + 1)
         self._eh = n(_EXT_HALF_S)
         self._nan_guard = n(_NAN_GUARD_S)
         self._look = n(self.lookahead_s)
@@ -601,10 +601,14 @@ class EcgPeakDetector:
         win = self._span(
             self._z, fid - self._t1 - self._lag, fid + self._t2 + self._lag, 0.0, 0.0
         ).copy()
-        # raw samples and times from one before the R-peak search range to one after it
-        lo, hi = fid - self._p1 - 1, fid + self._p2 + 2
+        # the raw complex (for its major deflection if the candidate becomes a beat), and in it
+        # the raw samples and times from one before the R-peak search range to one after it
         first, last = float(self._x[0]), float(self._x[self._n - self._base - 1])
-        xs: list[float] = self._span(self._x, lo, hi, first, last).tolist()
+        seg: list[float] = self._span(
+            self._x, fid - self._xpre, fid + self._xpost + 1, first, last
+        ).tolist()
+        lo, hi = fid - self._p1 - 1, fid + self._p2 + 2
+        xs = seg[self._xpre - self._p1 - 1 : self._xpre + self._p2 + 2]
         ts: list[float] = self._span(self._t, lo, hi, math.nan, math.nan).tolist()
         # polarity vote: the sharper extremum (larger |second difference|) is the R wave
         near = xs[1:-1]
@@ -612,8 +616,6 @@ class EcgPeakDetector:
         (pn, cn) = self._refine(lo, xs, ts, near.index(min(near)), -1.0)
         vote = (cn - cp) / (cn + cp) if cn + cp > 0 else 0.0
         amp2 = float(self._span(self._e2, i - self._r, i + self._r + 1, 0.0, 0.0).max())
-        # the raw complex, for its major deflection if the candidate becomes a beat
-        seg = self._span(self._x, fid - self._xpre, fid + self._xpost + 1, first, last).tolist()
         t_fid, t_nxt = ts[self._p1 + 1], ts[self._p1 + 2]
         dt = t_nxt - t_fid if math.isfinite(t_nxt) else t_fid - ts[self._p1]
         if not math.isfinite(dt):
