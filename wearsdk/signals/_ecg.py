@@ -27,31 +27,38 @@ the rhythm, with a bounded lookahead (``EcgPeakDetector.latency_s``, ~0.5 s):
    energy at 10-40 Hz), above 0.4 times its running level at the accepted beats. This
    recovers ectopic beats (PVCs: wide, other polarity) followed by a compensatory pause.
    **Beat classes**: each accepted beat is classed ectopic (:attr:`EcgPeaks.ectopic`) when it
-   comes before 0.8 median RR, or its correlation with the running average beat is below
+   comes before 0.84 median RR, or its correlation with the running average beat is below
    0.5, or below 0.8 while it is off the rhythm (the rhythm test of step 4), for the RR stage
-   to keep it out of NN intervals. On ``qtdb_dev`` (250 Hz) this finds 72 % of the beats
-   annotated V/S/F/A/a/J/E and 88 % of the beats it classes ectopic are annotated so (a beat
-   of normal timing whose shape changes little, e.g. many supraventricular ones in a run,
-   is not classed ectopic; the RR stage still judges every interval on its timing).
+   to keep it out of NN intervals. On ``qtdb_dev`` (``python -m benchmarks.ecg_accuracy
+   --qtdb-only``, 250 Hz) this classes 82 % of the beats annotated V (or fusion) and 87 % of
+   those annotated S ectopic, and 0.6 % of the normal beats (130 Hz: 83 %, 85 %, 1.0 %; with
+   0.8 median RR instead of 0.84: 75 %, 70 %, 0.4 %). A beat of normal timing whose shape
+   changes little, e.g. many supraventricular ones in a run, is not classed ectopic; the RR
+   stage still judges every interval on its timing.
 5. **Fiducial point and timing**: ``EcgPeaks.amplitude`` is the R peak: the extremum of the
    *raw* signal near the morph-band peak, on the side (up or down) of the sharper deflection
    (larger |second difference|), voted over the beats, so an inverted lead gives the same
    peaks, refined by a 3-point parabola through the raw samples. The beat's *time* is one
-   feature for every beat, whatever its shape: the centroid of the raw signal's slope energy
-   (squared first difference) over +-100 ms around the complex, which sits near the R peak of
-   a narrow QRS and inside a wide one rather than at one of its ends. A beat that correlates
-   with the running average beat (normalised correlation >= 0.5) is timed where the average
-   beat aligns best (the correlation's maximum refined by a parabola, below the sample
-   period) plus the tracked offset from that point to the centroid (median over the first 5
-   such beats, then a slow average of the values within 10 ms): the alignment neither hops
-   between the two peaks of a notched QRS or between R and S waves of similar size, as a
-   per-beat extremum does, nor picks up the noise of a single beat's centroid. Other beats
-   (ectopic shapes, and the first ones) are timed at their own centroid. Times are
-   interpolated on the per-sample session times, and ``EcgPeaks.index`` is the sample
-   nearest the time. The raw signal is used because a causal filter's group delay depends on
-   the QRS shape. Measured (``python -m benchmarks.ecg_accuracy``): pooled RR error on
-   ``qtdb_dev`` 4.7 ms at 250 Hz (5.6 ms with the per-beat R-peak extremum); RR error against
-   the Polar H10 strap's own RR 0.75 ms (0.66 ms with the extremum).
+   feature for every beat, whatever its shape: the major deflection of the complex, its
+   largest deviation from the raw signal's median over -150..+120 ms, sought within +-80 ms
+   of the centroid of the raw slope energy (squared first difference over +-100 ms), on the
+   R peaks' side unless the other side's is 1.5 times larger (a beat of the other polarity),
+   refined by a parabola: the point where reference annotations place narrow and wide
+   (ventricular) beats alike. A beat of the usual shape (normalised correlation with the
+   running average beat >= 0.8) is timed where the average beat aligns best (the
+   correlation's maximum refined by a parabola, below the sample period) plus the tracked
+   offset from that point to the major deflection (median over the first 5 such beats, then
+   a slow average of the values within 10 ms): the alignment neither hops between the two
+   peaks of a notched QRS or between R and S waves of similar size, as a per-beat extremum
+   does, nor carries the noise of one beat's samples. Other beats (ectopic shapes, and the
+   first ones) are timed at their own major deflection. Times are interpolated on the
+   per-sample session times, and ``EcgPeaks.index`` is the sample nearest the time. The raw
+   signal is used because a causal filter's group delay depends on the QRS shape. Measured
+   (``python -m benchmarks.ecg_accuracy``): pooled RR error on ``qtdb_dev`` 4.5 ms at 250
+   and 130 Hz, 3.9 ms between two normal beats, 23 ms next to a ventricular beat (34 ms
+   when those were timed on the slope-energy centroid, 25-26 ms for neurokit2); RR error
+   against the Polar H10 strap's own RR 0.73 ms. Most of what is left between normal beats
+   is the annotations' own jitter (see benchmarks/README.md).
 
 Every sample-level step is a causal filter with carried state or a purely local operation,
 every candidate is measured from a fixed window, and decisions are taken in index order once
@@ -65,6 +72,11 @@ fiducial and parabola work is done on Python floats, and each candidate's centre
 windows are computed once and reused for every template it is correlated with. These are the
 same operations on the same values as the plain formulation, so the output is unchanged.
 
+The code: this module holds the decisions (:class:`EcgPeakDetector`); ``_ecg_samples`` the
+sample level and what is measured on candidates and beats (envelopes, morphology, rhythm,
+timing); ``_ecg_base`` :class:`EcgPeaks`, the supported rates and the constants;
+``_ecg_clean`` :class:`EcgCleaner`.
+
 References:
     J. Pan, W. J. Tompkins, "A real-time QRS detection algorithm", IEEE Trans. Biomed. Eng.
     32(3):230-236, 1985. P. S. Hamilton, W. J. Tompkins, "Quantitative investigation of QRS
@@ -76,24 +88,56 @@ References:
 
 from __future__ import annotations
 
-import dataclasses
-import math
 from collections import deque
-from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
 from wearsdk._errors import ConfigError
-from wearsdk.signals._filters import (
-    FilterDescription,
-    InPlaceSos,
-    butter_sos,
-    butterworth_fields,
-    group_delay_s,
-    number_text,
-    rate_argument,
+from wearsdk.signals._ecg_base import (
+    _BAND_TOP_FRACTION,
+    _CENTROID_S,
+    _CONFLICT_RR,
+    _DETECT_BAND_HZ,
+    _ECTOPIC_PREMATURE,
+    _EXT_HALF_S,
+    _EXT_POST_S,
+    _EXT_PRE_S,
+    _F64,
+    _FID_BACK_S,
+    _I64,
+    _LEARN_S,
+    _LOCAL_MAX_S,
+    _MORPH_BAND_HZ,
+    _MORPH_MIN_FACTOR,
+    _MWI_S,
+    _NAN_GUARD_S,
+    _NCC_ALIGN,
+    _NCC_SURE,
+    _NCC_ZERO,
+    _PEAK_POST_S,
+    _PEAK_PRE_S,
+    _POLARITY_ALPHA,
+    _POLARITY_SWITCH,
+    _REFRACTORY_S,
+    _RR_HISTORY,
+    _SEARCHBACK_RR,
+    _TMPL_LAG_S,
+    _TMPL_MIN_BEATS,
+    _TMPL_POST_S,
+    _TMPL_PRE_S,
+    _WIDE_BAND_HZ,
+    _WIDE_LEVEL,
+    _WIDE_MWI_S,
+    ECG_MIN_SAMPLING_RATE_HZ,
+    EcgPeaks,
+    EcgRateError,
+    _Candidate,
+    _check_rate,
 )
+from wearsdk.signals._ecg_clean import ECG_CLEAN_BAND_HZ, EcgCleaner, ecg_clean
+from wearsdk.signals._ecg_samples import _EcgSamples
+from wearsdk.signals._filters import InPlaceSos, butter_sos
 
 __all__ = [
     "ECG_CLEAN_BAND_HZ",
@@ -107,177 +151,8 @@ __all__ = [
     "ecg_peak_times",
 ]
 
-_F64 = npt.NDArray[np.float64]
-_I64 = npt.NDArray[np.int64]
 
-ECG_MIN_SAMPLING_RATE_HZ = 100.0
-"""The lowest ECG sampling rate the R-peak detector and the cleaner accept, Hz: below it the
-QRS band (10-40 Hz) and its morphology band no longer fit under Nyquist. A pipeline checks a
-stream's rate against it and refuses the stream (warning, gap) rather than catching
-:class:`EcgRateError`."""
-
-
-class EcgRateError(ConfigError):
-    """An ECG sampling rate the detector does not support (below
-    :data:`ECG_MIN_SAMPLING_RATE_HZ`, or not finite).
-
-    Attributes:
-        sampling_rate_hz: the rate that was refused.
-        min_sampling_rate_hz: the lowest supported rate.
-    """  # noqa: D205
-
-    def __init__(self, what: str, sampling_rate_hz: float) -> None:
-        self.sampling_rate_hz = float(sampling_rate_hz)
-        self.min_sampling_rate_hz = ECG_MIN_SAMPLING_RATE_HZ
-        super().__init__(
-            f"{what} sampling rate must be at least {ECG_MIN_SAMPLING_RATE_HZ:g} Hz "
-            f"(got {sampling_rate_hz})"
-        )
-
-
-def _check_rate(what: str, sampling_rate_hz: float) -> float:
-    fs = float(sampling_rate_hz)
-    if not (math.isfinite(fs) and fs >= ECG_MIN_SAMPLING_RATE_HZ):
-        raise EcgRateError(what, sampling_rate_hz)
-    return fs
-
-
-# Algorithm constants (seconds unless named otherwise); see the module docstring.
-_DETECT_BAND_HZ = (10.0, 40.0)
-_WIDE_BAND_HZ = (5.0, 15.0)  # energy of wide (ventricular) complexes, as in Pan-Tompkins
-_WIDE_MWI_S = 0.15
-_WIDE_LEVEL = 0.4  # search-back takes any shape at this fraction of the beats' wide energy
-_MORPH_BAND_HZ = (20.0, 50.0)
-_BAND_TOP_FRACTION = 0.4  # upper band edges are capped at 0.4 fs
-_MWI_S = 0.10  # moving-window integration
-_LOCAL_MAX_S = 0.10  # candidates: envelope maxima over +-this
-_FID_BACK_S = 0.05  # fiducial search reaches this far before the integration window
-_TMPL_PRE_S, _TMPL_POST_S = 0.08, 0.10  # morphology window around the fiducial
-_TMPL_LAG_S = 0.03  # +-alignment search for the template correlation
-_PEAK_PRE_S, _PEAK_POST_S = 0.04, 0.025  # R-peak search in the raw signal around the fiducial
-_NAN_GUARD_S = 0.25  # candidates this close after a NaN are dropped (filter transients)
-_LEARN_S = 2.0
-_REFRACTORY_S = 0.20
-_CONFLICT_RR = 0.55  # candidates closer than this x median RR compete
-_SEARCHBACK_RR = 1.66
-_RR_HISTORY = 8
-_RR_TOLERANCE = 0.12  # |log(RR / recent RR)| still "on rhythm"
-_RR_PENALTY_SPAN = 0.28  # rhythm factor falls linearly to _RR_FLOOR over this much more
-_RR_FLOOR = 0.3
-_NCC_ZERO, _NCC_ONE = 0.5, 0.9  # morphology factor: 0 at/below, 1 at/above
-_NCC_MIN_FACTOR = 0.05
-_NCC_SURE = 0.8  # early or off-rhythm beats need this correlation; below it: ectopic shape
-_NCC_ALIGN = 0.5  # beats correlating this well with the average beat are timed on it
-_CENTROID_S = 0.1  # beats of another shape: slope-energy centroid over +-this around fid
-_OFFSET_INIT = 5  # beats whose median starts the aligned-point-to-R-peak offset
-_OFFSET_TOL_S = 0.01  # offsets further than this from the tracked one are not learnt
-_OFFSET_ALPHA = 0.05
-_ECTOPIC_PREMATURE = 0.8  # a beat before this x the median RR is premature (ectopic)
-_NCC_UPDATE = 0.85  # beats this similar update the template
-_MORPH_MIN_FACTOR = 0.5  # off-rhythm beats need at least this morphology factor
-_TMPL_MIN_BEATS = 5  # morphology is used once the template has seen this many beats
-_TMPL_MEMORY = 16  # template = running mean over about this many beats
-_AMP_GAMMA = 0.3  # weight of amplitude in the competition score
-_POLARITY_SWITCH = 0.0  # running vote above this: the negative extremum is the sharper one
-_POLARITY_ALPHA = 0.1
-_FLOOR_REL = 1e-12  # envelope floor relative to the squared signal scale (flat lines)
-
-
-@dataclass(frozen=True, slots=True)
-class EcgPeaks:
-    """R peaks, in time order.
-
-    Attributes:
-        index: sample index of each R peak since the start of the stream (int64), the
-            sample nearest ``t``.
-        t: sub-sample time of each beat in seconds (float64), on one feature for every beat
-            shape: the centroid of the QRS slope energy (near the R peak of a narrow QRS,
-            inside a wide one; see the module documentation), interpolated on the per-sample
-            session times when they were given, else ``index / sampling_rate_hz``.
-        amplitude: signal value at the refined R peak (the parabola's vertex), in the input's
-            unit.
-        ectopic: whether each beat was classified ectopic when it was found (bool): its
-            shape does not match the running average beat (normalised correlation below
-            0.5, or below 0.8 off the rhythm) or it comes early (before 0.8 x the median of
-            the last 8 RR intervals).
-            Heart rate counts every beat; HRV should use only the intervals between two
-            normal beats (NN).
-    """
-
-    index: _I64
-    t: _F64
-    amplitude: _F64
-    ectopic: npt.NDArray[np.bool_] = dataclasses.field(
-        default_factory=lambda: np.empty(0, np.bool_)
-    )
-
-    def __post_init__(self) -> None:
-        if self.ectopic.shape != self.index.shape:
-            raise ConfigError("EcgPeaks.ectopic must have one flag per peak")
-
-    def __len__(self) -> int:
-        return int(self.index.shape[0])
-
-    @staticmethod
-    def empty() -> EcgPeaks:
-        """No peaks."""
-        return EcgPeaks(
-            np.empty(0, np.int64),
-            np.empty(0, np.float64),
-            np.empty(0, np.float64),
-            np.empty(0, np.bool_),
-        )
-
-    @staticmethod
-    def concat(parts: list[EcgPeaks]) -> EcgPeaks:
-        """Concatenate peaks in order (e.g. the outputs of successive ``step`` calls)."""
-        if not parts:
-            return EcgPeaks.empty()
-        return EcgPeaks(
-            np.concatenate([p.index for p in parts]).astype(np.int64, copy=False),
-            np.concatenate([p.t for p in parts]).astype(np.float64, copy=False),
-            np.concatenate([p.amplitude for p in parts]).astype(np.float64, copy=False),
-            np.concatenate([p.ectopic for p in parts]).astype(np.bool_, copy=False),
-        )
-
-
-_Template = tuple[_F64, float, int]  # average beat (centred), its energy, its version
-
-
-@dataclass(slots=True)
-class _Candidate:
-    """An envelope maximum and everything measured on it when it was found (state-free), then
-    its scores against the detector's state and a cache of its template correlation.
-    """  # noqa: D205
-
-    i: int  # envelope maximum
-    amp: float  # envelope value
-    win: _F64  # morphology-band window around the fiducial, with +-lag margin
-    peaks: tuple[tuple[int, float, float], tuple[int, float, float]]  # (index, t, amp) +/-
-    vote: float  # (c- - c+) / (c- + c+), c = |second difference| at each extremum
-    amp2: float  # wide-band envelope maximum around it
-    side: int = 0  # 0: positive R peak, 1: negative (set when accepted)
-    ectopic: bool = False  # set when accepted
-    fid: int = 0  # the morphology-band fiducial sample, its time and the sample period there
-    t_fid: float = 0.0
-    dt_fid: float = 0.0
-    corr_delta: float = 0.0  # sub-sample refinement of corr_lag (parabola on the correlation)
-    t_out: float = 0.0  # the beat's time (set when accepted)
-    raw: _F64 | None = None  # raw samples over fid +- the centroid half-width
-    ncc: float = 1.0
-    morph_deferred: _Template | None = None  # morph (and ncc) are to be measured on this
-    segs: _F64 | None = None  # the win's template-sized windows, each centred (cached)
-    segs_ss: _F64 | None = None  # their energies
-    segs_ss_min: float = 0.0
-    corr: float = 0.0  # best correlation with the template of version corr_version, and lag
-    corr_lag: int = 0
-    corr_version: int = -1
-    morph: float = 1.0
-    rhythm: float = 1.0
-    quality: float = 0.0
-
-
-class EcgPeakDetector:
+class EcgPeakDetector(_EcgSamples):
     """Online R-peak detector for single-lead ECG: feed blocks, get the beats they confirm.
 
     See the module documentation for the algorithm and its sources. A beat is reported once
@@ -336,15 +211,18 @@ class EcgPeakDetector:
         self._t1, self._t2, self._lag = n(_TMPL_PRE_S), n(_TMPL_POST_S), n(_TMPL_LAG_S)
         self._p1, self._p2 = n(_PEAK_PRE_S), n(_PEAK_POST_S)
         self._cw = n(_CENTROID_S)
-        self._cw_pos = np.arange(2 * self._cw, dtype=np.float64) + 0.5 - self._cw
+        self._cw_pos_list = [k + 0.5 - self._cw for k in range(2 * self._cw)]
+        self._xpre = max(self._cw, n(_EXT_PRE_S), self._p1 + 1)
+        self._xpost = max(self._cw, n(_EXT_POST_S), self._p2 + 1)
+        self._eh = n(_EXT_HALF_S)
         self._nan_guard = n(_NAN_GUARD_S)
         self._look = n(self.lookahead_s)
         self._refr = n(_REFRACTORY_S)
         self._learn = n(_LEARN_S)
         # samples needed after a candidate to measure it, then to decide it
-        self._measure = max(self._r, self._t2 + self._lag, self._p2 + 1) + 1
+        self._measure = max(self._r, self._t2 + self._lag, self._p2 + 1, self._xpost + 1) + 1
         self._need = self._look + self._measure
-        back = max(self._fid_back + max(self._t1 + self._lag, self._p1 + 1), self._r)
+        back = max(self._fid_back + max(self._t1 + self._lag, self._p1 + 1, self._xpre), self._r)
         self._keep = back + self._measure + self._nan_guard + 2
         # sample buffers (rows x, t, e, z, bad; ~5 s), compacted to the last _keep samples when
         # full; a larger block enlarges them until the end of its step
@@ -441,214 +319,6 @@ class EcgPeakDetector:
         self._pending.clear()
         return self._emit(out)
 
-    # ------------------------------------------------------------------ sample level
-
-    def _alloc(self, cap: int) -> None:
-        """Allocate empty buffers with room for ``cap`` samples."""
-        buf = np.zeros((6, cap))
-        self._buf = buf
-        self._x: _F64 = buf[0]  # raw samples (NaNs held)
-        self._t: _F64 = buf[1]  # session times
-        self._e: _F64 = buf[2]  # energy envelope
-        self._z: _F64 = buf[3]  # morphology band
-        self._bad: _F64 = buf[4]  # 1.0 where the sample was NaN
-        self._e2: _F64 = buf[5]  # wide-band energy envelope
-
-    def _reserve(self, m: int) -> int:
-        """Make room for ``m`` more samples; return the buffer position of the next one.
-
-        Only the last ``_keep`` samples are ever read again, so the others are dropped here.
-        """
-        live = self._n - self._base
-        if live + m <= self._buf.shape[1]:
-            return live
-        cut = max(self._base, self._n - self._keep)
-        k, live = cut - self._base, self._n - cut
-        if live + m > self._buf.shape[1]:
-            old = self._buf
-            self._alloc(max(self._cap0, live + m + self._keep))
-            self._buf[:, :live] = old[:, k : k + live]
-        else:
-            self._buf[:, :live] = self._buf[:, k : k + live]
-        self._base = cut
-        return live
-
-    def _append(self, x: _F64, t: _F64) -> None:
-        amax = float(np.abs(x).max())  # NaN or inf when a sample is not finite
-        bad: npt.NDArray[np.bool_] | None = None
-        if not math.isfinite(amax):
-            bad = ~np.isfinite(x)
-            self.nan_count += int(bad.sum())
-            self._last_bad = self._n + int(np.flatnonzero(bad)[-1])
-            if self._hold is None:
-                # nothing finite yet: leading NaNs are skipped without running the filters,
-                # which then start (in steady state) on the first finite sample
-                k = int(np.argmin(bad)) if not bad.all() else x.size
-                j = self._reserve(k)
-                self._x[j : j + k] = 0.0
-                self._t[j : j + k] = t[:k]
-                self._e[j : j + k] = 0.0
-                self._z[j : j + k] = 0.0
-                self._bad[j : j + k] = 1.0
-                self._e2[j : j + k] = 0.0
-                self._n += k
-                x, t, bad = x[k:], t[k:], bad[k:]
-                if x.size == 0:
-                    return
-            # hold the last finite value (the first sample is finite or follows one)
-            idx = np.where(bad, -1, np.arange(x.size))
-            np.maximum.accumulate(idx, out=idx)
-            assert self._hold is not None or idx[0] == 0
-            x = np.where(idx >= 0, x[np.maximum(idx, 0)], self._hold or 0.0)
-            amax = float(np.max(np.abs(x)))
-        m = x.size
-        self._hold = float(x[-1])
-        self._scale = max(self._scale, amax)
-        j = self._reserve(m)
-        self._x[j : j + m] = x
-        self._t[j : j + m] = t
-        if bad is None:
-            self._bad[j : j + m] = 0.0
-        else:
-            self._bad[j : j + m] = bad
-        # band-passes: the morphology band is filtered in place in its buffer
-        self._morph.step_into(x, self._buf[3:4, j : j + m])
-        y2 = np.empty((1, m))
-        self._detect.step_into(x, y2)
-        y = y2[0]
-        # first difference, squared
-        d = np.empty(m)
-        d[0] = y[0] - (float(y[0]) if self._prev_y is None else self._prev_y)
-        np.subtract(y[1:], y[:-1], out=d[1:])
-        np.multiply(d, d, out=d)
-        self._prev_y = float(y[-1])
-        # moving-window integration: what scipy.signal.lfilter(mwi, [1.0], d, zi=...) computes
-        # for an FIR filter (a full convolution, the carried state added to its head)
-        full = np.convolve(self._mwi, d)
-        full[: self._w - 1] += self._mwi_zi
-        self._e[j : j + m] = full[:m]
-        self._mwi_zi = full[m:]
-        # the same on the wide band
-        self._wide.step_into(x, y2)
-        d[0] = y[0] - (float(y[0]) if self._prev_y2 is None else self._prev_y2)
-        np.subtract(y[1:], y[:-1], out=d[1:])
-        np.multiply(d, d, out=d)
-        self._prev_y2 = float(y[-1])
-        full = np.convolve(self._mwi2, d)
-        full[: self._w2 - 1] += self._mwi2_zi
-        self._e2[j : j + m] = full[:m]
-        self._mwi2_zi = full[m:]
-        self._n += m
-
-    def _trim(self) -> None:
-        """Give back the room taken by a large block (memory stays bounded)."""
-        if self._buf.shape[1] > self._cap0 and self._n - self._base > self._keep:
-            cut = self._n - self._keep
-            k, self._base = cut - self._base, cut
-            old = self._buf
-            self._alloc(self._cap0)
-            self._buf[:, : self._keep] = old[:, k : k + self._keep]
-
-    def _find_candidates(self, *, final: bool = False) -> None:
-        """Envelope maxima over +-r whose right-hand context has arrived (all, when final)."""
-        r = self._r
-        hi = self._n if final else self._n - self._measure + 1  # exclusive
-        lo = self._scan
-        if hi <= lo:
-            return
-        m = hi - lo
-        seg = self._span(self._e, lo - r, hi + r, -np.inf, -np.inf)
-        env = seg[r : r + m]
-        floor = _FLOOR_REL * self._scale * self._scale
-        # a maximum over +-r is first one over its two neighbours: screen on those, then test
-        # the few that pass on the r samples each side (env[j] is seg[j + r])
-        js = np.flatnonzero((env > seg[r - 1 : r - 1 + m]) & (env >= seg[r + 1 : r + 1 + m]))
-        if js.size:
-            v = env[js]
-            around = seg[js[:, None] + self._range_2r1]  # rows seg[j : j + 2r + 1]
-            ok = (v > around[:, :r].max(axis=1)) & (v >= around[:, r + 1 :].max(axis=1))
-            ok &= v > floor
-            for j, amp in zip(js[ok].tolist(), v[ok].tolist(), strict=True):
-                cand = self._measure_candidate(lo + j, amp)
-                if cand is not None:
-                    self._pending.append(cand)
-        self._scan = hi
-
-    def _span(self, arr: _F64, lo: int, hi: int, left: float, right: float) -> _F64:
-        """``arr`` over absolute indices ``[lo, hi)``, padded before the stream's first sample
-        and after its last one (only at the start and at :meth:`flush`).
-        """  # noqa: D205
-        b = self._base
-        a0, a1 = max(lo, b), min(hi, self._n)
-        core = arr[a0 - b : a1 - b]
-        if a0 == lo and a1 == hi:
-            return core
-        return np.concatenate((np.full(a0 - lo, left), core, np.full(hi - a1, right)))
-
-    def _measure_candidate(self, i: int, amp: float) -> _Candidate | None:
-        a = i - self._fid_back
-        if (
-            self._last_bad >= a - self._nan_guard
-            and self._span(self._bad, a - self._nan_guard, i + self._measure, 0.0, 0.0).any()
-        ):
-            return None
-        fid = a + int(np.abs(self._span(self._z, a, i + 1, 0.0, 0.0)).argmax())
-        win = self._span(
-            self._z, fid - self._t1 - self._lag, fid + self._t2 + self._lag, 0.0, 0.0
-        ).copy()
-        # raw samples and times from one before the R-peak search range to one after it
-        lo, hi = fid - self._p1 - 1, fid + self._p2 + 2
-        first, last = float(self._x[0]), float(self._x[self._n - self._base - 1])
-        xs: list[float] = self._span(self._x, lo, hi, first, last).tolist()
-        ts: list[float] = self._span(self._t, lo, hi, math.nan, math.nan).tolist()
-        # polarity vote: the sharper extremum (larger |second difference|) is the R wave
-        near = xs[1:-1]
-        (pp, cp) = self._refine(lo, xs, ts, near.index(max(near)), 1.0)
-        (pn, cn) = self._refine(lo, xs, ts, near.index(min(near)), -1.0)
-        vote = (cn - cp) / (cn + cp) if cn + cp > 0 else 0.0
-        amp2 = float(self._span(self._e2, i - self._r, i + self._r + 1, 0.0, 0.0).max())
-        # the raw complex, for its slope-energy centroid if the candidate becomes a beat
-        seg = self._span(self._x, fid - self._cw, fid + self._cw + 1, first, last).copy()
-        t_fid, t_nxt = ts[self._p1 + 1], ts[self._p1 + 2]
-        dt = t_nxt - t_fid if math.isfinite(t_nxt) else t_fid - ts[self._p1]
-        if not math.isfinite(dt):
-            dt = 1.0 / self.sampling_rate_hz
-        return _Candidate(
-            i=i,
-            amp=amp,
-            win=win,
-            peaks=(pp, pn),
-            vote=vote,
-            amp2=amp2,
-            fid=fid,
-            t_fid=t_fid,
-            dt_fid=dt,
-            raw=seg,
-        )
-
-    def _refine(
-        self, lo: int, xs: list[float], ts: list[float], k: int, sign: float
-    ) -> tuple[tuple[int, float, float], float]:
-        """Extremum ``xs[k + 1]`` (sample ``lo + k + 1``) refined by a 3-point parabola.
-
-        ``xs`` and ``ts`` are the raw samples and their times (NaN outside the stream) from
-        one sample before the search range to one after it.
-        """
-        y0, y1, y2 = xs[k], xs[k + 1], xs[k + 2]
-        den = y0 - 2.0 * y1 + y2
-        delta = 0.0
-        if den * sign < 0:  # a proper extremum (concave for a max, convex for a min)
-            delta = min(0.5, max(-0.5, 0.5 * (y0 - y2) / den))
-        vertex = y1 - 0.25 * (y0 - y2) * delta
-        tm, t0, tp = ts[k], ts[k + 1], ts[k + 2]
-        if delta >= 0:
-            dt = tp - t0 if math.isfinite(tp) else t0 - tm
-        else:
-            dt = t0 - tm if math.isfinite(tm) else tp - t0
-        if not math.isfinite(dt):
-            dt = 1.0 / self.sampling_rate_hz
-        return (lo + k + 1, t0 + delta * dt, vertex), abs(den)
-
     # ------------------------------------------------------------------ decisions
 
     def _decide(self, out: list[_Candidate]) -> None:
@@ -684,9 +354,6 @@ class EcgPeakDetector:
         assert self._spk is not None
         return self._npk + 0.25 * (self._spk - self._npk)
 
-    def _rr_median(self) -> float | None:
-        return self._rr_med
-
     def _searchback_at(self) -> int | None:
         rrm = self._rr_median()
         if self._last is None or rrm is None:
@@ -697,77 +364,6 @@ class EcgPeakDetector:
         rrm = self._rr_median()
         span = self._refr if rrm is None else max(self._refr, round(_CONFLICT_RR * rrm))
         return min(span, self._look)
-
-    def _quality(self, c: _Candidate) -> float:
-        """Morphology x rhythm x relative amplitude^gamma (for competing candidates)."""
-        self._morphology(c, defer=False)
-        c.rhythm = self._rhythm(c.i)
-        spk = self._spk if self._spk else c.amp
-        c.quality = c.morph * c.rhythm * (c.amp / spk) ** _AMP_GAMMA
-        return c.quality
-
-    def _morphology(self, c: _Candidate, *, defer: bool) -> None:
-        """Set ``c.ncc`` and ``c.morph`` against the current template, or with ``defer`` only
-        remember the template, for :meth:`_deferred_morph` to measure them if ever needed.
-        """  # noqa: D205
-        if self._tmpl is not None and self._tmpl_n >= _TMPL_MIN_BEATS:
-            c.morph_deferred = (self._tmpl, self._tmpl_ss, self._tmpl_n)
-            if not defer:
-                self._deferred_morph(c)
-        else:
-            c.ncc, c.morph, c.morph_deferred = 1.0, 1.0, None
-
-    def _deferred_morph(self, c: _Candidate) -> float:
-        """``c.morph``, measured now on the template it was deferred with (if it was)."""
-        if c.morph_deferred is not None:
-            c.ncc = self._correlate(c, c.morph_deferred)[0]
-            c.morph = min(1.0, max(_NCC_MIN_FACTOR, (c.ncc - _NCC_ZERO) / (_NCC_ONE - _NCC_ZERO)))
-            c.morph_deferred = None
-        return c.morph
-
-    def _rhythm(self, i: int) -> float:
-        if self._last is None or len(self._rr) < 3:
-            return 1.0
-        rr = i - self._last
-        refs = [*self._rr, self._rr_median() or 1.0]
-        dev = min(abs(math.log(rr / r)) for r in refs)
-        if dev <= _RR_TOLERANCE:
-            return 1.0
-        return max(_RR_FLOOR, 1.0 - (1.0 - _RR_FLOOR) * (dev - _RR_TOLERANCE) / _RR_PENALTY_SPAN)
-
-    def _correlate(self, c: _Candidate, ref: _Template | None = None) -> tuple[float, int]:
-        """Best normalised cross-correlation with the template (default: the current one)
-        and its lag, cached per candidate and template version.
-        """  # noqa: D205
-        if ref is None:
-            assert self._tmpl is not None
-            ref = (self._tmpl, self._tmpl_ss, self._tmpl_n)
-        tmpl, tmpl_ss, version = ref
-        if c.corr_version == version:
-            return c.corr, c.corr_lag
-        if c.segs is None or c.segs_ss is None:
-            # the win's windows of the template's size, centred: the layout (overlapping rows)
-            # and the reductions are those of sliding_window_view(win, m) and its .mean()
-            m, step = tmpl.size, c.win.strides[0]
-            segs = np.ndarray((c.win.size - m + 1, m), np.float64, c.win, 0, (step, step))
-            c.segs = segs = segs - np.add.reduce(segs, axis=1, keepdims=True) / m
-            c.segs_ss = ss = np.add.reduce(segs * segs, axis=1)
-            c.segs_ss_min = float(ss.min())
-        num = np.add.reduce(c.segs * tmpl, axis=1)
-        den = np.sqrt(c.segs_ss * tmpl_ss)
-        if c.segs_ss_min * tmpl_ss > 0:  # then every den > 0 (rounding is monotonic)
-            ncc = num / den
-        else:
-            ncc = np.divide(num, den, out=np.zeros_like(num), where=den > 0)
-        k = int(ncc.argmax())
-        c.corr, c.corr_lag, c.corr_version = float(ncc[k]), k, version
-        c.corr_delta = 0.0
-        if 0 < k < ncc.size - 1:  # the best alignment, refined by a parabola
-            y0, y1, y2 = float(ncc[k - 1]), c.corr, float(ncc[k + 1])
-            den = y0 - 2.0 * y1 + y2
-            if den < 0:
-                c.corr_delta = min(0.5, max(-0.5, 0.5 * (y0 - y2) / den))
-        return c.corr, k
 
     def _decide_one(self, c: _Candidate, out: list[_Candidate]) -> None:
         assert self._spk is not None
@@ -854,76 +450,10 @@ class EcgPeakDetector:
             c,
             matched=self._tmpl is not None
             and self._tmpl_n >= _TMPL_MIN_BEATS
-            and self._correlate(c)[0] >= _NCC_ALIGN,
+            and ncc >= _NCC_ALIGN,
         )
         self._learn_template(c)
         out.append(c)
-
-    def _time(self, c: _Candidate, *, matched: bool) -> None:
-        """The beat's time: for a beat of the usual shape, where the running average beat
-        aligns best (sub-sample), plus the usual offset from there to the R peak; for another
-        shape (or before the average beat is learnt), its own R peak.
-
-        The aligned point does not hop between the two peaks of a notched QRS or between an R
-        and an S wave of similar size from beat to beat, as a per-beat extremum can. The
-        offset to the R peak is tracked robustly (median of the first beats, then a slow
-        average of the values within 10 ms), so normal and ectopic beats are timed on the
-        same feature and the intervals between them stay comparable.
-        """  # noqa: D205
-        raw = c.peaks[c.side][1]
-        c.t_out = raw
-        if not math.isfinite(c.t_fid):  # (no time before the stream's start)
-            return
-        assert c.raw is not None
-        slope = np.diff(c.raw)
-        w = slope * slope
-        tot = float(w.sum())
-        cent = c.t_fid + (float(w @ self._cw_pos) / tot if tot > 0 else 0.0) * c.dt_fid
-        if not matched:
-            c.t_out = cent
-            return
-        _, k = self._correlate(c)
-        aligned = c.t_fid + (k - self._lag + c.corr_delta) * c.dt_fid
-        d = cent - aligned
-        if len(self._off_init) < _OFFSET_INIT:
-            self._off_init.append(d)
-            self._off = float(np.median(self._off_init))
-        elif abs(d - self._off) < _OFFSET_TOL_S:
-            self._off += _OFFSET_ALPHA * (d - self._off)
-        c.t_out = aligned + self._off
-
-    def _learn_template(self, c: _Candidate) -> None:
-        m = self._t1 + self._t2
-        if self._tmpl is None:
-            s = c.win[self._lag : self._lag + m]
-            self._tmpl = s - s.mean()
-            self._tmpl_ss = float((self._tmpl * self._tmpl).sum())
-            self._tmpl_n = 1
-            return
-        ncc, k = self._correlate(c)
-        if ncc < _NCC_UPDATE and self._tmpl_n >= _TMPL_MIN_BEATS:
-            return
-        s = c.win[k : k + m]
-        self._tmpl_n += 1
-        self._tmpl = self._tmpl + ((s - s.mean()) - self._tmpl) / min(self._tmpl_n, _TMPL_MEMORY)
-        self._tmpl_ss = float((self._tmpl * self._tmpl).sum())
-
-    def _emit(self, out: list[_Candidate]) -> EcgPeaks:
-        if not out:
-            return EcgPeaks.empty()
-        # the sample nearest the beat's time
-        idx = np.array(
-            [
-                c.fid + round((c.t_out - c.t_fid) / c.dt_fid)
-                if math.isfinite(c.t_fid)
-                else c.peaks[c.side][0]
-                for c in out
-            ],
-            np.int64,
-        )
-        t = np.array([c.t_out for c in out], dtype=np.float64)
-        amp = np.array([c.peaks[c.side][2] for c in out], dtype=np.float64)
-        return EcgPeaks(idx, t, amp, np.array([c.ectopic for c in out], dtype=np.bool_))
 
 
 def ecg_peak_indices(signal: npt.ArrayLike, *, sampling_rate_hz: float) -> _I64:
@@ -952,120 +482,3 @@ def ecg_peak_times(signal: npt.ArrayLike, *, sampling_rate_hz: float) -> _F64:
     det = EcgPeakDetector(sampling_rate_hz=sampling_rate_hz)
     peaks = EcgPeaks.concat([det.step(signal), det.flush()])
     return peaks.t
-
-
-ECG_CLEAN_BAND_HZ = (0.5, 40.0)
-"""Pass band of :class:`EcgCleaner` (the upper edge is capped at 0.4 times the sampling rate)."""
-_CLEAN_ORDER = 2
-_CLEAN_DELAY_AT_HZ = 10.0  # the QRS complex's energy lies around 5-15 Hz
-
-
-class EcgCleaner:
-    """Causal ECG cleaning for display and export: a 2nd-order Butterworth band-pass.
-
-    The band, 0.5-40 Hz (:data:`ECG_CLEAN_BAND_HZ`, upper edge capped at 0.4 fs), removes the
-    baseline wander and mains/muscle noise above the QRS band (the usual monitoring band). The
-    filter is causal, so each output sample depends on its input sample and the ones before:
-    it is aligned with the raw sample it comes from (same timestamp), and carries the filter's
-    frequency-dependent group delay (:meth:`group_delay_s`; about 5 ms at 10 Hz for 130 Hz
-    sampling). The R peaks of :class:`EcgPeakDetector` are timed on the *raw* signal and do not
-    carry this delay. The filter starts in steady state on the first finite sample; NaN samples
-    are held at the last finite value for the filter and stay NaN in the output. ``step`` over
-    any split of a signal equals :func:`ecg_clean` on the whole of it, bit for bit.
-
-    Args:
-        sampling_rate_hz: the sampling rate, at least 100 Hz.
-
-    Raises:
-        EcgRateError: a sampling rate below :data:`ECG_MIN_SAMPLING_RATE_HZ` (100 Hz) or not
-            finite (a :class:`~wearsdk.ConfigError`).
-    """
-
-    def __init__(self, *, sampling_rate_hz: float) -> None:
-        fs = _check_rate("ECG", sampling_rate_hz)
-        self.sampling_rate_hz = fs
-        self.band_hz = (ECG_CLEAN_BAND_HZ[0], min(ECG_CLEAN_BAND_HZ[1], _BAND_TOP_FRACTION * fs))
-        """The pass band actually used, Hz."""
-        self.order = _CLEAN_ORDER
-        """The Butterworth order (per band edge)."""
-        self._filter = InPlaceSos(
-            butter_sos("bandpass", self.band_hz, sampling_rate_hz=fs, order=_CLEAN_ORDER)
-        )
-        self.reset()
-
-    def group_delay_s(self, at_hz: float = _CLEAN_DELAY_AT_HZ) -> float:
-        """The filter's group delay at ``at_hz`` (default 10 Hz, the QRS band), seconds."""
-        return group_delay_s(self._filter.sos, at_hz, sampling_rate_hz=self.sampling_rate_hz)
-
-    def describe(self) -> FilterDescription:
-        """Its filters as XDF ``desc/filtering`` sections: ``highpass`` and ``lowpass`` (the
-        band actually used at this rate), ``delay`` (group delay at 10 Hz; output samples keep
-        the raw samples' times).
-        """  # noqa: D205
-        lo, hi = self.band_hz
-        return {
-            "highpass": butterworth_fields(lo, self.order),
-            "lowpass": butterworth_fields(hi, self.order),
-            "delay": {"group_delay_s": number_text(self.group_delay_s()),
-                      "at_hz": number_text(_CLEAN_DELAY_AT_HZ),
-                      "timestamps": "raw sample times (not shifted)"},
-        }  # fmt: skip
-
-    def reset(self) -> None:
-        """Forget the state; the next block starts a new stream."""
-        self._filter.reset()
-        self._hold = math.nan  # last finite sample
-
-    def step(self, x: npt.ArrayLike) -> _F64:
-        """Filter one block of ECG samples (shape ``(n,)``, any unit); same shape and unit.
-
-        Raises:
-            ConfigError: ``x`` is not one-dimensional.
-        """
-        xx = np.asarray(x, dtype=np.float64)
-        if xx.ndim != 1:
-            raise ConfigError(f"ECG block must be one-dimensional (got shape {xx.shape})")
-        n = xx.size
-        if n == 0:
-            return np.empty(0)
-        buf = np.empty((1, n))
-        bad = ~np.isfinite(xx)
-        if not bad.any():
-            buf[0] = xx
-            self._hold = float(xx[-1])
-            self._filter.run(buf)
-            y: _F64 = buf[0]
-            return y
-        # hold the last finite value for the filter; NaN out where the input was not finite
-        idx = np.maximum.accumulate(np.where(bad, -1, np.arange(n)))
-        held = np.where(idx >= 0, xx[np.maximum(idx, 0)], self._hold)
-        started = np.flatnonzero(np.isfinite(held))
-        out = np.full(n, np.nan)
-        if started.size:
-            s = int(started[0])
-            buf = held[None, s:].copy()
-            self._filter.run(buf)
-            out[s:] = buf[0]
-            out[bad] = np.nan
-            self._hold = float(held[-1])
-        return out
-
-
-def ecg_clean(
-    signal: npt.ArrayLike,
-    sampling_rate: float | None = None,
-    *,
-    sampling_rate_hz: float | None = None,
-) -> _F64:
-    """Clean a whole ECG recording: the offline mirror of :class:`EcgCleaner` (causal 0.5-40 Hz
-    Butterworth band-pass; see there for its delay and NaN handling). Called as neurokit2's
-    ``ecg_clean(signal, sampling_rate=...)``, it returns the same shape (the cleaned signal),
-    from its own filter; the rate has no default.
-
-    Args:
-        signal: single-lead ECG, shape ``(n,)``, any unit (the output has the same).
-        sampling_rate: the sampling rate (at least 100 Hz).
-        sampling_rate_hz: the same, under the processors' name.
-    """  # noqa: D205
-    fs = rate_argument(sampling_rate, sampling_rate_hz)
-    return EcgCleaner(sampling_rate_hz=fs).step(signal)

@@ -1,0 +1,478 @@
+"""The sample level of the R-peak detector and what is measured on candidates and beats.
+
+Buffers, band-pass envelopes, candidates, their morphology and rhythm scores, and each beat's
+time, for :class:`~wearsdk.signals._ecg.EcgPeakDetector` (whose module describes the
+algorithm).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+
+import numpy as np
+import numpy.typing as npt
+
+from wearsdk.signals._ecg_base import (
+    _AMP_GAMMA,
+    _EXT_OTHER_SIDE,
+    _F64,
+    _FLOOR_REL,
+    _NCC_MIN_FACTOR,
+    _NCC_ONE,
+    _NCC_UPDATE,
+    _NCC_ZERO,
+    _OFFSET_ALPHA,
+    _OFFSET_INIT,
+    _OFFSET_TOL_S,
+    _RR_FLOOR,
+    _RR_PENALTY_SPAN,
+    _RR_TOLERANCE,
+    _TMPL_MEMORY,
+    _TMPL_MIN_BEATS,
+    EcgPeaks,
+    _Candidate,
+    _Template,
+)
+from wearsdk.signals._filters import InPlaceSos
+
+
+class _EcgSamples:
+    """Sample-level state and methods of the R-peak detector (set up by its ``__init__`` and
+    ``reset``); the decisions are :class:`~wearsdk.signals._ecg.EcgPeakDetector`'s.
+    """  # noqa: D205
+
+    sampling_rate_hz: float
+    nan_count: int
+    _detect: InPlaceSos
+    _morph: InPlaceSos
+    _wide: InPlaceSos
+    _mwi: _F64
+    _mwi2: _F64
+    _mwi_zi: _F64
+    _mwi2_zi: _F64
+    _w: int
+    _w2: int
+    _r: int
+    _range_2r1: npt.NDArray[np.int_]
+    _fid_back: int
+    _t1: int
+    _t2: int
+    _lag: int
+    _p1: int
+    _p2: int
+    _cw: int
+    _cw_pos_list: list[float]
+    _xpre: int
+    _xpost: int
+    _eh: int
+    _nan_guard: int
+    _measure: int
+    _keep: int
+    _cap0: int
+    _buf: _F64
+    _x: _F64
+    _t: _F64
+    _e: _F64
+    _z: _F64
+    _bad: _F64
+    _e2: _F64
+    _n: int
+    _base: int
+    _hold: float | None
+    _prev_y: float | None
+    _prev_y2: float | None
+    _last_bad: int
+    _scale: float
+    _scan: int
+    _pending: deque[_Candidate]
+    _tmpl: _F64 | None
+    _tmpl_ss: float
+    _tmpl_n: int
+    _off_init: list[float]
+    _off: float
+    _spk: float | None
+    _last: int | None
+    _rr: deque[int]
+    _rr_med: float | None
+
+    # ------------------------------------------------------------------ sample level
+
+    def _alloc(self, cap: int) -> None:
+        """Allocate empty buffers with room for ``cap`` samples."""
+        buf = np.zeros((6, cap))
+        self._buf = buf
+        self._x: _F64 = buf[0]  # raw samples (NaNs held)
+        self._t: _F64 = buf[1]  # session times
+        self._e: _F64 = buf[2]  # energy envelope
+        self._z: _F64 = buf[3]  # morphology band
+        self._bad: _F64 = buf[4]  # 1.0 where the sample was NaN
+        self._e2: _F64 = buf[5]  # wide-band energy envelope
+
+    def _reserve(self, m: int) -> int:
+        """Make room for ``m`` more samples; return the buffer position of the next one.
+
+        Only the last ``_keep`` samples are ever read again, so the others are dropped here.
+        """
+        live = self._n - self._base
+        if live + m <= self._buf.shape[1]:
+            return live
+        cut = max(self._base, self._n - self._keep)
+        k, live = cut - self._base, self._n - cut
+        if live + m > self._buf.shape[1]:
+            old = self._buf
+            self._alloc(max(self._cap0, live + m + self._keep))
+            self._buf[:, :live] = old[:, k : k + live]
+        else:
+            self._buf[:, :live] = self._buf[:, k : k + live]
+        self._base = cut
+        return live
+
+    def _append(self, x: _F64, t: _F64) -> None:
+        amax = float(np.abs(x).max())  # NaN or inf when a sample is not finite
+        bad: npt.NDArray[np.bool_] | None = None
+        if not math.isfinite(amax):
+            bad = ~np.isfinite(x)
+            self.nan_count += int(bad.sum())
+            self._last_bad = self._n + int(np.flatnonzero(bad)[-1])
+            if self._hold is None:
+                # nothing finite yet: leading NaNs are skipped without running the filters,
+                # which then start (in steady state) on the first finite sample
+                k = int(np.argmin(bad)) if not bad.all() else x.size
+                j = self._reserve(k)
+                self._x[j : j + k] = 0.0
+                self._t[j : j + k] = t[:k]
+                self._e[j : j + k] = 0.0
+                self._z[j : j + k] = 0.0
+                self._bad[j : j + k] = 1.0
+                self._e2[j : j + k] = 0.0
+                self._n += k
+                x, t, bad = x[k:], t[k:], bad[k:]
+                if x.size == 0:
+                    return
+            # hold the last finite value (the first sample is finite or follows one)
+            idx = np.where(bad, -1, np.arange(x.size))
+            np.maximum.accumulate(idx, out=idx)
+            assert self._hold is not None or idx[0] == 0
+            x = np.where(idx >= 0, x[np.maximum(idx, 0)], self._hold or 0.0)
+            amax = float(np.max(np.abs(x)))
+        m = x.size
+        self._hold = float(x[-1])
+        self._scale = max(self._scale, amax)
+        j = self._reserve(m)
+        self._x[j : j + m] = x
+        self._t[j : j + m] = t
+        if bad is None:
+            self._bad[j : j + m] = 0.0
+        else:
+            self._bad[j : j + m] = bad
+        # band-passes: the morphology band is filtered in place in its buffer
+        self._morph.step_into(x, self._buf[3:4, j : j + m])
+        y2 = np.empty((1, m))
+        self._detect.step_into(x, y2)
+        y = y2[0]
+        # first difference, squared
+        d = np.empty(m)
+        d[0] = y[0] - (float(y[0]) if self._prev_y is None else self._prev_y)
+        np.subtract(y[1:], y[:-1], out=d[1:])
+        np.multiply(d, d, out=d)
+        self._prev_y = float(y[-1])
+        # moving-window integration: what scipy.signal.lfilter(mwi, [1.0], d, zi=...) computes
+        # for an FIR filter (a full convolution, the carried state added to its head)
+        full = np.convolve(self._mwi, d)
+        full[: self._w - 1] += self._mwi_zi
+        self._e[j : j + m] = full[:m]
+        self._mwi_zi = full[m:]
+        # the same on the wide band
+        self._wide.step_into(x, y2)
+        d[0] = y[0] - (float(y[0]) if self._prev_y2 is None else self._prev_y2)
+        np.subtract(y[1:], y[:-1], out=d[1:])
+        np.multiply(d, d, out=d)
+        self._prev_y2 = float(y[-1])
+        full = np.convolve(self._mwi2, d)
+        full[: self._w2 - 1] += self._mwi2_zi
+        self._e2[j : j + m] = full[:m]
+        self._mwi2_zi = full[m:]
+        self._n += m
+
+    def _trim(self) -> None:
+        """Give back the room taken by a large block (memory stays bounded)."""
+        if self._buf.shape[1] > self._cap0 and self._n - self._base > self._keep:
+            cut = self._n - self._keep
+            k, self._base = cut - self._base, cut
+            old = self._buf
+            self._alloc(self._cap0)
+            self._buf[:, : self._keep] = old[:, k : k + self._keep]
+
+    def _find_candidates(self, *, final: bool = False) -> None:
+        """Envelope maxima over +-r whose right-hand context has arrived (all, when final)."""
+        r = self._r
+        hi = self._n if final else self._n - self._measure + 1  # exclusive
+        lo = self._scan
+        if hi <= lo:
+            return
+        m = hi - lo
+        seg = self._span(self._e, lo - r, hi + r, -np.inf, -np.inf)
+        env = seg[r : r + m]
+        floor = _FLOOR_REL * self._scale * self._scale
+        # a maximum over +-r is first one over its two neighbours: screen on those, then test
+        # the few that pass on the r samples each side (env[j] is seg[j + r])
+        js = np.flatnonzero((env > seg[r - 1 : r - 1 + m]) & (env >= seg[r + 1 : r + 1 + m]))
+        if js.size:
+            v = env[js]
+            around = seg[js[:, None] + self._range_2r1]  # rows seg[j : j + 2r + 1]
+            ok = (v > around[:, :r].max(axis=1)) & (v >= around[:, r + 1 :].max(axis=1))
+            ok &= v > floor
+            for j, amp in zip(js[ok].tolist(), v[ok].tolist(), strict=True):
+                cand = self._measure_candidate(lo + j, amp)
+                if cand is not None:
+                    self._pending.append(cand)
+        self._scan = hi
+
+    def _span(self, arr: _F64, lo: int, hi: int, left: float, right: float) -> _F64:
+        """``arr`` over absolute indices ``[lo, hi)``, padded before the stream's first sample
+        and after its last one (only at the start and at :meth:`flush`).
+        """  # noqa: D205
+        b = self._base
+        a0, a1 = max(lo, b), min(hi, self._n)
+        core = arr[a0 - b : a1 - b]
+        if a0 == lo and a1 == hi:
+            return core
+        return np.concatenate((np.full(a0 - lo, left), core, np.full(hi - a1, right)))
+
+    def _measure_candidate(self, i: int, amp: float) -> _Candidate | None:
+        a = i - self._fid_back
+        if (
+            self._last_bad >= a - self._nan_guard
+            and self._span(self._bad, a - self._nan_guard, i + self._measure, 0.0, 0.0).any()
+        ):
+            return None
+        fid = a + int(np.abs(self._span(self._z, a, i + 1, 0.0, 0.0)).argmax())
+        win = self._span(
+            self._z, fid - self._t1 - self._lag, fid + self._t2 + self._lag, 0.0, 0.0
+        ).copy()
+        # the raw complex (for its major deflection if the candidate becomes a beat), and in it
+        # the raw samples and times from one before the R-peak search range to one after it
+        first, last = float(self._x[0]), float(self._x[self._n - self._base - 1])
+        seg: list[float] = self._span(
+            self._x, fid - self._xpre, fid + self._xpost + 1, first, last
+        ).tolist()
+        lo, hi = fid - self._p1 - 1, fid + self._p2 + 2
+        xs = seg[self._xpre - self._p1 - 1 : self._xpre + self._p2 + 2]
+        ts: list[float] = self._span(self._t, lo, hi, math.nan, math.nan).tolist()
+        # polarity vote: the sharper extremum (larger |second difference|) is the R wave
+        near = xs[1:-1]
+        (pp, cp) = self._refine(lo, xs, ts, near.index(max(near)), 1.0)
+        (pn, cn) = self._refine(lo, xs, ts, near.index(min(near)), -1.0)
+        vote = (cn - cp) / (cn + cp) if cn + cp > 0 else 0.0
+        amp2 = float(self._span(self._e2, i - self._r, i + self._r + 1, 0.0, 0.0).max())
+        t_fid, t_nxt = ts[self._p1 + 1], ts[self._p1 + 2]
+        dt = t_nxt - t_fid if math.isfinite(t_nxt) else t_fid - ts[self._p1]
+        if not math.isfinite(dt):
+            dt = 1.0 / self.sampling_rate_hz
+        return _Candidate(
+            i=i,
+            amp=amp,
+            win=win,
+            peaks=(pp, pn),
+            vote=vote,
+            amp2=amp2,
+            fid=fid,
+            t_fid=t_fid,
+            dt_fid=dt,
+            raw=seg,
+        )
+
+    def _refine(
+        self, lo: int, xs: list[float], ts: list[float], k: int, sign: float
+    ) -> tuple[tuple[int, float, float], float]:
+        """Extremum ``xs[k + 1]`` (sample ``lo + k + 1``) refined by a 3-point parabola.
+
+        ``xs`` and ``ts`` are the raw samples and their times (NaN outside the stream) from
+        one sample before the search range to one after it.
+        """
+        y0, y1, y2 = xs[k], xs[k + 1], xs[k + 2]
+        den = y0 - 2.0 * y1 + y2
+        delta = 0.0
+        if den * sign < 0:  # a proper extremum (concave for a max, convex for a min)
+            delta = min(0.5, max(-0.5, 0.5 * (y0 - y2) / den))
+        vertex = y1 - 0.25 * (y0 - y2) * delta
+        tm, t0, tp = ts[k], ts[k + 1], ts[k + 2]
+        if delta >= 0:
+            dt = tp - t0 if math.isfinite(tp) else t0 - tm
+        else:
+            dt = t0 - tm if math.isfinite(tm) else tp - t0
+        if not math.isfinite(dt):
+            dt = 1.0 / self.sampling_rate_hz
+        return (lo + k + 1, t0 + delta * dt, vertex), abs(den)
+
+    def _correlate(self, c: _Candidate, ref: _Template | None = None) -> tuple[float, int]:
+        """Best normalised cross-correlation with the template (default: the current one)
+        and its lag, cached per candidate and template version.
+        """  # noqa: D205
+        if ref is None:
+            assert self._tmpl is not None
+            ref = (self._tmpl, self._tmpl_ss, self._tmpl_n)
+        tmpl, tmpl_ss, version = ref
+        if c.corr_version == version:
+            return c.corr, c.corr_lag
+        if c.segs is None or c.segs_ss is None:
+            # the win's windows of the template's size, centred: the layout (overlapping rows)
+            # and the reductions are those of sliding_window_view(win, m) and its .mean()
+            m, step = tmpl.size, c.win.strides[0]
+            segs = np.ndarray((c.win.size - m + 1, m), np.float64, c.win, 0, (step, step))
+            c.segs = segs = segs - np.add.reduce(segs, axis=1, keepdims=True) / m
+            c.segs_ss = ss = np.add.reduce(segs * segs, axis=1)
+            c.segs_ss_min = float(ss.min())
+        num = np.add.reduce(c.segs * tmpl, axis=1)
+        den = np.sqrt(c.segs_ss * tmpl_ss)
+        if c.segs_ss_min * tmpl_ss > 0:  # then every den > 0 (rounding is monotonic)
+            ncc = num / den
+        else:
+            ncc = np.divide(num, den, out=np.zeros_like(num), where=den > 0)
+        k = int(ncc.argmax())
+        c.corr, c.corr_lag, c.corr_version = float(ncc[k]), k, version
+        c.corr_delta = 0.0
+        if 0 < k < ncc.size - 1:  # the best alignment, refined by a parabola
+            y0, y1, y2 = float(ncc[k - 1]), c.corr, float(ncc[k + 1])
+            den = y0 - 2.0 * y1 + y2
+            if den < 0:
+                c.corr_delta = min(0.5, max(-0.5, 0.5 * (y0 - y2) / den))
+        return c.corr, k
+
+    def _time(self, c: _Candidate, *, matched: bool) -> None:
+        """The beat's time: for a beat of the usual shape, where the running average beat
+        aligns best (sub-sample), plus the usual offset from there to the major deflection;
+        for another shape (or before the average beat is learnt), its own major deflection.
+
+        The aligned point does not hop between the two peaks of a notched QRS or between an R
+        and an S wave of similar size from beat to beat, as a per-beat extremum can. The
+        offset is tracked robustly (median of the first beats, then a slow average of the
+        values within 10 ms), so normal and ectopic beats are timed on the same feature and
+        the intervals between them stay comparable.
+        """  # noqa: D205
+        c.t_out = c.peaks[c.side][1]
+        if not math.isfinite(c.t_fid):  # (no time before the stream's start)
+            return
+        assert c.raw is not None
+        # the slope-energy centroid over +-cw, in samples from fid (Python floats: a few dozen
+        # values, cheaper than numpy calls)
+        raw, e1, cw = c.raw, self._xpre, self._cw
+        num = tot = 0.0
+        prev = raw[e1 - cw]
+        for pos, v in zip(self._cw_pos_list, raw[e1 - cw + 1 : e1 + cw + 1], strict=True):
+            w = (v - prev) * (v - prev)
+            num += w * pos
+            tot += w
+            prev = v
+        cent = num / tot if tot > 0 else 0.0
+        ext = c.t_fid + self._major_deflection(c.raw, e1 + round(cent), c.side) * c.dt_fid
+        if not matched:
+            c.t_out = ext
+            return
+        _, k = self._correlate(c)
+        aligned = c.t_fid + (k - self._lag + c.corr_delta) * c.dt_fid
+        d = ext - aligned
+        if len(self._off_init) < _OFFSET_INIT:
+            self._off_init.append(d)
+            self._off = float(np.median(self._off_init))
+        elif abs(d - self._off) < _OFFSET_TOL_S:
+            self._off += _OFFSET_ALPHA * (d - self._off)
+        c.t_out = aligned + self._off
+
+    def _major_deflection(self, raw: list[float], centre: int, side: int) -> float:
+        """The major deflection of the raw complex: its largest deviation from its median
+        within +-80 ms of ``centre`` (an index into ``raw``, which starts 150 ms before the
+        fiducial), on the R peaks' side (``side`` 0: up, 1: down) unless the other side's is
+        more than :data:`_EXT_OTHER_SIDE` times larger (a beat of the other polarity), refined
+        by a 3-point parabola; in samples from the fiducial.
+        """  # noqa: D205
+        srt, h = sorted(raw), len(raw) // 2
+        med = srt[h] if len(raw) % 2 else 0.5 * (srt[h - 1] + srt[h])
+        lo = min(max(1, centre - self._eh), len(raw) - 2)
+        hi = max(lo + 1, min(len(raw) - 1, centre + self._eh + 1))
+        core = raw[lo:hi]
+        top, bottom = max(core), min(core)
+        up, down = top - med, med - bottom
+        other = down > _EXT_OTHER_SIDE * up if side == 0 else up > _EXT_OTHER_SIDE * down
+        if other != (side == 1):  # the negative extremum
+            k, sign = lo + core.index(bottom), -1.0
+        else:
+            k, sign = lo + core.index(top), 1.0
+        y0, y1, y2 = raw[k - 1], raw[k], raw[k + 1]
+        den = y0 - 2.0 * y1 + y2
+        delta = min(0.5, max(-0.5, 0.5 * (y0 - y2) / den)) if den * sign < 0 else 0.0
+        return k + delta - self._xpre
+
+    def _learn_template(self, c: _Candidate) -> None:
+        m = self._t1 + self._t2
+        if self._tmpl is None:
+            s = c.win[self._lag : self._lag + m]
+            self._tmpl = s - s.mean()
+            self._tmpl_ss = float((self._tmpl * self._tmpl).sum())
+            self._tmpl_n = 1
+            return
+        ncc, k = self._correlate(c)
+        if ncc < _NCC_UPDATE and self._tmpl_n >= _TMPL_MIN_BEATS:
+            return
+        s = c.win[k : k + m]
+        self._tmpl_n += 1
+        self._tmpl = self._tmpl + ((s - s.mean()) - self._tmpl) / min(self._tmpl_n, _TMPL_MEMORY)
+        self._tmpl_ss = float((self._tmpl * self._tmpl).sum())
+
+    def _emit(self, out: list[_Candidate]) -> EcgPeaks:
+        if not out:
+            return EcgPeaks.empty()
+        # the sample nearest the beat's time
+        idx = np.array(
+            [
+                c.fid + round((c.t_out - c.t_fid) / c.dt_fid)
+                if math.isfinite(c.t_fid)
+                else c.peaks[c.side][0]
+                for c in out
+            ],
+            np.int64,
+        )
+        t = np.array([c.t_out for c in out], dtype=np.float64)
+        amp = np.array([c.peaks[c.side][2] for c in out], dtype=np.float64)
+        return EcgPeaks(idx, t, amp, np.array([c.ectopic for c in out], dtype=np.bool_))
+
+    def _rr_median(self) -> float | None:
+        return self._rr_med
+
+    def _quality(self, c: _Candidate) -> float:
+        """Morphology x rhythm x relative amplitude^gamma (for competing candidates)."""
+        self._morphology(c, defer=False)
+        c.rhythm = self._rhythm(c.i)
+        spk = self._spk if self._spk else c.amp
+        c.quality = c.morph * c.rhythm * (c.amp / spk) ** _AMP_GAMMA
+        return c.quality
+
+    def _morphology(self, c: _Candidate, *, defer: bool) -> None:
+        """Set ``c.ncc`` and ``c.morph`` against the current template, or with ``defer`` only
+        remember the template, for :meth:`_deferred_morph` to measure them if ever needed.
+        """  # noqa: D205
+        if self._tmpl is not None and self._tmpl_n >= _TMPL_MIN_BEATS:
+            c.morph_deferred = (self._tmpl, self._tmpl_ss, self._tmpl_n)
+            if not defer:
+                self._deferred_morph(c)
+        else:
+            c.ncc, c.morph, c.morph_deferred = 1.0, 1.0, None
+
+    def _deferred_morph(self, c: _Candidate) -> float:
+        """``c.morph``, measured now on the template it was deferred with (if it was)."""
+        if c.morph_deferred is not None:
+            c.ncc = self._correlate(c, c.morph_deferred)[0]
+            c.morph = min(1.0, max(_NCC_MIN_FACTOR, (c.ncc - _NCC_ZERO) / (_NCC_ONE - _NCC_ZERO)))
+            c.morph_deferred = None
+        return c.morph
+
+    def _rhythm(self, i: int) -> float:
+        if self._last is None or len(self._rr) < 3:
+            return 1.0
+        rr = i - self._last
+        refs = [*self._rr, self._rr_median() or 1.0]
+        dev = min(abs(math.log(rr / r)) for r in refs)
+        if dev <= _RR_TOLERANCE:
+            return 1.0
+        return max(_RR_FLOOR, 1.0 - (1.0 - _RR_FLOOR) * (dev - _RR_TOLERANCE) / _RR_PENALTY_SPAN)
