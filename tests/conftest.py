@@ -1,13 +1,17 @@
 """Shared test configuration.
 
 LSL discovery is kept on this machine (loopback) for every test, as the LSL docs advise for
-test rigs: the config is written once per session and pointed at by ``LSLAPICFG``.
+test rigs, and inside one LSL session (``[lab] SessionID``) per test process: streams of
+parallel pytest-xdist workers, and of other test runs on the same machine, are invisible to each
+other. The config is written before liblsl reads it (at configure time, before collection
+imports anything) and pointed at by ``LSLAPICFG``, which the CLI subprocesses inherit.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -16,18 +20,37 @@ import pytest
 from tests.io.mosquitto import Mosquitto
 from wearsdk import Bus, SessionClock
 
+_OLD_LSLAPICFG = pytest.StashKey[str | None]()
 
-@pytest.fixture(scope="session", autouse=True)
-def _lsl_loopback_only(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    cfg = tmp_path_factory.mktemp("lsl") / "lsl_api.cfg"
-    cfg.write_text("[multicast]\nResolveScope = machine\n\n[ports]\nIPv6 = disable\n")
-    old = os.environ.get("LSLAPICFG")
+
+_LSL_CFG_DIR: tempfile.TemporaryDirectory[str] | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Point liblsl at a loopback-only config with an LSL session of this test process."""
+    global _LSL_CFG_DIR
+    _LSL_CFG_DIR = tempfile.TemporaryDirectory(prefix="wearsdk-lsl-")
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    cfg = Path(_LSL_CFG_DIR.name) / "lsl_api.cfg"
+    cfg.write_text(
+        "[multicast]\nResolveScope = machine\n\n[ports]\nIPv6 = disable\n\n"
+        f"[lab]\nSessionID = wearsdk-tests-{worker}-{os.getpid()}\n"
+    )
+    config.stash[_OLD_LSLAPICFG] = os.environ.get("LSLAPICFG")
     os.environ["LSLAPICFG"] = str(cfg)
-    yield
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Restore ``LSLAPICFG`` and remove the config written by :func:`pytest_configure`."""
+    global _LSL_CFG_DIR
+    old = config.stash.get(_OLD_LSLAPICFG, None)
     if old is None:
         os.environ.pop("LSLAPICFG", None)
     else:
         os.environ["LSLAPICFG"] = old
+    if _LSL_CFG_DIR is not None:
+        _LSL_CFG_DIR.cleanup()
+        _LSL_CFG_DIR = None
 
 
 @pytest.fixture(scope="session", autouse=True)
