@@ -10,13 +10,15 @@ imports anything) and pointed at by ``LSLAPICFG``, which the CLI subprocesses in
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+import wearsdk._clock as clock_module
 from tests.io.mosquitto import Mosquitto
 from wearsdk import Bus, SessionClock
 
@@ -97,3 +99,38 @@ async def session_bus() -> AsyncIterator[tuple[Bus, SessionClock]]:
     bus.bind_loop()
     yield bus, SessionClock()
     bus.close()
+
+
+def _loop_time_source() -> Callable[[], float]:
+    """A time source reading the event loop's clock (the running one, or the first to read it)."""
+    try:
+        loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+    except RuntimeError:
+        loop = None
+
+    def loop_time() -> float:
+        nonlocal loop
+        if loop is None:
+            loop = asyncio.get_running_loop()
+        return loop.time()
+
+    return loop_time
+
+
+@pytest.fixture(autouse=True)
+def _virtual_session_time(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests marked ``looptime`` run on virtual time, session clocks included.
+
+    The ``looptime`` plugin fast-forwards the test's event loop whenever every task waits on a
+    timer, so a 30 s scenario of twins and sessions takes a fraction of a second and cannot be
+    slowed down by a busy machine. Session clocks (``SessionClock``, ``ScaledClock``,
+    ``ReplayClock``) created without an explicit source then read that loop's clock instead of
+    the LSL clock, so sample times, pacing and timeouts all follow the same virtual time. Only
+    for tests whose parts all run in the loop (bumble's virtual radio, sessions, twins): real
+    sockets to other processes and threads would see virtual timeouts expire at once.
+    """
+    if request.node.get_closest_marker("looptime") is None:
+        return
+    if not inspect.iscoroutinefunction(getattr(request.node, "function", None)):
+        return  # no event loop runs the test: its clocks stay on the LSL clock
+    monkeypatch.setattr(clock_module, "monotonic_source", lambda: (_loop_time_source(), "loop"))
