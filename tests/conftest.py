@@ -31,6 +31,8 @@ _LSL_CFG_DIR: tempfile.TemporaryDirectory[str] | None = None
 def pytest_configure(config: pytest.Config) -> None:
     """Point liblsl at a loopback-only config with an LSL session of this test process."""
     global _LSL_CFG_DIR
+    # registered by the looptime plugin too; here so that a venv without it still collects
+    config.addinivalue_line("markers", "looptime: run the test on the loop's virtual time")
     _LSL_CFG_DIR = tempfile.TemporaryDirectory(prefix="wearsdk-lsl-")
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
     cfg = Path(_LSL_CFG_DIR.name) / "lsl_api.cfg"
