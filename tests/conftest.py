@@ -1,33 +1,60 @@
 """Shared test configuration.
 
 LSL discovery is kept on this machine (loopback) for every test, as the LSL docs advise for
-test rigs: the config is written once per session and pointed at by ``LSLAPICFG``.
+test rigs, and inside one LSL session (``[lab] SessionID``) per test process: streams of
+parallel pytest-xdist workers, and of other test runs on the same machine, are invisible to each
+other. The config is written before liblsl reads it (at configure time, before collection
+imports anything) and pointed at by ``LSLAPICFG``, which the CLI subprocesses inherit.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
-from collections.abc import AsyncIterator, Iterator
+import tempfile
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+import wearsdk._clock as clock_module
 from tests.io.mosquitto import Mosquitto
 from wearsdk import Bus, SessionClock
 
+_OLD_LSLAPICFG = pytest.StashKey[str | None]()
 
-@pytest.fixture(scope="session", autouse=True)
-def _lsl_loopback_only(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    cfg = tmp_path_factory.mktemp("lsl") / "lsl_api.cfg"
-    cfg.write_text("[multicast]\nResolveScope = machine\n\n[ports]\nIPv6 = disable\n")
-    old = os.environ.get("LSLAPICFG")
+
+_LSL_CFG_DIR: tempfile.TemporaryDirectory[str] | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Point liblsl at a loopback-only config with an LSL session of this test process."""
+    global _LSL_CFG_DIR
+    # registered by the looptime plugin too; here so that a venv without it still collects
+    config.addinivalue_line("markers", "looptime: run the test on the loop's virtual time")
+    _LSL_CFG_DIR = tempfile.TemporaryDirectory(prefix="wearsdk-lsl-")
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    cfg = Path(_LSL_CFG_DIR.name) / "lsl_api.cfg"
+    cfg.write_text(
+        "[multicast]\nResolveScope = machine\n\n[ports]\nIPv6 = disable\n\n"
+        f"[lab]\nSessionID = wearsdk-tests-{worker}-{os.getpid()}\n"
+    )
+    config.stash[_OLD_LSLAPICFG] = os.environ.get("LSLAPICFG")
     os.environ["LSLAPICFG"] = str(cfg)
-    yield
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Restore ``LSLAPICFG`` and remove the config written by :func:`pytest_configure`."""
+    global _LSL_CFG_DIR
+    old = config.stash.get(_OLD_LSLAPICFG, None)
     if old is None:
         os.environ.pop("LSLAPICFG", None)
     else:
         os.environ["LSLAPICFG"] = old
+    if _LSL_CFG_DIR is not None:
+        _LSL_CFG_DIR.cleanup()
+        _LSL_CFG_DIR = None
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -74,3 +101,38 @@ async def session_bus() -> AsyncIterator[tuple[Bus, SessionClock]]:
     bus.bind_loop()
     yield bus, SessionClock()
     bus.close()
+
+
+def _loop_time_source() -> Callable[[], float]:
+    """A time source reading the event loop's clock (the running one, or the first to read it)."""
+    try:
+        loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+    except RuntimeError:
+        loop = None
+
+    def loop_time() -> float:
+        nonlocal loop
+        if loop is None:
+            loop = asyncio.get_running_loop()
+        return loop.time()
+
+    return loop_time
+
+
+@pytest.fixture(autouse=True)
+def _virtual_session_time(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests marked ``looptime`` run on virtual time, session clocks included.
+
+    The ``looptime`` plugin fast-forwards the test's event loop whenever every task waits on a
+    timer, so a 30 s scenario of twins and sessions takes a fraction of a second and cannot be
+    slowed down by a busy machine. Session clocks (``SessionClock``, ``ScaledClock``,
+    ``ReplayClock``) created without an explicit source then read that loop's clock instead of
+    the LSL clock, so sample times, pacing and timeouts all follow the same virtual time. Only
+    for tests whose parts all run in the loop (bumble's virtual radio, sessions, twins): real
+    sockets to other processes and threads would see virtual timeouts expire at once.
+    """
+    if request.node.get_closest_marker("looptime") is None:
+        return
+    if not inspect.iscoroutinefunction(getattr(request.node, "function", None)):
+        return  # no event loop runs the test: its clocks stay on the LSL clock
+    monkeypatch.setattr(clock_module, "monotonic_source", lambda: (_loop_time_source(), "loop"))

@@ -18,6 +18,8 @@ from wearsdk.analyzers import (
     read_table,
 )
 
+pytestmark = pytest.mark.looptime
+
 # OpenFace 2.0 FeatureExtraction: 17 AU intensities (_r, 0-5) and 18 presences (_c)
 AU_R = ["01", "02", "04", "05", "06", "07", "09", "10", "12", "14", "15", "17", "20", "23"]
 AU_R += ["25", "26", "45"]

@@ -7,7 +7,7 @@ import pytest
 from wearsdk import Annotation, ConfigError, Estimate, ScaledClock, Session
 from wearsdk.analyzers import Analyzer, AnalyzerContext
 
-pytestmark = pytest.mark.timeout(30)
+pytestmark = [pytest.mark.timeout(30), pytest.mark.looptime]
 
 
 class SmileAnalyzer:

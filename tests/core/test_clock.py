@@ -31,11 +31,14 @@ def test_session_clock_is_the_lsl_clock_when_pylsl_is_installed() -> None:
 
 
 def test_scaled_clock_runs_fast() -> None:
-    clock = ScaledClock(50)
-    a, real = clock.now(), time.monotonic()
-    time.sleep(0.05)
-    elapsed_real = time.monotonic() - real  # a loaded machine may sleep longer
-    assert clock.now() - a == pytest.approx(50 * elapsed_real, rel=0.05)
+    real = [1000.0]  # a base clock the test moves: exact, however loaded the machine
+    clock = ScaledClock(50, source=lambda: real[0])
+    a = clock.now()
+    assert a == 1000.0  # its origin is the base clock's time at creation
+    real[0] += 0.05
+    assert clock.now() - a == pytest.approx(2.5)
+    real[0] += 1.0
+    assert clock.now() - a == pytest.approx(52.5)
     assert clock.real_delay_s(10) == pytest.approx(0.2)
     with pytest.raises(ConfigError):
         ScaledClock(0)

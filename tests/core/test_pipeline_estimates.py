@@ -10,11 +10,14 @@ import asyncio
 import math
 
 import numpy as np
+import pytest
 
 from wearsdk import Estimate, HeartRate, PipelineConfig, SampleBlock
 from wearsdk._events import Command
 from wearsdk.bus import Bus
 from wearsdk.session._pipeline import run_pipeline
+
+pytestmark = pytest.mark.looptime
 
 START = 1000.0
 CONFIG = PipelineConfig(window_s=30.0, hop_s=5.0, baseline_s=120.0)

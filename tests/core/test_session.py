@@ -18,6 +18,8 @@ from wearsdk import (
     SourceContext,
 )
 
+pytestmark = pytest.mark.looptime
+
 
 class Forever(Source):
     """A source that publishes RR blocks until cancelled and records its teardown."""

@@ -15,6 +15,8 @@ from wearsdk.bus import Message
 from wearsdk.session import JsonLinesSink, MessageSink, Sink, SinkContext
 from wearsdk.signals._features import FeatureExtractor
 
+pytestmark = pytest.mark.looptime
+
 RR_S = 0.8
 
 

@@ -28,7 +28,7 @@ from wearsdk.drivers.bitalino.protocol import (
 from wearsdk.io.ble import VirtualLink
 from wearsdk.sim import ArousalScript, EdaSimulator, HeartSimulator, Phase
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.timeout(60), pytest.mark.looptime]
 
 
 # -- PLUX's reference code, re-typed from BITalinoWorld/revolution-python-api bitalino.py -------

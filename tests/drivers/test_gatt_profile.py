@@ -27,7 +27,7 @@ from wearsdk.drivers.gatt_profile import (
 from wearsdk.io.ble import VirtualLink
 from wearsdk.sim import ArousalScript, HeartSimulator
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.timeout(60), pytest.mark.looptime]
 
 MINIMAL_TOML = """
 name = "lab-eda"

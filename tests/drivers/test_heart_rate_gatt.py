@@ -23,7 +23,7 @@ from wearsdk.drivers.heart_rate import HeartRateStrap, VirtualHeartRateStrap
 from wearsdk.io.ble import VirtualLink, start_advertising
 from wearsdk.sim import ArousalScript, HeartSimulator
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.timeout(60), pytest.mark.looptime]
 
 
 class RecordingHeart(HeartSimulator):

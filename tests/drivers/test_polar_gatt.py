@@ -25,7 +25,7 @@ from wearsdk.drivers.polar.protocol import (
 from wearsdk.io.ble import VirtualLink
 from wearsdk.sim import ArousalScript, HeartSimulator
 
-pytestmark = pytest.mark.timeout(90)
+pytestmark = [pytest.mark.timeout(90), pytest.mark.looptime]
 
 ECG = PmdMeasurementType.ECG
 ACC = PmdMeasurementType.ACC

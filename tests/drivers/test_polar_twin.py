@@ -41,7 +41,7 @@ from wearsdk.drivers.polar.protocol import (
 from wearsdk.io.ble import VirtualLink
 from wearsdk.sim import ArousalScript, HeartSimulator
 
-pytestmark = pytest.mark.timeout(30)
+pytestmark = [pytest.mark.timeout(30), pytest.mark.looptime]
 
 ECG, ACC = PmdMeasurementType.ECG, PmdMeasurementType.ACC
 SR, RES, RANGE = PmdSettingType.SAMPLE_RATE, PmdSettingType.RESOLUTION, PmdSettingType.RANGE

@@ -14,7 +14,7 @@ from benchmarks.fault_scenarios import (
     silent_device,
 )
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.timeout(120), pytest.mark.looptime]
 
 
 async def test_heart_rate_strap_through_random_drops_vanishing_and_bursts() -> None:

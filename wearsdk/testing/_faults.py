@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,7 +28,8 @@ class Fault:
             restarted).
         session_start: session time the fault began.
         session_end: session time it ended (the device back, or the burst released).
-        real_end: ``time.monotonic()`` when it ended (for reconnection deadlines).
+        real_end: the event loop's time (``loop.time()``) when it ended (for reconnection
+            deadlines; real monotonic seconds on a standard loop).
         detail: parameters (``vanish_s``, ``hold_s``, ``released``...).
     """
 
@@ -60,12 +60,12 @@ class FaultInjector:
 
     @property
     def returned_at(self) -> list[float]:
-        """Real times (``time.monotonic()``) at which the twin was reachable again after a
+        """Event-loop times (``loop.time()``) at which the twin was reachable again after a
         fault that broke the link."""  # noqa: D205, D209
         return [f.real_end for f in self.log if f.kind in ("drop", "vanish", "clock_reset")]
 
     def _record(self, kind: str, start: float, **detail: Any) -> Fault:
-        fault = Fault(kind, start, self.twin.clock.now(), time.monotonic(), detail)
+        fault = Fault(kind, start, self.twin.clock.now(), asyncio.get_running_loop().time(), detail)
         self.log.append(fault)
         return fault
 

@@ -1,9 +1,10 @@
 """What must hold after any fault: checked on what a session's bus carried.
 
 A :class:`BusRecorder` keeps every sample block, gap, device status and estimate a bus carried,
-with the real (monotonic) time each arrived. The ``check_*`` functions compare that record
-with itself (order, gaps against discontinuities), with the faults injected (reconnection
-times) and with what a virtual twin knows it sent (lost beats, lost frames), and return
+with the event loop's time each arrived (real monotonic seconds on a standard loop). The
+``check_*`` functions compare that record with itself (order, gaps against discontinuities),
+with the faults injected (reconnection times) and with what a virtual twin knows it sent (lost
+beats, lost frames), and return
 :class:`Violation` lists: empty means the invariant holds.
 """
 
@@ -12,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -137,7 +137,7 @@ class BusRecorder:
         elif isinstance(payload, Gap):
             self.streams[payload.source, payload.stream].gaps.append(payload)
         elif isinstance(payload, DeviceStatus):
-            self.statuses.append((time.monotonic(), payload))
+            self.statuses.append((asyncio.get_running_loop().time(), payload))
         elif isinstance(payload, Estimate):
             self.estimates.append(payload)
 
@@ -248,13 +248,17 @@ def check_gaps_match_discontinuities(
 def check_reconnection(
     recorder: BusRecorder, source: str, returned_at: Iterable[float], *, within_s: float = 5.0
 ) -> list[Violation]:
-    """After each time the peripheral came back (real, monotonic), ``connected`` follows soon.
+    """After each time the peripheral came back, ``connected`` follows soon.
+
+    Times are the event loop's (``loop.time()``): real monotonic seconds on a standard loop,
+    virtual seconds on a test loop that fast-forwards time, where a back-off longer than
+    ``within_s`` still fails the check.
 
     Args:
         recorder: the record.
         source: the source id.
-        returned_at: real times (``time.monotonic()``) at which the peripheral advertised again.
-        within_s: allowed real seconds from return to the ``connected`` status.
+        returned_at: event-loop times (``loop.time()``) at which the peripheral advertised again.
+        within_s: allowed event-loop seconds from return to the ``connected`` status.
     """
     connected = [t for t, s in recorder.statuses if s.source == source and s.state == "connected"]
     out = []
