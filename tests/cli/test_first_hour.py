@@ -432,3 +432,87 @@ def test_the_mqtt_analyzer_example_without_a_session_says_so(tmp_path: Path) -> 
     (line,) = done.stderr.strip().splitlines()
     assert line.startswith("mqtt_analyzer: error: no wearsdk session 'nobody-here' answered")
     assert "--mqtt-session nobody-here" in line
+
+
+def test_a_twin_advertises_again_after_its_central_is_killed(tmp_path: Path) -> None:
+    """Item 9: `stream` killed with SIGKILL never disconnects; its controller (in the
+    controllers app) keeps the link, so the twin must notice the silent central, drop it and
+    advertise again for the next `stream` to find it."""
+    from tests.cli.test_cross_process import free_port, wait_listening
+
+    p1, p2 = free_port(), free_port()
+    controllers = [sys.executable, "-m", "bumble.apps.controllers"]
+    controllers += [f"tcp-server:127.0.0.1:{p1}", f"tcp-server:127.0.0.1:{p2}"]
+    twin = [sys.executable, "-m", "wearsdk", "twin", "polar-h10", "--name", "H10 twin"]
+    twin += ["--transport", f"bumble:tcp-client:127.0.0.1:{p2}", "--duration", "120"]
+    central = f"bumble:tcp-client:127.0.0.1:{p1}"
+    stream = [sys.executable, "-m", "wearsdk", "stream", "--transport", central]
+    stream += ["--device", "H10 twin", "--driver", "polar-h10", "--jsonl"]
+    log = (tmp_path / "controllers.log").open("wb")
+    with (
+        running(controllers, stdout=log, stderr=subprocess.STDOUT),
+        contextlib.closing(log),
+    ):
+        wait_listening(p1)
+        wait_listening(p2)
+        with running(twin, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL) as served:
+            assert served.stdout is not None
+            assert served.stdout.readline().startswith("serving polar-h10 twin 'H10 twin'")
+            with running(stream, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL) as first:
+                assert first.stdout is not None
+                for line in first.stdout:  # streaming ECG: the twin is connected and busy
+                    if '"stream":"ecg"' in line:
+                        break
+                else:
+                    pytest.fail("the first stream ended without ECG")
+                first.send_signal(signal.SIGKILL)
+                first.wait(timeout=10)
+            again = wearsdk(*stream[3:], "--duration", "3", "--connect-timeout", "15")
+            assert served.poll() is None  # the twin still serves
+    assert again.returncode == 0, again.stderr
+    lines = [json.loads(x) for x in again.stdout.splitlines()]
+    states = [x["state"] for x in lines if x["type"] == "device_status"]
+    assert "connected" in states
+    assert any(x["type"] == "samples" and x["stream"] == "ecg" for x in lines)
+
+
+def test_liblsl_says_nothing_between_the_lab_setup_lines(tmp_path: Path) -> None:
+    """Item 12: liblsl's INFO lines (`Loaded default config`, its git build) no longer leak
+    into a program's output; a user's own liblsl configuration still decides."""
+    import uuid
+
+    root = Path(__file__).resolve().parents[2]
+    env = {k: v for k, v in os.environ.items() if k != "LSLAPICFG"}  # no user config...
+    env["HOME"] = str(tmp_path)  # ...in ~/lsl_api either (nor in the working directory)
+    ns = uuid.uuid4().hex[:8]
+    lab = subprocess.run(
+        [
+            *(sys.executable, str(root / "examples" / "lab_setup.py"), "--duration", "3"),
+            *("--out", "lab.xdf", "--namespace", ns, "--markers", f"markers-{ns}"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        cwd=tmp_path,
+        env=env,
+    )
+    assert lab.returncode == 0, lab.stderr
+    assert lab.stdout.startswith("LSL outlets ready")
+    assert "INFO|" not in lab.stderr
+    assert lab.stderr == ""
+
+    # a user's own configuration (here: liblsl's INFO level) is left to decide
+    cfg = tmp_path / "mine.cfg"
+    cfg.write_text("[log]\nlevel = 0\n\n[multicast]\nResolveScope = machine\n")
+    code = "import wearsdk.io.lsl, pylsl; "
+    code += "pylsl.StreamOutlet(pylsl.StreamInfo('x', 'EEG', 1, 10, pylsl.cf_float32, 'x'))"
+    mine = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+        env={**env, "LSLAPICFG": str(cfg)},
+    )
+    assert mine.returncode == 0, mine.stderr
+    assert f"Configuration loaded from {cfg}" in mine.stderr
