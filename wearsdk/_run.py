@@ -39,6 +39,7 @@ from wearsdk._scenario import play_script, simulated_analyzers
 from wearsdk.affect import load_arousal_params
 from wearsdk.analyzers import (
     Analyzer,
+    AnalyzerContext,
     AnnotationReplay,
     FaceAnalyzer,
     FileAnnotations,
@@ -77,6 +78,7 @@ class RunResult:
         start: the session time the analyzers' ``start_s`` counts from (the session's start).
         script_start: with virtual devices, the session time at which the script started.
         mqtt: the MQTT bridge's counters, with one.
+        files_ended: the session ended because its only inputs, video files, ended.
     """
 
     messages: dict[str, int] = field(default_factory=dict)
@@ -86,6 +88,21 @@ class RunResult:
     start: float | None = None
     script_start: float | None = None
     mqtt: MqttStatistics | None = None
+    files_ended: bool = False
+
+
+class _EndsWithFile:
+    """An analyzer of a file (a video), with an event set when it has analysed all of it."""
+
+    def __init__(self, analyzer: Analyzer) -> None:
+        self.analyzer = analyzer
+        self.analyzer_id = analyzer.analyzer_id
+        self.modality = analyzer.modality
+        self.ended = asyncio.Event()
+
+    async def run(self, ctx: AnalyzerContext) -> None:
+        await self.analyzer.run(ctx)
+        self.ended.set()  # not on an error or a cancellation: the session ends otherwise
 
 
 def _entry(group: str, name: str) -> Any:
@@ -364,7 +381,9 @@ def _replay(entry: ReplaySource) -> tuple[Source, SessionClock]:
     return e4, e4.clock()
 
 
-def _lsl_outlets(sink: LslSink, session: Session, consent: Consent | None, replay: bool) -> Sink:
+def _lsl_outlets(
+    sink: LslSink, session: Session, consent: ConsentGate | None, replay: bool
+) -> Sink:
     import pylsl
 
     from wearsdk.io.lsl import LslOutlets  # the lsl extra, only when asked for
@@ -579,7 +598,9 @@ async def run_session(
                 name=f"jsonl-{i}" if i else "jsonl",
             )
         elif isinstance(sink, LslSink):
-            session.add_sink(_lsl_outlets(sink, session, consent, replay is not None), name="lsl")
+            # the session's gate: consent closing mid-session stops LSL as it stops MQTT and XDF
+            outlets = _lsl_outlets(sink, session, gate, replay is not None)
+            session.add_sink(outlets, name="lsl")
     bridge = _mqtt(config, session, gate)
     if bridge is not None:
         # the bridge retries what retrying can mend (a broker restart, a lost link) and raises
@@ -639,8 +660,18 @@ async def run_session(
 
             result.sources.append(session.add(LslInlet(lsl.query, source_id=lsl.source_id)))
         t0 = result.start = clock.now()
+        # a session whose only inputs are video files ends with them, as a replay does
+        files: list[_EndsWithFile] = []
+        files_only = bool(config.analyzers) and all(
+            isinstance(a, FaceAnalyzerEntry) and a.video is not None for a in config.analyzers
+        )
+        files_only &= not (config.devices or config.sources or virtual or replay is not None)
         for make in analyzers:
-            session.add_analyzer(make(clock, t0))
+            analyzer = make(clock, t0)
+            if files_only:
+                analyzer = _EndsWithFile(analyzer)
+                files.append(analyzer)
+            session.add_analyzer(analyzer)
         if on_start is not None:
             on_start(session)
         if gate is not None:
@@ -668,6 +699,18 @@ async def run_session(
                 else:
                     await session.sleep(script.duration_s)
                 await session.sleep(sim.settle_s)
+            elif files_only:
+                ended = asyncio.ensure_future(asyncio.gather(*(f.ended.wait() for f in files)))
+                waits: set[asyncio.Future[Any]] = {ended}
+                if config.session.duration_s is not None:
+                    waits.add(asyncio.ensure_future(session.sleep(config.session.duration_s)))
+                try:
+                    await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+                    result.files_ended = ended.done()
+                finally:
+                    for wait in waits:
+                        wait.cancel()
+                    await asyncio.gather(*waits, return_exceptions=True)
             else:
                 await _run_live(session, statuses, devices, config.session)
 

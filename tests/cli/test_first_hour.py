@@ -7,6 +7,7 @@ import contextlib
 import io
 import json
 import os
+import re
 import signal
 import socket
 import stat
@@ -516,3 +517,33 @@ def test_liblsl_says_nothing_between_the_lab_setup_lines(tmp_path: Path) -> None
     )
     assert mine.returncode == 0, mine.stderr
     assert f"Configuration loaded from {cfg}" in mine.stderr
+
+
+def test_stream_video_alone_ends_with_the_video_and_says_so(tmp_path: Path) -> None:
+    """A review leftover: `stream --video FILE` without --duration ends when the video ends
+    (like a replay), with a summary, instead of running on with nothing left to analyse."""
+    from tests.analyzers.faces import model_file
+    from tests.cli.test_face_wiring import clip
+
+    video = clip(tmp_path / "clip.avi")  # 7 s at 10 fps
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "wearsdk",
+            "stream",
+            "--video",
+            str(video),
+            "--face-model",
+            str(model_file()),
+            "--no-live",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    (summary,) = [x for x in done.stdout.splitlines() if x.startswith("video finished: ")]
+    assert re.search(r"\b\d+ annotation\b", summary), summary
