@@ -302,8 +302,14 @@ def _load_analyzer_libraries(config: SessionConfig) -> None:
 
         opensmile_available()  # builds and caches the eGeMAPS extractor when installed
     if any(isinstance(a, FaceAnalyzerEntry) for a in config.analyzers):
-        with contextlib.suppress(ImportError):  # the analyzer says which extra is missing
+        # the missing extra is said before anything else (a model download, a device)
+        try:
+            import cv2  # noqa: F401
             import mediapipe  # noqa: F401
+        except ImportError:
+            raise ConfigError(
+                "the face analyzer needs the face extra: pip install 'wearsdk[face]'"
+            ) from None
 
 
 def _mqtt(

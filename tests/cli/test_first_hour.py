@@ -547,3 +547,17 @@ def test_stream_video_alone_ends_with_the_video_and_says_so(tmp_path: Path) -> N
     assert "Traceback" not in done.stderr
     (summary,) = [x for x in done.stdout.splitlines() if x.startswith("video finished: ")]
     assert re.search(r"\b\d+ annotation\b", summary), summary
+
+
+def test_a_missing_face_extra_is_named_before_the_model_is_fetched(tmp_path: Path) -> None:
+    """Without mediapipe (here: an import that fails, as on a machine without the extra),
+    `stream --camera 0` said it could not download the model; the extra comes first."""
+    shim = tmp_path / "shim"
+    shim.mkdir()
+    (shim / "mediapipe.py").write_text("raise ImportError('No module named mediapipe')\n")
+    env = {"PYTHONPATH": str(shim), "HOME": str(tmp_path), "WEARSDK_FACE_MODEL": ""}
+    done = wearsdk("stream", "--camera", "0", "--duration", "3", "--no-live", env=env)
+    assert done.returncode == 1
+    assert done.stderr.strip() == (
+        "wearsdk: error: the face analyzer needs the face extra: pip install 'wearsdk[face]'"
+    )
