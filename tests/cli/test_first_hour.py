@@ -561,3 +561,25 @@ def test_a_missing_face_extra_is_named_before_the_model_is_fetched(tmp_path: Pat
     assert done.stderr.strip() == (
         "wearsdk: error: the face analyzer needs the face extra: pip install 'wearsdk[face]'"
     )
+
+
+def test_ctrl_c_while_the_commands_load_is_an_interrupt_not_a_traceback(tmp_path: Path) -> None:
+    """Ctrl-C in the first second (Python still importing the commands) printed a
+    KeyboardInterrupt traceback; it is exit 130 like any interrupt. The interrupt is raised
+    by a module the commands import (deterministic, instead of a signal at a lucky time)."""
+    shim = tmp_path / "shim"
+    shim.mkdir()
+    (shim / "annotated_types.py").write_text("raise KeyboardInterrupt\n")  # pydantic's
+    env = {"PYTHONPATH": str(shim)}
+    for args in (["doctor"], ["demo", "--duration", "5"], ["replay", "x.xdf"]):
+        done = wearsdk(*args, env=env)
+        assert (done.returncode, done.stderr) == (130, ""), args
+    script = "import sys; from wearsdk.cli import main; sys.exit(main(['doctor']))"
+    console = subprocess.run(  # what the `wearsdk` console script runs
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **env},
+    )
+    assert (console.returncode, console.stderr) == (130, "")
