@@ -187,17 +187,25 @@ class LslOutlets:
                 (:meth:`~wearsdk.session.Session.add_sink`); unused.
         """
         closed = asyncio.ensure_future(self.gate.wait_closed())
+        burst = 0
         try:
             while self.stop_reason is None:
-                receive = asyncio.ensure_future(self._sub.receive())
-                await asyncio.wait({receive, closed}, return_when=asyncio.FIRST_COMPLETED)
-                if receive.done():
-                    message = receive.result()  # StreamClosedError: the session is over
+                # what is queued is pushed at once; the gate is asked per message (push)
+                message = self._sub.receive_nowait()  # StreamClosedError: the session is over
+                if message is None:
+                    receive = asyncio.ensure_future(self._sub.receive())
+                    await asyncio.wait({receive, closed}, return_when=asyncio.FIRST_COMPLETED)
+                    if receive.done():
+                        message = receive.result()
+                    else:
+                        receive.cancel()
+                        with contextlib.suppress(asyncio.CancelledError, StreamClosedError):
+                            await receive
+                if message is not None:
                     self.push(message.topic, message.payload)
-                else:
-                    receive.cancel()
-                    with contextlib.suppress(asyncio.CancelledError, StreamClosedError):
-                        await receive
+                    burst += 1
+                    if burst % 256 == 0:  # a long queue does not hold the event loop
+                        await asyncio.sleep(0)
                 if closed.done():
                     self._stop(closed.result())
         except StreamClosedError:
