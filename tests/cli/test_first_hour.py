@@ -583,3 +583,38 @@ def test_ctrl_c_while_the_commands_load_is_an_interrupt_not_a_traceback(tmp_path
         env={**os.environ, **env},
     )
     assert (console.returncode, console.stderr) == (130, "")
+
+
+def test_a_port_that_is_not_a_controller_is_said_in_one_line(tmp_path: Path) -> None:
+    """`scan`/`twin`/`stream` pointed at a port where something else listens (here a server
+    that answers like a web server and hangs up) ended with bumble's TransportLostError
+    traceback, logged twice; it is one line naming the port and what to check."""
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    port = server.getsockname()[1]
+
+    def serve() -> None:
+        with contextlib.suppress(OSError):  # closed at the end of the test
+            while True:
+                conn, _ = server.accept()
+                with conn:
+                    conn.sendall(b"HTTP/1.0 400 Bad Request\r\n\r\n")
+
+    threading.Thread(target=serve, daemon=True).start()
+    spec = f"bumble:tcp-client:127.0.0.1:{port}"
+    try:
+        for args in (
+            ["scan", "--transport", spec, "--timeout", "2"],
+            ["twin", "heart-rate", "--transport", spec, "--duration", "3"],
+            ["stream", "--transport", spec, "--device", "X", "--connect-timeout", "5"],
+        ):
+            done = wearsdk(*args)
+            assert done.returncode == 1, args
+            assert done.stderr.count("\n") == 1, done.stderr  # one line, no traceback
+            assert done.stderr.startswith(f"wearsdk: error: the other end of '{spec}' closed")
+            assert "HCI" in done.stderr
+    finally:
+        server.close()

@@ -76,6 +76,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr,
     )
     _warnings_as_lines()
+    if not args.verbose:
+        # bumble logs a failing HCI command with its traceback; the command says it in one line
+        logging.getLogger("bumble").setLevel(logging.CRITICAL)
     try:
         code: int = args.func(args)
     except KeyboardInterrupt:

@@ -93,6 +93,8 @@ def cmd(args: argparse.Namespace) -> int:
 
     try:
         asyncio.run(serve())
+    except TransportUnavailableError:
+        raise  # already says what and why
     except OSError as exc:
         raise TransportUnavailableError(
             f"cannot open the bumble transport 'bumble:{spec}': {exc.strerror or exc}; "
