@@ -20,7 +20,17 @@ Targets (each fed mutations of valid inputs built with the matching encoders):
 - ``xdf``: XDF files (written by an XDF writer independent of wearsdk's, interleaved and stream
   after stream, with numeric and string streams and clock offsets) as ``wearsdk replay``
   opens them (``XdfReplay``: read, clock offsets, units, time-ordered feeds); the only refusal
-  is ``XdfFormatError``.
+  is ``XdfFormatError``;
+- ``e4-csv``: one file of an Empatica E4 export (``EDA.csv``, ``BVP.csv``, ``HR.csv``,
+  ``TEMP.csv``, ``ACC.csv``, ``IBI.csv`` or ``tags.csv``, next to a valid ``EDA.csv``) as
+  ``wearsdk replay --source e4`` opens the folder (``load_e4_session``, then ``E4Replay`` and
+  its clock); an accepted session has finite start times, rates and beat times. Accepted
+  sessions spanning more than 10 days (a corrupt start row next to a valid file: a replay of
+  decades) are counted and printed under the row;
+- ``session-toml``: session files as ``wearsdk run --config`` reads them
+  (``load_session_config``), with hostile values (wrong types, NaN, infinities, 10^400, long
+  strings, deep nesting) put in place of valid ones; an accepted file holds no non-finite
+  number.
 
 JSON inputs (``wire-in``, ``wire-event``, ``lsl-marker``, ``gatt-config``) also get structural
 mutations: NaN, infinities, overflowing numbers, 100 000-character strings, 10 000 keys,
@@ -393,6 +403,158 @@ class _XdfFile:
         return XdfReplay(self.path, speed=None)
 
 
+_E4_FILES = ("EDA.csv", "BVP.csv", "HR.csv", "TEMP.csv", "ACC.csv", "IBI.csv", "tags.csv")
+_E4_START = 1_560_279_825.0
+
+
+def _e4_valid() -> dict[str, str]:
+    """A small valid export: each file as E4 Connect writes it (start, rate, samples)."""
+    rng = np.random.default_rng(0)
+
+    def signal(rate: float, rows: list[str], columns: int = 1) -> str:
+        head = ", ".join([f"{_E4_START:.6f}"] * columns) + "\n"
+        head += ", ".join([f"{rate:.6f}"] * columns) + "\n"
+        return head + "\n".join(rows) + "\n"
+
+    return {
+        "EDA.csv": signal(4.0, [f"{0.3 + 0.01 * i:.6f}" for i in range(40)]),
+        "BVP.csv": signal(64.0, [f"{v:.2f}" for v in rng.normal(0, 30, 128)]),
+        "HR.csv": signal(1.0, [f"{70 + i % 5:.2f}" for i in range(10)]),
+        "TEMP.csv": signal(4.0, [f"{31.5 + 0.01 * i:.2f}" for i in range(40)]),
+        "ACC.csv": signal(32.0, [f"{-61 + i % 3},{25},{6 + i % 4}" for i in range(64)], 3),
+        "IBI.csv": f"{_E4_START:.6f}, IBI\n"
+        + "".join(f"{2.0 + 0.8 * i:.6f},0.800000\n" for i in range(8)),
+        "tags.csv": f"{_E4_START + 3:.2f}\n{_E4_START + 6.5:.2f}\n",
+    }
+
+
+def _e4_seeds() -> list[bytes]:
+    # one byte names the file (its index in _E4_FILES), the rest is the file's content
+    return [bytes([i]) + text.encode() for i, text in enumerate(_e4_valid().values())]
+
+
+class _E4Folder:
+    """An E4 export folder as ``wearsdk replay --source e4`` opens it, one file mutated."""
+
+    def __init__(self) -> None:
+        self._folder = tempfile.TemporaryDirectory()
+        self.path = Path(self._folder.name)
+        self._eda = _e4_valid()["EDA.csv"]
+
+    def __call__(self, data: bytes) -> object:
+        from wearsdk.drivers.e4 import E4Replay
+        from wearsdk.io.e4 import load_e4_session
+
+        for old in self.path.iterdir():
+            old.unlink()
+        name = _E4_FILES[data[0] % len(_E4_FILES)] if data else "EDA.csv"
+        if name != "EDA.csv":
+            (self.path / "EDA.csv").write_text(self._eda)
+        (self.path / name).write_bytes(data[1:])
+        session = load_e4_session(self.path)
+        replay = E4Replay(session, speed=None)
+        replay.clock()
+        if session.end_unix - session.start_unix > 10 * 86_400:
+            self.long_spans += 1
+        return session
+
+    long_spans = 0
+    """Accepted sessions spanning more than 10 days."""
+
+
+def _e4_check(session: object) -> bool:
+    """Finite start times, rates and beat times."""
+    from wearsdk.io.e4 import E4Session
+
+    assert isinstance(session, E4Session)
+    numbers = [session.start_unix, session.end_unix]
+    for sig in session.signals.values():
+        numbers += [sig.start_unix_s, sig.rate_hz]
+    if session.ibi is not None:
+        numbers += [session.ibi.start_unix_s, *session.ibi.offset_s.tolist()]
+    numbers += session.tags_unix_s.tolist()
+    return bool(np.all(np.isfinite(numbers)))
+
+
+def _session_toml_seeds() -> list[bytes]:
+    virtual = """[session]
+name = "virtual"
+transport = "virtual"
+duration_s = 20
+speed = 10
+report = "out/report.png"
+connect_timeout_s = 10
+
+[pipeline]
+window_s = 5
+hop_s = 1
+baseline_s = 6
+
+[[devices]]
+driver = "heart-rate"
+name = "Strap"
+
+[[sinks]]
+kind = "jsonl"
+path = "out/events.jsonl"
+"""
+    live = """[session]
+name = "lab"
+transport = "bumble:tcp-client:127.0.0.1:19001"
+duration_s = 60
+
+[[devices]]
+driver = "polar-h10"
+address = "A0:9E:1A:12:34:56"
+
+[[devices]]
+driver = "bitalino"
+name = "BITalino EDA"
+options = { channel = 2 }
+
+[[sinks]]
+kind = "jsonl"
+path = "events.jsonl"
+"""
+    return [virtual.encode(), live.encode()]
+
+
+_TOML_HOSTILE = (
+    "nan", "inf", "-inf", "1e400", "-1", "0", "1" + "0" * 30, "true", '""', "[]", "{}",
+    '"' + "x" * 100_000 + '"', "[" * 1000 + "]" * 1000, '"../../../etc/passwd"', '"\u0000"',
+    '{ a = { b = { c = 1 } } }', '"tcp-client:127.0.0.1:1"', '"bumble:nonsense"',
+)  # fmt: skip
+
+
+def _hostile_toml(rng: random.Random, data: bytes, corpus: object) -> bytes:
+    """Put a hostile value in place of one of the file's values (or nest the file deeply)."""
+    import re
+
+    text = data.decode("utf-8", "replace")
+    if rng.random() < 0.05:
+        depth = rng.choice((100, 10_000, 100_000))
+        return (f"x = {'[' * depth}{']' * depth}\n" + text).encode()
+    values = list(re.finditer(r"(?m)^(\s*[\w.]+\s*=\s*)(.+)$", text))
+    if not values:
+        return mutate(rng, data, ())
+    m = rng.choice(values)
+    return (text[: m.start(2)] + rng.choice(_TOML_HOSTILE) + text[m.end(2) :]).encode()
+
+
+class _SessionFile:
+    """A session file as ``wearsdk run --config`` reads it."""
+
+    def __init__(self) -> None:
+        self._folder = tempfile.TemporaryDirectory()
+        self.path = Path(self._folder.name) / "session.toml"
+
+    def __call__(self, data: bytes) -> object:
+        from wearsdk._config import load_session_config
+
+        self.path.write_bytes(data)
+        return load_session_config(self.path)
+
+
 def targets() -> dict[str, Target]:
     """Every fuzz target by name."""
     out = [
@@ -409,6 +571,14 @@ def targets() -> dict[str, Target]:
         Target("lsl-channels", _channel_seeds(), _lsl_channels, _JSON_ERRORS, check=finite_json),
         _gatt_config_target(),
         Target("xdf", _xdf_seeds(), _XdfFile()),
+        Target("e4-csv", _e4_seeds(), _E4Folder(), check=_e4_check),
+        Target(
+            "session-toml",
+            _session_toml_seeds(),
+            _SessionFile(),
+            mutators=(mutate, _hostile_toml, _hostile_toml),
+            check=finite_json,
+        ),
     ]
     return {t.name: t for t in out}
 
@@ -470,10 +640,24 @@ def main() -> None:
     )
     failed = False
     worst: FuzzResult | None = None
+    targets_by_name = targets()
     for name in names:
-        (r,) = run([name], args.inputs, args.seed, measure_memory=not args.no_memory)
+        t = targets_by_name[name]
+        (r,) = [
+            fuzz(
+                t.name,
+                t.run,
+                t.seeds,
+                inputs=args.inputs,
+                allowed=t.allowed,
+                seed=args.seed,
+                mutators=t.mutators,
+                check=t.check,
+                measure_memory=not args.no_memory,
+            )
+        ]
         rate = r.inputs / r.seconds if r.seconds else float("inf")
-        checked = "-" if targets()[name].check is None else str(r.unsafe)
+        checked = "-" if t.check is None else str(r.unsafe)
         print(
             f"{r.name:<14} {r.inputs:>8} {r.accepted:>9} {r.rejected:>8} {r.crashes:>8} "
             f"{checked:>10} {r.peak_bytes / 1e6:>8.2f} {r.rss_growth_bytes / 1e6:>8.1f} "
@@ -492,6 +676,8 @@ def main() -> None:
             print(f"  first non-finite acceptance on {r.first_unsafe[:256]!r}")
         if max(r.peak_bytes, r.rss_growth_bytes) > 100e6:
             failed = True
+        if (long := getattr(targets_by_name[name].run, "long_spans", 0)) > 0:
+            print(f"  {long} accepted session(s) span more than 10 days")
         if r.slowest_s > 0.5:
             print(f"  slowest input ({r.slowest_s:.2f} s) starts {r.slowest_input[:48]!r}")
     if worst is not None and not args.no_memory:

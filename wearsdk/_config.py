@@ -411,9 +411,16 @@ def load_session_config(path: Path | str) -> SessionConfig:
         data = tomllib.loads(p.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError(f"cannot read {p}: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{p} is not UTF-8 text (a TOML file is): {exc.reason}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{p} is not valid TOML: {exc}") from exc
-    config = session_config(data, what=str(p))
+    except RecursionError:
+        raise ConfigError(f"{p} is nested too deeply") from None
+    try:
+        config = session_config(data, what=str(p))
+    except RecursionError:
+        raise ConfigError(f"{p} is nested too deeply") from None
     config = _relative_to(config, p.parent)
     _check_files(config, p)
     return config

@@ -23,7 +23,8 @@ __all__ = [
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # a session file's NaN or 1e400 (inf) is refused: no duration, rate or offset is endless
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 _ANALYZER_ID = r"^[^/+#\s]{1,64}$"

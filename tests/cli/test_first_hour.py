@@ -7,6 +7,7 @@ import contextlib
 import io
 import json
 import os
+import re
 import signal
 import socket
 import stat
@@ -432,3 +433,188 @@ def test_the_mqtt_analyzer_example_without_a_session_says_so(tmp_path: Path) -> 
     (line,) = done.stderr.strip().splitlines()
     assert line.startswith("mqtt_analyzer: error: no wearsdk session 'nobody-here' answered")
     assert "--mqtt-session nobody-here" in line
+
+
+def test_a_twin_advertises_again_after_its_central_is_killed(tmp_path: Path) -> None:
+    """Item 9: `stream` killed with SIGKILL never disconnects; its controller (in the
+    controllers app) keeps the link, so the twin must notice the silent central, drop it and
+    advertise again for the next `stream` to find it."""
+    from tests.cli.test_cross_process import free_port, wait_listening
+
+    p1, p2 = free_port(), free_port()
+    controllers = [sys.executable, "-m", "bumble.apps.controllers"]
+    controllers += [f"tcp-server:127.0.0.1:{p1}", f"tcp-server:127.0.0.1:{p2}"]
+    twin = [sys.executable, "-m", "wearsdk", "twin", "polar-h10", "--name", "H10 twin"]
+    twin += ["--transport", f"bumble:tcp-client:127.0.0.1:{p2}", "--duration", "120"]
+    central = f"bumble:tcp-client:127.0.0.1:{p1}"
+    stream = [sys.executable, "-m", "wearsdk", "stream", "--transport", central]
+    stream += ["--device", "H10 twin", "--driver", "polar-h10", "--jsonl"]
+    log = (tmp_path / "controllers.log").open("wb")
+    with (
+        running(controllers, stdout=log, stderr=subprocess.STDOUT),
+        contextlib.closing(log),
+    ):
+        wait_listening(p1)
+        wait_listening(p2)
+        with running(twin, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL) as served:
+            assert served.stdout is not None
+            assert served.stdout.readline().startswith("serving polar-h10 twin 'H10 twin'")
+            with running(stream, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL) as first:
+                assert first.stdout is not None
+                for line in first.stdout:  # streaming ECG: the twin is connected and busy
+                    if '"stream":"ecg"' in line:
+                        break
+                else:
+                    pytest.fail("the first stream ended without ECG")
+                first.send_signal(signal.SIGKILL)
+                first.wait(timeout=10)
+            again = wearsdk(*stream[3:], "--duration", "3", "--connect-timeout", "15")
+            assert served.poll() is None  # the twin still serves
+    assert again.returncode == 0, again.stderr
+    lines = [json.loads(x) for x in again.stdout.splitlines()]
+    states = [x["state"] for x in lines if x["type"] == "device_status"]
+    assert "connected" in states
+    assert any(x["type"] == "samples" and x["stream"] == "ecg" for x in lines)
+
+
+def test_liblsl_says_nothing_between_the_lab_setup_lines(tmp_path: Path) -> None:
+    """Item 12: liblsl's INFO lines (`Loaded default config`, its git build) no longer leak
+    into a program's output; a user's own liblsl configuration still decides."""
+    import uuid
+
+    root = Path(__file__).resolve().parents[2]
+    env = {k: v for k, v in os.environ.items() if k != "LSLAPICFG"}  # no user config...
+    env["HOME"] = str(tmp_path)  # ...in ~/lsl_api either (nor in the working directory)
+    ns = uuid.uuid4().hex[:8]
+    lab = subprocess.run(
+        [
+            *(sys.executable, str(root / "examples" / "lab_setup.py"), "--duration", "3"),
+            *("--out", "lab.xdf", "--namespace", ns, "--markers", f"markers-{ns}"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        cwd=tmp_path,
+        env=env,
+    )
+    assert lab.returncode == 0, lab.stderr
+    assert lab.stdout.startswith("LSL outlets ready")
+    assert "INFO|" not in lab.stderr
+    assert lab.stderr == ""
+
+    # a user's own configuration (here: liblsl's INFO level) is left to decide
+    cfg = tmp_path / "mine.cfg"
+    cfg.write_text("[log]\nlevel = 0\n\n[multicast]\nResolveScope = machine\n")
+    code = "import wearsdk.io.lsl, pylsl; "
+    code += "pylsl.StreamOutlet(pylsl.StreamInfo('x', 'EEG', 1, 10, pylsl.cf_float32, 'x'))"
+    mine = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+        env={**env, "LSLAPICFG": str(cfg)},
+    )
+    assert mine.returncode == 0, mine.stderr
+    assert f"Configuration loaded from {cfg}" in mine.stderr
+
+
+def test_stream_video_alone_ends_with_the_video_and_says_so(tmp_path: Path) -> None:
+    """A review leftover: `stream --video FILE` without --duration ends when the video ends
+    (like a replay), with a summary, instead of running on with nothing left to analyse."""
+    from tests.analyzers.faces import model_file
+    from tests.cli.test_face_wiring import clip
+
+    video = clip(tmp_path / "clip.avi")  # 7 s at 10 fps
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "wearsdk",
+            "stream",
+            "--video",
+            str(video),
+            "--face-model",
+            str(model_file()),
+            "--no-live",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    (summary,) = [x for x in done.stdout.splitlines() if x.startswith("video finished: ")]
+    assert re.search(r"\b\d+ annotation\b", summary), summary
+
+
+def test_a_missing_face_extra_is_named_before_the_model_is_fetched(tmp_path: Path) -> None:
+    """Without mediapipe (here: an import that fails, as on a machine without the extra),
+    `stream --camera 0` said it could not download the model; the extra comes first."""
+    shim = tmp_path / "shim"
+    shim.mkdir()
+    (shim / "mediapipe.py").write_text("raise ImportError('No module named mediapipe')\n")
+    env = {"PYTHONPATH": str(shim), "HOME": str(tmp_path), "WEARSDK_FACE_MODEL": ""}
+    done = wearsdk("stream", "--camera", "0", "--duration", "3", "--no-live", env=env)
+    assert done.returncode == 1
+    assert done.stderr.strip() == (
+        "wearsdk: error: the face analyzer needs the face extra: pip install 'wearsdk[face]'"
+    )
+
+
+def test_ctrl_c_while_the_commands_load_is_an_interrupt_not_a_traceback(tmp_path: Path) -> None:
+    """Ctrl-C in the first second (Python still importing the commands) printed a
+    KeyboardInterrupt traceback; it is exit 130 like any interrupt. The interrupt is raised
+    by a module the commands import (deterministic, instead of a signal at a lucky time)."""
+    shim = tmp_path / "shim"
+    shim.mkdir()
+    (shim / "annotated_types.py").write_text("raise KeyboardInterrupt\n")  # pydantic's
+    env = {"PYTHONPATH": str(shim)}
+    for args in (["doctor"], ["demo", "--duration", "5"], ["replay", "x.xdf"]):
+        done = wearsdk(*args, env=env)
+        assert (done.returncode, done.stderr) == (130, ""), args
+    script = "import sys; from wearsdk.cli import main; sys.exit(main(['doctor']))"
+    console = subprocess.run(  # what the `wearsdk` console script runs
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **env},
+    )
+    assert (console.returncode, console.stderr) == (130, "")
+
+
+def test_a_port_that_is_not_a_controller_is_said_in_one_line(tmp_path: Path) -> None:
+    """`scan`/`twin`/`stream` pointed at a port where something else listens (here a server
+    that answers like a web server and hangs up) ended with bumble's TransportLostError
+    traceback, logged twice; it is one line naming the port and what to check."""
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    port = server.getsockname()[1]
+
+    def serve() -> None:
+        with contextlib.suppress(OSError):  # closed at the end of the test
+            while True:
+                conn, _ = server.accept()
+                with conn:
+                    conn.sendall(b"HTTP/1.0 400 Bad Request\r\n\r\n")
+
+    threading.Thread(target=serve, daemon=True).start()
+    spec = f"bumble:tcp-client:127.0.0.1:{port}"
+    try:
+        for args in (
+            ["scan", "--transport", spec, "--timeout", "2"],
+            ["twin", "heart-rate", "--transport", spec, "--duration", "3"],
+            ["stream", "--transport", spec, "--device", "X", "--connect-timeout", "5"],
+        ):
+            done = wearsdk(*args)
+            assert done.returncode == 1, args
+            assert done.stderr.count("\n") == 1, done.stderr  # one line, no traceback
+            assert done.stderr.startswith(f"wearsdk: error: the other end of '{spec}' closed")
+            assert "HCI" in done.stderr
+    finally:
+        server.close()

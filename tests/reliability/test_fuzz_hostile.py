@@ -3,6 +3,9 @@
 import json
 import math
 import random
+from pathlib import Path
+
+import pytest
 
 from benchmarks.fuzz import finite_json, targets
 from wearsdk.testing import fuzz, has_non_finite, mutate_json
@@ -67,3 +70,50 @@ def test_mutated_xdf_files_are_replayed_or_refused_with_the_typed_error() -> Non
     assert result.crashes == 0, result.first_crash[1] if result.first_crash else ""
     assert result.accepted > 100  # replayed
     assert result.rejected > 100  # refused with XdfFormatError
+
+
+@pytest.mark.parametrize(("name", "inputs"), [("e4-csv", 1500), ("session-toml", 600)])
+def test_e4_exports_and_session_files_are_read_or_refused_with_a_typed_error(
+    name: str, inputs: int
+) -> None:
+    t = TARGETS[name]
+    result = fuzz(
+        name,
+        t.run,
+        t.seeds,
+        inputs=inputs,
+        allowed=t.allowed,
+        seed=5,
+        mutators=t.mutators,
+        check=t.check,
+    )
+    assert result.crashes == 0, result.first_crash[1] if result.first_crash else ""
+    assert result.unsafe == 0, result.first_unsafe
+    assert result.accepted > 0.05 * inputs
+    assert result.rejected > 0.05 * inputs
+
+
+VALID_SESSION = TARGETS["session-toml"].seeds[0]  # a virtual session that validates
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        VALID_SESSION.replace(b'"virtual"', b'"virtual\x86"', 1),  # was a UnicodeDecodeError
+        VALID_SESSION.replace(b"duration_s = 20", b"duration_s = 1e400"),  # inf: was accepted
+        VALID_SESSION.replace(b"duration_s = 20", b"duration_s = nan"),
+        VALID_SESSION.replace(b"speed = 10", b"speed = inf"),  # was accepted
+        VALID_SESSION.replace(b"baseline_s = 6", b"baseline_s = inf"),  # was accepted
+        b"x = " + b"[" * 100_000 + b"]" * 100_000 + b"\n" + VALID_SESSION,  # RecursionError
+    ],
+)
+def test_a_hostile_session_file_is_a_config_error(tmp_path: Path, text: bytes) -> None:
+    from wearsdk import ConfigError
+    from wearsdk._config import load_session_config
+
+    path = tmp_path / "session.toml"
+    path.write_bytes(VALID_SESSION)
+    load_session_config(path)  # the file it is made from is valid
+    path.write_bytes(text)
+    with pytest.raises(ConfigError, match=str(path)):
+        load_session_config(path)

@@ -3,7 +3,7 @@ drivers, analyzers, the MQTT bridge, the pipeline, a replay and LSL outlets.""" 
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
 import dataclasses
 import importlib.metadata
 import inspect
@@ -25,10 +25,11 @@ from wearsdk._config import (
     VoiceAnalyzerEntry,
 )
 from wearsdk._errors import ConfigError, WearError
-from wearsdk._privacy import Consent, ConsentGate, ExportPolicy, Pseudonymizer
+from wearsdk._privacy import ConsentGate, ExportPolicy, Pseudonymizer
 from wearsdk.affect import load_arousal_params
 from wearsdk.analyzers import (
     Analyzer,
+    AnalyzerContext,
     AnnotationReplay,
     FaceAnalyzer,
     FileAnnotations,
@@ -44,6 +45,20 @@ from wearsdk.session import (
     Sink,
     Source,
 )
+
+
+class _EndsWithFile:
+    """An analyzer of a file (a video), with an event set when it has analysed all of it."""
+
+    def __init__(self, analyzer: Analyzer) -> None:
+        self.analyzer = analyzer
+        self.analyzer_id = analyzer.analyzer_id
+        self.modality = analyzer.modality
+        self.ended = asyncio.Event()
+
+    async def run(self, ctx: AnalyzerContext) -> None:
+        await self.analyzer.run(ctx)
+        self.ended.set()  # not on an error or a cancellation: the session ends otherwise
 
 
 def _entry(group: str, name: str) -> Any:
@@ -161,8 +176,14 @@ def _load_analyzer_libraries(config: SessionConfig) -> None:
 
         opensmile_available()  # builds and caches the eGeMAPS extractor when installed
     if any(isinstance(a, FaceAnalyzerEntry) for a in config.analyzers):
-        with contextlib.suppress(ImportError):  # the analyzer says which extra is missing
+        # the missing extra is said before anything else (a model download, a device)
+        try:
+            import cv2  # noqa: F401
             import mediapipe  # noqa: F401
+        except ImportError:
+            raise ConfigError(
+                "the face analyzer needs the face extra: pip install 'wearsdk[face]'"
+            ) from None
 
 
 def _mqtt(
@@ -242,7 +263,9 @@ def _replay(entry: ReplaySource) -> tuple[Source, SessionClock]:
     return replay, replay.clock()
 
 
-def _lsl_outlets(sink: LslSink, session: Session, consent: Consent | None, replay: bool) -> Sink:
+def _lsl_outlets(
+    sink: LslSink, session: Session, consent: ConsentGate | None, replay: bool
+) -> Sink:
     import pylsl
 
     from wearsdk.io.lsl import LslOutlets  # the lsl extra, only when asked for

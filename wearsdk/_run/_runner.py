@@ -10,6 +10,7 @@ from typing import Any
 
 from wearsdk._clock import ScaledClock, SessionClock
 from wearsdk._config import (
+    FaceAnalyzerEntry,
     JsonlSink,
     LslAnalyzer,
     LslSink,
@@ -28,6 +29,7 @@ from wearsdk._run._guards import (
 from wearsdk._run._parts import (
     _analyzer_factories,
     _driver,
+    _EndsWithFile,
     _entry,
     _load_analyzer_libraries,
     _lsl_outlets,
@@ -62,6 +64,7 @@ class RunResult:
         start: the session time the analyzers' ``start_s`` counts from (the session's start).
         script_start: with virtual devices, the session time at which the script started.
         mqtt: the MQTT bridge's counters, with one.
+        files_ended: the session ended because its only inputs, video files, ended.
     """
 
     messages: dict[str, int] = field(default_factory=dict)
@@ -71,6 +74,7 @@ class RunResult:
     start: float | None = None
     script_start: float | None = None
     mqtt: MqttStatistics | None = None
+    files_ended: bool = False
 
 
 async def run_session(
@@ -154,7 +158,9 @@ async def run_session(
                 name=f"jsonl-{i}" if i else "jsonl",
             )
         elif isinstance(sink, LslSink):
-            session.add_sink(_lsl_outlets(sink, session, consent, replay is not None), name="lsl")
+            # the session's gate: consent closing mid-session stops LSL as it stops MQTT and XDF
+            outlets = _lsl_outlets(sink, session, gate, replay is not None)
+            session.add_sink(outlets, name="lsl")
     bridge = _mqtt(config, session, gate)
     if bridge is not None:
         # the bridge retries what retrying can mend (a broker restart, a lost link) and raises
@@ -214,8 +220,18 @@ async def run_session(
 
             result.sources.append(session.add(LslInlet(lsl.query, source_id=lsl.source_id)))
         t0 = result.start = clock.now()
+        # a session whose only inputs are video files ends with them, as a replay does
+        files: list[_EndsWithFile] = []
+        files_only = bool(config.analyzers) and all(
+            isinstance(a, FaceAnalyzerEntry) and a.video is not None for a in config.analyzers
+        )
+        files_only &= not (config.devices or config.sources or virtual or replay is not None)
         for make in analyzers:
-            session.add(make(clock, t0))
+            analyzer = make(clock, t0)
+            if files_only:
+                analyzer = _EndsWithFile(analyzer)
+                files.append(analyzer)
+            session.add(analyzer)
         if on_start is not None:
             on_start(session)
         if gate is not None:
@@ -243,6 +259,18 @@ async def run_session(
                 else:
                     await session.sleep(script.duration_s)
                 await session.sleep(sim.settle_s)
+            elif files_only:
+                ended = asyncio.ensure_future(asyncio.gather(*(f.ended.wait() for f in files)))
+                waits: set[asyncio.Future[Any]] = {ended}
+                if config.session.duration_s is not None:
+                    waits.add(asyncio.ensure_future(session.sleep(config.session.duration_s)))
+                try:
+                    await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+                    result.files_ended = ended.done()
+                finally:
+                    for wait in waits:
+                        wait.cancel()
+                    await asyncio.gather(*waits, return_exceptions=True)
             else:
                 await _run_live(session, statuses, devices, config.session)
 

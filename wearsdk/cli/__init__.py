@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import logging
 import os
 import sys
@@ -22,15 +23,15 @@ from typing import TextIO
 
 from wearsdk._errors import WearError
 from wearsdk._version import __version__
-from wearsdk.cli import demo, doctor, replay, report, run, scan, schema, stream, twin
-from wearsdk.cli._output import Summary as _Summary  # noqa: F401 (tests read the summary)
 
 __all__ = ["build_parser", "main"]
 
 logger = logging.getLogger("wearsdk.cli")
 
-_COMMANDS = (demo, scan, stream, schema, twin, replay, doctor, report, run)
-"""In the order ``wearsdk --help`` lists them (``stream`` adds ``record``)."""
+_COMMANDS = ("demo", "scan", "stream", "schema", "twin", "replay", "doctor", "report", "run")
+"""In the order ``wearsdk --help`` lists them (``stream`` adds ``record``); their modules are
+imported when the parser is built, inside :func:`main`, so that Ctrl-C while they load is an
+interrupt like any other (exit 130, no traceback)."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,8 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
-    for command in _COMMANDS:
-        command.add_parser(sub)
+    for name in _COMMANDS:
+        importlib.import_module(f"wearsdk.cli.{name}").add_parser(sub)
     for command_parser in sub.choices.values():  # `wearsdk demo -v` as `wearsdk -v demo`
         with contextlib.suppress(argparse.ArgumentError):  # inherited (record from stream)
             command_parser.add_argument(
@@ -65,14 +66,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``wearsdk`` console script; returns the exit code."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except KeyboardInterrupt:  # Ctrl-C while the commands load
+        return 130
     logging.basicConfig(
         level=logging.WARNING - 10 * min(args.verbose, 2),
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
     _warnings_as_lines()
+    if not args.verbose:
+        # bumble logs a failing HCI command with its traceback; the command says it in one line
+        logging.getLogger("bumble").setLevel(logging.CRITICAL)
     try:
         code: int = args.func(args)
     except KeyboardInterrupt:

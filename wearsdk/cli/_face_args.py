@@ -23,7 +23,8 @@ def _add_face_arguments(stream: argparse.ArgumentParser) -> None:
         type=Path,
         metavar="FILE",
         help="analyse the face in a video file, its frames stamped by their presentation "
-        "time from the session's start and played in session time",
+        "time from the session's start and played in session time; alone (no device, no "
+        "--lsl-in), the command ends with the video, with a summary",
     )
     stream.add_argument(
         "--face-model",

@@ -134,11 +134,14 @@ def cmd(args: argparse.Namespace) -> int:
             summary(line)
 
     sink_failed = False
+    files_ended: dict[str, int] | None = None
 
     async def stream() -> None:
-        nonlocal sink_failed
+        nonlocal sink_failed, files_ended
         result = await run_session(config, emit, notice=notice)
         sink_failed = report_sinks(result.sinks)
+        if result.files_ended:  # --video alone: the session ended with the video
+            files_ended = result.messages
 
     summary = LiveView(
         Summary(sys.stdout, verbose_hr=True),
@@ -160,6 +163,9 @@ def cmd(args: argparse.Namespace) -> int:
         finally:
             event_log.close()
         out = sys.stderr if args.jsonl else sys.stdout
+        if files_ended is not None and not interrupted:
+            done = ", ".join(f"{v} {k}" for k, v in sorted(files_ended.items()))
+            print(f"video finished: {done or 'nothing analysed'}", file=out)
         finish_report(
             event_log,
             png,

@@ -9,6 +9,9 @@ from typing import Any
 from wearsdk._errors import ConfigError, TransportUnavailableError
 from wearsdk.cli._args import add_option_argument, construct, entry_points, load, positive_float
 
+_SUPERVISION_TIMEOUT_S = 2.0
+"""Real seconds after which a twin drops a central that stopped answering."""
+
 
 def add_parser(sub: Any) -> None:
     """Add the command to the ``wearsdk`` subcommands."""
@@ -53,6 +56,7 @@ def add_parser(sub: Any) -> None:
 def cmd(args: argparse.Namespace) -> int:
     """``wearsdk twin KIND``."""
     from wearsdk._clock import ScaledClock
+    from wearsdk.driverkit import VirtualPeripheral
     from wearsdk.io.ble import open_peripheral
     from wearsdk.sim import ArousalScript, HeartSimulator
 
@@ -78,14 +82,19 @@ def cmd(args: argparse.Namespace) -> int:
                 clock,
                 options=dict(args.option),
                 name=name,
-            ),  # fmt: skip
+            ) as twin,  # fmt: skip
         ):
+            if isinstance(twin, VirtualPeripheral):
+                # a central killed without disconnecting must not keep the twin from advertising
+                twin.supervise_links(_SUPERVISION_TIMEOUT_S)
             print(f"serving {args.kind} twin {name!r} on bumble:{spec}", flush=True)
             await asyncio.sleep(clock.real_delay_s(args.duration))
             print(f"twin {name!r}: served {args.duration:g} s (--duration), exiting", flush=True)
 
     try:
         asyncio.run(serve())
+    except TransportUnavailableError:
+        raise  # already says what and why
     except OSError as exc:
         raise TransportUnavailableError(
             f"cannot open the bumble transport 'bumble:{spec}': {exc.strerror or exc}; "

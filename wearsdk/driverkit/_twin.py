@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from abc import abstractmethod
 from collections.abc import Coroutine, Sequence
 from types import TracebackType
 from typing import Any, Self
 
 from bumble import gatt
+from bumble.att import ATT_Error
 from bumble.device import Connection, Device
 from bumble.gatt import Characteristic
 
@@ -20,6 +22,8 @@ from wearsdk._errors import ConfigError
 from wearsdk.io.ble import start_advertising
 
 __all__ = ["VirtualPeripheral"]
+
+logger = logging.getLogger(__name__)
 
 
 class VirtualPeripheral:
@@ -54,6 +58,9 @@ class VirtualPeripheral:
         self._held: list[tuple[Characteristic[Any], bytes, Connection | None]] | None = None
         self.bursts = 0
         """Bursts released so far (:meth:`burst`)."""
+        self._supervision_s: float | None = None
+        self.links_dropped_silent = 0
+        """Links dropped because the central stopped answering (:meth:`supervise_links`)."""
 
     @property
     def connected(self) -> bool:
@@ -107,6 +114,57 @@ class VirtualPeripheral:
         connection.on(
             connection.EVENT_DISCONNECTION, lambda _reason: self._on_disconnection(connection)
         )
+        if self._supervision_s is not None:
+            self._spawn(self._supervise(connection, self._supervision_s), "supervise")
+
+    def supervise_links(self, timeout_s: float = 2.0) -> None:
+        """Drop a link whose central stops answering, and advertise again.
+
+        A real radio ends a link whose peer falls silent after the supervision timeout. Between
+        bumble controllers (e.g. ``bumble.apps.controllers``) a central process killed without
+        disconnecting leaves its controller holding the link, so the twin would stay
+        "connected", never advertise again and no new central could find it. Once this is on,
+        the twin asks each central for an attribute every ``timeout_s`` real seconds; a central
+        that does not answer within ``timeout_s`` (an error response is an answer) is
+        disconnected, which restarts advertising.
+
+        Args:
+            timeout_s: real seconds between probes and to wait for an answer.
+
+        Raises:
+            ConfigError: if ``timeout_s`` is not positive.
+        """
+        if not timeout_s > 0:
+            raise ConfigError(f"supervision timeout must be positive, not {timeout_s!r}")
+        first = self._supervision_s is None
+        self._supervision_s = timeout_s
+        if first:
+            for connection in list(self.device.connections.values()):
+                self._spawn(self._supervise(connection, timeout_s), "supervise")
+
+    async def _supervise(self, connection: Connection, timeout_s: float) -> None:
+        def linked() -> bool:  # handles are reused: the same handle may be a newer link
+            return self.device.connections.get(connection.handle) is connection
+
+        while linked():
+            await asyncio.sleep(timeout_s)
+            if not linked():
+                return
+            try:
+                # handle 1 exists on every GATT server; an ATT error response is an answer too
+                await asyncio.wait_for(connection.gatt_client.read_value(1), timeout_s)
+            except ATT_Error:
+                continue
+            except TimeoutError:
+                if not linked():
+                    return
+                logger.info("%s: central stopped answering; dropping the link", self.name)
+                self.links_dropped_silent += 1
+                with contextlib.suppress(Exception):  # gone meanwhile: nothing left to drop
+                    await connection.disconnect()
+                return
+            except Exception as exc:  # the link went down during the probe
+                logger.debug("%s: link probe ended: %r", self.name, exc)
 
     def _on_disconnection(self, connection: Connection) -> None:
         self._link_closed(connection)

@@ -279,7 +279,7 @@ class BumbleBleTransport(_BumbleCentralTransport):
         from bumble.device import Device
         from bumble.host import Host
         from bumble.transport import open_transport
-        from bumble.transport.common import TransportSpecError
+        from bumble.transport.common import TransportLostError, TransportSpecError
 
         try:
             transport = await open_transport(self._spec)
@@ -304,6 +304,8 @@ class BumbleBleTransport(_BumbleCentralTransport):
                     f"the controller of 'bumble:{self._spec}' did not answer within "
                     f"{_POWER_ON_TIMEOUT_S:g} s"
                 ) from None
+            except TransportLostError:
+                raise TransportUnavailableError(_lost(self._spec)) from None
         except BaseException:
             await transport.close()
             raise
@@ -317,6 +319,15 @@ class BumbleBleTransport(_BumbleCentralTransport):
         finally:
             if transport is not None:
                 await transport.close()
+
+
+def _lost(spec: str) -> str:
+    """What to say when the other end of a bumble transport hangs up while it starts."""
+    return (
+        f"the other end of 'bumble:{spec}' closed the connection while the controller "
+        "started: is it a Bluetooth (HCI) controller? For a virtual one: python -m "
+        "bumble.apps.controllers, see `wearsdk twin --help`"
+    )
 
 
 def parse_transport(text: str) -> BleTransport:

@@ -24,8 +24,13 @@ from bumble.host import Host
 from bumble.link import LocalLink
 from bumble.transport.common import AsyncPipeSink
 
-from wearsdk._errors import ConfigError, WearError
-from wearsdk.io.ble._transport import BleTransport, _BumbleCentralTransport, _shutdown_device
+from wearsdk._errors import ConfigError, TransportUnavailableError, WearError
+from wearsdk.io.ble._transport import (
+    BleTransport,
+    _BumbleCentralTransport,
+    _lost,
+    _shutdown_device,
+)
 
 __all__ = ["ADVERTISING_INTERVAL_MS", "VirtualLink", "open_peripheral", "start_advertising"]
 
@@ -258,12 +263,16 @@ async def open_peripheral(
         address: static random address to advertise with; generated if omitted.
     """
     from bumble.transport import open_transport
+    from bumble.transport.common import TransportLostError
 
     transport = await open_transport(spec)
     try:
         addr = Address(address) if address else Address.generate_static_address()
         device = Device(name=name, address=addr, host=Host(transport.source, transport.sink))
-        await device.power_on()
+        try:
+            await device.power_on()
+        except TransportLostError:
+            raise TransportUnavailableError(_lost(spec)) from None
         try:
             yield device
         finally:

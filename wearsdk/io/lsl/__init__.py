@@ -8,7 +8,8 @@
 - files: :class:`XdfRecorder`, :class:`XdfWriter`, :func:`read_xdf`; replay is
   :class:`wearsdk.io.sources.XdfReplay`.
 
-Needs the ``lsl`` extra (pylsl).
+Needs the ``lsl`` extra (pylsl). Importing it sets liblsl's own log to errors only, unless a
+liblsl configuration file (``LSLAPICFG``, ``lsl_api.cfg``) says otherwise.
 """
 
 from wearsdk.io.lsl._inlet import (
@@ -20,6 +21,7 @@ from wearsdk.io.lsl._inlet import (
     push_chunk,
     resolve_streams,
 )
+from wearsdk.io.lsl._liblsl import quiet_liblsl
 from wearsdk.io.lsl._outlet import LslOutlets, stream_info
 from wearsdk.io.lsl._spec import (
     AFFECT_CHANNELS,
@@ -47,6 +49,8 @@ from wearsdk.io.lsl._xdf_reader import (
 )
 from wearsdk.io.lsl._xdf_recorder import XdfRecorder
 from wearsdk.io.lsl._xdf_writer import XdfWriter
+
+quiet_liblsl()  # before any stream info is made: liblsl reads its configuration once
 
 __all__ = [
     "AFFECT_CHANNELS",

@@ -12,7 +12,7 @@ import pylsl
 
 from wearsdk._contracts import SinkContext
 from wearsdk._errors import ConfigError, StreamClosedError
-from wearsdk._privacy import Consent, ExportPolicy, require_consent
+from wearsdk._privacy import Consent, ConsentGate, ExportPolicy
 from wearsdk.bus import Bus, BusItem
 from wearsdk.io.lsl._inlet import push_chunk
 from wearsdk.io.lsl._spec import StreamSpec, affect_spec, rows_of, spec_for
@@ -89,9 +89,14 @@ class LslOutlets:
     :func:`stream_info`, and every sample is pushed with its session timestamp (LSL's clock for
     a live session), never the push time.
 
+    Consent is a live condition, as for the MQTT bridge and the XDF recorder: nothing is pushed
+    at or after the consent's expiry instant or a withdrawal, and the outlets then close at once
+    (consumers see the streams disappear); the session goes on in-process.
+
     Args:
         bus: the session bus.
-        consent: the wearer's consent record.
+        consent: the wearer's consent record, or the session's :class:`~wearsdk.ConsentGate`
+            (so that expiry and withdrawal reach every sink); it must allow ``policy``.
         policy: what may be published.
         float32: publish sample streams as float32 instead of double64 (half the bandwidth).
         namespace: appended to every source id (``wearsdk:affect@<namespace>``), to tell
@@ -110,13 +115,15 @@ class LslOutlets:
         self,
         bus: Bus,
         *,
-        consent: Consent | None,
+        consent: Consent | ConsentGate | None,
         policy: ExportPolicy = ExportPolicy.ESTIMATES,
         float32: bool = False,
         namespace: str = "",
         time_offset_s: float = 0.0,
     ) -> None:
-        require_consent(consent, export=policy)
+        self.gate = consent if isinstance(consent, ConsentGate) else ConsentGate(consent)
+        """The consent as a live condition (expiry, withdrawal)."""
+        self.gate.check(export=policy)
         if not math.isfinite(time_offset_s):
             raise ConfigError(f"time_offset_s must be finite, got {time_offset_s!r}")
         self.time_offset_s = float(time_offset_s)
@@ -128,6 +135,10 @@ class LslOutlets:
         """Outlets by stream key."""
         self.pushed: dict[str, int] = {}
         """Samples pushed, by LSL stream name."""
+        self.stop_reason: str | None = None
+        """Why publishing stopped early (``"withdrawn"``, ``"expired"``), else ``None``."""
+        self.refused_by_consent = 0
+        """Bus messages not pushed because consent had closed."""
         self._names: dict[str, str] = {}
         self._sub = bus.subscribe(_TOPICS[policy], maxsize=8192, policy="drop_oldest")
         self._done = asyncio.Event()
@@ -148,9 +159,17 @@ class LslOutlets:
         return outlet
 
     def push(self, topic: str, payload: BusItem) -> None:
-        """Push one bus message to its outlet (creating the outlet on first use)."""
+        """Push one bus message to its outlet (creating the outlet on first use).
+
+        Once consent has closed nothing is pushed: the message is counted in
+        :attr:`refused_by_consent` and the outlets close.
+        """
         spec = spec_for(topic, payload)
         if spec is None:
+            return
+        if self.stop_reason is not None or not self.gate.allows(export=self.policy):
+            self.refused_by_consent += 1
+            self._stop(self.gate.closed_reason() or "closed")
             return
         rows = rows_of(payload)
         assert rows is not None
@@ -167,15 +186,54 @@ class LslOutlets:
             ctx: the session's sink context when the session runs the outlets as a sink
                 (:meth:`~wearsdk.session.Session.add_sink`); unused.
         """
+        closed = asyncio.ensure_future(self.gate.wait_closed())
+        burst = 0
         try:
-            async for message in self._sub:
-                self.push(message.topic, message.payload)
+            while self.stop_reason is None:
+                # what is queued is pushed at once; the gate is asked per message (push)
+                message = self._sub.receive_nowait()  # StreamClosedError: the session is over
+                if message is None:
+                    receive = asyncio.ensure_future(self._sub.receive())
+                    await asyncio.wait({receive, closed}, return_when=asyncio.FIRST_COMPLETED)
+                    if receive.done():
+                        message = receive.result()
+                    else:
+                        receive.cancel()
+                        with contextlib.suppress(asyncio.CancelledError, StreamClosedError):
+                            await receive
+                if message is not None:
+                    self.push(message.topic, message.payload)
+                    burst += 1
+                    if burst % 256 == 0:  # a long queue does not hold the event loop
+                        await asyncio.sleep(0)
+                if closed.done():
+                    self._stop(closed.result())
         except StreamClosedError:
             pass
         finally:
+            closed.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await closed
             self._sub.close()
             self.close()
             self._done.set()
+
+    def _stop(self, reason: str) -> None:
+        """Consent closed: close the outlets, drop (and count) what waits, say so once."""
+        if self.stop_reason is not None:
+            return
+        self.stop_reason = reason
+        with contextlib.suppress(StreamClosedError):
+            while self._sub.receive_nowait() is not None:
+                self.refused_by_consent += 1
+        self._sub.close()
+        self.close()
+        logger.warning(
+            "consent %s: LSL outlets closed (%d messages not published); the session goes on "
+            "in-process",
+            reason,
+            self.refused_by_consent,
+        )
 
     async def drain(self, timeout_s: float) -> int:
         """After the bus closed: wait until what is queued is pushed; return what was not."""
