@@ -31,11 +31,8 @@ PhysioNet wearable-stress dataset, 59 people, Empatica E4, two laboratory protoc
    window (a chest strap plus an EDA band uses ``all``, an E4 uses ``all_bvp``).
    ``missing_<sensor>`` flags are raised only for the sensors in ``flag_missing`` (heart rate
    and EDA): a strap without a BVP stream is not flagged as lacking one.
-4. **Exertion** (:class:`ExertionConfig`): wrist movement, or a heart rate far above the
-   wearer's baseline that the skin conductance does not follow, flags the window
-   ``exertion``; its confidence is halved and its stress level cannot rise to ``high``. The
-   arousal value itself is left as the model computed it: during exertion it measures
-   physiological activation, not mental stress.
+4. **Exertion** (:class:`~wearsdk.affect.ExertionDetector`): flagged windows get a lower
+   confidence and a stress level below ``high``; their arousal measures activation.
 5. **Confidence** in [0, 1]: the sub-model's validated discrimination (EDA-less models are
    weaker), times penalties for low stream coverage, ``eda_invalid``, motion, exertion, lost
    skin contact, missing inputs and a baseline shorter than the calibration.
@@ -68,13 +65,13 @@ import numpy.typing as npt
 from wearsdk._errors import ConfigError
 from wearsdk._events import Estimate
 from wearsdk.affect._baseline import BaselineConfig, PersonalBaseline
+from wearsdk.affect._exertion import ExertionConfig, ExertionDetector, level_input
 from wearsdk.affect._stress import StressLevelConfig, StressLevelTracker
 
 __all__ = [
     "VALENCE_MAX_CONFIDENCE",
     "ArousalEstimator",
     "ArousalModelParams",
-    "ExertionConfig",
     "InputSpec",
     "SubModel",
     "load_arousal_params",
@@ -82,6 +79,9 @@ __all__ = [
 ]
 
 _MODEL_FILE = "arousal_v4.json"
+_PARSED = frozenset(
+    ("model_id", "inputs", "baseline", "models", "stress_levels", "flag_missing", "exertion")
+)
 
 VALENCE_MAX_CONFIDENCE = 0.1
 """Ceiling of :attr:`Estimate.valence_confidence` from physiology (see the module docs)."""
@@ -110,32 +110,6 @@ class InputSpec:
     group: str
     min_std: float
     divide_by: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ExertionConfig:
-    """When a window counts as physical exertion rather than a mental stressor.
-
-    A window is flagged ``exertion`` when its ACC activity exceeds ``acc_g`` or its heart rate
-    is at least ``hr_rise_bpm`` above the wearer's baseline while the skin conductance is less
-    than ``eda_z_max`` baseline spreads above its own (heart rate without the matching EDA;
-    a window without EDA needs the larger rise ``hr_rise_any_bpm``).
-    Flagged estimates have their confidence multiplied by ``confidence_factor`` and their stress
-    level cannot rise to ``high``.
-
-    Attributes:
-        acc_g: ACC activity (SD of the magnitude, g) from which movement is exertion.
-        hr_rise_bpm: heart-rate rise above the baseline mean that counts as exertion.
-        eda_z_max: the ln SCL z-score below which an HR rise is not matched by EDA.
-        hr_rise_any_bpm: a rise this large counts as exertion whatever the EDA does.
-        confidence_factor: the confidence multiplier of flagged estimates.
-    """
-
-    acc_g: float = 0.1
-    hr_rise_bpm: float = 20.0
-    eda_z_max: float = 2.0
-    hr_rise_any_bpm: float = 35.0
-    confidence_factor: float = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,20 +215,7 @@ class ArousalModelParams:
             for m in models:
                 if len(m.coef) != len(m.inputs) or not set(m.inputs) <= known:
                     raise ConfigError(f"sub-model {m.name!r}: inputs and coefficients disagree")
-            rest = {
-                k: v
-                for k, v in d.items()
-                if k
-                not in (
-                    "model_id",
-                    "inputs",
-                    "baseline",
-                    "models",
-                    "stress_levels",
-                    "flag_missing",
-                    "exertion",
-                )
-            }
+            rest = {k: v for k, v in d.items() if k not in _PARSED}
             return cls(
                 model_id=str(d["model_id"]),
                 inputs=inputs,
@@ -369,6 +330,10 @@ class ArousalEstimator:
         self._coef: dict[str, npt.NDArray[np.float64]] = {
             m.name: np.asarray(m.coef, dtype=np.float64) for m in self.params.models
         }
+        self.exertion: ExertionDetector | None = (
+            None if self.params.exertion is None else ExertionDetector(self.params.exertion)
+        )
+        """The exertion detector of ``params.exertion`` (``None``: never flagged)."""
         self.last_z: dict[str, float] = {}
         """Baseline z-scores of the inputs of the last window (NaN when missing): what the
         model saw; for diagnostics and training."""
@@ -378,6 +343,8 @@ class ArousalEstimator:
         self.baseline.reset()
         if self.levels is not None:
             self.levels.reset()
+        if self.exertion is not None:
+            self.exertion.reset()
         self.last_z = {}
 
     def start_calibration(self) -> None:
@@ -398,26 +365,6 @@ class ArousalEstimator:
             if set(m.requires) <= present:
                 return m
         return None
-
-    def _exertion(
-        self, x: Mapping[str, float], z: Mapping[str, float], activity: float | None
-    ) -> bool:
-        """Whether the window looks like physical exertion (see :class:`ExertionConfig`)."""
-        cfg = self.params.exertion
-        if cfg is None:
-            return False
-        if activity is not None and math.isfinite(activity) and activity > cfg.acc_g:
-            return True
-        hr = x.get("hr", math.nan)
-        if not math.isfinite(hr) or "hr" not in self._modality_of or self.baseline.progress < 1.0:
-            return False
-        rise = hr - self.baseline.mean("hr")
-        if rise >= cfg.hr_rise_any_bpm:
-            return True
-        eda = z.get("ln_scl", math.nan)
-        if not math.isfinite(eda):  # without EDA, only a rise no mental task brings counts
-            return False
-        return rise >= cfg.hr_rise_bpm and eda < cfg.eda_z_max
 
     def step(
         self,
@@ -498,11 +445,19 @@ class ArousalEstimator:
             confidence *= 0.3
         if "acc" not in present:
             confidence *= 0.9  # motion cannot be ruled out
-        exertion = self._exertion(x, z, activity)
+        exertion = False
+        if self.exertion is not None:
+            calibrated = self.baseline.progress >= 1.0 and "hr" in self._modality_of
+            exertion = self.exertion.update(
+                window_end,
+                x.get("hr", math.nan),
+                self.baseline.mean("hr") if calibrated else math.nan,
+                z.get("ln_scl", math.nan),
+                activity,
+            )
         if exertion:
             out_flags.append("exertion")
-            assert self.params.exertion is not None
-            confidence *= self.params.exertion.confidence_factor
+            confidence *= self.exertion.config.confidence_factor if self.exertion else 1.0
         progress = self.baseline.progress
         if self.baseline.calibrating or progress < 1.0:
             out_flags.append("calibrating")
@@ -512,8 +467,8 @@ class ArousalEstimator:
         level = None
         if self.levels is not None:
             # exertion alone never makes the level high: it is held just below that threshold
-            capped = min(arousal, math.nextafter(self.levels.config.high, 0.0))
-            level = self.levels.update(window_end, capped if exertion else arousal, confidence)
+            p_level = level_input(arousal, exertion, self.levels.config.high)
+            level = self.levels.update(window_end, p_level, confidence)
         if self.levels is not None and self.levels.held:
             # too uncertain to move the level: it is the one from before (say so)
             out_flags.append("stress_level_held")
