@@ -128,14 +128,14 @@ def run_rule(
     """The runtime detector and level tracker over one session: (flagged, at ``high``)."""
     det = ExertionDetector(cfg)
     levels.reset()
-    high = levels.config.high
+    high, hyst = levels.config.high, levels.config.hysteresis
     flag = np.zeros(s.t.size, dtype=bool)
     at_high = np.zeros(s.t.size, dtype=bool)
     for i in range(s.t.size):
         a = float(s.activity[i])
         f = det.update(float(s.t[i]), float(s.hr[i]), float(s.hr_baseline[i]), float(s.eda_z[i]), a)
         c = float(s.confidence[i]) * (cfg.confidence_factor if f else 1.0)
-        lvl = levels.update(float(s.t[i]), level_input(float(s.arousal[i]), f, high), c)
+        lvl = levels.update(float(s.t[i]), level_input(float(s.arousal[i]), f, high, hyst), c)
         flag[i] = f
         at_high[i] = lvl == "high"
     return flag, at_high

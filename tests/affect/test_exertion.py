@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -82,6 +83,7 @@ def test_level_input_holds_exertion_below_high() -> None:
     assert level_input(0.9, True, 0.75) < 0.75
     assert level_input(0.6, True, 0.75) == 0.6
     assert level_input(0.9, False, 0.75) == 0.9
+    assert level_input(0.9, True, 0.75, 0.1) < 0.65
 
 
 def _params(exertion: dict[str, float] | None) -> ArousalModelParams:
@@ -118,3 +120,45 @@ def test_shipped_model_does_not_flag_a_seated_calm_session() -> None:
     est = ArousalEstimator()
     out = run(est, noisy_session(120, seed=3))
     assert not any(e is not None and "exertion" in e.flags for e in out)
+
+
+@pytest.mark.data
+@pytest.mark.timeout(300)
+def test_real_cycling_session_is_flagged_where_v4_rules_let_it_reach_high(data_dir: Path) -> None:
+    """A real stationary-bike session (wearable-stress, AEROBIC f02) through the online feature
+    pipeline: the shipped rules flag more of it than arousal-v4's rules alone, and fewer of its
+    windows reach ``high`` unflagged. A wiring and regression check on one session (its person
+    is in the training data); the nested figures come from ``python -m
+    benchmarks.train_arousal``."""
+    import benchmarks.arousal_wearable as aw
+    import benchmarks.train_arousal as ta
+
+    streams, start, end, _ = aw.session_streams(data_dir / "wearable_stress" / "AEROBIC" / "f02")
+    windows = ta.extract(streams, start, end)
+    shipped = ArousalEstimator()
+    assert shipped.params.exertion is not None
+    assert math.isfinite(shipped.params.exertion.rest_rise_bpm)
+    v4 = {"acc_g": 0.1, "hr_rise_bpm": 20.0, "eda_z_max": 2.0, "hr_rise_any_bpm": 35.0}
+    out = {}
+    for name, est in (("shipped", shipped), ("v4", ArousalEstimator(_params(v4)))):
+        out[name] = [e for e in (ta.step(est, w) for w in windows) if e is not None]
+    assert len(out["shipped"]) == len(out["v4"]) > 300
+
+    def share(es: list[Any], high_only: bool) -> float:
+        hit = [
+            ("exertion" not in e.flags) and e.stress_level == "high"
+            if high_only
+            else "exertion" in e.flags
+            for e in es
+        ]
+        return sum(hit) / len(hit)
+
+    assert share(out["shipped"], False) > share(out["v4"], False) + 0.1
+    assert share(out["shipped"], True) < share(out["v4"], True)
+    # a flagged window never raises the level to high, and a level that was high before the
+    # exertion falls once its minimum dwell (60 s, 12 windows here) is over
+    es = out["shipped"]
+    for i in range(1, len(es)):
+        if "exertion" in es[i].flags and es[i].stress_level == "high":
+            assert es[i - 1].stress_level == "high"
+            assert any("exertion" not in e.flags for e in es[max(0, i - 13) : i])

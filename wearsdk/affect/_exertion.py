@@ -15,7 +15,8 @@ laboratory rarely produces:
   rate and sweat stay up after an effort).
 
 A flagged estimate has its confidence multiplied by ``confidence_factor`` and its stress level
-cannot rise to ``high`` (:func:`level_input`); its arousal is left as the model computed it.
+can neither rise to nor stay at ``high`` (:func:`level_input`); its arousal is left as the
+model computed it.
 """
 
 from __future__ import annotations
@@ -133,12 +134,16 @@ class ExertionDetector:
         return t <= self._until
 
 
-def level_input(arousal: float, exertion: bool, high: float) -> float:
-    """The probability the stress-level tracker sees: held just below ``high`` in exertion.
+def level_input(arousal: float, exertion: bool, high: float, hysteresis: float = 0.0) -> float:
+    """The probability the stress-level tracker sees: below ``high - hysteresis`` in exertion.
+
+    A flagged window can neither raise the level to ``high`` nor keep it there (a level that
+    was ``high`` before the exertion falls to ``medium`` once its minimum dwell is over).
 
     Args:
         arousal: the window's arousal.
         exertion: whether the window is flagged ``exertion``.
         high: the tracker's ``high`` threshold.
+        hysteresis: the tracker's hysteresis (a level is kept down to ``high - hysteresis``).
     """
-    return min(arousal, math.nextafter(high, 0.0)) if exertion else arousal
+    return min(arousal, math.nextafter(high - hysteresis, 0.0)) if exertion else arousal

@@ -466,8 +466,9 @@ class ArousalEstimator:
         arousal = min(1.0, max(0.0, arousal))
         level = None
         if self.levels is not None:
-            # exertion alone never makes the level high: it is held just below that threshold
-            p_level = level_input(arousal, exertion, self.levels.config.high)
+            # exertion never makes or keeps the level high: it is held below that threshold
+            lc = self.levels.config
+            p_level = level_input(arousal, exertion, lc.high, lc.hysteresis)
             level = self.levels.update(window_end, p_level, confidence)
         if self.levels is not None and self.levels.held:
             # too uncertain to move the level: it is the one from before (say so)
