@@ -80,9 +80,11 @@ import pandas as pd
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import balanced_accuracy_score, f1_score, roc_auc_score
 
+import benchmarks.arousal_exertion as ae
 import benchmarks.arousal_wearable as aw
 from wearsdk._events import Estimate
 from wearsdk.affect._model import ArousalEstimator, ArousalModelParams
+from wearsdk.affect._stress import StressLevelTracker
 from wearsdk.io.e4 import load_e4_session
 from wearsdk.signals._features import FeatureConfig, FeatureExtractor
 
@@ -156,17 +158,13 @@ SENSOR_SETS = (
     ("no_hr", "without HR or BVP"),
 )
 VARIANTS = ("original", "reversed", "shuffled", "shuffled_keep_first")
-# exertion (wearsdk.affect.ExertionConfig), fixed before looking at any exercise session: wrist
-# movement above the motion threshold, or a heart rate 20 bpm above the wearer's baseline that
-# the skin conductance does not follow (ln SCL under 2 spreads above its baseline), or 35 bpm
-# above it whatever the EDA does (mental stress in the lab rarely adds that much)
-EXERTION = {
-    "acc_g": 0.1,
-    "hr_rise_bpm": 20.0,
-    "eda_z_max": 2.0,
-    "hr_rise_any_bpm": 35.0,
-    "confidence_factor": 0.5,
-}
+# exertion (wearsdk.affect.ExertionConfig): arousal-v4's rules, fixed before looking at any
+# exercise session (wrist movement above the motion threshold, or a heart rate 20 bpm above the
+# wearer's baseline that the skin conductance does not follow, or 35 bpm above it whatever the
+# EDA does); the figures of the cross-dataset and LOSO tables (their confidence-weighted ECE)
+# use them. The shipped file adds the resting-reference rules selected by
+# benchmarks.arousal_exertion (nested, never on the person scored).
+EXERTION = ae.config_dict(ae.BASE)
 
 
 def default_data_dir() -> Path:
@@ -743,68 +741,31 @@ def scores_table(
     return {v: sc.figures() for v, sc in scores.items()}
 
 
-def exercise_report(
-    sessions: list[tuple[str, str, Table]], params: dict[str, dict[str, Any]], fallback: Any
-) -> dict[str, Any]:
-    """Stress levels and flags in the exercise sessions (no mental stressor): the share of
-    windows at ``high``, flagged ``exertion``, and at ``high`` without the flag."""
-    rows: dict[str, list[tuple[int, int, int, int, float]]] = {}
-    for kind, name, table in sessions:
-        p = params.get(f"ws_{name.split('_')[0]}", fallback)
-        est = ArousalEstimator(ArousalModelParams.from_dict(p))
-        out = [e for e in (step(est, w) for w in table.windows) if e is not None]
-        high = [e.stress_level == "high" for e in out]
-        flag = ["exertion" in e.flags for e in out]
-        rows.setdefault(kind, []).append(
-            (
-                len(out),
-                sum(high),
-                sum(flag),
-                sum(h and not f for h, f in zip(high, flag, strict=True)),
-                float(np.mean([e.arousal for e in out])) if out else math.nan,
-            )
-        )
-    fig: dict[str, Any] = {}
-    print("\n== exercise sessions (cycling; no mental stressor)")
-    print(
-        "kind        sessions windows  at high  flagged exertion  high without flag  mean arousal"
-    )
-    for kind, r in rows.items():
-        a = np.array(r, dtype=np.float64)
-        n = a[:, 0].sum()
-        f = {
-            "sessions": len(r),
-            "windows": int(n),
-            "high": round(float(a[:, 1].sum() / n), 3),
-            "exertion_flag": round(float(a[:, 2].sum() / n), 3),
-            "high_without_flag": round(float(a[:, 3].sum() / n), 3),
-            "high_without_flag_worst_session": round(
-                float(np.max(a[:, 3] / np.maximum(a[:, 0], 1))), 3
-            ),
-            "mean_arousal": round(float(np.nanmean(a[:, 4])), 3),
-        }
-        fig[kind.lower()] = f
-        print(
-            f"{kind:<11} {len(r):>8} {int(n):>7}  {f['high']:.3f}    {f['exertion_flag']:.3f}"
-            f"             {f['high_without_flag']:.3f} (worst session "
-            f"{f['high_without_flag_worst_session']:.3f})  {f['mean_arousal']:.3f}"
-        )
-    return fig
-
-
-def stress_flags(subs: list[Subj], params: dict[str, dict[str, Any]]) -> dict[str, float]:
-    """How often the exertion flag fires in the stress sessions, by label (original order)."""
-    n = {0: 0, 1: 0}
-    f = {0: 0, 1: 0}
-    for s in subs:
-        est = ArousalEstimator(ArousalModelParams.from_dict(params[s.name]))
-        out = [step(est, w) for w in s.tables["original"].windows]
-        kept = [e for e, k in zip(out, s.keep["original"], strict=True) if k]
-        for e, y in zip(kept, s.y["original"], strict=True):
-            if e is not None:
-                n[int(y)] += 1
-                f[int(y)] += "exertion" in e.flags
-    return {"rest": round(f[0] / max(n[0], 1), 3), "stress": round(f[1] / max(n[1], 1), 3)}
+def exertion_figures(
+    ex: list[tuple[str, str, Table]],
+    subs: list[Subj],
+    params: dict[str, dict[str, Any]],
+    fallback: dict[str, Any],
+) -> tuple[dict[str, Any], dict[str, float]]:
+    """The exertion thresholds by nested selection (:mod:`benchmarks.arousal_exertion`): the
+    nested figures of the exercise and stress sessions, and the thresholds selected on all."""
+    sessions: list[ae.Windows] = []
+    kinds: dict[int, str] = {}
+    by_person = {o.person: params[o.name] for o in subs}  # f14's stress session is f14_b
+    for kind, name, table in ex:
+        person = aw.person(name)  # people without a labelled stress session: the final model
+        p = by_person.get(person, fallback)
+        s = ae.session_windows(person, "exercise", table.windows, p)
+        sessions.append(s)
+        kinds[id(s)] = kind
+    for o in subs:
+        lab = np.full(len(o.tables["original"].windows), math.nan)
+        lab[o.keep["original"]] = o.y["original"]
+        win = o.tables["original"].windows
+        sessions.append(ae.session_windows(o.person, "stress", win, params[o.name], lab))
+    levels = StressLevelTracker(ArousalModelParams.from_dict(fallback).stress_levels)
+    fig, chosen = ae.report(sessions, kinds, levels)
+    return fig, ae.config_dict(chosen)
 
 
 def main() -> None:
@@ -924,12 +885,8 @@ def main() -> None:
     for k in fold_params:  # the folds' confidence factors as shipped (for the flags below)
         for m in fold_params[k]["models"]:
             m["quality"] = qual[m["name"]]
-    exer = exercise_report(ex, fold_params, final_params)
-    flag_rate = stress_flags(both, fold_params)
-    print(
-        f"exertion flag in the stress sessions: rest windows {flag_rate['rest']:.3f}, "
-        f"stress windows {flag_rate['stress']:.3f}"
-    )
+    exer, exertion = exertion_figures(ex, both, fold_params, final_params)
+    flag_rate = exer.pop("exertion_flag_in_stress_sessions")
     print("\n== shipped model (trained on both datasets): standardised coefficients")
     for m in final:
         coefs = zip(m["inputs"], m["standardised_coef"], strict=True)
@@ -971,7 +928,8 @@ def main() -> None:
             },
         }
         MODEL_PATH.parent.mkdir(parents=True, exist_ok=True)
-        MODEL_PATH.write_text(json.dumps(params_dict(final, extra), indent=1) + "\n")
+        shipped = params_dict(final, {"exertion": exertion, **extra})
+        MODEL_PATH.write_text(json.dumps(shipped, indent=1) + "\n")
         print(f"wrote {MODEL_PATH}")
 
 

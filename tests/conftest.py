@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-import wearsdk._clock as clock_module
+import wearsdk._clock._session as clock_module
 from tests.io.mosquitto import Mosquitto
 from wearsdk import Bus, SessionClock
 
@@ -117,6 +117,33 @@ def _loop_time_source() -> Callable[[], float]:
         return loop.time()
 
     return loop_time
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> object:
+    """Close an event loop a plugin created and left set around a synchronous test.
+
+    The ``looptime`` plugin asks the event-loop policy for the current loop around every
+    test; when none is set (a synchronous test) that creates a loop, with its self-pipe
+    sockets, which nothing closes, and the garbage collector then fails whichever later test
+    it happens to run in with an unraisable ``ResourceWarning``. Loops set before the call
+    (pytest-asyncio's runners) are left alone.
+    """
+    before = _current_loop()
+    try:
+        return (yield)
+    finally:
+        if not inspect.iscoroutinefunction(pyfuncitem.obj):
+            stray = _current_loop()
+            if stray is not None and stray is not before and not stray.is_running():
+                stray.close()
+                asyncio.get_event_loop_policy().set_event_loop(before)
+
+
+def _current_loop() -> asyncio.AbstractEventLoop | None:
+    """The loop set on the policy for this thread, without creating one."""
+    loop = getattr(getattr(asyncio.get_event_loop_policy(), "_local", None), "_loop", None)
+    return loop if isinstance(loop, asyncio.AbstractEventLoop) else None
 
 
 @pytest.fixture(autouse=True)

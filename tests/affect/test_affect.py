@@ -538,9 +538,9 @@ def _shipped_raw() -> dict[str, Any]:
     """The shipped model file as JSON."""
     from importlib import resources
 
-    from wearsdk.affect import _model
+    from wearsdk.affect import _params
 
-    ref = resources.files("wearsdk.affect") / "models" / _model._MODEL_FILE
+    ref = resources.files("wearsdk.affect") / "models" / _params._MODEL_FILE
     return dict(json.loads(ref.read_text(encoding="utf-8")))
 
 

@@ -1,6 +1,7 @@
 """Affect estimation from windowed physiological features (pure, synchronous)."""
 
 from wearsdk.affect._baseline import BaselineConfig, PersonalBaseline
+from wearsdk.affect._exertion import ExertionConfig, ExertionDetector
 from wearsdk.affect._fusion import (
     DEFAULT_WEIGHTS,
     FusionConfig,
@@ -12,7 +13,6 @@ from wearsdk.affect._model import (
     VALENCE_MAX_CONFIDENCE,
     ArousalEstimator,
     ArousalModelParams,
-    ExertionConfig,
     InputSpec,
     SubModel,
     load_arousal_params,
@@ -28,6 +28,7 @@ __all__ = [
     "ArousalModelParams",
     "BaselineConfig",
     "ExertionConfig",
+    "ExertionDetector",
     "FusionConfig",
     "FusionStatistics",
     "InputSpec",

@@ -31,11 +31,8 @@ PhysioNet wearable-stress dataset, 59 people, Empatica E4, two laboratory protoc
    window (a chest strap plus an EDA band uses ``all``, an E4 uses ``all_bvp``).
    ``missing_<sensor>`` flags are raised only for the sensors in ``flag_missing`` (heart rate
    and EDA): a strap without a BVP stream is not flagged as lacking one.
-4. **Exertion** (:class:`ExertionConfig`): wrist movement, or a heart rate far above the
-   wearer's baseline that the skin conductance does not follow, flags the window
-   ``exertion``; its confidence is halved and its stress level cannot rise to ``high``. The
-   arousal value itself is left as the model computed it: during exertion it measures
-   physiological activation, not mental stress.
+4. **Exertion** (:class:`~wearsdk.affect.ExertionDetector`): flagged windows get a lower
+   confidence and a stress level below ``high``; their arousal measures activation.
 5. **Confidence** in [0, 1]: the sub-model's validated discrimination (EDA-less models are
    weaker), times penalties for low stream coverage, ``eda_invalid``, motion, exertion, lost
    skin contact, missing inputs and a baseline shorter than the calibration.
@@ -55,268 +52,35 @@ confidence, so that any face or voice analyzer dominates it in fusion.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from importlib import resources
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from wearsdk._errors import ConfigError
 from wearsdk._events import Estimate
 from wearsdk.affect._baseline import BaselineConfig, PersonalBaseline
+from wearsdk.affect._exertion import ExertionDetector, level_input
+from wearsdk.affect._params import (
+    ArousalModelParams,
+    InputSpec,
+    SubModel,
+    load_arousal_params,
+)
 from wearsdk.affect._stress import StressLevelConfig, StressLevelTracker
-from wearsdk.signals._feature_names import FEATURE_REGISTRY
 
 __all__ = [
     "VALENCE_MAX_CONFIDENCE",
     "ArousalEstimator",
     "ArousalModelParams",
-    "ExertionConfig",
     "InputSpec",
     "SubModel",
     "load_arousal_params",
     "model_inputs",
 ]
 
-_MODEL_FILE = "arousal_v4.json"
-
 VALENCE_MAX_CONFIDENCE = 0.1
 """Ceiling of :attr:`Estimate.valence_confidence` from physiology (see the module docs)."""
-
-
-@dataclass(frozen=True, slots=True)
-class InputSpec:
-    """One model input.
-
-    Attributes:
-        name: input name (``hr``, ``scl``...).
-        features: window feature names to read, first finite one wins.
-        transform: ``identity`` or ``log`` (natural log; non-positive values are missing).
-        modality: the sensor it needs (``hr``, ``eda``, ``temp``, ``acc``).
-        group: feature group for importance reports (``hr``, ``hrv``, ``eda_level``...).
-        min_std: floor of the baseline spread for its z-score.
-        divide_by: a window feature the value is divided by before the transform (``None``:
-            none); e.g. the SCL slope over the SCL is a relative slope, the same whatever the
-            EDA sensor's gain.
-    """
-
-    name: str
-    features: tuple[str, ...]
-    transform: str
-    modality: str
-    group: str
-    min_std: float
-    divide_by: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ExertionConfig:
-    """When a window counts as physical exertion rather than a mental stressor.
-
-    A window is flagged ``exertion`` when its ACC activity exceeds ``acc_g`` or its heart rate
-    is at least ``hr_rise_bpm`` above the wearer's baseline while the skin conductance is less
-    than ``eda_z_max`` baseline spreads above its own (heart rate without the matching EDA;
-    a window without EDA needs the larger rise ``hr_rise_any_bpm``).
-    Flagged estimates have their confidence multiplied by ``confidence_factor`` and their stress
-    level cannot rise to ``high``.
-
-    Attributes:
-        acc_g: ACC activity (SD of the magnitude, g) from which movement is exertion.
-        hr_rise_bpm: heart-rate rise above the baseline mean that counts as exertion.
-        eda_z_max: the ln SCL z-score below which an HR rise is not matched by EDA.
-        hr_rise_any_bpm: a rise this large counts as exertion whatever the EDA does.
-        confidence_factor: the confidence multiplier of flagged estimates.
-    """
-
-    acc_g: float = 0.1
-    hr_rise_bpm: float = 20.0
-    eda_z_max: float = 2.0
-    hr_rise_any_bpm: float = 35.0
-    confidence_factor: float = 0.5
-
-
-@dataclass(frozen=True, slots=True)
-class SubModel:
-    """A logistic regression over some inputs.
-
-    Attributes:
-        name: ``all``, ``no_eda``...
-        requires: modalities that must be present for it to score a window.
-        inputs: the input names it uses, in coefficient order.
-        intercept: the intercept ``b``.
-        coef: one coefficient per input (on baseline z-scores).
-        threshold: probability above which a window is called "stress".
-        quality: confidence factor in (0, 1] of this sub-model (its validated discrimination).
-    """
-
-    name: str
-    requires: tuple[str, ...]
-    inputs: tuple[str, ...]
-    intercept: float
-    coef: tuple[float, ...]
-    threshold: float
-    quality: float
-
-
-@dataclass(frozen=True, slots=True)
-class ArousalModelParams:
-    """The shipped parameters of :class:`ArousalEstimator` (see ``arousal_v4.json``).
-
-    Attributes:
-        model_id: identifier written into :attr:`Estimate.model`.
-        inputs: every input any sub-model uses.
-        baseline: personal-baseline settings.
-        models: sub-models, in order of preference.
-        stress_levels: stress-level thresholds and timing.
-        motion_threshold_g: ACC activity above which a window counts as motion.
-        flag_missing: the sensors whose absence is flagged (``missing_<sensor>``); empty means
-            those of the first sub-model. Optional sensors (say ``bvp``, which adds inputs when
-            a wristband sends its pulse wave) are left out: their absence only selects a
-            sub-model with a lower confidence factor.
-        exertion: when a window counts as physical exertion (``None``: never flagged).
-        extra: the rest of the JSON (training description, validation figures).
-    """
-
-    model_id: str
-    inputs: tuple[InputSpec, ...]
-    baseline: BaselineConfig
-    models: tuple[SubModel, ...]
-    stress_levels: StressLevelConfig
-    motion_threshold_g: float = 0.1
-    flag_missing: tuple[str, ...] = ()
-    exertion: ExertionConfig | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> ArousalModelParams:
-        """Build from the JSON structure (raises :class:`ConfigError` when malformed)."""
-        try:
-            inputs = tuple(
-                InputSpec(
-                    name=str(i["name"]),
-                    features=tuple(str(f) for f in i["features"]),
-                    transform=str(i.get("transform", "identity")),
-                    modality=str(i["modality"]),
-                    group=str(i.get("group", i["modality"])),
-                    min_std=float(i.get("min_std", 1e-6)),
-                    divide_by=None if i.get("divide_by") is None else str(i["divide_by"]),
-                )
-                for i in d["inputs"]
-            )
-            b = d.get("baseline", {})
-            baseline = BaselineConfig(
-                calibration_s=float(b.get("calibration_s", 180.0)),
-                half_life_s=float(b.get("half_life_s", 1200.0)),
-                z_clip=float(b.get("z_clip", 5.0)),
-                adapt_clip=None if b.get("adapt_clip") is None else float(b["adapt_clip"]),
-            )
-            models = tuple(
-                SubModel(
-                    name=str(m["name"]),
-                    requires=tuple(str(x) for x in m["requires"]),
-                    inputs=tuple(str(x) for x in m["inputs"]),
-                    intercept=float(m["intercept"]),
-                    coef=tuple(float(x) for x in m["coef"]),
-                    threshold=float(m.get("threshold", 0.5)),
-                    quality=float(m.get("quality", 1.0)),
-                )
-                for m in d["models"]
-            )
-            s = d.get("stress_levels", {})
-            levels = StressLevelConfig(
-                medium=float(s.get("medium", 0.5)),
-                high=float(s.get("high", 0.75)),
-                hysteresis=float(s.get("hysteresis", 0.1)),
-                min_dwell_s=float(s.get("min_dwell_s", 60.0)),
-                min_confidence=float(s.get("min_confidence", 0.3)),
-            )
-            ex = d.get("exertion")
-            exertion = (
-                None if ex is None else ExertionConfig(**{k: float(v) for k, v in ex.items()})
-            )
-            known = {i.name for i in inputs}
-            for m in models:
-                if len(m.coef) != len(m.inputs) or not set(m.inputs) <= known:
-                    raise ConfigError(f"sub-model {m.name!r}: inputs and coefficients disagree")
-            rest = {
-                k: v
-                for k, v in d.items()
-                if k
-                not in (
-                    "model_id",
-                    "inputs",
-                    "baseline",
-                    "models",
-                    "stress_levels",
-                    "flag_missing",
-                    "exertion",
-                )
-            }
-            params = cls(
-                model_id=str(d["model_id"]),
-                inputs=inputs,
-                baseline=baseline,
-                models=models,
-                stress_levels=levels,
-                motion_threshold_g=float(d.get("motion_threshold_g", 0.1)),
-                flag_missing=tuple(str(x) for x in d.get("flag_missing", ())),
-                exertion=exertion,
-                extra=rest,
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ConfigError(f"malformed arousal model parameters: {exc!r}") from exc
-        params.check_features()
-        return params
-
-    def check_features(self) -> None:
-        """Check that every window feature its inputs read is registered.
-
-        Raises:
-            ConfigError: naming the unregistered features and the inputs that read them (a
-                model file from a newer version, or a feature whose provider is not loaded:
-                see :data:`~wearsdk.signals.FEATURE_REGISTRY`).
-        """
-        used: dict[str, list[str]] = {}
-        for spec in self.inputs:
-            for name in (*spec.features, *([spec.divide_by] if spec.divide_by else [])):
-                used.setdefault(name, []).append(spec.name)
-        missing = FEATURE_REGISTRY.missing(used)
-        if missing:
-            which = "; ".join(f"{n} (input {', '.join(used[n])})" for n in missing)
-            raise ConfigError(
-                f"arousal model {self.model_id!r} reads features no provider computes: {which}; "
-                "register them with wearsdk.signals.register_feature"
-            )
-
-
-def load_arousal_params(path: str | None = None) -> ArousalModelParams:
-    """Load the shipped parameters (or a JSON file at ``path``).
-
-    Args:
-        path: a JSON file; ``None`` loads ``wearsdk/affect/models/arousal_v4.json`` with
-            :mod:`importlib.resources`.
-
-    Returns:
-        The parameters.
-
-    Raises:
-        ConfigError: the file is missing or malformed.
-    """
-    try:
-        if path is None:
-            ref = resources.files("wearsdk.affect") / "models" / _MODEL_FILE
-            text = ref.read_text(encoding="utf-8")
-        else:
-            with open(path, encoding="utf-8") as fh:
-                text = fh.read()
-        data = json.loads(text)
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"cannot load arousal model parameters: {exc}") from exc
-    return ArousalModelParams.from_dict(data)
 
 
 def model_inputs(
@@ -392,6 +156,10 @@ class ArousalEstimator:
         self._coef: dict[str, npt.NDArray[np.float64]] = {
             m.name: np.asarray(m.coef, dtype=np.float64) for m in self.params.models
         }
+        self.exertion: ExertionDetector | None = (
+            None if self.params.exertion is None else ExertionDetector(self.params.exertion)
+        )
+        """The exertion detector of ``params.exertion`` (``None``: never flagged)."""
         self.last_z: dict[str, float] = {}
         """Baseline z-scores of the inputs of the last window (NaN when missing): what the
         model saw; for diagnostics and training."""
@@ -401,6 +169,8 @@ class ArousalEstimator:
         self.baseline.reset()
         if self.levels is not None:
             self.levels.reset()
+        if self.exertion is not None:
+            self.exertion.reset()
         self.last_z = {}
 
     def start_calibration(self) -> None:
@@ -421,26 +191,6 @@ class ArousalEstimator:
             if set(m.requires) <= present:
                 return m
         return None
-
-    def _exertion(
-        self, x: Mapping[str, float], z: Mapping[str, float], activity: float | None
-    ) -> bool:
-        """Whether the window looks like physical exertion (see :class:`ExertionConfig`)."""
-        cfg = self.params.exertion
-        if cfg is None:
-            return False
-        if activity is not None and math.isfinite(activity) and activity > cfg.acc_g:
-            return True
-        hr = x.get("hr", math.nan)
-        if not math.isfinite(hr) or "hr" not in self._modality_of or self.baseline.progress < 1.0:
-            return False
-        rise = hr - self.baseline.mean("hr")
-        if rise >= cfg.hr_rise_any_bpm:
-            return True
-        eda = z.get("ln_scl", math.nan)
-        if not math.isfinite(eda):  # without EDA, only a rise no mental task brings counts
-            return False
-        return rise >= cfg.hr_rise_bpm and eda < cfg.eda_z_max
 
     def step(
         self,
@@ -521,11 +271,19 @@ class ArousalEstimator:
             confidence *= 0.3
         if "acc" not in present:
             confidence *= 0.9  # motion cannot be ruled out
-        exertion = self._exertion(x, z, activity)
+        exertion = False
+        if self.exertion is not None:
+            calibrated = self.baseline.progress >= 1.0 and "hr" in self._modality_of
+            exertion = self.exertion.update(
+                window_end,
+                x.get("hr", math.nan),
+                self.baseline.mean("hr") if calibrated else math.nan,
+                z.get("ln_scl", math.nan),
+                activity,
+            )
         if exertion:
             out_flags.append("exertion")
-            assert self.params.exertion is not None
-            confidence *= self.params.exertion.confidence_factor
+            confidence *= self.exertion.config.confidence_factor if self.exertion else 1.0
         progress = self.baseline.progress
         if self.baseline.calibrating or progress < 1.0:
             out_flags.append("calibrating")
@@ -534,9 +292,10 @@ class ArousalEstimator:
         arousal = min(1.0, max(0.0, arousal))
         level = None
         if self.levels is not None:
-            # exertion alone never makes the level high: it is held just below that threshold
-            capped = min(arousal, math.nextafter(self.levels.config.high, 0.0))
-            level = self.levels.update(window_end, capped if exertion else arousal, confidence)
+            # exertion never makes or keeps the level high: it is held below that threshold
+            lc = self.levels.config
+            p_level = level_input(arousal, exertion, lc.high, lc.hysteresis)
+            level = self.levels.update(window_end, p_level, confidence)
         if self.levels is not None and self.levels.held:
             # too uncertain to move the level: it is the one from before (say so)
             out_flags.append("stress_level_held")

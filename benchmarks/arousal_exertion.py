@@ -1,0 +1,281 @@
+"""Exertion thresholds chosen by nested selection, and the exercise figures they give.
+
+The exertion rule (:class:`wearsdk.affect.ExertionDetector`) has thresholds a physiologist can
+argue for but not pin down: how far above the wearer's resting heart rate an effort begins,
+how much wrist movement goes with it, how long recovery lasts. They are chosen here on data,
+never on the person they are scored on:
+
+* every session is scored once by its leave-one-person-out fold model (the arousal and
+  confidence of every window do not depend on the exertion rule, only the flag, the
+  confidence factor and the stress level do);
+* for each candidate in :data:`GRID`, the runtime detector and stress-level tracker are run
+  over every window: per person, the exercise windows at ``high`` without the flag, and the
+  labelled stress-session windows (rest, stress task) flagged ``exertion``;
+* **selection rule, fixed before any figure was seen**: among the candidates whose flag fires
+  on at most :data:`MAX_FLAG_RATE` of the rest windows and of the stress-task windows of the
+  selecting people, the one with the lowest share of exercise windows at ``high`` without the
+  flag (ties: fewer flags in the stress tasks);
+* **nested**: each person's figures (exercise and stress sessions) come from the candidate
+  selected on the *other* people; the shipped thresholds are the candidate selected on
+  everyone.
+
+One caveat, stated rather than hidden: the arousal of a selecting person comes from their own
+leave-one-person-out model, which was trained on the held-out person's stress labels among
+others'. The selection never reads the held-out person's exercise windows or flags.
+
+Usage: ``python -m benchmarks.train_arousal`` runs this (it needs the fold models); the
+figures are printed under "exercise sessions" and stored in the model file.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from wearsdk.affect import (
+    ArousalEstimator,
+    ArousalModelParams,
+    ExertionConfig,
+    ExertionDetector,
+    StressLevelTracker,
+    model_inputs,
+)
+from wearsdk.affect._exertion import level_input
+
+FloatArray = npt.NDArray[np.float64]
+
+# the rules of arousal-v4, fixed before any exercise session was scored; the candidates add the
+# resting-reference rules and the recovery hold to them
+BASE = ExertionConfig(
+    acc_g=0.1, hr_rise_bpm=20.0, eda_z_max=2.0, hr_rise_any_bpm=35.0, confidence_factor=0.5
+)
+GRID: list[ExertionConfig] = [
+    replace(BASE, rest_rise_bpm=r, acc_low_g=a, rest_rise_any_bpm=ra, hold_s=h)
+    for r, a, ra, h in itertools.product(
+        (15.0, 20.0, 25.0, 30.0, math.inf),
+        (0.0, 0.02, 0.03, 0.04),
+        (25.0, 30.0, 40.0, math.inf),
+        (0.0, 120.0, 300.0),
+    )
+    if not (math.isinf(r) and a > 0)  # acc_low_g means nothing without rest_rise_bpm
+]
+MAX_FLAG_RATE = 0.10
+
+
+@dataclass
+class Windows:
+    """What the exertion rule and the level tracker need of one session's windows."""
+
+    person: str
+    kind: str  # "exercise" or "stress"
+    t: FloatArray
+    hr: FloatArray
+    hr_baseline: FloatArray  # NaN while the baseline is not calibrated
+    eda_z: FloatArray
+    activity: FloatArray
+    arousal: FloatArray
+    confidence: FloatArray  # before the exertion factor
+    label: FloatArray  # 1 stress task, 0 rest, NaN unlabelled or ambiguous (exercise: NaN)
+
+
+def session_windows(
+    person: str,
+    kind: str,
+    windows: Sequence[dict[str, Any]],
+    params: dict[str, Any],
+    label: FloatArray | None = None,
+) -> Windows:
+    """Score ``windows`` (cached feature windows) with ``params`` without the exertion rule."""
+    p = ArousalModelParams.from_dict({**params, "exertion": None})
+    est = ArousalEstimator(p, stress_levels=False)
+    cols: dict[str, list[float]] = {k: [] for k in ("t", "hr", "b", "z", "a", "ar", "c", "y")}
+    lab = label if label is not None else np.full(len(windows), math.nan)
+    for w, y in zip(windows, lab, strict=True):
+        e = est.step(
+            window_start=w["start"],
+            window_end=w["end"],
+            features=w["values"],
+            coverage=w["quality"].get("rr_coverage", 0.0),
+            modalities=w["modalities"],
+            flags=w["flags"],
+            quality=w["quality"],
+        )
+        if e is None:
+            continue
+        calibrated = est.baseline.progress >= 1.0
+        act = w["values"].get("acc_activity_g")
+        cols["t"].append(w["end"])
+        cols["hr"].append(model_inputs(w["values"], p.inputs).get("hr", math.nan))
+        cols["b"].append(est.baseline.mean("hr") if calibrated else math.nan)
+        cols["z"].append(est.last_z.get("ln_scl", math.nan))
+        cols["a"].append(math.nan if act is None else float(act))
+        cols["ar"].append(e.arousal)
+        cols["c"].append(e.confidence)
+        cols["y"].append(float(y))
+    a = {k: np.array(v, dtype=np.float64) for k, v in cols.items()}
+    return Windows(person, kind, a["t"], a["hr"], a["b"], a["z"], a["a"], a["ar"], a["c"], a["y"])
+
+
+def run_rule(
+    s: Windows, cfg: ExertionConfig, levels: StressLevelTracker
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """The runtime detector and level tracker over one session: (flagged, at ``high``)."""
+    det = ExertionDetector(cfg)
+    levels.reset()
+    high, hyst = levels.config.high, levels.config.hysteresis
+    flag = np.zeros(s.t.size, dtype=bool)
+    at_high = np.zeros(s.t.size, dtype=bool)
+    for i in range(s.t.size):
+        a = float(s.activity[i])
+        f = det.update(float(s.t[i]), float(s.hr[i]), float(s.hr_baseline[i]), float(s.eda_z[i]), a)
+        c = float(s.confidence[i]) * (cfg.confidence_factor if f else 1.0)
+        lvl = levels.update(float(s.t[i]), level_input(float(s.arousal[i]), f, high, hyst), c)
+        flag[i] = f
+        at_high[i] = lvl == "high"
+    return flag, at_high
+
+
+# counts per person and candidate: exercise windows, at high without flag, at high, flagged;
+# rest windows, flagged; stress-task windows, flagged
+_N = 8
+
+
+def counts(
+    sessions: Sequence[Windows], grid: Sequence[ExertionConfig], levels: StressLevelTracker
+) -> tuple[list[str], FloatArray]:
+    """Per person and candidate, the counts behind every figure (shape person x grid x 8)."""
+    people = sorted({s.person for s in sessions})
+    idx = {p: i for i, p in enumerate(people)}
+    out = np.zeros((len(people), len(grid), _N))
+    for s in sessions:
+        for g, cfg in enumerate(grid):
+            flag, high = run_rule(s, cfg, levels)
+            row = out[idx[s.person], g]
+            if s.kind == "exercise":
+                row[0] += flag.size
+                row[1] += int((high & ~flag).sum())
+                row[2] += int(high.sum())
+                row[3] += int(flag.sum())
+            else:
+                for k, y in ((4, 0.0), (6, 1.0)):
+                    m = s.label == y
+                    row[k] += int(m.sum())
+                    row[k + 1] += int((flag & m).sum())
+    return people, out
+
+
+def select(c: FloatArray) -> int:
+    """The candidate the selection rule picks from summed counts (grid x 8)."""
+    rest = c[:, 5] / np.maximum(c[:, 4], 1)
+    task = c[:, 7] / np.maximum(c[:, 6], 1)
+    hw = c[:, 1] / np.maximum(c[:, 0], 1)
+    ok = (rest <= MAX_FLAG_RATE) & (task <= MAX_FLAG_RATE)
+    if not ok.any():
+        ok = rest + task <= (rest + task).min()
+    order = np.lexsort((task, hw))  # by hw, then task
+    return int(next(i for i in order if ok[i]))
+
+
+def nested(people: list[str], c: FloatArray) -> tuple[dict[str, int], int]:
+    """The candidate selected for each person (on everyone else) and on everyone."""
+    total = c.sum(axis=0)
+    return {p: select(total - c[i]) for i, p in enumerate(people)}, select(total)
+
+
+def config_dict(cfg: ExertionConfig) -> dict[str, float]:
+    """The JSON form of a configuration (rules that are off are left out)."""
+    return {k: v for k, v in asdict(cfg).items() if math.isfinite(v)}
+
+
+def describe(cfg: ExertionConfig) -> str:
+    """The selected values of a candidate, one line."""
+    keys = ("rest_rise_bpm", "acc_low_g", "rest_rise_any_bpm", "hold_s")
+    return ", ".join(f"{k}={getattr(cfg, k):g}" for k in keys)
+
+
+def report(
+    sessions: Sequence[Windows],
+    exercise_kind: dict[int, str],
+    levels: StressLevelTracker,
+    grid: Sequence[ExertionConfig] = GRID,
+) -> tuple[dict[str, Any], ExertionConfig]:
+    """Nested figures and the configuration selected on everyone.
+
+    Args:
+        sessions: every exercise and labelled stress session (original order).
+        exercise_kind: ``id(session)`` to ``AEROBIC`` / ``ANAEROBIC`` for exercise sessions.
+        levels: the shipped stress-level tracker (reset per session).
+        grid: the candidates.
+    """
+    people, c = counts(sessions, grid, levels)
+    chosen, final = nested(people, c)
+    idx = {p: i for i, p in enumerate(people)}
+    fig: dict[str, Any] = {}
+    print(f"\n== exertion: {len(grid)} candidates, nested selection (a person never selects)")
+    print(
+        "kind        sessions windows  at high  flagged exertion  high without flag"
+        "   per session (median, 90th pct, worst)"
+    )
+    for kind in ("AEROBIC", "ANAEROBIC"):
+        rows = []
+        for s in sessions:
+            if exercise_kind.get(id(s)) != kind:
+                continue
+            flag, high = run_rule(s, grid[chosen[s.person]], levels)
+            rows.append((flag.size, int(high.sum()), int(flag.sum()), int((high & ~flag).sum())))
+        a = np.array(rows, dtype=np.float64)
+        n = a[:, 0].sum()
+        per = a[:, 3] / np.maximum(a[:, 0], 1)
+        f = {
+            "sessions": len(rows),
+            "windows": int(n),
+            "high": round(float(a[:, 1].sum() / n), 3),
+            "exertion_flag": round(float(a[:, 2].sum() / n), 3),
+            "high_without_flag": round(float(a[:, 3].sum() / n), 3),
+            "high_without_flag_session_median": round(float(np.median(per)), 3),
+            "high_without_flag_session_p90": round(float(np.percentile(per, 90)), 3),
+            "high_without_flag_worst_session": round(float(per.max()), 3),
+        }
+        fig[kind.lower()] = f
+        print(
+            f"{kind:<11} {len(rows):>8} {int(n):>7}  {f['high']:.3f}    {f['exertion_flag']:.3f}"
+            f"             {f['high_without_flag']:.3f}              "
+            f"{f['high_without_flag_session_median']:.3f}, "
+            f"{f['high_without_flag_session_p90']:.3f}, "
+            f"{f['high_without_flag_worst_session']:.3f}"
+        )
+    # stress sessions: each person with the candidate selected on the others
+    st = np.zeros(4)
+    for p in people:
+        st += c[idx[p], chosen[p], 4:8]
+    fig["exertion_flag_in_stress_sessions"] = {
+        "rest": round(float(st[1] / max(st[0], 1)), 3),
+        "stress": round(float(st[3] / max(st[2], 1)), 3),
+    }
+    print(
+        "exertion flag in the stress sessions (nested): rest windows "
+        f"{fig['exertion_flag_in_stress_sessions']['rest']:.3f}, stress-task windows "
+        f"{fig['exertion_flag_in_stress_sessions']['stress']:.3f}"
+    )
+    picks: dict[int, int] = {}
+    for g in chosen.values():
+        picks[g] = picks.get(g, 0) + 1
+    fig["candidates_selected"] = {
+        describe(grid[g]): n for g, n in sorted(picks.items(), key=lambda kv: -kv[1])
+    }
+    print("selected per person:")
+    for k, n in fig["candidates_selected"].items():
+        print(f"  {n:>3} x {k}")
+    print(f"selected on everyone (shipped): {describe(grid[final])}")
+    fig["selection"] = (
+        f"{len(grid)} candidates; on the selecting people, flag rate <= {MAX_FLAG_RATE} on rest "
+        "and on stress-task windows, then least exercise at high without the flag; each person "
+        "scored with the candidate selected on the others"
+    )
+    return fig, grid[final]
