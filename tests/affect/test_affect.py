@@ -334,6 +334,27 @@ def _last(est_kw: dict[str, Any], last: dict[str, float], **kw: Any) -> Any:
     )
 
 
+def test_heart_rate_from_beats_is_covered_by_the_beats_when_the_strap_hr_stream_ends() -> None:
+    # an E4 export whose HR.csv ends before IBI.csv: the HR input comes from the beats
+    beats_only = calm(hr_device_mean_bpm=math.nan, hr_mean_bpm=70.0)
+    q = {**GOOD_Q, "hr_coverage": 0.0, "rr_coverage": 0.9}
+    e = _last({}, beats_only, quality=q)
+    assert e is not None
+    assert "hr" in e.modalities
+    covered = _last({}, beats_only, quality={**q, "rr_coverage": 1.0})
+    assert covered is not None
+    assert e.confidence == pytest.approx(0.9 * covered.confidence)
+    sparse = _last({}, beats_only, quality={**q, "rr_coverage": 0.2})
+    assert sparse is not None
+    assert sparse.confidence == pytest.approx(0.2 * covered.confidence)
+    # the strap's own HR stream, when present, is what its coverage measures
+    strap = _last({}, calm(), quality={**GOOD_Q, "hr_coverage": 0.5, "rr_coverage": 1.0})
+    assert strap is not None
+    good = _last({}, calm())
+    assert good is not None
+    assert strap.confidence == pytest.approx(0.5 * good.confidence)
+
+
 def test_confidence_drops_with_poor_quality() -> None:
     good = _last({}, calm())
     assert good is not None

@@ -112,6 +112,39 @@ def model_inputs(
     return out
 
 
+# the quality index that measures each heart-rate feature's source: the strap's HR stream, the
+# beats (RR or ECG R-peaks), the pulse wave
+_HR_SOURCE_COVERAGE = {
+    "hr_device_mean_bpm": "hr_coverage",
+    "hr_mean_bpm": "rr_coverage",
+    "ppg_rate_bpm": "bvp_coverage",
+}
+
+
+def _coverage(
+    modality: str,
+    features: Mapping[str, float | None],
+    specs: Sequence[InputSpec],
+    quality: Mapping[str, float],
+) -> float | None:
+    """The coverage of the stream a modality's input was read from in this window.
+
+    Heart rate comes from the first of its features present (a strap's HR stream, else the
+    beats, else the pulse wave), so its coverage is that source's, not the HR stream's: a
+    window whose HR stream has ended but whose beats go on is covered by the beats.
+    """
+    if modality == "hr":
+        for spec in specs:
+            if spec.modality != "hr":
+                continue
+            for name in spec.features:
+                v = features.get(name)
+                if v is not None and math.isfinite(v):
+                    key = _HR_SOURCE_COVERAGE.get(name, "hr_coverage")
+                    return quality.get(key)
+    return quality.get(f"{modality}_coverage")
+
+
 def _sigmoid(x: float) -> float:
     if x >= 0:
         return 1.0 / (1.0 + math.exp(-x))
@@ -255,7 +288,7 @@ class ArousalEstimator:
         if weights.sum() > 0 and missing.any():
             # inputs the sub-model expects but could not read (e.g. SCR amplitude)
             confidence *= 1.0 - 0.5 * float(weights[missing].sum() / weights.sum())
-        covs = [q[f"{m}_coverage"] for m in model.requires if f"{m}_coverage" in q]
+        covs = [c for m in model.requires if (c := _coverage(m, features, specs, q)) is not None]
         if covs:
             confidence *= min(1.0, max(0.0, min(covs)))
         if "hrv" in {s.group for s in specs if s.name in model.inputs} and coverage < 0.6:
