@@ -39,26 +39,25 @@ the rhythm, with a bounded lookahead (``EcgPeakDetector.latency_s``, ~0.5 s):
    *raw* signal near the morph-band peak, on the side (up or down) of the sharper deflection
    (larger |second difference|), voted over the beats, so an inverted lead gives the same
    peaks, refined by a 3-point parabola through the raw samples. The beat's *time* is one
-   feature for every beat, whatever its shape: the major deflection of the complex, its
-   largest deviation from the raw signal's median over -150..+120 ms, sought within +-80 ms
-   of the centroid of the raw slope energy (squared first difference over +-100 ms), on the
-   R peaks' side unless the other side's is 1.5 times larger (a beat of the other polarity),
-   refined by a parabola: the point where reference annotations place narrow and wide
-   (ventricular) beats alike. A beat of the usual shape (normalised correlation with the
-   running average beat >= 0.8) is timed where the average beat aligns best (the
-   correlation's maximum refined by a parabola, below the sample period) plus the tracked
-   offset from that point to the major deflection (median over the first 5 such beats, then
-   a slow average of the values within 10 ms): the alignment neither hops between the two
-   peaks of a notched QRS or between R and S waves of similar size, as a per-beat extremum
-   does, nor carries the noise of one beat's samples. Other beats (ectopic shapes, and the
-   first ones) are timed at their own major deflection. Times are interpolated on the
-   per-sample session times, and ``EcgPeaks.index`` is the sample nearest the time. The raw
-   signal is used because a causal filter's group delay depends on the QRS shape. Measured
-   (``python -m benchmarks.ecg_accuracy``): pooled RR error on ``qtdb_dev`` 4.5 ms at 250
-   and 130 Hz, 3.9 ms between two normal beats, 23 ms next to a ventricular beat (34 ms
-   when those were timed on the slope-energy centroid, 25-26 ms for neurokit2); RR error
-   against the Polar H10 strap's own RR 0.73 ms. Most of what is left between normal beats
-   is the annotations' own jitter (see benchmarks/README.md).
+   feature for every beat, whatever its shape: the centroid of the raw signal's slope energy
+   (squared first difference) over +-100 ms around the complex, which sits near the R peak of
+   a narrow QRS and inside a wide one rather than at one of its ends. A beat that correlates
+   with the running average beat (normalised correlation >= 0.5) is timed where the average
+   beat aligns best (the correlation's maximum refined by a parabola, below the sample
+   period) plus the tracked offset from that point to the centroid (median over the first 5
+   such beats, then a slow average of the values within 10 ms): the alignment neither hops
+   between the two peaks of a notched QRS or between R and S waves of similar size, as a
+   per-beat extremum does, nor picks up the noise of a single beat's samples, which matters
+   most in noise. Other beats (ectopic shapes, and the first ones) are timed at their own
+   centroid. Times are interpolated on the per-sample session times, and ``EcgPeaks.index``
+   is the sample nearest the time. The raw signal is used because a causal filter's group
+   delay depends on the QRS shape. Measured (``python -m benchmarks.ecg_accuracy``): pooled
+   RR error on ``qtdb_dev`` 4.7 ms at 250 Hz and 4.8 ms at 130 Hz, 3.7 / 3.8 ms between two
+   normal beats, 34 / 33 ms next to a ventricular beat (the annotations sit at a wide beat's
+   major deflection, away from its centroid; timing ectopic shapes there gives 23 ms but
+   moves noisy normal beats: see benchmarks/README.md); MIT-BIH 118 with noise at 6 dB
+   6.1 ms; RR error against the Polar H10 strap's own RR 0.75 ms. Most of what is left
+   between normal beats is the annotations' own jitter (see benchmarks/README.md).
 
 Every sample-level step is a causal filter with carried state or a purely local operation,
 every candidate is measured from a fixed window, and decisions are taken in index order once
@@ -100,9 +99,6 @@ from wearsdk.signals._ecg_base import (
     _CONFLICT_RR,
     _DETECT_BAND_HZ,
     _ECTOPIC_PREMATURE,
-    _EXT_HALF_S,
-    _EXT_POST_S,
-    _EXT_PRE_S,
     _F64,
     _FID_BACK_S,
     _I64,
@@ -212,9 +208,8 @@ class EcgPeakDetector(_EcgSamples):
         self._p1, self._p2 = n(_PEAK_PRE_S), n(_PEAK_POST_S)
         self._cw = n(_CENTROID_S)
         self._cw_pos_list = [k + 0.5 - self._cw for k in range(2 * self._cw)]
-        self._xpre = max(self._cw, n(_EXT_PRE_S), self._p1 + 1)
-        self._xpost = max(self._cw, n(_EXT_POST_S), self._p2 + 1)
-        self._eh = n(_EXT_HALF_S)
+        self._xpre = max(self._cw, self._p1 + 1)
+        self._xpost = max(self._cw, self._p2 + 1)
         self._nan_guard = n(_NAN_GUARD_S)
         self._look = n(self.lookahead_s)
         self._refr = n(_REFRACTORY_S)

@@ -76,12 +76,9 @@ _RR_FLOOR = 0.3
 _NCC_ZERO, _NCC_ONE = 0.5, 0.9  # morphology factor: 0 at/below, 1 at/above
 _NCC_MIN_FACTOR = 0.05
 _NCC_SURE = 0.8  # early or off-rhythm beats need this correlation; below it: ectopic shape
-_NCC_ALIGN = 0.8  # beats correlating this well with the average beat are timed on it
+_NCC_ALIGN = 0.5  # beats correlating this well with the average beat are timed on it
 _CENTROID_S = 0.1  # slope-energy centroid over +-this around fid
-_EXT_PRE_S, _EXT_POST_S = 0.15, 0.12  # raw complex kept around fid; its median is the baseline
-_EXT_HALF_S = 0.08  # the major deflection is sought within +-this of the centroid
-_EXT_OTHER_SIDE = 1.5  # ... on the R peaks' side unless the other side's is this much larger
-_OFFSET_INIT = 5  # beats whose median starts the aligned-point-to-R-peak offset
+_OFFSET_INIT = 5  # beats whose median starts the aligned-point-to-centroid offset
 _OFFSET_TOL_S = 0.01  # offsets further than this from the tracked one are not learnt
 _OFFSET_ALPHA = 0.05
 _ECTOPIC_PREMATURE = 0.84  # a beat before this x the median RR is premature (ectopic)
@@ -103,9 +100,9 @@ class EcgPeaks:
         index: sample index of each R peak since the start of the stream (int64), the
             sample nearest ``t``.
         t: sub-sample time of each beat in seconds (float64), on one feature for every beat
-            shape: the major deflection of the complex (the R peak of a narrow QRS, the
-            largest wave of a wide one; see the module documentation), interpolated on the
-            per-sample session times when they were given, else ``index / sampling_rate_hz``.
+            shape: the centroid of the QRS slope energy (near the R peak of a narrow QRS,
+            inside a wide one; see the module documentation), interpolated on the per-sample
+            session times when they were given, else ``index / sampling_rate_hz``.
         amplitude: signal value at the refined R peak (the parabola's vertex), in the input's
             unit.
         ectopic: whether each beat was classified ectopic when it was found (bool): its
@@ -175,7 +172,7 @@ class _Candidate:
     dt_fid: float = 0.0
     corr_delta: float = 0.0  # sub-sample refinement of corr_lag (parabola on the correlation)
     t_out: float = 0.0  # the beat's time (set when accepted)
-    raw: list[float] | None = None  # raw samples over fid -150 ms .. +120 ms
+    raw: list[float] | None = None  # raw samples around fid (centroid span, R-peak search)
     ncc: float = 1.0
     morph_deferred: _Template | None = None  # morph (and ncc) are to be measured on this
     segs: _F64 | None = None  # the win's template-sized windows, each centred (cached)

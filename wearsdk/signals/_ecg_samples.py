@@ -15,7 +15,6 @@ import numpy.typing as npt
 
 from wearsdk.signals._ecg_base import (
     _AMP_GAMMA,
-    _EXT_OTHER_SIDE,
     _F64,
     _FLOOR_REL,
     _NCC_MIN_FACTOR,
@@ -65,7 +64,6 @@ class _EcgSamples:
     _cw_pos_list: list[float]
     _xpre: int
     _xpost: int
-    _eh: int
     _nan_guard: int
     _measure: int
     _keep: int
@@ -251,7 +249,7 @@ class _EcgSamples:
         win = self._span(
             self._z, fid - self._t1 - self._lag, fid + self._t2 + self._lag, 0.0, 0.0
         ).copy()
-        # the raw complex (for its major deflection if the candidate becomes a beat), and in it
+        # the raw complex (for its slope-energy centroid if the candidate becomes a beat), and in it
         # the raw samples and times from one before the R-peak search range to one after it
         first, last = float(self._x[0]), float(self._x[self._n - self._base - 1])
         seg: list[float] = self._span(
@@ -342,8 +340,8 @@ class _EcgSamples:
 
     def _time(self, c: _Candidate, *, matched: bool) -> None:
         """The beat's time: for a beat of the usual shape, where the running average beat
-        aligns best (sub-sample), plus the usual offset from there to the major deflection;
-        for another shape (or before the average beat is learnt), its own major deflection.
+        aligns best (sub-sample), plus the usual offset from there to the slope-energy
+        centroid; for another shape (or before the average beat is learnt), its own centroid.
 
         The aligned point does not hop between the two peaks of a notched QRS or between an R
         and an S wave of similar size from beat to beat, as a per-beat extremum can. The
@@ -365,44 +363,19 @@ class _EcgSamples:
             num += w * pos
             tot += w
             prev = v
-        cent = num / tot if tot > 0 else 0.0
-        ext = c.t_fid + self._major_deflection(c.raw, e1 + round(cent), c.side) * c.dt_fid
+        cent = c.t_fid + (num / tot if tot > 0 else 0.0) * c.dt_fid
         if not matched:
-            c.t_out = ext
+            c.t_out = cent
             return
         _, k = self._correlate(c)
         aligned = c.t_fid + (k - self._lag + c.corr_delta) * c.dt_fid
-        d = ext - aligned
+        d = cent - aligned
         if len(self._off_init) < _OFFSET_INIT:
             self._off_init.append(d)
             self._off = float(np.median(self._off_init))
         elif abs(d - self._off) < _OFFSET_TOL_S:
             self._off += _OFFSET_ALPHA * (d - self._off)
         c.t_out = aligned + self._off
-
-    def _major_deflection(self, raw: list[float], centre: int, side: int) -> float:
-        """The major deflection of the raw complex: its largest deviation from its median
-        within +-80 ms of ``centre`` (an index into ``raw``, which starts 150 ms before the
-        fiducial), on the R peaks' side (``side`` 0: up, 1: down) unless the other side's is
-        more than :data:`_EXT_OTHER_SIDE` times larger (a beat of the other polarity), refined
-        by a 3-point parabola; in samples from the fiducial.
-        """  # noqa: D205
-        srt, h = sorted(raw), len(raw) // 2
-        med = srt[h] if len(raw) % 2 else 0.5 * (srt[h - 1] + srt[h])
-        lo = min(max(1, centre - self._eh), len(raw) - 2)
-        hi = max(lo + 1, min(len(raw) - 1, centre + self._eh + 1))
-        core = raw[lo:hi]
-        top, bottom = max(core), min(core)
-        up, down = top - med, med - bottom
-        other = down > _EXT_OTHER_SIDE * up if side == 0 else up > _EXT_OTHER_SIDE * down
-        if other != (side == 1):  # the negative extremum
-            k, sign = lo + core.index(bottom), -1.0
-        else:
-            k, sign = lo + core.index(top), 1.0
-        y0, y1, y2 = raw[k - 1], raw[k], raw[k + 1]
-        den = y0 - 2.0 * y1 + y2
-        delta = min(0.5, max(-0.5, 0.5 * (y0 - y2) / den)) if den * sign < 0 else 0.0
-        return k + delta - self._xpre
 
     def _learn_template(self, c: _Candidate) -> None:
         m = self._t1 + self._t2
