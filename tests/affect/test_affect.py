@@ -22,6 +22,7 @@ from wearsdk.affect import (
     StressLevelTracker,
     load_arousal_params,
 )
+from wearsdk.affect._baseline import winsorised_share
 
 
 def calm(hr: float = 70.0, scl: float = 2.0, **extra: float) -> dict[str, float]:
@@ -218,6 +219,24 @@ def _settled(clip: float | None, hl: float = 600.0) -> tuple[PersonalBaseline, f
         b.update(t, {"x": float(rng.standard_normal())})
         t += 5.0
     return b, t
+
+
+def test_consistent_spread_does_not_shrink_under_steady_noise() -> None:
+    """Unit-variance noise after calibration: plain winsorised adaptation shrinks the spread
+    towards a fraction of the true one; with ``consistent_spread`` it stays near 1."""
+    spread = {}
+    for consistent in (False, True):
+        cfg = BaselineConfig(
+            calibration_s=300.0, half_life_s=600.0, adapt_clip=0.5, consistent_spread=consistent
+        )
+        b = PersonalBaseline(["x"], min_std={"x": 1e-3}, config=cfg)
+        rng = np.random.default_rng(7)
+        for i in range(3000):  # 250 min of 5 s windows, 25 half-lives
+            b.update(5.0 * i, {"x": float(rng.standard_normal())})
+        spread[consistent] = b.std("x")
+    assert winsorised_share(0.5) == pytest.approx(0.185, abs=0.001)
+    assert spread[False] < 0.6
+    assert spread[True] == pytest.approx(1.0, abs=0.2)
 
 
 def test_an_episode_is_not_learnt_as_normal() -> None:

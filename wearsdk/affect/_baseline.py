@@ -19,6 +19,13 @@ values seen so far, and turns new values into z-scores against them:
   spreads per window weight, so the baseline does not learn the episode as "normal", and the
   z-scores of later windows do not depend on which episodes happened to come before them.
   Because the clip is bounded, never zero, a lasting change is still absorbed, only slowly.
+* **Consistent spread** (``consistent_spread``). A winsorised value's squared deviation is on
+  average smaller than the true variance (at ``adapt_clip`` = 0.5 spreads, 0.185 of it for
+  normal noise), so plain robust adaptation shrinks the spread window after window until it
+  sits at the floor, and the z-scores at their clip. With ``consistent_spread`` the variance
+  update divides the winsorised squared deviation by that expected share (the winsorised
+  variance of a standard normal at the clip), so the spread stays an unbiased estimate under
+  steady noise while an episode still moves it by a bounded amount.
 
 Causality: :meth:`~PersonalBaseline.normalise` only reads the current statistics, which hold
 the windows given to :meth:`~PersonalBaseline.update` before; the caller normalises a window and
@@ -54,6 +61,8 @@ class BaselineConfig:
             :meth:`PersonalBaseline.start_calibration`; before that the baseline adapts).
         adapt_clip: after calibration, values enter the baseline clipped to this many
             spreads around its mean; ``None`` lets them in unclipped.
+        consistent_spread: with ``adapt_clip``, scale the winsorised squared deviations so
+            the spread does not shrink under steady noise (see the module notes).
     """
 
     calibration_s: float = 180.0
@@ -61,12 +70,23 @@ class BaselineConfig:
     z_clip: float = 5.0
     auto_calibrate: bool = True
     adapt_clip: float | None = 0.5
+    consistent_spread: bool = False
 
     def __post_init__(self) -> None:
         if not (self.calibration_s >= 0 and self.half_life_s > 0 and self.z_clip > 0):
             raise ConfigError(f"invalid baseline configuration: {self!r}")
         if self.adapt_clip is not None and not self.adapt_clip > 0:
             raise ConfigError(f"adapt_clip must be > 0 or None, got {self.adapt_clip}")
+
+
+def winsorised_share(c: float) -> float:
+    """``E[min(|Z|, c)^2]`` for a standard normal ``Z``.
+
+    The share of the variance that values winsorised at ``c`` standard deviations keep.
+    """
+    inside = math.erf(c / math.sqrt(2.0))  # P(|Z| < c)
+    density = math.exp(-0.5 * c * c) / math.sqrt(2.0 * math.pi)
+    return inside - 2.0 * c * density + c * c * (1.0 - inside)
 
 
 @dataclass(slots=True)
@@ -224,6 +244,9 @@ class PersonalBaseline:
         decay = 1.0 if self._calibrating else 0.5 ** (dt / cfg.half_life_s)
         self._last_t = t if self._last_t is None else max(self._last_t, t)
         clip = cfg.adapt_clip
+        share = 1.0
+        if clip is not None and cfg.consistent_spread and not self._calibrating:
+            share = winsorised_share(clip)
         for name in self.names:
             s = self._stats[name]
             s.weight *= decay
@@ -237,4 +260,5 @@ class PersonalBaseline:
             alpha = 1.0 / s.weight
             d = x - s.mean
             s.mean += alpha * d
-            s.var = (1.0 - alpha) * (s.var + alpha * d * d)
+            winsorised = share if clip is not None and not self._calibrating else 1.0
+            s.var = (1.0 - alpha) * (s.var + alpha * d * d / winsorised)

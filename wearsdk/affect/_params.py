@@ -125,6 +125,7 @@ class ArousalModelParams:
                 half_life_s=float(b.get("half_life_s", 1200.0)),
                 z_clip=float(b.get("z_clip", 5.0)),
                 adapt_clip=None if b.get("adapt_clip") is None else float(b["adapt_clip"]),
+                consistent_spread=bool(b.get("consistent_spread", False)),
             )
             models = tuple(
                 SubModel(
