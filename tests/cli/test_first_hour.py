@@ -198,21 +198,35 @@ def mistakes(tmp_path: Path) -> list[tuple[list[str | Path], str, dict[str, str]
     # fmt: on
 
 
+MISTAKE_IDS = [
+    "replay-missing", "scan-no-dbus", "scan-closed-port", "scan-bad-bumble", "scan-bad-transport",
+    "stream-bad-bumble", "stream-no-device", "stream-bad-lsl-field", "stream-no-lsl-stream",
+    "run-bad-transport", "run-bad-record", "run-missing-config", "record-bad-out",
+    "record-bad-consent", "demo-bad-out", "replay-bad-out", "report-bad-out", "report-missing",
+    "twin-closed-port", "twin-unknown",
+]  # fmt: skip
+"""One id per entry of :func:`mistakes`, in its order (each runs as its own test)."""
+
+
+@pytest.mark.parametrize("case", range(len(MISTAKE_IDS)), ids=MISTAKE_IDS)
 def test_every_command_says_a_mistake_in_one_line_with_the_listed_exit_code(
-    tmp_path: Path,
+    tmp_path: Path, case: int
 ) -> None:
-    cases = mistakes(tmp_path)
-    for args, names, env in cases:
-        done = wearsdk(*args, env=env, cwd=tmp_path)
-        said = done.stderr.strip().splitlines()
-        assert done.returncode == 1, (args, done.stderr)
-        assert "Traceback" not in done.stderr, args
-        assert said, args
-        assert said[-1].startswith("wearsdk: error: "), (args, done.stderr)
-        # one line, naming the thing (no pydantic dump, no URL to its docs)
-        assert [x for x in said if x.startswith("wearsdk")] == [said[-1]], (args, said)
-        assert names in said[-1], (args, said[-1])
-        assert "errors.pydantic.dev" not in done.stderr
+    args, names, env = mistakes(tmp_path)[case]
+    assert str(args[0]) == MISTAKE_IDS[case].split("-")[0]
+    done = wearsdk(*args, env=env, cwd=tmp_path)
+    said = done.stderr.strip().splitlines()
+    assert done.returncode == 1, (args, done.stderr)
+    assert "Traceback" not in done.stderr, args
+    assert said, args
+    assert said[-1].startswith("wearsdk: error: "), (args, done.stderr)
+    # one line, naming the thing (no pydantic dump, no URL to its docs)
+    assert [x for x in said if x.startswith("wearsdk")] == [said[-1]], (args, said)
+    assert names in said[-1], (args, said[-1])
+    assert "errors.pydantic.dev" not in done.stderr
+
+
+def test_a_usage_mistake_exits_2_and_a_failed_doctor_check_3() -> None:
     # a usage mistake is argparse's exit code 2; doctor's failed check is 3
     usage = wearsdk("schema", "--nonsense")
     assert usage.returncode == 2
@@ -220,7 +234,11 @@ def test_every_command_says_a_mistake_in_one_line_with_the_listed_exit_code(
     doctor = wearsdk("doctor", "--mqtt", f"127.0.0.1:{closed_port()}", "--timeout", "1")
     assert doctor.returncode == 3
     assert "Traceback" not in doctor.stderr
-    # every command of `wearsdk --help` was driven with a mistake
+
+
+def test_every_command_of_the_help_is_driven_with_a_mistake(tmp_path: Path) -> None:
+    cases = mistakes(tmp_path)
+    assert len(cases) == len(MISTAKE_IDS)
     commands = {str(args[0]) for args, _, _ in cases} | {"schema", "doctor"}
     parser = build_parser()
     sub = next(a for a in parser._actions if a.dest == "command")
