@@ -434,9 +434,7 @@ def test_ctrl_c_still_draws_the_report_record_promises(tmp_path: Path) -> None:
 def test_the_mqtt_analyzer_example_without_a_session_says_so(tmp_path: Path) -> None:
     from tests.io.mosquitto import Mosquitto
 
-    broker = Mosquitto(tmp_path)
-    broker.start()
-    try:
+    with Mosquitto(tmp_path) as broker:
         done = subprocess.run(
             [sys.executable, str(Path(__file__).parents[2] / "examples" / "mqtt_analyzer.py"),
              "--port", str(broker.port), "--session", "nobody-here", "--sync-timeout", "2"],
@@ -444,8 +442,6 @@ def test_the_mqtt_analyzer_example_without_a_session_says_so(tmp_path: Path) -> 
             text=True,
             timeout=60,
         )  # fmt: skip
-    finally:
-        broker.stop()
     assert done.returncode == 1
     assert "Traceback" not in done.stderr
     (line,) = done.stderr.strip().splitlines()

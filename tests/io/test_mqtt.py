@@ -217,9 +217,7 @@ async def test_broker_down_10s_loses_nothing_and_keeps_order(
 async def test_tls_with_a_test_ca(tmp_path: Path, session_bus) -> None:  # type: ignore[no-untyped-def]
     bus, clock = session_bus
     ca, cert, key = make_test_ca(tmp_path)
-    broker = Mosquitto(tmp_path, tls=(ca, cert, key))
-    broker.start()
-    try:
+    with Mosquitto(tmp_path, tls=(ca, cert, key)) as broker:
         got: list[aiomqtt.Message] = []
         ready = asyncio.Event()
         import ssl
@@ -240,15 +238,11 @@ async def test_tls_with_a_test_ca(tmp_path: Path, session_bus) -> None:  # type:
         task.cancel()
         listener.cancel()
         assert WireMessage.model_validate_json(got[0].payload).seq == 0  # type: ignore[arg-type]
-    finally:
-        broker.stop()
 
 
 async def test_wrong_password_is_a_clear_error_not_a_loop(tmp_path: Path, session_bus) -> None:  # type: ignore[no-untyped-def]
     bus, clock = session_bus
-    broker = Mosquitto(tmp_path, users={"car17": "right"})
-    broker.start()
-    try:
+    with Mosquitto(tmp_path, users={"car17": "right"}) as broker:
         config = MqttConfig(url=f"mqtt://car17:wrong@127.0.0.1:{broker.port}", session="s-pw")
         assert "wrong" not in repr(config)
         assert "wrong" not in config.safe_url()
@@ -261,8 +255,6 @@ async def test_wrong_password_is_a_clear_error_not_a_loop(tmp_path: Path, sessio
         task = asyncio.create_task(good.run())
         await asyncio.wait_for(good.connected.wait(), 10)
         task.cancel()
-    finally:
-        broker.stop()
 
 
 async def test_no_export_without_consent_or_beyond_it(broker: Mosquitto, session_bus) -> None:  # type: ignore[no-untyped-def]
