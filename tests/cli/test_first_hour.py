@@ -96,7 +96,7 @@ path = "out/events.jsonl"
 """
 
 
-def test_existing_files_are_never_overwritten_and_personal_files_are_0600(
+def test_record_never_overwrites_a_recording_or_the_consent_record(
     tmp_path: Path,
 ) -> None:
     consent = consent_file(tmp_path)
@@ -115,6 +115,8 @@ def test_existing_files_are_never_overwritten_and_personal_files_are_0600(
     assert keep.read_bytes() == b"an earlier recording"
     assert consent.read_bytes() == kept
 
+
+def test_a_demo_and_its_report_are_owner_only_and_never_replaced_unasked(tmp_path: Path) -> None:
     # a demo with --out DIR writes DIR/events.jsonl and the report, owner-only
     out = tmp_path / "demo"
     first = wearsdk("demo", "--duration", "15", "--speed", "30", "--out", out)
@@ -139,6 +141,8 @@ def test_existing_files_are_never_overwritten_and_personal_files_are_0600(
     assert png.read_bytes() != before[png]
     assert mode(png) == mode(html) == 0o600
 
+
+def test_a_session_file_whose_jsonl_sink_exists_is_refused(tmp_path: Path) -> None:
     # a session file whose jsonl sink exists: refused before anything connects
     session = tmp_path / "session.toml"
     session.write_text(VIRTUAL_SESSION.format(duration=12, speed=24))
