@@ -124,8 +124,10 @@ async def test_flush_lets_the_last_messages_leave_before_the_bridge_stops(
     away = MqttBridge(
         bus, clock, MqttConfig(url="mqtt://127.0.0.1:1", session="s-g"), consent=consent()
     )
+    before = bus.subscriptions()
     stuck = asyncio.create_task(away.run())
-    await asyncio.sleep(0.1)  # subscribed to the bus
+    # until it has subscribed to the bus (a subscription that was not there before)
+    await wait_for(lambda: any(all(s is not b for b in before) for s in bus.subscriptions()))
     for i in range(3):
         bus.publish_nowait("affect/estimate", estimate(i))
     assert not await away.flush(0.5)
