@@ -305,11 +305,15 @@ async def test_policy_is_enforced_and_identities_never_leave(
     ]
     for topic, item in items:
         bus.publish_nowait(topic, item)
+    # then one more estimate: once it arrives, everything before it was sent or refused
+    bus.publish_nowait("affect/estimate", estimate(99, t))
     expected = {ExportPolicy.ESTIMATES: 2, ExportPolicy.FEATURES: 3, ExportPolicy.RAW: 5}[policy]
-    await wait_for(lambda: len(got) >= expected)
-    await asyncio.sleep(0.3)
+    await wait_for(lambda: len(got) >= expected + 1)
     task.cancel()
     listener.cancel()
+    last = WireMessage.model_validate_json(got.pop().payload)  # type: ignore[arg-type]
+    assert isinstance(last.event, Estimate)
+    assert last.event.t == t + 99
     assert len(got) == expected
     assert bridge.stats.refused_by_policy == 5 - expected
     kinds = {WireMessage.model_validate_json(m.payload).event.type for m in got}  # type: ignore[arg-type]
@@ -326,8 +330,7 @@ async def test_inbound_annotations_and_commands(broker: Mosquitto, session_bus) 
     sub = bus.subscribe(("analyzer/#", "control/#"))
     bridge = MqttBridge(bus, clock, MqttConfig(url=broker.url, session="s-in"), consent=consent())
     task = asyncio.create_task(bridge.run())
-    await asyncio.wait_for(bridge.connected.wait(), 10)
-    await asyncio.sleep(0.2)
+    await asyncio.wait_for(bridge.connected.wait(), 10)  # connected and subscribed
     now_unix = clock.to_unix(clock.now())
     async with aiomqtt.Client("127.0.0.1", broker.port) as client:
         ann = {
