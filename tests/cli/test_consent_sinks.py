@@ -93,38 +93,28 @@ async def test_consent_expiring_mid_session_stops_recording_and_export_at_the_in
     assert result.mqtt.refused_by_consent > 0
 
 
+@pytest.mark.parametrize("how", ["signal", "file"])
 async def test_sigusr1_and_the_withdrawal_file_withdraw_consent(
-    tmp_path: Path, broker: Mosquitto
+    tmp_path: Path, broker: Mosquitto, how: str
 ) -> None:
-    for how in ("signal", "file"):
-        folder = tmp_path / how
-        folder.mkdir()
-        run = Session(session_file(folder, broker.port, expires_unix=None, seconds=10))
-        withdrawn: list[float] = []
+    run = Session(session_file(tmp_path, broker.port, expires_unix=None, seconds=10))
+    withdrawn: list[float] = []
 
-        def emit(
-            message: Any,
-            clock: Any,
-            run: Session = run,
-            how: str = how,
-            withdrawn: list[float] = withdrawn,
-        ) -> None:
-            Session.emit(run, message, clock)
-            if len(run.live) == 15 and not withdrawn:  # well into the session
-                withdrawn.append(time.time())
-                if how == "signal":
-                    os.kill(os.getpid(), signal.SIGUSR1)
-                else:
-                    (run.config.session.withdraw_file or Path()).touch()
+    def emit(message: Any, clock: Any) -> None:
+        Session.emit(run, message, clock)
+        if len(run.live) == 15 and not withdrawn:  # well into the session
+            withdrawn.append(time.time())
+            if how == "signal":
+                os.kill(os.getpid(), signal.SIGUSR1)
+            else:
+                (run.config.session.withdraw_file or Path()).touch()
 
-        run.emit = emit  # type: ignore[method-assign]
-        async with listening(broker.port, "s-consent") as listener:
-            await asyncio.wait_for(run.run(), 60)
-        assert withdrawn, f"{how}: the session ended before 15 messages ({len(run.live)})"
-        assert run.notices == [
-            "consent withdrawn: export and recording stopped; the session goes on"
-        ]
-        assert run.closed_at is not None
-        # a signal is handled at once; the file is looked for every half second
-        assert run.closed_at - withdrawn[0] < (0.2 if how == "signal" else 1.0)
-        check_stopped_at(run, listener, folder / "out" / "session.xdf", run.closed_at)
+    run.emit = emit  # type: ignore[method-assign]
+    async with listening(broker.port, "s-consent") as listener:
+        await asyncio.wait_for(run.run(), 60)
+    assert withdrawn, f"{how}: the session ended before 15 messages ({len(run.live)})"
+    assert run.notices == ["consent withdrawn: export and recording stopped; the session goes on"]
+    assert run.closed_at is not None
+    # a signal is handled at once; the file is looked for every half second
+    assert run.closed_at - withdrawn[0] < (0.2 if how == "signal" else 1.0)
+    check_stopped_at(run, listener, tmp_path / "out" / "session.xdf", run.closed_at)
