@@ -146,8 +146,8 @@ async def test_remote_analyzers_over_mqtt_from_the_session_file(tmp_path: Path) 
         (remote,) = config.analyzers
         assert isinstance(remote, MqttAnalyzers)
         session = asyncio.create_task(run_session(config))
-        await asyncio.sleep(1.0)
-        # another process, its clock 2 hours off, publishing as "lab-07" (the session name)
+        # another process, its clock 2 hours off, publishing as "lab-07" (the session name);
+        # it waits to be synced with the session's clock before it publishes
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             str(EXAMPLES / "mqtt_analyzer.py"),
