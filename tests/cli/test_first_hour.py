@@ -262,6 +262,9 @@ def test_a_device_never_reached_says_why_and_exits_1(tmp_path: Path) -> None:
     # the reason travels in DeviceStatus.detail, without the device's name
     assert all("D-Bus" in s["detail"] for s in retries)
     assert not any("Nope" in s["detail"] for s in retries)
+
+
+def test_a_device_never_reached_is_said_once_as_it_happens() -> None:
     # without -v: said once as it happens (not per attempt), and in the final error
     plain = wearsdk("stream", "--device", "Nope", "--connect-timeout", "3", "--no-live",
                     env=NO_DBUS)  # fmt: skip
