@@ -13,7 +13,8 @@ import socket
 import stat
 import subprocess
 import sys
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,36 @@ def running(args: list[str], **kwargs: Any) -> Iterator[subprocess.Popen[str]]:
         for pipe in (proc.stdout, proc.stderr):
             if pipe is not None:
                 pipe.close()
+
+
+def lines_until(
+    proc: subprocess.Popen[str], done: Callable[[str], bool], timeout_s: float = 60.0
+) -> list[str]:
+    """The lines ``proc`` prints up to the first that ``done`` accepts (the event a test waits
+    for); the test fails with the process's stderr, not a hang, if the process ends first or
+    the line does not come within ``timeout_s`` (the process is then killed)."""
+    assert proc.stdout is not None
+    got: list[str] = []
+    seen = threading.Event()
+
+    def read() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            got.append(line)
+            if done(line):
+                seen.set()
+                return
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(timeout_s)
+    if not seen.is_set():
+        why = "the process ended" if not reader.is_alive() else f"{timeout_s:g} s passed"
+        proc.kill()
+        reader.join(10)
+        said = proc.stderr.read()[-2000:] if proc.stderr is not None else ""
+        pytest.fail(f"{why} without the line ({len(got)} lines before); stderr: {said}")
+    return got
 
 
 def closed_port() -> int:
@@ -284,17 +315,12 @@ def test_ctrl_c_still_draws_the_report_a_session_file_promises(tmp_path: Path) -
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     ) as proc:
-        assert proc.stdout is not None
-        assert proc.stderr is not None
-        for line in proc.stdout:  # until the first estimate: something worth a report
-            if json.loads(line)["type"] == "estimate":
-                break
+        # until the first estimate: something worth a report
+        lines_until(proc, lambda line: json.loads(line)["type"] == "estimate")
         proc.send_signal(signal.SIGINT)
-        rest = proc.stdout.read()
-        code = proc.wait(timeout=60)
-        stderr = proc.stderr.read()
+        _, stderr = proc.communicate(timeout=60)
+        code = proc.returncode
     assert code == 130, stderr
-    assert rest is not None
     png = tmp_path / "out" / "report.png"
     assert png.stat().st_size > 10_000, stderr
     assert f"report: {png}" in stderr
@@ -384,7 +410,6 @@ def test_small_ones_in_process() -> None:
 
 
 def test_ctrl_c_still_draws_the_report_record_promises(tmp_path: Path) -> None:
-    import threading
     import time
     import uuid
 
@@ -415,17 +440,16 @@ def test_ctrl_c_still_draws_the_report_record_promises(tmp_path: Path) -> None:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             ) as proc:  # fmt: skip
-            assert proc.stdout is not None
-            assert proc.stderr is not None
-            blocks = 0
-            for line in proc.stdout:  # a few seconds of samples: something worth a report
-                blocks += json.loads(line)["type"] == "samples"
-                if blocks >= 12:
-                    break
+            blocks: list[bool] = []
+
+            def twelfth_block(line: str) -> bool:
+                blocks.append(json.loads(line)["type"] == "samples")
+                return sum(blocks) >= 12
+
+            lines_until(proc, twelfth_block)  # a few seconds of samples: worth a report
             proc.send_signal(signal.SIGINT)
-            proc.stdout.read()
-            code = proc.wait(timeout=60)
-            stderr = proc.stderr.read()
+            _, stderr = proc.communicate(timeout=60)
+            code = proc.returncode
     finally:
         stop.set()
         feeder.join()
@@ -481,30 +505,20 @@ def test_a_twin_advertises_again_after_its_central_is_killed(tmp_path: Path) -> 
             assert served.stdout is not None
             assert served.stdout.readline().startswith("serving polar-h10 twin 'H10 twin'")
             with running(stream, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL) as first:
-                assert first.stdout is not None
-                for line in first.stdout:  # streaming ECG: the twin is connected and busy
-                    if '"stream":"ecg"' in line:
-                        break
-                else:
-                    pytest.fail("the first stream ended without ECG")
+                # streaming ECG: the twin is connected and busy
+                lines_until(first, lambda line: '"stream":"ecg"' in line)
                 first.send_signal(signal.SIGKILL)
                 first.wait(timeout=10)
             # the next stream finds it: until its first ECG samples (an event, not a duration
             # that a loaded machine spends connecting), then Ctrl-C
-            lines: list[dict[str, Any]] = []
             with running(
                 [*stream, "--connect-timeout", "15"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
             ) as again:
-                assert again.stdout is not None
-                assert again.stderr is not None
-                for line in again.stdout:
-                    lines.append(json.loads(line))
-                    if lines[-1]["type"] == "samples" and lines[-1]["stream"] == "ecg":
-                        break
+                ecg = lines_until(again, lambda line: '"stream":"ecg"' in line)
                 again.send_signal(signal.SIGINT)
-                again.stdout.read()
-                code = again.wait(timeout=30)
-                stderr = again.stderr.read()
+                _, stderr = again.communicate(timeout=30)
+                code = again.returncode
+            lines = [json.loads(x) for x in ecg]
             assert served.poll() is None  # the twin still serves
     states = [x["state"] for x in lines if x["type"] == "device_status"]
     assert "connected" in states
@@ -625,7 +639,6 @@ def test_a_port_that_is_not_a_controller_is_said_in_one_line(tmp_path: Path) -> 
     """`scan`/`twin`/`stream` pointed at a port where something else listens (here a server
     that answers like a web server and hangs up) ended with bumble's TransportLostError
     traceback, logged twice; it is one line naming the port and what to check."""
-    import threading
 
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
