@@ -88,10 +88,8 @@ def other_tasks() -> set[asyncio.Task[object]]:
 @pytest.fixture
 def broker(tmp_path: Path) -> Iterator[Mosquitto]:
     """A real mosquitto on a free loopback port, for this test."""
-    b = Mosquitto(tmp_path)
-    b.start()
-    yield b
-    b.stop()
+    with Mosquitto(tmp_path) as b:
+        yield b
 
 
 @pytest.fixture

@@ -15,6 +15,8 @@ import pyxdf
 
 from tests.analyzers.test_adapters import write_openface
 from tests.analyzers.test_voice import TEXTS, espeak
+from tests.cli.sessions import events as log
+from tests.cli.sessions import virtual_session
 from tests.io.mosquitto import Mosquitto
 from wearsdk import ConfigError
 from wearsdk._config import FileAnalyzer, MqttAnalyzers, VoiceAnalyzerEntry, load_session_config
@@ -24,25 +26,7 @@ pytestmark = pytest.mark.timeout(120)
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
-BASE = """
-[session]
-name = "lab-07"
-transport = "virtual"
-duration_s = 40
-speed = 10
-
-[pipeline]
-window_s = 5
-baseline_s = 6
-
-[[devices]]
-driver = "heart-rate"
-name = "HR strap"
-
-[[sinks]]
-kind = "jsonl"
-path = "out/events.jsonl"
-"""
+BASE = virtual_session(name="lab-07", duration_s=40, speed=10)
 
 ANALYZERS = """
 [[analyzers]]
@@ -68,11 +52,6 @@ def write(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "session.toml"
     path.write_text(text)
     return path
-
-
-def log(tmp_path: Path) -> list[dict[str, Any]]:
-    text = (tmp_path / "out" / "events.jsonl").read_text()
-    return [json.loads(x) for x in text.splitlines()]
 
 
 def analyzer_files(tmp_path: Path) -> None:
@@ -158,9 +137,7 @@ async def test_a_session_file_records_xdf_under_consent(tmp_path: Path) -> None:
 
 
 async def test_remote_analyzers_over_mqtt_from_the_session_file(tmp_path: Path) -> None:
-    broker = Mosquitto(tmp_path)
-    broker.start()
-    try:
+    with Mosquitto(tmp_path) as broker:
         text = (
             BASE.replace("speed = 10", "speed = 1").replace("duration_s = 40", "duration_s = 16")
             + f'\n[[analyzers]]\nkind = "mqtt"\nurl = "{broker.url}"\n'
@@ -169,8 +146,8 @@ async def test_remote_analyzers_over_mqtt_from_the_session_file(tmp_path: Path) 
         (remote,) = config.analyzers
         assert isinstance(remote, MqttAnalyzers)
         session = asyncio.create_task(run_session(config))
-        await asyncio.sleep(1.0)
-        # another process, its clock 2 hours off, publishing as "lab-07" (the session name)
+        # another process, its clock 2 hours off, publishing as "lab-07" (the session name);
+        # it waits to be synced with the session's clock before it publishes
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             str(EXAMPLES / "mqtt_analyzer.py"),
@@ -182,8 +159,6 @@ async def test_remote_analyzers_over_mqtt_from_the_session_file(tmp_path: Path) 
         _, err = await asyncio.wait_for(proc.communicate(), 30)
         assert proc.returncode == 0, err.decode()
         await asyncio.wait_for(session, 30)
-    finally:
-        broker.stop()
     lines = log(tmp_path)
     notes = [x for x in lines if x["type"] == "annotation" and x["analyzer_id"] == "remote-cam"]
     assert len(notes) > 10

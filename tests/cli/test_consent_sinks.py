@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import pyxdf
 
-from tests.io.mosquitto import Mosquitto
-from tests.io.test_consent_live import Listener
+from tests.cli.sessions import consent_session_file
+from tests.io.mosquitto import Listener, Mosquitto, listening
 from wearsdk._config import load_session_config
 from wearsdk._run import run_session
 
@@ -24,50 +24,17 @@ BOUND_S = 0.3
 """How long after the consent closes a sink may still deliver (a message under way)."""
 
 
-@pytest.fixture
-def broker(tmp_path: Path):  # type: ignore[no-untyped-def]
-    b = Mosquitto(tmp_path)
-    b.start()
-    yield b
-    b.stop()
-
-
 def session_file(tmp_path: Path, port: int, *, expires_unix: float | None, seconds: int) -> Path:
-    consent = {
-        "participant": "p-0042",
-        "purposes": ["research"],
-        "record": True,
-        "export": "estimates",
-        "obtained_by": "study nurse",
-        "obtained_unix": time.time() - 60,
-        "expires_unix": expires_unix,
-    }
-    (tmp_path / "consent.json").write_text(json.dumps(consent))
-    path = tmp_path / "session.toml"
-    path.write_text(f"""
-[session]
-transport = "virtual"
-duration_s = {seconds}
-record = "out/session.xdf"
-consent = "consent.json"
-withdraw_file = "withdraw.flag"
-
-[pipeline]
-window_s = 5
-hop_s = 0.5
-baseline_s = 2
-
-[[devices]]
-driver = "heart-rate"
-name = "HR strap"
-
-[[sinks]]
-kind = "mqtt"
-url = "mqtt://127.0.0.1:{port}"
-session = "s-consent"
-consent = "consent.json"
-""")
-    return path
+    return consent_session_file(
+        tmp_path,
+        port,
+        mqtt_session="s-consent",
+        record="out/session.xdf",
+        seconds=seconds,
+        expires_unix=expires_unix,
+        withdraw_file="withdraw.flag",
+        sink_consent=True,
+    )
 
 
 def recorded_unix_times(path: Path) -> list[float]:
@@ -97,13 +64,6 @@ class Session:
         return await run_session(self.config, self.emit, notice=self.notice)
 
 
-async def listen(broker: Mosquitto) -> tuple[Listener, asyncio.Task[None]]:
-    listener = Listener(broker.port, "s-consent")
-    task = asyncio.create_task(listener.run())
-    await asyncio.wait_for(listener.ready.wait(), 10)
-    return listener, task
-
-
 def check_stopped_at(run: Session, listener: Listener, xdf: Path, closed: float) -> None:
     # exported and recorded before, nothing after the instant (but a message under way)
     sent = [t for t, _ in listener.got]
@@ -120,11 +80,10 @@ def check_stopped_at(run: Session, listener: Listener, xdf: Path, closed: float)
 async def test_consent_expiring_mid_session_stops_recording_and_export_at_the_instant(
     tmp_path: Path, broker: Mosquitto
 ) -> None:
-    listener, listening = await listen(broker)
     expires = time.time() + 5.0
     run = Session(session_file(tmp_path, broker.port, expires_unix=expires, seconds=9))
-    result = await run.run()
-    listening.cancel()
+    async with listening(broker.port, "s-consent") as listener:
+        result = await run.run()
     assert run.notices == ["consent expired: export and recording stopped; the session goes on"]
     assert run.closed_at is not None
     assert expires <= run.closed_at <= expires + BOUND_S
@@ -134,41 +93,28 @@ async def test_consent_expiring_mid_session_stops_recording_and_export_at_the_in
     assert result.mqtt.refused_by_consent > 0
 
 
+@pytest.mark.parametrize("how", ["signal", "file"])
 async def test_sigusr1_and_the_withdrawal_file_withdraw_consent(
-    tmp_path: Path, broker: Mosquitto
+    tmp_path: Path, broker: Mosquitto, how: str
 ) -> None:
-    for how in ("signal", "file"):
-        folder = tmp_path / how
-        folder.mkdir()
-        listener, listening = await listen(broker)
-        run = Session(session_file(folder, broker.port, expires_unix=None, seconds=10))
-        withdrawn: list[float] = []
-        loop = asyncio.get_running_loop()
+    run = Session(session_file(tmp_path, broker.port, expires_unix=None, seconds=10))
+    withdrawn: list[float] = []
 
-        def emit(
-            message: Any,
-            clock: Any,
-            run: Session = run,
-            how: str = how,
-            withdrawn: list[float] = withdrawn,
-        ) -> None:
-            Session.emit(run, message, clock)
-            if len(run.live) == 15 and not withdrawn:  # well into the session
-                withdrawn.append(time.time())
-                if how == "signal":
-                    os.kill(os.getpid(), signal.SIGUSR1)
-                else:
-                    (run.config.session.withdraw_file or Path()).touch()
+    def emit(message: Any, clock: Any) -> None:
+        Session.emit(run, message, clock)
+        if len(run.live) == 15 and not withdrawn:  # well into the session
+            withdrawn.append(time.time())
+            if how == "signal":
+                os.kill(os.getpid(), signal.SIGUSR1)
+            else:
+                (run.config.session.withdraw_file or Path()).touch()
 
-        run.emit = emit  # type: ignore[method-assign]
-        task = loop.create_task(run.run())
-        await asyncio.wait_for(task, 60)
-        listening.cancel()
-        assert withdrawn, f"{how}: the session ended before 15 messages ({len(run.live)})"
-        assert run.notices == [
-            "consent withdrawn: export and recording stopped; the session goes on"
-        ]
-        assert run.closed_at is not None
-        # a signal is handled at once; the file is looked for every half second
-        assert run.closed_at - withdrawn[0] < (0.2 if how == "signal" else 1.0)
-        check_stopped_at(run, listener, folder / "out" / "session.xdf", run.closed_at)
+    run.emit = emit  # type: ignore[method-assign]
+    async with listening(broker.port, "s-consent") as listener:
+        await asyncio.wait_for(run.run(), 60)
+    assert withdrawn, f"{how}: the session ended before 15 messages ({len(run.live)})"
+    assert run.notices == ["consent withdrawn: export and recording stopped; the session goes on"]
+    assert run.closed_at is not None
+    # a signal is handled at once; the file is looked for every half second
+    assert run.closed_at - withdrawn[0] < (0.2 if how == "signal" else 1.0)
+    check_stopped_at(run, listener, tmp_path / "out" / "session.xdf", run.closed_at)

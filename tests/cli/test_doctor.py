@@ -43,12 +43,8 @@ def test_broker_absent_fails_with_what_to_do(tmp_path: Path) -> None:
 
 
 def test_broker_present_passes(tmp_path: Path) -> None:
-    broker = Mosquitto(tmp_path)
-    broker.start()
-    try:
+    with Mosquitto(tmp_path) as broker:
         result = run_doctor("--mqtt", f"mqtt://127.0.0.1:{broker.port}", "--jsonl")
-    finally:
-        broker.stop()
     assert result.returncode == 0, result.stdout + result.stderr
     checks = checks_of(result.stdout)
     assert checks["mqtt-broker"]["status"] == "ok"

@@ -2,7 +2,6 @@
 the live view and the report, on a video written from real face images."""
 
 import io
-import json
 import re
 import subprocess
 import sys
@@ -14,6 +13,7 @@ import pytest
 
 from tests.analyzers.faces import model_file, neutral, smiling
 from tests.analyzers.test_face import write_video
+from tests.cli.sessions import events, virtual_session
 from wearsdk import ConfigError
 from wearsdk._config import FaceAnalyzerEntry, load_session_config, session_config
 from wearsdk._live import LiveState, render_live
@@ -36,25 +36,9 @@ def clip(path: Path) -> Path:
     return write_video(path, frames, FPS)
 
 
-SESSION = """
-[session]
-name = "face-lab"
-transport = "virtual"
-duration_s = 30
-speed = 10
-
-[pipeline]
-window_s = 5
-baseline_s = 6
-
-[[devices]]
-driver = "heart-rate"
-name = "HR strap"
-
-[[sinks]]
-kind = "jsonl"
-path = "out/events.jsonl"
-
+SESSION = (
+    virtual_session(name="face-lab", duration_s=30, speed=10)
+    + """
 [[analyzers]]
 kind = "face"
 video = "clip.avi"
@@ -63,6 +47,7 @@ start_s = 5
 span_s = 0.5
 paced = false
 """
+)
 
 
 async def test_a_face_analyzer_from_the_session_file_is_fused_and_reported(
@@ -77,7 +62,7 @@ async def test_a_face_analyzer_from_the_session_file_is_fused_and_reported(
 
     result = await run_session(config)
     assert result.start is not None
-    lines = [json.loads(x) for x in (tmp_path / "out" / "events.jsonl").read_text().splitlines()]
+    lines = events(tmp_path)
     notes = [x for x in lines if x["type"] == "annotation" and x["modality"] == "face"]
     # spans of the frames within half a second (6 frames): 5 of each face; the second
     # without a face gives nothing

@@ -13,7 +13,8 @@ import socket
 import stat
 import subprocess
 import sys
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,36 @@ def running(args: list[str], **kwargs: Any) -> Iterator[subprocess.Popen[str]]:
                 pipe.close()
 
 
+def lines_until(
+    proc: subprocess.Popen[str], done: Callable[[str], bool], timeout_s: float = 60.0
+) -> list[str]:
+    """The lines ``proc`` prints up to the first that ``done`` accepts (the event a test waits
+    for); the test fails with the process's stderr, not a hang, if the process ends first or
+    the line does not come within ``timeout_s`` (the process is then killed)."""
+    assert proc.stdout is not None
+    got: list[str] = []
+    seen = threading.Event()
+
+    def read() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            got.append(line)
+            if done(line):
+                seen.set()
+                return
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(timeout_s)
+    if not seen.is_set():
+        why = "the process ended" if not reader.is_alive() else f"{timeout_s:g} s passed"
+        proc.kill()
+        reader.join(10)
+        said = proc.stderr.read()[-2000:] if proc.stderr is not None else ""
+        pytest.fail(f"{why} without the line ({len(got)} lines before); stderr: {said}")
+    return got
+
+
 def closed_port() -> int:
     """A local TCP port nothing listens on (bound, then released)."""
     with socket.socket() as s:
@@ -96,7 +127,7 @@ path = "out/events.jsonl"
 """
 
 
-def test_existing_files_are_never_overwritten_and_personal_files_are_0600(
+def test_record_never_overwrites_a_recording_or_the_consent_record(
     tmp_path: Path,
 ) -> None:
     consent = consent_file(tmp_path)
@@ -115,6 +146,8 @@ def test_existing_files_are_never_overwritten_and_personal_files_are_0600(
     assert keep.read_bytes() == b"an earlier recording"
     assert consent.read_bytes() == kept
 
+
+def test_a_demo_and_its_report_are_owner_only_and_never_replaced_unasked(tmp_path: Path) -> None:
     # a demo with --out DIR writes DIR/events.jsonl and the report, owner-only
     out = tmp_path / "demo"
     first = wearsdk("demo", "--duration", "15", "--speed", "30", "--out", out)
@@ -139,6 +172,8 @@ def test_existing_files_are_never_overwritten_and_personal_files_are_0600(
     assert png.read_bytes() != before[png]
     assert mode(png) == mode(html) == 0o600
 
+
+def test_a_session_file_whose_jsonl_sink_exists_is_refused(tmp_path: Path) -> None:
     # a session file whose jsonl sink exists: refused before anything connects
     session = tmp_path / "session.toml"
     session.write_text(VIRTUAL_SESSION.format(duration=12, speed=24))
@@ -198,21 +233,35 @@ def mistakes(tmp_path: Path) -> list[tuple[list[str | Path], str, dict[str, str]
     # fmt: on
 
 
+MISTAKE_IDS = [
+    "replay-missing", "scan-no-dbus", "scan-closed-port", "scan-bad-bumble", "scan-bad-transport",
+    "stream-bad-bumble", "stream-no-device", "stream-bad-lsl-field", "stream-no-lsl-stream",
+    "run-bad-transport", "run-bad-record", "run-missing-config", "record-bad-out",
+    "record-bad-consent", "demo-bad-out", "replay-bad-out", "report-bad-out", "report-missing",
+    "twin-closed-port", "twin-unknown",
+]  # fmt: skip
+"""One id per entry of :func:`mistakes`, in its order (each runs as its own test)."""
+
+
+@pytest.mark.parametrize("case", range(len(MISTAKE_IDS)), ids=MISTAKE_IDS)
 def test_every_command_says_a_mistake_in_one_line_with_the_listed_exit_code(
-    tmp_path: Path,
+    tmp_path: Path, case: int
 ) -> None:
-    cases = mistakes(tmp_path)
-    for args, names, env in cases:
-        done = wearsdk(*args, env=env, cwd=tmp_path)
-        said = done.stderr.strip().splitlines()
-        assert done.returncode == 1, (args, done.stderr)
-        assert "Traceback" not in done.stderr, args
-        assert said, args
-        assert said[-1].startswith("wearsdk: error: "), (args, done.stderr)
-        # one line, naming the thing (no pydantic dump, no URL to its docs)
-        assert [x for x in said if x.startswith("wearsdk")] == [said[-1]], (args, said)
-        assert names in said[-1], (args, said[-1])
-        assert "errors.pydantic.dev" not in done.stderr
+    args, names, env = mistakes(tmp_path)[case]
+    assert str(args[0]) == MISTAKE_IDS[case].split("-")[0]
+    done = wearsdk(*args, env=env, cwd=tmp_path)
+    said = done.stderr.strip().splitlines()
+    assert done.returncode == 1, (args, done.stderr)
+    assert "Traceback" not in done.stderr, args
+    assert said, args
+    assert said[-1].startswith("wearsdk: error: "), (args, done.stderr)
+    # one line, naming the thing (no pydantic dump, no URL to its docs)
+    assert [x for x in said if x.startswith("wearsdk")] == [said[-1]], (args, said)
+    assert names in said[-1], (args, said[-1])
+    assert "errors.pydantic.dev" not in done.stderr
+
+
+def test_a_usage_mistake_exits_2_and_a_failed_doctor_check_3() -> None:
     # a usage mistake is argparse's exit code 2; doctor's failed check is 3
     usage = wearsdk("schema", "--nonsense")
     assert usage.returncode == 2
@@ -220,7 +269,11 @@ def test_every_command_says_a_mistake_in_one_line_with_the_listed_exit_code(
     doctor = wearsdk("doctor", "--mqtt", f"127.0.0.1:{closed_port()}", "--timeout", "1")
     assert doctor.returncode == 3
     assert "Traceback" not in doctor.stderr
-    # every command of `wearsdk --help` was driven with a mistake
+
+
+def test_every_command_of_the_help_is_driven_with_a_mistake(tmp_path: Path) -> None:
+    cases = mistakes(tmp_path)
+    assert len(cases) == len(MISTAKE_IDS)
     commands = {str(args[0]) for args, _, _ in cases} | {"schema", "doctor"}
     parser = build_parser()
     sub = next(a for a in parser._actions if a.dest == "command")
@@ -240,6 +293,9 @@ def test_a_device_never_reached_says_why_and_exits_1(tmp_path: Path) -> None:
     # the reason travels in DeviceStatus.detail, without the device's name
     assert all("D-Bus" in s["detail"] for s in retries)
     assert not any("Nope" in s["detail"] for s in retries)
+
+
+def test_a_device_never_reached_is_said_once_as_it_happens() -> None:
     # without -v: said once as it happens (not per attempt), and in the final error
     plain = wearsdk("stream", "--device", "Nope", "--connect-timeout", "3", "--no-live",
                     env=NO_DBUS)  # fmt: skip
@@ -259,17 +315,12 @@ def test_ctrl_c_still_draws_the_report_a_session_file_promises(tmp_path: Path) -
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     ) as proc:
-        assert proc.stdout is not None
-        assert proc.stderr is not None
-        for line in proc.stdout:  # until the first estimate: something worth a report
-            if json.loads(line)["type"] == "estimate":
-                break
+        # until the first estimate: something worth a report
+        lines_until(proc, lambda line: json.loads(line)["type"] == "estimate")
         proc.send_signal(signal.SIGINT)
-        rest = proc.stdout.read()
-        code = proc.wait(timeout=60)
-        stderr = proc.stderr.read()
+        _, stderr = proc.communicate(timeout=60)
+        code = proc.returncode
     assert code == 130, stderr
-    assert rest is not None
     png = tmp_path / "out" / "report.png"
     assert png.stat().st_size > 10_000, stderr
     assert f"report: {png}" in stderr
@@ -359,7 +410,6 @@ def test_small_ones_in_process() -> None:
 
 
 def test_ctrl_c_still_draws_the_report_record_promises(tmp_path: Path) -> None:
-    import threading
     import time
     import uuid
 
@@ -390,17 +440,16 @@ def test_ctrl_c_still_draws_the_report_record_promises(tmp_path: Path) -> None:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             ) as proc:  # fmt: skip
-            assert proc.stdout is not None
-            assert proc.stderr is not None
-            blocks = 0
-            for line in proc.stdout:  # a few seconds of samples: something worth a report
-                blocks += json.loads(line)["type"] == "samples"
-                if blocks >= 12:
-                    break
+            blocks: list[bool] = []
+
+            def twelfth_block(line: str) -> bool:
+                blocks.append(json.loads(line)["type"] == "samples")
+                return sum(blocks) >= 12
+
+            lines_until(proc, twelfth_block)  # a few seconds of samples: worth a report
             proc.send_signal(signal.SIGINT)
-            proc.stdout.read()
-            code = proc.wait(timeout=60)
-            stderr = proc.stderr.read()
+            _, stderr = proc.communicate(timeout=60)
+            code = proc.returncode
     finally:
         stop.set()
         feeder.join()
@@ -416,9 +465,7 @@ def test_ctrl_c_still_draws_the_report_record_promises(tmp_path: Path) -> None:
 def test_the_mqtt_analyzer_example_without_a_session_says_so(tmp_path: Path) -> None:
     from tests.io.mosquitto import Mosquitto
 
-    broker = Mosquitto(tmp_path)
-    broker.start()
-    try:
+    with Mosquitto(tmp_path) as broker:
         done = subprocess.run(
             [sys.executable, str(Path(__file__).parents[2] / "examples" / "mqtt_analyzer.py"),
              "--port", str(broker.port), "--session", "nobody-here", "--sync-timeout", "2"],
@@ -426,8 +473,6 @@ def test_the_mqtt_analyzer_example_without_a_session_says_so(tmp_path: Path) -> 
             text=True,
             timeout=60,
         )  # fmt: skip
-    finally:
-        broker.stop()
     assert done.returncode == 1
     assert "Traceback" not in done.stderr
     (line,) = done.stderr.strip().splitlines()
@@ -460,21 +505,26 @@ def test_a_twin_advertises_again_after_its_central_is_killed(tmp_path: Path) -> 
             assert served.stdout is not None
             assert served.stdout.readline().startswith("serving polar-h10 twin 'H10 twin'")
             with running(stream, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL) as first:
-                assert first.stdout is not None
-                for line in first.stdout:  # streaming ECG: the twin is connected and busy
-                    if '"stream":"ecg"' in line:
-                        break
-                else:
-                    pytest.fail("the first stream ended without ECG")
+                # streaming ECG: the twin is connected and busy
+                lines_until(first, lambda line: '"stream":"ecg"' in line)
                 first.send_signal(signal.SIGKILL)
                 first.wait(timeout=10)
-            again = wearsdk(*stream[3:], "--duration", "3", "--connect-timeout", "15")
+            # the next stream finds it: until its first ECG samples (an event, not a duration
+            # that a loaded machine spends connecting), then Ctrl-C
+            with running(
+                [*stream, "--connect-timeout", "15"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+            ) as again:
+                ecg = lines_until(again, lambda line: '"stream":"ecg"' in line)
+                again.send_signal(signal.SIGINT)
+                _, stderr = again.communicate(timeout=30)
+                code = again.returncode
+            lines = [json.loads(x) for x in ecg]
             assert served.poll() is None  # the twin still serves
-    assert again.returncode == 0, again.stderr
-    lines = [json.loads(x) for x in again.stdout.splitlines()]
     states = [x["state"] for x in lines if x["type"] == "device_status"]
     assert "connected" in states
-    assert any(x["type"] == "samples" and x["stream"] == "ecg" for x in lines)
+    assert any(x["type"] == "samples" and x["stream"] == "ecg" for x in lines), stderr
+    assert code == 130, stderr
+    assert "Traceback" not in stderr
 
 
 def test_liblsl_says_nothing_between_the_lab_setup_lines(tmp_path: Path) -> None:
@@ -589,7 +639,6 @@ def test_a_port_that_is_not_a_controller_is_said_in_one_line(tmp_path: Path) -> 
     """`scan`/`twin`/`stream` pointed at a port where something else listens (here a server
     that answers like a web server and hangs up) ended with bumble's TransportLostError
     traceback, logged twice; it is one line naming the port and what to check."""
-    import threading
 
     server = socket.socket()
     server.bind(("127.0.0.1", 0))

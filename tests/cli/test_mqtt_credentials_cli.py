@@ -137,9 +137,7 @@ password_file = "broker.pw"
 def test_an_untrusted_certificate_ends_a_session_file_run_at_once(tmp_path: Path) -> None:
     ca, cert, key = make_test_ca(tmp_path / "pki")
     other_ca, _, _ = make_test_ca(tmp_path / "other")
-    broker = Mosquitto(tmp_path, tls=(ca, cert, key))
-    broker.start()
-    try:
+    with Mosquitto(tmp_path, tls=(ca, cert, key)) as broker:
         url = f"mqtts://127.0.0.1:{broker.port}"
         session = tmp_path / "s.toml"
         session.write_text(
@@ -153,5 +151,3 @@ def test_an_untrusted_certificate_ends_a_session_file_run_at_once(tmp_path: Path
         assert time.monotonic() - began < 60
         (error,) = [x for x in done.stderr.splitlines() if x.startswith("wearsdk: error:")]
         assert "certificate verify failed" in error
-    finally:
-        broker.stop()

@@ -3,7 +3,6 @@ output and the MQTT export go on to the end, and the command exits 1. A real ful
 (a tiny tmpfs, or ``/dev/full`` where mounting is not allowed) and a real mosquitto."""
 
 import asyncio
-import contextlib
 import json
 import subprocess
 import sys
@@ -13,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.io.mosquitto import Mosquitto
-from tests.io.test_consent_live import Listener
+from tests.cli.sessions import consent_session_file
+from tests.io.mosquitto import Mosquitto, listening
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -41,62 +40,24 @@ def full_disk(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
-def session_file(tmp_path: Path, port: int, record: Path) -> Path:
-    consent = {
-        "participant": "p-0042",
-        "purposes": ["research"],
-        "record": True,
-        "export": "estimates",
-        "obtained_by": "study nurse",
-        "obtained_unix": time.time() - 60,
-    }
-    (tmp_path / "consent.json").write_text(json.dumps(consent))
-    path = tmp_path / "session.toml"
-    path.write_text(f"""
-[session]
-transport = "virtual"
-duration_s = {SECONDS}
-speed = 2
-record = "{record}"
-consent = "consent.json"
-
-[pipeline]
-window_s = 5
-hop_s = 0.5
-baseline_s = 2
-
-[[devices]]
-driver = "heart-rate"
-name = "HR strap"
-
-[[sinks]]
-kind = "mqtt"
-url = "mqtt://127.0.0.1:{port}"
-session = "s-disk"
-""")
-    return path
-
-
 async def test_a_full_disk_stops_the_recording_only(tmp_path: Path, full_disk: Path) -> None:
-    broker = Mosquitto(tmp_path)
-    broker.start()
-    listener = Listener(broker.port, "s-disk")
-    listening = asyncio.create_task(listener.run())
-    try:
-        await asyncio.wait_for(listener.ready.wait(), 10)
-        config = session_file(tmp_path, broker.port, full_disk)
-        began = time.time()
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "wearsdk", "run", "--config", str(config), "--jsonl",
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
-        out, err = await asyncio.wait_for(proc.communicate(), 100)
-        ended = time.time()
-    finally:
-        listening.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await listening
-        broker.stop()
+    with Mosquitto(tmp_path) as broker:
+        async with listening(broker.port, "s-disk") as listener:
+            config = consent_session_file(
+                tmp_path,
+                broker.port,
+                mqtt_session="s-disk",
+                record=full_disk,
+                seconds=SECONDS,
+                speed=2,
+            )
+            began = time.time()
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "wearsdk", "run", "--config", str(config), "--jsonl",
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            )  # fmt: skip
+            out, err = await asyncio.wait_for(proc.communicate(), 100)
+            ended = time.time()
     stderr = err.decode()
     # reported once, by name and cause; no traceback
     assert proc.returncode == 1, stderr

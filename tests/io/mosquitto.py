@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import shutil
 import socket
 import subprocess
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
+from types import TracebackType
 from typing import TYPE_CHECKING
 
+import aiomqtt
 import pytest
 
 if TYPE_CHECKING:
@@ -83,9 +88,52 @@ class Mosquitto:
             self.proc.wait(timeout=10)
             self.proc = None
 
+    def __enter__(self) -> Mosquitto:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
     @property
     def url(self) -> str:
         return f"mqtt://127.0.0.1:{self.port}"
+
+
+class Listener:
+    """Everything published under a session, with the wall time it arrived."""
+
+    def __init__(self, port: int, session: str) -> None:
+        self.port, self.session = port, session
+        self.got: list[tuple[float, bytes]] = []
+        self.ready = asyncio.Event()
+
+    async def run(self) -> None:
+        async with aiomqtt.Client("127.0.0.1", self.port, identifier="consent-listener") as c:
+            await c.subscribe(f"wearsdk/{self.session}/#", qos=1)
+            self.ready.set()
+            async for m in c.messages:
+                assert isinstance(m.payload, bytes)
+                self.got.append((time.time(), m.payload))
+
+
+@contextlib.asynccontextmanager
+async def listening(port: int, session: str) -> AsyncIterator[Listener]:
+    """A :class:`Listener` subscribed (ready) for the block, stopped when it is left."""
+    listener = Listener(port, session)
+    task = asyncio.create_task(listener.run())
+    try:
+        await asyncio.wait_for(listener.ready.wait(), 10)
+        yield listener
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 def make_test_ca(

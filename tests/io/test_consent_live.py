@@ -11,7 +11,7 @@ import aiomqtt
 import pytest
 from pydantic import ValidationError
 
-from tests.io.mosquitto import Mosquitto
+from tests.io.mosquitto import Listener, Mosquitto
 from wearsdk import Bus, Consent, ConsentError, ConsentGate, Estimate, ExportPolicy, SessionClock
 from wearsdk.io.mqtt import MqttBridge, MqttConfig
 
@@ -34,23 +34,6 @@ def estimate(i: int) -> Estimate:
     return Estimate(
         t=float(i), window_start=i - 60.0, window_end=float(i), arousal=0.5, confidence=0.8
     )
-
-
-class Listener:
-    """Everything published under a session, with the wall time it arrived."""
-
-    def __init__(self, port: int, session: str) -> None:
-        self.port, self.session = port, session
-        self.got: list[tuple[float, bytes]] = []
-        self.ready = asyncio.Event()
-
-    async def run(self) -> None:
-        async with aiomqtt.Client("127.0.0.1", self.port, identifier="consent-listener") as c:
-            await c.subscribe(f"wearsdk/{self.session}/#", qos=1)
-            self.ready.set()
-            async for m in c.messages:
-                assert isinstance(m.payload, bytes)
-                self.got.append((time.time(), m.payload))
 
 
 async def publish_until(bus: Bus, stop: asyncio.Event, after: int = 20) -> int:

@@ -124,8 +124,10 @@ async def test_flush_lets_the_last_messages_leave_before_the_bridge_stops(
     away = MqttBridge(
         bus, clock, MqttConfig(url="mqtt://127.0.0.1:1", session="s-g"), consent=consent()
     )
+    before = bus.subscriptions()
     stuck = asyncio.create_task(away.run())
-    await asyncio.sleep(0.1)  # subscribed to the bus
+    # until it has subscribed to the bus (a subscription that was not there before)
+    await wait_for(lambda: any(all(s is not b for b in before) for s in bus.subscriptions()))
     for i in range(3):
         bus.publish_nowait("affect/estimate", estimate(i))
     assert not await away.flush(0.5)
@@ -217,9 +219,7 @@ async def test_broker_down_10s_loses_nothing_and_keeps_order(
 async def test_tls_with_a_test_ca(tmp_path: Path, session_bus) -> None:  # type: ignore[no-untyped-def]
     bus, clock = session_bus
     ca, cert, key = make_test_ca(tmp_path)
-    broker = Mosquitto(tmp_path, tls=(ca, cert, key))
-    broker.start()
-    try:
+    with Mosquitto(tmp_path, tls=(ca, cert, key)) as broker:
         got: list[aiomqtt.Message] = []
         ready = asyncio.Event()
         import ssl
@@ -240,15 +240,11 @@ async def test_tls_with_a_test_ca(tmp_path: Path, session_bus) -> None:  # type:
         task.cancel()
         listener.cancel()
         assert WireMessage.model_validate_json(got[0].payload).seq == 0  # type: ignore[arg-type]
-    finally:
-        broker.stop()
 
 
 async def test_wrong_password_is_a_clear_error_not_a_loop(tmp_path: Path, session_bus) -> None:  # type: ignore[no-untyped-def]
     bus, clock = session_bus
-    broker = Mosquitto(tmp_path, users={"car17": "right"})
-    broker.start()
-    try:
+    with Mosquitto(tmp_path, users={"car17": "right"}) as broker:
         config = MqttConfig(url=f"mqtt://car17:wrong@127.0.0.1:{broker.port}", session="s-pw")
         assert "wrong" not in repr(config)
         assert "wrong" not in config.safe_url()
@@ -261,8 +257,6 @@ async def test_wrong_password_is_a_clear_error_not_a_loop(tmp_path: Path, sessio
         task = asyncio.create_task(good.run())
         await asyncio.wait_for(good.connected.wait(), 10)
         task.cancel()
-    finally:
-        broker.stop()
 
 
 async def test_no_export_without_consent_or_beyond_it(broker: Mosquitto, session_bus) -> None:  # type: ignore[no-untyped-def]
@@ -311,11 +305,15 @@ async def test_policy_is_enforced_and_identities_never_leave(
     ]
     for topic, item in items:
         bus.publish_nowait(topic, item)
+    # then one more estimate: once it arrives, everything before it was sent or refused
+    bus.publish_nowait("affect/estimate", estimate(99, t))
     expected = {ExportPolicy.ESTIMATES: 2, ExportPolicy.FEATURES: 3, ExportPolicy.RAW: 5}[policy]
-    await wait_for(lambda: len(got) >= expected)
-    await asyncio.sleep(0.3)
+    await wait_for(lambda: len(got) >= expected + 1)
     task.cancel()
     listener.cancel()
+    last = WireMessage.model_validate_json(got.pop().payload)  # type: ignore[arg-type]
+    assert isinstance(last.event, Estimate)
+    assert last.event.t == t + 99
     assert len(got) == expected
     assert bridge.stats.refused_by_policy == 5 - expected
     kinds = {WireMessage.model_validate_json(m.payload).event.type for m in got}  # type: ignore[arg-type]
@@ -332,8 +330,7 @@ async def test_inbound_annotations_and_commands(broker: Mosquitto, session_bus) 
     sub = bus.subscribe(("analyzer/#", "control/#"))
     bridge = MqttBridge(bus, clock, MqttConfig(url=broker.url, session="s-in"), consent=consent())
     task = asyncio.create_task(bridge.run())
-    await asyncio.wait_for(bridge.connected.wait(), 10)
-    await asyncio.sleep(0.2)
+    await asyncio.wait_for(bridge.connected.wait(), 10)  # connected and subscribed
     now_unix = clock.to_unix(clock.now())
     async with aiomqtt.Client("127.0.0.1", broker.port) as client:
         ann = {

@@ -66,9 +66,7 @@ async def test_certificate_for_another_host_is_reported_at_once(
 ) -> None:
     bus, clock = session_bus
     ca, cert, key = make_test_ca(tmp_path / "pki", names=("broker.example",))
-    broker = Mosquitto(tmp_path, tls=(ca, cert, key))
-    broker.start()
-    try:
+    with Mosquitto(tmp_path, tls=(ca, cert, key)) as broker:
         config = MqttConfig(
             url=f"mqtts://localhost:{broker.port}", session="s-tls", ca_file=str(ca)
         )
@@ -81,8 +79,6 @@ async def test_certificate_for_another_host_is_reported_at_once(
         assert "certificate verify failed: ip address mismatch" in str(error).lower()
         with pytest.raises(MqttTlsError, match="certificate verify failed"):
             await analyzer_connects(config)
-    finally:
-        broker.stop()
 
 
 async def test_untrusted_ca_is_reported_at_once(
@@ -91,17 +87,13 @@ async def test_untrusted_ca_is_reported_at_once(
     bus, clock = session_bus
     ca, cert, key = make_test_ca(tmp_path / "pki")
     other_ca, _, _ = make_test_ca(tmp_path / "other")
-    broker = Mosquitto(tmp_path, tls=(ca, cert, key))
-    broker.start()
-    try:
+    with Mosquitto(tmp_path, tls=(ca, cert, key)) as broker:
         config = MqttConfig(
             url=f"mqtts://127.0.0.1:{broker.port}", session="s-tls", ca_file=str(other_ca)
         )
         error = await bridge_error(bus, clock, config)
         assert isinstance(error, MqttTlsError)
         assert "certificate verify failed" in str(error)
-    finally:
-        broker.stop()
 
 
 async def test_tls_to_a_plain_listener_is_an_error_not_a_loop(
@@ -109,23 +101,17 @@ async def test_tls_to_a_plain_listener_is_an_error_not_a_loop(
 ) -> None:
     bus, clock = session_bus
     ca, _, _ = make_test_ca(tmp_path / "pki")
-    broker = Mosquitto(tmp_path)
-    broker.start()
-    try:
+    with Mosquitto(tmp_path) as broker:
         config = MqttConfig(url=broker.url, session="s-tls", ca_file=str(ca), backoff_max_s=0.5)
         error = await bridge_error(bus, clock, config)
         assert isinstance(error, MqttTlsError)
-    finally:
-        broker.stop()
 
 
 async def test_wrong_password_from_a_password_file_is_reported_at_once(
     tmp_path: Path, session_bus: tuple[Bus, SessionClock]
 ) -> None:
     bus, clock = session_bus
-    broker = Mosquitto(tmp_path, users={"car17": "right horse battery"})
-    broker.start()
-    try:
+    with Mosquitto(tmp_path, users={"car17": "right horse battery"}) as broker:
         secret = tmp_path / "mqtt.pw"
         secret.write_text("wrong horse\n")
         secret.chmod(0o600)
@@ -146,8 +132,6 @@ async def test_wrong_password_from_a_password_file_is_reported_at_once(
         task = asyncio.create_task(good.run())
         await asyncio.wait_for(good.connected.wait(), 10)
         task.cancel()
-    finally:
-        broker.stop()
 
 
 def test_password_sources_in_order_and_a_warning_for_the_url(tmp_path: Path) -> None:

@@ -158,10 +158,14 @@ class DeviceClockSim:
         retry = self._rng.random(n_packets) < self.retry_probability
         u += retry * self._rng.exponential(self.retry_delay_s, n_packets)
         step = np.arange(n_pk) / self.rate_hz
+        block = 4096  # packets whose device and true times are computed at once
         for k in range(n_packets):
-            d = self._d0 + self.next_index / self.rate_hz + step
+            if k % block == 0:  # the same arithmetic per sample as one packet at a time
+                first = self.next_index + n_pk * np.arange(min(block, n_packets - k))
+                d_block = (self._d0 + first / self.rate_hz)[:, None] + step
+                truth_block = self.session_time(d_block)
+            d, truth = d_block[k % block], truth_block[k % block]
             self.next_index += n_pk
-            truth = self.session_time(d)
             arrival = float(truth[-1]) + self.latency_s + float(u[k])
             resets += model.observe(float(d[-1]), arrival)
             mapped = model.map(d, stream=stream)
