@@ -46,7 +46,17 @@ def wearsdk(
 def running(args: list[str], **kwargs: Any) -> Iterator[subprocess.Popen[str]]:
     """A process that is killed when the block is left, also when the test fails or times out
     (a command that never ends must not hang the test run)."""
-    proc: subprocess.Popen[str] = subprocess.Popen(args, text=True, **kwargs)
+    # Ctrl-C as in a terminal: a test run started in the background (`nohup`, `&` in a
+    # script) ignores SIGINT, and an ignored signal is inherited, so the command would never
+    # see the Ctrl-C the tests send it
+    inherited = signal.getsignal(signal.SIGINT)
+    if inherited is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        proc: subprocess.Popen[str] = subprocess.Popen(args, text=True, **kwargs)
+    finally:
+        if inherited is signal.SIG_IGN:
+            signal.signal(signal.SIGINT, inherited)
     try:
         yield proc
     finally:
