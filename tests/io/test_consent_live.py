@@ -18,11 +18,12 @@ from wearsdk.io.mqtt import MqttBridge, MqttConfig
 pytestmark = pytest.mark.timeout(90)
 
 
-def consent(expires_unix: float | None = None) -> Consent:
+def consent(expires_unix: float | None = None, *, record: bool = True) -> Consent:
+    """A participant's consent to export estimates (and to record, unless ``record=False``)."""
     return Consent(
         participant="p-0042",
         purposes=("research",),
-        record=True,
+        record=record,
         export=ExportPolicy.ESTIMATES,
         obtained_by="study nurse",
         obtained_unix=time.time() - 60,

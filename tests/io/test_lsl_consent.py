@@ -11,22 +11,15 @@ import pylsl
 import pytest
 from pylsl.util import LostError
 
-from wearsdk import Bus, Consent, ConsentGate, Estimate, ExportPolicy
+from tests.io.test_consent_live import consent as live_consent
+from wearsdk import Bus, Consent, ConsentGate, Estimate
 from wearsdk.io.lsl import LslOutlets
 
 pytestmark = pytest.mark.timeout(60)
 
 
 def consent(expires_unix: float | None = None) -> Consent:
-    return Consent(
-        participant="p-0042",
-        purposes=("research",),
-        record=False,
-        export=ExportPolicy.ESTIMATES,
-        obtained_by="study nurse",
-        obtained_unix=time.time() - 60,
-        expires_unix=expires_unix,
-    )
+    return live_consent(expires_unix, record=False)
 
 
 def estimate(i: int) -> Estimate:
