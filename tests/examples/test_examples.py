@@ -149,6 +149,12 @@ def test_lab_setup_streams_to_lsl_and_records_xdf_with_the_experiment_markers(
             seen_t += stamps
             if not running:
                 break
+        while True:  # what was on its way when the process ended: until the stream is quiet
+            chunk, stamps = inlet.pull_chunk(timeout=2.0)
+            if not stamps:
+                break
+            seen_x += chunk
+            seen_t += stamps
         out, err = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
