@@ -106,7 +106,7 @@ async def main(duration_s: float, out: Path, consent: Consent, marker_name: str,
             outlets = LslOutlets(
                 session.bus, consent=consent, policy=ExportPolicy.RAW, namespace=ns
             )
-            outlets_task = asyncio.create_task(outlets.run())
+            session.add_sink(outlets, name="lsl")  # pushes the last windows as the session ends
             session.add(PolarH10(ble, name=STRAP))
             session.add(BITalino(ble, name=BAND, rate_hz=100, channels=(3,), publish_raw=False))
             # the experiment's marker stream, read like any LSL stream (`--lsl-in type=Markers`)
@@ -123,7 +123,6 @@ async def main(duration_s: float, out: Path, consent: Consent, marker_name: str,
                 await asyncio.sleep(1.0)  # the last marker and samples reach the recorder
         # the session has closed: the bus drained, the file has its footers
         await watcher
-        await outlets_task
     summary(out, consent, labels, estimates, outlets.pushed, script, begin)
     return 0
 

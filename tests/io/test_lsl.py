@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pylsl
+import pylsl.util
 import pytest
 
 from tests.io.lsl_helpers import ECG_HZ, EDA_HZ, FAST, synthetic_physio
@@ -463,3 +464,48 @@ async def test_a_ppg_stream_gives_pulse_features(data_dir: Path) -> None:
         assert coverage >= 0.6
     # the first window may start before the stream (windows end on multiples of the hop)
     assert all((f.quality["bvp_coverage"] or 0.0) > 0.95 for f in defined[1:])
+
+
+async def test_the_last_samples_reach_a_connected_consumer_when_the_session_ends() -> None:
+    """The pipeline's final windows are pushed as the session closes; LSL drops what is unsent
+    when an outlet is destroyed, so the outlets stay open briefly for connected consumers."""
+    ns = uuid.uuid4().hex[:8]
+    bus = Bus()
+    bus.bind_loop()
+    outlets = LslOutlets(bus, consent=CONSENT, policy=ExportPolicy.RAW, namespace=ns)
+    source = "eda-1a2b3c4d5e6f"
+    t0 = pylsl.local_clock() - 50.0
+
+    def block(k: int) -> SampleBlock:
+        return SampleBlock(
+            source=source,
+            stream="eda",
+            unit="uS",
+            t=t0 + k + np.arange(4) / 4.0,
+            values=np.full(4, 1.0 + k),
+            nominal_rate_hz=4.0,
+        )
+
+    outlets.push(f"physio/{source}/eda", block(0))  # creates the outlet
+    (info,) = await asyncio.to_thread(
+        pylsl.resolve_byprop, "source_id", f"wearsdk:{source}:eda@{ns}", 1, 10.0
+    )
+    inlet = pylsl.StreamInlet(info, max_buflen=60, recover=False)
+    await asyncio.to_thread(inlet.open_stream, 5.0)
+    want = 40 * 4
+    got: list[float] = []
+
+    def consume() -> None:  # the consumer reads on while the session ends
+        with contextlib.suppress(pylsl.util.LostError):  # the outlet is gone: all was read
+            while len(got) < want:
+                got.extend(v[0] for v in inlet.pull_chunk(timeout=0.2)[0])
+
+    consumer = asyncio.create_task(asyncio.to_thread(consume))
+    runner = asyncio.create_task(outlets.run())
+    for k in range(1, 41):  # a burst at the very end, then the session closes
+        await bus.publish(f"physio/{source}/eda", block(k))
+    bus.close()
+    await runner  # the outlets are gone now
+    await consumer
+    assert outlets.pushed[f"{source}-eda"] == 41 * 4
+    assert got == [1.0 + k for k in range(1, 41) for _ in range(4)]

@@ -105,6 +105,12 @@ class LslOutlets:
             LSL's (0, the default); a replay's runs on the recording's times, and
             ``pylsl.local_clock() - clock.now()`` taken as it starts re-stamps it onto the LSL
             clock of today (at real-time speed).
+        linger_s: when the session ends normally and consumers are connected, the outlets stay
+            open this long after the last push before they close, so that the last samples
+            (the pipeline's final windows are pushed as the session closes) reach them: LSL
+            sends in the background and drops what is unsent when an outlet is destroyed, and
+            it has no delivery acknowledgement to wait for instead. Not applied when consent
+            closes (the outlets close at once) or when the run is cancelled.
 
     Raises:
         ConsentError: no consent record, or one that does not allow ``policy``.
@@ -120,6 +126,7 @@ class LslOutlets:
         float32: bool = False,
         namespace: str = "",
         time_offset_s: float = 0.0,
+        linger_s: float = 0.5,
     ) -> None:
         self.gate = consent if isinstance(consent, ConsentGate) else ConsentGate(consent)
         """The consent as a live condition (expiry, withdrawal)."""
@@ -127,6 +134,9 @@ class LslOutlets:
         if not math.isfinite(time_offset_s):
             raise ConfigError(f"time_offset_s must be finite, got {time_offset_s!r}")
         self.time_offset_s = float(time_offset_s)
+        if not (math.isfinite(linger_s) and linger_s >= 0):
+            raise ConfigError(f"linger_s must be a finite number >= 0, got {linger_s!r}")
+        self.linger_s = float(linger_s)
         self.bus = bus
         self.policy = policy
         self.float32 = float32
@@ -209,7 +219,9 @@ class LslOutlets:
                 if closed.done():
                     self._stop(closed.result())
         except StreamClosedError:
-            pass
+            # the session is over: give connected consumers the last samples before closing
+            if self.stop_reason is None and self.linger_s > 0 and self._has_consumers():
+                await asyncio.sleep(self.linger_s)
         finally:
             closed.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -217,6 +229,9 @@ class LslOutlets:
             self._sub.close()
             self.close()
             self._done.set()
+
+    def _has_consumers(self) -> bool:
+        return any(outlet.have_consumers() for outlet in self.outlets.values())
 
     def _stop(self, reason: str) -> None:
         """Consent closed: close the outlets, drop (and count) what waits, say so once."""
@@ -236,7 +251,10 @@ class LslOutlets:
         )
 
     async def drain(self, timeout_s: float) -> int:
-        """After the bus closed: wait until what is queued is pushed; return what was not."""
+        """After the bus closed: wait until what is queued is pushed; return what was not.
+
+        Includes the ``linger_s`` that connected consumers get before the outlets close.
+        """
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout_s):
                 await self._done.wait()
