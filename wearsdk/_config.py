@@ -229,6 +229,17 @@ class PipelineSection(_Strict):
             bus (recorded, and exported with ``export = "raw"``).
         stress_min_dwell_s: the shortest time a stress level is held (default: the shipped
             model's).
+        eda_lowpass_hz: EDA cleaning low-pass cutoff (the ``eda_*`` keys are the settings
+            of :class:`~wearsdk.signals.EdaProcessor`; unset: its defaults, with which the
+            shipped model was validated).
+        eda_tonic_window_s: EDA tonic envelope window.
+        eda_tonic_cutoff_hz: EDA tonic smoothing cutoff.
+        eda_tonic_margin_usiemens: EDA tonic margin below the signal.
+        eda_amplitude_min_usiemens: smallest skin-conductance response counted.
+        eda_peak_confirm_s: how long an SCR peak waits to be confirmed.
+        eda_max_rise_s: longest SCR rise.
+        eda_range_usiemens: plausible skin-conductance range ``[low, high]``.
+        eda_flat_s: a run of identical EDA values this long is flagged as flat.
     """
 
     window_s: float = Field(default=60.0, gt=0)
@@ -238,6 +249,23 @@ class PipelineSection(_Strict):
     stale_s: float = Field(default=10.0, gt=0)
     publish_clean: bool = False
     stress_min_dwell_s: float | None = Field(default=None, ge=0)
+    eda_lowpass_hz: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    eda_tonic_window_s: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    eda_tonic_cutoff_hz: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    eda_tonic_margin_usiemens: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    eda_amplitude_min_usiemens: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    eda_peak_confirm_s: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    eda_max_rise_s: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    eda_range_usiemens: tuple[float, float] | None = None
+    eda_flat_s: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+
+    def eda_options(self) -> dict[str, Any]:
+        """The ``eda_*`` keys that are set, without the prefix (an ``EdaOptions``)."""
+        return {
+            name.removeprefix("eda_"): value
+            for name, value in self
+            if name.startswith("eda_") and value is not None
+        }
 
 
 class SessionSection(_Strict):

@@ -8,11 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pydantic
 import pytest
 
 from tests.io.lsl_helpers import FAST
 from tests.io.test_xdf import record
-from wearsdk import Estimate, Session
+from wearsdk import ConfigError, Estimate, PipelineConfig, Session
+from wearsdk._config import PipelineSection
+from wearsdk._run._parts import _pipeline as _run_pipeline
 from wearsdk.io.lsl import ChannelSpec, StreamSpec, XdfFormatError, XdfWriter, recorded_pipeline
 from wearsdk.io.sources import XdfReplay
 
@@ -61,6 +64,43 @@ async def test_the_command_replays_with_the_recorded_pipeline_settings(tmp_path:
     assert run.stdout == ""
     assert "no estimates: the replayed recording (" in run.stderr
     assert "shorter than the pipeline's window (120 s)" in run.stderr
+
+
+async def test_the_eda_settings_are_kept_with_the_recording_and_replayed(tmp_path: Path) -> None:
+    # a session file's [pipeline] eda_* keys configure the EDA processor; the recording keeps
+    # them, so that its replay reproduces what the session estimated
+    pipeline = _run_pipeline(PipelineSection(**FAST.settings(), eda_lowpass_hz=0.5))
+    assert pipeline.eda_options == {"lowpass_hz": 0.5}
+    path = tmp_path / "session.xdf"
+    _, live = await record(path, 90.0, pipeline)
+    assert recorded_pipeline(path) == {**FAST.settings(), "eda_lowpass_hz": 0.5}
+    run = await asyncio.to_thread(_replay_command, path, "--jsonl", "--topics", "affect/estimate")
+    assert run.returncode == 0, run.stderr
+    assert "eda_lowpass_hz=0.5" in run.stderr
+    lines = [json.loads(line) for line in run.stdout.splitlines()]
+    assert len(lines) >= 5
+    assert [(x["t"], x["arousal"]) for x in lines] == [(e.t, e.arousal) for e in live]
+    # and without them the replay differs: the setting is what made the estimates
+    run = await asyncio.to_thread(
+        _replay_command, path, "--jsonl", "--topics", "affect/estimate",
+        "--pipeline", "eda_lowpass_hz=3.0",
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    other = [json.loads(line) for line in run.stdout.splitlines()]
+    assert [x["arousal"] for x in other] != [x["arousal"] for x in lines]
+    run = await asyncio.to_thread(_replay_command, path, "--pipeline", "eda_nonsense=1")
+    assert run.returncode == 1, run.stderr
+    assert "--pipeline eda_nonsense: not a pipeline setting (one of" in run.stderr
+    assert "eda_lowpass_hz" in run.stderr.splitlines()[-1]
+
+
+def test_an_invalid_eda_setting_is_refused_before_anything_runs() -> None:
+    with pytest.raises(ConfigError, match=r"eda_options: .*unexpected keyword"):
+        PipelineConfig(eda_options={"lowpass": 1.0})  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="range_usiemens"):
+        PipelineConfig(eda_options={"range_usiemens": (5.0, 1.0)})
+    with pytest.raises(pydantic.ValidationError, match="eda_flat_s"):
+        PipelineSection(eda_flat_s=-1.0)
 
 
 def test_a_recording_without_settings_keeps_the_defaults_and_garbage_is_named(

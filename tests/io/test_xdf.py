@@ -17,17 +17,19 @@ import pytest
 import pyxdf
 
 from tests.io.lsl_helpers import FAST, PhysioSource, synthetic_physio
-from wearsdk import Consent, ConsentError, Estimate, SampleBlock, Session
+from wearsdk import Consent, ConsentError, Estimate, PipelineConfig, SampleBlock, Session
 from wearsdk.io.lsl import XdfWriter, read_xdf
 from wearsdk.io.sources import XdfReplay
 
 CONSENT = Consent.simulated_participant()
 
 
-async def record(path: Path, duration_s: float) -> tuple[PhysioSource, list[Estimate]]:
+async def record(
+    path: Path, duration_s: float, pipeline: PipelineConfig = FAST
+) -> tuple[PhysioSource, list[Estimate]]:
     source = PhysioSource(synthetic_physio(duration_s), t0=pylsl.local_clock(), name="syn-1")
     estimates: list[Estimate] = []
-    async with Session(pipeline=FAST, consent=CONSENT, record=path) as session:
+    async with Session(pipeline=pipeline, consent=CONSENT, record=path) as session:
         status = session.bus.subscribe("device/+/status", maxsize=64)
         sub = session.estimates(maxsize=4096, policy="block")
         session.add(source)

@@ -9,7 +9,7 @@ import importlib.metadata
 import inspect
 import wave
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from wearsdk._clock import SessionClock
 from wearsdk._config import (
@@ -45,6 +45,9 @@ from wearsdk.session import (
     Sink,
     Source,
 )
+
+if TYPE_CHECKING:
+    from wearsdk.signals import EdaOptions
 
 
 class _EndsWithFile:
@@ -243,6 +246,7 @@ def _pipeline(section: PipelineSection) -> PipelineConfig:
         stale_s=section.stale_s,
         publish_clean=section.publish_clean,
         stress_levels=levels,
+        eda_options=cast("EdaOptions", section.eda_options()) or None,
     )
 
 

@@ -22,14 +22,15 @@ def report_what_was_not_used(source: Any, *, out: Any) -> None:
         print("replay: the file ends inside a chunk (an interrupted recording?)", file=out)
 
 
-_SECTION_KEYS = (
-    "window_s", "hop_s", "baseline_s", "min_coverage", "stale_s", "publish_clean",
-    "stress_min_dwell_s",
-)  # fmt: skip
+def _section_keys() -> tuple[str, ...]:
+    from wearsdk._config import PipelineSection
+
+    return tuple(PipelineSection.model_fields)
 
 
 def pipeline_settings(args: argparse.Namespace, out: Any) -> dict[str, Any]:
     """The ``[pipeline]`` of the replay: those the recording keeps, then ``--pipeline``."""
+    keys = _section_keys()
     settings: dict[str, Any] = {"baseline_s": 180.0}  # no settings in the file
     xdf = (args.source or ("xdf" if args.path.suffix.lower() == ".xdf" else "")) == "xdf"
     if xdf and args.path.is_file():
@@ -37,14 +38,14 @@ def pipeline_settings(args: argparse.Namespace, out: Any) -> dict[str, Any]:
 
         recorded = recorded_pipeline(args.path)
         if recorded is not None:
-            settings = {k: v for k, v in recorded.items() if k in _SECTION_KEYS}
+            settings = {k: v for k, v in recorded.items() if k in keys}
             given = dict(args.pipeline)
             kept = ", ".join(f"{k}={v}" for k, v in sorted(settings.items()) if k not in given)
             print(f"replay: the pipeline settings of the recording: {kept}", file=out)
     for key, value in args.pipeline:
-        if key not in _SECTION_KEYS:
+        if key not in keys:
             raise ConfigError(
-                f"--pipeline {key}: not a pipeline setting (one of {', '.join(_SECTION_KEYS)})"
+                f"--pipeline {key}: not a pipeline setting (one of {', '.join(keys)})"
             )
         settings[key] = value
     return settings

@@ -6,13 +6,14 @@ import dataclasses
 import functools
 import logging
 from dataclasses import dataclass, field
+from typing import cast
 
 from wearsdk._errors import ConfigError
 from wearsdk._events import Command, Features, HeartRate
 from wearsdk._types import SampleBlock
 from wearsdk.affect import ArousalEstimator, StressLevelConfig, load_arousal_params
 from wearsdk.bus import Bus, Subscription
-from wearsdk.signals._eda import EdaOptions
+from wearsdk.signals._eda import EdaOptions, EdaProcessor
 from wearsdk.signals._feat_eda import EdaFeatures
 from wearsdk.signals._features import (
     DEFAULT_PROVIDERS,
@@ -52,7 +53,9 @@ class PipelineConfig:
             filters: see :func:`run_pipeline`); features and estimates are unchanged.
         eda_options: settings of the EDA processor (:class:`~wearsdk.signals.EdaOptions`;
             ``None``: its defaults, as the shipped model was validated with); the cleaned
-            ``eda_clean`` stream's metadata describes the processor actually configured.
+            ``eda_clean`` stream's metadata describes the processor actually configured. In a
+            session file and in :meth:`settings` they are the ``eda_<option>`` keys of
+            ``[pipeline]`` (``eda_lowpass_hz = 2.0``).
     """
 
     window_s: float = 60.0
@@ -70,11 +73,16 @@ class PipelineConfig:
         if not 0.0 <= self.min_coverage <= 1.0:
             raise ConfigError("min_coverage must be in [0, 1]")
         self.features()  # validates the window/hop combination
+        if self.eda_options:  # an unknown or invalid option fails here, not at the first block
+            try:
+                EdaProcessor(sampling_rate_hz=1000.0, **self.eda_options)
+            except TypeError as exc:
+                raise ConfigError(f"eda_options: {exc}") from None
 
-    def settings(self) -> dict[str, float | bool]:
+    def settings(self) -> dict[str, float | bool | list[float]]:
         """The settings a recording keeps (the keys of a session file's ``[pipeline]``), so
         that a replay can run with them (``wearsdk replay`` does)."""  # noqa: D205, D209
-        out: dict[str, float | bool] = {
+        out: dict[str, float | bool | list[float]] = {
             "window_s": self.window_s,
             "hop_s": self.hop_s,
             "baseline_s": self.baseline_s,
@@ -84,6 +92,8 @@ class PipelineConfig:
         }
         if self.stress_levels is not None:
             out["stress_min_dwell_s"] = self.stress_levels.min_dwell_s
+        for key, value in (self.eda_options or {}).items():
+            out[f"eda_{key}"] = list(value) if isinstance(value, tuple) else cast(float, value)
         return out
 
     def features(self) -> FeatureConfig:

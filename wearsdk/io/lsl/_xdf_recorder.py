@@ -77,7 +77,7 @@ class XdfRecorder:
         consent: Consent | ConsentGate | None,
         flush_s: float = 0.5,
         clock_offset_s: float = 5.0,
-        pipeline: Mapping[str, float | bool] | None = None,
+        pipeline: Mapping[str, float | bool | list[float]] | None = None,
     ) -> None:
         self.gate = consent if isinstance(consent, ConsentGate) else ConsentGate(consent)
         """The consent as a live condition (expiry, withdrawal)."""
