@@ -244,7 +244,7 @@ class PipelineSection(_Strict):
 
     window_s: float = Field(default=60.0, gt=0)
     hop_s: float = Field(default=1.0, gt=0)
-    baseline_s: float = Field(default=120.0, ge=0)
+    baseline_s: float = Field(default=180.0, ge=0)
     min_coverage: float = Field(default=0.6, ge=0, le=1)
     stale_s: float = Field(default=10.0, gt=0)
     publish_clean: bool = False

@@ -156,3 +156,13 @@ def test_publish_clean_in_the_file_publishes_the_cleaned_streams(tmp_path: Path)
     eda_clean = next(x for x in samples if x["stream"] == "eda_clean")
     assert eda_clean["channels"] == ["eda_clean", "eda_tonic", "eda_phasic"]
     assert eda_clean["unit"] == "uS"
+
+
+def test_a_session_files_pipeline_defaults_are_the_apis() -> None:
+    # `wearsdk run` without [pipeline] keys must process as `Session()` does (baseline_s was
+    # 120 s in files and 180 s, the validated value, in the API)
+    from wearsdk import PipelineConfig
+    from wearsdk._config import PipelineSection
+    from wearsdk._run._parts import _pipeline
+
+    assert _pipeline(PipelineSection()) == PipelineConfig()
