@@ -41,11 +41,15 @@ from wearsdk.io.lsl import (
     LslOutlets,
     StreamQuery,
     StreamSpec,
+    feature_channels,
     push_chunk,
     route_channels,
+    spec_for,
     stream_info,
 )
+from wearsdk.io.lsl._spec import rows_of
 from wearsdk.io.sources import LslInlet
+from wearsdk.signals import FEATURE_REGISTRY, FeatureSpec
 
 CONSENT = Consent.simulated_participant()
 
@@ -509,3 +513,44 @@ async def test_the_last_samples_reach_a_connected_consumer_when_the_session_ends
     await consumer
     assert outlets.pushed[f"{source}-eda"] == 41 * 4
     assert got == [1.0 + k for k in range(1, 41) for _ in range(4)]
+
+
+def test_a_plugin_feature_is_a_channel_of_features_streams_created_after_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ns = uuid.uuid4().hex[:8]
+    bus = Bus()
+    before = LslOutlets(bus, consent=CONSENT, policy=ExportPolicy.FEATURES, namespace=f"a{ns}")
+    window = Features(
+        t=60.0, source="wearer", window_start=0.0, window_end=60.0, values={"hr_mean_bpm": 71.0}
+    )
+    before.push("features/wearer", window)  # this stream exists before the plugin
+    plugin = FeatureSpec("hr_plugin_ratio", "ratio", "hr", "a plugin's feature")
+    registry = dict(FEATURE_REGISTRY.items())
+    monkeypatch.setattr(FEATURE_REGISTRY, "_specs", {**registry, plugin.name: plugin})
+    names = [c.label for c in feature_channels()]
+    assert names == [*registry, "hr_plugin_ratio"]  # appended last
+    after = LslOutlets(bus, consent=CONSENT, policy=ExportPolicy.FEATURES, namespace=f"b{ns}")
+    with_plugin = Features(
+        t=61.0,
+        source="wearer",
+        window_start=1.0,
+        window_end=61.0,
+        values={"hr_mean_bpm": 72.0, "hr_plugin_ratio": 0.5},
+    )
+    after.push("features/wearer", with_plugin)
+    before.push("features/wearer", with_plugin)  # the old stream keeps its channels
+    (new,) = [o for k, o in after.outlets.items() if k.endswith("|features")]
+    (old,) = [o for k, o in before.outlets.items() if k.endswith("|features")]
+    assert new.get_info().channel_count() == len(registry) + 1
+    assert new.get_info().get_channel_labels()[-1] == "hr_plugin_ratio"
+    assert old.get_info().channel_count() == len(registry)
+    assert before.pushed["wearer-features"] == 2
+    assert after.pushed["wearer-features"] == 1
+    spec = spec_for("features/wearer", with_plugin)
+    assert spec is not None
+    rows = rows_of(with_plugin, spec)
+    assert rows is not None
+    assert rows[1][0, -1] == 0.5
+    before.close()
+    after.close()

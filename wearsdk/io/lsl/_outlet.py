@@ -150,6 +150,7 @@ class LslOutlets:
         self.refused_by_consent = 0
         """Bus messages not pushed because consent had closed."""
         self._names: dict[str, str] = {}
+        self._specs: dict[str, StreamSpec] = {}  # what each outlet was created with
         self._sub = bus.subscribe(_TOPICS[policy], maxsize=8192, policy="drop_oldest")
         self._done = asyncio.Event()
         # the affect outlet exists from the start, so consumers can connect before estimates
@@ -165,6 +166,7 @@ class LslOutlets:
             outlet = pylsl.StreamOutlet(stream_info(spec))
             self.outlets[spec.key] = outlet
             self._names[spec.key] = spec.name
+            self._specs[spec.key] = spec
             logger.info("LSL outlet %r (%s) created", spec.name, spec.type)
         return outlet
 
@@ -181,10 +183,10 @@ class LslOutlets:
             self.refused_by_consent += 1
             self._stop(self.gate.closed_reason() or "closed")
             return
-        rows = rows_of(payload)
+        outlet = self._outlet(spec)
+        rows = rows_of(payload, self._specs[spec.key])
         assert rows is not None
         t, values = rows
-        outlet = self._outlet(spec)
         push_chunk(outlet, values, t + self.time_offset_s if self.time_offset_s else t)
         name = self._names[spec.key]
         self.pushed[name] = self.pushed.get(name, 0) + int(t.size)

@@ -44,6 +44,7 @@ __all__ = [
     "affect_spec",
     "block_spec",
     "clean_filtering",
+    "feature_channels",
     "feature_rows",
     "marker_spec",
     "pipeline_stream",
@@ -149,12 +150,28 @@ AFFECT_CHANNELS: tuple[ChannelSpec, ...] = (
 )
 """Channels of the ``affect`` stream (type ``Affect``); a missing valence is NaN."""
 
-FEATURE_CHANNELS: tuple[ChannelSpec, ...] = tuple(
-    ChannelSpec(spec.name, spec.unit, "Feature") for spec in FEATURE_REGISTRY.values()
-)
-"""Channels of the ``features`` stream (one sample per window, NaN where undefined): every
-feature of :data:`~wearsdk.signals.FEATURE_REGISTRY` when this module was imported, in its
-order (entries are only appended, so a channel keeps its position across versions)."""
+
+def feature_channels() -> tuple[ChannelSpec, ...]:
+    """Channels of a ``features`` stream created now: one per feature of
+    :data:`~wearsdk.signals.FEATURE_REGISTRY`, in its order (entries are only appended, so a
+    channel keeps its position across versions), features registered by plugins included.
+
+    A stream keeps the channels it was created with: a feature registered after an outlet or
+    a recording's stream exists is not in that stream.
+    """  # noqa: D205
+    global _feature_channels
+    if len(_feature_channels) != len(FEATURE_REGISTRY):
+        _feature_channels = tuple(
+            ChannelSpec(spec.name, spec.unit, "Feature") for spec in FEATURE_REGISTRY.values()
+        )
+    return _feature_channels
+
+
+_feature_channels: tuple[ChannelSpec, ...] = ()
+FEATURE_CHANNELS: tuple[ChannelSpec, ...] = feature_channels()
+"""The :func:`feature_channels` of the shipped features (those registered when
+``wearsdk.io.lsl`` was imported); a ``features`` stream has these channels and, last, those
+of features registered later by plugins."""
 
 
 def clean_filtering(stream: str, rate_hz: float | None) -> dict[str, dict[str, str]]:
@@ -230,7 +247,7 @@ def spec_for(topic: str, payload: BusItem, *, manufacturer: str = "wearsdk") -> 
             key=f"{topic}|features",
             name=f"{payload.source}-features",
             type="Features",
-            channels=FEATURE_CHANNELS,
+            channels=feature_channels(),
             source_id=f"wearsdk:{payload.source}:features",
             source=payload.source,
             stream="features",
@@ -285,9 +302,12 @@ def affect_spec(topic: str = "affect/estimate") -> StreamSpec:
     )
 
 
-def feature_rows(features: Features) -> npt.NDArray[np.float64]:
-    """One ``features`` sample: the :data:`FEATURE_CHANNELS` values (NaN where undefined)."""
-    row = [features.values.get(c.label) for c in FEATURE_CHANNELS]
+def feature_rows(
+    features: Features, channels: tuple[ChannelSpec, ...] | None = None
+) -> npt.NDArray[np.float64]:
+    """One ``features`` sample: the values of ``channels`` (default :func:`feature_channels`),
+    NaN where undefined."""  # noqa: D205, D209
+    row = [features.values.get(c.label) for c in channels or feature_channels()]
     return np.array([[np.nan if v is None else v for v in row]], dtype=np.float64)
 
 
@@ -297,14 +317,22 @@ def affect_rows(estimate: Estimate) -> npt.NDArray[np.float64]:
     return np.array([[estimate.arousal, valence, estimate.confidence]], dtype=np.float64)
 
 
-def rows_of(payload: BusItem) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]] | None:
-    """Timestamps and values of a numeric stream message (see :func:`spec_for`), else ``None``."""
+def rows_of(
+    payload: BusItem, spec: StreamSpec | None = None
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]] | None:
+    """Timestamps and values of a numeric stream message (see :func:`spec_for`), else ``None``.
+
+    Args:
+        payload: the message.
+        spec: the spec the message's stream was created with; a ``features`` sample has its
+            channels (default: :func:`feature_channels` now).
+    """
     if isinstance(payload, SampleBlock):
         return payload.t, payload.values
     if isinstance(payload, HeartRate):
         return np.array([payload.t]), np.array([[payload.hr_bpm]], dtype=np.float64)
     if isinstance(payload, Features):
-        return np.array([payload.t]), feature_rows(payload)
+        return np.array([payload.t]), feature_rows(payload, spec.channels if spec else None)
     if isinstance(payload, Estimate):
         return np.array([payload.t]), affect_rows(payload)
     return None

@@ -98,6 +98,7 @@ class XdfRecorder:
         self.refused_by_consent = 0
         """Messages not recorded because the consent had closed (dropped)."""
         self._ids: dict[str, int] = {}
+        self._specs: dict[str, StreamSpec] = {}
         self._last_offset: dict[int, float] = {}
         self._writer: XdfWriter | None = None
         self._sub = bus.subscribe("#", maxsize=65536, policy="block")
@@ -112,6 +113,7 @@ class XdfRecorder:
         if sid is None:
             sid = self._writer.add_stream(spec, created_at=self.clock.now())
             self._ids[spec.key] = sid
+            self._specs[spec.key] = spec  # a features stream keeps its channels
         return sid
 
     def _record(self, message: Message) -> None:
@@ -119,9 +121,10 @@ class XdfRecorder:
         payload = message.payload
         spec = spec_for(message.topic, payload)
         if spec is not None:
-            rows = rows_of(payload)
+            sid = self._stream(spec)
+            rows = rows_of(payload, self._specs[spec.key])
             assert rows is not None
-            self._writer.samples(self._stream(spec), rows[0], rows[1])
+            self._writer.samples(sid, rows[0], rows[1])
         elif isinstance(payload, Annotation) and (marks := marker_spec(message.topic, payload)):
             self._writer.strings(self._stream(marks), [payload.start], [payload.label or ""])
         if not isinstance(payload, SampleBlock):
