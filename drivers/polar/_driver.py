@@ -111,7 +111,8 @@ class PolarH10(HeartRateStrap):
         acc_range_g: accelerometer range, 2, 4 or 8 g.
         clock_acc_rate_hz: rate of the timing-only ACC stream started when ECG is streamed and
             ``acc_rate_hz`` is ``None`` (25, 50, 100 or 200 Hz; 200 by default, the lowest
-            rate that meets the 2 ms target in the benchmark); ``None`` for ECG timing only.
+            rate that meets the 2 ms target in the benchmark); ``None`` or 0 (what a session
+            file can write) for ECG timing only.
         **kwargs: passed to :class:`~wearsdk.drivers.heart_rate.HeartRateStrap`.
 
     Raises:
@@ -130,6 +131,7 @@ class PolarH10(HeartRateStrap):
         clock_acc_rate_hz: int | None = CLOCK_ACC_RATE_HZ,
         **kwargs: Any,
     ) -> None:
+        clock_acc_rate_hz = clock_acc_rate_hz or None
         for rate in (acc_rate_hz, clock_acc_rate_hz):
             if rate is not None and rate not in _ACC_RATES_HZ:
                 raise ConfigError(f"H10 ACC rate must be one of {_ACC_RATES_HZ}, got {rate}")

@@ -2,6 +2,7 @@
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import numpy as np
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from tests.drivers.test_heart_rate_gatt import Collected, collect, wait_until
 from wearsdk import (
     ClockStatus,
+    ConfigError,
     DeviceClockMap,
     DeviceStatus,
     Gap,
@@ -222,6 +224,21 @@ async def test_acc_is_a_timing_source_by_default_and_not_published(link: Virtual
     assert observed > len(blocks(got, "ecg")) + len(acc_frames) // 2
     assert h10.clock_acc_rate_hz == 200
     assert h10.acc_rate_hz is None
+
+
+def test_the_timing_only_acc_stream_is_configured_like_acc() -> None:
+    def h10(**kwargs: Any) -> PolarH10:
+        return PolarH10(None, name="x", **kwargs)  # type: ignore[arg-type]
+
+    assert h10().clock_acc_rate_hz == 200
+    for off in (0, None):  # 0: what a session file can write
+        assert h10(clock_acc_rate_hz=off).clock_acc_rate_hz is None
+    # ACC asked for, or no ECG to time: no timing-only stream
+    assert h10(acc_rate_hz=50).clock_acc_rate_hz is None
+    assert h10(ecg=False).clock_acc_rate_hz is None
+    assert h10(clock_acc_rate_hz=50).clock_acc_rate_hz == 50
+    with pytest.raises(ConfigError, match="ACC rate"):
+        h10(clock_acc_rate_hz=30)
 
 
 class _ListsAccButRefusesIt(VirtualPolarH10):
