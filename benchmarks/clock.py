@@ -96,6 +96,26 @@ def cost(n_frames: int = 6400, repeats: int = 3) -> None:
         print(f"| {name} | {1e9 * s / n_samples:.0f} | {1e6 * s / n_frames:.1f} | {s / base:.1f} |")
     print(f"\nRoundTripClock.add: {1e6 * rt_s:.1f} us per exchange (one every 2 s per analyzer)")
     print(f"Real time needs 1.8 frames/s per strap: {n_frames / best['observe+map']:,.0f} frames/s")
+    print("\nA strap's map over a 20-minute session (observe + map of every frame, best of 3):\n")
+    print("| frames | frames/s | us/frame | ms of CPU per second of session |")
+    print("|---|---|---|---|")
+    clock_acc = float(CLOCK_ACC_RATE_HZ)
+    for label, acc_hz in (("ECG only", None), (f"ECG + ACC {clock_acc:g} Hz", clock_acc)):
+        session = h10_arrivals(100.0, 1, 1200.0, acc_hz=acc_hz)
+
+        def run_session(session: list[_Arrival] = session) -> float:
+            m = DeviceClockMap()
+            t0 = time.perf_counter()
+            for k, x in enumerate(session):
+                m.observe(float(x.device_t[-1]), x.arrival, detect_reset=k == 0)
+                m.map(x.device_t, stream=x.stream)
+            return time.perf_counter() - t0
+
+        spent = min(run_session() for _ in range(repeats))
+        print(
+            f"| {label} | {len(session) / 1200:.1f} | {1e6 * spent / len(session):.0f} | "
+            f"{1e3 * spent / 1200:.2f} |"
+        )
 
 
 H10_PER_FRAME = 73
