@@ -13,8 +13,9 @@ p99 and max after convergence, the convergence time (error settled within 2 ms a
 clock reset and a 60 s disconnection, and the error at the end of a 24-hour session whose
 drift wanders by 5 ppm.
 
-The two-H10 case runs as ``PolarH10`` does by default: ECG and the timing-only ACC stream
-(``CLOCK_ACC_RATE_HZ``) feed one map; ``--acc-hz`` sets another ACC rate, ``--ecg-only`` none.
+The two-H10 cases (``h10``, ``delays``, ``long``) run as ``PolarH10`` does by default: ECG and
+the timing-only ACC stream (``CLOCK_ACC_RATE_HZ``) feed one map; ``--acc-hz`` sets another ACC
+rate, ``--ecg-only`` none. ``bound`` is ECG only unless ``--acc-hz`` is given.
 
 Usage: python -m benchmarks.clock [--hours H] [--seeds N] [--acc-hz HZ | --ecg-only]
 """
@@ -495,9 +496,16 @@ def two_h10_summary(
     )
 
 
-def delay_shapes(seeds: int) -> None:
+def _streams_label(acc_hz: float | None) -> str:
+    return "ECG only" if acc_hz is None else f"ECG and ACC at {acc_hz:g} Hz"
+
+
+def delay_shapes(seeds: int, acc_hz: float | None = None) -> None:
     """The 3-minute two-H10 case with other delay shapes: is the bounded model kept out?"""
-    print(f"\n## Two H10s, 3 minutes, other delay shapes (2 % held as above), {seeds} seeds\n")
+    print(
+        f"\n## Two H10s, 3 minutes, other delay shapes (2 % held as above), "
+        f"{_streams_label(acc_hz)}, {seeds} seeds\n"
+    )
     print(
         "| delays | p99 from 30 s (ms) | p99 from 60 s (ms) | drift error at 180 s (ppm) | "
         "coverage per seed (%) |"
@@ -506,8 +514,8 @@ def delay_shapes(seeds: int) -> None:
     for shape in DELAY_SHAPES:
         rows: dict[str, list[float]] = {}
         for seed in range(seeds):
-            a = h10_stream(100.0, 5000 + seed, 180.0, shape)
-            b = h10_stream(-100.0, 6000 + seed, 180.0, shape)
+            a = h10_stream(100.0, 5000 + seed, 180.0, shape, acc_hz=acc_hz)
+            b = h10_stream(-100.0, 6000 + seed, 180.0, shape, acc_hz=acc_hz)
             grid = np.arange(0.6, 179.4, 0.05)
             cross = np.abs(np.interp(grid, a.t, a.error) - np.interp(grid, b.t, b.error))
             for start in (30.0, 60.0):
@@ -527,12 +535,15 @@ def delay_shapes(seeds: int) -> None:
         )
 
 
-def two_h10_long(seeds: int, minutes: float = 30.0) -> None:
-    print(f"\n## Two H10s as above, {minutes:g}-minute sessions, {seeds} seeds\n")
+def two_h10_long(seeds: int, minutes: float = 30.0, acc_hz: float | None = None) -> None:
+    print(
+        f"\n## Two H10s as above, {minutes:g}-minute sessions, {_streams_label(acc_hz)}, "
+        f"{seeds} seeds\n"
+    )
     rows: dict[str, list[float]] = {}
     for seed in range(seeds):
-        a = h10_stream(100.0, 3000 + seed, 60 * minutes)
-        b = h10_stream(-100.0, 4000 + seed, 60 * minutes)
+        a = h10_stream(100.0, 3000 + seed, 60 * minutes, acc_hz=acc_hz)
+        b = h10_stream(-100.0, 4000 + seed, 60 * minutes, acc_hz=acc_hz)
         grid = np.arange(0.6, 60 * minutes - 0.6, 0.05)
         cross = np.abs(np.interp(grid, a.t, a.error) - np.interp(grid, b.t, b.error))
         for start in (60.0, 300.0):
@@ -664,10 +675,12 @@ def main() -> None:
         "--acc-hz",
         type=float,
         choices=(25.0, 50.0, 100.0, 200.0),
-        help=f"ACC rate of the 3-minute case (default {CLOCK_ACC_RATE_HZ}, as PolarH10 starts it)",
+        help=f"ACC rate of the two-H10 cases (default {CLOCK_ACC_RATE_HZ}, as PolarH10 starts it)",
     )
     parser.add_argument(
-        "--ecg-only", action="store_true", help="the 3-minute case with ECG frames only"
+        "--ecg-only",
+        action="store_true",
+        help="the two-H10 cases (h10, delays, long) with ECG frames only",
     )
     parser.add_argument(
         "--prior-ppm", type=float, help="the 3-minute case with this drift prior scale"
@@ -681,15 +694,15 @@ def main() -> None:
     args = parser.parse_args()
     if args.only in (None, "cost"):
         cost()
+    acc_hz = None if args.ecg_only else (args.acc_hz or float(CLOCK_ACC_RATE_HZ))
     if args.only in (None, "h10"):
-        acc_hz = None if args.ecg_only else (args.acc_hz or float(CLOCK_ACC_RATE_HZ))
         two_h10_summary(args.seeds, acc_hz, args.prior_ppm)
     if args.only in (None, "bound"):
         information_bound(args.seeds, args.acc_hz)
     if args.only in (None, "delays"):
-        delay_shapes(args.seeds)
+        delay_shapes(args.seeds, acc_hz)
     if args.only in (None, "long"):
-        two_h10_long(args.long_seeds)
+        two_h10_long(args.long_seeds, acc_hz=acc_hz)
     if args.only in (None, "counter"):
         counter_pair(args.long_seeds)
     if args.only in (None, "faults"):
