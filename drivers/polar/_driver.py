@@ -100,7 +100,8 @@ class PolarH10(HeartRateStrap):
     minute (see docs/clock.md). So when ECG is streamed and ACC was not asked for, the driver
     also starts the accelerometer at ``clock_acc_rate_hz`` as a timing source only: its frames
     feed the map and are not published. A sensor that does not offer ACC or refuses to start
-    it is streamed without it (logged, :attr:`clock_acc_active` stays ``False``).
+    it, or does not answer the request, is streamed without it (logged, :attr:`clock_acc_active`
+    stays ``False``).
 
     Args:
         transport: the BLE transport.
@@ -215,10 +216,16 @@ class PolarH10(HeartRateStrap):
             if not stream.publish and mt not in features:
                 logger.info("%s: no ACC on this sensor; clock from ECG frames only", ctx.source_id)
                 continue
-            response = await self._request(client, pmd_start_request(mt, self._settings(mt)))
-            if response.status == PmdStatus.ALREADY_IN_STATE:
-                await self._request(client, pmd_stop_request(mt))
-                response = await self._request(client, pmd_start_request(mt, self._settings(mt)))
+            try:
+                response = await self._start_measurement(client, mt)
+            except TimeoutError:
+                if stream.publish:
+                    raise
+                logger.info(
+                    "%s: timing-only ACC start not answered; clock from ECG frames only",
+                    ctx.source_id,
+                )
+                continue
             if not response.ok and not stream.publish:
                 logger.info(
                     "%s: timing-only ACC start refused (%s); clock from ECG frames only",
@@ -237,6 +244,13 @@ class PolarH10(HeartRateStrap):
             stream.previous_ns.clear()  # Polar resets frame timing on every start
             self.clock_acc_active |= not stream.publish
         logger.debug("%s: PMD streams started: %s", ctx.source_id, [m.name for m in self._streams])
+
+    async def _start_measurement(self, client: BleakClient, mt: PmdMeasurementType) -> PmdResponse:
+        response = await self._request(client, pmd_start_request(mt, self._settings(mt)))
+        if response.status == PmdStatus.ALREADY_IN_STATE:
+            await self._request(client, pmd_stop_request(mt))
+            response = await self._request(client, pmd_start_request(mt, self._settings(mt)))
+        return response
 
     def _on_connected(self) -> None:
         super()._on_connected()

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from bumble.device import Connection
 
 from tests.drivers.test_heart_rate_gatt import Collected, collect, wait_until
 from wearsdk import (
@@ -249,7 +250,19 @@ class _ListsAccButRefusesIt(VirtualPolarH10):
         return encode_features([ECG, ACC])
 
 
-@pytest.mark.parametrize("twin_class", [VirtualPolarH10, _ListsAccButRefusesIt])
+class _ListsAccButNeverAnswersItsStart(_ListsAccButRefusesIt):
+    """A sensor whose features list ACC but that never answers a request to start it."""
+
+    def _write_control_point(self, connection: Connection | None, value: bytes) -> None:
+        if bytes(value[:2]) == bytes((0x02, ACC)):
+            self.requests.append(bytes(value))
+            return
+        super()._write_control_point(connection, value)
+
+
+@pytest.mark.parametrize(
+    "twin_class", [VirtualPolarH10, _ListsAccButRefusesIt, _ListsAccButNeverAnswersItsStart]
+)
 async def test_a_strap_without_acc_streams_ecg_with_its_clock_from_ecg_alone(
     link: VirtualLink, twin_class: type[VirtualPolarH10]
 ) -> None:
@@ -273,6 +286,8 @@ async def test_a_strap_without_acc_streams_ecg_with_its_clock_from_ecg_alone(
     assert n_ecg <= observed <= n_ecg + 1  # the ECG frames alone (one may be in flight)
     refused = [r for r in twin.responses if r[:3] == bytes((0xF0, 0x02, ACC))]
     assert len(refused) == (twin_class is _ListsAccButRefusesIt)
+    asked = [r for r in twin.requests if r[:2] == bytes((0x02, ACC))]
+    assert len(asked) == (twin_class is not VirtualPolarH10)
     t = np.concatenate([b.t for b in blocks(got, "ecg")])
     assert np.all(np.diff(t) > 0)
     assert not [s for s in got.of(DeviceStatus) if s.state == "failed"]
