@@ -99,8 +99,8 @@ class PolarH10(HeartRateStrap):
     (1.8 a second) pin its drift too slowly to align two straps within 2 ms in the first
     minute (see docs/clock.md). So when ECG is streamed and ACC was not asked for, the driver
     also starts the accelerometer at ``clock_acc_rate_hz`` as a timing source only: its frames
-    feed the map and are not published. A sensor that does not offer ACC or refuses to start
-    it, or does not answer the request, is streamed without it (logged, :attr:`clock_acc_active`
+    feed the map and are not published. A sensor that does not offer ACC, refuses to start it
+    or does not answer the request is streamed without it (logged, :attr:`clock_acc_active`
     stays ``False``).
 
     Args:
