@@ -13,7 +13,11 @@ p99 and max after convergence, the convergence time (error settled within 2 ms a
 clock reset and a 60 s disconnection, and the error at the end of a 24-hour session whose
 drift wanders by 5 ppm.
 
-Usage: python -m benchmarks.clock [--hours H] [--seeds N]
+The two-H10 cases (``h10``, ``delays``, ``long``) run as ``PolarH10`` does by default: ECG and
+the timing-only ACC stream (``CLOCK_ACC_RATE_HZ``) feed one map; ``--acc-hz`` sets another ACC
+rate, ``--ecg-only`` none. ``bound`` is ECG only unless ``--acc-hz`` is given.
+
+Usage: python -m benchmarks.clock [--hours H] [--seeds N] [--acc-hz HZ | --ecg-only]
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import numpy as np
 import numpy.typing as npt
 
 from wearsdk import DeviceClockMap, RoundTrip, RoundTripClock
+from wearsdk.drivers.polar._driver import CLOCK_ACC_RATE_HZ
 from wearsdk.sim import DeviceClockSim, cross_device_error, settling_time
 
 LATENCY = 0.0075
@@ -92,6 +97,26 @@ def cost(n_frames: int = 6400, repeats: int = 3) -> None:
         print(f"| {name} | {1e9 * s / n_samples:.0f} | {1e6 * s / n_frames:.1f} | {s / base:.1f} |")
     print(f"\nRoundTripClock.add: {1e6 * rt_s:.1f} us per exchange (one every 2 s per analyzer)")
     print(f"Real time needs 1.8 frames/s per strap: {n_frames / best['observe+map']:,.0f} frames/s")
+    print("\nA strap's map over a 20-minute session (observe + map of every frame, best of 3):\n")
+    print("| frames | frames/s | us/frame | ms of CPU per second of session |")
+    print("|---|---|---|---|")
+    clock_acc = float(CLOCK_ACC_RATE_HZ)
+    for label, acc_hz in (("ECG only", None), (f"ECG + ACC {clock_acc:g} Hz", clock_acc)):
+        session = h10_arrivals(100.0, 1, 1200.0, acc_hz=acc_hz)
+
+        def run_session(session: list[_Arrival] = session) -> float:
+            m = DeviceClockMap()
+            t0 = time.perf_counter()
+            for k, x in enumerate(session):
+                m.observe(float(x.device_t[-1]), x.arrival, detect_reset=k == 0)
+                m.map(x.device_t, stream=x.stream)
+            return time.perf_counter() - t0
+
+        spent = min(run_session() for _ in range(repeats))
+        print(
+            f"| {label} | {len(session) / 1200:.1f} | {1e6 * spent / len(session):.0f} | "
+            f"{1e3 * spent / 1200:.2f} |"
+        )
 
 
 H10_PER_FRAME = 73
@@ -376,6 +401,8 @@ def two_h10(
         dend = max(abs(float(x.drift[-1]) - x_true) for x, x_true in ((a, 100.0), (b, -100.0)))
         covered = np.concatenate([np.abs(x.error) <= x.bound for x in (a, b)])
         conv_t = max(_first(a.t, a.converged), _first(b.t, b.converged))
+        conv_err = np.concatenate([np.abs(x.error[x.converged]) for x in (a, b)])
+        n_conv = sum(int(x.converged.sum()) for x in (a, b))
         after = cross[grid >= conv_t]
         after_max = 1e3 * float(after.max()) if after.size else math.nan
         row = {
@@ -393,6 +420,8 @@ def two_h10(
             "converged_at": conv_t,
             "after_converged_max": after_max,
             "backwards": float(a.backwards + b.backwards),
+            "converged_frames": float(n_conv),
+            "converged_beyond_1ms": float(np.count_nonzero(conv_err > 1e-3)),
         }
         for key, value in row.items():
             rows.setdefault(key, []).append(value)
@@ -448,6 +477,15 @@ def two_h10_summary(
     print(f"| bound coverage, per seed (%) | {coverage} | >= 95 |")
     print(f"| converged (both) at (s) | {_dist(rows['converged_at'], '.0f')} | |")
     print(f"| cross max after both converged (ms) | {_dist(rows['after_converged_max'])} | |")
+    conv = int(sum(rows["converged_frames"]))
+    beyond = int(sum(rows["converged_beyond_1ms"]))
+    print(f"| frames flagged converged, error beyond 1 ms | {beyond} of {conv} | 0 |")
+    ecg_bps = (10 + 3 * H10_PER_FRAME) * H10_RATE_HZ / H10_PER_FRAME
+    acc_bps = 0.0 if acc_hz is None else (10 + 6 * H10_ACC_PER_FRAME) * acc_hz / H10_ACC_PER_FRAME
+    print(
+        f"| PMD payload per strap (bytes/s, ATT/L2CAP headers not counted) | ECG {ecg_bps:.0f}"
+        f" + ACC {acc_bps:.0f} = {ecg_bps + acc_bps:.0f} | |"
+    )
     ok60 = sum(v < 2 for v in rows["p99_60"])
     ok30 = sum(v < 3 for v in rows["p99_30"])
     okd = sum(v < 10 for v in rows["drift_end"])
@@ -458,9 +496,16 @@ def two_h10_summary(
     )
 
 
-def delay_shapes(seeds: int) -> None:
+def _streams_label(acc_hz: float | None) -> str:
+    return "ECG only" if acc_hz is None else f"ECG and ACC at {acc_hz:g} Hz"
+
+
+def delay_shapes(seeds: int, acc_hz: float | None = None) -> None:
     """The 3-minute two-H10 case with other delay shapes: is the bounded model kept out?"""
-    print(f"\n## Two H10s, 3 minutes, other delay shapes (2 % held as above), {seeds} seeds\n")
+    print(
+        f"\n## Two H10s, 3 minutes, other delay shapes (2 % held as above), "
+        f"{_streams_label(acc_hz)}, {seeds} seeds\n"
+    )
     print(
         "| delays | p99 from 30 s (ms) | p99 from 60 s (ms) | drift error at 180 s (ppm) | "
         "coverage per seed (%) |"
@@ -469,8 +514,8 @@ def delay_shapes(seeds: int) -> None:
     for shape in DELAY_SHAPES:
         rows: dict[str, list[float]] = {}
         for seed in range(seeds):
-            a = h10_stream(100.0, 5000 + seed, 180.0, shape)
-            b = h10_stream(-100.0, 6000 + seed, 180.0, shape)
+            a = h10_stream(100.0, 5000 + seed, 180.0, shape, acc_hz=acc_hz)
+            b = h10_stream(-100.0, 6000 + seed, 180.0, shape, acc_hz=acc_hz)
             grid = np.arange(0.6, 179.4, 0.05)
             cross = np.abs(np.interp(grid, a.t, a.error) - np.interp(grid, b.t, b.error))
             for start in (30.0, 60.0):
@@ -490,12 +535,15 @@ def delay_shapes(seeds: int) -> None:
         )
 
 
-def two_h10_long(seeds: int, minutes: float = 30.0) -> None:
-    print(f"\n## Two H10s as above, {minutes:g}-minute sessions, {seeds} seeds\n")
+def two_h10_long(seeds: int, minutes: float = 30.0, acc_hz: float | None = None) -> None:
+    print(
+        f"\n## Two H10s as above, {minutes:g}-minute sessions, {_streams_label(acc_hz)}, "
+        f"{seeds} seeds\n"
+    )
     rows: dict[str, list[float]] = {}
     for seed in range(seeds):
-        a = h10_stream(100.0, 3000 + seed, 60 * minutes)
-        b = h10_stream(-100.0, 4000 + seed, 60 * minutes)
+        a = h10_stream(100.0, 3000 + seed, 60 * minutes, acc_hz=acc_hz)
+        b = h10_stream(-100.0, 4000 + seed, 60 * minutes, acc_hz=acc_hz)
         grid = np.arange(0.6, 60 * minutes - 0.6, 0.05)
         cross = np.abs(np.interp(grid, a.t, a.error) - np.interp(grid, b.t, b.error))
         for start in (60.0, 300.0):
@@ -627,7 +675,12 @@ def main() -> None:
         "--acc-hz",
         type=float,
         choices=(25.0, 50.0, 100.0, 200.0),
-        help="the 3-minute case with ACC frames at this rate on the same link too",
+        help=f"ACC rate of the two-H10 cases (default {CLOCK_ACC_RATE_HZ}, as PolarH10 starts it)",
+    )
+    parser.add_argument(
+        "--ecg-only",
+        action="store_true",
+        help="the two-H10 cases (h10, delays, long) with ECG frames only",
     )
     parser.add_argument(
         "--prior-ppm", type=float, help="the 3-minute case with this drift prior scale"
@@ -641,14 +694,15 @@ def main() -> None:
     args = parser.parse_args()
     if args.only in (None, "cost"):
         cost()
+    acc_hz = None if args.ecg_only else (args.acc_hz or float(CLOCK_ACC_RATE_HZ))
     if args.only in (None, "h10"):
-        two_h10_summary(args.seeds, args.acc_hz, args.prior_ppm)
+        two_h10_summary(args.seeds, acc_hz, args.prior_ppm)
     if args.only in (None, "bound"):
         information_bound(args.seeds, args.acc_hz)
     if args.only in (None, "delays"):
-        delay_shapes(args.seeds)
+        delay_shapes(args.seeds, acc_hz)
     if args.only in (None, "long"):
-        two_h10_long(args.long_seeds)
+        two_h10_long(args.long_seeds, acc_hz=acc_hz)
     if args.only in (None, "counter"):
         counter_pair(args.long_seeds)
     if args.only in (None, "faults"):

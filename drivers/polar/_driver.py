@@ -47,6 +47,8 @@ _NS = 1e-9
 _ECG_RATE_HZ = 130
 _ACC_RATES_HZ = (25, 50, 100, 200)
 _ACC_RANGES_G = (2, 4, 8)
+CLOCK_ACC_RATE_HZ = 200
+"""Default rate of the ACC stream a :class:`PolarH10` starts as a timing source only."""
 
 
 class PmdError(WearError):
@@ -68,10 +70,13 @@ class PmdError(WearError):
 class _PmdStream:
     """Per-measurement decoding state: rate, factor, previous timestamp, last mapped time."""
 
-    def __init__(self, name: str, rate_hz: float, channels: tuple[str, ...]) -> None:
+    def __init__(
+        self, name: str, rate_hz: float, channels: tuple[str, ...], *, publish: bool = True
+    ) -> None:
         self.name = name
         self.rate_hz = rate_hz
         self.channels = channels
+        self.publish = publish  # False: a timing source for the clock map only
         self.factor = 1.0
         self.previous_ns: dict[int, int] = {}  # by frame type
         self.last_ns: int | None = None
@@ -90,6 +95,14 @@ class PolarH10(HeartRateStrap):
     DeviceClockMap` maps them onto the session clock, re-anchoring after a clock reset. After a
     reconnect the PMD streams are started again.
 
+    The map learns the sensor clock from every PMD frame's arrival, and ECG frames alone
+    (1.8 a second) pin its drift too slowly to align two straps within 2 ms in the first
+    minute (see docs/clock.md). So when ECG is streamed and ACC was not asked for, the driver
+    also starts the accelerometer at ``clock_acc_rate_hz`` as a timing source only: its frames
+    feed the map and are not published. A sensor that does not offer ACC, refuses to start it
+    or does not answer the request is streamed without it (logged, :attr:`clock_acc_active`
+    stays ``False``).
+
     Args:
         transport: the BLE transport.
         address: device address.
@@ -97,6 +110,10 @@ class PolarH10(HeartRateStrap):
         ecg: stream ECG.
         acc_rate_hz: stream the accelerometer at 25, 50, 100 or 200 Hz; ``None`` for no ACC.
         acc_range_g: accelerometer range, 2, 4 or 8 g.
+        clock_acc_rate_hz: rate of the timing-only ACC stream started when ECG is streamed and
+            ``acc_rate_hz`` is ``None`` (25, 50, 100 or 200 Hz; 200 by default, the lowest
+            rate that meets the 2 ms target in the benchmark); ``None`` or 0 (what a session
+            file can write) for ECG timing only.
         **kwargs: passed to :class:`~wearsdk.drivers.heart_rate.HeartRateStrap`.
 
     Raises:
@@ -112,16 +129,20 @@ class PolarH10(HeartRateStrap):
         ecg: bool = True,
         acc_rate_hz: int | None = None,
         acc_range_g: int = 8,
+        clock_acc_rate_hz: int | None = CLOCK_ACC_RATE_HZ,
         **kwargs: Any,
     ) -> None:
-        if acc_rate_hz is not None and acc_rate_hz not in _ACC_RATES_HZ:
-            raise ConfigError(f"H10 ACC rate must be one of {_ACC_RATES_HZ}, got {acc_rate_hz}")
+        clock_acc_rate_hz = clock_acc_rate_hz or None
+        for rate in (acc_rate_hz, clock_acc_rate_hz):
+            if rate is not None and rate not in _ACC_RATES_HZ:
+                raise ConfigError(f"H10 ACC rate must be one of {_ACC_RATES_HZ}, got {rate}")
         if acc_range_g not in _ACC_RANGES_G:
             raise ConfigError(f"H10 ACC range must be one of {_ACC_RANGES_G}, got {acc_range_g}")
         super().__init__(transport, address=address, name=name, **kwargs)
         self.ecg = ecg
         self.acc_rate_hz = acc_rate_hz
         self.acc_range_g = acc_range_g
+        self.clock_acc_rate_hz = clock_acc_rate_hz if ecg and acc_rate_hz is None else None
         self.clock_map = DeviceClockMap()
         """Maps the strap's sensor clock onto the session clock."""
         self.frames = 0
@@ -130,12 +151,15 @@ class PolarH10(HeartRateStrap):
         """PMD data frames dropped because they did not decode."""
         self.late_frames = 0
         """PMD data frames dropped because they were older than one already published."""
+        self.clock_acc_active = False
+        """The timing-only ACC stream runs on the current link (see ``clock_acc_rate_hz``)."""
         self._streams: dict[PmdMeasurementType, _PmdStream] = {}
         if ecg:
             self._streams[PmdMeasurementType.ECG] = _PmdStream("ecg", _ECG_RATE_HZ, ("ecg",))
-        if acc_rate_hz is not None:
+        acc_hz = acc_rate_hz if acc_rate_hz is not None else self.clock_acc_rate_hz
+        if acc_hz is not None:
             self._streams[PmdMeasurementType.ACC] = _PmdStream(
-                "acc", acc_rate_hz, ("acc_x", "acc_y", "acc_z")
+                "acc", acc_hz, ("acc_x", "acc_y", "acc_z"), publish=acc_rate_hz is not None
             )
         self._cp_responses: asyncio.Queue[PmdResponse] = asyncio.Queue(maxsize=16)
         self._fresh_link = True
@@ -151,9 +175,8 @@ class PolarH10(HeartRateStrap):
     def _settings(self, mt: PmdMeasurementType) -> dict[int, int]:
         if mt == PmdMeasurementType.ECG:
             return {PmdSettingType.SAMPLE_RATE: _ECG_RATE_HZ, PmdSettingType.RESOLUTION: 14}
-        assert self.acc_rate_hz is not None
         return {
-            PmdSettingType.SAMPLE_RATE: self.acc_rate_hz,
+            PmdSettingType.SAMPLE_RATE: int(self._streams[mt].rate_hz),
             PmdSettingType.RESOLUTION: 16,
             PmdSettingType.RANGE: self.acc_range_g,
         }
@@ -180,8 +203,9 @@ class PolarH10(HeartRateStrap):
         await client.start_notify(PMD_CONTROL_POINT_UUID, self._on_control_point)
         await client.start_notify(PMD_DATA_UUID, notifier("pmd"))
         features = parse_features(await client.read_gatt_char(PMD_CONTROL_POINT_UUID))
-        for mt in self._streams:
-            if mt not in features:
+        self.clock_acc_active = False
+        for mt, stream in self._streams.items():
+            if mt not in features and stream.publish:
                 raise PmdError(
                     f"the sensor does not offer {mt.name} (features: "
                     f"{sorted(f.name for f in features)})",
@@ -189,10 +213,26 @@ class PolarH10(HeartRateStrap):
                     measurement_type=mt,
                 )
         for mt, stream in self._streams.items():
-            response = await self._request(client, pmd_start_request(mt, self._settings(mt)))
-            if response.status == PmdStatus.ALREADY_IN_STATE:
-                await self._request(client, pmd_stop_request(mt))
-                response = await self._request(client, pmd_start_request(mt, self._settings(mt)))
+            if not stream.publish and mt not in features:
+                logger.info("%s: no ACC on this sensor; clock from ECG frames only", ctx.source_id)
+                continue
+            try:
+                response = await self._start_measurement(client, mt)
+            except TimeoutError:
+                if stream.publish:
+                    raise
+                logger.info(
+                    "%s: timing-only ACC start not answered; clock from ECG frames only",
+                    ctx.source_id,
+                )
+                continue
+            if not response.ok and not stream.publish:
+                logger.info(
+                    "%s: timing-only ACC start refused (%s); clock from ECG frames only",
+                    ctx.source_id,
+                    response.status.description,
+                )
+                continue
             if not response.ok:
                 raise PmdError(
                     f"{mt.name} start refused: {response.status.description}",
@@ -202,7 +242,15 @@ class PolarH10(HeartRateStrap):
             factor = (response.settings or {}).get(PmdSettingType.FACTOR)
             stream.factor = float(factor[0]) if factor else 1.0
             stream.previous_ns.clear()  # Polar resets frame timing on every start
+            self.clock_acc_active |= not stream.publish
         logger.debug("%s: PMD streams started: %s", ctx.source_id, [m.name for m in self._streams])
+
+    async def _start_measurement(self, client: BleakClient, mt: PmdMeasurementType) -> PmdResponse:
+        response = await self._request(client, pmd_start_request(mt, self._settings(mt)))
+        if response.status == PmdStatus.ALREADY_IN_STATE:
+            await self._request(client, pmd_stop_request(mt))
+            response = await self._request(client, pmd_start_request(mt, self._settings(mt)))
+        return response
 
     def _on_connected(self) -> None:
         super()._on_connected()
@@ -283,6 +331,8 @@ class PolarH10(HeartRateStrap):
             return
         self.frames += 1
         stream.previous_ns[frame_type] = frame.timestamp_ns
+        if not stream.publish:
+            return  # a timing source only: its arrival has fed the map
         t = self.clock_map.map(frame.timestamps_ns * _NS, stream=stream.name)
         if stream.last_t is not None:
             if stream.last_ns is not None:

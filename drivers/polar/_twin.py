@@ -117,6 +117,8 @@ class VirtualPolarH10(VirtualPeripheral):
         battery_pct: battery level served.
         contact: skin contact reported by the HR service.
         in_charger: refuse to start measurements with ``DEVICE_IN_CHARGER``.
+        offers_acc: offer ACC; ``False`` is a sensor without it (features ECG only, an ACC
+            start refused with ``NOT_SUPPORTED``).
         ecg_noise_uv: standard deviation of the ECG noise.
         history: how many generated frames :attr:`sent` keeps.
 
@@ -145,6 +147,7 @@ class VirtualPolarH10(VirtualPeripheral):
         battery_pct: int = 87,
         contact: bool | None = True,
         in_charger: bool = False,
+        offers_acc: bool = True,
         ecg_noise_uv: float = 8.0,
         history: int = 4096,
     ) -> None:
@@ -176,6 +179,8 @@ class VirtualPolarH10(VirtualPeripheral):
         """Skin contact reported by the HR service (a knob)."""
         self.in_charger = in_charger
         """Refuse to start measurements, as an H10 on its charger does (a knob)."""
+        self.offers_acc = offers_acc
+        """Offer ACC in the features and accept starting it (a knob)."""
         self.ecg_noise_uv = ecg_noise_uv
         self.sent: deque[SentFrame] = deque(maxlen=history)
         """Frames generated, oldest first (bounded by ``history``)."""
@@ -266,7 +271,7 @@ class VirtualPolarH10(VirtualPeripheral):
         return bytes((max(0, min(100, self.battery_pct)),))
 
     def _read_features(self, _connection: Connection | None) -> bytes:
-        return encode_features([_ECG, _ACC])
+        return encode_features([_ECG, _ACC] if self.offers_acc else [_ECG])
 
     def _write_control_point(self, connection: Connection | None, value: bytes) -> None:
         request = bytes(value)
@@ -305,7 +310,7 @@ class VirtualPolarH10(VirtualPeripheral):
             kind = PmdMeasurementType(type_byte)
         except ValueError:
             return reply(PmdStatus.INVALID_MEASUREMENT_TYPE)
-        if kind not in _AVAILABLE:
+        if kind not in _AVAILABLE or (kind == _ACC and not self.offers_acc):
             return reply(PmdStatus.NOT_SUPPORTED)
         if op == PmdOpCode.GET_MEASUREMENT_SETTINGS:
             if len(request) != 2:

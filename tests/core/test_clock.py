@@ -94,7 +94,9 @@ def test_cross_device_alignment_with_100ppm_drift_and_50ms_jitter(
     ma, mb = DeviceClockMap(), DeviceClockMap()
     ta, tb = a.run(ma, until_s=2200.0), b.run(mb, until_s=2200.0)
     grid, err = cross_device_error(ta, tb, start_s=1001.0, end_s=2199.0)
-    assert settling_time(grid, err, bound_s=0.002) < 150.0
+    # within 2 ms from 98, 104 and 92 s (seeds 1-3): the H10-like clock alone, ECG frames
+    # with a retransmission tail (docs/clock.md); a 15 % margin, not a settle point for figures
+    assert settling_time(grid, err, bound_s=0.002) < 120.0
     late = np.abs(err[grid > 1120.0])
     assert np.percentile(late, 99) < 0.002
     # each device on its own: late by the (unobservable) minimum latency, and no more
@@ -246,9 +248,10 @@ def test_round_trip_clock_rejects_impossible_exchanges() -> None:
 
 @pytest.mark.parametrize("seed", [1, 2, 9])
 def test_two_h10s_over_three_minutes_and_the_bound_that_says_how_good(seed: int) -> None:
-    """Two H10-like straps at +-100 ppm, 0-50 ms delays, 2 % of frames held 100-500 ms.
+    """Two H10-like straps at +-100 ppm, 0-50 ms delays, 2 % of frames held 100-500 ms; ECG only.
 
-    The figures over 20 seeds are in docs/clock.md (``python -m benchmarks.clock --only h10``);
+    The figures over 20 seeds are in docs/clock.md (``python -m benchmarks.clock --only h10
+    --ecg-only``);
     these seeds are ones the benchmark's table shows, asserted at what they measured.
     """
     from benchmarks.clock import h10_stream
@@ -341,8 +344,9 @@ def test_a_held_back_notification_just_beyond_the_delay_edge_does_not_tilt_the_d
 def test_two_h10s_streaming_acc_at_200hz_align_within_2ms_in_the_first_minute(seed: int) -> None:
     """ECG and 200 Hz ACC frames on each strap's link feed its map: issue 23's targets.
 
-    The figures over 20 seeds are in docs/clock.md (``python -m benchmarks.clock --only h10
-    --acc-hz 200``: 19 and 20 of 20 seeds); these seeds are ones its table shows.
+    As ``PolarH10`` runs by default (the timing-only ACC stream). The figures over 20 seeds are
+    in docs/clock.md (``python -m benchmarks.clock --only h10``: 19 and 20 of 20 seeds); these
+    seeds are ones its table shows.
     """
     from benchmarks.clock import h10_stream
 
