@@ -21,7 +21,10 @@ Measured in one run, each the best of ``--repeat``:
 
 Figures are "x real time": recording seconds per second. The machine may be shared: CPU
 times are printed next to wall-clock times, and the ratios to pyxdf's parse are what compares
-across machines.
+across machines. The commands run with their modules' bytecode compiled once and kept (as a
+package installed by pip has it), after one run that is not counted; the ``--topics`` case
+is also run with ``PYTHONDONTWRITEBYTECODE`` (every module compiled at every start: some CI
+and container setups set it), so both are in the same run.
 
 Usage: python -m benchmarks.replay_speed [--data DIR] [--hours 1] [--repeat 3] [--keep FILE]
 """
@@ -85,10 +88,27 @@ def best(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
     return min(walls), min(cpus)
 
 
-def child(args: list[str], repeat: int) -> tuple[float, float]:
-    """Best wall-clock and CPU time (user + system) of a subprocess, output to /dev/null."""
-    walls, cpus = [], []
+def child_env(pycache: Path | None) -> dict[str, str]:
+    """The subprocesses' environment: with ``pycache``, Python's compiled modules are kept
+    there (as an installed package has them: pip compiles on install); ``None``: compiled
+    anew at every start (``PYTHONDONTWRITEBYTECODE``, as some CI and container setups run).
+    """
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    if pycache is None:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+        env.pop("PYTHONPYCACHEPREFIX", None)
+    else:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(pycache)
+    return env
+
+
+def child(args: list[str], repeat: int, env: dict[str, str]) -> tuple[float, float]:
+    """Best wall-clock and CPU time (user + system) of a subprocess, output to /dev/null
+    (after one run that is not counted: the file in the page cache, the bytecode compiled).
+    """
+    walls, cpus = [], []
+    subprocess.run(args, stdout=subprocess.DEVNULL, check=True, env=env, cwd=ROOT)
     for _ in range(repeat):
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         w = time.perf_counter()
@@ -181,25 +201,29 @@ def main() -> None:
         row("XdfReplay through the session pipeline (in process)",
             *best(lambda: asyncio.run(_replay(path, True)), args.repeat))  # fmt: skip
         py = sys.executable
+        env = child_env(Path(tmp) / "pycache")
         cmd = [py, "-m", "wearsdk", "replay", str(path), "--speed", "max", "--jsonl"]
-        e2e = child(cmd, args.repeat)
+        e2e = child(cmd, args.repeat, env)
         row("wearsdk replay --speed max --jsonl (end to end)", *e2e)
         helptext = subprocess.run(
             [py, "-m", "wearsdk", "replay", "--help"], capture_output=True, text=True, check=True
         ).stdout
         if "--topics" in helptext:
+            topics = [*cmd, "--topics", "affect/#"]
             row("wearsdk replay --speed max --jsonl --topics 'affect/#'",
-                *child([*cmd, "--topics", "affect/#"], args.repeat))  # fmt: skip
+                *child(topics, args.repeat, env))  # fmt: skip
+            row("  the same, bytecode compiled at every start",
+                *child(topics, args.repeat, child_env(None)))  # fmt: skip
         else:
             print(f"{'(--topics: not an option of this command line; its equivalent:)':58}")
             row("  CLI imports + replay + pipeline + affect/# lines",
                 *child([py, "-m", "benchmarks.replay_speed", "--affect-only", str(path)],
-                       args.repeat))  # fmt: skip
+                       args.repeat, env))  # fmt: skip
         for name, startup in (
             ("start-up: wearsdk --help", ["-m", "wearsdk", "--help"]),
             ("start-up: python -c 'import wearsdk.signals'", ["-c", "import wearsdk.signals"]),
         ):
-            wall, cpu = child([py, *startup], args.repeat)
+            wall, cpu = child([py, *startup], args.repeat, env)
             print(f"{name:58} {wall:7.2f} {'':>7} {cpu:7.2f}")
         print(
             f"read_xdf / pyxdf parse: {pyxdf_t[1] / ours[1]:.1f}x faster (CPU); end to end / "

@@ -3,7 +3,9 @@
 import subprocess
 import sys
 import types
+from pathlib import Path
 
+import numpy as np
 import pytest
 
 import wearsdk
@@ -60,3 +62,22 @@ def test_the_facade_names_are_the_objects_of_their_modules() -> None:
     assert wearsdk.Session is Session
     assert wearsdk.SampleBlock is SampleBlock
     assert wearsdk.signals.ecg_peak_indices is ecg_peak_indices
+
+
+def test_a_replay_loads_no_simulation_bluetooth_mqtt_or_analyzers(tmp_path: Path) -> None:
+    """``wearsdk replay FILE.xdf`` at full speed imports what it uses (start-up is part of a
+    replay's time): no device simulation, no Bluetooth, no MQTT, no analyzers.
+    """
+    from tests.io.xdfwrite import Stream, write
+
+    t = 1000.0 + np.arange(0, 70, 1 / 32)
+    eda = Stream(1, "EDA", "EDA", 32.0, t, 2 + 0.01 * np.sin(t), channels=[("EDA", "uS", "EDA")])
+    path = write(tmp_path / "eda.xdf", [eda])
+    loaded = loaded_after(
+        "from wearsdk.cli import main\n"
+        f"assert main(['replay', {str(path)!r}, '--speed', 'max', '--jsonl']) == 0"
+    )
+    assert "wearsdk.session" in loaded  # it did replay
+    avoided = ("wearsdk.sim", "wearsdk._scenario", "wearsdk.io.ble", "bleak", "wearsdk.io.mqtt",
+               "wearsdk.analyzers")  # fmt: skip
+    assert sorted(m for m in loaded if m.startswith(avoided)) == []

@@ -181,3 +181,29 @@ async def test_statistics_methods_are_deprecated_for_the_stats_attributes() -> N
         assert bus.statistics() == bus.stats
     assert bus.stats.published == 1
     assert sub.stats.queued == 1
+
+
+async def test_a_lazy_payload_is_built_only_for_a_subscriber() -> None:
+    bus = Bus()
+    built: list[int] = []
+
+    def make(i: int) -> HeartRate:
+        built.append(i)
+        return hr(i)
+
+    assert bus.publish_nowait_lazy("physio/a/hr", lambda: make(0)) == 0  # no one subscribes
+    assert built == []
+    sub = bus.subscribe("physio/+/hr", maxsize=4)
+    assert bus.publish_nowait_lazy("physio/a/hr", lambda: make(1)) == 1
+    assert bus.publish_nowait_lazy("physio/b/other", lambda: make(2)) == 0
+    assert built == [1]
+    message = sub.receive_nowait()
+    assert message is not None
+    assert message.payload == hr(1)
+    assert sub.receive_nowait() is None
+    stats = bus.stats
+    assert (stats.published, stats.unrouted) == (3, 2)  # counted as publish_nowait counts
+    bus.close()
+    with pytest.raises(StreamClosedError):
+        bus.publish_nowait_lazy("physio/a/hr", lambda: make(3))
+    assert built == [1]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import itertools
 import json
 import logging
 import math
@@ -481,3 +482,46 @@ def test_the_command_prints_chosen_topics_and_says_what_it_did_not_use(tmp_path:
     assert bad.returncode != 0
     assert bad.stderr.startswith("wearsdk: error: --topics")
     assert "Traceback" not in bad.stderr
+
+
+def test_reader_decodes_chunks_with_and_without_timestamps_as_pyxdf(tmp_path: Path) -> None:
+    """Chunks with every timestamp are decoded together, per stream; chunks that leave
+    timestamps out (deduced from the one before, across chunks) come between them: the same
+    times and values as pyxdf.
+    """
+    rng = np.random.default_rng(3)
+    n = 600
+    ecg = Stream(1, "ECG", "ECG", 130.0, 10.0 + np.arange(n) / 130.0 + rng.normal(0, 1e-4, n),
+                 rng.normal(0, 300, n), channels=[("ECG", "uV", "ECG")])  # fmt: skip
+    acc = Stream(2, "ACC", "ACC", 50.0, 10.0 + np.arange(n) / 50.0, rng.normal(0, 1, (n, 3)),
+                 fmt="double64", channels=[(c, "g", "ACC") for c in "XYZ"])  # fmt: skip
+    cuts = [0, 100, 230, 231, 400, 520, n]
+    header = b'<?xml version="1.0"?><info><version>1.0</version></info>'
+    body = bytearray(b"XDF:" + chunk(1, header))
+    for s in (ecg, acc):
+        body += chunk(2, struct.pack("<I", s.sid) + s.header())
+    for i, (lo, hi) in enumerate(itertools.pairwise(cuts)):
+        for s in (ecg, acc):
+            if s is ecg and i == 3:  # no timestamp at all: deduced from the chunk before's last
+                rows = [b"\x00" + np.float32(v).tobytes() for v in s.x[lo:hi]]
+                body += chunk(3, struct.pack("<I", 1) + varlen(hi - lo) + b"".join(rows))
+            else:  # the fifth ECG chunk stamps only its first sample
+                body += s.samples(lo, hi, stamps="first" if s is ecg and i == 4 else "all")
+    path = tmp_path / "mixed.xdf"
+    path.write_bytes(bytes(body))
+    ref, _ = pyxdf.load_xdf(str(path), dejitter_timestamps=False, synchronize_clocks=False)
+    rec = read_xdf(path)
+    for stream in ref:
+        sid = int(stream["info"]["stream_id"])
+        chunks = [c for c in rec.chunks if c.stream_id == sid]
+        assert [c.t.size for c in chunks] == [b - a for a, b in itertools.pairwise(cuts)]
+        t = np.concatenate([c.t for c in chunks])
+        values = np.concatenate([np.asarray(c.values) for c in chunks])
+        assert np.array_equal(t, stream["time_stamps"])
+        assert np.array_equal(values, stream["time_series"])
+        assert values.dtype == stream["time_series"].dtype
+    # the ECG's deduced times follow the chunk before, not the times the writer had
+    t = np.concatenate([c.t for c in rec.chunks if c.stream_id == 1])
+    assert t[231] == ecg.t[230] + 1 / 130.0
+    assert np.allclose(np.diff(t[230:400]), 1 / 130.0, rtol=0, atol=1e-9)
+    assert t[400] == ecg.t[400]

@@ -68,3 +68,39 @@ def test_channels_equal_separate_streams_and_miss_values_alone() -> None:
                 assert missing > 0
                 assert multi.windows(end_bin, 60)[1].n == multi.windows(end_bin, 60)[2].n - missing
     assert checked == 3
+
+
+def test_finite_blocks_sum_bit_for_bit_as_the_masked_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Blocks without a NaN skip the masks: the same sums, bit for bit; a block with a NaN,
+    or with samples behind the ring, takes the masked path (counted as before).
+    """
+    rng = np.random.default_rng(7)
+    fs = 200.0
+    t = 5000.3 + np.arange(0, 120, 1 / fs) + rng.normal(0, 1e-4, 24000)
+    y = rng.normal(1000.0, 50.0, (t.size, 3))
+    y[[2100, 2150, 7000], 1] = np.nan  # in two blocks
+    t[9000] = np.nan  # a third
+
+    def fill() -> tuple[np.ndarray, int, float]:
+        b = BinnedStream(hop_s=1.0, capacity_bins=50, nominal_rate_hz=fs, channels=3)
+        for lo in range(0, t.size, 800):  # 4-s blocks, five bins each
+            b.add(t[lo : lo + 800], y[lo : lo + 800])
+        b.add(t[:400], y[:400])  # far behind the ring: dropped and counted
+        return b._bins.copy(), b.late, b.watermark
+
+    taken: list[bool] = []
+    finite = BinnedStream._add_finite
+
+    def spy(self: BinnedStream, tt: np.ndarray, yy: np.ndarray) -> bool:
+        taken.append(finite(self, tt, yy))
+        return taken[-1]
+
+    monkeypatch.setattr(BinnedStream, "_add_finite", spy)
+    fast = fill()
+    assert taken.count(True) == 26  # both paths were taken
+    assert taken.count(False) == 4
+    monkeypatch.setattr(BinnedStream, "_add_finite", lambda self, tt, yy: False)
+    masked = fill()
+    assert np.array_equal(fast[0], masked[0])  # bit for bit, not approximately
+    assert fast[1:] == masked[1:]
+    assert fast[1] == 400 * 3

@@ -27,18 +27,6 @@ from wearsdk._config import (
 from wearsdk._errors import ConfigError, WearError
 from wearsdk._privacy import ConsentGate, ExportPolicy, Pseudonymizer
 from wearsdk.affect import load_arousal_params
-from wearsdk.analyzers import (
-    Analyzer,
-    AnalyzerContext,
-    AnnotationReplay,
-    FaceAnalyzer,
-    FileAnnotations,
-    VoiceAnalyzer,
-    read_openface_csv,
-    read_pyfeat_csv,
-    read_table,
-)
-from wearsdk.io.mqtt import MqttBridge, resolve_mqtt_config
 from wearsdk.session import (
     PipelineConfig,
     Session,
@@ -46,7 +34,9 @@ from wearsdk.session import (
     Source,
 )
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the analyzers and MQTT are imported when a session has them
+    from wearsdk.analyzers import Analyzer, AnalyzerContext, FileAnnotations
+    from wearsdk.io.mqtt import MqttBridge
     from wearsdk.signals import EdaOptions
 
 
@@ -88,6 +78,8 @@ def _driver(entry: DeviceEntry, transport: Any, index: int) -> Any:
 
 
 def _read_annotations(entry: FileAnalyzer, index: int) -> FileAnnotations:
+    from wearsdk.analyzers import read_openface_csv, read_pyfeat_csv, read_table
+
     try:
         if entry.format == "openface":
             return read_openface_csv(
@@ -116,6 +108,9 @@ def _check_wav(entry: VoiceAnalyzerEntry, index: int) -> None:
 def _analyzer_factories(config: SessionConfig) -> list[Callable[[SessionClock, float], Analyzer]]:
     """Analyzers of the session file, read and checked now, built when the session starts."""
     out: list[Callable[[SessionClock, float], Analyzer]] = []
+    if not config.analyzers:
+        return out
+    from wearsdk.analyzers import AnnotationReplay, FaceAnalyzer, VoiceAnalyzer
 
     def start(
         entry: FileAnalyzer | VoiceAnalyzerEntry | FaceAnalyzerEntry, clock: SessionClock, t0: float
@@ -197,6 +192,8 @@ def _mqtt(
     remote = next((a for a in config.analyzers if isinstance(a, MqttAnalyzers)), None)
     if sink is None and remote is None:
         return None
+    from wearsdk.io.mqtt import MqttBridge, resolve_mqtt_config
+
     if sink is not None and sink.session is not None:
         session_id = sink.session
     elif remote is not None:

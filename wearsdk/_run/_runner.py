@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wearsdk._clock import ScaledClock, SessionClock
 from wearsdk._config import (
@@ -37,17 +37,17 @@ from wearsdk._run._parts import (
     _pipeline,
     _replay,
 )
-from wearsdk._scenario import play_script, simulated_analyzers
 from wearsdk.bus import Message, OverflowPolicy
-from wearsdk.io.ble import parse_transport
-from wearsdk.io.mqtt import MqttStatistics
 from wearsdk.session import (
     JsonLinesSink,
     MessageSink,
     Session,
     SinkReport,
 )
-from wearsdk.sim import ArousalScript, HeartSimulator
+
+if TYPE_CHECKING:  # the simulation, Bluetooth and MQTT are imported when a session uses them
+    from wearsdk.io.mqtt import MqttStatistics
+    from wearsdk.sim import ArousalScript
 
 __all__ = ["RunResult", "run_session"]
 
@@ -172,9 +172,12 @@ async def run_session(
     async with contextlib.AsyncExitStack() as stack:
         transport: Any = None
         twins = []
-        script = ArousalScript.calm_stress_recovery(config.session.duration_s or 60.0)
+        script: ArousalScript | None = None
         if virtual:
             from wearsdk.io.ble import VirtualLink  # bumble: only for virtual devices
+            from wearsdk.sim import ArousalScript, HeartSimulator
+
+            script = ArousalScript.calm_stress_recovery(config.session.duration_s or 60.0)
 
             stack.enter_context(_quiet_cancelled_hci_commands())
             link = await stack.enter_async_context(VirtualLink())
@@ -196,6 +199,8 @@ async def run_session(
             for twin in twins:
                 await stack.enter_async_context(twin)
         elif config.devices:  # LSL inputs and replays alone need no Bluetooth transport
+            from wearsdk.io.ble import parse_transport
+
             transport = await stack.enter_async_context(parse_transport(config.session.transport))
         await stack.enter_async_context(session)
         statuses = session.bus.subscribe("device/+/status", maxsize=256, policy="drop_oldest")
@@ -243,6 +248,9 @@ async def run_session(
                 # are published, then the sinks drain as the block is left
                 await session.wait_sources()
             elif virtual:
+                from wearsdk._scenario import play_script, simulated_analyzers
+
+                assert script is not None
                 start = result.script_start = clock.now()
                 if sim.analyzers:
                     for analyzer in simulated_analyzers(script, start, config.session.seed):

@@ -189,6 +189,15 @@ class ArousalEstimator:
         self._coef: dict[str, npt.NDArray[np.float64]] = {
             m.name: np.asarray(m.coef, dtype=np.float64) for m in self.params.models
         }
+        # per sub-model, what every window would recompute: the modalities it requires, the
+        # absolute coefficients and their sum, whether it reads an HRV input
+        self._requires = [(m, frozenset(m.requires)) for m in self.params.models]
+        self._weights = {name: np.abs(c) for name, c in self._coef.items()}
+        self._weight_sums = {name: w.sum() for name, w in self._weights.items()}
+        self._uses_hrv = {
+            m.name: "hrv" in {s.group for s in specs if s.name in m.inputs}
+            for m in self.params.models
+        }
         self.exertion: ExertionDetector | None = (
             None if self.params.exertion is None else ExertionDetector(self.params.exertion)
         )
@@ -220,8 +229,8 @@ class ArousalEstimator:
         return self.baseline.progress >= 1.0 and not self.baseline.calibrating
 
     def _choose(self, present: set[str]) -> SubModel | None:
-        for m in self.params.models:
-            if set(m.requires) <= present:
+        for m, requires in self._requires:
+            if requires <= present:
                 return m
         return None
 
@@ -255,7 +264,7 @@ class ArousalEstimator:
         """
         specs = self.params.inputs
         x = model_inputs(features, specs)
-        q = dict(quality or {})
+        q = quality if quality is not None else {}
         flag_set = set(flags)
         activity = features.get("acc_activity_g")
         motion = "motion" in flag_set or (
@@ -284,14 +293,14 @@ class ArousalEstimator:
         watched = self.params.flag_missing or self.params.models[0].requires
         out_flags = [f"missing_{m}" for m in watched if m not in present]
         confidence = model.quality
-        weights = np.abs(self._coef[model.name])
-        if weights.sum() > 0 and missing.any():
+        weights, weight_sum = self._weights[model.name], self._weight_sums[model.name]
+        if weight_sum > 0 and missing.any():
             # inputs the sub-model expects but could not read (e.g. SCR amplitude)
-            confidence *= 1.0 - 0.5 * float(weights[missing].sum() / weights.sum())
+            confidence *= 1.0 - 0.5 * float(weights[missing].sum() / weight_sum)
         covs = [c for m in model.requires if (c := _coverage(m, features, specs, q)) is not None]
         if covs:
             confidence *= min(1.0, max(0.0, min(covs)))
-        if "hrv" in {s.group for s in specs if s.name in model.inputs} and coverage < 0.6:
+        if self._uses_hrv[model.name] and coverage < 0.6:
             out_flags.append("low_coverage")
         if eda_bad and "eda" in present:
             out_flags.append("eda_invalid")

@@ -7,7 +7,7 @@ import contextlib
 import logging
 import warnings
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from types import TracebackType
 from typing import Self, get_args
 
@@ -343,7 +343,29 @@ class Bus:
         if not route:
             self._unrouted += 1
             return 0
-        message = Message(topic, payload)
+        return self._deliver(route, Message(topic, payload))
+
+    def publish_nowait_lazy(self, topic: str, make: Callable[[], BusItem]) -> int:
+        """:meth:`publish_nowait` of ``make()``, built only when a subscription takes ``topic``.
+
+        A payload no one subscribes to is not built (the pipeline's window features when only
+        estimates are read); it counts in :attr:`stats` as published and unrouted all the same.
+
+        Raises:
+            StreamClosedError: the bus is closed.
+            ConfigError: the topic contains wildcards or is empty.
+        """
+        if self._closed:
+            raise StreamClosedError("bus is closed")
+        self._published += 1
+        route = self._route(topic)
+        if not route:
+            self._unrouted += 1
+            return 0
+        return self._deliver(route, Message(topic, make()))
+
+    @staticmethod
+    def _deliver(route: tuple[Subscription, ...], message: Message) -> int:
         n = 0
         for sub in route:
             if sub._offer(message):

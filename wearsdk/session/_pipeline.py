@@ -235,18 +235,8 @@ def _emit(
 ) -> None:
     """Publish the features and the estimate of each window."""
     for window in windows:
-        bus.publish_nowait(
-            f"features/{WEARER}",
-            Features(
-                t=window.end,
-                source=WEARER,
-                window_start=window.start,
-                window_end=window.end,
-                values=window.values,
-                quality=window.quality,
-                flags=window.flags,
-            ),
-        )
+        # built only when someone reads the features (not for a replay's estimates alone)
+        bus.publish_nowait_lazy(f"features/{WEARER}", functools.partial(_features, window))
         # contact reports inside this window only (later ones belong to later windows)
         state.contact_lost_at = [t for t in state.contact_lost_at if t > window.start]
         lost = any(t <= window.end for t in state.contact_lost_at)
@@ -265,6 +255,18 @@ def _emit(
                 dict.fromkeys(state.owners[m] for m in window.modalities if m in state.owners)
             )
             bus.publish_nowait(estimate_topic, estimate.model_copy(update={"sources": sources}))
+
+
+def _features(window: WindowFeatures) -> Features:
+    return Features(
+        t=window.end,
+        source=WEARER,
+        window_start=window.start,
+        window_end=window.end,
+        values=window.values,
+        quality=window.quality,
+        flags=window.flags,
+    )
 
 
 def _publish_clean(bus: Bus, raw: SampleBlock, signals: list[CleanSignal]) -> None:
