@@ -1,11 +1,12 @@
 """Window features of real recordings, this tree's extractor against a git revision's.
 
-A refactoring of the feature stage must not change a value. This script loads
-``wearsdk/signals/_features.py`` as it was at ``--ref`` (by default the commit before the feature
-stage was split into providers) next to the current :class:`~wearsdk.signals.FeatureExtractor`,
-feeds both the same real recordings in 1 s blocks, and compares every window: start, end,
-values, quality, flags, modalities (NaN equals NaN; otherwise exact equality, no tolerance).
-Features the current extractor adds (``--new``) are listed apart, not counted as differences.
+A refactoring or a speed-up of the feature stage must not change a value. This script runs the
+``FeatureExtractor`` of the whole ``wearsdk`` package as it was at ``--ref`` (default ``HEAD``:
+what the working tree's changes do; a package exported with ``git archive`` and run in a
+subprocess) and the current one, feeds both the same real recordings in 1 s blocks, and compares
+every window: start, end, values, quality, flags, modalities (NaN equals NaN; otherwise exact
+equality, no tolerance). Features the current extractor adds (``--new``) are listed apart, not
+counted as differences.
 
 Recordings (from ``../shared/data`` or ``WEARSDK_DATA``):
 
@@ -14,20 +15,22 @@ Recordings (from ``../shared/data`` or ``WEARSDK_DATA``):
 - the Polar H10 strap (ECG 130 Hz, with ``keep_clean``, and its HR), 60 s windows, 1 s hop.
 
 Usage: python -m benchmarks.features_unchanged [--ref REV] [--data DIR] [--new NAME ...]
+(``--ref`` a commit whose ``FeatureExtractor`` has this push/ready/flush interface.)
 Exit status 1 when any window differs.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import math
 import os
+import pickle
 import subprocess
 import sys
+import tarfile
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -36,7 +39,7 @@ from wearsdk.io.e4 import load_e4_session
 from wearsdk.signals._features import FeatureConfig, FeatureExtractor
 
 ROOT = Path(__file__).resolve().parents[1]
-REF = "5e336bc"  # main before the feature stage became providers
+REF = "HEAD"
 Streams = dict[str, tuple[np.ndarray, np.ndarray, float | None]]
 
 
@@ -47,20 +50,47 @@ def data_dir(arg: str | None) -> Path:
     return Path(env) if env else ROOT.parent / "shared" / "data"
 
 
-def old_module(ref: str) -> ModuleType:
-    """``wearsdk/signals/_features.py`` at ``ref``, imported under another name."""
-    src = subprocess.run(
-        ["git", "-C", str(ROOT), "show", f"{ref}:wearsdk/signals/_features.py"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    spec = importlib.util.spec_from_loader("_features_at_ref", loader=None)
-    assert spec is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod  # dataclasses look their module up
-    exec(compile(src, f"{ref}:_features.py", "exec"), mod.__dict__)
-    return mod
+def plain(items: list[Any]) -> list[Any]:
+    """Windows and cleaned blocks as plain values (what a subprocess can send back)."""
+    out: list[Any] = []
+    for x in items:
+        if hasattr(x, "modalities"):
+            out.append(
+                ("window", x.start, x.end, dict(x.values), dict(x.quality), tuple(x.flags),
+                 tuple(x.modalities))
+            )  # fmt: skip
+        else:
+            out.append(
+                ("clean", x.stream, tuple(x.channels), np.asarray(x.t), np.asarray(x.values))
+            )
+    return out
+
+
+def at_ref(ref: str, streams: Streams, config: FeatureConfig, clean: bool) -> list[Any]:
+    """The windows of ``wearsdk`` at ``ref`` (exported to a temporary folder, run apart)."""
+    with tempfile.TemporaryDirectory(prefix="features-at-ref-") as tmp:
+        archive = subprocess.run(
+            ["git", "-C", str(ROOT), "archive", "--format=tar", ref, "wearsdk"],
+            check=True,
+            capture_output=True,
+        ).stdout
+        with tarfile.open(fileobj=__import__("io").BytesIO(archive)) as tar:
+            tar.extractall(tmp, filter="data")
+        job = Path(tmp) / "job.pickle"
+        settings = {f: getattr(config, f) for f in config.__slots__}
+        job.write_bytes(pickle.dumps((streams, settings, clean)))
+        code = (
+            "import pickle, sys; sys.path.insert(0, sys.argv[1]);"
+            "from benchmarks.features_unchanged import run, plain;"
+            "from wearsdk.signals._features import FeatureConfig, FeatureExtractor;"
+            "s, c, k = pickle.loads(open(sys.argv[2], 'rb').read());"
+            "out = plain(run(FeatureExtractor(FeatureConfig(**c), keep_clean=k), s));"
+            "open(sys.argv[2], 'wb').write(pickle.dumps(out))"
+        )
+        env = {**os.environ, "PYTHONPATH": f"{tmp}{os.pathsep}{ROOT}"}
+        subprocess.run([sys.executable, "-c", code, tmp, str(job)], check=True, env=env)
+        result: list[Any] = pickle.loads(job.read_bytes())
+        return result
 
 
 def e4_streams(folder: Path) -> Streams:
@@ -109,32 +139,29 @@ def same(a: float, b: float) -> bool:
 
 
 def compare(old: list[Any], new: list[Any], allowed: set[str]) -> tuple[int, set[str]]:
-    """Differing items and the new keys seen."""
+    """Differing items and the new keys seen (items as :func:`plain` gives them)."""
     bad = 0
     added: set[str] = set()
     if len(old) != len(new):
         print(f"  {len(old)} items before, {len(new)} now")
         return max(len(old), len(new)), added
     for a, b in zip(old, new, strict=True):
-        if hasattr(a, "values") and isinstance(a.values, dict):
-            extra = set(b.values) - set(a.values)
+        if a[0] == "window" and b[0] == "window":
+            _, start, end, values, quality, flags, modalities = a
+            extra = set(b[3]) - set(values)
             added |= extra
             ok = (
-                a.start == b.start
-                and a.end == b.end
-                and set(a.values) == set(b.values) - (extra & allowed)
-                and all(same(a.values[k], b.values[k]) for k in a.values)
-                and set(a.quality) == set(b.quality)
-                and all(same(a.quality[k], b.quality[k]) for k in a.quality)
-                and a.flags == b.flags
-                and a.modalities == b.modalities
+                (start, end, flags, modalities) == (b[1], b[2], b[5], b[6])
+                and set(values) == set(b[3]) - (extra & allowed)
+                and all(same(values[k], b[3][k]) for k in values)
+                and set(quality) == set(b[4])
+                and all(same(quality[k], b[4][k]) for k in quality)
             )
-        else:  # a CleanSignal
+        else:  # cleaned blocks
             ok = (
-                a.stream == b.stream
-                and a.channels == b.channels
-                and np.array_equal(a.t, b.t, equal_nan=True)
-                and np.array_equal(a.values, b.values, equal_nan=True)
+                a[:3] == b[:3]
+                and np.array_equal(a[3], b[3], equal_nan=True)
+                and np.array_equal(a[4], b[4], equal_nan=True)
             )
         if not ok:
             bad += 1
@@ -147,10 +174,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--ref", default=REF)
     ap.add_argument("--data", default=None)
-    ap.add_argument("--new", nargs="*", default=["ecg_ectopic_count"])
+    ap.add_argument("--new", nargs="*", default=[], help="features new since --ref")
     args = ap.parse_args()
     root = data_dir(args.data)
-    old = old_module(args.ref)
     cases: list[tuple[str, Callable[[], Streams], FeatureConfig, bool]] = [
         (
             "stress_predict/S02 (E4)",
@@ -168,11 +194,10 @@ def main() -> int:
     failed = 0
     for name, load, config, clean in cases:
         streams = load()
-        cfg_old = old.FeatureConfig(**{f: getattr(config, f) for f in config.__slots__})
-        before = run(old.FeatureExtractor(cfg_old, keep_clean=clean), streams)
-        after = run(FeatureExtractor(config, keep_clean=clean), streams)
+        before = at_ref(args.ref, streams, config, clean)
+        after = plain(run(FeatureExtractor(config, keep_clean=clean), streams))
         bad, added = compare(before, after, set(args.new))
-        n_win = sum(1 for x in after if hasattr(x, "modalities"))
+        n_win = sum(1 for x in after if x[0] == "window")
         print(
             f"{name}: {n_win} windows, {len(after) - n_win} clean blocks, {bad} differ"
             + (f"; new features: {', '.join(sorted(added))}" if added else "")
