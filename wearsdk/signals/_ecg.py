@@ -210,6 +210,11 @@ class EcgPeakDetector(_EcgSamples):
         self._cw_pos_list = [k + 0.5 - self._cw for k in range(2 * self._cw)]
         self._xpre = max(self._cw, self._p1 + 1)
         self._xpost = max(self._cw, self._p2 + 1)
+        # offsets of the windows measured on each candidate (rows gathered from a span)
+        self._range_fb1 = np.arange(self._fid_back + 1)
+        self._range_win = np.arange(self._t1 + self._t2 + 2 * self._lag)
+        self._range_raw = np.arange(self._xpre + self._xpost + 1)
+        self._range_ts = np.arange(self._p1 + self._p2 + 3)
         self._nan_guard = n(_NAN_GUARD_S)
         self._look = n(self.lookahead_s)
         self._refr = n(_REFRACTORY_S)
@@ -410,6 +415,7 @@ class EcgPeakDetector(_EcgSamples):
 
     def _accept(self, c: _Candidate, out: list[_Candidate], *, searchback: bool) -> None:
         assert self._spk is not None
+        self._measure_beat(c)
         # classified as found: premature against the recent rhythm, or another shape than the
         # running average beat (judged before this beat updates either)
         premature = (
