@@ -35,6 +35,9 @@ from wearsdk.signals._ecg_base import (
 )
 from wearsdk.signals._filters import InPlaceSos
 
+# the reductions behind ndarray.max / .min, called without their Python-level wrappers
+_max = np.maximum.reduce
+
 
 class _EcgSamples:
     """Sample-level state and methods of the R-peak detector (set up by its ``__init__`` and
@@ -131,7 +134,8 @@ class _EcgSamples:
         return live
 
     def _append(self, x: _F64, t: _F64) -> None:
-        amax = float(np.abs(x).max())  # NaN or inf when a sample is not finite
+        # NaN or inf when a sample is not finite (np.maximum.reduce is what .max() runs)
+        amax = float(_max(np.abs(x)))
         bad: npt.NDArray[np.bool_] | None = None
         if not math.isfinite(amax):
             bad = ~np.isfinite(x)
@@ -215,17 +219,17 @@ class _EcgSamples:
         floor = _FLOOR_REL * self._scale * self._scale
         # a maximum over +-r is first one over its two neighbours: screen on those, then test
         # the few that pass on the r samples each side (env[j] is seg[j + r])
-        js = np.flatnonzero((env > seg[r - 1 : r - 1 + m]) & (env >= seg[r + 1 : r + 1 + m]))
+        js = ((env > seg[r - 1 : r - 1 + m]) & (env >= seg[r + 1 : r + 1 + m])).nonzero()[0]
         if js.size:
             v = env[js]
             around = seg[js[:, None] + self._range_2r1]  # rows seg[j : j + 2r + 1]
-            ok = (v > around[:, :r].max(axis=1)) & (v >= around[:, r + 1 :].max(axis=1))
+            ok = (v > _max(around[:, :r], axis=1)) & (v >= _max(around[:, r + 1 :], axis=1))
             ok &= v > floor
             js, v = js[ok], v[ok]
             # the wide-band envelope's maximum over the same +-r around each (>= 0: the
             # padding with 0.0 outside the stream leaves it unchanged)
             seg2 = self._span(self._e2, lo - r, hi + r, 0.0, 0.0)
-            amp2 = seg2[js[:, None] + self._range_2r1].max(axis=1)
+            amp2 = _max(seg2[js[:, None] + self._range_2r1], axis=1)
             if js.size:
                 self._measure_candidates(lo, hi, js, v, amp2)
         self._scan = hi
@@ -352,7 +356,7 @@ class _EcgSamples:
             segs = np.ndarray((c.win.size - m + 1, m), np.float64, c.win, 0, (step, step))
             c.segs = segs = segs - np.add.reduce(segs, axis=1, keepdims=True) / m
             c.segs_ss = ss = np.add.reduce(segs * segs, axis=1)
-            c.segs_ss_min = float(ss.min())
+            c.segs_ss_min = float(np.minimum.reduce(ss))
         num = np.add.reduce(c.segs * tmpl, axis=1)
         den = np.sqrt(c.segs_ss * tmpl_ss)
         if c.segs_ss_min * tmpl_ss > 0:  # then every den > 0 (rounding is monotonic)
