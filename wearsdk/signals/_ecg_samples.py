@@ -176,8 +176,9 @@ class _EcgSamples:
         # and wide bands into the rows of y
         self._morph.step_into(x, self._buf[3:4, j : j + m])
         y = np.empty((2, m))
-        self._detect.step_into(x, y[0:1])
-        self._wide.step_into(x, y[1:2])
+        y[:] = x
+        self._detect.run(y[0:1])
+        self._wide.run(y[1:2])
         # first differences (both bands at once), squared
         d = np.empty((2, m))
         d[0, 0] = y[0, 0] - (float(y[0, 0]) if self._prev_y is None else self._prev_y)
@@ -422,11 +423,11 @@ class _EcgSamples:
         ncc, k = self._correlate(c)
         if ncc < _NCC_UPDATE and self._tmpl_n >= _TMPL_MIN_BEATS:
             return
-        s = c.win[k : k + m]
+        # the beat's window at the best alignment, centred: the correlation's row k (the same
+        # values as s - s.mean() of s = c.win[k : k + m]); .sum() is np.add.reduce
+        assert c.segs is not None
         self._tmpl_n += 1
-        # (s.mean() and .sum() compute np.add.reduce(s) / m and np.add.reduce, less checks)
-        mean = np.add.reduce(s) / m
-        tmpl = self._tmpl + ((s - mean) - self._tmpl) / min(self._tmpl_n, _TMPL_MEMORY)
+        tmpl = self._tmpl + (c.segs[k] - self._tmpl) / min(self._tmpl_n, _TMPL_MEMORY)
         self._tmpl = tmpl
         self._tmpl_ss = float(np.add.reduce(tmpl * tmpl))
 
