@@ -355,13 +355,13 @@ class EcgPeakDetector(_EcgSamples):
         return self._npk + 0.25 * (self._spk - self._npk)
 
     def _searchback_at(self) -> int | None:
-        rrm = self._rr_median()
+        rrm = self._rr_med
         if self._last is None or rrm is None:
             return None
         return max(self._last, self._last_sb) + round(_SEARCHBACK_RR * rrm)
 
     def _conflict(self) -> int:
-        rrm = self._rr_median()
+        rrm = self._rr_med
         span = self._refr if rrm is None else max(self._refr, round(_CONFLICT_RR * rrm))
         return min(span, self._look)
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from itertools import repeat
+from operator import truediv
 
 import numpy as np
 import numpy.typing as npt
@@ -448,9 +450,6 @@ class _EcgSamples:
         amp = np.array([c.peaks[c.side][2] for c in out], dtype=np.float64)
         return EcgPeaks(idx, t, amp, np.array([c.ectopic for c in out], dtype=np.bool_))
 
-    def _rr_median(self) -> float | None:
-        return self._rr_med
-
     def _quality(self, c: _Candidate) -> float:
         """Morphology x rhythm x relative amplitude^gamma (for competing candidates)."""
         self._morphology(c, defer=False)
@@ -482,8 +481,9 @@ class _EcgSamples:
         if self._last is None or len(self._rr) < 3:
             return 1.0
         rr = i - self._last
-        refs = [*self._rr, self._rr_median() or 1.0]
-        dev = min(abs(math.log(rr / r)) for r in refs)
+        refs = [*self._rr, self._rr_med or 1.0]
+        # min(|log(rr / r)|) over refs, in C-level iteration
+        dev = min(map(abs, map(math.log, map(truediv, repeat(rr), refs))))
         if dev <= _RR_TOLERANCE:
             return 1.0
         return max(_RR_FLOOR, 1.0 - (1.0 - _RR_FLOOR) * (dev - _RR_TOLERANCE) / _RR_PENALTY_SPAN)
