@@ -258,8 +258,8 @@ class _EcgSamples:
         range (the values of a span per candidate, in fewer numpy calls).
         """  # noqa: D205
         fb, t1, lag = self._fid_back, self._t1, self._lag
-        keep = np.ones(js.size, np.bool_)
         if self._last_bad >= lo + int(js[0]) - fb - self._nan_guard:
+            keep = np.ones(js.size, np.bool_)
             # no candidate within the NaN guard before (or the measured span after) a NaN
             for n, j in enumerate(js.tolist()):
                 a = lo + j - fb
