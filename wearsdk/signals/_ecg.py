@@ -67,9 +67,11 @@ blocks: ``step`` over any split then ``flush`` equals :func:`ecg_peak_indices`, 
 Per-block cost is kept low for small blocks (1 s or less): samples go into preallocated
 buffers, the filters run through scipy's compiled kernels with their state carried by the
 detector, the envelope maxima are screened on their neighbours before the +-100 ms test, the
-fiducial and parabola work is done on Python floats, and each candidate's centred morphology
-windows are computed once and reused for every template it is correlated with. These are the
-same operations on the same values as the plain formulation, so the output is unchanged.
+candidates found in a block are measured from one span of each buffer (their windows gathered
+as rows), the R-peak and timing work is done on Python floats and only for candidates that
+become beats, and each candidate's centred morphology windows are computed once and reused for
+every template it is correlated with (and for the template's update). These are the same
+operations on the same values as the plain formulation, so the output is unchanged.
 
 The code: this module holds the decisions (:class:`EcgPeakDetector`); ``_ecg_samples`` the
 sample level and what is measured on candidates and beats (envelopes, morphology, rhythm,
