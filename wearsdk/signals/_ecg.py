@@ -216,7 +216,6 @@ class EcgPeakDetector(_EcgSamples):
         self._range_fb1 = np.arange(self._fid_back + 1)
         self._range_win = np.arange(self._t1 + self._t2 + 2 * self._lag)
         self._range_raw = np.arange(self._xpre + self._xpost + 1)
-        self._range_ts = np.arange(self._p1 + self._p2 + 3)
         self._nan_guard = n(_NAN_GUARD_S)
         self._look = n(self.lookahead_s)
         self._refr = n(_REFRACTORY_S)

@@ -164,7 +164,7 @@ class _Candidate:
     win: _F64  # morphology-band window around the fiducial, with +-lag margin
     amp2: float  # wide-band envelope maximum around it
     raw: list[float]  # raw samples around fid (centroid span, R-peak search)
-    ts: list[float]  # session times from one before the R-peak search range to one after it
+    ts: list[float]  # session times of the raw samples (NaN outside the stream)
     fid: int  # the morphology-band fiducial sample
     # measured when accepted (the R peaks, the polarity vote, fid's time and sample period)
     peaks: tuple[tuple[int, float, float], tuple[int, float, float]] = ((0, 0.0, 0.0),) * 2

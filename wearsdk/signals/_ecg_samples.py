@@ -62,7 +62,6 @@ class _EcgSamples:
     _range_fb1: npt.NDArray[np.int_]
     _range_win: npt.NDArray[np.int_]
     _range_raw: npt.NDArray[np.int_]
-    _range_ts: npt.NDArray[np.int_]
     _fid_back: int
     _t1: int
     _t2: int
@@ -277,11 +276,20 @@ class _EcgSamples:
         wins = z[starts + self._range_win]
         # the raw complex (for its slope-energy centroid if the candidate becomes a beat), and
         # in it the raw samples and times from one before the R-peak search range to one after
-        first, last = float(self._x[0]), float(self._x[self._n - self._base - 1])
-        xw = self._span(self._x, lo - fb - self._xpre, hi + self._xpost + 1, first, last)
-        segs: list[list[float]] = xw[starts + self._range_raw].tolist()
-        tw = self._span(self._t, lo - fb - self._p1 - 1, hi + self._p2 + 2, math.nan, math.nan)
-        tss: list[list[float]] = tw[starts + self._range_ts].tolist()
+        # (both rows of the buffers at once, as Python floats; the times are NaN outside the
+        # stream, the samples its first and last one)
+        a, e, b = lo - fb - self._xpre, hi + self._xpost + 1, self._base
+        if a >= b and e <= self._n:
+            xt = self._buf[0:2, a - b : e - b]
+        else:
+            first, last = float(self._x[0]), float(self._x[self._n - b - 1])
+            xt = np.stack(
+                (
+                    self._span(self._x, a, e, first, last),
+                    self._span(self._t, a, e, math.nan, math.nan),
+                )
+            )
+        segs, tss = xt[:, starts + self._range_raw].tolist()
         pending = self._pending
         for n, (j, k, amp, amp2) in enumerate(
             zip(js.tolist(), ks.tolist(), amps.tolist(), amps2.tolist(), strict=True)
@@ -303,9 +311,10 @@ class _EcgSamples:
         fiducial's time and sample period of a candidate about to be accepted (from the samples
         kept with it; most candidates never need them).
         """  # noqa: D205
-        p1, ts = self._p1, c.ts
+        p1 = self._p1
         x0 = self._xpre - p1 - 1
-        xs = c.raw[x0 : x0 + p1 + self._p2 + 3]
+        x1 = x0 + p1 + self._p2 + 3
+        xs, ts = c.raw[x0:x1], c.ts[x0:x1]
         flo = c.fid - p1 - 1
         # polarity vote: the sharper extremum (larger |second difference|) is the R wave
         near = xs[1:-1]
