@@ -228,11 +228,11 @@ class _EcgSamples:
             ok = (v > _max(around[:, :r], axis=1)) & (v >= _max(around[:, r + 1 :], axis=1))
             ok &= v > floor
             js, v = js[ok], v[ok]
-            # the wide-band envelope's maximum over the same +-r around each (>= 0: the
-            # padding with 0.0 outside the stream leaves it unchanged)
-            seg2 = self._span(self._e2, lo - r, hi + r, 0.0, 0.0)
-            amp2 = _max(seg2[js[:, None] + self._range_2r1], axis=1)
             if js.size:
+                # the wide-band envelope's maximum over the same +-r around each (>= 0: the
+                # padding with 0.0 outside the stream leaves it unchanged)
+                seg2 = self._span(self._e2, lo - r, hi + r, 0.0, 0.0)
+                amp2 = _max(seg2[js[:, None] + self._range_2r1], axis=1)
                 self._measure_candidates(lo, hi, js, v, amp2)
         self._scan = hi
 
