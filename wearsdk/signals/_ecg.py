@@ -67,9 +67,11 @@ blocks: ``step`` over any split then ``flush`` equals :func:`ecg_peak_indices`, 
 Per-block cost is kept low for small blocks (1 s or less): samples go into preallocated
 buffers, the filters run through scipy's compiled kernels with their state carried by the
 detector, the envelope maxima are screened on their neighbours before the +-100 ms test, the
-fiducial and parabola work is done on Python floats, and each candidate's centred morphology
-windows are computed once and reused for every template it is correlated with. These are the
-same operations on the same values as the plain formulation, so the output is unchanged.
+candidates found in a block are measured from one span of each buffer (their windows gathered
+as rows), the R-peak and timing work is done on Python floats and only for candidates that
+become beats, and each candidate's centred morphology windows are computed once and reused for
+every template it is correlated with (and for the template's update). These are the same
+operations on the same values as the plain formulation, so the output is unchanged.
 
 The code: this module holds the decisions (:class:`EcgPeakDetector`); ``_ecg_samples`` the
 sample level and what is measured on candidates and beats (envelopes, morphology, rhythm,
@@ -210,6 +212,10 @@ class EcgPeakDetector(_EcgSamples):
         self._cw_pos_list = [k + 0.5 - self._cw for k in range(2 * self._cw)]
         self._xpre = max(self._cw, self._p1 + 1)
         self._xpost = max(self._cw, self._p2 + 1)
+        # offsets of the windows measured on each candidate (rows gathered from a span)
+        self._range_fb1 = np.arange(self._fid_back + 1)
+        self._range_win = np.arange(self._t1 + self._t2 + 2 * self._lag)
+        self._range_raw = np.arange(self._xpre + self._xpost + 1)
         self._nan_guard = n(_NAN_GUARD_S)
         self._look = n(self.lookahead_s)
         self._refr = n(_REFRACTORY_S)
@@ -350,13 +356,13 @@ class EcgPeakDetector(_EcgSamples):
         return self._npk + 0.25 * (self._spk - self._npk)
 
     def _searchback_at(self) -> int | None:
-        rrm = self._rr_median()
+        rrm = self._rr_med
         if self._last is None or rrm is None:
             return None
         return max(self._last, self._last_sb) + round(_SEARCHBACK_RR * rrm)
 
     def _conflict(self) -> int:
-        rrm = self._rr_median()
+        rrm = self._rr_med
         span = self._refr if rrm is None else max(self._refr, round(_CONFLICT_RR * rrm))
         return min(span, self._look)
 
@@ -410,6 +416,7 @@ class EcgPeakDetector(_EcgSamples):
 
     def _accept(self, c: _Candidate, out: list[_Candidate], *, searchback: bool) -> None:
         assert self._spk is not None
+        self._measure_beat(c)
         # classified as found: premature against the recent rhythm, or another shape than the
         # running average beat (judged before this beat updates either)
         premature = (

@@ -162,17 +162,19 @@ class _Candidate:
     i: int  # envelope maximum
     amp: float  # envelope value
     win: _F64  # morphology-band window around the fiducial, with +-lag margin
-    peaks: tuple[tuple[int, float, float], tuple[int, float, float]]  # (index, t, amp) +/-
-    vote: float  # (c- - c+) / (c- + c+), c = |second difference| at each extremum
     amp2: float  # wide-band envelope maximum around it
+    raw: list[float]  # raw samples around fid (centroid span, R-peak search)
+    ts: list[float]  # session times of the raw samples (NaN outside the stream)
+    fid: int  # the morphology-band fiducial sample
+    # measured when accepted (the R peaks, the polarity vote, fid's time and sample period)
+    peaks: tuple[tuple[int, float, float], tuple[int, float, float]] = ((0, 0.0, 0.0),) * 2
+    vote: float = 0.0  # (c- - c+) / (c- + c+), c = |second difference| at each extremum
     side: int = 0  # 0: positive R peak, 1: negative (set when accepted)
     ectopic: bool = False  # set when accepted
-    fid: int = 0  # the morphology-band fiducial sample, its time and the sample period there
     t_fid: float = 0.0
     dt_fid: float = 0.0
     corr_delta: float = 0.0  # sub-sample refinement of corr_lag (parabola on the correlation)
     t_out: float = 0.0  # the beat's time (set when accepted)
-    raw: list[float] | None = None  # raw samples around fid (centroid span, R-peak search)
     ncc: float = 1.0
     morph_deferred: _Template | None = None  # morph (and ncc) are to be measured on this
     segs: _F64 | None = None  # the win's template-sized windows, each centred (cached)

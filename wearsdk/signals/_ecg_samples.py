@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from itertools import repeat
+from operator import truediv
 
 import numpy as np
 import numpy.typing as npt
@@ -35,6 +37,9 @@ from wearsdk.signals._ecg_base import (
 )
 from wearsdk.signals._filters import InPlaceSos
 
+# the reductions behind ndarray.max / .min, called without their Python-level wrappers
+_max = np.maximum.reduce
+
 
 class _EcgSamples:
     """Sample-level state and methods of the R-peak detector (set up by its ``__init__`` and
@@ -54,6 +59,9 @@ class _EcgSamples:
     _w2: int
     _r: int
     _range_2r1: npt.NDArray[np.int_]
+    _range_fb1: npt.NDArray[np.int_]
+    _range_win: npt.NDArray[np.int_]
+    _range_raw: npt.NDArray[np.int_]
     _fid_back: int
     _t1: int
     _t2: int
@@ -127,7 +135,8 @@ class _EcgSamples:
         return live
 
     def _append(self, x: _F64, t: _F64) -> None:
-        amax = float(np.abs(x).max())  # NaN or inf when a sample is not finite
+        # NaN or inf when a sample is not finite (np.maximum.reduce is what .max() runs)
+        amax = float(_max(np.abs(x)))
         bad: npt.NDArray[np.bool_] | None = None
         if not math.isfinite(amax):
             bad = ~np.isfinite(x)
@@ -164,30 +173,27 @@ class _EcgSamples:
             self._bad[j : j + m] = 0.0
         else:
             self._bad[j : j + m] = bad
-        # band-passes: the morphology band is filtered in place in its buffer
+        # band-passes: the morphology band is filtered in place in its buffer, the detection
+        # and wide bands into the rows of y
         self._morph.step_into(x, self._buf[3:4, j : j + m])
-        y2 = np.empty((1, m))
-        self._detect.step_into(x, y2)
-        y = y2[0]
-        # first difference, squared
-        d = np.empty(m)
-        d[0] = y[0] - (float(y[0]) if self._prev_y is None else self._prev_y)
-        np.subtract(y[1:], y[:-1], out=d[1:])
+        y = np.empty((2, m))
+        y[:] = x
+        self._detect.run(y[0:1])
+        self._wide.run(y[1:2])
+        # first differences (both bands at once), squared
+        d = np.empty((2, m))
+        d[0, 0] = y[0, 0] - (float(y[0, 0]) if self._prev_y is None else self._prev_y)
+        d[1, 0] = y[1, 0] - (float(y[1, 0]) if self._prev_y2 is None else self._prev_y2)
+        np.subtract(y[:, 1:], y[:, :-1], out=d[:, 1:])
         np.multiply(d, d, out=d)
-        self._prev_y = float(y[-1])
+        self._prev_y, self._prev_y2 = float(y[0, -1]), float(y[1, -1])
         # moving-window integration: what scipy.signal.lfilter(mwi, [1.0], d, zi=...) computes
         # for an FIR filter (a full convolution, the carried state added to its head)
-        full = np.convolve(self._mwi, d)
+        full = np.convolve(self._mwi, d[0])
         full[: self._w - 1] += self._mwi_zi
         self._e[j : j + m] = full[:m]
         self._mwi_zi = full[m:]
-        # the same on the wide band
-        self._wide.step_into(x, y2)
-        d[0] = y[0] - (float(y[0]) if self._prev_y2 is None else self._prev_y2)
-        np.subtract(y[1:], y[:-1], out=d[1:])
-        np.multiply(d, d, out=d)
-        self._prev_y2 = float(y[-1])
-        full = np.convolve(self._mwi2, d)
+        full = np.convolve(self._mwi2, d[1])
         full[: self._w2 - 1] += self._mwi2_zi
         self._e2[j : j + m] = full[:m]
         self._mwi2_zi = full[m:]
@@ -215,16 +221,19 @@ class _EcgSamples:
         floor = _FLOOR_REL * self._scale * self._scale
         # a maximum over +-r is first one over its two neighbours: screen on those, then test
         # the few that pass on the r samples each side (env[j] is seg[j + r])
-        js = np.flatnonzero((env > seg[r - 1 : r - 1 + m]) & (env >= seg[r + 1 : r + 1 + m]))
+        js = ((env > seg[r - 1 : r - 1 + m]) & (env >= seg[r + 1 : r + 1 + m])).nonzero()[0]
         if js.size:
             v = env[js]
             around = seg[js[:, None] + self._range_2r1]  # rows seg[j : j + 2r + 1]
-            ok = (v > around[:, :r].max(axis=1)) & (v >= around[:, r + 1 :].max(axis=1))
+            ok = (v > _max(around[:, :r], axis=1)) & (v >= _max(around[:, r + 1 :], axis=1))
             ok &= v > floor
-            for j, amp in zip(js[ok].tolist(), v[ok].tolist(), strict=True):
-                cand = self._measure_candidate(lo + j, amp)
-                if cand is not None:
-                    self._pending.append(cand)
+            js, v = js[ok], v[ok]
+            if js.size:
+                # the wide-band envelope's maximum over the same +-r around each (>= 0: the
+                # padding with 0.0 outside the stream leaves it unchanged)
+                seg2 = self._span(self._e2, lo - r, hi + r, 0.0, 0.0)
+                amp2 = _max(seg2[js[:, None] + self._range_2r1], axis=1)
+                self._measure_candidates(lo, hi, js, v, amp2)
         self._scan = hi
 
     def _span(self, arr: _F64, lo: int, hi: int, left: float, right: float) -> _F64:
@@ -238,48 +247,86 @@ class _EcgSamples:
             return core
         return np.concatenate((np.full(a0 - lo, left), core, np.full(hi - a1, right)))
 
-    def _measure_candidate(self, i: int, amp: float) -> _Candidate | None:
-        a = i - self._fid_back
-        if (
-            self._last_bad >= a - self._nan_guard
-            and self._span(self._bad, a - self._nan_guard, i + self._measure, 0.0, 0.0).any()
+    def _measure_candidates(
+        self, lo: int, hi: int, js: npt.NDArray[np.intp], amps: _F64, amps2: _F64
+    ) -> None:
+        """Measure the envelope maxima at ``lo + js`` (with their envelope and wide-band
+        maxima) found in ``[lo, hi)`` and queue them as candidates, in index order.
+
+        Each one's windows are rows gathered from one span of each buffer over the whole
+        range (the values of a span per candidate, in fewer numpy calls).
+        """  # noqa: D205
+        fb, t1, lag = self._fid_back, self._t1, self._lag
+        if self._last_bad >= lo + int(js[0]) - fb - self._nan_guard:
+            keep = np.ones(js.size, np.bool_)
+            # no candidate within the NaN guard before (or the measured span after) a NaN
+            for n, j in enumerate(js.tolist()):
+                a = lo + j - fb
+                keep[n] = not self._span(
+                    self._bad, a - self._nan_guard, lo + j + self._measure, 0.0, 0.0
+                ).any()
+            js, amps, amps2 = js[keep], amps[keep], amps2[keep]
+            if not js.size:
+                return
+        # the fiducial: the largest |morphology band| over [i - fb, i]; then the morphology
+        # window around it (with +-lag margin)
+        z = self._span(self._z, lo - fb - t1 - lag, hi + self._t2 + lag, 0.0, 0.0)
+        ks = np.abs(z[(js + (t1 + lag))[:, None] + self._range_fb1]).argmax(axis=1)
+        starts = (js + ks)[:, None]  # row starts of every window below, in its span
+        wins = z[starts + self._range_win]
+        # the raw complex (for its slope-energy centroid if the candidate becomes a beat), and
+        # in it the raw samples and times from one before the R-peak search range to one after
+        # (both rows of the buffers at once, as Python floats; the times are NaN outside the
+        # stream, the samples its first and last one)
+        a, e, b = lo - fb - self._xpre, hi + self._xpost + 1, self._base
+        if a >= b and e <= self._n:
+            xt = self._buf[0:2, a - b : e - b]
+        else:
+            first, last = float(self._x[0]), float(self._x[self._n - b - 1])
+            xt = np.stack(
+                (
+                    self._span(self._x, a, e, first, last),
+                    self._span(self._t, a, e, math.nan, math.nan),
+                )
+            )
+        segs, tss = xt[:, starts + self._range_raw].tolist()
+        pending = self._pending
+        for n, (j, k, amp, amp2) in enumerate(
+            zip(js.tolist(), ks.tolist(), amps.tolist(), amps2.tolist(), strict=True)
         ):
-            return None
-        fid = a + int(np.abs(self._span(self._z, a, i + 1, 0.0, 0.0)).argmax())
-        win = self._span(
-            self._z, fid - self._t1 - self._lag, fid + self._t2 + self._lag, 0.0, 0.0
-        ).copy()
-        # the raw complex (for its slope-energy centroid if the candidate becomes a beat), and in it
-        # the raw samples and times from one before the R-peak search range to one after it
-        first, last = float(self._x[0]), float(self._x[self._n - self._base - 1])
-        seg: list[float] = self._span(
-            self._x, fid - self._xpre, fid + self._xpost + 1, first, last
-        ).tolist()
-        lo, hi = fid - self._p1 - 1, fid + self._p2 + 2
-        xs = seg[self._xpre - self._p1 - 1 : self._xpre + self._p2 + 2]
-        ts: list[float] = self._span(self._t, lo, hi, math.nan, math.nan).tolist()
+            pending.append(
+                _Candidate(
+                    i=lo + j,
+                    amp=amp,
+                    win=wins[n],
+                    amp2=amp2,
+                    raw=segs[n],
+                    ts=tss[n],
+                    fid=lo + j - fb + k,
+                )
+            )
+
+    def _measure_beat(self, c: _Candidate) -> None:
+        """The R peaks (positive and negative extremum, refined), the polarity vote, and the
+        fiducial's time and sample period of a candidate about to be accepted (from the samples
+        kept with it; most candidates never need them).
+        """  # noqa: D205
+        p1 = self._p1
+        x0 = self._xpre - p1 - 1
+        x1 = x0 + p1 + self._p2 + 3
+        xs, ts = c.raw[x0:x1], c.ts[x0:x1]
+        flo = c.fid - p1 - 1
         # polarity vote: the sharper extremum (larger |second difference|) is the R wave
         near = xs[1:-1]
-        (pp, cp) = self._refine(lo, xs, ts, near.index(max(near)), 1.0)
-        (pn, cn) = self._refine(lo, xs, ts, near.index(min(near)), -1.0)
-        vote = (cn - cp) / (cn + cp) if cn + cp > 0 else 0.0
-        amp2 = float(self._span(self._e2, i - self._r, i + self._r + 1, 0.0, 0.0).max())
-        t_fid, t_nxt = ts[self._p1 + 1], ts[self._p1 + 2]
-        dt = t_nxt - t_fid if math.isfinite(t_nxt) else t_fid - ts[self._p1]
+        (pp, cp) = self._refine(flo, xs, ts, near.index(max(near)), 1.0)
+        (pn, cn) = self._refine(flo, xs, ts, near.index(min(near)), -1.0)
+        c.peaks = (pp, pn)
+        c.vote = (cn - cp) / (cn + cp) if cn + cp > 0 else 0.0
+        t_fid, t_nxt = ts[p1 + 1], ts[p1 + 2]
+        dt = t_nxt - t_fid if math.isfinite(t_nxt) else t_fid - ts[p1]
         if not math.isfinite(dt):
             dt = 1.0 / self.sampling_rate_hz
-        return _Candidate(
-            i=i,
-            amp=amp,
-            win=win,
-            peaks=(pp, pn),
-            vote=vote,
-            amp2=amp2,
-            fid=fid,
-            t_fid=t_fid,
-            dt_fid=dt,
-            raw=seg,
-        )
+        c.t_fid, c.dt_fid = t_fid, dt
 
     def _refine(
         self, lo: int, xs: list[float], ts: list[float], k: int, sign: float
@@ -321,7 +368,7 @@ class _EcgSamples:
             segs = np.ndarray((c.win.size - m + 1, m), np.float64, c.win, 0, (step, step))
             c.segs = segs = segs - np.add.reduce(segs, axis=1, keepdims=True) / m
             c.segs_ss = ss = np.add.reduce(segs * segs, axis=1)
-            c.segs_ss_min = float(ss.min())
+            c.segs_ss_min = float(np.minimum.reduce(ss))
         num = np.add.reduce(c.segs * tmpl, axis=1)
         den = np.sqrt(c.segs_ss * tmpl_ss)
         if c.segs_ss_min * tmpl_ss > 0:  # then every den > 0 (rounding is monotonic)
@@ -352,7 +399,6 @@ class _EcgSamples:
         c.t_out = c.peaks[c.side][1]
         if not math.isfinite(c.t_fid):  # (no time before the stream's start)
             return
-        assert c.raw is not None
         # the slope-energy centroid over +-cw, in samples from fid (Python floats: a few dozen
         # values, cheaper than numpy calls)
         raw, e1, cw = c.raw, self._xpre, self._cw
@@ -388,10 +434,13 @@ class _EcgSamples:
         ncc, k = self._correlate(c)
         if ncc < _NCC_UPDATE and self._tmpl_n >= _TMPL_MIN_BEATS:
             return
-        s = c.win[k : k + m]
+        # the beat's window at the best alignment, centred: the correlation's row k (the same
+        # values as s - s.mean() of s = c.win[k : k + m]); .sum() is np.add.reduce
+        assert c.segs is not None
         self._tmpl_n += 1
-        self._tmpl = self._tmpl + ((s - s.mean()) - self._tmpl) / min(self._tmpl_n, _TMPL_MEMORY)
-        self._tmpl_ss = float((self._tmpl * self._tmpl).sum())
+        tmpl = self._tmpl + (c.segs[k] - self._tmpl) / min(self._tmpl_n, _TMPL_MEMORY)
+        self._tmpl = tmpl
+        self._tmpl_ss = float(np.add.reduce(tmpl * tmpl))
 
     def _emit(self, out: list[_Candidate]) -> EcgPeaks:
         if not out:
@@ -409,9 +458,6 @@ class _EcgSamples:
         t = np.array([c.t_out for c in out], dtype=np.float64)
         amp = np.array([c.peaks[c.side][2] for c in out], dtype=np.float64)
         return EcgPeaks(idx, t, amp, np.array([c.ectopic for c in out], dtype=np.bool_))
-
-    def _rr_median(self) -> float | None:
-        return self._rr_med
 
     def _quality(self, c: _Candidate) -> float:
         """Morphology x rhythm x relative amplitude^gamma (for competing candidates)."""
@@ -444,8 +490,9 @@ class _EcgSamples:
         if self._last is None or len(self._rr) < 3:
             return 1.0
         rr = i - self._last
-        refs = [*self._rr, self._rr_median() or 1.0]
-        dev = min(abs(math.log(rr / r)) for r in refs)
+        refs = [*self._rr, self._rr_med or 1.0]
+        # min(|log(rr / r)|) over refs, in C-level iteration
+        dev = min(map(abs, map(math.log, map(truediv, repeat(rr), refs))))
         if dev <= _RR_TOLERANCE:
             return 1.0
         return max(_RR_FLOOR, 1.0 - (1.0 - _RR_FLOOR) * (dev - _RR_TOLERANCE) / _RR_PENALTY_SPAN)
