@@ -48,27 +48,32 @@ def acc_periodicity(xyz: npt.NDArray[np.float64], rate_hz: float) -> tuple[float
     hi = min(math.floor(rate_hz / CADENCE_HZ[0]), n - 1)
     if hi < lo:
         return math.nan, math.nan
-    x = xyz - xyz.mean(axis=0)
+    x = np.ascontiguousarray((xyz - xyz.mean(axis=0)).T)
     nf = 1 << (2 * n - 1).bit_length()  # zero-padded: the circular autocorrelation is linear
-    spec = np.fft.rfft(x, nf, axis=0)
-    f = np.fft.rfftfreq(nf, 1.0 / rate_hz)
-    spec[(f < CADENCE_BAND_HZ[0]) | (f > CADENCE_BAND_HZ[1])] = 0.0
-    ac = np.fft.irfft(np.abs(spec) ** 2, nf, axis=0)[: hi + 1]
+    k = np.arange(nf // 2 + 1)
+    f = k * rate_hz / nf
+    band = k[(f >= CADENCE_BAND_HZ[0]) & (f <= CADENCE_BAND_HZ[1]) & (k > 0) & (k < nf // 2)]
+    # the autocorrelation of the band-passed axes (the inverse transform of their band power)
+    # at the lags needed only: lag 0 and one 1-3 Hz period (the band holds no DC or Nyquist bin)
+    spec = np.fft.rfft(x, nf, axis=1)[:, band]
+    power = spec.real**2 + spec.imag**2
+    need = np.concatenate(([0], np.arange(lo, hi + 1)))
+    ac = (2.0 / nf) * (np.cos((2 * np.pi / nf) * np.outer(need, band)) @ power.T)
     energy = ac[0]
     moving = energy > 1e-12 * max(float(energy.max()), 1e-300)
     if not moving.any():
         return 0.0, math.nan
     lags = np.arange(lo, hi + 1)
     # normalised, and unbiased (a lag has n - lag products)
-    r = ac[lo : hi + 1, moving] / energy[moving] * (n / (n - lags))[:, None]
+    r = ac[1:, moving] / energy[moving] * (n / (n - lags))[:, None]
     best = r.max(axis=1)
     peak = float(best.max())
     # the period is the shortest lag whose local maximum (nearly) reaches the peak: a rhythm
     # also correlates at two periods, which would read as half its frequency
     pad = np.concatenate(([-np.inf], best, [-np.inf]))
     local = (best >= pad[:-2]) & (best >= pad[2:])
-    k = int(np.argmax(local & (best >= peak - 0.1 * abs(peak))))
-    return peak, rate_hz / float(lags[k])
+    j = int(np.argmax(local & (best >= peak - 0.1 * abs(peak))))
+    return peak, rate_hz / float(lags[j])
 
 
 class AccCadenceFeatures(FeatureProvider):
