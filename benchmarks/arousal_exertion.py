@@ -281,14 +281,33 @@ def report(
     st = np.zeros(4)
     for p in people:
         st += c[idx[p], chosen[p], 4:8]
-    fig["exertion_flag_in_stress_sessions"] = {
+    flags: dict[str, float] = {
         "rest": round(float(st[1] / max(st[0], 1)), 3),
         "stress": round(float(st[3] / max(st[2], 1)), 3),
     }
+    # per stress session: the share of its rest and of its stress-task windows flagged
+    shares: dict[str, list[float]] = {"rest": [], "stress": []}
+    for s in sessions:
+        if s.kind != "stress":
+            continue
+        flag, _ = run_rule(s, grid[chosen[s.person]], levels)
+        for key, y in (("rest", 0.0), ("stress", 1.0)):
+            m = s.label == y
+            if m.any():
+                shares[key].append(float(flag[m].mean()))
+    for key, v in shares.items():
+        a = np.array(v)
+        flags[f"{key}_session_median"] = round(float(np.median(a)), 3)
+        flags[f"{key}_session_p90"] = round(float(np.percentile(a, 90)), 3)
+        flags[f"{key}_worst_session"] = round(float(a.max()), 3)
+    fig["exertion_flag_in_stress_sessions"] = flags
     print(
-        "exertion flag in the stress sessions (nested): rest windows "
-        f"{fig['exertion_flag_in_stress_sessions']['rest']:.3f}, stress-task windows "
-        f"{fig['exertion_flag_in_stress_sessions']['stress']:.3f}"
+        f"exertion flag in the stress sessions (nested): rest windows {flags['rest']:.3f} "
+        f"(per session: median {flags['rest_session_median']:.3f}, 90th pct "
+        f"{flags['rest_session_p90']:.3f}, worst {flags['rest_worst_session']:.3f}), "
+        f"stress-task windows {flags['stress']:.3f} (per session: median "
+        f"{flags['stress_session_median']:.3f}, 90th pct {flags['stress_session_p90']:.3f}, "
+        f"worst {flags['stress_worst_session']:.3f})"
     )
     picks: dict[int, int] = {}
     for g in chosen.values():
