@@ -15,6 +15,7 @@ highest such value over the axes (1: a perfectly regular rhythm; band-limited no
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import ClassVar
 
@@ -31,6 +32,31 @@ CADENCE_HZ = (1.0, 3.0)
 """The rhythms searched: lags of one period of 1 to 3 Hz."""
 
 
+@functools.lru_cache(maxsize=16)
+def _plan(
+    n: int, rate_hz: float
+) -> tuple[int, npt.NDArray[np.intp], npt.NDArray[np.float64], npt.NDArray[np.intp]] | None:
+    """What a window of ``n`` samples needs: transform length, band bins, the cosines that
+    give the autocorrelation at lag 0 and at each lag of one 1-3 Hz period, and those lags
+    (``None`` when the window is too short for one period).
+    """  # noqa: D205
+    lo = math.ceil(rate_hz / CADENCE_HZ[1])
+    hi = min(math.floor(rate_hz / CADENCE_HZ[0]), n - 1)
+    if hi < lo:
+        return None
+    nf = 1 << (2 * n - 1).bit_length()  # zero-padded: the circular autocorrelation is linear
+    k = np.arange(nf // 2 + 1)
+    f = k * rate_hz / nf
+    band = k[(f >= CADENCE_BAND_HZ[0]) & (f <= CADENCE_BAND_HZ[1]) & (k > 0) & (k < nf // 2)]
+    # the autocorrelation of the band-passed axes is the inverse transform of their band power;
+    # only lag 0 and the lags of one 1-3 Hz period are needed (the band holds no DC or Nyquist)
+    lags = np.arange(lo, hi + 1)
+    need = np.concatenate(([0], lags))
+    cos = np.cos((2 * np.pi / nf) * np.outer(need, band))
+    cos.flags.writeable = False
+    return nf, band, cos, lags
+
+
 def acc_periodicity(xyz: npt.NDArray[np.float64], rate_hz: float) -> tuple[float, float]:
     """The periodicity of 1-3 Hz movement in a window of raw ACC samples, and its frequency.
 
@@ -44,26 +70,18 @@ def acc_periodicity(xyz: npt.NDArray[np.float64], rate_hz: float) -> tuple[float
         for a wrist that does not move.
     """
     n = xyz.shape[0]
-    lo = math.ceil(rate_hz / CADENCE_HZ[1])
-    hi = min(math.floor(rate_hz / CADENCE_HZ[0]), n - 1)
-    if hi < lo:
+    plan = _plan(n, rate_hz)
+    if plan is None:
         return math.nan, math.nan
+    nf, band, cos, lags = plan
     x = np.ascontiguousarray((xyz - xyz.mean(axis=0)).T)
-    nf = 1 << (2 * n - 1).bit_length()  # zero-padded: the circular autocorrelation is linear
-    k = np.arange(nf // 2 + 1)
-    f = k * rate_hz / nf
-    band = k[(f >= CADENCE_BAND_HZ[0]) & (f <= CADENCE_BAND_HZ[1]) & (k > 0) & (k < nf // 2)]
-    # the autocorrelation of the band-passed axes (the inverse transform of their band power)
-    # at the lags needed only: lag 0 and one 1-3 Hz period (the band holds no DC or Nyquist bin)
     spec = np.fft.rfft(x, nf, axis=1)[:, band]
     power = spec.real**2 + spec.imag**2
-    need = np.concatenate(([0], np.arange(lo, hi + 1)))
-    ac = (2.0 / nf) * (np.cos((2 * np.pi / nf) * np.outer(need, band)) @ power.T)
+    ac = (2.0 / nf) * (cos @ power.T)
     energy = ac[0]
     moving = energy > 1e-12 * max(float(energy.max()), 1e-300)
     if not moving.any():
         return 0.0, math.nan
-    lags = np.arange(lo, hi + 1)
     # normalised, and unbiased (a lag has n - lag products)
     r = ac[1:, moving] / energy[moving] * (n / (n - lags))[:, None]
     best = r.max(axis=1)
