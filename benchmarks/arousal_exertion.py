@@ -56,12 +56,16 @@ BASE = ExertionConfig(
     acc_g=0.1, hr_rise_bpm=20.0, eda_z_max=2.0, hr_rise_any_bpm=35.0, confidence_factor=0.5
 )
 GRID: list[ExertionConfig] = [
-    replace(BASE, rest_rise_bpm=r, acc_low_g=a, rest_rise_any_bpm=ra, hold_s=h)
-    for r, a, ra, h in itertools.product(
+    replace(
+        BASE, rest_rise_bpm=r, acc_low_g=a, rest_rise_any_bpm=ra, hold_s=h, cadence_periodicity=c
+    )
+    for r, a, ra, h, c in itertools.product(
         (15.0, 20.0, 25.0, 30.0, math.inf),
         (0.0, 0.02, 0.03, 0.04),
         (25.0, 30.0, 40.0, math.inf),
         (0.0, 120.0, 300.0),
+        # acc_periodicity: band-limited noise sits near 0.2, a steady rhythm near 1
+        (0.4, 0.45, 0.5, 0.55, 0.6, math.inf),
     )
     if not (math.isinf(r) and a > 0)  # acc_low_g means nothing without rest_rise_bpm
 ]
@@ -79,6 +83,7 @@ class Windows:
     hr_baseline: FloatArray  # NaN while the baseline is not calibrated
     eda_z: FloatArray
     activity: FloatArray
+    periodicity: FloatArray  # acc_periodicity (NaN without it)
     arousal: FloatArray
     confidence: FloatArray  # before the exertion factor
     label: FloatArray  # 1 stress task, 0 rest, NaN unlabelled or ambiguous (exercise: NaN)
@@ -94,7 +99,8 @@ def session_windows(
     """Score ``windows`` (cached feature windows) with ``params`` without the exertion rule."""
     p = ArousalModelParams.from_dict({**params, "exertion": None})
     est = ArousalEstimator(p, stress_levels=False)
-    cols: dict[str, list[float]] = {k: [] for k in ("t", "hr", "b", "z", "a", "ar", "c", "y")}
+    keys = ("t", "hr", "b", "z", "a", "per", "ar", "c", "y")
+    cols: dict[str, list[float]] = {k: [] for k in keys}
     lab = label if label is not None else np.full(len(windows), math.nan)
     for w, y in zip(windows, lab, strict=True):
         e = est.step(
@@ -115,29 +121,49 @@ def session_windows(
         cols["b"].append(est.baseline.mean("hr") if calibrated else math.nan)
         cols["z"].append(est.last_z.get("ln_scl", math.nan))
         cols["a"].append(math.nan if act is None else float(act))
+        cols["per"].append(float(w["values"].get("acc_periodicity", math.nan)))
         cols["ar"].append(e.arousal)
         cols["c"].append(e.confidence)
         cols["y"].append(float(y))
     a = {k: np.array(v, dtype=np.float64) for k, v in cols.items()}
-    return Windows(person, kind, a["t"], a["hr"], a["b"], a["z"], a["a"], a["ar"], a["c"], a["y"])
+    return Windows(person, kind, *(a[k] for k in keys))
 
 
 def run_rule(
-    s: Windows, cfg: ExertionConfig, levels: StressLevelTracker
+    s: Windows,
+    cfg: ExertionConfig,
+    levels: StressLevelTracker,
+    memo: dict[tuple[bytes, float], npt.NDArray[np.bool_]] | None = None,
 ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
-    """The runtime detector and level tracker over one session: (flagged, at ``high``)."""
+    """The runtime detector and level tracker over one session: (flagged, at ``high``).
+
+    ``memo`` (one per session) keeps the levels of each flag sequence already tracked: the
+    levels depend on the candidate only through its flags and confidence factor.
+    """
     det = ExertionDetector(cfg)
+    flag = np.zeros(s.t.size, dtype=bool)
+    for i in range(s.t.size):
+        flag[i] = det.update(
+            float(s.t[i]),
+            float(s.hr[i]),
+            float(s.hr_baseline[i]),
+            float(s.eda_z[i]),
+            float(s.activity[i]),
+            float(s.periodicity[i]),
+        )
+    key = (flag.tobytes(), cfg.confidence_factor)
+    if memo is not None and key in memo:
+        return flag, memo[key]
     levels.reset()
     high, hyst = levels.config.high, levels.config.hysteresis
-    flag = np.zeros(s.t.size, dtype=bool)
     at_high = np.zeros(s.t.size, dtype=bool)
     for i in range(s.t.size):
-        a = float(s.activity[i])
-        f = det.update(float(s.t[i]), float(s.hr[i]), float(s.hr_baseline[i]), float(s.eda_z[i]), a)
+        f = bool(flag[i])
         c = float(s.confidence[i]) * (cfg.confidence_factor if f else 1.0)
         lvl = levels.update(float(s.t[i]), level_input(float(s.arousal[i]), f, high, hyst), c)
-        flag[i] = f
         at_high[i] = lvl == "high"
+    if memo is not None:
+        memo[key] = at_high
     return flag, at_high
 
 
@@ -154,8 +180,9 @@ def counts(
     idx = {p: i for i, p in enumerate(people)}
     out = np.zeros((len(people), len(grid), _N))
     for s in sessions:
+        memo: dict[tuple[bytes, float], npt.NDArray[np.bool_]] = {}
         for g, cfg in enumerate(grid):
-            flag, high = run_rule(s, cfg, levels)
+            flag, high = run_rule(s, cfg, levels, memo)
             row = out[idx[s.person], g]
             if s.kind == "exercise":
                 row[0] += flag.size
@@ -195,7 +222,7 @@ def config_dict(cfg: ExertionConfig) -> dict[str, float]:
 
 def describe(cfg: ExertionConfig) -> str:
     """The selected values of a candidate, one line."""
-    keys = ("rest_rise_bpm", "acc_low_g", "rest_rise_any_bpm", "hold_s")
+    keys = ("rest_rise_bpm", "acc_low_g", "rest_rise_any_bpm", "hold_s", "cadence_periodicity")
     return ", ".join(f"{k}={getattr(cfg, k):g}" for k in keys)
 
 
@@ -254,14 +281,33 @@ def report(
     st = np.zeros(4)
     for p in people:
         st += c[idx[p], chosen[p], 4:8]
-    fig["exertion_flag_in_stress_sessions"] = {
+    flags: dict[str, float] = {
         "rest": round(float(st[1] / max(st[0], 1)), 3),
         "stress": round(float(st[3] / max(st[2], 1)), 3),
     }
+    # per stress session: the share of its rest and of its stress-task windows flagged
+    shares: dict[str, list[float]] = {"rest": [], "stress": []}
+    for s in sessions:
+        if s.kind != "stress":
+            continue
+        flag, _ = run_rule(s, grid[chosen[s.person]], levels)
+        for key, y in (("rest", 0.0), ("stress", 1.0)):
+            m = s.label == y
+            if m.any():
+                shares[key].append(float(flag[m].mean()))
+    for key, v in shares.items():
+        a = np.array(v)
+        flags[f"{key}_session_median"] = round(float(np.median(a)), 3)
+        flags[f"{key}_session_p90"] = round(float(np.percentile(a, 90)), 3)
+        flags[f"{key}_worst_session"] = round(float(a.max()), 3)
+    fig["exertion_flag_in_stress_sessions"] = flags
     print(
-        "exertion flag in the stress sessions (nested): rest windows "
-        f"{fig['exertion_flag_in_stress_sessions']['rest']:.3f}, stress-task windows "
-        f"{fig['exertion_flag_in_stress_sessions']['stress']:.3f}"
+        f"exertion flag in the stress sessions (nested): rest windows {flags['rest']:.3f} "
+        f"(per session: median {flags['rest_session_median']:.3f}, 90th pct "
+        f"{flags['rest_session_p90']:.3f}, worst {flags['rest_worst_session']:.3f}), "
+        f"stress-task windows {flags['stress']:.3f} (per session: median "
+        f"{flags['stress_session_median']:.3f}, 90th pct {flags['stress_session_p90']:.3f}, "
+        f"worst {flags['stress_worst_session']:.3f})"
     )
     picks: dict[int, int] = {}
     for g in chosen.values():

@@ -79,6 +79,42 @@ def test_a_flag_is_held_through_recovery_then_released() -> None:
     assert not det.update(70.0, 70.0, NAN, NAN, 0.0)
 
 
+def test_rhythmic_wrist_movement_is_exertion_when_the_rule_is_on() -> None:
+    """cadence_periodicity flags a window by its ACC periodicity alone (pedalling with the hand
+    on the handlebars: little activity, no heart-rate sign yet); off by default."""
+    off = ExertionDetector(ExertionConfig())
+    assert not off.update(0.0, 70.0, 70.0, 0.0, 0.01, 0.9)
+    det = ExertionDetector(ExertionConfig(cadence_periodicity=0.5))
+    assert not det.update(0.0, 70.0, 70.0, 0.0, 0.01, 0.3)  # seated movement
+    assert det.update(5.0, 70.0, 70.0, 0.0, 0.01, 0.5)
+    assert not det.update(10.0, 70.0, 70.0, 0.0, 0.01, NAN)  # no ACC periodicity: no sign
+    assert not det.update(15.0, 70.0, 70.0, 0.0, 0.01, None)
+
+
+def test_estimator_reads_the_periodicity_of_the_window() -> None:
+    """The estimator passes the window's acc_periodicity to the rule: the same windows are
+    flagged once they carry a rhythm, and their level cannot reach high."""
+    cfg = StressLevelConfig(min_dwell_s=0.0)
+    rest = [calm(hr=62.0, scl=2.0, acc_activity_g=0.01, acc_periodicity=0.2)] * 40
+    ride = [calm(hr=80.0, scl=6.0, acc_activity_g=0.01, scr_rate_per_min=8.0)] * 40
+    exertion = {
+        "acc_g": 0.1,
+        "hr_rise_bpm": 20.0,
+        "hr_rise_any_bpm": 35.0,
+        "cadence_periodicity": 0.5,
+    }
+    for per, flagged in ((0.25, False), (0.8, True)):
+        windows = rest + [{**w, "acc_periodicity": per} for w in ride]
+        out = run(ArousalEstimator(_params(exertion), stress_levels=cfg), windows)
+        tail = [e for e in out[40:] if e is not None]
+        assert tail
+        assert all(("exertion" in e.flags) == flagged for e in tail)
+        if flagged:
+            assert not any(e.stress_level == "high" for e in tail)
+        else:
+            assert any(e.stress_level == "high" for e in tail)
+
+
 def test_level_input_holds_exertion_below_high() -> None:
     assert level_input(0.9, True, 0.75) < 0.75
     assert level_input(0.6, True, 0.75) == 0.6

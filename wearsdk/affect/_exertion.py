@@ -11,6 +11,11 @@ laboratory rarely produces:
   movement, or far enough above it whatever the wrist does. The adapting baseline is no
   reference for this: a session that starts with a warm-up calibrates on it, and the baseline
   then follows a slow rise; the resting reference does not follow a rise;
+* **rhythmic movement**: pedalling or running rocks the wrist at the cadence even when it
+  hardly moves otherwise (a hand on a bike's handlebars); a window whose raw ACC has an
+  ``acc_periodicity`` (:class:`~wearsdk.signals.FeatureExtractor` feature: autocorrelation of
+  1-3 Hz movement) of at least ``cadence_periodicity`` is flagged. Seated movement (typing,
+  gestures) is not periodic over a minute;
 * **recovery**: a flag is held ``hold_s`` seconds after the last window that raised it (heart
   rate and sweat stay up after an effort).
 
@@ -36,7 +41,8 @@ class ExertionConfig:
     than ``eda_z_max`` baseline spreads above its own (a window without EDA needs the larger
     rise ``hr_rise_any_bpm``); or its heart rate is at least ``rest_rise_bpm`` above the
     resting reference with ACC activity of at least ``acc_low_g``, or ``rest_rise_any_bpm``
-    above it whatever the ACC; and for ``hold_s`` seconds after any of these.
+    above it whatever the ACC; or its ACC periodicity is at least ``cadence_periodicity``; and
+    for ``hold_s`` seconds after any of these.
     Flagged estimates have their confidence multiplied by ``confidence_factor`` and their stress
     level cannot rise to ``high``.
 
@@ -54,6 +60,8 @@ class ExertionConfig:
         rest_relax_bpm_per_h: how fast the resting reference relaxes upwards (bpm per hour)
             when no lower heart rate comes, so that a day's low does not stay the reference.
         hold_s: how long a flag is held after the last window that raised it.
+        cadence_periodicity: the ``acc_periodicity`` (1-3 Hz rhythmic movement) from which a
+            window counts as exertion (``inf``: rule off).
     """
 
     acc_g: float = 0.1
@@ -66,6 +74,7 @@ class ExertionConfig:
     rest_rise_any_bpm: float = math.inf
     rest_relax_bpm_per_h: float = 5.0
     hold_s: float = 0.0
+    cadence_periodicity: float = math.inf
 
 
 class ExertionDetector:
@@ -97,6 +106,7 @@ class ExertionDetector:
         hr_baseline: float,
         eda_z: float,
         activity: float | None,
+        periodicity: float | None = None,
     ) -> bool:
         """Feed one window; return whether it is flagged ``exertion``.
 
@@ -107,6 +117,7 @@ class ExertionDetector:
                 calibrated: the baseline rules are then off).
             eda_z: the window's ln SCL baseline z-score (NaN without EDA).
             activity: the window's ACC activity in g (``None`` or NaN without ACC).
+            periodicity: the window's ``acc_periodicity`` (``None`` or NaN without it).
         """
         cfg = self.config
         act = activity if activity is not None and math.isfinite(activity) else math.nan
@@ -117,7 +128,8 @@ class ExertionDetector:
             else:
                 self._rest = hr
             self._rest_t = t
-        hit = act > cfg.acc_g
+        per = periodicity if periodicity is not None and math.isfinite(periodicity) else math.nan
+        hit = act > cfg.acc_g or per >= cfg.cadence_periodicity
         moving = act >= cfg.acc_low_g or cfg.acc_low_g <= 0
         if not hit and math.isfinite(hr):
             rise = hr - hr_baseline

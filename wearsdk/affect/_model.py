@@ -322,6 +322,7 @@ class ArousalEstimator:
                 self.baseline.mean("hr") if calibrated else math.nan,
                 z.get("ln_scl", math.nan),
                 activity,
+                features.get("acc_periodicity"),
             )
         if exertion:
             out_flags.append("exertion")

@@ -128,6 +128,8 @@ FEATURE_REGISTRY = FeatureRegistry(
         _spec("ppg_resp_hz", "Hz", "bvp", "respiratory rate from the pulse-rate variability"),
         _spec("ppg_resp_fraction", "ratio", "bvp", "respiratory share of the rate variability"),
         _spec("ecg_ectopic_count", "count", "ecg", "R peaks the ECG detector classed ectopic"),
+        _spec("acc_periodicity", "ratio", "acc", "autocorrelation of 1-3 Hz rhythmic movement"),
+        _spec("acc_cadence_hz", "Hz", "acc", "frequency of that rhythm (pedalling, steps)"),
     )
 )
 """Every window feature of the shipped providers, in ``features`` stream channel order."""

@@ -27,7 +27,9 @@ Streams understood (names as on the bus) and the features they give:
 ``hr``       bpm (a device's own heart rate, 1 Hz): ``hr_device_mean_bpm``,
              ``hr_device_slope_bpm_per_min``
 ``acc``      mG, 3 channels: ``acc_activity_g`` (standard deviation of the magnitude),
-             ``acc_mean_g``; flag ``motion`` above ``motion_threshold_g``
+             ``acc_mean_g``; flag ``motion`` above ``motion_threshold_g``; with a nominal
+             rate of 7 Hz or more, ``acc_periodicity`` and ``acc_cadence_hz`` (rhythmic
+             1-3 Hz movement such as pedalling; ``_feat_cadence.py``)
 ``temp``     degC: ``temp_mean_degc``, ``temp_slope_degc_per_min``
 ``eda``      uS; through :class:`~wearsdk.signals.EdaProcessor`: ``scl_mean_usiemens``,
              ``scl_slope_usiemens_per_min``, ``phasic_mean_usiemens``, ``scr_count``,
@@ -102,6 +104,7 @@ from wearsdk.signals._feat_base import (
     WindowFeatures,
     WindowOutput,
 )
+from wearsdk.signals._feat_cadence import AccCadenceFeatures
 from wearsdk.signals._feat_cardiac import ECTOPIC_FLAG_FRACTION, CardiacFeatures
 from wearsdk.signals._feat_eda import EdaFeatures
 from wearsdk.signals._feat_levels import AccFeatures, DeviceHrFeatures, TempFeatures
@@ -126,6 +129,7 @@ DEFAULT_PROVIDERS: tuple[FeatureProviderFactory, ...] = (
     CardiacFeatures,
     DeviceHrFeatures,
     AccFeatures,
+    AccCadenceFeatures,
     TempFeatures,
     EdaFeatures,
     PpgFeatures,
