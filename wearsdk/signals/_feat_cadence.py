@@ -6,7 +6,8 @@ periodic component at the cadence, 1-3 Hz. Seated movement (typing, gestures, fi
 power in that band too, but it is not periodic over a minute. :class:`AccCadenceFeatures`
 measures the periodicity.
 
-For each window, each axis (mean removed) is band-passed to :data:`CADENCE_BAND_HZ` (an FFT
+For each window, each axis (mean removed; ACC faster than :data:`CADENCE_MIN_RATE_HZ` first
+averaged down to it) is band-passed to :data:`CADENCE_BAND_HZ` (an FFT
 band-pass over the window's samples) and its normalised autocorrelation is searched for its
 highest value at the lags of a 1-3 Hz period (:data:`CADENCE_HZ`). ``acc_periodicity`` is the
 highest such value over the axes (1: a perfectly regular rhythm; band-limited noise stays near
@@ -24,12 +25,24 @@ import numpy.typing as npt
 
 from wearsdk.signals._feat_base import FeatureHost, FeatureProvider, Rows, WindowOutput
 
-__all__ = ["CADENCE_BAND_HZ", "CADENCE_HZ", "AccCadenceFeatures", "acc_periodicity"]
+__all__ = [
+    "CADENCE_BAND_HZ",
+    "CADENCE_HZ",
+    "CADENCE_MIN_RATE_HZ",
+    "AccCadenceFeatures",
+    "acc_periodicity",
+]
 
 CADENCE_BAND_HZ = (0.8, 3.5)
 """The band the axes are filtered to before their autocorrelation is taken."""
 CADENCE_HZ = (1.0, 3.0)
 """The rhythms searched: lags of one period of 1 to 3 Hz."""
+
+CADENCE_MIN_RATE_HZ = 25.0
+"""ACC faster than this is averaged over blocks of ``floor(rate / 25)`` consecutive samples as
+it arrives (a 200 Hz strap's ACC kept at 25 Hz; a boxcar low-pass, -3 % at 3.5 Hz): the band
+ends at 3.5 Hz, and a 60 s window at 200 Hz, one per second, cost more than the rest of the
+pipeline. An E4's 32 Hz, on which the exertion rule was selected, is used as it is."""
 
 
 @functools.lru_cache(maxsize=16)
@@ -117,6 +130,9 @@ class AccCadenceFeatures(FeatureProvider):
         self._rate: float | None = None
         self._last_t = -math.inf
         self._seen = False  # a session without ACC gets no ACC features
+        self._q = 1  # samples per stored (averaged) sample
+        self._pending_t: npt.NDArray[np.float64] = np.empty(0)
+        self._pending: npt.NDArray[np.float64] = np.empty((0, 3))
 
     def push(
         self,
@@ -142,6 +158,20 @@ class AccCadenceFeatures(FeatureProvider):
         if t.size == 0:
             return
         self._last_t = float(t[-1])
+        q = max(1, int(self._rate // CADENCE_MIN_RATE_HZ))
+        if q != self._q:  # a new rate: the partial block of the old one is dropped
+            self._q, self._pending_t, self._pending = q, t[:0], xyz[:0]
+        if q > 1:  # block means, stamped with their last sample: a boxcar low-pass
+            t = np.concatenate((self._pending_t, t))
+            xyz = np.concatenate((self._pending, xyz))
+            m = t.size // q
+            self._pending_t, self._pending = t[m * q :], xyz[m * q :]
+            if m == 0:
+                return
+            total = xyz[0 : m * q : q].copy()
+            for i in range(1, q):
+                total += xyz[i : m * q : q]
+            t, xyz = t[q - 1 : m * q : q], total / q
         rows = self._rows.extend(t.size)
         rows[:, 0] = t
         rows[:, 1:] = xyz
@@ -154,8 +184,9 @@ class AccCadenceFeatures(FeatureProvider):
         per = cad = math.nan
         if rate is not None and rate >= 2 * CADENCE_BAND_HZ[1]:
             rows = self._rows.window(w.start, w.end)
-            if rows.shape[0] >= self.config.min_coverage * rate * (w.end - w.start):
-                per, cad = acc_periodicity(rows[:, 1:], rate)
+            kept = rate / self._q  # the rate of the stored samples
+            if rows.shape[0] >= self.config.min_coverage * kept * (w.end - w.start):
+                per, cad = acc_periodicity(rows[:, 1:], kept)
         w.values["acc_periodicity"] = per
         w.values["acc_cadence_hz"] = cad
 
