@@ -390,7 +390,9 @@ def test_the_webcam_and_strap_example_fuses_the_face_with_the_heart(tmp_path: Pa
     frames = [smiling(x=140 + (i % 40)) for i in range(320)]  # 32 s at 10 fps
     video = write_video(tmp_path / "clip.avi", frames, 10.0)
     example = Path(__file__).resolve().parents[2] / "examples" / "webcam_heart_rate.py"
-    args = ["--video", str(video), "--virtual-strap", "--seconds", "30", "--speed", "3"]
+    # 2x (20 frames a second to analyse): at 3x a busy machine fell behind the video and the
+    # fused rows lost the face
+    args = ["--video", str(video), "--virtual-strap", "--seconds", "30", "--speed", "2"]
     run = subprocess.run(
         [sys.executable, str(example), *args, "--face-model", str(model_file())],
         capture_output=True,
