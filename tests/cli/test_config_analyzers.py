@@ -136,6 +136,7 @@ async def test_a_session_file_records_xdf_under_consent(tmp_path: Path) -> None:
         await run_session(load_session_config(write(tmp_path, text)))
 
 
+@pytest.mark.slow
 async def test_remote_analyzers_over_mqtt_from_the_session_file(tmp_path: Path) -> None:
     with Mosquitto(tmp_path) as broker:
         text = (

@@ -77,6 +77,7 @@ def check_stopped_at(run: Session, listener: Listener, xdf: Path, closed: float)
     assert len(run.notices) == 1, run.notices
 
 
+@pytest.mark.slow
 async def test_consent_expiring_mid_session_stops_recording_and_export_at_the_instant(
     tmp_path: Path, broker: Mosquitto
 ) -> None:
@@ -94,6 +95,7 @@ async def test_consent_expiring_mid_session_stops_recording_and_export_at_the_in
 
 
 @pytest.mark.parametrize("how", ["signal", "file"])
+@pytest.mark.slow
 async def test_sigusr1_and_the_withdrawal_file_withdraw_consent(
     tmp_path: Path, broker: Mosquitto, how: str
 ) -> None:

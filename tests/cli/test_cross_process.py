@@ -80,6 +80,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 def test_scan_then_stream_a_twin_in_another_process(radio: tuple[str, str]) -> None:
     transport, name = radio
     scan = run_cli("scan", "--transport", transport, "--timeout", "2", "--jsonl")
@@ -124,6 +125,7 @@ def test_stream_unknown_driver_and_missing_device_fail_cleanly(radio: tuple[str,
     assert "unknown BLE transport" in wrong.stderr
 
 
+@pytest.mark.slow
 def test_a_device_never_reached_says_why_within_its_timeout(radio: tuple[str, str]) -> None:
     transport, name = radio
     # the wrong driver for the device: the missing characteristic is the reason, said once
@@ -158,6 +160,7 @@ ACME_TWIN = ("gatt-profile", ("--option", f"profile={ACME}"))
 
 
 @pytest.mark.parametrize("radio", [ACME_TWIN], indirect=True)
+@pytest.mark.slow
 def test_driver_options_on_the_command_line(radio: tuple[str, str]) -> None:
     """A board described by a profile file: the twin serves it and stream reads it, both given
     the profile with --option (no session file needed)."""

@@ -40,6 +40,7 @@ def full_disk(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
+@pytest.mark.slow
 async def test_a_full_disk_stops_the_recording_only(tmp_path: Path, full_disk: Path) -> None:
     with Mosquitto(tmp_path) as broker:
         async with listening(broker.port, "s-disk") as listener:

@@ -358,6 +358,7 @@ async def test_inbound_annotations_and_commands(broker: Mosquitto, session_bus) 
     _ = np
 
 
+@pytest.mark.slow
 async def test_cli_demo_exports_estimates_to_mqtt(broker: Mosquitto) -> None:
     import sys
 
