@@ -381,6 +381,7 @@ async def test_a_file_that_is_not_a_model_is_a_clear_error(tmp_path: Path) -> No
 
 # -- the webcam + heart-rate strap example, on a video file and a virtual strap -----------------
 @pytest.mark.timeout(120)
+@pytest.mark.slow
 def test_the_webcam_and_strap_example_fuses_the_face_with_the_heart(tmp_path: Path) -> None:
     import os
     import re

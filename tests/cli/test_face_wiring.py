@@ -52,6 +52,7 @@ paced = false
 )
 
 
+@pytest.mark.slow
 async def test_a_face_analyzer_from_the_session_file_is_fused_and_reported(
     tmp_path: Path,
 ) -> None:
@@ -116,6 +117,7 @@ def test_face_entries_are_checked_before_anything_runs(tmp_path: Path) -> None:
         load_session_config(tmp_path / "s.toml")
 
 
+@pytest.mark.slow
 def test_stream_video_shows_the_face_track_and_draws_the_report(tmp_path: Path) -> None:
     video = clip(tmp_path / "clip.avi")
     png = tmp_path / "report.png"

@@ -175,6 +175,7 @@ def test_stream_clean_publishes_and_records_the_cleaned_eda(tmp_path: Path) -> N
 
 
 @pytest.mark.data
+@pytest.mark.slow
 def test_replay_restreams_a_recording_on_the_lsl_clock_of_now(
     data_dir: Path, tmp_path: Path
 ) -> None:
