@@ -64,13 +64,19 @@ def radio(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str,
         name = "remote HR twin" if kind == "heart-rate" else f"remote {kind} twin"
         twin = [sys.executable, "-m", "wearsdk", "twin", kind, "--name", name, *options]
         twin += ["--transport", f"bumble:tcp-client:127.0.0.1:{p2}", "--duration", "60"]
-        procs.append(subprocess.Popen(twin, stdout=log, stderr=subprocess.STDOUT))
-        time.sleep(1.0)
+        served = subprocess.Popen(twin, stdout=subprocess.PIPE, stderr=log)
+        procs.append(served)
+        assert served.stdout is not None
+        # it says so once it advertises (instead of a second's sleep to let it)
+        line = served.stdout.readline().decode()
+        assert line.startswith(f"serving {kind} twin"), line
         yield f"bumble:tcp-client:127.0.0.1:{p1}", name
     finally:
         for proc in reversed(procs):
             proc.kill()
             proc.wait(timeout=10)
+            if proc.stdout is not None:
+                proc.stdout.close()
         log.close()
 
 
