@@ -37,9 +37,9 @@ def clip(path: Path) -> Path:
 
 
 SESSION = (
-    # 30 s at 4x: 7.5 s to analyse the 70 frames (at 10x a busy machine analysed 2 of them
-    # before the session ended)
-    virtual_session(name="face-lab", duration_s=30, speed=4)
+    # 30 s at 2x: 15 s to analyse the 70 frames (on a busy machine, load average 7-8 on 2
+    # cores, 2 of them were analysed before the session ended at 10x, 5 at 4x)
+    virtual_session(name="face-lab", duration_s=30, speed=2)
     + """
 [[analyzers]]
 kind = "face"
