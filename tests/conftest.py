@@ -57,6 +57,15 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         _LSL_CFG_DIR = None
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Run the long tests (marked ``slow``) first, the others in their usual order.
+
+    xdist hands out the first tests round-robin, so the long ones start at once on every
+    worker instead of one of them, collected last, keeping a worker busy after the others end.
+    """
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _sessions_in_tmp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Session logs and reports of CLI runs go to a temporary WEARSDK_HOME, not ~/.local."""

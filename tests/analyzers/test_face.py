@@ -381,6 +381,7 @@ async def test_a_file_that_is_not_a_model_is_a_clear_error(tmp_path: Path) -> No
 
 # -- the webcam + heart-rate strap example, on a video file and a virtual strap -----------------
 @pytest.mark.timeout(120)
+@pytest.mark.slow
 def test_the_webcam_and_strap_example_fuses_the_face_with_the_heart(tmp_path: Path) -> None:
     import os
     import re
@@ -390,7 +391,10 @@ def test_the_webcam_and_strap_example_fuses_the_face_with_the_heart(tmp_path: Pa
     frames = [smiling(x=140 + (i % 40)) for i in range(320)]  # 32 s at 10 fps
     video = write_video(tmp_path / "clip.avi", frames, 10.0)
     example = Path(__file__).resolve().parents[2] / "examples" / "webcam_heart_rate.py"
-    args = ["--video", str(video), "--virtual-strap", "--seconds", "30", "--speed", "3"]
+    # in real time, as with a webcam (10 frames a second to analyse): at 2x and 3x the video
+    # outran the analysis on a busy machine (load average 5-8 on 2 cores), and fused rows lost
+    # the face; 24 s give 15 rows (estimates start once the 10 s window is full)
+    args = ["--video", str(video), "--virtual-strap", "--seconds", "24", "--speed", "1"]
     run = subprocess.run(
         [sys.executable, str(example), *args, "--face-model", str(model_file())],
         capture_output=True,
@@ -401,7 +405,7 @@ def test_the_webcam_and_strap_example_fuses_the_face_with_the_heart(tmp_path: Pa
     assert run.returncode == 0, run.stderr[-3000:]
     rows = re.findall(r"valence ([+-][\d.]+) \(conf ([\d.]+)\)\s+from (.*)", run.stdout)
     assert len(rows) >= 10, run.stdout
-    assert all("face" in r[2].split(", ") and "hr" in r[2].split(", ") for r in rows)
+    assert all("face" in r[2].split(", ") and "hr" in r[2].split(", ") for r in rows), run.stdout
     assert all(float(r[0]) > 0.5 for r in rows)  # the smiling face, fused
     m = re.search(r"face: (\d+) frames analysed .* (\d+) without a face", run.stdout)
     assert m is not None, run.stdout

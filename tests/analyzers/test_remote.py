@@ -111,8 +111,7 @@ async def test_lsl_marker_analyzer_annotations_fuse() -> None:
     inlet = pylsl.StreamInlet(found[0])
     await asyncio.to_thread(inlet.open_stream, 5.0)
     async with Session(pipeline=None) as session:
-        estimates = session.estimates()
-        await asyncio.sleep(0.5)
+        estimates = session.estimates()  # the fusion stage subscribed as the session started
         t0 = pylsl.local_clock()
         markers = [
             json.dumps({"modality": "face", "valence": -0.6, "confidence": 0.9, "duration_s": 1}),

@@ -47,6 +47,7 @@ def write(tmp_path: Path, text: str) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_a_two_device_session_runs_from_its_file(tmp_path: Path) -> None:
     path = write(tmp_path, GOOD)
     config = load_session_config(path)
@@ -131,6 +132,7 @@ async def test_an_option_the_driver_does_not_take(tmp_path: Path) -> None:
         await run_session(config)
 
 
+@pytest.mark.slow
 def test_publish_clean_in_the_file_publishes_the_cleaned_streams(tmp_path: Path) -> None:
     path = write(tmp_path, GOOD.replace("baseline_s = 6", "baseline_s = 6\npublish_clean = true"))
     result = subprocess.run(

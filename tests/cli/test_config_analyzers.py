@@ -136,6 +136,7 @@ async def test_a_session_file_records_xdf_under_consent(tmp_path: Path) -> None:
         await run_session(load_session_config(write(tmp_path, text)))
 
 
+@pytest.mark.slow
 async def test_remote_analyzers_over_mqtt_from_the_session_file(tmp_path: Path) -> None:
     with Mosquitto(tmp_path) as broker:
         text = (
@@ -181,9 +182,9 @@ async def test_an_lsl_marker_stream_from_the_session_file(tmp_path: Path) -> Non
     )
     session = asyncio.create_task(run_session(load_session_config(write(tmp_path, text))))
     assert await asyncio.to_thread(outlet.wait_for_consumers, 10.0)
-    for label in ("fixation", "stimulus"):
-        outlet.push_sample([label], pylsl.local_clock())
-        await asyncio.sleep(1.0)
+    t0 = pylsl.local_clock()
+    for i, label in enumerate(("fixation", "stimulus")):  # 1 s apart on the LSL clock
+        outlet.push_sample([label], t0 + i)
     await asyncio.wait_for(session, 30)
     marks = [x for x in log(tmp_path) if x["type"] == "annotation"]
     assert [(x["analyzer_id"], x["label"]) for x in marks] == [

@@ -64,13 +64,19 @@ def radio(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str,
         name = "remote HR twin" if kind == "heart-rate" else f"remote {kind} twin"
         twin = [sys.executable, "-m", "wearsdk", "twin", kind, "--name", name, *options]
         twin += ["--transport", f"bumble:tcp-client:127.0.0.1:{p2}", "--duration", "60"]
-        procs.append(subprocess.Popen(twin, stdout=log, stderr=subprocess.STDOUT))
-        time.sleep(1.0)
+        served = subprocess.Popen(twin, stdout=subprocess.PIPE, stderr=log)
+        procs.append(served)
+        assert served.stdout is not None
+        # it says so once it advertises (instead of a second's sleep to let it)
+        line = served.stdout.readline().decode()
+        assert line.startswith(f"serving {kind} twin"), line
         yield f"bumble:tcp-client:127.0.0.1:{p1}", name
     finally:
         for proc in reversed(procs):
             proc.kill()
             proc.wait(timeout=10)
+            if proc.stdout is not None:
+                proc.stdout.close()
         log.close()
 
 
@@ -80,6 +86,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 def test_scan_then_stream_a_twin_in_another_process(radio: tuple[str, str]) -> None:
     transport, name = radio
     scan = run_cli("scan", "--transport", transport, "--timeout", "2", "--jsonl")
@@ -124,6 +131,7 @@ def test_stream_unknown_driver_and_missing_device_fail_cleanly(radio: tuple[str,
     assert "unknown BLE transport" in wrong.stderr
 
 
+@pytest.mark.slow
 def test_a_device_never_reached_says_why_within_its_timeout(radio: tuple[str, str]) -> None:
     transport, name = radio
     # the wrong driver for the device: the missing characteristic is the reason, said once
@@ -158,6 +166,7 @@ ACME_TWIN = ("gatt-profile", ("--option", f"profile={ACME}"))
 
 
 @pytest.mark.parametrize("radio", [ACME_TWIN], indirect=True)
+@pytest.mark.slow
 def test_driver_options_on_the_command_line(radio: tuple[str, str]) -> None:
     """A board described by a profile file: the twin serves it and stream reads it, both given
     the profile with --option (no session file needed)."""

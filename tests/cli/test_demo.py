@@ -120,6 +120,7 @@ def test_confidence_drops_while_the_strap_reports_no_contact(demo_lines: list[di
     assert not any("stress_level_held" in e["flags"] for e in physio if e["confidence"] >= 0.3)
 
 
+@pytest.mark.slow
 def test_human_summary_and_out_dir(tmp_path: Path) -> None:
     result = run_cli("demo", "--duration", "15", "--speed", "15", "--out", str(tmp_path))
     assert result.returncode == 0, result.stderr
@@ -180,6 +181,7 @@ def test_demo_with_a_virtual_polar_h10_streams_ecg_and_acc() -> None:
     assert all(b > a for a, b in itertools.pairwise(t))
 
 
+@pytest.mark.slow
 def test_demo_with_the_eda_band_estimates_from_both_sensors() -> None:
     result = run_cli("demo", "--duration", "120", "--speed", "20", "--jsonl")
     assert result.returncode == 0, result.stderr

@@ -157,6 +157,7 @@ def test_record_never_overwrites_a_recording_or_the_consent_record(
     assert consent.read_bytes() == kept
 
 
+@pytest.mark.slow
 def test_a_demo_and_its_report_are_owner_only_and_never_replaced_unasked(tmp_path: Path) -> None:
     # a demo with --out DIR writes DIR/events.jsonl and the report, owner-only
     out = tmp_path / "demo"
@@ -183,6 +184,7 @@ def test_a_demo_and_its_report_are_owner_only_and_never_replaced_unasked(tmp_pat
     assert mode(png) == mode(html) == 0o600
 
 
+@pytest.mark.slow
 def test_a_session_file_whose_jsonl_sink_exists_is_refused(tmp_path: Path) -> None:
     # a session file whose jsonl sink exists: refused before anything connects
     session = tmp_path / "session.toml"
@@ -490,6 +492,7 @@ def test_the_mqtt_analyzer_example_without_a_session_says_so(tmp_path: Path) -> 
     assert "--mqtt-session nobody-here" in line
 
 
+@pytest.mark.slow
 def test_a_twin_advertises_again_after_its_central_is_killed(tmp_path: Path) -> None:
     """Item 9: `stream` killed with SIGKILL never disconnects; its controller (in the
     controllers app) keeps the link, so the twin must notice the silent central, drop it and
@@ -537,6 +540,7 @@ def test_a_twin_advertises_again_after_its_central_is_killed(tmp_path: Path) -> 
     assert "Traceback" not in stderr
 
 
+@pytest.mark.slow
 def test_liblsl_says_nothing_between_the_lab_setup_lines(tmp_path: Path) -> None:
     """Item 12: liblsl's INFO lines (`Loaded default config`, its git build) no longer leak
     into a program's output; a user's own liblsl configuration still decides."""

@@ -33,6 +33,7 @@ def wearsdk(*args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[st
     )
 
 
+@pytest.mark.slow
 def test_record_an_lsl_stream_then_replay_the_file(tmp_path: Path) -> None:
     sid = f"test-cli-{uuid.uuid4().hex[:10]}"
     consent = tmp_path / "consent.json"
@@ -121,6 +122,7 @@ def test_recording_without_consent_is_refused(tmp_path: Path) -> None:
     assert wearsdk("stream").returncode == 1  # neither a device nor an LSL input
 
 
+@pytest.mark.slow
 def test_stream_clean_publishes_and_records_the_cleaned_eda(tmp_path: Path) -> None:
     sid = f"test-clean-{uuid.uuid4().hex[:10]}"
     consent = tmp_path / "consent.json"
@@ -173,6 +175,7 @@ def test_stream_clean_publishes_and_records_the_cleaned_eda(tmp_path: Path) -> N
 
 
 @pytest.mark.data
+@pytest.mark.slow
 def test_replay_restreams_a_recording_on_the_lsl_clock_of_now(
     data_dir: Path, tmp_path: Path
 ) -> None:

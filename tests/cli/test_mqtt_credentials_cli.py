@@ -79,6 +79,7 @@ def test_a_password_in_the_url_works_and_warns_once(tmp_path: Path, broker: Mosq
     assert PASSWORD not in done.stderr
 
 
+@pytest.mark.slow
 def test_the_password_from_the_environment_is_used(tmp_path: Path, broker: Mosquitto) -> None:
     url = f"mqtt://{USER}@127.0.0.1:{broker.port}"
     args = ("demo", "--duration", "15", "--speed", "10", "--jsonl", "--no-report", "--mqtt", url)

@@ -14,6 +14,7 @@ import pytest
 
 from tests.cli.sessions import consent_session_file
 from tests.io.mosquitto import Mosquitto, listening
+from wearsdk.io import WireMessage
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -40,6 +41,7 @@ def full_disk(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
+@pytest.mark.slow
 async def test_a_full_disk_stops_the_recording_only(tmp_path: Path, full_disk: Path) -> None:
     with Mosquitto(tmp_path) as broker:
         async with listening(broker.port, "s-disk") as listener:
@@ -71,8 +73,11 @@ async def test_a_full_disk_stops_the_recording_only(tmp_path: Path, full_disk: P
     assert estimates
     t0 = min(x["t"] for x in lines if isinstance(x.get("t"), float))
     assert max(x["t"] for x in estimates) - t0 > SECONDS - 3
-    # and so did the MQTT export: messages kept arriving until the end
-    arrived = [t for t, _ in listener.got]
-    assert arrived
-    assert ended - max(arrived) < 3.0, (ended - max(arrived), ended - began)
+    # and so did the MQTT export: its estimates reach the end of the session too (on the
+    # session clock: the real time a loaded machine takes to shut the command down after its
+    # last message is not what is checked; 3.08 s of it failed a "< 3 s" once)
+    exported = [WireMessage.model_validate_json(payload).event for _, payload in listener.got]
+    exported_t = [e.t for e in exported if e.type == "estimate"]
+    assert exported_t, (ended - began, len(exported))
+    assert max(exported_t) > max(x["t"] for x in estimates) - 3
     assert any(b"estimate" in payload or b"arousal" in payload for _, payload in listener.got)

@@ -34,6 +34,7 @@ def run_example(name: str, *args: str) -> str:
     return result.stdout
 
 
+@pytest.mark.slow
 def test_app_embedding_follows_the_wearer() -> None:
     out = run_example("app_embedding.py", "--duration", "45", "--speed", "10")
     rows = [
@@ -64,6 +65,7 @@ def test_custom_gatt_profile_streams_what_the_profile_declares() -> None:
     assert 0.5 < lo < hi < 30.0  # nS converted to plausible µS
 
 
+@pytest.mark.slow
 async def test_driver_stress_monitor_publishes_levels_and_survives_a_drop(tmp_path: Path) -> None:
     broker = Mosquitto(tmp_path)
     broker.start()
@@ -115,10 +117,11 @@ async def test_driver_stress_monitor_publishes_levels_and_survives_a_drop(tmp_pa
     assert re.search(r"stress level \w+", after_drop)  # estimates resumed after the drop
 
 
+@pytest.mark.slow
 def test_lab_setup_streams_to_lsl_and_records_xdf_with_the_experiment_markers(
     tmp_path: Path,
 ) -> None:
-    duration = 30.0
+    duration = 20.0
     ns = uuid.uuid4().hex[:8]  # this run's streams only, whatever else runs on the machine
     xdf = tmp_path / "lab.xdf"
     proc = subprocess.Popen(

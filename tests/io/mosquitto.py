@@ -68,24 +68,47 @@ class Mosquitto:
         self.conf = workdir / "mosquitto.conf"
         self.conf.write_text("\n".join(lines) + "\n")
         self.proc: subprocess.Popen[bytes] | None = None
+        self._started = False
 
     def start(self) -> None:
-        with (self.workdir / "mosquitto.log").open("ab") as log:
-            self.proc = subprocess.Popen(
-                [self.exe, "-c", str(self.conf)], stdout=log, stderr=subprocess.STDOUT
+        """Start the broker and return once it accepts connections on :attr:`port`.
+
+        :func:`free_port` releases the port it found, so another process may take it before
+        mosquitto binds it: a broker that exits before it listens is started again on a new
+        port (the configuration is rewritten), up to three times. A restart keeps its port:
+        the test's clients reconnect to it.
+        """
+        attempts = 1 if self._started else 3
+        self._started = True
+        for _attempt in range(attempts):
+            with (self.workdir / "mosquitto.log").open("ab") as log:
+                self.proc = subprocess.Popen(
+                    [self.exe, "-c", str(self.conf)], stdout=log, stderr=subprocess.STDOUT
+                )
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and self.proc.poll() is None:
+                with socket.socket() as sock:
+                    if sock.connect_ex(("127.0.0.1", self.port)) == 0:
+                        return
+                time.sleep(0.05)
+            if self.proc.poll() is None or _attempt + 1 == attempts:
+                break  # alive but not listening after 10 s, or no attempt left
+            old, self.port = self.port, free_port()  # lost the port: try another one
+            self.conf.write_text(
+                self.conf.read_text().replace(f"listener {old} ", f"listener {self.port} ")
             )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", self.port)) == 0:
-                    return
-            time.sleep(0.05)
-        raise TimeoutError("mosquitto did not start")
+        self.stop()
+        raise TimeoutError(f"mosquitto did not start (see {self.workdir / 'mosquitto.log'})")
 
     def stop(self) -> None:
+        """Stop the broker: SIGTERM, and SIGKILL if it has not exited 5 s later."""
         if self.proc is not None:
             self.proc.terminate()
-            self.proc.wait(timeout=10)
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
             self.proc = None
 
     def __enter__(self) -> Mosquitto:

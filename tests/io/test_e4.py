@@ -84,6 +84,7 @@ def test_the_e4_session_loads_exactly(data_dir: Path) -> None:
     assert session.start_unix == 1560279825.0
 
 
+@pytest.mark.slow
 def test_every_stress_predict_subject_loads_exactly(data_dir: Path) -> None:
     folders = sorted((data_dir / "stress_predict" / "Raw_data").glob("S*"))
     assert len(folders) >= 25

@@ -201,6 +201,7 @@ async def running(coro: Coroutine[Any, Any, None]) -> AsyncIterator[asyncio.Task
             await task
 
 
+@pytest.mark.slow
 async def test_ecg_and_eda_streams_feed_the_pipeline_and_affect_reaches_another_process() -> None:
     ecg_id, eda_id, ns = unique("ecg"), unique("eda"), uuid.uuid4().hex[:8]
     ecg = outlet("syn ecg", "ECG", (ChannelSpec("ecg", "mV", "ECG"),), ECG_HZ, ecg_id)

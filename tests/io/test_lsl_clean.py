@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pylsl
+import pytest
 import pyxdf
 
 from tests.io.lsl_helpers import ECG_HZ, EDA_HZ, FAST, PhysioSource, synthetic_physio
@@ -41,6 +42,7 @@ async def pull_until_quiet(inlet: pylsl.StreamInlet) -> tuple[np.ndarray, np.nda
     return np.array(ts), np.array(xs)
 
 
+@pytest.mark.slow
 async def test_cleaned_outlets_carry_the_mirror_values_on_the_raw_timestamps() -> None:
     ns = uuid.uuid4().hex[:8]
     name = f"syn-{ns}"

@@ -156,8 +156,7 @@ async def test_drain_delivers_what_is_left_and_ends_run(broker: Mosquitto, sessi
         bus, clock, MqttConfig(url="mqtt://127.0.0.1:1", session="s-e"), consent=consent()
     )
     stuck = asyncio.create_task(away.run())
-    while away._sub is None:  # subscribed to the bus  # noqa: ASYNC110
-        await asyncio.sleep(0)
+    await asyncio.wait_for(away.subscribed.wait(), 5)
     for i in range(3):
         bus.publish_nowait("affect/estimate", estimate(i))
     assert await away.drain(0.3) == 3
@@ -358,6 +357,7 @@ async def test_inbound_annotations_and_commands(broker: Mosquitto, session_bus) 
     _ = np
 
 
+@pytest.mark.slow
 async def test_cli_demo_exports_estimates_to_mqtt(broker: Mosquitto) -> None:
     import sys
 

@@ -30,17 +30,10 @@ async def record(
     source = PhysioSource(synthetic_physio(duration_s), t0=pylsl.local_clock(), name="syn-1")
     estimates: list[Estimate] = []
     async with Session(pipeline=pipeline, consent=CONSENT, record=path) as session:
-        status = session.bus.subscribe("device/+/status", maxsize=64)
         sub = session.estimates(maxsize=4096, policy="block")
         session.add(source)
-        async for message in status:
-            if getattr(message.payload, "state", None) == "closed":
-                break
-        while (m := sub.subscription.receive_nowait()) is not None:
-            estimates.append(m.payload)  # type: ignore[arg-type]
-        await asyncio.sleep(0.2)
-        while (m := sub.subscription.receive_nowait()) is not None:
-            estimates.append(m.payload)  # type: ignore[arg-type]
+        # ends once the source has ended and the pipeline has published its last estimate
+        estimates += [e async for e in sub]
     return source, estimates
 
 
@@ -49,14 +42,8 @@ async def replay(path: Path) -> list[Estimate]:
     estimates: list[Estimate] = []
     async with Session(pipeline=FAST, clock=replay.clock()) as session:
         sub = session.estimates(maxsize=4096, policy="block")
-        status = session.bus.subscribe("device/+/status", maxsize=64)
         session.add(replay)
-        async for message in status:
-            if getattr(message.payload, "state", None) == "closed":
-                break
-        await asyncio.sleep(0.2)
-        while (m := sub.subscription.receive_nowait()) is not None:
-            estimates.append(m.payload)  # type: ignore[arg-type]
+        estimates += [e async for e in sub]  # to the replay's end and the pipeline's last one
     return estimates
 
 

@@ -338,6 +338,7 @@ async def test_at_full_speed_every_event_is_on_the_recordings_time_line(tmp_path
     assert not any(isinstance(m.payload, Features) for m in got[end_index + 1 :])
 
 
+@pytest.mark.slow
 def test_mutated_files_are_replayed_or_refused_with_the_typed_error(tmp_path: Path) -> None:
     t = T0 + np.arange(300) / 100.0
     streams = [

@@ -49,6 +49,7 @@ annotation_like = st.fixed_dictionaries(
 
 
 @pytest.mark.parametrize("name", sorted(TARGETS))
+@pytest.mark.slow
 def test_no_parser_crashes_on_mutated_inputs(name: str) -> None:
     target = TARGETS[name]
     for seed in target.seeds:  # the seeds are valid: they must parse

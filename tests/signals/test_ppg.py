@@ -129,6 +129,7 @@ def test_synthetic_beats_are_timed_to_a_few_milliseconds() -> None:
     sizes=st.lists(st.integers(1, 400), min_size=1, max_size=8),
     nan_at=st.lists(st.integers(0, 5999), max_size=4),
 )
+@pytest.mark.slow
 def test_blocks_of_any_size_equal_the_offline_output(
     sizes: list[int], nan_at: list[int], data_dir: Path
 ) -> None:
@@ -411,6 +412,7 @@ def test_sqi_nan_with_too_few_beats_or_none() -> None:
     max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(sizes=st.lists(st.integers(1, 300), min_size=1, max_size=5))
+@pytest.mark.slow
 def test_extractor_bvp_sqi_is_the_offline_sqi_of_the_window(
     sizes: list[int], data_dir: Path
 ) -> None:

@@ -142,6 +142,9 @@ class MqttBridge:
         self._ready = asyncio.Event()
         self.connected = asyncio.Event()
         """Set while connected to the broker (and subscribed to the inbound topics)."""
+        self.subscribed = asyncio.Event()
+        """Set once :meth:`run` has subscribed to the bus: what is published from then on is
+        exported (or counted by :meth:`drain`), with or without a broker."""
         self._drained = asyncio.Event()  # drain() ran: run() returns
         self._progress = asyncio.Event()  # a message left the bus queue or the outbox
 
@@ -199,6 +202,7 @@ class MqttBridge:
     async def _pump(self) -> None:
         async with self.bus.subscribe(self.topics, maxsize=65536, policy="drop_oldest") as sub:
             self._sub = sub
+            self.subscribed.set()
             async for message in sub:
                 payload = message.payload
                 # do not echo annotations that came in over MQTT
