@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,6 +26,8 @@ from wearsdk.bus import Subscription
 from wearsdk.session import (
     Session,
 )
+
+logger = logging.getLogger("wearsdk.session")
 
 
 def _consent(config: SessionConfig) -> Consent | None:
@@ -180,30 +183,56 @@ def _consent_conditions(
     stack.push_async_callback(stop)
 
 
-@contextlib.contextmanager
-def _quiet_cancelled_hci_commands() -> Iterator[None]:
-    """Drop bumble's ``InvalidStateError`` for an HCI command whose waiter was cancelled.
+_LATE_ANSWERS_S = 5.0
 
-    When a session ends early (a sink's fatal error, Ctrl-C) while a virtual twin or its
-    central waits for an HCI command, the controller's answer arrives after the wait was
-    cancelled and bumble (0.0.236) sets the result of the cancelled future: asyncio would log
-    a traceback for an answer nobody waits for. Every other loop error is passed on.
+
+@contextlib.contextmanager
+def _quiet_cancelled_hci_commands() -> Iterator[Callable[[], None]]:
+    """Drop bumble's errors for the virtual link's packets that arrive after their waiter.
+
+    When a session ends early (a sink's fatal error, a closed pipe, Ctrl-C) while a virtual
+    twin or its central waits for an HCI command, the controller's answer arrives after the
+    wait was cancelled and bumble (0.0.236) sets the result of the cancelled future: asyncio
+    would log a traceback for an answer nobody waits for. Once the block is left (the link is
+    being closed), packets still scheduled for a connection or a controller that is gone fail
+    the same way (an ``AssertionError`` on a connection completed after its connect was
+    cancelled, ``InvalidArgumentError`` for a removed controller): those are dropped too, and
+    logged at debug level. Every other loop error is passed on.
+
+    Yields:
+        a function that says the session is ending (call it before the session is left:
+        its sources' connects are cancelled then); leaving the block says it too.
     """
     loop = asyncio.get_running_loop()
     previous = loop.get_exception_handler()
+    closing = False
+
+    def ending() -> None:
+        nonlocal closing
+        closing = True
 
     def handler(lp: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
-        if isinstance(context.get("exception"), asyncio.InvalidStateError) and (
-            "Host.on_packet" in repr(context.get("handle"))
-        ):
+        handle = repr(context.get("handle"))
+        from_link = "Host.on_packet" in handle or "Controller.on_packet" in handle
+        exc = context.get("exception")
+        if from_link and (isinstance(exc, asyncio.InvalidStateError) or closing):
+            logger.debug("virtual link packet after its session ended: %r", exc)
             return
         if previous is not None:
             previous(lp, context)
         else:
             lp.default_exception_handler(context)
 
+    def restore() -> None:
+        if loop.get_exception_handler() is handler:
+            loop.set_exception_handler(previous)
+
     loop.set_exception_handler(handler)
     try:
-        yield
+        yield ending
     finally:
-        loop.set_exception_handler(previous)
+        # the late packets are callbacks already scheduled as the link closes, and when the
+        # process is ending (a closed pipe, Ctrl-C) they run while asyncio.run winds down,
+        # after this block: the handler stays for a while after it
+        closing = True
+        loop.call_later(_LATE_ANSWERS_S, restore)

@@ -169,6 +169,7 @@ async def run_session(
         session.add_sink(bridge, name="mqtt", required=True)
 
     sim = config.simulation
+    link_ending: Callable[[], None] | None = None
     async with contextlib.AsyncExitStack() as stack:
         transport: Any = None
         twins = []
@@ -179,7 +180,7 @@ async def run_session(
 
             script = ArousalScript.calm_stress_recovery(config.session.duration_s or 60.0)
 
-            stack.enter_context(_quiet_cancelled_hci_commands())
+            link_ending = stack.enter_context(_quiet_cancelled_hci_commands())
             link = await stack.enter_async_context(VirtualLink())
             for i, entry in enumerate(config.devices):
                 name = entry.name or f"wearsdk twin {i}"
@@ -203,6 +204,8 @@ async def run_session(
 
             transport = await stack.enter_async_context(parse_transport(config.session.transport))
         await stack.enter_async_context(session)
+        if link_ending is not None:  # runs first when the session is left
+            stack.callback(link_ending)
         statuses = session.bus.subscribe("device/+/status", maxsize=256, policy="drop_oldest")
         stack.callback(statuses.close)
         devices: dict[str, str] = {}
