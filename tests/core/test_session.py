@@ -207,3 +207,25 @@ async def test_calibrate_block_recalibrates_the_wearers_baseline() -> None:
     assert flags[0]
     done = flags.index(False)
     assert any(flags[done:])
+
+
+async def test_a_source_the_session_never_started_is_closed_without_a_warning() -> None:
+    # a session refused at start (an expired consent) cancels its sources before their first
+    # step: Python warned "coroutine 'BleSource.run' was never awaited"
+    import gc
+    import warnings
+
+    src = Forever("never")
+
+    async def refused() -> None:
+        async with Session(clock=ScaledClock(50)) as session:
+            session.add(src)
+            raise ValueError("refused at start")  # before the source took a step
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(ValueError, match="refused at start"):
+            await refused()
+        gc.collect()
+    assert not src.started.is_set()
+    assert [str(w.message) for w in caught if "never awaited" in str(w.message)] == []

@@ -268,11 +268,15 @@ class Session:
         assert self._tg is not None
         guarded = self._guard(run)
         try:
-            return self._tg.create_task(guarded, name=name)
+            task = self._tg.create_task(guarded, name=name)
         except RuntimeError:
             guarded.close()
             run.close()
             raise StreamClosedError("session is closing") from None
+        # a task cancelled before its first step (the session refused at start) never awaits
+        # ``run``: close it, or Python warns that the source's run was never awaited
+        task.add_done_callback(lambda _: run.close())
+        return task
 
     def _start(self, source: Source, source_id: str) -> None:
         assert self._tg is not None
