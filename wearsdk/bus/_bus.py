@@ -336,14 +336,8 @@ class Bus:
             StreamClosedError: the bus is closed.
             ConfigError: the topic contains wildcards or is empty.
         """
-        if self._closed:
-            raise StreamClosedError("bus is closed")
-        self._published += 1
-        route = self._route(topic)
-        if not route:
-            self._unrouted += 1
-            return 0
-        return self._deliver(route, Message(topic, payload))
+        route = self._count(topic)
+        return self._deliver(route, Message(topic, payload)) if route else 0
 
     def publish_nowait_lazy(self, topic: str, make: Callable[[], BusItem]) -> int:
         """:meth:`publish_nowait` of ``make()``, built only when a subscription takes ``topic``.
@@ -355,14 +349,18 @@ class Bus:
             StreamClosedError: the bus is closed.
             ConfigError: the topic contains wildcards or is empty.
         """
+        route = self._count(topic)
+        return self._deliver(route, Message(topic, make())) if route else 0
+
+    def _count(self, topic: str) -> tuple[Subscription, ...]:
+        """The route of a message being published, counted (published, unrouted)."""
         if self._closed:
             raise StreamClosedError("bus is closed")
         self._published += 1
         route = self._route(topic)
         if not route:
             self._unrouted += 1
-            return 0
-        return self._deliver(route, Message(topic, make()))
+        return route
 
     @staticmethod
     def _deliver(route: tuple[Subscription, ...], message: Message) -> int:
@@ -382,12 +380,8 @@ class Bus:
         Returns:
             The number of subscriptions that queued the message.
         """
-        if self._closed:
-            raise StreamClosedError("bus is closed")
-        self._published += 1
-        route = self._route(topic)
+        route = self._count(topic)
         if not route:
-            self._unrouted += 1
             return 0
         message = Message(topic, payload)
         n = 0

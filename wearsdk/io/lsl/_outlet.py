@@ -149,7 +149,6 @@ class LslOutlets:
         """Why publishing stopped early (``"withdrawn"``, ``"expired"``), else ``None``."""
         self.refused_by_consent = 0
         """Bus messages not pushed because consent had closed."""
-        self._names: dict[str, str] = {}
         self._specs: dict[str, StreamSpec] = {}  # what each outlet was created with
         self._sub = bus.subscribe(_TOPICS[policy], maxsize=8192, policy="drop_oldest")
         self._done = asyncio.Event()
@@ -165,7 +164,6 @@ class LslOutlets:
                 spec = dataclasses.replace(spec, source_id=f"{spec.source_id}@{self.namespace}")
             outlet = pylsl.StreamOutlet(stream_info(spec))
             self.outlets[spec.key] = outlet
-            self._names[spec.key] = spec.name
             self._specs[spec.key] = spec
             logger.info("LSL outlet %r (%s) created", spec.name, spec.type)
         return outlet
@@ -184,11 +182,12 @@ class LslOutlets:
             self._stop(self.gate.closed_reason() or "closed")
             return
         outlet = self._outlet(spec)
-        rows = rows_of(payload, self._specs[spec.key])
+        created = self._specs[spec.key]
+        rows = rows_of(payload, created)
         assert rows is not None
         t, values = rows
         push_chunk(outlet, values, t + self.time_offset_s if self.time_offset_s else t)
-        name = self._names[spec.key]
+        name = created.name
         self.pushed[name] = self.pushed.get(name, 0) + int(t.size)
 
     async def run(self, ctx: SinkContext | None = None) -> None:

@@ -97,8 +97,7 @@ class XdfRecorder:
         """``expired`` or ``withdrawn`` once the consent closed and recording stopped."""
         self.refused_by_consent = 0
         """Messages not recorded because the consent had closed (dropped)."""
-        self._ids: dict[str, int] = {}
-        self._specs: dict[str, StreamSpec] = {}
+        self._streams: dict[str, tuple[int, StreamSpec]] = {}  # id, the spec it was made with
         self._last_offset: dict[int, float] = {}
         self._writer: XdfWriter | None = None
         self._sub = bus.subscribe("#", maxsize=65536, policy="block")
@@ -107,28 +106,29 @@ class XdfRecorder:
         # the write in the worker thread, with its bytes (written here if it never started)
         self._inflight: tuple[concurrent.futures.Future[None], bytes] | None = None
 
-    def _stream(self, spec: StreamSpec) -> int:
+    def _stream(self, spec: StreamSpec) -> tuple[int, StreamSpec]:
         assert self._writer is not None
-        sid = self._ids.get(spec.key)
-        if sid is None:
-            sid = self._writer.add_stream(spec, created_at=self.clock.now())
-            self._ids[spec.key] = sid
-            self._specs[spec.key] = spec  # a features stream keeps its channels
-        return sid
+        known = self._streams.get(spec.key)
+        if known is None:  # a features stream keeps the channels it was created with
+            known = self._streams[spec.key] = (
+                self._writer.add_stream(spec, created_at=self.clock.now()),
+                spec,
+            )
+        return known
 
     def _record(self, message: Message) -> None:
         assert self._writer is not None
         payload = message.payload
         spec = spec_for(message.topic, payload)
         if spec is not None:
-            sid = self._stream(spec)
-            rows = rows_of(payload, self._specs[spec.key])
+            sid, created = self._stream(spec)
+            rows = rows_of(payload, created)
             assert rows is not None
             self._writer.samples(sid, rows[0], rows[1])
         elif isinstance(payload, Annotation) and (marks := marker_spec(message.topic, payload)):
-            self._writer.strings(self._stream(marks), [payload.start], [payload.label or ""])
+            self._writer.strings(self._stream(marks)[0], [payload.start], [payload.label or ""])
         if not isinstance(payload, SampleBlock):
-            sid = self._stream(EVENTS_STREAM)
+            sid = self._stream(EVENTS_STREAM)[0]
             line = json.dumps(
                 message_to_dict(message, self.clock), separators=(",", ":"), allow_nan=False
             )
