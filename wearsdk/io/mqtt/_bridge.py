@@ -137,6 +137,7 @@ class MqttBridge:
         """``expired`` or ``withdrawn`` once :attr:`export_stopped` is set."""
         self.stats = MqttStatistics()
         self._outbox: deque[_Outgoing] = deque()
+        self._inflight: list[_Outgoing] = []  # taken from the outbox, awaiting the broker's ack
         self._sub: Subscription | None = None
         self._seq = 0
         self._ready = asyncio.Event()
@@ -242,16 +243,13 @@ class MqttBridge:
     def _idle(self) -> bool:
         """Nothing waits in the bridge's bus queue or its outbox."""
         waiting = self._sub.stats.queued if self._sub is not None else 0
-        return waiting == 0 and not self._outbox
+        return waiting == 0 and not self._outbox and not self._inflight
 
     async def _sender(self, client: object) -> None:
         import aiomqtt
 
         assert isinstance(client, aiomqtt.Client)
-        acked = -1
         while True:
-            while self._outbox and self._outbox[0].seq <= acked:
-                self._outbox.popleft()
             self.stats.queued = len(self._outbox)
             self._progress.set()
             if not self._outbox:
@@ -261,9 +259,24 @@ class MqttBridge:
             if not self.gate.allows(export=self.config.policy):  # the expiry instant
                 self._stop_export(self.gate.closed_reason() or "closed")
                 continue
-            batch = [self._outbox[i] for i in range(min(self.config.inflight, len(self._outbox)))]
-            await asyncio.gather(*(client.publish(m.topic, m.payload, qos=m.qos) for m in batch))
-            acked = batch[-1].seq
+            # the batch leaves the outbox while in flight, so a consent stop or an overflow
+            # meanwhile neither counts it twice nor drops it; a lost connection puts it back
+            batch = [
+                self._outbox.popleft() for _ in range(min(self.config.inflight, len(self._outbox)))
+            ]
+            self._inflight = batch
+            try:
+                await asyncio.gather(
+                    *(client.publish(m.topic, m.payload, qos=m.qos) for m in batch)
+                )
+            except BaseException:
+                if self.stop_reason is None:
+                    self._outbox.extendleft(reversed(batch))  # resent after the reconnect
+                else:
+                    self.stats.refused_by_consent += len(batch)
+                raise
+            finally:
+                self._inflight = []
             self.stats.sent += len(batch)
 
     def _stop_export(self, reason: str) -> None:
