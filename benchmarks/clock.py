@@ -18,6 +18,7 @@ the timing-only ACC stream (``CLOCK_ACC_RATE_HZ``) feed one map; ``--acc-hz`` se
 rate, ``--ecg-only`` none. ``bound`` is ECG only unless ``--acc-hz`` is given.
 
 Usage: python -m benchmarks.clock [--hours H] [--seeds N] [--acc-hz HZ | --ecg-only]
+    [--prior-ppm S] [--bound-level P] [--only PART]
 """
 
 from __future__ import annotations
@@ -236,12 +237,18 @@ def h10_stream(
     *,
     acc_hz: float | None = None,
     prior_ppm: float | None = None,
+    bound_level: float | None = None,
 ) -> H10Trace:
     """:func:`h10_arrivals` through a ``DeviceClockMap``; the trace holds the ECG frames.
 
-    All streams feed the one map (as ``PolarH10`` does); ``prior_ppm`` sets its drift prior.
+    All streams feed the one map (as ``PolarH10`` does); ``prior_ppm`` sets its drift prior,
+    ``bound_level`` the credibility of its error bound.
     """
-    m = DeviceClockMap() if prior_ppm is None else DeviceClockMap(drift_prior_ppm=prior_ppm)
+    default = DeviceClockMap()
+    m = DeviceClockMap(
+        drift_prior_ppm=default.drift_prior_ppm if prior_ppm is None else prior_ppm,
+        bound_level=default.bound_level if bound_level is None else bound_level,
+    )
     t, err, bound, drift = [], [], [], []
     conv: list[bool] = []
     backwards = 0
@@ -373,6 +380,7 @@ def two_h10(
     per_seed: bool = True,
     acc_hz: float | None = None,
     prior_ppm: float | None = None,
+    bound_level: float | None = None,
 ) -> dict[str, list[float]]:
     """Two H10s at +100 and -100 ppm in one session; cross-device error from fixed points."""
     rows: dict[str, list[float]] = {}
@@ -384,8 +392,17 @@ def two_h10(
         )
         print("|---|---|---|---|---|---|---|")
     for seed in range(seeds):
-        a = h10_stream(100.0, 1000 + seed, seconds, acc_hz=acc_hz, prior_ppm=prior_ppm)
-        b = h10_stream(-100.0, 2000 + seed, seconds, acc_hz=acc_hz, prior_ppm=prior_ppm)
+        a, b = (
+            h10_stream(
+                drift,
+                base + seed,
+                seconds,
+                acc_hz=acc_hz,
+                prior_ppm=prior_ppm,
+                bound_level=bound_level,
+            )
+            for drift, base in ((100.0, 1000), (-100.0, 2000))
+        )
         grid = np.arange(0.6, seconds - 0.6, 0.05)
         signed = np.interp(grid, a.t, a.error) - np.interp(grid, b.t, b.error)
         cross = np.abs(signed)
@@ -448,16 +465,21 @@ def _dist(values: list[float], fmt: str = ".2f") -> str:
 
 
 def two_h10_summary(
-    seeds: int, acc_hz: float | None = None, prior_ppm: float | None = None
+    seeds: int,
+    acc_hz: float | None = None,
+    prior_ppm: float | None = None,
+    bound_level: float | None = None,
 ) -> None:
     streams = "ECG only" if acc_hz is None else f"ECG and ACC at {acc_hz:g} Hz"
     if prior_ppm is not None:
         streams += f", drift prior {prior_ppm:g} ppm"
+    if bound_level is not None:
+        streams += f", error bound at {100 * bound_level:g} %"
     print(
         f"\n## Two H10s, +100 / -100 ppm, 0-50 ms delays, 2 % held 100-500 ms: "
         f"3-minute sessions, {streams}, {seeds} seeds\n"
     )
-    rows = two_h10(seeds, 180.0, acc_hz=acc_hz, prior_ppm=prior_ppm)
+    rows = two_h10(seeds, 180.0, acc_hz=acc_hz, prior_ppm=prior_ppm, bound_level=bound_level)
     n = len(rows["p99_60"])
     print("\n| figure (median [5-95 %], max over seeds) | value | target |")
     print("|---|---|---|")
@@ -685,6 +707,9 @@ def main() -> None:
     parser.add_argument(
         "--prior-ppm", type=float, help="the 3-minute case with this drift prior scale"
     )
+    parser.add_argument(
+        "--bound-level", type=float, help="the 3-minute case with this error-bound credibility"
+    )
     parser.add_argument("--long-seeds", type=int, default=5, help="seeds of the 30-minute cases")
     parser.add_argument(
         "--only",
@@ -696,7 +721,7 @@ def main() -> None:
         cost()
     acc_hz = None if args.ecg_only else (args.acc_hz or float(CLOCK_ACC_RATE_HZ))
     if args.only in (None, "h10"):
-        two_h10_summary(args.seeds, acc_hz, args.prior_ppm)
+        two_h10_summary(args.seeds, acc_hz, args.prior_ppm, args.bound_level)
     if args.only in (None, "bound"):
         information_bound(args.seeds, args.acc_hz)
     if args.only in (None, "delays"):

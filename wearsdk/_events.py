@@ -179,9 +179,11 @@ class ClockStatus(Event):
             at most 1 ms (two converged devices agree within 2 ms); for round-trip clocks,
             drift is estimated. See docs/clock.md.
         error_bound_s: estimated bound of the error of times mapped now, seconds (device
-            clocks: the 99 % credible radius, excluding the link's constant minimum latency;
-            round-trip clocks: the worst-case half width). ``None`` when the model has none
-            (or the publisher is older).
+            clocks: the 99 % credible radius, excluding the link's constant minimum latency,
+            for delays whose density is above zero at their minimum, as a notification's wait
+            for the next connection event; delays that rise gradually from their minimum make
+            it too small, see docs/clock.md; round-trip clocks: the worst-case half width).
+            ``None`` when the model has none (or the publisher is older).
         drift_sd_ppm: standard deviation of the drift estimate, ppm (``None`` when unknown).
     """
 

@@ -272,6 +272,30 @@ def test_two_h10s_over_three_minutes_and_the_bound_that_says_how_good(seed: int)
         assert np.all(np.abs(trace.error[trace.converged]) <= 1e-3)
 
 
+@pytest.mark.parametrize("seed", [7, 12])
+def test_a_99_9_percent_bound_covers_every_strap_where_a_99_percent_one_misses_runs(
+    seed: int,
+) -> None:
+    """The two seeds of the ECG-only table whose 99 % bound missed most (docs/clock.md).
+
+    A credible bound's misses come in runs (a drift estimate off for tens of seconds): at the
+    default 99 % one strap of each of these sessions is covered in less than 95 % of its
+    frames; ``bound_level=0.999`` covers both straps, and what it calls converged is within
+    1 ms.
+    """
+    from benchmarks.clock import h10_stream
+
+    coverage = {}
+    for level in (None, 0.999):
+        for drift, base in ((100.0, 1000), (-100.0, 2000)):
+            trace = h10_stream(drift, base + seed, 180.0, bound_level=level)
+            coverage[level, drift] = float(np.mean(np.abs(trace.error) <= trace.bound))
+            if level is not None:
+                assert np.all(np.abs(trace.error[trace.converged]) <= 1e-3)
+    assert min(coverage[None, d] for d in (100.0, -100.0)) < 0.95
+    assert min(coverage[0.999, d] for d in (100.0, -100.0)) >= 0.95
+
+
 def test_error_bound_and_drift_uncertainty_before_and_after_observations() -> None:
     m = DeviceClockMap()
     assert m.error_bound_s == np.inf
