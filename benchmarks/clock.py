@@ -522,7 +522,7 @@ def _streams_label(acc_hz: float | None) -> str:
     return "ECG only" if acc_hz is None else f"ECG and ACC at {acc_hz:g} Hz"
 
 
-def delay_shapes(seeds: int, acc_hz: float | None = None) -> None:
+def delay_shapes(seeds: int, acc_hz: float | None = None, bound_level: float | None = None) -> None:
     """The 3-minute two-H10 case with other delay shapes: is the bounded model kept out?"""
     print(
         f"\n## Two H10s, 3 minutes, other delay shapes (2 % held as above), "
@@ -536,8 +536,10 @@ def delay_shapes(seeds: int, acc_hz: float | None = None) -> None:
     for shape in DELAY_SHAPES:
         rows: dict[str, list[float]] = {}
         for seed in range(seeds):
-            a = h10_stream(100.0, 5000 + seed, 180.0, shape, acc_hz=acc_hz)
-            b = h10_stream(-100.0, 6000 + seed, 180.0, shape, acc_hz=acc_hz)
+            a, b = (
+                h10_stream(drift, base + seed, 180.0, shape, acc_hz=acc_hz, bound_level=bound_level)
+                for drift, base in ((100.0, 5000), (-100.0, 6000))
+            )
             grid = np.arange(0.6, 179.4, 0.05)
             cross = np.abs(np.interp(grid, a.t, a.error) - np.interp(grid, b.t, b.error))
             for start in (30.0, 60.0):
@@ -708,7 +710,9 @@ def main() -> None:
         "--prior-ppm", type=float, help="the 3-minute case with this drift prior scale"
     )
     parser.add_argument(
-        "--bound-level", type=float, help="the 3-minute case with this error-bound credibility"
+        "--bound-level",
+        type=float,
+        help="the 3-minute cases (h10, delays) with this error-bound credibility",
     )
     parser.add_argument("--long-seeds", type=int, default=5, help="seeds of the 30-minute cases")
     parser.add_argument(
@@ -725,7 +729,7 @@ def main() -> None:
     if args.only in (None, "bound"):
         information_bound(args.seeds, args.acc_hz)
     if args.only in (None, "delays"):
-        delay_shapes(args.seeds, acc_hz)
+        delay_shapes(args.seeds, acc_hz, args.bound_level)
     if args.only in (None, "long"):
         two_h10_long(args.long_seeds, acc_hz=acc_hz)
     if args.only in (None, "counter"):
