@@ -296,6 +296,26 @@ def test_a_99_9_percent_bound_covers_every_strap_where_a_99_percent_one_misses_r
     assert min(coverage[0.999, d] for d in (100.0, -100.0)) >= 0.95
 
 
+def test_retime_places_ecg_only_straps_afterwards_where_live_mapping_cannot() -> None:
+    """Seed 4 of the ECG-only table: live, the straps are 3.75 ms apart (p99 from 60 s), the
+    information limit of 1.8 frames a second (docs/clock.md). The same map, asked again 30 s
+    after each frame or at the end of the session, places them within 2 ms and 1 ms."""
+    from benchmarks.clock import h10_stream
+
+    a, b = h10_stream(100.0, 1004, 180.0), h10_stream(-100.0, 2004, 180.0)
+    grid = np.arange(0.6, 179.4, 0.05)
+
+    def p99(ea: np.ndarray, eb: np.ndarray, start: float) -> float:
+        cross = np.abs(np.interp(grid, a.t, ea) - np.interp(grid, b.t, eb))
+        return float(np.percentile(cross[grid >= start], 99))
+
+    assert p99(a.error, b.error, 60.0) > 3e-3
+    assert p99(a.lagged[30.0], b.lagged[30.0], 30.0) < 2e-3
+    assert p99(a.hindsight, b.hindsight, 0.0) < 1e-3
+    with pytest.raises(ConfigError):
+        DeviceClockMap().retime([1.0])
+
+
 def test_error_bound_and_drift_uncertainty_before_and_after_observations() -> None:
     m = DeviceClockMap()
     assert m.error_bound_s == np.inf
