@@ -241,6 +241,17 @@ def mistakes(tmp_path: Path) -> list[tuple[list[str | Path], str, dict[str, str]
         (["twin", "heart-rate", "--transport", f"bumble:tcp-client:127.0.0.1:{port}"],
          str(port), {}),
         (["twin", "nope", "--transport", "bumble:tcp-client:127.0.0.1:1"], "nope", {}),
+        # a port number bumble cannot connect to (an OverflowError traceback before)
+        (["scan", "--transport", "bumble:tcp-client:127.0.0.1:99999"], "99999", {}),
+        (["twin", "heart-rate", "--transport", "bumble:tcp-client:127.0.0.1:99999"], "99999",
+         {}),
+        # no connect timeout (0: keep trying), but the session ended without the device
+        (["stream", "--device", "Nope", "--connect-timeout", "0", "--duration", "3"],
+         "the session ended before every device connected", NO_DBUS),
+        # an MQTT export whose broker is never reached: said, and the command fails
+        (["demo", "--duration", "15", "--speed", "30", "--no-report", "--mqtt",
+          f"mqtt://127.0.0.1:{port}"], f"never reached its broker (cannot reach "
+         f"mqtt://127.0.0.1:{port}", {}),
     ]
     # fmt: on
 
@@ -250,7 +261,8 @@ MISTAKE_IDS = [
     "stream-bad-bumble", "stream-no-device", "stream-bad-lsl-field", "stream-no-lsl-stream",
     "run-bad-transport", "run-bad-record", "run-missing-config", "record-bad-out",
     "record-bad-consent", "demo-bad-out", "replay-bad-out", "report-bad-out", "report-missing",
-    "twin-closed-port", "twin-unknown",
+    "twin-closed-port", "twin-unknown", "scan-port-out-of-range", "twin-port-out-of-range",
+    "stream-never-connected", "demo-mqtt-unreached",
 ]  # fmt: skip
 """One id per entry of :func:`mistakes`, in its order (each runs as its own test)."""
 
@@ -271,6 +283,63 @@ def test_every_command_says_a_mistake_in_one_line_with_the_listed_exit_code(
     assert [x for x in said if x.startswith("wearsdk")] == [said[-1]], (args, said)
     assert names in said[-1], (args, said[-1])
     assert "errors.pydantic.dev" not in done.stderr
+
+
+USAGE_MISTAKES = [
+    ["demo", "--seed", "-1"],
+    ["demo", "--duration", "inf"],
+    ["twin", "heart-rate", "--transport", "bumble:tcp-client:127.0.0.1:1", "--seed", "-1"],
+    ["stream", "--device", "X", "--connect-timeout", "-1"],
+    ["stream", "--device", "X", "--face-span", "nan"],
+    ["replay", "x.xdf", "--speed", "0"],
+    ["scan", "--timeout", "inf"],
+    ["doctor", "--timeout", "0"],
+]
+"""Numbers no command can use: argparse's usage error naming the argument (a ValueError or
+pydantic traceback from the simulator or the session model before)."""
+
+
+@pytest.mark.parametrize("args", USAGE_MISTAKES, ids=[" ".join(a) for a in USAGE_MISTAKES])
+def test_a_number_no_command_can_use_is_a_usage_error(args: list[str]) -> None:
+    done = wearsdk(*args)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"wearsdk {args[0]}: error: argument "), last
+    assert args[-1] in last
+
+
+def test_a_recording_replaced_with_overwrite_is_owner_only(tmp_path: Path) -> None:
+    """--overwrite replaced the bytes of a recording but kept the old file's mode (0644)."""
+    import pyxdf
+
+    (tmp_path / "keep.xdf").write_bytes(b"an earlier recording")
+    (tmp_path / "keep.xdf").chmod(0o644)
+    session = tmp_path / "session.toml"
+    session.write_text(
+        '[session]\ntransport = "virtual"\nduration_s = 8\nspeed = 8\nrecord = "keep.xdf"\n\n'
+        '[[devices]]\ndriver = "heart-rate"\nname = "Strap"\n'
+    )
+    done = wearsdk("run", "--config", session, "--overwrite", "--no-live")
+    assert done.returncode == 0, done.stderr
+    assert mode(tmp_path / "keep.xdf") == 0o600
+    streams, _ = pyxdf.load_xdf(str(tmp_path / "keep.xdf"))
+    assert streams
+
+
+def test_a_device_name_is_taken_out_of_a_reason_as_a_word_only() -> None:
+    """A strap named "S" made the reason read "no Bluetooth through the O<device> stack"."""
+    from wearsdk import DeviceNotFoundError
+    from wearsdk.session._reconnect import public_reason
+
+    assert public_reason(OSError("no Bluetooth through the OS stack"), "S") == (
+        "no Bluetooth through the OS stack"
+    )
+    gone = DeviceNotFoundError("H10 a", "no device matching 'H10 a' within 10 s")
+    assert public_reason(gone, "H10 a") == "no device matching <device> within 10 s"
+    assert public_reason(OSError("H10 a went away (H10 ab)"), "H10 a") == (
+        "<device> went away (H10 ab)"
+    )
 
 
 def test_a_usage_mistake_exits_2_and_a_failed_doctor_check_3() -> None:

@@ -13,6 +13,7 @@ from wearsdk._live import face_summary, window_heart_rate
 
 if TYPE_CHECKING:  # asyncio, numpy and the bus: not for `wearsdk --help`
     from wearsdk._contracts import SinkReport
+    from wearsdk.io.mqtt import MqttStatistics
 
 
 class Summary:
@@ -201,16 +202,27 @@ def _num(v: float | None) -> str:
     return "-" if v is None else f"{v:.2f}" if abs(v) < 10 else f"{v:.0f}"
 
 
-def report_sinks(reports: Sequence[SinkReport]) -> bool:
+def report_sinks(reports: Sequence[SinkReport], mqtt: MqttStatistics | None = None) -> bool:
     """Say on stderr which sinks could not deliver everything; return whether one failed.
 
     A sink that failed was reported when it failed (the session logs it once and goes on);
-    the command then ends with exit code 1.
+    the command then ends with exit code 1. So does an MQTT export whose broker was never
+    reached (``mqtt``: the bridge's counters): it said so as it happened, and says it again
+    as the error the command ends with.
     """
+    unreached = mqtt is not None and mqtt.connects == 0
     for report in reports:
-        if report.error is None and not report.ok:
+        if report.error is None and not report.ok and not (unreached and report.name == "mqtt"):
             print(f"wearsdk: {report.describe()}", file=sys.stderr)
-    return any(report.error is not None for report in reports)
+    if unreached:
+        assert mqtt is not None
+        why = mqtt.last_error or "no connection"
+        print(
+            f"wearsdk: error: the MQTT export never reached its broker ({why}); nothing was "
+            "exported: check the URL and that the broker runs (`wearsdk doctor --mqtt URL`)",
+            file=sys.stderr,
+        )
+    return unreached or any(report.error is not None for report in reports)
 
 
 def notice(text: str) -> None:

@@ -30,6 +30,7 @@ from wearsdk.io.ble._transport import (
     _BumbleCentralTransport,
     _lost,
     _shutdown_device,
+    open_bumble_transport,
 )
 
 __all__ = ["ADVERTISING_INTERVAL_MS", "VirtualLink", "open_peripheral", "start_advertising"]
@@ -262,10 +263,9 @@ async def open_peripheral(
         name: the device (GAP) name.
         address: static random address to advertise with; generated if omitted.
     """
-    from bumble.transport import open_transport
     from bumble.transport.common import TransportLostError
 
-    transport = await open_transport(spec)
+    transport = await open_bumble_transport(spec)
     try:
         addr = Address(address) if address else Address.generate_static_address()
         device = Device(name=name, address=addr, host=Host(transport.source, transport.sink))
