@@ -750,3 +750,34 @@ def test_a_port_that_is_not_a_controller_is_said_in_one_line(tmp_path: Path) -> 
             assert "HCI" in done.stderr
     finally:
         server.close()
+
+
+def test_plain_lines_go_forward_in_time_and_say_a_held_stress_level() -> None:
+    """Item 10: piped, the demo reprinted each revised window as a new line whose `t` stepped
+    back (101 of 178 lines, time backwards 25 times), and printed `stress high` beside
+    arousal 0.1 with only a `stress_level_held` flag. One line per window in time order, the
+    revisions said once; a held level reads as held."""
+    from wearsdk.cli._output import Summary
+
+    out = io.StringIO()
+    summary = Summary(out)
+
+    def estimate(t: float, arousal: float, *, revised: bool = False, held: bool = False) -> None:
+        flags = ["no_contact", "stress_level_held"] if held else []
+        summary({"type": "estimate", "topic": "affect/estimate", "t": t, "arousal": arousal,
+                 "confidence": 0.5, "stress_level": "high", "flags": flags,
+                 "revised": revised})  # fmt: skip
+
+    estimate(19.0, 0.20)
+    estimate(20.0, 0.22)
+    estimate(19.0, 0.21, revised=True)  # a late annotation for t = 19
+    estimate(20.0, 0.21, revised=True)
+    estimate(21.0, 0.12, held=True)
+    lines = out.getvalue().splitlines()
+    times = [float(m.group(1)) for x in lines if (m := re.match(r"t=\s*([\d.]+)s", x))]
+    assert times == [0.0, 1.0, 2.0]  # from the first event's t
+    assert summary.revisions == 2
+    assert len([x for x in lines if "revised" in x]) == 1  # said once
+    held = lines[-1]
+    assert "stress high (held) no_contact" in held
+    assert "stress_level_held" not in held

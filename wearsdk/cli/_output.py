@@ -26,6 +26,8 @@ class Summary:
         self.hr: float | None = None
         self.hr_events = False  # a strap reports heart rate itself; else the window's value
         self.t0: float | None = None
+        self.revisions = 0
+        """Revised estimates seen (not printed: a line per window, in time order)."""
 
     def __call__(self, line: dict[str, Any]) -> None:
         kind = line.get("type")
@@ -76,20 +78,35 @@ class Summary:
                 flush=True,
             )
         elif kind == "estimate" and line.get("topic") != "affect/physio":  # fused ones only
+            if line.get("revised"):
+                self._revised()
+                return
             arousal = float(line["arousal"])
             conf = float(line["confidence"])
             bar = "#" * round(arousal * 20)
             hr = f"{self.hr:5.1f}" if self.hr is not None else "  -  "
-            flags = ",".join(line.get("flags") or ())
+            flags = [f for f in line.get("flags") or () if f != "stress_level_held"]
             level = line.get("stress_level") or "-"
+            if "stress_level_held" in (line.get("flags") or ()):
+                level = f"{level} (held)"  # too uncertain to move it: the level from before
             valence = line.get("valence")
             val = f"valence {float(valence):+4.2f} " if valence is not None else ""
-            if line.get("revised"):
-                flags = f"revised {flags}"
             print(
                 f"t={float(line['t']) - (self.t0 or 0.0):7.1f}s  {self.phase:<9} HR {hr} bpm  "
                 f"arousal {arousal:4.2f} [{bar:<20}] conf {conf:4.2f} {val}stress {level:<6} "
-                f"{flags}",
+                f"{','.join(flags)}",
+                file=self.out,
+                flush=True,
+            )
+
+    def _revised(self) -> None:
+        """A late camera/voice annotation revised an earlier window: said once, not reprinted
+        (a reprint's ``t`` would step back in time)."""  # noqa: D205, D209
+        self.revisions += 1
+        if self.revisions == 1:
+            print(
+                "(a late camera/voice annotation revised an earlier window: revised estimates "
+                "are in --jsonl, the event log and the report, not in these lines)",
                 file=self.out,
                 flush=True,
             )
