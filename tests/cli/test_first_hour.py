@@ -781,3 +781,27 @@ def test_plain_lines_go_forward_in_time_and_say_a_held_stress_level() -> None:
     held = lines[-1]
     assert "stress high (held) no_contact" in held
     assert "stress_level_held" not in held
+
+
+def test_a_reader_that_goes_away_ends_a_session_file_run_at_once(tmp_path: Path) -> None:
+    """Item 6, its second half: `wearsdk run --jsonl | head -1` ran to the session's end."""
+    import time
+
+    session = tmp_path / "session.toml"
+    session.write_text(VIRTUAL_SESSION.format(duration=600, speed=1))
+    started = time.monotonic()
+    with running(
+        [sys.executable, "-m", "wearsdk", "run", "--config", str(session), "--jsonl"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) as proc:
+        assert proc.stdout is not None
+        assert proc.stderr is not None
+        first = json.loads(proc.stdout.readline())
+        proc.stdout.close()
+        code = proc.wait(timeout=120)
+        stderr = proc.stderr.read()
+    assert "topic" in first
+    assert code == 141, stderr
+    assert "Traceback" not in stderr
+    assert time.monotonic() - started < 120  # not the session's 600 s
