@@ -805,3 +805,29 @@ def test_a_reader_that_goes_away_ends_a_session_file_run_at_once(tmp_path: Path)
     assert code == 141, stderr
     assert "Traceback" not in stderr
     assert time.monotonic() - started < 120  # not the session's 600 s
+
+
+def test_a_twin_whose_controller_never_answers_says_so_within_its_timeout() -> None:
+    """`twin` on a port where something accepts and never answers waited silently forever
+    (the central's side already gave up after 10 s); it is the same one line now."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    port = server.getsockname()[1]
+    held: list[socket.socket] = []
+
+    def accept() -> None:
+        with contextlib.suppress(OSError):  # closed at the end of the test
+            held.append(server.accept()[0])  # accepted, never answered
+
+    threading.Thread(target=accept, daemon=True).start()
+    spec = f"bumble:tcp-client:127.0.0.1:{port}"
+    try:
+        done = wearsdk("twin", "heart-rate", "--transport", spec, "--duration", "30")
+    finally:
+        server.close()
+        for conn in held:
+            conn.close()
+    assert done.returncode == 1, done.stderr
+    assert done.stderr == f"wearsdk: error: the controller of '{spec}' did not answer within 10 s\n"
+    assert done.stdout == ""  # it never said it was serving

@@ -6,6 +6,7 @@ theirs; everything goes through real HCI, LL, L2CAP and ATT, in the running even
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import itertools
 import logging
@@ -26,6 +27,7 @@ from bumble.transport.common import AsyncPipeSink
 
 from wearsdk._errors import ConfigError, TransportUnavailableError, WearError
 from wearsdk.io.ble._transport import (
+    _POWER_ON_TIMEOUT_S,
     BleTransport,
     _BumbleCentralTransport,
     _lost,
@@ -270,7 +272,12 @@ async def open_peripheral(
         addr = Address(address) if address else Address.generate_static_address()
         device = Device(name=name, address=addr, host=Host(transport.source, transport.sink))
         try:
-            await device.power_on()
+            async with asyncio.timeout(_POWER_ON_TIMEOUT_S):
+                await device.power_on()
+        except TimeoutError:
+            raise TransportUnavailableError(
+                f"the controller of 'bumble:{spec}' did not answer within {_POWER_ON_TIMEOUT_S:g} s"
+            ) from None
         except TransportLostError:
             raise TransportUnavailableError(_lost(spec)) from None
         try:
