@@ -92,6 +92,8 @@ def test_scan_then_stream_a_twin_in_another_process(radio: tuple[str, str]) -> N
     scan = run_cli("scan", "--transport", transport, "--timeout", "2", "--jsonl")
     assert scan.returncode == 0, scan.stderr
     devices = [json.loads(line) for line in scan.stdout.splitlines()]
+    # compact, like the events (issue 26 item 12: scan --jsonl printed spaced JSON)
+    assert scan.stdout.splitlines() == [json.dumps(d, separators=(",", ":")) for d in devices]
     (twin,) = [d for d in devices if d["name"] == name]
     assert "0000180d-0000-1000-8000-00805f9b34fb" in twin["services"]
 

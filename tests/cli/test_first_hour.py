@@ -831,3 +831,35 @@ def test_a_twin_whose_controller_never_answers_says_so_within_its_timeout() -> N
     assert done.returncode == 1, done.stderr
     assert done.stderr == f"wearsdk: error: the controller of '{spec}' did not answer within 10 s\n"
     assert done.stdout == ""  # it never said it was serving
+
+
+def test_a_twin_says_when_it_stops_serving(tmp_path: Path) -> None:
+    """Item 9: the twin exited silently after an undocumented 600 s; it says that it served
+    its --duration (documented in its help and the quickstart) and exits 0."""
+    from tests.cli.test_cross_process import free_port, wait_listening
+
+    p1, p2 = free_port(), free_port()
+    controllers = [sys.executable, "-m", "bumble.apps.controllers"]
+    controllers += [f"tcp-server:127.0.0.1:{p1}", f"tcp-server:127.0.0.1:{p2}"]
+    log = (tmp_path / "controllers.log").open("wb")
+    with running(controllers, stdout=log, stderr=subprocess.STDOUT), contextlib.closing(log):
+        wait_listening(p1)
+        wait_listening(p2)
+        done = wearsdk(
+            "twin", "heart-rate", "--transport", f"bumble:tcp-client:127.0.0.1:{p2}",
+            "--duration", "2", "--name", "short twin",
+        )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        f"serving heart-rate twin 'short twin' on bumble:tcp-client:127.0.0.1:{p2}",
+        "twin 'short twin': served 2 s (--duration), exiting",
+    ]
+
+
+def test_the_readme_lists_every_driver() -> None:
+    """Item 12: the README's command block listed two of the four drivers."""
+    from wearsdk.cli._args import entry_points
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    (listed,) = re.findall(r"wearsdk stream --device ADDRESS\|NAME \[--driver ([\w|-]+)\]", readme)
+    assert set(listed.split("|")) == set(entry_points("wearsdk.drivers"))
