@@ -217,7 +217,8 @@ def add_report_arguments(parser: argparse.ArgumentParser, *, default_on: bool) -
         type=Path,
         metavar="PNG",
         default=None,
-        help=f"draw the session report here at the end, HTML next to it ({when})",
+        help=f"draw the session report here at the end, HTML next to it, and the event log it "
+        f"reads, events.jsonl, unless --out DIR puts it elsewhere ({when})",
     )
     parser.add_argument(
         "--no-report", dest="report", action="store_const", const=False, help="no report"
@@ -248,8 +249,8 @@ def report_plan(
 ) -> tuple[Path | None, Path | None]:
     """Where the event log and the report go: ``(log_dir, png)``; either may be ``None``.
 
-    A report needs a log: when one is due and ``--out`` is not given, the log goes to a new
-    folder ``$WEARSDK_HOME/sessions/<kind>-<UTC time>``.
+    A report needs a log: when one is due and ``--out`` is not given, the log goes next to
+    ``--report PNG``, or without it to a new folder ``$WEARSDK_HOME/sessions/<kind>-<UTC time>``.
     """
     out: Path | None = args.out
     report: Path | bool | None = args.report
