@@ -198,6 +198,15 @@ class PolarH10(HeartRateStrap):
                 status=PmdStatus.INVALID_MTU,
                 measurement_type=first,
             )
+        if client.services.get_characteristic(PMD_CONTROL_POINT_UUID) is None:
+            # the wrong driver for the device: say what it lacks, not bleak's bare UUID
+            raise PmdError(
+                "the device has no Polar PMD (measurement data) service: it is not a Polar "
+                "H10, or not one that streams ECG; for its heart rate only use --driver "
+                "heart-rate",
+                status=PmdStatus.NOT_SUPPORTED,
+                measurement_type=first,
+            )
         while not self._cp_responses.empty():
             self._cp_responses.get_nowait()
         await client.start_notify(PMD_CONTROL_POINT_UUID, self._on_control_point)

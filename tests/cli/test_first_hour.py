@@ -241,6 +241,17 @@ def mistakes(tmp_path: Path) -> list[tuple[list[str | Path], str, dict[str, str]
         (["twin", "heart-rate", "--transport", f"bumble:tcp-client:127.0.0.1:{port}"],
          str(port), {}),
         (["twin", "nope", "--transport", "bumble:tcp-client:127.0.0.1:1"], "nope", {}),
+        # a port number bumble cannot connect to (an OverflowError traceback before)
+        (["scan", "--transport", "bumble:tcp-client:127.0.0.1:99999"], "99999", {}),
+        (["twin", "heart-rate", "--transport", "bumble:tcp-client:127.0.0.1:99999"], "99999",
+         {}),
+        # no connect timeout (0: keep trying), but the session ended without the device
+        (["stream", "--device", "Nope", "--connect-timeout", "0", "--duration", "3"],
+         "the session ended before every device connected", NO_DBUS),
+        # an MQTT export whose broker is never reached: said, and the command fails
+        (["demo", "--duration", "15", "--speed", "30", "--no-report", "--mqtt",
+          f"mqtt://127.0.0.1:{port}"], f"never reached its broker (cannot reach "
+         f"mqtt://127.0.0.1:{port}", {}),
     ]
     # fmt: on
 
@@ -250,7 +261,8 @@ MISTAKE_IDS = [
     "stream-bad-bumble", "stream-no-device", "stream-bad-lsl-field", "stream-no-lsl-stream",
     "run-bad-transport", "run-bad-record", "run-missing-config", "record-bad-out",
     "record-bad-consent", "demo-bad-out", "replay-bad-out", "report-bad-out", "report-missing",
-    "twin-closed-port", "twin-unknown",
+    "twin-closed-port", "twin-unknown", "scan-port-out-of-range", "twin-port-out-of-range",
+    "stream-never-connected", "demo-mqtt-unreached",
 ]  # fmt: skip
 """One id per entry of :func:`mistakes`, in its order (each runs as its own test)."""
 
@@ -271,6 +283,63 @@ def test_every_command_says_a_mistake_in_one_line_with_the_listed_exit_code(
     assert [x for x in said if x.startswith("wearsdk")] == [said[-1]], (args, said)
     assert names in said[-1], (args, said[-1])
     assert "errors.pydantic.dev" not in done.stderr
+
+
+USAGE_MISTAKES = [
+    ["demo", "--seed", "-1"],
+    ["demo", "--duration", "inf"],
+    ["twin", "heart-rate", "--transport", "bumble:tcp-client:127.0.0.1:1", "--seed", "-1"],
+    ["stream", "--device", "X", "--connect-timeout", "-1"],
+    ["stream", "--device", "X", "--face-span", "nan"],
+    ["replay", "x.xdf", "--speed", "0"],
+    ["scan", "--timeout", "inf"],
+    ["doctor", "--timeout", "0"],
+]
+"""Numbers no command can use: argparse's usage error naming the argument (a ValueError or
+pydantic traceback from the simulator or the session model before)."""
+
+
+@pytest.mark.parametrize("args", USAGE_MISTAKES, ids=[" ".join(a) for a in USAGE_MISTAKES])
+def test_a_number_no_command_can_use_is_a_usage_error(args: list[str]) -> None:
+    done = wearsdk(*args)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"wearsdk {args[0]}: error: argument "), last
+    assert args[-1] in last
+
+
+def test_a_recording_replaced_with_overwrite_is_owner_only(tmp_path: Path) -> None:
+    """--overwrite replaced the bytes of a recording but kept the old file's mode (0644)."""
+    import pyxdf
+
+    (tmp_path / "keep.xdf").write_bytes(b"an earlier recording")
+    (tmp_path / "keep.xdf").chmod(0o644)
+    session = tmp_path / "session.toml"
+    session.write_text(
+        '[session]\ntransport = "virtual"\nduration_s = 8\nspeed = 8\nrecord = "keep.xdf"\n\n'
+        '[[devices]]\ndriver = "heart-rate"\nname = "Strap"\n'
+    )
+    done = wearsdk("run", "--config", session, "--overwrite", "--no-live")
+    assert done.returncode == 0, done.stderr
+    assert mode(tmp_path / "keep.xdf") == 0o600
+    streams, _ = pyxdf.load_xdf(str(tmp_path / "keep.xdf"))
+    assert streams
+
+
+def test_a_device_name_is_taken_out_of_a_reason_as_a_word_only() -> None:
+    """A strap named "S" made the reason read "no Bluetooth through the O<device> stack"."""
+    from wearsdk import DeviceNotFoundError
+    from wearsdk.session._reconnect import public_reason
+
+    assert public_reason(OSError("no Bluetooth through the OS stack"), "S") == (
+        "no Bluetooth through the OS stack"
+    )
+    gone = DeviceNotFoundError("H10 a", "no device matching 'H10 a' within 10 s")
+    assert public_reason(gone, "H10 a") == "no device matching <device> within 10 s"
+    assert public_reason(OSError("H10 a went away (H10 ab)"), "H10 a") == (
+        "<device> went away (H10 ab)"
+    )
 
 
 def test_a_usage_mistake_exits_2_and_a_failed_doctor_check_3() -> None:
@@ -681,3 +750,116 @@ def test_a_port_that_is_not_a_controller_is_said_in_one_line(tmp_path: Path) -> 
             assert "HCI" in done.stderr
     finally:
         server.close()
+
+
+def test_plain_lines_go_forward_in_time_and_say_a_held_stress_level() -> None:
+    """Item 10: piped, the demo reprinted each revised window as a new line whose `t` stepped
+    back (101 of 178 lines, time backwards 25 times), and printed `stress high` beside
+    arousal 0.1 with only a `stress_level_held` flag. One line per window in time order, the
+    revisions said once; a held level reads as held."""
+    from wearsdk.cli._output import Summary
+
+    out = io.StringIO()
+    summary = Summary(out)
+
+    def estimate(t: float, arousal: float, *, revised: bool = False, held: bool = False) -> None:
+        flags = ["no_contact", "stress_level_held"] if held else []
+        summary({"type": "estimate", "topic": "affect/estimate", "t": t, "arousal": arousal,
+                 "confidence": 0.5, "stress_level": "high", "flags": flags,
+                 "revised": revised})  # fmt: skip
+
+    estimate(19.0, 0.20)
+    estimate(20.0, 0.22)
+    estimate(19.0, 0.21, revised=True)  # a late annotation for t = 19
+    estimate(20.0, 0.21, revised=True)
+    estimate(21.0, 0.12, held=True)
+    lines = out.getvalue().splitlines()
+    times = [float(m.group(1)) for x in lines if (m := re.match(r"t=\s*([\d.]+)s", x))]
+    assert times == [0.0, 1.0, 2.0]  # from the first event's t
+    assert summary.revisions == 2
+    assert len([x for x in lines if "revised" in x]) == 1  # said once
+    held = lines[-1]
+    assert "stress high (held) no_contact" in held
+    assert "stress_level_held" not in held
+
+
+def test_a_reader_that_goes_away_ends_a_session_file_run_at_once(tmp_path: Path) -> None:
+    """Item 6, its second half: `wearsdk run --jsonl | head -1` ran to the session's end."""
+    import time
+
+    session = tmp_path / "session.toml"
+    session.write_text(VIRTUAL_SESSION.format(duration=600, speed=1))
+    started = time.monotonic()
+    with running(
+        [sys.executable, "-m", "wearsdk", "run", "--config", str(session), "--jsonl"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) as proc:
+        assert proc.stdout is not None
+        assert proc.stderr is not None
+        first = json.loads(proc.stdout.readline())
+        proc.stdout.close()
+        code = proc.wait(timeout=120)
+        stderr = proc.stderr.read()
+    assert "topic" in first
+    assert code == 141, stderr
+    assert "Traceback" not in stderr
+    assert time.monotonic() - started < 120  # not the session's 600 s
+
+
+def test_a_twin_whose_controller_never_answers_says_so_within_its_timeout() -> None:
+    """`twin` on a port where something accepts and never answers waited silently forever
+    (the central's side already gave up after 10 s); it is the same one line now."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    port = server.getsockname()[1]
+    held: list[socket.socket] = []
+
+    def accept() -> None:
+        with contextlib.suppress(OSError):  # closed at the end of the test
+            held.append(server.accept()[0])  # accepted, never answered
+
+    threading.Thread(target=accept, daemon=True).start()
+    spec = f"bumble:tcp-client:127.0.0.1:{port}"
+    try:
+        done = wearsdk("twin", "heart-rate", "--transport", spec, "--duration", "30")
+    finally:
+        server.close()
+        for conn in held:
+            conn.close()
+    assert done.returncode == 1, done.stderr
+    assert done.stderr == f"wearsdk: error: the controller of '{spec}' did not answer within 10 s\n"
+    assert done.stdout == ""  # it never said it was serving
+
+
+def test_a_twin_says_when_it_stops_serving(tmp_path: Path) -> None:
+    """Item 9: the twin exited silently after an undocumented 600 s; it says that it served
+    its --duration (documented in its help and the quickstart) and exits 0."""
+    from tests.cli.test_cross_process import free_port, wait_listening
+
+    p1, p2 = free_port(), free_port()
+    controllers = [sys.executable, "-m", "bumble.apps.controllers"]
+    controllers += [f"tcp-server:127.0.0.1:{p1}", f"tcp-server:127.0.0.1:{p2}"]
+    log = (tmp_path / "controllers.log").open("wb")
+    with running(controllers, stdout=log, stderr=subprocess.STDOUT), contextlib.closing(log):
+        wait_listening(p1)
+        wait_listening(p2)
+        done = wearsdk(
+            "twin", "heart-rate", "--transport", f"bumble:tcp-client:127.0.0.1:{p2}",
+            "--duration", "2", "--name", "short twin",
+        )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        f"serving heart-rate twin 'short twin' on bumble:tcp-client:127.0.0.1:{p2}",
+        "twin 'short twin': served 2 s (--duration), exiting",
+    ]
+
+
+def test_the_readme_lists_every_driver() -> None:
+    """Item 12: the README's command block listed two of the four drivers."""
+    from wearsdk.cli._args import entry_points
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    (listed,) = re.findall(r"wearsdk stream --device ADDRESS\|NAME \[--driver ([\w|-]+)\]", readme)
+    assert set(listed.split("|")) == set(entry_points("wearsdk.drivers"))

@@ -74,21 +74,25 @@ def _check_outputs(config: SessionConfig) -> None:
 
 
 async def _until_connected(
-    statuses: Subscription, devices: dict[str, str], timeout_s: float
+    statuses: Subscription,
+    devices: dict[str, str],
+    timeout_s: float | None,
+    reasons: dict[str, str] | None = None,
 ) -> None:
     """Return once every device has connected; raise when one has not within ``timeout_s``.
 
     Args:
         statuses: a subscription to ``device/+/status``.
         devices: what each source id is, for the message (``heart-rate 'Strap'``).
-        timeout_s: real seconds.
+        timeout_s: real seconds (``None``: no limit).
+        reasons: filled with why each device's last attempt failed, by source id.
 
     Raises:
         DeviceNotFoundError: a device never connected; the message names it and the last
             reason an attempt failed.
     """
     waiting = dict(devices)
-    reasons: dict[str, str] = {}
+    reasons = {} if reasons is None else reasons
     try:
         async with asyncio.timeout(timeout_s):
             while waiting:
@@ -128,10 +132,15 @@ async def _run_live(
     until: Any = (
         asyncio.Event().wait() if section.duration_s is None else session.sleep(section.duration_s)
     )
-    if not devices or not section.connect_timeout_s:
+    if not devices:
         await until
         return
-    watch = asyncio.ensure_future(_until_connected(statuses, devices, section.connect_timeout_s))
+    # connect_timeout_s 0: no limit, but a session that ends before a device connected has
+    # not done its job all the same
+    reasons: dict[str, str] = {}
+    watch = asyncio.ensure_future(
+        _until_connected(statuses, devices, section.connect_timeout_s or None, reasons)
+    )
     main = asyncio.ensure_future(until)
     try:
         await asyncio.wait({watch, main}, return_when=asyncio.FIRST_COMPLETED)
@@ -140,9 +149,11 @@ async def _run_live(
             await main
         elif main.done():
             main.result()
+            why = next((reasons[s] for s in devices if s in reasons), None)
             raise DeviceNotFoundError(
                 next(iter(devices.values())),
-                f"the session ended before every device connected ({', '.join(devices.values())})",
+                f"the session ended before every device connected ({', '.join(devices.values())})"
+                + (f"; last attempt: {why}" if why else ""),
             )
     finally:
         for task in (watch, main):

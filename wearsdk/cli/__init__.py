@@ -91,7 +91,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise
     except (WearError, OSError) as exc:
         return _error(exc)
+    except Exception as exc:
+        if not _is_validation_error(exc):
+            raise  # a bug: its traceback is what a report needs
+        return _error(exc)
     return code
+
+
+def _is_validation_error(exc: BaseException) -> bool:
+    """A pydantic ValidationError (without importing pydantic for the check): a value the
+    user gave that a model refused, said in one line like a ConfigError."""  # noqa: D205, D209
+    return type(exc).__name__ == "ValidationError" and type(exc).__module__.startswith("pydantic")
 
 
 def _error(exc: BaseException) -> int:
@@ -109,7 +119,11 @@ def _error(exc: BaseException) -> int:
 
 
 def _describe(exc: BaseException) -> str:
-    if isinstance(exc, WearError) or not isinstance(exc, OSError):
+    if _is_validation_error(exc):
+        errors = exc.errors()  # type: ignore[attr-defined]
+        where = ".".join(str(x) for x in errors[0]["loc"]) if errors else ""
+        text = f"{where}: {errors[0]['msg']}" if errors else str(exc).splitlines()[0]
+    elif isinstance(exc, WearError) or not isinstance(exc, OSError):
         text = str(exc) or type(exc).__name__
     elif exc.filename is not None:
         text = f"{exc.filename}: {exc.strerror or exc}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib.metadata
 import inspect
+import math
 import re
 import tomllib
 from datetime import UTC, datetime
@@ -21,12 +22,39 @@ TRANSPORT_HELP = (
 
 
 def positive_float(text: str) -> float:
+    """A finite number > 0 (argparse type): else a usage error naming the value."""
+    value = _finite(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0: {text!r}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    """A finite number >= 0 (argparse type): else a usage error naming the value."""
+    value = _finite(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0: {text!r}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """A whole number >= 0 (argparse type; a simulator seed): else a usage error."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0: {text!r}")
+    return value
+
+
+def _finite(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0: {text!r}")
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"not a finite number: {text!r}")
     return value
 
 
@@ -189,7 +217,8 @@ def add_report_arguments(parser: argparse.ArgumentParser, *, default_on: bool) -
         type=Path,
         metavar="PNG",
         default=None,
-        help=f"draw the session report here at the end, HTML next to it ({when})",
+        help=f"draw the session report here at the end, HTML next to it, and the event log it "
+        f"reads, events.jsonl, unless --out DIR puts it elsewhere ({when})",
     )
     parser.add_argument(
         "--no-report", dest="report", action="store_const", const=False, help="no report"
@@ -220,8 +249,8 @@ def report_plan(
 ) -> tuple[Path | None, Path | None]:
     """Where the event log and the report go: ``(log_dir, png)``; either may be ``None``.
 
-    A report needs a log: when one is due and ``--out`` is not given, the log goes to a new
-    folder ``$WEARSDK_HOME/sessions/<kind>-<UTC time>``.
+    A report needs a log: when one is due and ``--out`` is not given, the log goes next to
+    ``--report PNG``, or without it to a new folder ``$WEARSDK_HOME/sessions/<kind>-<UTC time>``.
     """
     out: Path | None = args.out
     report: Path | bool | None = args.report

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from wearsdk._errors import ConfigError
+from wearsdk.cli._args import non_negative_float
 
 
 def _add_face_arguments(stream: argparse.ArgumentParser) -> None:
@@ -35,7 +36,7 @@ def _add_face_arguments(stream: argparse.ArgumentParser) -> None:
     )
     stream.add_argument(
         "--face-span",
-        type=float,
+        type=non_negative_float,
         default=0.5,
         metavar="S",
         help="one face annotation per S seconds of frames (0: one per frame; default 0.5)",

@@ -13,6 +13,7 @@ from wearsdk._live import face_summary, window_heart_rate
 
 if TYPE_CHECKING:  # asyncio, numpy and the bus: not for `wearsdk --help`
     from wearsdk._contracts import SinkReport
+    from wearsdk.io.mqtt import MqttStatistics
 
 
 class Summary:
@@ -25,6 +26,8 @@ class Summary:
         self.hr: float | None = None
         self.hr_events = False  # a strap reports heart rate itself; else the window's value
         self.t0: float | None = None
+        self.revisions = 0
+        """Revised estimates seen (not printed: a line per window, in time order)."""
 
     def __call__(self, line: dict[str, Any]) -> None:
         kind = line.get("type")
@@ -75,20 +78,35 @@ class Summary:
                 flush=True,
             )
         elif kind == "estimate" and line.get("topic") != "affect/physio":  # fused ones only
+            if line.get("revised"):
+                self._revised()
+                return
             arousal = float(line["arousal"])
             conf = float(line["confidence"])
             bar = "#" * round(arousal * 20)
             hr = f"{self.hr:5.1f}" if self.hr is not None else "  -  "
-            flags = ",".join(line.get("flags") or ())
+            flags = [f for f in line.get("flags") or () if f != "stress_level_held"]
             level = line.get("stress_level") or "-"
+            if "stress_level_held" in (line.get("flags") or ()):
+                level = f"{level} (held)"  # too uncertain to move it: the level from before
             valence = line.get("valence")
             val = f"valence {float(valence):+4.2f} " if valence is not None else ""
-            if line.get("revised"):
-                flags = f"revised {flags}"
             print(
                 f"t={float(line['t']) - (self.t0 or 0.0):7.1f}s  {self.phase:<9} HR {hr} bpm  "
                 f"arousal {arousal:4.2f} [{bar:<20}] conf {conf:4.2f} {val}stress {level:<6} "
-                f"{flags}",
+                f"{','.join(flags)}",
+                file=self.out,
+                flush=True,
+            )
+
+    def _revised(self) -> None:
+        """A late camera/voice annotation revised an earlier window: said once, not reprinted
+        (a reprint's ``t`` would step back in time)."""  # noqa: D205, D209
+        self.revisions += 1
+        if self.revisions == 1:
+            print(
+                "(a late camera/voice annotation revised an earlier window: revised estimates "
+                "are in --jsonl, the event log and the report, not in these lines)",
                 file=self.out,
                 flush=True,
             )
@@ -201,16 +219,27 @@ def _num(v: float | None) -> str:
     return "-" if v is None else f"{v:.2f}" if abs(v) < 10 else f"{v:.0f}"
 
 
-def report_sinks(reports: Sequence[SinkReport]) -> bool:
+def report_sinks(reports: Sequence[SinkReport], mqtt: MqttStatistics | None = None) -> bool:
     """Say on stderr which sinks could not deliver everything; return whether one failed.
 
     A sink that failed was reported when it failed (the session logs it once and goes on);
-    the command then ends with exit code 1.
+    the command then ends with exit code 1. So does an MQTT export whose broker was never
+    reached (``mqtt``: the bridge's counters): it said so as it happened, and says it again
+    as the error the command ends with.
     """
+    unreached = mqtt is not None and mqtt.connects == 0
     for report in reports:
-        if report.error is None and not report.ok:
+        if report.error is None and not report.ok and not (unreached and report.name == "mqtt"):
             print(f"wearsdk: {report.describe()}", file=sys.stderr)
-    return any(report.error is not None for report in reports)
+    if unreached:
+        assert mqtt is not None
+        why = mqtt.last_error or "no connection"
+        print(
+            f"wearsdk: error: the MQTT export never reached its broker ({why}); nothing was "
+            "exported: check the URL and that the broker runs (`wearsdk doctor --mqtt URL`)",
+            file=sys.stderr,
+        )
+    return unreached or any(report.error is not None for report in reports)
 
 
 def notice(text: str) -> None:

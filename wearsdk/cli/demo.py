@@ -17,6 +17,7 @@ from wearsdk.cli._args import (
     add_overwrite_argument,
     add_report_arguments,
     export_sinks,
+    non_negative_int,
     positive_float,
     report_plan,
 )
@@ -55,7 +56,7 @@ def add_parser(sub: Any) -> None:
         metavar="X",
         help="run X times faster than real time (default 1)",
     )
-    demo.add_argument("--seed", type=int, default=0, help="simulator seed (default 0)")
+    demo.add_argument("--seed", type=non_negative_int, default=0, help="simulator seed (default 0)")
     demo.add_argument(
         "--eda",
         action=argparse.BooleanOptionalAction,
@@ -126,7 +127,7 @@ def cmd(args: argparse.Namespace) -> int:
         event_log.close()
     sink_failed = False
     if not interrupted:
-        sink_failed = report_sinks(result.sinks)
+        sink_failed = report_sinks(result.sinks, result.mqtt)
     if not args.jsonl and not interrupted:
         counts = ", ".join(f"{v} {k}" for k, v in sorted(result.messages.items()))
         print(f"demo finished: {counts}; dropped {result.dropped}")

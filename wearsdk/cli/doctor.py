@@ -6,6 +6,8 @@ import argparse
 import json
 from typing import Any
 
+from wearsdk.cli._args import positive_float
+
 DOCTOR_FAILED = 3
 """Exit code of ``wearsdk doctor`` when a check failed."""
 
@@ -26,7 +28,11 @@ def add_parser(sub: Any) -> None:
         help="also check that this MQTT broker accepts a connection",
     )
     doctor.add_argument(
-        "--timeout", type=float, default=3.0, metavar="S", help="broker timeout (default 3)"
+        "--timeout",
+        type=positive_float,
+        default=3.0,
+        metavar="S",
+        help="broker timeout (default 3)",
     )
     doctor.add_argument("--jsonl", action="store_true", help="one JSON object per check")
     doctor.set_defaults(func=cmd)

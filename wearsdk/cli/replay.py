@@ -206,7 +206,7 @@ def cmd(args: argparse.Namespace) -> int:
         # only what is printed or logged is routed to the output (the bus filters the topics)
         routed = topics if topics and not logging_all else ["#"]
         result = await run_session(config, emit, on_start=started, notice=notice, topics=routed)
-        sink_failed = report_sinks(result.sinks)
+        sink_failed = report_sinks(result.sinks, result.mqtt)
 
     interrupted = False
     try:

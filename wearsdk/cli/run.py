@@ -71,7 +71,7 @@ def cmd(args: argparse.Namespace) -> int:
         else:
             view.state.dropped = result.dropped
     if not interrupted:
-        sink_failed = report_sinks(result.sinks)
+        sink_failed = report_sinks(result.sinks, result.mqtt)
         counts = ", ".join(f"{v} {k}" for k, v in sorted(result.messages.items()))
         print(f"{config.session.name} finished: {counts}; dropped {result.dropped}", file=out)
     log = next((s.path for s in config.sinks if isinstance(s, JsonlSink)), None)

@@ -25,6 +25,7 @@ from wearsdk.cli._args import (
     export_sinks,
     load,
     looks_like_address,
+    non_negative_float,
     positive_float,
 )
 from wearsdk.cli._face_args import (
@@ -70,7 +71,7 @@ def add_parser(sub: Any) -> None:
     )
     stream.add_argument(
         "--connect-timeout",
-        type=float,
+        type=non_negative_float,
         default=30.0,
         metavar="S",
         help="end with an error (exit 1) naming the reason when the device or an --lsl-in "
@@ -139,7 +140,7 @@ def cmd(args: argparse.Namespace) -> int:
     async def stream() -> None:
         nonlocal sink_failed, files_ended
         result = await run_session(config, emit, notice=notice)
-        sink_failed = report_sinks(result.sinks)
+        sink_failed = report_sinks(result.sinks, result.mqtt)
         if result.files_ended:  # --video alone: the session ended with the video
             files_ended = result.messages
 

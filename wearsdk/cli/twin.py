@@ -7,7 +7,14 @@ import asyncio
 from typing import Any
 
 from wearsdk._errors import ConfigError, TransportUnavailableError
-from wearsdk.cli._args import add_option_argument, construct, entry_points, load, positive_float
+from wearsdk.cli._args import (
+    add_option_argument,
+    construct,
+    entry_points,
+    load,
+    non_negative_int,
+    positive_float,
+)
 
 _SUPERVISION_TIMEOUT_S = 2.0
 """Real seconds after which a twin drops a central that stopped answering."""
@@ -46,7 +53,7 @@ def add_parser(sub: Any) -> None:
         help="serve for S seconds of the simulation, then exit (default 600)",
     )
     twin.add_argument("--speed", type=positive_float, default=1.0, metavar="X")
-    twin.add_argument("--seed", type=int, default=0)
+    twin.add_argument("--seed", type=non_negative_int, default=0)
     add_option_argument(
         twin, "a twin option (repeatable), e.g. --option profile=board.toml for gatt-profile"
     )

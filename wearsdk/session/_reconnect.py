@@ -85,6 +85,8 @@ def public_reason(exc: BaseException, identity: str | None = None) -> str:
     if isinstance(exc, DeviceNotFoundError) and exc.identifier:
         private.add(exc.identifier)
     for name in sorted(private, key=len, reverse=True):
-        text = text.replace(repr(name), "<device>").replace(name, "<device>")
+        text = text.replace(repr(name), "<device>")
+        # the name where it stands as a word: a strap called "S" leaves "OS" as it is
+        text = re.sub(rf"(?<!\w){re.escape(name)}(?!\w)", "<device>", text)
     text = _ADDRESS.sub("<address>", text)
     return text if len(text) <= 200 else text[:199] + "…"

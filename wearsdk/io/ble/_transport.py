@@ -278,22 +278,9 @@ class BumbleBleTransport(_BumbleCentralTransport):
     async def _open(self) -> None:
         from bumble.device import Device
         from bumble.host import Host
-        from bumble.transport import open_transport
-        from bumble.transport.common import TransportLostError, TransportSpecError
+        from bumble.transport.common import TransportLostError
 
-        try:
-            transport = await open_transport(self._spec)
-        except (TransportSpecError, ValueError) as exc:
-            raise ConfigError(
-                f"bumble transport 'bumble:{self._spec}': {exc}; e.g. bumble:usb:0, "
-                "bumble:tcp-client:127.0.0.1:19001"
-            ) from None
-        except (OSError, TimeoutError) as exc:
-            raise TransportUnavailableError(
-                f"cannot open the bumble transport 'bumble:{self._spec}': "
-                f"{exc or type(exc).__name__}; is the controller there (for a virtual one: "
-                "python -m bumble.apps.controllers, see `wearsdk twin --help`)?"
-            ) from None
+        transport = await open_bumble_transport(self._spec)
         try:
             device = Device(name="wearsdk", host=Host(transport.source, transport.sink))
             try:
@@ -319,6 +306,38 @@ class BumbleBleTransport(_BumbleCentralTransport):
         finally:
             if transport is not None:
                 await transport.close()
+
+
+async def open_bumble_transport(spec: str) -> Any:
+    """Open a bumble transport (``usb:0``, ``tcp-client:H:P``...) or say in one line why not.
+
+    Raises:
+        ConfigError: the spec is not one bumble reads (a port above 65535...).
+        TransportUnavailableError: the transport cannot be opened (nothing listens, no USB
+            dongle, a package it needs is missing).
+    """
+    from bumble.transport import open_transport
+    from bumble.transport.common import TransportSpecError
+
+    try:
+        return await open_transport(spec)
+    except (TransportSpecError, ValueError, OverflowError) as exc:  # a port > 65535
+        raise ConfigError(
+            f"bumble transport 'bumble:{spec}': {str(exc).rstrip('.')}; e.g. bumble:usb:0, "
+            "bumble:tcp-client:127.0.0.1:19001"
+        ) from None
+    except ImportError as exc:  # a transport whose package is not installed (grpc...)
+        raise TransportUnavailableError(
+            f"the bumble transport 'bumble:{spec}' needs the Python package "
+            f"{exc.name or exc}: install it, or use another transport"
+        ) from None
+    except Exception as exc:  # the transports raise their own (libusb, platform errors)
+        raise TransportUnavailableError(
+            f"cannot open the bumble transport 'bumble:{spec}': "
+            f"{' '.join(str(exc).split()) or type(exc).__name__}; is the controller there "
+            "(for a virtual one: python -m bumble.apps.controllers, see `wearsdk twin "
+            "--help`)?"
+        ) from None
 
 
 def _lost(spec: str) -> str:

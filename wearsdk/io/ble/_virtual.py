@@ -6,6 +6,7 @@ theirs; everything goes through real HCI, LL, L2CAP and ATT, in the running even
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import itertools
 import logging
@@ -26,10 +27,12 @@ from bumble.transport.common import AsyncPipeSink
 
 from wearsdk._errors import ConfigError, TransportUnavailableError, WearError
 from wearsdk.io.ble._transport import (
+    _POWER_ON_TIMEOUT_S,
     BleTransport,
     _BumbleCentralTransport,
     _lost,
     _shutdown_device,
+    open_bumble_transport,
 )
 
 __all__ = ["ADVERTISING_INTERVAL_MS", "VirtualLink", "open_peripheral", "start_advertising"]
@@ -262,15 +265,19 @@ async def open_peripheral(
         name: the device (GAP) name.
         address: static random address to advertise with; generated if omitted.
     """
-    from bumble.transport import open_transport
     from bumble.transport.common import TransportLostError
 
-    transport = await open_transport(spec)
+    transport = await open_bumble_transport(spec)
     try:
         addr = Address(address) if address else Address.generate_static_address()
         device = Device(name=name, address=addr, host=Host(transport.source, transport.sink))
         try:
-            await device.power_on()
+            async with asyncio.timeout(_POWER_ON_TIMEOUT_S):
+                await device.power_on()
+        except TimeoutError:
+            raise TransportUnavailableError(
+                f"the controller of 'bumble:{spec}' did not answer within {_POWER_ON_TIMEOUT_S:g} s"
+            ) from None
         except TransportLostError:
             raise TransportUnavailableError(_lost(spec)) from None
         try:

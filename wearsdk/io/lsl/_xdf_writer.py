@@ -47,6 +47,7 @@ class XdfWriter:
     def __init__(self, path: str | os.PathLike[str], *, header: dict[str, str] | None = None):
         self.path = Path(path)
         self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(self._fd, 0o600)  # a file replaced (--overwrite) keeps no wider mode
         self._pending = bytearray(_MAGIC)
         self._next_id = 1
         self._counts: dict[int, int] = {}

@@ -79,6 +79,9 @@ class MqttStatistics:
     refused_by_consent: int = 0
     """Messages not sent because the consent expired or was withdrawn (the ones waiting in
     the outbox at that instant included)."""
+    last_error: str | None = None
+    """Why the last connection attempt failed (``cannot reach mqtt://host:1883: [Errno 111]
+    Connection refused``); ``None`` once connected."""
 
 
 @dataclass(slots=True)
@@ -413,6 +416,7 @@ class MqttBridge:
                 ) as client:
                     failures = 0
                     self.stats.connects += 1
+                    self.stats.last_error = None
                     if c.subscribe_inbound:
                         base = f"{c.prefix}/{c.session}"
                         await client.subscribe(f"{base}/analyzer/#", qos=1)
@@ -429,9 +433,14 @@ class MqttBridge:
                 first = _link_error(exc)  # re-raises anything that is not a link problem
                 failures += 1
                 _raise_if_fatal(exc, c, failures, ever_connected=self.stats.connects > 0)
-                logger.info(
+                reason = " ".join(str(first).split()) or type(first).__name__
+                self.stats.last_error = f"cannot reach {c.safe_url()}: {reason}"
+                # said once as it happens (the session goes on and retries), then per attempt
+                # with -v only
+                logger.log(
+                    logging.WARNING if failures == 1 else logging.INFO,
                     "MQTT link to %s unavailable (%s); reconnecting",
                     c.safe_url(),
-                    type(first).__name__,
+                    reason,
                 )
             await asyncio.sleep(_backoff_s(failures, c.backoff_max_s))
