@@ -13,6 +13,9 @@ __all__ = ["check_output", "open_private"]
 OVERWRITE_HINT = "choose another path, or pass --overwrite to replace it"
 """What to do about an output file that exists (the command line's wording)."""
 
+API_OVERWRITE_HINT = "choose another path, or pass overwrite=True to replace it"
+"""What to do about an output file that exists (the Python API's wording)."""
+
 
 def check_output(path: str | os.PathLike[str], *, overwrite: bool = False, what: str = "") -> Path:
     """Check, before anything starts, that ``path`` can be written as a new file.
@@ -84,7 +87,7 @@ def open_private(
     if mode not in ("w", "wb"):
         raise ValueError(f"mode must be 'w' or 'wb', got {mode!r}")
     p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
+    p.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # a new folder: owner-only
     flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if overwrite else os.O_EXCL)
     try:
         fd = os.open(p, flags, 0o600)

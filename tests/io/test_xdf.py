@@ -17,7 +17,15 @@ import pytest
 import pyxdf
 
 from tests.io.lsl_helpers import FAST, PhysioSource, synthetic_physio
-from wearsdk import Consent, ConsentError, Estimate, PipelineConfig, SampleBlock, Session
+from wearsdk import (
+    ConfigError,
+    Consent,
+    ConsentError,
+    Estimate,
+    PipelineConfig,
+    SampleBlock,
+    Session,
+)
 from wearsdk.io.lsl import XdfWriter, read_xdf
 from wearsdk.io.sources import XdfReplay
 
@@ -97,6 +105,31 @@ async def test_recording_needs_consent(tmp_path: Path) -> None:
     with pytest.raises(ConsentError):
         Session(record=tmp_path / "x.xdf", consent=no_record)
     assert not (tmp_path / "x.xdf").exists()
+
+
+def test_an_existing_recording_is_never_replaced_without_overwrite(tmp_path: Path) -> None:
+    """The API keeps the command line's promise: a recording is not replaced by accident."""
+    old = tmp_path / "keep.xdf"
+    old.write_bytes(b"an earlier recording")
+    old.chmod(0o644)
+    with pytest.raises(ConfigError, match=r"keep\.xdf exists.*overwrite=True"):
+        Session(record=old, consent=CONSENT)
+    with pytest.raises(ConfigError, match=r"keep\.xdf exists"):
+        XdfWriter(old)
+    assert old.read_bytes() == b"an earlier recording"
+    writer = XdfWriter(old, overwrite=True)  # asked for: replaced, and owner-only
+    writer.close()
+    assert old.read_bytes() != b"an earlier recording"
+    assert old.stat().st_mode & 0o777 == 0o600
+
+
+async def test_a_session_may_replace_a_recording_when_told_to(tmp_path: Path) -> None:
+    path = tmp_path / "again.xdf"
+    path.write_bytes(b"an earlier recording")
+    async with Session(pipeline=FAST, consent=CONSENT, record=path, overwrite=True):
+        pass
+    assert path.read_bytes().startswith(b"XDF:")  # the new recording's header
+    assert path.stat().st_mode & 0o777 == 0o600
 
 
 async def test_a_session_that_ends_during_a_write_loses_nothing(

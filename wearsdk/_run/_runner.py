@@ -135,10 +135,15 @@ async def run_session(
     if config.session.record is not None:
         from wearsdk.io.lsl import XdfRecorder  # the lsl extra, only when recording
 
-        config.session.record.parent.mkdir(parents=True, exist_ok=True)
+        config.session.record.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         settings = None if session.pipeline is None else session.pipeline.settings()
         recorder = XdfRecorder(
-            session.bus, clock, config.session.record, consent=gate, pipeline=settings
+            session.bus,
+            clock,
+            config.session.record,
+            consent=gate,
+            pipeline=settings,
+            overwrite=config.session.overwrite,
         )
         # a recording that fails (a full disk) is reported and stopped; the session goes on
         session.add_sink(recorder, name="xdf")

@@ -17,6 +17,7 @@ from wearsdk._clock import SessionClock
 from wearsdk._contracts import Analyzer, AnalyzerContext, Sink, SinkContext, SinkReport
 from wearsdk._errors import ConfigError, StreamClosedError
 from wearsdk._events import Command
+from wearsdk._files import API_OVERWRITE_HINT
 from wearsdk._privacy import Consent, ExportPolicy, Pseudonymizer, require_consent
 from wearsdk.affect import FusionConfig, LateFusion
 from wearsdk.bus import Bus, OverflowPolicy, Subscription
@@ -77,9 +78,12 @@ class Session:
             record that allows recording).
         drain_timeout_s: how long the sinks may take, together, to deliver what is left when
             the session ends (the processing stage gets as long to publish its last windows).
+        overwrite: replace an existing file at ``record``; else an existing file is a
+            :class:`~wearsdk.ConfigError` here, before anything connects, and is left as it is.
 
     Raises:
         ConsentError: ``record`` without a consent record that allows recording.
+        ConfigError: ``record`` exists and ``overwrite`` is false, or a bad setting.
     """
 
     def __init__(
@@ -93,9 +97,12 @@ class Session:
         fusion: FusionConfig | None = FusionConfig(),  # noqa: B008 (frozen)
         record: str | os.PathLike[str] | None = None,
         drain_timeout_s: float = 10.0,
+        overwrite: bool = False,
     ) -> None:
         if record is not None:
             require_consent(consent, record=True)
+            if not overwrite and Path(record).is_file():
+                raise ConfigError(f"{record} exists: {API_OVERWRITE_HINT}")
         if not drain_timeout_s > 0:
             raise ConfigError(f"drain_timeout_s must be > 0, got {drain_timeout_s!r}")
         self.clock: SessionClock = clock or SessionClock()
@@ -112,6 +119,8 @@ class Session:
         self._analyzers: dict[str, Analyzer] = {}
         self._pending_analyzers: list[Analyzer] = []
         self.record_path: Path | None = None if record is None else Path(record)
+        self.overwrite = overwrite
+        """Whether an existing file at ``record`` is replaced."""
         """The XDF file the session records to, if any."""
         self._pending: list[tuple[Source, str]] = []
         self._sources: dict[str, Source] = {}
@@ -417,6 +426,7 @@ class Session:
                 self.record_path,
                 consent=self.consent,
                 pipeline=None if self.pipeline is None else self.pipeline.settings(),
+                overwrite=self.overwrite,
             )
             self.add_sink(recorder, name="xdf", required=True)
         tg = asyncio.TaskGroup()

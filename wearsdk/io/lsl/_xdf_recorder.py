@@ -16,6 +16,7 @@ from wearsdk._clock import SessionClock
 from wearsdk._contracts import SinkContext
 from wearsdk._errors import ConfigError, StreamClosedError
 from wearsdk._events import Annotation
+from wearsdk._files import API_OVERWRITE_HINT
 from wearsdk._jsonl import message_to_dict
 from wearsdk._privacy import Consent, ConsentGate
 from wearsdk._types import SampleBlock
@@ -63,9 +64,12 @@ class XdfRecorder:
         pipeline: the session's pipeline settings
             (:meth:`~wearsdk.session.PipelineConfig.settings`), written to the file header as
             ``wearsdk_pipeline`` (JSON) for replays.
+        overwrite: replace an existing file at ``path``; else an existing file is an error
+            raised here, before anything is recorded, and the file is left as it is.
 
     Raises:
         ConsentError: no consent record, or one that does not allow recording.
+        ConfigError: ``path`` exists and ``overwrite`` is false.
     """
 
     def __init__(
@@ -78,10 +82,15 @@ class XdfRecorder:
         flush_s: float = 0.5,
         clock_offset_s: float = 5.0,
         pipeline: Mapping[str, float | bool | list[float]] | None = None,
+        overwrite: bool = False,
     ) -> None:
         self.gate = consent if isinstance(consent, ConsentGate) else ConsentGate(consent)
         """The consent as a live condition (expiry, withdrawal)."""
         self.gate.check(record=True)
+        if not overwrite and Path(path).is_file():
+            raise ConfigError(f"{path} exists: {API_OVERWRITE_HINT}")
+        self.overwrite = overwrite
+        """Whether an existing file at :attr:`path` is replaced."""
         if not 0 < flush_s <= 1.0:
             raise ConfigError("flush_s must be in (0, 1] seconds")
         self.bus = bus
@@ -156,7 +165,7 @@ class XdfRecorder:
         }
         if self.pipeline is not None:  # so a replay can use the same settings
             header["wearsdk_pipeline"] = json.dumps(self.pipeline, sort_keys=True)
-        self._writer = XdfWriter(self.path, header=header)
+        self._writer = XdfWriter(self.path, header=header, overwrite=self.overwrite)
         writer = self._writer
         pool = self._pool = concurrent.futures.ThreadPoolExecutor(1, "wearsdk-xdf")
         loop = asyncio.get_running_loop()

@@ -15,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from wearsdk._errors import ConfigError
+from wearsdk._files import API_OVERWRITE_HINT
 from wearsdk.io.lsl._spec import StreamSpec
 from wearsdk.io.lsl._xdf_format import (
     _BOUNDARY,
@@ -40,14 +41,33 @@ class XdfWriter:
     :meth:`write_bytes` (safe to run in a worker thread) appends them with one ``write``.
 
     Args:
-        path: the file to create (an existing file is replaced).
+        path: the file to create, owner-only (``0600``).
         header: extra ``info`` fields of the FileHeader.
+        overwrite: replace an existing file; else an existing file is an error and is left as
+            it is (a recording is never replaced by accident). A FIFO or a device is written
+            to as it is.
+
+    Raises:
+        ConfigError: the file exists and ``overwrite`` is false.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, header: dict[str, str] | None = None):
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        header: dict[str, str] | None = None,
+        overwrite: bool = False,
+    ):
         self.path = Path(path)
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.fchmod(self._fd, 0o600)  # a file replaced (--overwrite) keeps no wider mode
+        if self.path.exists() and not self.path.is_file():  # a FIFO or a device: a stream
+            self._fd = os.open(self.path, os.O_WRONLY)
+        else:
+            flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if overwrite else os.O_EXCL)
+            try:
+                self._fd = os.open(self.path, flags, 0o600)
+            except FileExistsError:
+                raise ConfigError(f"{self.path} exists: {API_OVERWRITE_HINT}") from None
+            os.fchmod(self._fd, 0o600)  # a file replaced (--overwrite) keeps no wider mode
         self._pending = bytearray(_MAGIC)
         self._next_id = 1
         self._counts: dict[int, int] = {}
