@@ -79,6 +79,47 @@ def test_a_flag_is_held_through_recovery_then_released() -> None:
     assert not det.update(70.0, 70.0, NAN, NAN, 0.0)
 
 
+def test_the_hold_follows_only_an_effort_that_lasted() -> None:
+    """hold_after_s: a flag raised for less than that long is not held; an effort flagged
+    without a break for that long is held up to hold_s after its last window."""
+    cfg = ExertionConfig(cadence_periodicity=0.5, hold_s=120.0, hold_after_s=60.0)
+    det = ExertionDetector(cfg)
+    # a burst of rhythmic gestures: 30 s of flags, then nothing: no hold
+    for t in range(0, 35, 5):
+        assert det.update(float(t), 70.0, NAN, NAN, 0.01, 0.8)
+    assert not det.update(35.0, 70.0, NAN, NAN, 0.01, 0.1)
+    # a sprint: 90 s of rhythm, then recovery without it: held for 120 s after the last hit
+    for t in range(100, 195, 5):
+        assert det.update(float(t), 120.0, NAN, NAN, 0.01, 0.8)
+    assert det.update(200.0, 110.0, NAN, NAN, 0.01, 0.1)
+    assert det.update(310.0, 100.0, NAN, NAN, 0.01, 0.1)
+    assert not det.update(315.0, 100.0, NAN, NAN, 0.01, 0.1)
+    # the next effort starts afresh: a short one is not held
+    assert det.update(400.0, 90.0, NAN, NAN, 0.01, 0.8)
+    assert not det.update(405.0, 90.0, NAN, NAN, 0.01, 0.1)
+
+
+def test_the_hold_ends_once_the_heart_rate_has_recovered() -> None:
+    """recovery_fraction: the hold ends when the rise above the resting reference falls below
+    that fraction of the effort's largest rise; a window without heart rate keeps it."""
+    cfg = ExertionConfig(cadence_periodicity=0.5, hold_s=600.0, recovery_fraction=0.5)
+    det = ExertionDetector(cfg)
+    assert not det.update(0.0, 60.0, NAN, NAN, 0.01, 0.1)  # resting reference 60 bpm
+    assert det.update(5.0, 140.0, NAN, NAN, 0.01, 0.8)  # rise 80
+    assert det.update(10.0, 120.0, NAN, NAN, 0.01, 0.1)  # rise 60 >= 40: held
+    assert det.update(15.0, NAN, NAN, NAN, 0.01, 0.1)  # no heart rate: held
+    assert det.update(20.0, 101.0, NAN, NAN, 0.01, 0.1)  # rise 41: held
+    assert not det.update(25.0, 99.0, NAN, NAN, 0.01, 0.1)  # rise 39 < 40: recovered
+    assert not det.update(30.0, 120.0, NAN, NAN, 0.01, 0.1)  # the hold stays over
+    # without the fraction the same windows are held for the whole hold_s
+    plain = ExertionDetector(replace(cfg, recovery_fraction=0.0))
+    plain.update(0.0, 60.0, NAN, NAN, 0.01, 0.1)
+    plain.update(5.0, 140.0, NAN, NAN, 0.01, 0.8)
+    assert plain.update(25.0, 99.0, NAN, NAN, 0.01, 0.1)
+    assert plain.update(605.0, 65.0, NAN, NAN, 0.01, 0.1)
+    assert not plain.update(610.0, 65.0, NAN, NAN, 0.01, 0.1)
+
+
 def test_rhythmic_wrist_movement_is_exertion_when_the_rule_is_on() -> None:
     """cadence_periodicity flags a window by its ACC periodicity alone (pedalling with the hand
     on the handlebars: little activity, no heart-rate sign yet); off by default."""
