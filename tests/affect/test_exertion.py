@@ -239,3 +239,44 @@ def test_real_cycling_session_is_flagged_where_v4_rules_let_it_reach_high(data_d
         if "exertion" in es[i].flags and es[i].stress_level == "high":
             assert es[i - 1].stress_level == "high"
             assert any("exertion" not in e.flags for e in es[max(0, i - 13) : i])
+
+
+@pytest.mark.data
+@pytest.mark.timeout(300)
+def test_real_sprint_session_recovery_is_held(data_dir: Path) -> None:
+    """A real sprint session (wearable-stress, ANAEROBIC S05) through the online feature
+    pipeline: the shipped recovery hold keeps the flag on windows after the sprints that the
+    same rules without the hold leave unflagged, and fewer of them reach ``high`` unflagged.
+    A wiring and regression check on one session (its person is in the training data); the
+    nested figures come from ``python -m benchmarks.train_arousal``."""
+    import benchmarks.arousal_wearable as aw
+    import benchmarks.train_arousal as ta
+
+    streams, start, end, _ = aw.session_streams(data_dir / "wearable_stress" / "ANAEROBIC" / "S05")
+    windows = ta.extract(streams, start, end)
+    shipped = ArousalEstimator()
+    cfg = shipped.params.exertion
+    assert cfg is not None
+    assert cfg.hold_s > 0
+    assert cfg.hold_after_s > 0
+    no_hold = {k: v for k, v in _shipped_raw()["exertion"].items() if math.isfinite(v)}
+    no_hold["hold_s"] = 0.0
+    out = {}
+    for name, est in (("shipped", shipped), ("no_hold", ArousalEstimator(_params(no_hold)))):
+        out[name] = [e for e in (ta.step(est, w) for w in windows) if e is not None]
+    assert len(out["shipped"]) == len(out["no_hold"]) > 150
+    held = [
+        i
+        for i, (a, b) in enumerate(zip(out["shipped"], out["no_hold"], strict=True))
+        if "exertion" in a.flags and "exertion" not in b.flags
+    ]
+    assert held
+    # the hold only adds flags, and only after a flag
+    for a, b in zip(out["shipped"], out["no_hold"], strict=True):
+        assert "exertion" in a.flags or "exertion" not in b.flags
+    assert all("exertion" in out["shipped"][i - 1].flags for i in held)
+
+    def unflagged_high(es: list[Any]) -> int:
+        return sum("exertion" not in e.flags and e.stress_level == "high" for e in es)
+
+    assert unflagged_high(out["shipped"]) < unflagged_high(out["no_hold"])
