@@ -51,23 +51,37 @@ from wearsdk.affect._exertion import level_input
 FloatArray = npt.NDArray[np.float64]
 
 # the rules of arousal-v4, fixed before any exercise session was scored; the candidates add the
-# resting-reference rules and the recovery hold to them
+# resting-reference rules, the rhythm rule and the recovery hold to them
 BASE = ExertionConfig(
     acc_g=0.1, hr_rise_bpm=20.0, eda_z_max=2.0, hr_rise_any_bpm=35.0, confidence_factor=0.5
 )
+# the recovery hold: (hold_s, hold_after_s, recovery_fraction). No hold; a hold after any flag
+# (the previous grid's); a hold only after an effort flagged for 2, 3 or 5 minutes without a
+# break (sprints and rides are; a burst of gestures in a chair rarely is), up to 2, 5 or 10
+# minutes, either whatever the heart rate does or ending once it has come back to half its
+# rise above the resting reference
+HOLDS: list[tuple[float, float, float]] = [(0.0, 0.0, 0.0), (120.0, 0.0, 0.0), (300.0, 0.0, 0.0)]
+HOLDS += list(itertools.product((120.0, 300.0, 600.0), (120.0, 180.0, 300.0), (0.0, 0.5)))
 GRID: list[ExertionConfig] = [
     replace(
-        BASE, rest_rise_bpm=r, acc_low_g=a, rest_rise_any_bpm=ra, hold_s=h, cadence_periodicity=c
+        BASE,
+        rest_rise_bpm=r,
+        acc_low_g=a,
+        rest_rise_any_bpm=ra,
+        cadence_periodicity=c,
+        hold_s=h,
+        hold_after_s=ha,
+        recovery_fraction=f,
     )
-    for r, a, ra, h, c in itertools.product(
-        (15.0, 20.0, 25.0, 30.0, math.inf),
-        (0.0, 0.02, 0.03, 0.04),
-        (25.0, 30.0, 40.0, math.inf),
-        (0.0, 120.0, 300.0),
+    for (r, a), ra, c, (h, ha, f) in itertools.product(
+        # the resting-reference rule: bpm above the reference with ACC activity of at least
+        # acc_low_g (g), or off
+        [(r, a) for r in (20.0, 25.0, 30.0) for a in (0.03, 0.04)] + [(math.inf, 0.0)],
+        (40.0, math.inf),  # bpm above the reference whatever the wrist does, or off
         # acc_periodicity: band-limited noise sits near 0.2, a steady rhythm near 1
-        (0.4, 0.45, 0.5, 0.55, 0.6, math.inf),
+        (0.45, 0.5, 0.55, 0.6),
+        HOLDS,
     )
-    if not (math.isinf(r) and a > 0)  # acc_low_g means nothing without rest_rise_bpm
 ]
 MAX_FLAG_RATE = 0.10
 
@@ -222,7 +236,15 @@ def config_dict(cfg: ExertionConfig) -> dict[str, float]:
 
 def describe(cfg: ExertionConfig) -> str:
     """The selected values of a candidate, one line."""
-    keys = ("rest_rise_bpm", "acc_low_g", "rest_rise_any_bpm", "hold_s", "cadence_periodicity")
+    keys = (
+        "rest_rise_bpm",
+        "acc_low_g",
+        "rest_rise_any_bpm",
+        "cadence_periodicity",
+        "hold_s",
+        "hold_after_s",
+        "recovery_fraction",
+    )
     return ", ".join(f"{k}={getattr(cfg, k):g}" for k in keys)
 
 

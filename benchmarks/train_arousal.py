@@ -162,8 +162,8 @@ VARIANTS = ("original", "reversed", "shuffled", "shuffled_keep_first")
 # exercise session (wrist movement above the motion threshold, or a heart rate 20 bpm above the
 # wearer's baseline that the skin conductance does not follow, or 35 bpm above it whatever the
 # EDA does); the figures of the cross-dataset and LOSO tables (their confidence-weighted ECE)
-# use them. The shipped file adds the resting-reference rules selected by
-# benchmarks.arousal_exertion (nested, never on the person scored).
+# use them. The shipped file adds the resting-reference and rhythm rules and the recovery hold
+# selected by benchmarks.arousal_exertion (nested, never on the person scored).
 EXERTION = ae.config_dict(ae.BASE)
 
 

@@ -79,6 +79,47 @@ def test_a_flag_is_held_through_recovery_then_released() -> None:
     assert not det.update(70.0, 70.0, NAN, NAN, 0.0)
 
 
+def test_the_hold_follows_only_an_effort_that_lasted() -> None:
+    """hold_after_s: a flag raised for less than that long is not held; an effort flagged
+    without a break for that long is held up to hold_s after its last window."""
+    cfg = ExertionConfig(cadence_periodicity=0.5, hold_s=120.0, hold_after_s=60.0)
+    det = ExertionDetector(cfg)
+    # a burst of rhythmic gestures: 30 s of flags, then nothing: no hold
+    for t in range(0, 35, 5):
+        assert det.update(float(t), 70.0, NAN, NAN, 0.01, 0.8)
+    assert not det.update(35.0, 70.0, NAN, NAN, 0.01, 0.1)
+    # a sprint: 90 s of rhythm, then recovery without it: held for 120 s after the last hit
+    for t in range(100, 195, 5):
+        assert det.update(float(t), 120.0, NAN, NAN, 0.01, 0.8)
+    assert det.update(200.0, 110.0, NAN, NAN, 0.01, 0.1)
+    assert det.update(310.0, 100.0, NAN, NAN, 0.01, 0.1)
+    assert not det.update(315.0, 100.0, NAN, NAN, 0.01, 0.1)
+    # the next effort starts afresh: a short one is not held
+    assert det.update(400.0, 90.0, NAN, NAN, 0.01, 0.8)
+    assert not det.update(405.0, 90.0, NAN, NAN, 0.01, 0.1)
+
+
+def test_the_hold_ends_once_the_heart_rate_has_recovered() -> None:
+    """recovery_fraction: the hold ends when the rise above the resting reference falls below
+    that fraction of the effort's largest rise; a window without heart rate keeps it."""
+    cfg = ExertionConfig(cadence_periodicity=0.5, hold_s=600.0, recovery_fraction=0.5)
+    det = ExertionDetector(cfg)
+    assert not det.update(0.0, 60.0, NAN, NAN, 0.01, 0.1)  # resting reference 60 bpm
+    assert det.update(5.0, 140.0, NAN, NAN, 0.01, 0.8)  # rise 80
+    assert det.update(10.0, 120.0, NAN, NAN, 0.01, 0.1)  # rise 60 >= 40: held
+    assert det.update(15.0, NAN, NAN, NAN, 0.01, 0.1)  # no heart rate: held
+    assert det.update(20.0, 101.0, NAN, NAN, 0.01, 0.1)  # rise 41: held
+    assert not det.update(25.0, 99.0, NAN, NAN, 0.01, 0.1)  # rise 39 < 40: recovered
+    assert not det.update(30.0, 120.0, NAN, NAN, 0.01, 0.1)  # the hold stays over
+    # without the fraction the same windows are held for the whole hold_s
+    plain = ExertionDetector(replace(cfg, recovery_fraction=0.0))
+    plain.update(0.0, 60.0, NAN, NAN, 0.01, 0.1)
+    plain.update(5.0, 140.0, NAN, NAN, 0.01, 0.8)
+    assert plain.update(25.0, 99.0, NAN, NAN, 0.01, 0.1)
+    assert plain.update(605.0, 65.0, NAN, NAN, 0.01, 0.1)
+    assert not plain.update(610.0, 65.0, NAN, NAN, 0.01, 0.1)
+
+
 def test_rhythmic_wrist_movement_is_exertion_when_the_rule_is_on() -> None:
     """cadence_periodicity flags a window by its ACC periodicity alone (pedalling with the hand
     on the handlebars: little activity, no heart-rate sign yet); off by default."""
@@ -198,3 +239,44 @@ def test_real_cycling_session_is_flagged_where_v4_rules_let_it_reach_high(data_d
         if "exertion" in es[i].flags and es[i].stress_level == "high":
             assert es[i - 1].stress_level == "high"
             assert any("exertion" not in e.flags for e in es[max(0, i - 13) : i])
+
+
+@pytest.mark.data
+@pytest.mark.timeout(300)
+def test_real_sprint_session_recovery_is_held(data_dir: Path) -> None:
+    """A real sprint session (wearable-stress, ANAEROBIC S05) through the online feature
+    pipeline: the shipped recovery hold keeps the flag on windows after the sprints that the
+    same rules without the hold leave unflagged, and fewer of them reach ``high`` unflagged.
+    A wiring and regression check on one session (its person is in the training data); the
+    nested figures come from ``python -m benchmarks.train_arousal``."""
+    import benchmarks.arousal_wearable as aw
+    import benchmarks.train_arousal as ta
+
+    streams, start, end, _ = aw.session_streams(data_dir / "wearable_stress" / "ANAEROBIC" / "S05")
+    windows = ta.extract(streams, start, end)
+    shipped = ArousalEstimator()
+    cfg = shipped.params.exertion
+    assert cfg is not None
+    assert cfg.hold_s > 0
+    assert cfg.hold_after_s > 0
+    no_hold = {k: v for k, v in _shipped_raw()["exertion"].items() if math.isfinite(v)}
+    no_hold["hold_s"] = 0.0
+    out = {}
+    for name, est in (("shipped", shipped), ("no_hold", ArousalEstimator(_params(no_hold)))):
+        out[name] = [e for e in (ta.step(est, w) for w in windows) if e is not None]
+    assert len(out["shipped"]) == len(out["no_hold"]) > 150
+    held = [
+        i
+        for i, (a, b) in enumerate(zip(out["shipped"], out["no_hold"], strict=True))
+        if "exertion" in a.flags and "exertion" not in b.flags
+    ]
+    assert held
+    # the hold only adds flags, and only after a flag
+    for a, b in zip(out["shipped"], out["no_hold"], strict=True):
+        assert "exertion" in a.flags or "exertion" not in b.flags
+    assert all("exertion" in out["shipped"][i - 1].flags for i in held)
+
+    def unflagged_high(es: list[Any]) -> int:
+        return sum("exertion" not in e.flags and e.stress_level == "high" for e in es)
+
+    assert unflagged_high(out["shipped"]) < unflagged_high(out["no_hold"])

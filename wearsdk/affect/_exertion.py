@@ -16,8 +16,11 @@ laboratory rarely produces:
   ``acc_periodicity`` (:class:`~wearsdk.signals.FeatureExtractor` feature: autocorrelation of
   1-3 Hz movement) of at least ``cadence_periodicity`` is flagged. Seated movement (typing,
   gestures) is not periodic over a minute;
-* **recovery**: a flag is held ``hold_s`` seconds after the last window that raised it (heart
-  rate and sweat stay up after an effort).
+* **recovery**: a flag is held up to ``hold_s`` seconds after the last window that raised it
+  (heart rate and sweat stay up after an effort, a sprint's for minutes after the legs stop).
+  With ``recovery_fraction`` above 0 the hold ends sooner, once the heart rate has come back
+  towards the resting reference: when its rise above the reference falls below that fraction of
+  the largest rise of the effort (the windows that raised the flag).
 
 A flagged estimate has its confidence multiplied by ``confidence_factor`` and its stress level
 can neither rise to nor stay at ``high`` (:func:`level_input`); its arousal is left as the
@@ -42,7 +45,9 @@ class ExertionConfig:
     rise ``hr_rise_any_bpm``); or its heart rate is at least ``rest_rise_bpm`` above the
     resting reference with ACC activity of at least ``acc_low_g``, or ``rest_rise_any_bpm``
     above it whatever the ACC; or its ACC periodicity is at least ``cadence_periodicity``; and
-    for ``hold_s`` seconds after any of these.
+    for ``hold_s`` seconds after any of these (with ``recovery_fraction`` above 0, only while
+    the heart rate stays at least that fraction of the effort's largest rise above the resting
+    reference).
     Flagged estimates have their confidence multiplied by ``confidence_factor`` and their stress
     level cannot rise to ``high``.
 
@@ -59,7 +64,14 @@ class ExertionConfig:
             whatever the ACC (``inf``: rule off).
         rest_relax_bpm_per_h: how fast the resting reference relaxes upwards (bpm per hour)
             when no lower heart rate comes, so that a day's low does not stay the reference.
-        hold_s: how long a flag is held after the last window that raised it.
+        hold_s: how long a flag is held, at most, after the last window that raised it.
+        recovery_fraction: 0: the hold lasts ``hold_s`` whatever the heart rate does; above 0,
+            it ends once the heart rate's rise above the resting reference is below this
+            fraction of the largest rise among the windows that raised the flag (a window
+            without heart rate keeps the hold).
+        hold_after_s: the hold follows only an effort flagged this long without a break
+            (from its first window that raised the flag to its last); a shorter one (a burst of
+            gestures, a few rhythmic seconds) is flagged only while it lasts.
         cadence_periodicity: the ``acc_periodicity`` (1-3 Hz rhythmic movement) from which a
             window counts as exertion (``inf``: rule off).
     """
@@ -75,6 +87,8 @@ class ExertionConfig:
     rest_relax_bpm_per_h: float = 5.0
     hold_s: float = 0.0
     cadence_periodicity: float = math.inf
+    recovery_fraction: float = 0.0
+    hold_after_s: float = 0.0
 
 
 class ExertionDetector:
@@ -93,6 +107,9 @@ class ExertionDetector:
         self._rest = math.nan
         self._rest_t = math.nan
         self._until = -math.inf
+        self._peak = math.nan  # the effort's largest heart-rate rise above the resting reference
+        self._start = math.nan  # the effort's first window that raised the flag
+        self._flagged = False  # whether the last window was flagged
 
     @property
     def resting_hr(self) -> float:
@@ -140,10 +157,23 @@ class ExertionDetector:
                 or above_rest >= cfg.rest_rise_any_bpm
                 or (above_rest >= cfg.rest_rise_bpm and moving)
             )
+        rise_rest = hr - self._rest if math.isfinite(hr) else math.nan
         if hit:
-            self._until = t + cfg.hold_s
+            if not self._flagged:  # a new effort
+                self._peak = math.nan
+                self._start = t
+            if math.isfinite(rise_rest):
+                self._peak = rise_rest if math.isnan(self._peak) else max(self._peak, rise_rest)
+            self._until = t + cfg.hold_s if t - self._start >= cfg.hold_after_s else t
+            self._flagged = True
             return True
-        return t <= self._until
+        # recovered (the rise above rest below the fraction of the effort's): the hold ends
+        recovered = cfg.recovery_fraction > 0 and rise_rest < cfg.recovery_fraction * self._peak
+        held = t <= self._until and not recovered
+        if not held:
+            self._until = -math.inf
+        self._flagged = held
+        return held
 
 
 def level_input(arousal: float, exertion: bool, high: float, hysteresis: float = 0.0) -> float:
