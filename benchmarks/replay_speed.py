@@ -26,7 +26,14 @@ package installed by pip has it), after one run that is not counted; the ``--top
 is also run with ``PYTHONDONTWRITEBYTECODE`` (every module compiled at every start: some CI
 and container setups set it), so both are in the same run.
 
+With ``--ref REV`` the two end-to-end commands also run with the package as it was at the
+git revision ``REV`` (exported with ``git archive``), alternating run for run with this tree's,
+so that both meet the same load on a shared machine; each row then gives the median CPU time
+of each and the ratio of the two (the ratio of medians and the median of the per-pair
+ratios).
+
 Usage: python -m benchmarks.replay_speed [--data DIR] [--hours 1] [--repeat 3] [--keep FILE]
+[--ref REV]
 """
 
 from __future__ import annotations
@@ -119,6 +126,40 @@ def child(args: list[str], repeat: int, env: dict[str, str]) -> tuple[float, flo
     return min(walls), min(cpus)
 
 
+def export(ref: str, into: Path) -> Path:
+    """The ``wearsdk`` package as it was at git revision ``ref``, in ``into`` (for PYTHONPATH)."""
+    import io
+    import tarfile
+
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", "--format=tar", ref, "wearsdk"],
+        check=True,
+        capture_output=True,
+    ).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(into, filter="data")
+    return into
+
+
+def alternate(
+    args: list[str], repeat: int, envs: tuple[dict[str, str], dict[str, str]], cwd: Path
+) -> tuple[list[float], list[float]]:
+    """CPU times of ``args`` run ``repeat`` times under each of two environments, alternating
+    (after one run of each that is not counted), from ``cwd`` (not the repository's root:
+    ``python -m`` would import the package there before the one on ``PYTHONPATH``).
+    """
+    cpus: tuple[list[float], list[float]] = ([], [])
+    for env in envs:
+        subprocess.run(args, stdout=subprocess.DEVNULL, check=True, env=env, cwd=cwd)
+    for _ in range(repeat):
+        for env, out in zip(envs, cpus, strict=True):
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            subprocess.run(args, stdout=subprocess.DEVNULL, check=True, env=env, cwd=cwd)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            out.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return cpus
+
+
 async def _replay(path: Path, pipeline: bool) -> int:
     from wearsdk import DeviceStatus, PipelineConfig, Session
     from wearsdk.io.sources import XdfReplay
@@ -176,6 +217,7 @@ def main() -> None:
     parser.add_argument("--hours", type=float, default=1.0)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--keep", type=Path, help="write the XDF file here (and keep it)")
+    parser.add_argument("--ref", help="also run the commands at this git revision, alternating")
     args = parser.parse_args()
 
     import pyxdf
@@ -228,6 +270,27 @@ def main() -> None:
         print(
             f"read_xdf / pyxdf parse: {pyxdf_t[1] / ours[1]:.1f}x faster (CPU); end to end / "
             f"pyxdf parse alone: {e2e[1] / pyxdf_t[1]:.2f} (CPU)"
+        )
+        if args.ref:
+            compare_ref(args.ref, cmd, span, args.repeat, Path(tmp))
+
+
+def compare_ref(ref: str, cmd: list[str], span: float, repeat: int, tmp: Path) -> None:
+    """The end-to-end commands at ``ref`` and in this tree, alternating (median CPU times)."""
+    import statistics
+
+    here = child_env(tmp / "pycache")
+    there = child_env(tmp / "pycache-ref")
+    there["PYTHONPATH"] = f"{export(ref, tmp / 'ref')}{os.pathsep}{ROOT}"
+    print(f"alternating with {ref} ({repeat} runs each; median CPU s, x real time):")
+    for name, args in (("--jsonl", cmd), ("--jsonl --topics 'affect/#'",
+                                          [*cmd, "--topics", "affect/#"])):  # fmt: skip
+        old, new = alternate(args, repeat, (there, here), tmp)
+        a, b = statistics.median(old), statistics.median(new)
+        pairs = statistics.median(o / n for o, n in zip(old, new, strict=True))
+        print(
+            f"  {name:30} {ref}: {a:5.2f} s ({span / a:5.0f}x)  now: {b:5.2f} s ({span / b:5.0f}x)"
+            f"  {ref} / now: {a / b:.3f} (pairs: {pairs:.3f})"
         )
 
 

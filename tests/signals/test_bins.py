@@ -104,3 +104,30 @@ def test_finite_blocks_sum_bit_for_bit_as_the_masked_path(monkeypatch: pytest.Mo
     assert np.array_equal(fast[0], masked[0])  # bit for bit, not approximately
     assert fast[1:] == masked[1:]
     assert fast[1] == 400 * 3
+
+
+def test_a_block_adds_the_same_floats_as_sample_by_sample_sums() -> None:
+    # a block's sums are made a bin at a time; they must be the very numbers the samples give
+    # added one after the other (np.add.at), whatever the block boundaries: no rounding differs
+    rng = np.random.default_rng(7)
+    for fs, hop, channels, block in ((200.0, 1.0, 3, 1601), (130.0, 5.0, 1, 999), (4.0, 1.0, 3, 7)):
+        t = 100.3 + np.arange(0, 90, 1 / fs)
+        t[::5] += rng.normal(0, 0.2 / fs, t[::5].size)
+        t.sort()
+        y = rng.normal(0, 1, (t.size, channels)) * 10.0 ** rng.integers(-6, 6, (t.size, 1))
+        b = BinnedStream(hop_s=hop, capacity_bins=40, nominal_rate_hz=fs, channels=channels)
+        for i in range(0, t.size, block):
+            b.add(t[i : i + block], y[i : i + block])
+        # the same sums sample by sample, in arrival order, into the bins the ring holds
+        assert b.t_ref is not None
+        ref = np.zeros_like(b._bins)
+        k = np.floor(t / hop).astype(np.int64)
+        keep = k > k.max() - 40
+        tr = (t - b.t_ref)[:, None]
+        rows = np.stack(
+            (np.ones_like(y), np.broadcast_to(tr, y.shape), np.broadcast_to(tr * tr, y.shape),
+             y, y * y, tr * y),
+            axis=2,
+        )  # fmt: skip
+        np.add.at(ref, k[keep] % 40, rows[keep])
+        np.testing.assert_array_equal(b._bins, ref)

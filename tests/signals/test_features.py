@@ -94,6 +94,53 @@ def test_a_silent_stream_stops_holding_windows_back() -> None:
     assert "low_coverage_temp" in wins[-1].flags
 
 
+def replay_order(ex: FeatureExtractor, data, block_s: float, first: str):  # type: ignore[no-untyped-def]
+    """Blocks of ``block_s`` on one grid, ``first`` published before the others of each block
+    (as a replay publishes what is due first), ``ready`` after every block; then flush."""
+    out = []
+    names = [first, *(n for n in data if n != first)]
+    for k in range(int(400 / block_s) + 1):
+        lo, hi = 100.0 + k * block_s, 100.0 + (k + 1) * block_s
+        for name in names:
+            t, v, rate = data[name]
+            sel = (t >= lo) & (t < hi)
+            if sel.any():
+                ex.push(name, t[sel], v[sel], nominal_rate_hz=rate)
+                out += ex.ready()
+    return out + ex.flush()
+
+
+def test_larger_blocks_and_their_order_do_not_make_a_stream_stale() -> None:
+    # RR is ready up to its last classified beat (two beats behind its input): with 8 s
+    # blocks, the ACC's next block comes in 10 s and more ahead of it, which is no silence
+    data = session()
+    config = FeatureConfig(window_s=30, hop_s=1)
+    one_s = replay_order(FeatureExtractor(config), data, 1.0, "rr")
+    for first in ("rr", "acc"):
+        wins = replay_order(FeatureExtractor(config), data, 8.0, first)
+        assert [w.end for w in wins] == [w.end for w in one_s]
+        for w, ref in zip(wins, one_s, strict=True):
+            assert w.flags == ref.flags
+            for k, v in w.values.items():
+                assert v == pytest.approx(ref.values[k], rel=1e-9, nan_ok=True), (w.end, k)
+
+
+def test_a_stream_whose_processing_stalls_stops_holding_windows_back() -> None:
+    # an ECG whose beats stop while its samples go on (the electrodes off: a flat line) holds
+    # the windows back no longer than a silent stream would, although its input is current
+    from tests.signals.test_ecg import synthetic_ecg
+
+    ecg = synthetic_ecg(130.0, np.arange(0.5, 120, 0.8), 120.0, 0)
+    t_ecg = 100.0 + np.arange(ecg.size) / 130.0
+    ecg[t_ecg > 160.0] = 0.0
+    data = {"ecg": (t_ecg, ecg, 130.0), "temp": session(120)["temp"]}
+    wins = run(FeatureExtractor(FeatureConfig(window_s=30, hop_s=1, stale_s=5)), data)
+    assert wins[0].end < 140
+    assert "rr" in wins[0].modalities  # the beats were found
+    assert wins[-1].end > 210  # no flush: what the windows' clock let out
+    assert "low_coverage_rr" in wins[-1].flags
+
+
 @settings(max_examples=6, deadline=None)
 @given(cuts=st.lists(st.integers(1, 7), min_size=5, max_size=80))
 def test_features_do_not_depend_on_block_boundaries(cuts: list[int]) -> None:

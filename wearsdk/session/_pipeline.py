@@ -45,7 +45,8 @@ class PipelineConfig:
             baseline (the shipped model was validated with 180 s); estimates made before it is
             complete carry the ``calibrating`` flag and a lower confidence.
         min_coverage: windows with less data are flagged and their features left undefined.
-        stale_s: a stream silent for this long stops holding windows back.
+        stale_s: a stream silent for this long (or whose processing has fallen this far
+            behind its own input) stops holding windows back.
         stress_levels: thresholds, hysteresis and dwell of the ``stress_level`` of estimates;
             ``None`` uses the shipped model's (see :class:`~wearsdk.affect.StressLevelConfig`).
         publish_clean: also publish the cleaned signals the pipeline computes, as sample

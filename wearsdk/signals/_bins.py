@@ -163,6 +163,7 @@ class BinnedStream:
         kmin, kmax = int(np.minimum.reduce(k)), int(np.maximum.reduce(k))
         if kmin < max(kmax, self._last_bin) - self.capacity + 1:
             return False  # late samples: dropped and counted there
+        filled = self._last_bin  # bins up to here may hold sums; later ones are cleared
         if kmax > self._last_bin:
             self._advance(kmax)
         assert self.t_ref is not None
@@ -174,9 +175,30 @@ class BinnedStream:
         contrib[:, :, _SY] = yy
         np.multiply(yy, yy, out=contrib[:, :, _SYY])
         np.multiply(tr, yy, out=contrib[:, :, _STY])
-        np.add.at(self._bins, k % self.capacity, contrib)
+        self._accumulate(k, contrib, filled)
         self.watermark = max(self.watermark, float(np.maximum.reduce(tt)))
         return True
+
+    def _accumulate(
+        self, k: npt.NDArray[np.int64], contrib: npt.NDArray[np.float64], filled: int
+    ) -> None:
+        """Add ``contrib[i]`` to bin ``k[i]``, each bin's rows one after the other, as
+        ``np.add.at`` adds them (the same floats). Samples in time order (the usual block)
+        are summed a bin at a time: a bin cleared for this block gets the sum of its rows
+        (``0 + ((c0 + c1) + ...)``, the same number as ``((0 + c0) + c1) + ...``); a bin that
+        already holds sums (up to ``filled``) gets ``np.add.at``'s row by row.
+        """  # noqa: D205
+        steps = np.flatnonzero(k[1:] != k[:-1]) + 1
+        if steps.size and bool((k[steps] < k[steps - 1]).any()):
+            np.add.at(self._bins, k % self.capacity, contrib)  # out of order: row by row
+            return
+        bins, cap = self._bins, self.capacity
+        for a, b in zip([0, *steps.tolist()], [*steps.tolist(), k.size], strict=True):
+            kb = int(k[a])
+            if kb <= filled:
+                np.add.at(bins, k[a:b] % cap, contrib[a:b])
+            else:
+                bins[kb % cap] += np.add.reduce(contrib[a:b], axis=0)
 
     def _add_one_bin(self, tt: npt.NDArray[np.float64], yy: npt.NDArray[np.float64]) -> bool:
         """The usual case online: finite samples of one bin, added as six sums per channel

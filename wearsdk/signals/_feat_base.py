@@ -44,7 +44,9 @@ class FeatureConfig:
         window_s: window length, a whole number of hops.
         hop_s: hop between window ends.
         min_coverage: below this fraction of expected data a stream's features are NaN.
-        stale_s: a stream silent for this long no longer holds windows back.
+        stale_s: a stream silent for this long (or whose processing has fallen this far
+            behind its own input) no longer holds windows back; see
+            :meth:`~wearsdk.signals.FeatureExtractor.ready`.
         motion_threshold_g: ACC magnitude standard deviation that flags ``motion``.
         lf_min_window_s: shortest window for which LF/HF is computed.
         max_lead_s: how far one stream may run ahead of the windows still pending (memory

@@ -167,6 +167,7 @@ class FeatureExtractor:
         self._bins: dict[str, BinnedStream] = {}
         self._owner: dict[str, FeatureProvider] = {}  # bins name -> the provider of its clock
         self._next_end_bin: int | None = None
+        self._heard: dict[FeatureProvider, float] = {}  # provider -> its newest input sample
         self.dropped = 0
         """Samples dropped (out of order, non-finite, unknown or unusable stream)."""
         self._unusable: dict[str, str] = {}
@@ -235,21 +236,25 @@ class FeatureExtractor:
         if tt.size == 0:
             return
         self._start(tt)
-        self._make_room(tt)
+        t_max = self._make_room(tt)
         routes = self._routes.get(stream)
         if stream in self._unusable or routes is None:
             self.dropped += tt.size
             return
+        heard = self._heard
         for p in routes:
+            if t_max > heard.get(p, -math.inf):
+                heard[p] = t_max
             self._current = p
             try:
                 p.push(stream, tt, vv, nominal_rate_hz)
             finally:
                 self._current = None
 
-    def _make_room(self, t: npt.NDArray[np.float64]) -> None:
+    def _make_room(self, t: npt.NDArray[np.float64]) -> float:
         """Grow every ring so that no bin a pending window needs is overwritten, even when one
-        stream runs far ahead of the others (a large block, a late stream).
+        stream runs far ahead of the others (a large block, a late stream); return the
+        block's latest (finite) time.
         """  # noqa: D205
         assert self._next_end_bin is not None
         t_max = float(np.maximum.reduce(t))
@@ -262,6 +267,7 @@ class FeatureExtractor:
             self._cap = min(limit, max(need, 2 * self._cap))
             for b in self._bins.values():
                 b.ensure_capacity(self._cap)
+        return t_max
 
     def _start(self, t: npt.NDArray[np.float64]) -> None:
         if self._next_end_bin is None:
@@ -282,24 +288,44 @@ class FeatureExtractor:
         return out
 
     def _watermarks(self, *, final: bool) -> list[float]:
+        return [w for w, _ in self._marks(final=final)]
+
+    def _marks(self, *, final: bool) -> list[tuple[float, float]]:
+        """Of each active bins: how far its windows are complete (the provider's watermark)
+        and the newest input its provider has been given.
+        """  # noqa: D205
         out = []
         for name, b in self._bins.items():
             if math.isfinite(b.watermark):
                 owner = self._owner.get(name)
-                out.append(b.watermark if owner is None else owner.watermark(name, b, final=final))
+                if owner is None:
+                    out.append((b.watermark, b.watermark))
+                else:
+                    heard = self._heard.get(owner, b.watermark)
+                    out.append((owner.watermark(name, b, final=final), heard))
         return out
 
     def ready(self) -> list[WindowFeatures]:
-        """Windows every active stream has passed, oldest first."""
+        """Windows every active stream has passed, oldest first.
+
+        A stream stops holding windows back when it is stale: its input has been silent for
+        ``stale_s`` (no sample of it while another stream's data advanced ``stale_s``), or
+        its processing has fallen ``stale_s`` behind its own input (an ECG without
+        detectable beats). The two are judged apart, so a stream delivered in larger blocks
+        (a replay's, one stream's block published before another's) is not taken for a
+        silent one as long as its blocks are shorter than ``stale_s``.
+        """
         if self._next_end_bin is None:
             return []
         hop = self.config.hop_s
-        watermarks = self._watermarks(final=False)
-        if not watermarks:
+        marks = self._marks(final=False)
+        if not marks:
             return []
-        newest = max(watermarks)
+        stale_s = self.config.stale_s
+        newest = max(w for w, _ in marks)
+        newest_input = max(h for _, h in marks)
         # a stream holds windows back until it has passed them, unless it went silent
-        live = [w for w in watermarks if newest - w < self.config.stale_s]
+        live = [w for w, h in marks if newest_input - h < stale_s and h - w < stale_s]
         limit = min(live) if live else newest
         out: list[WindowFeatures] = []
         while (self._next_end_bin + 1) * hop <= limit:

@@ -116,9 +116,10 @@ class XdfReplay(ReplaySource):
         source_id: explicit source id for streams that were not recorded by wearsdk.
         duration_s: replay only the first ``duration_s`` seconds.
         block_s: seconds per published block of a stream not recorded by wearsdk (default
-            1 s when paced, like a live source; 4 s as fast as possible: fewer, larger blocks
-            cost the pipeline about a quarter less, and the estimates agree with those of 1 s
-            blocks to within 1e-12).
+            1 s when paced, like a live source; 8 s as fast as possible: fewer, larger blocks
+            cost the bus and the pipeline less, and the estimates agree with those of 1 s
+            blocks to within 1e-12). Keep it below the pipeline's ``stale_s`` (10 s by
+            default): a stream whose next block is further away is taken for a silent one.
 
     Raises:
         ConfigError: a non-positive speed, duration or block.
@@ -138,7 +139,7 @@ class XdfReplay(ReplaySource):
             raise ConfigError(f"duration_s must be > 0, got {duration_s!r}")
         super().__init__(speed=speed)
         if block_s is None:
-            block_s = 1.0 if speed is not None else 4.0
+            block_s = 1.0 if speed is not None else 8.0
         if not (math.isfinite(block_s) and block_s > 0):
             raise ConfigError(f"block_s must be > 0, got {block_s!r}")
         self.path = None if isinstance(recording, XdfRecording) else Path(recording)
