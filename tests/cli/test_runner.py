@@ -16,7 +16,7 @@ import pytest
 from wearsdk import Annotation, HeartRate, SessionClock
 from wearsdk._config import MqttSink, SessionConfig, session_config
 from wearsdk._demo import DemoConfig
-from wearsdk._errors import ConfigError
+from wearsdk._errors import ConfigError, DeviceNotFoundError
 from wearsdk._run import run_session
 from wearsdk.bus import Message
 from wearsdk.io.ble import BleTransport
@@ -127,3 +127,26 @@ async def test_the_demo_script_starts_when_a_slow_strap_first_streams(
     calm, stress = markers["calm"], markers["stress"]
     assert mean_hr(calm[0] + 1.0, calm[1] - 2.0) < 75.0  # 62 + 38 x 0.15 bpm
     assert mean_hr(stress[0] + 2.0, stress[1] - 1.0) > 85.0  # 62 + 38 x 0.85 bpm
+
+
+@pytest.mark.looptime
+async def test_a_virtual_device_that_never_streams_ends_the_session_with_why(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # the strap is first seen after the session's connect timeout: the script never starts,
+    # and the session says which device sent nothing (as a live session does)
+    find_device = BleTransport.find_device
+
+    async def never_in_time(self: BleTransport, **kwargs: Any) -> Any:
+        await asyncio.sleep(45.0)
+        return await find_device(self, **kwargs)
+
+    monkeypatch.setattr(BleTransport, "find_device", never_in_time)
+    config = DemoConfig(duration_s=30).session_config()
+    assert config.session.connect_timeout_s == 30.0
+    started = asyncio.get_running_loop().time()
+    with pytest.raises(
+        DeviceNotFoundError, match="heart-rate device 'wearsdk HR strap' sent no data within 30 s"
+    ):
+        await run_session(config)
+    assert asyncio.get_running_loop().time() - started == pytest.approx(30.0, abs=1.0)
