@@ -7,13 +7,55 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from wearsdk._events import Annotation
 from wearsdk.analyzers import AnalyzerContext
 from wearsdk.session import Session
 from wearsdk.sim import ArousalScript
 
-__all__ = ["SimulatedAnalyzer", "play_script", "simulated_analyzers"]
+__all__ = ["HeldScript", "SimulatedAnalyzer", "play_script", "simulated_analyzers"]
+
+
+class HeldScript(ArousalScript):
+    """A script held in its first phase until :meth:`start`: what one twin's simulators read.
+
+    A twin's simulators read the script on their own time, 0 when the twin started, which is
+    before its session starts and before anything connects to it. The session starts the
+    script when the devices stream, however long they took to connect (a slow machine, a slow
+    radio): until then the simulated wearer stays in the first phase, as a wearer waiting for
+    the devices would.
+
+    Args:
+        script: the script to follow once started.
+    """
+
+    def __init__(self, script: ArousalScript) -> None:
+        super().__init__(script.phases, transition_s=script.transition_s)
+        self.start_s: float | None = None
+        """The simulators' time at which the script started (``None``: not yet)."""
+
+    def start(self, at_s: float) -> None:
+        """Start the script at simulator time ``at_s`` (script time = simulator time - at_s)."""
+        self.start_s = float(at_s)
+
+    def _script_time(self, t: npt.ArrayLike) -> npt.NDArray[np.float64]:
+        tt = np.asarray(t, dtype=np.float64)
+        if self.start_s is None:  # before every phase boundary: the first phase's levels
+            return np.full(tt.shape, -np.inf)
+        return tt - self.start_s
+
+    def arousal_at(self, t: npt.ArrayLike) -> npt.NDArray[np.float64]:
+        """Arousal at simulator time(s) ``t``: the first phase's until the script starts."""
+        return super().arousal_at(self._script_time(t))
+
+    def valence_at(self, t: npt.ArrayLike) -> npt.NDArray[np.float64]:
+        """Valence at simulator time(s) ``t``: the first phase's until the script starts."""
+        return super().valence_at(self._script_time(t))
+
+    def phase_at(self, t: float) -> str:
+        """Name of the phase at simulator time ``t`` (the first until the script starts)."""
+        return super().phase_at(float(self._script_time(t)))
 
 
 async def play_script(

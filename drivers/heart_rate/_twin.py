@@ -200,8 +200,8 @@ class VirtualHeartRateStrap(VirtualPeripheral):
         await self.notify(self._hrm, bytes(payload))
 
     async def _notify_loop(self) -> None:
-        t0 = self.clock.now()
-        next_t = t0 + self.notify_interval_s
+        t0 = self._t0  # the simulator's time 0: when the twin started
+        next_t = self.clock.now() + self.notify_interval_s
         last_hr = round(self.heart.hr_rest_bpm)
         n = 0
         while True:

@@ -116,6 +116,28 @@ async def _until_connected(
         ) from None
 
 
+async def _until_streaming(data: Subscription, devices: dict[str, str], timeout_s: float) -> None:
+    """Return once every device has published data; raise when one has not in ``timeout_s``.
+
+    Args:
+        data: a subscription to the devices' ``physio/<source_id>/#`` topics.
+        devices: what each source id is, for the message (``heart-rate device 'Strap'``).
+        timeout_s: real seconds; 0 waits for as long as it takes.
+
+    Raises:
+        DeviceNotFoundError: a device sent nothing in time; the message names it.
+    """
+    waiting = dict(devices)
+    try:
+        async with asyncio.timeout(timeout_s or None):
+            while waiting:
+                message = await data.receive()
+                waiting.pop(message.topic.split("/")[1], None)
+    except TimeoutError:
+        what = next(iter(waiting.values()))
+        raise DeviceNotFoundError(what, f"{what} sent no data within {timeout_s:g} s") from None
+
+
 async def _run_live(
     session: Session,
     statuses: Subscription,

@@ -25,6 +25,7 @@ from wearsdk._run._guards import (
     _consent_conditions,
     _quiet_cancelled_hci_commands,
     _run_live,
+    _until_streaming,
 )
 from wearsdk._run._parts import (
     _analyzer_factories,
@@ -46,6 +47,7 @@ from wearsdk.session import (
 )
 
 if TYPE_CHECKING:  # the simulation, Bluetooth and MQTT are imported when a session uses them
+    from wearsdk._scenario import HeldScript
     from wearsdk.io.mqtt import MqttStatistics
     from wearsdk.sim import ArousalScript
 
@@ -62,7 +64,8 @@ class RunResult:
         sources: source ids of the configured devices, then of the LSL analyzer streams.
         sinks: how the session's sinks ended (output, jsonl files, MQTT, LSL, XDF).
         start: the session time the analyzers' ``start_s`` counts from (the session's start).
-        script_start: with virtual devices, the session time at which the script started.
+        script_start: with virtual devices, the session time at which the script started:
+            once every device had sent its first data.
         mqtt: the MQTT bridge's counters, with one.
         files_ended: the session ended because its only inputs, video files, ended.
     """
@@ -91,9 +94,10 @@ async def run_session(
     other sources (LSL streams, a replay) and the analyzers feed one
     :class:`~wearsdk.session.Session`; the terminal output (``emit``), the JSON-lines files,
     MQTT, LSL outlets and the XDF recording are its sinks. It ends after
-    ``session.duration_s`` (plus the simulation's script and ``settle_s``), at the end of a
-    replay, or when cancelled; leaving the session flushes the processing and drains the
-    sinks.
+    ``session.duration_s``, at the end of a replay, or when cancelled; with virtual devices,
+    the simulation's script (``session.duration_s`` long) starts when every device has sent
+    its first data, and the session ends ``settle_s`` after the script. Leaving the session
+    flushes the processing and drains the sinks.
 
     Args:
         config: the validated session.
@@ -115,6 +119,8 @@ async def run_session(
             or with one that does not allow it.
         MqttAuthError: the broker refused the credentials (at once, the session ended).
         MqttTlsError: the broker's certificate did not verify (at once, the session ended).
+        DeviceNotFoundError: a device did not connect within ``connect_timeout_s`` (a virtual
+            one: sent no data within it).
     """
     virtual = config.session.transport == "virtual"
     consent = _consent(config)
@@ -179,7 +185,10 @@ async def run_session(
         transport: Any = None
         twins = []
         script: ArousalScript | None = None
+        # each twin's simulators hold the script in its first phase until the devices stream
+        held: list[HeldScript] = []
         if virtual:
+            from wearsdk._scenario import HeldScript
             from wearsdk.io.ble import VirtualLink  # bumble: only for virtual devices
             from wearsdk.sim import ArousalScript, HeartSimulator
 
@@ -193,7 +202,8 @@ async def run_session(
                     raise ConfigError(f"devices[{i}]: virtual devices are found by name")
                 peripheral = await link.add_peripheral(name=name)
                 twin_cls = _entry("wearsdk.twins", entry.driver)
-                heart = HeartSimulator(script, seed=config.session.seed + i)
+                held.append(HeldScript(script))
+                heart = HeartSimulator(held[-1], seed=config.session.seed + i)
                 extra = dict(entry.twin_options)
                 if "profile" in entry.options:
                     extra.setdefault("profile", entry.options["profile"])
@@ -219,6 +229,15 @@ async def run_session(
             source_id = session.add(_driver(entry, transport, i))
             result.sources.append(source_id)
             devices[source_id] = f"{entry.driver} device {entry.name or entry.address!r}"
+        # the virtual script starts at the devices' first data (subscribed before they run)
+        twin_sources = dict(devices) if virtual else {}
+        first_data = (
+            session.bus.subscribe([f"physio/{s}/#" for s in twin_sources], maxsize=8)
+            if twin_sources
+            else None
+        )
+        if first_data is not None:
+            stack.callback(first_data.close)
         for src in config.sources:
             if isinstance(src, LslSource):
                 from wearsdk.io.sources import LslInlet  # the lsl extra, only when asked for
@@ -259,7 +278,15 @@ async def run_session(
                 from wearsdk._scenario import play_script, simulated_analyzers
 
                 assert script is not None
+                if first_data is not None:
+                    # a device that takes long to connect (a slow machine, a slow radio) must
+                    # not miss the calm phase: the script starts when every device streams
+                    timeout = config.session.connect_timeout_s
+                    await _until_streaming(first_data, twin_sources, timeout)
+                    first_data.close()
                 start = result.script_start = clock.now()
+                for twin, twin_script in zip(twins, held, strict=True):
+                    twin_script.start(start - twin.started_at)
                 if sim.analyzers:
                     for analyzer in simulated_analyzers(script, start, config.session.seed):
                         session.add(analyzer)

@@ -63,6 +63,11 @@ class VirtualPeripheral:
         """Links dropped because the central stopped answering (:meth:`supervise_links`)."""
 
     @property
+    def started_at(self) -> float:
+        """Session time at which the twin started (entered its context): its simulators' 0."""
+        return self._t0
+
+    @property
     def connected(self) -> bool:
         """Whether a central is connected."""
         return bool(self.device.connections)
