@@ -549,7 +549,7 @@ class _SessionFile:
         self.path = Path(self._folder.name) / "session.toml"
 
     def __call__(self, data: bytes) -> object:
-        from wearsdk._config import load_session_config
+        from wearsdk._config_files import load_session_config
 
         self.path.write_bytes(data)
         return load_session_config(self.path)

@@ -56,7 +56,8 @@ async def test_the_documented_driver_publishes_and_counts_bad_packets(
 
 
 def test_the_quickstart_session_file_is_valid(tmp_path: Path) -> None:
-    from wearsdk._config import MqttSink, load_session_config
+    from wearsdk._config import MqttSink
+    from wearsdk._config_files import load_session_config
 
     (toml,) = re.findall(
         r"```toml\n(.*?)```", (ROOT / "docs" / "quickstart.md").read_text(), flags=re.S

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from wearsdk import ConfigError
-from wearsdk._config import JsonlSink, load_session_config
+from wearsdk._config import JsonlSink
+from wearsdk._config_files import load_session_config
 from wearsdk._run import run_session
 
 pytestmark = pytest.mark.timeout(120)

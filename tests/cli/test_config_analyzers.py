@@ -19,7 +19,8 @@ from tests.cli.sessions import events as log
 from tests.cli.sessions import virtual_session
 from tests.io.mosquitto import Mosquitto
 from wearsdk import ConfigError
-from wearsdk._config import FileAnalyzer, MqttAnalyzers, VoiceAnalyzerEntry, load_session_config
+from wearsdk._config import FileAnalyzer, MqttAnalyzers, VoiceAnalyzerEntry
+from wearsdk._config_files import load_session_config
 from wearsdk._run import run_session
 
 pytestmark = pytest.mark.timeout(120)

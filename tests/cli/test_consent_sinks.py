@@ -15,7 +15,7 @@ import pyxdf
 
 from tests.cli.sessions import consent_session_file
 from tests.io.mosquitto import Listener, Mosquitto, listening
-from wearsdk._config import load_session_config
+from wearsdk._config_files import load_session_config
 from wearsdk._run import run_session
 
 pytestmark = pytest.mark.timeout(120)

@@ -15,7 +15,8 @@ from tests.analyzers.faces import model_file, neutral, smiling
 from tests.analyzers.test_face import write_video
 from tests.cli.sessions import events, virtual_session
 from wearsdk import ConfigError
-from wearsdk._config import FaceAnalyzerEntry, load_session_config, session_config
+from wearsdk._config import FaceAnalyzerEntry, session_config
+from wearsdk._config_files import load_session_config
 from wearsdk._live import LiveState, render_live
 from wearsdk._run import run_session
 from wearsdk.cli._output import write_report

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.io.mosquitto import Mosquitto, make_test_ca
-from wearsdk._config import load_session_config
+from wearsdk._config_files import load_session_config
 from wearsdk._run import run_session
 from wearsdk.io.mqtt import PASSWORD_ENV, MqttAuthError
 

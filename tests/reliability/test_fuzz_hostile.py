@@ -109,7 +109,7 @@ VALID_SESSION = TARGETS["session-toml"].seeds[0]  # a virtual session that valid
 )
 def test_a_hostile_session_file_is_a_config_error(tmp_path: Path, text: bytes) -> None:
     from wearsdk import ConfigError
-    from wearsdk._config import load_session_config
+    from wearsdk._config_files import load_session_config
 
     path = tmp_path / "session.toml"
     path.write_bytes(VALID_SESSION)

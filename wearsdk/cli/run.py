@@ -37,7 +37,8 @@ def cmd(args: argparse.Namespace) -> int:
     """``wearsdk run --config FILE``."""
     import asyncio
 
-    from wearsdk._config import JsonlSink, load_session_config
+    from wearsdk._config import JsonlSink
+    from wearsdk._config_files import load_session_config
     from wearsdk._jsonl import message_to_dict
     from wearsdk._live import LiveView
     from wearsdk._run import run_session

@@ -29,7 +29,7 @@ from wearsdk.session._fusion import (
     run_fusion,
 )
 from wearsdk.session._pipeline import PIPELINE_TOPICS, PipelineConfig, run_pipeline
-from wearsdk.session._sinks import _SinkEntry, drain_sinks
+from wearsdk.session._sinks import _SinkEntry, drain_sinks, session_recorder
 from wearsdk.session._source import Source, SourceContext
 
 __all__ = ["EstimateStream", "Session"]
@@ -418,17 +418,7 @@ class Session:
         if self.consent is None:
             logger.info("no consent record: this session stays in-process only")
         if self.record_path is not None:
-            from wearsdk.io.lsl import XdfRecorder  # the lsl extra, only when recording
-
-            recorder = XdfRecorder(
-                self.bus,
-                self.clock,
-                self.record_path,
-                consent=self.consent,
-                pipeline=None if self.pipeline is None else self.pipeline.settings(),
-                overwrite=self.overwrite,
-            )
-            self.add_sink(recorder, name="xdf", required=True)
+            self.add_sink(session_recorder(self, self.record_path), name="xdf", required=True)
         tg = asyncio.TaskGroup()
         await tg.__aenter__()
         self._tg = tg

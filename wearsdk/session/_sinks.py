@@ -6,7 +6,8 @@ import asyncio
 import logging
 import os
 from collections.abc import Callable, Iterable, Sequence
-from typing import TextIO
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
 
 from wearsdk._contracts import Sink, SinkContext, SinkReport
 from wearsdk._files import open_private
@@ -15,7 +16,25 @@ from wearsdk.bus import Message, OverflowPolicy, Subscription
 
 __all__ = ["JsonLinesSink", "MessageSink"]
 
+if TYPE_CHECKING:
+    from wearsdk.session._session import Session
+
 logger = logging.getLogger("wearsdk.session")
+
+
+def session_recorder(session: Session, path: Path) -> Sink:
+    """The XDF recorder of ``Session(record=path)``: the session's bus, clock, consent,
+    pipeline settings and ``overwrite``."""  # noqa: D205, D209
+    from wearsdk.io.lsl import XdfRecorder  # the lsl extra, only when recording
+
+    return XdfRecorder(
+        session.bus,
+        session.clock,
+        path,
+        consent=session.consent,
+        pipeline=None if session.pipeline is None else session.pipeline.settings(),
+        overwrite=session.overwrite,
+    )
 
 
 class MessageSink:
