@@ -89,6 +89,7 @@ References:
 
 from __future__ import annotations
 
+import math
 from collections import deque
 
 import numpy as np
@@ -202,7 +203,6 @@ class EcgPeakDetector(_EcgSamples):
         self._w = max(3, n(_MWI_S))
         self._mwi = np.full(self._w, 1.0 / self._w)
         self._w2 = max(3, n(_WIDE_MWI_S))
-        self._mwi2 = np.full(self._w2, 1.0 / self._w2)
         self._r = max(2, n(_LOCAL_MAX_S))
         self._range_2r1 = np.arange(2 * self._r + 1)
         self._fid_back = self._w + n(_FID_BACK_S)
@@ -241,7 +241,7 @@ class EcgPeakDetector(_EcgSamples):
         self._morph.reset()
         self._wide.reset()
         self._mwi_zi = np.zeros(self._w - 1)
-        self._mwi2_zi = np.zeros(self._w2 - 1)
+        self._d2_tail = np.zeros(self._w2 - 1)
         self._prev_y: float | None = None
         self._prev_y2: float | None = None
         self._hold: float | None = None
@@ -254,7 +254,9 @@ class EcgPeakDetector(_EcgSamples):
         self._pending: deque[_Candidate] = deque()
         self._rejected: list[_Candidate] = []
         self._spk: float | None = None
-        self._spk2 = 0.0  # running wide-band energy of the accepted beats
+        self._spk2: float | None = None  # running wide-band energy of the accepted beats
+        self._wide_beats: list[_Candidate] = []  # accepted beats not yet in _spk2
+        self._wide_n = 0  # samples the wide band has seen
         self._npk = 0.0
         self._last: int | None = None
         self._last_sb = -1
@@ -403,11 +405,17 @@ class EcgPeakDetector(_EcgSamples):
         half = thr / 2.0
         lo = max(self._last if self._last is not None else 0, self._last_sb) + self._refr
         best: _Candidate | None = None
-        for c in self._rejected:
+        inside = [c for c in self._rejected if lo <= c.i < tsb]
+        weak = [c for c in inside if not c.amp > half]
+        level = math.inf
+        if weak:  # (the wide band is measured only where it decides)
+            level = _WIDE_LEVEL * self._wide_level()
+            self._wide_amps(weak)
+        for c in inside:
             # a beat is missing here: one above the threshold or strong on the wide band is
             # taken whatever its shape (ectopic beats), a weaker one must look like the usual beat
-            wide = c.amp2 > _WIDE_LEVEL * self._spk2
-            if lo <= c.i < tsb and (c.amp > half or wide) and (best is None or c.amp > best.amp):
+            strong = c.amp > half or (c.amp2 is not None and c.amp2 > level)
+            if strong and (best is None or c.amp > best.amp):
                 best = c
         self._last_sb = tsb
         self._rejected = [c for c in self._rejected if c.i >= tsb]
@@ -434,7 +442,7 @@ class EcgPeakDetector(_EcgSamples):
         c.ectopic = bool(premature or shape)
         alpha = 0.25 if searchback else 0.125
         self._spk = alpha * c.amp + (1.0 - alpha) * self._spk
-        self._spk2 = c.amp2 if self._n_beats == 0 else 0.125 * c.amp2 + 0.875 * self._spk2
+        self._wide_beats.append(c)  # (its wide-band energy joins _spk2 when it is read)
         if self._last is not None:
             self._rr.append(c.i - self._last)
             if len(self._rr) >= 2:

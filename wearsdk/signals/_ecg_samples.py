@@ -52,9 +52,8 @@ class _EcgSamples:
     _morph: InPlaceSos
     _wide: InPlaceSos
     _mwi: _F64
-    _mwi2: _F64
     _mwi_zi: _F64
-    _mwi2_zi: _F64
+    _d2_tail: _F64
     _w: int
     _w2: int
     _r: int
@@ -88,6 +87,10 @@ class _EcgSamples:
     _hold: float | None
     _prev_y: float | None
     _prev_y2: float | None
+    _wide_n: int
+    _wide_beats: list[_Candidate]
+    _spk2: float | None
+    _rejected: list[_Candidate]
     _last_bad: int
     _scale: float
     _scan: int
@@ -124,6 +127,8 @@ class _EcgSamples:
         if live + m <= self._buf.shape[1]:
             return live
         cut = max(self._base, self._n - self._keep)
+        if cut > self._base:
+            self._before_drop()
         k, live = cut - self._base, self._n - cut
         if live + m > self._buf.shape[1]:
             old = self._buf
@@ -154,6 +159,7 @@ class _EcgSamples:
                 self._bad[j : j + k] = 1.0
                 self._e2[j : j + k] = 0.0
                 self._n += k
+                self._wide_n = self._n  # (the wide band starts on the first finite sample)
                 x, t, bad = x[k:], t[k:], bad[k:]
                 if x.size == 0:
                     return
@@ -174,34 +180,97 @@ class _EcgSamples:
         else:
             self._bad[j : j + m] = bad
         # band-passes: the morphology band is filtered in place in its buffer, the detection
-        # and wide bands into the rows of y
+        # band into y (the wide band waits for _wide_catch_up)
         self._morph.step_into(x, self._buf[3:4, j : j + m])
-        y = np.empty((2, m))
-        y[:] = x
-        self._detect.run(y[0:1])
-        self._wide.run(y[1:2])
-        # first differences (both bands at once), squared
-        d = np.empty((2, m))
-        d[0, 0] = y[0, 0] - (float(y[0, 0]) if self._prev_y is None else self._prev_y)
-        d[1, 0] = y[1, 0] - (float(y[1, 0]) if self._prev_y2 is None else self._prev_y2)
-        np.subtract(y[:, 1:], y[:, :-1], out=d[:, 1:])
+        y2 = np.empty((1, m))
+        self._detect.step_into(x, y2)
+        y = y2[0]
+        # first difference, squared
+        d = np.empty(m)
+        d[0] = y[0] - (float(y[0]) if self._prev_y is None else self._prev_y)
+        np.subtract(y[1:], y[:-1], out=d[1:])
         np.multiply(d, d, out=d)
-        self._prev_y, self._prev_y2 = float(y[0, -1]), float(y[1, -1])
+        self._prev_y = float(y[-1])
         # moving-window integration: what scipy.signal.lfilter(mwi, [1.0], d, zi=...) computes
         # for an FIR filter (a full convolution, the carried state added to its head)
-        full = np.convolve(self._mwi, d[0])
+        full = np.convolve(self._mwi, d)
         full[: self._w - 1] += self._mwi_zi
         self._e[j : j + m] = full[:m]
         self._mwi_zi = full[m:]
-        full = np.convolve(self._mwi2, d[1])
-        full[: self._w2 - 1] += self._mwi2_zi
-        self._e2[j : j + m] = full[:m]
-        self._mwi2_zi = full[m:]
         self._n += m
+
+    def _wide_catch_up(self) -> None:
+        """Run the wide-band envelope over the samples it has not seen yet.
+
+        It is read only by search-backs (and for the running level of the beats, read by them
+        too), so it is computed in one pass over several blocks: when a search-back needs it,
+        or before samples leave the buffers (the same filter, differencing and integration as
+        per block, with their state carried).
+        """
+        a, n, b = self._wide_n, self._n, self._base
+        if a >= n:
+            return
+        m, w2 = n - a, self._w2
+        y2 = np.empty((1, m))
+        self._wide.step_into(self._x[a - b : n - b], y2)
+        y = y2[0]
+        # squared first differences after a 0.0 and the last w2 - 1 of the previous pass
+        d = np.empty(w2 + m)
+        d[0] = 0.0
+        d[1:w2] = self._d2_tail
+        d[w2] = y[0] - (float(y[0]) if self._prev_y2 is None else self._prev_y2)
+        np.subtract(y[1:], y[:-1], out=d[w2 + 1 :])
+        new = d[w2:]
+        np.multiply(new, new, out=new)
+        self._prev_y2 = float(y[-1])
+        self._d2_tail = d[m + 1 :].copy()
+        # moving-window integration as a difference of running sums (the window's mean)
+        c = np.add.accumulate(d)
+        e2 = self._e2[a - b : n - b]
+        np.subtract(c[w2:], c[:m], out=e2)
+        e2 *= 1.0 / w2
+        self._wide_n = n
+
+    def _wide_amps(self, cands: list[_Candidate]) -> None:
+        """Set ``amp2`` (the wide-band envelope's maximum over +-r around ``i``, 0.0 outside
+        the stream) of the candidates that lack it.
+        """  # noqa: D205
+        todo = [c for c in cands if c.amp2 is None]
+        if not todo:
+            return
+        self._wide_catch_up()
+        r = self._r
+        idx = np.array([c.i for c in todo])
+        lo, hi = int(idx.min()) - r, int(idx.max()) + r + 1
+        # every window is still buffered (measured before samples leave: _before_drop)
+        assert lo >= self._base or self._base == 0
+        seg = self._span(self._e2, lo, hi, 0.0, 0.0)
+        amps = _max(seg[(idx - (lo + r))[:, None] + self._range_2r1], axis=1).tolist()
+        for c, amp2 in zip(todo, amps, strict=True):
+            c.amp2 = amp2
+
+    def _wide_level(self) -> float:
+        """The running wide-band level of the accepted beats, with the beats not yet folded."""
+        beats = self._wide_beats
+        if beats:
+            self._wide_amps(beats)
+            spk2 = self._spk2
+            for c in beats:
+                assert c.amp2 is not None
+                spk2 = c.amp2 if spk2 is None else 0.125 * c.amp2 + 0.875 * spk2
+            self._spk2 = spk2
+            beats.clear()
+        return 0.0 if self._spk2 is None else self._spk2
+
+    def _before_drop(self) -> None:
+        """Measure, on the wide band, everything that may need samples about to be dropped."""
+        self._wide_amps([*self._pending, *self._rejected])
+        self._wide_level()
 
     def _trim(self) -> None:
         """Give back the room taken by a large block (memory stays bounded)."""
         if self._buf.shape[1] > self._cap0 and self._n - self._base > self._keep:
+            self._before_drop()
             cut = self._n - self._keep
             k, self._base = cut - self._base, cut
             old = self._buf
@@ -229,11 +298,7 @@ class _EcgSamples:
             ok &= v > floor
             js, v = js[ok], v[ok]
             if js.size:
-                # the wide-band envelope's maximum over the same +-r around each (>= 0: the
-                # padding with 0.0 outside the stream leaves it unchanged)
-                seg2 = self._span(self._e2, lo - r, hi + r, 0.0, 0.0)
-                amp2 = _max(seg2[js[:, None] + self._range_2r1], axis=1)
-                self._measure_candidates(lo, hi, js, v, amp2)
+                self._measure_candidates(lo, hi, js, v)
         self._scan = hi
 
     def _span(self, arr: _F64, lo: int, hi: int, left: float, right: float) -> _F64:
@@ -247,11 +312,9 @@ class _EcgSamples:
             return core
         return np.concatenate((np.full(a0 - lo, left), core, np.full(hi - a1, right)))
 
-    def _measure_candidates(
-        self, lo: int, hi: int, js: npt.NDArray[np.intp], amps: _F64, amps2: _F64
-    ) -> None:
-        """Measure the envelope maxima at ``lo + js`` (with their envelope and wide-band
-        maxima) found in ``[lo, hi)`` and queue them as candidates, in index order.
+    def _measure_candidates(self, lo: int, hi: int, js: npt.NDArray[np.intp], amps: _F64) -> None:
+        """Measure the envelope maxima at ``lo + js`` (with their envelope values) found in
+        ``[lo, hi)`` and queue them as candidates, in index order.
 
         Each one's windows are rows gathered from one span of each buffer over the whole
         range (the values of a span per candidate, in fewer numpy calls).
@@ -265,7 +328,7 @@ class _EcgSamples:
                 keep[n] = not self._span(
                     self._bad, a - self._nan_guard, lo + j + self._measure, 0.0, 0.0
                 ).any()
-            js, amps, amps2 = js[keep], amps[keep], amps2[keep]
+            js, amps = js[keep], amps[keep]
             if not js.size:
                 return
         # the fiducial: the largest |morphology band| over [i - fb, i]; then the morphology
@@ -276,32 +339,27 @@ class _EcgSamples:
         wins = z[starts + self._range_win]
         # the raw complex (for its slope-energy centroid if the candidate becomes a beat), and
         # in it the raw samples and times from one before the R-peak search range to one after
-        # (both rows of the buffers at once, as Python floats; the times are NaN outside the
-        # stream, the samples its first and last one)
+        # (the times are NaN outside the stream, the samples its first and last one): rows
+        # kept with the candidates, read only for those that become beats
         a, e, b = lo - fb - self._xpre, hi + self._xpost + 1, self._base
         if a >= b and e <= self._n:
-            xt = self._buf[0:2, a - b : e - b]
+            xs, ts = self._x[a - b : e - b], self._t[a - b : e - b]
         else:
             first, last = float(self._x[0]), float(self._x[self._n - b - 1])
-            xt = np.stack(
-                (
-                    self._span(self._x, a, e, first, last),
-                    self._span(self._t, a, e, math.nan, math.nan),
-                )
-            )
-        segs, tss = xt[:, starts + self._range_raw].tolist()
+            xs = self._span(self._x, a, e, first, last)
+            ts = self._span(self._t, a, e, math.nan, math.nan)
+        rows = starts + self._range_raw
+        xrows, trows = xs[rows], ts[rows]
         pending = self._pending
-        for n, (j, k, amp, amp2) in enumerate(
-            zip(js.tolist(), ks.tolist(), amps.tolist(), amps2.tolist(), strict=True)
-        ):
+        for n, (j, k, amp) in enumerate(zip(js.tolist(), ks.tolist(), amps.tolist(), strict=True)):
             pending.append(
                 _Candidate(
                     i=lo + j,
                     amp=amp,
                     win=wins[n],
-                    amp2=amp2,
-                    raw=segs[n],
-                    ts=tss[n],
+                    xrows=xrows,
+                    trows=trows,
+                    row=n,
                     fid=lo + j - fb + k,
                 )
             )
@@ -314,7 +372,8 @@ class _EcgSamples:
         p1 = self._p1
         x0 = self._xpre - p1 - 1
         x1 = x0 + p1 + self._p2 + 3
-        xs, ts = c.raw[x0:x1], c.ts[x0:x1]
+        c.raw = raw = c.xrows[c.row].tolist()
+        xs, ts = raw[x0:x1], c.trows[c.row, x0:x1].tolist()
         flo = c.fid - p1 - 1
         # polarity vote: the sharper extremum (larger |second difference|) is the R wave
         near = xs[1:-1]
