@@ -201,7 +201,6 @@ class EcgPeakDetector(_EcgSamples):
             return max(1, round(seconds * fs))
 
         self._w = max(3, n(_MWI_S))
-        self._mwi = np.full(self._w, 1.0 / self._w)
         self._w2 = max(3, n(_WIDE_MWI_S))
         self._r = max(2, n(_LOCAL_MAX_S))
         self._range_2r1 = np.arange(2 * self._r + 1)
@@ -240,7 +239,7 @@ class EcgPeakDetector(_EcgSamples):
         self._detect.reset()
         self._morph.reset()
         self._wide.reset()
-        self._mwi_zi = np.zeros(self._w - 1)
+        self._d_tail = np.zeros(self._w - 1)
         self._d2_tail = np.zeros(self._w2 - 1)
         self._prev_y: float | None = None
         self._prev_y2: float | None = None

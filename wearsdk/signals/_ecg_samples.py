@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from itertools import repeat
-from operator import truediv
+from operator import sub, truediv
 
 import numpy as np
 import numpy.typing as npt
@@ -41,6 +41,35 @@ from wearsdk.signals._filters import InPlaceSos
 _max = np.maximum.reduce
 
 
+_SUMS_SPAN = 4096  # running sums restart at least this often (their rounding stays small)
+
+
+def _energy(y: _F64, prev: float | None, tail: _F64, out: _F64) -> tuple[float, _F64]:
+    """Energy envelope of a band-passed block ``y`` into ``out``: the squared first difference
+    (``prev``: the sample before the block, None at the stream's start), integrated over a
+    moving window of ``tail.size + 1`` samples (``tail``: the last squared differences before
+    the block; zeros at the start), as the window's mean from a difference of running sums.
+
+    Returns:
+        The new ``prev`` and ``tail``, to carry to the next block.
+    """  # noqa: D205
+    w, m = tail.size + 1, y.size
+    d = np.empty(w + m)  # a 0.0, the tail, then the block's squared differences
+    d[0] = 0.0
+    d[1:w] = tail
+    new = d[w:]
+    new[0] = y[0] - (float(y[0]) if prev is None else prev)
+    np.subtract(y[1:], y[:-1], out=new[1:])
+    np.multiply(new, new, out=new)
+    for lo in range(0, m, _SUMS_SPAN):
+        hi = min(m, lo + _SUMS_SPAN)
+        c = np.add.accumulate(d[lo : w + hi])
+        # the sum over the window ending at sample k of the block: c[w + k] - c[k]
+        np.subtract(c[w:], c[: hi - lo], out=out[lo:hi])
+    out *= 1.0 / w
+    return float(y[-1]), d[m + 1 :].copy()
+
+
 class _EcgSamples:
     """Sample-level state and methods of the R-peak detector (set up by its ``__init__`` and
     ``reset``); the decisions are :class:`~wearsdk.signals._ecg.EcgPeakDetector`'s.
@@ -51,8 +80,7 @@ class _EcgSamples:
     _detect: InPlaceSos
     _morph: InPlaceSos
     _wide: InPlaceSos
-    _mwi: _F64
-    _mwi_zi: _F64
+    _d_tail: _F64
     _d2_tail: _F64
     _w: int
     _w2: int
@@ -182,21 +210,9 @@ class _EcgSamples:
         # band-passes: the morphology band is filtered in place in its buffer, the detection
         # band into y (the wide band waits for _wide_catch_up)
         self._morph.step_into(x, self._buf[3:4, j : j + m])
-        y2 = np.empty((1, m))
-        self._detect.step_into(x, y2)
-        y = y2[0]
-        # first difference, squared
-        d = np.empty(m)
-        d[0] = y[0] - (float(y[0]) if self._prev_y is None else self._prev_y)
-        np.subtract(y[1:], y[:-1], out=d[1:])
-        np.multiply(d, d, out=d)
-        self._prev_y = float(y[-1])
-        # moving-window integration: what scipy.signal.lfilter(mwi, [1.0], d, zi=...) computes
-        # for an FIR filter (a full convolution, the carried state added to its head)
-        full = np.convolve(self._mwi, d)
-        full[: self._w - 1] += self._mwi_zi
-        self._e[j : j + m] = full[:m]
-        self._mwi_zi = full[m:]
+        y = np.empty((1, m))
+        self._detect.step_into(x, y)
+        self._prev_y, self._d_tail = _energy(y[0], self._prev_y, self._d_tail, self._e[j : j + m])
         self._n += m
 
     def _wide_catch_up(self) -> None:
@@ -210,25 +226,11 @@ class _EcgSamples:
         a, n, b = self._wide_n, self._n, self._base
         if a >= n:
             return
-        m, w2 = n - a, self._w2
-        y2 = np.empty((1, m))
-        self._wide.step_into(self._x[a - b : n - b], y2)
-        y = y2[0]
-        # squared first differences after a 0.0 and the last w2 - 1 of the previous pass
-        d = np.empty(w2 + m)
-        d[0] = 0.0
-        d[1:w2] = self._d2_tail
-        d[w2] = y[0] - (float(y[0]) if self._prev_y2 is None else self._prev_y2)
-        np.subtract(y[1:], y[:-1], out=d[w2 + 1 :])
-        new = d[w2:]
-        np.multiply(new, new, out=new)
-        self._prev_y2 = float(y[-1])
-        self._d2_tail = d[m + 1 :].copy()
-        # moving-window integration as a difference of running sums (the window's mean)
-        c = np.add.accumulate(d)
-        e2 = self._e2[a - b : n - b]
-        np.subtract(c[w2:], c[:m], out=e2)
-        e2 *= 1.0 / w2
+        y = np.empty((1, n - a))
+        self._wide.step_into(self._x[a - b : n - b], y)
+        self._prev_y2, self._d2_tail = _energy(
+            y[0], self._prev_y2, self._d2_tail, self._e2[a - b : n - b]
+        )
         self._wide_n = n
 
     def _wide_amps(self, cands: list[_Candidate]) -> None:
@@ -460,14 +462,13 @@ class _EcgSamples:
             return
         # the slope-energy centroid over +-cw, in samples from fid (Python floats: a few dozen
         # values, cheaper than numpy calls)
-        raw, e1, cw = c.raw, self._xpre, self._cw
+        e1, cw = self._xpre, self._cw
+        seg = c.raw[e1 - cw : e1 + cw + 1]
         num = tot = 0.0
-        prev = raw[e1 - cw]
-        for pos, v in zip(self._cw_pos_list, raw[e1 - cw + 1 : e1 + cw + 1], strict=True):
-            w = (v - prev) * (v - prev)
+        for pos, d in zip(self._cw_pos_list, map(sub, seg[1:], seg), strict=False):
+            w = d * d
             num += w * pos
             tot += w
-            prev = v
         cent = c.t_fid + (num / tot if tot > 0 else 0.0) * c.dt_fid
         if not matched:
             c.t_out = cent
