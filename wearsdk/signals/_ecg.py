@@ -201,6 +201,7 @@ class EcgPeakDetector(_EcgSamples):
             return max(1, round(seconds * fs))
 
         self._w = max(3, n(_MWI_S))
+        self._mwi = np.full(self._w, 1.0 / self._w)
         self._w2 = max(3, n(_WIDE_MWI_S))
         self._r = max(2, n(_LOCAL_MAX_S))
         self._range_2r1 = np.arange(2 * self._r + 1)
@@ -224,9 +225,10 @@ class EcgPeakDetector(_EcgSamples):
         self._need = self._look + self._measure
         back = max(self._fid_back + max(self._t1 + self._lag, self._p1 + 1, self._xpre), self._r)
         self._keep = back + self._measure + self._nan_guard + 2
-        # sample buffers (rows x, t, e, z, bad; ~5 s), compacted to the last _keep samples when
-        # full; a larger block enlarges them until the end of its step
-        self._cap0 = 2 * self._keep + round(4.0 * fs)
+        # sample buffers (rows x, t, e, z, bad, e2; ~13 s), compacted to the last _keep samples
+        # when full (the wide band is brought up to date then: the longer the rarer); a larger
+        # block enlarges them until the end of its step
+        self._cap0 = 2 * self._keep + round(12.0 * fs)
         self.reset()
 
     @property
@@ -239,7 +241,7 @@ class EcgPeakDetector(_EcgSamples):
         self._detect.reset()
         self._morph.reset()
         self._wide.reset()
-        self._d_tail = np.zeros(self._w - 1)
+        self._mwi_zi = np.zeros(self._w - 1)
         self._d2_tail = np.zeros(self._w2 - 1)
         self._prev_y: float | None = None
         self._prev_y2: float | None = None

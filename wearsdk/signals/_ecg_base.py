@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -171,7 +172,7 @@ class _Candidate:
     amp2: float | None = None  # wide-band envelope maximum around it (measured when needed)
     # measured when accepted (the raw samples as floats, the R peaks, the polarity vote, fid's
     # time and sample period)
-    raw: list[float] = dataclasses.field(default_factory=list)
+    raw: Sequence[float] = ()
     peaks: tuple[tuple[int, float, float], tuple[int, float, float]] = ((0, 0.0, 0.0),) * 2
     vote: float = 0.0  # (c- - c+) / (c- + c+), c = |second difference| at each extremum
     side: int = 0  # 0: positive R peak, 1: negative (set when accepted)

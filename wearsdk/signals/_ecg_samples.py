@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Sequence
 from itertools import repeat
 from operator import sub, truediv
 
@@ -80,7 +81,8 @@ class _EcgSamples:
     _detect: InPlaceSos
     _morph: InPlaceSos
     _wide: InPlaceSos
-    _d_tail: _F64
+    _mwi: _F64
+    _mwi_zi: _F64
     _d2_tail: _F64
     _w: int
     _w2: int
@@ -210,9 +212,21 @@ class _EcgSamples:
         # band-passes: the morphology band is filtered in place in its buffer, the detection
         # band into y (the wide band waits for _wide_catch_up)
         self._morph.step_into(x, self._buf[3:4, j : j + m])
-        y = np.empty((1, m))
-        self._detect.step_into(x, y)
-        self._prev_y, self._d_tail = _energy(y[0], self._prev_y, self._d_tail, self._e[j : j + m])
+        y2 = np.empty((1, m))
+        self._detect.step_into(x, y2)
+        y = y2[0]
+        # first difference, squared
+        d = np.empty(m)
+        d[0] = y[0] - (float(y[0]) if self._prev_y is None else self._prev_y)
+        np.subtract(y[1:], y[:-1], out=d[1:])
+        np.multiply(d, d, out=d)
+        self._prev_y = float(y[-1])
+        # moving-window integration: what scipy.signal.lfilter(mwi, [1.0], d, zi=...) computes
+        # for an FIR filter (a full convolution, the carried state added to its head)
+        full = np.convolve(self._mwi, d)
+        full[: self._w - 1] += self._mwi_zi
+        self._e[j : j + m] = full[:m]
+        self._mwi_zi = full[m:]
         self._n += m
 
     def _wide_catch_up(self) -> None:
@@ -390,7 +404,7 @@ class _EcgSamples:
         c.t_fid, c.dt_fid = t_fid, dt
 
     def _refine(
-        self, lo: int, xs: list[float], ts: list[float], k: int, sign: float
+        self, lo: int, xs: Sequence[float], ts: Sequence[float], k: int, sign: float
     ) -> tuple[tuple[int, float, float], float]:
         """Extremum ``xs[k + 1]`` (sample ``lo + k + 1``) refined by a 3-point parabola.
 
@@ -473,8 +487,8 @@ class _EcgSamples:
         if not matched:
             c.t_out = cent
             return
-        _, k = self._correlate(c)
-        aligned = c.t_fid + (k - self._lag + c.corr_delta) * c.dt_fid
+        # (the correlation with the current average beat, measured when it was classed)
+        aligned = c.t_fid + (c.corr_lag - self._lag + c.corr_delta) * c.dt_fid
         d = cent - aligned
         if len(self._off_init) < _OFFSET_INIT:
             self._off_init.append(d)
