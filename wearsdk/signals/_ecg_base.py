@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -170,9 +169,7 @@ class _Candidate:
     row: int
     fid: int  # the morphology-band fiducial sample
     amp2: float | None = None  # wide-band envelope maximum around it (measured when needed)
-    # measured when accepted (the raw samples as floats, the R peaks, the polarity vote, fid's
-    # time and sample period)
-    raw: Sequence[float] = ()
+    # measured when accepted (the R peaks, the polarity vote, fid's time and sample period)
     peaks: tuple[tuple[int, float, float], tuple[int, float, float]] = ((0, 0.0, 0.0),) * 2
     vote: float = 0.0  # (c- - c+) / (c- + c+), c = |second difference| at each extremum
     side: int = 0  # 0: positive R peak, 1: negative (set when accepted)

@@ -11,7 +11,7 @@ import math
 from collections import deque
 from collections.abc import Sequence
 from itertools import repeat
-from operator import sub, truediv
+from operator import truediv
 
 import numpy as np
 import numpy.typing as npt
@@ -40,6 +40,7 @@ from wearsdk.signals._filters import InPlaceSos
 
 # the reductions behind ndarray.max / .min, called without their Python-level wrappers
 _max = np.maximum.reduce
+_acc = np.add.accumulate
 
 
 _SUMS_SPAN = 4096  # running sums restart at least this often (their rounding stays small)
@@ -98,7 +99,7 @@ class _EcgSamples:
     _p1: int
     _p2: int
     _cw: int
-    _cw_pos_list: list[float]
+    _cw_pos: _F64
     _xpre: int
     _xpost: int
     _nan_guard: int
@@ -388,8 +389,7 @@ class _EcgSamples:
         p1 = self._p1
         x0 = self._xpre - p1 - 1
         x1 = x0 + p1 + self._p2 + 3
-        c.raw = raw = c.xrows[c.row].tolist()
-        xs, ts = raw[x0:x1], c.trows[c.row, x0:x1].tolist()
+        xs, ts = c.xrows[c.row, x0:x1].tolist(), c.trows[c.row, x0:x1].tolist()
         flo = c.fid - p1 - 1
         # polarity vote: the sharper extremum (larger |second difference|) is the R wave
         near = xs[1:-1]
@@ -474,15 +474,13 @@ class _EcgSamples:
         c.t_out = c.peaks[c.side][1]
         if not math.isfinite(c.t_fid):  # (no time before the stream's start)
             return
-        # the slope-energy centroid over +-cw, in samples from fid (Python floats: a few dozen
-        # values, cheaper than numpy calls)
+        # the slope-energy centroid over +-cw, in samples from fid (the sums accumulated in
+        # order, as a loop over the samples would)
         e1, cw = self._xpre, self._cw
-        seg = c.raw[e1 - cw : e1 + cw + 1]
-        num = tot = 0.0
-        for pos, d in zip(self._cw_pos_list, map(sub, seg[1:], seg), strict=False):
-            w = d * d
-            num += w * pos
-            tot += w
+        v = c.xrows[c.row, e1 - cw : e1 + cw + 1]
+        dv = v[1:] - v[:-1]
+        w = dv * dv
+        num, tot = float(_acc(w * self._cw_pos)[-1]), float(_acc(w)[-1])
         cent = c.t_fid + (num / tot if tot > 0 else 0.0) * c.dt_fid
         if not matched:
             c.t_out = cent
