@@ -161,8 +161,9 @@ QTDB_RECORDS = [
 """The ``qtdb_dev`` records (22 with ventricular/supraventricular/fusion ectopy, 8 sinus)."""
 
 
-def load_qtdb(root: Path, name: str, fs: float = 250.0) -> Recording:
-    """A ``qtdb_dev`` record, lead 0, resampled from 250 Hz to ``fs`` (polyphase, scipy).
+def load_qtdb(root: Path, name: str, fs: float = 250.0, lead: int = 0) -> Recording:
+    """A ``qtdb_dev`` record, lead 0 (or ``lead``), resampled from 250 Hz to ``fs`` (polyphase,
+    scipy).
 
     The reference keeps its exact times (``ref_t``, annotation sample / 250 Hz); ``ref`` holds
     them rounded to the output rate's samples, for the one-to-one matching.
@@ -174,7 +175,7 @@ def load_qtdb(root: Path, name: str, fs: float = 250.0) -> Recording:
     with quiet_third_party():
         import wfdb
 
-        rec = wfdb.rdrecord(str(root / "qtdb_dev" / name), channels=[0])
+        rec = wfdb.rdrecord(str(root / "qtdb_dev" / name), channels=[lead])
         ann = wfdb.rdann(str(root / "qtdb_dev" / name), "atr")
     fs0 = float(rec.fs)
     x = rec.p_signal[:, 0].astype(np.float64)

@@ -8,7 +8,14 @@ alternating with it, to the detector as it was before the ectopy work (commit 59
 machines. ``--qtdb`` adds the same comparison on the ``qtdb_dev`` records at 250 Hz (ectopic
 beats: more candidates, search-backs and beat classes), whole records in 1 s blocks.
 
+For an instruction count, which other processes do not change: ``--count today`` (or
+``before``) runs one detector once, after a 20 s warm-up, over the first ``--seconds`` of the
+Polar recording (or of the ``qtdb_dev`` record ``--record NAME`` at 250 Hz), and nothing else;
+run it under ``OPENBLAS_NUM_THREADS=1 valgrind --tool=callgrind`` with ``--seconds 0`` and
+``--seconds N``: the difference of the two counts is the detector's over N s.
+
 Usage: python -m benchmarks.ecg_speed [--data DIR] [--repeat 7] [--qtdb]
+       python -m benchmarks.ecg_speed --count today|before --seconds N [--record NAME]
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -78,6 +86,25 @@ def report(label: str, now: list[float], old: list[float], bn: int, bo: int) -> 
     )
 
 
+def count(root: Path, which: str, seconds: float, record: str | None) -> None:
+    """One detector, once, over ``seconds`` of a recording after a 20 s warm-up (for callgrind)."""
+    if record is None:
+        from benchmarks.ecg_accuracy import load_polar_h10
+
+        x, fs = load_polar_h10(root).ecg, 130.0
+    else:
+        from benchmarks.ecg_accuracy import load_qtdb
+
+        rec = load_qtdb(root, record)
+        x, fs = rec.ecg, rec.fs
+    cls = EcgPeakDetector if which == "today" else before.EcgPeakDetector
+    run_blocks(cls, x[: round(20 * fs)], fs)
+    if seconds > 0:
+        n = round(seconds * fs)
+        x = np.tile(x, -(-n // x.size))[:n]
+        print(f"{which}: {run_blocks(cls, x, fs)[1]} beats in {seconds:g} s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -85,8 +112,14 @@ def main() -> None:
     parser.add_argument("--data", default=None)
     parser.add_argument("--repeat", type=int, default=7, help="runs of each detector")
     parser.add_argument("--qtdb", action="store_true", help="also on qtdb_dev at 250 Hz")
+    parser.add_argument("--count", choices=("today", "before"), help="one run, for callgrind")
+    parser.add_argument("--seconds", type=float, default=600.0, help="with --count")
+    parser.add_argument("--record", default=None, help="with --count: a qtdb_dev record")
     args = parser.parse_args()
     root = data_dir(args.data)
+    if args.count:
+        count(root, args.count, args.seconds, args.record)
+        return
     _t, ecg, fs = load_inputs(root)["ecg"]
     print(f"R-peak detector, CPU time of this process, {args.repeat} alternated runs of each")
     report(

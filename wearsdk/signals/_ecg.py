@@ -57,7 +57,10 @@ the rhythm, with a bounded lookahead (``EcgPeakDetector.latency_s``, ~0.5 s):
    major deflection, away from its centroid; timing ectopic shapes there gives 23 ms but
    moves noisy normal beats: see benchmarks/README.md); MIT-BIH 118 with noise at 6 dB
    6.1 ms; RR error against the Polar H10 strap's own RR 0.75 ms. Most of what is left
-   between normal beats is the annotations' own jitter (see benchmarks/README.md).
+   between normal beats is the annotations' own jitter: with the record's second lead as a
+   second fiducial (``python -m benchmarks.ecg_rr_error``), the RR error variance between
+   normal beats splits into about 5.1 ms RMS for the annotations and 2.7 ms for the
+   detector at 250 Hz (see benchmarks/README.md).
 
 Every sample-level step is a causal filter with carried state or a purely local operation,
 every candidate is measured from a fixed window, and decisions are taken in index order once
@@ -71,7 +74,13 @@ candidates found in a block are measured from one span of each buffer (their win
 as rows), the R-peak and timing work is done on Python floats and only for candidates that
 become beats, and each candidate's centred morphology windows are computed once and reused for
 every template it is correlated with (and for the template's update). These are the same
-operations on the same values as the plain formulation, so the output is unchanged.
+operations on the same values as the plain formulation. The wide-band envelope, read only by
+search-backs, is computed in one pass over about 12 s of samples (when the buffers are
+compacted, or when a search-back needs it, whichever comes first), its moving-window
+integration as a difference of running sums (restarted every 4096 samples); its values differ
+from a per-block convolution's in their last bits, and no beat has been seen to change with
+it: ``python -m benchmarks.ecg_unchanged`` compares every beat (index, time, amplitude,
+class) of 67 recordings with a git revision's.
 
 The code: this module holds the decisions (:class:`EcgPeakDetector`); ``_ecg_samples`` the
 sample level and what is measured on candidates and beats (envelopes, morphology, rhythm,
@@ -89,6 +98,7 @@ References:
 
 from __future__ import annotations
 
+import math
 from collections import deque
 
 import numpy as np
@@ -162,7 +172,7 @@ class EcgPeakDetector(_EcgSamples):
 
     NaN samples are counted (:attr:`nan_count`), held at the last finite value for the filters,
     and no peak is reported within 0.25 s after one. Works from 100 Hz (e.g. 130 Hz Polar H10
-    straps) to kHz rates; memory is bounded (a few seconds of samples).
+    straps) to kHz rates; memory is bounded (about 13 s of samples).
 
     Args:
         sampling_rate_hz: the sampling rate, at least 100 Hz.
@@ -202,14 +212,13 @@ class EcgPeakDetector(_EcgSamples):
         self._w = max(3, n(_MWI_S))
         self._mwi = np.full(self._w, 1.0 / self._w)
         self._w2 = max(3, n(_WIDE_MWI_S))
-        self._mwi2 = np.full(self._w2, 1.0 / self._w2)
         self._r = max(2, n(_LOCAL_MAX_S))
         self._range_2r1 = np.arange(2 * self._r + 1)
         self._fid_back = self._w + n(_FID_BACK_S)
         self._t1, self._t2, self._lag = n(_TMPL_PRE_S), n(_TMPL_POST_S), n(_TMPL_LAG_S)
         self._p1, self._p2 = n(_PEAK_PRE_S), n(_PEAK_POST_S)
         self._cw = n(_CENTROID_S)
-        self._cw_pos_list = [k + 0.5 - self._cw for k in range(2 * self._cw)]
+        self._cw_pos = np.arange(2 * self._cw, dtype=np.float64) + (0.5 - self._cw)
         self._xpre = max(self._cw, self._p1 + 1)
         self._xpost = max(self._cw, self._p2 + 1)
         # offsets of the windows measured on each candidate (rows gathered from a span)
@@ -225,9 +234,10 @@ class EcgPeakDetector(_EcgSamples):
         self._need = self._look + self._measure
         back = max(self._fid_back + max(self._t1 + self._lag, self._p1 + 1, self._xpre), self._r)
         self._keep = back + self._measure + self._nan_guard + 2
-        # sample buffers (rows x, t, e, z, bad; ~5 s), compacted to the last _keep samples when
-        # full; a larger block enlarges them until the end of its step
-        self._cap0 = 2 * self._keep + round(4.0 * fs)
+        # sample buffers (rows x, t, e, z, bad, e2; ~13 s), compacted to the last _keep samples
+        # when full (the wide band is brought up to date then: the longer the rarer); a larger
+        # block enlarges them until the end of its step
+        self._cap0 = 2 * self._keep + round(12.0 * fs)
         self.reset()
 
     @property
@@ -241,7 +251,7 @@ class EcgPeakDetector(_EcgSamples):
         self._morph.reset()
         self._wide.reset()
         self._mwi_zi = np.zeros(self._w - 1)
-        self._mwi2_zi = np.zeros(self._w2 - 1)
+        self._d2_tail = np.zeros(self._w2 - 1)
         self._prev_y: float | None = None
         self._prev_y2: float | None = None
         self._hold: float | None = None
@@ -254,7 +264,9 @@ class EcgPeakDetector(_EcgSamples):
         self._pending: deque[_Candidate] = deque()
         self._rejected: list[_Candidate] = []
         self._spk: float | None = None
-        self._spk2 = 0.0  # running wide-band energy of the accepted beats
+        self._spk2: float | None = None  # running wide-band energy of the accepted beats
+        self._wide_beats: list[_Candidate] = []  # accepted beats not yet in _spk2
+        self._wide_n = 0  # samples the wide band has seen
         self._npk = 0.0
         self._last: int | None = None
         self._last_sb = -1
@@ -403,11 +415,17 @@ class EcgPeakDetector(_EcgSamples):
         half = thr / 2.0
         lo = max(self._last if self._last is not None else 0, self._last_sb) + self._refr
         best: _Candidate | None = None
-        for c in self._rejected:
+        inside = [c for c in self._rejected if lo <= c.i < tsb]
+        weak = [c for c in inside if not c.amp > half]
+        level = math.inf
+        if weak:  # (the wide band is measured only where it decides)
+            level = _WIDE_LEVEL * self._wide_level()
+            self._wide_amps(weak)
+        for c in inside:
             # a beat is missing here: one above the threshold or strong on the wide band is
             # taken whatever its shape (ectopic beats), a weaker one must look like the usual beat
-            wide = c.amp2 > _WIDE_LEVEL * self._spk2
-            if lo <= c.i < tsb and (c.amp > half or wide) and (best is None or c.amp > best.amp):
+            strong = c.amp > half or (c.amp2 is not None and c.amp2 > level)
+            if strong and (best is None or c.amp > best.amp):
                 best = c
         self._last_sb = tsb
         self._rejected = [c for c in self._rejected if c.i >= tsb]
@@ -434,7 +452,7 @@ class EcgPeakDetector(_EcgSamples):
         c.ectopic = bool(premature or shape)
         alpha = 0.25 if searchback else 0.125
         self._spk = alpha * c.amp + (1.0 - alpha) * self._spk
-        self._spk2 = c.amp2 if self._n_beats == 0 else 0.125 * c.amp2 + 0.875 * self._spk2
+        self._wide_beats.append(c)  # (its wide-band energy joins _spk2 when it is read)
         if self._last is not None:
             self._rr.append(c.i - self._last)
             if len(self._rr) >= 2:

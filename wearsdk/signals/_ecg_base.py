@@ -162,10 +162,13 @@ class _Candidate:
     i: int  # envelope maximum
     amp: float  # envelope value
     win: _F64  # morphology-band window around the fiducial, with +-lag margin
-    amp2: float  # wide-band envelope maximum around it
-    raw: list[float]  # raw samples around fid (centroid span, R-peak search)
-    ts: list[float]  # session times of the raw samples (NaN outside the stream)
+    # raw samples and their session times (NaN outside the stream) around fid (centroid
+    # span, R-peak search): row `row` of the candidates measured with it
+    xrows: _F64
+    trows: _F64
+    row: int
     fid: int  # the morphology-band fiducial sample
+    amp2: float | None = None  # wide-band envelope maximum around it (measured when needed)
     # measured when accepted (the R peaks, the polarity vote, fid's time and sample period)
     peaks: tuple[tuple[int, float, float], tuple[int, float, float]] = ((0, 0.0, 0.0),) * 2
     vote: float = 0.0  # (c- - c+) / (c- + c+), c = |second difference| at each extremum

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Sequence
 from itertools import repeat
 from operator import truediv
 
@@ -39,6 +40,36 @@ from wearsdk.signals._filters import InPlaceSos
 
 # the reductions behind ndarray.max / .min, called without their Python-level wrappers
 _max = np.maximum.reduce
+_acc = np.add.accumulate
+
+
+_SUMS_SPAN = 4096  # running sums restart at least this often (their rounding stays small)
+
+
+def _energy(y: _F64, prev: float | None, tail: _F64, out: _F64) -> tuple[float, _F64]:
+    """Energy envelope of a band-passed block ``y`` into ``out``: the squared first difference
+    (``prev``: the sample before the block, None at the stream's start), integrated over a
+    moving window of ``tail.size + 1`` samples (``tail``: the last squared differences before
+    the block; zeros at the start), as the window's mean from a difference of running sums.
+
+    Returns:
+        The new ``prev`` and ``tail``, to carry to the next block.
+    """  # noqa: D205
+    w, m = tail.size + 1, y.size
+    d = np.empty(w + m)  # a 0.0, the tail, then the block's squared differences
+    d[0] = 0.0
+    d[1:w] = tail
+    new = d[w:]
+    new[0] = y[0] - (float(y[0]) if prev is None else prev)
+    np.subtract(y[1:], y[:-1], out=new[1:])
+    np.multiply(new, new, out=new)
+    for lo in range(0, m, _SUMS_SPAN):
+        hi = min(m, lo + _SUMS_SPAN)
+        c = np.add.accumulate(d[lo : w + hi])
+        # the sum over the window ending at sample k of the block: c[w + k] - c[k]
+        np.subtract(c[w:], c[: hi - lo], out=out[lo:hi])
+    out *= 1.0 / w
+    return float(y[-1]), d[m + 1 :].copy()
 
 
 class _EcgSamples:
@@ -52,9 +83,8 @@ class _EcgSamples:
     _morph: InPlaceSos
     _wide: InPlaceSos
     _mwi: _F64
-    _mwi2: _F64
     _mwi_zi: _F64
-    _mwi2_zi: _F64
+    _d2_tail: _F64
     _w: int
     _w2: int
     _r: int
@@ -69,7 +99,7 @@ class _EcgSamples:
     _p1: int
     _p2: int
     _cw: int
-    _cw_pos_list: list[float]
+    _cw_pos: _F64
     _xpre: int
     _xpost: int
     _nan_guard: int
@@ -88,6 +118,10 @@ class _EcgSamples:
     _hold: float | None
     _prev_y: float | None
     _prev_y2: float | None
+    _wide_n: int
+    _wide_beats: list[_Candidate]
+    _spk2: float | None
+    _rejected: list[_Candidate]
     _last_bad: int
     _scale: float
     _scan: int
@@ -124,6 +158,8 @@ class _EcgSamples:
         if live + m <= self._buf.shape[1]:
             return live
         cut = max(self._base, self._n - self._keep)
+        if cut > self._base:
+            self._before_drop()
         k, live = cut - self._base, self._n - cut
         if live + m > self._buf.shape[1]:
             old = self._buf
@@ -154,6 +190,7 @@ class _EcgSamples:
                 self._bad[j : j + k] = 1.0
                 self._e2[j : j + k] = 0.0
                 self._n += k
+                self._wide_n = self._n  # (the wide band starts on the first finite sample)
                 x, t, bad = x[k:], t[k:], bad[k:]
                 if x.size == 0:
                     return
@@ -174,34 +211,83 @@ class _EcgSamples:
         else:
             self._bad[j : j + m] = bad
         # band-passes: the morphology band is filtered in place in its buffer, the detection
-        # and wide bands into the rows of y
+        # band into y (the wide band waits for _wide_catch_up)
         self._morph.step_into(x, self._buf[3:4, j : j + m])
-        y = np.empty((2, m))
-        y[:] = x
-        self._detect.run(y[0:1])
-        self._wide.run(y[1:2])
-        # first differences (both bands at once), squared
-        d = np.empty((2, m))
-        d[0, 0] = y[0, 0] - (float(y[0, 0]) if self._prev_y is None else self._prev_y)
-        d[1, 0] = y[1, 0] - (float(y[1, 0]) if self._prev_y2 is None else self._prev_y2)
-        np.subtract(y[:, 1:], y[:, :-1], out=d[:, 1:])
+        y2 = np.empty((1, m))
+        self._detect.step_into(x, y2)
+        y = y2[0]
+        # first difference, squared
+        d = np.empty(m)
+        d[0] = y[0] - (float(y[0]) if self._prev_y is None else self._prev_y)
+        np.subtract(y[1:], y[:-1], out=d[1:])
         np.multiply(d, d, out=d)
-        self._prev_y, self._prev_y2 = float(y[0, -1]), float(y[1, -1])
+        self._prev_y = float(y[-1])
         # moving-window integration: what scipy.signal.lfilter(mwi, [1.0], d, zi=...) computes
         # for an FIR filter (a full convolution, the carried state added to its head)
-        full = np.convolve(self._mwi, d[0])
+        full = np.convolve(self._mwi, d)
         full[: self._w - 1] += self._mwi_zi
         self._e[j : j + m] = full[:m]
         self._mwi_zi = full[m:]
-        full = np.convolve(self._mwi2, d[1])
-        full[: self._w2 - 1] += self._mwi2_zi
-        self._e2[j : j + m] = full[:m]
-        self._mwi2_zi = full[m:]
         self._n += m
+
+    def _wide_catch_up(self) -> None:
+        """Run the wide-band envelope over the samples it has not seen yet.
+
+        It is read only by search-backs (and for the running level of the beats, read by them
+        too), so it is computed in one pass over several blocks: when a search-back needs it,
+        or before samples leave the buffers (the same filter, differencing and integration as
+        per block, with their state carried).
+        """
+        a, n, b = self._wide_n, self._n, self._base
+        if a >= n:
+            return
+        y = np.empty((1, n - a))
+        self._wide.step_into(self._x[a - b : n - b], y)
+        self._prev_y2, self._d2_tail = _energy(
+            y[0], self._prev_y2, self._d2_tail, self._e2[a - b : n - b]
+        )
+        self._wide_n = n
+
+    def _wide_amps(self, cands: list[_Candidate]) -> None:
+        """Set ``amp2`` (the wide-band envelope's maximum over +-r around ``i``, 0.0 outside
+        the stream) of the candidates that lack it.
+        """  # noqa: D205
+        todo = [c for c in cands if c.amp2 is None]
+        if not todo:
+            return
+        self._wide_catch_up()
+        r = self._r
+        idx = np.array([c.i for c in todo])
+        lo, hi = int(idx.min()) - r, int(idx.max()) + r + 1
+        # every window is still buffered (measured before samples leave: _before_drop)
+        assert lo >= self._base or self._base == 0
+        seg = self._span(self._e2, lo, hi, 0.0, 0.0)
+        amps = _max(seg[(idx - (lo + r))[:, None] + self._range_2r1], axis=1).tolist()
+        for c, amp2 in zip(todo, amps, strict=True):
+            c.amp2 = amp2
+
+    def _wide_level(self) -> float:
+        """The running wide-band level of the accepted beats, with the beats not yet folded."""
+        beats = self._wide_beats
+        if beats:
+            self._wide_amps(beats)
+            spk2 = self._spk2
+            for c in beats:
+                assert c.amp2 is not None
+                spk2 = c.amp2 if spk2 is None else 0.125 * c.amp2 + 0.875 * spk2
+            self._spk2 = spk2
+            beats.clear()
+        return 0.0 if self._spk2 is None else self._spk2
+
+    def _before_drop(self) -> None:
+        """Measure, on the wide band, everything that may need samples about to be dropped."""
+        self._wide_amps([*self._pending, *self._rejected])
+        self._wide_level()
 
     def _trim(self) -> None:
         """Give back the room taken by a large block (memory stays bounded)."""
         if self._buf.shape[1] > self._cap0 and self._n - self._base > self._keep:
+            self._before_drop()
             cut = self._n - self._keep
             k, self._base = cut - self._base, cut
             old = self._buf
@@ -229,11 +315,7 @@ class _EcgSamples:
             ok &= v > floor
             js, v = js[ok], v[ok]
             if js.size:
-                # the wide-band envelope's maximum over the same +-r around each (>= 0: the
-                # padding with 0.0 outside the stream leaves it unchanged)
-                seg2 = self._span(self._e2, lo - r, hi + r, 0.0, 0.0)
-                amp2 = _max(seg2[js[:, None] + self._range_2r1], axis=1)
-                self._measure_candidates(lo, hi, js, v, amp2)
+                self._measure_candidates(lo, hi, js, v)
         self._scan = hi
 
     def _span(self, arr: _F64, lo: int, hi: int, left: float, right: float) -> _F64:
@@ -247,11 +329,9 @@ class _EcgSamples:
             return core
         return np.concatenate((np.full(a0 - lo, left), core, np.full(hi - a1, right)))
 
-    def _measure_candidates(
-        self, lo: int, hi: int, js: npt.NDArray[np.intp], amps: _F64, amps2: _F64
-    ) -> None:
-        """Measure the envelope maxima at ``lo + js`` (with their envelope and wide-band
-        maxima) found in ``[lo, hi)`` and queue them as candidates, in index order.
+    def _measure_candidates(self, lo: int, hi: int, js: npt.NDArray[np.intp], amps: _F64) -> None:
+        """Measure the envelope maxima at ``lo + js`` (with their envelope values) found in
+        ``[lo, hi)`` and queue them as candidates, in index order.
 
         Each one's windows are rows gathered from one span of each buffer over the whole
         range (the values of a span per candidate, in fewer numpy calls).
@@ -265,7 +345,7 @@ class _EcgSamples:
                 keep[n] = not self._span(
                     self._bad, a - self._nan_guard, lo + j + self._measure, 0.0, 0.0
                 ).any()
-            js, amps, amps2 = js[keep], amps[keep], amps2[keep]
+            js, amps = js[keep], amps[keep]
             if not js.size:
                 return
         # the fiducial: the largest |morphology band| over [i - fb, i]; then the morphology
@@ -276,32 +356,27 @@ class _EcgSamples:
         wins = z[starts + self._range_win]
         # the raw complex (for its slope-energy centroid if the candidate becomes a beat), and
         # in it the raw samples and times from one before the R-peak search range to one after
-        # (both rows of the buffers at once, as Python floats; the times are NaN outside the
-        # stream, the samples its first and last one)
+        # (the times are NaN outside the stream, the samples its first and last one): rows
+        # kept with the candidates, read only for those that become beats
         a, e, b = lo - fb - self._xpre, hi + self._xpost + 1, self._base
         if a >= b and e <= self._n:
-            xt = self._buf[0:2, a - b : e - b]
+            xs, ts = self._x[a - b : e - b], self._t[a - b : e - b]
         else:
             first, last = float(self._x[0]), float(self._x[self._n - b - 1])
-            xt = np.stack(
-                (
-                    self._span(self._x, a, e, first, last),
-                    self._span(self._t, a, e, math.nan, math.nan),
-                )
-            )
-        segs, tss = xt[:, starts + self._range_raw].tolist()
+            xs = self._span(self._x, a, e, first, last)
+            ts = self._span(self._t, a, e, math.nan, math.nan)
+        rows = starts + self._range_raw
+        xrows, trows = xs[rows], ts[rows]
         pending = self._pending
-        for n, (j, k, amp, amp2) in enumerate(
-            zip(js.tolist(), ks.tolist(), amps.tolist(), amps2.tolist(), strict=True)
-        ):
+        for n, (j, k, amp) in enumerate(zip(js.tolist(), ks.tolist(), amps.tolist(), strict=True)):
             pending.append(
                 _Candidate(
                     i=lo + j,
                     amp=amp,
                     win=wins[n],
-                    amp2=amp2,
-                    raw=segs[n],
-                    ts=tss[n],
+                    xrows=xrows,
+                    trows=trows,
+                    row=n,
                     fid=lo + j - fb + k,
                 )
             )
@@ -314,7 +389,7 @@ class _EcgSamples:
         p1 = self._p1
         x0 = self._xpre - p1 - 1
         x1 = x0 + p1 + self._p2 + 3
-        xs, ts = c.raw[x0:x1], c.ts[x0:x1]
+        xs, ts = c.xrows[c.row, x0:x1].tolist(), c.trows[c.row, x0:x1].tolist()
         flo = c.fid - p1 - 1
         # polarity vote: the sharper extremum (larger |second difference|) is the R wave
         near = xs[1:-1]
@@ -329,7 +404,7 @@ class _EcgSamples:
         c.t_fid, c.dt_fid = t_fid, dt
 
     def _refine(
-        self, lo: int, xs: list[float], ts: list[float], k: int, sign: float
+        self, lo: int, xs: Sequence[float], ts: Sequence[float], k: int, sign: float
     ) -> tuple[tuple[int, float, float], float]:
         """Extremum ``xs[k + 1]`` (sample ``lo + k + 1``) refined by a 3-point parabola.
 
@@ -399,22 +474,19 @@ class _EcgSamples:
         c.t_out = c.peaks[c.side][1]
         if not math.isfinite(c.t_fid):  # (no time before the stream's start)
             return
-        # the slope-energy centroid over +-cw, in samples from fid (Python floats: a few dozen
-        # values, cheaper than numpy calls)
-        raw, e1, cw = c.raw, self._xpre, self._cw
-        num = tot = 0.0
-        prev = raw[e1 - cw]
-        for pos, v in zip(self._cw_pos_list, raw[e1 - cw + 1 : e1 + cw + 1], strict=True):
-            w = (v - prev) * (v - prev)
-            num += w * pos
-            tot += w
-            prev = v
+        # the slope-energy centroid over +-cw, in samples from fid (the sums accumulated in
+        # order, as a loop over the samples would)
+        e1, cw = self._xpre, self._cw
+        v = c.xrows[c.row, e1 - cw : e1 + cw + 1]
+        dv = v[1:] - v[:-1]
+        w = dv * dv
+        num, tot = float(_acc(w * self._cw_pos)[-1]), float(_acc(w)[-1])
         cent = c.t_fid + (num / tot if tot > 0 else 0.0) * c.dt_fid
         if not matched:
             c.t_out = cent
             return
-        _, k = self._correlate(c)
-        aligned = c.t_fid + (k - self._lag + c.corr_delta) * c.dt_fid
+        # (the correlation with the current average beat, measured when it was classed)
+        aligned = c.t_fid + (c.corr_lag - self._lag + c.corr_delta) * c.dt_fid
         d = cent - aligned
         if len(self._off_init) < _OFFSET_INIT:
             self._off_init.append(d)
