@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import importlib.metadata
 import inspect
-import math
 import re
 import tomllib
 from datetime import UTC, datetime
@@ -19,43 +18,6 @@ TRANSPORT_HELP = (
     "(e.g. bumble:usb:0, bumble:tcp-client:127.0.0.1:19001)"
 )
 """Help of ``--transport``."""
-
-
-def positive_float(text: str) -> float:
-    """A finite number > 0 (argparse type): else a usage error naming the value."""
-    value = _finite(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0: {text!r}")
-    return value
-
-
-def non_negative_float(text: str) -> float:
-    """A finite number >= 0 (argparse type): else a usage error naming the value."""
-    value = _finite(text)
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0: {text!r}")
-    return value
-
-
-def non_negative_int(text: str) -> int:
-    """A whole number >= 0 (argparse type; a simulator seed): else a usage error."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0: {text!r}")
-    return value
-
-
-def _finite(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"not a finite number: {text!r}")
-    return value
 
 
 def add_option_argument(parser: argparse.ArgumentParser, help_text: str) -> None:
@@ -86,12 +48,6 @@ def construct(cls: Any, what: str, *args: Any, options: dict[str, Any], **kwargs
         params = list(inspect.signature(cls).parameters)[len(args) :]
         taken = sorted(p for p in params if p not in kwargs)
         raise ConfigError(f"{what}: {exc}; options it takes: {', '.join(taken)}") from None
-
-
-def replay_speed(text: str) -> float | None:
-    if text.strip().lower() == "max":
-        return None
-    return positive_float(text)
 
 
 def add_mqtt_arguments(parser: argparse.ArgumentParser, *, consent: bool) -> None:

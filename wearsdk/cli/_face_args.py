@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from wearsdk._errors import ConfigError
-from wearsdk.cli._args import non_negative_float
+from wearsdk.cli._numbers import non_negative_float
 
 
 def _add_face_arguments(stream: argparse.ArgumentParser) -> None:

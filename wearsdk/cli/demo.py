@@ -17,10 +17,9 @@ from wearsdk.cli._args import (
     add_overwrite_argument,
     add_report_arguments,
     export_sinks,
-    non_negative_int,
-    positive_float,
     report_plan,
 )
+from wearsdk.cli._numbers import non_negative_int, positive_float
 from wearsdk.cli._output import (
     EventLog,
     Summary,

@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from wearsdk.cli._args import positive_float
+from wearsdk.cli._numbers import positive_float
 
 DOCTOR_FAILED = 3
 """Exit code of ``wearsdk doctor`` when a check failed."""

@@ -19,10 +19,9 @@ from wearsdk.cli._args import (
     check_consent,
     export_sinks,
     option,
-    positive_float,
-    replay_speed,
     report_plan,
 )
+from wearsdk.cli._numbers import positive_float, replay_speed
 from wearsdk.cli._output import (
     EventLog,
     Summary,

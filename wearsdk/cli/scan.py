@@ -7,7 +7,8 @@ import asyncio
 import json
 from typing import Any
 
-from wearsdk.cli._args import TRANSPORT_HELP, positive_float
+from wearsdk.cli._args import TRANSPORT_HELP
+from wearsdk.cli._numbers import positive_float
 
 
 def add_parser(sub: Any) -> None:

@@ -25,13 +25,12 @@ from wearsdk.cli._args import (
     export_sinks,
     load,
     looks_like_address,
-    non_negative_float,
-    positive_float,
 )
 from wearsdk.cli._face_args import (
     _add_face_arguments,
     _face_analyzers,
 )
+from wearsdk.cli._numbers import non_negative_float, positive_float
 from wearsdk.cli._output import (
     EventLog,
     Summary,

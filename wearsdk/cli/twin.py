@@ -7,14 +7,8 @@ import asyncio
 from typing import Any
 
 from wearsdk._errors import ConfigError, TransportUnavailableError
-from wearsdk.cli._args import (
-    add_option_argument,
-    construct,
-    entry_points,
-    load,
-    non_negative_int,
-    positive_float,
-)
+from wearsdk.cli._args import add_option_argument, construct, entry_points, load
+from wearsdk.cli._numbers import non_negative_int, positive_float
 
 _SUPERVISION_TIMEOUT_S = 2.0
 """Real seconds after which a twin drops a central that stopped answering."""
