@@ -1,0 +1,80 @@
+"""The first hour without surprises, what was left: errors that name no participant, a consent
+file checked even when nothing is exported, an unreached broker said once, the deprecated
+signal names with neurokit2's call, Ctrl-C at start-up, the face model's C++ log lines."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.cli.test_first_hour import wearsdk
+from wearsdk import Consent, ConsentError, ExportPolicy
+from wearsdk._privacy import ConsentGate, require_consent
+
+pytestmark = pytest.mark.timeout(120)
+
+WHO = "p-7731"
+"""A participant id no message may carry."""
+
+
+def consent_of(
+    *,
+    export: ExportPolicy = ExportPolicy.ESTIMATES,
+    obtained_unix: float | None = None,
+    expires_unix: float | None = None,
+) -> Consent:
+    """A record for :data:`WHO` that allows exporting ``export``, not recording."""
+    return Consent(
+        participant=WHO,
+        purposes=("research",),
+        export=export,
+        obtained_by="ra-12",
+        obtained_unix=time.time() - 60 if obtained_unix is None else obtained_unix,
+        expires_unix=expires_unix,
+    )
+
+
+def test_consent_errors_say_what_is_missing_without_the_participant() -> None:
+    """Item: `participant p1 did not consent to recording` put the participant id in an error
+    (and so in logs and bug reports); each refusal says what the record does not allow."""
+    expired = consent_of(obtained_unix=1_700_000_000.0, expires_unix=1_700_000_060.0)
+    cases: list[tuple[Callable[[], object], str]] = [
+        (lambda: consent_of().check(record=True), "does not allow recording"),
+        (
+            lambda: consent_of(export=ExportPolicy.ESTIMATES).check(export=ExportPolicy.RAW),
+            "allows exporting estimates only, not raw",
+        ),
+        (lambda: expired.check(), "expired at 2023-11-14 22:14:20 UTC"),
+        (lambda: require_consent(expired, record=True), "expired at 2023-11-14 22:14:20 UTC"),
+        (
+            lambda: ConsentGate(expired, clock=lambda: 1_700_000_060.0).check(),
+            "expired at 2023-11-14 22:14:20 UTC",
+        ),
+    ]
+    for refuse, says in cases:
+        with pytest.raises(ConsentError) as caught:
+            refuse()
+        assert says in str(caught.value)
+        assert WHO not in str(caught.value)
+        assert "participant" not in str(caught.value)
+    # what a mistaken log line would print of the record or of a session's gate
+    for shown in (repr(consent_of()), str(consent_of()), repr(ConsentGate(consent_of()))):
+        assert WHO not in shown, shown
+        assert "ra-12" not in shown, shown  # who obtained it: a person too
+
+
+def test_record_without_consent_to_record_names_no_participant(tmp_path: Path) -> None:
+    consent = tmp_path / "consent.json"
+    consent.write_text(consent_of().model_dump_json())
+    done = wearsdk(
+        "record", "--out", tmp_path / "r.xdf", "--device", "X", "--consent", consent, "-v"
+    )
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == (
+        "wearsdk: error: the consent record does not allow recording (record: false)"
+    )
+    assert WHO not in done.stderr
+    assert not (tmp_path / "r.xdf").exists()
