@@ -78,3 +78,43 @@ def test_record_without_consent_to_record_names_no_participant(tmp_path: Path) -
     )
     assert WHO not in done.stderr
     assert not (tmp_path / "r.xdf").exists()
+
+
+@pytest.mark.data
+def test_a_consent_file_is_read_before_a_replay_that_exports_nothing(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    """Item: `replay --consent FILE` read FILE only for an export, so a wrong path was ignored
+    silently; it is checked (exists, is a consent record) before the replay starts, in one
+    line as for the other commands. `run` with a session file's `consent` likewise."""
+    folder = data_dir / "e4_session"
+    garbage = tmp_path / "garbage.json"
+    garbage.write_text("participant: p1\n")
+    good = tmp_path / "consent.json"
+    good.write_text(Consent.simulated_participant().model_dump_json())
+    replay = ["replay", folder, "--source", "e4", "--speed", "max", "--duration", "30"]
+    for consent, why in (
+        (tmp_path / "missing.json", "No such file or directory"),
+        (garbage, "not a consent record (the file: Invalid JSON"),
+    ):
+        done = wearsdk(*replay, "--consent", consent, "--no-live")
+        assert done.returncode == 1, done.stderr
+        said = done.stderr.strip().splitlines()
+        assert len(said) == 1, said
+        assert said[0].startswith(
+            f"wearsdk: error: cannot use consent record {str(consent)!r}: {why}"
+        ), said
+        assert "replay finished" not in done.stdout
+    done = wearsdk(*replay, "--consent", good, "--no-live")
+    assert done.returncode == 0, done.stderr
+    assert "replay finished" in done.stdout
+    config = tmp_path / "session.toml"
+    config.write_text(
+        f'devices = []\n\n[session]\nconsent = "{garbage}"\n\n'
+        f'[[sources]]\nkind = "e4"\npath = "{folder}"\nspeed = 0\nduration_s = 30\n'
+    )
+    done = wearsdk("run", "--config", config)
+    assert done.returncode == 1, done.stderr
+    said = done.stderr.strip().splitlines()
+    assert len(said) == 1, said
+    assert said[0].startswith(f"wearsdk: error: cannot use consent record {str(garbage)!r}")
