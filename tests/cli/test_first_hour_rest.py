@@ -4,13 +4,14 @@ signal names with neurokit2's call, Ctrl-C at start-up, the face model's C++ log
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.cli.test_first_hour import wearsdk
+from tests.cli.test_first_hour import closed_port, wearsdk
 from wearsdk import Consent, ConsentError, ExportPolicy
 from wearsdk._privacy import ConsentGate, require_consent
 
@@ -92,7 +93,8 @@ def test_a_consent_file_is_read_before_a_replay_that_exports_nothing(
     garbage.write_text("participant: p1\n")
     good = tmp_path / "consent.json"
     good.write_text(Consent.simulated_participant().model_dump_json())
-    replay = ["replay", folder, "--source", "e4", "--speed", "max", "--duration", "30"]
+    replay: list[str | Path] = ["replay", folder, "--source", "e4", "--speed", "max"]
+    replay += ["--duration", "30"]
     for consent, why in (
         (tmp_path / "missing.json", "No such file or directory"),
         (garbage, "not a consent record (the file: Invalid JSON"),
@@ -118,3 +120,21 @@ def test_a_consent_file_is_read_before_a_replay_that_exports_nothing(
     said = done.stderr.strip().splitlines()
     assert len(said) == 1, said
     assert said[0].startswith(f"wearsdk: error: cannot use consent record {str(garbage)!r}")
+
+
+def test_a_broker_never_reached_is_one_error_with_the_count_not_a_warning_too() -> None:
+    """Item: besides the one-line error, the session's `WARNING ... sink mqtt: N messages were
+    not delivered` said the loss a second time; the count is in the error, said once."""
+    url = f"mqtt://127.0.0.1:{closed_port()}"
+    done = wearsdk("demo", "--speed", "30", "--no-report", "--no-live", "--mqtt", url,
+                   "--duration", "15")  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    said = done.stderr.strip().splitlines()
+    assert "were not delivered" not in done.stderr
+    assert said[-1].startswith("wearsdk: error: the MQTT export never reached its broker")
+    lost = re.search(r"nothing was exported \((\d+) messages not delivered\)", said[-1])
+    assert lost is not None, said[-1]
+    assert int(lost[1]) > 0
+    # said as it happened, and at the end: nothing else
+    assert len(said) == 2, said
+    assert "unavailable" in said[0]

@@ -79,6 +79,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.verbose:
         # bumble logs a failing HCI command with its traceback; the command says it in one line
         logging.getLogger("bumble").setLevel(logging.CRITICAL)
+    from wearsdk.cli._output import UNDELIVERED
+
+    UNDELIVERED.install()  # each sink's undelivered count is said once, at the end
+    try:
+        return _run(args)
+    finally:
+        UNDELIVERED.release()
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Run the command; a user's mistake or an unavailable resource is one line."""
     try:
         code: int = args.func(args)
     except KeyboardInterrupt:
