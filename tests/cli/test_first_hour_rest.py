@@ -4,14 +4,19 @@ signal names with neurokit2's call, Ctrl-C at start-up, the face model's C++ log
 
 from __future__ import annotations
 
+import os
 import re
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.cli.test_first_hour import closed_port, wearsdk
+import wearsdk as wearsdk_package
+from tests.cli.test_first_hour import closed_port, running, wearsdk
 from wearsdk import Consent, ConsentError, ExportPolicy
 from wearsdk._privacy import ConsentGate, require_consent
 
@@ -138,3 +143,74 @@ def test_a_broker_never_reached_is_one_error_with_the_count_not_a_warning_too() 
     # said as it happened, and at the end: nothing else
     assert len(said) == 2, said
     assert "unavailable" in said[0]
+
+
+def launchers() -> list[list[str]]:
+    """`python -m wearsdk` and the console script (when this environment has it)."""
+    found = [[sys.executable, "-m", "wearsdk"]]
+    script = Path(sys.executable).parent / "wearsdk"
+    if script.is_file():
+        found.append([sys.executable, str(script)])
+    return found
+
+
+PACKAGE = Path(wearsdk_package.__file__).parent
+OURS = re.compile(rf'File "{re.escape(str(PACKAGE))}/')
+"""A traceback frame in the package's code."""
+
+
+def test_ctrl_c_while_the_package_loads_is_exit_130_without_a_traceback(tmp_path: Path) -> None:
+    """Item: Ctrl-C in the first ~50 ms (the package imported by runpy or by the console
+    script, before any code of the command line could catch it) printed a KeyboardInterrupt
+    traceback. A real SIGINT, sent by the first module the package imports (typing, here a
+    stand-in that signals the process), ends the command with 130 and nothing on stderr."""
+    shim = tmp_path / "shim"
+    shim.mkdir()
+    (shim / "typing.py").write_text(
+        "import os, signal\n"
+        "open(os.environ['SIGNALLED'], 'w').close()\n"
+        "os.kill(os.getpid(), signal.SIGINT)\n"
+        "while True:\n    pass\n"  # the handler runs at the next instruction
+    )
+    for launcher in launchers():
+        flag = tmp_path / "signalled"
+        flag.unlink(missing_ok=True)
+        done = subprocess.run(
+            [*launcher, "doctor"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "PYTHONPATH": str(shim), "SIGNALLED": str(flag)},
+        )
+        assert flag.exists(), launcher  # the signal came while the package loaded
+        assert (done.returncode, done.stderr) == (130, ""), launcher
+    # a program that imports wearsdk keeps Python's Ctrl-C
+    kept = subprocess.run(
+        [sys.executable, "-c", "import signal, wearsdk.cli; "
+         "print(signal.getsignal(signal.SIGINT) is signal.default_int_handler)"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert kept.stdout.strip() == "True", kept.stderr
+
+
+def test_ctrl_c_right_after_start_never_shows_a_traceback_of_ours() -> None:
+    """A real Ctrl-C at moments from 0 to 285 ms after start, repeated: exit 130 (or the
+    process killed by SIGINT before Python could handle it), never a traceback from the
+    package. Python's own start-up (its site module, runpy) can still print one before
+    any code of ours runs; those are counted apart, not blamed on the command."""
+    outcomes: dict[str, int] = {}
+    for launcher in launchers():
+        for i in range(20):
+            with running([*launcher, "doctor"], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE) as proc:  # fmt: skip
+                time.sleep(i * 0.015)  # the moment of the Ctrl-C is what is tested
+                proc.send_signal(signal.SIGINT)
+                _, err = proc.communicate(timeout=60)
+            assert not OURS.search(err), err
+            if "Traceback" in err:
+                kind = "python start-up"
+            else:
+                assert proc.returncode in (130, -signal.SIGINT), (proc.returncode, err)
+                kind = str(proc.returncode)
+            outcomes[kind] = outcomes.get(kind, 0) + 1
+    assert outcomes.get("130", 0) >= 1, outcomes  # some came while our code ran
