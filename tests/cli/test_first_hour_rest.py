@@ -9,6 +9,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -214,3 +215,50 @@ def test_ctrl_c_right_after_start_never_shows_a_traceback_of_ours() -> None:
                 kind = str(proc.returncode)
             outcomes[kind] = outcomes.get(kind, 0) + 1
     assert outcomes.get("130", 0) >= 1, outcomes  # some came while our code ran
+
+
+def test_stream_video_prints_none_of_mediapipes_cpp_log_lines(tmp_path: Path) -> None:
+    """Item: `stream --video`/`--camera` printed ~5 lines of MediaPipe's and TFLite's C++
+    logging on stderr (`WARNING: Logging before InitGoogle()...`, `W0000 ... .cc:181] ...`,
+    `INFO: Created TensorFlow Lite XNNPACK delegate`); the command prints none of them."""
+    from tests.analyzers.faces import model_file
+    from tests.cli.test_face_wiring import clip
+
+    video = clip(tmp_path / "clip.avi")  # 7 s at 10 fps
+    args: list[str | Path] = ["stream", "--video", video, "--face-model", model_file()]
+    args.append("--no-live")
+    done = wearsdk(*args)
+    assert done.returncode == 0, done.stderr
+    assert "video finished: " in done.stdout
+    assert done.stderr == ""
+    # with -v they are shown (what a bug report about the model needs)
+    verbose = wearsdk(*args, "-v")
+    assert "TensorFlow Lite" in verbose.stderr or NATIVE_LINE.search(verbose.stderr)
+
+
+NATIVE_LINE = re.compile(r"^[IW]\d{4} [\d:.]+ +\d+ [\w.]+:\d+\] ", re.MULTILINE)
+
+
+def test_only_the_native_notices_are_left_out_of_stderr(capfd: pytest.CaptureFixture[str]) -> None:
+    """Every other line written to descriptor 2 while the filter is on passes, in order,
+    also errors of the C++ code, also lines from other threads."""
+    from wearsdk.cli._face_args import without_native_face_notices
+
+    with without_native_face_notices():
+        os.write(2, b"WARNING: Logging before InitGoogle() is written to STDERR\n")
+        os.write(2, b"wearsdk: first\n")  # what sys.stderr writes, in the command
+        os.write(2, b"W0000 00:00:1796687785.943042   28812 face_landmarker_graph.cc:181] x\n")
+        os.write(2, b"E0000 00:00:1796687785.943042   28812 graph.cc:12] a real error\n")
+        os.write(2, b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\n")
+        thread = threading.Thread(target=lambda: os.write(2, b"from a thread\n"))
+        thread.start()
+        thread.join()
+        os.write(2, b"wearsdk: last\n")
+    assert capfd.readouterr().err.splitlines() == [
+        "wearsdk: first",
+        "E0000 00:00:1796687785.943042   28812 graph.cc:12] a real error",
+        "from a thread",
+        "wearsdk: last",
+    ]
+    os.write(2, b"after\n")  # descriptor 2 is back
+    assert capfd.readouterr().err == "after\n"
