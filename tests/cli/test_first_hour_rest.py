@@ -262,3 +262,19 @@ def test_only_the_native_notices_are_left_out_of_stderr(capfd: pytest.CaptureFix
     ]
     os.write(2, b"after\n")  # descriptor 2 is back
     assert capfd.readouterr().err == "after\n"
+
+
+def test_a_session_file_with_a_face_analyzer_prints_none_of_them_either(tmp_path: Path) -> None:
+    from tests.analyzers.faces import model_file
+    from tests.cli.sessions import virtual_session
+    from tests.cli.test_face_wiring import clip
+
+    clip(tmp_path / "clip.avi")
+    session = virtual_session(name="face-lab", duration_s=10, speed=5)
+    session += f'\n[[analyzers]]\nkind = "face"\nvideo = "clip.avi"\nmodel = "{model_file()}"\n'
+    (tmp_path / "session.toml").write_text(session + "paced = false\n")
+    done = wearsdk("run", "--config", tmp_path / "session.toml", "--no-live", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "InitGoogle" not in done.stderr
+    assert "TensorFlow Lite" not in done.stderr
+    assert not NATIVE_LINE.search(done.stderr), done.stderr
