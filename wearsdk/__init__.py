@@ -6,9 +6,42 @@ with an underscore are private.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+# First, before any import: Ctrl-C while the `wearsdk` command loads (`python -m wearsdk`,
+# the console script) is exit 130, not a traceback; in the command's own process only (a
+# program that imports wearsdk keeps Python's handling). The command's main restores it
+# (wearsdk.cli._interrupts_as_usual).
+import sys as _sys
 
-from wearsdk._errors import (
+
+def _loading_the_command() -> bool:
+    """`python -m wearsdk` while Python locates the package (argv[0] is "-m" then), or the
+    console script (the __main__ file, argv[0], named wearsdk)."""  # noqa: D205, D209
+    argv, given = _sys.argv[:1], list(getattr(_sys, "orig_argv", []))
+    if argv == ["-m"]:
+        return "-m" in given and given[given.index("-m") + 1 :][:1] == ["wearsdk"]
+    main_file = getattr(_sys.modules.get("__main__"), "__file__", None)
+    if not isinstance(main_file, str) or not argv:
+        return False
+    # __file__ is absolute, argv[0] as typed: the same file name
+    name = main_file.replace("\\", "/").rsplit("/", 1)[-1]
+    if argv[0].replace("\\", "/").rsplit("/", 1)[-1] != name:
+        return False
+    return name.lower() in ("wearsdk", "wearsdk.exe", "wearsdk-script.py", "wearsdk-script.pyw")
+
+
+def _interrupted_while_loading(signum: int, frame: object) -> None:
+    raise SystemExit(130)  # unwinds the imports quietly
+
+
+if _loading_the_command():
+    import _signal  # type: ignore[import-not-found]  # the builtin behind `signal` (no enum)
+
+    if _signal.getsignal(_signal.SIGINT) is _signal.default_int_handler:
+        _signal.signal(_signal.SIGINT, _interrupted_while_loading)
+
+from typing import TYPE_CHECKING  # noqa: E402
+
+from wearsdk._errors import (  # noqa: E402
     ConfigError,
     ConnectionLostError,
     ConsentError,
@@ -20,8 +53,8 @@ from wearsdk._errors import (
     TransportUnavailableError,
     WearError,
 )
-from wearsdk._lazy import lazy_names
-from wearsdk._version import __version__
+from wearsdk._lazy import lazy_names  # noqa: E402
+from wearsdk._version import __version__  # noqa: E402
 
 if TYPE_CHECKING:
     from wearsdk._clock import (

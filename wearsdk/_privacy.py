@@ -100,12 +100,13 @@ class Consent(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    participant: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    # not in the repr (a record printed or logged by mistake names nobody)
+    participant: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$", repr=False)
     purposes: tuple[str, ...] = Field(min_length=1)
     record: bool = False
     export: ExportPolicy = ExportPolicy.ESTIMATES
     expires_unix: float | None = Field(default=None, allow_inf_nan=False)
-    obtained_by: str = Field(min_length=1)
+    obtained_by: str = Field(min_length=1, repr=False)
     obtained_unix: float = Field(allow_inf_nan=False)
     simulated: bool = False
 
@@ -179,14 +180,19 @@ class Consent(BaseModel):
             record: whether recording to a file is wanted.
         """
         if self.expired():
-            raise ConsentError(f"the consent of participant {self.participant} has expired")
+            raise ConsentError(self._expired_message())
         if record and not self.record:
-            raise ConsentError(f"participant {self.participant} did not consent to recording")
+            raise ConsentError("the consent record does not allow recording (record: false)")
         if export is not None and export.rank > self.export.rank:
             raise ConsentError(
-                f"participant {self.participant} consented to exporting {self.export.value} "
-                f"only, not {export.value}"
+                f"the consent record allows exporting {self.export.value} only, not {export.value}"
             )
+
+    def _expired_message(self) -> str:
+        """What an expired record's error says: when it expired, not whose it is (errors and
+        logs carry no participant id)."""  # noqa: D205, D209
+        when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(self.expires_unix or 0.0))
+        return f"the consent record expired at {when}"
 
 
 def require_consent(
@@ -231,8 +237,9 @@ class ConsentGate:
         self._notified = False
 
     def __repr__(self) -> str:
-        who = self.consent.participant if self.consent is not None else None
-        return f"ConsentGate(participant={who!r}, closed={self.closed_reason()!r})"
+        # no participant id: a repr ends up in logs and error reports
+        given = self.consent is not None
+        return f"ConsentGate(consent_given={given}, closed={self.closed_reason()!r})"
 
     def closed_reason(self, at_unix: float | None = None) -> str | None:
         """Why the gate is closed at ``at_unix`` (default: now), or ``None`` while open.
@@ -273,7 +280,7 @@ class ConsentGate:
             raise ConsentError(f"consent was withdrawn ({self._withdrawn})")
         consent = require_consent(self.consent, export=export, record=record)
         if consent.expired(self._clock()):
-            raise ConsentError(f"the consent of participant {consent.participant} has expired")
+            raise ConsentError(consent._expired_message())
         return consent
 
     def remaining_s(self) -> float:

@@ -4,6 +4,7 @@ the others have names of their own, the former ones kept one release with a warn
 
 import pickle
 import warnings
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -77,3 +78,44 @@ def test_former_names_warn_and_give_the_new_functions_results() -> None:
         with pytest.warns(DeprecationWarning, match=rf"signals\.{old} .*use wearsdk\.signals\."):
             got = getattr(ws, old)(*args, **kwargs)
         assert pickle.dumps(got) == pickle.dumps(new), old  # arrays, tables, dicts alike
+
+
+NEUROKIT2_CALLS = {
+    "ecg_peaks": (ECG, 130),
+    "ppg_peaks": (PPG, 64),
+    "eda_phasic": (EDA, 16),
+    "eda_peaks": (EDA, 16),
+    "eda_process": (EDA, 16),
+    "hrv_time": (np.array([100, 205, 312, 420, 531]), 130),  # peak sample indices
+}
+"""Each former name's input as neurokit2's function takes it, with its sampling rate."""
+
+
+@pytest.mark.parametrize("old", sorted(NEUROKIT2_CALLS))
+def test_a_former_name_refuses_neurokit2s_call_naming_the_new_function(old: str) -> None:
+    """`ecg_peaks(x, sampling_rate=130)`, copied from neurokit2, was a bare TypeError about
+    `sampling_rate_hz`; each form of neurokit2's call (keyword, positional, default rate, its
+    options) is refused naming the function to use and what it returns, never answered with
+    a result neurokit2's code would misread."""
+    x, fs = NEUROKIT2_CALLS[old]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        getattr(nk, old)(x, sampling_rate=fs)  # the call is neurokit2's indeed
+    ours = getattr(ws, old)
+    calls: list[Callable[[], object]] = [lambda: ours(x, sampling_rate=fs), lambda: ours(x, fs)]
+    if old == "hrv_time":
+        calls.append(lambda: ours(x, show=False))
+    else:  # neurokit2's default rate; one of its options with our keyword for the rate
+        calls += [lambda: ours(x), lambda: ours(x, sampling_rate_hz=fs, method="neurokit")]
+    for call in calls:
+        with pytest.raises(TypeError, match=rf"^wearsdk\.signals\.{old} is not neurokit2's") as e:
+            call()
+        assert f"use wearsdk.signals.{RENAMED[old]}(" in str(e.value)
+        assert "which returns" in str(e.value)
+    if old == "hrv_time":  # sample indices where RR seconds go: wrong units, not numbers
+        with pytest.raises(ConfigError, match=r"RR intervals in seconds; these reach 531"):
+            ours(x)
+        with pytest.raises(ConfigError, match=r"milliseconds"):
+            ours([812.0, 790.0, 805.0])  # RR in ms
+        with pytest.raises(TypeError, match=r"not a table or a dict"):
+            ours({"ECG_R_Peaks": x})

@@ -42,13 +42,12 @@ def _consent(config: SessionConfig) -> Consent | None:
     """
     exports = [s for s in config.sinks if isinstance(s, MqttSink | LslSink)]
     record = config.session.record is not None
+    path = next((s.consent for s in exports if s.consent is not None), config.session.consent)
+    # read also when unused: a wrong path is said, not ignored
+    consent = Consent.load(path) if path is not None else None
     if not exports and not record:
         return None
-    path = next((s.consent for s in exports if s.consent is not None), config.session.consent)
-    consent: Consent | None = None
-    if path is not None:
-        consent = Consent.load(path)
-    elif config.session.transport == "virtual":
+    if consent is None and config.session.transport == "virtual":
         widest = max((ExportPolicy(s.export) for s in exports), key=lambda p: p.rank, default=None)
         consent = Consent.simulated_participant(export=widest or ExportPolicy.ESTIMATES)
     for sink in exports:

@@ -16,6 +16,7 @@ import contextlib
 import importlib
 import logging
 import os
+import signal
 import sys
 import warnings
 from collections.abc import Sequence
@@ -66,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``wearsdk`` console script; returns the exit code."""
+    _interrupts_as_usual()  # from here on Ctrl-C is a KeyboardInterrupt, handled below
     try:
         args = build_parser().parse_args(argv)
     except KeyboardInterrupt:  # Ctrl-C while the commands load
@@ -79,6 +81,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.verbose:
         # bumble logs a failing HCI command with its traceback; the command says it in one line
         logging.getLogger("bumble").setLevel(logging.CRITICAL)
+    from wearsdk.cli._output import UNDELIVERED
+
+    UNDELIVERED.install()  # each sink's undelivered count is said once, at the end
+    try:
+        return _run(args)
+    finally:
+        UNDELIVERED.release()
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Run the command; a user's mistake or an unavailable resource is one line."""
     try:
         code: int = args.func(args)
     except KeyboardInterrupt:
@@ -96,6 +109,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise  # a bug: its traceback is what a report needs
         return _error(exc)
     return code
+
+
+def _interrupts_as_usual() -> None:
+    """Ctrl-C is a ``KeyboardInterrupt`` again (what ``asyncio.run`` and the commands expect).
+
+    While the ``wearsdk`` command loads, a SIGINT handler installed by the package's first
+    lines (``wearsdk/__init__.py``, in the command's own process only) ends it with exit code
+    130 and no traceback; this puts Python's handler back, if that one is still in place.
+    """
+    handler = signal.getsignal(signal.SIGINT)
+    if getattr(handler, "__name__", None) == "_interrupted_while_loading":
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _is_validation_error(exc: BaseException) -> bool:

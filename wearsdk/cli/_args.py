@@ -93,17 +93,20 @@ def add_mqtt_arguments(parser: argparse.ArgumentParser, *, consent: bool) -> Non
 
 def check_consent(args: argparse.Namespace, *, record: bool = False) -> None:
     """Refuse early when data would leave the process (``--mqtt``, ``--lsl``) or be recorded
-    without a consent record that allows it (checked against ``--export``).
+    without a consent record that allows it (checked against ``--export``). A ``--consent``
+    file is read also when nothing leaves the process: a wrong path is said, not ignored.
 
     Raises:
-        ConsentError: no ``--consent``, or one that does not allow the operation.
+        ConsentError: no ``--consent``, one that cannot be read (missing, not a consent
+            record, expired), or one that does not allow the operation.
     """  # noqa: D205
     from wearsdk._privacy import Consent, ExportPolicy, require_consent
 
+    consent = getattr(args, "consent", None)
+    loaded = Consent.load(consent) if consent is not None else None
     exports = bool(args.mqtt or getattr(args, "lsl", False))
     if not (exports or record):
         return
-    loaded = Consent.load(args.consent) if args.consent is not None else None
     policy = ExportPolicy(args.export) if exports else None
     require_consent(loaded, export=policy, record=record)  # raises with the reason
 

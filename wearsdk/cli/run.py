@@ -11,6 +11,7 @@ from typing import Any
 
 from wearsdk._errors import WearError
 from wearsdk.cli._args import add_live_argument, add_overwrite_argument
+from wearsdk.cli._face_args import without_native_face_notices
 from wearsdk.cli._output import Summary, notice, report_sinks, write_report
 
 
@@ -64,7 +65,11 @@ def cmd(args: argparse.Namespace) -> int:
     interrupted = False
     sink_failed = False
     out = sys.stderr if args.jsonl else sys.stdout
-    with view if not args.jsonl else contextlib.nullcontext():
+    face = any(getattr(a, "kind", None) == "face" for a in config.analyzers)
+    with (
+        view if not args.jsonl else contextlib.nullcontext(),
+        without_native_face_notices(face and not args.verbose),
+    ):
         try:
             result = asyncio.run(run_session(config, emit, notice=notice))
         except KeyboardInterrupt:  # the session stopped cleanly: its report is still due

@@ -29,6 +29,7 @@ from wearsdk.cli._args import (
 from wearsdk.cli._face_args import (
     _add_face_arguments,
     _face_analyzers,
+    without_native_face_notices,
 )
 from wearsdk.cli._numbers import non_negative_float, positive_float
 from wearsdk.cli._output import (
@@ -156,7 +157,10 @@ def cmd(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="wearsdk-") as tmp:
         event_log = EventLog(Path(tmp) if png is not None else None)
         try:
-            with summary if not args.jsonl else contextlib.nullcontext():
+            with (
+                summary if not args.jsonl else contextlib.nullcontext(),
+                without_native_face_notices(bool(face) and not args.verbose),
+            ):
                 asyncio.run(stream())
         except KeyboardInterrupt:  # the session stopped cleanly: the report is still due
             interrupted = True

@@ -203,6 +203,11 @@ async def drain_sinks(entries: Iterable[_SinkEntry], timeout_s: float) -> None:
         if not task.done():
             task.cancel()
         if entry.undelivered:
-            logger.warning("sink %s: %d messages were not delivered", entry.name, entry.undelivered)
+            logger.warning(  # `undelivered_sink`: what a caller that reports it may hold back
+                "sink %s: %d messages were not delivered",
+                entry.name,
+                entry.undelivered,
+                extra={"undelivered_sink": entry.name},
+            )
 
     await asyncio.gather(*(drain(e) for e in entries))
