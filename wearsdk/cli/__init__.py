@@ -81,7 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.verbose:
         # bumble logs a failing HCI command with its traceback; the command says it in one line
         logging.getLogger("bumble").setLevel(logging.CRITICAL)
-    from wearsdk.cli._output import UNDELIVERED
+    from wearsdk.cli._undelivered import UNDELIVERED
 
     UNDELIVERED.install()  # each sink's undelivered count is said once, at the end
     try:

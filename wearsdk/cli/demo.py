@@ -20,14 +20,8 @@ from wearsdk.cli._args import (
     report_plan,
 )
 from wearsdk.cli._numbers import non_negative_int, positive_float
-from wearsdk.cli._output import (
-    EventLog,
-    Summary,
-    check_outputs,
-    finish_report,
-    notice,
-    report_sinks,
-)
+from wearsdk.cli._output import EventLog, Summary, check_outputs, finish_report, notice
+from wearsdk.cli._undelivered import report_sinks
 
 
 def add_parser(sub: Any) -> None:

@@ -22,19 +22,13 @@ from wearsdk.cli._args import (
     report_plan,
 )
 from wearsdk.cli._numbers import positive_float, replay_speed
-from wearsdk.cli._output import (
-    EventLog,
-    Summary,
-    check_outputs,
-    finish_report,
-    notice,
-    report_sinks,
-)
+from wearsdk.cli._output import EventLog, Summary, check_outputs, finish_report, notice
 from wearsdk.cli._replay_notes import (
     pipeline_settings,
     report_what_was_not_used,
     say_why_there_are_no_estimates,
 )
+from wearsdk.cli._undelivered import report_sinks
 
 
 def add_parser(sub: Any) -> None:

@@ -12,7 +12,8 @@ from typing import Any
 from wearsdk._errors import WearError
 from wearsdk.cli._args import add_live_argument, add_overwrite_argument
 from wearsdk.cli._face_args import without_native_face_notices
-from wearsdk.cli._output import Summary, notice, report_sinks, write_report
+from wearsdk.cli._output import Summary, notice, write_report
+from wearsdk.cli._undelivered import report_sinks
 
 
 def add_parser(sub: Any) -> None:

@@ -32,14 +32,8 @@ from wearsdk.cli._face_args import (
     without_native_face_notices,
 )
 from wearsdk.cli._numbers import non_negative_float, positive_float
-from wearsdk.cli._output import (
-    EventLog,
-    Summary,
-    check_outputs,
-    finish_report,
-    notice,
-    report_sinks,
-)
+from wearsdk.cli._output import EventLog, Summary, check_outputs, finish_report, notice
+from wearsdk.cli._undelivered import report_sinks
 
 
 def add_parser(sub: Any) -> None:
