@@ -5,8 +5,9 @@ maths are named ``<modality>_<verb>``. Where a name is also neurokit2's (``ecg_c
 ``eda_clean``, ``ppg_clean``), the function returns what neurokit2's does (the cleaned signal)
 and takes its ``sampling_rate`` keyword; the others have names of their own
 (``ecg_peak_indices``, ``eda_decompose``, ``rr_time_domain``...). The former neurokit2-like
-names (``ecg_peaks``, ``hrv_time``...) still work for one release, with a
-``DeprecationWarning`` (see ``wearsdk/signals/_deprecated.py``).
+names (``ecg_peaks``, ``hrv_time``...) still work for one release in wearsdk's form of the
+call, with a ``DeprecationWarning``; neurokit2's form (``sampling_rate=``, its options) is refused
+with a ``TypeError`` naming the new function (see ``wearsdk/signals/_deprecated.py``).
 """
 
 from __future__ import annotations
