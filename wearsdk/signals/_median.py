@@ -8,7 +8,6 @@ replay's start-up. :func:`median` returns the same float, bit for bit.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -16,7 +15,7 @@ import numpy.typing as npt
 __all__ = ["median"]
 
 
-def median(values: Sequence[float] | npt.NDArray[np.float64]) -> float:
+def median(values: npt.ArrayLike) -> float:
     """``float(np.median(values))`` of a non-empty 1-D float64 series, the same float.
 
     It takes the same steps: the two middle order statistics (one for an odd count) by
