@@ -81,3 +81,46 @@ def test_a_replay_loads_no_simulation_bluetooth_mqtt_or_analyzers(tmp_path: Path
     avoided = ("wearsdk.sim", "wearsdk._scenario", "wearsdk.io.ble", "bleak", "wearsdk.io.mqtt",
                "wearsdk.analyzers")  # fmt: skip
     assert sorted(m for m in loaded if m.startswith(avoided)) == []
+
+
+@pytest.mark.parametrize(
+    ("argv", "module"),
+    [(["replay", "--help"], "replay"), (["-v", "record", "--help"], "stream")],
+)
+def test_a_command_loads_its_own_module_of_the_command_line_only(
+    argv: list[str], module: str
+) -> None:
+    from wearsdk.cli import _COMMANDS
+
+    loaded = loaded_after(
+        "import contextlib, io\nfrom wearsdk.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
+        f"    main({argv!r})"
+    )
+    commands = sorted(m for m in loaded if m.removeprefix("wearsdk.cli.") in _COMMANDS)
+    assert commands == [f"wearsdk.cli.{module}"]
+    everything = loaded_after("from wearsdk.cli import build_parser\nbuild_parser()")
+    assert {f"wearsdk.cli.{name}" for name in _COMMANDS} <= everything  # help, docs: all
+
+
+def test_a_command_parsed_with_its_module_only_reads_as_with_all_of_them(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The same namespace, help and usage errors as the parser of every command."""
+    import wearsdk.cli as cli
+
+    def parse(parser: object, argv: list[str]) -> tuple[object, str, str]:
+        try:
+            ns = vars(parser.parse_args(argv))  # type: ignore[attr-defined]
+            result: object = sorted((k, repr(v)) for k, v in ns.items() if k != "func")
+        except SystemExit as exc:
+            result = exc.code
+        out = capsys.readouterr()
+        return result, out.out, out.err
+
+    names = [*cli._COMMANDS, "record"]
+    cases = [[n, "--help"] for n in names] + [[n, "--no-such-option"] for n in names]
+    cases += [["-vv", "replay", "f.xdf", "--speed", "max"], ["record", "--out", "a.xdf"],
+              ["no-such-command"], ["--help"], ["-v"], [], ["--verb", "demo"]]  # fmt: skip
+    for argv in cases:
+        assert parse(cli._parser_for(argv), argv) == parse(cli.build_parser(), argv), argv

@@ -33,10 +33,29 @@ _COMMANDS = ("demo", "scan", "stream", "schema", "twin", "replay", "doctor", "re
 """In the order ``wearsdk --help`` lists them (``stream`` adds ``record``); their modules are
 imported when the parser is built, inside :func:`main`, so that Ctrl-C while they load is an
 interrupt like any other (exit 130, no traceback)."""
+_MODULE_OF = {"record": "stream"}
+"""Commands added by another command's module."""
 
 
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser (exposed for documentation and tests)."""
+    return _parser(_COMMANDS)
+
+
+def _parser_for(argv: Sequence[str] | None) -> argparse.ArgumentParser:
+    """The parser of the command line ``argv``: when it names a command, with that command's
+    module only (a command's start-up does not load the other commands), else all of them
+    (``wearsdk --help``, an unknown command: the full list, the same messages).
+    """  # noqa: D205
+    for arg in sys.argv[1:] if argv is None else argv:
+        if arg == "-v" or arg == "--verbose" or (arg[:2] == "-v" and set(arg[1:]) == {"v"}):
+            continue  # the only option before a command that takes no value
+        name = _MODULE_OF.get(arg, arg)
+        return _parser((name,) if name in _COMMANDS else _COMMANDS)
+    return _parser(_COMMANDS)
+
+
+def _parser(commands: Sequence[str]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="wearsdk",
         description="Wearable physiology for affective computing: stream, process, estimate.",
@@ -51,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
-    for name in _COMMANDS:
+    for name in commands:
         importlib.import_module(f"wearsdk.cli.{name}").add_parser(sub)
     for command_parser in sub.choices.values():  # `wearsdk demo -v` as `wearsdk -v demo`
         with contextlib.suppress(argparse.ArgumentError):  # inherited (record from stream)
@@ -69,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``wearsdk`` console script; returns the exit code."""
     _interrupts_as_usual()  # from here on Ctrl-C is a KeyboardInterrupt, handled below
     try:
-        args = build_parser().parse_args(argv)
+        args = _parser_for(argv).parse_args(argv)
     except KeyboardInterrupt:  # Ctrl-C while the commands load
         return 130
     logging.basicConfig(

@@ -146,6 +146,7 @@ from wearsdk.signals._ecg_base import (
 from wearsdk.signals._ecg_clean import ECG_CLEAN_BAND_HZ, EcgCleaner, ecg_clean
 from wearsdk.signals._ecg_samples import _EcgSamples
 from wearsdk.signals._filters import InPlaceSos, butter_sos
+from wearsdk.signals._median import median
 
 __all__ = [
     "ECG_CLEAN_BAND_HZ",
@@ -361,7 +362,7 @@ class EcgPeakDetector(_EcgSamples):
             self._spk = 0.0
             return
         self._spk = max(amps) / 2.0
-        self._npk = float(np.median(amps)) / 4.0 if len(amps) > 1 else self._spk / 4.0
+        self._npk = median(amps) / 4.0 if len(amps) > 1 else self._spk / 4.0
 
     def _threshold(self) -> float:
         assert self._spk is not None

@@ -37,6 +37,7 @@ from wearsdk.signals._ecg_base import (
     _Template,
 )
 from wearsdk.signals._filters import InPlaceSos
+from wearsdk.signals._median import median
 
 # the reductions behind ndarray.max / .min, called without their Python-level wrappers
 _max = np.maximum.reduce
@@ -490,7 +491,7 @@ class _EcgSamples:
         d = cent - aligned
         if len(self._off_init) < _OFFSET_INIT:
             self._off_init.append(d)
-            self._off = float(np.median(self._off_init))
+            self._off = median(self._off_init)
         elif abs(d - self._off) < _OFFSET_TOL_S:
             self._off += _OFFSET_ALPHA * (d - self._off)
         c.t_out = aligned + self._off

@@ -48,10 +48,20 @@ pipeline. An E4's 32 Hz, on which the exertion rule was selected, is used as it 
 @functools.lru_cache(maxsize=16)
 def _plan(
     n: int, rate_hz: float
-) -> tuple[int, npt.NDArray[np.intp], npt.NDArray[np.float64], npt.NDArray[np.intp]] | None:
+) -> (
+    tuple[
+        int,
+        npt.NDArray[np.intp],
+        npt.NDArray[np.float64],
+        npt.NDArray[np.intp],
+        npt.NDArray[np.float64],
+    ]
+    | None
+):
     """What a window of ``n`` samples needs: transform length, band bins, the cosines that
-    give the autocorrelation at lag 0 and at each lag of one 1-3 Hz period, and those lags
-    (``None`` when the window is too short for one period).
+    give the autocorrelation at lag 0 and at each lag of one 1-3 Hz period, those lags and
+    their unbiasing factors ``n / (n - lag)`` (``None`` when the window is too short for one
+    period).
     """  # noqa: D205
     lo = math.ceil(rate_hz / CADENCE_HZ[1])
     hi = min(math.floor(rate_hz / CADENCE_HZ[0]), n - 1)
@@ -66,8 +76,10 @@ def _plan(
     lags = np.arange(lo, hi + 1)
     need = np.concatenate(([0], lags))
     cos = np.cos((2 * np.pi / nf) * np.outer(need, band))
-    cos.flags.writeable = False
-    return nf, band, cos, lags
+    unbias = (n / (n - lags))[:, None]
+    for a in (cos, unbias):
+        a.flags.writeable = False
+    return nf, band, cos, lags, unbias
 
 
 def acc_periodicity(xyz: npt.NDArray[np.float64], rate_hz: float) -> tuple[float, float]:
@@ -86,17 +98,25 @@ def acc_periodicity(xyz: npt.NDArray[np.float64], rate_hz: float) -> tuple[float
     plan = _plan(n, rate_hz)
     if plan is None:
         return math.nan, math.nan
-    nf, band, cos, lags = plan
-    x = np.ascontiguousarray((xyz - xyz.mean(axis=0)).T)
+    nf, band, cos, lags, unbias = plan
+    # the axes as rows, mean removed, in one pass (the same floats as ``xyz - xyz.mean(0)``)
+    mean = np.add.reduce(xyz, axis=0) / n
+    x = np.subtract(xyz.T, mean[:, None], out=np.empty(xyz.shape[::-1]))
+    # (the gathered band, not a slice: the product below then meets the same memory layout,
+    # which decides its rounding)
     spec = np.fft.rfft(x, nf, axis=1)[:, band]
     power = spec.real**2 + spec.imag**2
     ac = (2.0 / nf) * (cos @ power.T)
     energy = ac[0]
     moving = energy > 1e-12 * max(float(energy.max()), 1e-300)
-    if not moving.any():
+    n_moving = int(np.count_nonzero(moving))
+    if n_moving == 0:
         return 0.0, math.nan
     # normalised, and unbiased (a lag has n - lag products)
-    r = ac[1:, moving] / energy[moving] * (n / (n - lags))[:, None]
+    if n_moving == moving.size:
+        r = ac[1:] / energy * unbias
+    else:
+        r = ac[1:, moving] / energy[moving] * unbias
     best = r.max(axis=1)
     peak = float(best.max())
     # the period is the shortest lag whose local maximum (nearly) reaches the peak: a rhythm
