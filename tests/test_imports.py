@@ -57,7 +57,7 @@ def test_every_public_name_of_a_lazy_facade_resolves(module: types.ModuleType) -
 def test_the_facade_names_are_the_objects_of_their_modules() -> None:
     from wearsdk._types import SampleBlock
     from wearsdk.session import Session
-    from wearsdk.signals._ecg import ecg_peak_indices
+    from wearsdk.signals._ecg_offline import ecg_peak_indices
 
     assert wearsdk.Session is Session
     assert wearsdk.SampleBlock is SampleBlock

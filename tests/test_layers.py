@@ -71,3 +71,18 @@ def test_every_contract_catches_its_violation(tmp_path: Path) -> None:
     assert "wearsdk.testing._bad_driver -> wearsdk.drivers.polar" in out
     assert "wearsdk.drivers.bitalino._bad_internals -> wearsdk.drivers.heart_rate._protocol" in out
     assert "wearsdk.affect._bad_pure -> asyncio" in out
+
+
+def test_modules_stay_small_enough_to_read() -> None:
+    """The layout rule of docs/architecture.md: a command's module under 250 lines, no module of
+    the package or its drivers over 500 (a module that grows past it is split, not tolerated)."""
+    too_long = []
+    for folder, limit in ((ROOT / "wearsdk", 500), (ROOT / "drivers", 500)):
+        for path in sorted(folder.rglob("*.py")):
+            if path.is_relative_to(ROOT / "wearsdk" / "drivers"):
+                continue  # the link to drivers/, counted there
+            cap = 249 if path.parent == ROOT / "wearsdk" / "cli" else limit
+            lines = len(path.read_text(encoding="utf-8").splitlines())
+            if lines > cap:
+                too_long.append(f"{path.relative_to(ROOT)}: {lines} lines (at most {cap})")
+    assert not too_long, "\n".join(too_long)

@@ -189,7 +189,7 @@ def test_eda_features_follow_the_processor(data_dir) -> None:  # type: ignore[no
 def test_ecg_gives_the_rr_stream_and_supersedes_device_rr(data_dir) -> None:  # type: ignore[no-untyped-def]
     import csv
 
-    from wearsdk.signals._ecg import ecg_peak_times
+    from wearsdk.signals._ecg_offline import ecg_peak_times
 
     with open(data_dir / "polar_h10" / "polar_h10.csv") as f:
         rows = list(csv.DictReader(f))

@@ -25,9 +25,8 @@ if TYPE_CHECKING:
         EcgPeaks,
         EcgRateError,
         ecg_clean,
-        ecg_peak_indices,
-        ecg_peak_times,
     )
+    from wearsdk.signals._ecg_offline import ecg_peak_indices, ecg_peak_times
     from wearsdk.signals._eda import EdaOptions, EdaOutput, EdaProcessor
     from wearsdk.signals._eda_offline import (
         eda_clean,
@@ -151,8 +150,8 @@ _LAZY: dict[str, str] = {
     "EcgPeakDetector": "wearsdk.signals._ecg",
     "EcgPeaks": "wearsdk.signals._ecg",
     "ecg_clean": "wearsdk.signals._ecg",
-    "ecg_peak_times": "wearsdk.signals._ecg",
-    "ecg_peak_indices": "wearsdk.signals._ecg",
+    "ecg_peak_times": "wearsdk.signals._ecg_offline",
+    "ecg_peak_indices": "wearsdk.signals._ecg_offline",
     "EdaOptions": "wearsdk.signals._eda",
     "EdaOutput": "wearsdk.signals._eda",
     "EdaProcessor": "wearsdk.signals._eda",

@@ -36,7 +36,7 @@ import numpy as np
 import numpy.typing as npt
 
 from wearsdk._errors import ConfigError
-from wearsdk.signals._ecg import ecg_peak_indices
+from wearsdk.signals._ecg_offline import ecg_peak_indices
 from wearsdk.signals._eda import EdaOptions, EdaOutput
 from wearsdk.signals._eda_offline import eda_decompose, eda_offline, eda_scrs
 from wearsdk.signals._eda_scr import ScrTable

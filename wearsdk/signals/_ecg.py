@@ -113,7 +113,6 @@ from wearsdk.signals._ecg_base import (
     _ECTOPIC_PREMATURE,
     _F64,
     _FID_BACK_S,
-    _I64,
     _LEARN_S,
     _LOCAL_MAX_S,
     _MORPH_BAND_HZ,
@@ -156,8 +155,6 @@ __all__ = [
     "EcgPeaks",
     "EcgRateError",
     "ecg_clean",
-    "ecg_peak_indices",
-    "ecg_peak_times",
 ]
 
 
@@ -475,31 +472,3 @@ class EcgPeakDetector(_EcgSamples):
         )
         self._learn_template(c)
         out.append(c)
-
-
-def ecg_peak_indices(signal: npt.ArrayLike, *, sampling_rate_hz: float) -> _I64:
-    """R-peak sample indices of a whole recording: the offline mirror of
-    :class:`EcgPeakDetector` (one ``step`` on the whole signal, then ``flush``).
-
-    Args:
-        signal: single-lead ECG, shape ``(n,)``; NaNs are skipped.
-        sampling_rate_hz: the sampling rate (at least 100 Hz).
-    """  # noqa: D205
-    det = EcgPeakDetector(sampling_rate_hz=sampling_rate_hz)
-    peaks = EcgPeaks.concat([det.step(signal), det.flush()])
-    return peaks.index
-
-
-def ecg_peak_times(signal: npt.ArrayLike, *, sampling_rate_hz: float) -> _F64:
-    """Sub-sample R-peak times in seconds from the start (``index / fs`` + parabolic offset).
-
-    The R peak is refined by a 3-point parabola through the *raw* samples around the
-    extremum; see the module documentation for why the raw rather than a filtered signal.
-
-    Args:
-        signal: single-lead ECG, shape ``(n,)``; NaNs are skipped.
-        sampling_rate_hz: the sampling rate (at least 100 Hz).
-    """
-    det = EcgPeakDetector(sampling_rate_hz=sampling_rate_hz)
-    peaks = EcgPeaks.concat([det.step(signal), det.flush()])
-    return peaks.t
