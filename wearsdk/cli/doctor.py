@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
+from types import FrameType
 from typing import Any
 
 from wearsdk.cli._numbers import positive_float
@@ -39,10 +41,28 @@ def add_parser(sub: Any) -> None:
 
 
 def cmd(args: argparse.Namespace) -> int:
-    """``wearsdk doctor``."""
-    from wearsdk._doctor import format_checks, run_checks
+    """``wearsdk doctor``.
 
-    checks = run_checks(args.mqtt, timeout_s=args.timeout)
+    Raises:
+        KeyboardInterrupt: Ctrl-C while the checks ran, also when a library the check loads
+            caught it (then a check would have failed for it, and the command exited 3).
+    """
+    interrupted = False
+
+    def on_ctrl_c(signum: int, frame: FrameType | None) -> None:
+        nonlocal interrupted
+        interrupted = True
+        signal.default_int_handler(signum, frame)
+
+    previous = signal.signal(signal.SIGINT, on_ctrl_c)
+    try:
+        from wearsdk._doctor import format_checks, run_checks
+
+        checks = run_checks(args.mqtt, timeout_s=args.timeout)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if interrupted:
+        raise KeyboardInterrupt
     if args.jsonl:
         for c in checks:
             print(json.dumps(c.to_dict(), separators=(",", ":")))
