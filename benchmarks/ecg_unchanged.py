@@ -24,17 +24,17 @@ Exit status 1 when any beat differs.
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import pickle
 import subprocess
 import sys
-import tarfile
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from benchmarks._at_ref import export_package
 
 ROOT = Path(__file__).resolve().parents[1]
 Beats = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # index, t, amplitude, ectopic
@@ -102,13 +102,7 @@ def beats(root: Path, quick: bool) -> list[tuple[str, Beats]]:
 def at_ref(ref: str, root: Path, quick: bool) -> list[tuple[str, Beats]]:
     """The beats of ``wearsdk`` at ``ref`` (exported to a temporary folder, run apart)."""
     with tempfile.TemporaryDirectory(prefix="ecg-at-ref-") as tmp:
-        archive = subprocess.run(
-            ["git", "-C", str(ROOT), "archive", "--format=tar", ref, "wearsdk"],
-            check=True,
-            capture_output=True,
-        ).stdout
-        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-            tar.extractall(tmp, filter="data")
+        export_package(ref, Path(tmp))
         job = Path(tmp) / "job.pickle"
         code = (
             "import pickle, sys; from pathlib import Path;"

@@ -27,7 +27,6 @@ import os
 import pickle
 import subprocess
 import sys
-import tarfile
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -35,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks._at_ref import export_package
 from wearsdk.io.e4 import load_e4_session
 from wearsdk.signals._features import FeatureConfig, FeatureExtractor
 
@@ -69,13 +69,7 @@ def plain(items: list[Any]) -> list[Any]:
 def at_ref(ref: str, streams: Streams, config: FeatureConfig, clean: bool) -> list[Any]:
     """The windows of ``wearsdk`` at ``ref`` (exported to a temporary folder, run apart)."""
     with tempfile.TemporaryDirectory(prefix="features-at-ref-") as tmp:
-        archive = subprocess.run(
-            ["git", "-C", str(ROOT), "archive", "--format=tar", ref, "wearsdk"],
-            check=True,
-            capture_output=True,
-        ).stdout
-        with tarfile.open(fileobj=__import__("io").BytesIO(archive)) as tar:
-            tar.extractall(tmp, filter="data")
+        export_package(ref, Path(tmp))
         job = Path(tmp) / "job.pickle"
         settings = {f: getattr(config, f) for f in config.__slots__}
         job.write_bytes(pickle.dumps((streams, settings, clean)))

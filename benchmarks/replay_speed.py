@@ -49,6 +49,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from benchmarks._at_ref import export_package
 from benchmarks.pipeline_speed import data_dir, load_inputs
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -124,21 +125,6 @@ def child(args: list[str], repeat: int, env: dict[str, str]) -> tuple[float, flo
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
     return min(walls), min(cpus)
-
-
-def export(ref: str, into: Path) -> Path:
-    """The ``wearsdk`` package as it was at git revision ``ref``, in ``into`` (for PYTHONPATH)."""
-    import io
-    import tarfile
-
-    archive = subprocess.run(
-        ["git", "-C", str(ROOT), "archive", "--format=tar", ref, "wearsdk"],
-        check=True,
-        capture_output=True,
-    ).stdout
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        tar.extractall(into, filter="data")
-    return into
 
 
 def alternate(
@@ -281,7 +267,7 @@ def compare_ref(ref: str, cmd: list[str], span: float, repeat: int, tmp: Path) -
 
     here = child_env(tmp / "pycache")
     there = child_env(tmp / "pycache-ref")
-    there["PYTHONPATH"] = f"{export(ref, tmp / 'ref')}{os.pathsep}{ROOT}"
+    there["PYTHONPATH"] = f"{export_package(ref, tmp / 'ref')}{os.pathsep}{ROOT}"
     print(f"alternating with {ref} ({repeat} runs each; median CPU s, x real time):")
     for name, args in (("--jsonl", cmd), ("--jsonl --topics 'affect/#'",
                                           [*cmd, "--topics", "affect/#"])):  # fmt: skip

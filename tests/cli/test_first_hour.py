@@ -783,6 +783,23 @@ def test_plain_lines_go_forward_in_time_and_say_a_held_stress_level() -> None:
     assert "stress_level_held" not in held
 
 
+def first_line_then_close(*args: str) -> tuple[dict[str, Any], int, str]:
+    """``wearsdk ARGS | head -1``: the first JSON line, then the reader goes away.
+
+    Returns:
+        The first line, the command's exit code and its stderr.
+    """
+    command = [sys.executable, "-m", "wearsdk", *args]
+    with running(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+        assert proc.stdout is not None
+        assert proc.stderr is not None
+        first: dict[str, Any] = json.loads(proc.stdout.readline())
+        proc.stdout.close()
+        code = proc.wait(timeout=120)
+        stderr = proc.stderr.read()
+    return first, code, stderr
+
+
 def test_a_reader_that_goes_away_ends_a_session_file_run_at_once(tmp_path: Path) -> None:
     """Item 6, its second half: `wearsdk run --jsonl | head -1` ran to the session's end."""
     import time
@@ -790,17 +807,7 @@ def test_a_reader_that_goes_away_ends_a_session_file_run_at_once(tmp_path: Path)
     session = tmp_path / "session.toml"
     session.write_text(VIRTUAL_SESSION.format(duration=600, speed=1))
     started = time.monotonic()
-    with running(
-        [sys.executable, "-m", "wearsdk", "run", "--config", str(session), "--jsonl"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    ) as proc:
-        assert proc.stdout is not None
-        assert proc.stderr is not None
-        first = json.loads(proc.stdout.readline())
-        proc.stdout.close()
-        code = proc.wait(timeout=120)
-        stderr = proc.stderr.read()
+    first, code, stderr = first_line_then_close("run", "--config", str(session), "--jsonl")
     assert "topic" in first
     assert code == 141, stderr
     assert "Traceback" not in stderr

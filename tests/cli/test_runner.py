@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -13,6 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from tests.cli.test_first_hour import first_line_then_close
 from wearsdk import Annotation, HeartRate, SessionClock
 from wearsdk._config import MqttSink, SessionConfig, session_config
 from wearsdk._demo import DemoConfig
@@ -25,17 +23,7 @@ from wearsdk.io.ble import BleTransport
 def test_a_reader_that_goes_away_ends_a_long_demo_at_once() -> None:
     # `wearsdk demo --jsonl | head -1` on a demo of 10 real minutes
     started = time.monotonic()
-    with subprocess.Popen(
-        [sys.executable, "-m", "wearsdk", "demo", "--duration", "600", "--jsonl"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    ) as proc:
-        assert proc.stdout is not None
-        assert proc.stderr is not None
-        first = json.loads(proc.stdout.readline())
-        proc.stdout.close()
-        code = proc.wait(timeout=120)
-        stderr = proc.stderr.read().decode()
+    first, code, stderr = first_line_then_close("demo", "--duration", "600", "--jsonl")
     assert "topic" in first
     assert code == 141, stderr
     assert "Traceback" not in stderr

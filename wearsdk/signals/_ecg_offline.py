@@ -18,9 +18,7 @@ def ecg_peak_indices(signal: npt.ArrayLike, *, sampling_rate_hz: float) -> _I64:
         signal: single-lead ECG, shape ``(n,)``; NaNs are skipped.
         sampling_rate_hz: the sampling rate (at least 100 Hz).
     """  # noqa: D205
-    det = EcgPeakDetector(sampling_rate_hz=sampling_rate_hz)
-    peaks = EcgPeaks.concat([det.step(signal), det.flush()])
-    return peaks.index
+    return _whole(signal, sampling_rate_hz).index
 
 
 def ecg_peak_times(signal: npt.ArrayLike, *, sampling_rate_hz: float) -> _F64:
@@ -33,6 +31,10 @@ def ecg_peak_times(signal: npt.ArrayLike, *, sampling_rate_hz: float) -> _F64:
         signal: single-lead ECG, shape ``(n,)``; NaNs are skipped.
         sampling_rate_hz: the sampling rate (at least 100 Hz).
     """
+    return _whole(signal, sampling_rate_hz).t
+
+
+def _whole(signal: npt.ArrayLike, sampling_rate_hz: float) -> EcgPeaks:
+    """One ``step`` of a fresh detector on the whole signal, then ``flush``."""
     det = EcgPeakDetector(sampling_rate_hz=sampling_rate_hz)
-    peaks = EcgPeaks.concat([det.step(signal), det.flush()])
-    return peaks.t
+    return EcgPeaks.concat([det.step(signal), det.flush()])
