@@ -64,15 +64,15 @@ RENAMED: dict[str, str] = {
 """Former name -> new name in :mod:`wearsdk.signals`."""
 
 _INSTEAD: dict[str, str] = {
-    "ecg_peaks": "ecg_peak_indices(signal, sampling_rate_hz=...), which returns sample indices",
-    "ppg_peaks": "ppg_peak_indices(signal, sampling_rate_hz=...), which returns sample indices",
-    "eda_phasic": "eda_decompose(raw_eda, sampling_rate_hz=...), which returns (tonic, phasic)",
-    "eda_peaks": "eda_scrs(raw_eda, sampling_rate_hz=...), which returns an ScrTable",
-    "eda_process": "eda_offline(raw_eda, sampling_rate_hz=...), which returns an EdaOutput",
-    "hrv_time": "rr_time_domain(rr_s) with RR intervals in seconds, which returns a dict "
-    "(rmssd_s... in seconds)",
+    "ecg_peaks": "(signal, sampling_rate_hz=...), which returns sample indices",
+    "ppg_peaks": "(signal, sampling_rate_hz=...), which returns sample indices",
+    "eda_phasic": "(raw_eda, sampling_rate_hz=...), which returns (tonic, phasic)",
+    "eda_peaks": "(raw_eda, sampling_rate_hz=...), which returns an ScrTable",
+    "eda_process": "(raw_eda, sampling_rate_hz=...), which returns an EdaOutput",
+    "hrv_time": "(rr_s) with RR intervals in seconds, which returns a dict (rmssd_s... in seconds)",
 }
-"""The call to make instead, and what it returns (what neurokit2's code would misread)."""
+"""The arguments of the new function (:data:`RENAMED`) and what it returns (what neurokit2's
+code would misread)."""
 
 _EDA_OPTIONS = frozenset(EdaOptions.__annotations__)
 
@@ -92,8 +92,8 @@ def _warn(old: str) -> None:
 def _refused(old: str, why: str) -> TypeError:
     return TypeError(
         f"wearsdk.signals.{old} is not neurokit2's {old} and does not take this call ({why}); "
-        f"it is deprecated: use wearsdk.signals.{_INSTEAD[old]}, or neurokit2.{old} for "
-        "neurokit2's result"
+        f"it is deprecated: use wearsdk.signals.{RENAMED[old]}{_INSTEAD[old]}, "
+        f"or neurokit2.{old} for neurokit2's result"
     )
 
 
